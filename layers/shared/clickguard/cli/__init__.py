@@ -1,0 +1,1 @@
+"""The ``clickguard`` command line. Not shipped in the Lambda layer."""

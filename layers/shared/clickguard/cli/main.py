@@ -1,0 +1,33 @@
+"""Entry point of the ``clickguard`` console script."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from clickguard.cli import models_cmd, train_cmd
+from clickguard.cli.common import CliError
+
+COMMANDS = (train_cmd, models_cmd)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="clickguard", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMANDS:
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except CliError as exc:
+        parser.exit(2, f"clickguard {args.command}: error: {exc}\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

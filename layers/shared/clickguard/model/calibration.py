@@ -1,0 +1,55 @@
+"""Thresholds measured on the training window instead of hand-set ones."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from clickguard import settings
+from clickguard.model.model import Thresholds
+
+
+def calibrate(
+    transitions: np.ndarray,
+    total_ubits: np.ndarray,
+    min_events: int,
+    mean_quantile: float,
+    total_quantile: float,
+) -> Thresholds:
+    """Cut-offs at the given quantiles of mean and total bits over sessions with at least ``min_events``.
+
+    Mean bits catches odd transitions (the thesis); total bits catches a flood of ordinary ones (the notebook).
+    The implied flag rate is measured on the same sessions, so an operator sees what the quantiles cost.
+    """
+    eligible = transitions >= min_events
+    n = int(eligible.sum())
+    if n == 0:
+        raise ValueError(f"no session has at least {min_events} events: cannot calibrate")
+    total_bits = total_ubits[eligible] / settings.MICROBITS_PER_BIT
+    mean_bits = total_bits / transitions[eligible]
+    t_mean = float(np.quantile(mean_bits, mean_quantile))
+    t_total = float(np.quantile(total_bits, total_quantile))
+    over_mean = mean_bits > t_mean
+    over_total = total_bits > t_total
+    return Thresholds(
+        mean_bits=round(t_mean, 6),
+        total_bits=round(t_total, 6),
+        min_events=min_events,
+        mean_bits_quantile=mean_quantile,
+        total_bits_quantile=total_quantile,
+        eligible_sessions=n,
+        flag_rate=round(float((over_mean | over_total).mean()), 6),
+        mean_flag_rate=round(float(over_mean.mean()), 6),
+        total_flag_rate=round(float(over_total.mean()), 6),
+    )
+
+
+def flag_reasons(mean_bits: float, total_bits: float, transitions: int, thresholds: Thresholds) -> list[str]:
+    """The calibrated rule, shared by calibration reports and the consumer."""
+    if transitions < thresholds.min_events:
+        return []
+    reasons = []
+    if mean_bits > thresholds.mean_bits:
+        reasons.append("mean_bits")
+    if total_bits > thresholds.total_bits:
+        reasons.append("total_bits")
+    return reasons

@@ -1,0 +1,90 @@
+"""The in-memory model: vocabulary, arrays, parameters and calibrated thresholds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from clickguard import settings
+from clickguard.model.transitions import to_microbits
+from clickguard.model.vocabulary import index_of
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    max_states: int = settings.DEFAULT_MAX_STATES
+    min_token_count: int = settings.DEFAULT_MIN_TOKEN_COUNT
+    smoothing: float = settings.DEFAULT_SMOOTHING
+    session_gap_seconds: int = settings.DEFAULT_SESSION_GAP_SECONDS
+    min_events: int = settings.DEFAULT_MIN_EVENTS
+    mean_bits_quantile: float = settings.DEFAULT_MEAN_BITS_QUANTILE
+    total_bits_quantile: float = settings.DEFAULT_TOTAL_BITS_QUANTILE
+
+    def validate(self) -> ModelParams:
+        problems = []
+        if self.max_states < 3:
+            problems.append(f"max_states={self.max_states} (need >= 3)")
+        if self.min_token_count < 1:
+            problems.append(f"min_token_count={self.min_token_count} (need >= 1)")
+        if not self.smoothing > 0:
+            problems.append(f"smoothing={self.smoothing} (need > 0)")
+        if self.session_gap_seconds <= 0:
+            problems.append(f"session_gap_seconds={self.session_gap_seconds} (need > 0)")
+        if self.min_events < 1:
+            problems.append(f"min_events={self.min_events} (need >= 1)")
+        for name in ("mean_bits_quantile", "total_bits_quantile"):
+            q = getattr(self, name)
+            if not 0.5 <= q < 1:
+                problems.append(f"{name}={q} (need 0.5 <= q < 1)")
+        if problems:
+            raise ValueError("invalid model parameters: " + ", ".join(problems))
+        return self
+
+    @property
+    def gap_ms(self) -> int:
+        return self.session_gap_seconds * 1000
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Cut-offs measured on the training window; a session is flagged past either one."""
+
+    mean_bits: float
+    total_bits: float
+    min_events: int
+    mean_bits_quantile: float
+    total_bits_quantile: float
+    eligible_sessions: int
+    flag_rate: float  # share of eligible training sessions past either cut-off
+    mean_flag_rate: float
+    total_flag_rate: float
+
+
+@dataclass(frozen=True)
+class Model:
+    version: str
+    created_at: str
+    window_start: str
+    window_end: str
+    tokens: tuple[str, ...]
+    params: ModelParams
+    thresholds: Thresholds
+    stats: dict[str, Any]
+    counts: np.ndarray = field(repr=False)  # int64 [V, V]
+    surprisal: np.ndarray = field(repr=False)  # float32 [V, V], bits
+    start_distribution: np.ndarray = field(repr=False)  # float32 [V]
+
+    @property
+    def n_states(self) -> int:
+        return len(self.tokens)
+
+    @cached_property
+    def index(self) -> dict[str, int]:
+        return index_of(self.tokens)
+
+    @cached_property
+    def microbits(self) -> np.ndarray:
+        return to_microbits(self.surprisal)

@@ -1,0 +1,71 @@
+"""Names and defaults in one place: S3 layout, environment variable names, model parameters.
+
+Infra, handlers, the trainer and the local runtime all import from here so that a renamed prefix or a changed
+default cannot drift between the writer and the reader.
+"""
+
+from __future__ import annotations
+
+# --- S3 layout ---------------------------------------------------------------------------------------------------
+MODELS_PREFIX = "models/"
+LATEST_POINTER_KEY = "models/latest.json"
+ARCHIVE_PREFIX = "events/"  # Firehose writes <prefix>YYYY/MM/DD/HH/<objects>.gz
+REJECTED_PREFIX = "rejected/"  # consumer's sink for malformed records, rejected/YYYY/MM/DD/
+LABELS_PREFIX = "labels/"  # reviewers' decisions, fed back into training
+
+# --- event schema limits ----------------------------------------------------------------------------------------
+MAX_USER_KEY_CHARS = 256
+MAX_EVENT_TYPE_CHARS = 128
+# A clickstream event is well under 4 KiB even with the nested envelope; 64 KiB leaves room for large attribute
+# bags while keeping a single hostile record from costing the consumer a megabyte of parsing.
+MAX_RECORD_BYTES = 64 * 1024
+
+# --- model defaults ---------------------------------------------------------------------------------------------
+DEFAULT_MAX_STATES = 512
+DEFAULT_MIN_TOKEN_COUNT = 5
+# Additive (Lidstone) smoothing per cell. The thesis used 10 pseudocounts on ~336 states; 0.5 keeps unseen
+# transitions possible without flattening rows that have only a few hundred observations.
+DEFAULT_SMOOTHING = 0.5
+DEFAULT_SESSION_GAP_SECONDS = 30 * 60
+DEFAULT_MIN_EVENTS = 3
+DEFAULT_MEAN_BITS_QUANTILE = 0.99
+DEFAULT_TOTAL_BITS_QUANTILE = 0.995
+DEFAULT_WINDOW_DAYS = 7
+DEFAULT_MIN_SESSIONS = 100
+# Accumulated surprisal is kept as integer micro-bits: integer sums are associative, so any split of a stream into
+# batches gives bit-identical state (and DynamoDB stores it exactly as a Number).
+MICROBITS_PER_BIT = 1_000_000
+
+# --- environment variable names (validated at cold start by each handler) ---------------------------------------
+ENV_DATA_BUCKET = "CLICKGUARD_DATA_BUCKET"
+ENV_MODEL_BUCKET = "CLICKGUARD_MODEL_BUCKET"
+ENV_ARCHIVE_PREFIX = "CLICKGUARD_ARCHIVE_PREFIX"
+ENV_WINDOW_DAYS = "CLICKGUARD_WINDOW_DAYS"
+ENV_MIN_SESSIONS = "CLICKGUARD_MIN_SESSIONS"
+ENV_MAX_STATES = "CLICKGUARD_MAX_STATES"
+ENV_MIN_TOKEN_COUNT = "CLICKGUARD_MIN_TOKEN_COUNT"
+ENV_SMOOTHING = "CLICKGUARD_SMOOTHING"
+ENV_SESSION_GAP_SECONDS = "CLICKGUARD_SESSION_GAP_SECONDS"
+ENV_MIN_EVENTS = "CLICKGUARD_MIN_EVENTS"
+ENV_MEAN_BITS_QUANTILE = "CLICKGUARD_MEAN_BITS_QUANTILE"
+ENV_TOTAL_BITS_QUANTILE = "CLICKGUARD_TOTAL_BITS_QUANTILE"
+ENV_USER_KEY_SOURCE = "CLICKGUARD_USER_KEY_SOURCE"
+
+METRICS_NAMESPACE = "Clickguard"
+
+# consumer
+ENV_TABLE_NAME = "CLICKGUARD_TABLE_NAME"
+ENV_FLAG_QUEUE_URL = "CLICKGUARD_FLAG_QUEUE_URL"
+ENV_MODEL_REFRESH_SECONDS = "CLICKGUARD_MODEL_REFRESH_SECONDS"
+ENV_FLAG_COOLDOWN_SECONDS = "CLICKGUARD_FLAG_COOLDOWN_SECONDS"
+ENV_STATE_TTL_DAYS = "CLICKGUARD_STATE_TTL_DAYS"
+ENV_REJECTED_PREFIX = "CLICKGUARD_REJECTED_PREFIX"
+DEFAULT_MODEL_REFRESH_SECONDS = 60
+DEFAULT_FLAG_COOLDOWN_SECONDS = 24 * 3600
+DEFAULT_STATE_TTL_DAYS = 7
+
+# Lambda entry points (asset directory, handler) used by infra and the local runtime
+CONSUMER_ASSET_DIR = "lambdas/consumer"
+CONSUMER_HANDLER = "handler.lambda_handler"
+TRAINER_ASSET_DIR = "training"
+TRAINER_HANDLER = "handler.lambda_handler"

@@ -1,0 +1,33 @@
+"""Reviewers' decisions under ``labels/``: users confirmed abusive are kept out of the next training window.
+
+Each object is NDJSON of ``{"user_key": ..., "decision": ..., "decided_at": ...}``. The thesis trained on good
+users only and kept blocked ones (scammer, spammer, fraud, offensive, other) as a separate set; the latest
+decision per user wins.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from clickguard import settings
+
+BLOCKING_DECISIONS = frozenset({"blocked", "scammer", "spammer", "fraud", "offensive", "other"})
+CLEARING_DECISIONS = frozenset({"cleared", "ok", "false_positive"})
+
+
+def blocked_users(s3: Any, bucket: str, prefix: str = settings.LABELS_PREFIX) -> set[str]:
+    latest: dict[str, tuple[str, str]] = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", ()):
+            body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+            for line in body.splitlines():
+                try:
+                    rec = json.loads(line)
+                    user, decision = str(rec["user_key"]), str(rec["decision"]).lower()
+                except (ValueError, KeyError, TypeError):
+                    continue
+                when = str(rec.get("decided_at", ""))
+                if decision in BLOCKING_DECISIONS | CLEARING_DECISIONS and when >= latest.get(user, ("", ""))[0]:
+                    latest[user] = (when, decision)
+    return {u for u, (_, d) in latest.items() if d in BLOCKING_DECISIONS}

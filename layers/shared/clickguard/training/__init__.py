@@ -1,0 +1,1 @@
+"""Training: from archived events to a calibrated, published model."""

@@ -1,0 +1,73 @@
+"""Columns of parsed training events, with every rejected line counted by reason."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from clickguard.events import Reason, RejectedRecord, UserKeySource, parse_object, parse_record
+
+_raw_decode = json.JSONDecoder().raw_decode
+
+
+@dataclass
+class EventColumns:
+    users: list[str] = field(default_factory=list)
+    tokens: list[str] = field(default_factory=list)
+    ts_ms: list[int] = field(default_factory=list)
+    session_ids: list[str | None] = field(default_factory=list)
+    event_ids: list[str | None] = field(default_factory=list)
+    rejected: Counter[str] = field(default_factory=Counter)
+    lines: int = 0
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+    def add_line(self, line: bytes | str, source: UserKeySource = UserKeySource.SESSION_USER_ID) -> None:
+        """One archive line: usually one JSON object, but Firehose concatenates records without a delimiter
+        unless told otherwise, so a line of ``{..}{..}`` is split into its objects."""
+        self.lines += 1
+        try:
+            ev = parse_record(line, source)
+        except RejectedRecord as exc:
+            if exc.reason is Reason.NOT_JSON and self._add_concatenated(line, source):
+                return
+            self.rejected[exc.reason.value] += 1
+            return
+        self._append(ev)
+
+    def _add_concatenated(self, line: bytes | str, source: UserKeySource) -> bool:
+        try:
+            text = line.decode("utf-8") if isinstance(line, bytes | bytearray) else line
+            objs, pos = [], 0
+            while pos < len(text):
+                while pos < len(text) and text[pos] in " \t\r\n":
+                    pos += 1
+                if pos == len(text):
+                    break
+                obj, pos = _raw_decode(text, pos)
+                objs.append(obj)
+        except ValueError:
+            return False
+        if len(objs) < 2:
+            return False
+        for obj in objs:
+            try:
+                self._append(parse_object(obj, source))
+            except RejectedRecord as exc:
+                self.rejected[exc.reason.value] += 1
+        return True
+
+    def _append(self, ev) -> None:  # noqa: ANN001 - an Event
+        self.users.append(ev.user_key)
+        self.tokens.append(ev.token)
+        self.ts_ms.append(ev.ts_ms)
+        self.session_ids.append(ev.session_id)
+        self.event_ids.append(ev.event_id)
+
+    def add_lines(self, lines: Iterable[bytes | str], source: UserKeySource = UserKeySource.SESSION_USER_ID) -> None:
+        for line in lines:
+            if line.strip():
+                self.add_line(line, source)

@@ -1,0 +1,62 @@
+"""Scheduled training Lambda: EventBridge -> rebuild the model from the archive window -> S3.
+
+Thin on purpose: configuration is validated once at cold start, then one call into ``clickguard.training.job``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from clickguard import settings
+from clickguard.store.blobs import S3Store
+from clickguard.training.job import TrainingConfig, TrainingReport, run_training
+
+logger = Logger(service="clickguard-trainer")
+metrics = Metrics(namespace=settings.METRICS_NAMESPACE, service="clickguard-trainer")
+tracer = Tracer(service="clickguard-trainer")
+
+CONFIG = TrainingConfig.from_env()  # a bad setting fails the cold start with a message naming it
+S3 = boto3.client("s3")
+
+
+def scheduled_time(event: dict[str, Any]) -> datetime:
+    """The rule's scheduled time makes two runs of the same invocation train on the same window."""
+    raw = event.get("time") if isinstance(event, dict) else None
+    if raw:
+        try:
+            return datetime.fromisoformat(str(raw).replace("Z", "+00:00")).astimezone(UTC)
+        except ValueError:
+            logger.warning("event time unparseable, using the clock", extra={"time": str(raw)[:40]})
+    return datetime.now(UTC)
+
+
+def record_metrics(report: TrainingReport) -> None:
+    metrics.add_metric("ArchiveObjectsRead", MetricUnit.Count, report.objects_read)
+    metrics.add_metric("EventsRead", MetricUnit.Count, report.events)
+    metrics.add_metric("LinesRejected", MetricUnit.Count, sum(report.rejected.values()))
+    metrics.add_metric("TrainingSeconds", MetricUnit.Seconds, report.seconds.get("total", 0.0))
+    if report.status == "published":
+        metrics.add_metric("ModelPublished", MetricUnit.Count, 1)
+        metrics.add_metric("Sessions", MetricUnit.Count, report.stats["sessions"])
+        metrics.add_metric("VocabularySize", MetricUnit.Count, report.stats["vocabulary_size"])
+    else:
+        metrics.add_metric("ModelSkipped", MetricUnit.Count, 1)
+
+
+@logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    report = run_training(S3, CONFIG, scheduled_time(event), S3Store(S3, CONFIG.model_bucket))
+    record_metrics(report)
+    if report.status == "published":
+        logger.info("model published", extra={"version": report.version, "stats": report.stats})
+    else:
+        logger.warning("model not published; previous model kept", extra={"reason": report.reason})
+    return report.as_dict()
