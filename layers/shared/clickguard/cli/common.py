@@ -17,7 +17,7 @@ def fail(message: str) -> NoReturn:
     raise CliError(message)
 
 
-def s3_client(endpoint_url: str | None = None, region: str | None = None):  # noqa: ANN201
+def s3_client(endpoint_url: str | None = None, region: str | None = None):
     import boto3
 
     return boto3.client("s3", endpoint_url=endpoint_url, region_name=region)

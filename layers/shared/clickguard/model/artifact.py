@@ -115,7 +115,7 @@ def read_pointer(store: BlobStore) -> dict[str, Any]:
         raise NoModelPublished(f"no {settings.LATEST_POINTER_KEY} in {store.describe()}") from None
     try:
         pointer = json.loads(raw)
-        pointer["version"], pointer["model_key"]  # noqa: B018 - presence check
+        pointer["version"], pointer["model_key"]
     except (ValueError, KeyError, TypeError):
         raise ModelArtifactError(f"{settings.LATEST_POINTER_KEY} is not a valid pointer") from None
     return pointer

@@ -143,6 +143,10 @@ class Segment:
 class BatchResult:
     final: dict[str, SessionState]
     segments: list[Segment]
+    # Per input event (input order): the session's transitions and total micro-bits right after that event.
+    # The consumer evaluates its flag rule per event with these, so a flag never depends on batch boundaries.
+    event_transitions: np.ndarray | None = None
+    event_total_ubits: np.ndarray | None = None
 
 
 def score_batch(
@@ -161,11 +165,10 @@ def score_batch(
     """
     n = len(user_keys)
     if n == 0:
-        return BatchResult({}, [])
+        return BatchResult({}, [], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
     codes: dict[str, int] = {}
     ucode = np.fromiter((codes.setdefault(u, len(codes)) for u in user_keys), dtype=np.int64, count=n)
     users = list(codes)
-    n_users = len(users)
 
     sid_codes: dict[str, int] = {}
 
@@ -280,4 +283,14 @@ def score_batch(
         segments.append(Segment(user, state, final_flag, int(seg_real[s_idx])))
         if final_flag:
             final[user] = state
-    return BatchResult(final, segments)
+    # Running values per event: cumulative micro-bits within the segment, plus the continued prior's total.
+    cum_ub = np.cumsum(ub)
+    prior_total = np.fromiter((s.total_ubits if s else 0 for s in prior_of_seg), dtype=np.int64, count=n_seg)
+    run_total = cum_ub - (cum_ub - ub)[seg_first][seg] + prior_total[seg]
+    real_at = np.flatnonzero(real)
+    input_pos = order[real_at] - len(pv)
+    ev_trans = np.empty(n, dtype=np.int64)
+    ev_total = np.empty(n, dtype=np.int64)
+    ev_trans[input_pos] = position[real_at]
+    ev_total[input_pos] = run_total[real_at]
+    return BatchResult(final, segments, ev_trans, ev_total)

@@ -41,8 +41,8 @@ def keys_in_window(s3: Any, bucket: str, prefix: str, start: datetime, end: date
     return sorted(keys)
 
 
-def iter_lines(s3: Any, bucket: str, keys: list[str], stats: ArchiveStats) -> Iterator[bytes]:
-    """Yield every line of every object; an object that is not valid gzip is counted and skipped."""
+def iter_objects(s3: Any, bucket: str, keys: list[str], stats: ArchiveStats) -> Iterator[bytes]:
+    """Yield the decompressed body of every object; an object that is not valid gzip is counted and skipped."""
 
     def fetch(key: str) -> bytes:
         return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
@@ -56,4 +56,4 @@ def iter_lines(s3: Any, bucket: str, keys: list[str], stats: ArchiveStats) -> It
             except (OSError, EOFError, zlib.error):
                 stats.bad_objects += 1
                 continue
-            yield from data.splitlines()
+            yield data

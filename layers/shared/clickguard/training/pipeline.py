@@ -35,7 +35,7 @@ class SessionTable:
     total_ubits: np.ndarray
 
 
-def _codes(values: list) -> np.ndarray:  # noqa: ANN001
+def _codes(values: list) -> np.ndarray:
     table: dict = {}
     return np.fromiter((table.setdefault(v, len(table)) for v in values), dtype=np.int64, count=len(values))
 
@@ -144,7 +144,7 @@ def train(
         "rejected": dict(sorted(cols.rejected.items())),
         "users": int(ucode.max()) + 1,
         "sessions": n_sessions,
-        "transitions": int(len(states)),
+        "transitions": len(states),
         "vocabulary_size": n_states,
         "distinct_tokens": len(set(cols.tokens)),
         "other_share": round(float((states == OTHER_INDEX).mean()), 6),

@@ -1,0 +1,59 @@
+# clickguard — every target installs what it needs on a fresh machine (Python venv + the pinned CDK CLI).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+
+.PHONY: help setup test lint format demo train-local bench synth layer clean
+
+help:
+	@echo "make demo         the main job: the whole stack on an embedded AWS emulator, simulated traffic, report"
+	@echo "make test         install everything, lint, run every test"
+	@echo "make train-local  train a model from a simulated export file into ./demo-out/models"
+	@echo "make bench        run the benchmarks in bench/ (prints figures and ratios)"
+	@echo "make synth        cdk synth with the pinned CLI from package.json"
+	@echo "make layer        build the Lambda layer (no Docker) into build/layer/"
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(VENV)/.installed node_modules/.installed
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
+
+test: setup lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+layer: $(VENV)/.installed
+	$(PY) layers/build_layer.py
+
+synth: setup layer
+	npx cdk synth --quiet
+
+train-local: $(VENV)/.installed
+	$(VENV)/bin/clickguard simulate --days 1 --seed 7 --out demo-out/sim
+	$(VENV)/bin/clickguard train -i demo-out/sim/day-1.ndjson -o demo-out/models
+
+demo: setup
+	$(VENV)/bin/clickguard demo --out demo-out
+
+bench: $(VENV)/.installed
+	$(PY) -m bench.bench_training
+	$(PY) -m bench.bench_consumer
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out build demo-out .pytest_cache .ruff_cache

@@ -1,0 +1,74 @@
+"""Buckets: data (raw archive, rejected records) and models (versioned), plus the access-log bucket.
+
+Two buckets because their lifecycles differ: raw events and rejected payloads carry personal data and expire
+after ``archive_expiry_days``, while models are versioned and kept. Labels (reviewers' decisions) live in the
+model bucket under ``labels/``, which is where the trainer reads them.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Validations
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from clickguard import settings
+from infra.config import ARCHIVE_ERROR_PREFIX, StackConfig
+
+
+class Buckets(Construct):
+    def __init__(self, scope: Construct, id: str, *, config: StackConfig, key: kms.IKey,
+                 removal_policy: RemovalPolicy) -> None:
+        super().__init__(scope, id)
+        common = {
+            "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
+            "enforce_ssl": True,
+            "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            "removal_policy": removal_policy,
+        }
+        # Server access logs cannot be delivered to a KMS-encrypted bucket, hence S3-managed keys here.
+        self.access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            lifecycle_rules=[s3.LifecycleRule(id="expire-access-logs", expiration=Duration.days(365))],
+            **common,
+        )
+        Validations.of(self.access_logs).acknowledge(
+            id="AwsSolutions-S1",
+            reason="This is the access-log bucket itself; logging it into itself would loop.",
+        )
+        expiry = Duration.days(config.archive_expiry_days)
+        self.data = s3.Bucket(
+            self,
+            "Data",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=key,
+            bucket_key_enabled=True,  # one KMS call per object batch, not per object: Firehose writes many
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix="data/",
+            lifecycle_rules=[
+                s3.LifecycleRule(id="expire-raw-events", prefix=settings.ARCHIVE_PREFIX, expiration=expiry),
+                s3.LifecycleRule(id="expire-rejected", prefix=settings.REJECTED_PREFIX, expiration=expiry),
+                s3.LifecycleRule(id="expire-archive-errors", prefix=ARCHIVE_ERROR_PREFIX, expiration=expiry),
+                s3.LifecycleRule(id="abort-incomplete-uploads", abort_incomplete_multipart_upload_after=Duration.days(1)),
+            ],
+            **common,
+        )
+        self.models = s3.Bucket(
+            self,
+            "Models",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=key,
+            bucket_key_enabled=True,
+            versioned=True,  # a bad model can be rolled back to the previous version of models/latest.json
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix="models/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-old-model-versions",
+                    noncurrent_version_expiration=Duration.days(config.model_version_expiry_days),
+                ),
+            ],
+            **common,
+        )

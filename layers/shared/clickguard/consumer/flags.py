@@ -1,0 +1,86 @@
+"""The pre-block flag: when one fires, its stable id and the JSON message reviewers receive.
+
+Rule. The calibrated rule (``flag_reasons``: at least ``min_events`` transitions and mean bits or total bits above
+the model's thresholds) is evaluated after *every* event, not once per batch, so where a batch starts or ends
+never changes which flags exist. A firing event raises a flag unless the user's last flag is within the cooldown
+(measured in event time, so replays decide the same way) and the reason did not get stronger. *Stronger* means
+the new reason set strictly contains the last flag's, e.g. ``{mean_bits}`` then ``{mean_bits, total_bits}``:
+a user gets at most two flags per cooldown, and only the second adds information.
+
+Identity. ``flag_id`` hashes the user key, the session's first event time, the reason set and the shard and
+sequence number of the event it fired on. A replay recomputes the same flag from the same committed state and
+records, so it carries the same id (and the same body): a duplicate SQS message is possible, a new flag is not.
+Replays are deterministic for one model version; if a new model is published between a failure and its
+replay, the replayed batch is scored by the new model, as any later batch would be.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from clickguard.consumer.state import LastFlag
+from clickguard.events import format_ms
+from clickguard.model.model import Thresholds
+from clickguard.model.scoring import SessionState
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Flag:
+    flag_id: str
+    user_key: str
+    body: str  # the JSON message, deterministic for a given flag
+    last: LastFlag  # what the user's state remembers
+
+
+def allows(last: LastFlag | None, reasons: tuple[str, ...], ts_ms: int, cooldown_ms: int) -> bool:
+    if last is None or ts_ms - last.ts_ms >= cooldown_ms:
+        return True
+    return set(reasons) > set(last.reasons)
+
+
+def flag_id(user_key: str, session_first_ts_ms: int, reasons: tuple[str, ...], shard_id: str, seq: int) -> str:
+    key = "\x1f".join((user_key, str(session_first_ts_ms), ",".join(sorted(reasons)), shard_id, str(seq)))
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def build_flag(
+    user_key: str,
+    state: SessionState,
+    reasons: tuple[str, ...],
+    thresholds: Thresholds,
+    model_version: str,
+    shard_id: str,
+    seq: int,
+) -> Flag:
+    fid = flag_id(user_key, state.first_ts_ms, reasons, shard_id, seq)
+    message: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "flag_id": fid,
+        "user_key": user_key,
+        "session_id": state.session_id,
+        "reasons": list(reasons),
+        "mean_bits": round(state.mean_bits, 6),
+        "total_bits": round(state.total_bits, 6),
+        "score": state.score,
+        "transitions": state.transitions,
+        "thresholds": {
+            "mean_bits": thresholds.mean_bits,
+            "total_bits": thresholds.total_bits,
+            "min_events": thresholds.min_events,
+        },
+        "model_version": model_version,
+        "top_transitions": [
+            {"from": t.from_token, "to": t.to_token, "bits": t.bits, "position": t.position} for t in state.top
+        ],
+        "first_event_time": format_ms(state.first_ts_ms),
+        "last_event_time": format_ms(state.last_ts_ms),
+        "flagged_at": format_ms(state.last_ts_ms),  # event time: the same flag replayed says the same thing
+        "source": {"shard_id": shard_id, "sequence_number": str(seq)},
+    }
+    body = json.dumps(message, sort_keys=True, separators=(",", ":"))
+    return Flag(fid, user_key, body, LastFlag(state.last_ts_ms, model_version, fid, reasons))

@@ -1,0 +1,98 @@
+"""The Kinesis event shape Lambda's event source mapping delivers, both ways.
+
+``decode_event`` turns a Lambda event into ``KinesisRecord`` tuples for the consumer. ``lambda_event`` builds
+that exact shape from GetRecords output, so tests and the local runtime invoke the handler with what AWS sends.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
+
+# Kinesis sequence numbers match 0|([1-9]\d{0,128}): up to 129 digits, beyond DynamoDB's 38-digit Number.
+# They are compared as Python ints and stored as fixed-width strings, which sort like the numbers.
+SEQ_DIGITS = 129
+
+
+def pad_seq(seq: int | str) -> str:
+    return str(int(seq)).zfill(SEQ_DIGITS)
+
+
+class KinesisRecord(NamedTuple):
+    shard_id: str
+    seq: int  # sequence number as a Python int: exact at any length
+    seq_str: str  # as delivered; what batchItemFailures must echo back
+    partition_key: str
+    data: bytes
+    arrival_ms: int
+
+
+def shard_of(event_id: str) -> str:
+    """``eventID`` is ``shardId-000000000006:<sequence number>``."""
+    return event_id.split(":", 1)[0]
+
+
+def decode_event(event: Mapping[str, Any]) -> list[KinesisRecord]:
+    """Lambda event -> records in shard order. Base64 that does not decode becomes empty data (then rejected)."""
+    out = []
+    b64 = base64.b64decode
+    for rec in event.get("Records") or ():
+        k = rec["kinesis"]
+        try:
+            data = b64(k["data"], validate=True)
+        except ValueError:
+            data = b""
+        seq_str = k["sequenceNumber"]
+        out.append(
+            KinesisRecord(
+                shard_of(rec.get("eventID", "")),
+                int(seq_str),
+                seq_str,
+                k.get("partitionKey", ""),
+                data,
+                int(float(k.get("approximateArrivalTimestamp", 0)) * 1000),
+            )
+        )
+    return out
+
+
+def lambda_event(
+    get_records_records: Iterable[Mapping[str, Any]],
+    shard_id: str,
+    stream_arn: str,
+    region: str = "us-east-1",
+    role_arn: str = "arn:aws:iam::123456789012:role/clickguard-consumer",
+) -> dict[str, Any]:
+    """GetRecords ``Records`` -> the ``{"Records": [...]}`` event an event source mapping would invoke with."""
+    records = []
+    for r in get_records_records:
+        arrival = r["ApproximateArrivalTimestamp"]
+        arrival_s = arrival.timestamp() if isinstance(arrival, datetime) else float(arrival)
+        data = r["Data"]
+        records.append(
+            {
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": r["PartitionKey"],
+                    "sequenceNumber": r["SequenceNumber"],
+                    "data": base64.b64encode(data if isinstance(data, bytes) else data.encode()).decode("ascii"),
+                    "approximateArrivalTimestamp": round(arrival_s, 3),
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": f"{shard_id}:{r['SequenceNumber']}",
+                "eventName": "aws:kinesis:record",
+                "invokeIdentityArn": role_arn,
+                "awsRegion": region,
+                "eventSourceARN": stream_arn,
+            }
+        )
+    return {"Records": records}
+
+
+def split_event(event: Mapping[str, Any], size: int) -> list[dict[str, Any]]:
+    """Cut an event into consecutive events of at most ``size`` records (what a smaller BatchSize delivers)."""
+    recs: Sequence[Any] = event.get("Records") or []
+    return [{"Records": list(recs[i : i + size])} for i in range(0, len(recs), size)]

@@ -1,0 +1,32 @@
+"""Small deterministic event generators for tests (the realistic simulator lives in clickguard.sim)."""
+
+from __future__ import annotations
+
+import json
+import random
+
+TYPES = ["view_item", "search", "view_item", "view_item", "chat", "add_favourite", "login", "purchase"]
+
+
+def ordinary_events(n_users: int, seed: int = 0, t0_ms: int = 1_763_700_000_000, max_events: int = 20) -> list[dict]:
+    """Users browsing with a few sessions each; times in order per user."""
+    rng = random.Random(seed)
+    events = []
+    for u in range(n_users):
+        t = t0_ms + rng.randint(0, 3_600_000)
+        for _ in range(rng.randint(3, max_events)):
+            t += rng.choice([2_000, 5_000, 30_000, 90_000, 3 * 3_600_000])
+            events.append(
+                {
+                    "user_id": f"user-{u}",
+                    "event_type": rng.choice(TYPES),
+                    "timestamp": t / 1000,
+                    "outcome": "fail" if rng.random() < 0.05 else "success",
+                }
+            )
+    events.sort(key=lambda e: e["timestamp"])
+    return events
+
+
+def ndjson(events: list[dict]) -> bytes:
+    return b"".join(json.dumps(e).encode() + b"\n" for e in events)

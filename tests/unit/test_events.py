@@ -1,0 +1,181 @@
+"""Event schema: both input shapes, and one test per rejection reason."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from clickguard import settings
+from clickguard.events import (
+    Event,
+    Reason,
+    RejectedRecord,
+    UserKeySource,
+    format_ms,
+    parse_record,
+    parse_timestamp,
+)
+
+ENVELOPE = {
+    "timestamp": "2019-01-02T00:01:16Z",
+    "source": "clickstream",
+    "data": {
+        "session": {"user_id": 24997128, "session_id": "s-1"},
+        "event": {"event_type": "1", "event_name": "1", "event_created": "2019-01-02T00:01:15.500Z"},
+        "device": {
+            "access_token_id": "tok-abc",
+            "imei": "356938035643809",
+            "advertising_id": "ad-123",
+            "gps": {"lat": 41.38, "lon": 2.17},
+        },
+        "request": {"user_ip": "203.0.113.7"},
+    },
+}
+
+
+def canonical(**over):
+    base = {"user_id": "u1", "event_type": "view_item", "timestamp": "2019-01-02T00:01:16Z"}
+    base.update(over)
+    return json.dumps(base).encode()
+
+
+def rejection(data, **kw) -> Reason:
+    with pytest.raises(RejectedRecord) as info:
+        parse_record(data, **kw)
+    return info.value.reason
+
+
+def test_canonical_event_parses_to_internal_record():
+    ev = parse_record(canonical(outcome="success", session_id="s9", event_id="e1", attributes={"x": 1}))
+    assert ev == Event("u1", "view_item", 1546387276000, "s9", "e1")
+
+
+def test_failed_outcome_is_a_distinct_token():
+    assert parse_record(canonical(event_type="login", outcome="fail")).token == "login#fail"
+    assert parse_record(canonical(event_type="login", outcome="FAILURE")).token == "login#fail"
+    assert parse_record(canonical(event_type="login", outcome=False)).token == "login#fail"
+    assert parse_record(canonical(event_type="login", outcome="ok")).token == "login"
+
+
+def test_envelope_parses_with_session_user_id_first():
+    ev = parse_record(json.dumps(ENVELOPE))
+    assert ev.user_key == "24997128"
+    assert ev.token == "1"
+    assert ev.ts_ms == 1546387275500  # event_created wins over the envelope's arrival timestamp
+    assert ev.session_id == "s-1"
+
+
+def test_envelope_user_key_precedence_is_configurable():
+    ev = parse_record(json.dumps(ENVELOPE), UserKeySource.DEVICE_TOKEN)
+    assert ev.user_key == "tok-abc"
+    no_user = json.loads(json.dumps(ENVELOPE))
+    del no_user["data"]["session"]["user_id"]
+    assert parse_record(json.dumps(no_user)).user_key == "tok-abc"
+
+
+def test_envelope_personal_data_never_reaches_the_record():
+    ev = parse_record(json.dumps(ENVELOPE))
+    text = repr(ev) + json.dumps(ev._asdict())
+    for secret in ("356938035643809", "203.0.113.7", "ad-123", "41.38", "2.17"):
+        assert secret not in text
+
+
+def test_envelope_falls_back_to_event_name_and_envelope_time():
+    env = json.loads(json.dumps(ENVELOPE))
+    env["data"]["event"] = {"event_name": "42"}
+    ev = parse_record(json.dumps(env))
+    assert (ev.token, ev.ts_ms) == ("42", 1546387276000)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2019-01-02T00:01:16Z", 1546387276000),
+        ("2019-01-02T01:01:16+01:00", 1546387276000),
+        ("2019-01-02T00:01:16", 1546387276000),
+        (1546387276, 1546387276000),
+        (1546387276.25, 1546387276250),
+        (1546387276000, 1546387276000),
+        ("1546387276", 1546387276000),
+    ],
+)
+def test_timestamp_forms(value, expected):
+    assert parse_timestamp(value) == expected
+
+
+def test_format_ms_round_trips():
+    assert format_ms(1546387276250) == "2019-01-02T00:01:16.250Z"
+    assert parse_timestamp(format_ms(1546387276250)) == 1546387276250
+
+
+# --- one test per rejection reason ------------------------------------------------------------------------------
+
+
+def test_reject_not_utf8():
+    assert rejection(b'{"user_id": "\xff\xfe"}') is Reason.NOT_UTF8
+
+
+def test_reject_not_json():
+    assert rejection(b"{user_id: u1") is Reason.NOT_JSON
+
+
+def test_reject_not_object():
+    assert rejection(b"[1, 2, 3]") is Reason.NOT_OBJECT
+
+
+def test_reject_missing_user_key():
+    body = json.loads(canonical())
+    del body["user_id"]
+    assert rejection(json.dumps(body)) is Reason.MISSING_USER_KEY
+
+
+def test_reject_user_key_of_wrong_type():
+    assert rejection(canonical(user_id={"id": 1})) is Reason.MISSING_USER_KEY
+
+
+def test_reject_empty_user_key():
+    assert rejection(canonical(user_id="   ")) is Reason.EMPTY_USER_KEY
+
+
+def test_reject_missing_event_type():
+    body = json.loads(canonical())
+    del body["event_type"]
+    assert rejection(json.dumps(body)) is Reason.MISSING_EVENT_TYPE
+    assert rejection(canonical(event_type="")) is Reason.MISSING_EVENT_TYPE
+
+
+def test_reject_bad_timestamp():
+    assert rejection(canonical(timestamp="yesterday")) is Reason.BAD_TIMESTAMP
+    assert rejection(canonical(timestamp="1970-01-01T00:00:00Z")) is Reason.BAD_TIMESTAMP  # out of range
+
+
+def test_reject_missing_timestamp():
+    body = json.loads(canonical())
+    del body["timestamp"]
+    assert rejection(json.dumps(body)) is Reason.MISSING_TIMESTAMP
+
+
+def test_reject_user_key_too_long():
+    assert rejection(canonical(user_id="u" * (settings.MAX_USER_KEY_CHARS + 1))) is Reason.USER_KEY_TOO_LONG
+    assert parse_record(canonical(user_id="u" * settings.MAX_USER_KEY_CHARS))
+
+
+def test_reject_event_type_too_long():
+    long_type = "e" * (settings.MAX_EVENT_TYPE_CHARS + 1)
+    assert rejection(canonical(event_type=long_type)) is Reason.EVENT_TYPE_TOO_LONG
+
+
+def test_reject_record_too_large():
+    big = canonical(attributes={"blob": "x" * settings.MAX_RECORD_BYTES})
+    assert rejection(big) is Reason.RECORD_TOO_LARGE
+
+
+def test_reject_unknown_outcome():
+    assert rejection(canonical(outcome="maybe")) is Reason.UNKNOWN_OUTCOME
+
+
+def test_rejection_message_never_contains_the_payload():
+    with pytest.raises(RejectedRecord) as info:
+        parse_record(canonical(user_id="secret-user", outcome="maybe-secret-value-that-is-long-enough-to-cut"))
+    assert "secret-user" not in str(info.value)
