@@ -79,9 +79,18 @@ OUTPUT_CONSUMER_FUNCTION = "ConsumerFunctionName"
 OUTPUT_TRAINER_FUNCTION = "TrainerFunctionName"
 OUTPUT_ALARM_TOPIC_ARN = "AlarmTopicArn"
 OUTPUT_KEYS = (
-    OUTPUT_STREAM_NAME, OUTPUT_STREAM_ARN, OUTPUT_FLAG_QUEUE_URL, OUTPUT_FLAG_DLQ_URL, OUTPUT_FAILURE_QUEUE_URL,
-    OUTPUT_DATA_BUCKET, OUTPUT_MODEL_BUCKET, OUTPUT_TABLE_NAME, OUTPUT_DASHBOARD_URL, OUTPUT_CONSUMER_FUNCTION,
-    OUTPUT_TRAINER_FUNCTION, OUTPUT_ALARM_TOPIC_ARN,
+    OUTPUT_STREAM_NAME,
+    OUTPUT_STREAM_ARN,
+    OUTPUT_FLAG_QUEUE_URL,
+    OUTPUT_FLAG_DLQ_URL,
+    OUTPUT_FAILURE_QUEUE_URL,
+    OUTPUT_DATA_BUCKET,
+    OUTPUT_MODEL_BUCKET,
+    OUTPUT_TABLE_NAME,
+    OUTPUT_DASHBOARD_URL,
+    OUTPUT_CONSUMER_FUNCTION,
+    OUTPUT_TRAINER_FUNCTION,
+    OUTPUT_ALARM_TOPIC_ARN,
 )
 
 # Resource types that moto's CloudFormation does not create (it skips them with a warning, and a Ref/GetAtt to
@@ -110,9 +119,32 @@ MODEL_KEYS: dict[str, tuple[str, Any, type]] = {
     "total_bits_quantile": (settings.ENV_TOTAL_BITS_QUANTILE, settings.DEFAULT_TOTAL_BITS_QUANTILE, float),
 }
 
-# CloudWatch Logs accepts only these retention values.
-LOG_RETENTION_VALUES = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
-                        2922, 3288, 3653)
+# CloudWatch Logs accepts only these retention values (days -> aws_logs.RetentionDays member name).
+LOG_RETENTION_NAMES = {
+    1: "ONE_DAY",
+    3: "THREE_DAYS",
+    5: "FIVE_DAYS",
+    7: "ONE_WEEK",
+    14: "TWO_WEEKS",
+    30: "ONE_MONTH",
+    60: "TWO_MONTHS",
+    90: "THREE_MONTHS",
+    120: "FOUR_MONTHS",
+    150: "FIVE_MONTHS",
+    180: "SIX_MONTHS",
+    365: "ONE_YEAR",
+    400: "THIRTEEN_MONTHS",
+    545: "EIGHTEEN_MONTHS",
+    731: "TWO_YEARS",
+    1096: "THREE_YEARS",
+    1827: "FIVE_YEARS",
+    2192: "SIX_YEARS",
+    2557: "SEVEN_YEARS",
+    2922: "EIGHT_YEARS",
+    3288: "NINE_YEARS",
+    3653: "TEN_YEARS",
+}
+LOG_RETENTION_VALUES = tuple(LOG_RETENTION_NAMES)
 
 _STAGE_RE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -165,6 +197,10 @@ class StackConfig:
     layer_dir: str | None = None
 
     @property
+    def log_retention_name(self) -> str:
+        return LOG_RETENTION_NAMES[self.log_retention_days]
+
+    @property
     def stack_name(self) -> str:
         return f"{STACK_NAME_PREFIX}-{self.stage}"
 
@@ -182,12 +218,14 @@ class StackConfig:
             )
         if explicit_period is not None:
             period = r.number("training_period_hours", 24.0, float, 0.1, 24 * 31)
-        model_params = {key: r.number(key, default, kind, *_MODEL_RANGES[key])
-                        for key, (_, default, kind) in MODEL_KEYS.items()}
+        model_params = {
+            key: r.number(key, default, kind, *_MODEL_RANGES[key]) for key, (_, default, kind) in MODEL_KEYS.items()
+        }
         user_key_source = r.text("user_key_source", UserKeySource.SESSION_USER_ID.value)
         if user_key_source not in {s.value for s in UserKeySource}:
-            raise ConfigError(f"user_key_source must be one of {[s.value for s in UserKeySource]}, "
-                              f"got {user_key_source!r}")
+            raise ConfigError(
+                f"user_key_source must be one of {[s.value for s in UserKeySource]}, got {user_key_source!r}"
+            )
         log_retention = r.number("log_retention_days", 30, int, 1, 3653)
         if log_retention not in LOG_RETENTION_VALUES:
             raise ConfigError(f"log_retention_days must be one of {LOG_RETENTION_VALUES}, got {log_retention}")
@@ -213,11 +251,13 @@ class StackConfig:
             training_period_hours=float(period),
             model_params=model_params,
             user_key_source=user_key_source,
-            flag_cooldown_seconds=r.number("flag_cooldown_seconds", settings.DEFAULT_FLAG_COOLDOWN_SECONDS, int,
-                                           0, 30 * 86400),
+            flag_cooldown_seconds=r.number(
+                "flag_cooldown_seconds", settings.DEFAULT_FLAG_COOLDOWN_SECONDS, int, 0, 30 * 86400
+            ),
             state_ttl_days=r.number("state_ttl_days", settings.DEFAULT_STATE_TTL_DAYS, int, 1, 365),
-            model_refresh_seconds=r.number("model_refresh_seconds", settings.DEFAULT_MODEL_REFRESH_SECONDS, int,
-                                           1, 86400),
+            model_refresh_seconds=r.number(
+                "model_refresh_seconds", settings.DEFAULT_MODEL_REFRESH_SECONDS, int, 1, 86400
+            ),
             flag_visibility_timeout_seconds=r.number("flag_visibility_timeout_seconds", 900, int, 0, 43200),
             flag_max_receives=r.number("flag_max_receives", 5, int, 1, 1000),
             consumer_memory_mb=r.number("consumer_memory_mb", 1024, int, 128, 10240),

@@ -58,12 +58,27 @@ def input_hash(stub: bool) -> str:
 
 
 def _pip_install(target: Path) -> None:
-    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
-           "--only-binary=:all:", "--implementation", "cp", "--python-version", PYTHON_VERSION,
-           "--target", str(target), "-r", str(REQUIREMENTS)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-compile",
+        "--only-binary=:all:",
+        "--implementation",
+        "cp",
+        "--python-version",
+        PYTHON_VERSION,
+        "--target",
+        str(target),
+        "-r",
+        str(REQUIREMENTS),
+    ]
     for platform in PLATFORMS:
         cmd[4:4] = ["--platform", platform]
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603 (fixed argv)
     if result.returncode != 0:
         raise RuntimeError(
             "pip could not build the Lambda layer (network or index unavailable?). Set CLICKGUARD_STUB_LAYER=1 or "

@@ -17,6 +17,7 @@ for _name, _value in {
     "POWERTOOLS_TRACE_DISABLED": "1",
     "POWERTOOLS_METRICS_NAMESPACE": "Clickguard",
     "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
 }.items():
     os.environ[_name] = _value
 os.environ.pop("AWS_PROFILE", None)

@@ -7,18 +7,20 @@ model bucket under ``labels/``, which is where the trainer reads them.
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Validations
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from clickguard import settings
 from infra.config import ARCHIVE_ERROR_PREFIX, StackConfig
+from infra.nag import acknowledge
 
 
 class Buckets(Construct):
-    def __init__(self, scope: Construct, id: str, *, config: StackConfig, key: kms.IKey,
-                 removal_policy: RemovalPolicy) -> None:
+    def __init__(
+        self, scope: Construct, id: str, *, config: StackConfig, key: kms.IKey, removal_policy: RemovalPolicy
+    ) -> None:
         super().__init__(scope, id)
         common = {
             "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
@@ -34,9 +36,10 @@ class Buckets(Construct):
             lifecycle_rules=[s3.LifecycleRule(id="expire-access-logs", expiration=Duration.days(365))],
             **common,
         )
-        Validations.of(self.access_logs).acknowledge(
-            id="AwsSolutions-S1",
-            reason="This is the access-log bucket itself; logging it into itself would loop.",
+        acknowledge(
+            self.access_logs,
+            "AwsSolutions-S1",
+            "This is the access-log bucket itself; logging it into itself would loop.",
         )
         expiry = Duration.days(config.archive_expiry_days)
         self.data = s3.Bucket(
@@ -51,7 +54,9 @@ class Buckets(Construct):
                 s3.LifecycleRule(id="expire-raw-events", prefix=settings.ARCHIVE_PREFIX, expiration=expiry),
                 s3.LifecycleRule(id="expire-rejected", prefix=settings.REJECTED_PREFIX, expiration=expiry),
                 s3.LifecycleRule(id="expire-archive-errors", prefix=ARCHIVE_ERROR_PREFIX, expiration=expiry),
-                s3.LifecycleRule(id="abort-incomplete-uploads", abort_incomplete_multipart_upload_after=Duration.days(1)),
+                s3.LifecycleRule(
+                    id="abort-incomplete-uploads", abort_incomplete_multipart_upload_after=Duration.days(1)
+                ),
             ],
             **common,
         )

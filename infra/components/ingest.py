@@ -8,6 +8,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from infra.config import StackConfig
+from infra.nag import acknowledge
 
 
 class IngestStream(Construct):
@@ -22,4 +23,9 @@ class IngestStream(Construct):
             retention_period=Duration.hours(config.stream_retention_hours),
             encryption=kinesis.StreamEncryption.KMS,
             encryption_key=key,
+        )
+        acknowledge(
+            self.stream,
+            "AwsSolutions-KDS3",
+            "A customer-managed key on purpose: its policy and grants name exactly who may decrypt events.",
         )

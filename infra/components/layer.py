@@ -34,5 +34,5 @@ class SharedLayer(Construct):
             code=lambda_.Code.from_asset(str(path)),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
-            description=f"clickguard shared package + numpy + Powertools ({path.name})",
+            description=f"clickguard shared layer: package + pinned runtime deps ({path.name})",
         )

@@ -6,12 +6,13 @@ is lost over a long weekend.
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Validations
+from aws_cdk import Duration
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import StackConfig
+from infra.nag import acknowledge
 
 RETENTION = Duration.days(14)
 
@@ -31,7 +32,7 @@ def _queue(scope: Construct, id: str, key: kms.IKey, **kwargs: object) -> sqs.Qu
 
 
 def _is_a_dlq(queue: sqs.Queue, what: str) -> None:
-    Validations.of(queue).acknowledge(id="AwsSolutions-SQS3", reason=f"This queue is itself the {what}.")
+    acknowledge(queue, "AwsSolutions-SQS3", f"This queue is itself the {what}.")
 
 
 class Queues(Construct):

@@ -27,9 +27,9 @@ DEFAULT_MIN_TOKEN_COUNT = 5
 # transitions possible without flattening rows that have only a few hundred observations.
 DEFAULT_SMOOTHING = 0.5
 DEFAULT_SESSION_GAP_SECONDS = 30 * 60
-DEFAULT_MIN_EVENTS = 3
-DEFAULT_MEAN_BITS_QUANTILE = 0.99
-DEFAULT_TOTAL_BITS_QUANTILE = 0.995
+DEFAULT_MIN_EVENTS = 5
+DEFAULT_MEAN_BITS_QUANTILE = 0.995
+DEFAULT_TOTAL_BITS_QUANTILE = 0.998
 DEFAULT_WINDOW_DAYS = 7
 DEFAULT_MIN_SESSIONS = 100
 # Accumulated surprisal is kept as integer micro-bits: integer sums are associative, so any split of a stream into

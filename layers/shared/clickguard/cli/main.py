@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from clickguard.cli import models_cmd, train_cmd
+from clickguard.cli import flags_cmd, models_cmd, produce_cmd, report_cmd, simulate_cmd, train_cmd
 from clickguard.cli.common import CliError
 
-COMMANDS = (train_cmd, models_cmd)
+COMMANDS = (train_cmd, models_cmd, simulate_cmd, produce_cmd, flags_cmd, report_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -55,10 +55,7 @@ def admit(
         user = ev.user_key
         state = states.get(user)
         seqs = out.touched.get(user)
-        if seqs is None:
-            last = state.last_seq(rec.shard_id) if state else -1
-        else:
-            last = seqs.get(rec.shard_id, -1)
+        last = seqs.get(rec.shard_id, -1) if seqs is not None else (state.last_seq(rec.shard_id) if state else -1)
         if rec.seq <= last:
             out.replayed += 1
             continue

@@ -24,7 +24,8 @@ def firing_mask(result: BatchResult, thresholds: Thresholds) -> np.ndarray:
     trans = result.event_transitions
     total_bits = result.event_total_ubits / settings.MICROBITS_PER_BIT
     mean_bits = total_bits / np.maximum(trans, 1)
-    return (trans >= thresholds.min_events) & ((mean_bits > thresholds.mean_bits) | (total_bits > thresholds.total_bits))
+    over = (mean_bits > thresholds.mean_bits) | (total_bits > thresholds.total_bits)
+    return (trans >= thresholds.min_events) & over
 
 
 def find_flags(

@@ -4,4 +4,6 @@ from clickguard.sim.catalog import ABNORMAL_TYPES, BENIGN_TYPES, UserType
 from clickguard.sim.generator import SimDay, simulate, simulate_day
 from clickguard.sim.population import Population, SimConfig
 
-__all__ = ["ABNORMAL_TYPES", "BENIGN_TYPES", "Population", "SimConfig", "SimDay", "UserType", "simulate", "simulate_day"]
+__all__ = [
+    "ABNORMAL_TYPES", "BENIGN_TYPES", "Population", "SimConfig", "SimDay", "UserType", "simulate", "simulate_day",
+]

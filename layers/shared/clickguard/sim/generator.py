@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
 from datetime import UTC as _UTC
+from datetime import date, datetime, timedelta
 
 import numpy as np
 
@@ -117,6 +117,9 @@ def simulate_day(population: Population, day: int) -> SimDay:
             start[s] = max(start[s], prev_end + MIN_VISIT_PAUSE_S)
         prev_actor, prev_end = a, start[s] + length_s[s]
 
+    # Visits pushed past midnight belong to tomorrow's simulation: drop them (a bot's day ends at the file's end).
+    keep = start[s_idx] + offset < timing.DAY_S
+    s_idx, state, a_idx, offset = s_idx[keep], state[keep], a_idx[keep], offset[keep]
     midnight = datetime.fromisoformat(cfg.start_date).replace(tzinfo=_UTC) + timedelta(days=day - 1)
     base_ms = int(midnight.timestamp() * 1000)
     ts_ms = base_ms + np.rint((start[s_idx] + offset) * 1000).astype(np.int64)

@@ -41,7 +41,9 @@ class SimConfig:
     abnormal_share: float = 0.05  # share of each day's active actors that are abnormal
     seller_share: float = 0.3
     # Chance that an ordinary user's next action is any action at all: people mis-tap, deep-link, get lost.
-    odd_step: float = 0.01
+    odd_step: float = 0.005
+    # Spread of each ordinary user's habits around their type's chain (log-normal noise on every edge).
+    habit_noise: float = 0.25
     abnormal_mix: dict[UserType, float] = field(default_factory=lambda: dict(ABNORMAL_MIX))
 
     def validate(self) -> SimConfig:
@@ -118,7 +120,7 @@ class Population:
         eps = config.odd_step * rng.gamma(2.0, 0.5, n)
         for kind in (UserType.BUYER, UserType.SELLER):
             sel = self.types == kind
-            matrices[sel] = _noisy(rng, self.bases[kind], int(sel.sum()), 0.35, end_scale[sel])
+            matrices[sel] = _noisy(rng, self.bases[kind], int(sel.sum()), config.habit_noise, end_scale[sel])
         self.matrices = _odd(matrices, eps)
         self.cum = _cumulative(self.matrices)
         self.median_s = np.array([TIMING[t][1] for t in self.types]) * np.exp(0.4 * rng.standard_normal(n))
@@ -153,16 +155,13 @@ class Population:
         for kind, count in zip(kinds, counts.tolist(), strict=True):
             if not count:
                 continue
-            if kind is UserType.ACCOUNT_TAKEOVER:
-                kind_ids = self.ids[victims]
-            else:
-                kind_ids = self.new_ids(count)
+            kind_ids = self.ids[victims] if kind is UserType.ACCOUNT_TAKEOVER else self.new_ids(count)
             # Intensity: the share of the actor's visits that are abuse; the rest is cover traffic that looks
             # ordinary (a spammer also browses; a scraper throttles itself), played by a twin row with the same id.
             alpha = 0.4 + 0.6 * rng.beta(2.0, 1.2, count)
             pure = _cumulative(_noisy(rng, self.bases[kind], count, 0.25, np.ones(count)))
             cover = _cumulative(_noisy(rng, self.bases[UserType.BUYER], count, 0.35, np.ones(count)))
-            profile, median, sigma, tail_p, per_day = TIMING[kind]
+            _profile, median, sigma, tail_p, per_day = TIMING[kind]
             visits = np.full(count, per_day) * rng.gamma(3.0, 1 / 3.0, count)
             base = sum(len(x) for x in ids)
             for share, cum, med_scale in ((alpha, pure, 1.0), (1 - alpha, cover, 3.0)):

@@ -1,21 +1,23 @@
 """Offline quality with no AWS: train on one day with the real ``train``, score the next with the real
 ``score_batch`` in stream-like micro-batches, apply the real ``flag_reasons``, and compare users with the truth.
 
-A user counts as flagged when any of their sessions is flagged at any batch boundary, as the consumer would
-flag them mid-session. Micro-batches follow event time (the thesis's 10 s Spark batches), so a session is
-checked many times as it grows, like on a quiet live stream: a stricter test than scoring whole sessions.
+A user counts as flagged when any of their sessions fires the rule at any event, exactly as the consumer
+evaluates it (per event, mid-session), so the result does not depend on batching. Micro-batches follow event
+time (the thesis's 10 s Spark batches) only to bound the work per ``score_batch`` call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from clickguard import settings
+from clickguard.events import format_ms
 from clickguard.model.calibration import flag_reasons
 from clickguard.model.model import Model, ModelParams
-from clickguard.model.scoring import ScoringTable, SessionState, score_batch
+from clickguard.model.scoring import ScoringTable, SessionState, apply_event, score_batch
 from clickguard.sim.catalog import UserType
 from clickguard.sim.generator import SimDay
 from clickguard.training.dataset import EventColumns
@@ -129,19 +131,37 @@ def score_stream(
             old = prior[seg.user_key]
             if old is not None and s.first_ts_ms == old.first_ts_ms and s.transitions > old.transitions:
                 continued.add(seg.user_key)
-            reasons = flag_reasons(s.mean_bits, s.total_bits, s.transitions, thresholds)
-            if reasons and not out.flagged:
-                out.flagged, out.reasons, out.first_flag_ms = True, reasons, s.last_ts_ms
-                _describe(out, s)
-            elif not out.flagged and s.transitions >= thresholds.min_events and s.mean_bits > out.mean_bits:
+            if not out.flagged and s.transitions >= thresholds.min_events and s.mean_bits > out.mean_bits:
                 _describe(out, s)
             if not seg.is_final:
                 sessions.append(_row(seg.user_key, s))
+        # The consumer's rule runs on every event (not only at batch ends), so check each event's running state.
+        trans = result.event_transitions
+        total = result.event_total_ubits / settings.MICROBITS_PER_BIT
+        for i in np.flatnonzero(trans >= thresholds.min_events).tolist():
+            user = batch_users[i]
+            if outcomes[user].flagged:
+                continue
+            reasons = flag_reasons(total[i] / trans[i], total[i], int(trans[i]), thresholds)
+            if reasons:
+                _flag(outcomes[user], reasons, prior[user], lo, i, users, tokens, ts_list, session_ids, table, gap_ms)
         # A prior session that no segment of this batch continued has ended: record its final state.
         sessions.extend(_row(u, old) for u, old in prior.items() if old is not None and u not in continued)
         state.update(result.final)
     sessions.extend(_row(u, s) for u, s in state.items())
     return outcomes, sessions, len(bounds)
+
+
+def _flag(out: UserOutcome, reasons: list[str], state: SessionState | None, lo: int, i: int,
+          users: Sequence[str], tokens: Sequence[str], ts: list[int], sids: Sequence[str | None],
+          table: ScoringTable, gap_ms: int) -> None:
+    """Replay the user's events of this batch up to the firing one, for the exact state the flag describes."""
+    user = users[lo + i]
+    for k in range(lo, lo + i + 1):
+        if users[k] == user:
+            state, _ = apply_event(state, tokens[k], ts[k], sids[k], table, gap_ms)
+    out.flagged, out.reasons, out.first_flag_ms = True, reasons, state.last_ts_ms
+    _describe(out, state)
 
 
 def _row(user: str, s: SessionState) -> tuple[str, int, float, float]:
@@ -153,7 +173,9 @@ def _describe(out: UserOutcome, s: SessionState) -> None:
     out.top = [(t.from_token, t.to_token, round(t.bits, 3)) for t in s.top]
 
 
-def measure(outcomes: Mapping[str, UserOutcome], truth: Mapping[str, str]) -> tuple[dict[str, TypeCount], int, int, int]:
+def measure(
+    outcomes: Mapping[str, UserOutcome], truth: Mapping[str, str]
+) -> tuple[dict[str, TypeCount], int, int, int]:
     """Per-type flagged/total plus true positives, false positives and false negatives on abnormal users."""
     per_type: dict[str, TypeCount] = {}
     tp = fp = fn = 0
@@ -173,6 +195,15 @@ def measure(outcomes: Mapping[str, UserOutcome], truth: Mapping[str, str]) -> tu
     return per_type, tp, fp, fn
 
 
+def blocked_users(labels: Mapping[str, str], share: float, seed: int = 0) -> list[str]:
+    """A reproducible ``share`` of the abnormal users in ``labels``: those reviewers have already blocked."""
+    if not 0 <= share <= 1:
+        raise ValueError(f"blocked_share={share} (need 0..1)")
+    abusers = sorted(u for u, t in labels.items() if UserType(t).abnormal)
+    draws = np.random.default_rng(seed).random(len(abusers)).tolist()
+    return [u for u, r in zip(abusers, draws, strict=True) if r < share]
+
+
 def evaluate(
     train_day: SimDay,
     score_day: SimDay,
@@ -180,16 +211,43 @@ def evaluate(
     *,
     batch_seconds: float = 10.0,
     min_sessions: int = 100,
+    blocked_share: float = 0.0,
+    seed: int = 0,
 ) -> Quality:
-    cols = columns_of(train_day)
-    start, end = f"{train_day.date}T00:00:00Z", f"{score_day.date}T00:00:00Z"
-    model, _ = train(cols, params or ModelParams(), window_start=start, window_end=end, created_at=end,
-                     min_sessions=min_sessions)
+    """Train on ``train_day``, score ``score_day`` and measure against its ground truth.
+
+    ``blocked_share`` plays the review loop: that share of the training day's abnormal users (drawn with
+    ``seed``) were already blocked by reviewers, so training leaves them out, as the trainer does with the
+    decisions under ``labels/`` (the thesis trained on good users only). 0 = a first training on raw traffic.
+    """
+    blocked = blocked_users(train_day.labels, blocked_share, seed)
+    return evaluate_columns(columns_of(train_day), columns_of(score_day), score_day.labels, params,
+                            batch_seconds=batch_seconds, min_sessions=min_sessions, exclude_users=blocked)
+
+
+def evaluate_columns(
+    train_cols: EventColumns,
+    score_cols: EventColumns,
+    truth: Mapping[str, str],
+    params: ModelParams | None = None,
+    *,
+    batch_seconds: float = 10.0,
+    min_sessions: int = 100,
+    exclude_users: Collection[str] = (),
+) -> Quality:
+    """The same on parsed event files (e.g. a simulator's NDJSON and its labels CSV)."""
+    start, end = format_ms(min(train_cols.ts_ms)), format_ms(max(train_cols.ts_ms) + 1)
+    model, _ = train(train_cols, params or ModelParams(), window_start=start, window_end=end, created_at=end,
+                     min_sessions=min_sessions, exclude_users=exclude_users)
+    ts = np.asarray(score_cols.ts_ms, dtype=np.int64)
+    order = np.argsort(ts, kind="stable")  # arrival order of a stream fed in time order
+    pick = order.tolist()
+    users = [score_cols.users[i] for i in pick]
     outcomes, sessions, batches = score_stream(
-        model, score_day.user_ids.tolist(), score_day.tokens(), score_day.ts_ms, score_day.session_ids.tolist(),
-        batch_seconds=batch_seconds,
+        model, users, [score_cols.tokens[i] for i in pick], ts[order],
+        [score_cols.session_ids[i] for i in pick], batch_seconds=batch_seconds,
     )
-    per_type, tp, fp, fn = measure(outcomes, score_day.labels)
+    per_type, tp, fp, fn = measure(outcomes, truth)
     return Quality(
         model=model,
         per_type=per_type,
@@ -200,6 +258,6 @@ def evaluate(
         false_negatives=fn,
         users=outcomes,
         sessions=sessions,
-        events_scored=len(score_day),
+        events_scored=len(score_cols),
         batches=batches,
     )

@@ -33,6 +33,7 @@ class SessionTable:
     user_codes: np.ndarray
     transitions: np.ndarray
     total_ubits: np.ndarray
+    peak_mean_ubits: np.ndarray | None = None  # highest running mean over prefixes of >= min_events transitions
 
 
 def _codes(values: list) -> np.ndarray:
@@ -66,6 +67,18 @@ def deduplicate(cols: EventColumns) -> EventColumns:
         src = getattr(cols, name)
         setattr(out, name, [src[i] for i in keep])
     return out
+
+
+def peak_running_mean(ub: np.ndarray, starts: np.ndarray, min_events: int) -> np.ndarray:
+    """Per session, the highest running mean (micro-bits per transition) after any event from the
+    ``min_events``-th on: what the consumer's per-event rule sees. -1 for sessions shorter than that."""
+    first = np.flatnonzero(starts)
+    seg = np.cumsum(starts) - 1
+    cs = np.cumsum(ub, dtype=np.int64)
+    before = np.concatenate(([0], cs))[first]  # running total just before each session
+    pos = np.arange(len(ub)) - first[seg] + 1
+    running = np.where(pos >= min_events, (cs - before[seg]) / pos, -1.0)
+    return np.maximum.reduceat(running, first) if len(first) else np.empty(0)
 
 
 def train(
@@ -122,9 +135,11 @@ def train(
         user_codes=u[starts],
         transitions=np.bincount(seg, minlength=n_sessions).astype(np.int64),
         total_ubits=np.bincount(seg, weights=ub, minlength=n_sessions).astype(np.int64),
+        peak_mean_ubits=peak_running_mean(ub, starts, params.min_events),
     )
     thresholds = calibrate(
-        sess.transitions, sess.total_ubits, params.min_events, params.mean_bits_quantile, params.total_bits_quantile
+        sess.transitions, sess.total_ubits, params.min_events, params.mean_bits_quantile, params.total_bits_quantile,
+        peak_mean_ubits=sess.peak_mean_ubits,
     )
 
     digest = hashlib.sha256()

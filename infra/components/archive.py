@@ -1,0 +1,132 @@
+"""Archive: Firehose reads the stream and writes GZIP NDJSON to ``events/YYYY/MM/DD/HH/`` in the data bucket.
+
+L1 on purpose: the L2 DeliveryStream grants S3 and KMS access with wildcard actions (``s3:GetObject*``,
+``kms:GenerateDataKey*``); this role lists exactly what Firehose needs, scoped to the two prefixes it writes.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kinesisfirehose as firehose
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from clickguard import settings
+from infra.config import ARCHIVE_ERROR_PREFIX, StackConfig
+from infra.nag import acknowledge, acknowledge_prefix_scoped
+
+HOUR_PATH = "!{timestamp:yyyy}/!{timestamp:MM}/!{timestamp:dd}/!{timestamp:HH}/"
+
+
+class Archive(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: StackConfig,
+        stream: kinesis.IStream,
+        bucket: s3.IBucket,
+        key: kms.IKey,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, id)
+        log_group = logs.LogGroup(
+            self, "Logs", retention=logs.RetentionDays[config.log_retention_name], removal_policy=removal_policy
+        )
+        log_stream = logs.LogStream(self, "DeliveryErrors", log_group=log_group, removal_policy=removal_policy)
+        role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal(
+                "firehose.amazonaws.com", conditions={"StringEquals": {"sts:ExternalId": Stack.of(self).account}}
+            ),
+        )
+        policy = iam.Policy(
+            self,
+            "Policy",
+            roles=[role],
+            statements=[
+                iam.PolicyStatement(
+                    actions=[
+                        "kinesis:DescribeStream",
+                        "kinesis:DescribeStreamSummary",
+                        "kinesis:GetShardIterator",
+                        "kinesis:GetRecords",
+                        "kinesis:ListShards",
+                    ],
+                    resources=[stream.stream_arn],
+                ),
+                iam.PolicyStatement(
+                    actions=["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
+                    resources=[bucket.bucket_arn],
+                ),
+                iam.PolicyStatement(
+                    actions=["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
+                    resources=[
+                        bucket.arn_for_objects(f"{settings.ARCHIVE_PREFIX}*"),
+                        bucket.arn_for_objects(f"{ARCHIVE_ERROR_PREFIX}*"),
+                    ],
+                ),
+                iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn]),
+                iam.PolicyStatement(
+                    actions=["logs:PutLogEvents"],
+                    resources=[
+                        Stack.of(self).format_arn(
+                            service="logs",
+                            resource="log-group",
+                            resource_name=f"{log_group.log_group_name}:log-stream:{log_stream.log_stream_name}",
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    ],
+                ),
+            ],
+        )
+        for prefix, why in ((settings.ARCHIVE_PREFIX, "the archive"), (ARCHIVE_ERROR_PREFIX, "undeliverable records")):
+            acknowledge_prefix_scoped(
+                policy, bucket, prefix, f"Prefix-scoped: Firehose writes {why} under new, time-stamped keys."
+            )
+
+        self.delivery_stream = firehose.CfnDeliveryStream(
+            self,
+            "DeliveryStream",
+            delivery_stream_type="KinesisStreamAsSource",
+            kinesis_stream_source_configuration=firehose.CfnDeliveryStream.KinesisStreamSourceConfigurationProperty(
+                kinesis_stream_arn=stream.stream_arn, role_arn=role.role_arn
+            ),
+            extended_s3_destination_configuration=firehose.CfnDeliveryStream.ExtendedS3DestinationConfigurationProperty(
+                bucket_arn=bucket.bucket_arn,
+                role_arn=role.role_arn,
+                # Explicit hour path (rather than Firehose's implicit one) so the layout is visible here.
+                prefix=f"{settings.ARCHIVE_PREFIX}{HOUR_PATH}",
+                error_output_prefix=f"{ARCHIVE_ERROR_PREFIX}!{{firehose:error-output-type}}/{HOUR_PATH}",
+                compression_format="GZIP",
+                buffering_hints=firehose.CfnDeliveryStream.BufferingHintsProperty(
+                    interval_in_seconds=config.archive_buffer_seconds, size_in_m_bs=64
+                ),
+                encryption_configuration=firehose.CfnDeliveryStream.EncryptionConfigurationProperty(
+                    kms_encryption_config=firehose.CfnDeliveryStream.KMSEncryptionConfigProperty(
+                        awskms_key_arn=key.key_arn
+                    )
+                ),
+                # Producers put one JSON object per record without a newline; the trainer reads NDJSON.
+                processing_configuration=firehose.CfnDeliveryStream.ProcessingConfigurationProperty(
+                    enabled=True,
+                    processors=[firehose.CfnDeliveryStream.ProcessorProperty(type="AppendDelimiterToRecord")],
+                ),
+                cloud_watch_logging_options=firehose.CfnDeliveryStream.CloudWatchLoggingOptionsProperty(
+                    enabled=True, log_group_name=log_group.log_group_name, log_stream_name=log_stream.log_stream_name
+                ),
+            ),
+        )
+        self.delivery_stream.node.add_dependency(policy)
+        acknowledge(
+            self.delivery_stream,
+            "AwsSolutions-KDF1",
+            "Firehose cannot enable its own server-side encryption with a Kinesis stream source; the source "
+            "stream is KMS-encrypted and Firehose writes the objects with the stack's KMS key.",
+        )

@@ -1,0 +1,147 @@
+"""The streaming consumer: Lambda + its Kinesis event source mapping (settings from StackConfig)."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from clickguard import settings
+from infra.components.function_role import FunctionRole
+from infra.components.layer import ARCHITECTURE, RUNTIME
+from infra.config import CONSUMER_SERVICE, StackConfig
+from infra.nag import acknowledge, acknowledge_prefix_scoped
+from infra.paths import asset_dir
+
+STREAM_READ_ACTIONS = [
+    "kinesis:DescribeStream",
+    "kinesis:DescribeStreamSummary",
+    "kinesis:GetRecords",
+    "kinesis:GetShardIterator",
+    "kinesis:ListShards",
+    "kinesis:SubscribeToShard",
+]
+STATE_ACTIONS = [
+    "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:ConditionCheckItem",
+]
+SEND_ACTIONS = ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+# Reads/writes of the encrypted stream, table, objects and queue messages; no ReEncrypt*/GenerateDataKey* wildcards.
+KEY_ACTIONS = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+
+
+class Consumer(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: StackConfig,
+        layer: lambda_.ILayerVersion,
+        stream: kinesis.IStream,
+        table: dynamodb.ITable,
+        flag_queue: sqs.IQueue,
+        failure_queue: sqs.IQueue,
+        data_bucket: s3.IBucket,
+        model_bucket: s3.IBucket,
+        key: kms.IKey,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, id)
+        access = FunctionRole(
+            self,
+            "Access",
+            description="clickguard consumer",
+            log_retention_name=config.log_retention_name,
+            removal_policy=removal_policy,
+        )
+        access.allow(STREAM_READ_ACTIONS, [stream.stream_arn])
+        access.allow(STATE_ACTIONS, [table.table_arn])
+        access.allow(SEND_ACTIONS, [flag_queue.queue_arn, failure_queue.queue_arn])
+        access.allow(["s3:GetObject"], [model_bucket.arn_for_objects(f"{settings.MODELS_PREFIX}*")])
+        # ListBucket turns a missing models/latest.json into 404 (no model yet) instead of 403.
+        access.allow(["s3:ListBucket"], [model_bucket.bucket_arn])
+        access.allow(["s3:PutObject"], [data_bucket.arn_for_objects(f"{settings.REJECTED_PREFIX}*")])
+        access.allow(KEY_ACTIONS, [key.key_arn])
+        acknowledge_prefix_scoped(
+            access.policy,
+            model_bucket,
+            settings.MODELS_PREFIX,
+            "The consumer reads models/latest.json and the model versions it names.",
+        )
+        acknowledge_prefix_scoped(
+            access.policy,
+            data_bucket,
+            settings.REJECTED_PREFIX,
+            "The consumer writes one new rejected/YYYY/MM/DD/ object per batch with rejects.",
+        )
+
+        environment = {
+            settings.ENV_TABLE_NAME: table.table_name,
+            settings.ENV_FLAG_QUEUE_URL: flag_queue.queue_url,
+            settings.ENV_DATA_BUCKET: data_bucket.bucket_name,
+            settings.ENV_MODEL_BUCKET: model_bucket.bucket_name,
+            settings.ENV_REJECTED_PREFIX: settings.REJECTED_PREFIX,
+            settings.ENV_MODEL_REFRESH_SECONDS: str(config.model_refresh_seconds),
+            settings.ENV_FLAG_COOLDOWN_SECONDS: str(config.flag_cooldown_seconds),
+            settings.ENV_STATE_TTL_DAYS: str(config.state_ttl_days),
+            "POWERTOOLS_SERVICE_NAME": CONSUMER_SERVICE,
+            "POWERTOOLS_METRICS_NAMESPACE": settings.METRICS_NAMESPACE,
+            **config.model_environment(),
+        }
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description="clickguard: score Kinesis batches, keep session state, send pre-block flags",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            code=lambda_.Code.from_asset(str(asset_dir(settings.CONSUMER_ASSET_DIR)), exclude=["__pycache__", "*.pyc"]),
+            handler=settings.CONSUMER_HANDLER,
+            layers=[layer],
+            memory_size=config.consumer_memory_mb,
+            timeout=Duration.seconds(config.consumer_timeout_seconds),
+            reserved_concurrent_executions=config.reserved_concurrency,
+            environment=environment,
+            role=access.role,
+            log_group=access.log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+        )
+        self.function.node.add_dependency(access.policy)
+        acknowledge(
+            self.function,
+            "AwsSolutions-L1",
+            "Python 3.12 on purpose: the layer's wheels (numpy) are built for cp312; bump both together.",
+        )
+
+        self.event_source = lambda_.CfnEventSourceMapping(
+            self,
+            "EventSource",
+            function_name=self.function.function_name,
+            event_source_arn=stream.stream_arn,
+            # A new stack reads what producers put before the mapping existed.
+            starting_position="TRIM_HORIZON",
+            batch_size=config.batch_size,
+            maximum_batching_window_in_seconds=config.batching_window_seconds,
+            parallelization_factor=config.parallelization_factor,
+            # A poisonous record is isolated by halving, then reported; it never stalls the shard.
+            bisect_batch_on_function_error=True,
+            maximum_retry_attempts=config.retry_attempts,
+            maximum_record_age_in_seconds=config.max_record_age_seconds,
+            function_response_types=["ReportBatchItemFailures"],
+            destination_config=lambda_.CfnEventSourceMapping.DestinationConfigProperty(
+                on_failure=lambda_.CfnEventSourceMapping.OnFailureProperty(destination=failure_queue.queue_arn)
+            ),
+            # Locally moto would push each put_record to the function through Docker; the local runtime's
+            # poller plays this mapping instead, reading these very settings.
+            enabled=not config.local,
+        )
+        self.event_source.node.add_dependency(access.policy)

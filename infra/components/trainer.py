@@ -1,0 +1,111 @@
+"""The scheduled trainer: Lambda rebuilding the model from the archive window, on an EventBridge schedule."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from clickguard import settings
+from infra.components.function_role import FunctionRole
+from infra.components.layer import ARCHITECTURE, RUNTIME
+from infra.config import TRAINER_SERVICE, StackConfig
+from infra.nag import acknowledge, acknowledge_prefix_scoped
+from infra.paths import asset_dir
+
+KEY_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+
+
+class Trainer(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: StackConfig,
+        layer: lambda_.ILayerVersion,
+        data_bucket: s3.IBucket,
+        model_bucket: s3.IBucket,
+        dead_letter_queue: sqs.IQueue,
+        key: kms.IKey,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, id)
+        access = FunctionRole(
+            self,
+            "Access",
+            description="clickguard trainer",
+            log_retention_name=config.log_retention_name,
+            removal_policy=removal_policy,
+        )
+        archive = settings.ARCHIVE_PREFIX
+        access.allow(["s3:ListBucket"], [data_bucket.bucket_arn], {"StringLike": {"s3:prefix": [f"{archive}*"]}})
+        access.allow(["s3:GetObject"], [data_bucket.arn_for_objects(f"{archive}*")])
+        access.allow(["s3:ListBucket"], [model_bucket.bucket_arn])
+        access.allow(
+            ["s3:GetObject"],
+            [
+                model_bucket.arn_for_objects(f"{settings.MODELS_PREFIX}*"),
+                model_bucket.arn_for_objects(f"{settings.LABELS_PREFIX}*"),
+            ],
+        )
+        access.allow(["s3:PutObject"], [model_bucket.arn_for_objects(f"{settings.MODELS_PREFIX}*")])
+        access.allow(KEY_ACTIONS, [key.key_arn])
+        for bucket, prefix, why in (
+            (data_bucket, archive, "reads the archived events of its window"),
+            (model_bucket, settings.MODELS_PREFIX, "publishes models/<version>.json and models/latest.json"),
+            (model_bucket, settings.LABELS_PREFIX, "reads reviewers' decisions to exclude blocked users"),
+        ):
+            acknowledge_prefix_scoped(access.policy, bucket, prefix, f"Prefix-scoped: the trainer {why}.")
+
+        environment = {
+            settings.ENV_DATA_BUCKET: data_bucket.bucket_name,
+            settings.ENV_MODEL_BUCKET: model_bucket.bucket_name,
+            settings.ENV_ARCHIVE_PREFIX: archive,
+            "POWERTOOLS_SERVICE_NAME": TRAINER_SERVICE,
+            "POWERTOOLS_METRICS_NAMESPACE": settings.METRICS_NAMESPACE,
+            **config.model_environment(),
+        }
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description="clickguard: train the Markov model on the archive window, publish it to S3",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            code=lambda_.Code.from_asset(str(asset_dir(settings.TRAINER_ASSET_DIR)), exclude=["__pycache__", "*.pyc"]),
+            handler=settings.TRAINER_HANDLER,
+            layers=[layer],
+            memory_size=config.trainer_memory_mb,
+            timeout=Duration.seconds(config.trainer_timeout_seconds),
+            environment=environment,
+            role=access.role,
+            log_group=access.log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+        )
+        self.function.node.add_dependency(access.policy)
+        acknowledge(
+            self.function,
+            "AwsSolutions-L1",
+            "Python 3.12 on purpose: the layer's wheels (numpy) are built for cp312; bump both together.",
+        )
+
+        self.rule = events.Rule(
+            self,
+            "Schedule",
+            description="clickguard: periodic training",
+            schedule=events.Schedule.expression(config.training_schedule),
+        )
+        self.rule.add_target(
+            targets.LambdaFunction(
+                self.function,
+                retry_attempts=config.trainer_retry_attempts,
+                # A run older than one schedule period is superseded by the next one.
+                max_event_age=Duration.hours(min(24, max(1, int(config.training_period_hours)))),
+                dead_letter_queue=dead_letter_queue,
+            )
+        )

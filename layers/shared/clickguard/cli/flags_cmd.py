@@ -1,0 +1,79 @@
+"""``clickguard flags``: read pre-block flags from the queue as a reviewer would."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from clickguard.cli import target
+from clickguard.cli.common import eprint, fail, positive_int
+from clickguard.store.flag_reader import FlagMessage, delete, receive
+
+COLUMNS = ("flagged_at", "user", "reasons", "mean_bits", "total_bits", "events", "most surprising")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("flags", help="read pre-block flags from the flag queue")
+    p.add_argument("--queue-url", help="flag queue URL (overrides the stack's output)")
+    target.add_target_arguments(p, need="--queue-url")
+    p.add_argument("--max", type=positive_int, default=50, help="read at most N flags")
+    p.add_argument("--wait", type=float, default=2.0, help="stop after SECONDS with the queue empty (0-600)")
+    p.add_argument("--json", action="store_true", help="print each flag as one JSON line")
+    p.add_argument("--delete", action="store_true", help="delete the flags read (they are handled)")
+    p.set_defaults(func=run)
+
+
+def row(msg: FlagMessage) -> list[str]:
+    b = msg.body or {}
+    top = b.get("top_transitions") or []
+    first = top[0] if top else None
+    if isinstance(first, dict):
+        surprising = f"{first.get('from')} -> {first.get('to')} ({float(first.get('bits', 0)):.1f} b)"
+    elif isinstance(first, list | tuple) and len(first) >= 3:
+        surprising = f"{first[0]} -> {first[1]} ({float(first[2]):.1f} b)"
+    else:
+        surprising = ""
+    return [
+        str(b.get("flagged_at", "")),
+        str(b.get("user_key", b.get("user_id", "?"))),
+        ",".join(b.get("reasons", [])) if isinstance(b.get("reasons"), list) else str(b.get("reasons", "")),
+        _num(b.get("mean_bits")),
+        _num(b.get("total_bits")),
+        str(b.get("transitions", "")),
+        surprising if msg.body is not None else f"(not JSON: {msg.raw[:40]!r})",
+    ]
+
+
+def _num(value: object) -> str:
+    return f"{value:.2f}" if isinstance(value, int | float) else ""
+
+
+def table(rows: list[list[str]]) -> str:
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(COLUMNS)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths, strict=True))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not 0 <= args.wait <= 600:
+        fail(f"--wait {args.wait}: must be between 0 and 600 seconds")
+    tgt = target.resolve(args)
+    if not tgt.flag_queue_url:
+        fail("no flag queue: give --queue-url URL, --stack NAME or --local")
+    sqs = tgt.client("sqs")
+    try:
+        messages = receive(sqs, tgt.flag_queue_url, args.max, args.wait)
+    except Exception as exc:
+        fail(f"queue {tgt.flag_queue_url}: {type(exc).__name__}: {exc}")
+    if args.json:
+        for m in messages:
+            print(json.dumps(m.body) if m.body is not None else json.dumps({"unparsed_body": m.raw}))
+    elif messages:
+        print(table([row(m) for m in messages]))
+    if args.delete and messages:
+        failed = delete(sqs, tgt.flag_queue_url, messages)
+        eprint(f"deleted {len(messages) - failed} of {len(messages)} flags" + (f" ({failed} failed)" if failed else ""))
+    if not messages:
+        eprint(f"no flags within {args.wait:g} s")
+    return 0

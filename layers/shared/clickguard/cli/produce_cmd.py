@@ -1,0 +1,152 @@
+"""``clickguard produce``: put events on the Kinesis stream from a file (NDJSON or CSV) or from the simulator."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from clickguard.cli import target
+from clickguard.cli.common import fail, positive_int
+from clickguard.events import RejectedRecord, UserKeySource, parse_object, parse_record
+from clickguard.store.stream import Backoff, PutFailed, PutStats, produce
+
+CSV_REQUIRED = ("user_id", "event_type", "timestamp")
+CSV_OPTIONAL = ("outcome", "session_id", "event_id")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("produce", help="put events on the stream (PutRecords, 500 a call, failed records retried)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--input", "-i", help="NDJSON (.gz ok) or CSV file of events")
+    src.add_argument("--simulate", action="store_true", help="produce a simulated day instead of a file")
+    p.add_argument("--format", choices=["ndjson", "csv"], help="file format (default: from the file name)")
+    p.add_argument("--stream", help="stream name (overrides the stack's output)")
+    target.add_target_arguments(p, need="--stream")
+    p.add_argument("--rate", type=float, help="at most this many records per second")
+    p.add_argument("--user-key", choices=[s.value for s in UserKeySource], default=UserKeySource.SESSION_USER_ID)
+    p.add_argument("--strict", action="store_true", help="stop at the first invalid line instead of skipping it")
+    p.add_argument("--day", type=positive_int, default=1, help="simulated day to produce (with --simulate)")
+    p.add_argument("--users", type=positive_int, default=3000, help="simulated population (with --simulate)")
+    p.add_argument("--seed", type=int, default=7, help="simulation seed (with --simulate)")
+    p.add_argument("--max-attempts", type=positive_int, default=8, help="PutRecords attempts per batch")
+    p.add_argument("--progress", choices=["auto", "always", "never"], default="auto")
+    p.set_defaults(func=run)
+
+
+def entries_from_ndjson(path: Path, source: UserKeySource, strict: bool, rejected: Counter) -> Iterator[dict]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as fh:
+        for n, line in enumerate(fh, 1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                ev = parse_record(line, source)
+            except RejectedRecord as exc:
+                if strict:
+                    fail(f"{path}:{n}: {exc}")
+                rejected[exc.reason.value] += 1
+                continue
+            yield {"Data": line, "PartitionKey": ev.user_key}
+
+
+def entries_from_csv(path: Path, strict: bool, rejected: Counter) -> Iterator[dict]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = csv.DictReader(fh)
+        missing = [c for c in CSV_REQUIRED if c not in (rows.fieldnames or [])]
+        if missing:
+            fail(f"{path}: CSV header lacks {', '.join(missing)} (need {', '.join(CSV_REQUIRED)})")
+        for n, row in enumerate(rows, 2):
+            obj: dict[str, Any] = {k: row[k] for k in CSV_REQUIRED}
+            obj.update({k: row[k] for k in CSV_OPTIONAL if row.get(k)})
+            try:
+                ev = parse_object(obj)
+            except RejectedRecord as exc:
+                if strict:
+                    fail(f"{path}:{n}: {exc}")
+                rejected[exc.reason.value] += 1
+                continue
+            yield {"Data": json.dumps(obj, separators=(",", ":")).encode(), "PartitionKey": ev.user_key}
+
+
+def entries_from_simulation(day: int, users: int, seed: int) -> list[dict]:
+    from clickguard.sim import Population, SimConfig, simulate_day
+    from clickguard.sim.output import ndjson_lines
+
+    try:
+        population = Population(SimConfig(users=users, seed=seed, days=day))
+    except ValueError as exc:
+        fail(str(exc))
+    sim = simulate_day(population, day)
+    return [{"Data": line.encode(), "PartitionKey": u} for line, u in zip(ndjson_lines(sim), sim.user_ids.tolist(),
+                                                                            strict=True)]
+
+
+class Progress:
+    """A one-line progress bar on stderr, redrawn at most ten times a second."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total, self.enabled, self.start, self.drawn = total, enabled, time.monotonic(), 0.0
+
+    def __call__(self, stats: PutStats, final: bool = False) -> None:
+        now = time.monotonic()
+        if not self.enabled or (not final and now - self.drawn < 0.1):
+            return
+        self.drawn = now
+        share = stats.records / self.total if self.total else 1.0
+        bar = "#" * int(share * 30)
+        rate = stats.records / max(now - self.start, 1e-9)
+        sys.stderr.write(f"\r[{bar:<30}] {stats.records}/{self.total} records {rate:,.0f}/s")
+        if final:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.rate is not None and args.rate <= 0:
+        fail(f"--rate {args.rate}: must be > 0 records per second")
+    tgt = target.resolve(args)
+    if not tgt.stream_name:
+        fail("no stream: give --stream NAME, --stack NAME or --local")
+    rejected: Counter[str] = Counter()
+    if args.simulate:
+        entries = entries_from_simulation(args.day, args.users, args.seed)
+        source_name = f"simulation day {args.day} (users={args.users}, seed={args.seed})"
+    else:
+        path = Path(args.input)
+        if not path.is_file():
+            fail(f"--input {args.input}: no such file")
+        fmt = args.format or ("csv" if path.suffix.lower() == ".csv" else "ndjson")
+        gen = (entries_from_csv(path, args.strict, rejected) if fmt == "csv"
+               else entries_from_ndjson(path, UserKeySource(args.user_key), args.strict, rejected))
+        entries = list(gen)  # read first: the progress bar needs a total, and bad input fails before any put
+        source_name = str(path)
+    if not entries:
+        fail(f"no valid events in {source_name} (rejected: {dict(rejected) or 'none'})")
+    enabled = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty() and len(entries) > 5000)
+    progress = Progress(len(entries), enabled)
+    client = tgt.client("kinesis")
+    started = time.monotonic()
+    try:
+        stats = produce(client, tgt.stream_name, entries, rate=args.rate,
+                        backoff=Backoff(max_attempts=args.max_attempts), on_progress=progress)
+    except PutFailed as exc:
+        fail(f"stream {tgt.stream_name}: {exc}")
+    except Exception as exc:
+        fail(f"stream {tgt.stream_name}: {type(exc).__name__}: {exc}")
+    progress(stats, final=True)
+    seconds = time.monotonic() - started
+    print(json.dumps({
+        "stream": tgt.stream_name, "source": source_name, "records": stats.records, "calls": stats.calls,
+        "retried_records": stats.retried_records, "error_codes": stats.error_codes, "rejected": dict(rejected),
+        "seconds": round(seconds, 3), "records_per_second": round(stats.records / seconds, 1) if seconds else None,
+    }, indent=2))
+    return 0

@@ -1,0 +1,81 @@
+"""``clickguard report``: offline evaluation (train on day 1, score day 2) and its self-contained HTML report.
+
+Either simulates the two days or reads them (canonical NDJSON) with the day-2 ground truth (CSV user_id,user_type).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from clickguard import settings
+from clickguard.cli.common import fail, positive_int, quantile
+from clickguard.cli.train_cmd import read_files
+from clickguard.events import UserKeySource
+from clickguard.model.model import ModelParams
+from clickguard.report import from_quality, write
+from clickguard.sim import SimConfig, simulate
+from clickguard.sim.output import read_labels
+from clickguard.sim.quality import blocked_users, columns_of, evaluate_columns
+from clickguard.training.pipeline import InsufficientData
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="offline quality evaluation (train day 1, score day 2) + report.html")
+    p.add_argument("--day1", help="training events (NDJSON); default: simulate")
+    p.add_argument("--day2", help="events to score (NDJSON); needs --labels")
+    p.add_argument("--labels", help="ground truth of day 2: CSV with user_id,user_type")
+    p.add_argument("--users", type=positive_int, default=SimConfig.users)
+    p.add_argument("--seed", type=int, default=SimConfig.seed)
+    p.add_argument("--blocked-share", type=float, default=1.0,
+                   help="simulation only: share of day-1 abusers reviewers already blocked (left out of training)")
+    p.add_argument("--batch-seconds", type=float, default=10.0, help="scoring micro-batch window (event time)")
+    p.add_argument("--min-events", type=positive_int, default=settings.DEFAULT_MIN_EVENTS)
+    p.add_argument("--mean-quantile", type=quantile, default=settings.DEFAULT_MEAN_BITS_QUANTILE)
+    p.add_argument("--total-quantile", type=quantile, default=settings.DEFAULT_TOTAL_BITS_QUANTILE)
+    p.add_argument("--out", "-o", default="report.html")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    files = [args.day1, args.day2, args.labels]
+    if any(files) and not all(files):
+        fail("give all of --day1, --day2 and --labels, or none of them (to simulate)")
+    if not 0 <= args.blocked_share <= 1:
+        fail(f"--blocked-share {args.blocked_share}: must be between 0 and 1")
+    if args.batch_seconds <= 0:
+        fail(f"--batch-seconds {args.batch_seconds}: must be > 0")
+    params = ModelParams(min_events=args.min_events, mean_bits_quantile=args.mean_quantile,
+                         total_bits_quantile=args.total_quantile)
+    if all(files):
+        if not Path(args.labels).is_file():
+            fail(f"--labels {args.labels}: no such file")
+        try:
+            truth = read_labels(Path(args.labels))
+        except ValueError as exc:
+            fail(str(exc))
+        train_cols = read_files([args.day1], UserKeySource.SESSION_USER_ID)
+        score_cols = read_files([args.day2], UserKeySource.SESSION_USER_ID)
+        if not len(train_cols) or not len(score_cols):
+            fail("no valid events in --day1 or --day2")
+        title = f"clickguard report: {Path(args.day1).name} -> {Path(args.day2).name}"
+        exclude = []
+    else:
+        d1, d2 = simulate(SimConfig(users=args.users, seed=args.seed, days=2))
+        train_cols, score_cols, truth = columns_of(d1), columns_of(d2), d2.labels
+        exclude = blocked_users(d1.labels, args.blocked_share, args.seed)
+        title = f"clickguard offline evaluation (simulation: users={args.users}, seed={args.seed})"
+    started = time.perf_counter()
+    try:
+        q = evaluate_columns(train_cols, score_cols, truth, params, batch_seconds=args.batch_seconds,
+                             exclude_users=exclude)
+    except InsufficientData as exc:
+        fail(f"cannot train on day 1: {exc}")
+    seconds = time.perf_counter() - started
+    data = from_quality(q, title, throughput={"offline train + score, events/s":
+                                              (len(train_cols) + len(score_cols)) / seconds})
+    path = write(data, args.out)
+    print(json.dumps({**q.summary(), "report": str(path)}, indent=2))
+    return 0

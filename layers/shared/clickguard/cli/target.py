@@ -1,0 +1,103 @@
+"""Where a command's AWS resources are: a deployed stack's outputs, or names given on the command line.
+
+``--stack NAME`` reads the CloudFormation outputs of a deployed (or emulated) stack. ``--local`` will resolve to
+the embedded emulator's endpoint and its stack; that wiring belongs to the local runtime and plugs in here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from clickguard.cli.common import fail
+
+# Output keys of the CDK stack (infra/). One place, so a renamed output breaks here and nowhere else.
+OUTPUT_STREAM_NAME = "StreamName"
+OUTPUT_FLAG_QUEUE_URL = "FlagQueueUrl"
+OUTPUT_DATA_BUCKET = "DataBucketName"
+OUTPUT_MODEL_BUCKET = "ModelBucketName"
+OUTPUT_TABLE_NAME = "TableName"
+REQUIRED_OUTPUTS = (OUTPUT_STREAM_NAME, OUTPUT_FLAG_QUEUE_URL, OUTPUT_DATA_BUCKET, OUTPUT_MODEL_BUCKET,
+                    OUTPUT_TABLE_NAME)
+
+
+@dataclass(frozen=True)
+class StackTarget:
+    stream_name: str | None = None
+    flag_queue_url: str | None = None
+    data_bucket: str | None = None
+    model_bucket: str | None = None
+    table_name: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url)
+
+
+def outputs_of(cfn: Any, stack_name: str) -> dict[str, str]:
+    """``OutputKey -> OutputValue`` of one stack, or a user error naming the stack if it does not exist."""
+    from botocore.exceptions import ClientError
+
+    try:
+        stacks = cfn.describe_stacks(StackName=stack_name)["Stacks"]
+    except ClientError as exc:
+        fail(f"--stack {stack_name}: {exc.response.get('Error', {}).get('Message', exc)}")
+    if not stacks:
+        fail(f"--stack {stack_name}: no such stack")
+    return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+
+
+def from_stack(stack_name: str, region: str | None = None, endpoint_url: str | None = None,
+               cfn: Any = None) -> StackTarget:
+    if cfn is None:
+        import boto3
+
+        cfn = boto3.client("cloudformation", region_name=region, endpoint_url=endpoint_url)
+    outputs = outputs_of(cfn, stack_name)
+    missing = [k for k in REQUIRED_OUTPUTS if k not in outputs]
+    if missing:
+        have = ", ".join(sorted(outputs)) or "none"
+        fail(f"--stack {stack_name}: outputs {', '.join(missing)} missing (has: {have})")
+    return StackTarget(
+        stream_name=outputs[OUTPUT_STREAM_NAME],
+        flag_queue_url=outputs[OUTPUT_FLAG_QUEUE_URL],
+        data_bucket=outputs[OUTPUT_DATA_BUCKET],
+        model_bucket=outputs[OUTPUT_MODEL_BUCKET],
+        table_name=outputs[OUTPUT_TABLE_NAME],
+        region=region,
+        endpoint_url=endpoint_url,
+    )
+
+
+def resolve_local(region: str | None) -> StackTarget:
+    """Hook for ``--local``: the local runtime replaces this with its endpoint + stack lookup."""
+    fail("--local: the local stack is not available yet (start it with 'clickguard local up', then use --stack "
+         "with --endpoint-url it prints)")
+
+
+def add_target_arguments(p: Any, *, need: str) -> None:
+    """``--stack/--local`` or an explicit resource (``need`` = the option name, e.g. ``--stream``)."""
+    p.add_argument("--stack", help="read resource names from this CloudFormation stack's outputs")
+    p.add_argument("--local", action="store_true", help="use the local emulated stack")
+    p.add_argument("--endpoint-url", help="AWS endpoint (an emulator)")
+    p.add_argument("--region", default=None)
+
+
+def resolve(args: Any) -> StackTarget:
+    """The target of a parsed command line; explicit names override the stack's outputs."""
+    if args.stack and args.local:
+        fail("give either --stack NAME or --local, not both")
+    if args.local:
+        base = resolve_local(args.region)
+    elif args.stack:
+        base = from_stack(args.stack, args.region, args.endpoint_url)
+    else:
+        base = StackTarget(region=args.region, endpoint_url=args.endpoint_url)
+    overrides = {
+        "stream_name": getattr(args, "stream", None),
+        "flag_queue_url": getattr(args, "queue_url", None),
+    }
+    return StackTarget(**{**base.__dict__, **{k: v for k, v in overrides.items() if v}})

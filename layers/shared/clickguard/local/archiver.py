@@ -1,0 +1,71 @@
+"""A stand-in for the Kinesis Data Firehose archive, which moto's CloudFormation cannot create.
+
+It reads every shard as its own consumer (as Firehose does), buffers records, and writes what Firehose writes for
+a GZIP delivery stream with a newline delimiter appended to each record: objects named
+``<prefix>YYYY/MM/DD/HH/<stream>-1-YYYY-MM-DD-HH-MM-SS-<uuid>.gz`` in UTC by the first record's arrival time.
+"""
+
+from __future__ import annotations
+
+import gzip
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from clickguard import settings
+
+
+@dataclass
+class ArchiveStats:
+    records: int = 0
+    objects: int = 0
+
+
+class Archiver:
+    def __init__(self, kinesis: Any, s3: Any, stream_name: str, bucket: str, prefix: str = settings.ARCHIVE_PREFIX,
+                 buffer_records: int = 5_000) -> None:
+        self.kinesis, self.s3 = kinesis, s3
+        self.stream_name, self.bucket, self.prefix = stream_name, bucket, prefix
+        self.buffer_records = buffer_records
+        self.stats = ArchiveStats()
+        self._iterators: dict[str, str | None] = {}
+        for shard in kinesis.list_shards(StreamName=stream_name)["Shards"]:
+            self._iterators[shard["ShardId"]] = kinesis.get_shard_iterator(
+                StreamName=stream_name, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+        self._buffer: list[tuple[datetime, bytes]] = []
+
+    def flush_stream(self) -> ArchiveStats:
+        """Read everything new on every shard and write it out (Firehose's buffer interval, compressed in time)."""
+        for shard_id, iterator in list(self._iterators.items()):
+            while iterator:
+                out = self.kinesis.get_records(ShardIterator=iterator, Limit=10_000)
+                iterator = out.get("NextShardIterator")
+                for r in out["Records"]:
+                    self._buffer.append((r["ApproximateArrivalTimestamp"].astimezone(UTC), r["Data"]))
+                    if len(self._buffer) >= self.buffer_records:
+                        self._write()
+                if not out["Records"]:
+                    break
+            self._iterators[shard_id] = iterator
+        self._write()
+        return self.stats
+
+    def _write(self) -> None:
+        if not self._buffer:
+            return
+        self._buffer.sort(key=lambda item: item[0])
+        by_hour: dict[str, list[bytes]] = {}
+        first_time: dict[str, datetime] = {}
+        for arrival, data in self._buffer:
+            hour = f"{arrival:%Y/%m/%d/%H}"
+            by_hour.setdefault(hour, []).append(data if data.endswith(b"\n") else data + b"\n")
+            first_time.setdefault(hour, arrival)
+        for hour, lines in by_hour.items():
+            t = first_time[hour]
+            key = f"{self.prefix}{hour}/{self.stream_name}-1-{t:%Y-%m-%d-%H-%M-%S}-{uuid.uuid4()}.gz"
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body=gzip.compress(b"".join(lines)))
+            self.stats.objects += 1
+            self.stats.records += len(lines)
+        self._buffer.clear()

@@ -1,0 +1,38 @@
+"""Loads a Lambda handler from its asset directory, in this process, with its deployed environment.
+
+The handler module is the real asset (``lambdas/consumer/handler.py``, ``training/handler.py``), imported under a
+unique module name so two ``handler.py`` files can live side by side. Its environment variables are the ones the
+emulator's Lambda service holds for the deployed function, i.e. what CloudFormation resolved from the template.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from clickguard.local.emulator import apply_env
+
+REPO_ROOT = Path(__file__).resolve().parents[4]
+
+
+def function_environment(lambda_client: Any, function_name: str) -> dict[str, str]:
+    config = lambda_client.get_function_configuration(FunctionName=function_name)
+    return dict((config.get("Environment") or {}).get("Variables") or {})
+
+
+def load_handler(asset_dir: str, handler: str, env: dict[str, str], module_alias: str) -> Callable[..., Any]:
+    """``handler`` is the template's ``module.function`` (e.g. ``handler.lambda_handler``)."""
+    module_name, func_name = handler.rsplit(".", 1)
+    path = REPO_ROOT / asset_dir / f"{module_name}.py"
+    if not path.is_file():
+        raise FileNotFoundError(f"handler module {path} not found")
+    apply_env(env)  # module-level configuration and clients are built at import, as at a cold start
+    spec = importlib.util.spec_from_file_location(module_alias, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_alias] = module
+    spec.loader.exec_module(module)
+    return getattr(module, func_name)

@@ -1,0 +1,163 @@
+"""The local runtime: emulator + deployed stack + the managed parts moto does not run, around the real handlers.
+
+It is an adapter, not a second implementation: records flow through the real consumer handler (invoked by the
+local event source mapping), the archive is read by the real trainer handler (invoked as the schedule would).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from clickguard import settings
+from clickguard.local.archiver import Archiver
+from clickguard.local.emulator import Emulator, apply_env
+from clickguard.local.esm import EventSourceMapping, LambdaContext
+from clickguard.local.lambda_host import function_environment, load_handler
+from clickguard.local.stack import LOCAL_STAGE, DeployedStack, deploy
+
+STATE_FILE = Path(".clickguard-local.json")  # lets other CLI processes find a running `clickguard local up`
+
+
+@dataclass(frozen=True)
+class LocalHandles:
+    stream_name: str
+    flag_queue_url: str
+    data_bucket: str
+    model_bucket: str
+    table_name: str
+
+
+def _unhook_moto_stream_mappings() -> None:
+    """moto's DeleteEventSourceMapping leaves the mapping attached to the stream object, which then tries Docker on
+    every record. The emulator runs in this process, so its backend is reachable; detach them there."""
+    from moto.kinesis.models import kinesis_backends
+
+    for account in kinesis_backends.values():
+        for backend in account.values():
+            for stream in backend.streams.values():
+                stream.lambda_event_source_mappings.clear()
+
+
+class LocalRuntime:
+    def __init__(self, workdir: str | os.PathLike[str] | None = None, port: int = 0, quiet: bool = True) -> None:
+        self.workdir = workdir
+        self.emulator = Emulator(port)
+        self.quiet = quiet
+        self.stack: DeployedStack | None = None
+        self.esm: EventSourceMapping | None = None
+        self.archiver: Archiver | None = None
+        self._consumer: Any = None
+        self._trainer: Any = None
+
+    # --- lifecycle ----------------------------------------------------------------------------------------------
+    def start(self) -> LocalRuntime:
+        from infra import config as infra_config
+
+        self.emulator.start()
+        apply_env(self.emulator.process_env())
+        self.stack = deploy(self.emulator, self.workdir, LOCAL_STAGE)
+        out = self.stack.outputs
+        lam = self.client("lambda")
+        consumer_name = out[infra_config.OUTPUT_CONSUMER_FUNCTION]
+        trainer_name = out[infra_config.OUTPUT_TRAINER_FUNCTION]
+        # moto would also invoke the function through Docker on every single put_record; the local event source
+        # mapping below plays the mapping instead, with the template's settings, so the emulator's copy goes.
+        for mapping in lam.list_event_source_mappings(FunctionName=consumer_name)["EventSourceMappings"]:
+            lam.delete_event_source_mapping(UUID=mapping["UUID"])
+        _unhook_moto_stream_mappings()
+        env = {**function_environment(lam, consumer_name), **function_environment(lam, trainer_name)}
+        env.update(self.emulator.process_env())
+        env["POWERTOOLS_TRACE_DISABLED"] = "1"
+        if self.quiet:
+            env.update({"POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"})
+        self._consumer = load_handler(settings.CONSUMER_ASSET_DIR, settings.CONSUMER_HANDLER, env, "cg_local_consumer")
+        self._trainer = load_handler(settings.TRAINER_ASSET_DIR, settings.TRAINER_HANDLER, env, "cg_local_trainer")
+        h = self.handles
+        self.esm = EventSourceMapping(self.client("kinesis"), self.client("sqs"), h.stream_name, self._consumer,
+                                      self.stack.esm_settings(), function_name=consumer_name)
+        self.archiver = Archiver(self.client("kinesis"), self.client("s3"), h.stream_name, h.data_bucket)
+        return self
+
+    def stop(self) -> None:
+        if self.esm is not None:
+            self.esm.stop()
+        self.emulator.stop()
+        if STATE_FILE.exists():
+            try:
+                if json.loads(STATE_FILE.read_text()).get("endpoint_url") == self.emulator.endpoint_url:
+                    STATE_FILE.unlink()
+            except ValueError:
+                pass
+
+    def __enter__(self) -> LocalRuntime:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- access -------------------------------------------------------------------------------------------------
+    def client(self, service: str) -> Any:
+        return self.emulator.client(service)
+
+    @property
+    def handles(self) -> LocalHandles:
+        from infra import config as c
+
+        assert self.stack is not None, "start() first"
+        o = self.stack.outputs
+        return LocalHandles(o[c.OUTPUT_STREAM_NAME], o[c.OUTPUT_FLAG_QUEUE_URL], o[c.OUTPUT_DATA_BUCKET],
+                            o[c.OUTPUT_MODEL_BUCKET], o[c.OUTPUT_TABLE_NAME])
+
+    def write_state_file(self) -> Path:
+        assert self.stack is not None
+        STATE_FILE.write_text(json.dumps({"endpoint_url": self.emulator.endpoint_url, "stack": self.stack.name,
+                                          "region": "us-east-1", "outputs": self.stack.outputs}, indent=2))
+        return STATE_FILE
+
+    # --- the managed parts ----------------------------------------------------------------------------------------
+    def start_polling(self, interval_s: float = 0.2) -> None:
+        assert self.esm is not None
+        self.esm.start(interval_s)
+
+    def drain(self) -> None:
+        """Deliver everything on the stream to the consumer (when the pollers are not running as threads)."""
+        assert self.esm is not None
+        self.esm.drain()
+
+    def wait_until_caught_up(self, timeout_s: float = 600) -> None:
+        assert self.esm is not None
+        deadline = time.monotonic() + timeout_s
+        quiet_rounds = 0
+        while time.monotonic() < deadline:
+            quiet_rounds = quiet_rounds + 1 if all(p.caught_up for p in self.esm.pollers) else 0
+            if quiet_rounds >= 3:
+                return
+            time.sleep(0.2)
+        raise TimeoutError("the consumer did not catch up with the stream")
+
+    def archive(self) -> int:
+        """Firehose's buffer flush: everything on the stream so far lands under events/YYYY/MM/DD/HH/."""
+        assert self.archiver is not None
+        return self.archiver.flush_stream().records
+
+    def run_training(self, at: datetime | None = None) -> dict[str, Any]:
+        """What the EventBridge rule does on schedule: invoke the trainer with a Scheduled Event."""
+        when = (at or datetime.now(UTC)).astimezone(UTC)
+        event = {
+            "version": "0",
+            "id": "local-schedule",
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "123456789012",
+            "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": "us-east-1",
+            "resources": [],
+            "detail": {},
+        }
+        return self._trainer(event, LambdaContext("trainer", timeout_s=900).start())

@@ -1,0 +1,66 @@
+"""The CDK stack, synthesized in its ``local`` flavour and deployed into the emulator's CloudFormation.
+
+Local resources are therefore the ones ``cdk deploy`` would create: stream, table, queues, buckets, functions and
+the event source mapping come from the template. What moto cannot create is listed in
+``infra.config.MOTO_UNSUPPORTED`` and stood in for by this package (the archive by ``archiver``, the schedule by
+``runtime.LocalRuntime.run_training``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from clickguard.local.emulator import FAKE_CREDENTIALS, REGION, Emulator
+from clickguard.local.esm import EsmSettings
+
+LOCAL_STAGE = "local"
+
+
+@dataclass(frozen=True)
+class DeployedStack:
+    name: str
+    outputs: dict[str, str]
+    template: dict[str, Any]
+
+    def resources_of_type(self, cfn_type: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.template["Resources"].items() if v["Type"] == cfn_type}
+
+    def esm_settings(self) -> EsmSettings:
+        from infra.config import OUTPUT_FAILURE_QUEUE_URL
+
+        mappings = self.resources_of_type("AWS::Lambda::EventSourceMapping")
+        if len(mappings) != 1:
+            raise RuntimeError(f"expected one event source mapping in the template, found {len(mappings)}")
+        props = next(iter(mappings.values()))["Properties"]
+        return EsmSettings.from_properties(props, self.outputs.get(OUTPUT_FAILURE_QUEUE_URL))
+
+
+def synth_local(outdir: str | os.PathLike[str], stage: str = LOCAL_STAGE) -> tuple[Path, str]:
+    """Synthesize the app in its local flavour. The layer is the stub one: handlers run in this process, against
+    this virtualenv's packages, so the Lambda layer's Linux/arm64 wheels would never be loaded."""
+    os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    from infra.app import build_app
+
+    app, stack = build_app(context={"local": True, "stub_layer": True, "stage": stage}, outdir=str(outdir))
+    app.synth()
+    return Path(outdir), stack.stack_name
+
+
+def deploy(emulator: Emulator, workdir: str | os.PathLike[str] | None = None,
+           stage: str = LOCAL_STAGE) -> DeployedStack:
+    import boto3
+
+    from infra.local_deploy import deploy_assembly
+
+    outdir = Path(workdir or tempfile.mkdtemp(prefix="clickguard-local-")) / "cdk.out"
+    assembly, stack_name = synth_local(outdir, stage)
+    session = boto3.Session(region_name=REGION, **FAKE_CREDENTIALS)
+    outputs = deploy_assembly(assembly, stack_name, session=session, endpoint_url=emulator.endpoint_url)
+    template = json.loads((assembly / f"{stack_name}.template.json").read_text())
+    return DeployedStack(stack_name, outputs, template)

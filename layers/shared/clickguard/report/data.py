@@ -1,0 +1,64 @@
+"""The report's input: plain data, so the offline evaluation and the demo can both feed it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class ReportData:
+    title: str
+    model_version: str
+    thresholds: dict[str, float]  # mean_bits, total_bits, min_events (+ anything else worth showing)
+    tokens: list[str]  # state names, matrix order
+    probabilities: np.ndarray  # [V, V] row-stochastic transition matrix (or counts; rows are normalised)
+    session_scores: dict[str, list[float]]  # user type -> mean bits per session (the "two bells")
+    flags_over_time: list[tuple[str, int]]  # (bucket label, flags) in time order
+    top_flagged: list[dict[str, Any]]  # user, user_type, reasons, mean_bits, total_bits, top: [(from, to, bits)]
+    quality: dict[str, Any] | None = None  # per_type {type: {flagged, total}}, precision, recall
+    throughput: dict[str, float] = field(default_factory=dict)  # name -> records per second (or any figure)
+    notes: list[str] = field(default_factory=list)
+
+
+def from_quality(q: Any, title: str = "clickguard offline evaluation", *, throughput: dict | None = None,
+                 bucket_minutes: int = 60, top_n: int = 15) -> ReportData:
+    """Build report data from ``sim.quality.Quality``."""
+    from clickguard.events import format_ms
+
+    model = q.model
+    counts = model.counts.astype(float)
+    probs = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
+    types = {u: o.user_type or "unknown" for u, o in q.users.items()}
+    scores: dict[str, list[float]] = {}
+    for user, n, mean_bits, _total in q.sessions:
+        if n >= model.thresholds.min_events:
+            scores.setdefault(types.get(user, "unknown"), []).append(mean_bits)
+    flagged = [o for o in q.users.values() if o.flagged]
+    bucket_ms = bucket_minutes * 60_000
+    per_bucket: dict[int, int] = {}
+    for o in flagged:
+        b = o.first_flag_ms // bucket_ms
+        per_bucket[b] = per_bucket.get(b, 0) + 1
+    over_time = []
+    if per_bucket:
+        for b in range(min(per_bucket), max(per_bucket) + 1):
+            over_time.append((format_ms(b * bucket_ms)[11:16], per_bucket.get(b, 0)))
+    top = sorted(flagged, key=lambda o: (-o.mean_bits, o.user_id))[:top_n]
+    return ReportData(
+        title=title,
+        model_version=model.version,
+        thresholds={"mean_bits": model.thresholds.mean_bits, "total_bits": model.thresholds.total_bits,
+                    "min_events": model.thresholds.min_events,
+                    "training flag rate": model.thresholds.flag_rate},
+        tokens=list(model.tokens),
+        probabilities=probs,
+        session_scores=scores,
+        flags_over_time=over_time,
+        top_flagged=[{"user": o.user_id, "user_type": o.user_type, "reasons": o.reasons,
+                      "mean_bits": o.mean_bits, "total_bits": o.total_bits, "top": o.top} for o in top],
+        quality=q.summary(),
+        throughput=dict(throughput or {}),
+    )

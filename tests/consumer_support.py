@@ -1,0 +1,157 @@
+"""Shared by the consumer's unit and integration tests: a small model, records and in-memory fakes."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from clickguard.consumer.config import ConsumerConfig
+from clickguard.consumer.flags import Flag
+from clickguard.consumer.kinesis_event import KinesisRecord
+from clickguard.consumer.ports import ModelView, RejectedEntry, StoreError
+from clickguard.consumer.state import UserState
+from clickguard.model.model import Model, ModelParams, Thresholds
+from clickguard.model.scoring import ScoringTable
+
+TOKENS = ("START", "OTHER", "view_item", "search", "chat", "purchase", "login", "login#fail")
+SHARD = "shardId-000000000000"
+# A realistic Kinesis sequence number: 56 digits, far past DynamoDB's 38-digit Number.
+SEQ0 = 49590338271490256608559692538361571095921575989136588898
+T0 = 1_763_700_000_000
+
+
+def make_model(version: str = "v1", scale: float = 1.0, created_at: str = "2025-11-21T00:00:00Z") -> Model:
+    """Ordinary transitions cost about 1.5 bits; anything into ``login#fail`` or ``OTHER`` costs 9."""
+    n = len(TOKENS)
+    bits = np.full((n, n), 1.5, dtype=np.float32) * scale
+    bits[:, 1] = 9.0 * scale
+    bits[:, 7] = 9.0 * scale
+    counts = np.ones((n, n), dtype=np.int64)
+    return Model(
+        version=version,
+        created_at=created_at,
+        window_start="2025-11-14T00:00:00Z",
+        window_end="2025-11-21T00:00:00Z",
+        tokens=TOKENS,
+        params=ModelParams(),
+        thresholds=Thresholds(
+            mean_bits=4.0,
+            total_bits=40.0,
+            min_events=3,
+            mean_bits_quantile=0.99,
+            total_bits_quantile=0.995,
+            eligible_sessions=100,
+            flag_rate=0.02,
+            mean_flag_rate=0.01,
+            total_flag_rate=0.01,
+        ),
+        stats={"sessions": 100},
+        counts=counts,
+        surprisal=bits,
+        start_distribution=np.full(n, 1 / n, dtype=np.float32),
+    )
+
+
+def config(**kw) -> ConsumerConfig:
+    base = dict(table_name="sessions", flag_queue_url="https://q", data_bucket="b", model_bucket="b")
+    base.update(kw)
+    return ConsumerConfig(**base)
+
+
+def event_stream(n_users: int = 30, per_user: int = 12, seed: int = 1, event_ids: bool = False) -> list[dict]:
+    """Interleaved users; some fail logins repeatedly (mean-bits flags), some flood (total-bits flags)."""
+    rng = random.Random(seed)
+    out = []
+    for u in range(n_users):
+        t = T0 + rng.randint(0, 60_000)
+        kind = u % 5
+        n = per_user * 3 if kind == 4 else per_user
+        for k in range(n):
+            t += rng.choice([1_000, 4_000, 20_000])
+            if kind == 3 and k % 2:
+                etype, outcome = "login", "fail"
+            else:
+                etype, outcome = rng.choice(["view_item", "search", "chat", "purchase", "weird_type"]), "success"
+            if kind != 3 and rng.random() < 0.03:
+                t += 40 * 60_000  # an inactivity gap: a new session
+            ev = {"user_id": f"u{u}", "event_type": etype, "outcome": outcome, "timestamp": t / 1000}
+            if event_ids:
+                ev["event_id"] = f"e{u}-{k}"
+            out.append(ev)
+    out.sort(key=lambda e: (e["timestamp"], e["user_id"]))
+    return out
+
+
+def to_records(payloads: Sequence[dict | bytes], shard: str = SHARD, seq0: int = SEQ0) -> list[KinesisRecord]:
+    recs = []
+    for i, p in enumerate(payloads):
+        data = p if isinstance(p, bytes) else json.dumps(p).encode()
+        pk = p.get("user_id", "x") if isinstance(p, dict) else "x"
+        seq = seq0 + 1000 * (i + 1)
+        arrival = int(p["timestamp"] * 1000) + 500 if isinstance(p, dict) and "timestamp" in p else T0
+        recs.append(KinesisRecord(shard, seq, str(seq), str(pk), data, arrival))
+    return recs
+
+
+@dataclass
+class FakeSessions:
+    items: dict[str, UserState] = field(default_factory=dict)
+    fail_get: set[str] = field(default_factory=set)
+    fail_put: set[str] = field(default_factory=set)
+    get_calls: int = 0
+    put_calls: int = 0
+
+    def get_many(self, user_keys):
+        self.get_calls += 1
+        failed = {u for u in user_keys if u in self.fail_get}
+        return {u: self.items[u] for u in user_keys if u in self.items and u not in failed}, failed
+
+    def put_many(self, states):
+        self.put_calls += 1
+        failed = set()
+        for s in states:
+            if s.user_key in self.fail_put:
+                failed.add(s.user_key)
+            else:
+                self.items[s.user_key] = s
+        return failed
+
+
+@dataclass
+class FakeFlags:
+    sent: list[Flag] = field(default_factory=list)
+    fail_users: set[str] = field(default_factory=set)
+
+    def send(self, flags):
+        failed = set()
+        for f in flags:
+            if f.user_key in self.fail_users:
+                failed.add(f.flag_id)
+            else:
+                self.sent.append(f)
+        return failed
+
+
+@dataclass
+class FakeRejected:
+    stored: list[RejectedEntry] = field(default_factory=list)
+    fail: bool = False
+
+    def put(self, entries):
+        if self.fail:
+            raise StoreError("sink down")
+        self.stored.extend(entries)
+
+
+@dataclass
+class FakeModel:
+    model: Model | None = None
+
+    def current(self):
+        if self.model is None:
+            return ModelView(ScoringTable.unscored(), None, None)
+        return ModelView(ScoringTable.from_model(self.model), self.model, 60.0)

@@ -1,0 +1,300 @@
+"""The synthesized template has the properties that matter (not only resource counts)."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk.assertions import Match
+
+from clickguard import settings
+from infra import config as cfg
+
+
+def test_stream_is_on_demand_encrypted_with_configured_retention(template):
+    template.has_resource_properties(
+        "AWS::Kinesis::Stream",
+        {
+            "StreamModeDetails": {"StreamMode": "ON_DEMAND"},
+            "RetentionPeriodHours": 24,
+            "StreamEncryption": {"EncryptionType": "KMS", "KeyId": Match.any_value()},
+        },
+    )
+
+
+def test_event_source_mapping_settings(template, synth_aws):
+    c = synth_aws.config
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "BatchSize": c.batch_size,
+            "MaximumBatchingWindowInSeconds": c.batching_window_seconds,
+            "ParallelizationFactor": c.parallelization_factor,
+            "BisectBatchOnFunctionError": True,
+            "MaximumRetryAttempts": c.retry_attempts,
+            "MaximumRecordAgeInSeconds": c.max_record_age_seconds,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "StartingPosition": "TRIM_HORIZON",
+            "Enabled": True,
+            "DestinationConfig": {
+                "OnFailure": {"Destination": {"Fn::GetAtt": [Match.string_like_regexp("ConsumerFailureQueue"), "Arn"]}}
+            },
+        },
+    )
+
+
+def test_local_flavour_disables_moto_push_but_keeps_the_settings(synth_local, synth_aws):
+    (local,) = synth_local.resources("AWS::Lambda::EventSourceMapping").values()
+    (aws,) = synth_aws.resources("AWS::Lambda::EventSourceMapping").values()
+    assert local["Properties"]["Enabled"] is False
+    strip = {"Enabled", "FunctionName", "EventSourceArn", "DestinationConfig"}
+    assert {k: v for k, v in local["Properties"].items() if k not in strip} == {
+        k: v for k, v in aws["Properties"].items() if k not in strip
+    }
+
+
+def test_consumer_function(template, synth_aws):
+    c = synth_aws.config
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": settings.CONSUMER_HANDLER,
+            "Runtime": "python3.12",
+            "Architectures": ["arm64"],
+            "MemorySize": c.consumer_memory_mb,
+            "Timeout": c.consumer_timeout_seconds,
+            "TracingConfig": {"Mode": "Active"},
+            "Layers": [Match.any_value()],
+            "Environment": {
+                "Variables": Match.object_like(
+                    {
+                        settings.ENV_TABLE_NAME: Match.any_value(),
+                        settings.ENV_FLAG_QUEUE_URL: Match.any_value(),
+                        settings.ENV_DATA_BUCKET: Match.any_value(),
+                        settings.ENV_MODEL_BUCKET: Match.any_value(),
+                        settings.ENV_REJECTED_PREFIX: settings.REJECTED_PREFIX,
+                        settings.ENV_FLAG_COOLDOWN_SECONDS: str(c.flag_cooldown_seconds),
+                        settings.ENV_STATE_TTL_DAYS: str(c.state_ttl_days),
+                        settings.ENV_MODEL_REFRESH_SECONDS: str(c.model_refresh_seconds),
+                        settings.ENV_MIN_EVENTS: str(settings.DEFAULT_MIN_EVENTS),
+                        settings.ENV_SESSION_GAP_SECONDS: str(settings.DEFAULT_SESSION_GAP_SECONDS),
+                        settings.ENV_USER_KEY_SOURCE: c.user_key_source,
+                    }
+                )
+            },
+        },
+    )
+
+
+def test_trainer_function_and_schedule(template, synth_aws):
+    c = synth_aws.config
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": settings.TRAINER_HANDLER,
+            "Timeout": c.trainer_timeout_seconds,
+            "MemorySize": c.trainer_memory_mb,
+            "Environment": {
+                "Variables": Match.object_like(
+                    {
+                        settings.ENV_DATA_BUCKET: Match.any_value(),
+                        settings.ENV_MODEL_BUCKET: Match.any_value(),
+                        settings.ENV_ARCHIVE_PREFIX: settings.ARCHIVE_PREFIX,
+                        settings.ENV_MEAN_BITS_QUANTILE: str(settings.DEFAULT_MEAN_BITS_QUANTILE),
+                        settings.ENV_TOTAL_BITS_QUANTILE: str(settings.DEFAULT_TOTAL_BITS_QUANTILE),
+                        settings.ENV_WINDOW_DAYS: str(settings.DEFAULT_WINDOW_DAYS),
+                    }
+                )
+            },
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "ScheduleExpression": "rate(1 day)",
+            "State": "ENABLED",
+            "Targets": [
+                Match.object_like(
+                    {
+                        "RetryPolicy": {
+                            "MaximumRetryAttempts": c.trainer_retry_attempts,
+                            "MaximumEventAgeInSeconds": Match.any_value(),
+                        },
+                        "DeadLetterConfig": {
+                            "Arn": {"Fn::GetAtt": [Match.string_like_regexp("TrainerDeadLetterQueue"), "Arn"]}
+                        },
+                    }
+                )
+            ],
+        },
+    )
+
+
+def test_table_on_demand_ttl_pitr_encrypted(template):
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [{"AttributeName": "user_key", "KeyType": "HASH"}],
+            "BillingMode": "PAY_PER_REQUEST",
+            "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": Match.any_value()},
+        },
+    )
+
+
+def test_every_queue_encrypted_retained_14_days_tls_only(synth_aws):
+    queues = synth_aws.resources("AWS::SQS::Queue")
+    assert len(queues) == 4
+    for queue in queues.values():
+        assert "KmsMasterKeyId" in queue["Properties"]
+        assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 86400
+    tls_denied = [
+        s
+        for p in synth_aws.resources("AWS::SQS::QueuePolicy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    ]
+    assert len(tls_denied) == 4
+
+
+def test_flag_queue_visibility_and_redrive(template, synth_aws):
+    template.has_resource_properties(
+        "AWS::SQS::Queue",
+        {
+            "VisibilityTimeout": synth_aws.config.flag_visibility_timeout_seconds,
+            "RedrivePolicy": {
+                "maxReceiveCount": synth_aws.config.flag_max_receives,
+                "deadLetterTargetArn": Match.any_value(),
+            },
+        },
+    )
+
+
+def test_every_bucket_encrypted_private_tls_only(synth_aws):
+    buckets = synth_aws.resources("AWS::S3::Bucket")
+    assert len(buckets) == 3
+    for bucket in buckets.values():
+        props = bucket["Properties"]
+        assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert props["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
+    kms_buckets = [
+        b
+        for b in buckets.values()
+        if b["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"][
+            "SSEAlgorithm"
+        ]
+        == "aws:kms"
+    ]
+    assert len(kms_buckets) == 2  # data and models; the access-log bucket cannot use KMS
+    for bucket in kms_buckets:
+        assert "LoggingConfiguration" in bucket["Properties"]
+    policies = synth_aws.resources("AWS::S3::BucketPolicy")
+    assert len(policies) == 3
+    for policy in policies.values():
+        assert any(
+            s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+            for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        )
+
+
+def test_models_versioned_raw_events_expire(template, synth_aws):
+    template.has_resource_properties("AWS::S3::Bucket", {"VersioningConfiguration": {"Status": "Enabled"}})
+    days = synth_aws.config.archive_expiry_days
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "LifecycleConfiguration": {
+                "Rules": Match.array_with(
+                    [
+                        Match.object_like(
+                            {"Prefix": settings.ARCHIVE_PREFIX, "ExpirationInDays": days, "Status": "Enabled"}
+                        ),
+                        Match.object_like({"Prefix": settings.REJECTED_PREFIX, "ExpirationInDays": days}),
+                    ]
+                )
+            }
+        },
+    )
+
+
+def test_archive_firehose_gzip_hourly_layout_newline_delimited(template):
+    template.has_resource_properties(
+        "AWS::KinesisFirehose::DeliveryStream",
+        {
+            "DeliveryStreamType": "KinesisStreamAsSource",
+            "ExtendedS3DestinationConfiguration": Match.object_like(
+                {
+                    "CompressionFormat": "GZIP",
+                    "Prefix": "events/!{timestamp:yyyy}/!{timestamp:MM}/!{timestamp:dd}/!{timestamp:HH}/",
+                    "EncryptionConfiguration": {"KMSEncryptionConfig": {"AWSKMSKeyARN": Match.any_value()}},
+                    "ProcessingConfiguration": {"Enabled": True, "Processors": [{"Type": "AppendDelimiterToRecord"}]},
+                }
+            ),
+        },
+    )
+
+
+def test_key_rotation(template):
+    template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+
+
+def test_alarms(synth_aws):
+    alarms = synth_aws.resources("AWS::CloudWatch::Alarm")
+    names = {logical for logical in alarms}
+    for expected in (
+        "ConsumerIteratorAge",
+        "ConsumerErrorRate",
+        "FlagDeadLetterQueueNotEmpty",
+        "ConsumerFailureQueueNotEmpty",
+        "TrainerDeadLetterQueueNotEmpty",
+        "TrainerFailed",
+        "ModelStale",
+    ):
+        assert any(expected in name for name in names), expected
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"], "every alarm notifies the topic"
+    (iterator_age,) = [a for n, a in alarms.items() if "IteratorAge" in n]
+    assert iterator_age["Properties"]["Threshold"] == synth_aws.config.iterator_age_alarm_seconds * 1000
+    (stale,) = [a for n, a in alarms.items() if "ModelStale" in n]
+    assert stale["Properties"]["Threshold"] == 2 * 24 * 3600
+
+
+def test_alarm_topic_encrypted_with_optional_email(template, synth_local):
+    template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
+    template.has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com"})
+    assert not synth_local.resources("AWS::SNS::Subscription")
+
+
+def test_dashboard_covers_the_pipeline(synth_aws):
+    (dashboard,) = synth_aws.resources("AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for metric in (
+        "RecordsIn",
+        "RecordsRejected",
+        "FlagsSent",
+        "IteratorAge",
+        "Errors",
+        "Throttles",
+        "ModelPublished",
+        "ModelSkipped",
+        "ModelAgeSeconds",
+        "Duration",
+    ):
+        assert metric in body, metric
+
+
+def test_outputs_have_stable_keys(template):
+    outputs = template.to_json()["Outputs"]
+    assert set(cfg.OUTPUT_KEYS) <= set(outputs)
+
+
+def test_each_function_has_its_own_role(synth_aws):
+    roles = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in synth_aws.resources("AWS::Lambda::Function").values()]
+    assert len(set(roles)) == len(roles) == 2
+    for role in synth_aws.resources("AWS::IAM::Role").values():
+        assert "ManagedPolicyArns" not in role["Properties"]

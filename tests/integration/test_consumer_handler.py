@@ -1,0 +1,284 @@
+"""The consumer Lambda on moto: records really put on Kinesis, read back with GetRecords, delivered in the event
+shape of the event source mapping; state read from DynamoDB, flags from SQS, rejects from S3."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import importlib
+import json
+import sys
+from dataclasses import dataclass
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
+
+from clickguard import settings
+from clickguard.consumer.batch import Deps, process_batch
+from clickguard.consumer.kinesis_event import decode_event, lambda_event
+from clickguard.model import artifact
+from clickguard.store.blobs import S3Store
+from clickguard.store.retry import Backoff
+from clickguard.store.sessions import from_item
+from tests.consumer_support import FakeFlags, FakeModel, FakeRejected, FakeSessions, config, event_stream, make_model
+
+STREAM, TABLE, BUCKET = "events", "sessions", "clickguard-data"
+
+
+@dataclass
+class Ctx:
+    function_name: str = "consumer"
+    memory_limit_in_mb: int = 1769
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:consumer"
+    aws_request_id: str = "req-1"
+
+
+@pytest.fixture
+def world(aws, monkeypatch):
+    kinesis = boto3.client("kinesis", region_name="us-east-1")
+    kinesis.create_stream(StreamName=STREAM, ShardCount=1)
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    ddb.create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": settings.SESSION_TABLE_KEY, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": settings.SESSION_TABLE_KEY, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    queue = sqs.create_queue(QueueName="flags")["QueueUrl"]
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket=BUCKET)
+    for name, value in {
+        settings.ENV_TABLE_NAME: TABLE,
+        settings.ENV_FLAG_QUEUE_URL: queue,
+        settings.ENV_DATA_BUCKET: BUCKET,
+        settings.ENV_MODEL_REFRESH_SECONDS: "0",
+    }.items():
+        monkeypatch.setenv(name, value)
+    return {"kinesis": kinesis, "ddb": ddb, "sqs": sqs, "s3": s3, "queue": queue}
+
+
+def load_handler():
+    sys.modules.pop("lambdas.consumer.handler", None)
+    mod = importlib.import_module("lambdas.consumer.handler")
+    no_sleep = Backoff(sleep=lambda _s: None)
+    mod.SESSIONS.backoff = mod.FLAGS.backoff = no_sleep
+    return mod
+
+
+@pytest.fixture
+def handler(world):
+    artifact.publish(S3Store(world["s3"], BUCKET), make_model())
+    mod = load_handler()
+    yield mod
+    mod.POOL.shutdown()
+
+
+def put_and_read(world, payloads):
+    """Put on the stream in order, read everything back, return the Lambda event."""
+    k = world["kinesis"]
+    for i in range(0, len(payloads), 500):
+        chunk = payloads[i : i + 500]
+        k.put_records(
+            StreamName=STREAM,
+            Records=[
+                {"Data": p if isinstance(p, bytes) else json.dumps(p).encode(),
+                 "PartitionKey": p.get("user_id", "x") if isinstance(p, dict) else "x"}
+                for p in chunk
+            ],
+        )
+    desc = k.describe_stream(StreamName=STREAM)["StreamDescription"]
+    shard = desc["Shards"][0]["ShardId"]
+    it = k.get_shard_iterator(StreamName=STREAM, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    got = []
+    while True:
+        resp = k.get_records(ShardIterator=it, Limit=10_000)
+        got.extend(resp["Records"])
+        if not resp["Records"]:
+            break
+        it = resp["NextShardIterator"]
+    return lambda_event(got, shard, desc["StreamARN"])
+
+
+def from_checkpoint(event, checkpoint):
+    return {"Records": [r for r in event["Records"] if int(r["kinesis"]["sequenceNumber"]) >= int(checkpoint)]}
+
+
+def table_states(world):
+    items = world["ddb"].scan(TableName=TABLE, ConsistentRead=True)["Items"]
+    return {s.user_key: s for s in map(from_item, items)}
+
+
+def queue_flags(world):
+    out = []
+    while True:
+        msgs = world["sqs"].receive_message(QueueUrl=world["queue"], MaxNumberOfMessages=10).get("Messages", [])
+        if not msgs:
+            return out
+        out.extend(json.loads(m["Body"]) for m in msgs)
+        world["sqs"].delete_message_batch(
+            QueueUrl=world["queue"], Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                                              for i, m in enumerate(msgs)])
+
+
+def pure_run(event, model=True):
+    """The same records through the orchestrator with in-memory fakes: the reference result."""
+    d = Deps(FakeSessions(), FakeFlags(), FakeRejected(), FakeModel(make_model() if model else None))
+    process_batch(decode_event(event), d, config())
+    return d.sessions.items, {f.flag_id for f in d.flags.sent}
+
+
+@pytest.fixture
+def stream_event(world):
+    return put_and_read(world, event_stream())
+
+
+def test_batch_scores_and_replays_of_it_change_nothing(world, handler, stream_event):
+    assert handler.lambda_handler(stream_event, Ctx()) == {"batchItemFailures": []}
+    states, flags = table_states(world), queue_flags(world)
+    ref_states, ref_flags = pure_run(stream_event)
+    assert states == ref_states and len(states) == 30
+    assert {f["flag_id"] for f in flags} == ref_flags and len(flags) == len(ref_flags) > 0
+    half = len(stream_event["Records"]) // 2
+    recs = stream_event["Records"]
+    for again in (stream_event, {"Records": recs[:half]}, {"Records": recs[half:]}):
+        assert handler.lambda_handler(again, Ctx()) == {"batchItemFailures": []}
+    assert table_states(world) == states and queue_flags(world) == []
+
+
+def test_bad_records_are_sunk_counted_and_never_fail_the_batch(world, handler, capsys, caplog):
+    good = event_stream(n_users=3, per_user=4)
+    event = put_and_read(world, [*good[:5], b"\xff not utf8", b"{broken", *good[5:]])
+    assert handler.lambda_handler(event, Ctx()) == {"batchItemFailures": []}
+    keys = [o["Key"] for o in world["s3"].list_objects_v2(Bucket=BUCKET, Prefix="rejected/")["Contents"]]
+    assert len(keys) == 1 and keys[0].startswith("rejected/") and keys[0].count("/") == 4
+    body = world["s3"].get_object(Bucket=BUCKET, Key=keys[0])["Body"].read()
+    lines = [json.loads(x) for x in gzip.decompress(body).splitlines()]
+    bad = event["Records"][5:7]
+    assert [ln["reason"] for ln in lines] == ["not_utf8", "not_json"]
+    assert [ln["sequence_number"] for ln in lines] == [r["kinesis"]["sequenceNumber"] for r in bad]
+    assert base64.b64decode(lines[1]["data_base64"]) == b"{broken"
+    assert all(ln["shard_id"].startswith("shardId-") and ln["arrival_time"].endswith("Z") for ln in lines)
+    assert '"RecordsRejected":[2.0]' in capsys.readouterr().out
+    rejected_logs = [r for r in caplog.records if r.getMessage() == "record rejected"]
+    assert [r.reason for r in rejected_logs] == ["not_utf8", "not_json"]
+    assert [r.sequence_number for r in rejected_logs] == [r["kinesis"]["sequenceNumber"] for r in bad]
+    assert "broken" not in caplog.text  # the payload never reaches the logs
+    assert len(table_states(world)) == 3
+
+
+class Throttle:
+    """Wraps a client method: the victim's keys/items come back unprocessed on every call."""
+
+    def __init__(self, real, victim):
+        self.real, self.victim = real, victim
+
+    def batch_get_item(self, RequestItems):
+        (table, req), = RequestItems.items()
+        keep = [k for k in req["Keys"] if k[settings.SESSION_TABLE_KEY]["S"] != self.victim]
+        resp = self.real(RequestItems={table: {**req, "Keys": keep}}) if keep else {"Responses": {table: []}}
+        if len(keep) < len(req["Keys"]):
+            resp["UnprocessedKeys"] = {table: {**req, "Keys": [{settings.SESSION_TABLE_KEY: {"S": self.victim}}]}}
+        return resp
+
+    def batch_write_item(self, RequestItems):
+        (table, reqs), = RequestItems.items()
+        keep = [r for r in reqs if r["PutRequest"]["Item"][settings.SESSION_TABLE_KEY]["S"] != self.victim]
+        resp = self.real(RequestItems={table: keep}) if keep else {}
+        if len(keep) < len(reqs):
+            resp["UnprocessedItems"] = {table: [r for r in reqs if r not in keep]}
+        return resp
+
+
+def user_of(record):
+    try:
+        return json.loads(base64.b64decode(record["kinesis"]["data"]))["user_id"]
+    except ValueError:
+        return None
+
+
+def throttling_error(op):
+    return ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, op)
+
+
+@pytest.mark.parametrize("site", ["batch_get_item", "batch_write_item", "batch_get_item_error", "send_message_batch",
+                                  "put_object"])
+def test_throttling_at_each_call_site_checkpoints_and_replays_safely(world, handler, stream_event, site, monkeypatch):
+    ref_states, ref_flags = pure_run(stream_event)
+    flagged = {json.loads(base64.b64decode(r["kinesis"]["data"]))["user_id"] for r in stream_event["Records"][30:]}
+    victim = sorted(flagged & {u for u in ref_states if ref_states[u].last_flag})[0]
+    event = stream_event
+    if site == "put_object":  # a bad record makes the sink the call site
+        event = put_and_read(world, [b"{oops"])
+        event = {"Records": stream_event["Records"][:20] + event["Records"][-1:] + stream_event["Records"][20:]}
+        first_bad = event["Records"][20]["kinesis"]["sequenceNumber"]
+    ddb, stubber = handler.DYNAMODB, None
+    if site in ("batch_get_item", "batch_write_item"):
+        monkeypatch.setattr(ddb, site, getattr(Throttle(getattr(ddb, site), victim), site))
+    elif site == "batch_get_item_error":
+        monkeypatch.setattr(ddb, "batch_get_item", lambda **kw: (_ for _ in ()).throw(throttling_error("BatchGetItem")))
+    elif site == "send_message_batch":
+        # one attempt per call, so botocore does not sleep between the stubbed throttles
+        handler.FLAGS.client = boto3.client("sqs", region_name="us-east-1", config=Config(retries={"max_attempts": 1}))
+        stubber = Stubber(handler.FLAGS.client)
+        for _ in range(20):
+            stubber.add_client_error("send_message_batch", "AWS.SimpleQueueService.RequestThrottled")
+        stubber.activate()
+    elif site == "put_object":
+        monkeypatch.setattr(handler.S3, "put_object", lambda **kw: (_ for _ in ()).throw(throttling_error("PutObject")))
+
+    failures = handler.lambda_handler(event, Ctx())["batchItemFailures"]
+    assert len(failures) == 1
+    checkpoint = failures[0]["itemIdentifier"]
+    seqs = [int(r["kinesis"]["sequenceNumber"]) for r in event["Records"]]
+    users = [user_of(r) for r in event["Records"]]
+    if site in ("batch_get_item", "batch_write_item"):
+        assert int(checkpoint) == min(s for s, u in zip(seqs, users, strict=True) if u == victim)
+        assert victim not in table_states(world) and len(table_states(world)) == 29
+    elif site == "batch_get_item_error":
+        assert int(checkpoint) == seqs[0] and table_states(world) == {}
+    elif site == "send_message_batch":  # users with a flag are not committed; the others are
+        flagged_users = {u for u, s in ref_states.items() if s.last_flag}
+        assert int(checkpoint) == min(s for s, u in zip(seqs, users, strict=True) if u in flagged_users)
+        assert set(table_states(world)) == set(ref_states) - flagged_users
+    else:
+        assert checkpoint == first_bad and len(table_states(world)) == 30
+
+    monkeypatch.undo()
+    if stubber:
+        stubber.deactivate()
+        handler.FLAGS.client = world["sqs"]
+    assert handler.lambda_handler(from_checkpoint(event, checkpoint), Ctx()) == {"batchItemFailures": []}
+    assert table_states(world) == ref_states
+    ids = [f["flag_id"] for f in queue_flags(world)]
+    assert set(ids) == ref_flags  # every flag, each under its one stable id
+    if site != "batch_write_item":
+        assert len(ids) == len(ref_flags)  # only a failed state write may re-send (same id)
+
+
+def test_no_model_keeps_state_then_a_new_model_is_picked_up_without_redeploy(world, stream_event, capsys, caplog):
+    mod = load_handler()  # cold start with nothing published: must not fail
+    try:
+        recs = stream_event["Records"]
+        assert mod.lambda_handler({"Records": recs[:200]}, Ctx()) == {"batchItemFailures": []}
+        assert queue_flags(world) == [] and len(table_states(world)) > 0
+        assert all(s.session.total_ubits == 0 for s in table_states(world).values())
+        assert '"RecordsUnscored":[200.0]' in capsys.readouterr().out
+        assert "no model" in caplog.text
+        artifact.publish(S3Store(world["s3"], BUCKET), make_model("v2"))
+        assert mod.lambda_handler({"Records": recs[200:]}, Ctx()) == {"batchItemFailures": []}
+        flags = queue_flags(world)
+        assert flags and {f["model_version"] for f in flags} == {"v2"}
+    finally:
+        mod.POOL.shutdown()
+
+
+def test_a_missing_setting_fails_the_cold_start_with_its_name(world, monkeypatch):
+    from clickguard.consumer.config import ConfigError
+
+    monkeypatch.delenv(settings.ENV_TABLE_NAME)
+    with pytest.raises(ConfigError, match=settings.ENV_TABLE_NAME):
+        load_handler()

@@ -1,0 +1,151 @@
+"""The consumer's AWS data access on moto: call sizes, retries of partial failures, model refresh."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+import pytest
+
+from clickguard import settings
+from clickguard.consumer.flags import Flag
+from clickguard.consumer.state import LastFlag, UserState
+from clickguard.model import artifact
+from clickguard.model.scoring import SessionState
+from clickguard.store.blobs import S3Store
+from clickguard.store.flags import SqsFlagQueue
+from clickguard.store.model_source import S3ModelSource
+from clickguard.store.retry import Backoff
+from clickguard.store.sessions import DynamoSessionStore
+from tests.consumer_support import SHARD, T0, make_model
+
+KEY = settings.SESSION_TABLE_KEY
+
+
+@pytest.fixture
+def ddb(aws):
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    client.create_table(
+        TableName="sessions",
+        KeySchema=[{"AttributeName": KEY, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": KEY, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return client
+
+
+def states(n):
+    return [
+        UserState(f"u{i}", SessionState(None, "chat", T0, T0 + i, 3, 4_500_000), {SHARD: 10**100 + i},
+                  last_flag=LastFlag(T0, "v1", f"f{i}", ("mean_bits",)) if i % 7 == 0 else None,
+                  expires_at=1_800_000_000)
+        for i in range(n)
+    ]
+
+
+class Flaky:
+    """Every call leaves the last key/item unprocessed, until it is the only one left twice."""
+
+    def __init__(self, client):
+        self.client, self.sleeps = client, []
+
+    def batch_get_item(self, RequestItems):
+        (table, req), = RequestItems.items()
+        keys = req["Keys"]
+        resp = self.client.batch_get_item(RequestItems={table: {**req, "Keys": keys[:-1] or keys}})
+        if len(keys) > 1:
+            resp["UnprocessedKeys"] = {table: {**req, "Keys": keys[-1:]}}
+        return resp
+
+    def batch_write_item(self, RequestItems):
+        (table, reqs), = RequestItems.items()
+        resp = self.client.batch_write_item(RequestItems={table: reqs[:-1] or reqs})
+        if len(reqs) > 1:
+            resp["UnprocessedItems"] = {table: reqs[-1:]}
+        return resp
+
+
+def test_call_sizes_round_trip_and_thread_pool(ddb):
+    with ThreadPoolExecutor(4) as pool:
+        store = DynamoSessionStore(ddb, "sessions", pool)
+        written = states(250)
+        assert store.put_many(written) == set()
+        assert store.write_calls == 10  # 25 items a call
+        found, failed = store.get_many([s.user_key for s in written] + ["nobody"])
+        assert store.get_calls == 3 and failed == set()  # 100 keys a call
+        assert found == {s.user_key: s for s in written}
+
+
+def test_unprocessed_items_are_retried_with_jittered_backoff(ddb):
+    sleeps = []
+    store = DynamoSessionStore(Flaky(ddb), "sessions", backoff=Backoff(sleep=sleeps.append, rand=lambda: 0.5))
+    assert store.put_many(states(30)) == set()
+    found, failed = store.get_many([f"u{i}" for i in range(30)])
+    assert len(found) == 30 and failed == set()
+    assert sleeps == [0.5 * 0.025] * 3  # one pause per chunk (2 writes of 25, 1 read of 100) for its straggler
+
+
+def test_keys_still_unprocessed_after_all_attempts_are_reported_not_raised(ddb):
+    class Never(Flaky):
+        def batch_write_item(self, RequestItems):
+            (table, reqs), = RequestItems.items()
+            return {"UnprocessedItems": {table: reqs}}
+
+    sleeps = []
+    store = DynamoSessionStore(Never(ddb), "sessions", backoff=Backoff(attempts=4, sleep=sleeps.append, rand=lambda: 1))
+    assert store.put_many(states(3)) == {"u0", "u1", "u2"}
+    assert store.write_calls == 4
+    assert sleeps == [0.025, 0.05, 0.1]  # exponential ceiling; the jitter draws below it
+
+
+def test_flags_go_ten_a_call_and_failed_entries_are_retried(aws):
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="flags")["QueueUrl"]
+
+    class FailFirst:
+        def __init__(self):
+            self.first = True
+
+        def send_message_batch(self, QueueUrl, Entries):
+            resp = sqs.send_message_batch(QueueUrl=QueueUrl, Entries=Entries[1:] if self.first else Entries)
+            if self.first:
+                resp.setdefault("Failed", []).append(
+                    {"Id": Entries[0]["Id"], "SenderFault": False, "Code": "InternalError"})
+                self.first = False
+            return resp
+
+    queue = SqsFlagQueue(FailFirst(), url, backoff=Backoff(sleep=lambda _s: None))
+    flags = [Flag(f"id{i}", f"u{i}", json.dumps({"flag_id": f"id{i}"}), LastFlag(T0, "v", f"id{i}", ()))
+             for i in range(23)]
+    assert queue.send(flags) == set()
+    assert queue.calls == 4  # 3 chunks + 1 retry of the failed entry
+    got = set()
+    for _ in range(5):
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get(
+            "Messages", []
+        ):
+            got.add(m["MessageAttributes"]["flag_id"]["StringValue"])
+    assert got == {f"id{i}" for i in range(23)}
+
+
+def test_model_is_cached_rechecked_cheaply_and_swapped(s3, bucket):
+    now = [0.0]
+    source = S3ModelSource(s3, bucket, refresh_seconds=60, clock=lambda: now[0])
+    assert not source.current().scored  # nothing published: unscored, no exception
+    store = S3Store(s3, bucket)
+    artifact.publish(store, make_model("v1"))
+    assert not source.current().scored and source.calls == 1  # within the interval: no request at all
+    now[0] = 60
+    assert source.current().model.version == "v1"
+    now[0] = 120
+    assert source.current().model.version == "v1" and source.calls == 3  # 304 Not Modified: one cheap call
+    artifact.publish(store, make_model("v2", scale=2.0))
+    now[0] = 180
+    view = source.current()
+    assert view.model.version == "v2" and int(view.table.microbits[2, 3]) == 3_000_000
+    # a pointer to a broken model: keep serving v2, try again next interval
+    s3.put_object(Bucket=bucket, Key=settings.LATEST_POINTER_KEY, Body=b'{"version": "v9", "model_key": "x"}')
+    now[0] = 240
+    assert source.current().model.version == "v2"
+    assert source.etag is not None

@@ -1,0 +1,27 @@
+"""``clickguard flags`` against a moto SQS queue: table, JSON lines, delete."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+
+from clickguard.cli.main import main
+
+
+def test_flags_table_json_and_delete(aws, capsys):
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="flags")["QueueUrl"]
+    body = {"user_key": "42", "reasons": ["mean_bits"], "mean_bits": 4.2, "total_bits": 40.0, "transitions": 9,
+            "flagged_at": "2019-01-02T03:00:00.000Z",
+            "top_transitions": [{"from": "login", "to": "add_payout_method", "bits": 9.1, "position": 3}]}
+    for i in range(12):
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps({**body, "user_key": str(i)}))
+    sqs.send_message(QueueUrl=url, MessageBody="oops")
+    assert main(["flags", "--queue-url", url, "--max", "3", "--wait", "0", "--region", "us-east-1"]) == 0
+    out = capsys.readouterr().out
+    assert "login -> add_payout_method (9.1 b)" in out and out.count("\n") == 4
+    assert main(["flags", "--queue-url", url, "--max", "20", "--wait", "0", "--json", "--delete"]) == 0
+    captured = capsys.readouterr()
+    lines = [json.loads(x) for x in captured.out.splitlines()]
+    assert len(lines) >= 10 and "deleted" in captured.err

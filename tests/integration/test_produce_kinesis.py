@@ -1,0 +1,125 @@
+"""Producing to a moto Kinesis stream: records read back intact; partial PutRecords failures retried."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from clickguard.cli.main import main
+from clickguard.store.stream import Backoff, PutFailed, PutStats, RateLimiter, chunks, put_batch
+
+STREAM = "clickguard-events"
+
+
+@pytest.fixture
+def kinesis(aws):
+    client = boto3.client("kinesis", region_name="us-east-1")
+    client.create_stream(StreamName=STREAM, ShardCount=2)
+    client.get_waiter("stream_exists").wait(StreamName=STREAM)
+    return client
+
+
+def read_all(client) -> list[dict]:
+    out = []
+    for shard in client.list_shards(StreamName=STREAM)["Shards"]:
+        it = client.get_shard_iterator(StreamName=STREAM, ShardId=shard["ShardId"],
+                                       ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        while it:
+            resp = client.get_records(ShardIterator=it, Limit=10_000)
+            out += resp["Records"]
+            if not resp["Records"]:
+                break
+            it = resp.get("NextShardIterator")
+    return out
+
+
+def test_produce_file_then_read_back(kinesis, tmp_path, capsys):
+    lines = [json.dumps({"user_id": f"u{i % 7}", "event_type": "view_item", "timestamp": "2019-01-01T00:00:00Z",
+                         "event_id": str(i)}) for i in range(1203)]
+    f = tmp_path / "e.ndjson"
+    f.write_text("\n".join([*lines, "not json", ""]))
+    assert main(["produce", "--input", str(f), "--stream", STREAM, "--region", "us-east-1"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["records"] == 1203 and summary["calls"] == 3 and summary["rejected"] == {"not_json": 1}
+    records = read_all(kinesis)
+    assert sorted(json.loads(r["Data"])["event_id"] for r in records) == sorted(str(i) for i in range(1203))
+    assert all(r["PartitionKey"] == json.loads(r["Data"])["user_id"] for r in records)
+
+
+def test_produce_csv_and_simulation(kinesis, tmp_path, capsys):
+    f = tmp_path / "e.csv"
+    f.write_text("user_id,event_type,timestamp,outcome\n1,login,2019-01-01T00:00:00Z,fail\n1,login,"
+                 "2019-01-01T00:00:05Z,success\n")
+    assert main(["produce", "--input", str(f), "--stream", STREAM]) == 0
+    assert main(["produce", "--simulate", "--users", "40", "--seed", "2", "--stream", STREAM]) == 0
+    out = capsys.readouterr().out
+    records = read_all(kinesis)
+    first = [json.loads(r["Data"]) for r in records if r["PartitionKey"] == "1"]
+    assert {"outcome": "fail"}.items() <= first[0].items() or {"outcome": "fail"}.items() <= first[1].items()
+    assert len(records) > 100 and '"source": "simulation day 1' in out
+
+
+class FlakyKinesis:
+    """Fails the odd-numbered records of the first ``bad_calls`` calls, like a throttled shard."""
+
+    def __init__(self, real, bad_calls: int) -> None:
+        self.real, self.bad_calls, self.calls, self.sent = real, bad_calls, 0, []
+
+    def put_records(self, StreamName, Records):
+        self.calls += 1
+        if self.calls <= self.bad_calls:
+            ok = Records[::2]
+            resp = self.real.put_records(StreamName=StreamName, Records=ok)
+            results = []
+            for i in range(len(Records)):
+                results.append(resp["Records"][i // 2] if i % 2 == 0 else
+                               {"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "slow down"})
+            self.sent.append(len(Records))
+            return {"FailedRecordCount": len(Records) // 2, "Records": results}
+        self.sent.append(len(Records))
+        return self.real.put_records(StreamName=StreamName, Records=Records)
+
+
+def test_partial_failures_are_retried_exactly(kinesis):
+    flaky = FlakyKinesis(kinesis, bad_calls=2)
+    entries = [{"Data": json.dumps({"n": i}).encode(), "PartitionKey": f"u{i}"} for i in range(8)]
+    stats, sleeps = PutStats(), []
+    put_batch(flaky, STREAM, entries, stats, Backoff(base_s=0.1), sleep=sleeps.append)
+    assert flaky.sent == [8, 4, 2]  # only the failed ones are resent
+    assert stats.records == 8 and stats.retried_records == 6 and stats.calls == 3
+    assert stats.error_codes == {"ProvisionedThroughputExceededException": 6}
+    assert len(sleeps) == 2 and 0 <= sleeps[0] <= 0.1 and 0 <= sleeps[1] <= 0.2  # exponential with full jitter
+    assert sorted(json.loads(r["Data"])["n"] for r in read_all(kinesis)) == list(range(8))
+
+
+def test_gives_up_after_max_attempts(kinesis):
+    flaky = FlakyKinesis(kinesis, bad_calls=99)
+    with pytest.raises(PutFailed) as exc:
+        put_batch(flaky, STREAM, [{"Data": b"{}", "PartitionKey": f"k{i}"} for i in range(8)], PutStats(),
+                  Backoff(max_attempts=2), sleep=lambda s: None)
+    assert exc.value.failed == 2  # 8 sent, 4 failed and resent, 2 of those still failing
+
+
+def test_chunks_respect_count_and_size_limits():
+    small = [{"Data": b"x", "PartitionKey": "k"}] * 1201
+    assert [len(c) for c in chunks(small)] == [500, 500, 201]
+    big = [{"Data": b"x" * 900_000, "PartitionKey": "k"}] * 7
+    assert [len(c) for c in chunks(big)] == [5, 2]  # 5 MiB per call
+    with pytest.raises(ValueError, match="1 MiB"):
+        list(chunks([{"Data": b"x" * (1024 * 1024 + 1), "PartitionKey": "k"}]))
+
+
+def test_rate_limiter_sleeps_to_hold_the_rate():
+    now = [0.0]
+    slept = []
+
+    def sleep(s):
+        slept.append(s)
+        now[0] += s
+
+    lim = RateLimiter(100, clock=lambda: now[0], sleep=sleep)
+    for _ in range(5):
+        lim.acquire(50)
+    assert sum(slept) == pytest.approx(1.5)  # 250 records at 100/s after a 100-record burst

@@ -1,0 +1,81 @@
+"""Bad arguments print what was wrong and exit non-zero, before touching AWS."""
+
+from __future__ import annotations
+
+import pytest
+
+from clickguard.cli.main import main
+
+
+def _fails(argv, capsys, *needles):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code != 0
+    err = capsys.readouterr().err
+    for needle in needles:
+        assert needle in err, err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("argv", "needles"),
+    [
+        (["produce", "--stream", "s"], ["one of the arguments --input/-i --simulate is required"]),
+        (["produce", "--input", "x", "--simulate", "--stream", "s"], ["not allowed with argument"]),
+        (["produce", "--input", "/nonexistent.ndjson", "--stream", "s"], ["--input /nonexistent.ndjson: no such file"]),
+        (["produce", "--simulate"], ["no stream: give --stream NAME"]),
+        (["produce", "--simulate", "--stream", "s", "--rate", "0"], ["--rate 0.0: must be > 0"]),
+        (["produce", "--simulate", "--stream", "s", "--users", "-5"], ["-5 must be >= 1"]),
+        (["produce", "--simulate", "--stack", "a", "--local"], ["either --stack NAME or --local"]),
+        (["flags"], ["no flag queue: give --queue-url"]),
+        (["flags", "--queue-url", "q", "--wait", "601"], ["--wait 601.0: must be between 0 and 600"]),
+        (["flags", "--queue-url", "q", "--max", "zero"], ["'zero' is not an integer"]),
+        (["simulate", "--out", "/tmp/x", "--days", "0"], ["0 must be >= 1"]),
+        (["simulate", "--out", "/tmp/x", "--abnormal-share", "0.9"], ["abnormal_share=0.9"]),
+        (["simulate", "--out", "/tmp/x", "--start-date", "2019-13-01"], ["expected YYYY-MM-DD"]),
+        (["simulate"], ["the following arguments are required: --out/-o"]),
+        (["report", "--day1", "a.ndjson"], ["give all of --day1, --day2 and --labels"]),
+        (["report", "--mean-quantile", "1.5"], ["1.5 must be in [0.5, 1)"]),
+    ],
+)
+def test_bad_arguments(argv, needles, capsys):
+    _fails(argv, capsys, *needles)
+
+
+def test_simulate_writes_to_a_file_path_fails(tmp_path, capsys):
+    f = tmp_path / "file"
+    f.write_text("x")
+    _fails(["simulate", "--out", str(f)], capsys, "exists and is not a directory")
+
+
+def test_produce_csv_without_required_columns(tmp_path, capsys):
+    f = tmp_path / "e.csv"
+    f.write_text("user,event\n1,view\n")
+    _fails(["produce", "--input", str(f), "--stream", "s"], capsys, "CSV header lacks user_id, event_type, timestamp")
+
+
+def test_produce_strict_names_the_bad_line(tmp_path, capsys):
+    f = tmp_path / "e.ndjson"
+    f.write_text('{"user_id":"1","event_type":"a","timestamp":"2019-01-01T00:00:00Z"}\nnot json\n')
+    _fails(["produce", "--input", str(f), "--stream", "s", "--strict"], capsys, ":2: not_json")
+
+
+def test_local_is_not_wired_yet(capsys):
+    _fails(["flags", "--local"], capsys, "--local")
+
+
+def test_stack_without_outputs_names_them(aws, capsys):
+    import boto3
+
+    boto3.client("cloudformation", region_name="us-east-1").create_stack(
+        StackName="bare", TemplateBody='{"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}')
+    _fails(["flags", "--stack", "bare", "--region", "us-east-1"], capsys,
+           "outputs StreamName, FlagQueueUrl, DataBucketName, ModelBucketName, TableName missing")
+    _fails(["flags", "--stack", "nope", "--region", "us-east-1"], capsys, "--stack nope:")
+
+
+def test_simulate_writes_days_and_manifest(tmp_path, capsys):
+    assert main(["simulate", "--days", "2", "--users", "60", "--seed", "1", "--out", str(tmp_path)]) == 0
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["day-01.events.ndjson", "day-01.labels.csv", "day-02.events.ndjson", "day-02.labels.csv",
+                     "manifest.json"]

@@ -1,0 +1,199 @@
+"""The orchestrator against in-memory fakes: replays, failures at each call site, boundaries, no model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from clickguard.consumer.batch import Deps, process_batch
+from tests.consumer_support import (
+    FakeFlags,
+    FakeModel,
+    FakeRejected,
+    FakeSessions,
+    config,
+    event_stream,
+    make_model,
+    to_records,
+)
+
+
+def deps(model=True, **kw):
+    return Deps(FakeSessions(**kw), FakeFlags(), FakeRejected(), FakeModel(make_model() if model else None))
+
+
+def run(d, recs, cfg=None):
+    return process_batch(recs, d, cfg or config())
+
+
+def snapshot(d):
+    return dict(d.sessions.items), [(f.flag_id, f.body) for f in d.flags.sent]
+
+
+@pytest.fixture(scope="module")
+def records():
+    return to_records(event_stream())
+
+
+@pytest.fixture(scope="module")
+def clean(records):
+    d = deps()
+    out = run(d, records)
+    assert out.failures == []
+    return snapshot(d)
+
+
+def test_the_stream_raises_flags_of_both_kinds(clean):
+    states, flags = clean
+    reasons = {r for _, body in flags for r in json.loads(body)["reasons"]}
+    assert reasons == {"mean_bits", "total_bits"}
+    assert len(states) == 30
+    assert len({fid for fid, _ in flags}) == len(flags)
+
+
+def test_replaying_the_batch_and_each_half_changes_nothing(records, clean):
+    d = deps()
+    run(d, records)
+    half = len(records) // 2
+    for again in (records, records[:half], records[half:]):
+        out = run(d, again)
+        assert out.failures == [] and out.applied == 0 and out.replayed == len(again)
+        assert out.flags_sent == 0
+    assert snapshot(d) == clean
+
+
+@pytest.mark.parametrize("size", [1, 7, 50, 333])
+def test_batch_boundaries_never_change_states_or_flags(records, clean, size):
+    d = deps()
+    for i in range(0, len(records), size):
+        assert run(d, records[i : i + size]).failures == []
+    assert snapshot(d) == clean
+
+
+def replay_from(d, records, checkpoint):
+    """What Lambda does with batchItemFailures: redeliver from the checkpoint on."""
+    seq = int(checkpoint)
+    return run(d, [r for r in records if r.seq >= seq])
+
+
+def user_of(rec):
+    return json.loads(rec.data)["user_id"]
+
+
+@pytest.mark.parametrize("site", ["get", "put", "flags"])
+def test_a_failure_at_each_call_site_checkpoints_and_replays_safely(records, clean, site):
+    _, clean_flags = clean
+    victims = {user_of(r) for r in records[40:]} & {json.loads(b)["user_key"] for _, b in clean_flags}
+    victim = sorted(victims)[0]  # a user that gets flagged, so a flag failure is exercised too
+    d = deps()
+    {"get": d.sessions.fail_get, "put": d.sessions.fail_put, "flags": d.flags.fail_users}[site].add(victim)
+    first = run(d, records)
+    expected = min(r.seq for r in records if user_of(r) == victim)
+    assert first.failures == [str(expected)]
+    assert victim not in d.sessions.items  # nothing of the victim committed
+    # every other user is committed: the checkpoint covers only what was not
+    assert len(d.sessions.items) == 29
+    d.sessions.fail_get.clear(), d.sessions.fail_put.clear(), d.flags.fail_users.clear()
+    second = replay_from(d, records, first.failures[0])
+    assert second.failures == []
+    states, flags = snapshot(d)
+    assert states == clean[0]
+    # same flags, same ids; a flag sent before a failed state write may come again with the same id
+    assert sorted(set(flags)) == sorted(clean_flags)
+    if site != "put":
+        assert sorted(flags) == sorted(clean_flags)
+
+
+def test_bad_records_go_to_the_sink_and_never_fail_the_batch(records, clean):
+    bad = [b"\xff\xfe", b"not json", b"[1]", json.dumps({"event_type": "x", "timestamp": 1.7e9}).encode()]
+    mixed = list(records[:10]) + [r._replace(data=b) for r, b in zip(records[10:14], bad, strict=True)]
+    mixed += list(records[14:])
+    d = deps()
+    out = run(d, mixed)
+    assert out.failures == []
+    assert [e.reason.value for e in d.rejected.stored] == ["not_utf8", "not_json", "not_object", "missing_user_key"]
+    assert [e.record.seq for e in d.rejected.stored] == [r.seq for r in records[10:14]]
+    assert sum(out.rejected.values()) == 4
+    # log lines carry the sequence number and reason; the payload stays in the sink only
+    assert all(b"not json" not in str(line).encode() for line in out.rejected_log)
+
+
+def test_a_failed_sink_checkpoints_at_the_first_bad_record(records):
+    mixed = [*records[:10], records[10]._replace(data=b"{"), *records[11:]]
+    d = deps()
+    d.rejected.fail = True
+    out = run(d, mixed)
+    assert out.failures == [records[10].seq_str]
+    assert len(d.sessions.items) == 30  # valid records are committed and skipped on replay
+    d.rejected.fail = False
+    again = replay_from(d, mixed, out.failures[0])
+    assert again.failures == [] and len(d.rejected.stored) == 1 and again.applied == 0
+
+
+def test_without_a_model_state_is_kept_and_nothing_is_flagged(records):
+    d = deps(model=False)
+    out = run(d, records)
+    assert out.failures == [] and out.model_version is None
+    assert out.unscored == len(records) and d.flags.sent == []
+    some = next(iter(d.sessions.items.values()))
+    assert some.session.total_ubits == 0 and some.session.transitions > 0
+
+
+def test_cooldown_holds_unless_the_reason_gets_stronger():
+    # one user failing logins for hours: mean-bits fires early, total-bits later (stronger), then silence
+    evs = []
+    t = 1_763_700_000_000
+    for k in range(60):
+        t += 60_000
+        evs.append({"user_id": "bot", "event_type": "login", "outcome": "fail" if k % 2 else "ok",
+                    "timestamp": t / 1000})
+    d = deps()
+    run(d, to_records(evs))
+    reasons = [json.loads(f.body)["reasons"] for f in d.flags.sent]
+    assert reasons == [["mean_bits"], ["mean_bits", "total_bits"]]
+    d2 = deps()
+    run(d2, to_records(evs), config(flag_cooldown_seconds=0))
+    assert len(d2.flags.sent) > 2  # without a cooldown every firing event flags
+
+
+def test_flag_message_carries_what_reviewers_need(clean):
+    _, flags = clean
+    msg = json.loads(flags[0][1])
+    assert {
+        "schema_version", "flag_id", "user_key", "session_id", "reasons", "mean_bits", "total_bits", "transitions",
+        "thresholds", "model_version", "top_transitions", "first_event_time", "last_event_time", "flagged_at",
+    } <= set(msg)
+    assert 1 <= len(msg["top_transitions"]) <= 3
+    assert msg["model_version"] == "v1" and msg["transitions"] >= 3
+
+
+def test_producer_duplicates_with_new_sequence_numbers_are_dropped():
+    evs = event_stream(n_users=10, event_ids=True)
+    clean = deps()
+    run(clean, to_records(evs))
+    # a producer retried the second half of its PutRecords: same events again, later sequence numbers
+    dup = deps()
+    out = run(dup, to_records(evs + evs[len(evs) // 2 :]))
+    assert out.duplicate_ids == len(evs) - len(evs) // 2
+    assert {u: s.session for u, s in dup.sessions.items.items()} == {
+        u: s.session for u, s in clean.sessions.items.items()
+    }
+    assert [f.flag_id for f in dup.flags.sent] == [f.flag_id for f in clean.flags.sent]
+
+
+@pytest.mark.parametrize("size", [3, 1000])
+def test_out_of_order_and_late_records_follow_the_rule_at_any_batch_size(size):
+    base = event_stream(n_users=8, per_user=10)
+    shuffled = list(base)
+    for i in range(0, len(shuffled) - 1, 4):  # swap neighbours: out of order by seconds
+        shuffled[i], shuffled[i + 1] = shuffled[i + 1], shuffled[i]
+    late = [dict(e, timestamp=e["timestamp"] - 3 * 3600) for e in base[-8:]]  # hours late: closed sessions
+    recs = to_records(shuffled + late)
+    whole = deps()
+    out = run(whole, recs)
+    assert out.failures == [] and out.late >= 1
+    pieces = deps()
+    for i in range(0, len(recs), size):
+        run(pieces, recs[i : i + size])
+    assert snapshot(pieces) == snapshot(whole)

@@ -1,0 +1,61 @@
+"""The HTML report: self-contained, every figure present, hostile text escaped."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from clickguard.report import ReportData, render, write
+from clickguard.report.html import top_states
+
+
+def _data(**over):
+    tokens = ["START", "OTHER", "view_item", "search", "login#fail"]
+    probs = np.random.default_rng(0).dirichlet(np.ones(5), size=5)
+    base = dict(
+        title="run <1>",
+        model_version="v1",
+        thresholds={"mean_bits": 3.5, "total_bits": 700.0, "min_events": 3},
+        tokens=tokens,
+        probabilities=probs,
+        session_scores={"buyer": [1.0, 1.5, 2.0, 2.2], "scraper": [3.9, 4.2]},
+        flags_over_time=[("00:00", 1), ("01:00", 0), ("02:00", 4)],
+        top_flagged=[{"user": "<script>alert(1)</script>", "user_type": "scraper", "reasons": ["total_bits"],
+                      "mean_bits": 2.1, "total_bits": 900.0, "top": [("START", "login#fail", 6.5),
+                                                                     ("search", "view_item", 1.0)]}],
+        quality={"per_type": {"buyer": {"flagged": 2, "total": 100}, "scraper": {"flagged": 9, "total": 10}},
+                 "precision": 0.82, "recall": 0.9},
+        throughput={"records per second": 1234.5},
+    )
+    base.update(over)
+    return ReportData(**base)
+
+
+def test_report_has_all_sections_and_figures(tmp_path):
+    path = write(_data(), tmp_path / "r" / "report.html")
+    html = path.read_text()
+    for anchor in ("id='quality'", "id='matrix'", "id='scores'", "id='flags'", "id='top'"):
+        assert anchor in html
+    assert html.count("<svg") == 3
+    assert "START -&gt; login#fail (6.5 b)" in html
+    assert "0.820" in html and "1,234.500" in html and "v1" in html
+    assert "threshold 3.50" in html
+
+
+def test_report_is_self_contained_and_escaped():
+    html = render(_data())
+    assert "<script" not in html  # no scripts at all, and the hostile user id is escaped
+    assert "&lt;script&gt;" in html
+    assert not re.search(r'(src|href)\s*=\s*["\']?https?:', html)
+    assert "run &lt;1&gt;" in html
+
+
+def test_empty_inputs_still_render():
+    html = render(_data(session_scores={}, flags_over_time=[], top_flagged=[], quality=None, throughput={}))
+    assert "no data" in html and "no flags" in html
+
+
+def test_top_states_keeps_start_and_caps():
+    sub, labels = top_states(_data(), n=3)
+    assert labels[0] == "START" and len(labels) == 3 and sub.shape == (3, 3)

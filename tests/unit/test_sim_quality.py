@@ -1,0 +1,63 @@
+"""Offline quality on a small simulation with the real train / score_batch / flag_reasons.
+
+With reviewers' blocks kept out of training (the thesis's good-users training set) the default simulation
+reaches issue 5's targets (recall 0.903, precision 0.812 at 3000 users, seed 7); this smaller, faster run sits a
+little lower, so its floors are set just under what it measures (recall 0.861, precision 0.689).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from clickguard.sim import SimConfig, simulate
+from clickguard.sim.quality import batch_bounds, evaluate
+
+
+@pytest.fixture(scope="module")
+def days():
+    return simulate(SimConfig(users=800, seed=7))
+
+
+@pytest.fixture(scope="module")
+def quality(days):
+    return evaluate(*days, blocked_share=1.0)
+
+
+def test_flags_abnormal_users_far_more_often_than_ordinary_ones(quality):
+    per = quality.per_type
+    abnormal = sum(per[t].flagged for t in ("scraper", "spammer", "account_takeover", "credential_stuffer"))
+    abnormal_total = sum(per[t].total for t in ("scraper", "spammer", "account_takeover", "credential_stuffer"))
+    benign = per["buyer"].flagged + per["seller"].flagged
+    benign_total = per["buyer"].total + per["seller"].total
+    assert abnormal / abnormal_total > 20 * benign / benign_total
+    assert per["account_takeover"].flagged / per["account_takeover"].total >= 0.8
+    assert per["credential_stuffer"].flagged / per["credential_stuffer"].total >= 0.8
+
+
+def test_quality_floors(quality):
+    assert quality.recall >= 0.8
+    assert quality.precision >= 0.65
+
+
+def test_first_training_on_raw_traffic_is_much_weaker(days, quality):
+    """Contamination: floods in the training day teach the model that floods are normal."""
+    raw = evaluate(*days, blocked_share=0.0)
+    assert raw.recall < quality.recall - 0.4
+    assert raw.per_type["credential_stuffer"].flagged <= 1
+    assert quality.true_positives + quality.false_negatives == sum(
+        quality.per_type[t].total for t in ("scraper", "spammer", "account_takeover", "credential_stuffer"))
+
+
+def test_summary_and_sessions_are_consistent(quality):
+    s = quality.summary()
+    assert s["thresholds"]["min_events"] == quality.model.thresholds.min_events
+    assert sum(n for _, n, _, _ in quality.sessions) == quality.events_scored  # every event in exactly one session
+    flagged = [o for o in quality.users.values() if o.flagged]
+    assert all(o.reasons and o.first_flag_ms for o in flagged)
+
+
+def test_batch_bounds_split_on_time_and_size():
+    ts = np.array([0, 1000, 9999, 10_000, 10_001, 25_000])
+    assert batch_bounds(ts, 10, 100) == [(0, 3), (3, 5), (5, 6)]
+    assert batch_bounds(ts, 10, 2) == [(0, 2), (2, 3), (3, 5), (5, 6)]
