@@ -67,6 +67,9 @@ DEFAULT_STATE_TTL_DAYS = 7
 SESSION_TABLE_KEY = "user_key"  # partition key (S), no sort key
 SESSION_TABLE_TTL_ATTRIBUTE = "expires_at"  # epoch seconds
 
+# `clickguard local up` writes its endpoint and stack name here so other commands can use --local
+LOCAL_STATE_FILE = ".clickguard-local.json"
+
 # Lambda entry points (asset directory, handler) used by infra and the local runtime
 CONSUMER_ASSET_DIR = "lambdas/consumer"
 CONSUMER_HANDLER = "handler.lambda_handler"

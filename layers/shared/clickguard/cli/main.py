@@ -6,10 +6,19 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from clickguard.cli import flags_cmd, models_cmd, produce_cmd, report_cmd, simulate_cmd, train_cmd
+from clickguard.cli import (
+    demo_cmd,
+    flags_cmd,
+    local_cmd,
+    models_cmd,
+    produce_cmd,
+    report_cmd,
+    simulate_cmd,
+    train_cmd,
+)
 from clickguard.cli.common import CliError
 
-COMMANDS = (train_cmd, models_cmd, simulate_cmd, produce_cmd, flags_cmd, report_cmd)
+COMMANDS = (demo_cmd, local_cmd, simulate_cmd, produce_cmd, flags_cmd, train_cmd, models_cmd, report_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,9 +6,10 @@ the embedded emulator's endpoint and its stack; that wiring belongs to the local
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from clickguard import settings
 from clickguard.cli.common import fail
 
 # Output keys of the CDK stack (infra/). One place, so a renamed output breaks here and nowhere else.
@@ -30,11 +31,17 @@ class StackTarget:
     table_name: str | None = None
     region: str | None = None
     endpoint_url: str | None = None
+    local: bool = False  # the embedded emulator: fake credentials, never a real identity
 
     def client(self, service: str) -> Any:
         import boto3
 
-        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url)
+        creds: dict[str, str] = {}
+        if self.local:
+            from clickguard.local.emulator import FAKE_CREDENTIALS
+
+            creds = FAKE_CREDENTIALS
+        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url, **creds)
 
 
 def outputs_of(cfn: Any, stack_name: str) -> dict[str, str]:
@@ -72,10 +79,29 @@ def from_stack(stack_name: str, region: str | None = None, endpoint_url: str | N
     )
 
 
-def resolve_local(region: str | None) -> StackTarget:
-    """Hook for ``--local``: the local runtime replaces this with its endpoint + stack lookup."""
-    fail("--local: the local stack is not available yet (start it with 'clickguard local up', then use --stack "
-         "with --endpoint-url it prints)")
+
+
+def resolve_local(region: str | None, state_file: str = settings.LOCAL_STATE_FILE) -> StackTarget:
+    """``--local``: the running ``clickguard local up`` found through its state file, then its stack's outputs."""
+    import json
+    from pathlib import Path
+
+    path = Path(state_file)
+    if not path.is_file():
+        fail(f"--local: no running local stack ({state_file} not found here); start one with "
+             "'clickguard local up' in this directory")
+    try:
+        state = json.loads(path.read_text())
+        endpoint, stack = state["endpoint_url"], state["stack"]
+    except (ValueError, KeyError):
+        fail(f"--local: {state_file} is not a clickguard local state file")
+    import boto3
+
+    from clickguard.local.emulator import FAKE_CREDENTIALS
+
+    region = region or state.get("region", "us-east-1")
+    cfn = boto3.client("cloudformation", region_name=region, endpoint_url=endpoint, **FAKE_CREDENTIALS)
+    return replace(from_stack(stack, region, endpoint, cfn=cfn), local=True)
 
 
 def add_target_arguments(p: Any, *, need: str) -> None:

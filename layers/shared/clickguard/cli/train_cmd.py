@@ -1,4 +1,6 @@
-"""``clickguard train``: bootstrap a model from an export file of events (NDJSON, canonical or envelope)."""
+"""``clickguard train``: train now. From an export file of events (NDJSON, canonical or envelope) to a directory or
+S3, as the thesis bootstrapped its model; or on a stack's archive: ``--stack`` invokes the deployed trainer Lambda,
+``--local`` runs the same training job against the embedded emulator's archive."""
 
 from __future__ import annotations
 
@@ -18,9 +20,11 @@ from clickguard.training.pipeline import InsufficientData
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a model from NDJSON event files and publish it to a directory or S3")
-    p.add_argument("--input", "-i", action="append", required=True, help="NDJSON file (.gz ok); repeatable")
-    p.add_argument("--out", "-o", required=True, help="directory or s3://BUCKET to publish the model to")
-    p.add_argument("--endpoint-url", help="S3 endpoint (for a local emulator)")
+    p.add_argument("--input", "-i", action="append", help="NDJSON file (.gz ok); repeatable")
+    p.add_argument("--out", "-o", help="directory or s3://BUCKET to publish the model to (with --input)")
+    p.add_argument("--stack", help="invoke this deployed stack's trainer now (its archive window)")
+    p.add_argument("--local", action="store_true", help="train on the running local stack's archive now")
+    p.add_argument("--endpoint-url", help="AWS endpoint (for an emulator)")
     p.add_argument("--region", default=None)
     p.add_argument("--user-key", choices=[s.value for s in UserKeySource], default=UserKeySource.SESSION_USER_ID)
     p.add_argument("--min-sessions", type=positive_int, default=settings.DEFAULT_MIN_SESSIONS)
@@ -47,6 +51,13 @@ def read_files(paths: list[str], source: UserKeySource) -> EventColumns:
 
 
 def run(args: argparse.Namespace) -> int:
+    modes = sum(bool(x) for x in (args.input, args.stack, args.local))
+    if modes != 1:
+        fail("give exactly one of --input FILE (with --out), --stack NAME or --local")
+    if args.input and not args.out:
+        fail("--input needs --out DIR or --out s3://BUCKET")
+    if not args.input:
+        return run_on_stack(args)
     try:
         params = ModelParams(
             max_states=args.max_states,
@@ -82,3 +93,43 @@ def run(args: argparse.Namespace) -> int:
     }
     print(json.dumps(summary, indent=2))
     return 0
+
+
+def run_on_stack(args: argparse.Namespace) -> int:
+    """The stack's own trainer: invoked as a Lambda on a real stack; on the emulator (which cannot run Lambda
+    code) the same job runs here with the deployed function's environment."""
+    from datetime import UTC, datetime
+
+    from clickguard.cli.target import outputs_of, resolve_local
+
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    event = {"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "time": now, "detail": {}}
+    if args.stack:
+        import boto3
+
+        outputs = outputs_of(boto3.client("cloudformation", region_name=args.region, endpoint_url=args.endpoint_url),
+                             args.stack)
+        name = outputs.get("TrainerFunctionName") or fail(f"--stack {args.stack}: no TrainerFunctionName output")
+        lam = boto3.client("lambda", region_name=args.region, endpoint_url=args.endpoint_url)
+        resp = lam.invoke(FunctionName=name, Payload=json.dumps(event).encode())
+        body = resp["Payload"].read().decode()
+        if resp.get("FunctionError"):
+            fail(f"trainer {name} failed: {body[:500]}")
+        print(body)
+        return 0
+    from clickguard.store.blobs import S3Store
+    from clickguard.training.job import ConfigError, TrainingConfig, run_training
+
+    target = resolve_local(args.region)
+    cfn = target.client("cloudformation")
+    stack = json.loads(Path(settings.LOCAL_STATE_FILE).read_text())["stack"]
+    name = outputs_of(cfn, stack)["TrainerFunctionName"]
+    env = target.client("lambda").get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+    try:
+        config = TrainingConfig.from_env(env)
+    except ConfigError as exc:
+        fail(f"the local trainer's environment is invalid: {exc}")
+    s3 = target.client("s3")
+    report = run_training(s3, config, datetime.now(UTC), S3Store(s3, config.model_bucket))
+    print(json.dumps(report.as_dict(), indent=2))
+    return 0 if report.status == "published" else 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import warnings
 from typing import Any
 
@@ -12,28 +13,52 @@ REGION = "us-east-1"
 FAKE_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 
 
+class _SerializedApp:
+    """moto's backends are not thread-safe (a GetRecords racing a PutRecords on one shard fails with "OrderedDict
+    mutated during iteration"), so requests run one at a time. SQS is let through unlocked: a long-polling
+    ReceiveMessage waits inside moto, and holding the lock there would stall every other caller."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if "/sqs/aws4_request" in auth or target.startswith("AmazonSQS"):
+            return self.app(environ, start_response)
+        with self.lock:
+            # Materialise the body inside the lock: WSGI apps may produce it lazily.
+            return list(self.app(environ, start_response))
+
+
 class Emulator:
     def __init__(self, port: int = 0) -> None:
         self._port = port
         self._server: Any = None
+        self._thread: threading.Thread | None = None
         self.endpoint_url = ""
 
     def start(self) -> Emulator:
-        from moto.server import ThreadedMotoServer
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from werkzeug.serving import make_server
 
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one log line per request otherwise
+        logging.getLogger("werkzeug").setLevel(logging.CRITICAL)  # one log line per request otherwise
         # moto announces each template resource type it skips; infra.config.MOTO_UNSUPPORTED lists them already.
         warnings.filterwarnings("ignore", message="Tried to parse .* but it's not supported")
         logging.getLogger("moto").setLevel(logging.ERROR)
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self._port, verbose=False)
-        self._server.start()
-        host, port = self._server.get_host_and_port()
+        app = _SerializedApp(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server("127.0.0.1", self._port, app, threaded=True, request_handler=MotoRequestHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="moto-server", daemon=True)
+        self._thread.start()
+        host, port = self._server.server_address[:2]
         self.endpoint_url = f"http://{host}:{port}"
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.stop()
+            self._server.shutdown()
+            self._thread.join(timeout=10)
             self._server = None
 
     def __enter__(self) -> Emulator:

@@ -21,7 +21,7 @@ from clickguard.local.esm import EventSourceMapping, LambdaContext
 from clickguard.local.lambda_host import function_environment, load_handler
 from clickguard.local.stack import LOCAL_STAGE, DeployedStack, deploy
 
-STATE_FILE = Path(".clickguard-local.json")  # lets other CLI processes find a running `clickguard local up`
+STATE_FILE = Path(settings.LOCAL_STATE_FILE)  # lets other CLI processes find a running `clickguard local up`
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,10 @@ def _unhook_moto_stream_mappings() -> None:
 
 
 class LocalRuntime:
-    def __init__(self, workdir: str | os.PathLike[str] | None = None, port: int = 0, quiet: bool = True) -> None:
+    def __init__(self, workdir: str | os.PathLike[str] | None = None, port: int = 0, quiet: bool = True,
+                 context: dict[str, Any] | None = None) -> None:
         self.workdir = workdir
+        self.context = context
         self.emulator = Emulator(port)
         self.quiet = quiet
         self.stack: DeployedStack | None = None
@@ -54,6 +56,7 @@ class LocalRuntime:
         self.archiver: Archiver | None = None
         self._consumer: Any = None
         self._trainer: Any = None
+        self.function_env: dict[str, str] | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------------------------
     def start(self) -> LocalRuntime:
@@ -61,7 +64,7 @@ class LocalRuntime:
 
         self.emulator.start()
         apply_env(self.emulator.process_env())
-        self.stack = deploy(self.emulator, self.workdir, LOCAL_STAGE)
+        self.stack = deploy(self.emulator, self.workdir, LOCAL_STAGE, self.context)
         out = self.stack.outputs
         lam = self.client("lambda")
         consumer_name = out[infra_config.OUTPUT_CONSUMER_FUNCTION]
@@ -72,6 +75,7 @@ class LocalRuntime:
             lam.delete_event_source_mapping(UUID=mapping["UUID"])
         _unhook_moto_stream_mappings()
         env = {**function_environment(lam, consumer_name), **function_environment(lam, trainer_name)}
+        self.function_env = dict(env)
         env.update(self.emulator.process_env())
         env["POWERTOOLS_TRACE_DISABLED"] = "1"
         if self.quiet:
@@ -113,6 +117,11 @@ class LocalRuntime:
         o = self.stack.outputs
         return LocalHandles(o[c.OUTPUT_STREAM_NAME], o[c.OUTPUT_FLAG_QUEUE_URL], o[c.OUTPUT_DATA_BUCKET],
                             o[c.OUTPUT_MODEL_BUCKET], o[c.OUTPUT_TABLE_NAME])
+
+    @property
+    def model_refresh_seconds(self) -> float:
+        env = self.function_env or {}
+        return float(env.get(settings.ENV_MODEL_REFRESH_SECONDS, settings.DEFAULT_MODEL_REFRESH_SECONDS))
 
     def write_state_file(self) -> Path:
         assert self.stack is not None

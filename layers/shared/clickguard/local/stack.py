@@ -19,6 +19,9 @@ from clickguard.local.emulator import FAKE_CREDENTIALS, REGION, Emulator
 from clickguard.local.esm import EsmSettings
 
 LOCAL_STAGE = "local"
+# Context the local flavour adds on top of cdk.json. A laptop run compresses a day into a minute, so the consumer
+# re-checks models/latest.json every 2 s instead of every minute; everything else is the deployed default.
+LOCAL_CONTEXT: dict[str, Any] = {"local": True, "stub_layer": True, "model_refresh_seconds": 2}
 
 
 @dataclass(frozen=True)
@@ -40,26 +43,27 @@ class DeployedStack:
         return EsmSettings.from_properties(props, self.outputs.get(OUTPUT_FAILURE_QUEUE_URL))
 
 
-def synth_local(outdir: str | os.PathLike[str], stage: str = LOCAL_STAGE) -> tuple[Path, str]:
+def synth_local(outdir: str | os.PathLike[str], stage: str = LOCAL_STAGE,
+                context: dict[str, Any] | None = None) -> tuple[Path, str]:
     """Synthesize the app in its local flavour. The layer is the stub one: handlers run in this process, against
     this virtualenv's packages, so the Lambda layer's Linux/arm64 wheels would never be loaded."""
     os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     from infra.app import build_app
 
-    app, stack = build_app(context={"local": True, "stub_layer": True, "stage": stage}, outdir=str(outdir))
+    app, stack = build_app(context={**LOCAL_CONTEXT, **(context or {}), "stage": stage}, outdir=str(outdir))
     app.synth()
     return Path(outdir), stack.stack_name
 
 
 def deploy(emulator: Emulator, workdir: str | os.PathLike[str] | None = None,
-           stage: str = LOCAL_STAGE) -> DeployedStack:
+           stage: str = LOCAL_STAGE, context: dict[str, Any] | None = None) -> DeployedStack:
     import boto3
 
     from infra.local_deploy import deploy_assembly
 
     outdir = Path(workdir or tempfile.mkdtemp(prefix="clickguard-local-")) / "cdk.out"
-    assembly, stack_name = synth_local(outdir, stage)
+    assembly, stack_name = synth_local(outdir, stage, context)
     session = boto3.Session(region_name=REGION, **FAKE_CREDENTIALS)
     outputs = deploy_assembly(assembly, stack_name, session=session, endpoint_url=emulator.endpoint_url)
     template = json.loads((assembly / f"{stack_name}.template.json").read_text())

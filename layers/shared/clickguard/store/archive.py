@@ -29,8 +29,9 @@ def hour_prefix(prefix: str, when: datetime) -> str:
 
 
 def keys_in_window(s3: Any, bucket: str, prefix: str, start: datetime, end: datetime) -> list[str]:
-    """Keys whose hour folder lies in ``[start, end)``; one paginated listing per day touched."""
-    lo, hi = hour_prefix(prefix, start), hour_prefix(prefix, end)
+    """Keys from the hour folder of ``start`` through that of ``end`` (an object in the current hour's folder was
+    written before ``end``); one paginated listing per day touched."""
+    lo, hi = hour_prefix(prefix, start), hour_prefix(prefix, end + timedelta(hours=1))
     keys: list[str] = []
     day = start.replace(hour=0, minute=0, second=0, microsecond=0)
     paginator = s3.get_paginator("list_objects_v2")

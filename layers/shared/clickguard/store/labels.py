@@ -31,3 +31,12 @@ def blocked_users(s3: Any, bucket: str, prefix: str = settings.LABELS_PREFIX) ->
                 if decision in BLOCKING_DECISIONS | CLEARING_DECISIONS and when >= latest.get(user, ("", ""))[0]:
                     latest[user] = (when, decision)
     return {u for u, (_, d) in latest.items() if d in BLOCKING_DECISIONS}
+
+
+def put_decisions(s3: Any, bucket: str, decisions: list[dict[str, str]], name: str,
+                  prefix: str = settings.LABELS_PREFIX) -> str:
+    """Write reviewers' decisions (``user_key``, ``decision``, ``decided_at``) as one NDJSON object."""
+    key = f"{prefix}{name}.ndjson"
+    body = "".join(json.dumps(d, sort_keys=True) + "\n" for d in decisions).encode()
+    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/x-ndjson")
+    return key

@@ -1,0 +1,83 @@
+"""``clickguard demo``: the main job. The whole stack on the embedded emulator, simulated (or your) traffic,
+flags read from the queue, a quality table against the ground truth, and ``report.html``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from clickguard.cli.common import fail, positive_int
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="run the whole system locally on simulated or your own events")
+    p.add_argument("--out", default="demo-out", help="directory for report.html, flags and the assembly")
+    p.add_argument("--users", type=positive_int, default=3000, help="simulated ordinary users (default 3000)")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--blocked-share", type=float, default=1.0,
+                   help="share of day 1's abusers already on the block list that training leaves out (default 1)")
+    p.add_argument("--events-day1", type=Path, help="your canonical NDJSON for day 1 (training)")
+    p.add_argument("--events-day2", type=Path, help="your canonical NDJSON for day 2 (scored)")
+    p.add_argument("--labels-day1", type=Path, help="CSV user_id,user_type: abnormal users on day 1 are blocked")
+    p.add_argument("--labels-day2", type=Path, help="CSV user_id,user_type: ground truth for the quality table")
+    p.add_argument("--flags-out", type=Path, help="write every flag message received as JSON lines")
+    p.add_argument("--report", type=Path, help="report path (default OUT/report.html)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON instead of tables")
+    p.set_defaults(func=run)
+
+
+def _check(args: argparse.Namespace) -> None:
+    if bool(args.events_day1) != bool(args.events_day2):
+        fail("give both --events-day1 and --events-day2 (or neither, to simulate)")
+    for opt in ("events_day1", "events_day2", "labels_day1", "labels_day2"):
+        path = getattr(args, opt)
+        if path is not None and not path.is_file():
+            fail(f"--{opt.replace('_', '-')} {path}: no such file")
+    if (args.labels_day1 or args.labels_day2) and not args.events_day1:
+        fail("--labels-day1/--labels-day2 go with --events-day1/--events-day2")
+    if not 0 <= args.blocked_share <= 1:
+        fail(f"--blocked-share {args.blocked_share}: must be between 0 and 1")
+
+
+def print_summary(result, out=sys.stdout) -> None:
+    w = out.write
+    w(f"\nflagged users (first 20 of {len(result.flags)}):\n")
+    w(f"  {'user':<14} {'reasons':<20} {'mean bits':>9} {'total bits':>10} {'events':>6}  most surprising\n")
+    for f in result.flags[:20]:
+        top = f["top_transitions"][0] if f["top_transitions"] else None
+        surprise = f"{top['from']} -> {top['to']} ({top['bits']:.1f} b)" if top else ""
+        w(f"  {f['user_key']:<14} {','.join(f['reasons']):<20} {f['mean_bits']:>9.2f} {f['total_bits']:>10.1f} "
+          f"{f['transitions']:>6}  {surprise}\n")
+    if result.per_type:
+        w("\nquality against the ground truth (users flagged / users):\n")
+        for kind, row in sorted(result.per_type.items()):
+            w(f"  {kind:<20} {row['flagged']:>5} / {row['total']:<5}\n")
+        w(f"  precision {result.precision:.3f}   recall {result.recall:.3f}\n")
+    w("\nthroughput:\n")
+    for name, value in result.throughput.items():
+        w(f"  {name:<55} {value:>10,.0f}\n")
+    w(f"\nmodel {result.model_version}: thresholds " + ", ".join(f"{k} {v}" for k, v in result.thresholds.items()))
+    w(f"\nreport: {result.report_path}\n")
+
+
+def run(args: argparse.Namespace) -> int:
+    from clickguard.local.demo import DemoOptions, run_demo
+
+    _check(args)
+    opts = DemoOptions(
+        out_dir=Path(args.out), users=args.users, seed=args.seed, blocked_share=args.blocked_share,
+        day1_file=args.events_day1, day2_file=args.events_day2, labels_day1=args.labels_day1,
+        labels_day2=args.labels_day2, flags_out=args.flags_out or Path(args.out) / "flags.ndjson",
+        report_path=args.report,
+    )
+    result = run_demo(opts, log=lambda m: print(m, file=sys.stderr, flush=True))
+    if args.json:
+        print(json.dumps({"model_version": result.model_version, "thresholds": result.thresholds,
+                          "flags": len(result.flags), "per_type": result.per_type, "precision": result.precision,
+                          "recall": result.recall, "throughput": result.throughput, "seconds": result.seconds,
+                          "report": str(result.report_path)}, indent=2))
+    else:
+        print_summary(result)
+    return 0
