@@ -269,7 +269,7 @@ def _write_report(opts: DemoOptions, result: DemoResult, model: Any, day2_lines:
             scores.setdefault(truth.get(user, "all users"), []).append(mean_bits)
     per_hour: dict[str, int] = {}
     for f in result.flags:
-        hour = f["flagged_at"][:13] + ":00"
+        hour = f["flagged_at"][11:13] + ":00"
         per_hour[hour] = per_hour.get(hour, 0) + 1
     counts = model.counts.astype(float)
     probs = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)

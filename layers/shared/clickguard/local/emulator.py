@@ -47,6 +47,9 @@ class Emulator:
         # moto announces each template resource type it skips; infra.config.MOTO_UNSUPPORTED lists them already.
         warnings.filterwarnings("ignore", message="Tried to parse .* but it's not supported")
         logging.getLogger("moto").setLevel(logging.ERROR)
+        from clickguard.local import moto_patches
+
+        moto_patches.apply()
         app = _SerializedApp(DomainDispatcherApplication(create_backend_app))
         self._server = make_server("127.0.0.1", self._port, app, threaded=True, request_handler=MotoRequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto-server", daemon=True)

@@ -36,3 +36,49 @@ def load_handler(asset_dir: str, handler: str, env: dict[str, str], module_alias
     sys.modules[module_alias] = module
     spec.loader.exec_module(module)
     return getattr(module, func_name)
+
+
+class HandlerOutput:
+    """Routes what handlers print (Powertools' JSON logs and EMF metrics) to a file, as CloudWatch Logs would
+    collect it, while the rest of the process keeps its terminal. ``sys.stdout`` is swapped once for a router that
+    checks a thread-local flag, so concurrent invocations on several shard threads never race on it."""
+
+    def __init__(self, path: Path) -> None:
+        import threading
+
+        self.path = path
+        self._file = path.open("a", encoding="utf-8")
+        self._local = threading.local()
+        self._original: Any = None
+
+    # file-like surface used by print() and logging.StreamHandler
+    def write(self, text: str) -> int:
+        target = self._file if getattr(self._local, "active", False) else self._original
+        return target.write(text)
+
+    def flush(self) -> None:
+        self._file.flush()
+        self._original.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def install(self) -> HandlerOutput:
+        self._original = sys.stdout
+        sys.stdout = self  # type: ignore[assignment]
+        return self
+
+    def uninstall(self) -> None:
+        if sys.stdout is self:
+            sys.stdout = self._original
+        self._file.close()
+
+    def wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def invoke(*args: Any, **kwargs: Any) -> Any:
+            self._local.active = True
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self._local.active = False
+
+        return invoke

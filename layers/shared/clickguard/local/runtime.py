@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from clickguard import settings
 from clickguard.local.archiver import Archiver
 from clickguard.local.emulator import Emulator, apply_env
 from clickguard.local.esm import EventSourceMapping, LambdaContext
-from clickguard.local.lambda_host import function_environment, load_handler
+from clickguard.local.lambda_host import HandlerOutput, function_environment, load_handler
 from clickguard.local.stack import LOCAL_STAGE, DeployedStack, deploy
 
 STATE_FILE = Path(settings.LOCAL_STATE_FILE)  # lets other CLI processes find a running `clickguard local up`
@@ -45,18 +46,18 @@ def _unhook_moto_stream_mappings() -> None:
 
 
 class LocalRuntime:
-    def __init__(self, workdir: str | os.PathLike[str] | None = None, port: int = 0, quiet: bool = True,
+    def __init__(self, workdir: str | os.PathLike[str] | None = None, port: int = 0,
                  context: dict[str, Any] | None = None) -> None:
         self.workdir = workdir
         self.context = context
         self.emulator = Emulator(port)
-        self.quiet = quiet
         self.stack: DeployedStack | None = None
         self.esm: EventSourceMapping | None = None
         self.archiver: Archiver | None = None
         self._consumer: Any = None
         self._trainer: Any = None
         self.function_env: dict[str, str] | None = None
+        self.output: HandlerOutput | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------------------------
     def start(self) -> LocalRuntime:
@@ -78,10 +79,15 @@ class LocalRuntime:
         self.function_env = dict(env)
         env.update(self.emulator.process_env())
         env["POWERTOOLS_TRACE_DISABLED"] = "1"
-        if self.quiet:
-            env.update({"POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"})
-        self._consumer = load_handler(settings.CONSUMER_ASSET_DIR, settings.CONSUMER_HANDLER, env, "cg_local_consumer")
+        base = Path(self.workdir) if self.workdir else Path(tempfile.mkdtemp(prefix="clickguard-local-"))
+        base.mkdir(parents=True, exist_ok=True)
+        self.output = HandlerOutput(base / "lambda-output.ndjson").install()
+        # Imported as at a cold start; whatever the modules print goes where CloudWatch Logs would collect it.
+        self._consumer = self.output.wrap(load_handler)(settings.CONSUMER_ASSET_DIR, settings.CONSUMER_HANDLER, env,
+                                                        "cg_local_consumer")
         self._trainer = load_handler(settings.TRAINER_ASSET_DIR, settings.TRAINER_HANDLER, env, "cg_local_trainer")
+        self._consumer = self.output.wrap(self._consumer)
+        self._trainer = self.output.wrap(self._trainer)
         h = self.handles
         self.esm = EventSourceMapping(self.client("kinesis"), self.client("sqs"), h.stream_name, self._consumer,
                                       self.stack.esm_settings(), function_name=consumer_name)
@@ -91,6 +97,8 @@ class LocalRuntime:
     def stop(self) -> None:
         if self.esm is not None:
             self.esm.stop()
+        if self.output is not None:
+            self.output.uninstall()
         self.emulator.stop()
         if STATE_FILE.exists():
             try:
