@@ -17,8 +17,8 @@ instead of producing a subtly wrong stack.
 | training_schedule                | rate(1 day)      | EventBridge schedule expression                            |
 | training_period_hours            | from the rate    | schedule period, required for cron() schedules             |
 | window_days, min_sessions, ...   | settings.py      | trainer model parameters (see ``MODEL_KEYS``)              |
-| mean_bits_quantile               | 0.99             | calibrated threshold quantile (mean bits)                  |
-| total_bits_quantile              | 0.995            | calibrated threshold quantile (total bits)                 |
+| mean_bits_quantile               | 0.995            | calibrated threshold quantile (mean bits)                  |
+| total_bits_quantile              | 0.998            | calibrated threshold quantile (total bits)                 |
 | flag_cooldown_seconds            | 86400            | at most one flag per user per cooldown                     |
 | state_ttl_days                   | 7                | session state expires this long after the last event       |
 | model_refresh_seconds            | 60               | consumer re-checks models/latest.json this often           |
