@@ -47,7 +47,7 @@ synth: setup layer
 
 train-local: $(VENV)/.installed
 	$(VENV)/bin/clickguard simulate --days 1 --seed 7 --out demo-out/sim
-	$(VENV)/bin/clickguard train -i demo-out/sim/day-1.ndjson -o demo-out/models
+	$(VENV)/bin/clickguard train -i demo-out/sim/day-01.events.ndjson -o demo-out/models
 
 demo: setup
 	$(VENV)/bin/clickguard demo --out demo-out
