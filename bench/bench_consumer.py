@@ -83,15 +83,11 @@ def aws_resources(model: Model) -> dict[str, Any]:
     import boto3
 
     from clickguard.store.blobs import S3Store
+    from clickguard.store.sessions import create_table
 
     ddb = boto3.client("dynamodb", region_name="us-east-1")
     for name in (TABLE, TABLE + "-baseline"):
-        ddb.create_table(
-            TableName=name,
-            KeySchema=[{"AttributeName": settings.SESSION_TABLE_KEY, "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": settings.SESSION_TABLE_KEY, "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(ddb, name)
     sqs = boto3.client("sqs", region_name="us-east-1")
     queue = sqs.create_queue(QueueName="flags")["QueueUrl"]
     s3 = boto3.client("s3", region_name="us-east-1")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
@@ -13,10 +13,9 @@ from constructs import Construct
 
 from clickguard import settings
 from infra.components.function_role import FunctionRole
-from infra.components.layer import ARCHITECTURE, RUNTIME
+from infra.components.python_function import python_function
 from infra.config import CONSUMER_SERVICE, StackConfig
-from infra.nag import acknowledge, acknowledge_prefix_scoped
-from infra.paths import asset_dir
+from infra.nag import acknowledge_prefix_scoped
 
 STREAM_READ_ACTIONS = [
     "kinesis:DescribeStream",
@@ -98,28 +97,17 @@ class Consumer(Construct):
             "POWERTOOLS_METRICS_NAMESPACE": settings.METRICS_NAMESPACE,
             **config.model_environment(),
         }
-        self.function = lambda_.Function(
+        self.function = python_function(
             self,
-            "Function",
-            description="clickguard: score Kinesis batches, keep session state, send pre-block flags",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
-            code=lambda_.Code.from_asset(str(asset_dir(settings.CONSUMER_ASSET_DIR)), exclude=["__pycache__", "*.pyc"]),
+            access=access,
+            asset=settings.CONSUMER_ASSET_DIR,
             handler=settings.CONSUMER_HANDLER,
-            layers=[layer],
-            memory_size=config.consumer_memory_mb,
-            timeout=Duration.seconds(config.consumer_timeout_seconds),
-            reserved_concurrent_executions=config.reserved_concurrency,
+            layer=layer,
+            description="clickguard: score Kinesis batches, keep session state, send pre-block flags",
+            memory_mb=config.consumer_memory_mb,
+            timeout_seconds=config.consumer_timeout_seconds,
             environment=environment,
-            role=access.role,
-            log_group=access.log_group,
-            tracing=lambda_.Tracing.ACTIVE,
-        )
-        self.function.node.add_dependency(access.policy)
-        acknowledge(
-            self.function,
-            "AwsSolutions-L1",
-            "Python 3.12 on purpose: the layer's wheels (numpy) are built for cp312; bump both together.",
+            reserved_concurrent_executions=config.reserved_concurrency,
         )
 
         self.event_source = lambda_.CfnEventSourceMapping(

@@ -13,10 +13,9 @@ from constructs import Construct
 
 from clickguard import settings
 from infra.components.function_role import FunctionRole
-from infra.components.layer import ARCHITECTURE, RUNTIME
+from infra.components.python_function import python_function
 from infra.config import TRAINER_SERVICE, StackConfig
-from infra.nag import acknowledge, acknowledge_prefix_scoped
-from infra.paths import asset_dir
+from infra.nag import acknowledge_prefix_scoped
 
 KEY_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
 
@@ -71,27 +70,16 @@ class Trainer(Construct):
             "POWERTOOLS_METRICS_NAMESPACE": settings.METRICS_NAMESPACE,
             **config.model_environment(),
         }
-        self.function = lambda_.Function(
+        self.function = python_function(
             self,
-            "Function",
-            description="clickguard: train the Markov model on the archive window, publish it to S3",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
-            code=lambda_.Code.from_asset(str(asset_dir(settings.TRAINER_ASSET_DIR)), exclude=["__pycache__", "*.pyc"]),
+            access=access,
+            asset=settings.TRAINER_ASSET_DIR,
             handler=settings.TRAINER_HANDLER,
-            layers=[layer],
-            memory_size=config.trainer_memory_mb,
-            timeout=Duration.seconds(config.trainer_timeout_seconds),
+            layer=layer,
+            description="clickguard: train the Markov model on the archive window, publish it to S3",
+            memory_mb=config.trainer_memory_mb,
+            timeout_seconds=config.trainer_timeout_seconds,
             environment=environment,
-            role=access.role,
-            log_group=access.log_group,
-            tracing=lambda_.Tracing.ACTIVE,
-        )
-        self.function.node.add_dependency(access.policy)
-        acknowledge(
-            self.function,
-            "AwsSolutions-L1",
-            "Python 3.12 on purpose: the layer's wheels (numpy) are built for cp312; bump both together.",
         )
 
         self.rule = events.Rule(

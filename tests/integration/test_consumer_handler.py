@@ -22,7 +22,7 @@ from clickguard.consumer.kinesis_event import decode_event, lambda_event
 from clickguard.model import artifact
 from clickguard.store.blobs import S3Store
 from clickguard.store.retry import Backoff
-from clickguard.store.sessions import from_item
+from clickguard.store.sessions import create_table, from_item
 from tests.consumer_support import FakeFlags, FakeModel, FakeRejected, FakeSessions, config, event_stream, make_model
 
 STREAM, TABLE, BUCKET = "events", "sessions", "clickguard-data"
@@ -41,12 +41,7 @@ def world(aws, monkeypatch):
     kinesis = boto3.client("kinesis", region_name="us-east-1")
     kinesis.create_stream(StreamName=STREAM, ShardCount=1)
     ddb = boto3.client("dynamodb", region_name="us-east-1")
-    ddb.create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": settings.SESSION_TABLE_KEY, "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": settings.SESSION_TABLE_KEY, "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table(ddb, TABLE)
     sqs = boto3.client("sqs", region_name="us-east-1")
     queue = sqs.create_queue(QueueName="flags")["QueueUrl"]
     s3 = boto3.client("s3", region_name="us-east-1")

@@ -17,7 +17,7 @@ from clickguard.store.blobs import S3Store
 from clickguard.store.flags import SqsFlagQueue
 from clickguard.store.model_source import S3ModelSource
 from clickguard.store.retry import Backoff
-from clickguard.store.sessions import DynamoSessionStore
+from clickguard.store.sessions import DynamoSessionStore, create_table
 from tests.consumer_support import SHARD, T0, make_model
 
 KEY = settings.SESSION_TABLE_KEY
@@ -26,12 +26,7 @@ KEY = settings.SESSION_TABLE_KEY
 @pytest.fixture
 def ddb(aws):
     client = boto3.client("dynamodb", region_name="us-east-1")
-    client.create_table(
-        TableName="sessions",
-        KeySchema=[{"AttributeName": KEY, "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": KEY, "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table(client, "sessions")
     return client
 
 

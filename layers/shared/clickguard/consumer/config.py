@@ -7,11 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from clickguard import settings
+from clickguard.envconfig import ConfigError, number, required, user_key_source
 from clickguard.events import UserKeySource
 
-
-class ConfigError(ValueError):
-    """A configuration value is missing or invalid; the message names the variable."""
+__all__ = ["ConfigError", "ConsumerConfig"]
 
 
 @dataclass(frozen=True)
@@ -31,30 +30,12 @@ class ConsumerConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> ConsumerConfig:
         def req(name: str) -> str:
-            value = env.get(name, "").strip()
-            if not value:
-                raise ConfigError(f"environment variable {name} is required")
-            return value
+            return required(env, name)
 
         def num(name: str, default: int, minimum: int) -> int:
-            raw = env.get(name, "").strip()
-            if not raw:
-                return default
-            try:
-                value = int(raw)
-            except ValueError:
-                raise ConfigError(f"environment variable {name}={raw!r} is not an integer") from None
-            if value < minimum:
-                raise ConfigError(f"environment variable {name}={value} must be >= {minimum}")
-            return value
+            return number(env, name, default, int, minimum)
 
-        raw_source = env.get(settings.ENV_USER_KEY_SOURCE, "").strip() or UserKeySource.SESSION_USER_ID.value
-        try:
-            source = UserKeySource(raw_source)
-        except ValueError:
-            raise ConfigError(
-                f"{settings.ENV_USER_KEY_SOURCE}={raw_source!r} must be one of {[s.value for s in UserKeySource]}"
-            ) from None
+        source = user_key_source(env, settings.ENV_USER_KEY_SOURCE)
         prefix = env.get(settings.ENV_REJECTED_PREFIX, "").strip() or settings.REJECTED_PREFIX
         data_bucket = req(settings.ENV_DATA_BUCKET)
         return cls(

@@ -172,3 +172,13 @@ class DynamoSessionStore:
                 return set()
             request = unprocessed
         return {r["PutRequest"]["Item"][KEY]["S"] for r in request[self.table]}
+
+
+def create_table(dynamodb: Any, table_name: str) -> None:
+    """The table the stack deploys (key ``user_key``, on demand), for tests and benchmarks on a bare emulator."""
+    dynamodb.create_table(
+        TableName=table_name,
+        KeySchema=[{"AttributeName": settings.SESSION_TABLE_KEY, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": settings.SESSION_TABLE_KEY, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )

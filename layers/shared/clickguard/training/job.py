@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from clickguard import settings
+from clickguard.envconfig import ConfigError, number, required, user_key_source
 from clickguard.events import UserKeySource
 from clickguard.model import artifact
 from clickguard.model.model import Model, ModelParams
@@ -17,10 +18,6 @@ from clickguard.store import archive, labels
 from clickguard.store.blobs import BlobStore
 from clickguard.training.dataset import EventColumns
 from clickguard.training.pipeline import InsufficientData, train
-
-
-class ConfigError(ValueError):
-    """A configuration value is missing or invalid; the message names it."""
 
 
 @dataclass(frozen=True)
@@ -35,27 +32,10 @@ class TrainingConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> TrainingConfig:
-        def req(name: str) -> str:
-            value = env.get(name, "").strip()
-            if not value:
-                raise ConfigError(f"environment variable {name} is required")
-            return value
+        def num(name: str, default: Any, kind: type) -> Any:
+            return number(env, name, default, kind)
 
-        def num(name: str, default: float, kind: type) -> Any:
-            raw = env.get(name, "").strip()
-            if not raw:
-                return default
-            try:
-                return kind(raw)
-            except ValueError:
-                raise ConfigError(f"environment variable {name}={raw!r} is not a valid {kind.__name__}") from None
-
-        try:
-            source = UserKeySource(env.get(settings.ENV_USER_KEY_SOURCE, UserKeySource.SESSION_USER_ID.value))
-        except ValueError:
-            raise ConfigError(
-                f"{settings.ENV_USER_KEY_SOURCE} must be one of {[s.value for s in UserKeySource]}"
-            ) from None
+        source = user_key_source(env, settings.ENV_USER_KEY_SOURCE)
         try:
             params = ModelParams(
                 max_states=num(settings.ENV_MAX_STATES, settings.DEFAULT_MAX_STATES, int),
@@ -70,7 +50,7 @@ class TrainingConfig:
             ).validate()
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        data_bucket = req(settings.ENV_DATA_BUCKET)
+        data_bucket = required(env, settings.ENV_DATA_BUCKET)
         config = cls(
             data_bucket=data_bucket,
             model_bucket=env.get(settings.ENV_MODEL_BUCKET, "").strip() or data_bucket,

@@ -1,0 +1,54 @@
+"""The one way a clickguard Lambda is built: Python 3.12 on arm64, the shared layer, its own role and log group,
+active tracing, and the asset directory shipped as plain code (no Docker, no bundling)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Duration
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from infra.components.function_role import FunctionRole
+from infra.components.layer import ARCHITECTURE, RUNTIME
+from infra.nag import acknowledge
+from infra.paths import asset_dir
+
+
+def python_function(
+    scope: Construct,
+    *,
+    access: FunctionRole,
+    asset: str,
+    handler: str,
+    layer: lambda_.ILayerVersion,
+    description: str,
+    memory_mb: int,
+    timeout_seconds: int,
+    environment: dict[str, str],
+    **extra: Any,
+) -> lambda_.Function:
+    function = lambda_.Function(
+        scope,
+        "Function",
+        description=description,
+        runtime=RUNTIME,
+        architecture=ARCHITECTURE,
+        code=lambda_.Code.from_asset(str(asset_dir(asset)), exclude=["__pycache__", "*.pyc"]),
+        handler=handler,
+        layers=[layer],
+        memory_size=memory_mb,
+        timeout=Duration.seconds(timeout_seconds),
+        environment=environment,
+        role=access.role,
+        log_group=access.log_group,
+        tracing=lambda_.Tracing.ACTIVE,
+        **extra,
+    )
+    function.node.add_dependency(access.policy)
+    acknowledge(
+        function,
+        "AwsSolutions-L1",
+        "Python 3.12 on purpose: the layer's wheels (numpy) are built for cp312; bump both together.",
+    )
+    return function
