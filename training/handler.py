@@ -38,15 +38,15 @@ def scheduled_time(event: dict[str, Any]) -> datetime:
 
 def record_metrics(report: TrainingReport) -> None:
     metrics.add_metric("ArchiveObjectsRead", MetricUnit.Count, report.objects_read)
-    metrics.add_metric("EventsRead", MetricUnit.Count, report.events)
-    metrics.add_metric("LinesRejected", MetricUnit.Count, sum(report.rejected.values()))
-    metrics.add_metric("TrainingSeconds", MetricUnit.Seconds, report.seconds.get("total", 0.0))
+    metrics.add_metric(settings.METRIC_EVENTS_READ, MetricUnit.Count, report.events)
+    metrics.add_metric(settings.METRIC_LINES_REJECTED, MetricUnit.Count, sum(report.rejected.values()))
+    metrics.add_metric(settings.METRIC_TRAINING_SECONDS, MetricUnit.Seconds, report.seconds.get("total", 0.0))
     if report.status == "published":
-        metrics.add_metric("ModelPublished", MetricUnit.Count, 1)
-        metrics.add_metric("Sessions", MetricUnit.Count, report.stats["sessions"])
-        metrics.add_metric("VocabularySize", MetricUnit.Count, report.stats["vocabulary_size"])
+        metrics.add_metric(settings.METRIC_MODEL_PUBLISHED, MetricUnit.Count, 1)
+        metrics.add_metric(settings.METRIC_SESSIONS, MetricUnit.Count, report.stats["sessions"])
+        metrics.add_metric(settings.METRIC_VOCABULARY_SIZE, MetricUnit.Count, report.stats["vocabulary_size"])
     else:
-        metrics.add_metric("ModelSkipped", MetricUnit.Count, 1)
+        metrics.add_metric(settings.METRIC_MODEL_SKIPPED, MetricUnit.Count, 1)
 
 
 @logger.inject_lambda_context(log_event=False)

@@ -70,7 +70,7 @@ class Monitoring(Construct):
             label="consumer error rate (%)",
             period=FIVE_MINUTES,
         )
-        model_age = _custom("ModelAgeSeconds", CONSUMER_SERVICE, "Maximum")
+        model_age = _custom(settings.METRIC_MODEL_AGE, CONSUMER_SERVICE, "Maximum")
         trainer_errors = trainer.metric_errors(period=Duration.hours(1))
 
         self.alarms: list[cw.Alarm] = []
@@ -98,24 +98,27 @@ class Monitoring(Construct):
                     f"Messages in {name}: something was given up and waits for an operator.",
                 )
             self._alarm("TrainerFailed", trainer_errors, 1, 1, "The scheduled training failed.")
-            # The consumer reports the age of the model it scores with; two missed periods mean training is
-            # failing or skipping (ModelSkipped) without an error. No traffic = no metric = not an alarm.
+            # Two schedule periods without a publication: training fails, or skips (too little data) without an
+            # error. A silent trainer emits nothing, so missing data counts as breaching. CloudWatch caps an
+            # alarm's window at 7 days; longer schedules get the longest window it allows.
+            period_hours = min(config.training_period_hours, 84)
+            published = _custom(settings.METRIC_MODEL_PUBLISHED, TRAINER_SERVICE)
             self._alarm(
                 "ModelStale",
-                model_age,
-                2 * config.training_period_hours * 3600,
+                published.with_(period=Duration.hours(period_hours)),
                 1,
+                2,
                 "No new model for longer than two training periods.",
+                comparison=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+                missing=cw.TreatMissingData.BREACHING,
             )
 
         self.dashboard = cw.Dashboard(
             self, "Dashboard", dashboard_name=f"clickguard-{config.stage}", default_interval=Duration.hours(6)
         )
+        by_reason = f'{{{settings.METRICS_NAMESPACE},reason,service}} MetricName="{settings.METRIC_RECORDS_REJECTED}"'
         rejected = cw.MathExpression(
-            expression=(
-                f'SEARCH(\'{{{settings.METRICS_NAMESPACE},reason,service}} MetricName="RecordsRejected" '
-                f"service=\"{CONSUMER_SERVICE}\"', 'Sum', 300)"
-            ),
+            expression=f"SEARCH('{by_reason} service=\"{CONSUMER_SERVICE}\"', 'Sum', 300)",
             using_metrics={},
             label="rejected",
             period=FIVE_MINUTES,
@@ -126,9 +129,9 @@ class Monitoring(Construct):
                 title="Records in / flags sent",
                 width=12,
                 left=[
-                    _custom("RecordsIn", CONSUMER_SERVICE),
-                    _custom("FlagsSent", CONSUMER_SERVICE),
-                    _custom("Unscored", CONSUMER_SERVICE),
+                    _custom(settings.METRIC_RECORDS_IN, CONSUMER_SERVICE),
+                    _custom(settings.METRIC_FLAGS_SENT, CONSUMER_SERVICE),
+                    _custom(settings.METRIC_RECORDS_UNSCORED, CONSUMER_SERVICE),
                 ],
             ),
             graph(title="Rejected records by reason", width=12, left=[rejected]),
@@ -144,10 +147,13 @@ class Monitoring(Construct):
             graph(
                 title="Consumer batch",
                 width=8,
-                left=[_custom("BatchDurationMs", CONSUMER_SERVICE, "p99"), consumer.metric_duration(statistic="p99")],
+                left=[
+                    _custom(settings.METRIC_BATCH_DURATION, CONSUMER_SERVICE, "p99"),
+                    consumer.metric_duration(statistic="p99"),
+                ],
                 right=[
-                    _custom("UsersInBatch", CONSUMER_SERVICE, "Average"),
-                    _custom("DynamoDBCalls", CONSUMER_SERVICE),
+                    _custom(settings.METRIC_USERS_IN_BATCH, CONSUMER_SERVICE, "Average"),
+                    _custom(settings.METRIC_DYNAMODB_CALLS, CONSUMER_SERVICE),
                 ],
             ),
         )
@@ -156,8 +162,8 @@ class Monitoring(Construct):
                 title="Trainer outcome",
                 width=8,
                 left=[
-                    _custom("ModelPublished", TRAINER_SERVICE),
-                    _custom("ModelSkipped", TRAINER_SERVICE),
+                    _custom(settings.METRIC_MODEL_PUBLISHED, TRAINER_SERVICE),
+                    _custom(settings.METRIC_MODEL_SKIPPED, TRAINER_SERVICE),
                     trainer.metric_errors(period=FIVE_MINUTES),
                 ],
             ),
@@ -166,13 +172,13 @@ class Monitoring(Construct):
                 width=8,
                 left=[
                     trainer.metric_duration(statistic="Maximum"),
-                    _custom("TrainingSeconds", TRAINER_SERVICE, "Maximum"),
+                    _custom(settings.METRIC_TRAINING_SECONDS, TRAINER_SERVICE, "Maximum"),
                 ],
                 right=[
-                    _custom("EventsRead", TRAINER_SERVICE),
-                    _custom("Sessions", TRAINER_SERVICE),
-                    _custom("LinesRejected", TRAINER_SERVICE),
-                    _custom("VocabularySize", TRAINER_SERVICE, "Maximum"),
+                    _custom(settings.METRIC_EVENTS_READ, TRAINER_SERVICE),
+                    _custom(settings.METRIC_SESSIONS, TRAINER_SERVICE),
+                    _custom(settings.METRIC_LINES_REJECTED, TRAINER_SERVICE),
+                    _custom(settings.METRIC_VOCABULARY_SIZE, TRAINER_SERVICE, "Maximum"),
                 ],
             ),
             graph(title="Model age (s)", width=8, left=[model_age]),
@@ -202,15 +208,24 @@ class Monitoring(Construct):
         if self.alarms:
             self.dashboard.add_widgets(cw.AlarmStatusWidget(title="Alarms", width=24, alarms=self.alarms))
 
-    def _alarm(self, id: str, metric: cw.IMetric, threshold: float, periods: int, description: str) -> None:
+    def _alarm(
+        self,
+        id: str,
+        metric: cw.IMetric,
+        threshold: float,
+        periods: int,
+        description: str,
+        comparison: cw.ComparisonOperator = cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        missing: cw.TreatMissingData = cw.TreatMissingData.NOT_BREACHING,
+    ) -> None:
         alarm = cw.Alarm(
             self,
             id,
             metric=metric,
             threshold=threshold,
             evaluation_periods=periods,
-            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            comparison_operator=comparison,
+            treat_missing_data=missing,
             alarm_description=description,
         )
         action = cw_actions.SnsAction(self.topic)

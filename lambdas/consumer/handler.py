@@ -16,7 +16,7 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
@@ -51,22 +51,25 @@ MODEL.current()  # load the model during the cold start, not inside the first ba
 
 def record_metrics(out: BatchOutcome, dynamodb_calls: int, seconds: float) -> None:
     add = metrics.add_metric
-    add("RecordsIn", MetricUnit.Count, out.records_in)
-    add("RecordsRejected", MetricUnit.Count, sum(out.rejected.values()))
-    for reason, n in out.rejected.items():
-        add(f"Rejected_{reason}", MetricUnit.Count, n)
-    add("RecordsUnscored", MetricUnit.Count, out.unscored)
+    add(settings.METRIC_RECORDS_IN, MetricUnit.Count, out.records_in)
+    add(settings.METRIC_RECORDS_REJECTED, MetricUnit.Count, sum(out.rejected.values()))
+    for reason, n in out.rejected.items():  # a metric of its own: dimensions apply to a whole EMF document
+        with single_metric(name=settings.METRIC_RECORDS_REJECTED, unit=MetricUnit.Count, value=n,
+                           namespace=settings.METRICS_NAMESPACE) as per_reason:
+            per_reason.add_dimension(name="service", value=SERVICE)
+            per_reason.add_dimension(name="reason", value=reason)
+    add(settings.METRIC_RECORDS_UNSCORED, MetricUnit.Count, out.unscored)
     add("RecordsReplayed", MetricUnit.Count, out.replayed)
     add("DuplicateEventIds", MetricUnit.Count, out.duplicate_ids)
     add("LateRecords", MetricUnit.Count, out.late)
-    add("FlagsSent", MetricUnit.Count, out.flags_sent)
+    add(settings.METRIC_FLAGS_SENT, MetricUnit.Count, out.flags_sent)
     add("FlagsFailed", MetricUnit.Count, out.flags_failed)
-    add("UsersInBatch", MetricUnit.Count, out.users)
+    add(settings.METRIC_USERS_IN_BATCH, MetricUnit.Count, out.users)
     add("UsersFailed", MetricUnit.Count, out.users_failed)
-    add("DynamoDBCalls", MetricUnit.Count, dynamodb_calls)
-    add("BatchDuration", MetricUnit.Milliseconds, seconds * 1000)
+    add(settings.METRIC_DYNAMODB_CALLS, MetricUnit.Count, dynamodb_calls)
+    add(settings.METRIC_BATCH_DURATION, MetricUnit.Milliseconds, seconds * 1000)
     if out.model_age_seconds is not None:
-        add("ModelAge", MetricUnit.Seconds, out.model_age_seconds)
+        add(settings.METRIC_MODEL_AGE, MetricUnit.Seconds, out.model_age_seconds)
 
 
 @logger.inject_lambda_context(log_event=False)  # never log payloads

@@ -261,7 +261,12 @@ def test_alarms(synth_aws):
     (iterator_age,) = [a for n, a in alarms.items() if "IteratorAge" in n]
     assert iterator_age["Properties"]["Threshold"] == synth_aws.config.iterator_age_alarm_seconds * 1000
     (stale,) = [a for n, a in alarms.items() if "ModelStale" in n]
-    assert stale["Properties"]["Threshold"] == 2 * 24 * 3600
+    props = stale["Properties"]  # fewer than one publication in each of two schedule periods, silence breaches
+    (query,) = props["Metrics"]  # CDK renders a day-long period as a metric data query
+    stat = query["MetricStat"]
+    assert stat["Metric"]["MetricName"] == settings.METRIC_MODEL_PUBLISHED and stat["Stat"] == "Sum"
+    assert (props["Threshold"], props["EvaluationPeriods"], stat["Period"]) == (1, 2, 24 * 3600)
+    assert props["ComparisonOperator"] == "LessThanThreshold" and props["TreatMissingData"] == "breaching"
 
 
 def test_alarm_topic_encrypted_with_optional_email(template, synth_local):
@@ -282,10 +287,13 @@ def test_dashboard_covers_the_pipeline(synth_aws):
         "Throttles",
         "ModelPublished",
         "ModelSkipped",
-        "ModelAgeSeconds",
+        settings.METRIC_MODEL_AGE,
+        settings.METRIC_RECORDS_UNSCORED,
+        settings.METRIC_BATCH_DURATION,
         "Duration",
     ):
         assert metric in body, metric
+    assert "reason,service" in body  # rejected records graphed per reason
 
 
 def test_outputs_have_stable_keys(template):

@@ -157,7 +157,12 @@ def test_bad_records_are_sunk_counted_and_never_fail_the_batch(world, handler, c
     assert [ln["sequence_number"] for ln in lines] == [r["kinesis"]["sequenceNumber"] for r in bad]
     assert base64.b64decode(lines[1]["data_base64"]) == b"{broken"
     assert all(ln["shard_id"].startswith("shardId-") and ln["arrival_time"].endswith("Z") for ln in lines)
-    assert '"RecordsRejected":[2.0]' in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert '"RecordsRejected":[2.0]' in out
+    docs = [json.loads(line) for line in out.splitlines() if '"reason"' in line and '"_aws"' in line]
+    per_reason = {d["reason"]: d["RecordsRejected"] for d in docs}  # one EMF document per reason, for the dashboard
+    assert per_reason == {"not_utf8": [1.0], "not_json": [1.0]}
+    assert all(sorted(d["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]) == ["reason", "service"] for d in docs)
     rejected_logs = [r for r in caplog.records if r.getMessage() == "record rejected"]
     assert [r.reason for r in rejected_logs] == ["not_utf8", "not_json"]
     assert [r.sequence_number for r in rejected_logs] == [r["kinesis"]["sequenceNumber"] for r in bad]

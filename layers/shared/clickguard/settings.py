@@ -52,6 +52,23 @@ ENV_TOTAL_BITS_QUANTILE = "CLICKGUARD_TOTAL_BITS_QUANTILE"
 ENV_USER_KEY_SOURCE = "CLICKGUARD_USER_KEY_SOURCE"
 
 METRICS_NAMESPACE = "Clickguard"
+# Custom metric names (dimension ``service``), emitted by the handlers and graphed / alarmed on by
+# infra/components/monitoring.py: one definition, so a renamed metric cannot leave a dashboard empty.
+METRIC_RECORDS_IN = "RecordsIn"
+METRIC_RECORDS_REJECTED = "RecordsRejected"  # also emitted per reason with a ``reason`` dimension
+METRIC_RECORDS_UNSCORED = "RecordsUnscored"
+METRIC_FLAGS_SENT = "FlagsSent"
+METRIC_USERS_IN_BATCH = "UsersInBatch"
+METRIC_DYNAMODB_CALLS = "DynamoDBCalls"
+METRIC_BATCH_DURATION = "BatchDuration"
+METRIC_MODEL_AGE = "ModelAge"
+METRIC_MODEL_PUBLISHED = "ModelPublished"
+METRIC_MODEL_SKIPPED = "ModelSkipped"
+METRIC_TRAINING_SECONDS = "TrainingSeconds"
+METRIC_EVENTS_READ = "EventsRead"
+METRIC_SESSIONS = "Sessions"
+METRIC_LINES_REJECTED = "LinesRejected"
+METRIC_VOCABULARY_SIZE = "VocabularySize"
 
 # consumer
 ENV_TABLE_NAME = "CLICKGUARD_TABLE_NAME"
