@@ -59,9 +59,6 @@ from clickguard import settings
 from clickguard.events import UserKeySource
 
 STACK_NAME_PREFIX = "clickguard"
-# Powertools service names the handlers use for the ``service`` metric dimension.
-CONSUMER_SERVICE = "clickguard-consumer"
-TRAINER_SERVICE = "clickguard-trainer"
 # Firehose failures (records it could not deliver) land here, outside the trainer's prefix.
 ARCHIVE_ERROR_PREFIX = "archive-errors/"
 
@@ -203,6 +200,15 @@ class StackConfig:
     @property
     def stack_name(self) -> str:
         return f"{STACK_NAME_PREFIX}-{self.stage}"
+
+    @property
+    def consumer_service(self) -> str:
+        """The consumer's ``service`` metric dimension: per stage, so stages in one account never mix."""
+        return f"{settings.CONSUMER_SERVICE}-{self.stage}"
+
+    @property
+    def trainer_service(self) -> str:
+        return f"{settings.TRAINER_SERVICE}-{self.stage}"
 
     @classmethod
     def from_context(cls, get: Any) -> StackConfig:

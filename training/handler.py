@@ -5,6 +5,7 @@ Thin on purpose: configuration is validated once at cold start, then one call in
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,9 +18,10 @@ from clickguard import settings
 from clickguard.store.blobs import S3Store
 from clickguard.training.job import TrainingConfig, TrainingReport, run_training
 
-logger = Logger(service="clickguard-trainer")
-metrics = Metrics(namespace=settings.METRICS_NAMESPACE, service="clickguard-trainer")
-tracer = Tracer(service="clickguard-trainer")
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or settings.TRAINER_SERVICE
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=settings.METRICS_NAMESPACE, service=SERVICE)
+tracer = Tracer(service=SERVICE)
 
 CONFIG = TrainingConfig.from_env()  # a bad setting fails the cold start with a message naming it
 S3 = boto3.client("s3")

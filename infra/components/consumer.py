@@ -14,7 +14,7 @@ from constructs import Construct
 from clickguard import settings
 from infra.components.function_role import FunctionRole
 from infra.components.python_function import python_function
-from infra.config import CONSUMER_SERVICE, StackConfig
+from infra.config import StackConfig
 from infra.nag import acknowledge_prefix_scoped
 
 STREAM_READ_ACTIONS = [
@@ -93,7 +93,7 @@ class Consumer(Construct):
             settings.ENV_MODEL_REFRESH_SECONDS: str(config.model_refresh_seconds),
             settings.ENV_FLAG_COOLDOWN_SECONDS: str(config.flag_cooldown_seconds),
             settings.ENV_STATE_TTL_DAYS: str(config.state_ttl_days),
-            "POWERTOOLS_SERVICE_NAME": CONSUMER_SERVICE,
+            "POWERTOOLS_SERVICE_NAME": config.consumer_service,
             "POWERTOOLS_METRICS_NAMESPACE": settings.METRICS_NAMESPACE,
             **config.model_environment(),
         }

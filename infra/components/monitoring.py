@@ -15,7 +15,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from clickguard import settings
-from infra.config import CONSUMER_SERVICE, TRAINER_SERVICE, StackConfig
+from infra.config import StackConfig
 
 FIVE_MINUTES = Duration.minutes(5)
 
@@ -70,7 +70,7 @@ class Monitoring(Construct):
             label="consumer error rate (%)",
             period=FIVE_MINUTES,
         )
-        model_age = _custom(settings.METRIC_MODEL_AGE, CONSUMER_SERVICE, "Maximum")
+        model_age = _custom(settings.METRIC_MODEL_AGE, config.consumer_service, "Maximum")
         trainer_errors = trainer.metric_errors(period=Duration.hours(1))
 
         self.alarms: list[cw.Alarm] = []
@@ -102,7 +102,7 @@ class Monitoring(Construct):
             # error. A silent trainer emits nothing, so missing data counts as breaching. CloudWatch caps an
             # alarm's window at 7 days; longer schedules get the longest window it allows.
             period_hours = min(config.training_period_hours, 84)
-            published = _custom(settings.METRIC_MODEL_PUBLISHED, TRAINER_SERVICE)
+            published = _custom(settings.METRIC_MODEL_PUBLISHED, config.trainer_service)
             self._alarm(
                 "ModelStale",
                 published.with_(period=Duration.hours(period_hours)),
@@ -118,7 +118,7 @@ class Monitoring(Construct):
         )
         by_reason = f'{{{settings.METRICS_NAMESPACE},reason,service}} MetricName="{settings.METRIC_RECORDS_REJECTED}"'
         rejected = cw.MathExpression(
-            expression=f"SEARCH('{by_reason} service=\"{CONSUMER_SERVICE}\"', 'Sum', 300)",
+            expression=f"SEARCH('{by_reason} service=\"{config.consumer_service}\"', 'Sum', 300)",
             using_metrics={},
             label="rejected",
             period=FIVE_MINUTES,
@@ -129,9 +129,9 @@ class Monitoring(Construct):
                 title="Records in / flags sent",
                 width=12,
                 left=[
-                    _custom(settings.METRIC_RECORDS_IN, CONSUMER_SERVICE),
-                    _custom(settings.METRIC_FLAGS_SENT, CONSUMER_SERVICE),
-                    _custom(settings.METRIC_RECORDS_UNSCORED, CONSUMER_SERVICE),
+                    _custom(settings.METRIC_RECORDS_IN, config.consumer_service),
+                    _custom(settings.METRIC_FLAGS_SENT, config.consumer_service),
+                    _custom(settings.METRIC_RECORDS_UNSCORED, config.consumer_service),
                 ],
             ),
             graph(title="Rejected records by reason", width=12, left=[rejected]),
@@ -148,12 +148,12 @@ class Monitoring(Construct):
                 title="Consumer batch",
                 width=8,
                 left=[
-                    _custom(settings.METRIC_BATCH_DURATION, CONSUMER_SERVICE, "p99"),
+                    _custom(settings.METRIC_BATCH_DURATION, config.consumer_service, "p99"),
                     consumer.metric_duration(statistic="p99"),
                 ],
                 right=[
-                    _custom(settings.METRIC_USERS_IN_BATCH, CONSUMER_SERVICE, "Average"),
-                    _custom(settings.METRIC_DYNAMODB_CALLS, CONSUMER_SERVICE),
+                    _custom(settings.METRIC_USERS_IN_BATCH, config.consumer_service, "Average"),
+                    _custom(settings.METRIC_DYNAMODB_CALLS, config.consumer_service),
                 ],
             ),
         )
@@ -162,8 +162,8 @@ class Monitoring(Construct):
                 title="Trainer outcome",
                 width=8,
                 left=[
-                    _custom(settings.METRIC_MODEL_PUBLISHED, TRAINER_SERVICE),
-                    _custom(settings.METRIC_MODEL_SKIPPED, TRAINER_SERVICE),
+                    _custom(settings.METRIC_MODEL_PUBLISHED, config.trainer_service),
+                    _custom(settings.METRIC_MODEL_SKIPPED, config.trainer_service),
                     trainer.metric_errors(period=FIVE_MINUTES),
                 ],
             ),
@@ -172,13 +172,13 @@ class Monitoring(Construct):
                 width=8,
                 left=[
                     trainer.metric_duration(statistic="Maximum"),
-                    _custom(settings.METRIC_TRAINING_SECONDS, TRAINER_SERVICE, "Maximum"),
+                    _custom(settings.METRIC_TRAINING_SECONDS, config.trainer_service, "Maximum"),
                 ],
                 right=[
-                    _custom(settings.METRIC_EVENTS_READ, TRAINER_SERVICE),
-                    _custom(settings.METRIC_SESSIONS, TRAINER_SERVICE),
-                    _custom(settings.METRIC_LINES_REJECTED, TRAINER_SERVICE),
-                    _custom(settings.METRIC_VOCABULARY_SIZE, TRAINER_SERVICE, "Maximum"),
+                    _custom(settings.METRIC_EVENTS_READ, config.trainer_service),
+                    _custom(settings.METRIC_SESSIONS, config.trainer_service),
+                    _custom(settings.METRIC_LINES_REJECTED, config.trainer_service),
+                    _custom(settings.METRIC_VOCABULARY_SIZE, config.trainer_service, "Maximum"),
                 ],
             ),
             graph(title="Model age (s)", width=8, left=[model_age]),

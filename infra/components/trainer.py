@@ -14,7 +14,7 @@ from constructs import Construct
 from clickguard import settings
 from infra.components.function_role import FunctionRole
 from infra.components.python_function import python_function
-from infra.config import TRAINER_SERVICE, StackConfig
+from infra.config import StackConfig
 from infra.nag import acknowledge_prefix_scoped
 
 KEY_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
@@ -66,7 +66,7 @@ class Trainer(Construct):
             settings.ENV_DATA_BUCKET: data_bucket.bucket_name,
             settings.ENV_MODEL_BUCKET: model_bucket.bucket_name,
             settings.ENV_ARCHIVE_PREFIX: archive,
-            "POWERTOOLS_SERVICE_NAME": TRAINER_SERVICE,
+            "POWERTOOLS_SERVICE_NAME": config.trainer_service,
             "POWERTOOLS_METRICS_NAMESPACE": settings.METRICS_NAMESPACE,
             **config.model_environment(),
         }

@@ -10,6 +10,7 @@ connections per client and leaving the single vCPU (1,769 MB) to the scoring, wh
 
 from __future__ import annotations
 
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -29,7 +30,7 @@ from clickguard.store.model_source import S3ModelSource
 from clickguard.store.rejected import S3RejectedSink
 from clickguard.store.sessions import DynamoSessionStore
 
-SERVICE = "clickguard-consumer"
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or settings.CONSUMER_SERVICE
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=settings.METRICS_NAMESPACE, service=SERVICE)
 tracer = Tracer(service=SERVICE)  # patches botocore: every AWS call below is a traced subsegment

@@ -306,3 +306,16 @@ def test_each_function_has_its_own_role(synth_aws):
     assert len(set(roles)) == len(roles) == 2
     for role in synth_aws.resources("AWS::IAM::Role").values():
         assert "ManagedPolicyArns" not in role["Properties"]
+
+
+def test_metrics_are_per_stage(synth_aws):
+    """Two stages in one account must not share custom metrics, dashboards or alarms."""
+    config = synth_aws.config
+    services = {
+        f["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+        for f in synth_aws.resources("AWS::Lambda::Function").values()
+    }
+    assert services == {config.consumer_service, config.trainer_service}
+    assert all(s.endswith(f"-{config.stage}") for s in services)
+    (dashboard,) = synth_aws.resources("AWS::CloudWatch::Dashboard").values()
+    assert config.consumer_service in json.dumps(dashboard["Properties"]["DashboardBody"])

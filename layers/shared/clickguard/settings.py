@@ -52,6 +52,10 @@ ENV_TOTAL_BITS_QUANTILE = "CLICKGUARD_TOTAL_BITS_QUANTILE"
 ENV_USER_KEY_SOURCE = "CLICKGUARD_USER_KEY_SOURCE"
 
 METRICS_NAMESPACE = "Clickguard"
+# Powertools service names; the stack sets POWERTOOLS_SERVICE_NAME to these plus the stage, so several stages in
+# one account keep separate metrics (the ``service`` dimension) and dashboards.
+CONSUMER_SERVICE = "clickguard-consumer"
+TRAINER_SERVICE = "clickguard-trainer"
 # Custom metric names (dimension ``service``), emitted by the handlers and graphed / alarmed on by
 # infra/components/monitoring.py: one definition, so a renamed metric cannot leave a dashboard empty.
 METRIC_RECORDS_IN = "RecordsIn"
