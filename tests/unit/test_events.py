@@ -179,3 +179,14 @@ def test_rejection_message_never_contains_the_payload():
     with pytest.raises(RejectedRecord) as info:
         parse_record(canonical(user_id="secret-user", outcome="maybe-secret-value-that-is-long-enough-to-cut"))
     assert "secret-user" not in str(info.value)
+
+
+def test_timestamps_are_exact_to_the_millisecond():
+    """Float seconds times 1000 can land just under an integer; truncating would lose a millisecond."""
+    import random
+
+    rng = random.Random(5)
+    for _ in range(20_000):
+        ms = 1_700_000_000_000 + rng.randrange(10**11)
+        assert parse_timestamp(ms / 1000) == ms
+        assert parse_timestamp(format_ms(ms)) == ms

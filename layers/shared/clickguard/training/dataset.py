@@ -89,9 +89,17 @@ class EventColumns:
             self.add_lines(lines, source)
             return
         self.lines += len(lines)
-        append = self._append
+        parsed = []
+        append = parsed.append
         for obj in objs:
             try:
                 append(parse_object(obj, source))
             except RejectedRecord as exc:
                 self.rejected[exc.reason.value] += 1
+        if parsed:  # one transpose per object instead of five appends per event
+            users, tokens, ts_ms, session_ids, event_ids = zip(*parsed, strict=True)
+            self.users.extend(users)
+            self.tokens.extend(tokens)
+            self.ts_ms.extend(ts_ms)
+            self.session_ids.extend(session_ids)
+            self.event_ids.extend(event_ids)
