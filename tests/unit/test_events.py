@@ -182,7 +182,7 @@ def test_rejection_message_never_contains_the_payload():
 
 
 def test_timestamps_are_exact_to_the_millisecond():
-    """Float seconds times 1000 can land just under an integer; truncating would lose a millisecond."""
+    """Epoch seconds (as JSON floats) and ISO strings both round-trip every millisecond exactly."""
     import random
 
     rng = random.Random(5)

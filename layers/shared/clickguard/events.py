@@ -198,7 +198,7 @@ _MAX_MS = 4_102_444_800_000
 def parse_timestamp(value: Any) -> int:
     """ISO 8601 (``Z`` or an offset; naive means UTC) or epoch seconds / milliseconds -> epoch milliseconds.
 
-    Rounded to the nearest millisecond: truncating ``1763000000.123 * 1000`` can land on ...122.99999 -> 122."""
+    Sub-millisecond digits are rounded to the nearest millisecond."""
     if value is None or value == "":
         raise RejectedRecord(Reason.MISSING_TIMESTAMP, "no timestamp")
     kind = type(value)
