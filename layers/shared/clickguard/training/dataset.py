@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from collections import Counter
 from collections.abc import Iterable
@@ -72,6 +73,19 @@ class EventColumns:
         for line in lines:
             if line.strip():
                 self.add_line(line, source)
+
+    def add_objects(self, bodies: Iterable[bytes], source: UserKeySource = UserKeySource.SESSION_USER_ID) -> None:
+        """Every object of an archive window. Parsing makes millions of small tuples and no reference cycles, so
+        the cyclic collector only burns time re-walking them (about a third of the parse, measured); it is paused
+        for the loop and restored after."""
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            for body in bodies:
+                self.add_object(body, source)
+        finally:
+            if was_enabled:
+                gc.enable()
 
     def add_object(self, body: bytes, source: UserKeySource = UserKeySource.SESSION_USER_ID) -> None:
         """All lines of one archive object. Decoding them as one JSON array runs the whole object through the C

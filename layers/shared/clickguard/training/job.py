@@ -123,8 +123,7 @@ def run_training(s3: Any, config: TrainingConfig, now: datetime, model_store: Bl
     keys = archive.keys_in_window(s3, config.data_bucket, config.archive_prefix, start, now)
     astats = archive.ArchiveStats()
     cols = EventColumns()
-    for body in archive.iter_objects(s3, config.data_bucket, keys, astats):
-        cols.add_object(body, config.user_key_source)
+    cols.add_objects(archive.iter_objects(s3, config.data_bucket, keys, astats), config.user_key_source)
     t1 = time.perf_counter()
     exclude = labels.blocked_users(s3, config.model_bucket)
     report = TrainingReport(
