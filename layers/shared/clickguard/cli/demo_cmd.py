@@ -43,9 +43,12 @@ def _check(args: argparse.Namespace) -> None:
 
 def print_summary(result, out=sys.stdout) -> None:
     w = out.write
-    w(f"\nflagged users (first 20 of {len(result.flags)}):\n")
+    first_flag: dict[str, dict] = {}
+    for f in result.flags:
+        first_flag.setdefault(f["user_key"], f)
+    w(f"\n{len(result.flags)} flags for {len(first_flag)} users; the first 20 users, each with its first flag:\n")
     w(f"  {'user':<14} {'reasons':<20} {'mean bits':>9} {'total bits':>10} {'events':>6}  most surprising\n")
-    for f in result.flags[:20]:
+    for f in list(first_flag.values())[:20]:
         top = f["top_transitions"][0] if f["top_transitions"] else None
         surprise = f"{top['from']} -> {top['to']} ({top['bits']:.1f} b)" if top else ""
         w(f"  {f['user_key']:<14} {','.join(f['reasons']):<20} {f['mean_bits']:>9.2f} {f['total_bits']:>10.1f} "
