@@ -93,8 +93,6 @@ class Consumer(Construct):
             settings.ENV_MODEL_REFRESH_SECONDS: str(config.model_refresh_seconds),
             settings.ENV_FLAG_COOLDOWN_SECONDS: str(config.flag_cooldown_seconds),
             settings.ENV_STATE_TTL_DAYS: str(config.state_ttl_days),
-            "POWERTOOLS_SERVICE_NAME": config.consumer_service,
-            "POWERTOOLS_METRICS_NAMESPACE": settings.METRICS_NAMESPACE,
             **config.model_environment(),
         }
         self.function = python_function(
@@ -107,6 +105,7 @@ class Consumer(Construct):
             memory_mb=config.consumer_memory_mb,
             timeout_seconds=config.consumer_timeout_seconds,
             environment=environment,
+            service=config.consumer_service,
             reserved_concurrent_executions=config.reserved_concurrency,
         )
 

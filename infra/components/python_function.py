@@ -9,6 +9,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from clickguard import settings
 from infra.components.function_role import FunctionRole
 from infra.components.layer import ARCHITECTURE, RUNTIME
 from infra.nag import acknowledge
@@ -26,6 +27,7 @@ def python_function(
     memory_mb: int,
     timeout_seconds: int,
     environment: dict[str, str],
+    service: str,
     **extra: Any,
 ) -> lambda_.Function:
     function = lambda_.Function(
@@ -39,7 +41,12 @@ def python_function(
         layers=[layer],
         memory_size=memory_mb,
         timeout=Duration.seconds(timeout_seconds),
-        environment=environment,
+        # The handlers take their metrics ``service`` dimension from here (see StackConfig.*_service).
+        environment={
+            **environment,
+            "POWERTOOLS_SERVICE_NAME": service,
+            "POWERTOOLS_METRICS_NAMESPACE": settings.METRICS_NAMESPACE,
+        },
         role=access.role,
         log_group=access.log_group,
         tracing=lambda_.Tracing.ACTIVE,

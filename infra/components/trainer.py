@@ -66,8 +66,6 @@ class Trainer(Construct):
             settings.ENV_DATA_BUCKET: data_bucket.bucket_name,
             settings.ENV_MODEL_BUCKET: model_bucket.bucket_name,
             settings.ENV_ARCHIVE_PREFIX: archive,
-            "POWERTOOLS_SERVICE_NAME": config.trainer_service,
-            "POWERTOOLS_METRICS_NAMESPACE": settings.METRICS_NAMESPACE,
             **config.model_environment(),
         }
         self.function = python_function(
@@ -80,6 +78,7 @@ class Trainer(Construct):
             memory_mb=config.trainer_memory_mb,
             timeout_seconds=config.trainer_timeout_seconds,
             environment=environment,
+            service=config.trainer_service,
         )
 
         self.rule = events.Rule(

@@ -90,3 +90,16 @@ def test_archiver_writes_firehose_layout(stream, s3, bucket):
     body = gzip.decompress(s3.get_object(Bucket=bucket, Key=keys[0])["Body"].read())
     assert [json.loads(line)["n"] for line in body.splitlines()] == list(range(10))
     assert Archiver(stream, s3, "events", bucket).flush_stream().records == 10  # a new consumer reads from the start
+
+
+def test_records_past_the_maximum_age_go_to_the_on_failure_queue_unprocessed(stream, sqs):
+    url = sqs.get_queue_url(QueueName="on-failure")["QueueUrl"]
+    seen = []
+    esm = EventSourceMapping(stream, sqs, "events", lambda e, c: seen.append(numbers(e)),
+                             EsmSettings(batch_size=10, max_record_age_seconds=0, on_failure_queue_url=url))
+    esm.drain()
+    assert seen == [] and esm.stats.records_expired == 10
+    (msg,) = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    body = json.loads(msg["Body"])
+    assert body["requestContext"]["condition"] == "RecordAgeExceeded"
+    assert body["KinesisBatchInfo"]["batchSize"] == 10

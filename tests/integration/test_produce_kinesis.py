@@ -8,7 +8,8 @@ import boto3
 import pytest
 
 from clickguard.cli.main import main
-from clickguard.store.stream import Backoff, PutFailed, PutStats, RateLimiter, chunks, put_batch
+from clickguard.store.retry import Backoff
+from clickguard.store.stream import PutFailed, PutStats, RateLimiter, chunks, put_batch
 
 STREAM = "clickguard-events"
 
@@ -86,7 +87,7 @@ def test_partial_failures_are_retried_exactly(kinesis):
     flaky = FlakyKinesis(kinesis, bad_calls=2)
     entries = [{"Data": json.dumps({"n": i}).encode(), "PartitionKey": f"u{i}"} for i in range(8)]
     stats, sleeps = PutStats(), []
-    put_batch(flaky, STREAM, entries, stats, Backoff(base_s=0.1), sleep=sleeps.append)
+    put_batch(flaky, STREAM, entries, stats, Backoff(base_s=0.1, sleep=sleeps.append))
     assert flaky.sent == [8, 4, 2]  # only the failed ones are resent
     assert stats.records == 8 and stats.retried_records == 6 and stats.calls == 3
     assert stats.error_codes == {"ProvisionedThroughputExceededException": 6}
@@ -98,7 +99,7 @@ def test_gives_up_after_max_attempts(kinesis):
     flaky = FlakyKinesis(kinesis, bad_calls=99)
     with pytest.raises(PutFailed) as exc:
         put_batch(flaky, STREAM, [{"Data": b"{}", "PartitionKey": f"k{i}"} for i in range(8)], PutStats(),
-                  Backoff(max_attempts=2), sleep=lambda s: None)
+                  Backoff(attempts=2, sleep=lambda s: None))
     assert exc.value.failed == 2  # 8 sent, 4 failed and resent, 2 of those still failing
 
 

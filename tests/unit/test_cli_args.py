@@ -60,8 +60,11 @@ def test_produce_strict_names_the_bad_line(tmp_path, capsys):
     _fails(["produce", "--input", str(f), "--stream", "s", "--strict"], capsys, ":2: not_json")
 
 
-def test_local_is_not_wired_yet(capsys):
-    _fails(["flags", "--local"], capsys, "--local")
+def test_local_without_a_running_stack_says_how_to_start_one(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no .clickguard-local.json here
+    _fails(["flags", "--local"], capsys, "--local: no running local stack", "clickguard local up")
+    (tmp_path / ".clickguard-local.json").write_text("{not json")
+    _fails(["produce", "--local", "--simulate"], capsys, "is not a clickguard local state file")
 
 
 def test_stack_without_outputs_names_them(aws, capsys):

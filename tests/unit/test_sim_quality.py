@@ -61,3 +61,14 @@ def test_batch_bounds_split_on_time_and_size():
     ts = np.array([0, 1000, 9999, 10_000, 10_001, 25_000])
     assert batch_bounds(ts, 10, 100) == [(0, 3), (3, 5), (5, 6)]
     assert batch_bounds(ts, 10, 2) == [(0, 2), (2, 3), (3, 5), (5, 6)]
+
+
+def test_tally_and_block_list_accept_labels_from_a_users_own_files():
+    from clickguard.sim.quality import blocked_users, precision, recall, tally
+
+    truth = {"a": "fraud", "b": "good", "c": "scraper", "d": "buyer", "e": "chargeback"}
+    per_type, tp, fp, fn = tally({"a", "b", "zz"}, truth)
+    assert (tp, fp, fn) == (1, 2, 2)  # b is benign; zz is unknown to the truth and counts against precision
+    assert per_type["fraud"].flagged == 1 and per_type["chargeback"].total == 1
+    assert (precision(tp, fp), recall(tp, fn)) == (1 / 3, 1 / 3)
+    assert blocked_users(truth, 1.0) == ["a", "c", "e"]

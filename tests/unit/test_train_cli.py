@@ -62,3 +62,13 @@ def test_bad_arguments_say_what_is_wrong_and_exit_non_zero(argv, message, events
         main(argv)
     assert info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_train_reads_gzip_exports(tmp_path, capsys):
+    import gzip
+
+    path = tmp_path / "export.ndjson.gz"
+    path.write_bytes(gzip.compress(ndjson(ordinary_events(60, seed=2))))
+    code, io = run(capsys, "train", "-i", str(path), "-o", str(tmp_path / "m"), "--min-sessions", "5",
+                   "--min-token-count", "1")
+    assert code == 0 and json.loads(io.out)["events"] == len(ordinary_events(60, seed=2))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import gzip
 import json
 import sys
 import time
@@ -16,7 +15,8 @@ from typing import Any
 from clickguard.cli import target
 from clickguard.cli.common import fail, positive_int
 from clickguard.events import RejectedRecord, UserKeySource, parse_object, parse_record
-from clickguard.store.stream import Backoff, PutFailed, PutStats, produce
+from clickguard.files import open_binary
+from clickguard.store.stream import PutFailed, PutStats, produce, producer_backoff
 
 CSV_REQUIRED = ("user_id", "event_type", "timestamp")
 CSV_OPTIONAL = ("outcome", "session_id", "event_id")
@@ -42,8 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def entries_from_ndjson(path: Path, source: UserKeySource, strict: bool, rejected: Counter) -> Iterator[dict]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as fh:
+    with open_binary(path) as fh:
         for n, line in enumerate(fh, 1):
             line = line.strip()
             if not line:
@@ -137,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         stats = produce(client, tgt.stream_name, entries, rate=args.rate,
-                        backoff=Backoff(max_attempts=args.max_attempts), on_progress=progress)
+                        backoff=producer_backoff(args.max_attempts), on_progress=progress)
     except PutFailed as exc:
         fail(f"stream {tgt.stream_name}: {exc}")
     except Exception as exc:

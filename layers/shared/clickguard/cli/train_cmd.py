@@ -5,13 +5,13 @@ S3, as the thesis bootstrapped its model; or on a stack's archive: ``--stack`` i
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 from pathlib import Path
 
 from clickguard import settings
 from clickguard.cli.common import fail, open_store, positive_int, quantile
 from clickguard.events import UserKeySource, format_ms
+from clickguard.files import open_binary
 from clickguard.model.model import ModelParams
 from clickguard.training.dataset import EventColumns
 from clickguard.training.job import fit_and_publish
@@ -44,8 +44,7 @@ def read_files(paths: list[str], source: UserKeySource) -> EventColumns:
         path = Path(name)
         if not path.is_file():
             fail(f"--input {name}: no such file")
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rb") as fh:
+        with open_binary(path) as fh:
             cols.add_lines(fh, source)
     return cols
 

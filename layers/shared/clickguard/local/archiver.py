@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from clickguard import settings
+from clickguard.store.archive import hour_prefix
 
 
 @dataclass
@@ -59,12 +60,12 @@ class Archiver:
         by_hour: dict[str, list[bytes]] = {}
         first_time: dict[str, datetime] = {}
         for arrival, data in self._buffer:
-            hour = f"{arrival:%Y/%m/%d/%H}"
-            by_hour.setdefault(hour, []).append(data if data.endswith(b"\n") else data + b"\n")
-            first_time.setdefault(hour, arrival)
-        for hour, lines in by_hour.items():
-            t = first_time[hour]
-            key = f"{self.prefix}{hour}/{self.stream_name}-1-{t:%Y-%m-%d-%H-%M-%S}-{uuid.uuid4()}.gz"
+            folder = hour_prefix(self.prefix, arrival)  # the trainer lists exactly these folders
+            by_hour.setdefault(folder, []).append(data if data.endswith(b"\n") else data + b"\n")
+            first_time.setdefault(folder, arrival)
+        for folder, lines in by_hour.items():
+            t = first_time[folder]
+            key = f"{folder}{self.stream_name}-1-{t:%Y-%m-%d-%H-%M-%S}-{uuid.uuid4()}.gz"
             self.s3.put_object(Bucket=self.bucket, Key=key, Body=gzip.compress(b"".join(lines)))
             self.stats.objects += 1
             self.stats.records += len(lines)

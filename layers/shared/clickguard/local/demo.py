@@ -22,10 +22,11 @@ from typing import Any
 import numpy as np
 
 from clickguard.events import RejectedRecord, format_ms, parse_record
+from clickguard.files import open_binary
 from clickguard.local.runtime import LocalRuntime
 from clickguard.model import artifact
 from clickguard.sim import quality
-from clickguard.sim.catalog import UserType
+from clickguard.sim.catalog import is_abnormal
 from clickguard.sim.output import ndjson_lines, read_labels
 from clickguard.store import flag_reader, labels
 from clickguard.store.blobs import S3Store
@@ -83,18 +84,8 @@ def _entries(lines: Iterable[str | bytes]) -> list[dict[str, Any]]:
 
 
 def _read_file(path: Path) -> list[bytes]:
-    import gzip
-
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as fh:
+    with open_binary(path) as fh:
         return fh.read().splitlines()
-
-
-def _is_abnormal(kind: str) -> bool:
-    try:
-        return UserType(kind).abnormal
-    except ValueError:
-        return kind not in ("buyer", "seller", "ordinary", "normal", "good")
 
 
 # The thesis's block statuses (scammer, spammer, fraud, offensive, other) for the simulator's abuse types.
@@ -103,26 +94,13 @@ _BLOCK_STATUS = {"spammer": "spammer", "scraper": "other", "account_takeover": "
 
 def _decision(kind: str) -> str:
     """What a reviewer records for a user of this true type: a block status, or cleared."""
-    return _BLOCK_STATUS.get(kind, "blocked") if _is_abnormal(kind) else "cleared"
+    return _BLOCK_STATUS.get(kind, "blocked") if is_abnormal(kind) else "cleared"
 
 
 def _flagged_quality(flags: Sequence[dict[str, Any]], truth: dict[str, str]):
-    flagged = {f["user_key"] for f in flags}
-    per_type: dict[str, dict[str, int]] = {}
-    tp = fp = fn = 0
-    for user, kind in truth.items():
-        row = per_type.setdefault(kind, {"flagged": 0, "total": 0})
-        row["total"] += 1
-        hit = user in flagged
-        row["flagged"] += hit
-        bad = _is_abnormal(kind)
-        tp += hit and bad
-        fp += hit and not bad
-        fn += (not hit) and bad
-    fp += len(flagged - set(truth))
-    precision = tp / (tp + fp) if tp + fp else 1.0
-    recall = tp / (tp + fn) if tp + fn else 1.0
-    return per_type, precision, recall
+    per_type, tp, fp, fn = quality.tally({f["user_key"] for f in flags}, truth)
+    rows = {kind: {"flagged": c.flagged, "total": c.total} for kind, c in per_type.items()}
+    return rows, quality.precision(tp, fp), quality.recall(tp, fn)
 
 
 def run_demo(opts: DemoOptions, log: Log = print) -> DemoResult:
@@ -151,7 +129,7 @@ def run_demo(opts: DemoOptions, log: Log = print) -> DemoResult:
         sim_days = simulate(SimConfig(users=opts.users, seed=opts.seed, start_date=start.isoformat()).validate())
         day1_lines, day2_lines = list(ndjson_lines(sim_days[0])), list(ndjson_lines(sim_days[1]))
         truth1, truth2 = sim_days[0].labels, sim_days[1].labels
-        n_bad = sum(_is_abnormal(t) for t in truth2.values())
+        n_bad = sum(is_abnormal(t) for t in truth2.values())
         log(f"simulated {opts.users:,} users (seed {opts.seed}): {len(day1_lines):,} events on {sim_days[0].date}, "
             f"{len(day2_lines):,} on {sim_days[1].date}; day 2 has {len(truth2):,} users, {n_bad} abnormal")
     seconds["simulate"] = time.perf_counter() - t0

@@ -132,10 +132,12 @@ class ShardPoller:
         limit = self.settings.max_record_age_seconds
         if limit < 0:
             return records
-        now = time.time()
-        fresh = [r for r in records if now - r["ApproximateArrivalTimestamp"].timestamp() <= limit]
-        if len(fresh) < len(records):
-            expired = [r for r in records if r not in fresh]
+        oldest_allowed = time.time() - limit
+        fresh: list[dict[str, Any]] = []
+        expired: list[dict[str, Any]] = []
+        for r in records:
+            (fresh if r["ApproximateArrivalTimestamp"].timestamp() >= oldest_allowed else expired).append(r)
+        if expired:
             self.stats.add(records_expired=len(expired))
             self._give_up(expired, "RecordAgeExceeded", 0)
         return fresh
@@ -193,10 +195,11 @@ class ShardPoller:
         if not self.settings.on_failure_queue_url or not batch:
             return
         first, last = batch[0], batch[-1]
+        context = LambdaContext(self.function_name).start()
         meta = {
             "requestContext": {
-                "requestId": LambdaContext(self.function_name).start().aws_request_id,
-                "functionArn": LambdaContext(self.function_name).invoked_function_arn,
+                "requestId": context.aws_request_id,
+                "functionArn": context.invoked_function_arn,
                 "condition": condition,
                 "approximateInvokeCount": attempts + 1,
             },

@@ -29,6 +29,13 @@ class UserType(enum.StrEnum):
 
 
 BENIGN_TYPES = (UserType.BUYER, UserType.SELLER)
+# Labels from a user's own files may use other words for good users.
+_BENIGN_LABELS = frozenset({*BENIGN_TYPES, "ordinary", "normal", "good", "cleared"})
+
+
+def is_abnormal(label: str) -> bool:
+    """A ground-truth label names an abuser: any simulator abuse type, or any label not known to be benign."""
+    return label not in _BENIGN_LABELS
 ABNORMAL_TYPES = tuple(t for t in UserType if t.abnormal)
 
 EVENT_TYPES = (

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 import numpy as np
 
 from clickguard.sim import timing
-from clickguard.sim.catalog import END_INDEX, N_STATES, STATES, UserType, split_state
+from clickguard.sim.catalog import END_INDEX, N_STATES, STATES, split_state
 from clickguard.sim.population import TIMING, Actors, Population, SimConfig
 
 MAX_SESSION_EVENTS = 1500  # a bot that never stops is cut here, as an app would time the session out
@@ -145,6 +145,3 @@ def simulate(config: SimConfig | None = None) -> list[SimDay]:
     population = Population(config or SimConfig())
     return [simulate_day(population, d) for d in range(1, population.config.days + 1)]
 
-
-def abnormal(user_type: str) -> bool:
-    return UserType(user_type).abnormal

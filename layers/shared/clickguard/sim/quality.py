@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from clickguard import settings
+from clickguard.consumer.flagging import firing_mask
 from clickguard.events import format_ms
 from clickguard.model.calibration import flag_reasons
 from clickguard.model.model import Model, ModelParams
 from clickguard.model.scoring import ScoringTable, SessionState, apply_event, score_batch
-from clickguard.sim.catalog import UserType
+from clickguard.sim.catalog import is_abnormal
 from clickguard.sim.generator import SimDay
 from clickguard.training.dataset import EventColumns
 from clickguard.training.pipeline import train
@@ -135,16 +136,15 @@ def score_stream(
                 _describe(out, s)
             if not seg.is_final:
                 sessions.append(_row(seg.user_key, s))
-        # The consumer's rule runs on every event (not only at batch ends), so check each event's running state.
+        # The consumer's rule runs on every event (not only at batch ends): the same vectorised screen it uses.
         trans = result.event_transitions
         total = result.event_total_ubits / settings.MICROBITS_PER_BIT
-        for i in np.flatnonzero(trans >= thresholds.min_events).tolist():
+        for i in np.flatnonzero(firing_mask(result, thresholds)).tolist():
             user = batch_users[i]
             if outcomes[user].flagged:
                 continue
             reasons = flag_reasons(total[i] / trans[i], total[i], int(trans[i]), thresholds)
-            if reasons:
-                _flag(outcomes[user], reasons, prior[user], lo, i, users, tokens, ts_list, session_ids, table, gap_ms)
+            _flag(outcomes[user], reasons, prior[user], lo, i, users, tokens, ts_list, session_ids, table, gap_ms)
         # A prior session that no segment of this batch continued has ended: record its final state.
         sessions.extend(_row(u, old) for u, old in prior.items() if old is not None and u not in continued)
         state.update(result.final)
@@ -173,33 +173,46 @@ def _describe(out: UserOutcome, s: SessionState) -> None:
     out.top = [(t.from_token, t.to_token, round(t.bits, 3)) for t in s.top]
 
 
-def measure(
-    outcomes: Mapping[str, UserOutcome], truth: Mapping[str, str]
-) -> tuple[dict[str, TypeCount], int, int, int]:
-    """Per-type flagged/total plus true positives, false positives and false negatives on abnormal users."""
+def tally(flagged: Collection[str], truth: Mapping[str, str]) -> tuple[dict[str, TypeCount], int, int, int]:
+    """Per-type flagged/total, and true positives, false positives and false negatives on abnormal users.
+    A flagged user the truth does not know counts against precision."""
     per_type: dict[str, TypeCount] = {}
     tp = fp = fn = 0
     for user, kind in truth.items():
-        out = outcomes.get(user)
-        flagged = bool(out and out.flagged)
-        if out is not None:
-            out.user_type = kind
+        hit = user in flagged
         count = per_type.setdefault(kind, TypeCount())
         count.total += 1
-        count.flagged += flagged
-        bad = UserType(kind).abnormal
-        tp += flagged and bad
-        fp += flagged and not bad
-        fn += (not flagged) and bad
-    fp += sum(1 for u, o in outcomes.items() if o.flagged and u not in truth)  # unknown users count against us
+        count.flagged += hit
+        bad = is_abnormal(kind)
+        tp += hit and bad
+        fp += hit and not bad
+        fn += (not hit) and bad
+    fp += sum(1 for u in flagged if u not in truth)
     return per_type, tp, fp, fn
+
+
+def precision(tp: int, fp: int) -> float:
+    return tp / (tp + fp) if tp + fp else 1.0
+
+
+def recall(tp: int, fn: int) -> float:
+    return tp / (tp + fn) if tp + fn else 1.0
+
+
+def measure(
+    outcomes: Mapping[str, UserOutcome], truth: Mapping[str, str]
+) -> tuple[dict[str, TypeCount], int, int, int]:
+    """``tally`` over the users the scoring flagged; each outcome learns its true type for the report."""
+    for user, out in outcomes.items():
+        out.user_type = truth.get(user, out.user_type)
+    return tally({u for u, o in outcomes.items() if o.flagged}, truth)
 
 
 def blocked_users(labels: Mapping[str, str], share: float, seed: int = 0) -> list[str]:
     """A reproducible ``share`` of the abnormal users in ``labels``: those reviewers have already blocked."""
     if not 0 <= share <= 1:
         raise ValueError(f"blocked_share={share} (need 0..1)")
-    abusers = sorted(u for u, t in labels.items() if UserType(t).abnormal)
+    abusers = sorted(u for u, t in labels.items() if is_abnormal(t))
     draws = np.random.default_rng(seed).random(len(abusers)).tolist()
     return [u for u, r in zip(abusers, draws, strict=True) if r < share]
 
@@ -251,8 +264,8 @@ def evaluate_columns(
     return Quality(
         model=model,
         per_type=per_type,
-        precision=tp / (tp + fp) if tp + fp else 1.0,
-        recall=tp / (tp + fn) if tp + fn else 1.0,
+        precision=precision(tp, fp),
+        recall=recall(tp, fn),
         true_positives=tp,
         false_positives=fp,
         false_negatives=fn,

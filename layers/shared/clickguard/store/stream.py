@@ -7,11 +7,12 @@ a user's events (DOMAIN.md), which is why events carry a producer-assigned ``eve
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from clickguard.store.retry import Backoff
 
 MAX_RECORDS_PER_CALL = 500
 MAX_BYTES_PER_CALL = 5 * 1024 * 1024
@@ -35,16 +36,9 @@ class PutStats:
     error_codes: dict[str, int] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Backoff:
-    """Exponential backoff with full jitter (sleep a random time up to the capped exponential)."""
-
-    base_s: float = 0.05
-    cap_s: float = 2.0
-    max_attempts: int = 8
-
-    def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
-        return rand() * min(self.cap_s, self.base_s * 2**attempt)
+def producer_backoff(attempts: int = 8) -> Backoff:
+    """Kinesis throttling lasts longer than DynamoDB's unprocessed items: start at 50 ms, cap at 2 s."""
+    return Backoff(attempts=attempts, base_s=0.05, cap_s=2.0)
 
 
 def put_batch(
@@ -52,14 +46,13 @@ def put_batch(
     stream_name: str,
     entries: Sequence[dict[str, Any]],
     stats: PutStats,
-    backoff: Backoff = Backoff(),
-    sleep: Callable[[float], None] = time.sleep,
+    backoff: Backoff | None = None,
 ) -> None:
     """Put up to 500 ``{"Data": bytes, "PartitionKey": str}`` entries; resend only the failed ones."""
     if len(entries) > MAX_RECORDS_PER_CALL:
         raise ValueError(f"{len(entries)} entries > {MAX_RECORDS_PER_CALL} per PutRecords call")
     pending = list(entries)
-    for attempt in range(backoff.max_attempts):
+    for _ in (backoff or producer_backoff()).pauses():
         resp = client.put_records(StreamName=stream_name, Records=pending)
         stats.calls += 1
         if not resp.get("FailedRecordCount"):
@@ -74,7 +67,6 @@ def put_batch(
         stats.records += len(pending) - len(retry)
         stats.retried_records += len(retry)
         pending = retry
-        sleep(backoff.delay(attempt))
     raise PutFailed(len(pending), dict(stats.error_codes))
 
 
@@ -124,7 +116,7 @@ def produce(
     entries: Iterable[dict[str, Any]],
     *,
     rate: float | None = None,
-    backoff: Backoff = Backoff(),
+    backoff: Backoff | None = None,
     on_progress: Callable[[PutStats], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> PutStats:
@@ -132,7 +124,7 @@ def produce(
     limiter = RateLimiter(rate, sleep=sleep)
     for batch in chunks(entries):
         limiter.acquire(len(batch))
-        put_batch(client, stream_name, batch, stats, backoff, sleep)
+        put_batch(client, stream_name, batch, stats, backoff)
         if on_progress:
             on_progress(stats)
     return stats

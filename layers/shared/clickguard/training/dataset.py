@@ -27,6 +27,20 @@ class EventColumns:
     def __len__(self) -> int:
         return len(self.users)
 
+    def subset(self, keep: list[int]) -> EventColumns:
+        """The events at ``keep`` (in that order), with the same line and rejection counts; self if all kept."""
+        if len(keep) == len(self):
+            return self
+        return EventColumns(
+            users=[self.users[i] for i in keep],
+            tokens=[self.tokens[i] for i in keep],
+            ts_ms=[self.ts_ms[i] for i in keep],
+            session_ids=[self.session_ids[i] for i in keep],
+            event_ids=[self.event_ids[i] for i in keep],
+            rejected=self.rejected,
+            lines=self.lines,
+        )
+
     def add_line(self, line: bytes | str, source: UserKeySource = UserKeySource.SESSION_USER_ID) -> None:
         """One archive line: usually one JSON object, but Firehose concatenates records without a delimiter
         unless told otherwise, so a line of ``{..}{..}`` is split into its objects."""

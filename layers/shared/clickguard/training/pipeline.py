@@ -60,13 +60,7 @@ def deduplicate(cols: EventColumns) -> EventColumns:
                 continue
             seen.add((user, eid))
         keep.append(i)
-    if len(keep) == len(cols):
-        return cols
-    out = EventColumns(rejected=cols.rejected, lines=cols.lines)
-    for name in ("users", "tokens", "ts_ms", "session_ids", "event_ids"):
-        src = getattr(cols, name)
-        setattr(out, name, [src[i] for i in keep])
-    return out
+    return cols.subset(keep)
 
 
 def peak_running_mean(ub: np.ndarray, starts: np.ndarray, min_events: int) -> np.ndarray:
@@ -100,12 +94,7 @@ def train(
         excluded = frozenset(exclude_users)
         keep = [i for i, u in enumerate(cols.users) if u not in excluded]
         excluded_events = len(cols) - len(keep)
-        if excluded_events:
-            sub = EventColumns(rejected=cols.rejected, lines=cols.lines)
-            for name in ("users", "tokens", "ts_ms", "session_ids", "event_ids"):
-                src = getattr(cols, name)
-                setattr(sub, name, [src[i] for i in keep])
-            cols = sub
+        cols = cols.subset(keep)
     if len(cols) == 0:
         raise InsufficientData("the training window holds no valid events")
 
