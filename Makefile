@@ -30,8 +30,13 @@ node_modules/.installed: package.json package-lock.json
 
 setup: $(VENV)/.installed node_modules/.installed
 
+# Type-checked strictly (flags in pyproject.toml): the maths, the trainer, the consumer, the AWS adapters, the schema.
+MYPY_TARGETS := -p clickguard.model -p clickguard.training -p clickguard.consumer -p clickguard.store -m clickguard.events
+
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy $(MYPY_TARGETS)
 
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
@@ -55,6 +60,12 @@ demo: setup
 bench: $(VENV)/.installed
 	$(PY) -m bench.bench_training
 	$(PY) -m bench.bench_consumer
+	$(PY) -m bench.bench_quality
+
+# Detection quality (issue 10): the current rule beside the seeds' methods on a grid of simulated days (~5 min).
+.PHONY: bench-quality
+bench-quality: $(VENV)/.installed
+	$(PY) -m bench.bench_quality
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out build demo-out .pytest_cache .ruff_cache

@@ -41,7 +41,7 @@ def bench_end_to_end(n: int, n_users: int) -> dict[str, float]:
     import boto3
     from moto import mock_aws
 
-    from clickguard.store.blobs import S3Store
+    from clickguard.store.trainer import s3_trainer_ports
     from clickguard.training.job import TrainingConfig, run_training
 
     now = datetime(2025, 11, 27, tzinfo=UTC)
@@ -62,13 +62,20 @@ def bench_end_to_end(n: int, n_users: int) -> dict[str, float]:
 
         def ours() -> None:
             nonlocal report
-            report = run_training(s3, config, now, S3Store(s3, "bench"))
+            report = run_training(s3_trainer_ports(s3, config), config, now)
 
         fast = best_of(ours, 2)
         slow = best_of(lambda: thesis_baseline.train_from_s3(s3, "bench", sorted(keys)), 1)
     assert report is not None and report.status == "published" and report.events == n, report
-    return {"events": n, "objects": len(keys), "ours_per_s": n / fast, "baseline_per_s": n / slow,
-            "ratio": slow / fast, "ours_s": fast, "baseline_s": slow}
+    return {
+        "events": n,
+        "objects": len(keys),
+        "ours_per_s": n / fast,
+        "baseline_per_s": n / slow,
+        "ratio": slow / fast,
+        "ours_s": fast,
+        "baseline_s": slow,
+    }
 
 
 def main() -> None:

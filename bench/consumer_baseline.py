@@ -14,11 +14,11 @@ import math
 from typing import Any
 
 from clickguard import settings
-from clickguard.consumer.flags import allows, build_flag
+from clickguard.consumer.flags import build_flag
 from clickguard.consumer.kinesis_event import decode_event
+from clickguard.consumer.rule import allows, flag_reasons
 from clickguard.consumer.state import UserState
 from clickguard.events import RejectedRecord, parse_record
-from clickguard.model.calibration import flag_reasons
 from clickguard.model.model import Model
 from clickguard.model.scoring import ScoringTable, apply_event
 from clickguard.store.sessions import from_item, to_item
@@ -44,24 +44,38 @@ class PerRecordConsumer:
             state = from_item(got["Item"]) if "Item" in got else UserState(ev.user_key)
             if rec.seq <= state.last_seq(rec.shard_id):
                 continue
-            session, _ = apply_event(state.session, ev.token, ev.ts_ms, ev.session_id, self.scoring,
-                                     self.model.params.gap_ms)
+            session, _ = apply_event(
+                state.session, ev.token, ev.ts_ms, ev.session_id, self.scoring, self.model.params.gap_ms
+            )
             last = state.last_flag
-            reasons = tuple(flag_reasons(session.mean_bits, session.total_bits, session.transitions,
-                                         self.model.thresholds))
+            reasons = tuple(
+                flag_reasons(session.mean_bits, session.total_bits, session.transitions, self.model.thresholds)
+            )
             if reasons and allows(last, reasons, session.last_ts_ms, self.cooldown_ms):
-                flag = build_flag(ev.user_key, session, reasons, self.model.thresholds, self.model.version,
-                                  rec.shard_id, rec.seq)
+                flag = build_flag(
+                    ev.user_key, session, reasons, self.model.thresholds, self.model.version, rec.shard_id, rec.seq
+                )
                 self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=flag.body)
                 last = flag.last
-            new = UserState(ev.user_key, session, {**state.seqs, rec.shard_id: rec.seq}, (), last,
-                            session.last_ts_ms // 1000 + 7 * 86400)
+            new = UserState(
+                ev.user_key,
+                session,
+                {**state.seqs, rec.shard_id: rec.seq},
+                (),
+                last,
+                session.last_ts_ms // 1000 + 7 * 86400,
+            )
             self.calls += 1
             self.ddb.put_item(TableName=self.table, Item=to_item(new))
 
 
-def thesis_loop(event: dict[str, Any], transition_matrix: list[list[float]], index: dict[str, int],
-                users_data: dict[str, dict[str, Any]], min_events: int = 3) -> int:
+def thesis_loop(
+    event: dict[str, Any],
+    transition_matrix: list[list[float]],
+    index: dict[str, int],
+    users_data: dict[str, dict[str, Any]],
+    min_events: int = 3,
+) -> int:
     """Annex V's ``get_output`` per record, minus Spark and the prints; returns how many users scored low."""
     low = 0
     for r in event["Records"]:

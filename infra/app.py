@@ -23,7 +23,7 @@ CDK_JSON = ROOT / "cdk.json"
 
 
 def cdk_json_context() -> dict[str, Any]:
-    """The ``context`` block of cdk.json: feature flags and defaults, also for in-process synths (tests)."""
+    """The ``context`` block of cdk.json (feature flags), also for in-process synths (tests)."""
     return json.loads(CDK_JSON.read_text()).get("context", {})
 
 

@@ -1,48 +1,11 @@
-"""Every deploy-time setting of the clickguard stack, in one documented place.
+"""Every deploy-time setting of the clickguard stack, in one place: its default (``StackConfig``) and its allowed
+values (``RANGES`` and ``CHOICES``).
 
 Values come from CDK context (``cdk.json`` ``context`` block, or ``-c key=value`` on the command line); the
-defaults below apply when a key is absent. ``StackConfig.from_context`` validates them all before any
-construct is built and raises ``ConfigError`` naming the bad key, so a typo fails the synth with a clear message
-instead of producing a subtly wrong stack.
-
-| context key                      | default          | meaning                                                    |
-|----------------------------------|------------------|------------------------------------------------------------|
-| stage                            | dev              | stage name; stack is ``clickguard-<stage>``                |
-| stream_mode                      | on-demand        | ``on-demand`` or ``provisioned``                           |
-| shard_count                      | 1                | shards when provisioned                                    |
-| stream_retention_hours           | 24               | Kinesis retention (24..8760)                               |
-| archive_expiry_days              | 30               | raw events and rejected records expire (personal data)     |
-| archive_buffer_seconds           | 300              | Firehose buffering interval (0..900)                       |
-| model_version_expiry_days        | 90               | non-current model versions kept this long                  |
-| training_schedule                | rate(1 day)      | EventBridge schedule expression                            |
-| training_period_hours            | from the rate    | schedule period, required for cron() schedules             |
-| window_days, min_sessions, ...   | settings.py      | trainer model parameters (see ``MODEL_KEYS``)              |
-| mean_bits_quantile               | 0.995            | calibrated threshold quantile (mean bits)                  |
-| total_bits_quantile              | 0.998            | calibrated threshold quantile (total bits)                 |
-| flag_cooldown_seconds            | 86400            | at most one flag per user per cooldown                     |
-| state_ttl_days                   | 7                | session state expires this long after the last event       |
-| model_refresh_seconds            | 60               | consumer re-checks models/latest.json this often           |
-| flag_visibility_timeout_seconds  | 900              | time a reviewer holds a flag before it reappears           |
-| flag_max_receives                | 5                | receives before a flag goes to the dead-letter queue       |
-| consumer_memory_mb               | 1024             | consumer memory                                            |
-| consumer_timeout_seconds         | 60               | consumer timeout                                           |
-| batch_size                       | 1000             | event source mapping batch size (1..10000)                 |
-| batching_window_seconds          | 1                | maximum batching window (0..300)                           |
-| parallelization_factor           | 1                | concurrent batches per shard (1..10, order kept per key)   |
-| retry_attempts                   | 5                | retries of a failing batch (-1 = until the record expires) |
-| max_record_age_seconds           | 3600             | older records go to the on-failure queue (-1 = never)      |
-| reserved_concurrency             | (unset)          | reserved concurrency of the consumer                       |
-| trainer_memory_mb                | 3008             | trainer memory                                             |
-| trainer_timeout_seconds          | 900              | trainer timeout (Lambda maximum)                           |
-| trainer_retry_attempts           | 2                | EventBridge retries of a failed invocation                 |
-| log_retention_days               | 30               | CloudWatch Logs retention of both functions                |
-| iterator_age_alarm_seconds       | 120              | alarm when the consumer falls this far behind              |
-| consumer_error_rate_percent      | 5                | alarm when this share of invocations fails                 |
-| alarm_email                      | (none)           | e-mail subscribed to the alarm topic                       |
-| removal_policy                   | retain           | ``retain`` or ``destroy`` for the stores                   |
-| local                            | false            | flavour for moto's CloudFormation (see ``MOTO_UNSUPPORTED``) |
-| stub_layer                       | false            | layer without pip dependencies (fast offline template tests) |
-| layer_dir                        | (built)          | use this prebuilt layer directory (must contain python/)   |
+defaults below apply when a key is absent, so cdk.json carries only feature flags. ``StackConfig.from_context``
+validates every value before any construct is built and raises ``ConfigError`` naming the bad key, so a typo
+fails the synth with a clear message instead of producing a subtly wrong stack. What each key means: README's
+configuration table, which ``tests/infra/test_config.py`` checks against the defaults and ranges here.
 
 Environment variables ``CLICKGUARD_LOCAL=1`` and ``CLICKGUARD_STUB_LAYER=1`` set the two flags as well, for
 test runners that cannot pass context.
@@ -52,10 +15,11 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 from clickguard import settings
+from clickguard.consumer.config import KeepPayloads, StateWrites
 from clickguard.events import UserKeySource
 
 STACK_NAME_PREFIX = "clickguard"
@@ -114,6 +78,7 @@ MODEL_KEYS: dict[str, tuple[str, Any, type]] = {
     "min_events": (settings.ENV_MIN_EVENTS, settings.DEFAULT_MIN_EVENTS, int),
     "mean_bits_quantile": (settings.ENV_MEAN_BITS_QUANTILE, settings.DEFAULT_MEAN_BITS_QUANTILE, float),
     "total_bits_quantile": (settings.ENV_TOTAL_BITS_QUANTILE, settings.DEFAULT_TOTAL_BITS_QUANTILE, float),
+    "max_user_share": (settings.ENV_MAX_USER_SHARE, settings.DEFAULT_MAX_USER_SHARE, float),
 }
 
 # CloudWatch Logs accepts only these retention values (days -> aws_logs.RetentionDays member name).
@@ -157,6 +122,8 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class StackConfig:
+    """One field per context key (``model_params`` holds ``MODEL_KEYS``); the defaults here are the defaults."""
+
     stage: str = "dev"
     stream_mode: str = "on-demand"
     shard_count: int = 1
@@ -165,12 +132,15 @@ class StackConfig:
     archive_buffer_seconds: int = 300
     model_version_expiry_days: int = 90
     training_schedule: str = "rate(1 day)"
-    training_period_hours: float = 24.0
-    model_params: dict[str, Any] = field(default_factory=dict)
+    training_period_hours: float = 24.0  # derived from a rate(); required with a cron()
+    model_params: dict[str, Any] = field(default_factory=lambda: {k: v[1] for k, v in MODEL_KEYS.items()})
     user_key_source: str = UserKeySource.SESSION_USER_ID.value
     flag_cooldown_seconds: int = settings.DEFAULT_FLAG_COOLDOWN_SECONDS
     state_ttl_days: int = settings.DEFAULT_STATE_TTL_DAYS
     model_refresh_seconds: int = settings.DEFAULT_MODEL_REFRESH_SECONDS
+    keep_rejected_payloads: str = settings.DEFAULT_KEEP_REJECTED_PAYLOADS
+    rejected_payload_expiry_days: int = settings.DEFAULT_REJECTED_PAYLOAD_EXPIRY_DAYS
+    state_writes: str = settings.DEFAULT_STATE_WRITES
     flag_visibility_timeout_seconds: int = 900
     flag_max_receives: int = 5
     consumer_memory_mb: int = 1024
@@ -214,82 +184,21 @@ class StackConfig:
     def from_context(cls, get: Any) -> StackConfig:
         """Build from a context getter (``node.try_get_context``) and validate every value."""
         r = _Reader(get)
-        schedule = r.text("training_schedule", "rate(1 day)")
-        period = _schedule_period_hours(schedule)
-        explicit_period = r.get("training_period_hours")
-        if period is None and explicit_period is None:
-            raise ConfigError(
-                f"training_schedule={schedule!r} is not a rate(...) expression: set training_period_hours so the "
-                "'no new model' alarm knows what two periods are"
-            )
-        if explicit_period is not None:
-            period = r.number("training_period_hours", 24.0, float, 0.1, 24 * 31)
-        model_params = {
-            key: r.number(key, default, kind, *_MODEL_RANGES[key]) for key, (_, default, kind) in MODEL_KEYS.items()
-        }
-        user_key_source = r.text("user_key_source", UserKeySource.SESSION_USER_ID.value)
-        if user_key_source not in {s.value for s in UserKeySource}:
-            raise ConfigError(
-                f"user_key_source must be one of {[s.value for s in UserKeySource]}, got {user_key_source!r}"
-            )
-        log_retention = r.number("log_retention_days", 30, int, 1, 3653)
-        if log_retention not in LOG_RETENTION_VALUES:
-            raise ConfigError(f"log_retention_days must be one of {LOG_RETENTION_VALUES}, got {log_retention}")
-        email = r.text("alarm_email", "") or None
-        if email is not None and not _EMAIL_RE.match(email):
-            raise ConfigError(f"alarm_email={email!r} is not an e-mail address")
-        reserved = r.get("reserved_concurrency")
-        reserved_value = None if reserved in (None, "", "none") else r.number("reserved_concurrency", 0, int, 1, 1000)
-        retry = r.number("retry_attempts", 5, int, -1, 10000)
-        max_age = r.number("max_record_age_seconds", 3600, int, -1, 604800)
-        if max_age != -1 and max_age < 60:
-            raise ConfigError(f"max_record_age_seconds must be -1 or 60..604800, got {max_age}")
-        consumer_timeout = r.number("consumer_timeout_seconds", 60, int, 3, 900)
+        schedule, period = _read_schedule(r)
         config = cls(
-            stage=r.text("stage", "dev"),
-            stream_mode=r.choice("stream_mode", "on-demand", ("on-demand", "provisioned")),
-            shard_count=r.number("shard_count", 1, int, 1, 500),
-            stream_retention_hours=r.number("stream_retention_hours", 24, int, 24, 8760),
-            archive_expiry_days=r.number("archive_expiry_days", 30, int, 1, 3650),
-            archive_buffer_seconds=r.number("archive_buffer_seconds", 300, int, 0, 900),
-            model_version_expiry_days=r.number("model_version_expiry_days", 90, int, 1, 3650),
+            stage=r.text("stage", DEFAULTS["stage"]),
             training_schedule=schedule,
-            training_period_hours=float(period),
-            model_params=model_params,
-            user_key_source=user_key_source,
-            flag_cooldown_seconds=r.number(
-                "flag_cooldown_seconds", settings.DEFAULT_FLAG_COOLDOWN_SECONDS, int, 0, 30 * 86400
-            ),
-            state_ttl_days=r.number("state_ttl_days", settings.DEFAULT_STATE_TTL_DAYS, int, 1, 365),
-            model_refresh_seconds=r.number(
-                "model_refresh_seconds", settings.DEFAULT_MODEL_REFRESH_SECONDS, int, 1, 86400
-            ),
-            flag_visibility_timeout_seconds=r.number("flag_visibility_timeout_seconds", 900, int, 0, 43200),
-            flag_max_receives=r.number("flag_max_receives", 5, int, 1, 1000),
-            consumer_memory_mb=r.number("consumer_memory_mb", 1024, int, 128, 10240),
-            consumer_timeout_seconds=consumer_timeout,
-            batch_size=r.number("batch_size", 1000, int, 1, 10000),
-            batching_window_seconds=r.number("batching_window_seconds", 1, int, 0, 300),
-            parallelization_factor=r.number("parallelization_factor", 1, int, 1, 10),
-            retry_attempts=retry,
-            max_record_age_seconds=max_age,
-            reserved_concurrency=reserved_value,
-            trainer_memory_mb=r.number("trainer_memory_mb", 3008, int, 128, 10240),
-            trainer_timeout_seconds=r.number("trainer_timeout_seconds", 900, int, 3, 900),
-            trainer_retry_attempts=r.number("trainer_retry_attempts", 2, int, 0, 185),
-            log_retention_days=log_retention,
-            iterator_age_alarm_seconds=r.number("iterator_age_alarm_seconds", 120, int, 1, 7 * 86400),
-            consumer_error_rate_percent=r.number("consumer_error_rate_percent", 5.0, float, 0.1, 100.0),
-            alarm_email=email,
-            removal_policy=r.choice("removal_policy", "retain", ("retain", "destroy")),
+            training_period_hours=period,
+            model_params=_read_model_params(r),
+            alarm_email=_read_email(r),
+            reserved_concurrency=_read_reserved(r),
             local=r.flag("local", "CLICKGUARD_LOCAL"),
             stub_layer=r.flag("stub_layer", "CLICKGUARD_STUB_LAYER"),
             layer_dir=r.text("layer_dir", os.environ.get("CLICKGUARD_LAYER_DIR", "")) or None,
+            **{key: r.choice(key, DEFAULTS[key], allowed) for key, allowed in CHOICES.items()},
+            **{key: r.number(key, DEFAULTS[key], type(DEFAULTS[key]), *bounds) for key, bounds in RANGES.items()},
         )
-        if not _STAGE_RE.match(config.stage):
-            raise ConfigError(f"stage={config.stage!r} must match {_STAGE_RE.pattern} (it names the stack)")
-        if config.model_params["mean_bits_quantile"] >= 1 or config.model_params["total_bits_quantile"] >= 1:
-            raise ConfigError("mean_bits_quantile and total_bits_quantile must be below 1")
+        _check(config)
         return config
 
     def model_environment(self) -> dict[str, str]:
@@ -299,17 +208,105 @@ class StackConfig:
         return env
 
 
-_MODEL_RANGES: dict[str, tuple[float, float]] = {
-    "window_days": (1, 365),
-    "min_sessions": (1, 10**9),
-    "max_states": (3, 100_000),
-    "min_token_count": (1, 10**9),
-    "smoothing": (1e-9, 1000.0),
-    "session_gap_seconds": (1, 7 * 86400),
-    "min_events": (1, 10_000),
-    "mean_bits_quantile": (0.5, 0.999999),
-    "total_bits_quantile": (0.5, 0.999999),
+# Defaults of the plain fields (model parameters: MODEL_KEYS), read back from the dataclass: written once.
+DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(StackConfig) if f.default is not MISSING}
+
+# Allowed ranges (inclusive) of the numeric keys read as they are; the type is the default's.
+RANGES: dict[str, tuple[float, float]] = {
+    "shard_count": (1, 500),
+    "stream_retention_hours": (24, 8760),
+    "archive_expiry_days": (1, 3650),
+    "archive_buffer_seconds": (0, 900),
+    "model_version_expiry_days": (1, 3650),
+    "flag_cooldown_seconds": (0, 30 * 86400),
+    "state_ttl_days": (1, 365),
+    "model_refresh_seconds": (1, 86400),
+    "rejected_payload_expiry_days": (1, 3650),
+    "flag_visibility_timeout_seconds": (0, 43200),
+    "flag_max_receives": (1, 1000),
+    "consumer_memory_mb": (128, 10240),
+    "consumer_timeout_seconds": (3, 900),
+    "batch_size": (1, 10000),
+    "batching_window_seconds": (0, 300),
+    "parallelization_factor": (1, 10),
+    "retry_attempts": (-1, 10000),  # -1: until the record expires
+    "max_record_age_seconds": (-1, 604800),  # -1: never; otherwise at least 60 (_check)
+    "trainer_memory_mb": (128, 10240),
+    "trainer_timeout_seconds": (3, 900),
+    "trainer_retry_attempts": (0, 185),
+    "log_retention_days": (1, 3653),  # and one of LOG_RETENTION_VALUES (_check)
+    "iterator_age_alarm_seconds": (1, 7 * 86400),
+    "consumer_error_rate_percent": (0.1, 100.0),
 }
+OTHER_RANGES: dict[str, tuple[float, float]] = {
+    "training_period_hours": (0.1, 24 * 31),
+    "reserved_concurrency": (1, 1000),
+}
+CHOICES: dict[str, tuple[str, ...]] = {
+    "stream_mode": ("on-demand", "provisioned"),
+    "user_key_source": tuple(s.value for s in UserKeySource),
+    "keep_rejected_payloads": tuple(k.value for k in KeepPayloads),
+    "state_writes": tuple(w.value for w in StateWrites),
+    "removal_policy": ("retain", "destroy"),
+}
+MODEL_RANGES = settings.MODEL_PARAM_RANGES  # one definition, shared with ModelParams and the trainer
+
+
+def context_keys() -> list[str]:
+    """Every context key the stack reads, in StackConfig's order, model parameters in place of model_params."""
+    keys: list[str] = []
+    for f in fields(StackConfig):
+        keys.extend(MODEL_KEYS if f.name == "model_params" else [f.name])
+    return keys
+
+
+def default_of(key: str) -> Any:
+    return MODEL_KEYS[key][1] if key in MODEL_KEYS else DEFAULTS[key]
+
+
+def _read_schedule(r: _Reader) -> tuple[str, float]:
+    schedule = r.text("training_schedule", DEFAULTS["training_schedule"])
+    period = _schedule_period_hours(schedule)
+    if r.get("training_period_hours") is not None:
+        period = r.number(
+            "training_period_hours", DEFAULTS["training_period_hours"], float, *OTHER_RANGES["training_period_hours"]
+        )
+    if period is None:
+        raise ConfigError(
+            f"training_schedule={schedule!r} is not a rate(...) expression: set training_period_hours so the "
+            "'no new model' alarm knows what two periods are"
+        )
+    return schedule, float(period)
+
+
+def _read_model_params(r: _Reader) -> dict[str, Any]:
+    params = {key: r.number(key, default, kind, *MODEL_RANGES[key]) for key, (_, default, kind) in MODEL_KEYS.items()}
+    if params["mean_bits_quantile"] >= 1 or params["total_bits_quantile"] >= 1:
+        raise ConfigError("mean_bits_quantile and total_bits_quantile must be below 1")
+    return params
+
+
+def _read_email(r: _Reader) -> str | None:
+    email = r.text("alarm_email", "") or None
+    if email is not None and not _EMAIL_RE.match(email):
+        raise ConfigError(f"alarm_email={email!r} is not an e-mail address")
+    return email
+
+
+def _read_reserved(r: _Reader) -> int | None:
+    if r.get("reserved_concurrency") in (None, "", "none"):
+        return None
+    return r.number("reserved_concurrency", 0, int, *OTHER_RANGES["reserved_concurrency"])
+
+
+def _check(config: StackConfig) -> None:
+    """Rules a single range cannot express."""
+    if not _STAGE_RE.match(config.stage):
+        raise ConfigError(f"stage={config.stage!r} must match {_STAGE_RE.pattern} (it names the stack)")
+    if config.log_retention_days not in LOG_RETENTION_VALUES:
+        raise ConfigError(f"log_retention_days must be one of {LOG_RETENTION_VALUES}, got {config.log_retention_days}")
+    if config.max_record_age_seconds != -1 and config.max_record_age_seconds < 60:
+        raise ConfigError(f"max_record_age_seconds must be -1 or 60..604800, got {config.max_record_age_seconds}")
 
 
 def _schedule_period_hours(expression: str) -> float | None:

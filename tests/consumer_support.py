@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -54,6 +54,11 @@ def make_model(version: str = "v1", scale: float = 1.0, created_at: str = "2025-
         surprisal=bits,
         start_distribution=np.full(n, 1 / n, dtype=np.float32),
     )
+
+
+def behaviour(states: dict[str, UserState]) -> dict[str, UserState]:
+    """States without their write counter (``version``), which counts writes and so depends on batch sizes."""
+    return {u: replace(s, version=0) for u, s in states.items()}
 
 
 def config(**kw) -> ConsumerConfig:

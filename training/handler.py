@@ -15,7 +15,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from clickguard import settings
-from clickguard.store.blobs import S3Store
+from clickguard.store.trainer import s3_trainer_ports
 from clickguard.training.job import TrainingConfig, TrainingReport, run_training
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or settings.TRAINER_SERVICE
@@ -25,6 +25,7 @@ tracer = Tracer(service=SERVICE)
 
 CONFIG = TrainingConfig.from_env()  # a bad setting fails the cold start with a message naming it
 S3 = boto3.client("s3")
+PORTS = s3_trainer_ports(S3, CONFIG)
 
 
 def scheduled_time(event: dict[str, Any]) -> datetime:
@@ -55,10 +56,15 @@ def record_metrics(report: TrainingReport) -> None:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    report = run_training(S3, CONFIG, scheduled_time(event), S3Store(S3, CONFIG.model_bucket))
+    report = run_training(PORTS, CONFIG, scheduled_time(event))
     record_metrics(report)
     if report.status == "published":
         logger.info("model published", extra={"version": report.version, "stats": report.stats})
+    elif report.status == "superseded":
+        logger.warning(
+            "model written but not made current: a newer model is published",
+            extra={"version": report.version, "latest": report.latest, "reason": report.reason},
+        )
     else:
         logger.warning("model not published; previous model kept", extra={"reason": report.reason})
     return report.as_dict()

@@ -20,6 +20,13 @@ from infra.config import ARCHIVE_ERROR_PREFIX, StackConfig
 from infra.nag import acknowledge, acknowledge_prefix_scoped
 
 HOUR_PATH = "!{timestamp:yyyy}/!{timestamp:MM}/!{timestamp:dd}/!{timestamp:HH}/"
+STREAM_READ_ACTIONS = [
+    "kinesis:DescribeStream",
+    "kinesis:DescribeStreamSummary",
+    "kinesis:GetShardIterator",
+    "kinesis:GetRecords",
+    "kinesis:ListShards",
+]
 
 
 class Archive(Construct):
@@ -46,21 +53,37 @@ class Archive(Construct):
                 "firehose.amazonaws.com", conditions={"StringEquals": {"sts:ExternalId": Stack.of(self).account}}
             ),
         )
+        policy = self._build_policy(role, stream, bucket, key, log_group, log_stream)
+        self.delivery_stream = self._build_delivery_stream(config, role, stream, bucket, key, log_group, log_stream)
+        self.delivery_stream.node.add_dependency(policy)
+        acknowledge(
+            self.delivery_stream,
+            "AwsSolutions-KDF1",
+            "Firehose cannot enable its own server-side encryption with a Kinesis stream source; the source "
+            "stream is KMS-encrypted and Firehose writes the objects with the stack's KMS key.",
+        )
+
+    def _build_policy(
+        self,
+        role: iam.IRole,
+        stream: kinesis.IStream,
+        bucket: s3.IBucket,
+        key: kms.IKey,
+        log_group: logs.ILogGroup,
+        log_stream: logs.ILogStream,
+    ) -> iam.Policy:
+        error_stream_arn = Stack.of(self).format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name=f"{log_group.log_group_name}:log-stream:{log_stream.log_stream_name}",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
         policy = iam.Policy(
             self,
             "Policy",
             roles=[role],
             statements=[
-                iam.PolicyStatement(
-                    actions=[
-                        "kinesis:DescribeStream",
-                        "kinesis:DescribeStreamSummary",
-                        "kinesis:GetShardIterator",
-                        "kinesis:GetRecords",
-                        "kinesis:ListShards",
-                    ],
-                    resources=[stream.stream_arn],
-                ),
+                iam.PolicyStatement(actions=STREAM_READ_ACTIONS, resources=[stream.stream_arn]),
                 iam.PolicyStatement(
                     actions=["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"],
                     resources=[bucket.bucket_arn],
@@ -73,60 +96,53 @@ class Archive(Construct):
                     ],
                 ),
                 iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn]),
-                iam.PolicyStatement(
-                    actions=["logs:PutLogEvents"],
-                    resources=[
-                        Stack.of(self).format_arn(
-                            service="logs",
-                            resource="log-group",
-                            resource_name=f"{log_group.log_group_name}:log-stream:{log_stream.log_stream_name}",
-                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    ],
-                ),
+                iam.PolicyStatement(actions=["logs:PutLogEvents"], resources=[error_stream_arn]),
             ],
         )
         for prefix, why in ((settings.ARCHIVE_PREFIX, "the archive"), (ARCHIVE_ERROR_PREFIX, "undeliverable records")):
             acknowledge_prefix_scoped(
                 policy, bucket, prefix, f"Prefix-scoped: Firehose writes {why} under new, time-stamped keys."
             )
+        return policy
 
-        self.delivery_stream = firehose.CfnDeliveryStream(
+    def _build_delivery_stream(
+        self,
+        config: StackConfig,
+        role: iam.IRole,
+        stream: kinesis.IStream,
+        bucket: s3.IBucket,
+        key: kms.IKey,
+        log_group: logs.ILogGroup,
+        log_stream: logs.ILogStream,
+    ) -> firehose.CfnDeliveryStream:
+        cfn = firehose.CfnDeliveryStream
+        destination = cfn.ExtendedS3DestinationConfigurationProperty(
+            bucket_arn=bucket.bucket_arn,
+            role_arn=role.role_arn,
+            # Explicit hour path (rather than Firehose's implicit one) so the layout is visible here.
+            prefix=f"{settings.ARCHIVE_PREFIX}{HOUR_PATH}",
+            error_output_prefix=f"{ARCHIVE_ERROR_PREFIX}!{{firehose:error-output-type}}/{HOUR_PATH}",
+            compression_format="GZIP",
+            buffering_hints=cfn.BufferingHintsProperty(
+                interval_in_seconds=config.archive_buffer_seconds, size_in_m_bs=64
+            ),
+            encryption_configuration=cfn.EncryptionConfigurationProperty(
+                kms_encryption_config=cfn.KMSEncryptionConfigProperty(awskms_key_arn=key.key_arn)
+            ),
+            # Producers put one JSON object per record without a newline; the trainer reads NDJSON.
+            processing_configuration=cfn.ProcessingConfigurationProperty(
+                enabled=True, processors=[cfn.ProcessorProperty(type="AppendDelimiterToRecord")]
+            ),
+            cloud_watch_logging_options=cfn.CloudWatchLoggingOptionsProperty(
+                enabled=True, log_group_name=log_group.log_group_name, log_stream_name=log_stream.log_stream_name
+            ),
+        )
+        return cfn(
             self,
             "DeliveryStream",
             delivery_stream_type="KinesisStreamAsSource",
-            kinesis_stream_source_configuration=firehose.CfnDeliveryStream.KinesisStreamSourceConfigurationProperty(
+            kinesis_stream_source_configuration=cfn.KinesisStreamSourceConfigurationProperty(
                 kinesis_stream_arn=stream.stream_arn, role_arn=role.role_arn
             ),
-            extended_s3_destination_configuration=firehose.CfnDeliveryStream.ExtendedS3DestinationConfigurationProperty(
-                bucket_arn=bucket.bucket_arn,
-                role_arn=role.role_arn,
-                # Explicit hour path (rather than Firehose's implicit one) so the layout is visible here.
-                prefix=f"{settings.ARCHIVE_PREFIX}{HOUR_PATH}",
-                error_output_prefix=f"{ARCHIVE_ERROR_PREFIX}!{{firehose:error-output-type}}/{HOUR_PATH}",
-                compression_format="GZIP",
-                buffering_hints=firehose.CfnDeliveryStream.BufferingHintsProperty(
-                    interval_in_seconds=config.archive_buffer_seconds, size_in_m_bs=64
-                ),
-                encryption_configuration=firehose.CfnDeliveryStream.EncryptionConfigurationProperty(
-                    kms_encryption_config=firehose.CfnDeliveryStream.KMSEncryptionConfigProperty(
-                        awskms_key_arn=key.key_arn
-                    )
-                ),
-                # Producers put one JSON object per record without a newline; the trainer reads NDJSON.
-                processing_configuration=firehose.CfnDeliveryStream.ProcessingConfigurationProperty(
-                    enabled=True,
-                    processors=[firehose.CfnDeliveryStream.ProcessorProperty(type="AppendDelimiterToRecord")],
-                ),
-                cloud_watch_logging_options=firehose.CfnDeliveryStream.CloudWatchLoggingOptionsProperty(
-                    enabled=True, log_group_name=log_group.log_group_name, log_stream_name=log_stream.log_stream_name
-                ),
-            ),
-        )
-        self.delivery_stream.node.add_dependency(policy)
-        acknowledge(
-            self.delivery_stream,
-            "AwsSolutions-KDF1",
-            "Firehose cannot enable its own server-side encryption with a Kinesis stream source; the source "
-            "stream is KMS-encrypted and Firehose writes the objects with the stack's KMS key.",
+            extended_s3_destination_configuration=destination,
         )

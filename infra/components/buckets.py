@@ -53,6 +53,12 @@ class Buckets(Construct):
             lifecycle_rules=[
                 s3.LifecycleRule(id="expire-raw-events", prefix=settings.ARCHIVE_PREFIX, expiration=expiry),
                 s3.LifecycleRule(id="expire-rejected", prefix=settings.REJECTED_PREFIX, expiration=expiry),
+                # Raw payloads of rejected records (personal data, kept only where configured) go sooner.
+                s3.LifecycleRule(
+                    id="expire-rejected-payloads",
+                    prefix=settings.REJECTED_PAYLOAD_PREFIX,
+                    expiration=Duration.days(config.rejected_payload_expiry_days),
+                ),
                 s3.LifecycleRule(id="expire-archive-errors", prefix=ARCHIVE_ERROR_PREFIX, expiration=expiry),
                 s3.LifecycleRule(
                     id="abort-incomplete-uploads", abort_incomplete_multipart_upload_after=Duration.days(1)

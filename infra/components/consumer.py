@@ -12,30 +12,12 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from clickguard import settings
+from clickguard.store.permissions import CONSUMER
+from infra import access as plan
 from infra.components.function_role import FunctionRole
 from infra.components.python_function import python_function
 from infra.config import StackConfig
 from infra.nag import acknowledge_prefix_scoped
-
-STREAM_READ_ACTIONS = [
-    "kinesis:DescribeStream",
-    "kinesis:DescribeStreamSummary",
-    "kinesis:GetRecords",
-    "kinesis:GetShardIterator",
-    "kinesis:ListShards",
-    "kinesis:SubscribeToShard",
-]
-STATE_ACTIONS = [
-    "dynamodb:BatchGetItem",
-    "dynamodb:BatchWriteItem",
-    "dynamodb:GetItem",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:ConditionCheckItem",
-]
-SEND_ACTIONS = ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
-# Reads/writes of the encrypted stream, table, objects and queue messages; no ReEncrypt*/GenerateDataKey* wildcards.
-KEY_ACTIONS = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
 
 
 class Consumer(Construct):
@@ -56,45 +38,18 @@ class Consumer(Construct):
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, id)
+        environment = self._build_environment(config, table, flag_queue, data_bucket, model_bucket)
         access = FunctionRole(
             self,
             "Access",
+            function=CONSUMER,
+            environment=environment,
             description="clickguard consumer",
             log_retention_name=config.log_retention_name,
             removal_policy=removal_policy,
         )
-        access.allow(STREAM_READ_ACTIONS, [stream.stream_arn])
-        access.allow(STATE_ACTIONS, [table.table_arn])
-        access.allow(SEND_ACTIONS, [flag_queue.queue_arn, failure_queue.queue_arn])
-        access.allow(["s3:GetObject"], [model_bucket.arn_for_objects(f"{settings.MODELS_PREFIX}*")])
-        # ListBucket turns a missing models/latest.json into 404 (no model yet) instead of 403.
-        access.allow(["s3:ListBucket"], [model_bucket.bucket_arn])
-        access.allow(["s3:PutObject"], [data_bucket.arn_for_objects(f"{settings.REJECTED_PREFIX}*")])
-        access.allow(KEY_ACTIONS, [key.key_arn])
-        acknowledge_prefix_scoped(
-            access.policy,
-            model_bucket,
-            settings.MODELS_PREFIX,
-            "The consumer reads models/latest.json and the model versions it names.",
-        )
-        acknowledge_prefix_scoped(
-            access.policy,
-            data_bucket,
-            settings.REJECTED_PREFIX,
-            "The consumer writes one new rejected/YYYY/MM/DD/ object per batch with rejects.",
-        )
-
-        environment = {
-            settings.ENV_TABLE_NAME: table.table_name,
-            settings.ENV_FLAG_QUEUE_URL: flag_queue.queue_url,
-            settings.ENV_DATA_BUCKET: data_bucket.bucket_name,
-            settings.ENV_MODEL_BUCKET: model_bucket.bucket_name,
-            settings.ENV_REJECTED_PREFIX: settings.REJECTED_PREFIX,
-            settings.ENV_MODEL_REFRESH_SECONDS: str(config.model_refresh_seconds),
-            settings.ENV_FLAG_COOLDOWN_SECONDS: str(config.flag_cooldown_seconds),
-            settings.ENV_STATE_TTL_DAYS: str(config.state_ttl_days),
-            **config.model_environment(),
-        }
+        self._build_grants(access, environment, stream, table, flag_queue, failure_queue, data_bucket, model_bucket)
+        access.seal(key)
         self.function = python_function(
             self,
             access=access,
@@ -108,8 +63,71 @@ class Consumer(Construct):
             service=config.consumer_service,
             reserved_concurrent_executions=config.reserved_concurrency,
         )
+        self.event_source = self._build_event_source(config, stream, failure_queue)
+        self.event_source.node.add_dependency(access.policy)
 
-        self.event_source = lambda_.CfnEventSourceMapping(
+    @staticmethod
+    def _build_grants(
+        access: FunctionRole,
+        environment: dict[str, str],
+        stream: kinesis.IStream,
+        table: dynamodb.ITable,
+        flag_queue: sqs.IQueue,
+        failure_queue: sqs.IQueue,
+        data_bucket: s3.IBucket,
+        model_bucket: s3.IBucket,
+    ) -> None:
+        """Each action on the narrowest resource; which actions at all is infra.access's decision."""
+        access.allow([a for a in plan.NOT_CALLED_BY_CODE[CONSUMER] if a.startswith("kinesis:")], [stream.stream_arn])
+        state_actions = sorted(a for a in plan.code_actions(CONSUMER, environment) if a.startswith("dynamodb:"))
+        access.allow(state_actions, [table.table_arn])  # PutItem only with conditional state writes
+        # Flags to the flag queue (the code); given-up batches to the failure queue (the on-failure destination).
+        access.allow(["sqs:SendMessage"], [flag_queue.queue_arn, failure_queue.queue_arn])
+        access.allow(["s3:GetObject"], [model_bucket.arn_for_objects(f"{settings.MODELS_PREFIX}*")])
+        access.allow(["s3:ListBucket"], [model_bucket.bucket_arn])
+        rejected = (settings.REJECTED_PREFIX, settings.REJECTED_PAYLOAD_PREFIX)
+        access.allow(["s3:PutObject"], [data_bucket.arn_for_objects(f"{prefix}*") for prefix in rejected])
+        acknowledge_prefix_scoped(
+            access.policy,
+            model_bucket,
+            settings.MODELS_PREFIX,
+            "The consumer reads models/latest.json and the model versions it names.",
+        )
+        for prefix in rejected:
+            acknowledge_prefix_scoped(
+                access.policy,
+                data_bucket,
+                prefix,
+                f"The consumer writes one new {prefix}YYYY/MM/DD/<shard>/<sequence> object per rejected record.",
+            )
+
+    @staticmethod
+    def _build_environment(
+        config: StackConfig,
+        table: dynamodb.ITable,
+        flag_queue: sqs.IQueue,
+        data_bucket: s3.IBucket,
+        model_bucket: s3.IBucket,
+    ) -> dict[str, str]:
+        return {
+            settings.ENV_TABLE_NAME: table.table_name,
+            settings.ENV_FLAG_QUEUE_URL: flag_queue.queue_url,
+            settings.ENV_DATA_BUCKET: data_bucket.bucket_name,
+            settings.ENV_MODEL_BUCKET: model_bucket.bucket_name,
+            settings.ENV_REJECTED_PREFIX: settings.REJECTED_PREFIX,
+            settings.ENV_REJECTED_PAYLOAD_PREFIX: settings.REJECTED_PAYLOAD_PREFIX,
+            settings.ENV_KEEP_REJECTED_PAYLOADS: config.keep_rejected_payloads,
+            settings.ENV_STATE_WRITES: config.state_writes,
+            settings.ENV_MODEL_REFRESH_SECONDS: str(config.model_refresh_seconds),
+            settings.ENV_FLAG_COOLDOWN_SECONDS: str(config.flag_cooldown_seconds),
+            settings.ENV_STATE_TTL_DAYS: str(config.state_ttl_days),
+            **config.model_environment(),
+        }
+
+    def _build_event_source(
+        self, config: StackConfig, stream: kinesis.IStream, failure_queue: sqs.IQueue
+    ) -> lambda_.CfnEventSourceMapping:
+        return lambda_.CfnEventSourceMapping(
             self,
             "EventSource",
             function_name=self.function.function_name,
@@ -131,4 +149,3 @@ class Consumer(Construct):
             # poller plays this mapping instead, reading these very settings.
             enabled=not config.local,
         )
-        self.event_source.node.add_dependency(access.policy)

@@ -7,8 +7,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-PARTITION_KEY = "user_key"
-TTL_ATTRIBUTE = "expires_at"
+from clickguard import settings
 
 
 class SessionTable(Construct):
@@ -17,9 +16,9 @@ class SessionTable(Construct):
         self.table = dynamodb.Table(
             self,
             "Table",
-            partition_key=dynamodb.Attribute(name=PARTITION_KEY, type=dynamodb.AttributeType.STRING),
+            partition_key=dynamodb.Attribute(name=settings.SESSION_TABLE_KEY, type=dynamodb.AttributeType.STRING),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,  # traffic follows the stream, which is bursty
-            time_to_live_attribute=TTL_ATTRIBUTE,
+            time_to_live_attribute=settings.SESSION_TABLE_TTL_ATTRIBUTE,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),

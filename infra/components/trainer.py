@@ -12,12 +12,38 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from clickguard import settings
+from clickguard.store.permissions import TRAINER
 from infra.components.function_role import FunctionRole
 from infra.components.python_function import python_function
 from infra.config import StackConfig
 from infra.nag import acknowledge_prefix_scoped
 
-KEY_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+
+def _grant(access: FunctionRole, data_bucket: s3.IBucket, model_bucket: s3.IBucket) -> None:
+    """Each action the trainer's code calls, on the narrowest resource (which actions: infra.access)."""
+    archive = settings.ARCHIVE_PREFIX
+    access.allow(["s3:ListBucket"], [data_bucket.bucket_arn], {"StringLike": {"s3:prefix": [f"{archive}*"]}})
+    access.allow(["s3:GetObject"], [data_bucket.arn_for_objects(f"{archive}*")])
+    # labels/ listing; also makes a missing object under models/ read as 404 rather than 403
+    access.allow(["s3:ListBucket"], [model_bucket.bucket_arn])
+    access.allow(
+        ["s3:GetObject"],
+        [
+            model_bucket.arn_for_objects(f"{settings.MODELS_PREFIX}*"),
+            model_bucket.arn_for_objects(f"{settings.LABELS_PREFIX}*"),
+        ],
+    )
+    access.allow(["s3:PutObject"], [model_bucket.arn_for_objects(f"{settings.MODELS_PREFIX}*")])
+    for bucket, prefix, why in (
+        (data_bucket, archive, "reads the archived events of its window"),
+        (
+            model_bucket,
+            settings.MODELS_PREFIX,
+            "publishes models/<version>/model.json (+ arrays) and models/latest.json",
+        ),
+        (model_bucket, settings.LABELS_PREFIX, "reads reviewers' decisions to exclude blocked users"),
+    ):
+        acknowledge_prefix_scoped(access.policy, bucket, prefix, f"Prefix-scoped: the trainer {why}.")
 
 
 class Trainer(Construct):
@@ -35,39 +61,24 @@ class Trainer(Construct):
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, id)
+        environment = {
+            settings.ENV_DATA_BUCKET: data_bucket.bucket_name,
+            settings.ENV_MODEL_BUCKET: model_bucket.bucket_name,
+            settings.ENV_ARCHIVE_PREFIX: settings.ARCHIVE_PREFIX,
+            **config.model_environment(),
+        }
         access = FunctionRole(
             self,
             "Access",
+            function=TRAINER,
+            environment=environment,
             description="clickguard trainer",
             log_retention_name=config.log_retention_name,
             removal_policy=removal_policy,
         )
-        archive = settings.ARCHIVE_PREFIX
-        access.allow(["s3:ListBucket"], [data_bucket.bucket_arn], {"StringLike": {"s3:prefix": [f"{archive}*"]}})
-        access.allow(["s3:GetObject"], [data_bucket.arn_for_objects(f"{archive}*")])
-        access.allow(["s3:ListBucket"], [model_bucket.bucket_arn])
-        access.allow(
-            ["s3:GetObject"],
-            [
-                model_bucket.arn_for_objects(f"{settings.MODELS_PREFIX}*"),
-                model_bucket.arn_for_objects(f"{settings.LABELS_PREFIX}*"),
-            ],
-        )
-        access.allow(["s3:PutObject"], [model_bucket.arn_for_objects(f"{settings.MODELS_PREFIX}*")])
-        access.allow(KEY_ACTIONS, [key.key_arn])
-        for bucket, prefix, why in (
-            (data_bucket, archive, "reads the archived events of its window"),
-            (model_bucket, settings.MODELS_PREFIX, "publishes models/<version>.json and models/latest.json"),
-            (model_bucket, settings.LABELS_PREFIX, "reads reviewers' decisions to exclude blocked users"),
-        ):
-            acknowledge_prefix_scoped(access.policy, bucket, prefix, f"Prefix-scoped: the trainer {why}.")
+        _grant(access, data_bucket, model_bucket)
+        access.seal(key)
 
-        environment = {
-            settings.ENV_DATA_BUCKET: data_bucket.bucket_name,
-            settings.ENV_MODEL_BUCKET: model_bucket.bucket_name,
-            settings.ENV_ARCHIVE_PREFIX: archive,
-            **config.model_environment(),
-        }
         self.function = python_function(
             self,
             access=access,

@@ -24,7 +24,7 @@ from botocore.config import Config
 
 from clickguard import settings
 from clickguard.consumer.batch import BatchOutcome, Deps, process_batch
-from clickguard.consumer.config import ConsumerConfig
+from clickguard.consumer.config import ConsumerConfig, StateWrites
 from clickguard.consumer.kinesis_event import decode_event
 from clickguard.store.flags import SqsFlagQueue
 from clickguard.store.model_source import S3ModelSource
@@ -37,17 +37,28 @@ metrics = Metrics(namespace=settings.METRICS_NAMESPACE, service=SERVICE)
 tracer = Tracer(service=SERVICE)  # patches botocore: every AWS call below is a traced subsegment
 
 CONFIG = ConsumerConfig.from_env()  # a bad setting fails the cold start with a message naming it
-# Standard retry mode absorbs short throttling per call; short timeouts keep a stuck call from eating the batch.
-_BOTO = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=2, read_timeout=10)
+# Standard retry mode absorbs short throttling per call; short timeouts keep a stuck call from eating the batch and
+# bound how long one call can take: no state write starts with less than that left, so none outlives the invocation.
+_BOTO = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
+CALL_SECONDS_MAX = 3 * (2 + 5) + 1
 DYNAMODB = boto3.client("dynamodb", config=_BOTO)
 SQS = boto3.client("sqs", config=_BOTO)
 S3 = boto3.client("s3", config=_BOTO)
 POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="aws")
 
-SESSIONS = DynamoSessionStore(DYNAMODB, CONFIG.table_name, POOL)
+SESSIONS = DynamoSessionStore(
+    DYNAMODB,
+    CONFIG.table_name,
+    POOL,
+    conditional=CONFIG.state_writes is StateWrites.CONDITIONAL,
+    min_seconds_left=CALL_SECONDS_MAX,
+)
 FLAGS = SqsFlagQueue(SQS, CONFIG.flag_queue_url, POOL)
 MODEL = S3ModelSource(S3, CONFIG.model_bucket, CONFIG.model_refresh_seconds, logger=logger)
-DEPS = Deps(SESSIONS, FLAGS, S3RejectedSink(S3, CONFIG.data_bucket, CONFIG.rejected_prefix), MODEL)
+REJECTED = S3RejectedSink(
+    S3, CONFIG.data_bucket, CONFIG.rejected_prefix, CONFIG.rejected_payload_prefix, CONFIG.keep_payloads, POOL
+)
+DEPS = Deps(SESSIONS, FLAGS, REJECTED, MODEL)
 MODEL.current()  # load the model during the cold start, not inside the first batch
 # Everything built so far lives as long as the container: move it out of the collector's sight, so the full
 # collections that a 10,000-record batch triggers stop walking boto3's and Powertools' object graphs each time.
@@ -59,11 +70,14 @@ def record_metrics(out: BatchOutcome, dynamodb_calls: int, seconds: float) -> No
     add(settings.METRIC_RECORDS_IN, MetricUnit.Count, out.records_in)
     add(settings.METRIC_RECORDS_REJECTED, MetricUnit.Count, sum(out.rejected.values()))
     for reason, n in out.rejected.items():  # a metric of its own: dimensions apply to a whole EMF document
-        with single_metric(name=settings.METRIC_RECORDS_REJECTED, unit=MetricUnit.Count, value=n,
-                           namespace=settings.METRICS_NAMESPACE) as per_reason:
+        with single_metric(
+            name=settings.METRIC_RECORDS_REJECTED, unit=MetricUnit.Count, value=n, namespace=settings.METRICS_NAMESPACE
+        ) as per_reason:
             per_reason.add_dimension(name="service", value=SERVICE)
             per_reason.add_dimension(name="reason", value=reason)
     add(settings.METRIC_RECORDS_UNSCORED, MetricUnit.Count, out.unscored)
+    add(settings.METRIC_RECORDS_INTERNAL_ERROR, MetricUnit.Count, len(out.internal_errors))
+    add(settings.METRIC_RECORDS_CLAMPED, MetricUnit.Count, out.clamped)
     add("RecordsReplayed", MetricUnit.Count, out.replayed)
     add("DuplicateEventIds", MetricUnit.Count, out.duplicate_ids)
     add("LateRecords", MetricUnit.Count, out.late)
@@ -86,18 +100,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if records:
         logger.append_keys(shard_id=records[0].shard_id, first_sequence_number=records[0].seq_str)
     calls_before = SESSIONS.get_calls + SESSIONS.write_calls
+    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+    SESSIONS.time_left = (lambda: remaining_ms() / 1000) if remaining_ms else None
     out = process_batch(records, DEPS, CONFIG)
     seconds = time.perf_counter() - t0
     record_metrics(out, SESSIONS.get_calls + SESSIONS.write_calls - calls_before, seconds)
-    for seq, reason, _detail in out.rejected_log:  # the detail may quote a field: it goes to the sink, not logs
-        logger.warning("record rejected", extra={"sequence_number": seq, "reason": reason})
-    if out.model_version is None:
-        logger.warning("no model: batch kept session state but scored nothing", extra={"unscored": out.unscored})
-    if out.failures:
-        logger.error(
-            "batch partly uncommitted; Lambda will retry from the checkpoint",
-            extra={"checkpoint": out.failures[0], "users_failed": out.users_failed, "sink_failed": out.sink_failed},
-        )
+    log_outcome(out)
     logger.info(
         "batch done",
         extra={
@@ -109,3 +117,26 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         },
     )
     return out.response()
+
+
+def log_outcome(out: BatchOutcome) -> None:
+    """What an operator must see; never a payload or a field of one (the rejection detail stays in the sink)."""
+    for seq, reason in out.rejected_log:
+        logger.warning("record rejected", extra={"sequence_number": seq, "reason": reason})
+    for err in out.internal_errors:
+        logger.error(
+            "record failed the consumer: kept in the rejected sink as internal_error",
+            extra={
+                "sequence_number": err.sequence_number,
+                "error_id": err.error_id,
+                "error_type": err.error_type,
+                "where": list(err.where),
+            },
+        )
+    if out.model_version is None:
+        logger.warning("no model: batch kept session state but scored nothing", extra={"unscored": out.unscored})
+    if out.failures:
+        logger.error(
+            "batch partly uncommitted; Lambda will retry from the checkpoint",
+            extra={"checkpoint": out.failures[0], "users_failed": out.users_failed, "sink_failed": out.sink_failed},
+        )

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from clickguard.cli.main import main
+from clickguard.consumer.flags import MESSAGE_FIELDS
 from clickguard.local.demo import DemoOptions, run_demo
 
 pytestmark = pytest.mark.e2e
@@ -39,10 +40,7 @@ def test_flags_carry_the_documented_message(demo):
     lines = (out / "flags.ndjson").read_text().splitlines()
     assert len(lines) == len(result.flags) > 0
     flag = json.loads(lines[0])
-    for key in ("flag_id", "user_key", "session_id", "reasons", "mean_bits", "total_bits", "transitions",
-                "thresholds", "model_version", "top_transitions", "first_event_time", "last_event_time",
-                "flagged_at", "schema_version"):
-        assert key in flag, key
+    assert set(flag) == set(MESSAGE_FIELDS)
     assert flag["model_version"] == result.model_version
     assert len({json.loads(x)["flag_id"] for x in lines}) == len(lines)  # no flag sent twice
 
@@ -60,15 +58,26 @@ def test_report_is_self_contained_and_has_its_figures(demo):
     html = (out / "report.html").read_text()
     assert "<svg" in html and "http://" not in html.replace("http://www.w3.org/2000/svg", "")
     assert "<script" not in html
-    for text in (result.model_version, "Quality against the ground truth", "credential_stuffer", "Transition matrix",
-                 "Top flagged users", f"{result.precision:,.3f}"):
+    for text in (
+        result.model_version,
+        "Quality against the ground truth",
+        "credential_stuffer",
+        "Transition matrix",
+        "Top flagged users",
+        f"{result.precision:,.3f}",
+    ):
         assert text in html, text
 
 
 def test_local_up_serves_the_cli_with_local(tmp_path):
     """`clickguard local up` in its own process; `produce --local` and `flags --local` from this one."""
-    proc = subprocess.Popen([sys.executable, "-m", "clickguard.cli.main", "local", "up", "--for", "120"],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "clickguard.cli.main", "local", "up", "--for", "120"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         endpoint = ""
         for line in proc.stdout:
@@ -79,9 +88,12 @@ def test_local_up_serves_the_cli_with_local(tmp_path):
         assert endpoint.startswith("http://127.0.0.1:")
         assert (tmp_path / ".clickguard-local.json").is_file()
         events = tmp_path / "events.ndjson"
-        events.write_text("".join(
-            json.dumps({"user_id": "u1", "event_type": "login", "timestamp": f"2026-11-20T10:00:{i:02d}Z"}) + "\n"
-            for i in range(5)))
+        events.write_text(
+            "".join(
+                json.dumps({"user_id": "u1", "event_type": "login", "timestamp": f"2026-11-20T10:00:{i:02d}Z"}) + "\n"
+                for i in range(5)
+            )
+        )
         cwd = Path.cwd()
         try:
             import os
@@ -95,8 +107,13 @@ def test_local_up_serves_the_cli_with_local(tmp_path):
 
         import boto3
 
-        ddb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
-                           aws_access_key_id="local", aws_secret_access_key="local")
+        ddb = boto3.client(
+            "dynamodb",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
         item = {}
         for _ in range(100):  # the `local up` process's event source mapping delivers within a poll or two
             item = ddb.get_item(TableName=state["outputs"]["TableName"], Key={"user_key": {"S": "u1"}}).get("Item", {})
@@ -107,3 +124,31 @@ def test_local_up_serves_the_cli_with_local(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_a_demo_on_files_without_events_ends_with_one_line_and_status_2(tmp_path):
+    day1, day2 = tmp_path / "day1.ndjson", tmp_path / "day2.ndjson"
+    day1.write_bytes(b'not json\n{"user_id": []}\n\xff\xfe\n')
+    day2.write_text("")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "clickguard.cli.main",
+            "demo",
+            "--out",
+            str(tmp_path / "out"),
+            "--events-day1",
+            str(day1),
+            "--events-day2",
+            str(day2),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("clickguard demo: error: training did not publish a model: ")
+    assert "Traceback" not in proc.stderr

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from clickguard import settings
+from infra import config as cfg
 from infra.config import ConfigError, StackConfig
+from infra.paths import ROOT
 
 
 def config(**context):
@@ -65,3 +69,76 @@ def test_bad_values_name_the_key(context, message):
 def test_cron_schedule_with_period():
     c = config(training_schedule="cron(0 3 * * ? *)", training_period_hours=24)
     assert c.training_period_hours == 24
+
+
+def test_rejected_payload_settings():
+    c = config()
+    assert c.keep_rejected_payloads == settings.DEFAULT_KEEP_REJECTED_PAYLOADS
+    assert c.rejected_payload_expiry_days == settings.DEFAULT_REJECTED_PAYLOAD_EXPIRY_DAYS
+    c = config(keep_rejected_payloads="none", rejected_payload_expiry_days="2")
+    assert (c.keep_rejected_payloads, c.rejected_payload_expiry_days) == ("none", 2)
+    with pytest.raises(ConfigError, match="keep_rejected_payloads"):
+        config(keep_rejected_payloads="some")
+    with pytest.raises(ConfigError, match="rejected_payload_expiry_days"):
+        config(rejected_payload_expiry_days=0)
+
+
+def test_cdk_json_carries_no_setting():
+    """Defaults live in infra/config.py only: cdk.json keeps CDK's feature flags (keys with a ':')."""
+    from infra.app import cdk_json_context
+
+    assert [key for key in cdk_json_context() if ":" not in key] == []
+
+
+# --- README's configuration table against infra/config.py ---------------------------------------------------------
+_DERIVED = {"training_period_hours": "from the rate"}
+
+
+def _readme_table() -> dict[str, tuple[str, str]]:
+    """context key -> (default, allowed) from README's configuration table."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("### Configuration", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0] not in {"context key", "---"}:
+            rows[cells[0]] = (cells[1], cells[2])
+    return rows
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if float(x) == int(x) else f"{x:g}"
+
+
+def _documented_default(key: str) -> str | None:
+    """How the README must spell a key's default (None: any parenthesised note, the key is unset by default)."""
+    if key in _DERIVED:
+        return _DERIVED[key]
+    value = cfg.default_of(key)
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return str(value).lower()
+    return _number(value) if isinstance(value, int | float) else str(value)
+
+
+def test_readme_table_lists_every_key_with_its_default():
+    rows = _readme_table()
+    assert set(rows) == set(cfg.context_keys())
+    for key in cfg.context_keys():
+        expected, documented = _documented_default(key), rows[key][0]
+        if expected is None:
+            assert documented.startswith("(") and documented.endswith(")"), (key, documented)
+        else:
+            assert documented == expected, (
+                f"README says {key} defaults to {documented!r}; infra/config.py: {expected!r}"
+            )
+
+
+def test_readme_table_gives_every_range_and_choice():
+    rows = _readme_table()
+    ranges = {**cfg.RANGES, **cfg.OTHER_RANGES, **cfg.MODEL_RANGES}
+    for key, (low, high) in ranges.items():
+        assert rows[key][1].startswith(f"{_number(low)}..{_number(high)}"), (key, rows[key][1])
+    for key, allowed in cfg.CHOICES.items():
+        assert set(re.findall(r"`([^`]+)`", rows[key][1])) == set(allowed), (key, rows[key][1])

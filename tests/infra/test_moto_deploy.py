@@ -81,26 +81,51 @@ def test_functions_have_their_environment(deployed):
 def test_table_stores_state_by_user_key_with_ttl(deployed):
     ddb = boto3.client("dynamodb")
     table = deployed[cfg.OUTPUT_TABLE_NAME]
-    ddb.put_item(TableName=table, Item={"user_key": {"S": "u1"}, "expires_at": {"N": "1999999999"}})
-    item = ddb.get_item(TableName=table, Key={"user_key": {"S": "u1"}})["Item"]
-    assert item["expires_at"] == {"N": "1999999999"}
-    assert ddb.describe_table(TableName=table)["Table"]["KeySchema"] == [
-        {"AttributeName": "user_key", "KeyType": "HASH"}
-    ]
+    key, ttl = settings.SESSION_TABLE_KEY, settings.SESSION_TABLE_TTL_ATTRIBUTE
+    ddb.put_item(TableName=table, Item={key: {"S": "u1"}, ttl: {"N": "1999999999"}})
+    item = ddb.get_item(TableName=table, Key={key: {"S": "u1"}})["Item"]
+    assert item[ttl] == {"N": "1999999999"}
+    assert ddb.describe_table(TableName=table)["Table"]["KeySchema"] == [{"AttributeName": key, "KeyType": "HASH"}]
 
 
-def test_flag_queue_round_trip_and_dead_letter_queue(deployed):
+def test_flag_queue_is_fifo_and_drops_a_resent_flag(deployed):
+    """What the consumer sends (store/flags.py on a .fifo URL): group = user key, deduplication id = flag id."""
     sqs = boto3.client("sqs")
     url = deployed[cfg.OUTPUT_FLAG_QUEUE_URL]
-    sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"flag_id": "f1"}))
+    assert url.endswith(".fifo")
+    entry = {"Id": "0", "MessageBody": json.dumps({"flag_id": "f1"}), "MessageGroupId": "u1"}
+    for _ in range(2):  # a replayed batch re-sends the same flag
+        sent = sqs.send_message_batch(QueueUrl=url, Entries=[{**entry, "MessageDeduplicationId": "f1"}])
+        assert not sent.get("Failed")
     messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
-    assert json.loads(messages[0]["Body"]) == {"flag_id": "f1"}
+    assert [json.loads(m["Body"]) for m in messages] == [{"flag_id": "f1"}]
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=deployed[cfg.OUTPUT_FLAG_DLQ_URL], AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    assert json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"] == dlq_arn
+    assert (attributes["FifoQueue"], attributes["ContentBasedDeduplication"]) == ("true", "false")
+    assert (attributes["DeduplicationScope"], attributes["FifoThroughputLimit"]) == (
+        "messageGroup",
+        "perMessageGroupId",
+    )
+    dlq = sqs.get_queue_attributes(QueueUrl=deployed[cfg.OUTPUT_FLAG_DLQ_URL], AttributeNames=["All"])["Attributes"]
+    assert json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"] == dlq["QueueArn"]
+    assert dlq["FifoQueue"] == "true"
     assert attributes["MessageRetentionPeriod"] == str(14 * 86400)
+
+
+def test_flag_reader_reads_and_deletes_from_the_fifo_queue(deployed):
+    from clickguard.store import flag_reader
+
+    sqs = boto3.client("sqs")
+    url = deployed[cfg.OUTPUT_FLAG_QUEUE_URL]
+    for i, user in enumerate(("u2", "u3")):
+        sqs.send_message(
+            QueueUrl=url,
+            MessageBody=json.dumps({"flag_id": f"g{i}"}),
+            MessageGroupId=user,
+            MessageDeduplicationId=f"g{i}",
+        )
+    got = flag_reader.receive(sqs, url, 10, wait_s=0)
+    assert {m.body["flag_id"] for m in got} >= {"g0", "g1"}
+    assert flag_reader.delete(sqs, url, got) == 0
 
 
 def test_buckets_take_archive_objects_and_models(deployed):

@@ -72,6 +72,9 @@ def test_consumer_function(template, synth_aws):
                         settings.ENV_DATA_BUCKET: Match.any_value(),
                         settings.ENV_MODEL_BUCKET: Match.any_value(),
                         settings.ENV_REJECTED_PREFIX: settings.REJECTED_PREFIX,
+                        settings.ENV_REJECTED_PAYLOAD_PREFIX: settings.REJECTED_PAYLOAD_PREFIX,
+                        settings.ENV_KEEP_REJECTED_PAYLOADS: c.keep_rejected_payloads,
+                        settings.ENV_STATE_WRITES: c.state_writes,
                         settings.ENV_FLAG_COOLDOWN_SECONDS: str(c.flag_cooldown_seconds),
                         settings.ENV_STATE_TTL_DAYS: str(c.state_ttl_days),
                         settings.ENV_MODEL_REFRESH_SECONDS: str(c.model_refresh_seconds),
@@ -133,9 +136,9 @@ def test_table_on_demand_ttl_pitr_encrypted(template):
     template.has_resource_properties(
         "AWS::DynamoDB::Table",
         {
-            "KeySchema": [{"AttributeName": "user_key", "KeyType": "HASH"}],
+            "KeySchema": [{"AttributeName": settings.SESSION_TABLE_KEY, "KeyType": "HASH"}],
             "BillingMode": "PAY_PER_REQUEST",
-            "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
+            "TimeToLiveSpecification": {"AttributeName": settings.SESSION_TABLE_TTL_ATTRIBUTE, "Enabled": True},
             "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
             "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": Match.any_value()},
         },
@@ -155,6 +158,25 @@ def test_every_queue_encrypted_retained_14_days_tls_only(synth_aws):
         if s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     ]
     assert len(tls_denied) == 4
+
+
+def test_flag_queue_and_its_dlq_are_high_throughput_fifo_deduplicated_by_flag_id(synth_aws):
+    queues = synth_aws.resources("AWS::SQS::Queue")
+    (flags,) = [q["Properties"] for name, q in queues.items() if name.startswith("QueuesFlagQueue")]
+    (dlq,) = [q["Properties"] for name, q in queues.items() if name.startswith("QueuesFlagDeadLetterQueue")]
+    fifo = {
+        "FifoQueue": True,
+        "ContentBasedDeduplication": False,  # the consumer sends flag_id as MessageDeduplicationId
+        "DeduplicationScope": "messageGroup",
+        "FifoThroughputLimit": "perMessageGroupId",
+    }
+    for props in (flags, dlq):
+        assert {k: props.get(k) for k in fifo} == fifo
+        assert props["QueueName"].startswith(synth_aws.stack_name) and props["QueueName"].endswith(".fifo")
+    assert flags["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0].startswith("QueuesFlagDeadLetterQueue")
+    # EventBridge takes no FIFO dead-letter queue; the failure queue carries batch metadata, not flags.
+    others = [q["Properties"] for name, q in queues.items() if not name.startswith("QueuesFlag")]
+    assert len(others) == 2 and not any(o.get("FifoQueue") for o in others)
 
 
 def test_flag_queue_visibility_and_redrive(template, synth_aws):
@@ -215,6 +237,12 @@ def test_models_versioned_raw_events_expire(template, synth_aws):
                             {"Prefix": settings.ARCHIVE_PREFIX, "ExpirationInDays": days, "Status": "Enabled"}
                         ),
                         Match.object_like({"Prefix": settings.REJECTED_PREFIX, "ExpirationInDays": days}),
+                        Match.object_like(
+                            {
+                                "Prefix": settings.REJECTED_PAYLOAD_PREFIX,
+                                "ExpirationInDays": synth_aws.config.rejected_payload_expiry_days,
+                            }
+                        ),
                     ]
                 )
             }
@@ -254,6 +282,8 @@ def test_alarms(synth_aws):
         "TrainerDeadLetterQueueNotEmpty",
         "TrainerFailed",
         "ModelStale",
+        "RecordsInternalError",
+        "RecordsUnscored",
     ):
         assert any(expected in name for name in names), expected
     for alarm in alarms.values():
@@ -267,6 +297,29 @@ def test_alarms(synth_aws):
     assert stat["Metric"]["MetricName"] == settings.METRIC_MODEL_PUBLISHED and stat["Stat"] == "Sum"
     assert (props["Threshold"], props["EvaluationPeriods"], stat["Period"]) == (1, 2, 24 * 3600)
     assert props["ComparisonOperator"] == "LessThanThreshold" and props["TreatMissingData"] == "breaching"
+
+
+def _consumer_metric_alarm(alarms, name):
+    (alarm,) = [a["Properties"] for n, a in alarms.items() if n.startswith(f"Monitoring{name}")]
+    (query,) = alarm["Metrics"]  # a labelled metric renders as a metric data query
+    metric, stat = query["MetricStat"]["Metric"], query["MetricStat"]
+    assert (metric["MetricName"], metric["Namespace"]) == (name, settings.METRICS_NAMESPACE)
+    assert metric["Dimensions"] == [{"Name": "service", "Value": "clickguard-consumer-dev"}]
+    assert (stat["Stat"], stat["Period"], alarm["ComparisonOperator"]) == ("Sum", 300, "GreaterThanThreshold")
+    return alarm
+
+
+def test_a_record_the_consumer_failed_on_alarms_at_once(synth_aws):
+    alarm = _consumer_metric_alarm(
+        synth_aws.resources("AWS::CloudWatch::Alarm"), settings.METRIC_RECORDS_INTERNAL_ERROR
+    )
+    assert (alarm["Threshold"], alarm["EvaluationPeriods"]) == (0, 1)
+    assert "rejected/" in alarm["AlarmDescription"]
+
+
+def test_a_consumer_without_a_model_alarms_after_three_periods(synth_aws):
+    alarm = _consumer_metric_alarm(synth_aws.resources("AWS::CloudWatch::Alarm"), settings.METRIC_RECORDS_UNSCORED)
+    assert (alarm["Threshold"], alarm["EvaluationPeriods"]) == (0, 3)
 
 
 def test_alarm_topic_encrypted_with_optional_email(template, synth_local):
@@ -290,6 +343,8 @@ def test_dashboard_covers_the_pipeline(synth_aws):
         settings.METRIC_MODEL_AGE,
         settings.METRIC_RECORDS_UNSCORED,
         settings.METRIC_BATCH_DURATION,
+        settings.METRIC_RECORDS_CLAMPED,
+        settings.METRIC_RECORDS_INTERNAL_ERROR,
         "Duration",
     ):
         assert metric in body, metric

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import boto3
 import pytest
@@ -32,9 +33,13 @@ def ddb(aws):
 
 def states(n):
     return [
-        UserState(f"u{i}", SessionState(None, "chat", T0, T0 + i, 3, 4_500_000), {SHARD: 10**100 + i},
-                  last_flag=LastFlag(T0, "v1", f"f{i}", ("mean_bits",)) if i % 7 == 0 else None,
-                  expires_at=1_800_000_000)
+        UserState(
+            f"u{i}",
+            SessionState(None, "chat", T0, T0 + i, 3, 4_500_000),
+            {SHARD: 10**100 + i},
+            last_flag=LastFlag(T0, "v1", f"f{i}", ("mean_bits",)) if i % 7 == 0 else None,
+            expires_at=1_800_000_000,
+        )
         for i in range(n)
     ]
 
@@ -46,7 +51,7 @@ class Flaky:
         self.client, self.sleeps = client, []
 
     def batch_get_item(self, RequestItems):
-        (table, req), = RequestItems.items()
+        ((table, req),) = RequestItems.items()
         keys = req["Keys"]
         resp = self.client.batch_get_item(RequestItems={table: {**req, "Keys": keys[:-1] or keys}})
         if len(keys) > 1:
@@ -54,7 +59,7 @@ class Flaky:
         return resp
 
     def batch_write_item(self, RequestItems):
-        (table, reqs), = RequestItems.items()
+        ((table, reqs),) = RequestItems.items()
         resp = self.client.batch_write_item(RequestItems={table: reqs[:-1] or reqs})
         if len(reqs) > 1:
             resp["UnprocessedItems"] = {table: reqs[-1:]}
@@ -84,7 +89,7 @@ def test_unprocessed_items_are_retried_with_jittered_backoff(ddb):
 def test_keys_still_unprocessed_after_all_attempts_are_reported_not_raised(ddb):
     class Never(Flaky):
         def batch_write_item(self, RequestItems):
-            (table, reqs), = RequestItems.items()
+            ((table, reqs),) = RequestItems.items()
             return {"UnprocessedItems": {table: reqs}}
 
     sleeps = []
@@ -92,6 +97,61 @@ def test_keys_still_unprocessed_after_all_attempts_are_reported_not_raised(ddb):
     assert store.put_many(states(3)) == {"u0", "u1", "u2"}
     assert store.write_calls == 4
     assert sleeps == [0.025, 0.05, 0.1]  # exponential ceiling; the jitter draws below it
+
+
+def _stored(ddb, user):
+    item = ddb.get_item(TableName="sessions", Key={KEY: {"S": user}}, ConsistentRead=True)["Item"]
+    return int(item["transitions"]["N"]), int(item["version"]["N"])
+
+
+def test_a_late_stale_write_replaces_a_newer_state_in_batch_mode_and_is_refused_in_conditional_mode(ddb):
+    """The reproduced race: a crashed invocation's write (version 2, 3 transitions) lands after the retry's and
+    the next batch's (7 transitions). BatchWriteItem cannot refuse it; the conditional mode does."""
+
+    def state(transitions, version):
+        return UserState("u1", SessionState(None, "chat", T0, T0 + transitions, transitions, 1), version=version)
+
+    for conditional, expected in ((False, (3, 2)), (True, (7, 3))):
+        ddb.delete_item(TableName="sessions", Key={KEY: {"S": "u1"}})
+        store = DynamoSessionStore(ddb, "sessions", conditional=conditional)
+        assert store.put_many([state(2, 1)]) == set()  # batch 1, read version 0
+        assert store.put_many([state(5, 2)]) == set()  # the retry of batch 2, read version 1
+        assert store.put_many([state(7, 3)]) == set()  # batch 3, read version 2
+        stale = store.put_many([state(3, 2)])  # the crashed batch-2 invocation's write, read version 1, lands last
+        assert stale == ({"u1"} if conditional else set())
+        assert _stored(ddb, "u1") == expected
+
+
+def test_no_write_starts_when_the_invocation_is_about_to_end(ddb):
+    for conditional in (False, True):
+        for i in range(30):
+            ddb.delete_item(TableName="sessions", Key={KEY: {"S": f"u{i}"}})
+        store = DynamoSessionStore(ddb, "sessions", conditional=conditional, min_seconds_left=22)
+        store.time_left = lambda: 21.0
+        assert store.put_many(states(30)) == {f"u{i}" for i in range(30)}
+        assert store.write_calls == 0
+        store.time_left = lambda: 60.0
+        assert store.put_many([replace(st, version=1) for st in states(30)]) == set()
+
+
+def test_a_failing_chunk_returns_only_after_every_other_chunk_finished():
+    import threading
+    import time
+
+    from clickguard.store.retry import run_all
+
+    finished = threading.Event()
+
+    def call(i):
+        if i == 0:
+            raise RuntimeError("a bug in one chunk")
+        time.sleep(0.3)
+        finished.set()
+        return i
+
+    with ThreadPoolExecutor(4) as pool, pytest.raises(RuntimeError):
+        run_all(pool, call, [0, 1])
+    assert finished.is_set()  # the slow chunk was waited for before the error surfaced
 
 
 def test_flags_go_ten_a_call_and_failed_entries_are_retried(aws):
@@ -106,13 +166,15 @@ def test_flags_go_ten_a_call_and_failed_entries_are_retried(aws):
             resp = sqs.send_message_batch(QueueUrl=QueueUrl, Entries=Entries[1:] if self.first else Entries)
             if self.first:
                 resp.setdefault("Failed", []).append(
-                    {"Id": Entries[0]["Id"], "SenderFault": False, "Code": "InternalError"})
+                    {"Id": Entries[0]["Id"], "SenderFault": False, "Code": "InternalError"}
+                )
                 self.first = False
             return resp
 
     queue = SqsFlagQueue(FailFirst(), url, backoff=Backoff(sleep=lambda _s: None))
-    flags = [Flag(f"id{i}", f"u{i}", json.dumps({"flag_id": f"id{i}"}), LastFlag(T0, "v", f"id{i}", ()))
-             for i in range(23)]
+    flags = [
+        Flag(f"id{i}", f"u{i}", json.dumps({"flag_id": f"id{i}"}), LastFlag(T0, "v", f"id{i}", ())) for i in range(23)
+    ]
     assert queue.send(flags) == set()
     assert queue.calls == 4  # 3 chunks + 1 retry of the failed entry
     got = set()
@@ -135,7 +197,7 @@ def test_model_is_cached_rechecked_cheaply_and_swapped(s3, bucket):
     assert source.current().model.version == "v1"
     now[0] = 120
     assert source.current().model.version == "v1" and source.calls == 3  # 304 Not Modified: one cheap call
-    artifact.publish(store, make_model("v2", scale=2.0))
+    artifact.publish(store, replace(make_model("v2", scale=2.0), window_end="2025-11-22T00:00:00Z"))
     now[0] = 180
     view = source.current()
     assert view.model.version == "v2" and int(view.table.microbits[2, 3]) == 3_000_000

@@ -51,8 +51,13 @@ def test_partial_batch_response_retries_from_the_lowest_failed_record(stream, sq
             return {"batchItemFailures": [{"itemIdentifier": r["kinesis"]["sequenceNumber"]} for r in fail]}
         return {"batchItemFailures": []}
 
-    esm = EventSourceMapping(stream, sqs, "events", handler,
-                             EsmSettings(batch_size=10, report_batch_item_failures=True, max_retry_attempts=2))
+    esm = EventSourceMapping(
+        stream,
+        sqs,
+        "events",
+        handler,
+        EsmSettings(batch_size=10, report_batch_item_failures=True, max_retry_attempts=2),
+    )
     esm.drain()
     assert calls == [list(range(10)), [6, 7, 8, 9]]
     assert esm.stats.partial_failures == 1
@@ -68,7 +73,10 @@ def test_bisect_then_give_up_sends_batch_metadata_to_on_failure_queue(stream, sq
             raise RuntimeError("poison")
 
     esm = EventSourceMapping(
-        stream, sqs, "events", handler,
+        stream,
+        sqs,
+        "events",
+        handler,
         EsmSettings(batch_size=10, bisect_on_error=True, max_retry_attempts=10, on_failure_queue_url=url),
     )
     esm.drain()
@@ -95,8 +103,13 @@ def test_archiver_writes_firehose_layout(stream, s3, bucket):
 def test_records_past_the_maximum_age_go_to_the_on_failure_queue_unprocessed(stream, sqs):
     url = sqs.get_queue_url(QueueName="on-failure")["QueueUrl"]
     seen = []
-    esm = EventSourceMapping(stream, sqs, "events", lambda e, c: seen.append(numbers(e)),
-                             EsmSettings(batch_size=10, max_record_age_seconds=0, on_failure_queue_url=url))
+    esm = EventSourceMapping(
+        stream,
+        sqs,
+        "events",
+        lambda e, c: seen.append(numbers(e)),
+        EsmSettings(batch_size=10, max_record_age_seconds=0, on_failure_queue_url=url),
+    )
     esm.drain()
     assert seen == [] and esm.stats.records_expired == 10
     (msg,) = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]

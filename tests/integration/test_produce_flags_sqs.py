@@ -12,9 +12,15 @@ from clickguard.cli.main import main
 def test_flags_table_json_and_delete(aws, capsys):
     sqs = boto3.client("sqs", region_name="us-east-1")
     url = sqs.create_queue(QueueName="flags")["QueueUrl"]
-    body = {"user_key": "42", "reasons": ["mean_bits"], "mean_bits": 4.2, "total_bits": 40.0, "transitions": 9,
-            "flagged_at": "2019-01-02T03:00:00.000Z",
-            "top_transitions": [{"from": "login", "to": "add_payout_method", "bits": 9.1, "position": 3}]}
+    body = {
+        "user_key": "42",
+        "reasons": ["mean_bits"],
+        "mean_bits": 4.2,
+        "total_bits": 40.0,
+        "transitions": 9,
+        "flagged_at": "2019-01-02T03:00:00.000Z",
+        "top_transitions": [{"from": "login", "to": "add_payout_method", "bits": 9.1, "position": 3}],
+    }
     for i in range(12):
         sqs.send_message(QueueUrl=url, MessageBody=json.dumps({**body, "user_key": str(i)}))
     sqs.send_message(QueueUrl=url, MessageBody="oops")

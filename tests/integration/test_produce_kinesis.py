@@ -9,7 +9,7 @@ import pytest
 
 from clickguard.cli.main import main
 from clickguard.store.retry import Backoff
-from clickguard.store.stream import PutFailed, PutStats, RateLimiter, chunks, put_batch
+from clickguard.store.stream import PutFailed, PutStats, RateLimiter, put_batch, put_records_chunks
 
 STREAM = "clickguard-events"
 
@@ -25,8 +25,9 @@ def kinesis(aws):
 def read_all(client) -> list[dict]:
     out = []
     for shard in client.list_shards(StreamName=STREAM)["Shards"]:
-        it = client.get_shard_iterator(StreamName=STREAM, ShardId=shard["ShardId"],
-                                       ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        it = client.get_shard_iterator(StreamName=STREAM, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")[
+            "ShardIterator"
+        ]
         while it:
             resp = client.get_records(ShardIterator=it, Limit=10_000)
             out += resp["Records"]
@@ -37,8 +38,12 @@ def read_all(client) -> list[dict]:
 
 
 def test_produce_file_then_read_back(kinesis, tmp_path, capsys):
-    lines = [json.dumps({"user_id": f"u{i % 7}", "event_type": "view_item", "timestamp": "2019-01-01T00:00:00Z",
-                         "event_id": str(i)}) for i in range(1203)]
+    lines = [
+        json.dumps(
+            {"user_id": f"u{i % 7}", "event_type": "view_item", "timestamp": "2019-01-01T00:00:00Z", "event_id": str(i)}
+        )
+        for i in range(1203)
+    ]
     f = tmp_path / "e.ndjson"
     f.write_text("\n".join([*lines, "not json", ""]))
     assert main(["produce", "--input", str(f), "--stream", STREAM, "--region", "us-east-1"]) == 0
@@ -51,8 +56,10 @@ def test_produce_file_then_read_back(kinesis, tmp_path, capsys):
 
 def test_produce_csv_and_simulation(kinesis, tmp_path, capsys):
     f = tmp_path / "e.csv"
-    f.write_text("user_id,event_type,timestamp,outcome\n1,login,2019-01-01T00:00:00Z,fail\n1,login,"
-                 "2019-01-01T00:00:05Z,success\n")
+    f.write_text(
+        "user_id,event_type,timestamp,outcome\n1,login,2019-01-01T00:00:00Z,fail\n1,login,"
+        "2019-01-01T00:00:05Z,success\n"
+    )
     assert main(["produce", "--input", str(f), "--stream", STREAM]) == 0
     assert main(["produce", "--simulate", "--users", "40", "--seed", "2", "--stream", STREAM]) == 0
     out = capsys.readouterr().out
@@ -75,8 +82,11 @@ class FlakyKinesis:
             resp = self.real.put_records(StreamName=StreamName, Records=ok)
             results = []
             for i in range(len(Records)):
-                results.append(resp["Records"][i // 2] if i % 2 == 0 else
-                               {"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "slow down"})
+                results.append(
+                    resp["Records"][i // 2]
+                    if i % 2 == 0
+                    else {"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "slow down"}
+                )
             self.sent.append(len(Records))
             return {"FailedRecordCount": len(Records) // 2, "Records": results}
         self.sent.append(len(Records))
@@ -98,18 +108,23 @@ def test_partial_failures_are_retried_exactly(kinesis):
 def test_gives_up_after_max_attempts(kinesis):
     flaky = FlakyKinesis(kinesis, bad_calls=99)
     with pytest.raises(PutFailed) as exc:
-        put_batch(flaky, STREAM, [{"Data": b"{}", "PartitionKey": f"k{i}"} for i in range(8)], PutStats(),
-                  Backoff(attempts=2, sleep=lambda s: None))
+        put_batch(
+            flaky,
+            STREAM,
+            [{"Data": b"{}", "PartitionKey": f"k{i}"} for i in range(8)],
+            PutStats(),
+            Backoff(attempts=2, sleep=lambda s: None),
+        )
     assert exc.value.failed == 2  # 8 sent, 4 failed and resent, 2 of those still failing
 
 
 def test_chunks_respect_count_and_size_limits():
     small = [{"Data": b"x", "PartitionKey": "k"}] * 1201
-    assert [len(c) for c in chunks(small)] == [500, 500, 201]
+    assert [len(c) for c in put_records_chunks(small)] == [500, 500, 201]
     big = [{"Data": b"x" * 900_000, "PartitionKey": "k"}] * 7
-    assert [len(c) for c in chunks(big)] == [5, 2]  # 5 MiB per call
+    assert [len(c) for c in put_records_chunks(big)] == [5, 2]  # 5 MiB per call
     with pytest.raises(ValueError, match="1 MiB"):
-        list(chunks([{"Data": b"x" * (1024 * 1024 + 1), "PartitionKey": "k"}]))
+        list(put_records_chunks([{"Data": b"x" * (1024 * 1024 + 1), "PartitionKey": "k"}]))
 
 
 def test_rate_limiter_sleeps_to_hold_the_rate():

@@ -1,4 +1,9 @@
-"""The training job and Lambda handler against moto S3 holding a Firehose-style archive."""
+"""The trainer's S3 adapters and Lambda handler against moto S3 holding a Firehose-style archive.
+
+The job's logic is tested with in-memory fakes in ``tests/unit/test_trainer_pipeline_fakes.py``; here the same job
+runs on the real adapters: hourly archive folders, bad objects, reviewer labels, and S3's conditional writes on
+``latest.json`` (moto 5.2 enforces ``IfMatch`` and ``IfNoneMatch="*"`` on PutObject).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,8 @@ import pytest
 from clickguard import settings
 from clickguard.model import artifact
 from clickguard.model.model import ModelParams
-from clickguard.store.blobs import S3Store
+from clickguard.store.blobs import ConditionalWriteFailed, S3Store
+from clickguard.store.trainer import s3_trainer_ports
 from clickguard.training.job import ConfigError, TrainingConfig, run_training
 from tests.factories import ndjson, ordinary_events
 
@@ -27,8 +33,13 @@ def put_archive(s3, bucket, when: datetime, body: bytes, name: str = "obj") -> s
 
 
 def config(bucket, **kw) -> TrainingConfig:
-    return TrainingConfig(data_bucket=bucket, model_bucket=bucket, min_sessions=kw.pop("min_sessions", 20),
-                          params=ModelParams(min_token_count=1), **kw)
+    return TrainingConfig(
+        data_bucket=bucket,
+        model_bucket=bucket,
+        min_sessions=kw.pop("min_sessions", 20),
+        params=ModelParams(min_token_count=1),
+        **kw,
+    )
 
 
 @pytest.fixture
@@ -47,9 +58,13 @@ def archive(s3, bucket):
     return events
 
 
+def train_on_s3(s3, cfg: TrainingConfig, now: datetime = NOW):
+    return run_training(s3_trainer_ports(s3, cfg), cfg, now)
+
+
 def test_publishes_a_model_from_the_window(s3, bucket, archive):
     store = S3Store(s3, bucket)
-    report = run_training(s3, config(bucket), NOW, store)
+    report = train_on_s3(s3, config(bucket))
     assert report.status == "published", report.reason
     assert report.objects_read == 3 and report.bad_objects == 1
     assert report.events == len(archive)
@@ -61,32 +76,85 @@ def test_publishes_a_model_from_the_window(s3, bucket, archive):
     assert 0 < model.thresholds.flag_rate < 0.05
 
 
+def test_trailing_garbage_after_a_gzip_object_keeps_its_valid_lines(s3, bucket):
+    events = ordinary_events(300, seed=12, t0_ms=int((NOW - timedelta(days=1)).timestamp() * 1000))
+    half = len(events) // 2
+    put_archive(s3, bucket, NOW - timedelta(days=1), ndjson(events[:half]), "clean")
+    key = f"events/{NOW - timedelta(hours=3):%Y/%m/%d/%H}/garbage-tail.gz"
+    body = gzip.compress(ndjson(events[half:])) + b"\x00\x00garbage, not a gzip member"
+    s3.put_object(Bucket=bucket, Key=key, Body=body)
+    report = train_on_s3(s3, config(bucket))
+    assert report.status == "published", report.reason
+    assert report.events == len(events) and report.cut_objects == 1 and report.bad_objects == 0
+
+
 def test_two_runs_publish_equal_models(s3, bucket, archive):
-    store = S3Store(s3, bucket)
-    first = run_training(s3, config(bucket), NOW, store)
+    first = train_on_s3(s3, config(bucket))
     meta1 = s3.get_object(Bucket=bucket, Key=f"models/{first.version}/model.json")["Body"].read()
-    second = run_training(s3, config(bucket), NOW, store)
+    second = train_on_s3(s3, config(bucket))
     meta2 = s3.get_object(Bucket=bucket, Key=f"models/{second.version}/model.json")["Body"].read()
     assert first.version == second.version and meta1 == meta2
+    assert second.status == "published" and second.latest == first.version  # already current: nothing to move
 
 
-def test_too_little_data_keeps_the_previous_model(s3, bucket, archive):
+def test_a_late_run_for_an_earlier_window_leaves_the_newer_model(s3, bucket, archive):
+    newer = train_on_s3(s3, config(bucket), NOW)
+    late = train_on_s3(s3, config(bucket), NOW - timedelta(hours=1))  # the previous hour's run, finishing last
+    assert newer.status == "published" and late.status == "superseded"
+    assert late.latest == newer.version and "must end after 2025-11-27T03:00:00Z" in late.reason
+    pointer = artifact.read_pointer(S3Store(s3, bucket))
+    assert pointer["version"] == newer.version and pointer["window_end"] == "2025-11-27T03:00:00Z"
+
+
+def test_s3_put_if_is_enforced(s3, bucket):
+    """The adapter maps S3's 412 (and IfMatch on a vanished key, 404) to ConditionalWriteFailed."""
     store = S3Store(s3, bucket)
-    good = run_training(s3, config(bucket), NOW, store)
-    later = NOW + timedelta(days=30)  # the window is empty by then
-    skipped = run_training(s3, config(bucket), later, store)
-    assert skipped.status == "skipped" and "no valid events" in skipped.reason
-    thin = run_training(s3, config(bucket, min_sessions=10_000), NOW, store)
-    assert thin.status == "skipped" and "fewer than the minimum of 10000" in thin.reason
-    assert artifact.read_pointer(store)["version"] == good.version
+    store.put_if("k", b"1", None)
+    with pytest.raises(ConditionalWriteFailed):
+        store.put_if("k", b"2", None)
+    tag = store.get_versioned("k").etag
+    with pytest.raises(ConditionalWriteFailed):
+        store.put_if("k", b"2", '"0123456789abcdef0123456789abcdef"')
+    store.put_if("k", b"2", tag)
+    assert store.get("k") == b"2"
+    with pytest.raises(ConditionalWriteFailed):
+        store.put_if("gone", b"x", tag)
+
+
+def test_a_rival_write_between_read_and_write_is_retried_on_s3(s3, bucket, archive):
+    """A second trainer moves latest.json after this one read it: S3 refuses the stale write, the job re-reads,
+    sees the rival's later window and leaves it."""
+    store = S3Store(s3, bucket)
+    rival = train_on_s3(s3, config(bucket), NOW + timedelta(hours=1))
+    s3.put_object(Bucket=bucket, Key=settings.LATEST_POINTER_KEY, Body=b"{}")  # unreadable: replaceable by anyone
+    stale_tag = store.get_versioned(settings.LATEST_POINTER_KEY).etag
+    real_put = s3.put_object
+    calls = []
+
+    def rival_first(**kw):
+        if kw.get("IfMatch") == stale_tag and not calls:
+            calls.append(kw["Key"])
+            artifact.rollback_to(store, rival.version)  # the rival's pointer lands first
+        return real_put(**kw)
+
+    s3.put_object = rival_first
+    try:
+        report = train_on_s3(s3, config(bucket), NOW)
+    finally:
+        s3.put_object = real_put
+    assert calls == [settings.LATEST_POINTER_KEY]
+    assert report.status == "superseded" and report.latest == rival.version
+    assert artifact.read_pointer(store)["version"] == rival.version
 
 
 def test_blocked_users_from_reviewer_labels_are_left_out(s3, bucket, archive):
-    labels = [{"user_key": "user-1", "decision": "fraud", "decided_at": "2025-11-26T00:00:00Z"},
-              {"user_key": "user-2", "decision": "fraud", "decided_at": "2025-11-25T00:00:00Z"},
-              {"user_key": "user-2", "decision": "cleared", "decided_at": "2025-11-26T00:00:00Z"}]
+    labels = [
+        {"user_key": "user-1", "decision": "fraud", "decided_at": "2025-11-26T00:00:00Z"},
+        {"user_key": "user-2", "decision": "fraud", "decided_at": "2025-11-25T00:00:00Z"},
+        {"user_key": "user-2", "decision": "cleared", "decided_at": "2025-11-26T00:00:00Z"},
+    ]
     s3.put_object(Bucket=bucket, Key="labels/2025/11/26/reviews.ndjson", Body=ndjson(labels))
-    report = run_training(s3, config(bucket), NOW, S3Store(s3, bucket))
+    report = train_on_s3(s3, config(bucket))
     assert report.stats["excluded_users"] == 1
     assert report.stats["excluded_events"] == sum(1 for e in archive if e["user_id"] == "user-1")
 
@@ -108,8 +176,13 @@ def test_scheduled_handler_publishes_and_emits_metrics(s3, bucket, archive, monk
     monkeypatch.setenv(settings.ENV_MIN_TOKEN_COUNT, "1")
     sys.modules.pop("training.handler", None)
     handler = importlib.import_module("training.handler")
-    event = {"version": "0", "detail-type": "Scheduled Event", "source": "aws.events",
-             "time": "2025-11-27T03:00:00Z", "detail": {}}
+    event = {
+        "version": "0",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "time": "2025-11-27T03:00:00Z",
+        "detail": {},
+    }
 
     class Context:
         function_name, memory_limit_in_mb, aws_request_id = "trainer", 1024, "req-1"

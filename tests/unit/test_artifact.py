@@ -1,4 +1,4 @@
-"""Model artifact: round trip, checksums, atomic pointer switch, rollback, determinism."""
+"""Model artifact: round trip, checksums, atomic pointer switch that only moves forward, rollback, determinism."""
 
 from __future__ import annotations
 
@@ -10,18 +10,25 @@ import pytest
 from clickguard import settings
 from clickguard.model import artifact
 from clickguard.model.model import ModelParams
-from clickguard.store.blobs import LocalDirStore
+from clickguard.store.blobs import ConditionalWriteFailed, LocalDirStore
 from clickguard.training.dataset import EventColumns
 from clickguard.training.pipeline import InsufficientData, train
 from tests.factories import ndjson, ordinary_events
 
+DAY1, DAY2, DAY3 = "2025-11-26T00:00:00Z", "2025-11-27T00:00:00Z", "2025-11-28T00:00:00Z"
 
-def fit(seed: int = 0, n_users: int = 150, **kw):
+
+def fit(seed: int = 0, n_users: int = 150, end: str = DAY2, **kw):
     cols = EventColumns()
     cols.add_lines(ndjson(ordinary_events(n_users, seed)).splitlines())
-    model, _ = train(cols, ModelParams(min_token_count=1), window_start="2025-11-20T00:00:00Z",
-                     window_end="2025-11-27T00:00:00Z", created_at="2025-11-27T00:00:00Z",
-                     min_sessions=kw.get("min_sessions", 10))
+    model, _ = train(
+        cols,
+        ModelParams(min_token_count=1),
+        window_start="2025-11-20T00:00:00Z",
+        window_end=end,
+        created_at=end,
+        min_sessions=kw.get("min_sessions", 10),
+    )
     return model
 
 
@@ -107,18 +114,112 @@ def test_no_model_published(tmp_path):
         artifact.load_latest(LocalDirStore(tmp_path))
 
 
-def test_rollback_repoints_latest(tmp_path):
+def test_rollback_repoints_latest_back_and_forward(tmp_path):
     store = LocalDirStore(tmp_path)
-    old, new = fit(seed=1), fit(seed=2)
+    old, new = fit(seed=1, end=DAY1), fit(seed=2, end=DAY2)
     artifact.publish(store, old)
     artifact.publish(store, new)
     assert artifact.load_latest(store).version == new.version
     assert artifact.list_versions(store) == sorted([old.version, new.version])
-    artifact.set_latest(store, old.version)
+    pointer = artifact.rollback_to(store, old.version)  # back in time, on purpose
+    assert pointer["window_end"] == DAY1
     assert artifact.load_latest(store).version == old.version
     with pytest.raises(artifact.ModelArtifactError, match="no model version"):
-        artifact.set_latest(store, "does-not-exist")
+        artifact.rollback_to(store, "does-not-exist")
     assert artifact.load_latest(store).version == old.version
+    artifact.rollback_to(store, new.version)  # and forward again
+    assert artifact.load_latest(store).version == new.version
+
+
+def test_a_rollback_stands_until_a_later_window_is_published(tmp_path):
+    store = LocalDirStore(tmp_path)
+    old, new, newest = fit(seed=1, end=DAY1), fit(seed=2, end=DAY2), fit(seed=3, end=DAY3)
+    artifact.publish(store, old)
+    artifact.publish(store, new)
+    artifact.rollback_to(store, old.version)
+    again = artifact.publish(store, new)  # e.g. a retried run of the window the operator rolled back from
+    assert not again.moved and artifact.load_latest(store).version == old.version
+    assert artifact.publish(store, newest).moved
+    assert artifact.load_latest(store).version == newest.version
+
+
+def test_pointer_records_the_window_end(tmp_path):
+    store = LocalDirStore(tmp_path)
+    model = fit(end=DAY2)
+    outcome = artifact.publish(store, model)
+    assert outcome.moved and outcome.latest == model.version
+    assert artifact.read_pointer(store) == {
+        "version": model.version,
+        "model_key": f"models/{model.version}/model.json",
+        "model_sha256": outcome_sha(tmp_path, model.version),
+        "window_end": DAY2,
+    }
+
+
+def outcome_sha(root, version: str) -> str:
+    import hashlib
+
+    return hashlib.sha256((root / "models" / version / "model.json").read_bytes()).hexdigest()
+
+
+def test_a_late_run_for_an_earlier_window_leaves_the_newer_model(tmp_path):
+    store = LocalDirStore(tmp_path)
+    newer, late = fit(seed=1, end=DAY2), fit(seed=2, end=DAY1)
+    artifact.publish(store, newer)
+    outcome = artifact.publish(store, late)
+    assert not outcome.moved and outcome.latest == newer.version
+    assert "must end after 2025-11-27T00:00:00Z, and this one ends 2025-11-26T00:00:00Z" in outcome.reason
+    assert artifact.load_latest(store).version == newer.version
+    assert late.version in artifact.list_versions(store)  # written all the same: an operator may roll back to it
+
+
+def test_same_window_keeps_the_first_and_republishing_is_a_no_op(tmp_path):
+    store = LocalDirStore(tmp_path)
+    first, other = fit(seed=1, end=DAY2), fit(seed=2, end=DAY2)
+    assert artifact.publish(store, first).moved
+    assert not artifact.publish(store, other).moved  # only a later window moves the pointer
+    again = artifact.publish(store, first)
+    assert not again.moved and again.latest == first.version and again.reason.startswith("latest.json already")
+
+
+def test_a_pointer_without_window_end_is_completed_from_its_model(tmp_path):
+    """latest.json written before window ends were recorded still orders publications."""
+    store = LocalDirStore(tmp_path)
+    newer, late = fit(seed=1, end=DAY2), fit(seed=2, end=DAY1)
+    artifact.publish(store, newer)
+    legacy = artifact.read_pointer(store)
+    del legacy["window_end"]
+    store.put(settings.LATEST_POINTER_KEY, json.dumps(legacy).encode())
+    assert not artifact.publish(store, late).moved
+    assert artifact.publish(store, fit(seed=3, end=DAY3)).moved
+
+
+def test_an_unreadable_pointer_is_replaced(tmp_path):
+    store = LocalDirStore(tmp_path)
+    store.put(settings.LATEST_POINTER_KEY, b"{not json")
+    model = fit(end=DAY1)
+    assert artifact.publish(store, model).moved
+    assert artifact.load_latest(store).version == model.version
+
+
+def test_a_window_end_that_is_not_a_time_is_refused_before_writing(tmp_path):
+    store = LocalDirStore(tmp_path)
+    with pytest.raises(artifact.ModelArtifactError, match="not an ISO-8601 time"):
+        artifact.publish(store, fit(end="e"))
+    assert store.list("models/") == []
+
+
+def test_local_dir_put_if_is_a_compare_and_swap(tmp_path):
+    store = LocalDirStore(tmp_path)
+    store.put_if("k", b"1", None)
+    with pytest.raises(ConditionalWriteFailed):
+        store.put_if("k", b"2", None)  # create-only: it exists now
+    tag = store.get_versioned("k").etag
+    with pytest.raises(ConditionalWriteFailed):
+        store.put_if("k", b"2", '"stale"')
+    store.put_if("k", b"2", tag)
+    assert store.get("k") == b"2" and store.get_versioned("k").etag != tag
+    assert store.list("") == ["k"]  # the lock file beside the key is not a key
 
 
 def test_too_few_sessions_is_refused():
@@ -132,7 +233,8 @@ def test_duplicate_event_ids_are_dropped():
         e["event_id"] = f"e{i}"
     cols = EventColumns()
     cols.add_lines(ndjson(events + events[:50]).splitlines())
-    model, _ = train(cols, ModelParams(min_token_count=1), window_start="s", window_end="e", created_at="c",
-                     min_sessions=1)
+    model, _ = train(
+        cols, ModelParams(min_token_count=1), window_start="s", window_end="e", created_at="c", min_sessions=1
+    )
     assert model.stats["duplicates_dropped"] == 50
     assert model.stats["events"] == len(events)

@@ -7,11 +7,13 @@ import json
 import pytest
 
 from clickguard.consumer.batch import Deps, process_batch
+from clickguard.consumer.flags import MESSAGE_FIELDS
 from tests.consumer_support import (
     FakeFlags,
     FakeModel,
     FakeRejected,
     FakeSessions,
+    behaviour,
     config,
     event_stream,
     make_model,
@@ -28,7 +30,7 @@ def run(d, recs, cfg=None):
 
 
 def snapshot(d):
-    return dict(d.sessions.items), [(f.flag_id, f.body) for f in d.flags.sent]
+    return behaviour(d.sessions.items), [(f.flag_id, f.body) for f in d.flags.sent]
 
 
 @pytest.fixture(scope="module")
@@ -146,8 +148,9 @@ def test_cooldown_holds_unless_the_reason_gets_stronger():
     t = 1_763_700_000_000
     for k in range(60):
         t += 60_000
-        evs.append({"user_id": "bot", "event_type": "login", "outcome": "fail" if k % 2 else "ok",
-                    "timestamp": t / 1000})
+        evs.append(
+            {"user_id": "bot", "event_type": "login", "outcome": "fail" if k % 2 else "ok", "timestamp": t / 1000}
+        )
     d = deps()
     run(d, to_records(evs))
     reasons = [json.loads(f.body)["reasons"] for f in d.flags.sent]
@@ -160,10 +163,7 @@ def test_cooldown_holds_unless_the_reason_gets_stronger():
 def test_flag_message_carries_what_reviewers_need(clean):
     _, flags = clean
     msg = json.loads(flags[0][1])
-    assert {
-        "schema_version", "flag_id", "user_key", "session_id", "reasons", "mean_bits", "total_bits", "transitions",
-        "thresholds", "model_version", "top_transitions", "first_event_time", "last_event_time", "flagged_at",
-    } <= set(msg)
+    assert set(msg) == set(MESSAGE_FIELDS)
     assert 1 <= len(msg["top_transitions"]) <= 3
     assert msg["model_version"] == "v1" and msg["transitions"] >= 3
 

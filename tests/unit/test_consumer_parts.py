@@ -11,11 +11,12 @@ import pytest
 from clickguard import settings
 from clickguard.consumer.admission import MAX_FUTURE_SKEW_MS, admit
 from clickguard.consumer.config import ConfigError, ConsumerConfig
-from clickguard.consumer.flags import allows, flag_id
-from clickguard.consumer.kinesis_event import SEQ_DIGITS, decode_event, lambda_event, pad_seq, split_event
-from clickguard.consumer.state import LastFlag, UserState
+from clickguard.consumer.flags import flag_id
+from clickguard.consumer.kinesis_event import SEQ_DIGITS, decode_event, lambda_event, pad_seq
+from clickguard.consumer.rule import allows
+from clickguard.consumer.state import RECENT_EVENT_IDS, LastFlag, RecentIds, UserState, id_digest
 from clickguard.events import Event
-from clickguard.model.scoring import ScoringTable, SessionState, TopTransition, apply_event, score_batch
+from clickguard.model.scoring import EventBatch, ScoringTable, SessionState, TopTransition, apply_event, score_batch
 from clickguard.store.sessions import from_item, to_item
 from tests.consumer_support import SEQ0, SHARD, T0, TOKENS, make_model, to_records
 
@@ -25,8 +26,12 @@ STREAM_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/events"
 def test_lambda_event_round_trips_through_decode():
     seq = "9" * 129  # the longest sequence number Kinesis can hand out
     got = [
-        {"Data": b'{"a":1}', "PartitionKey": "u1", "SequenceNumber": seq,
-         "ApproximateArrivalTimestamp": datetime(2025, 11, 21, 10, 0, 0, 123000, tzinfo=UTC)},
+        {
+            "Data": b'{"a":1}',
+            "PartitionKey": "u1",
+            "SequenceNumber": seq,
+            "ApproximateArrivalTimestamp": datetime(2025, 11, 21, 10, 0, 0, 123000, tzinfo=UTC),
+        },
     ]
     event = lambda_event(got, SHARD, STREAM_ARN)
     rec = event["Records"][0]
@@ -36,12 +41,22 @@ def test_lambda_event_round_trips_through_decode():
     assert decoded.seq == int(seq) and decoded.seq_str == seq and decoded.shard_id == SHARD
     assert decoded.data == b'{"a":1}' and decoded.partition_key == "u1"
     assert decoded.arrival_ms == int(datetime(2025, 11, 21, 10, 0, 0, 123000, tzinfo=UTC).timestamp() * 1000)
-    assert [len(e["Records"]) for e in split_event({"Records": [rec] * 5}, 2)] == [2, 2, 1]
 
 
 def test_undecodable_base64_becomes_empty_data():
-    event = {"Records": [{"eventID": f"{SHARD}:1", "kinesis": {"data": "@@@", "sequenceNumber": "1",
-                                                              "partitionKey": "p", "approximateArrivalTimestamp": 1}}]}
+    event = {
+        "Records": [
+            {
+                "eventID": f"{SHARD}:1",
+                "kinesis": {
+                    "data": "@@@",
+                    "sequenceNumber": "1",
+                    "partitionKey": "p",
+                    "approximateArrivalTimestamp": 1,
+                },
+            }
+        ]
+    }
     assert decode_event(event)[0].data == b""
 
 
@@ -83,11 +98,20 @@ def test_admission_guards_sequence_numbers_per_shard():
 def test_admission_drops_duplicate_event_ids_in_and_across_batches():
     recs = to_records([{"user_id": "a", "timestamp": T0 / 1000}] * 4)
     events = [ev("a", T0, "e1"), ev("a", T0 + 1, "e2"), ev("a", T0 + 2, "e1"), ev("a", T0 + 3, "e0")]
-    state = UserState("a", recent_event_ids=("e0",))
+    state = UserState("a", recent_event_ids=(id_digest("e0"),))
     adm = admit(recs, events, {"a": state}, 1_800_000)
     assert adm.applied == [0, 1] and adm.duplicate_ids == 2
     assert adm.touched["a"][SHARD] == recs[3].seq  # skipped records still advance the sequence number
-    assert adm.recent_ids["a"] == ("e0", "e1", "e2")
+    assert adm.recent_ids["a"].digests() == tuple(map(id_digest, ("e0", "e1", "e2")))
+
+
+def test_the_duplicate_window_slides_by_distinct_ids():
+    window = RecentIds()
+    ids = [f"e{i}" for i in range(RECENT_EVENT_IDS + 1)]
+    assert not any(window.seen_or_add(id_digest(e)) for e in ids)
+    assert len(window.digests()) == RECENT_EVENT_IDS
+    assert window.seen_or_add(id_digest(ids[-1])) and window.seen_or_add(id_digest(ids[1]))
+    assert not window.seen_or_add(id_digest(ids[0]))  # the oldest slid out: a copy that far back is applied
 
 
 def test_late_records_are_skipped_and_future_times_clamped():
@@ -111,7 +135,7 @@ def test_per_event_running_values_match_event_by_event_scoring():
         ts = [T0 + rng.randint(0, 5_000_000) for _ in range(n)]
         sids = [rng.choice([None, None, "s1", "s2"]) for _ in range(n)]
         prior = {"a": SessionState(None, "chat", T0, T0 + 10, 4, 7_000_000, ())}
-        res = score_batch(table, 1_800_000, users, toks, ts, sids, prior)
+        res = score_batch(table, 1_800_000, EventBatch(users, toks, ts, sids), prior)
         states = dict(prior)
         for i in range(n):
             st, _ = apply_event(states.get(users[i]), toks[i], ts[i], sids[i], table, 1_800_000)
@@ -140,13 +164,16 @@ def test_flag_id_is_stable_and_specific():
 
 
 def test_state_item_round_trips_exactly():
-    s = SessionState("s-1", "login#fail", T0, T0 + 99, 17, 123_456_789_012,
-                     (TopTransition(9_000_000, 3, "login", "login#fail"),))
-    state = UserState("user-1", s, {SHARD: 10**128 + 3}, ("e1", "e2"), LastFlag(T0, "v1", "abc", ("mean_bits",)),
-                      1_800_000_000)
+    s = SessionState(
+        "s-1", "login#fail", T0, T0 + 99, 17, 123_456_789_012, (TopTransition(9_000_000, 3, "login", "login#fail"),)
+    )
+    ids = (id_digest("e1"), id_digest("e2"))
+    state = UserState("user-1", s, {SHARD: 10**128 + 3}, ids, LastFlag(T0, "v1", "abc", ("mean_bits",)), 1_800_000_000)
     item = to_item(state)
     assert item["seqs"]["M"][SHARD]["S"] == pad_seq(10**128 + 3)
     assert item[settings.SESSION_TABLE_TTL_ATTRIBUTE] == {"N": "1800000000"}
     assert from_item(item) == state
     bare = UserState("user-2", None, {SHARD: 1})
     assert from_item(to_item(bare)) == bare
+    legacy = {**to_item(bare), "recent_event_ids": {"L": [{"S": "e1"}, {"S": "e2"}]}}  # items from before digests
+    assert from_item(legacy).recent_event_ids == ids

@@ -9,16 +9,26 @@ from clickguard.cli.demo_cmd import print_summary
 
 
 def flag(user, bits):
-    return {"user_key": user, "reasons": ["mean_bits"], "mean_bits": bits, "total_bits": bits * 6, "transitions": 6,
-            "top_transitions": [{"from": "login#fail", "to": "login", "bits": 7.25}]}
+    return {
+        "user_key": user,
+        "reasons": ["mean_bits"],
+        "mean_bits": bits,
+        "total_bits": bits * 6,
+        "transitions": 6,
+        "top_transitions": [{"from": "login#fail", "to": "login", "bits": 7.25}],
+    }
 
 
 def test_summary_lists_each_user_once_and_the_quality_table():
     result = SimpleNamespace(
         flags=[flag("u1", 5.0), flag("u1", 6.0), flag("u2", 4.5)],
         per_type={"scraper": {"flagged": 2, "total": 2}, "buyer": {"flagged": 0, "total": 10}},
-        precision=1.0, recall=1.0, throughput={"pipeline records/s": 1234.0}, model_version="v1",
-        thresholds={"mean_bits": 4.2}, report_path="demo-out/report.html",
+        precision=1.0,
+        recall=1.0,
+        throughput={"pipeline records/s": 1234.0},
+        model_version="v1",
+        thresholds={"mean_bits": 4.2},
+        report_path="demo-out/report.html",
     )
     out = io.StringIO()
     print_summary(result, out)

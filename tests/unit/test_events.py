@@ -8,11 +8,13 @@ import pytest
 
 from clickguard import settings
 from clickguard.events import (
+    MAX_DEPTH,
     Event,
     Reason,
     RejectedRecord,
     UserKeySource,
     format_ms,
+    nesting_depth,
     parse_record,
     parse_timestamp,
 )
@@ -131,7 +133,7 @@ def test_reject_missing_user_key():
 
 
 def test_reject_user_key_of_wrong_type():
-    assert rejection(canonical(user_id={"id": 1})) is Reason.MISSING_USER_KEY
+    assert rejection(canonical(user_id={"id": 1})) is Reason.BAD_TYPE  # was missing_user_key before issue 8
 
 
 def test_reject_empty_user_key():
@@ -190,3 +192,131 @@ def test_timestamps_are_exact_to_the_millisecond():
         ms = 1_700_000_000_000 + rng.randrange(10**11)
         assert parse_timestamp(ms / 1000) == ms
         assert parse_timestamp(format_ms(ms)) == ms
+
+
+# --- issue 8: the parser is total; one test per class of input that used to escape as another exception ----------
+
+
+def nested(depth: int, leaf: object = 1) -> object:
+    value = leaf
+    for level in range(depth):
+        value = {"k": value} if level % 2 else [value]
+    return value
+
+
+def canonical_text(**raw: str) -> str:
+    """A canonical record with some field values given as raw JSON text (which json.dumps cannot produce)."""
+    fields = {"user_id": '"u1"', "event_type": '"view_item"', "timestamp": '"2019-01-02T00:01:16Z"'} | raw
+    return "{" + ",".join(f'"{k}":{v}' for k, v in fields.items()) + "}"
+
+
+def test_reject_too_deep():
+    assert rejection(b"[" * 5000 + b"]" * 5000) is Reason.TOO_DEEP  # RecursionError before
+    assert rejection(b'{"a":' * 5000 + b"1" + b"}" * 5000) is Reason.TOO_DEEP
+    assert rejection(b"[" * 60_000) is Reason.TOO_DEEP  # unbalanced, within the size cap
+    assert rejection(canonical(attributes=nested(MAX_DEPTH))) is Reason.TOO_DEEP  # record + attributes = 65
+    env = json.loads(json.dumps(ENVELOPE))
+    env["data"]["device"]["gps"] = nested(200)
+    assert rejection(json.dumps(env)) is Reason.TOO_DEEP
+
+
+def test_depth_limit_is_exact_and_ignores_brackets_in_strings():
+    assert parse_record(canonical(attributes=nested(MAX_DEPTH - 1))).user_key == "u1"
+    assert nesting_depth(json.dumps(nested(MAX_DEPTH))) == MAX_DEPTH
+    brackets = "[{" * 200 + '\\"' + "]" * 3
+    assert parse_record(canonical(attributes={"s": brackets}, user_id="[{")).user_key == "[{"
+    assert nesting_depth('{"a": "[[[[\\\\", "b": [[1]]}') == 3
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400", "-1e309", "1" + "0" * 5000])
+def test_reject_bad_number_as_timestamp(number):
+    assert rejection(canonical_text(timestamp=number)) is Reason.BAD_NUMBER
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "-" + "9" * 4301])
+def test_reject_bad_number_anywhere(number):
+    assert rejection(canonical_text(attributes=f'{{"x":[{number}]}}')) is Reason.BAD_NUMBER
+    assert rejection(canonical_text(outcome=number)) is Reason.BAD_NUMBER
+
+
+def test_out_of_range_finite_numbers_are_bad_timestamps_not_bad_numbers():
+    assert rejection(canonical_text(timestamp="1e300")) is Reason.BAD_TIMESTAMP
+    assert rejection(canonical_text(timestamp="9" * 4000)) is Reason.BAD_TIMESTAMP
+    assert rejection(canonical(timestamp="1" + "0" * 400)) is Reason.BAD_TIMESTAMP  # a digit string, not a number
+    assert parse_record(canonical_text(attributes="1e400")).user_key == "u1"  # an ignored field may overflow
+
+
+@pytest.mark.parametrize("field", ["user_id", "event_type", "outcome", "session_id", "event_id"])
+@pytest.mark.parametrize("value", ["{}", "[]", '{"ip": "203.0.113.7"}', '["356938035643809"]', "1.5", "true"])
+def test_reject_bad_type_in_a_string_field(field, value):
+    if field == "outcome" and value == "true":
+        return  # a boolean outcome is meaningful
+    assert rejection(canonical_text(**{field: value})) is Reason.BAD_TYPE
+
+
+def test_reject_bad_type_when_a_duplicate_key_ends_as_an_object():
+    assert rejection('{"user_id":"u1","event_type":"x","timestamp":1546387276,"outcome":"ok","outcome":{}}') is (
+        Reason.BAD_TYPE
+    )
+    assert rejection('{"user_id":"u1","event_type":"x","event_type":[],"timestamp":1546387276}') is Reason.BAD_TYPE
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("data", "session", "user_id"), {"imei": "356938035643809"}),
+        (("data", "session", "session_id"), {"user_ip": "203.0.113.7"}),
+        (("data", "event", "event_id"), ["356938035643809"]),
+        (("data", "event", "event_type"), {}),
+        (("data", "event", "outcome"), []),
+        (("event_id",), {"ip": "203.0.113.7"}),
+    ],
+)
+def test_reject_bad_type_in_the_envelope(path, value):
+    env = json.loads(json.dumps(ENVELOPE))
+    if path == ("event_id",):
+        del env["data"]["event"]["event_name"]
+    target = env
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(RejectedRecord) as info:
+        parse_record(json.dumps(env))
+    assert info.value.reason is Reason.BAD_TYPE
+    assert "356938035643809" not in str(info.value) and "203.0.113.7" not in str(info.value)
+
+
+def test_integer_ids_are_spelled_out_and_empty_ids_are_absent():
+    ev = parse_record(canonical(user_id=42, session_id=7, event_id=""))
+    assert (ev.user_key, ev.session_id, ev.event_id) == ("42", "7", None)
+    assert parse_record(canonical(session_id="s" * 1000)).session_id == "s" * settings.MAX_USER_KEY_CHARS
+
+
+@pytest.mark.parametrize("field", ["user_id", "event_type", "session_id", "event_id"])
+def test_reject_bad_unicode_lone_surrogate(field):
+    assert rejection(canonical_text(**{field: '"ab\\ud800"'})) is Reason.BAD_UNICODE
+    assert rejection(canonical_text(**{field: '"\\udfff"'})) is Reason.BAD_UNICODE
+    raw = json.dumps(json.loads(canonical_text(**{field: '"\\ud83d x"'})), ensure_ascii=False)
+    assert "\ud83d" in raw and rejection(raw) is Reason.BAD_UNICODE  # a str holding the surrogate itself
+
+
+def test_bad_unicode_in_the_envelope_and_valid_pairs_accepted():
+    text = json.dumps(ENVELOPE).replace('"s-1"', '"s-\\ud800"')
+    assert rejection(text) is Reason.BAD_UNICODE
+    ev = parse_record(canonical_text(user_id='"\\ud83d\\ude00 \\u00e9"', attributes='"\\ud800"'))
+    assert ev.user_key == "\U0001f600 \u00e9"  # a surrogate pair is one code point; ignored fields are not checked
+    assert rejection(b'{"user_id": "u\xed\xa0\x80"}') is Reason.NOT_UTF8  # a UTF-8-encoded surrogate
+
+
+def test_rejection_detail_is_ascii_and_holds_no_payload():
+    for record in (
+        canonical_text(outcome='"\\ud800caf\\u00e9 the-start-of-an-outcome-that-runs-on-past-the-cut"'),
+        canonical_text(timestamp='"\\ud800 2019 the-start-of-a-timestamp-value-that-runs-on-past-the-cut"'),
+        canonical_text(user_id='{"ip": "203.0.113.7"}'),
+        canonical_text(attributes="[NaN]"),
+    ):
+        with pytest.raises(RejectedRecord) as info:
+            parse_record(record)
+        message = str(info.value)
+        assert message.isascii() and len(message) < 120
+        assert "203.0.113.7" not in message and "past-the-cut" not in message

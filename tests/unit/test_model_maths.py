@@ -8,7 +8,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from clickguard.model.calibration import calibrate, flag_reasons
+from clickguard.consumer.rule import flag_reasons
+from clickguard.model.calibration import calibrate
 from clickguard.model.sessions import previous_states, session_starts
 from clickguard.model.transitions import count_transitions, smoothed_probabilities, surprisal_bits, to_microbits
 from clickguard.model.vocabulary import OTHER_INDEX, START_INDEX, build_vocabulary, encode, index_of

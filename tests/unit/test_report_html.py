@@ -21,11 +21,21 @@ def _data(**over):
         probabilities=probs,
         session_scores={"buyer": [1.0, 1.5, 2.0, 2.2], "scraper": [3.9, 4.2]},
         flags_over_time=[("00:00", 1), ("01:00", 0), ("02:00", 4)],
-        top_flagged=[{"user": "<script>alert(1)</script>", "user_type": "scraper", "reasons": ["total_bits"],
-                      "mean_bits": 2.1, "total_bits": 900.0, "top": [("START", "login#fail", 6.5),
-                                                                     ("search", "view_item", 1.0)]}],
-        quality={"per_type": {"buyer": {"flagged": 2, "total": 100}, "scraper": {"flagged": 9, "total": 10}},
-                 "precision": 0.82, "recall": 0.9},
+        top_flagged=[
+            {
+                "user": "<script>alert(1)</script>",
+                "user_type": "scraper",
+                "reasons": ["total_bits"],
+                "mean_bits": 2.1,
+                "total_bits": 900.0,
+                "top": [("START", "login#fail", 6.5), ("search", "view_item", 1.0)],
+            }
+        ],
+        quality={
+            "per_type": {"buyer": {"flagged": 2, "total": 100}, "scraper": {"flagged": 9, "total": 10}},
+            "precision": 0.82,
+            "recall": 0.9,
+        },
         throughput={"records per second": 1234.5},
     )
     base.update(over)

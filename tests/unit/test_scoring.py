@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clickguard.model.model import ModelParams
-from clickguard.model.scoring import ScoringTable, SessionState, apply_event, score_batch
+from clickguard.model.scoring import EventBatch, ScoringTable, SessionState, apply_event, score_batch
 from clickguard.model.transitions import smoothed_probabilities, surprisal_bits, to_microbits
 from clickguard.model.vocabulary import START_INDEX, index_of
 from clickguard.training.dataset import EventColumns
@@ -50,10 +50,8 @@ def batched(events, cuts, table, prior=None):
         chunk = events[lo:hi]
         if not chunk:
             continue
-        result = score_batch(
-            table, GAP_MS, [e[0] for e in chunk], [e[1] for e in chunk], [e[2] for e in chunk],
-            [e[3] for e in chunk], states,
-        )
+        columns = EventBatch(*(list(col) for col in zip(*chunk, strict=True)))
+        result = score_batch(table, GAP_MS, columns, states)
         states.update(result.final)
         segments.extend(result.segments)
     return states, segments
@@ -68,8 +66,11 @@ def with_times(raw):
 
 
 @settings(max_examples=300, deadline=None)
-@given(raw=st.lists(event_st, min_size=1, max_size=60), cuts=st.lists(st.integers(0, 60), max_size=8),
-       seed=st.integers(0, 3))
+@given(
+    raw=st.lists(event_st, min_size=1, max_size=60),
+    cuts=st.lists(st.integers(0, 60), max_size=8),
+    seed=st.integers(0, 3),
+)
 def test_any_batching_equals_event_by_event(raw, cuts, seed):
     table = random_table(seed)
     events = with_times(raw)
@@ -135,8 +136,9 @@ def test_mean_bits_ranks_users_exactly_as_the_thesis_score():
             cols.ts_ms.append(t)
             cols.session_ids.append(None)
             cols.event_ids.append(None)
-    model, _ = train(cols, ModelParams(min_token_count=1), window_start="s", window_end="e", created_at="c",
-                     min_sessions=1)
+    model, _ = train(
+        cols, ModelParams(min_token_count=1), window_start="s", window_end="e", created_at="c", min_sessions=1
+    )
     table = ScoringTable.from_model(model)
     probs = smoothed_probabilities(model.counts, model.params.smoothing)
     index = model.index
@@ -149,14 +151,13 @@ def test_mean_bits_ranks_users_exactly_as_the_thesis_score():
         prev = [START_INDEX] + [index[t] for t in toks[:-1]]
         lnp = [math.log(probs[a, index[b]]) for a, b in zip(prev, toks, strict=True)]
         thesis[user] = math.exp(sum(lnp) / len(lnp))
-    result = score_batch(table, model.params.gap_ms, cols.users, cols.tokens, cols.ts_ms, cols.session_ids, {})
+    result = score_batch(table, model.params.gap_ms, cols, {})
     states = result.final
     by_thesis = sorted(thesis, key=lambda u: (thesis[u], u))
     by_bits = sorted(states, key=lambda u: (-states[u].mean_bits, u))
     # Equal up to ties closer than float32 storage can separate.
     assert by_thesis == by_bits or all(
-        abs(states[a].mean_bits - states[b].mean_bits) < 1e-5 for a, b in zip(by_thesis, by_bits, strict=True)
-        if a != b
+        abs(states[a].mean_bits - states[b].mean_bits) < 1e-5 for a, b in zip(by_thesis, by_bits, strict=True) if a != b
     )
     for user in states:
         assert states[user].score == pytest.approx(thesis[user], rel=1e-5)

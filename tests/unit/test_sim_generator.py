@@ -94,7 +94,7 @@ def test_ndjson_is_canonical_and_labels_are_beside(tmp_path, days):
     assert "user_type" not in events.read_text()[:10000]
 
 
-def test_a_day_of_default_size_is_fast_enough():
+def test_a_default_day_has_a_few_thousand_users_and_about_100k_events():
     population = Population(SimConfig())
     day = simulate_day(population, 1)
     assert 50_000 < len(day) < 200_000  # a few thousand users, ~100k events

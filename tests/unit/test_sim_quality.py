@@ -46,7 +46,8 @@ def test_first_training_on_raw_traffic_is_much_weaker(days, quality):
     assert raw.recall < quality.recall - 0.4
     assert raw.per_type["credential_stuffer"].flagged <= 1
     assert quality.true_positives + quality.false_negatives == sum(
-        quality.per_type[t].total for t in ("scraper", "spammer", "account_takeover", "credential_stuffer"))
+        quality.per_type[t].total for t in ("scraper", "spammer", "account_takeover", "credential_stuffer")
+    )
 
 
 def test_summary_and_sessions_are_consistent(quality):
@@ -64,11 +65,11 @@ def test_batch_bounds_split_on_time_and_size():
 
 
 def test_tally_and_block_list_accept_labels_from_a_users_own_files():
-    from clickguard.sim.quality import blocked_users, precision, recall, tally
+    from clickguard.sim.quality import precision, recall, sample_block_list, tally
 
     truth = {"a": "fraud", "b": "good", "c": "scraper", "d": "buyer", "e": "chargeback"}
     per_type, tp, fp, fn = tally({"a", "b", "zz"}, truth)
     assert (tp, fp, fn) == (1, 2, 2)  # b is benign; zz is unknown to the truth and counts against precision
     assert per_type["fraud"].flagged == 1 and per_type["chargeback"].total == 1
     assert (precision(tp, fp), recall(tp, fn)) == (1 / 3, 1 / 3)
-    assert blocked_users(truth, 1.0) == ["a", "c", "e"]
+    assert sample_block_list(truth, 1.0) == ["a", "c", "e"]

@@ -3,19 +3,38 @@
 Only the user key, the token (event type, ``#fail`` appended when the outcome failed), the time and the optional
 session / event ids survive parsing. The envelope's device, request and location blocks carry personal data
 (IMEI, IP, GPS, advertising id) and are never read into the record.
+
+The parser is total: any byte string or str becomes an ``Event`` or raises ``RejectedRecord`` with a ``Reason``,
+and nothing else escapes, so one hostile record can only ever be routed to the rejected sink (consumer) or counted
+and skipped (trainer), never fail a batch. Hence:
+
+* nesting deeper than ``MAX_DEPTH`` is rejected before decoding (the C decoder recurses, so thousands of levels
+  raised ``RecursionError``); the depth scan runs only when the text holds more than ``MAX_DEPTH`` brackets;
+* ``NaN`` / ``Infinity``, a number that overflows a float where a timestamp is read, and integers with more digits
+  than ``int()`` converts are ``bad_number``;
+* the string fields (user key, event type, outcome, session and event ids) take a string or an integer (an outcome
+  also a boolean); an object or list there is ``bad_type``, never flattened by ``str()`` (an object-valued id once
+  carried an IP and IMEI into DynamoDB);
+* every string that leaves the parser encodes as UTF-8 (a JSON ``\\ud800`` escape decodes to a lone surrogate that
+  DynamoDB and the sink cannot store): ``bad_unicode``;
+* a rejection's ``detail`` is ASCII, short, and quotes at most a cut snippet of one field, never the payload.
 """
 
 from __future__ import annotations
 
 import enum
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from itertools import accumulate
+from typing import Any, NamedTuple, NoReturn
 
 from clickguard import settings
 
 FAIL_SUFFIX = "#fail"
+# Canonical events nest 2 levels (record, attributes), the envelope 4; 64 leaves room for any real attribute bag.
+MAX_DEPTH = 64
 
 
 class Reason(enum.StrEnum):
@@ -33,6 +52,12 @@ class Reason(enum.StrEnum):
     EVENT_TYPE_TOO_LONG = "event_type_too_long"
     RECORD_TOO_LARGE = "record_too_large"
     UNKNOWN_OUTCOME = "unknown_outcome"
+    TOO_DEEP = "too_deep"  # JSON nested deeper than MAX_DEPTH
+    BAD_NUMBER = "bad_number"  # NaN / Infinity, a non-finite timestamp, an integer with too many digits
+    BAD_TYPE = "bad_type"  # an object, list, float or boolean (allowed for an outcome) where a string is read
+    BAD_UNICODE = "bad_unicode"  # a kept string that is not valid UTF-8 (a lone surrogate escape)
+    GZIP_GARBAGE = "gzip_garbage"  # trainer: bytes of an archive object after its last whole gzip member
+    INTERNAL_ERROR = "internal_error"  # valid or not, the consumer failed on it (a bug): kept with its payload
 
 
 class RejectedRecord(ValueError):
@@ -62,7 +87,62 @@ class UserKeySource(enum.StrEnum):
 _SUCCESS = frozenset({"success", "succeeded", "ok", "true", "1", "pass"})
 _FAIL = frozenset({"fail", "failed", "failure", "error", "false", "0", "denied"})
 _PLAIN_OUTCOMES = {"success": False, "fail": True, "ok": False, "failure": True, "error": True}
-_decode = json.JSONDecoder().decode
+_MAX_USER = settings.MAX_USER_KEY_CHARS
+_MAX_TYPE = settings.MAX_EVENT_TYPE_CHARS
+_new_tuple = tuple.__new__  # builds an Event without NamedTuple's Python-level __new__ (hot path)
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise RejectedRecord(Reason.BAD_NUMBER, f"{name} is not a JSON number")
+
+
+# The C decoder calls parse_constant for NaN, Infinity and -Infinity only, so the common path pays nothing for it.
+DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_decode = DECODER.decode
+# Every byte but a bracket, and the brackets as parentheses: what is left of a text outside its strings.
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_AS_PARENS = bytes.maketrans(b"[{]}", b"(())")
+_PAREN_RUNS = re.compile(rb"\(+|\)+")
+_PASSES = 8
+
+
+def nesting_depth(text: str, limit: int = MAX_DEPTH) -> int:
+    """Deepest ``[``/``{`` nesting of JSON text (the highest count of brackets open at once), brackets inside
+    strings not counted; at most ``limit + 1``. Linear time, in C but for one step per run of brackets:
+
+    escaped quotes and backslashes are dropped, the text is split at its quotes and only the brackets outside
+    strings kept. Deleting every adjacent ``()`` lowers the depth by exactly one (each deepest point is such a pair);
+    a few such passes leave only structures deeper than that, so few runs of ``(`` and ``)`` to sum one by one.
+    Unbalanced text (not JSON) may be over-counted."""
+    raw = text.encode("utf-8", "surrogatepass").replace(b"\\\\", b"").replace(b'\\"', b"")
+    brackets = b"".join(raw.split(b'"')[::2]).translate(_AS_PARENS, _NOT_BRACKET)
+    depth = 0
+    while depth < _PASSES:
+        inner = brackets.replace(b"()", b"")
+        if len(inner) == len(brackets):
+            break
+        brackets, depth = inner, depth + 1
+    steps = [len(run) if run[0] == 40 else -len(run) for run in _PAREN_RUNS.findall(brackets)]  # 40 is "("
+    return min(depth + max(accumulate(steps, initial=0)), limit + 1)
+
+
+def decode_json(text: str) -> Any:
+    """One JSON value, strictly: ``NaN``/``Infinity`` and nesting beyond ``MAX_DEPTH`` are rejected."""
+    opens = text.count("{")
+    if "[" in text:  # a membership test is far cheaper than a second count, and most events hold no list
+        opens += text.count("[")
+    if opens > MAX_DEPTH and nesting_depth(text) > MAX_DEPTH:
+        raise RejectedRecord(Reason.TOO_DEEP, f"JSON nested deeper than {MAX_DEPTH}")
+    try:
+        return _decode(text)
+    except json.JSONDecodeError as exc:
+        raise RejectedRecord(Reason.NOT_JSON, f"JSONDecodeError at char {exc.pos}") from None
+    except RejectedRecord:
+        raise
+    except ValueError:  # the only other one: an integer with more digits than int() converts
+        raise RejectedRecord(Reason.BAD_NUMBER, "integer with too many digits") from None
+    except RecursionError:  # not reachable within MAX_DEPTH; kept so no stack depth of the caller can leak one
+        raise RejectedRecord(Reason.TOO_DEEP, "JSON nested too deep to decode") from None
 
 
 def parse_record(
@@ -78,11 +158,7 @@ def parse_record(
             data = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise RejectedRecord(Reason.NOT_UTF8, f"invalid byte at offset {exc.start}") from None
-    try:
-        obj = _decode(data)
-    except ValueError as exc:
-        raise RejectedRecord(Reason.NOT_JSON, f"{type(exc).__name__} at char {getattr(exc, 'pos', '?')}") from None
-    return parse_object(obj, user_key_source)
+    return parse_object(decode_json(data), user_key_source)
 
 
 def parse_object(obj: Any, user_key_source: UserKeySource = UserKeySource.SESSION_USER_ID) -> Event:
@@ -96,38 +172,40 @@ def parse_object(obj: Any, user_key_source: UserKeySource = UserKeySource.SESSIO
 
 
 def _parse_canonical(obj: Mapping[str, Any]) -> Event:
-    user, event_type, outcome = obj.get("user_id"), obj.get("event_type"), obj.get("outcome")
+    get = obj.get
+    user, event_type, outcome = get("user_id"), get("event_type"), get("outcome")
     # Fast path for the common well-formed record; anything unusual falls through to the checked path.
     if (
         type(user) is str
         and type(event_type) is str
-        and 0 < len(user) <= settings.MAX_USER_KEY_CHARS
-        and 0 < len(event_type) <= settings.MAX_EVENT_TYPE_CHARS
+        and 0 < len(user) <= _MAX_USER
+        and 0 < len(event_type) <= _MAX_TYPE
+        and user.isascii()
+        and event_type.isascii()
         and not user[0].isspace()
         and not user[-1].isspace()
         and not event_type[0].isspace()
         and not event_type[-1].isspace()
-        and (outcome is None or outcome in _PLAIN_OUTCOMES)
+        and (outcome is None or (type(outcome) is str and outcome in _PLAIN_OUTCOMES))
     ):
         token = event_type + FAIL_SUFFIX if outcome is not None and _PLAIN_OUTCOMES[outcome] else event_type
         user_key = user
     else:
         user_key = _user_key(user)
         token = _token(event_type, outcome)
-    ts_ms = parse_timestamp(obj.get("timestamp"))
-    sid, eid = obj.get("session_id"), obj.get("event_id")
-    return Event(
-        user_key,
-        token,
-        ts_ms,
-        None if sid is None else _opt_str(sid),
-        None if eid is None else _opt_str(eid),
-    )
+    ts_ms = parse_timestamp(get("timestamp"))
+    sid, eid = get("session_id"), get("event_id")
+    if sid is not None and not (type(sid) is str and 0 < len(sid) <= _MAX_USER and sid.isascii()):
+        sid = _opt_id(sid, "session_id")
+    if eid is not None and not (type(eid) is str and 0 < len(eid) <= _MAX_USER and eid.isascii()):
+        eid = _opt_id(eid, "event_id")
+    return _new_tuple(Event, (user_key, token, ts_ms, sid, eid))
 
 
 def _parse_envelope(obj: Mapping[str, Any], data: Mapping[str, Any], source: UserKeySource) -> Event:
-    session = data.get("session") if isinstance(data.get("session"), dict) else {}
-    device = data.get("device") if isinstance(data.get("device"), dict) else {}
+    session, device = data.get("session"), data.get("device")
+    session = session if isinstance(session, dict) else {}
+    device = device if isinstance(device, dict) else {}
     event = data.get("event")
     if not isinstance(event, dict):
         raise RejectedRecord(Reason.MISSING_EVENT_TYPE, "data.event is not an object")
@@ -141,53 +219,72 @@ def _parse_envelope(obj: Mapping[str, Any], data: Mapping[str, Any], source: Use
     token = _token(event_type, outcome)
     raw_ts = event.get("event_created")
     ts_ms = parse_timestamp(raw_ts if _present(raw_ts) else obj.get("timestamp"))
-    event_id = event.get("event_id") or obj.get("event_id")
-    return Event(user_key, token, ts_ms, _opt_str(session.get("session_id")), _opt_str(event_id))
+    event_id = event.get("event_id")
+    if not _present(event_id):
+        event_id = obj.get("event_id")
+    return Event(
+        user_key, token, ts_ms, _opt_id(session.get("session_id"), "session_id"), _opt_id(event_id, "event_id")
+    )
 
 
 def _present(value: Any) -> bool:
     return value is not None and value != ""
 
 
+def _as_text(value: Any, field: str) -> str:
+    """A string field's value: a string, or an integer spelled out; any other JSON type is ``bad_type``."""
+    if type(value) is str:
+        return value
+    if type(value) is int:
+        return str(value)
+    raise RejectedRecord(Reason.BAD_TYPE, f"{field} is a {type(value).__name__}, not a string or integer")
+
+
+def _utf8(text: str, field: str) -> str:
+    """``text`` if it encodes as UTF-8 (ASCII is checked in constant time), else ``bad_unicode``."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise RejectedRecord(Reason.BAD_UNICODE, f"{field} has an unpaired surrogate at {exc.start}") from None
+    return text
+
+
 def _user_key(value: Any) -> str:
     if value is None:
         raise RejectedRecord(Reason.MISSING_USER_KEY, "no user id (or device token) in the record")
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise RejectedRecord(Reason.MISSING_USER_KEY, f"user id is a {type(value).__name__}, not a string or integer")
-    key = str(value).strip()
+    key = _as_text(value, "user id").strip()
     if not key:
         raise RejectedRecord(Reason.EMPTY_USER_KEY, "user id is empty")
-    if len(key) > settings.MAX_USER_KEY_CHARS:
-        raise RejectedRecord(
-            Reason.USER_KEY_TOO_LONG, f"user key has {len(key)} chars > {settings.MAX_USER_KEY_CHARS}"
-        )
-    return key
+    if len(key) > _MAX_USER:
+        raise RejectedRecord(Reason.USER_KEY_TOO_LONG, f"user key has {len(key)} chars > {_MAX_USER}")
+    return _utf8(key, "user id")
 
 
 def _token(event_type: Any, outcome: Any) -> str:
-    if event_type is None or isinstance(event_type, bool) or not isinstance(event_type, str | int):
-        raise RejectedRecord(Reason.MISSING_EVENT_TYPE, "event_type missing or not a string")
-    name = str(event_type).strip()
+    if event_type is None:
+        raise RejectedRecord(Reason.MISSING_EVENT_TYPE, "event_type missing")
+    name = _as_text(event_type, "event_type").strip()
     if not name:
         raise RejectedRecord(Reason.MISSING_EVENT_TYPE, "event_type is empty")
-    if len(name) > settings.MAX_EVENT_TYPE_CHARS:
-        raise RejectedRecord(
-            Reason.EVENT_TYPE_TOO_LONG, f"event_type has {len(name)} chars > {settings.MAX_EVENT_TYPE_CHARS}"
-        )
+    if len(name) > _MAX_TYPE:
+        raise RejectedRecord(Reason.EVENT_TYPE_TOO_LONG, f"event_type has {len(name)} chars > {_MAX_TYPE}")
+    name = _utf8(name, "event_type")
     if outcome is None:
         return name
-    norm = str(outcome).strip().lower() if not isinstance(outcome, bool) else ("true" if outcome else "false")
+    norm = ("true" if outcome else "false") if type(outcome) is bool else _as_text(outcome, "outcome").strip().lower()
     if norm in _SUCCESS:
         return name
     if norm in _FAIL:
         return name + FAIL_SUFFIX
-    raise RejectedRecord(Reason.UNKNOWN_OUTCOME, f"outcome {str(outcome)[:32]!r} is neither success nor fail")
+    raise RejectedRecord(Reason.UNKNOWN_OUTCOME, f"outcome {norm[:32]!a} is neither success nor fail")
 
 
-def _opt_str(value: Any) -> str | None:
+def _opt_id(value: Any, field: str) -> str | None:
+    """A session or event id: absent or empty is None; longer than the user key cap is cut to it."""
     if value is None or value == "":
         return None
-    return str(value)[: settings.MAX_USER_KEY_CHARS]
+    return _utf8(_as_text(value, field)[:_MAX_USER], field)
 
 
 # Timestamps before 2000 or after 2100 are almost always unit mistakes (seconds read as ms or the reverse).
@@ -203,20 +300,21 @@ def parse_timestamp(value: Any) -> int:
         raise RejectedRecord(Reason.MISSING_TIMESTAMP, "no timestamp")
     kind = type(value)
     if kind is float or kind is int:
-        ms = int(value * 1000) if abs(value) < 1e11 else int(value)
+        try:
+            ms = int(value * 1000) if abs(value) < 1e11 else int(value)
+        except (ValueError, OverflowError):  # NaN or +-inf (1e400 decodes to inf)
+            raise RejectedRecord(Reason.BAD_NUMBER, f"timestamp is {value!r}") from None
     elif kind is str:
         text = value.strip()
         try:
-            if text.replace(".", "", 1).isdigit():
+            if text[4:5] == "-" or not text.replace(".", "", 1).isdigit():  # ISO in extended form skips the test
+                dt = datetime.fromisoformat(text)
+                ms = int((dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)).timestamp() * 1000)
+            else:
                 number = float(text)
                 ms = int(number * 1000) if number < 1e11 else int(number)
-            else:
-                dt = datetime.fromisoformat(text)
-                if dt.tzinfo is None:
-                    dt = dt.replace(tzinfo=UTC)
-                ms = int(dt.timestamp() * 1000)
-        except (ValueError, OverflowError):
-            raise RejectedRecord(Reason.BAD_TIMESTAMP, f"unparseable timestamp {text[:40]!r}") from None
+        except (ValueError, OverflowError):  # UnicodeEncodeError (a lone surrogate) is a ValueError
+            raise RejectedRecord(Reason.BAD_TIMESTAMP, f"unparseable timestamp {text[:40]!a}") from None
     else:
         raise RejectedRecord(Reason.BAD_TIMESTAMP, f"timestamp is a {kind.__name__}")
     if not _MIN_MS <= ms <= _MAX_MS:

@@ -10,7 +10,10 @@ from __future__ import annotations
 MODELS_PREFIX = "models/"
 LATEST_POINTER_KEY = "models/latest.json"
 ARCHIVE_PREFIX = "events/"  # Firehose writes <prefix>YYYY/MM/DD/HH/<objects>.gz
-REJECTED_PREFIX = "rejected/"  # consumer's sink for malformed records, rejected/YYYY/MM/DD/
+REJECTED_PREFIX = "rejected/"  # consumer's sink: one metadata object per record, rejected/YYYY/MM/DD/<shard>/<seq>.json
+# Raw payloads of rejected records, only where configured (they may hold personal data): a short expiry of their own.
+REJECTED_PAYLOAD_PREFIX = "rejected-payloads/"
+DEFAULT_REJECTED_PAYLOAD_EXPIRY_DAYS = 7
 LABELS_PREFIX = "labels/"  # reviewers' decisions, fed back into training
 
 # --- event schema limits ----------------------------------------------------------------------------------------
@@ -30,11 +33,30 @@ DEFAULT_SESSION_GAP_SECONDS = 30 * 60
 DEFAULT_MIN_EVENTS = 5
 DEFAULT_MEAN_BITS_QUANTILE = 0.995
 DEFAULT_TOTAL_BITS_QUANTILE = 0.998
+# Largest share of a window's transition counts, and of its calibration sessions, that one user may hold. One user
+# then moves the learnt distribution of transitions by at most this much (total variation) and any calibrated
+# quantile by at most this much in rank: 1% keeps a bot's flood from becoming "normal" while a window of thousands
+# of ordinary users, where nobody comes near 1%, trains exactly as without a cap. 1.0 switches the cap off.
+DEFAULT_MAX_USER_SHARE = 0.01
 DEFAULT_WINDOW_DAYS = 7
 DEFAULT_MIN_SESSIONS = 100
 # Accumulated surprisal is kept as integer micro-bits: integer sums are associative, so any split of a stream into
 # batches gives bit-identical state (and DynamoDB stores it exactly as a Number).
 MICROBITS_PER_BIT = 1_000_000
+# Inclusive range of each model parameter, written once: ModelParams.validate, the synth (infra/config.py), the
+# trainer's environment and the CLI all check against these.
+MODEL_PARAM_RANGES: dict[str, tuple[float, float]] = {
+    "window_days": (1, 365),
+    "min_sessions": (1, 10**9),
+    "max_states": (3, 100_000),
+    "min_token_count": (1, 10**9),
+    "smoothing": (1e-9, 1000.0),
+    "session_gap_seconds": (1, 7 * 86400),
+    "min_events": (1, 10_000),
+    "mean_bits_quantile": (0.5, 0.999999),
+    "total_bits_quantile": (0.5, 0.999999),
+    "max_user_share": (1e-6, 1.0),
+}
 
 # --- environment variable names (validated at cold start by each handler) ---------------------------------------
 ENV_DATA_BUCKET = "CLICKGUARD_DATA_BUCKET"
@@ -49,6 +71,7 @@ ENV_SESSION_GAP_SECONDS = "CLICKGUARD_SESSION_GAP_SECONDS"
 ENV_MIN_EVENTS = "CLICKGUARD_MIN_EVENTS"
 ENV_MEAN_BITS_QUANTILE = "CLICKGUARD_MEAN_BITS_QUANTILE"
 ENV_TOTAL_BITS_QUANTILE = "CLICKGUARD_TOTAL_BITS_QUANTILE"
+ENV_MAX_USER_SHARE = "CLICKGUARD_MAX_USER_SHARE"
 ENV_USER_KEY_SOURCE = "CLICKGUARD_USER_KEY_SOURCE"
 
 METRICS_NAMESPACE = "Clickguard"
@@ -61,6 +84,8 @@ TRAINER_SERVICE = "clickguard-trainer"
 METRIC_RECORDS_IN = "RecordsIn"
 METRIC_RECORDS_REJECTED = "RecordsRejected"  # also emitted per reason with a ``reason`` dimension
 METRIC_RECORDS_UNSCORED = "RecordsUnscored"
+METRIC_RECORDS_INTERNAL_ERROR = "RecordsInternalError"  # a record the consumer failed on (a bug): kept in the sink
+METRIC_RECORDS_CLAMPED = "RecordsClamped"  # event times clamped to arrival + the allowed skew
 METRIC_FLAGS_SENT = "FlagsSent"
 METRIC_USERS_IN_BATCH = "UsersInBatch"
 METRIC_DYNAMODB_CALLS = "DynamoDBCalls"
@@ -81,6 +106,14 @@ ENV_MODEL_REFRESH_SECONDS = "CLICKGUARD_MODEL_REFRESH_SECONDS"
 ENV_FLAG_COOLDOWN_SECONDS = "CLICKGUARD_FLAG_COOLDOWN_SECONDS"
 ENV_STATE_TTL_DAYS = "CLICKGUARD_STATE_TTL_DAYS"
 ENV_REJECTED_PREFIX = "CLICKGUARD_REJECTED_PREFIX"
+ENV_REJECTED_PAYLOAD_PREFIX = "CLICKGUARD_REJECTED_PAYLOAD_PREFIX"
+# Which rejected records keep their raw payload: none, internal_error (records the consumer failed on), or all.
+ENV_KEEP_REJECTED_PAYLOADS = "CLICKGUARD_KEEP_REJECTED_PAYLOADS"
+DEFAULT_KEEP_REJECTED_PAYLOADS = "internal_error"
+# How session states are written: "batch" (BatchWriteItem, 25 a call) or "conditional" (PutItem per user, only if
+# the stored version is the one read: an older state can never replace a newer one, at 25 times the calls).
+ENV_STATE_WRITES = "CLICKGUARD_STATE_WRITES"
+DEFAULT_STATE_WRITES = "batch"
 DEFAULT_MODEL_REFRESH_SECONDS = 60
 DEFAULT_FLAG_COOLDOWN_SECONDS = 24 * 3600
 DEFAULT_STATE_TTL_DAYS = 7

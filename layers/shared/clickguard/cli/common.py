@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import NoReturn
 
+from clickguard import settings
 from clickguard.store.blobs import BlobStore, LocalDirStore, S3Store
 
 
@@ -48,8 +49,9 @@ def quantile(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.5 <= value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be in [0.5, 1)")
+    low, high = settings.MODEL_PARAM_RANGES["mean_bits_quantile"]
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"{value} must be in [{low}, {high}]")
     return value
 
 

@@ -16,8 +16,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="demo-out", help="directory for report.html, flags and the assembly")
     p.add_argument("--users", type=positive_int, default=3000, help="simulated ordinary users (default 3000)")
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--blocked-share", type=float, default=1.0,
-                   help="share of day 1's abusers already on the block list that training leaves out (default 1)")
+    p.add_argument(
+        "--blocked-share",
+        type=float,
+        default=1.0,
+        help="share of day 1's abusers already on the block list that training leaves out (default 1)",
+    )
     p.add_argument("--events-day1", type=Path, help="your canonical NDJSON for day 1 (training)")
     p.add_argument("--events-day2", type=Path, help="your canonical NDJSON for day 2 (scored)")
     p.add_argument("--labels-day1", type=Path, help="CSV user_id,user_type: abnormal users on day 1 are blocked")
@@ -51,8 +55,10 @@ def print_summary(result, out=sys.stdout) -> None:
     for f in list(first_flag.values())[:20]:
         top = f["top_transitions"][0] if f["top_transitions"] else None
         surprise = f"{top['from']} -> {top['to']} ({top['bits']:.1f} b)" if top else ""
-        w(f"  {f['user_key']:<14} {','.join(f['reasons']):<20} {f['mean_bits']:>9.2f} {f['total_bits']:>10.1f} "
-          f"{f['transitions']:>6}  {surprise}\n")
+        w(
+            f"  {f['user_key']:<14} {','.join(f['reasons']):<20} {f['mean_bits']:>9.2f} {f['total_bits']:>10.1f} "
+            f"{f['transitions']:>6}  {surprise}\n"
+        )
     if result.per_type:
         w("\nquality against the ground truth (users flagged / users):\n")
         for kind, row in sorted(result.per_type.items()):
@@ -66,21 +72,42 @@ def print_summary(result, out=sys.stdout) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from clickguard.local.demo import DemoOptions, run_demo
+    from clickguard.local.demo import DemoError, DemoOptions, run_demo
 
     _check(args)
     opts = DemoOptions(
-        out_dir=Path(args.out), users=args.users, seed=args.seed, blocked_share=args.blocked_share,
-        day1_file=args.events_day1, day2_file=args.events_day2, labels_day1=args.labels_day1,
-        labels_day2=args.labels_day2, flags_out=args.flags_out or Path(args.out) / "flags.ndjson",
+        out_dir=Path(args.out),
+        users=args.users,
+        seed=args.seed,
+        blocked_share=args.blocked_share,
+        day1_file=args.events_day1,
+        day2_file=args.events_day2,
+        labels_day1=args.labels_day1,
+        labels_day2=args.labels_day2,
+        flags_out=args.flags_out or Path(args.out) / "flags.ndjson",
         report_path=args.report,
     )
-    result = run_demo(opts, log=lambda m: print(m, file=sys.stderr, flush=True))
+    try:
+        result = run_demo(opts, log=lambda m: print(m, file=sys.stderr, flush=True))
+    except DemoError as exc:
+        fail(str(exc))
     if args.json:
-        print(json.dumps({"model_version": result.model_version, "thresholds": result.thresholds,
-                          "flags": len(result.flags), "per_type": result.per_type, "precision": result.precision,
-                          "recall": result.recall, "throughput": result.throughput, "seconds": result.seconds,
-                          "report": str(result.report_path)}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "model_version": result.model_version,
+                    "thresholds": result.thresholds,
+                    "flags": len(result.flags),
+                    "per_type": result.per_type,
+                    "precision": result.precision,
+                    "recall": result.recall,
+                    "throughput": result.throughput,
+                    "seconds": result.seconds,
+                    "report": str(result.report_path),
+                },
+                indent=2,
+            )
+        )
     else:
         print_summary(result)
     return 0

@@ -19,12 +19,28 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("local", help="run the stack on the embedded AWS emulator (no AWS account needed)")
     p.add_argument("action", choices=["up"])
     p.add_argument("--port", type=int, default=0, help="emulator port on 127.0.0.1 (default: a free one)")
-    p.add_argument("--archive-every", type=float, default=60.0, metavar="SECONDS",
-                   help="how often the Firehose stand-in writes the stream to S3 (default 60)")
-    p.add_argument("--train-every", type=float, default=0.0, metavar="SECONDS",
-                   help="run the scheduled trainer this often (default: never; use 'clickguard train --local')")
-    p.add_argument("--for", dest="duration", type=float, default=0.0, metavar="SECONDS",
-                   help="stop after this long (default: until Ctrl-C)")
+    p.add_argument(
+        "--archive-every",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how often the Firehose stand-in writes the stream to S3 (default 60)",
+    )
+    p.add_argument(
+        "--train-every",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="run the scheduled trainer this often (default: never; use 'clickguard train --local')",
+    )
+    p.add_argument(
+        "--for",
+        dest="duration",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="stop after this long (default: until Ctrl-C)",
+    )
     p.add_argument("--workdir", default=None, help="where to keep the synthesized assembly")
     p.set_defaults(func=run)
 
@@ -50,10 +66,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"buckets    data={h.data_bucket} models={h.model_bucket}")
         print(f"table      {h.table_name}")
         print(f"state file {state} (other commands: --local)")
-        print("try: aws --endpoint-url " + rt.emulator.endpoint_url +
-              f" kinesis put-record --stream-name {h.stream_name} --partition-key u1 --cli-binary-format "
-              "raw-in-base64-out --data '{\"user_id\":\"u1\",\"event_type\":\"login\",\"timestamp\":\"" +
-              datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") + "\"}'", flush=True)
+        print(
+            "try: aws --endpoint-url "
+            + rt.emulator.endpoint_url
+            + f" kinesis put-record --stream-name {h.stream_name} --partition-key u1 --cli-binary-format "
+            'raw-in-base64-out --data \'{"user_id":"u1","event_type":"login","timestamp":"'
+            + datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            + "\"}'",
+            flush=True,
+        )
         started = last_archive = last_train = time.monotonic()
         try:
             while not stop.is_set():

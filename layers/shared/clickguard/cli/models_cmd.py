@@ -1,4 +1,9 @@
-"""``clickguard models``: list published versions, show the current one, roll back by re-pointing latest.json."""
+"""``clickguard models``: list published versions, show the current one, roll back by re-pointing latest.json.
+
+Training only ever moves ``latest.json`` forward in time (``clickguard.model.artifact``); ``rollback --to`` is the
+operator's deliberate exception and may name any published version, older or newer. It stands until a model
+whose window ends later than that version's is published.
+"""
 
 from __future__ import annotations
 
@@ -33,14 +38,24 @@ def run(args: argparse.Namespace) -> int:
         if current is None:
             fail(f"no model published in {store.describe()}")
         model = artifact.load_latest(store)
-        print(json.dumps({"version": model.version, "created_at": model.created_at,
-                          "window": [model.window_start, model.window_end], "states": model.n_states,
-                          "thresholds": vars(model.thresholds), "stats": model.stats}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "version": model.version,
+                    "created_at": model.created_at,
+                    "window": [model.window_start, model.window_end],
+                    "states": model.n_states,
+                    "thresholds": vars(model.thresholds),
+                    "stats": model.stats,
+                },
+                indent=2,
+            )
+        )
         return 0
     if not args.version:
         fail("rollback needs --to VERSION (see 'clickguard models list')")
     try:
-        pointer = artifact.set_latest(store, args.version)
+        pointer = artifact.rollback_to(store, args.version)
     except artifact.ModelArtifactError as exc:
         fail(str(exc))
     print(f"latest.json now points at {pointer['version']} (was {current})")

@@ -85,8 +85,10 @@ def entries_from_simulation(day: int, users: int, seed: int) -> list[dict]:
     except ValueError as exc:
         fail(str(exc))
     sim = simulate_day(population, day)
-    return [{"Data": line.encode(), "PartitionKey": u} for line, u in zip(ndjson_lines(sim), sim.user_ids.tolist(),
-                                                                            strict=True)]
+    return [
+        {"Data": line.encode(), "PartitionKey": u}
+        for line, u in zip(ndjson_lines(sim), sim.user_ids.tolist(), strict=True)
+    ]
 
 
 class Progress:
@@ -124,8 +126,11 @@ def run(args: argparse.Namespace) -> int:
         if not path.is_file():
             fail(f"--input {args.input}: no such file")
         fmt = args.format or ("csv" if path.suffix.lower() == ".csv" else "ndjson")
-        gen = (entries_from_csv(path, args.strict, rejected) if fmt == "csv"
-               else entries_from_ndjson(path, UserKeySource(args.user_key), args.strict, rejected))
+        gen = (
+            entries_from_csv(path, args.strict, rejected)
+            if fmt == "csv"
+            else entries_from_ndjson(path, UserKeySource(args.user_key), args.strict, rejected)
+        )
         entries = list(gen)  # read first: the progress bar needs a total, and bad input fails before any put
         source_name = str(path)
     if not entries:
@@ -135,17 +140,34 @@ def run(args: argparse.Namespace) -> int:
     client = tgt.client("kinesis")
     started = time.monotonic()
     try:
-        stats = produce(client, tgt.stream_name, entries, rate=args.rate,
-                        backoff=producer_backoff(args.max_attempts), on_progress=progress)
+        stats = produce(
+            client,
+            tgt.stream_name,
+            entries,
+            rate=args.rate,
+            backoff=producer_backoff(args.max_attempts),
+            on_progress=progress,
+        )
     except PutFailed as exc:
         fail(f"stream {tgt.stream_name}: {exc}")
     except Exception as exc:
         fail(f"stream {tgt.stream_name}: {type(exc).__name__}: {exc}")
     progress(stats, final=True)
     seconds = time.monotonic() - started
-    print(json.dumps({
-        "stream": tgt.stream_name, "source": source_name, "records": stats.records, "calls": stats.calls,
-        "retried_records": stats.retried_records, "error_codes": stats.error_codes, "rejected": dict(rejected),
-        "seconds": round(seconds, 3), "records_per_second": round(stats.records / seconds, 1) if seconds else None,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "stream": tgt.stream_name,
+                "source": source_name,
+                "records": stats.records,
+                "calls": stats.calls,
+                "retried_records": stats.retried_records,
+                "error_codes": stats.error_codes,
+                "rejected": dict(rejected),
+                "seconds": round(seconds, 3),
+                "records_per_second": round(stats.records / seconds, 1) if seconds else None,
+            },
+            indent=2,
+        )
+    )
     return 0

@@ -18,7 +18,7 @@ from clickguard.model.model import ModelParams
 from clickguard.report import from_quality, write
 from clickguard.sim import SimConfig, simulate
 from clickguard.sim.output import read_labels
-from clickguard.sim.quality import blocked_users, columns_of, evaluate_columns
+from clickguard.sim.quality import columns_of, evaluate_columns, sample_block_list
 from clickguard.training.pipeline import InsufficientData
 
 
@@ -29,8 +29,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--labels", help="ground truth of day 2: CSV with user_id,user_type")
     p.add_argument("--users", type=positive_int, default=SimConfig.users)
     p.add_argument("--seed", type=int, default=SimConfig.seed)
-    p.add_argument("--blocked-share", type=float, default=1.0,
-                   help="simulation only: share of day-1 abusers reviewers already blocked (left out of training)")
+    p.add_argument(
+        "--blocked-share",
+        type=float,
+        default=1.0,
+        help="simulation only: share of day-1 abusers reviewers already blocked (left out of training)",
+    )
     p.add_argument("--batch-seconds", type=float, default=10.0, help="scoring micro-batch window (event time)")
     p.add_argument("--min-events", type=positive_int, default=settings.DEFAULT_MIN_EVENTS)
     p.add_argument("--mean-quantile", type=quantile, default=settings.DEFAULT_MEAN_BITS_QUANTILE)
@@ -47,8 +51,9 @@ def run(args: argparse.Namespace) -> int:
         fail(f"--blocked-share {args.blocked_share}: must be between 0 and 1")
     if args.batch_seconds <= 0:
         fail(f"--batch-seconds {args.batch_seconds}: must be > 0")
-    params = ModelParams(min_events=args.min_events, mean_bits_quantile=args.mean_quantile,
-                         total_bits_quantile=args.total_quantile)
+    params = ModelParams(
+        min_events=args.min_events, mean_bits_quantile=args.mean_quantile, total_bits_quantile=args.total_quantile
+    )
     if all(files):
         if not Path(args.labels).is_file():
             fail(f"--labels {args.labels}: no such file")
@@ -65,17 +70,19 @@ def run(args: argparse.Namespace) -> int:
     else:
         d1, d2 = simulate(SimConfig(users=args.users, seed=args.seed, days=2))
         train_cols, score_cols, truth = columns_of(d1), columns_of(d2), d2.labels
-        exclude = blocked_users(d1.labels, args.blocked_share, args.seed)
+        exclude = sample_block_list(d1.labels, args.blocked_share, args.seed)
         title = f"clickguard offline evaluation (simulation: users={args.users}, seed={args.seed})"
     started = time.perf_counter()
     try:
-        q = evaluate_columns(train_cols, score_cols, truth, params, batch_seconds=args.batch_seconds,
-                             exclude_users=exclude)
+        q = evaluate_columns(
+            train_cols, score_cols, truth, params, batch_seconds=args.batch_seconds, exclude_users=exclude
+        )
     except InsufficientData as exc:
         fail(f"cannot train on day 1: {exc}")
     seconds = time.perf_counter() - started
-    data = from_quality(q, title, throughput={"offline train + score, events/s":
-                                              (len(train_cols) + len(score_cols)) / seconds})
+    data = from_quality(
+        q, title, throughput={"offline train + score, events/s": (len(train_cols) + len(score_cols)) / seconds}
+    )
     path = write(data, args.out)
     print(json.dumps({**q.summary(), "report": str(path)}, indent=2))
     return 0

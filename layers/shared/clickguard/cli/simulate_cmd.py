@@ -17,8 +17,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--days", type=positive_int, default=2)
     p.add_argument("--users", type=positive_int, default=SimConfig.users, help="ordinary users in the population")
     p.add_argument("--seed", type=int, default=SimConfig.seed)
-    p.add_argument("--abnormal-share", type=float, default=SimConfig.abnormal_share,
-                   help="share of each day's active users that are abnormal (0 to 0.5)")
+    p.add_argument(
+        "--abnormal-share",
+        type=float,
+        default=SimConfig.abnormal_share,
+        help="share of each day's active users that are abnormal (0 to 0.5)",
+    )
     p.add_argument("--start-date", default=SimConfig.start_date, help="first day, YYYY-MM-DD")
     p.add_argument("--out", "-o", required=True, help="directory for day-NN.events.ndjson and day-NN.labels.csv")
     p.set_defaults(func=run)
@@ -33,8 +37,15 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         fail(f"--out {args.out}: exists and is not a directory")
     try:
-        population = Population(SimConfig(users=args.users, days=args.days, seed=args.seed,
-                                          abnormal_share=args.abnormal_share, start_date=args.start_date))
+        population = Population(
+            SimConfig(
+                users=args.users,
+                days=args.days,
+                seed=args.seed,
+                abnormal_share=args.abnormal_share,
+                start_date=args.start_date,
+            )
+        )
     except ValueError as exc:
         fail(str(exc))
     days = []
@@ -45,9 +56,18 @@ def run(args: argparse.Namespace) -> int:
         kinds: dict[str, int] = {}
         for kind in day.labels.values():
             kinds[kind] = kinds.get(kind, 0) + 1
-        days.append({"day": d, "date": day.date, "events": len(day), "users": len(day.labels), "user_types": kinds,
-                     "events_file": str(events), "labels_file": str(labels),
-                     "seconds": round(time.perf_counter() - started, 3)})
+        days.append(
+            {
+                "day": d,
+                "date": day.date,
+                "events": len(day),
+                "users": len(day.labels),
+                "user_types": kinds,
+                "events_file": str(events),
+                "labels_file": str(labels),
+                "seconds": round(time.perf_counter() - started, 3),
+            }
+        )
     manifest = {"seed": args.seed, "users": args.users, "abnormal_share": args.abnormal_share, "days": days}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(manifest, indent=2))

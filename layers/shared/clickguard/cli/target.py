@@ -18,8 +18,13 @@ OUTPUT_FLAG_QUEUE_URL = "FlagQueueUrl"
 OUTPUT_DATA_BUCKET = "DataBucketName"
 OUTPUT_MODEL_BUCKET = "ModelBucketName"
 OUTPUT_TABLE_NAME = "TableName"
-REQUIRED_OUTPUTS = (OUTPUT_STREAM_NAME, OUTPUT_FLAG_QUEUE_URL, OUTPUT_DATA_BUCKET, OUTPUT_MODEL_BUCKET,
-                    OUTPUT_TABLE_NAME)
+REQUIRED_OUTPUTS = (
+    OUTPUT_STREAM_NAME,
+    OUTPUT_FLAG_QUEUE_URL,
+    OUTPUT_DATA_BUCKET,
+    OUTPUT_MODEL_BUCKET,
+    OUTPUT_TABLE_NAME,
+)
 
 
 @dataclass(frozen=True)
@@ -57,8 +62,9 @@ def outputs_of(cfn: Any, stack_name: str) -> dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
 
 
-def from_stack(stack_name: str, region: str | None = None, endpoint_url: str | None = None,
-               cfn: Any = None) -> StackTarget:
+def from_stack(
+    stack_name: str, region: str | None = None, endpoint_url: str | None = None, cfn: Any = None
+) -> StackTarget:
     if cfn is None:
         import boto3
 
@@ -79,8 +85,6 @@ def from_stack(stack_name: str, region: str | None = None, endpoint_url: str | N
     )
 
 
-
-
 def resolve_local(region: str | None, state_file: str = settings.LOCAL_STATE_FILE) -> StackTarget:
     """``--local``: the running ``clickguard local up`` found through its state file, then its stack's outputs."""
     import json
@@ -88,8 +92,10 @@ def resolve_local(region: str | None, state_file: str = settings.LOCAL_STATE_FIL
 
     path = Path(state_file)
     if not path.is_file():
-        fail(f"--local: no running local stack ({state_file} not found here); start one with "
-             "'clickguard local up' in this directory")
+        fail(
+            f"--local: no running local stack ({state_file} not found here); start one with "
+            "'clickguard local up' in this directory"
+        )
     try:
         state = json.loads(path.read_text())
         endpoint, stack = state["endpoint_url"], state["stack"]

@@ -35,7 +35,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-events", type=positive_int, default=settings.DEFAULT_MIN_EVENTS)
     p.add_argument("--mean-quantile", type=quantile, default=settings.DEFAULT_MEAN_BITS_QUANTILE)
     p.add_argument("--total-quantile", type=quantile, default=settings.DEFAULT_TOTAL_BITS_QUANTILE)
+    p.add_argument(
+        "--max-user-share",
+        type=share,
+        default=settings.DEFAULT_MAX_USER_SHARE,
+        help="largest share of the counts and of the calibration one user may hold (1 = no cap)",
+    )
     p.set_defaults(func=run)
+
+
+def share(text: str) -> float:
+    """``--max-user-share``: a number within its ``settings.MODEL_PARAM_RANGES`` range."""
+    low, high = settings.MODEL_PARAM_RANGES["max_user_share"]
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"{value} must be in [{low:g}, {high:g}]")
+    return value
 
 
 def read_files(paths: list[str], source: UserKeySource) -> EventColumns:
@@ -57,25 +75,14 @@ def run(args: argparse.Namespace) -> int:
         fail("--input needs --out DIR or --out s3://BUCKET")
     if not args.input:
         return run_on_stack(args)
-    try:
-        params = ModelParams(
-            max_states=args.max_states,
-            min_token_count=args.min_token_count,
-            smoothing=args.smoothing,
-            session_gap_seconds=args.session_gap_seconds,
-            min_events=args.min_events,
-            mean_bits_quantile=args.mean_quantile,
-            total_bits_quantile=args.total_quantile,
-        ).validate()
-    except ValueError as exc:
-        fail(str(exc))
+    params = params_from_args(args)
     store = open_store(args.out, args.endpoint_url, args.region)
     cols = read_files(args.input, UserKeySource(args.user_key))
     if not len(cols):
         fail(f"no valid events in {', '.join(args.input)} (rejected: {dict(cols.rejected) or 'none'})")
     start, end = format_ms(min(cols.ts_ms)), format_ms(max(cols.ts_ms) + 1)
     try:
-        model = fit_and_publish(
+        model, outcome = fit_and_publish(
             cols, store, params, window_start=start, window_end=end, created_at=end, min_sessions=args.min_sessions
         )
     except InsufficientData as exc:
@@ -83,15 +90,34 @@ def run(args: argparse.Namespace) -> int:
     summary = {
         "version": model.version,
         "published_to": store.describe(),
+        "latest": outcome.latest,
+        "latest_note": outcome.reason,
         "events": model.stats["events"],
         "rejected": model.stats["rejected"],
         "sessions": model.stats["sessions"],
         "vocabulary_size": model.stats["vocabulary_size"],
         "thresholds": {"mean_bits": model.thresholds.mean_bits, "total_bits": model.thresholds.total_bits},
         "training_flag_rate": model.thresholds.flag_rate,
+        "user_cap": model.stats["user_cap"],
     }
     print(json.dumps(summary, indent=2))
     return 0
+
+
+def params_from_args(args: argparse.Namespace) -> ModelParams:
+    try:
+        return ModelParams(
+            max_states=args.max_states,
+            min_token_count=args.min_token_count,
+            smoothing=args.smoothing,
+            session_gap_seconds=args.session_gap_seconds,
+            min_events=args.min_events,
+            mean_bits_quantile=args.mean_quantile,
+            total_bits_quantile=args.total_quantile,
+            max_user_share=args.max_user_share,
+        ).validate()
+    except ValueError as exc:
+        fail(str(exc))
 
 
 def run_on_stack(args: argparse.Namespace) -> int:
@@ -106,8 +132,9 @@ def run_on_stack(args: argparse.Namespace) -> int:
     if args.stack:
         import boto3
 
-        outputs = outputs_of(boto3.client("cloudformation", region_name=args.region, endpoint_url=args.endpoint_url),
-                             args.stack)
+        outputs = outputs_of(
+            boto3.client("cloudformation", region_name=args.region, endpoint_url=args.endpoint_url), args.stack
+        )
         name = outputs.get("TrainerFunctionName") or fail(f"--stack {args.stack}: no TrainerFunctionName output")
         lam = boto3.client("lambda", region_name=args.region, endpoint_url=args.endpoint_url)
         resp = lam.invoke(FunctionName=name, Payload=json.dumps(event).encode())
@@ -116,7 +143,7 @@ def run_on_stack(args: argparse.Namespace) -> int:
             fail(f"trainer {name} failed: {body[:500]}")
         print(body)
         return 0
-    from clickguard.store.blobs import S3Store
+    from clickguard.store.trainer import s3_trainer_ports
     from clickguard.training.job import ConfigError, TrainingConfig, run_training
 
     target = resolve_local(args.region)
@@ -129,6 +156,6 @@ def run_on_stack(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         fail(f"the local trainer's environment is invalid: {exc}")
     s3 = target.client("s3")
-    report = run_training(s3, config, datetime.now(UTC), S3Store(s3, config.model_bucket))
+    report = run_training(s3_trainer_ports(s3, config), config, datetime.now(UTC))
     print(json.dumps(report.as_dict(), indent=2))
     return 0 if report.status == "published" else 1

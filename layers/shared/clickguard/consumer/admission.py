@@ -4,9 +4,9 @@ Rules, applied per user in shard order:
 
 * Replay guard: a record whose sequence number is not greater than the user's last applied one on that shard is
   skipped. A retried, bisected or overlapping batch therefore never applies an event twice.
-* Duplicate event id: a record carrying an ``event_id`` already seen for this user (in this batch or among the
-  last ``RECENT_EVENT_IDS`` kept in state) is skipped; producers that retry PutRecords create such copies under
-  new sequence numbers.
+* Duplicate event id: a record carrying an ``event_id`` among the user's last ``RECENT_EVENT_IDS`` distinct ids
+  (``state.RecentIds``: one sliding window, carried through the batch event by event and kept in state) is
+  skipped; producers that retry PutRecords create such copies under new sequence numbers.
 * Future times: an event time more than ``MAX_FUTURE_SKEW_MS`` after the record's arrival is clamped to arrival
   plus that skew, so one bad clock cannot push a user's latest time ahead and make every later event look late.
 * Late records: an event older than the user's latest event time minus the session gap belongs to a session that
@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from clickguard.consumer.kinesis_event import KinesisRecord
-from clickguard.consumer.state import RECENT_EVENT_IDS, UserState
+from clickguard.consumer.state import RecentIds, UserState, id_digest
 from clickguard.events import Event
 
 MAX_FUTURE_SKEW_MS = 5 * 60 * 1000
@@ -35,7 +35,7 @@ class Admission:
     applied: list[int] = field(default_factory=list)  # indices into the batch's valid records, shard order
     ts_ms: list[int] = field(default_factory=list)  # effective (clamped) time of each applied record
     touched: dict[str, dict[str, int]] = field(default_factory=dict)  # user -> new per-shard last sequence numbers
-    recent_ids: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    recent_ids: dict[str, RecentIds] = field(default_factory=dict)
     replayed: int = 0
     duplicate_ids: int = 0
     late: int = 0
@@ -50,7 +50,6 @@ def admit(
 ) -> Admission:
     out = Admission()
     latest: dict[str, int] = {}  # running max event time per user
-    seen_ids: dict[str, set[str]] = {}
     for i, (rec, ev) in enumerate(zip(records, events, strict=True)):
         user = ev.user_key
         state = states.get(user)
@@ -63,17 +62,14 @@ def admit(
             seqs = out.touched[user] = dict(state.seqs) if state else {}
             if state and state.session:
                 latest[user] = state.session.last_ts_ms
-            out.recent_ids[user] = state.recent_event_ids if state else ()
         seqs[rec.shard_id] = rec.seq
         if ev.event_id is not None:
-            ids = seen_ids.get(user)
-            if ids is None:
-                ids = seen_ids[user] = set(out.recent_ids[user])
-            if ev.event_id in ids:
+            window = out.recent_ids.get(user)
+            if window is None:
+                window = out.recent_ids[user] = RecentIds(state.recent_event_ids if state else ())
+            if window.seen_or_add(id_digest(ev.event_id)):
                 out.duplicate_ids += 1
                 continue
-            ids.add(ev.event_id)
-            out.recent_ids[user] = (*out.recent_ids[user], ev.event_id)[-RECENT_EVENT_IDS:]
         ts = ev.ts_ms
         if ts > rec.arrival_ms + MAX_FUTURE_SKEW_MS and rec.arrival_ms > 0:
             ts = rec.arrival_ms + MAX_FUTURE_SKEW_MS

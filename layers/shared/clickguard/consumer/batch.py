@@ -3,9 +3,10 @@
 Commit order (crash safety). Per user, the effects of a batch are the flags it raised and its new state (with the
 new last sequence numbers). They are committed in this order:
 
-1. Rejected records go to the S3 sink (one object, key derived from the records: a replay overwrites it).
-2. Flags are sent to SQS. A flag's id is stable (see ``flags``), so a flag re-sent after a crash or a failed state
-   write is a duplicate message with the same ``flag_id``, which reviewers drop; never a new flag.
+1. Rejected records go to the sink, one object per record keyed by shard and sequence number: a replay writes
+   the same object again, never a second copy.
+2. Flags are sent to SQS. A flag's id is stable (see ``flags``) and is the FIFO queue's deduplication id, so a
+   flag re-sent after a crash or a failed state write within SQS's 5-minute window is dropped by SQS itself.
 3. States are written, only for users whose flags were all accepted. The state write is the commit point: it
    records the last applied sequence number, and from then on the guard skips those records.
 
@@ -14,31 +15,42 @@ in ``batchItemFailures`` is the lowest sequence number among that user's records
 the sink failed): Lambda redelivers from there, committed users skip what they already applied, and uncommitted
 users replay from their unchanged state, recomputing the same flags. Everything below the checkpoint is durable.
 
-Unexpected exceptions (bugs) propagate: the whole batch fails and the event source mapping's bisection isolates
-the record, instead of a partial response that would retry it forever.
+Poison records (a bug, not bad input: the parser rejects every malformed record with a reason). An unexpected
+exception does not fail the batch: ``isolate`` re-runs it in halves, in shard order, down to single records, and
+a record that still raises goes to the sink as ``internal_error`` with an error id (its payload kept, see
+``store.rejected``) while the rest of the batch commits. Only a failure that no record explains (more than
+``MAX_INTERNAL_ERRORS`` records failing alone: the model, the code or the environment is broken) is raised, so
+Lambda retries the batch and, at the end, sends its metadata to the on-failure queue.
 """
 
 from __future__ import annotations
 
+import hashlib
+import traceback
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
-from clickguard.consumer.admission import admit
+from clickguard.consumer.admission import Admission, admit
 from clickguard.consumer.config import ConsumerConfig
-from clickguard.consumer.flagging import find_flags
+from clickguard.consumer.flagging import Applied, FlagContext, find_flags
+from clickguard.consumer.flags import Flag
 from clickguard.consumer.kinesis_event import KinesisRecord
 from clickguard.consumer.ports import (
     FlagSink,
     ModelProvider,
+    ModelView,
     RejectedEntry,
     RejectSink,
     SessionRepo,
     StoreError,
 )
-from clickguard.consumer.state import UserState, trim_seqs
-from clickguard.events import Event, RejectedRecord, parse_record
-from clickguard.model.scoring import score_batch
+from clickguard.consumer.state import LastFlag, UserState, trim_seqs
+from clickguard.events import Event, Reason, RejectedRecord, parse_record
+from clickguard.model.scoring import BatchResult, EventBatch, score_batch
+
+# Records that fail alone before the failure is taken for the batch's, not theirs.
+MAX_INTERNAL_ERRORS = 10
 
 
 @dataclass
@@ -49,12 +61,21 @@ class Deps:
     model: ModelProvider
 
 
+@dataclass(frozen=True)
+class InternalError:
+    sequence_number: str
+    error_id: str
+    error_type: str
+    where: tuple[str, ...]  # file:line of the frames: never the exception's message, which may quote the payload
+
+
 @dataclass
 class BatchOutcome:
     failures: list[str] = field(default_factory=list)  # at most one sequence number: the checkpoint
     records_in: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
-    rejected_log: list[tuple[str, str, str]] = field(default_factory=list)  # (sequence number, reason, detail)
+    rejected_log: list[tuple[str, str]] = field(default_factory=list)  # (sequence number, reason)
+    internal_errors: list[InternalError] = field(default_factory=list)
     sink_failed: bool = False
     users: int = 0
     applied: int = 0
@@ -72,10 +93,31 @@ class BatchOutcome:
     def response(self) -> dict[str, list[dict[str, str]]]:
         return {"batchItemFailures": [{"itemIdentifier": s} for s in self.failures]}
 
+    def add(self, other: BatchOutcome) -> None:
+        """Fold in the outcome of a later part of the same batch (sums, and the earliest checkpoint)."""
+        for f in fields(self):
+            mine, theirs = getattr(self, f.name), getattr(other, f.name)
+            if f.name == "failures":
+                continue
+            if isinstance(mine, Counter | list):
+                mine += theirs
+            elif isinstance(mine, int) and not isinstance(mine, bool):
+                setattr(self, f.name, mine + theirs)
+        self.sink_failed |= other.sink_failed
+        self.model_version = other.model_version or self.model_version
+        self.model_age_seconds = other.model_age_seconds
+        if other.failures and not self.failures:
+            self.failures = list(other.failures)
 
-def parse_all(
-    records: Sequence[KinesisRecord], config: ConsumerConfig
-) -> tuple[list[KinesisRecord], list[Event], list[RejectedEntry]]:
+
+@dataclass(frozen=True)
+class Parsed:
+    records: list[KinesisRecord]  # the valid ones, shard order
+    events: list[Event]
+    rejected: list[RejectedEntry]
+
+
+def parse_all(records: Sequence[KinesisRecord], config: ConsumerConfig) -> Parsed:
     ok_recs, events, rejected = [], [], []
     source = config.user_key_source
     for rec in records:
@@ -84,101 +126,189 @@ def parse_all(
             ok_recs.append(rec)
         except RejectedRecord as exc:
             rejected.append(RejectedEntry(rec, exc.reason, exc.detail))
-    return ok_recs, events, rejected
+    return Parsed(ok_recs, events, rejected)
 
 
 def process_batch(records: Sequence[KinesisRecord], deps: Deps, config: ConsumerConfig) -> BatchOutcome:
+    """The partial-batch outcome of one invocation; raises only when the failure is not any one record's."""
+    try:
+        return run_batch(records, deps, config)
+    except Exception:
+        out = BatchOutcome(records_in=len(records))
+        isolate(records, deps, config, out)
+        return out
+
+
+class SystemicFailure(RuntimeError):
+    """More records failed alone than any one bad record explains: the batch is retried as a whole."""
+
+
+def isolate(records: Sequence[KinesisRecord], deps: Deps, config: ConsumerConfig, out: BatchOutcome) -> None:
+    """Run ``records`` in halves (shard order kept), down to single records; a lone failing record is sunk."""
+    if len(records) == 1:
+        _sink_internal_error(records[0], deps, config, out)
+        return
+    mid = len(records) // 2
+    for part in (records[:mid], records[mid:]):
+        try:
+            part_out = run_batch(part, deps, config)
+        except Exception:
+            isolate(part, deps, config, out)
+        else:
+            part_out.records_in = 0  # counted once, by the caller
+            out.add(part_out)
+        if out.failures:  # an uncommitted part: everything after it replays from its checkpoint
+            return
+
+
+def _sink_internal_error(rec: KinesisRecord, deps: Deps, config: ConsumerConfig, out: BatchOutcome) -> None:
+    try:
+        single = run_batch([rec], deps, config)  # raises again, where the error can be described
+    except Exception as exc:
+        if len(out.internal_errors) >= MAX_INTERNAL_ERRORS:
+            raise SystemicFailure(f"more than {MAX_INTERNAL_ERRORS} records failed alone") from exc
+        error = _describe(rec, exc)
+        out.internal_errors.append(error)
+        out.rejected[Reason.INTERNAL_ERROR.value] += 1
+        out.rejected_log.append((rec.seq_str, Reason.INTERNAL_ERROR.value))
+        entry = RejectedEntry(rec, Reason.INTERNAL_ERROR, f"{error.error_type} (error id {error.error_id})")
+        try:
+            deps.rejected.put([entry])
+        except StoreError:
+            out.sink_failed = True
+            out.failures = [rec.seq_str]
+        return
+    single.records_in = 0  # it passed this time (a transient fault) and committed
+    out.add(single)
+
+
+def _describe(rec: KinesisRecord, exc: BaseException) -> InternalError:
+    frames = tuple(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in traceback.extract_tb(exc.__traceback__))
+    key = f"{rec.shard_id}:{rec.seq_str}:{type(exc).__name__}:{'|'.join(frames[-3:])}"
+    error_id = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return InternalError(rec.seq_str, error_id, type(exc).__name__, frames[-5:])
+
+
+def run_batch(records: Sequence[KinesisRecord], deps: Deps, config: ConsumerConfig) -> BatchOutcome:
+    """The batch as named steps; an unexpected exception propagates to ``process_batch``."""
     out = BatchOutcome(records_in=len(records))
     if not records:
         return out
-    recs, events, rejected = parse_all(records, config)
-    failing_seqs: list[KinesisRecord] = []
-    if rejected:
-        out.rejected.update(e.reason.value for e in rejected)
-        out.rejected_log = [(e.record.seq_str, e.reason.value, e.detail) for e in rejected]
-        try:
-            deps.rejected.put(rejected)
-        except StoreError:
-            out.sink_failed = True
-            failing_seqs.extend(e.record for e in rejected)
+    parsed = parse_all(records, config)
+    failing = store_rejected(parsed.rejected, deps, out)
+    view = read_model(deps, out)
+    gap_ms = view.model.params.gap_ms if view.model else config.session_gap_seconds * 1000
+    recs, events, states, read_failed = read_states(parsed, deps, out, failing)
+    adm = admit(recs, events, states, gap_ms)
+    out.replayed, out.duplicate_ids, out.late, out.clamped = adm.replayed, adm.duplicate_ids, adm.late, adm.clamped
+    applied = applied_columns(recs, events, adm)
+    prior = {u: (s.session if (s := states.get(u)) else None) for u in adm.touched}
+    result = score_batch(view.table, gap_ms, applied.events, prior)
+    out.applied = len(adm.applied)
+    out.unscored = 0 if view.scored else len(adm.applied)
+    flags: list[Flag] = []
+    new_last: dict[str, LastFlag] = {}
+    if view.model is not None:
+        last_flags = {u: (s.last_flag if (s := states.get(u)) else None) for u in adm.touched}
+        ctx = FlagContext(view.table, view.model.thresholds, gap_ms, config.flag_cooldown_seconds * 1000)
+        flags, new_last = find_flags(result, applied, prior, last_flags, ctx)
+    new_states = next_states(recs, events, adm, states, result, new_last, config)
+    failed_users = commit(flags, new_states, deps, out)
+    failing.extend(rec for rec, ev in zip(recs, events, strict=True) if ev.user_key in failed_users)
+    out.users_failed = len(failed_users | read_failed)
+    if failing:
+        out.failures = [min(failing, key=lambda r: r.seq).seq_str]
+    return out
 
+
+def store_rejected(rejected: list[RejectedEntry], deps: Deps, out: BatchOutcome) -> list[KinesisRecord]:
+    """Sink the rejects; returns the records to replay if the sink failed."""
+    if not rejected:
+        return []
+    out.rejected.update(e.reason.value for e in rejected)
+    out.rejected_log = [(e.record.seq_str, e.reason.value) for e in rejected]
+    try:
+        deps.rejected.put(rejected)
+    except StoreError:
+        out.sink_failed = True
+        return [e.record for e in rejected]
+    return []
+
+
+def read_model(deps: Deps, out: BatchOutcome) -> ModelView:
     view = deps.model.current()
     out.model_version = view.model.version if view.model else None
     out.model_age_seconds = view.age_seconds
-    gap_ms = view.model.params.gap_ms if view.model else config.session_gap_seconds * 1000
+    return view
 
+
+def read_states(
+    parsed: Parsed, deps: Deps, out: BatchOutcome, failing: list[KinesisRecord]
+) -> tuple[list[KinesisRecord], list[Event], dict[str, UserState], set[str]]:
+    """Users' states; records of users whose read failed leave the batch (and join ``failing``)."""
+    recs, events = parsed.records, parsed.events
     users = list(dict.fromkeys(ev.user_key for ev in events))
     out.users = len(users)
     states, read_failed = deps.sessions.get_many(users) if users else ({}, set())
     if read_failed:
         keep = [i for i, ev in enumerate(events) if ev.user_key not in read_failed]
-        failing_seqs.extend(recs[i] for i, ev in enumerate(events) if ev.user_key in read_failed)
+        failing.extend(recs[i] for i, ev in enumerate(events) if ev.user_key in read_failed)
         recs, events = [recs[i] for i in keep], [events[i] for i in keep]
+    return recs, events, states, read_failed
 
-    adm = admit(recs, events, states, gap_ms)
-    out.replayed, out.duplicate_ids, out.late, out.clamped = adm.replayed, adm.duplicate_ids, adm.late, adm.clamped
+
+def applied_columns(recs: Sequence[KinesisRecord], events: Sequence[Event], adm: Admission) -> Applied:
     idx = adm.applied
-    a_users = [events[i].user_key for i in idx]
-    a_tokens = [events[i].token for i in idx]
-    a_sids = [events[i].session_id for i in idx]
-    prior = {u: (s.session if (s := states.get(u)) else None) for u in adm.touched}
-    result = score_batch(view.table, gap_ms, a_users, a_tokens, adm.ts_ms, a_sids, prior)
-    out.applied = len(idx)
-    if not view.scored:
-        out.unscored = len(idx)
+    batch = EventBatch(
+        [events[i].user_key for i in idx],
+        [events[i].token for i in idx],
+        adm.ts_ms,
+        [events[i].session_id for i in idx],
+    )
+    return Applied(batch, [recs[i].shard_id for i in idx], [recs[i].seq for i in idx])
 
-    flags, new_last = [], {}
-    if view.model is not None:
-        flags, new_last = find_flags(
-            result,
-            a_users,
-            a_tokens,
-            adm.ts_ms,
-            a_sids,
-            [recs[i].shard_id for i in idx],
-            [recs[i].seq for i in idx],
-            prior,
-            {u: (s.last_flag if (s := states.get(u)) else None) for u in adm.touched},
-            view.table,
-            view.model.thresholds,
-            gap_ms,
-            config.flag_cooldown_seconds * 1000,
-        )
 
+def next_states(
+    recs: Sequence[KinesisRecord],
+    events: Sequence[Event],
+    adm: Admission,
+    states: dict[str, UserState],
+    result: BatchResult,
+    new_last: dict[str, LastFlag],
+    config: ConsumerConfig,
+) -> list[UserState]:
     # Newest arrival per user: TTL counts from the later of it and the last event, so backfills are kept too.
     arrival: dict[str, int] = {}
     for rec, ev in zip(recs, events, strict=True):
         if rec.arrival_ms > arrival.get(ev.user_key, 0):
             arrival[ev.user_key] = rec.arrival_ms
     ttl_s = config.state_ttl_days * 86400
-    new_states = []
+    out = []
     for user, seqs in adm.touched.items():
         old = states.get(user)
+        window = adm.recent_ids.get(user)
         session = result.final.get(user) or (old.session if old else None)
         last_ms = max(session.last_ts_ms if session else 0, arrival.get(user, 0))
-        new_states.append(
+        out.append(
             UserState(
                 user_key=user,
                 session=session,
                 seqs=trim_seqs(seqs),
-                recent_event_ids=adm.recent_ids.get(user, ()),
+                recent_event_ids=window.digests() if window else (old.recent_event_ids if old else ()),
                 last_flag=new_last.get(user) or (old.last_flag if old else None),
                 expires_at=max(last_ms // 1000 + ttl_s, old.expires_at if old else 0),  # never moves back
+                version=(old.version if old else 0) + 1,
             )
         )
+    return out
 
-    # Commit: flags first, then states of users whose flags all went out (see the module docstring).
+
+def commit(flags: list[Flag], new_states: list[UserState], deps: Deps, out: BatchOutcome) -> set[str]:
+    """Flags first, then the states of users whose flags all went out; returns the users left uncommitted."""
     failed_ids = deps.flags.send(flags) if flags else set()
     flag_failed_users = {f.user_key for f in flags if f.flag_id in failed_ids}
     out.flags_failed = sum(1 for f in flags if f.flag_id in failed_ids)
     out.flags_sent = len(flags) - out.flags_failed
     to_write = [s for s in new_states if s.user_key not in flag_failed_users]
     write_failed = deps.sessions.put_many(to_write) if to_write else set()
-
-    failed_users = flag_failed_users | write_failed
-    if failed_users:
-        failing_seqs.extend(rec for rec, ev in zip(recs, events, strict=True) if ev.user_key in failed_users)
-    out.users_failed = len(failed_users | read_failed)
-    if failing_seqs:
-        out.failures = [min(failing_seqs, key=lambda r: r.seq).seq_str]
-    return out
+    return flag_failed_users | write_failed

@@ -2,15 +2,41 @@
 
 from __future__ import annotations
 
+import enum
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from clickguard import settings
-from clickguard.envconfig import ConfigError, number, required, user_key_source
-from clickguard.events import UserKeySource
+from clickguard.envconfig import ConfigError, choice, number, required, user_key_source
+from clickguard.events import Reason, UserKeySource
 
-__all__ = ["ConfigError", "ConsumerConfig"]
+__all__ = ["ConfigError", "ConsumerConfig", "KeepPayloads", "StateWrites"]
+
+
+class KeepPayloads(enum.StrEnum):
+    """Which rejected records keep their raw payload in the sink (payloads may hold personal data)."""
+
+    NONE = "none"
+    INTERNAL_ERROR = "internal_error"  # only the records the consumer failed on: a developer replays them
+    ALL = "all"
+
+    def keeps(self, reason: Reason) -> bool:
+        return self is KeepPayloads.ALL or (self is KeepPayloads.INTERNAL_ERROR and reason is Reason.INTERNAL_ERROR)
+
+
+class StateWrites(enum.StrEnum):
+    BATCH = "batch"
+    CONDITIONAL = "conditional"
+
+
+_DEFAULT_KEEP = KeepPayloads(settings.DEFAULT_KEEP_REJECTED_PAYLOADS)
+_DEFAULT_WRITES = StateWrites(settings.DEFAULT_STATE_WRITES)
+
+
+def _prefix(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, "").strip() or default
+    return value if value.endswith("/") else value + "/"
 
 
 @dataclass(frozen=True)
@@ -20,6 +46,9 @@ class ConsumerConfig:
     data_bucket: str  # rejected-records sink
     model_bucket: str
     rejected_prefix: str = settings.REJECTED_PREFIX
+    rejected_payload_prefix: str = settings.REJECTED_PAYLOAD_PREFIX
+    keep_payloads: KeepPayloads = _DEFAULT_KEEP
+    state_writes: StateWrites = _DEFAULT_WRITES
     model_refresh_seconds: int = settings.DEFAULT_MODEL_REFRESH_SECONDS
     flag_cooldown_seconds: int = settings.DEFAULT_FLAG_COOLDOWN_SECONDS
     state_ttl_days: int = settings.DEFAULT_STATE_TTL_DAYS
@@ -36,21 +65,21 @@ class ConsumerConfig:
             return number(env, name, default, int, minimum)
 
         source = user_key_source(env, settings.ENV_USER_KEY_SOURCE)
-        prefix = env.get(settings.ENV_REJECTED_PREFIX, "").strip() or settings.REJECTED_PREFIX
         data_bucket = req(settings.ENV_DATA_BUCKET)
         return cls(
             table_name=req(settings.ENV_TABLE_NAME),
             flag_queue_url=req(settings.ENV_FLAG_QUEUE_URL),
             data_bucket=data_bucket,
             model_bucket=env.get(settings.ENV_MODEL_BUCKET, "").strip() or data_bucket,
-            rejected_prefix=prefix if prefix.endswith("/") else prefix + "/",
-            model_refresh_seconds=num(
-                settings.ENV_MODEL_REFRESH_SECONDS, settings.DEFAULT_MODEL_REFRESH_SECONDS, 0
+            rejected_prefix=_prefix(env, settings.ENV_REJECTED_PREFIX, settings.REJECTED_PREFIX),
+            rejected_payload_prefix=_prefix(
+                env, settings.ENV_REJECTED_PAYLOAD_PREFIX, settings.REJECTED_PAYLOAD_PREFIX
             ),
-            flag_cooldown_seconds=num(
-                settings.ENV_FLAG_COOLDOWN_SECONDS, settings.DEFAULT_FLAG_COOLDOWN_SECONDS, 0
-            ),
+            keep_payloads=choice(env, settings.ENV_KEEP_REJECTED_PAYLOADS, KeepPayloads, _DEFAULT_KEEP),
+            model_refresh_seconds=num(settings.ENV_MODEL_REFRESH_SECONDS, settings.DEFAULT_MODEL_REFRESH_SECONDS, 0),
+            flag_cooldown_seconds=num(settings.ENV_FLAG_COOLDOWN_SECONDS, settings.DEFAULT_FLAG_COOLDOWN_SECONDS, 0),
             state_ttl_days=num(settings.ENV_STATE_TTL_DAYS, settings.DEFAULT_STATE_TTL_DAYS, 1),
             session_gap_seconds=num(settings.ENV_SESSION_GAP_SECONDS, settings.DEFAULT_SESSION_GAP_SECONDS, 1),
             user_key_source=source,
+            state_writes=choice(env, settings.ENV_STATE_WRITES, StateWrites, _DEFAULT_WRITES),
         )

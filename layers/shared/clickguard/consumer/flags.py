@@ -1,11 +1,4 @@
-"""The pre-block flag: when one fires, its stable id and the JSON message reviewers receive.
-
-Rule. The calibrated rule (``flag_reasons``: at least ``min_events`` transitions and mean bits or total bits above
-the model's thresholds) is evaluated after *every* event, not once per batch, so where a batch starts or ends
-never changes which flags exist. A firing event raises a flag unless the user's last flag is within the cooldown
-(measured in event time, so replays decide the same way) and the reason did not get stronger. *Stronger* means
-the new reason set strictly contains the last flag's, e.g. ``{mean_bits}`` then ``{mean_bits, total_bits}``:
-a user gets at most two flags per cooldown, and only the second adds information.
+"""The pre-block flag: its stable id and the JSON message reviewers receive (when one fires: ``consumer.rule``).
 
 Identity. ``flag_id`` hashes the user key, the session's first event time, the reason set and the shard and
 sequence number of the event it fired on. A replay recomputes the same flag from the same committed state and
@@ -27,6 +20,12 @@ from clickguard.model.model import Thresholds
 from clickguard.model.scoring import SessionState
 
 SCHEMA_VERSION = 1
+# The message's fields, once: reviewers' tooling, the README and the tests read this list.
+MESSAGE_FIELDS = (
+    "schema_version", "flag_id", "user_key", "session_id", "reasons", "mean_bits", "total_bits", "score",
+    "transitions", "thresholds", "model_version", "top_transitions", "first_event_time", "last_event_time",
+    "flagged_at", "source",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -35,12 +34,6 @@ class Flag:
     user_key: str
     body: str  # the JSON message, deterministic for a given flag
     last: LastFlag  # what the user's state remembers
-
-
-def allows(last: LastFlag | None, reasons: tuple[str, ...], ts_ms: int, cooldown_ms: int) -> bool:
-    if last is None or ts_ms - last.ts_ms >= cooldown_ms:
-        return True
-    return set(reasons) > set(last.reasons)
 
 
 def flag_id(user_key: str, session_first_ts_ms: int, reasons: tuple[str, ...], shard_id: str, seq: int) -> str:

@@ -7,7 +7,7 @@ that exact shape from GetRecords output, so tests and the local runtime invoke t
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -90,9 +90,3 @@ def lambda_event(
             }
         )
     return {"Records": records}
-
-
-def split_event(event: Mapping[str, Any], size: int) -> list[dict[str, Any]]:
-    """Cut an event into consecutive events of at most ``size`` records (what a smaller BatchSize delivers)."""
-    recs: Sequence[Any] = event.get("Records") or []
-    return [{"Records": list(recs[i : i + size])} for i in range(0, len(recs), size)]

@@ -2,13 +2,49 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from clickguard.model.scoring import SessionState
 
-# Producer retries of PutRecords duplicate an event under a new sequence number, usually within seconds; the last
-# few event ids per user are enough to drop those, and keep the item small.
-RECENT_EVENT_IDS = 32
+# Producer retries of PutRecords duplicate an event under a new sequence number, usually seconds and a few events
+# after the original. A user's last 128 distinct event ids are kept, as 8-byte digests: 1 KiB at most per item.
+RECENT_EVENT_IDS = 128
+ID_DIGEST_BYTES = 8
+
+
+def id_digest(event_id: str) -> bytes:
+    """A 64-bit digest of an event id: 128 per user make a false duplicate about 1 in 10**17."""
+    return hashlib.blake2b(event_id.encode(), digest_size=ID_DIGEST_BYTES).digest()
+
+
+class RecentIds:
+    """The duplicate rule's window: a user's last ``RECENT_EVENT_IDS`` distinct event ids, oldest first.
+
+    The same window is carried event by event through a batch and stored with the state, so whether a copy is
+    dropped depends only on how many of the user's distinct ids came between it and its original (fewer than
+    ``RECENT_EVENT_IDS``: dropped), never on where a batch starts or ends.
+    """
+
+    def __init__(self, digests: Iterable[bytes] = ()) -> None:
+        self.order: deque[bytes] = deque(digests, maxlen=RECENT_EVENT_IDS)
+        self.members = set(self.order)
+
+    def seen_or_add(self, digest: bytes) -> bool:
+        if digest in self.members:
+            return True
+        if len(self.order) == RECENT_EVENT_IDS:
+            self.members.discard(self.order[0])
+        self.order.append(digest)
+        self.members.add(digest)
+        return False
+
+    def digests(self) -> tuple[bytes, ...]:
+        return tuple(self.order)
+
+
 # After a reshard a user's records move to a child shard; a few shards of history is plenty.
 MAX_SHARDS_TRACKED = 4
 
@@ -27,9 +63,10 @@ class UserState:
     session: SessionState | None = None
     # Last applied sequence number per shard: sequence numbers are only ordered within a shard.
     seqs: dict[str, int] = field(default_factory=dict)
-    recent_event_ids: tuple[str, ...] = ()
+    recent_event_ids: tuple[bytes, ...] = ()  # digests (``id_digest``), oldest first
     last_flag: LastFlag | None = None
     expires_at: int = 0  # epoch seconds, DynamoDB TTL
+    version: int = 0  # states written so far for this user: one more with each write
 
     def last_seq(self, shard_id: str) -> int:
         return self.seqs.get(shard_id, -1)

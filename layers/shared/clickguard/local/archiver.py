@@ -24,8 +24,15 @@ class ArchiveStats:
 
 
 class Archiver:
-    def __init__(self, kinesis: Any, s3: Any, stream_name: str, bucket: str, prefix: str = settings.ARCHIVE_PREFIX,
-                 buffer_records: int = 5_000) -> None:
+    def __init__(
+        self,
+        kinesis: Any,
+        s3: Any,
+        stream_name: str,
+        bucket: str,
+        prefix: str = settings.ARCHIVE_PREFIX,
+        buffer_records: int = 5_000,
+    ) -> None:
         self.kinesis, self.s3 = kinesis, s3
         self.stream_name, self.bucket, self.prefix = stream_name, bucket, prefix
         self.buffer_records = buffer_records

@@ -36,6 +36,10 @@ from clickguard.training.dataset import EventColumns
 Log = Callable[[str], None]
 
 
+class DemoError(RuntimeError):
+    """The demo cannot go on with the data it was given (the message says why, in one line)."""
+
+
 @dataclass
 class DemoOptions:
     out_dir: Path
@@ -103,131 +107,182 @@ def _flagged_quality(flags: Sequence[dict[str, Any]], truth: dict[str, str]):
     return rows, quality.precision(tp, fp), quality.recall(tp, fn)
 
 
+@dataclass
+class Traffic:
+    day1_lines: list[bytes]
+    day2_lines: list[bytes]
+    truth1: dict[str, str]  # user -> type on day 1 (abnormal types become the block list)
+    truth2: dict[str, str] | None  # ground truth of day 2, when known
+
+
+@dataclass
+class _Run:
+    """What every step of the demo shares: the running stack, its clients, the clock and the log."""
+
+    rt: LocalRuntime
+    log: Log
+    seconds: dict[str, float]
+
+    def __post_init__(self) -> None:
+        self.h = self.rt.handles
+        self.kinesis, self.s3, self.sqs = self.rt.client("kinesis"), self.rt.client("s3"), self.rt.client("sqs")
+
+
 def run_demo(opts: DemoOptions, log: Log = print) -> DemoResult:
+    """The main job as named steps: traffic, stack, day 1, training, day 2, the reviewer's queue, the report."""
+    opts.out_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    traffic = _traffic(opts, log)
+    seconds = {"simulate": time.perf_counter() - t0}
+    run = _start_stack(opts, log, seconds)
+    try:
+        day1_records = _stream_day1(run, traffic)
+        model, report = _train(run, opts, traffic)
+        day2_records, throughput = _stream_day2(run, traffic)
+        flags = _review(run, opts, traffic)
+        result = DemoResult(
+            model_version=model.version,
+            thresholds={
+                "mean_bits": model.thresholds.mean_bits,
+                "total_bits": model.thresholds.total_bits,
+                "min_events": model.thresholds.min_events,
+                "training flag rate": model.thresholds.flag_rate,
+            },
+            training=report,
+            flags=flags,
+            day1_records=day1_records,
+            day2_records=day2_records,
+            seconds=seconds,
+            throughput=throughput,
+            consumer_stats={k: v for k, v in vars(run.rt.esm.stats).items() if k != "lock"},
+        )
+        if traffic.truth2 is not None:
+            result.per_type, result.precision, result.recall = _flagged_quality(flags, traffic.truth2)
+        result.report_path = _write_report(opts, result, model, traffic.day2_lines, traffic.truth2 or {})
+    finally:
+        run.rt.stop()
+    seconds["total"] = time.perf_counter() - t0
+    return result
+
+
+def _traffic(opts: DemoOptions, log: Log) -> Traffic:
+    if opts.day1_file and opts.day2_file:
+        day1_lines, day2_lines = _read_file(opts.day1_file), _read_file(opts.day2_file)
+        log(f"events: {len(day1_lines):,} lines on day 1, {len(day2_lines):,} on day 2 (your files)")
+        truth1 = read_labels(opts.labels_day1) if opts.labels_day1 else {}
+        return Traffic(day1_lines, day2_lines, truth1, read_labels(opts.labels_day2) if opts.labels_day2 else None)
+    from clickguard.sim.generator import simulate
     from clickguard.sim.population import SimConfig
 
-    opts.out_dir.mkdir(parents=True, exist_ok=True)
-    seconds: dict[str, float] = {}
-    t0 = time.perf_counter()
+    # Simulated days end yesterday, so no event is from the future when it reaches the consumer.
+    start = date.today() - timedelta(days=2)
+    days = simulate(SimConfig(users=opts.users, seed=opts.seed, start_date=start.isoformat()).validate())
+    traffic = Traffic(list(ndjson_lines(days[0])), list(ndjson_lines(days[1])), days[0].labels, days[1].labels)
+    n_bad = sum(is_abnormal(t) for t in days[1].labels.values())
+    log(
+        f"simulated {opts.users:,} users (seed {opts.seed}): {len(traffic.day1_lines):,} events on {days[0].date}, "
+        f"{len(traffic.day2_lines):,} on {days[1].date}; day 2 has {len(days[1].labels):,} users, {n_bad} abnormal"
+    )
+    return traffic
 
-    # --- the traffic ------------------------------------------------------------------------------------------
-    truth1: dict[str, str] = {}
-    truth2: dict[str, str] | None = None
-    if opts.day1_file:
-        day1_lines, day2_lines = _read_file(opts.day1_file), _read_file(opts.day2_file)  # type: ignore[arg-type]
-        if opts.labels_day1:
-            truth1 = read_labels(opts.labels_day1)
-        if opts.labels_day2:
-            truth2 = read_labels(opts.labels_day2)
-        sim_days = None
-        log(f"events: {len(day1_lines):,} lines on day 1, {len(day2_lines):,} on day 2 (your files)")
-    else:
-        from clickguard.sim.generator import simulate
 
-        # Simulated days end yesterday, so no event is from the future when it reaches the consumer.
-        start = date.today() - timedelta(days=2)
-        sim_days = simulate(SimConfig(users=opts.users, seed=opts.seed, start_date=start.isoformat()).validate())
-        day1_lines, day2_lines = list(ndjson_lines(sim_days[0])), list(ndjson_lines(sim_days[1]))
-        truth1, truth2 = sim_days[0].labels, sim_days[1].labels
-        n_bad = sum(is_abnormal(t) for t in truth2.values())
-        log(f"simulated {opts.users:,} users (seed {opts.seed}): {len(day1_lines):,} events on {sim_days[0].date}, "
-            f"{len(day2_lines):,} on {sim_days[1].date}; day 2 has {len(truth2):,} users, {n_bad} abnormal")
-    seconds["simulate"] = time.perf_counter() - t0
-
-    # --- 1. the local stack ------------------------------------------------------------------------------------
+def _start_stack(opts: DemoOptions, log: Log, seconds: dict[str, float]) -> _Run:
     t = time.perf_counter()
     log("starting the embedded AWS emulator and deploying the synthesized CDK stack into its CloudFormation ...")
     rt = LocalRuntime(opts.out_dir / "stack").start()
     try:
+        run = _Run(rt, log, seconds)
         seconds["stack_up"] = time.perf_counter() - t
-        h = rt.handles
         log(f"  endpoint {rt.emulator.endpoint_url}, stack {rt.stack.name} ({seconds['stack_up']:.1f} s)")
-        kinesis, s3, sqs = rt.client("kinesis"), rt.client("s3"), rt.client("sqs")
         rt.start_polling(interval_s=0.1)
-
-        # --- 2. day 1 ------------------------------------------------------------------------------------------
-        t = time.perf_counter()
-        stats1 = produce(kinesis, h.stream_name, _entries(day1_lines))
-        rt.wait_until_caught_up()
-        seconds["day1"] = time.perf_counter() - t
-        log(f"day 1: {stats1.records:,} records put and consumed (no model yet: state kept, nothing flagged) "
-            f"in {seconds['day1']:.1f} s")
-
-        # --- 3. archive, block list, scheduled training ---------------------------------------------------------
-        t = time.perf_counter()
-        archived = rt.archive()
-        blocked = quality.blocked_users(truth1, opts.blocked_share, opts.seed) if truth1 else []
-        if blocked:
-            now_iso = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            decisions = [{"user_key": u, "decision": _decision(truth1[u]), "decided_at": now_iso} for u in blocked]
-            labels.put_decisions(s3, h.model_bucket, decisions, "blocklist/day-1")
-        report = rt.run_training(datetime.now(UTC) + timedelta(minutes=1))
-        seconds["train"] = time.perf_counter() - t
-        if report["status"] != "published":
-            raise RuntimeError(f"training did not publish a model: {report['reason']}")
-        model = artifact.load_latest(S3Store(s3, h.model_bucket))
-        time.sleep(rt.model_refresh_seconds + 0.5)  # the consumer picks the new model up on its next check
-        log(f"archive: {archived:,} records under events/YYYY/MM/DD/HH/; block list: {len(blocked)} users; "
-            f"trainer published {model.version} ({model.n_states} states, thresholds mean "
-            f"{model.thresholds.mean_bits:.2f} bits / total {model.thresholds.total_bits:.1f} bits) "
-            f"in {seconds['train']:.1f} s")
-
-        # --- 4. day 2, streamed while the consumer runs --------------------------------------------------------
-        t = time.perf_counter()
-        before = rt.esm.stats.records_delivered
-        stats2 = produce(kinesis, h.stream_name, _entries(day2_lines))
-        t_produced = time.perf_counter() - t
-        rt.wait_until_caught_up()
-        seconds["day2"] = time.perf_counter() - t
-        delivered = rt.esm.stats.records_delivered - before
-        throughput = {
-            "producer records/s (PutRecords)": stats2.records / t_produced if t_produced else 0.0,
-            "pipeline records/s (put -> scored -> state -> flags)": delivered / seconds["day2"],
-            "consumer handler records/s": delivered / max(rt.esm.stats.seconds_in_handler, 1e-9),
-        }
-        log(f"day 2: {stats2.records:,} records through the pipeline in {seconds['day2']:.1f} s "
-            f"({throughput['pipeline records/s (put -> scored -> state -> flags)']:,.0f} records/s)")
-
-        # --- 5. the flag queue, as a reviewer ------------------------------------------------------------------
-        messages: list[flag_reader.FlagMessage] = []
-        while True:
-            got = flag_reader.receive(sqs, h.flag_queue_url, 1000, wait_s=1.0)
-            if not got:
-                break
-            messages.extend(got)
-            flag_reader.delete(sqs, h.flag_queue_url, got)
-        flags = sorted((m.body for m in messages if m.body), key=lambda f: (f["flagged_at"], f["flag_id"]))
-        if opts.flags_out:
-            opts.flags_out.parent.mkdir(parents=True, exist_ok=True)
-            opts.flags_out.write_text("".join(json.dumps(f, sort_keys=True) + "\n" for f in flags))
-        # The reviewer's decisions go back to labels/ for the next training (here from the ground truth).
-        if truth2 is not None and flags:
-            now_iso = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            decisions = [{"user_key": f["user_key"], "decision": _decision(truth2.get(f["user_key"], "buyer")),
-                          "decided_at": now_iso} for f in flags]
-            labels.put_decisions(s3, h.model_bucket, decisions, "reviews/day-2")
-
-        result = DemoResult(
-            model_version=model.version,
-            thresholds={"mean_bits": model.thresholds.mean_bits, "total_bits": model.thresholds.total_bits,
-                        "min_events": model.thresholds.min_events, "training flag rate": model.thresholds.flag_rate},
-            training=report,
-            flags=flags,
-            day1_records=stats1.records,
-            day2_records=stats2.records,
-            seconds=seconds,
-            throughput=throughput,
-            consumer_stats={k: v for k, v in vars(rt.esm.stats).items() if k != "lock"},
-        )
-        if truth2 is not None:
-            result.per_type, result.precision, result.recall = _flagged_quality(flags, truth2)
-
-        # --- 7. the report ---------------------------------------------------------------------------------------
-        result.report_path = _write_report(opts, result, model, day2_lines, truth2 or {})
-    finally:
+    except BaseException:
         rt.stop()
-    seconds["total"] = time.perf_counter() - t0
-    return result
+        raise
+    return run
+
+
+def _stream_day1(run: _Run, traffic: Traffic) -> int:
+    t = time.perf_counter()
+    stats = produce(run.kinesis, run.h.stream_name, _entries(traffic.day1_lines))
+    run.rt.wait_until_caught_up()
+    run.seconds["day1"] = time.perf_counter() - t
+    run.log(
+        f"day 1: {stats.records:,} records put and consumed (no model yet: state kept, nothing flagged) "
+        f"in {run.seconds['day1']:.1f} s"
+    )
+    return stats.records
+
+
+def _train(run: _Run, opts: DemoOptions, traffic: Traffic) -> tuple[Any, dict[str, Any]]:
+    """Archive the stream, write the block list to labels/, invoke the trainer as the schedule would."""
+    t = time.perf_counter()
+    archived = run.rt.archive()
+    truth1 = traffic.truth1
+    blocked = quality.sample_block_list(truth1, opts.blocked_share, opts.seed) if truth1 else []
+    if blocked:
+        now_iso = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        decisions = [{"user_key": u, "decision": _decision(truth1[u]), "decided_at": now_iso} for u in blocked]
+        labels.put_decisions(run.s3, run.h.model_bucket, decisions, "blocklist/day-1")
+    report = run.rt.run_training(datetime.now(UTC) + timedelta(minutes=1))
+    run.seconds["train"] = time.perf_counter() - t
+    if report["status"] != "published":
+        raise DemoError(f"training did not publish a model: {report['reason']}")
+    model = artifact.load_latest(S3Store(run.s3, run.h.model_bucket))
+    time.sleep(run.rt.model_refresh_seconds + 0.5)  # the consumer picks the new model up on its next check
+    run.log(
+        f"archive: {archived:,} records under events/YYYY/MM/DD/HH/; block list: {len(blocked)} users; "
+        f"trainer published {model.version} ({model.n_states} states, thresholds mean "
+        f"{model.thresholds.mean_bits:.2f} bits / total {model.thresholds.total_bits:.1f} bits) "
+        f"in {run.seconds['train']:.1f} s"
+    )
+    return model, report
+
+
+def _stream_day2(run: _Run, traffic: Traffic) -> tuple[int, dict[str, float]]:
+    t = time.perf_counter()
+    stats = run.rt.esm.stats
+    before = stats.records_delivered
+    produced = produce(run.kinesis, run.h.stream_name, _entries(traffic.day2_lines))
+    t_produced = time.perf_counter() - t
+    run.rt.wait_until_caught_up()
+    run.seconds["day2"] = time.perf_counter() - t
+    delivered = stats.records_delivered - before
+    pipeline = "pipeline records/s (put -> scored -> state -> flags)"
+    throughput = {
+        "producer records/s (PutRecords)": produced.records / t_produced if t_produced else 0.0,
+        pipeline: delivered / run.seconds["day2"],
+        "consumer handler records/s": delivered / max(stats.seconds_in_handler, 1e-9),
+    }
+    run.log(
+        f"day 2: {produced.records:,} records through the pipeline in {run.seconds['day2']:.1f} s "
+        f"({throughput[pipeline]:,.0f} records/s)"
+    )
+    return produced.records, throughput
+
+
+def _review(run: _Run, opts: DemoOptions, traffic: Traffic) -> list[dict[str, Any]]:
+    """Read the flag queue as a reviewer; the decisions go back to labels/ (here taken from the ground truth)."""
+    messages: list[flag_reader.FlagMessage] = []
+    while got := flag_reader.receive(run.sqs, run.h.flag_queue_url, 1000, wait_s=1.0):
+        messages.extend(got)
+        flag_reader.delete(run.sqs, run.h.flag_queue_url, got)
+    flags = sorted((m.body for m in messages if m.body), key=lambda f: (f["flagged_at"], f["flag_id"]))
+    if opts.flags_out:
+        opts.flags_out.parent.mkdir(parents=True, exist_ok=True)
+        opts.flags_out.write_text("".join(json.dumps(f, sort_keys=True) + "\n" for f in flags))
+    truth2 = traffic.truth2
+    if truth2 is not None and flags:
+        now_iso = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        decisions = [
+            {
+                "user_key": f["user_key"],
+                "decision": _decision(truth2.get(f["user_key"], "buyer")),
+                "decided_at": now_iso,
+            }
+            for f in flags
+        ]
+        labels.put_decisions(run.s3, run.h.model_bucket, decisions, "reviews/day-2")
+    return flags
 
 
 def _write_report(opts: DemoOptions, result: DemoResult, model: Any, day2_lines: list, truth: dict[str, str]):
@@ -239,8 +294,13 @@ def _write_report(opts: DemoOptions, result: DemoResult, model: Any, day2_lines:
     cols.add_lines(day2_lines)
     ts = np.asarray(cols.ts_ms, dtype=np.int64)
     order = np.argsort(ts, kind="stable").tolist()
-    _, sessions, _ = quality.score_stream(model, [cols.users[i] for i in order], [cols.tokens[i] for i in order],
-                                          ts[order], [cols.session_ids[i] for i in order])
+    _, sessions, _ = quality.score_stream(
+        model,
+        [cols.users[i] for i in order],
+        [cols.tokens[i] for i in order],
+        ts[order],
+        [cols.session_ids[i] for i in order],
+    )
     scores: dict[str, list[float]] = {}
     for user, n, mean_bits, _total in sessions:
         if n >= model.thresholds.min_events:
@@ -260,14 +320,26 @@ def _write_report(opts: DemoOptions, result: DemoResult, model: Any, day2_lines:
         probabilities=probs,
         session_scores=scores,
         flags_over_time=sorted(per_hour.items()),
-        top_flagged=[{"user": f["user_key"], "user_type": truth.get(f["user_key"], "?"), "reasons": f["reasons"],
-                      "mean_bits": f["mean_bits"], "total_bits": f["total_bits"],
-                      "top": [(t["from"], t["to"], round(t["bits"], 2)) for t in f["top_transitions"]]}
-                     for f in top],
-        quality=({"per_type": result.per_type, "precision": result.precision, "recall": result.recall}
-                 if result.precision is not None else None),
+        top_flagged=[
+            {
+                "user": f["user_key"],
+                "user_type": truth.get(f["user_key"], "?"),
+                "reasons": f["reasons"],
+                "mean_bits": f["mean_bits"],
+                "total_bits": f["total_bits"],
+                "top": [(t["from"], t["to"], round(t["bits"], 2)) for t in f["top_transitions"]],
+            }
+            for f in top
+        ],
+        quality=(
+            {"per_type": result.per_type, "precision": result.precision, "recall": result.recall}
+            if result.precision is not None
+            else None
+        ),
         throughput=result.throughput,
-        notes=[f"day 1: {result.day1_records:,} records; day 2: {result.day2_records:,} records; "
-               f"{len(result.flags)} flags; first event {format_ms(int(ts.min())) if len(ts) else '-'}"],
+        notes=[
+            f"day 1: {result.day1_records:,} records; day 2: {result.day2_records:,} records; "
+            f"{len(result.flags)} flags; first event {format_ms(int(ts.min())) if len(ts) else '-'}"
+        ],
     )
     return write(data, opts.report_path or opts.out_dir / "report.html")

@@ -220,14 +220,22 @@ class ShardPoller:
 class EventSourceMapping:
     """All shards of a stream, each polled by its own thread (or stepped by ``drain`` in tests and the demo)."""
 
-    def __init__(self, kinesis: Any, sqs: Any, stream_name: str, handler: Handler, settings: EsmSettings,
-                 function_name: str = "consumer") -> None:
+    def __init__(
+        self,
+        kinesis: Any,
+        sqs: Any,
+        stream_name: str,
+        handler: Handler,
+        settings: EsmSettings,
+        function_name: str = "consumer",
+    ) -> None:
         desc = kinesis.describe_stream_summary(StreamName=stream_name)["StreamDescriptionSummary"]
         shards = kinesis.list_shards(StreamName=stream_name)["Shards"]
         self.stats = EsmStats()
         self.pollers = [
-            ShardPoller(kinesis, sqs, stream_name, desc["StreamARN"], s["ShardId"], handler, settings, function_name,
-                        self.stats)
+            ShardPoller(
+                kinesis, sqs, stream_name, desc["StreamARN"], s["ShardId"], handler, settings, function_name, self.stats
+            )
             for s in shards
         ]
         self._stop = threading.Event()

@@ -46,8 +46,9 @@ def _unhook_moto_stream_mappings() -> None:
 
 
 class LocalRuntime:
-    def __init__(self, workdir: str | os.PathLike[str] | None = None, port: int = 0,
-                 context: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, workdir: str | os.PathLike[str] | None = None, port: int = 0, context: dict[str, Any] | None = None
+    ) -> None:
         self.workdir = workdir
         self.context = context
         self.emulator = Emulator(port)
@@ -83,14 +84,21 @@ class LocalRuntime:
         base.mkdir(parents=True, exist_ok=True)
         self.output = HandlerOutput(base / "lambda-output.ndjson").install()
         # Imported as at a cold start; whatever the modules print goes where CloudWatch Logs would collect it.
-        self._consumer = self.output.wrap(load_handler)(settings.CONSUMER_ASSET_DIR, settings.CONSUMER_HANDLER, env,
-                                                        "cg_local_consumer")
+        self._consumer = self.output.wrap(load_handler)(
+            settings.CONSUMER_ASSET_DIR, settings.CONSUMER_HANDLER, env, "cg_local_consumer"
+        )
         self._trainer = load_handler(settings.TRAINER_ASSET_DIR, settings.TRAINER_HANDLER, env, "cg_local_trainer")
         self._consumer = self.output.wrap(self._consumer)
         self._trainer = self.output.wrap(self._trainer)
         h = self.handles
-        self.esm = EventSourceMapping(self.client("kinesis"), self.client("sqs"), h.stream_name, self._consumer,
-                                      self.stack.esm_settings(), function_name=consumer_name)
+        self.esm = EventSourceMapping(
+            self.client("kinesis"),
+            self.client("sqs"),
+            h.stream_name,
+            self._consumer,
+            self.stack.esm_settings(),
+            function_name=consumer_name,
+        )
         self.archiver = Archiver(self.client("kinesis"), self.client("s3"), h.stream_name, h.data_bucket)
         return self
 
@@ -123,8 +131,13 @@ class LocalRuntime:
 
         assert self.stack is not None, "start() first"
         o = self.stack.outputs
-        return LocalHandles(o[c.OUTPUT_STREAM_NAME], o[c.OUTPUT_FLAG_QUEUE_URL], o[c.OUTPUT_DATA_BUCKET],
-                            o[c.OUTPUT_MODEL_BUCKET], o[c.OUTPUT_TABLE_NAME])
+        return LocalHandles(
+            o[c.OUTPUT_STREAM_NAME],
+            o[c.OUTPUT_FLAG_QUEUE_URL],
+            o[c.OUTPUT_DATA_BUCKET],
+            o[c.OUTPUT_MODEL_BUCKET],
+            o[c.OUTPUT_TABLE_NAME],
+        )
 
     @property
     def model_refresh_seconds(self) -> float:
@@ -133,8 +146,17 @@ class LocalRuntime:
 
     def write_state_file(self) -> Path:
         assert self.stack is not None
-        STATE_FILE.write_text(json.dumps({"endpoint_url": self.emulator.endpoint_url, "stack": self.stack.name,
-                                          "region": "us-east-1", "outputs": self.stack.outputs}, indent=2))
+        STATE_FILE.write_text(
+            json.dumps(
+                {
+                    "endpoint_url": self.emulator.endpoint_url,
+                    "stack": self.stack.name,
+                    "region": "us-east-1",
+                    "outputs": self.stack.outputs,
+                },
+                indent=2,
+            )
+        )
         return STATE_FILE
 
     # --- the managed parts ----------------------------------------------------------------------------------------

@@ -43,8 +43,9 @@ class DeployedStack:
         return EsmSettings.from_properties(props, self.outputs.get(OUTPUT_FAILURE_QUEUE_URL))
 
 
-def synth_local(outdir: str | os.PathLike[str], stage: str = LOCAL_STAGE,
-                context: dict[str, Any] | None = None) -> tuple[Path, str]:
+def synth_local(
+    outdir: str | os.PathLike[str], stage: str = LOCAL_STAGE, context: dict[str, Any] | None = None
+) -> tuple[Path, str]:
     """Synthesize the app in its local flavour. The layer is the stub one: handlers run in this process, against
     this virtualenv's packages, so the Lambda layer's Linux/arm64 wheels would never be loaded."""
     os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
@@ -56,8 +57,12 @@ def synth_local(outdir: str | os.PathLike[str], stage: str = LOCAL_STAGE,
     return Path(outdir), stack.stack_name
 
 
-def deploy(emulator: Emulator, workdir: str | os.PathLike[str] | None = None,
-           stage: str = LOCAL_STAGE, context: dict[str, Any] | None = None) -> DeployedStack:
+def deploy(
+    emulator: Emulator,
+    workdir: str | os.PathLike[str] | None = None,
+    stage: str = LOCAL_STAGE,
+    context: dict[str, Any] | None = None,
+) -> DeployedStack:
     import boto3
 
     from infra.local_deploy import deploy_assembly

@@ -51,15 +51,3 @@ def calibrate(
         mean_flag_rate=round(float(over_mean.mean()), 6),
         total_flag_rate=round(float(over_total.mean()), 6),
     )
-
-
-def flag_reasons(mean_bits: float, total_bits: float, transitions: int, thresholds: Thresholds) -> list[str]:
-    """The calibrated rule, shared by calibration reports and the consumer."""
-    if transitions < thresholds.min_events:
-        return []
-    reasons = []
-    if mean_bits > thresholds.mean_bits:
-        reasons.append("mean_bits")
-    if total_bits > thresholds.total_bits:
-        reasons.append("total_bits")
-    return reasons

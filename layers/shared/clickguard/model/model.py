@@ -22,23 +22,15 @@ class ModelParams:
     min_events: int = settings.DEFAULT_MIN_EVENTS
     mean_bits_quantile: float = settings.DEFAULT_MEAN_BITS_QUANTILE
     total_bits_quantile: float = settings.DEFAULT_TOTAL_BITS_QUANTILE
+    max_user_share: float = settings.DEFAULT_MAX_USER_SHARE  # see clickguard.model.user_cap
 
     def validate(self) -> ModelParams:
+        """Every parameter within ``settings.MODEL_PARAM_RANGES``, or a ValueError naming each one that is not."""
         problems = []
-        if self.max_states < 3:
-            problems.append(f"max_states={self.max_states} (need >= 3)")
-        if self.min_token_count < 1:
-            problems.append(f"min_token_count={self.min_token_count} (need >= 1)")
-        if not self.smoothing > 0:
-            problems.append(f"smoothing={self.smoothing} (need > 0)")
-        if self.session_gap_seconds <= 0:
-            problems.append(f"session_gap_seconds={self.session_gap_seconds} (need > 0)")
-        if self.min_events < 1:
-            problems.append(f"min_events={self.min_events} (need >= 1)")
-        for name in ("mean_bits_quantile", "total_bits_quantile"):
-            q = getattr(self, name)
-            if not 0.5 <= q < 1:
-                problems.append(f"{name}={q} (need 0.5 <= q < 1)")
+        for name, (low, high) in settings.MODEL_PARAM_RANGES.items():
+            value = getattr(self, name, None)
+            if value is not None and not low <= value <= high:
+                problems.append(f"{name}={value} (need {low:g} <= {name} <= {high:g})")
         if problems:
             raise ValueError("invalid model parameters: " + ", ".join(problems))
         return self

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 
@@ -61,7 +62,7 @@ class SessionState:
     @property
     def score(self) -> float:
         """The thesis's score ``exp(mean ln p)`` = ``2 ** -mean_bits``: low is suspicious."""
-        return 2.0 ** (-self.mean_bits)
+        return float(2.0 ** (-self.mean_bits))
 
 
 class ScoringTable:
@@ -108,10 +109,10 @@ def apply_event(
         )
     if state is None or breaks:
         ub = int(table.microbits[START_INDEX, table.state_of(token)])
-        top = (TopTransition(ub, 1, START, token),) if ub > 0 else ()
+        opened: tuple[TopTransition, ...] = (TopTransition(ub, 1, START, token),) if ub > 0 else ()
         last_ts = ts_ms if state is None else max(state.last_ts_ms, ts_ms)
         sid = session_id if session_id is not None else (state.session_id if state else None)
-        return SessionState(sid, token, ts_ms, last_ts, 1, ub, top), True
+        return SessionState(sid, token, ts_ms, last_ts, 1, ub, opened), True
     ub = int(table.microbits[table.state_of(state.last_token), table.state_of(token)])
     position = state.transitions + 1
     top = _merge_top(state.top, TopTransition(ub, position, state.last_token, token)) if ub > 0 else state.top
@@ -149,13 +150,223 @@ class BatchResult:
     event_total_ubits: np.ndarray | None = None
 
 
+class EventSeries(Protocol):
+    """Events as columns, in arrival order: what scoring reads (the trainer's columns and the consumer's batch)."""
+
+    @property
+    def users(self) -> Sequence[str]: ...
+    @property
+    def tokens(self) -> Sequence[str]: ...
+    @property
+    def ts_ms(self) -> Sequence[int]: ...
+    @property
+    def session_ids(self) -> Sequence[str | None]: ...
+
+
+@dataclass(frozen=True)
+class EventBatch:
+    """The plain ``EventSeries``."""
+
+    users: Sequence[str]
+    tokens: Sequence[str]
+    ts_ms: Sequence[int]
+    session_ids: Sequence[str | None]
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+
+@dataclass
+class _Lanes:
+    """The batch's events and each user's prior (as a *virtual* event ahead of the user's own), sorted by user
+    with arrival order kept: one row per event, so every rule below is an array operation."""
+
+    users: list[str]  # user code -> key
+    prior: list[SessionState | None]  # per user code
+    sid_names: list[str]  # session id code -> id
+    order: np.ndarray  # row -> index into [virtual priors..., input events...]
+    n_virtual: int
+    u: np.ndarray  # user code per row
+    ts: np.ndarray
+    sid: np.ndarray  # session id code per row, -1 when absent
+    tok_str: np.ndarray  # token per row (object)
+    tok: np.ndarray  # state index per row
+    real: np.ndarray  # row is an input event, not a virtual prior
+
+
+def _lanes(table: ScoringTable, events: EventSeries, prior: Mapping[str, SessionState | None]) -> _Lanes:
+    n = len(events.users)
+    codes: dict[str, int] = {}
+    ucode = np.fromiter((codes.setdefault(u, len(codes)) for u in events.users), dtype=np.int64, count=n)
+    users = list(codes)
+    sid_codes: dict[str, int] = {}
+
+    def sid_code(sid: str | None) -> int:
+        return -1 if sid is None else sid_codes.setdefault(sid, len(sid_codes))
+
+    prior_states = [prior.get(u) for u in users]
+    pv = [i for i, st in enumerate(prior_states) if st is not None]
+    known = [st for st in prior_states if st is not None]
+    v_ts = np.fromiter((st.last_ts_ms for st in known), dtype=np.int64, count=len(pv))
+    v_sid = np.fromiter((sid_code(st.session_id) for st in known), dtype=np.int64, count=len(pv))
+    all_user = np.concatenate([np.asarray(pv, dtype=np.int64), ucode])
+    # Stable sort on (user, real-after-virtual) keeps each user's events in arrival order behind its prior.
+    order = np.lexsort((np.arange(len(all_user)), np.concatenate([np.zeros(len(pv)), np.ones(n)]), all_user))
+    sids = np.fromiter((sid_code(x) for x in events.session_ids), dtype=np.int64, count=n)
+    tok_str = np.asarray([st.last_token for st in known] + list(events.tokens), dtype=object)[order]
+    state_of = table.state_of
+    return _Lanes(
+        users=users,
+        prior=prior_states,
+        sid_names=list(sid_codes),
+        order=order,
+        n_virtual=len(pv),
+        u=all_user[order],
+        ts=np.concatenate([v_ts, np.asarray(events.ts_ms, dtype=np.int64)])[order],
+        sid=np.concatenate([v_sid, sids])[order],
+        tok_str=tok_str,
+        tok=np.fromiter((state_of(t) for t in tok_str), dtype=np.int64, count=len(tok_str)),
+        real=order >= len(pv),
+    )
+
+
+@dataclass
+class _Breaks:
+    first: np.ndarray  # row opens its user's lane
+    run_max: np.ndarray  # the user's latest time so far
+    carried_sid: np.ndarray  # the last session id the user sent so far
+    starts: np.ndarray  # row opens a session
+
+
+def _breaks(lanes: _Lanes, gap_ms: int) -> _Breaks:
+    u, ts, sid = lanes.u, lanes.ts, lanes.sid
+    m = len(u)
+    pos = np.arange(m)
+    first = np.ones(m, dtype=bool)
+    first[1:] = u[1:] != u[:-1]
+    group_start = np.maximum.accumulate(np.where(first, pos, 0))
+    # Running max of time per user: offset each user's times so one accumulate never crosses users.
+    base = int(ts.min())
+    offset = int(ts.max()) - base + 1
+    run_max = np.maximum.accumulate(u * offset + (ts - base)) - u * offset + base
+    # Last session id the user sent, carried forward within the user.
+    last_sid_pos = np.maximum.accumulate(np.where(sid >= 0, pos, -1))
+    carried_sid = np.where(last_sid_pos >= group_start, sid[np.maximum(last_sid_pos, 0)], -1)
+    starts = first.copy()
+    starts[1:] |= (ts[1:] - run_max[:-1]) > gap_ms
+    starts[1:] |= (sid[1:] >= 0) & (carried_sid[:-1] >= 0) & (sid[1:] != carried_sid[:-1])
+    return _Breaks(first, run_max, carried_sid, starts)
+
+
+@dataclass
+class _Segments:
+    """Sessions touched by the batch (a continued prior session is one segment with its virtual row)."""
+
+    ub: np.ndarray  # micro-bits of each row's transition (0 for virtual rows)
+    seg: np.ndarray  # segment of each row
+    first: np.ndarray  # first row of each segment
+    last: np.ndarray  # last row of each segment
+    real: np.ndarray  # input events per segment
+    ubits: np.ndarray  # micro-bits added by the batch per segment
+    prior: list[SessionState | None]  # the continued prior session of each segment, if any
+    position: np.ndarray  # each row's transition number within its session
+
+
+def _segments(table: ScoringTable, lanes: _Lanes, br: _Breaks) -> _Segments:
+    m = len(lanes.u)
+    prev_tok = np.empty(m, dtype=np.int64)
+    prev_tok[0] = START_INDEX
+    prev_tok[1:] = lanes.tok[:-1]
+    prev_tok[br.starts] = START_INDEX
+    ub = table.microbits[prev_tok, lanes.tok]
+    ub[~lanes.real] = 0
+    seg = np.cumsum(br.starts) - 1
+    n_seg = int(seg[-1]) + 1
+    seg_first = np.flatnonzero(br.starts)
+    seg_real = np.bincount(seg, weights=lanes.real, minlength=n_seg).astype(np.int64)
+    seg_ub = np.bincount(seg, weights=ub, minlength=n_seg).astype(np.int64)  # exact: sums < 2**53
+    # Position of each real transition in its session; a continued prior session starts counting after it.
+    continues = ~lanes.real[seg_first]
+    prior = [lanes.prior[lanes.u[f]] if c else None for f, c in zip(seg_first, continues, strict=True)]
+    prior_trans = np.fromiter((p.transitions if p else 0 for p in prior), dtype=np.int64, count=n_seg)
+    real = lanes.real
+    position = np.cumsum(real) - np.append(0, np.cumsum(real))[seg_first][seg] + prior_trans[seg]
+    seg_last = np.append(seg_first[1:] - 1, m - 1)
+    return _Segments(ub, seg, seg_first, seg_last, seg_real, seg_ub, prior, position)
+
+
+def _tops(lanes: _Lanes, br: _Breaks, sg: _Segments) -> list[list[TopTransition]]:
+    """Top-K per segment: this batch's transitions, plus the kept top of each continued prior session."""
+    cand = np.flatnonzero(lanes.real & (sg.ub > 0))
+    prev_str = np.empty(len(lanes.u), dtype=object)
+    prev_str[1:] = lanes.tok_str[:-1]
+    prev_str[br.starts] = START
+    c_seg, c_ub, c_pos = sg.seg[cand].tolist(), sg.ub[cand].tolist(), sg.position[cand].tolist()
+    c_from, c_to = prev_str[cand].tolist(), lanes.tok_str[cand].tolist()
+    for s_idx, p in enumerate(sg.prior):
+        if p is not None and sg.real[s_idx]:
+            for t in p.top:
+                c_seg.append(s_idx)
+                c_ub.append(t.ubits)
+                c_pos.append(t.position)
+                c_from.append(t.from_token)
+                c_to.append(t.to_token)
+    tops: list[list[TopTransition]] = [[] for _ in range(len(sg.first))]
+    if c_seg:
+        c_order = np.lexsort((np.asarray(c_pos), -np.asarray(c_ub), np.asarray(c_seg)))
+        for k in c_order.tolist():
+            bucket = tops[c_seg[k]]
+            if len(bucket) < TOP_K:
+                bucket.append(TopTransition(c_ub[k], c_pos[k], c_from[k], c_to[k]))
+    return tops
+
+
+def _states(lanes: _Lanes, br: _Breaks, sg: _Segments) -> tuple[dict[str, SessionState], list[Segment]]:
+    tops = _tops(lanes, br, sg)
+    m = len(lanes.u)
+    is_final_seg = np.zeros(len(sg.first), dtype=bool)
+    is_final_seg[sg.seg[np.append(np.flatnonzero(br.first)[1:] - 1, m - 1)]] = True
+    final: dict[str, SessionState] = {}
+    segments: list[Segment] = []
+    for s_idx in np.flatnonzero(sg.real > 0).tolist():
+        f, last = int(sg.first[s_idx]), int(sg.last[s_idx])
+        p = sg.prior[s_idx]
+        csid = int(br.carried_sid[last])
+        state = SessionState(
+            session_id=lanes.sid_names[csid] if csid >= 0 else None,
+            last_token=lanes.tok_str[last],
+            first_ts_ms=p.first_ts_ms if p else int(lanes.ts[f]),
+            last_ts_ms=int(br.run_max[last]),
+            transitions=(p.transitions if p else 0) + int(sg.real[s_idx]),
+            total_ubits=(p.total_ubits if p else 0) + int(sg.ubits[s_idx]),
+            top=tuple(tops[s_idx]),
+        )
+        user = lanes.users[int(lanes.u[f])]
+        is_final = bool(is_final_seg[s_idx])
+        segments.append(Segment(user, state, is_final, int(sg.real[s_idx])))
+        if is_final:
+            final[user] = state
+    return final, segments
+
+
+def _running(lanes: _Lanes, sg: _Segments, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per input event: the session's transitions and total micro-bits right after it."""
+    cum_ub = np.cumsum(sg.ub)
+    prior_total = np.fromiter((p.total_ubits if p else 0 for p in sg.prior), dtype=np.int64, count=len(sg.first))
+    run_total = cum_ub - (cum_ub - sg.ub)[sg.first][sg.seg] + prior_total[sg.seg]
+    real_at = np.flatnonzero(lanes.real)
+    input_pos = lanes.order[real_at] - lanes.n_virtual
+    ev_trans = np.empty(n, dtype=np.int64)
+    ev_total = np.empty(n, dtype=np.int64)
+    ev_trans[input_pos] = sg.position[real_at]
+    ev_total[input_pos] = run_total[real_at]
+    return ev_trans, ev_total
+
+
 def score_batch(
     table: ScoringTable,
     gap_ms: int,
-    user_keys: Sequence[str],
-    tokens: Sequence[str],
-    ts_ms: Sequence[int],
-    session_ids: Sequence[str | None],
+    events: EventSeries,
     prior: Mapping[str, SessionState | None],
 ) -> BatchResult:
     """Apply a batch of events (in arrival order) to the users' prior states in one vectorised pass.
@@ -163,134 +374,12 @@ def score_batch(
     Each user's prior state enters as a *virtual* event placed before that user's events, so session breaks,
     previous tokens and carried session ids follow from the same array operations as the batch's own events.
     """
-    n = len(user_keys)
+    n = len(events.users)
     if n == 0:
         return BatchResult({}, [], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
-    codes: dict[str, int] = {}
-    ucode = np.fromiter((codes.setdefault(u, len(codes)) for u in user_keys), dtype=np.int64, count=n)
-    users = list(codes)
-
-    sid_codes: dict[str, int] = {}
-
-    def sid_code(sid: str | None) -> int:
-        return -1 if sid is None else sid_codes.setdefault(sid, len(sid_codes))
-
-    # Virtual prior events: one per user with a prior state, ahead of the user's real events.
-    prior_states = [prior.get(u) for u in users]
-    pv = [i for i, s in enumerate(prior_states) if s is not None]
-    v_user = np.asarray(pv, dtype=np.int64)
-    v_ts = np.fromiter((prior_states[i].last_ts_ms for i in pv), dtype=np.int64, count=len(pv))
-    v_sid = np.fromiter((sid_code(prior_states[i].session_id) for i in pv), dtype=np.int64, count=len(pv))
-    v_tok = [prior_states[i].last_token for i in pv]
-
-    all_user = np.concatenate([v_user, ucode])
-    # Stable sort on (user, real-after-virtual) keeps each user's events in arrival order behind its prior.
-    order = np.lexsort((np.arange(len(all_user)), np.concatenate([np.zeros(len(pv)), np.ones(n)]), all_user))
-    u = all_user[order]
-    ts = np.concatenate([v_ts, np.asarray(ts_ms, dtype=np.int64)])[order]
-    sid = np.concatenate([v_sid, np.fromiter((sid_code(s) for s in session_ids), dtype=np.int64, count=n)])[order]
-    tok_str = np.asarray(v_tok + list(tokens), dtype=object)[order]
-    state_of = table.state_of
-    tok = np.fromiter((state_of(t) for t in tok_str), dtype=np.int64, count=len(tok_str))
-    real = order >= len(pv)
-    m = len(u)
-    pos = np.arange(m)
-
-    first = np.ones(m, dtype=bool)
-    first[1:] = u[1:] != u[:-1]
-    group_start = np.maximum.accumulate(np.where(first, pos, 0))
-
-    # Running max of time per user: offset each user's times so one accumulate never crosses users.
-    base = int(ts.min())
-    offset = int(ts.max()) - base + 1
-    run_max = np.maximum.accumulate(u * offset + (ts - base)) - u * offset + base
-    # Last session id the user sent, carried forward within the user.
-    has_sid = np.where(sid >= 0, pos, -1)
-    last_sid_pos = np.maximum.accumulate(has_sid)
-    carried_sid = np.where(last_sid_pos >= group_start, sid[np.maximum(last_sid_pos, 0)], -1)
-
-    starts = first.copy()
-    prev_max, prev_sid = run_max[:-1], carried_sid[:-1]
-    starts[1:] |= (ts[1:] - prev_max) > gap_ms
-    starts[1:] |= (sid[1:] >= 0) & (prev_sid >= 0) & (sid[1:] != prev_sid)
-
-    prev_tok = np.empty(m, dtype=np.int64)
-    prev_tok[0] = START_INDEX
-    prev_tok[1:] = tok[:-1]
-    prev_tok[starts] = START_INDEX
-    ub = table.microbits[prev_tok, tok]
-    ub[~real] = 0
-
-    seg = np.cumsum(starts) - 1
-    n_seg = int(seg[-1]) + 1
-    seg_first = np.flatnonzero(starts)
-    seg_last = np.append(seg_first[1:] - 1, m - 1)
-    seg_real = np.bincount(seg, weights=real, minlength=n_seg).astype(np.int64)
-    seg_ub = np.bincount(seg, weights=ub, minlength=n_seg).astype(np.int64)  # exact: sums < 2**53
-    # Position of each real transition in its session; a continued prior session starts counting after it.
-    seg_continues_prior = ~real[seg_first]
-    prior_of_seg = [prior_states[u[f]] if c else None for f, c in zip(seg_first, seg_continues_prior, strict=True)]
-    prior_trans = np.fromiter((s.transitions if s else 0 for s in prior_of_seg), dtype=np.int64, count=n_seg)
-    position = np.cumsum(real) - np.append(0, np.cumsum(real))[seg_first][seg] + prior_trans[seg]
-
-    # Top-K candidates: this batch's transitions, plus the kept top of each continued prior session.
-    cand = np.flatnonzero(real & (ub > 0))
-    c_seg = [*seg[cand].tolist()]
-    c_ub = [*ub[cand].tolist()]
-    c_pos = [*position[cand].tolist()]
-    prev_str = np.empty(m, dtype=object)
-    prev_str[1:] = tok_str[:-1]
-    prev_str[starts] = START
-    c_from = [*prev_str[cand].tolist()]
-    c_to = [*tok_str[cand].tolist()]
-    for s_idx, s in enumerate(prior_of_seg):
-        if s is not None and seg_real[s_idx]:
-            for t in s.top:
-                c_seg.append(s_idx)
-                c_ub.append(t.ubits)
-                c_pos.append(t.position)
-                c_from.append(t.from_token)
-                c_to.append(t.to_token)
-    tops: list[list[TopTransition]] = [[] for _ in range(n_seg)]
-    if c_seg:
-        c_order = np.lexsort((np.asarray(c_pos), -np.asarray(c_ub), np.asarray(c_seg)))
-        for k in c_order.tolist():
-            bucket = tops[c_seg[k]]
-            if len(bucket) < TOP_K:
-                bucket.append(TopTransition(c_ub[k], c_pos[k], c_from[k], c_to[k]))
-
-    sid_names = list(sid_codes)
-    final: dict[str, SessionState] = {}
-    segments: list[Segment] = []
-    group_last_seg = seg[np.append(np.flatnonzero(first)[1:] - 1, m - 1)]
-    is_final_seg = np.zeros(n_seg, dtype=bool)
-    is_final_seg[group_last_seg] = True
-    for s_idx in np.flatnonzero(seg_real > 0).tolist():
-        f, last = int(seg_first[s_idx]), int(seg_last[s_idx])
-        p = prior_of_seg[s_idx]
-        csid = int(carried_sid[last])
-        state = SessionState(
-            session_id=sid_names[csid] if csid >= 0 else None,
-            last_token=tok_str[last],
-            first_ts_ms=p.first_ts_ms if p else int(ts[f]),
-            last_ts_ms=int(run_max[last]),
-            transitions=int(prior_trans[s_idx] + seg_real[s_idx]),
-            total_ubits=(p.total_ubits if p else 0) + int(seg_ub[s_idx]),
-            top=tuple(tops[s_idx]),
-        )
-        user = users[int(u[f])]
-        final_flag = bool(is_final_seg[s_idx])
-        segments.append(Segment(user, state, final_flag, int(seg_real[s_idx])))
-        if final_flag:
-            final[user] = state
-    # Running values per event: cumulative micro-bits within the segment, plus the continued prior's total.
-    cum_ub = np.cumsum(ub)
-    prior_total = np.fromiter((s.total_ubits if s else 0 for s in prior_of_seg), dtype=np.int64, count=n_seg)
-    run_total = cum_ub - (cum_ub - ub)[seg_first][seg] + prior_total[seg]
-    real_at = np.flatnonzero(real)
-    input_pos = order[real_at] - len(pv)
-    ev_trans = np.empty(n, dtype=np.int64)
-    ev_total = np.empty(n, dtype=np.int64)
-    ev_trans[input_pos] = position[real_at]
-    ev_total[input_pos] = run_total[real_at]
+    lanes = _lanes(table, events, prior)
+    br = _breaks(lanes, gap_ms)
+    sg = _segments(table, lanes, br)
+    final, segments = _states(lanes, br, sg)
+    ev_trans, ev_total = _running(lanes, sg, n)
     return BatchResult(final, segments, ev_trans, ev_total)

@@ -11,7 +11,7 @@ def count_transitions(prev: np.ndarray, curr: np.ndarray, n_states: int) -> np.n
     """Count pairs ``(prev[k], curr[k])`` into an ``n_states x n_states`` int64 matrix with one bincount."""
     # int32 arithmetic while V*V fits (it does up to 46,340 states): half the memory traffic of int64.
     dtype = np.int32 if n_states * n_states < 2**31 else np.int64
-    flat = prev.astype(dtype, copy=False) * dtype(n_states) + curr.astype(dtype, copy=False)
+    flat = prev.astype(dtype, copy=False) * np.asarray(n_states, dtype=dtype) + curr.astype(dtype, copy=False)
     return np.bincount(flat, minlength=n_states * n_states).reshape(n_states, n_states).astype(np.int64, copy=False)
 
 
@@ -21,12 +21,14 @@ def smoothed_probabilities(counts: np.ndarray, alpha: float) -> np.ndarray:
         raise ValueError(f"smoothing must be > 0 (a zero probability has infinite surprisal), got {alpha}")
     n_states = counts.shape[1]
     numer = counts.astype(np.float64) + alpha
-    return numer / (counts.sum(axis=1, keepdims=True, dtype=np.float64) + alpha * n_states)
+    probabilities: np.ndarray = numer / (counts.sum(axis=1, keepdims=True, dtype=np.float64) + alpha * n_states)
+    return probabilities
 
 
 def surprisal_bits(probabilities: np.ndarray) -> np.ndarray:
     """``S = -log2 P`` as float32: the cost in bits of each transition."""
-    return (-np.log2(probabilities)).astype(np.float32)
+    bits: np.ndarray = (-np.log2(probabilities)).astype(np.float32)
+    return bits
 
 
 def to_microbits(bits: np.ndarray) -> np.ndarray:

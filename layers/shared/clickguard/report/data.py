@@ -23,8 +23,14 @@ class ReportData:
     notes: list[str] = field(default_factory=list)
 
 
-def from_quality(q: Any, title: str = "clickguard offline evaluation", *, throughput: dict | None = None,
-                 bucket_minutes: int = 60, top_n: int = 15) -> ReportData:
+def from_quality(
+    q: Any,
+    title: str = "clickguard offline evaluation",
+    *,
+    throughput: dict | None = None,
+    bucket_minutes: int = 60,
+    top_n: int = 15,
+) -> ReportData:
     """Build report data from ``sim.quality.Quality``."""
     from clickguard.events import format_ms
 
@@ -50,15 +56,27 @@ def from_quality(q: Any, title: str = "clickguard offline evaluation", *, throug
     return ReportData(
         title=title,
         model_version=model.version,
-        thresholds={"mean_bits": model.thresholds.mean_bits, "total_bits": model.thresholds.total_bits,
-                    "min_events": model.thresholds.min_events,
-                    "training flag rate": model.thresholds.flag_rate},
+        thresholds={
+            "mean_bits": model.thresholds.mean_bits,
+            "total_bits": model.thresholds.total_bits,
+            "min_events": model.thresholds.min_events,
+            "training flag rate": model.thresholds.flag_rate,
+        },
         tokens=list(model.tokens),
         probabilities=probs,
         session_scores=scores,
         flags_over_time=over_time,
-        top_flagged=[{"user": o.user_id, "user_type": o.user_type, "reasons": o.reasons,
-                      "mean_bits": o.mean_bits, "total_bits": o.total_bits, "top": o.top} for o in top],
+        top_flagged=[
+            {
+                "user": o.user_id,
+                "user_type": o.user_type,
+                "reasons": o.reasons,
+                "mean_bits": o.mean_bits,
+                "total_bits": o.total_bits,
+                "top": o.top,
+            }
+            for o in top
+        ],
         quality=q.summary(),
         throughput=dict(throughput or {}),
     )

@@ -11,9 +11,11 @@ from clickguard.report import svg
 from clickguard.report.data import ReportData
 
 TOP_STATES = 25
-_CSS = ("body{font-family:sans-serif;margin:2em;max-width:1100px;color:#222}"
-        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}"
-        "th{background:#f2f2f2}td.n{text-align:right}h2{margin-top:1.6em}")
+_CSS = (
+    "body{font-family:sans-serif;margin:2em;max-width:1100px;color:#222}"
+    "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}"
+    "th{background:#f2f2f2}td.n{text-align:right}h2{margin-top:1.6em}"
+)
 
 
 def top_states(data: ReportData, n: int = TOP_STATES) -> tuple[np.ndarray, list[str]]:
@@ -30,45 +32,77 @@ def top_states(data: ReportData, n: int = TOP_STATES) -> tuple[np.ndarray, list[
 def _table(header: list[str], rows: list[list[object]]) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
     body = "".join(
-        "<tr>" + "".join(
-            f'<td class="n">{v:,.3f}</td>' if isinstance(v, float) else
-            f'<td class="n">{v:,}</td>' if isinstance(v, int) else f"<td>{escape(str(v))}</td>"
-            for v in row) + "</tr>"
-        for row in rows)
+        "<tr>"
+        + "".join(
+            f'<td class="n">{v:,.3f}</td>'
+            if isinstance(v, float)
+            else f'<td class="n">{v:,}</td>'
+            if isinstance(v, int)
+            else f"<td>{escape(str(v))}</td>"
+            for v in row
+        )
+        + "</tr>"
+        for row in rows
+    )
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
 def render(data: ReportData) -> str:
-    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(data.title)}</title>"
-             f"<style>{_CSS}</style></head><body><h1>{escape(data.title)}</h1>"]
-    parts.append("<h2>Model</h2>" + _table(["model version", data.model_version], [
-        [k, v] for k, v in data.thresholds.items()]))
+    parts = [
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(data.title)}</title>"
+        f"<style>{_CSS}</style></head><body><h1>{escape(data.title)}</h1>"
+    ]
+    parts.append(
+        "<h2>Model</h2>" + _table(["model version", data.model_version], [[k, v] for k, v in data.thresholds.items()])
+    )
     if data.quality:
         q = data.quality
-        rows: list[list[object]] = [[t, c["flagged"], c["total"], c["flagged"] / c["total"] if c["total"] else 0.0]
-                                    for t, c in q.get("per_type", {}).items()]
-        parts.append("<h2 id='quality'>Quality against the ground truth</h2>"
-                     + _table(["user type", "flagged", "total", "share flagged"], rows)
-                     + _table(["precision", "recall"], [[float(q.get("precision", 0)), float(q.get("recall", 0))]]))
+        rows: list[list[object]] = [
+            [t, c["flagged"], c["total"], c["flagged"] / c["total"] if c["total"] else 0.0]
+            for t, c in q.get("per_type", {}).items()
+        ]
+        parts.append(
+            "<h2 id='quality'>Quality against the ground truth</h2>"
+            + _table(["user type", "flagged", "total", "share flagged"], rows)
+            + _table(["precision", "recall"], [[float(q.get("precision", 0)), float(q.get("recall", 0))]])
+        )
     if data.throughput:
-        parts.append("<h2>Throughput</h2>" + _table(["measure", "value"],
-                                                     [[k, float(v)] for k, v in data.throughput.items()]))
+        parts.append(
+            "<h2>Throughput</h2>" + _table(["measure", "value"], [[k, float(v)] for k, v in data.throughput.items()])
+        )
     sub, labels = top_states(data)
-    parts.append(f"<h2 id='matrix'>Transition matrix (top {len(labels)} states)</h2>"
-                 "<p>Row = from, column = to; darker = more probable (square-root scale).</p>"
-                 + svg.heatmap(sub, labels))
-    parts.append("<h2 id='scores'>Mean bits per session, by user type</h2>"
-                 "<p>The thesis's two bells: ordinary sessions on the left, abuse to the right of the threshold.</p>"
-                 + svg.histograms(data.session_scores, "mean bits per session by user type", "mean bits per transition",
-                                  marker=data.thresholds.get("mean_bits")))
+    parts.append(
+        f"<h2 id='matrix'>Transition matrix (top {len(labels)} states)</h2>"
+        "<p>Row = from, column = to; darker = more probable (square-root scale).</p>" + svg.heatmap(sub, labels)
+    )
+    parts.append(
+        "<h2 id='scores'>Mean bits per session, by user type</h2>"
+        "<p>The thesis's two bells: ordinary sessions on the left, abuse to the right of the threshold.</p>"
+        + svg.histograms(
+            data.session_scores,
+            "mean bits per session by user type",
+            "mean bits per transition",
+            marker=data.thresholds.get("mean_bits"),
+        )
+    )
     parts.append("<h2 id='flags'>Flags over time</h2>" + svg.bars(data.flags_over_time, "flags over time"))
     rows = []
     for f in data.top_flagged:
         top = "; ".join(f"{a} -> {b} ({bits:.1f} b)" for a, b, bits in (f.get("top") or [])[:3])
-        rows.append([f["user"], f.get("user_type") or "?", ",".join(f.get("reasons", [])),
-                     float(f.get("mean_bits", 0)), float(f.get("total_bits", 0)), top])
-    parts.append("<h2 id='top'>Top flagged users</h2>"
-                 + _table(["user", "true type", "reasons", "mean bits", "total bits", "three most surprising"], rows))
+        rows.append(
+            [
+                f["user"],
+                f.get("user_type") or "?",
+                ",".join(f.get("reasons", [])),
+                float(f.get("mean_bits", 0)),
+                float(f.get("total_bits", 0)),
+                top,
+            ]
+        )
+    parts.append(
+        "<h2 id='top'>Top flagged users</h2>"
+        + _table(["user", "true type", "reasons", "mean bits", "total bits", "three most surprising"], rows)
+    )
     if data.notes:
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{escape(n)}</li>" for n in data.notes) + "</ul>")
     parts.append("</body></html>")

@@ -10,9 +10,11 @@ PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e
 
 
 def _svg(width: int, height: int, body: list[str], label: str) -> str:
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-            f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(label)}" '
-            f'font-family="sans-serif" font-size="10">' + "".join(body) + "</svg>")
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(label)}" '
+        f'font-family="sans-serif" font-size="10">' + "".join(body) + "</svg>"
+    )
 
 
 def heatmap(matrix: np.ndarray, labels: list[str], label: str = "transition matrix", cell: int = 14) -> str:
@@ -28,17 +30,26 @@ def heatmap(matrix: np.ndarray, labels: list[str], label: str = "transition matr
         for j in range(n):
             v = float(scaled[i, j])
             shade = int(255 * (1 - v))
-            body.append(f'<rect x="{margin + j * cell}" y="{y}" width="{cell}" height="{cell}" '
-                        f'fill="rgb({shade},{shade},255)"><title>{escape(labels[i])} -&gt; {escape(labels[j])}: '
-                        f'{float(matrix[i, j]):.4f}</title></rect>')
+            body.append(
+                f'<rect x="{margin + j * cell}" y="{y}" width="{cell}" height="{cell}" '
+                f'fill="rgb({shade},{shade},255)"><title>{escape(labels[i])} -&gt; {escape(labels[j])}: '
+                f"{float(matrix[i, j]):.4f}</title></rect>"
+            )
     for j in range(n):
         x = margin + j * cell + cell - 3
         body.append(f'<text transform="translate({x},{margin - 4}) rotate(-90)">{escape(labels[j])}</text>')
     return _svg(size, size, body, label)
 
 
-def histograms(series: dict[str, list[float]], label: str, x_label: str, bins: int = 40,
-               marker: float | None = None, width: int = 640, height: int = 280) -> str:
+def histograms(
+    series: dict[str, list[float]],
+    label: str,
+    x_label: str,
+    bins: int = 40,
+    marker: float | None = None,
+    width: int = 640,
+    height: int = 280,
+) -> str:
     """Overlaid density histograms (one outline per series) with an optional threshold marker."""
     values = [v for vs in series.values() for v in vs]
     if not values:
@@ -48,8 +59,10 @@ def histograms(series: dict[str, list[float]], label: str, x_label: str, bins: i
     left, bottom, plot_w, plot_h = 40, height - 40, width - 200, height - 60
     dens = {k: np.histogram(v, bins=edges, density=True)[0] for k, v in series.items() if v}
     top = max(float(d.max()) for d in dens.values()) or 1.0
-    body = [f'<line x1="{left}" y1="{bottom}" x2="{left + plot_w}" y2="{bottom}" stroke="#333"/>',
-            f'<text x="{left + plot_w / 2}" y="{height - 8}" text-anchor="middle">{escape(x_label)}</text>']
+    body = [
+        f'<line x1="{left}" y1="{bottom}" x2="{left + plot_w}" y2="{bottom}" stroke="#333"/>',
+        f'<text x="{left + plot_w / 2}" y="{height - 8}" text-anchor="middle">{escape(x_label)}</text>',
+    ]
     for k in range(0, 6):
         v = lo + (hi - lo) * k / 5
         x = left + plot_w * k / 5
@@ -64,13 +77,14 @@ def histograms(series: dict[str, list[float]], label: str, x_label: str, bins: i
             pts += [f"{x0:.1f},{y:.1f}", f"{x1:.1f},{y:.1f}"]
         body.append(f'<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{" ".join(pts)}"/>')
         body.append(f'<rect x="{left + plot_w + 15}" y="{20 + idx * 16}" width="10" height="10" fill="{color}"/>')
-        body.append(f'<text x="{left + plot_w + 30}" y="{29 + idx * 16}">{escape(name)} '
-                    f'(n={len(series[name])})</text>')
+        body.append(f'<text x="{left + plot_w + 30}" y="{29 + idx * 16}">{escape(name)} (n={len(series[name])})</text>')
     if marker is not None:
         x = left + plot_w * (marker - lo) / (hi - lo)
-        body.append(f'<line x1="{x:.1f}" y1="{bottom}" x2="{x:.1f}" y2="{bottom - plot_h}" stroke="#000" '
-                    f'stroke-dasharray="4 3"/><text x="{x + 3:.1f}" y="{bottom - plot_h + 10}">threshold '
-                    f'{marker:.2f}</text>')
+        body.append(
+            f'<line x1="{x:.1f}" y1="{bottom}" x2="{x:.1f}" y2="{bottom - plot_h}" stroke="#000" '
+            f'stroke-dasharray="4 3"/><text x="{x + 3:.1f}" y="{bottom - plot_h + 10}">threshold '
+            f"{marker:.2f}</text>"
+        )
     return _svg(width, height, body, label)
 
 
@@ -80,14 +94,18 @@ def bars(points: list[tuple[str, int]], label: str, width: int = 640, height: in
     left, bottom, plot_w, plot_h = 40, height - 30, width - 60, height - 50
     top = max(v for _, v in points) or 1
     step = plot_w / len(points)
-    body = [f'<line x1="{left}" y1="{bottom}" x2="{left + plot_w}" y2="{bottom}" stroke="#333"/>',
-            f'<text x="{left - 4}" y="{bottom - plot_h + 4}" text-anchor="end">{top}</text>']
+    body = [
+        f'<line x1="{left}" y1="{bottom}" x2="{left + plot_w}" y2="{bottom}" stroke="#333"/>',
+        f'<text x="{left - 4}" y="{bottom - plot_h + 4}" text-anchor="end">{top}</text>',
+    ]
     every = max(1, len(points) // 12)
     for i, (name, v) in enumerate(points):
         h = plot_h * v / top
         x = left + i * step
-        body.append(f'<rect x="{x + 1:.1f}" y="{bottom - h:.1f}" width="{max(step - 2, 1):.1f}" height="{h:.1f}" '
-                    f'fill="#d62728"><title>{escape(name)}: {v}</title></rect>')
+        body.append(
+            f'<rect x="{x + 1:.1f}" y="{bottom - h:.1f}" width="{max(step - 2, 1):.1f}" height="{h:.1f}" '
+            f'fill="#d62728"><title>{escape(name)}: {v}</title></rect>'
+        )
         if i % every == 0:
             body.append(f'<text x="{x + step / 2:.1f}" y="{bottom + 14}" text-anchor="middle">{escape(name)}</text>')
     return _svg(width, height, body, label)

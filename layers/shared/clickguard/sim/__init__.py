@@ -5,5 +5,12 @@ from clickguard.sim.generator import SimDay, simulate, simulate_day
 from clickguard.sim.population import Population, SimConfig
 
 __all__ = [
-    "ABNORMAL_TYPES", "BENIGN_TYPES", "Population", "SimConfig", "SimDay", "UserType", "simulate", "simulate_day",
+    "ABNORMAL_TYPES",
+    "BENIGN_TYPES",
+    "Population",
+    "SimConfig",
+    "SimDay",
+    "UserType",
+    "simulate",
+    "simulate_day",
 ]

@@ -23,8 +23,15 @@ def iso_timestamps(ts_ms: np.ndarray) -> list[str]:
 def ndjson_lines(day: SimDay) -> Iterator[str]:
     types, outcomes = day.event_types_outcomes()
     dumps = json.dumps
-    for u, e, t, o, s, i in zip(day.user_ids.tolist(), types, iso_timestamps(day.ts_ms), outcomes,
-                                day.session_ids.tolist(), day.event_ids.tolist(), strict=True):
+    for u, e, t, o, s, i in zip(
+        day.user_ids.tolist(),
+        types,
+        iso_timestamps(day.ts_ms),
+        outcomes,
+        day.session_ids.tolist(),
+        day.event_ids.tolist(),
+        strict=True,
+    ):
         yield dumps({"user_id": u, "event_type": e, "timestamp": t, "outcome": o, "session_id": s, "event_id": i})
 
 

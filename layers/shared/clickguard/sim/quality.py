@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from clickguard import settings
-from clickguard.consumer.flagging import firing_mask
+from clickguard.consumer.rule import firing_mask, flag_reasons
 from clickguard.events import format_ms
-from clickguard.model.calibration import flag_reasons
 from clickguard.model.model import Model, ModelParams
-from clickguard.model.scoring import ScoringTable, SessionState, apply_event, score_batch
+from clickguard.model.scoring import EventBatch, ScoringTable, SessionState, apply_event, score_batch
 from clickguard.sim.catalog import is_abnormal
 from clickguard.sim.generator import SimDay
 from clickguard.training.dataset import EventColumns
@@ -73,9 +72,11 @@ class Quality:
     def summary(self) -> dict:
         return {
             "model_version": self.model.version,
-            "thresholds": {"mean_bits": self.model.thresholds.mean_bits,
-                           "total_bits": self.model.thresholds.total_bits,
-                           "min_events": self.model.thresholds.min_events},
+            "thresholds": {
+                "mean_bits": self.model.thresholds.mean_bits,
+                "total_bits": self.model.thresholds.total_bits,
+                "min_events": self.model.thresholds.min_events,
+            },
             "per_type": {k: {"flagged": v.flagged, "total": v.total} for k, v in sorted(self.per_type.items())},
             "precision": round(self.precision, 4),
             "recall": round(self.recall, 4),
@@ -124,7 +125,8 @@ def score_stream(
     for lo, hi in bounds:
         batch_users = users[lo:hi]
         prior = {u: state.get(u) for u in set(batch_users)}
-        result = score_batch(table, gap_ms, batch_users, tokens[lo:hi], ts_list[lo:hi], session_ids[lo:hi], prior)
+        batch = EventBatch(batch_users, tokens[lo:hi], ts_list[lo:hi], session_ids[lo:hi])
+        result = score_batch(table, gap_ms, batch, prior)
         continued: set[str] = set()
         for seg in result.segments:
             s = seg.state
@@ -152,9 +154,19 @@ def score_stream(
     return outcomes, sessions, len(bounds)
 
 
-def _flag(out: UserOutcome, reasons: list[str], state: SessionState | None, lo: int, i: int,
-          users: Sequence[str], tokens: Sequence[str], ts: list[int], sids: Sequence[str | None],
-          table: ScoringTable, gap_ms: int) -> None:
+def _flag(
+    out: UserOutcome,
+    reasons: list[str],
+    state: SessionState | None,
+    lo: int,
+    i: int,
+    users: Sequence[str],
+    tokens: Sequence[str],
+    ts: list[int],
+    sids: Sequence[str | None],
+    table: ScoringTable,
+    gap_ms: int,
+) -> None:
     """Replay the user's events of this batch up to the firing one, for the exact state the flag describes."""
     user = users[lo + i]
     for k in range(lo, lo + i + 1):
@@ -208,8 +220,10 @@ def measure(
     return tally({u for u, o in outcomes.items() if o.flagged}, truth)
 
 
-def blocked_users(labels: Mapping[str, str], share: float, seed: int = 0) -> list[str]:
-    """A reproducible ``share`` of the abnormal users in ``labels``: those reviewers have already blocked."""
+def sample_block_list(labels: Mapping[str, str], share: float, seed: int = 0) -> list[str]:
+    """Play the reviewers: a reproducible random ``share`` (drawn with ``seed``) of the abnormal users in the
+    ground truth ``labels``, as the block list they would already have written. (The trainer's own reading of real
+    decisions is ``clickguard.store.labels.blocked_users``.)"""
     if not 0 <= share <= 1:
         raise ValueError(f"blocked_share={share} (need 0..1)")
     abusers = sorted(u for u, t in labels.items() if is_abnormal(t))
@@ -233,9 +247,16 @@ def evaluate(
     ``seed``) were already blocked by reviewers, so training leaves them out, as the trainer does with the
     decisions under ``labels/`` (the thesis trained on good users only). 0 = a first training on raw traffic.
     """
-    blocked = blocked_users(train_day.labels, blocked_share, seed)
-    return evaluate_columns(columns_of(train_day), columns_of(score_day), score_day.labels, params,
-                            batch_seconds=batch_seconds, min_sessions=min_sessions, exclude_users=blocked)
+    blocked = sample_block_list(train_day.labels, blocked_share, seed)
+    return evaluate_columns(
+        columns_of(train_day),
+        columns_of(score_day),
+        score_day.labels,
+        params,
+        batch_seconds=batch_seconds,
+        min_sessions=min_sessions,
+        exclude_users=blocked,
+    )
 
 
 def evaluate_columns(
@@ -250,15 +271,26 @@ def evaluate_columns(
 ) -> Quality:
     """The same on parsed event files (e.g. a simulator's NDJSON and its labels CSV)."""
     start, end = format_ms(min(train_cols.ts_ms)), format_ms(max(train_cols.ts_ms) + 1)
-    model, _ = train(train_cols, params or ModelParams(), window_start=start, window_end=end, created_at=end,
-                     min_sessions=min_sessions, exclude_users=exclude_users)
+    model, _ = train(
+        train_cols,
+        params or ModelParams(),
+        window_start=start,
+        window_end=end,
+        created_at=end,
+        min_sessions=min_sessions,
+        exclude_users=exclude_users,
+    )
     ts = np.asarray(score_cols.ts_ms, dtype=np.int64)
     order = np.argsort(ts, kind="stable")  # arrival order of a stream fed in time order
     pick = order.tolist()
     users = [score_cols.users[i] for i in pick]
     outcomes, sessions, batches = score_stream(
-        model, users, [score_cols.tokens[i] for i in pick], ts[order],
-        [score_cols.session_ids[i] for i in pick], batch_seconds=batch_seconds,
+        model,
+        users,
+        [score_cols.tokens[i] for i in pick],
+        ts[order],
+        [score_cols.session_ids[i] for i in pick],
+        batch_seconds=batch_seconds,
     )
     per_type, tp, fp, fn = measure(outcomes, truth)
     return Quality(

@@ -6,22 +6,28 @@ latency-bound) and decompressed in the caller's thread, in key order, so a run i
 
 from __future__ import annotations
 
-import gzip
-import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+from clickguard.training.dataset import gunzip
+from clickguard.training.ports import ArchiveStats
+
+__all__ = ["ArchiveStats", "S3Archive", "hour_prefix", "iter_objects", "keys_in_window"]
 
 FETCH_THREADS = 8
 
 
-@dataclass
-class ArchiveStats:
-    objects: int = 0
-    bytes: int = 0
-    bad_objects: int = 0
+class S3Archive:
+    """The trainer's ``ArchiveReader`` over the Firehose archive in ``bucket`` under ``prefix``."""
+
+    def __init__(self, s3: Any, bucket: str, prefix: str) -> None:
+        self.s3, self.bucket, self.prefix = s3, bucket, prefix
+
+    def bodies(self, start: datetime, end: datetime, stats: ArchiveStats) -> Iterator[bytes]:
+        keys = keys_in_window(self.s3, self.bucket, self.prefix, start, end)
+        return iter_objects(self.s3, self.bucket, keys, stats)
 
 
 def hour_prefix(prefix: str, when: datetime) -> str:
@@ -43,18 +49,23 @@ def keys_in_window(s3: Any, bucket: str, prefix: str, start: datetime, end: date
 
 
 def iter_objects(s3: Any, bucket: str, keys: list[str], stats: ArchiveStats) -> Iterator[bytes]:
-    """Yield the decompressed body of every object; an object that is not valid gzip is counted and skipped."""
+    """Yield the decompressed body of every object. Trailing garbage or a cut-short member keeps the whole lines
+    before it (counted in ``cut_objects``); an object with nothing valid is counted in ``bad_objects`` and skipped."""
 
     def fetch(key: str) -> bytes:
-        return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        body: bytes = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        return body
 
     with ThreadPoolExecutor(max_workers=FETCH_THREADS) as pool:
         for key, body in zip(keys, pool.map(fetch, keys), strict=True):
             stats.objects += 1
             stats.bytes += len(body)
-            try:
-                data = gzip.decompress(body) if key.endswith(".gz") or body[:2] == b"\x1f\x8b" else body
-            except (OSError, EOFError, zlib.error):
+            if not (key.endswith(".gz") or body[:2] == b"\x1f\x8b"):
+                yield body
+                continue
+            data, cut = gunzip(body)
+            if cut and not data:
                 stats.bad_objects += 1
                 continue
+            stats.cut_objects += cut
             yield data

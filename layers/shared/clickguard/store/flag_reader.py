@@ -20,8 +20,9 @@ class FlagMessage:
     raw: str
 
 
-def receive(sqs: Any, queue_url: str, max_messages: int, wait_s: float,
-            clock: Callable[[], float] = time.monotonic) -> list[FlagMessage]:
+def receive(
+    sqs: Any, queue_url: str, max_messages: int, wait_s: float, clock: Callable[[], float] = time.monotonic
+) -> list[FlagMessage]:
     """Long-poll until ``max_messages`` are read or ``wait_s`` passes with the queue empty."""
     out: list[FlagMessage] = []
     deadline = clock() + wait_s

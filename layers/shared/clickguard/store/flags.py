@@ -1,7 +1,9 @@
 """Pre-block flags onto SQS: SendMessageBatch, 10 messages a call, failed entries retried with backoff.
 
-Each message carries its ``flag_id`` as an attribute; on a FIFO queue it is also the deduplication id, so SQS
-itself drops a re-sent flag within its five-minute window (standard queues rely on reviewers deduping by id).
+Each message carries its ``flag_id`` as an attribute. The stack's flag queue is FIFO: the ``flag_id`` is the
+deduplication id and the user key the message group, so SQS itself drops a flag re-sent within its five-minute
+deduplication window (a replay after a failed state write), and a user's flags arrive in order. On a standard
+queue (a queue URL without ``.fifo``) reviewers must drop repeated ids themselves.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from clickguard.consumer.flags import Flag
-from clickguard.store.retry import Backoff, chunks
+from clickguard.store.retry import Backoff, chunks, run_all
 
 SEND_LIMIT = 10
 
@@ -43,11 +45,7 @@ class SqsFlagQueue:
         return entry
 
     def send(self, flags: Sequence[Flag]) -> set[str]:
-        parts = chunks(list(flags), SEND_LIMIT)
-        if self.executor is None or len(parts) < 2:
-            results = [self._send_chunk(p) for p in parts]
-        else:
-            results = list(self.executor.map(self._send_chunk, parts))
+        results = run_all(self.executor, self._send_chunk, chunks(list(flags), SEND_LIMIT))
         return set().union(*results) if results else set()
 
     def _send_chunk(self, flags: list[Flag]) -> set[str]:

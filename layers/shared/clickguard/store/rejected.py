@@ -1,65 +1,98 @@
-"""The rejected-records sink: one gzip NDJSON object per batch under ``rejected/YYYY/MM/DD/``.
+"""The rejected-records sink: one small JSON object per rejected record, keyed by shard and sequence number.
 
-Each line keeps what is needed to inspect or re-drive the record: reason, detail, shard, sequence number,
-arrival time and the raw payload in base64. The key is derived from the records (date of the first arrival,
-shard, first and last sequence number) and the gzip header carries no time, so a replayed batch overwrites the
-same object with the same bytes; a bisected replay may store a record twice, under lines that name its
-sequence number, which makes duplicates trivial to drop. The bucket encrypts and expires these objects.
+``rejected/YYYY/MM/DD/<shard>/<sequence number>.json`` (the date of the record's arrival) holds what an operator
+needs to find and replay the record, and nothing of its content: reason, detail, shard, sequence number, arrival
+time, size and the sha256 of the payload. The key is the record's own, so a replayed or bisected batch writes
+the same object with the same bytes again: never a second line for one record.
+
+The raw payload (which may carry personal data: IP, device ids, location) is kept only where configured
+(``KeepPayloads``), under its own prefix that the bucket expires after a few days: by default only for
+``internal_error`` records, the ones a developer must replay to fix the consumer.
 """
 
 from __future__ import annotations
 
-import base64
-import gzip
+import hashlib
 import json
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from clickguard.consumer.config import KeepPayloads
 from clickguard.consumer.ports import RejectedEntry, StoreError
 from clickguard.events import format_ms
+from clickguard.store.retry import run_all
 
 
-def object_key(prefix: str, entries: Sequence[RejectedEntry]) -> str:
-    first = entries[0].record
-    day = datetime.fromtimestamp(first.arrival_ms / 1000, tz=UTC).strftime("%Y/%m/%d")
-    return f"{prefix}{day}/{first.shard_id}-{first.seq_str}-{entries[-1].record.seq_str}.ndjson.gz"
+def _record_path(entry: RejectedEntry) -> str:
+    rec = entry.record
+    day = datetime.fromtimestamp(rec.arrival_ms / 1000, tz=UTC).strftime("%Y/%m/%d")
+    return f"{day}/{rec.shard_id}/{rec.seq_str}"
 
 
-def encode(entries: Sequence[RejectedEntry]) -> bytes:
-    lines = (
-        json.dumps(
-            {
-                "reason": e.reason.value,
-                "detail": e.detail,
-                "shard_id": e.record.shard_id,
-                "sequence_number": e.record.seq_str,
-                "partition_key": e.record.partition_key,
-                "arrival_time": format_ms(e.record.arrival_ms),
-                "data_base64": base64.b64encode(e.record.data).decode("ascii"),
-            },
-            sort_keys=True,
-        )
-        for e in entries
-    )
-    return gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0)
+def object_key(prefix: str, entry: RejectedEntry) -> str:
+    return f"{prefix}{_record_path(entry)}.json"
+
+
+def payload_key(prefix: str, entry: RejectedEntry) -> str:
+    return f"{prefix}{_record_path(entry)}.bin"
+
+
+def describe(entry: RejectedEntry, kept_at: str | None) -> bytes:
+    """The metadata object: deterministic bytes for a given record and reason."""
+    rec = entry.record
+    doc: dict[str, Any] = {
+        "reason": entry.reason.value,
+        "detail": entry.detail,
+        "shard_id": rec.shard_id,
+        "sequence_number": rec.seq_str,
+        "arrival_time": format_ms(rec.arrival_ms),
+        "size": len(rec.data),
+        "sha256": hashlib.sha256(rec.data).hexdigest(),
+        "payload_key": kept_at,
+    }
+    return json.dumps(doc, sort_keys=True, ensure_ascii=True).encode()
 
 
 class S3RejectedSink:
-    def __init__(self, client: Any, bucket: str, prefix: str) -> None:
+    def __init__(
+        self,
+        client: Any,
+        bucket: str,
+        prefix: str,
+        payload_prefix: str,
+        keep: KeepPayloads = KeepPayloads.INTERNAL_ERROR,
+        executor: Executor | None = None,
+    ) -> None:
         self.client = client
         self.bucket = bucket
         self.prefix = prefix
+        self.payload_prefix = payload_prefix
+        self.keep = keep
+        self.executor = executor
         self.calls = 0
 
     def put(self, entries: Sequence[RejectedEntry]) -> None:
+        """Write every entry (payload first, where kept, so a metadata object never names a missing payload)."""
         if not entries:
             return
-        key = object_key(self.prefix, entries)
+        failed = [ok for ok in run_all(self.executor, self._put_one, list(entries)) if not ok]
+        if failed:
+            raise StoreError(f"rejected-records sink: {len(failed)} of {len(entries)} records not stored")
+
+    def _put_one(self, entry: RejectedEntry) -> bool:
+        kept_at = payload_key(self.payload_prefix, entry) if self.keep.keeps(entry.reason) else None
         try:
-            self.calls += 1
-            self.client.put_object(Bucket=self.bucket, Key=key, Body=encode(entries), ContentType="application/gzip")
-        except (ClientError, BotoCoreError) as exc:
-            raise StoreError(f"rejected-records sink put failed: {type(exc).__name__}") from exc
+            if kept_at is not None:
+                self._put(kept_at, entry.record.data, "application/octet-stream")
+            self._put(object_key(self.prefix, entry), describe(entry, kept_at), "application/json")
+        except (ClientError, BotoCoreError):
+            return False
+        return True
+
+    def _put(self, key: str, body: bytes, content_type: str) -> None:
+        self.calls += 1
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)

@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, wait
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass
@@ -28,5 +33,16 @@ class Backoff:
             yield None
 
 
-def chunks(items: list, size: int) -> list[list]:
+def chunks(items: list[T], size: int) -> list[list[T]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def run_all(executor: Executor | None, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """``fn`` over ``items`` (in the pool when there is one), results in order; returns only when every call has
+    finished, and only then raises the first error. A call left running past its invocation could land a stale
+    write after the next invocation's newer one."""
+    if executor is None or len(items) < 2:
+        return [fn(item) for item in items]
+    futures = [executor.submit(fn, item) for item in items]
+    wait(futures)
+    return [f.result() for f in futures]

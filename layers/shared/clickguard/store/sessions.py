@@ -1,7 +1,8 @@
 """Session state in DynamoDB: BatchGetItem (100 keys a call) and BatchWriteItem (25 items a call).
 
 Reads are strongly consistent: the previous invocation on this shard may have written the item a moment ago, and
-a stale read would re-apply records the guard should skip. Chunks run in the caller's thread pool.
+a stale read would re-apply records the guard should skip. Chunks run in the caller's thread pool, and a call
+returns only when every chunk has finished: no write of this invocation can land after the next one's.
 Unprocessed keys and items are retried with jittered backoff; what is still unprocessed is reported back as
 failed user keys, never raised, so the orchestrator can checkpoint precisely.
 
@@ -9,13 +10,14 @@ Item layout (one per user, no personal data beyond the key)::
 
     user_key (S, partition key)   last_token, session_id, first_ts_ms, last_ts_ms, transitions, total_ubits (exact),
     total_bits, mean_bits (readable), top [[ubits, position, from, to] x3], seqs {shard: 129-digit padded seq},
-    recent_event_ids [..], last_flag {ts_ms, model_version, flag_id, reasons}, expires_at (N, TTL)
+    recent_ids (B: 8-byte digests of the last event ids), last_flag {ts_ms, model_version, flag_id, reasons},
+    expires_at (N, TTL), version (N: writes so far)
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from typing import Any
 
@@ -23,14 +25,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from clickguard import settings
 from clickguard.consumer.kinesis_event import pad_seq
-from clickguard.consumer.state import LastFlag, UserState
+from clickguard.consumer.state import ID_DIGEST_BYTES, LastFlag, UserState, id_digest
 from clickguard.model.scoring import SessionState, TopTransition
-from clickguard.store.retry import Backoff, chunks
+from clickguard.store.retry import Backoff, chunks, run_all
 
 GET_LIMIT = 100
 WRITE_LIMIT = 25
 KEY = settings.SESSION_TABLE_KEY
 TTL = settings.SESSION_TABLE_TTL_ATTRIBUTE
+VERSION = "version"  # writes so far: the conditional mode's guard
+_THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
 
 
 def _n(value: int | float) -> dict[str, str]:
@@ -42,6 +46,7 @@ def to_item(state: UserState) -> dict[str, Any]:
         KEY: {"S": state.user_key},
         "seqs": {"M": {shard: {"S": pad_seq(seq)} for shard, seq in state.seqs.items()}},
         TTL: _n(state.expires_at),
+        VERSION: _n(state.version),
     }
     s = state.session
     if s is not None:
@@ -58,7 +63,7 @@ def to_item(state: UserState) -> dict[str, Any]:
         if s.session_id is not None:
             item["session_id"] = {"S": s.session_id}
     if state.recent_event_ids:
-        item["recent_event_ids"] = {"L": [{"S": e} for e in state.recent_event_ids]}
+        item["recent_ids"] = {"B": b"".join(state.recent_event_ids)}
     f = state.last_flag
     if f is not None:
         item["last_flag"] = {
@@ -100,28 +105,48 @@ def from_item(item: dict[str, Any]) -> UserState:
         user_key=item[KEY]["S"],
         session=session,
         seqs={shard: int(v["S"]) for shard, v in item.get("seqs", {}).get("M", {}).items()},
-        recent_event_ids=tuple(e["S"] for e in item.get("recent_event_ids", {}).get("L", ())),
+        recent_event_ids=_recent_ids(item),
         last_flag=last_flag,
         expires_at=int(item[TTL]["N"]) if TTL in item else 0,
+        version=int(item[VERSION]["N"]) if VERSION in item else 0,
     )
 
 
+def _recent_ids(item: dict[str, Any]) -> tuple[bytes, ...]:
+    if "recent_ids" in item:
+        raw: bytes = item["recent_ids"]["B"]
+        return tuple(raw[i : i + ID_DIGEST_BYTES] for i in range(0, len(raw), ID_DIGEST_BYTES))
+    # Items written before ids were digested kept the last 32 ids as strings.
+    return tuple(id_digest(e["S"]) for e in item.get("recent_event_ids", {}).get("L", ()))
+
+
 class DynamoSessionStore:
+    """``conditional``: one PutItem per user, only if the item's version is still the one read (an older state can
+    then never replace a newer one, at one call per user instead of one per 25). Either way no write starts when
+    less than ``min_seconds_left`` of the invocation remain (``time_left``), so none can outlive it."""
+
     def __init__(
-        self, client: Any, table: str, executor: Executor | None = None, backoff: Backoff | None = None
+        self,
+        client: Any,
+        table: str,
+        executor: Executor | None = None,
+        backoff: Backoff | None = None,
+        conditional: bool = False,
+        min_seconds_left: float = 0.0,
     ) -> None:
         self.client = client
         self.table = table
         self.executor = executor
         self.backoff = backoff or Backoff()
+        self.conditional = conditional
+        self.min_seconds_left = min_seconds_left
+        self.time_left: Callable[[], float] | None = None  # seconds left in the invocation, set per invocation
         self._lock = threading.Lock()
         self.get_calls = 0
         self.write_calls = 0
 
-    def _map(self, fn: Any, parts: list) -> list:
-        if self.executor is None or len(parts) < 2:
-            return [fn(p) for p in parts]
-        return list(self.executor.map(fn, parts))
+    def _may_write(self) -> bool:
+        return self.time_left is None or self.time_left() >= self.min_seconds_left
 
     def _count(self, attr: str) -> None:
         with self._lock:
@@ -130,7 +155,7 @@ class DynamoSessionStore:
     def get_many(self, user_keys: Sequence[str]) -> tuple[dict[str, UserState], set[str]]:
         found: dict[str, UserState] = {}
         failed: set[str] = set()
-        for items, missing in self._map(self._get_chunk, chunks(list(user_keys), GET_LIMIT)):
+        for items, missing in run_all(self.executor, self._get_chunk, chunks(list(user_keys), GET_LIMIT)):
             for item in items:
                 state = from_item(item)
                 found[state.user_key] = state
@@ -138,7 +163,7 @@ class DynamoSessionStore:
         return found, failed
 
     def _get_chunk(self, keys: list[str]) -> tuple[list[dict[str, Any]], set[str]]:
-        request = {self.table: {"Keys": [{KEY: {"S": k}} for k in keys], "ConsistentRead": True}}
+        request: dict[str, Any] = {self.table: {"Keys": [{KEY: {"S": k}} for k in keys], "ConsistentRead": True}}
         items: list[dict[str, Any]] = []
         for _ in self.backoff.pauses():
             try:
@@ -155,13 +180,40 @@ class DynamoSessionStore:
 
     def put_many(self, states: Sequence[UserState]) -> set[str]:
         failed: set[str] = set()
-        for missing in self._map(self._write_chunk, chunks([to_item(s) for s in states], WRITE_LIMIT)):
+        if self.conditional:
+            return {key for key in run_all(self.executor, self._put_if_unchanged, list(states)) if key is not None}
+        for missing in run_all(self.executor, self._write_chunk, chunks([to_item(s) for s in states], WRITE_LIMIT)):
             failed |= missing
         return failed
+
+    def _put_if_unchanged(self, state: UserState) -> str | None:
+        """The user key if not written: throttled past the retries, out of time, or a newer state is stored."""
+        condition = "attribute_not_exists(#v) OR #v = :read"
+        for _ in self.backoff.pauses():
+            if not self._may_write():
+                break
+            try:
+                self._count("write_calls")
+                self.client.put_item(
+                    TableName=self.table,
+                    Item=to_item(state),
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames={"#v": VERSION},
+                    ExpressionAttributeValues={":read": _n(state.version - 1)},
+                )
+                return None
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in _THROTTLED:
+                    break  # ConditionalCheckFailed: a newer state is stored; this one must not replace it
+            except BotoCoreError:
+                break
+        return state.user_key
 
     def _write_chunk(self, items: list[dict[str, Any]]) -> set[str]:
         request = {self.table: [{"PutRequest": {"Item": item}} for item in items]}
         for _ in self.backoff.pauses():
+            if not self._may_write():
+                break
             try:
                 self._count("write_calls")
                 resp = self.client.batch_write_item(RequestItems=request)

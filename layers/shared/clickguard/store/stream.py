@@ -2,13 +2,13 @@
 
 A PutRecords call succeeds as a whole even when some of its records are throttled: each failed entry carries an
 ``ErrorCode`` and the caller must resend exactly those. Resending changes their sequence numbers and can reorder
-a user's events (DOMAIN.md), which is why events carry a producer-assigned ``event_id`` the consumer dedupes on.
+a user's events, which is why events carry a producer-assigned ``event_id`` the consumer dedupes on.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,7 +70,7 @@ def put_batch(
     raise PutFailed(len(pending), dict(stats.error_codes))
 
 
-def chunks(entries: Iterable[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
+def put_records_chunks(entries: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
     """Group entries into PutRecords calls within both limits: 500 records and 5 MiB."""
     batch: list[dict[str, Any]] = []
     size = 0
@@ -90,8 +90,12 @@ def chunks(entries: Iterable[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
 class RateLimiter:
     """At most ``rate`` records per second on average (token bucket with a one-second burst)."""
 
-    def __init__(self, rate: float | None, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        rate: float | None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.rate, self.clock, self.sleep = rate, clock, sleep
         self.allowance = rate or 0.0
         self.last = clock()
@@ -122,7 +126,7 @@ def produce(
 ) -> PutStats:
     stats = PutStats()
     limiter = RateLimiter(rate, sleep=sleep)
-    for batch in chunks(entries):
+    for batch in put_records_chunks(entries):
         limiter.acquire(len(batch))
         put_batch(client, stream_name, batch, stats, backoff)
         if on_progress:

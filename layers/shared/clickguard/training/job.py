@@ -1,10 +1,21 @@
-"""One training run: read the archive window, train, publish (or refuse and keep the previous model)."""
+"""One training run: read the archive window, train, publish (or refuse and keep the previous model).
+
+The run only talks to the outside world through ``TrainerPorts`` (archive, reviewer labels, model store), so the
+Lambda handler, ``clickguard train --local`` and the tests wire different adapters around the same logic.
+
+A run ends in one of three states:
+
+* ``published``: the model is written and ``latest.json`` names it (it may already have);
+* ``superseded``: the model is written but ``latest.json`` stays on a model whose window ends no earlier (a late
+  or concurrent run lost to a newer one; see ``clickguard.model.artifact``);
+* ``skipped``: the window was too thin to train on; nothing is written and the previous model stays.
+"""
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,10 +25,20 @@ from clickguard.envconfig import ConfigError, number, required, user_key_source
 from clickguard.events import UserKeySource
 from clickguard.model import artifact
 from clickguard.model.model import Model, ModelParams
-from clickguard.store import archive, labels
-from clickguard.store.blobs import BlobStore
+from clickguard.model.ports import BlobStore
 from clickguard.training.dataset import EventColumns
 from clickguard.training.pipeline import InsufficientData, train
+from clickguard.training.ports import ArchiveStats, TrainerPorts
+
+__all__ = [
+    "ConfigError",
+    "TrainingConfig",
+    "TrainingReport",
+    "fit_and_publish",
+    "iso",
+    "params_from_env",
+    "run_training",
+]
 
 
 @dataclass(frozen=True)
@@ -32,33 +53,15 @@ class TrainingConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> TrainingConfig:
-        def num(name: str, default: Any, kind: type) -> Any:
-            return number(env, name, default, kind)
-
-        source = user_key_source(env, settings.ENV_USER_KEY_SOURCE)
-        try:
-            params = ModelParams(
-                max_states=num(settings.ENV_MAX_STATES, settings.DEFAULT_MAX_STATES, int),
-                min_token_count=num(settings.ENV_MIN_TOKEN_COUNT, settings.DEFAULT_MIN_TOKEN_COUNT, int),
-                smoothing=num(settings.ENV_SMOOTHING, settings.DEFAULT_SMOOTHING, float),
-                session_gap_seconds=num(settings.ENV_SESSION_GAP_SECONDS, settings.DEFAULT_SESSION_GAP_SECONDS, int),
-                min_events=num(settings.ENV_MIN_EVENTS, settings.DEFAULT_MIN_EVENTS, int),
-                mean_bits_quantile=num(settings.ENV_MEAN_BITS_QUANTILE, settings.DEFAULT_MEAN_BITS_QUANTILE, float),
-                total_bits_quantile=num(
-                    settings.ENV_TOTAL_BITS_QUANTILE, settings.DEFAULT_TOTAL_BITS_QUANTILE, float
-                ),
-            ).validate()
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
         data_bucket = required(env, settings.ENV_DATA_BUCKET)
         config = cls(
             data_bucket=data_bucket,
             model_bucket=env.get(settings.ENV_MODEL_BUCKET, "").strip() or data_bucket,
             archive_prefix=env.get(settings.ENV_ARCHIVE_PREFIX, settings.ARCHIVE_PREFIX),
-            window_days=num(settings.ENV_WINDOW_DAYS, settings.DEFAULT_WINDOW_DAYS, int),
-            min_sessions=num(settings.ENV_MIN_SESSIONS, settings.DEFAULT_MIN_SESSIONS, int),
-            user_key_source=source,
-            params=params,
+            window_days=number(env, settings.ENV_WINDOW_DAYS, settings.DEFAULT_WINDOW_DAYS, int),
+            min_sessions=number(env, settings.ENV_MIN_SESSIONS, settings.DEFAULT_MIN_SESSIONS, int),
+            user_key_source=user_key_source(env, settings.ENV_USER_KEY_SOURCE),
+            params=params_from_env(env),
         )
         if config.window_days < 1:
             raise ConfigError(f"{settings.ENV_WINDOW_DAYS} must be >= 1, got {config.window_days}")
@@ -67,21 +70,44 @@ class TrainingConfig:
         return config
 
 
+def params_from_env(env: Mapping[str, str]) -> ModelParams:
+    """The model parameters from the environment (defaults from ``settings``), validated."""
+    try:
+        return ModelParams(
+            max_states=number(env, settings.ENV_MAX_STATES, settings.DEFAULT_MAX_STATES, int),
+            min_token_count=number(env, settings.ENV_MIN_TOKEN_COUNT, settings.DEFAULT_MIN_TOKEN_COUNT, int),
+            smoothing=number(env, settings.ENV_SMOOTHING, settings.DEFAULT_SMOOTHING, float),
+            session_gap_seconds=number(
+                env, settings.ENV_SESSION_GAP_SECONDS, settings.DEFAULT_SESSION_GAP_SECONDS, int
+            ),
+            min_events=number(env, settings.ENV_MIN_EVENTS, settings.DEFAULT_MIN_EVENTS, int),
+            mean_bits_quantile=number(env, settings.ENV_MEAN_BITS_QUANTILE, settings.DEFAULT_MEAN_BITS_QUANTILE, float),
+            total_bits_quantile=number(
+                env, settings.ENV_TOTAL_BITS_QUANTILE, settings.DEFAULT_TOTAL_BITS_QUANTILE, float
+            ),
+            max_user_share=number(env, settings.ENV_MAX_USER_SHARE, settings.DEFAULT_MAX_USER_SHARE, float),
+        ).validate()
+    except ValueError as exc:  # ConfigError is a ValueError too: its message already names the variable
+        raise ConfigError(str(exc)) from None
+
+
 @dataclass
 class TrainingReport:
-    status: str  # "published" or "skipped"
+    status: str  # "published", "superseded" or "skipped"
     reason: str
-    version: str | None
+    version: str | None  # the model this run wrote
     window_start: str
     window_end: str
     objects_read: int
     bad_objects: int
+    cut_objects: int
     lines: int
     events: int
     rejected: dict[str, int]
     stats: dict[str, Any]
     thresholds: dict[str, Any] | None
     seconds: dict[str, float]
+    latest: str | None = None  # the version latest.json names after the run
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,8 +126,9 @@ def fit_and_publish(
     window_end: str,
     created_at: str,
     min_sessions: int,
-    exclude_users: set[str] | frozenset[str] = frozenset(),
-) -> Model:
+    exclude_users: Collection[str] = frozenset(),
+) -> tuple[Model, artifact.PublishOutcome]:
+    """Train on ``cols`` and publish; ``latest.json`` moves only if this window ends later than the current one."""
     model, _ = train(
         cols,
         params,
@@ -111,21 +138,26 @@ def fit_and_publish(
         min_sessions=min_sessions,
         exclude_users=exclude_users,
     )
-    artifact.publish(store, model)
-    return model
+    return model, artifact.publish(store, model)
 
 
-def run_training(s3: Any, config: TrainingConfig, now: datetime, model_store: BlobStore) -> TrainingReport:
+def read_window(
+    ports: TrainerPorts, config: TrainingConfig, start: datetime, end: datetime
+) -> tuple[EventColumns, ArchiveStats]:
+    """Every archived event of ``[start, end]``, parsed into columns, with what the archive read met."""
+    stats = ArchiveStats()
+    cols = EventColumns()
+    cols.add_objects(ports.archive.bodies(start, end, stats), config.user_key_source)
+    return cols, stats
+
+
+def run_training(ports: TrainerPorts, config: TrainingConfig, now: datetime) -> TrainingReport:
     """Train on ``[now - window_days, now)`` of the archive and publish; refuse if the window is too thin."""
     now = now.astimezone(UTC)
     start = now - timedelta(days=config.window_days)
     t0 = time.perf_counter()
-    keys = archive.keys_in_window(s3, config.data_bucket, config.archive_prefix, start, now)
-    astats = archive.ArchiveStats()
-    cols = EventColumns()
-    cols.add_objects(archive.iter_objects(s3, config.data_bucket, keys, astats), config.user_key_source)
+    cols, astats = read_window(ports, config, start, now)
     t1 = time.perf_counter()
-    exclude = labels.blocked_users(s3, config.model_bucket)
     report = TrainingReport(
         status="skipped",
         reason="",
@@ -134,6 +166,7 @@ def run_training(s3: Any, config: TrainingConfig, now: datetime, model_store: Bl
         window_end=iso(now),
         objects_read=astats.objects,
         bad_objects=astats.bad_objects,
+        cut_objects=astats.cut_objects,
         lines=cols.lines,
         events=len(cols),
         rejected=dict(cols.rejected),
@@ -142,22 +175,28 @@ def run_training(s3: Any, config: TrainingConfig, now: datetime, model_store: Bl
         seconds={"read": round(t1 - t0, 3)},
     )
     try:
-        model = fit_and_publish(
+        model, outcome = fit_and_publish(
             cols,
-            model_store,
+            ports.models,
             config.params,
             window_start=report.window_start,
             window_end=report.window_end,
             created_at=iso(now),
             min_sessions=config.min_sessions,
-            exclude_users=exclude,
+            exclude_users=ports.labels.blocked_users(),
         )
     except InsufficientData as exc:
         report.reason = str(exc)
-        report.seconds["total"] = round(time.perf_counter() - t0, 3)
-        return report
-    report.status, report.reason, report.version = "published", "ok", model.version
-    report.stats, report.thresholds = model.stats, asdict(model.thresholds)
-    report.seconds["train_publish"] = round(time.perf_counter() - t1, 3)
+    else:
+        _record_publication(report, model, outcome)
+        report.seconds["train_publish"] = round(time.perf_counter() - t1, 3)
     report.seconds["total"] = round(time.perf_counter() - t0, 3)
     return report
+
+
+def _record_publication(report: TrainingReport, model: Model, outcome: artifact.PublishOutcome) -> None:
+    current = outcome.moved or outcome.latest == model.version
+    report.status = "published" if current else "superseded"
+    report.reason = "ok" if current else outcome.reason
+    report.version, report.latest = model.version, outcome.latest
+    report.stats, report.thresholds = model.stats, asdict(model.thresholds)

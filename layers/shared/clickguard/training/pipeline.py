@@ -1,16 +1,23 @@
-"""Pure training: event columns -> vocabulary -> counts -> smoothed surprisal -> calibrated model. No AWS here."""
+"""Pure training: event columns -> vocabulary -> counts -> smoothed surprisal -> calibrated model. No AWS here.
+
+``train`` reads as its steps: clean the window (drop producer duplicates and users reviewers blocked), order it by
+user then time, cap any one user's share (``clickguard.model.user_cap``), build the vocabulary, split sessions,
+count transitions, score every training session, calibrate (with the same cap on sessions), then name the model by
+a digest of everything it was learnt from, so two runs on the same window publish the same bytes.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Hashable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from clickguard.model.calibration import calibrate
-from clickguard.model.model import Model, ModelParams
+from clickguard.model.model import Model, ModelParams, Thresholds
 from clickguard.model.sessions import previous_states, session_starts
 from clickguard.model.transitions import (
     count_transitions,
@@ -18,6 +25,7 @@ from clickguard.model.transitions import (
     surprisal_bits,
     to_microbits,
 )
+from clickguard.model.user_cap import CapReport, cap_runs
 from clickguard.model.vocabulary import OTHER_INDEX, START_INDEX, build_vocabulary, encode, index_of
 from clickguard.training.dataset import EventColumns
 
@@ -27,7 +35,7 @@ class InsufficientData(Exception):
 
 
 @dataclass(frozen=True)
-class SessionTable:
+class TrainingSessions:
     """Every training session with its length and total micro-bits (for calibration and reports)."""
 
     user_codes: np.ndarray
@@ -36,12 +44,43 @@ class SessionTable:
     peak_mean_ubits: np.ndarray | None = None  # highest running mean over prefixes of >= min_events transitions
 
 
-def _codes(values: list) -> np.ndarray:
-    table: dict = {}
+@dataclass(frozen=True)
+class CleanWindow:
+    """The window's events once producer duplicates and blocked users are gone, and how many went."""
+
+    cols: EventColumns
+    duplicates: int
+    excluded_users: int
+    excluded_events: int
+
+
+@dataclass(frozen=True)
+class OrderedEvents:
+    """The kept events by user, then time (ties in arrival order), as parallel arrays."""
+
+    users: np.ndarray  # int64 user code
+    ts_ms: np.ndarray  # int64
+    sids: np.ndarray  # int64 session-id code, -1 where none
+    tokens: list[str]
+    cap: CapReport  # what the per-user cap dropped
+
+
+@dataclass(frozen=True)
+class Transitions:
+    """Sessions split and every event's transition into the counts."""
+
+    starts: np.ndarray  # bool: the event opens a session
+    prev: np.ndarray  # state transitioned from
+    states: np.ndarray  # state transitioned to
+    n_sessions: int
+
+
+def _codes(values: Sequence[Hashable]) -> np.ndarray:
+    table: dict[Hashable, int] = {}
     return np.fromiter((table.setdefault(v, len(table)) for v in values), dtype=np.int64, count=len(values))
 
 
-def _sid_codes(values: list[str | None]) -> np.ndarray:
+def _sid_codes(values: Sequence[str | None]) -> np.ndarray:
     table: dict[str, int] = {}
     return np.fromiter(
         (-1 if v is None else table.setdefault(v, len(table)) for v in values), dtype=np.int64, count=len(values)
@@ -75,6 +114,127 @@ def peak_running_mean(ub: np.ndarray, starts: np.ndarray, min_events: int) -> np
     return np.maximum.reduceat(running, first) if len(first) else np.empty(0)
 
 
+def clean_window(cols: EventColumns, exclude_users: Collection[str]) -> CleanWindow:
+    """Drop duplicates, then the events of users reviewers blocked; refuse a window with nothing left."""
+    n_in = len(cols)
+    cols = deduplicate(cols)
+    duplicates = n_in - len(cols)
+    excluded = frozenset(exclude_users)
+    excluded_events = 0
+    if excluded:
+        keep = [i for i, u in enumerate(cols.users) if u not in excluded]
+        excluded_events = len(cols) - len(keep)
+        cols = cols.subset(keep)
+    if len(cols) == 0:
+        raise InsufficientData("the training window holds no valid events")
+    return CleanWindow(cols, duplicates, len(excluded), excluded_events)
+
+
+def order_and_cap(cols: EventColumns, max_user_share: float) -> OrderedEvents:
+    """Sort by user then time (stable: ties keep arrival order) and keep each user's first ``cap`` events.
+
+    Every event is one transition (``START -> first`` opens a session), so capping events per user caps their
+    transitions; keeping a prefix per user leaves the kept events' sessions exactly as they were."""
+    ucode = _codes(cols.users)
+    ts = np.asarray(cols.ts_ms, dtype=np.int64)
+    order = np.lexsort((ts, ucode))
+    users = ucode[order]
+    keep, report = cap_runs(users, max_user_share)
+    if keep is not None:
+        order, users = order[keep], users[keep]
+    picked = order.tolist()
+    return OrderedEvents(
+        users=users,
+        ts_ms=ts[order],
+        sids=_sid_codes(cols.session_ids)[order],
+        tokens=[cols.tokens[i] for i in picked],
+        cap=report,
+    )
+
+
+def split_sessions(events: OrderedEvents, index: dict[str, int], gap_ms: int) -> Transitions:
+    states = encode(events.tokens, index)
+    starts = session_starts(events.users, events.ts_ms, events.sids, gap_ms)
+    return Transitions(starts, previous_states(states, starts, START_INDEX), states, int(starts.sum()))
+
+
+def score_sessions(moves: Transitions, events: OrderedEvents, bits: np.ndarray, min_events: int) -> TrainingSessions:
+    """Every training session scored by the model it trained: length, total and peak running mean micro-bits."""
+    ub = to_microbits(bits)[moves.prev, moves.states]
+    seg = np.cumsum(moves.starts) - 1
+    return TrainingSessions(
+        user_codes=events.users[moves.starts],
+        transitions=np.bincount(seg, minlength=moves.n_sessions).astype(np.int64),
+        total_ubits=np.bincount(seg, weights=ub, minlength=moves.n_sessions).astype(np.int64),
+        peak_mean_ubits=peak_running_mean(ub, moves.starts, min_events),
+    )
+
+
+def calibrate_capped(sess: TrainingSessions, params: ModelParams) -> tuple[Thresholds, CapReport]:
+    """Thresholds from the sessions long enough to judge, each user contributing at most the capped number of them
+    (their earliest), so nobody's sessions set the cut-offs that judge them."""
+    eligible = sess.transitions >= params.min_events
+    if not eligible.any():
+        raise InsufficientData(f"no session in the window has at least {params.min_events} events to calibrate on")
+    keep = np.ones(len(sess.transitions), dtype=bool)
+    capped, report = cap_runs(sess.user_codes[eligible], params.max_user_share)
+    if capped is not None:
+        keep[np.flatnonzero(eligible)[~capped]] = False
+    peak = sess.peak_mean_ubits[keep] if sess.peak_mean_ubits is not None else None
+    thresholds = calibrate(
+        sess.transitions[keep],
+        sess.total_ubits[keep],
+        params.min_events,
+        params.mean_bits_quantile,
+        params.total_bits_quantile,
+        peak_mean_ubits=peak,
+    )
+    return thresholds, report
+
+
+def model_version(tokens: Sequence[str], counts: np.ndarray, params: ModelParams, start: str, end: str) -> str:
+    """``<compact window end>-<digest>``: the same window, data and parameters always give the same version."""
+    digest = hashlib.sha256()
+    digest.update("\n".join(tokens).encode())
+    digest.update(counts.tobytes())
+    digest.update(repr(sorted(vars(params).items())).encode())
+    digest.update(f"{start}|{end}".encode())
+    compact_end = end.replace("-", "").replace(":", "")[:15]
+    return f"{compact_end}-{digest.hexdigest()[:10]}"
+
+
+def window_stats(
+    window: CleanWindow,
+    events: OrderedEvents,
+    moves: Transitions,
+    n_states: int,
+    calibration_cap: CapReport,
+    max_user_share: float,
+) -> dict[str, Any]:
+    cols = window.cols
+    n_transitions = len(moves.states)
+    return {
+        "lines": cols.lines,
+        "events": len(cols),
+        "duplicates_dropped": window.duplicates,
+        "excluded_users": window.excluded_users,
+        "excluded_events": window.excluded_events,
+        "rejected": dict(sorted(cols.rejected.items())),
+        "users": len(set(cols.users)),
+        "sessions": moves.n_sessions,
+        "transitions": n_transitions,
+        "vocabulary_size": n_states,
+        "distinct_tokens": len(set(cols.tokens)),
+        "other_share": round(float((moves.states == OTHER_INDEX).mean()), 6),
+        "mean_session_length": round(n_transitions / moves.n_sessions, 3),
+        "user_cap": {
+            "max_user_share": max_user_share,
+            "transitions": events.cap.as_dict(),
+            "calibration_sessions": calibration_cap.as_dict(),
+        },
+    }
+
+
 def train(
     cols: EventColumns,
     params: ModelParams,
@@ -84,85 +244,28 @@ def train(
     created_at: str,
     min_sessions: int,
     exclude_users: Collection[str] = (),
-) -> tuple[Model, SessionTable]:
+) -> tuple[Model, TrainingSessions]:
     params.validate()
-    n_in = len(cols)
-    cols = deduplicate(cols)
-    duplicates = n_in - len(cols)
-    excluded_events = 0
-    if exclude_users:
-        excluded = frozenset(exclude_users)
-        keep = [i for i, u in enumerate(cols.users) if u not in excluded]
-        excluded_events = len(cols) - len(keep)
-        cols = cols.subset(keep)
-    if len(cols) == 0:
-        raise InsufficientData("the training window holds no valid events")
-
-    tokens = build_vocabulary(Counter(cols.tokens), params.max_states, params.min_token_count)
-    index = index_of(tokens)
-    n_states = len(tokens)
-
-    ucode = _codes(cols.users)
-    ts = np.asarray(cols.ts_ms, dtype=np.int64)
-    order = np.lexsort((ts, ucode))  # by user, then time; stable, so ties keep arrival order
-    u, ts = ucode[order], ts[order]
-    states = encode(cols.tokens, index)[order]
-    sids = _sid_codes(cols.session_ids)[order]
-
-    starts = session_starts(u, ts, sids, params.gap_ms)
-    prev = previous_states(states, starts, START_INDEX)
-    n_sessions = int(starts.sum())
-    if n_sessions < min_sessions:
-        raise InsufficientData(f"{n_sessions} sessions in the window, fewer than the minimum of {min_sessions}")
-
-    counts = count_transitions(prev, states, n_states)
+    window = clean_window(cols, exclude_users)
+    events = order_and_cap(window.cols, params.max_user_share)
+    tokens = build_vocabulary(Counter(events.tokens), params.max_states, params.min_token_count)
+    moves = split_sessions(events, index_of(tokens), params.gap_ms)
+    if moves.n_sessions < min_sessions:
+        raise InsufficientData(f"{moves.n_sessions} sessions in the window, fewer than the minimum of {min_sessions}")
+    counts = count_transitions(moves.prev, moves.states, len(tokens))
     probs = smoothed_probabilities(counts, params.smoothing)
     bits = surprisal_bits(probs)
-    ub = to_microbits(bits)[prev, states]
-    seg = np.cumsum(starts) - 1
-    sess = SessionTable(
-        user_codes=u[starts],
-        transitions=np.bincount(seg, minlength=n_sessions).astype(np.int64),
-        total_ubits=np.bincount(seg, weights=ub, minlength=n_sessions).astype(np.int64),
-        peak_mean_ubits=peak_running_mean(ub, starts, params.min_events),
-    )
-    thresholds = calibrate(
-        sess.transitions, sess.total_ubits, params.min_events, params.mean_bits_quantile, params.total_bits_quantile,
-        peak_mean_ubits=sess.peak_mean_ubits,
-    )
-
-    digest = hashlib.sha256()
-    digest.update("\n".join(tokens).encode())
-    digest.update(counts.tobytes())
-    digest.update(repr(sorted(vars(params).items())).encode())
-    digest.update(f"{window_start}|{window_end}".encode())
-    compact_end = window_end.replace("-", "").replace(":", "")[:15]
-    version = f"{compact_end}-{digest.hexdigest()[:10]}"
-
-    stats = {
-        "lines": cols.lines,
-        "events": len(cols),
-        "duplicates_dropped": duplicates,
-        "excluded_users": len(frozenset(exclude_users)),
-        "excluded_events": excluded_events,
-        "rejected": dict(sorted(cols.rejected.items())),
-        "users": int(ucode.max()) + 1,
-        "sessions": n_sessions,
-        "transitions": len(states),
-        "vocabulary_size": n_states,
-        "distinct_tokens": len(set(cols.tokens)),
-        "other_share": round(float((states == OTHER_INDEX).mean()), 6),
-        "mean_session_length": round(len(states) / n_sessions, 3),
-    }
+    sess = score_sessions(moves, events, bits, params.min_events)
+    thresholds, calibration_cap = calibrate_capped(sess, params)
     model = Model(
-        version=version,
+        version=model_version(tokens, counts, params, window_start, window_end),
         created_at=created_at,
         window_start=window_start,
         window_end=window_end,
         tokens=tokens,
         params=params,
         thresholds=thresholds,
-        stats=stats,
+        stats=window_stats(window, events, moves, len(tokens), calibration_cap, params.max_user_share),
         counts=counts,
         surprisal=bits,
         start_distribution=probs[START_INDEX].astype(np.float32),
