@@ -62,7 +62,7 @@ bench: $(VENV)/.installed
 	$(PY) -m bench.bench_consumer
 	$(PY) -m bench.bench_quality
 
-# Detection quality (issue 10): the current rule beside the seeds' methods on a grid of simulated days (~5 min).
+# Detection quality (issue 10): the current rule beside the seeds' methods on a grid of simulated days (about 3 minutes).
 .PHONY: bench-quality
 bench-quality: $(VENV)/.installed
 	$(PY) -m bench.bench_quality

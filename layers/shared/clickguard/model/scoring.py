@@ -2,12 +2,8 @@
 
 Rules (shared by ``apply_event``, the reference, and ``score_batch``, the vectorised form):
 
-* Arrival order is the truth. A user's events are applied in the order given (Kinesis keeps order per partition
-  key); timestamps only decide where sessions break.
-* ``last_ts_ms`` is the user's latest event time (a running maximum), so a late or out-of-order event never moves
-  it backwards and never opens a session by itself: the gap is ``ts - last_ts_ms`` and a negative gap continues.
-* A session breaks when that gap exceeds ``gap_ms``, or when the event carries a session id that differs from the
-  last session id the user sent (a missing id never breaks a session).
+* Sessions follow ``clickguard.model.sessions`` (the one rule, shared with training): arrival order per user,
+  gaps from the user's latest time (``last_ts_ms``, a running maximum), session ids carried across events without.
 * Every event is one transition: ``START -> first token`` opens a session, so ``transitions`` equals the number of
   events in the session. Surprisal accumulates as integer micro-bits: exact, so any batching gives equal states.
 * ``top`` keeps the three most surprising transitions, ordered by bits (desc) then position in the session.
@@ -23,6 +19,7 @@ import numpy as np
 
 from clickguard import settings
 from clickguard.model.model import Model
+from clickguard.model.sessions import Breaks, session_breaks
 from clickguard.model.vocabulary import OTHER_INDEX, RESERVED, START, START_INDEX, index_of
 
 TOP_K = 3
@@ -231,34 +228,6 @@ def _lanes(table: ScoringTable, events: EventSeries, prior: Mapping[str, Session
 
 
 @dataclass
-class _Breaks:
-    first: np.ndarray  # row opens its user's lane
-    run_max: np.ndarray  # the user's latest time so far
-    carried_sid: np.ndarray  # the last session id the user sent so far
-    starts: np.ndarray  # row opens a session
-
-
-def _breaks(lanes: _Lanes, gap_ms: int) -> _Breaks:
-    u, ts, sid = lanes.u, lanes.ts, lanes.sid
-    m = len(u)
-    pos = np.arange(m)
-    first = np.ones(m, dtype=bool)
-    first[1:] = u[1:] != u[:-1]
-    group_start = np.maximum.accumulate(np.where(first, pos, 0))
-    # Running max of time per user: offset each user's times so one accumulate never crosses users.
-    base = int(ts.min())
-    offset = int(ts.max()) - base + 1
-    run_max = np.maximum.accumulate(u * offset + (ts - base)) - u * offset + base
-    # Last session id the user sent, carried forward within the user.
-    last_sid_pos = np.maximum.accumulate(np.where(sid >= 0, pos, -1))
-    carried_sid = np.where(last_sid_pos >= group_start, sid[np.maximum(last_sid_pos, 0)], -1)
-    starts = first.copy()
-    starts[1:] |= (ts[1:] - run_max[:-1]) > gap_ms
-    starts[1:] |= (sid[1:] >= 0) & (carried_sid[:-1] >= 0) & (sid[1:] != carried_sid[:-1])
-    return _Breaks(first, run_max, carried_sid, starts)
-
-
-@dataclass
 class _Segments:
     """Sessions touched by the batch (a continued prior session is one segment with its virtual row)."""
 
@@ -272,7 +241,7 @@ class _Segments:
     position: np.ndarray  # each row's transition number within its session
 
 
-def _segments(table: ScoringTable, lanes: _Lanes, br: _Breaks) -> _Segments:
+def _segments(table: ScoringTable, lanes: _Lanes, br: Breaks) -> _Segments:
     m = len(lanes.u)
     prev_tok = np.empty(m, dtype=np.int64)
     prev_tok[0] = START_INDEX
@@ -295,7 +264,7 @@ def _segments(table: ScoringTable, lanes: _Lanes, br: _Breaks) -> _Segments:
     return _Segments(ub, seg, seg_first, seg_last, seg_real, seg_ub, prior, position)
 
 
-def _tops(lanes: _Lanes, br: _Breaks, sg: _Segments) -> list[list[TopTransition]]:
+def _tops(lanes: _Lanes, br: Breaks, sg: _Segments) -> list[list[TopTransition]]:
     """Top-K per segment: this batch's transitions, plus the kept top of each continued prior session."""
     cand = np.flatnonzero(lanes.real & (sg.ub > 0))
     prev_str = np.empty(len(lanes.u), dtype=object)
@@ -321,7 +290,7 @@ def _tops(lanes: _Lanes, br: _Breaks, sg: _Segments) -> list[list[TopTransition]
     return tops
 
 
-def _states(lanes: _Lanes, br: _Breaks, sg: _Segments) -> tuple[dict[str, SessionState], list[Segment]]:
+def _states(lanes: _Lanes, br: Breaks, sg: _Segments) -> tuple[dict[str, SessionState], list[Segment]]:
     tops = _tops(lanes, br, sg)
     m = len(lanes.u)
     is_final_seg = np.zeros(len(sg.first), dtype=bool)
@@ -378,7 +347,7 @@ def score_batch(
     if n == 0:
         return BatchResult({}, [], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
     lanes = _lanes(table, events, prior)
-    br = _breaks(lanes, gap_ms)
+    br = session_breaks(lanes.u, lanes.ts, lanes.sid, gap_ms)
     sg = _segments(table, lanes, br)
     final, segments = _states(lanes, br, sg)
     ev_trans, ev_total = _running(lanes, sg, n)

@@ -1,9 +1,10 @@
 """Pure training: event columns -> vocabulary -> counts -> smoothed surprisal -> calibrated model. No AWS here.
 
-``train`` reads as its steps: clean the window (drop producer duplicates and users reviewers blocked), order it by
-user then time, cap any one user's share (``clickguard.model.user_cap``), build the vocabulary, split sessions,
-count transitions, score every training session, calibrate (with the same cap on sessions), then name the model by
-a digest of everything it was learnt from, so two runs on the same window publish the same bytes.
+``train`` reads as its steps: clean the window (drop producer duplicates and users reviewers blocked), group it by
+user in arrival order and drop late events (the consumer's session rule, ``model.sessions``), cap any one user's
+share (``clickguard.model.user_cap``), build the vocabulary, split sessions, count transitions, score every training
+session, calibrate (with the same cap on sessions), then name the model by a digest of everything it was learnt
+from, so two runs on the same window publish the same bytes.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 
 from clickguard.model.calibration import calibrate
 from clickguard.model.model import Model, ModelParams, Thresholds
-from clickguard.model.sessions import previous_states, session_starts
+from clickguard.model.sessions import late_events, previous_states, session_starts
 from clickguard.model.transitions import (
     count_transitions,
     smoothed_probabilities,
@@ -56,13 +57,14 @@ class CleanWindow:
 
 @dataclass(frozen=True)
 class OrderedEvents:
-    """The kept events by user, then time (ties in arrival order), as parallel arrays."""
+    """The kept events grouped by user, each user's in arrival order, as parallel arrays."""
 
     users: np.ndarray  # int64 user code
     ts_ms: np.ndarray  # int64
     sids: np.ndarray  # int64 session-id code, -1 where none
     tokens: list[str]
     cap: CapReport  # what the per-user cap dropped
+    late: int = 0  # events dropped as late (their session had closed), as the consumer skips them
 
 
 @dataclass(frozen=True)
@@ -130,14 +132,18 @@ def clean_window(cols: EventColumns, exclude_users: Collection[str]) -> CleanWin
     return CleanWindow(cols, duplicates, len(excluded), excluded_events)
 
 
-def order_and_cap(cols: EventColumns, max_user_share: float) -> OrderedEvents:
-    """Sort by user then time (stable: ties keep arrival order) and keep each user's first ``cap`` events.
+def order_and_cap(cols: EventColumns, max_user_share: float, gap_ms: int) -> OrderedEvents:
+    """Group by user keeping arrival order (the consumer's order, see ``model.sessions``), drop late events as the
+    consumer skips them, and keep each user's first ``cap`` events.
 
     Every event is one transition (``START -> first`` opens a session), so capping events per user caps their
     transitions; keeping a prefix per user leaves the kept events' sessions exactly as they were."""
     ucode = _codes(cols.users)
     ts = np.asarray(cols.ts_ms, dtype=np.int64)
-    order = np.lexsort((ts, ucode))
+    order = np.argsort(ucode, kind="stable")
+    late = late_events(ucode[order], ts[order], gap_ms)
+    if late.any():
+        order = order[~late]
     users = ucode[order]
     keep, report = cap_runs(users, max_user_share)
     if keep is not None:
@@ -149,6 +155,7 @@ def order_and_cap(cols: EventColumns, max_user_share: float) -> OrderedEvents:
         sids=_sid_codes(cols.session_ids)[order],
         tokens=[cols.tokens[i] for i in picked],
         cap=report,
+        late=int(late.sum()),
     )
 
 
@@ -220,6 +227,7 @@ def window_stats(
         "excluded_users": window.excluded_users,
         "excluded_events": window.excluded_events,
         "rejected": dict(sorted(cols.rejected.items())),
+        "late_events": events.late,
         "users": len(set(cols.users)),
         "sessions": moves.n_sessions,
         "transitions": n_transitions,
@@ -247,7 +255,7 @@ def train(
 ) -> tuple[Model, TrainingSessions]:
     params.validate()
     window = clean_window(cols, exclude_users)
-    events = order_and_cap(window.cols, params.max_user_share)
+    events = order_and_cap(window.cols, params.max_user_share, params.gap_ms)
     tokens = build_vocabulary(Counter(events.tokens), params.max_states, params.min_token_count)
     moves = split_sessions(events, index_of(tokens), params.gap_ms)
     if moves.n_sessions < min_sessions:
