@@ -36,6 +36,8 @@ _BENIGN_LABELS = frozenset({*BENIGN_TYPES, "ordinary", "normal", "good", "cleare
 def is_abnormal(label: str) -> bool:
     """A ground-truth label names an abuser: any simulator abuse type, or any label not known to be benign."""
     return label not in _BENIGN_LABELS
+
+
 ABNORMAL_TYPES = tuple(t for t in UserType if t.abnormal)
 
 EVENT_TYPES = (
@@ -64,18 +66,42 @@ _HUMAN: Edges = {
     "login": {"home": 6, "notifications": 1, "chat_open": 1, "register_device": 0.05, END: 0.1},
     "login#fail": {"login": 4, "login#fail": 1.2, "reset_password": 1, END: 0.8},
     "reset_password": {"login": 4, "change_password": 1, END: 1},
-    "home": {"search": 5, "view_item": 3, "notifications": 1, "chat_open": 1.2, "list_item": 0.3, "settings": 0.2,
-             END: 0.8},
+    "home": {
+        "search": 5,
+        "view_item": 3,
+        "notifications": 1,
+        "chat_open": 1.2,
+        "list_item": 0.3,
+        "settings": 0.2,
+        END: 0.8,
+    },
     "search": {"view_item": 6, "filter": 2, "search": 1.5, "home": 0.3, END: 0.5},
     "filter": {"view_item": 5, "search": 1, "filter": 0.8, END: 0.3},
-    "view_item": {"view_item": 1.5, "view_photos": 2.5, "search": 3, "favorite": 0.8, "view_seller": 0.8,
-                  "chat_open": 0.8, "make_offer": 0.2, "home": 0.6, "report_item": 0.02, END: 1.1},
+    "view_item": {
+        "view_item": 1.5,
+        "view_photos": 2.5,
+        "search": 3,
+        "favorite": 0.8,
+        "view_seller": 0.8,
+        "chat_open": 0.8,
+        "make_offer": 0.2,
+        "home": 0.6,
+        "report_item": 0.02,
+        END: 1.1,
+    },
     "view_photos": {"view_item": 2, "search": 1.5, "favorite": 0.7, "chat_open": 0.7, "view_seller": 0.4, END: 0.6},
     "view_seller": {"view_item": 3, "rate_user": 0.1, "chat_open": 0.6, "search": 0.8, END: 0.4},
     "favorite": {"view_item": 1.5, "search": 2, "chat_open": 0.5, END: 0.5},
     "chat_open": {"send_message": 5, "view_item": 1, "chat_open": 0.6, "home": 0.3, END: 0.7},
-    "send_message": {"send_message": 2.5, "chat_open": 1.5, "make_offer": 0.3, "accept_offer": 0.15,
-                     "send_message#fail": 0.04, "view_item": 0.5, END: 1.2},
+    "send_message": {
+        "send_message": 2.5,
+        "chat_open": 1.5,
+        "make_offer": 0.3,
+        "accept_offer": 0.15,
+        "send_message#fail": 0.04,
+        "view_item": 0.5,
+        END: 1.2,
+    },
     "send_message#fail": {"send_message": 3, "chat_open": 1, END: 0.5},
     "make_offer": {"send_message": 2, "chat_open": 1, "checkout": 0.3, END: 0.6},
     "accept_offer": {"send_message": 1.5, "checkout": 1, "ship_item": 0.3, END: 0.5},
@@ -92,8 +118,14 @@ _HUMAN: Edges = {
     "ship_item": {"send_message": 1, "home": 1, "rate_user": 0.3, END: 1.2},
     "rate_user": {"home": 1, "chat_open": 0.5, END: 1.5},
     "notifications": {"chat_open": 3, "view_item": 1.5, "home": 1, END: 0.5},
-    "settings": {"change_password": 0.15, "change_email": 0.05, "add_payout_method": 0.08, "home": 1.5,
-                 "logout": 0.3, END: 0.6},
+    "settings": {
+        "change_password": 0.15,
+        "change_email": 0.05,
+        "add_payout_method": 0.08,
+        "home": 1.5,
+        "logout": 0.3,
+        END: 0.6,
+    },
     "change_password": {"home": 1, "settings": 0.5, END: 1},
     "change_email": {"home": 1, "settings": 0.5, END: 1},
     "register_device": {"home": 3, "login": 0.5, END: 0.3},
@@ -107,8 +139,17 @@ _HUMAN: Edges = {
 
 # Multipliers on edges *into* a state: buyers search and pay, sellers list, ship and answer chats.
 _BUYER_BOOST = {"search": 1.3, "view_item": 1.2, "favorite": 1.5, "checkout": 1.5, "make_offer": 1.4}
-_SELLER_BOOST = {"list_item": 10, "upload_photo": 2.5, "edit_item": 3, "mark_sold": 1, "ship_item": 1,
-                 "send_message": 1.4, "withdraw_funds": 1, "accept_offer": 3, "search": 0.6}
+_SELLER_BOOST = {
+    "list_item": 10,
+    "upload_photo": 2.5,
+    "edit_item": 3,
+    "mark_sold": 1,
+    "ship_item": 1,
+    "send_message": 1.4,
+    "withdraw_funds": 1,
+    "accept_offer": 3,
+    "search": 0.6,
+}
 _SELLER_EXTRA: Edges = {
     "home": {"mark_sold": 0.3, "withdraw_funds": 0.08},
     "chat_open": {"mark_sold": 0.2},
@@ -134,8 +175,14 @@ _SPAMMER: Edges = {
     "search": {"view_item": 4, "chat_open": 1},
     "view_item": {"chat_open": 5, "view_item": 0.5, "search": 0.5},
     "chat_open": {"send_message": 8, "send_message#fail": 1},
-    "send_message": {"view_item": 3, "search": 1, "chat_open": 1.5, "send_message": 0.5, "send_message#fail": 0.4,
-                     END: 0.08},
+    "send_message": {
+        "view_item": 3,
+        "search": 1,
+        "chat_open": 1.5,
+        "send_message": 0.5,
+        "send_message#fail": 0.4,
+        END: 0.08,
+    },
     "send_message#fail": {"send_message#fail": 1, "view_item": 2, "send_message": 1, END: 0.3},
     "list_item": {"upload_photo": 3},
     "upload_photo": {"search": 1, "view_item": 1},

@@ -67,6 +67,13 @@ def _draw(rng: np.random.Generator, cum_rows: np.ndarray) -> np.ndarray:
     return np.minimum((cum_rows < u[:, None]).sum(axis=1), N_STATES - 1)
 
 
+def _profiles(actors: Actors) -> np.ndarray:
+    """Each actor row's diurnal profile: its own where the population set one (a hardening option), else its type's."""
+    if actors.profiles is not None:
+        return actors.profiles
+    return np.array([TIMING[t][0] for t in actors.types], dtype=object)
+
+
 def _hex_ids(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.array([f"{x:016x}" for x in rng.integers(0, 2**63, n).tolist()], dtype=object)
 
@@ -82,7 +89,7 @@ def simulate_day(population: Population, day: int) -> SimDay:
     idle = np.bincount(actors.owner, weights=n_sess, minlength=n_act) == 0
     n_sess[idle] += 1
     actor_of_session = np.repeat(np.arange(n_act), n_sess)
-    profiles = np.array([TIMING[t][0] for t in actors.types], dtype=object)[actor_of_session]
+    profiles = _profiles(actors)[actor_of_session]
     starts = np.empty(len(actor_of_session))
     for name, shape in timing.PROFILES.items():
         sel = profiles == name
@@ -144,4 +151,3 @@ def simulate(config: SimConfig | None = None) -> list[SimDay]:
     """``config.days`` consecutive days from one population: the same ordinary users, new bots each day."""
     population = Population(config or SimConfig())
     return [simulate_day(population, d) for d in range(1, population.config.days + 1)]
-
