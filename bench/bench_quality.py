@@ -44,8 +44,9 @@ class Method:
 
 
 def clickguard_v2(train_day: SimDay, test_day: SimDay, block_list: Collection[str], seed: int) -> qb.Scored | None:
-    """Reserved for the lead: clickguard v2 is not built yet."""
-    return None
+    """Offline clickguard v2 (issue 10): Markov bits plus session signals as empirical tails, see
+    ``bench.quality_baselines.clickguard_v2``."""
+    return qb.clickguard_v2(train_day, test_day, block_list, seed)
 
 
 METHODS: list[Method] = [

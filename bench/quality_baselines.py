@@ -34,6 +34,18 @@ How each scores (the seeds are in ``/work/shared/seeds``):
   type (with failures as their own types; the simulator has no platform, so no per-platform counts), trained on the
   training day's users labelled by the block list (1 = blocked, 0 = everyone else: unlabelled is presumed good).
   Score = predicted probability of blocked; flags = probability >= 0.5. Needs a non-empty block list.
+* ``clickguard_v2`` (offline, issue 10; not yet in the consumer): the Markov model trained on the training day as
+  v1 does (``clickguard.training.pipeline.train`` without the block list), then per session (split by
+  ``clickguard.model.sessions.session_starts``, per user in arrival order, late events dropped as the consumer
+  skips them; sessions of at least ``min_events`` events only) nine features: peak running mean bits and total bits
+  (the model's two views) and ``clickguard.model.signals.FEATURES``. Their empirical tails on the training day's
+  sessions (the block list left out; each user's sessions capped at the model's ``max_user_share`` as calibration
+  does) are fitted by ``clickguard.model.tails.fit_robust`` (trim 2%, 2 rounds) and a session's score is its sum of
+  tail bits. A user's score is the maximum over their sessions (0 with no session long enough). Operating point: an
+  alert budget of 2% of active users, chosen before any run and not tuned: the cut is
+  ``threshold_for_budget`` over the training day's per-user scores; flag = score above it. Directions, fixed a
+  priori: high is anomalous for bits, peak per minute, events, duration, sub-second share and failure share; low
+  for the gaps' coefficient of variation (metronomic machines) and distinct actions per event (repetition).
 """
 
 from __future__ import annotations
@@ -44,11 +56,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from clickguard import settings
-from clickguard.model.model import Model
+from clickguard.events import format_ms
+from clickguard.model.model import Model, ModelParams
 from clickguard.model.scoring import EventBatch, ScoringTable, score_batch
+from clickguard.model.sessions import late_events, previous_states, session_starts
+from clickguard.model.signals import session_features
+from clickguard.model.tails import TailTables, fit_robust, score, threshold_for_budget
+from clickguard.model.user_cap import cap_runs
+from clickguard.model.vocabulary import START_INDEX, encode, index_of
 from clickguard.sim.catalog import STATES, split_state
 from clickguard.sim.generator import SimDay
 from clickguard.sim.quality import columns_of, evaluate_columns
+from clickguard.training.pipeline import peak_running_mean, train
 
 THESIS_PSEUDOCOUNT = 10
 THESIS_MIN_EVENTS = 3
@@ -56,6 +75,12 @@ THESIS_FLAG_QUANTILE = 0.01
 NOTEBOOK_Z = 2.0
 IFOREST_CONTAMINATION = 0.1
 RFOREST_TREES = 200
+V2_BUDGET = 0.02  # share of active users flagged on the training day; fixed before any run
+V2_TRIM = 0.02
+V2_ROUNDS = 2
+V2_MIN_SESSIONS = 100  # as clickguard.sim.quality.evaluate_columns trains v1
+# mean bits (peak running), total bits, then clickguard.model.signals.FEATURES in order
+V2_DIRECTIONS = (1, 1, 1, 1, 1, -1, 1, 1, -1)
 N_IDS = len(STATES)  # the simulator's states as event ids (END is never emitted)
 
 
@@ -248,3 +273,74 @@ def random_forest(train_day: SimDay, test_day: SimDay, block_list: Collection[st
     forest.fit(type_counts(train), y)
     proba = forest.predict_proba(type_counts(test))[:, 1]
     return _as_scored(test.names, proba, proba >= 0.5)
+
+
+# --- clickguard v2 (offline): the Markov model's two views and the session signals, as empirical tails --------------
+@dataclass(frozen=True)
+class V2Sessions:
+    """A day's sessions of at least ``min_events`` events: owner (user code), features, and the users' names."""
+
+    names: list[str]
+    owner: np.ndarray  # user code per session, grouped by user
+    features: np.ndarray  # (sessions, 9)
+
+
+def _v2_model(train_day: SimDay, block_list: Collection[str]) -> Model:
+    cols = columns_of(train_day)
+    start, end = format_ms(min(cols.ts_ms)), format_ms(max(cols.ts_ms) + 1)
+    model, _ = train(
+        cols,
+        ModelParams(),
+        window_start=start,
+        window_end=end,
+        created_at=end,
+        min_sessions=V2_MIN_SESSIONS,
+        exclude_users=block_list,
+    )
+    return model
+
+
+def v2_sessions(model: Model, day: SimDay, leave_out: Collection[str] = ()) -> V2Sessions:
+    """Sessions as the consumer would see them: per user in arrival (time) order, late events dropped."""
+    excluded = set(leave_out)
+    keep = np.array([u not in excluded for u in day.user_ids.tolist()], dtype=bool)
+    time_order = np.flatnonzero(keep)[np.argsort(day.ts_ms[keep], kind="stable")]
+    names, ucode = np.unique(day.user_ids[time_order].astype(str), return_inverse=True)
+    order = time_order[np.argsort(ucode, kind="stable")]
+    user, ts = np.sort(ucode, kind="stable"), day.ts_ms[order].astype(np.int64)
+    gap_ms, min_events = model.params.gap_ms, model.params.min_events
+    on_time = ~late_events(user, ts, gap_ms)
+    order, user, ts = order[on_time], user[on_time], ts[on_time]
+    _, sid = np.unique(day.session_ids[order].astype(str), return_inverse=True)
+    starts = session_starts(user, ts, sid, gap_ms)
+    tokens = np.asarray(STATES, dtype=object)[day.states[order]].tolist()
+    states = encode(tokens, index_of(model.tokens))
+    ub = model.microbits[previous_states(states, starts, START_INDEX), states]
+    seg = np.cumsum(starts) - 1
+    n = int(starts.sum())
+    events = np.bincount(seg, minlength=n)
+    total_bits = np.bincount(seg, weights=ub, minlength=n) / settings.MICROBITS_PER_BIT
+    peak_mean = peak_running_mean(ub, starts, min_events) / settings.MICROBITS_PER_BIT
+    _, signals = session_features(seg, ts, tokens, n)
+    x = np.column_stack([peak_mean, total_bits, signals])
+    long_enough = events >= min_events
+    return V2Sessions(names.tolist(), user[starts][long_enough], x[long_enough])
+
+
+def _v2_user_scores(tables: TailTables, sess: V2Sessions) -> np.ndarray:
+    best = np.zeros(len(sess.names))
+    if len(sess.owner):
+        np.maximum.at(best, sess.owner, score(tables, sess.features))
+    return best
+
+
+def clickguard_v2(train_day: SimDay, test_day: SimDay, block_list: Collection[str], seed: int) -> Scored:
+    model = _v2_model(train_day, block_list)
+    day1 = v2_sessions(model, train_day, block_list)
+    capped, _ = cap_runs(day1.owner, model.params.max_user_share)
+    fit_rows = day1.features if capped is None else day1.features[capped]
+    tables = fit_robust(fit_rows, V2_DIRECTIONS, trim=V2_TRIM, rounds=V2_ROUNDS)
+    cut = threshold_for_budget(_v2_user_scores(tables, day1), V2_BUDGET)
+    test = v2_sessions(model, test_day)
+    scores = _v2_user_scores(tables, test)
+    return _as_scored(test.names, scores, scores > cut)

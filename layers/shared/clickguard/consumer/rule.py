@@ -49,6 +49,21 @@ def firing_mask(result: BatchResult, thresholds: Thresholds) -> np.ndarray:
     return mask
 
 
+def rule_ratio(result: BatchResult, thresholds: Thresholds) -> np.ndarray:
+    """Per event, the rule as a number: ``max(mean bits / mean threshold, total bits / total threshold)`` once the
+    session has ``min_events`` transitions, else 0. It passes 1 exactly where ``firing_mask`` fires (positive
+    thresholds), and ranks users for audits and average precision."""
+    if result.event_transitions is None or result.event_total_ubits is None:
+        return np.zeros(0)
+    trans = result.event_transitions
+    total_bits = result.event_total_ubits / settings.MICROBITS_PER_BIT
+    ratio: np.ndarray = np.maximum(
+        total_bits / np.maximum(trans, 1) / thresholds.mean_bits, total_bits / thresholds.total_bits
+    )
+    ratio[trans < thresholds.min_events] = 0.0
+    return ratio
+
+
 def allows(last: LastFlag | None, reasons: Sequence[str], ts_ms: int, cooldown_ms: int) -> bool:
     """May a flag with ``reasons`` at event time ``ts_ms`` go out, given the user's last flag (None: never)?"""
     if last is None or ts_ms - last.ts_ms >= cooldown_ms:

@@ -1,0 +1,86 @@
+"""``clickguard score``: every user's score, signals and flag decision for a file of events, as CSV, so a team can
+rank and audit users offline with the model the consumer runs (``clickguard.consumer.offline``)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+from clickguard.cli.common import fail, open_store
+from clickguard.consumer.offline import UserScore, score_users
+from clickguard.files import open_binary
+from clickguard.model import artifact
+from clickguard.model.ports import BlobStore
+from clickguard.training.dataset import EventColumns
+from clickguard.training.pipeline import deduplicate
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("score", help="score every user of an event file with a published model, as CSV")
+    p.add_argument("--events", type=Path, required=True, help="NDJSON events (.gz too), in the order they happened")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--model", help="directory or s3://BUCKET holding models/ (the published latest.json)")
+    where.add_argument("--local", action="store_true", help="the model of the running local stack")
+    p.add_argument("--out", type=Path, required=True, help="CSV path ('-' for standard output)")
+    p.add_argument("--endpoint-url")
+    p.add_argument("--region")
+    p.set_defaults(func=run)
+
+
+def _store(args: argparse.Namespace) -> BlobStore:
+    if args.local:
+        from clickguard.cli.target import resolve_local
+        from clickguard.store.blobs import S3Store
+
+        target = resolve_local(args.region)
+        if not target.model_bucket:
+            fail("--local: the local stack has no model bucket output")
+        return S3Store(target.client("s3"), target.model_bucket)
+    return open_store(args.model, args.endpoint_url, args.region)
+
+
+def _read(path: Path) -> EventColumns:
+    if not path.is_file():
+        fail(f"--events {path}: no such file")
+    cols = EventColumns()
+    try:
+        with open_binary(path) as fh:
+            cols.add_lines(fh)
+    except (OSError, EOFError) as exc:
+        fail(f"--events {path}: cannot read it ({type(exc).__name__})")
+    if not len(cols):
+        fail(f"--events {path}: no valid event in {cols.lines} lines (rejected: {dict(cols.rejected) or 'none'})")
+    return deduplicate(cols)
+
+
+def _write(scores: list[UserScore], out: Path) -> None:
+    fh = sys.stdout if str(out) == "-" else out.open("w", newline="")
+    try:
+        writer = csv.writer(fh)
+        writer.writerow(UserScore.CSV_FIELDS)
+        writer.writerows(s.row() for s in scores)
+    finally:
+        if fh is not sys.stdout:
+            fh.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    cols = _read(args.events)
+    store = _store(args)
+    try:
+        model = artifact.load_latest(store)
+    except artifact.NoModelPublished:
+        fail(f"no model published in {store.describe()}")
+    except artifact.ModelArtifactError as exc:
+        fail(f"the published model cannot be used: {exc}")
+    scores = score_users(model, cols)
+    _write(scores, args.out)
+    flagged = sum(s.flagged for s in scores)
+    print(
+        f"{len(scores):,} users scored with model {model.version}: {flagged:,} flagged; "
+        f"{cols.lines:,} lines, {sum(cols.rejected.values()):,} rejected",
+        file=sys.stderr,
+    )
+    return 0

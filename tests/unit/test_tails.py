@@ -1,0 +1,93 @@
+"""ECOD-style tails: direction, calibration, robustness to a planted cluster, the budget's threshold."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from clickguard.model.tails import (
+    TailTables,
+    feature_bits,
+    fit_robust,
+    fit_tails,
+    score,
+    tail_probabilities,
+    threshold_for_budget,
+)
+
+
+def _normal(n=4000, f=3, seed=0):
+    return np.random.default_rng(seed).normal(size=(n, f))
+
+
+def test_a_point_far_in_the_anomalous_tail_scores_higher():
+    x = _normal()
+    tables = fit_tails(x, [1, -1, 0])
+    centre = np.zeros((1, 3))
+    for j, far in ((0, 6.0), (1, -6.0), (2, 6.0), (2, -6.0)):
+        point = centre.copy()
+        point[0, j] = far
+        assert score(tables, point)[0] > score(tables, centre)[0] + 5
+    wrong_way = np.array([[-6.0, 6.0, 0.0]])  # the benign side of one-sided features is no evidence
+    assert feature_bits(tables, wrong_way)[0, :2].tolist() == [0.0, 0.0]
+
+
+def test_beyond_the_sample_the_probability_is_floored_at_one_over_n_plus_1():
+    x = _normal(n=999)
+    tables = fit_tails(x, [1, 1, 1])
+    p = tail_probabilities(tables, np.full((1, 3), 1e9))
+    assert p.tolist() == [[1 / 1000] * 3]
+    assert score(tables, np.full((1, 3), 1e9))[0] == pytest.approx(3 * np.log2(1000))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from([1, -1, 0]), st.floats(0.01, 0.5), st.integers(0, 10_000))
+def test_tails_of_a_uniform_training_set_are_calibrated(direction, p, seed):
+    x = np.random.default_rng(seed).uniform(size=(5000, 1))
+    probs = tail_probabilities(fit_tails(x, [direction]), x)[:, 0]
+    assert np.mean(probs <= p) == pytest.approx(p, abs=0.015)
+
+
+def test_nan_is_no_evidence_and_is_left_out_of_fitting():
+    x = _normal(n=500, f=2)
+    x[::3, 1] = np.nan
+    tables = fit_tails(x, [1, 1])
+    assert tables.n_rows == (500, 500 - len(range(0, 500, 3)))
+    assert feature_bits(tables, np.array([[0.0, np.nan]]))[0, 1] == 0.0
+    empty = fit_tails(np.full((10, 1), np.nan), [1])
+    assert score(empty, np.array([[5.0]])).tolist() == [0.0]
+
+
+def test_robust_fit_keeps_a_planted_cluster_anomalous():
+    rng = np.random.default_rng(7)
+    normal = rng.normal(size=(1900, 4))
+    planted = rng.normal(loc=8.0, scale=0.3, size=(100, 4))  # a 5% cluster of extreme rows
+    x = np.vstack([normal, planted])
+    plain = score(fit_tails(x, [1, 1, 1, 1]), planted)
+    robust = score(fit_robust(x, [1, 1, 1, 1]), planted)
+    assert np.median(robust) > np.median(plain) + 4
+    assert robust.mean() > plain.mean()
+
+
+def test_budget_threshold_flags_the_budget_share():
+    s = np.random.default_rng(3).normal(size=5000)
+    for budget in (0.0, 0.01, 0.02, 0.1, 0.5):
+        t = threshold_for_budget(s, budget)
+        assert np.sum(s > t) == int(np.floor(budget * len(s)))
+    ties = np.array([0.0] * 90 + [1.0] * 10)
+    assert np.sum(ties > threshold_for_budget(ties, 0.05)) <= 5  # ties at the cut: at most the budget
+    assert threshold_for_budget(np.array([]), 0.02) == float("inf")
+
+
+def test_tables_round_trip_through_json_and_are_small():
+    tables = fit_robust(_normal(f=9), [1, 1, 1, -1, 1, 1, -1, 0, 1])
+    assert tables.quantiles.shape == (9, 256) and tables.quantiles.dtype == np.float32
+    again = TailTables.from_dict(json.loads(json.dumps(tables.as_dict())))
+    probe = _normal(n=50, f=9, seed=1)
+    assert np.array_equal(score(again, probe), score(tables, probe))
+    with pytest.raises(ValueError):
+        fit_tails(probe, [1, 2, 1, 1, 1, 1, 1, 1, 1])
