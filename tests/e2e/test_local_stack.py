@@ -65,6 +65,8 @@ def test_report_is_self_contained_and_has_its_figures(demo):
         "Transition matrix",
         "Top flagged users",
         f"{result.precision:,.3f}",
+        "id='user-scores'",
+        "Precision and recall of the score (average precision 0.",
     ):
         assert text in html, text
 

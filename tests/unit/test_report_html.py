@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import numpy as np
@@ -69,3 +70,31 @@ def test_empty_inputs_still_render():
 def test_top_states_keeps_start_and_caps():
     sub, labels = top_states(_data(), n=3)
     assert labels[0] == "START" and len(labels) == 3 and sub.shape == (3, 3)
+
+
+def test_user_scores_and_the_precision_recall_curve_are_drawn_where_labels_exist():
+    with_labels = render(
+        _data(
+            user_scores={"buyer": [0.2, 0.4, 0.9], "scraper": [1.4, 2.5]},
+            pr_curve=[(0.5, 1.0), (1.0, 0.8)],
+            average_precision=0.9,
+        )
+    )
+    assert "id='user-scores'" in with_labels and "id='pr'" in with_labels
+    assert "average precision 0.900" in with_labels and with_labels.count("<svg") == 5
+    without = render(_data(user_scores={"all users": [0.2, 1.3]}))
+    assert "id='user-scores'" in without and "id='pr'" not in without
+
+
+def test_the_curve_and_its_average_precision_follow_the_definition():
+    from sklearn.metrics import average_precision_score
+
+    from clickguard.sim.quality import average_precision, precision_recall_curve
+
+    rng = np.random.default_rng(3)
+    labels = rng.random(300) < 0.1
+    scores = np.round(rng.random(300) + labels * 0.5, 1)  # many ties
+    assert abs(average_precision(labels, scores) - average_precision_score(labels, scores)) < 1e-12
+    curve = precision_recall_curve(labels, scores)
+    assert curve[-1][0] == 1.0 and all(a[0] <= b[0] for a, b in itertools.pairwise(curve))
+    assert average_precision([True, False], [1.0, 0.0]) == 1.0

@@ -285,6 +285,23 @@ def _review(run: _Run, opts: DemoOptions, traffic: Traffic) -> list[dict[str, An
     return flags
 
 
+def _score_users(
+    model: Any, cols: EventColumns, truth: dict[str, str]
+) -> tuple[dict[str, list[float]], list[tuple[float, float]], float | None]:
+    """Every day-2 user's score (``consumer.offline``) by user type, and its precision-recall curve where known."""
+    from clickguard.consumer.offline import score_users
+
+    scores = score_users(model, cols)
+    by_type: dict[str, list[float]] = {}
+    for s in scores:
+        by_type.setdefault(truth.get(s.user_key, "all users"), []).append(s.score)
+    if not truth:
+        return by_type, [], None
+    labels = [is_abnormal(truth.get(s.user_key, "")) for s in scores]
+    values = [s.score for s in scores]
+    return by_type, quality.precision_recall_curve(labels, values), quality.average_precision(labels, values)
+
+
 def _write_report(opts: DemoOptions, result: DemoResult, model: Any, day2_lines: list, truth: dict[str, str]):
     from clickguard.report.data import ReportData
     from clickguard.report.html import write
@@ -305,6 +322,7 @@ def _write_report(opts: DemoOptions, result: DemoResult, model: Any, day2_lines:
     for user, n, mean_bits, _total in sessions:
         if n >= model.thresholds.min_events:
             scores.setdefault(truth.get(user, "all users"), []).append(mean_bits)
+    user_scores, curve, ap = _score_users(model, cols, truth)
     per_hour: dict[str, int] = {}
     for f in result.flags:
         hour = f["flagged_at"][11:13] + ":00"
@@ -337,6 +355,9 @@ def _write_report(opts: DemoOptions, result: DemoResult, model: Any, day2_lines:
             else None
         ),
         throughput=result.throughput,
+        user_scores=user_scores,
+        pr_curve=curve,
+        average_precision=ap,
         notes=[
             f"day 1: {result.day1_records:,} records; day 2: {result.day2_records:,} records; "
             f"{len(result.flags)} flags; first event {format_ms(int(ts.min())) if len(ts) else '-'}"

@@ -21,6 +21,11 @@ class ReportData:
     quality: dict[str, Any] | None = None  # per_type {type: {flagged, total}}, precision, recall
     throughput: dict[str, float] = field(default_factory=dict)  # name -> records per second (or any figure)
     notes: list[str] = field(default_factory=list)
+    # Per user type, every user's score (the rule as a number, ``consumer.offline``: above 1 the rule fires).
+    user_scores: dict[str, list[float]] = field(default_factory=dict)
+    # Where labels exist: the precision-recall curve of that score, (recall, precision) points, and its AP.
+    pr_curve: list[tuple[float, float]] = field(default_factory=list)
+    average_precision: float | None = None
 
 
 def from_quality(

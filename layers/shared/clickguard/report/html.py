@@ -85,6 +85,7 @@ def render(data: ReportData) -> str:
             marker=data.thresholds.get("mean_bits"),
         )
     )
+    parts.append(_user_scores(data))
     parts.append("<h2 id='flags'>Flags over time</h2>" + svg.bars(data.flags_over_time, "flags over time"))
     rows = []
     for f in data.top_flagged:
@@ -107,6 +108,26 @@ def render(data: ReportData) -> str:
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{escape(n)}</li>" for n in data.notes) + "</ul>")
     parts.append("</body></html>")
     return "".join(parts)
+
+
+def _user_scores(data: ReportData) -> str:
+    """Each user's score by user type, and the precision-recall curve of that score where labels exist."""
+    if not data.user_scores:
+        return ""
+    part = (
+        "<h2 id='user-scores'>Score per user, by user type</h2>"
+        "<p>The rule as a number: the highest <code>max(mean bits / threshold, total bits / threshold)</code> after "
+        "any of the user's events; above 1 the rule fires (the line).</p>"
+        + svg.histograms(data.user_scores, "user score by user type", "user score", marker=1.0)
+    )
+    if data.pr_curve:
+        ap = f"{data.average_precision:.3f}" if data.average_precision is not None else "n/a"
+        part += (
+            f"<h2 id='pr'>Precision and recall of the score (average precision {ap})</h2>"
+            "<p>Every threshold on the score above, against the ground truth; the rule's own point is the "
+            "threshold 1.</p>" + svg.curve(data.pr_curve, "precision-recall curve", "recall", "precision")
+        )
+    return part
 
 
 def write(data: ReportData, path: str | Path) -> Path:

@@ -109,3 +109,29 @@ def bars(points: list[tuple[str, int]], label: str, width: int = 640, height: in
         if i % every == 0:
             body.append(f'<text x="{x + step / 2:.1f}" y="{bottom + 14}" text-anchor="middle">{escape(name)}</text>')
     return _svg(width, height, body, label)
+
+
+def curve(
+    points: list[tuple[float, float]], label: str, x_label: str, y_label: str, width: int = 420, height: int = 320
+) -> str:
+    """A step curve on [0, 1] x [0, 1] (a precision-recall curve)."""
+    if not points:
+        return _svg(width, 40, ['<text x="10" y="20">no labels: no curve</text>'], label)
+    left, bottom, plot_w, plot_h = 50, height - 40, width - 70, height - 60
+    body = [
+        f'<rect x="{left}" y="{bottom - plot_h}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#333"/>',
+        f'<text x="{left + plot_w / 2}" y="{height - 8}" text-anchor="middle">{escape(x_label)}</text>',
+        f'<text x="12" y="{bottom - plot_h / 2}" transform="rotate(-90 12 {bottom - plot_h / 2})" '
+        f'text-anchor="middle">{escape(y_label)}</text>',
+    ]
+    for k in range(0, 6):
+        v = k / 5
+        body.append(f'<text x="{left + plot_w * v:.1f}" y="{bottom + 14}" text-anchor="middle">{v:.1f}</text>')
+        body.append(f'<text x="{left - 4}" y="{bottom - plot_h * v + 4:.1f}" text-anchor="end">{v:.1f}</text>')
+    pts, prev_x = [], 0.0
+    for x, y in points:
+        py = bottom - plot_h * y
+        pts += [f"{left + plot_w * prev_x:.1f},{py:.1f}", f"{left + plot_w * x:.1f},{py:.1f}"]
+        prev_x = x
+    body.append(f'<polyline fill="none" stroke="{PALETTE[0]}" stroke-width="2" points="{" ".join(pts)}"/>')
+    return _svg(width, height, body, label)

@@ -8,6 +8,7 @@ time (the thesis's 10 s Spark batches) only to bound the work per ``score_batch`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -218,6 +219,33 @@ def measure(
     for user, out in outcomes.items():
         out.user_type = truth.get(user, out.user_type)
     return tally({u for u, o in outcomes.items() if o.flagged}, truth)
+
+
+def precision_recall_curve(
+    labels: Sequence[bool] | np.ndarray, scores: Sequence[float] | np.ndarray
+) -> list[tuple[float, float]]:
+    """(recall, precision) at each distinct score threshold, highest score first; tied scores are one threshold."""
+    y = np.asarray(labels, dtype=bool)
+    s = np.asarray(scores, dtype=float)
+    if not y.any():
+        return []
+    order = np.argsort(-s, kind="mergesort")
+    s, y = s[order], y[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # the last row of each run of equal scores
+    tp = np.cumsum(y)[last]
+    fp = np.cumsum(~y)[last]
+    return list(zip((tp / tp[-1]).tolist(), (tp / (tp + fp)).tolist(), strict=True))
+
+
+def average_precision(labels: Sequence[bool] | np.ndarray, scores: Sequence[float] | np.ndarray) -> float:
+    """Area under the precision-recall steps (recall gained x precision there), as scikit-learn defines it;
+    NaN with no positive."""
+    curve = precision_recall_curve(labels, scores)
+    if not curve:
+        return math.nan
+    recalls = np.array([r for r, _ in curve])
+    precisions = np.array([p for _, p in curve])
+    return float(np.sum(np.diff(np.r_[0.0, recalls]) * precisions))
 
 
 def sample_block_list(labels: Mapping[str, str], share: float, seed: int = 0) -> list[str]:
