@@ -32,7 +32,7 @@ from bench import quality_baselines as qb
 from clickguard.sim import SimConfig, simulate
 from clickguard.sim.catalog import ABNORMAL_TYPES, is_abnormal
 from clickguard.sim.generator import SimDay
-from clickguard.sim.quality import precision, recall, sample_block_list, tally
+from clickguard.sim.quality import average_precision, precision, recall, sample_block_list, tally
 
 MethodFn = Callable[[SimDay, SimDay, Collection[str], int], qb.Scored | None]
 
@@ -83,22 +83,6 @@ class Grid:
 
 
 # --- measures ---------------------------------------------------------------------------------------------------
-def average_precision(labels: Sequence[bool] | np.ndarray, scores: Sequence[float] | np.ndarray) -> float:
-    """Area under the precision-recall steps, ranking by ``scores`` (higher first); tied scores are one threshold.
-    ``sum over thresholds of (recall gained) x (precision there)``, as scikit-learn defines it. NaN with no positive."""
-    y = np.asarray(labels, dtype=bool)
-    s = np.asarray(scores, dtype=float)
-    if not y.any():
-        return math.nan
-    order = np.argsort(-s, kind="mergesort")
-    s, y = s[order], y[order]
-    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # the last row of each run of equal scores
-    tp = np.cumsum(y)[last]
-    fp = np.cumsum(~y)[last]
-    gained = np.diff(np.r_[0, tp]) / tp[-1]
-    return float(np.sum(gained * tp / (tp + fp)))
-
-
 def score_cell(scored: qb.Scored, truth: Mapping[str, str]) -> tuple[float, float, float]:
     """AP over the users of ``truth`` (a user the method did not score ranks below all it did), and P and R."""
     users = list(truth)

@@ -56,9 +56,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from clickguard import settings
+from clickguard.consumer.offline import score_users
 from clickguard.events import format_ms
 from clickguard.model.model import Model, ModelParams
-from clickguard.model.scoring import EventBatch, ScoringTable, score_batch
 from clickguard.model.sessions import late_events, previous_states, session_starts
 from clickguard.model.signals import session_features
 from clickguard.model.tails import TailTables, fit_robust, score, threshold_for_budget
@@ -137,26 +137,8 @@ def clickguard_v1(train_day: SimDay, test_day: SimDay, block_list: Collection[st
 
 
 def v1_peak_ratio(model: Model, day: SimDay) -> dict[str, float]:
-    """Per user, the highest ``max(mean / mean threshold, total / total threshold)`` after any event at which the
-    session has at least ``min_events`` transitions (the consumer's per-event screen as a number); 0 if none."""
-    order = np.argsort(day.ts_ms, kind="stable")
-    users = day.user_ids[order].tolist()
-    batch = EventBatch(
-        users,
-        np.asarray(STATES, dtype=object)[day.states[order]].tolist(),
-        day.ts_ms[order].tolist(),
-        day.session_ids[order].tolist(),
-    )
-    result = score_batch(ScoringTable.from_model(model), model.params.gap_ms, batch, {})
-    th = model.thresholds
-    trans = np.asarray(result.event_transitions)
-    total = np.asarray(result.event_total_ubits) / settings.MICROBITS_PER_BIT
-    ratio = np.maximum(total / np.maximum(trans, 1) / th.mean_bits, total / th.total_bits)
-    ratio[trans < th.min_events] = 0.0
-    names, code = np.unique(np.asarray(users, dtype=str), return_inverse=True)
-    best = np.zeros(len(names))
-    np.maximum.at(best, code, ratio)
-    return dict(zip(names.tolist(), best.tolist(), strict=True))
+    """Per user, the rule as a number (``consumer.offline.score_users``: the consumer's maths on the whole day)."""
+    return {s.user_key: s.score for s in score_users(model, columns_of(day))}
 
 
 # --- seed 000: the thesis ----------------------------------------------------------------------------------------

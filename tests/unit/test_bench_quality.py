@@ -29,17 +29,14 @@ def test_tiny_grid_has_one_cell_per_method_and_mix_with_measures_in_range(grid):
     assert sorted((c.method, c.mix) for c in grid.cells) == sorted((m, x) for m in names for x in ("default", "random"))
     for cell in grid.cells:
         assert (cell.seed, cell.regime) == (1, "full")
-        if cell.method == "v2":  # reserved, not built yet
-            assert cell.ap is None
-            continue
         assert cell.ap is not None and 0.0 <= cell.ap <= 1.0, cell
         assert 0.0 <= cell.precision <= 1.0 and 0.0 <= cell.recall <= 1.0, cell
-    assert {c.method for c in grid.cells if c.ap is not None} == set(names) - {"v2"}
+    assert {c.method for c in grid.cells if c.ap is not None} == set(names)
     assert set(grid.base_rate) == {(1, "default"), (1, "random")}
     report = format_report(grid, names)
     assert all(name in report for name in names)
     assert "mix=default  labels=full" in report and "mix=random  labels=full" in report
-    assert "Summary over seeds, AP" in report and "n/a" in report
+    assert "Summary over seeds, AP" in report
 
 
 def _truth_scorer(sign: float):
