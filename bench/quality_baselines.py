@@ -46,6 +46,16 @@ How each scores (the seeds are in ``/work/shared/seeds``):
   ``threshold_for_budget`` over the training day's per-user scores; flag = score above it. Directions, fixed a
   priori: high is anomalous for bits, peak per minute, events, duration, sub-second share and failure share; low
   for the gaps' coefficient of variation (metronomic machines) and distinct actions per event (repetition).
+  With labels (a block list with at least 2 users, and at least 2 unblocked), the supervised part
+  (``clickguard.model.supervised``) is blended in: per user of day 1 (blocked included: they are the positives;
+  every other user is a negative, PU-style) the features are the per-feature tail bits of the user's
+  highest-scoring session, the shares of their events per token of the model's vocabulary (seed 004's counts,
+  normalised) and ``log(1 + events)``; ``fit_blend`` (seeded with the run's seed, 30% of each class held back,
+  weights 0.25/0.5/0.75/1 fixed a priori) validates the blend against the unsupervised score alone and refuses it
+  when it does not validate strictly better. Accepted: the score is the blend (robust z-scores against day 1's
+  users, convex weight), and the cut is the same 2% budget over the blended scores of day 1's unblocked users
+  (in-sample for the logistic, which was refitted on all of day 1: their logits lean low, so the cut may be
+  lenient). Refused, or no labels: the unsupervised score and cut above, unchanged.
 """
 
 from __future__ import annotations
@@ -61,7 +71,8 @@ from clickguard.events import format_ms
 from clickguard.model.model import Model, ModelParams
 from clickguard.model.sessions import late_events, previous_states, session_starts
 from clickguard.model.signals import session_features
-from clickguard.model.tails import TailTables, fit_robust, score, threshold_for_budget
+from clickguard.model.supervised import BlendFit, fit_blend
+from clickguard.model.tails import TailTables, feature_bits, fit_robust, score, threshold_for_budget
 from clickguard.model.user_cap import cap_runs
 from clickguard.model.vocabulary import START_INDEX, encode, index_of
 from clickguard.sim.catalog import STATES, split_state
@@ -316,12 +327,68 @@ def _v2_user_scores(tables: TailTables, sess: V2Sessions) -> np.ndarray:
     return best
 
 
+def _v2_tables(model: Model, day1: V2Sessions) -> TailTables:
+    capped, _ = cap_runs(day1.owner, model.params.max_user_share)
+    fit_rows = day1.features if capped is None else day1.features[capped]
+    return fit_robust(fit_rows, V2_DIRECTIONS, trim=V2_TRIM, rounds=V2_ROUNDS)
+
+
+def _v2_worst_bits(tables: TailTables, sess: V2Sessions) -> np.ndarray:
+    """Per user, the per-feature tail bits of their highest-scoring session (zeros with no session long enough)."""
+    out = np.zeros((len(sess.names), tables.n_features))
+    if len(sess.owner):
+        bits = feature_bits(tables, sess.features)
+        order = np.lexsort((bits.sum(axis=1), sess.owner))
+        last = order[np.r_[np.flatnonzero(np.diff(sess.owner[order])), len(order) - 1]]
+        out[sess.owner[last]] = bits[last]
+    return out
+
+
+def _v2_type_shares(model: Model, day: SimDay, names: list[str]) -> np.ndarray:
+    """Per user (``names``' order), events per vocabulary token over the user's events (every event of the day),
+    then ``log(1 + events)``."""
+    code = {u: i for i, u in enumerate(names)}
+    user = np.array([code.get(u, -1) for u in day.user_ids.astype(str).tolist()], dtype=np.int64)
+    keep = user >= 0
+    tokens = np.asarray(STATES, dtype=object)[day.states[keep]].tolist()
+    states = encode(tokens, index_of(model.tokens))
+    counts = np.zeros((len(names), len(model.tokens)))
+    np.add.at(counts, (user[keep], states), 1.0)
+    events = counts.sum(axis=1)
+    return np.column_stack([counts / np.maximum(events, 1.0)[:, None], np.log1p(events)])
+
+
+def v2_user_features(model: Model, tables: TailTables, day: SimDay) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Every user of ``day``: names, the supervised part's features and the unsupervised score."""
+    sess = v2_sessions(model, day)
+    x = np.column_stack([_v2_worst_bits(tables, sess), _v2_type_shares(model, day, sess.names)])
+    return sess.names, x, _v2_user_scores(tables, sess)
+
+
+def v2_blend_fit(
+    model: Model, tables: TailTables, train_day: SimDay, block_list: Collection[str], seed: int
+) -> tuple[BlendFit, float] | None:
+    """The supervised part from day 1's labels, and the flag cut: the budget over the blended scores of day 1's
+    unblocked users. None when there are fewer than 2 users of either class."""
+    names, x, unsupervised = v2_user_features(model, tables, train_day)
+    blocked = set(block_list)
+    y = np.array([u in blocked for u in names], dtype=bool)
+    if y.sum() < 2 or (~y).sum() < 2:
+        return None
+    fitted = fit_blend(x, y, unsupervised, seed)
+    return fitted, threshold_for_budget(fitted.score(unsupervised[~y], x[~y]), V2_BUDGET)
+
+
 def clickguard_v2(train_day: SimDay, test_day: SimDay, block_list: Collection[str], seed: int) -> Scored:
     model = _v2_model(train_day, block_list)
     day1 = v2_sessions(model, train_day, block_list)
-    capped, _ = cap_runs(day1.owner, model.params.max_user_share)
-    fit_rows = day1.features if capped is None else day1.features[capped]
-    tables = fit_robust(fit_rows, V2_DIRECTIONS, trim=V2_TRIM, rounds=V2_ROUNDS)
+    tables = _v2_tables(model, day1)
+    blended = v2_blend_fit(model, tables, train_day, block_list, seed) if block_list else None
+    if blended is not None and not blended[0].refused:
+        fitted, cut = blended
+        names, x, unsupervised = v2_user_features(model, tables, test_day)
+        scores = fitted.score(unsupervised, x)
+        return _as_scored(names, scores, scores > cut)
     cut = threshold_for_budget(_v2_user_scores(tables, day1), V2_BUDGET)
     test = v2_sessions(model, test_day)
     scores = _v2_user_scores(tables, test)

@@ -86,3 +86,21 @@ def test_random_mixes_stay_in_the_documented_ranges():
         cfg = random_mix(seed, 300).validate()
         assert 0.01 <= cfg.abnormal_share <= 0.20
         assert sum(cfg.abnormal_mix.values()) == pytest.approx(1.0)
+
+
+def test_v2_with_labels_blends_only_what_validated_and_falls_back_when_refused(monkeypatch):
+    d1, d2 = simulate(SimConfig(users=400, seed=3, days=2))[:2]
+    block = sorted(u for u, t in d1.labels.items() if is_abnormal(t))
+    model = qb._v2_model(d1, block)
+    tables = qb._v2_tables(model, qb.v2_sessions(model, d1, block))
+    fitted, cut = qb.v2_blend_fit(model, tables, d1, block, seed=3)
+    assert fitted.refused == (fitted.weight == 0.0)
+    assert fitted.refused or fitted.ap_blend > fitted.ap_unsupervised
+    blended = qb.clickguard_v2(d1, d2, block, 3)
+    assert blended.flagged == {u for u, s in blended.scores.items() if s > cut} or fitted.refused
+    unsupervised = qb.clickguard_v2(d1, d2, [], 3)
+    assert set(blended.scores) == set(unsupervised.scores)
+    monkeypatch.setattr(qb, "v2_blend_fit", lambda *args: None)  # refused or too few labels: unsupervised alone
+    alone = qb.clickguard_v2(d1, d2, block, 3)
+    names, _x, scores = qb.v2_user_features(model, tables, d2)
+    assert alone.scores == dict(zip(names, scores.tolist(), strict=True))
