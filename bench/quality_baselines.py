@@ -34,28 +34,11 @@ How each scores (the seeds are in ``/work/shared/seeds``):
   type (with failures as their own types; the simulator has no platform, so no per-platform counts), trained on the
   training day's users labelled by the block list (1 = blocked, 0 = everyone else: unlabelled is presumed good).
   Score = predicted probability of blocked; flags = probability >= 0.5. Needs a non-empty block list.
-* ``clickguard_v2`` (offline, issue 10; not yet in the consumer): the Markov model trained on the training day as
-  v1 does (``clickguard.training.pipeline.train`` without the block list), then per session (split by
-  ``clickguard.model.sessions.session_starts``, per user in arrival order, late events dropped as the consumer
-  skips them; sessions of at least ``min_events`` events only) nine features: peak running mean bits and total bits
-  (the model's two views) and ``clickguard.model.signals.FEATURES``. Their empirical tails on the training day's
-  sessions (the block list left out; each user's sessions capped at the model's ``max_user_share`` as calibration
-  does) are fitted by ``clickguard.model.tails.fit_robust`` (trim 2%, 2 rounds) and a session's score is its sum of
-  tail bits. A user's score is the maximum over their sessions (0 with no session long enough). Operating point: an
-  alert budget of 2% of active users, chosen before any run and not tuned: the cut is
-  ``threshold_for_budget`` over the training day's per-user scores; flag = score above it. Directions, fixed a
-  priori: high is anomalous for bits, peak per minute, events, duration, sub-second share and failure share; low
-  for the gaps' coefficient of variation (metronomic machines) and distinct actions per event (repetition).
-  With labels (a block list with at least 2 users, and at least 2 unblocked), the supervised part
-  (``clickguard.model.supervised``) is blended in: per user of day 1 (blocked included: they are the positives;
-  every other user is a negative, PU-style) the features are the per-feature tail bits of the user's
-  highest-scoring session, the shares of their events per token of the model's vocabulary (seed 004's counts,
-  normalised) and ``log(1 + events)``; ``fit_blend`` (seeded with the run's seed, 30% of each class held back,
-  weights 0.25/0.5/0.75/1 fixed a priori) validates the blend against the unsupervised score alone and refuses it
-  when it does not validate strictly better. Accepted: the score is the blend (robust z-scores against day 1's
-  users, convex weight), and the cut is the same 2% budget over the blended scores of day 1's unblocked users
-  (in-sample for the logistic, which was refitted on all of day 1: their logits lean low, so the cut may be
-  lenient). Refused, or no labels: the unsupervised score and cut above, unchanged.
+* ``clickguard_v2`` (issue 10; in the trainer and ``clickguard score``, not yet in the consumer's flags): the
+  product's ``clickguard.model.detector`` (its docstring is the specification), fitted on the training day with the
+  Markov model trained there as v1 is (the block list left out of both; blocked users are the supervised part's
+  positives) and applied to the scored day. Its budget (2% of users), trimming, directions and blend grid were
+  fixed before any run.
 """
 
 from __future__ import annotations
@@ -65,20 +48,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from clickguard import settings
 from clickguard.consumer.offline import score_users
 from clickguard.events import format_ms
+from clickguard.model import detector
 from clickguard.model.model import Model, ModelParams
-from clickguard.model.sessions import late_events, previous_states, session_starts
-from clickguard.model.signals import session_features
-from clickguard.model.supervised import BlendFit, fit_blend
-from clickguard.model.tails import TailTables, feature_bits, fit_robust, score, threshold_for_budget
-from clickguard.model.user_cap import cap_runs
-from clickguard.model.vocabulary import START_INDEX, encode, index_of
 from clickguard.sim.catalog import STATES, split_state
 from clickguard.sim.generator import SimDay
 from clickguard.sim.quality import columns_of, evaluate_columns
-from clickguard.training.pipeline import peak_running_mean, train
+from clickguard.training.pipeline import train
 
 THESIS_PSEUDOCOUNT = 10
 THESIS_MIN_EVENTS = 3
@@ -86,12 +63,7 @@ THESIS_FLAG_QUANTILE = 0.01
 NOTEBOOK_Z = 2.0
 IFOREST_CONTAMINATION = 0.1
 RFOREST_TREES = 200
-V2_BUDGET = 0.02  # share of active users flagged on the training day; fixed before any run
-V2_TRIM = 0.02
-V2_ROUNDS = 2
 V2_MIN_SESSIONS = 100  # as clickguard.sim.quality.evaluate_columns trains v1
-# mean bits (peak running), total bits, then clickguard.model.signals.FEATURES in order
-V2_DIRECTIONS = (1, 1, 1, 1, 1, -1, 1, 1, -1)
 N_IDS = len(STATES)  # the simulator's states as event ids (END is never emitted)
 
 
@@ -268,16 +240,7 @@ def random_forest(train_day: SimDay, test_day: SimDay, block_list: Collection[st
     return _as_scored(test.names, proba, proba >= 0.5)
 
 
-# --- clickguard v2 (offline): the Markov model's two views and the session signals, as empirical tails --------------
-@dataclass(frozen=True)
-class V2Sessions:
-    """A day's sessions of at least ``min_events`` events: owner (user code), features, and the users' names."""
-
-    names: list[str]
-    owner: np.ndarray  # user code per session, grouped by user
-    features: np.ndarray  # (sessions, 9)
-
-
+# --- clickguard v2: the product's detector (clickguard.model.detector), trained on day 1 as the trainer would ----
 def _v2_model(train_day: SimDay, block_list: Collection[str]) -> Model:
     cols = columns_of(train_day)
     start, end = format_ms(min(cols.ts_ms)), format_ms(max(cols.ts_ms) + 1)
@@ -293,103 +256,8 @@ def _v2_model(train_day: SimDay, block_list: Collection[str]) -> Model:
     return model
 
 
-def v2_sessions(model: Model, day: SimDay, leave_out: Collection[str] = ()) -> V2Sessions:
-    """Sessions as the consumer would see them: per user in arrival (time) order, late events dropped."""
-    excluded = set(leave_out)
-    keep = np.array([u not in excluded for u in day.user_ids.tolist()], dtype=bool)
-    time_order = np.flatnonzero(keep)[np.argsort(day.ts_ms[keep], kind="stable")]
-    names, ucode = np.unique(day.user_ids[time_order].astype(str), return_inverse=True)
-    order = time_order[np.argsort(ucode, kind="stable")]
-    user, ts = np.sort(ucode, kind="stable"), day.ts_ms[order].astype(np.int64)
-    gap_ms, min_events = model.params.gap_ms, model.params.min_events
-    on_time = ~late_events(user, ts, gap_ms)
-    order, user, ts = order[on_time], user[on_time], ts[on_time]
-    _, sid = np.unique(day.session_ids[order].astype(str), return_inverse=True)
-    starts = session_starts(user, ts, sid, gap_ms)
-    tokens = np.asarray(STATES, dtype=object)[day.states[order]].tolist()
-    states = encode(tokens, index_of(model.tokens))
-    ub = model.microbits[previous_states(states, starts, START_INDEX), states]
-    seg = np.cumsum(starts) - 1
-    n = int(starts.sum())
-    events = np.bincount(seg, minlength=n)
-    total_bits = np.bincount(seg, weights=ub, minlength=n) / settings.MICROBITS_PER_BIT
-    peak_mean = peak_running_mean(ub, starts, min_events) / settings.MICROBITS_PER_BIT
-    _, signals = session_features(seg, ts, tokens, n)
-    x = np.column_stack([peak_mean, total_bits, signals])
-    long_enough = events >= min_events
-    return V2Sessions(names.tolist(), user[starts][long_enough], x[long_enough])
-
-
-def _v2_user_scores(tables: TailTables, sess: V2Sessions) -> np.ndarray:
-    best = np.zeros(len(sess.names))
-    if len(sess.owner):
-        np.maximum.at(best, sess.owner, score(tables, sess.features))
-    return best
-
-
-def _v2_tables(model: Model, day1: V2Sessions) -> TailTables:
-    capped, _ = cap_runs(day1.owner, model.params.max_user_share)
-    fit_rows = day1.features if capped is None else day1.features[capped]
-    return fit_robust(fit_rows, V2_DIRECTIONS, trim=V2_TRIM, rounds=V2_ROUNDS)
-
-
-def _v2_worst_bits(tables: TailTables, sess: V2Sessions) -> np.ndarray:
-    """Per user, the per-feature tail bits of their highest-scoring session (zeros with no session long enough)."""
-    out = np.zeros((len(sess.names), tables.n_features))
-    if len(sess.owner):
-        bits = feature_bits(tables, sess.features)
-        order = np.lexsort((bits.sum(axis=1), sess.owner))
-        last = order[np.r_[np.flatnonzero(np.diff(sess.owner[order])), len(order) - 1]]
-        out[sess.owner[last]] = bits[last]
-    return out
-
-
-def _v2_type_shares(model: Model, day: SimDay, names: list[str]) -> np.ndarray:
-    """Per user (``names``' order), events per vocabulary token over the user's events (every event of the day),
-    then ``log(1 + events)``."""
-    code = {u: i for i, u in enumerate(names)}
-    user = np.array([code.get(u, -1) for u in day.user_ids.astype(str).tolist()], dtype=np.int64)
-    keep = user >= 0
-    tokens = np.asarray(STATES, dtype=object)[day.states[keep]].tolist()
-    states = encode(tokens, index_of(model.tokens))
-    counts = np.zeros((len(names), len(model.tokens)))
-    np.add.at(counts, (user[keep], states), 1.0)
-    events = counts.sum(axis=1)
-    return np.column_stack([counts / np.maximum(events, 1.0)[:, None], np.log1p(events)])
-
-
-def v2_user_features(model: Model, tables: TailTables, day: SimDay) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Every user of ``day``: names, the supervised part's features and the unsupervised score."""
-    sess = v2_sessions(model, day)
-    x = np.column_stack([_v2_worst_bits(tables, sess), _v2_type_shares(model, day, sess.names)])
-    return sess.names, x, _v2_user_scores(tables, sess)
-
-
-def v2_blend_fit(
-    model: Model, tables: TailTables, train_day: SimDay, block_list: Collection[str], seed: int
-) -> tuple[BlendFit, float] | None:
-    """The supervised part from day 1's labels, and the flag cut: the budget over the blended scores of day 1's
-    unblocked users. None when there are fewer than 2 users of either class."""
-    names, x, unsupervised = v2_user_features(model, tables, train_day)
-    blocked = set(block_list)
-    y = np.array([u in blocked for u in names], dtype=bool)
-    if y.sum() < 2 or (~y).sum() < 2:
-        return None
-    fitted = fit_blend(x, y, unsupervised, seed)
-    return fitted, threshold_for_budget(fitted.score(unsupervised[~y], x[~y]), V2_BUDGET)
-
-
 def clickguard_v2(train_day: SimDay, test_day: SimDay, block_list: Collection[str], seed: int) -> Scored:
     model = _v2_model(train_day, block_list)
-    day1 = v2_sessions(model, train_day, block_list)
-    tables = _v2_tables(model, day1)
-    blended = v2_blend_fit(model, tables, train_day, block_list, seed) if block_list else None
-    if blended is not None and not blended[0].refused:
-        fitted, cut = blended
-        names, x, unsupervised = v2_user_features(model, tables, test_day)
-        scores = fitted.score(unsupervised, x)
-        return _as_scored(names, scores, scores > cut)
-    cut = threshold_for_budget(_v2_user_scores(tables, day1), V2_BUDGET)
-    test = v2_sessions(model, test_day)
-    scores = _v2_user_scores(tables, test)
-    return _as_scored(test.names, scores, scores > cut)
+    fitted = detector.fit(model, columns_of(train_day), block_list, seed)
+    verdicts = detector.apply(fitted, model, columns_of(test_day))
+    return _as_scored(verdicts.names, verdicts.scores, verdicts.flagged)

@@ -14,9 +14,11 @@ from bench.bench_quality import (
     random_mix,
     run_grid,
 )
+from clickguard.model import detector
 from clickguard.sim import simulate
 from clickguard.sim.catalog import is_abnormal
 from clickguard.sim.population import SimConfig
+from clickguard.sim.quality import columns_of
 
 
 @pytest.fixture(scope="module")
@@ -88,19 +90,14 @@ def test_random_mixes_stay_in_the_documented_ranges():
         assert sum(cfg.abnormal_mix.values()) == pytest.approx(1.0)
 
 
-def test_v2_with_labels_blends_only_what_validated_and_falls_back_when_refused(monkeypatch):
+def test_v2_is_the_products_detector_with_labels_blended_only_when_validated():
     d1, d2 = simulate(SimConfig(users=400, seed=3, days=2))[:2]
     block = sorted(u for u, t in d1.labels.items() if is_abnormal(t))
     model = qb._v2_model(d1, block)
-    tables = qb._v2_tables(model, qb.v2_sessions(model, d1, block))
-    fitted, cut = qb.v2_blend_fit(model, tables, d1, block, seed=3)
-    assert fitted.refused == (fitted.weight == 0.0)
-    assert fitted.refused or fitted.ap_blend > fitted.ap_unsupervised
+    fitted = detector.fit(model, columns_of(d1), block, seed=3)
+    assert fitted.blend is None or fitted.blend.ap_blend > fitted.blend.ap_unsupervised
     blended = qb.clickguard_v2(d1, d2, block, 3)
-    assert blended.flagged == {u for u, s in blended.scores.items() if s > cut} or fitted.refused
-    unsupervised = qb.clickguard_v2(d1, d2, [], 3)
-    assert set(blended.scores) == set(unsupervised.scores)
-    monkeypatch.setattr(qb, "v2_blend_fit", lambda *args: None)  # refused or too few labels: unsupervised alone
-    alone = qb.clickguard_v2(d1, d2, block, 3)
-    names, _x, scores = qb.v2_user_features(model, tables, d2)
-    assert alone.scores == dict(zip(names, scores.tolist(), strict=True))
+    verdicts = detector.apply(fitted, model, columns_of(d2))
+    assert blended.scores == dict(zip(verdicts.names, verdicts.scores.tolist(), strict=True))
+    assert blended.flagged == {u for u, s in blended.scores.items() if s > fitted.threshold}
+    assert set(qb.clickguard_v2(d1, d2, [], 3).scores) == set(blended.scores)

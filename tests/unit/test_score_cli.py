@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import io
 
+import numpy as np
 import pytest
 
 from clickguard.cli.main import main
+from clickguard.cli.score_cmd import V2_FIELDS
 from clickguard.consumer.batch import Deps, process_batch
 from clickguard.consumer.offline import UserScore, score_users
 from clickguard.events import parse_record
@@ -66,10 +68,27 @@ def test_score_writes_every_user_as_csv(tmp_path, days, capsys):
     out = tmp_path / "scores.csv"
     assert main(["score", "--events", str(events), "--model", str(models), "--out", str(out)]) == 0
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
-    assert list(rows[0]) == list(UserScore.CSV_FIELDS)
+    assert list(rows[0]) == [*UserScore.CSV_FIELDS, *V2_FIELDS]  # the trained model carries detector v2
     assert len(rows) == len(days[0].labels)
     assert all((float(r["score"]) > 1) == (r["flagged"] == "true") for r in rows)
-    assert "users scored with model" in capsys.readouterr().err
+    v2_flagged = [r for r in rows if r["v2_flagged"] == "true"]
+    assert 0 < len(v2_flagged) <= 0.05 * len(rows)  # a 2% budget on the window it was trained on
+    assert all(r["v2_events"] != "" and float(r["v2_gap_cv_bits"]) >= 0 for r in v2_flagged)
+    assert "detector v2 flags" in capsys.readouterr().err
+
+
+def test_a_published_detector_round_trips_and_scores_the_same(days, model, tmp_path):
+    from clickguard.model import artifact, detector
+    from clickguard.store.blobs import LocalDirStore
+
+    assert model.detector is not None and model.stats["detector"]["fitted"]
+    store = LocalDirStore(str(tmp_path / "store"))
+    artifact.publish(store, model)
+    loaded = artifact.load_latest(store)
+    first = detector.apply(detector.Detector.from_dict(model.detector), model, columns_of(days[1]))
+    again = detector.apply(detector.Detector.from_dict(loaded.detector), loaded, columns_of(days[1]))
+    assert first.names == again.names and np.allclose(first.scores, again.scores)
+    assert (first.flagged == again.flagged).all()
 
 
 def _b(x):

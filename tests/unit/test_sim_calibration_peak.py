@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from clickguard.model.calibration import calibrate
-from clickguard.training.pipeline import peak_running_mean
+from clickguard.model.calibration import calibrate, peak_running_mean
 
 
 def test_peak_running_mean_per_session_from_min_events():

@@ -99,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         "thresholds": {"mean_bits": model.thresholds.mean_bits, "total_bits": model.thresholds.total_bits},
         "training_flag_rate": model.thresholds.flag_rate,
         "user_cap": model.stats["user_cap"],
+        "detector": model.stats.get("detector"),
     }
     print(json.dumps(summary, indent=2))
     return 0

@@ -112,6 +112,7 @@ def model_metadata(model: Model, array_sha: dict[str, str]) -> dict[str, Any]:
         "params": asdict(model.params),
         "thresholds": asdict(model.thresholds),
         "stats": model.stats,
+        "detector": model.detector,
         "arrays": {
             name: {"file": spec[0], "dtype": np.dtype(spec[1]).name, "sha256": array_sha[name]}
             for name, spec in _ARRAYS.items()
@@ -332,6 +333,7 @@ def load_version(store: BlobStore, version: str, expected_meta_sha: str | None =
             params=ModelParams(**meta["params"]),
             thresholds=Thresholds(**meta["thresholds"]),
             stats=meta["stats"],
+            detector=meta.get("detector"),  # absent in models written before detector v2
             **arrays,
         )
     except (KeyError, TypeError, ValueError) as exc:

@@ -51,3 +51,15 @@ def calibrate(
         mean_flag_rate=round(float(over_mean.mean()), 6),
         total_flag_rate=round(float(over_total.mean()), 6),
     )
+
+
+def peak_running_mean(ub: np.ndarray, starts: np.ndarray, min_events: int) -> np.ndarray:
+    """Per session, the highest running mean (micro-bits per transition) after any event from the
+    ``min_events``-th on: what the consumer's per-event rule sees. -1 for sessions shorter than that."""
+    first = np.flatnonzero(starts)
+    seg = np.cumsum(starts) - 1
+    cs = np.cumsum(ub, dtype=np.int64)
+    before = np.concatenate(([0], cs))[first]  # running total just before each session
+    pos = np.arange(len(ub)) - first[seg] + 1
+    running = np.where(pos >= min_events, (cs - before[seg]) / pos, -1.0)
+    return np.maximum.reduceat(running, first) if len(first) else np.empty(0)

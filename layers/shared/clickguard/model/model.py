@@ -68,6 +68,7 @@ class Model:
     counts: np.ndarray = field(repr=False)  # int64 [V, V]
     surprisal: np.ndarray = field(repr=False)  # float32 [V, V], bits
     start_distribution: np.ndarray = field(repr=False)  # float32 [V]
+    detector: dict[str, Any] | None = field(default=None, repr=False)  # detector v2 (``model.detector``), as JSON
 
     @property
     def n_states(self) -> int:

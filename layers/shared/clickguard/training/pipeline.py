@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Collection, Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from clickguard.model.calibration import calibrate
+from clickguard.model import detector
+from clickguard.model.calibration import calibrate, peak_running_mean
 from clickguard.model.model import Model, ModelParams, Thresholds
 from clickguard.model.sessions import late_events, previous_states, session_starts
 from clickguard.model.transitions import (
@@ -53,6 +54,7 @@ class CleanWindow:
     duplicates: int
     excluded_users: int
     excluded_events: int
+    with_blocked: EventColumns  # duplicates gone, blocked users kept: detector v2's supervised positives
 
 
 @dataclass(frozen=True)
@@ -104,22 +106,10 @@ def deduplicate(cols: EventColumns) -> EventColumns:
     return cols.subset(keep)
 
 
-def peak_running_mean(ub: np.ndarray, starts: np.ndarray, min_events: int) -> np.ndarray:
-    """Per session, the highest running mean (micro-bits per transition) after any event from the
-    ``min_events``-th on: what the consumer's per-event rule sees. -1 for sessions shorter than that."""
-    first = np.flatnonzero(starts)
-    seg = np.cumsum(starts) - 1
-    cs = np.cumsum(ub, dtype=np.int64)
-    before = np.concatenate(([0], cs))[first]  # running total just before each session
-    pos = np.arange(len(ub)) - first[seg] + 1
-    running = np.where(pos >= min_events, (cs - before[seg]) / pos, -1.0)
-    return np.maximum.reduceat(running, first) if len(first) else np.empty(0)
-
-
 def clean_window(cols: EventColumns, exclude_users: Collection[str]) -> CleanWindow:
     """Drop duplicates, then the events of users reviewers blocked; refuse a window with nothing left."""
     n_in = len(cols)
-    cols = deduplicate(cols)
+    cols = with_blocked = deduplicate(cols)
     duplicates = n_in - len(cols)
     excluded = frozenset(exclude_users)
     excluded_events = 0
@@ -129,7 +119,7 @@ def clean_window(cols: EventColumns, exclude_users: Collection[str]) -> CleanWin
         cols = cols.subset(keep)
     if len(cols) == 0:
         raise InsufficientData("the training window holds no valid events")
-    return CleanWindow(cols, duplicates, len(excluded), excluded_events)
+    return CleanWindow(cols, duplicates, len(excluded), excluded_events, with_blocked)
 
 
 def order_and_cap(cols: EventColumns, max_user_share: float, gap_ms: int) -> OrderedEvents:
@@ -278,4 +268,23 @@ def train(
         surprisal=bits,
         start_distribution=probs[START_INDEX].astype(np.float32),
     )
-    return model, sess
+    return with_detector(model, window, exclude_users), sess
+
+
+def with_detector(model: Model, window: CleanWindow, blocked: Collection[str]) -> Model:
+    """The model with detector v2 fitted on the same window (``model.detector``); a window it cannot be fitted on
+    (no session long enough) publishes without it, and the stats say why."""
+    try:
+        fitted = detector.fit(model, window.with_blocked, frozenset(blocked), seed=0)
+    except ValueError as exc:
+        return replace(model, stats={**model.stats, "detector": {"fitted": False, "reason": str(exc)}})
+    summary: dict[str, Any] = {
+        "fitted": True,
+        "sessions": fitted.sessions,
+        "threshold": fitted.threshold,
+        "budget": fitted.budget,
+        "supervised": fitted.blend is not None,
+    }
+    if fitted.blend is not None:
+        summary["validation_ap"] = {"unsupervised": fitted.blend.ap_unsupervised, "blend": fitted.blend.ap_blend}
+    return replace(model, stats={**model.stats, "detector": summary}, detector=fitted.as_dict())
