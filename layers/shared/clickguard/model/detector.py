@@ -14,7 +14,7 @@ the quality benchmark share (the consumer still flags with the v1 rule until v2'
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,7 @@ from clickguard.model.model import Model
 from clickguard.model.scoring import EventSeries
 from clickguard.model.sessions import late_events, previous_states, session_starts
 from clickguard.model.signals import FEATURES as SIGNALS
-from clickguard.model.signals import session_features
+from clickguard.model.signals import feature_matrix, fold_batch, is_fail, token_bits
 from clickguard.model.supervised import BlendFit, fit_blend
 from clickguard.model.tails import TailTables, feature_bits, fit_robust, score, threshold_for_budget
 from clickguard.model.user_cap import cap_runs
@@ -79,40 +79,42 @@ class Sessions:
     shares: np.ndarray  # (users, tokens + 1): share of events per vocabulary token, then log(1 + events)
 
 
+def _codes(values: Sequence[Hashable]) -> tuple[np.ndarray, list[Any]]:
+    """A code per value (first appearance order) and the distinct values: one pass in Python, the rest in numpy."""
+    table: dict[Hashable, int] = {}
+    codes = np.fromiter((table.setdefault(v, len(table)) for v in values), dtype=np.int64, count=len(values))
+    return codes, list(table)
+
+
 def sessions_of(model: Model, events: EventSeries) -> Sessions:
     """Every user's sessions as the consumer cuts them, with their features (those long enough to judge)."""
-    codes: dict[str, int] = {}
-    ucode = np.fromiter((codes.setdefault(u, len(codes)) for u in events.users), dtype=np.int64)
+    ucode, names = _codes(events.users)
+    tcode, distinct = _codes(events.tokens)
+    scode, sids = _codes(events.session_ids)
     order = np.argsort(ucode, kind="stable")
     user, ts = ucode[order], np.asarray(events.ts_ms, dtype=np.int64)[order]
     on_time = ~late_events(user, ts, model.params.gap_ms)
     order, user, ts = order[on_time], user[on_time], ts[on_time]
-    sid_codes: dict[str, int] = {}
-    sids = np.fromiter(
-        (
-            -1 if s is None else sid_codes.setdefault(s, len(sid_codes))
-            for s in (events.session_ids[i] for i in order.tolist())
-        ),
-        dtype=np.int64,
-        count=len(order),
-    )
-    starts = session_starts(user, ts, sids, model.params.gap_ms)
-    tokens = [events.tokens[i] for i in order.tolist()]
-    states = encode(tokens, index_of(model.tokens))
+    no_sid = np.array([s is None for s in sids], dtype=bool)
+    sid = np.where(no_sid[scode[order]], -1, scode[order])
+    starts = session_starts(user, ts, sid, model.params.gap_ms)
+    tok = tcode[order]
+    states = encode(distinct, index_of(model.tokens))[tok]
     ub = model.microbits[previous_states(states, starts, START_INDEX), states]
     seg = np.cumsum(starts) - 1
     n = int(starts.sum())
     length = np.bincount(seg, minlength=n)
     total_bits = np.bincount(seg, weights=ub, minlength=n) / settings.MICROBITS_PER_BIT
     peak = peak_running_mean(ub, starts, model.params.min_events) / settings.MICROBITS_PER_BIT
-    _, signals = session_features(seg, ts, tokens, n)
+    fail = np.array([is_fail(t) for t in distinct], dtype=bool)[tok]
+    signals = feature_matrix(fold_batch(seg, ts, fail, token_bits(distinct)[tok], n))
     judged = length >= model.params.min_events
     x = np.column_stack([peak, total_bits, signals])[judged]
-    counts = np.zeros((len(codes), len(model.tokens)))
+    counts = np.zeros((len(names), len(model.tokens)))
     np.add.at(counts, (user, states), 1.0)
     per_user = counts.sum(axis=1)
     shares = np.column_stack([counts / np.maximum(per_user, 1.0)[:, None], np.log1p(per_user)])
-    return Sessions(list(codes), user[starts][judged], x, shares)
+    return Sessions([str(u) for u in names], user[starts][judged], x, shares)
 
 
 def worst_sessions(tables: TailTables, sess: Sessions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
