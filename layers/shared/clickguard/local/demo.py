@@ -142,12 +142,7 @@ def run_demo(opts: DemoOptions, log: Log = print) -> DemoResult:
         flags = _review(run, opts, traffic)
         result = DemoResult(
             model_version=model.version,
-            thresholds={
-                "mean_bits": model.thresholds.mean_bits,
-                "total_bits": model.thresholds.total_bits,
-                "min_events": model.thresholds.min_events,
-                "training flag rate": model.thresholds.flag_rate,
-            },
+            thresholds=model.thresholds.summary(),
             training=report,
             flags=flags,
             day1_records=day1_records,

@@ -54,6 +54,15 @@ class Thresholds:
     mean_flag_rate: float
     total_flag_rate: float
 
+    def summary(self) -> dict[str, float]:
+        """What a person reading a report or the demo's output needs of them."""
+        return {
+            "mean_bits": self.mean_bits,
+            "total_bits": self.total_bits,
+            "min_events": self.min_events,
+            "training flag rate": self.flag_rate,
+        }
+
 
 @dataclass(frozen=True)
 class Model:

@@ -61,12 +61,7 @@ def from_quality(
     return ReportData(
         title=title,
         model_version=model.version,
-        thresholds={
-            "mean_bits": model.thresholds.mean_bits,
-            "total_bits": model.thresholds.total_bits,
-            "min_events": model.thresholds.min_events,
-            "training flag rate": model.thresholds.flag_rate,
-        },
+        thresholds=model.thresholds.summary(),
         tokens=list(model.tokens),
         probabilities=probs,
         session_scores=scores,
