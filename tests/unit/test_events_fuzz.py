@@ -227,3 +227,32 @@ def depth_of(value: Any) -> int:
 def test_nesting_depth_of_json_text(value, escape):
     """The depth scan (strings with brackets, quotes and backslashes skipped) agrees with the value's own depth."""
     assert nesting_depth(dump(value, escape)) == min(depth_of(value), MAX_DEPTH + 1)
+
+
+SEGMENT_FIELDS = ("userId", "anonymousId", "type", "event", "name", "timestamp", "originalTimestamp", "messageId")
+
+
+@st.composite
+def segment_messages(draw: st.DrawFn) -> dict[str, Any]:
+    """A Segment/RudderStack message: a valid track, then any of its fields replaced by anything, personal data
+    in its context."""
+    msg: dict[str, Any] = {
+        "userId": "u1",
+        "type": draw(st.sampled_from(["track", "page", "screen", "identify"])),
+        "event": "view",
+        "name": "Home",
+        "timestamp": "2025-11-21T00:00:00Z",
+        "messageId": "m1",
+        "context": {"ip": "10.9.8.7", "sessionId": draw(anything)},
+    }
+    for field in draw(st.lists(st.sampled_from(SEGMENT_FIELDS), max_size=3)):
+        msg[field] = draw(anything)
+    return msg
+
+
+@settings(PROFILE, max_examples=500)
+@given(segment_messages(), st.integers(0, 2))
+def test_segment_shape_with_any_field_values(msg, how):
+    result = check(render(msg, how))
+    if isinstance(result, Event):
+        assert "10.9.8.7" not in repr(result)

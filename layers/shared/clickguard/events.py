@@ -1,4 +1,5 @@
-"""The event schema: canonical events and the nested clickstream envelope, parsed to one internal record.
+"""The event schema: canonical events, the nested clickstream envelope and Segment/RudderStack messages, parsed to
+one internal record.
 
 Only the user key, the token (event type, ``#fail`` appended when the outcome failed), the time and the optional
 session / event ids survive parsing. The envelope's device, request and location blocks carry personal data
@@ -58,6 +59,7 @@ class Reason(enum.StrEnum):
     BAD_UNICODE = "bad_unicode"  # a kept string that is not valid UTF-8 (a lone surrogate escape)
     GZIP_GARBAGE = "gzip_garbage"  # trainer: bytes of an archive object after its last whole gzip member
     INTERNAL_ERROR = "internal_error"  # valid or not, the consumer failed on it (a bug): kept with its payload
+    IGNORED_MESSAGE_TYPE = "ignored_message_type"  # a Segment/RudderStack message that is no action (identify...)
 
 
 class RejectedRecord(ValueError):
@@ -162,12 +164,15 @@ def parse_record(
 
 
 def parse_object(obj: Any, user_key_source: UserKeySource = UserKeySource.SESSION_USER_ID) -> Event:
-    """Turn a decoded JSON value into an ``Event``; envelope or canonical form is recognised by shape."""
+    """Turn a decoded JSON value into an ``Event``; the form (canonical, the app envelope, a Segment/RudderStack
+    message) is recognised by shape."""
     if not isinstance(obj, dict):
         raise RejectedRecord(Reason.NOT_OBJECT, f"top-level JSON value is {type(obj).__name__}")
     data = obj.get("data")
     if isinstance(data, dict) and "event" in data:
         return _parse_envelope(obj, data, user_key_source)
+    if "user_id" not in obj and ("userId" in obj or "anonymousId" in obj) and "type" in obj:
+        return _parse_segment(obj)
     return _parse_canonical(obj)
 
 
@@ -225,6 +230,35 @@ def _parse_envelope(obj: Mapping[str, Any], data: Mapping[str, Any], source: Use
     return Event(
         user_key, token, ts_ms, _opt_id(session.get("session_id"), "session_id"), _opt_id(event_id, "event_id")
     )
+
+
+# Segment's and RudderStack's message types (the same spec): the three that are a user's action, and the rest.
+_SEGMENT_ACTIONS = frozenset({"track", "page", "screen"})
+_SEGMENT_OTHERS = frozenset({"identify", "group", "alias"})
+
+
+def _parse_segment(obj: Mapping[str, Any]) -> Event:
+    """A Segment or RudderStack message: the user key is ``userId``, else ``anonymousId``; the action is ``event``
+    (track) or ``name`` (page, screen; the type itself when unnamed); the time ``timestamp`` (else
+    ``originalTimestamp``); ``messageId`` is the event id, so a re-sent message is dropped as a duplicate;
+    RudderStack's ``context.sessionId`` is the session. Traits, context and properties (personal data: IP, user
+    agent, device ids, location, e-mail) are never read."""
+    kind = obj.get("type")
+    if type(kind) is not str:
+        raise RejectedRecord(Reason.BAD_TYPE, f"message type is a {type(kind).__name__}, not a string")
+    if kind not in _SEGMENT_ACTIONS:
+        if kind in _SEGMENT_OTHERS:
+            raise RejectedRecord(Reason.IGNORED_MESSAGE_TYPE, f"a {kind} message is no user action")
+        raise RejectedRecord(Reason.MISSING_EVENT_TYPE, f"message type {str(kind)[:32]!a} is not track/page/screen")
+    user = obj.get("userId")
+    user_key = _user_key(user if _present(user) else obj.get("anonymousId"))
+    action = obj.get("event") if kind == "track" else obj.get("name")
+    token = _token(action if _present(action) or kind == "track" else kind, None)
+    raw_ts = obj.get("timestamp")
+    ts_ms = parse_timestamp(raw_ts if _present(raw_ts) else obj.get("originalTimestamp"))
+    context = obj.get("context")
+    session = context.get("sessionId") if isinstance(context, dict) else None
+    return Event(user_key, token, ts_ms, _opt_id(session, "session_id"), _opt_id(obj.get("messageId"), "event_id"))
 
 
 def _present(value: Any) -> bool:
