@@ -154,3 +154,12 @@ def test_a_demo_on_files_without_events_ends_with_one_line_and_status_2(tmp_path
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("clickguard demo: error: training did not publish a model: ")
     assert "Traceback" not in proc.stderr
+
+
+def test_the_demo_leaves_the_process_environment_as_it_found_it(demo):
+    import os
+
+    # The in-process handlers were configured through the environment; a later client here must not be sent to
+    # the stopped emulator (a test ordering once did exactly that).
+    assert "AWS_ENDPOINT_URL" not in os.environ
+    assert not [name for name in os.environ if name.startswith("CLICKGUARD_")]

@@ -59,11 +59,15 @@ class LocalRuntime:
         self._trainer: Any = None
         self.function_env: dict[str, str] | None = None
         self.output: HandlerOutput | None = None
+        self._environ: dict[str, str] | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------------------------
     def start(self) -> LocalRuntime:
         from infra import config as infra_config
 
+        # The handlers run in this process and read their configuration from the environment, as at a cold start:
+        # what the runtime sets there is undone by stop(), so nothing run after it here reaches a stopped emulator.
+        self._environ = dict(os.environ)
         self.emulator.start()
         apply_env(self.emulator.process_env())
         self.stack = deploy(self.emulator, self.workdir, LOCAL_STAGE, self.context)
@@ -108,6 +112,10 @@ class LocalRuntime:
         if self.output is not None:
             self.output.uninstall()
         self.emulator.stop()
+        if self._environ is not None:
+            os.environ.clear()
+            os.environ.update(self._environ)
+            self._environ = None
         if STATE_FILE.exists():
             try:
                 if json.loads(STATE_FILE.read_text()).get("endpoint_url") == self.emulator.endpoint_url:
