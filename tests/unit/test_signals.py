@@ -17,6 +17,7 @@ from clickguard.model.signals import (
     SignalState,
     feature_matrix,
     fold_batch,
+    fold_with_prefix,
     session_features,
     signal_values,
     token_bit,
@@ -133,3 +134,28 @@ def test_session_features_from_tokens():
     assert cols.failures.tolist() == [0, 2]
     assert x[:, FEATURES.index("fail_share")].tolist() == [0.0, 1.0]
     assert fold_batch(s[:0], ts[:0], s[:0].astype(bool), s[:0], 2).events.tolist() == [0, 0]
+
+
+def _same_rows(got, want):
+    return all(
+        (math.isnan(g) and math.isnan(w)) or g == pytest.approx(w, rel=1e-12, abs=1e-12)
+        for g, w in zip(got, want, strict=True)
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(events_st, st.integers(0, 40))
+def test_each_events_prefix_features_equal_the_reference_state_after_it(events, cut):
+    prior_cols = _fold(events[:cut], 5)
+    rest = events[cut:]
+    s, ts, toks = _arrays(rest)
+    fail = np.array([t.endswith("#fail") for t in toks], dtype=bool)
+    bits = np.array([token_bit(t) for t in toks], dtype=np.int64)
+    final, prefix = fold_with_prefix(s, ts, fail, bits, 5, prior_cols)
+    assert [final.state(i) for i in range(5)] == [
+        fold_batch(s, ts, fail, bits, 5, prior_cols).state(i) for i in range(5)
+    ]
+    states = [prior_cols.state(i) for i in range(5)]
+    for row, (sess, t, tok) in zip(prefix, _shifted(rest), strict=True):
+        states[sess] = update(states[sess], tok, t)
+        assert _same_rows(row.tolist(), list(signal_values(states[sess]).values()))

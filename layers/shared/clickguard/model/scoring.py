@@ -7,19 +7,37 @@ Rules (shared by ``apply_event``, the reference, and ``score_batch``, the vector
 * Every event is one transition: ``START -> first token`` opens a session, so ``transitions`` equals the number of
   events in the session. Surprisal accumulates as integer micro-bits: exact, so any batching gives equal states.
 * ``top`` keeps the three most surprising transitions, ordered by bits (desc) then position in the session.
+* Detector v2's state rides along (O(1) per session): ``peak_mean_ubits`` (the highest running mean, in whole
+  micro-bits, after any event from the model's ``min_events`` on), ``signals`` (``model.signals``) and
+  ``token_counts`` (events per vocabulary token, for the supervised part's linear term on token shares). After
+  every event ``score_batch`` evaluates the table's ``RowScorer`` on that event's features, so a flag never
+  depends on where a batch starts or ends: every input to the score is an integer accumulator, and the score is
+  the same elementwise function of them whichever batch computes it.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
 
 from clickguard import settings
 from clickguard.model.model import Model
+from clickguard.model.segmented import seg_cumsum, seg_running_max
 from clickguard.model.sessions import Breaks, session_breaks
+from clickguard.model.signals import (
+    SignalColumns,
+    SignalState,
+    feature_matrix,
+    fold_with_prefix,
+    is_fail,
+    token_bits,
+    update_raw,
+)
+from clickguard.model.signals import token_bit as signal_bit
 from clickguard.model.vocabulary import OTHER_INDEX, RESERVED, START, START_INDEX, index_of
 
 TOP_K = 3
@@ -47,6 +65,13 @@ class SessionState:
     transitions: int
     total_ubits: int
     top: tuple[TopTransition, ...] = ()
+    peak_mean_ubits: int = -1  # highest floor(total_ubits / transitions) from min_events on; -1: not yet
+    signals: SignalState = field(default_factory=SignalState)
+    token_counts: tuple[tuple[str, int], ...] = ()  # events per vocabulary token (sorted by token)
+
+    @property
+    def peak_mean_bits(self) -> float:
+        return max(self.peak_mean_ubits, 0) / _MB
 
     @property
     def total_bits(self) -> float:
@@ -62,17 +87,41 @@ class SessionState:
         return float(2.0 ** (-self.mean_bits))
 
 
-class ScoringTable:
-    """What scoring needs from a model: token -> state index and the micro-bit surprisal matrix."""
+class RowScorer(Protocol):
+    """Detector v2 compiled for scoring (``model.detector.LiveDetector``): a score per event from its features."""
 
-    def __init__(self, tokens: Sequence[str], microbits: np.ndarray, version: str | None) -> None:
+    @property
+    def token_units(self) -> np.ndarray:
+        """int64 per vocabulary token: the supervised part's weight of one event of that token (0: none)."""
+        ...
+
+    def score_rows(self, features: np.ndarray, token_units: np.ndarray) -> np.ndarray:
+        """Per row (an event's session so far): its ``FEATURES`` and the sum of its events' token units."""
+        ...
+
+
+class ScoringTable:
+    """What scoring needs from a model: token -> state index, the micro-bit surprisal matrix, the minimum session
+    length a score is judged at, and detector v2 (``scorer``; None: no detector, every event scores -inf)."""
+
+    def __init__(
+        self,
+        tokens: Sequence[str],
+        microbits: np.ndarray,
+        version: str | None,
+        min_events: int = settings.DEFAULT_MIN_EVENTS,
+        scorer: RowScorer | None = None,
+    ) -> None:
+        self.tokens = tuple(tokens)
         self.index = index_of(tokens)
         self.microbits = microbits
         self.version = version
+        self.min_events = min_events
+        self.scorer = scorer
 
     @classmethod
-    def from_model(cls, model: Model) -> ScoringTable:
-        return cls(model.tokens, model.microbits, model.version)
+    def from_model(cls, model: Model, scorer: RowScorer | None = None) -> ScoringTable:
+        return cls(model.tokens, model.microbits, model.version, model.params.min_events, scorer)
 
     @classmethod
     def unscored(cls) -> ScoringTable:
@@ -86,9 +135,30 @@ class ScoringTable:
     def state_of(self, token: str) -> int:
         return self.index.get(token, OTHER_INDEX)
 
+    def vocabulary_token(self, token: str) -> str:
+        """The token as the model knows it (anything outside the vocabulary counts as ``OTHER``)."""
+        return self.tokens[self.state_of(token)]
+
+    def token_units_of(self, counts: Sequence[tuple[str, int]]) -> int:
+        """The supervised part's units of a session's token counts (0 without a scorer)."""
+        if self.scorer is None or not counts:
+            return 0
+        units = self.scorer.token_units
+        return int(sum(int(units[self.state_of(t)]) * n for t, n in counts))
+
+
+def _count_token(counts: tuple[tuple[str, int], ...], token: str) -> tuple[tuple[str, int], ...]:
+    bag = Counter(dict(counts))
+    bag[token] += 1
+    return tuple(sorted(bag.items()))
+
 
 def _merge_top(top: Sequence[TopTransition], extra: TopTransition) -> tuple[TopTransition, ...]:
     return tuple(sorted((*top, extra), key=lambda t: (-t.ubits, t.position))[:TOP_K])
+
+
+def _running_peak(peak: int, total_ubits: int, transitions: int, min_events: int) -> int:
+    return max(peak, total_ubits // transitions) if transitions >= min_events else peak
 
 
 def apply_event(
@@ -100,6 +170,7 @@ def apply_event(
     gap_ms: int,
 ) -> tuple[SessionState, bool]:
     """Reference, one event at a time. Returns the new state and whether this event opened a session."""
+    fail, bit, vocab = is_fail(token), signal_bit(token), table.vocabulary_token(token)
     if state is not None:
         breaks = ts_ms - state.last_ts_ms > gap_ms or (
             session_id is not None and state.session_id is not None and session_id != state.session_id
@@ -109,10 +180,13 @@ def apply_event(
         opened: tuple[TopTransition, ...] = (TopTransition(ub, 1, START, token),) if ub > 0 else ()
         last_ts = ts_ms if state is None else max(state.last_ts_ms, ts_ms)
         sid = session_id if session_id is not None else (state.session_id if state else None)
-        return SessionState(sid, token, ts_ms, last_ts, 1, ub, opened), True
+        peak = _running_peak(-1, ub, 1, table.min_events)
+        signals = update_raw(SignalState(), ts_ms, fail, bit)
+        return SessionState(sid, token, ts_ms, last_ts, 1, ub, opened, peak, signals, ((vocab, 1),)), True
     ub = int(table.microbits[table.state_of(state.last_token), table.state_of(token)])
     position = state.transitions + 1
     top = _merge_top(state.top, TopTransition(ub, position, state.last_token, token)) if ub > 0 else state.top
+    total = state.total_ubits + ub
     return (
         replace(
             state,
@@ -120,11 +194,30 @@ def apply_event(
             last_token=token,
             last_ts_ms=max(state.last_ts_ms, ts_ms),
             transitions=position,
-            total_ubits=state.total_ubits + ub,
+            total_ubits=total,
             top=top,
+            peak_mean_ubits=_running_peak(state.peak_mean_ubits, total, position, table.min_events),
+            signals=update_raw(state.signals, ts_ms, fail, bit),
+            token_counts=_count_token(state.token_counts, vocab),
         ),
         False,
     )
+
+
+def state_features(state: SessionState) -> np.ndarray:
+    """The session's detector features as one row (``detector.FEATURES``): what ``score_batch`` computes after
+    the session's latest event."""
+    signals = feature_matrix(SignalColumns.of_states([state.signals]))[0]
+    return np.concatenate([[state.peak_mean_ubits / _MB, state.total_ubits / _MB], signals])
+
+
+def score_state(state: SessionState, table: ScoringTable) -> float:
+    """Detector v2's score of a session as it stands (``-inf`` without a scorer or before ``min_events``): the
+    number ``score_batch`` reported after the session's latest event."""
+    if table.scorer is None or state.transitions < table.min_events:
+        return float("-inf")
+    units = np.array([table.token_units_of(state.token_counts)], dtype=np.int64)
+    return float(table.scorer.score_rows(state_features(state)[None, :], units)[0])
 
 
 @dataclass(frozen=True)
@@ -145,6 +238,9 @@ class BatchResult:
     # The consumer evaluates its flag rule per event with these, so a flag never depends on batch boundaries.
     event_transitions: np.ndarray | None = None
     event_total_ubits: np.ndarray | None = None
+    # Per input event: detector v2's score of the session right after it (-inf: no scorer, or fewer than the
+    # model's min_events transitions).
+    event_scores: np.ndarray | None = None
 
 
 class EventSeries(Protocol):
@@ -290,7 +386,7 @@ def _tops(lanes: _Lanes, br: Breaks, sg: _Segments) -> list[list[TopTransition]]
     return tops
 
 
-def _states(lanes: _Lanes, br: Breaks, sg: _Segments) -> tuple[dict[str, SessionState], list[Segment]]:
+def _states(lanes: _Lanes, br: Breaks, sg: _Segments, det: _Detector) -> tuple[dict[str, SessionState], list[Segment]]:
     tops = _tops(lanes, br, sg)
     m = len(lanes.u)
     is_final_seg = np.zeros(len(sg.first), dtype=bool)
@@ -309,6 +405,9 @@ def _states(lanes: _Lanes, br: Breaks, sg: _Segments) -> tuple[dict[str, Session
             transitions=(p.transitions if p else 0) + int(sg.real[s_idx]),
             total_ubits=(p.total_ubits if p else 0) + int(sg.ubits[s_idx]),
             top=tuple(tops[s_idx]),
+            peak_mean_ubits=int(det.peak[s_idx]),
+            signals=det.signals.state(s_idx),
+            token_counts=det.counts[s_idx],
         )
         user = lanes.users[int(lanes.u[f])]
         is_final = bool(is_final_seg[s_idx])
@@ -318,18 +417,67 @@ def _states(lanes: _Lanes, br: Breaks, sg: _Segments) -> tuple[dict[str, Session
     return final, segments
 
 
-def _running(lanes: _Lanes, sg: _Segments, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per input event: the session's transitions and total micro-bits right after it."""
+@dataclass
+class _Detector:
+    """Detector v2's side of a batch: per real row (lane order) its score, and per segment the final state."""
+
+    real_rows: np.ndarray  # lane rows of input events
+    scores: np.ndarray  # per real row
+    signals: SignalColumns  # per segment
+    peak: np.ndarray  # per segment: peak_mean_ubits after the batch
+    counts: list[tuple[tuple[str, int], ...]]  # per segment: token counts after the batch
+
+
+def _token_counts(
+    table: ScoringTable, lanes: _Lanes, sg: _Segments, r: np.ndarray
+) -> list[tuple[tuple[str, int], ...]]:
+    """Per segment, its token counts after the batch: the continued session's plus the batch's."""
+    v = len(table.tokens)
+    keys, n = np.unique(sg.seg[r] * v + lanes.tok[r], return_counts=True)
+    bags: list[Counter[str]] = [Counter(dict(p.token_counts)) if p else Counter() for p in sg.prior]
+    for key, count in zip(keys.tolist(), n.tolist(), strict=True):
+        bags[key // v][table.tokens[key % v]] += count
+    return [tuple(sorted(bag.items())) for bag in bags]
+
+
+def _detector_rows(table: ScoringTable, lanes: _Lanes, sg: _Segments, run_total: np.ndarray) -> _Detector:
+    r = np.flatnonzero(lanes.real)
+    seg, n_seg = sg.seg[r], len(sg.first)
+    seg_first = np.minimum(np.searchsorted(seg, np.arange(n_seg)), len(r) - 1)  # (only read where rows exist)
+    has_rows = np.bincount(seg, minlength=n_seg) > 0
+    last_row = np.searchsorted(seg, np.arange(n_seg), side="right") - 1
+    toks = lanes.tok_str[r].tolist()
+    fail = np.fromiter((is_fail(t) for t in toks), dtype=bool, count=len(toks))
+    prior_cols = SignalColumns.of_states(p.signals if p else SignalState() for p in sg.prior)
+    final, signal_x = fold_with_prefix(seg, lanes.ts[r], fail, token_bits(toks), n_seg, prior_cols)
+    position, total = sg.position[r], run_total[r]
+    judged = position >= table.min_events
+    mean = np.where(judged, total // np.maximum(position, 1), -1)
+    prior_peak = np.fromiter((p.peak_mean_ubits if p else -1 for p in sg.prior), dtype=np.int64, count=n_seg)
+    peak = seg_running_max(mean, seg, prior_peak)
+    scores = np.full(len(r), -np.inf)
+    if table.scorer is not None and judged.any():
+        prior_units = np.fromiter((table.token_units_of(p.token_counts) if p else 0 for p in sg.prior), np.int64, n_seg)
+        units = seg_cumsum(table.scorer.token_units[lanes.tok[r]], seg, seg_first, prior_units)
+        x = np.column_stack([peak / _MB, total / _MB, signal_x])
+        scores[judged] = table.scorer.score_rows(x[judged], units[judged])
+    final_peak = np.where(has_rows, peak[np.maximum(last_row, 0)], prior_peak)
+    return _Detector(r, scores, final, final_peak, _token_counts(table, lanes, sg, r))
+
+
+def _run_total(sg: _Segments) -> np.ndarray:
+    """Per lane row: the session's total micro-bits right after it."""
     cum_ub = np.cumsum(sg.ub)
     prior_total = np.fromiter((p.total_ubits if p else 0 for p in sg.prior), dtype=np.int64, count=len(sg.first))
-    run_total = cum_ub - (cum_ub - sg.ub)[sg.first][sg.seg] + prior_total[sg.seg]
-    real_at = np.flatnonzero(lanes.real)
-    input_pos = lanes.order[real_at] - lanes.n_virtual
-    ev_trans = np.empty(n, dtype=np.int64)
-    ev_total = np.empty(n, dtype=np.int64)
-    ev_trans[input_pos] = sg.position[real_at]
-    ev_total[input_pos] = run_total[real_at]
-    return ev_trans, ev_total
+    out: np.ndarray = cum_ub - (cum_ub - sg.ub)[sg.first][sg.seg] + prior_total[sg.seg]
+    return out
+
+
+def _per_input(lanes: _Lanes, rows: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Lane-row values (for the real ``rows``) put back in input order."""
+    out = np.empty(n, dtype=values.dtype)
+    out[lanes.order[rows] - lanes.n_virtual] = values
+    return out
 
 
 def score_batch(
@@ -345,10 +493,19 @@ def score_batch(
     """
     n = len(events.users)
     if n == 0:
-        return BatchResult({}, [], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+        empty = np.zeros(0, dtype=np.int64)
+        return BatchResult({}, [], empty, empty, np.zeros(0))
     lanes = _lanes(table, events, prior)
     br = session_breaks(lanes.u, lanes.ts, lanes.sid, gap_ms)
     sg = _segments(table, lanes, br)
-    final, segments = _states(lanes, br, sg)
-    ev_trans, ev_total = _running(lanes, sg, n)
-    return BatchResult(final, segments, ev_trans, ev_total)
+    run_total = _run_total(sg)
+    det = _detector_rows(table, lanes, sg, run_total)
+    final, segments = _states(lanes, br, sg, det)
+    r = det.real_rows
+    return BatchResult(
+        final,
+        segments,
+        _per_input(lanes, r, sg.position[r], n),
+        _per_input(lanes, r, run_total[r], n),
+        _per_input(lanes, r, det.scores, n),
+    )

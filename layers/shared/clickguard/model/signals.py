@@ -31,6 +31,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from clickguard.model.segmented import seg_cumsum, seg_running_max
+
 MINUTE_MS = 60_000
 SUBSECOND_MS = 1_000
 GAP_CLIP_MS = 3_600_000
@@ -250,23 +252,125 @@ def fold_batch(
     return out
 
 
+def _features(
+    peak: np.ndarray,
+    events: np.ndarray,
+    duration_ms: np.ndarray,
+    pos_gaps: np.ndarray,
+    sum_gap: np.ndarray,
+    sum_sq: np.ndarray,
+    subsecond: np.ndarray,
+    failures: np.ndarray,
+    distinct: np.ndarray,
+) -> np.ndarray:
+    """The ``FEATURES`` from the accumulators (one row per session or per event prefix), float64."""
+    ev = events.astype(np.float64)
+    n_gaps = np.maximum(ev - 1, 0)
+    n_pos = pos_gaps.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = sum_gap / n_pos
+        var = np.maximum(sum_sq / n_pos - mean * mean, 0.0)
+        gap_cv = np.where(n_pos >= 2, np.sqrt(var) / mean, np.nan)
+        sub = np.where(n_gaps > 0, subsecond / n_gaps, np.nan)
+        fail = np.where(ev > 0, failures / ev, np.nan)
+        dist = np.where(ev > 0, distinct / ev, np.nan)
+    return np.column_stack([peak.astype(np.float64), ev, duration_ms / 1000.0, gap_cv, sub, fail, dist])
+
+
 def feature_matrix(cols: SignalColumns) -> np.ndarray:
     """Per session (rows) the ``FEATURES`` (columns), float64. NaN = undefined for this session (no evidence):
     ``gap_cv`` with fewer than 2 positive gaps, ``subsecond_share`` with no gap, every share with no event."""
-    events = cols.events.astype(np.float64)
-    n_gaps = np.maximum(events - 1, 0)
-    n_pos = cols.pos_gaps.astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean = cols.sum_gap_ms / n_pos
-        var = np.maximum(cols.sum_sq_gap_ms / n_pos - mean * mean, 0.0)
-        gap_cv = np.where(n_pos >= 2, np.sqrt(var) / mean, np.nan)
-        subsecond = np.where(n_gaps > 0, cols.subsecond / n_gaps, np.nan)
-        fail = np.where(events > 0, cols.failures / events, np.nan)
-        distinct = np.where(events > 0, np.bitwise_count(cols.token_mask) / events, np.nan)
-    duration = (cols.max_ts_ms - cols.first_ts_ms) / 1000.0
-    return np.column_stack(
-        [cols.peak_per_minute.astype(np.float64), events, duration, gap_cv, subsecond, fail, distinct]
+    return _features(
+        cols.peak_per_minute,
+        cols.events,
+        cols.max_ts_ms - cols.first_ts_ms,
+        cols.pos_gaps,
+        cols.sum_gap_ms,
+        cols.sum_sq_gap_ms,
+        cols.subsecond,
+        cols.failures,
+        np.bitwise_count(cols.token_mask),
     )
+
+
+def _seg_cumsum(values: np.ndarray, rows: _Rows, prior: np.ndarray) -> np.ndarray:
+    return seg_cumsum(values, rows.seg, rows.first, prior)
+
+
+def _new_bits(rows: _Rows, bits: np.ndarray, prior_mask: np.ndarray) -> np.ndarray:
+    """Per row: its token's bit was not yet in the session's mask (prior or earlier in the batch)."""
+    key = rows.seg.astype(np.int64) * MASK_BITS + bits
+    _, first_at = np.unique(key, return_index=True)
+    first = np.zeros(len(key), dtype=bool)
+    first[first_at] = True
+    seen = (prior_mask[rows.seg] >> bits.astype(np.uint64)) & np.uint64(1)
+    out: np.ndarray = first & (seen == 0)
+    return out
+
+
+def fold_with_prefix(
+    session: np.ndarray,
+    ts_ms: np.ndarray,
+    fail: np.ndarray,
+    bit: np.ndarray,
+    n_sessions: int,
+    prior: SignalColumns | None = None,
+) -> tuple[SignalColumns, np.ndarray]:
+    """``fold_batch``, plus each event's ``FEATURES`` right after it (rows in input order): what the consumer's
+    per-event rule reads. Row ``i`` equals ``feature_matrix`` of the state folded up to and including event ``i``."""
+    prior = prior if prior is not None else SignalColumns.empty(n_sessions)
+    out = fold_batch(session, ts_ms, fail, bit, n_sessions, prior)
+    m = len(session)
+    if m == 0:
+        return out, np.zeros((0, len(FEATURES)))
+    order = np.argsort(session, kind="stable")
+    ts = np.asarray(ts_ms, np.int64)[order]
+    rows = _rows(np.asarray(session, np.int64)[order], ts, prior)
+    s, had = rows.sessions, rows.prior_events > 0
+    gap = rows.gap
+    first_ts = np.where(had, prior.first_ts_ms[s], ts[rows.first])[rows.seg]
+    one = np.ones(m, dtype=np.int64)
+    bits = np.asarray(bit, np.int64)[order]
+    distinct = _seg_cumsum(_new_bits(rows, bits, prior.token_mask[s]).astype(np.int64), rows, _popcount(prior, s))
+    x = _features(
+        _prefix_peak(rows, prior),
+        _seg_cumsum(one, rows, prior.events[s]),
+        rows.rm - first_ts,
+        _seg_cumsum((gap > 0).astype(np.int64), rows, prior.pos_gaps[s]),
+        _seg_cumsum(gap, rows, prior.sum_gap_ms[s]),
+        _seg_cumsum(gap * gap, rows, prior.sum_sq_gap_ms[s]),
+        _seg_cumsum((rows.has_gap & (gap < SUBSECOND_MS)).astype(np.int64), rows, prior.subsecond[s]),
+        _seg_cumsum(np.asarray(fail, bool)[order].astype(np.int64), rows, prior.failures[s]),
+        distinct,
+    )
+    features = np.empty_like(x)
+    features[order] = x
+    return out, features
+
+
+def _popcount(cols: SignalColumns, s: np.ndarray) -> np.ndarray:
+    counts: np.ndarray = np.bitwise_count(cols.token_mask[s]).astype(np.int64)
+    return counts
+
+
+def _prefix_peak(rows: _Rows, prior: SignalColumns) -> np.ndarray:
+    """Per row, the peak events per minute so far: the count in the row's minute (runs of one bucket, the prior
+    session's current bucket carried in), then its running maximum with the prior peak."""
+    bucket = rows.rm // MINUTE_MS
+    m = len(bucket)
+    run_start = np.ones(m, dtype=bool)
+    run_start[1:] = (rows.seg[1:] != rows.seg[:-1]) | (bucket[1:] != bucket[:-1])
+    run_first = np.flatnonzero(run_start)
+    run = np.cumsum(run_start) - 1
+    count = np.arange(m) - run_first[run] + 1
+    s = rows.sessions
+    carries = (rows.prior_events > 0) & (bucket[rows.first] == prior.minute[s])
+    first_run = run[rows.first]
+    carry = np.zeros(len(run_first), dtype=np.int64)
+    carry[first_run] = np.where(carries, prior.minute_count[s], 0)
+    count = count + carry[run]
+    prior_peak = np.where(rows.prior_events > 0, prior.peak_per_minute[s], 0)
+    return seg_running_max(count, rows.seg, prior_peak)
 
 
 def signal_values(state: SignalState) -> dict[str, float]:
