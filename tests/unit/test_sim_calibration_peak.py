@@ -9,12 +9,13 @@ from clickguard.model.calibration import calibrate, peak_running_mean
 
 
 def test_peak_running_mean_per_session_from_min_events():
-    # session A: 8, 1, 1, 1 -> running means 8, 4.5, 3.33, 2.75; session B: 1, 1 (too short); C: 1, 1, 10
+    # A: 8, 1, 1, 1 -> running means 8, 4.5, 3.33, 2.75; B: 1, 1 (too short); C: 1, 1, 10 -> 1, 1, 4
+    # (whole micro-bits, rounded down, as the consumer's state keeps them)
     ub = np.array([8, 1, 1, 1, 1, 1, 1, 1, 10], dtype=np.int64)
     starts = np.array([1, 0, 0, 0, 1, 0, 1, 0, 0], dtype=bool)
     peak = peak_running_mean(ub, starts, 3)
-    assert peak.tolist() == [10 / 3, -1.0, 4.0]
-    assert peak_running_mean(ub, starts, 1).tolist() == [8.0, 1.0, 4.0]
+    assert peak.tolist() == [3, -1, 4]
+    assert peak_running_mean(ub, starts, 1).tolist() == [8, 1, 4]
 
 
 def test_calibrate_uses_the_peak_when_given():

@@ -61,5 +61,6 @@ def peak_running_mean(ub: np.ndarray, starts: np.ndarray, min_events: int) -> np
     cs = np.cumsum(ub, dtype=np.int64)
     before = np.concatenate(([0], cs))[first]  # running total just before each session
     pos = np.arange(len(ub)) - first[seg] + 1
-    running = np.where(pos >= min_events, (cs - before[seg]) / pos, -1.0)
+    # Whole micro-bits (floor), as the consumer's state keeps the peak: training and consumer agree exactly.
+    running = np.where(pos >= min_events, (cs - before[seg]) // pos, -1)
     return np.maximum.reduceat(running, first) if len(first) else np.empty(0)

@@ -1,14 +1,17 @@
 """Detector v2, fitted and applied on event columns: the one implementation the trainer, ``clickguard score`` and
-the quality benchmark share (the consumer still flags with the v1 rule until v2's streaming state is wired in).
+the quality benchmark share; ``live`` compiles it for the consumer's per-event scoring (``model.live``).
 
 * Sessions follow ``model.sessions`` (per user in arrival order, late events dropped); only sessions of at least
   ``min_events`` events are judged.
 * Each session's features: the Markov model's peak running mean bits and total bits, and ``signals.FEATURES``.
 * Unsupervised score (``tails``): the sum over features of the bits of each one's tail probability under the
   training window's own distribution, fitted robustly (the 2% most anomalous sessions trimmed, twice) on sessions
-  capped per user like the calibration; a user's score is their worst session's.
+  capped per user like the calibration. The consumer scores a session after each of its events (from
+  ``min_events`` on); a user's score is the highest of those (``peak_scores`` runs the consumer's own
+  ``score_batch`` over the window), and the cut is taken on that.
 * Supervised part (``supervised``): where the window has a block list, a logistic regression on each user's worst
-  session's feature bits and shares of events per token, blended in only if it validates better on held-back labels.
+  session's feature bits and that session's shares of events per token (linear in the shares, so the consumer
+  streams it as one running sum: ``live``), blended in only if it validates better on held-back labels.
 * The cut meets an alert budget (``BUDGET`` of the window's unblocked users).
 """
 
@@ -22,13 +25,15 @@ import numpy as np
 
 from clickguard import settings
 from clickguard.model.calibration import peak_running_mean
+from clickguard.model.live import LiveDetector
 from clickguard.model.model import Model
-from clickguard.model.scoring import EventSeries
+from clickguard.model.scoring import EventBatch, EventSeries, ScoringTable, score_batch
 from clickguard.model.sessions import late_events, previous_states, session_starts
 from clickguard.model.signals import FEATURES as SIGNALS
 from clickguard.model.signals import feature_matrix, fold_batch, is_fail, token_bits
 from clickguard.model.supervised import BlendFit, fit_blend
-from clickguard.model.tails import TailTables, feature_bits, fit_robust, score, threshold_for_budget
+from clickguard.model.tails import TailTables, feature_bits, fit_robust, threshold_for_budget
+from clickguard.model.tails import score as tail_score
 from clickguard.model.user_cap import cap_runs
 from clickguard.model.vocabulary import START_INDEX, encode, index_of
 
@@ -73,10 +78,28 @@ class Detector:
 
 @dataclass(frozen=True)
 class Sessions:
+    """A window's sessions as the consumer cuts them: per on-time event its session and vocabulary state, and
+    per session long enough to judge (``judged``) its owner and its features at its end."""
+
     names: list[str]  # user key per user code
     owner: np.ndarray  # user code of each judged session
     features: np.ndarray  # (judged sessions, FEATURES)
-    shares: np.ndarray  # (users, tokens + 1): share of events per vocabulary token, then log(1 + events)
+    judged: np.ndarray  # session index (into the window's sessions) of each judged session
+    seg: np.ndarray  # session index of each on-time event
+    states: np.ndarray  # vocabulary state of each on-time event
+    n_tokens: int
+
+    def shares(self, rows: np.ndarray) -> np.ndarray:
+        """For the judged sessions ``rows``: the share of the session's events per vocabulary token, then
+        log(1 + events): the supervised part's inputs beside the feature bits (``live`` streams the same)."""
+        sessions = self.judged[rows]
+        pick = np.full(int(self.seg.max()) + 1 if len(self.seg) else 0, -1, dtype=np.int64)
+        pick[sessions] = np.arange(len(rows))
+        mine = pick[self.seg] >= 0
+        counts = np.zeros((len(rows), self.n_tokens))
+        np.add.at(counts, (pick[self.seg][mine], self.states[mine]), 1.0)
+        events = counts.sum(axis=1)
+        return np.column_stack([counts / np.maximum(events, 1.0)[:, None], np.log1p(events)])
 
 
 def _codes(values: Sequence[Hashable]) -> tuple[np.ndarray, list[Any]]:
@@ -108,30 +131,106 @@ def sessions_of(model: Model, events: EventSeries) -> Sessions:
     peak = peak_running_mean(ub, starts, model.params.min_events) / settings.MICROBITS_PER_BIT
     fail = np.array([is_fail(t) for t in distinct], dtype=bool)[tok]
     signals = feature_matrix(fold_batch(seg, ts, fail, token_bits(distinct)[tok], n))
-    judged = length >= model.params.min_events
+    judged = np.flatnonzero(length >= model.params.min_events)
     x = np.column_stack([peak, total_bits, signals])[judged]
-    counts = np.zeros((len(names), len(model.tokens)))
-    np.add.at(counts, (user, states), 1.0)
-    per_user = counts.sum(axis=1)
-    shares = np.column_stack([counts / np.maximum(per_user, 1.0)[:, None], np.log1p(per_user)])
-    return Sessions([str(u) for u in names], user[starts][judged], x, shares)
+    return Sessions([str(u) for u in names], user[starts][judged], x, judged, seg, states, len(model.tokens))
 
 
-def worst_sessions(tables: TailTables, sess: Sessions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per user: the score of their worst session (0 with none judged), that session's bits per feature (what
-    drove the score) and its feature values (NaN with none judged)."""
-    best = np.zeros(len(sess.names))
-    bits_out = np.zeros((len(sess.names), len(FEATURES)))
-    values = np.full((len(sess.names), len(FEATURES)), np.nan)
+@dataclass(frozen=True)
+class Worst:
+    """Per user, their worst session at its end under the tail tables (0 / NaN with no judged session)."""
+
+    score: np.ndarray
+    bits: np.ndarray  # that session's bits per feature: what drove the score
+    values: np.ndarray  # that session's features
+    row: np.ndarray  # that session's judged row (-1: none)
+
+
+def worst_sessions(tables: TailTables, sess: Sessions) -> Worst:
+    n_users = len(sess.names)
+    best = np.zeros(n_users)
+    bits_out = np.zeros((n_users, len(FEATURES)))
+    values = np.full((n_users, len(FEATURES)), np.nan)
+    row = np.full(n_users, -1, dtype=np.int64)
     if len(sess.owner):
         bits = feature_bits(tables, sess.features)
-        total = bits.sum(axis=1)
+        total = tail_score(tables, sess.features)
         order = np.lexsort((total, sess.owner))
         last = order[np.r_[np.flatnonzero(np.diff(sess.owner[order])), len(order) - 1]]
         best[sess.owner[last]] = total[last]
         bits_out[sess.owner[last]] = bits[last]
         values[sess.owner[last]] = sess.features[last]
-    return best, bits_out, values
+        row[sess.owner[last]] = last
+    return Worst(best, bits_out, values, row)
+
+
+def supervised_inputs(sess: Sessions, worst: Worst) -> np.ndarray:
+    """Per user: the worst session's feature bits and token shares (zeros with no judged session)."""
+    x = np.zeros((len(sess.names), len(FEATURES) + sess.n_tokens + 1))
+    has = worst.row >= 0
+    x[:, : len(FEATURES)] = worst.bits
+    if has.any():
+        x[has, len(FEATURES) :] = sess.shares(worst.row[has])
+    return x
+
+
+def live(detector: Detector, model: Model) -> LiveDetector:
+    """The detector compiled for per-event scoring against ``model``'s vocabulary."""
+    return LiveDetector(FEATURES, detector.tables, detector.blend, len(model.tokens))
+
+
+def scoring_table(model: Model) -> ScoringTable:
+    """The consumer's scoring table for ``model``: its Markov surprisal and detector v2. Raises ValueError when the
+    model carries no detector or one this release cannot read (the consumer then keeps its last good model)."""
+    if model.detector is None:
+        raise ValueError(f"model {model.version} has no detector v2 (trained by an older release): retrain it")
+    fitted = Detector.from_dict(model.detector)
+    return ScoringTable.from_model(model, live(fitted, model))
+
+
+# Events scored per call when a whole window is scored as the consumer would: bounds the arrays per call.
+CHUNK_EVENTS = 250_000
+
+
+def _user_chunks(ucode: np.ndarray, n_users: int) -> list[np.ndarray]:
+    """Event indices (arrival order kept) of groups of whole users, about ``CHUNK_EVENTS`` events each."""
+    per_user = np.bincount(ucode, minlength=n_users)
+    group = np.cumsum(per_user) // CHUNK_EVENTS
+    event_group = group[ucode]
+    order = np.argsort(event_group, kind="stable")
+    bounds = np.flatnonzero(np.diff(event_group[order])) + 1
+    return np.split(order, bounds)
+
+
+def peak_scores(table: ScoringTable, gap_ms: int, events: EventSeries) -> tuple[list[str], np.ndarray]:
+    """Per user (first appearance order), the highest score the consumer would see after any of their events:
+    ``score_batch`` itself over the window, whole users per call (late events must already be dropped)."""
+    ucode, names = _codes(events.users)
+    best = np.full(len(names), -np.inf)
+    users, tokens = np.asarray(events.users, dtype=object), np.asarray(events.tokens, dtype=object)
+    ts, sids = np.asarray(events.ts_ms, dtype=np.int64), np.asarray(events.session_ids, dtype=object)
+    for idx in _user_chunks(ucode, len(names)):
+        batch = EventBatch(users[idx].tolist(), tokens[idx].tolist(), ts[idx].tolist(), sids[idx].tolist())
+        result = score_batch(table, gap_ms, batch, {})
+        assert result.event_scores is not None
+        np.maximum.at(best, ucode[idx], result.event_scores)
+    return [str(u) for u in names], best
+
+
+def on_time(model: Model, events: EventSeries) -> EventBatch:
+    """The events the consumer would apply: late ones (``sessions.late_events``) dropped, arrival order kept."""
+    ucode, _ = _codes(events.users)
+    order = np.argsort(ucode, kind="stable")
+    late = np.zeros(len(order), dtype=bool)
+    late[order] = late_events(ucode[order], np.asarray(events.ts_ms, dtype=np.int64)[order], model.params.gap_ms)
+    keep = np.flatnonzero(~late)
+    rows = keep.tolist()
+    return EventBatch(
+        [events.users[i] for i in rows],
+        [events.tokens[i] for i in rows],
+        [events.ts_ms[i] for i in rows],
+        [events.session_ids[i] for i in rows],
+    )
 
 
 def fit(model: Model, events: EventSeries, blocked: Collection[str] = (), seed: int = 0) -> Detector:
@@ -145,10 +244,14 @@ def fit(model: Model, events: EventSeries, blocked: Collection[str] = (), seed: 
     if not len(rows):
         raise ValueError("no session in the window is long enough to fit detector v2")
     tables = fit_robust(rows, DIRECTIONS, trim=TRIM, rounds=ROUNDS)
-    unsupervised, bits, _ = worst_sessions(tables, sess)
-    blend = _fit_blend(unsupervised, np.column_stack([bits, sess.shares]), positive, seed)
-    scores = blend.score(unsupervised, np.column_stack([bits, sess.shares])) if blend else unsupervised
-    threshold = threshold_for_budget(scores[~positive], BUDGET)
+    worst = worst_sessions(tables, sess)
+    blend = _fit_blend(worst.score, supervised_inputs(sess, worst), positive, seed)
+    unthresholded = Detector(tables, float("inf"), blend, BUDGET, len(rows))
+    # The cut is taken on what the consumer will see: each user's highest score after any event.
+    table = ScoringTable.from_model(model, live(unthresholded, model))
+    names, peaks = peak_scores(table, model.params.gap_ms, on_time(model, events))
+    unblocked = np.array([u not in set(blocked) for u in names], dtype=bool)
+    threshold = threshold_for_budget(peaks[unblocked], BUDGET)
     return Detector(tables, float(threshold), blend, BUDGET, len(rows))
 
 
@@ -162,19 +265,21 @@ def _fit_blend(unsupervised: np.ndarray, x: np.ndarray, positive: np.ndarray, se
 @dataclass(frozen=True)
 class UserVerdicts:
     names: list[str]
-    scores: np.ndarray  # the (blended) score per user
+    scores: np.ndarray  # per user: the highest score after any of their events (what the consumer flags on)
     flagged: np.ndarray
-    bits: np.ndarray  # per user, the worst session's bits per feature: what drove the score
+    bits: np.ndarray  # per user, the worst session's bits per feature at its end: what drove the score
     values: np.ndarray  # per user, the worst session's features (NaN: no session long enough to judge)
 
 
 def apply(detector: Detector, model: Model, events: EventSeries) -> UserVerdicts:
+    """Every user of ``events`` scored as the consumer scores them (``score_batch`` with the live detector)."""
+    table = ScoringTable.from_model(model, live(detector, model))
+    names, scores = peak_scores(table, model.params.gap_ms, on_time(model, events))
     sess = sessions_of(model, events)
-    unsupervised, bits, values = worst_sessions(detector.tables, sess)
-    scores = unsupervised
-    if detector.blend is not None:
-        scores = detector.blend.score(unsupervised, np.column_stack([bits, sess.shares]))
-    return UserVerdicts(sess.names, scores, scores > detector.threshold, bits, values)
+    worst = worst_sessions(detector.tables, sess)
+    where = {u: i for i, u in enumerate(sess.names)}
+    pick = np.array([where[u] for u in names], dtype=np.int64)
+    return UserVerdicts(names, scores, scores > detector.threshold, worst.bits[pick], worst.values[pick])
 
 
-__all__ = ["BUDGET", "DIRECTIONS", "FEATURES", "Detector", "UserVerdicts", "apply", "fit", "score"]
+__all__ = ["BUDGET", "DIRECTIONS", "FEATURES", "Detector", "UserVerdicts", "apply", "fit", "live", "scoring_table"]

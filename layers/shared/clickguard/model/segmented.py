@@ -17,7 +17,7 @@ def seg_cumsum(values: np.ndarray, seg: np.ndarray, first: np.ndarray, prior: np
 
 def seg_running_max(values: np.ndarray, seg: np.ndarray, prior: np.ndarray) -> np.ndarray:
     """Per row, the running maximum of ``values`` (integers >= -1) within its segment, started at ``prior``."""
-    v = np.maximum(np.asarray(values, dtype=np.int64), prior[seg]) + 1  # >= 0, so segments can be offset apart
+    v: np.ndarray = np.maximum(np.asarray(values, dtype=np.int64), prior[seg]) + 1  # >= 0: segments offset apart
     if len(v) == 0:
         return v
     offset = int(v.max()) + 1

@@ -1,0 +1,123 @@
+"""Detector v2 in the stream: the score ``score_batch`` reports after each event equals the reference state's
+score (``score_state``) at that event, for any batching, with and without a supervised part."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from clickguard.model import detector
+from clickguard.model.live import REASON_BITS, SUPERVISED, LiveDetector, reasons
+from clickguard.model.scoring import EventBatch, ScoringTable, apply_event, score_batch, score_state
+from clickguard.model.supervised import BlendFit, BlendScale, Logistic
+from clickguard.model.tails import fit_tails
+from clickguard.model.transitions import smoothed_probabilities, surprisal_bits, to_microbits
+
+TOKENS = ("START", "OTHER", "view", "login", "login#fail", "buy")
+GAP_MS = 1_800_000
+T0 = 1_700_000_000_000
+
+
+def _tables(seed: int):
+    rng = np.random.default_rng(seed)
+    x = np.column_stack([rng.gamma(2.0, 1.0, (400, 2)), rng.poisson(5, (400, 3)), rng.random((400, 4))])
+    return fit_tails(x, detector.DIRECTIONS, n_quantiles=64)
+
+
+def _blend(seed: int) -> BlendFit:
+    rng = np.random.default_rng(seed)
+    k = len(detector.FEATURES) + len(TOKENS) + 1
+    logistic = Logistic(rng.normal(size=k), rng.uniform(0.5, 2.0, k), rng.normal(size=k), float(rng.normal()))
+    return BlendFit(logistic, BlendScale(3.0, 2.0, 0.5, 1.5), 0.5, False, 0.5, 0.6, 10, 3)
+
+
+def _table(supervised: bool, min_events: int = 3) -> ScoringTable:
+    rng = np.random.default_rng(3)
+    counts = rng.integers(0, 20, (len(TOKENS), len(TOKENS)))
+    microbits = to_microbits(surprisal_bits(smoothed_probabilities(counts, 0.5)))
+    scorer = LiveDetector(detector.FEATURES, _tables(1), _blend(2) if supervised else None, len(TOKENS))
+    return ScoringTable(TOKENS, microbits, "v-test", min_events, scorer)
+
+
+events_st = st.lists(
+    st.tuples(
+        st.sampled_from(["a", "b", "c"]),
+        st.sampled_from(["view", "login", "login#fail", "buy", "zzz"]),
+        st.one_of(st.integers(0, 2_000), st.integers(0, 120_000), st.integers(0, 3 * GAP_MS)),
+        st.sampled_from([None, None, "s1", "s2"]),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+def _reference(events, table):
+    states, scores, ts = {}, [], T0
+    for user, token, step, sid in events:
+        ts += step
+        states[user], _ = apply_event(states.get(user), token, ts, sid, table, GAP_MS)
+        scores.append(score_state(states[user], table))
+    return states, scores
+
+
+def _batched(events, table, cuts):
+    ts, cols = T0, []
+    for user, token, step, sid in events:
+        ts += step
+        cols.append((user, token, ts, sid))
+    states, scores = {}, []
+    bounds = [0, *sorted(set(cuts)), len(cols)]
+    for lo, hi in itertools.pairwise(bounds):
+        part = cols[lo:hi]
+        if not part:
+            continue
+        batch = EventBatch(*(list(c) for c in zip(*part, strict=True)))
+        result = score_batch(table, GAP_MS, batch, states)
+        states = {**states, **result.final}
+        scores.extend(result.event_scores.tolist())
+    return states, scores
+
+
+@settings(max_examples=200, deadline=None)
+@given(events_st, st.lists(st.integers(0, 40), max_size=4), st.booleans())
+def test_per_event_scores_equal_the_reference_for_any_batching(events, cuts, supervised):
+    table = _table(supervised)
+    want_states, want = _reference(events, table)
+    got_states, got = _batched(events, table, [c for c in cuts if c <= len(events)])
+    assert got == want
+    assert got_states == want_states
+
+
+def test_scores_start_at_min_events_and_grow_with_odd_behaviour():
+    table = _table(supervised=False, min_events=3)
+    state, scores = None, []
+    for i, token in enumerate(["view", "view", "view", "login#fail", "login#fail", "login#fail", "login#fail"]):
+        state, _ = apply_event(state, token, T0 + 200 * i, None, table, GAP_MS)
+        scores.append(score_state(state, table))
+    assert scores[:2] == [-math.inf, -math.inf]
+    assert all(math.isfinite(s) for s in scores[2:])
+    assert scores[-1] > scores[2]  # failures and a fast pace add bits
+
+
+def test_explanation_names_every_signal_with_value_typical_and_bits_strongest_first():
+    scorer = LiveDetector(detector.FEATURES, _tables(1), _blend(2), len(TOKENS))
+    row = np.array([9.0, 50.0, 80.0, 40.0, 30.0, 0.0, 1.0, 0.9, 0.05])
+    signals = scorer.explain(row, token_units=0)
+    names = [s.name for s in signals]
+    assert set(names) == {*detector.FEATURES, SUPERVISED} and names[-1] == SUPERVISED
+    bits = [s.bits for s in signals[:-1]]
+    assert bits == sorted(bits, reverse=True)
+    assert all(s.typical is not None for s in signals[:-1])
+    why = reasons(signals)
+    assert why and all(s.bits >= REASON_BITS for s in signals if s.name in why[1:])
+    assert signals[0].as_dict()["name"] == why[0]
+
+
+def test_a_supervised_part_of_the_wrong_width_is_refused():
+    with pytest.raises(ValueError, match="weights"):
+        LiveDetector(detector.FEATURES, _tables(1), _blend(2), len(TOKENS) + 1)
