@@ -14,8 +14,10 @@ from clickguard.consumer.flags import Flag
 from clickguard.consumer.kinesis_event import KinesisRecord
 from clickguard.consumer.ports import ModelView, RejectedEntry, StoreError
 from clickguard.consumer.state import UserState
+from clickguard.model import detector
 from clickguard.model.model import Model, ModelParams, Thresholds
 from clickguard.model.scoring import ScoringTable
+from clickguard.model.tails import fit_tails
 
 TOKENS = ("START", "OTHER", "view_item", "search", "chat", "purchase", "login", "login#fail")
 SHARD = "shardId-000000000000"
@@ -24,20 +26,38 @@ SEQ0 = 49590338271490256608559692538361571095921575989136588898
 T0 = 1_763_700_000_000
 
 
+def make_detector(model: Model) -> dict:
+    """Detector v2 fitted on ordinary traffic of ``event_stream`` (its kinds 0-2: browsing, some odd event types,
+    no failed logins, no floods), cut just above the highest score any of those users reaches."""
+    from clickguard.model.scoring import EventBatch
+
+    ordinary = [e for e in event_stream(n_users=300, seed=99) if int(e["user_id"][1:]) % 5 < 3]
+    tokens = [e["event_type"] for e in ordinary]
+    batch = EventBatch(
+        [e["user_id"] for e in ordinary], tokens, [int(e["timestamp"] * 1000) for e in ordinary], [None] * len(tokens)
+    )
+    tables = fit_tails(detector.sessions_of(model, batch).features, detector.DIRECTIONS)
+    unthresholded = detector.Detector(tables, float("inf"), None, 0.0, len(ordinary))
+    table = ScoringTable.from_model(model, detector.live(unthresholded, model))
+    _, peaks = detector.peak_scores(table, model.params.gap_ms, batch)
+    return replace(unthresholded, threshold=float(peaks.max()) + 0.5).as_dict()
+
+
 def make_model(version: str = "v1", scale: float = 1.0, created_at: str = "2025-11-21T00:00:00Z") -> Model:
-    """Ordinary transitions cost about 1.5 bits; anything into ``login#fail`` or ``OTHER`` costs 9."""
+    """Ordinary transitions cost about 1.5 bits; anything into ``login#fail`` or ``OTHER`` costs 9. Detector v2
+    judges sessions from 3 events on."""
     n = len(TOKENS)
     bits = np.full((n, n), 1.5, dtype=np.float32) * scale
     bits[:, 1] = 9.0 * scale
     bits[:, 7] = 9.0 * scale
     counts = np.ones((n, n), dtype=np.int64)
-    return Model(
+    model = Model(
         version=version,
         created_at=created_at,
         window_start="2025-11-14T00:00:00Z",
         window_end="2025-11-21T00:00:00Z",
         tokens=TOKENS,
-        params=ModelParams(),
+        params=ModelParams(min_events=3),
         thresholds=Thresholds(
             mean_bits=4.0,
             total_bits=40.0,
@@ -54,6 +74,7 @@ def make_model(version: str = "v1", scale: float = 1.0, created_at: str = "2025-
         surprisal=bits,
         start_distribution=np.full(n, 1 / n, dtype=np.float32),
     )
+    return replace(model, detector=make_detector(model))
 
 
 def behaviour(states: dict[str, UserState]) -> dict[str, UserState]:
@@ -159,4 +180,4 @@ class FakeModel:
     def current(self):
         if self.model is None:
             return ModelView(ScoringTable.unscored(), None, None)
-        return ModelView(ScoringTable.from_model(self.model), self.model, 60.0)
+        return ModelView(detector.scoring_table(self.model), self.model, 60.0)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
 
 from clickguard.consumer.batch import Deps, process_batch
 from clickguard.consumer.flags import MESSAGE_FIELDS
+from clickguard.model import detector
 from tests.consumer_support import (
     FakeFlags,
     FakeModel,
@@ -46,10 +48,15 @@ def clean(records):
     return snapshot(d)
 
 
-def test_the_stream_raises_flags_of_both_kinds(clean):
+def test_the_stream_flags_the_login_failers_and_the_flooders_and_no_one_else(clean):
     states, flags = clean
-    reasons = {r for _, body in flags for r in json.loads(body)["reasons"]}
-    assert reasons == {"mean_bits", "total_bits"}
+    bodies = [json.loads(body) for _, body in flags]
+    kinds = {int(b["user_key"][1:]) % 5 for b in bodies}
+    assert kinds == {3, 4}  # event_stream: kind 3 fails logins, kind 4 floods; 0-2 browse as in training
+    for b in bodies:
+        kind = int(b["user_key"][1:]) % 5
+        assert "fail_share" in b["reasons"] if kind == 3 else {"events", "total_bits"} & set(b["reasons"])
+        assert b["score"] > b["threshold"]
     assert len(states) == 30
     assert len({fid for fid, _ in flags}) == len(flags)
 
@@ -142,8 +149,8 @@ def test_without_a_model_state_is_kept_and_nothing_is_flagged(records):
     assert some.session.total_ubits == 0 and some.session.transitions > 0
 
 
-def test_cooldown_holds_unless_the_reason_gets_stronger():
-    # one user failing logins for hours: mean-bits fires early, total-bits later (stronger), then silence
+def test_cooldown_holds_unless_the_reasons_get_stronger():
+    # one user failing every other login for an hour: each later flag adds a reason, then silence
     evs = []
     t = 1_763_700_000_000
     for k in range(60):
@@ -153,8 +160,9 @@ def test_cooldown_holds_unless_the_reason_gets_stronger():
         )
     d = deps()
     run(d, to_records(evs))
-    reasons = [json.loads(f.body)["reasons"] for f in d.flags.sent]
-    assert reasons == [["mean_bits"], ["mean_bits", "total_bits"]]
+    reasons = [set(json.loads(f.body)["reasons"]) for f in d.flags.sent]
+    assert 2 <= len(reasons) < 10 and "fail_share" in reasons[0]
+    assert all(later > earlier for earlier, later in itertools.pairwise(reasons))
     d2 = deps()
     run(d2, to_records(evs), config(flag_cooldown_seconds=0))
     assert len(d2.flags.sent) > 2  # without a cooldown every firing event flags
@@ -165,7 +173,12 @@ def test_flag_message_carries_what_reviewers_need(clean):
     msg = json.loads(flags[0][1])
     assert set(msg) == set(MESSAGE_FIELDS)
     assert 1 <= len(msg["top_transitions"]) <= 3
-    assert msg["model_version"] == "v1" and msg["transitions"] >= 3
+    assert msg["model_version"] == "v1" and msg["transitions"] >= 3 and msg["schema_version"] == 2
+    names = [s["name"] for s in msg["signals"]]
+    assert sorted(names) == sorted(detector.FEATURES)  # every signal, the strongest first
+    assert [s["bits"] for s in msg["signals"]] == sorted((s["bits"] for s in msg["signals"]), reverse=True)
+    assert all(set(s) == {"name", "value", "typical", "bits"} for s in msg["signals"])
+    assert msg["reasons"][0] == names[0]
 
 
 def test_producer_duplicates_with_new_sequence_numbers_are_dropped():

@@ -1,4 +1,4 @@
-"""Offline quality on a small simulation with the real train / score_batch / flag_reasons.
+"""Offline quality on a small simulation with the real train / score_batch and the consumer's rule (detector v2).
 
 With reviewers' blocks kept out of training (the thesis's good-users training set) the default simulation
 reached issue 5's targets (recall 0.903, precision 0.812 at 3000 users, seed 7, before the robust refit of the
@@ -42,12 +42,13 @@ def test_quality_floors(quality):
     assert quality.precision >= 0.6
 
 
-def test_first_training_on_raw_traffic_is_much_weaker(days, quality):
-    """Contamination: abusers in the training day teach the model that their habits are normal. The robust refit
-    (``model.robust``) wins part of it back (recall 0.444 here, 3 of 13 credential stuffers), not all."""
+def test_first_training_on_raw_traffic_is_weaker_but_precise(days, quality):
+    """Contamination: abusers in the training day teach the model that their habits are normal. Detector v2's
+    robust fits win much of it back (measured with the consumer's own rule: recall 0.50 with precision 1.0 here,
+    against 0.89 / 0.68 with every abuser blocked), not all."""
     raw = evaluate(*days, blocked_share=0.0)
-    assert raw.recall < quality.recall - 0.3
-    assert raw.per_type["credential_stuffer"].flagged < quality.per_type["credential_stuffer"].flagged / 2
+    assert raw.recall < quality.recall - 0.2
+    assert raw.recall >= 0.4 and raw.precision >= 0.9
     assert quality.true_positives + quality.false_negatives == sum(
         quality.per_type[t].total for t in ("scraper", "spammer", "account_takeover", "credential_stuffer")
     )
@@ -55,7 +56,8 @@ def test_first_training_on_raw_traffic_is_much_weaker(days, quality):
 
 def test_summary_and_sessions_are_consistent(quality):
     s = quality.summary()
-    assert s["thresholds"]["min_events"] == quality.model.thresholds.min_events
+    assert s["detector"]["min_events"] == quality.model.params.min_events
+    assert s["detector"]["threshold"] > 0 and 0 < s["detector"]["budget"] < 1
     assert sum(n for _, n, _, _ in quality.sessions) == quality.events_scored  # every event in exactly one session
     flagged = [o for o in quality.users.values() if o.flagged]
     assert all(o.reasons and o.first_flag_ms for o in flagged)

@@ -1,6 +1,6 @@
 """``clickguard score``: every user's score, signals and flag decision for a file of events, as CSV, so a team can
-rank and audit users offline: the rule the consumer runs (``clickguard.consumer.offline``) and, when the model
-carries it, detector v2 (``clickguard.model.detector``) with the worst session's signals and the bits each added."""
+rank and audit users offline: the consumer's own detector v2 (``clickguard.consumer.offline``), with the signals at
+each user's highest-scoring event and the bits each added."""
 
 from __future__ import annotations
 
@@ -9,13 +9,10 @@ import csv
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from clickguard.cli.common import fail, open_store
 from clickguard.consumer.offline import UserScore, score_users
 from clickguard.files import open_binary
-from clickguard.model import artifact, detector
-from clickguard.model.model import Model
+from clickguard.model import artifact
 from clickguard.model.ports import BlobStore
 from clickguard.training.dataset import EventColumns
 from clickguard.training.pipeline import deduplicate
@@ -59,39 +56,12 @@ def _read(path: Path) -> EventColumns:
     return deduplicate(cols)
 
 
-V2_FIELDS = (
-    "v2_score",
-    "v2_flagged",
-    *(f"v2_{name}" for name in detector.FEATURES),
-    *(f"v2_{name}_bits" for name in detector.FEATURES),
-)
-
-
-def _v2_rows(model: Model, cols: EventColumns) -> dict[str, list[str]] | None:
-    """Detector v2's columns per user, when the model carries it: score, decision, and the worst session's
-    features with the bits each added to the score (what drove it)."""
-    if model.detector is None:
-        return None
-    try:
-        fitted = detector.Detector.from_dict(model.detector)
-    except (KeyError, TypeError, ValueError) as exc:
-        fail(f"the model's detector v2 cannot be used: {exc}")
-    v = detector.apply(fitted, model, cols)
-    rows = {}
-    for i, name in enumerate(v.names):
-        rows[name] = [f"{v.scores[i]:.6f}", str(bool(v.flagged[i])).lower()]
-        rows[name] += ["" if np.isnan(x) else f"{x:.6g}" for x in v.values[i].tolist()]
-        rows[name] += [f"{b:.3f}" for b in v.bits[i].tolist()]
-    return rows
-
-
-def _write(scores: list[UserScore], v2: dict[str, list[str]] | None, out: Path) -> None:
+def _write(scores: list[UserScore], out: Path) -> None:
     fh = sys.stdout if str(out) == "-" else out.open("w", newline="")
     try:
         writer = csv.writer(fh)
-        writer.writerow([*UserScore.CSV_FIELDS, *(V2_FIELDS if v2 is not None else ())])
-        blank = [""] * len(V2_FIELDS)
-        writer.writerows([*s.row(), *((v2.get(s.user_key, blank)) if v2 is not None else ())] for s in scores)
+        writer.writerow(UserScore.CSV_FIELDS)
+        writer.writerows(s.row() for s in scores)
     finally:
         if fh is not sys.stdout:
             fh.close()
@@ -106,13 +76,14 @@ def run(args: argparse.Namespace) -> int:
         fail(f"no model published in {store.describe()}")
     except artifact.ModelArtifactError as exc:
         fail(f"the published model cannot be used: {exc}")
-    scores = score_users(model, cols)
-    v2 = _v2_rows(model, cols)
-    _write(scores, v2, args.out)
+    try:
+        scores = score_users(model, cols)
+    except ValueError as exc:
+        fail(f"the published model cannot score: {exc}")
+    _write(scores, args.out)
     flagged = sum(s.flagged for s in scores)
-    v2_note = f", detector v2 flags {sum(r[1] == 'true' for r in v2.values()):,}" if v2 is not None else ""
     print(
-        f"{len(scores):,} users scored with model {model.version}: {flagged:,} flagged by the rule{v2_note}; "
+        f"{len(scores):,} users scored with model {model.version}: {flagged:,} flagged; "
         f"{cols.lines:,} lines, {sum(cols.rejected.values()):,} rejected",
         file=sys.stderr,
     )

@@ -210,7 +210,7 @@ def run_batch(records: Sequence[KinesisRecord], deps: Deps, config: ConsumerConf
     new_last: dict[str, LastFlag] = {}
     if view.model is not None:
         last_flags = {u: (s.last_flag if (s := states.get(u)) else None) for u in adm.touched}
-        ctx = FlagContext(view.table, view.model.thresholds, gap_ms, config.flag_cooldown_seconds * 1000)
+        ctx = FlagContext(view.table, gap_ms, config.flag_cooldown_seconds * 1000)
         flags, new_last = find_flags(result, applied, prior, last_flags, ctx)
     new_states = next_states(recs, events, adm, states, result, new_last, config)
     failed_users = commit(flags, new_states, deps, out)

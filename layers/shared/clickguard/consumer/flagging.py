@@ -1,9 +1,9 @@
 """Find the batch's flags: a vectorised screen over every event, then an exact replay of the few flagged users.
 
-``score_batch`` reports each event's running transitions and total bits; ``rule.firing_mask`` runs the rule on
-those arrays for the whole batch at once. Only users with at least one firing event (about the calibrated flag
-rate) are walked event by event with the reference ``apply_event``, which yields the exact session state at the
-firing event (including its top transitions) for the message and applies the cooldown in order.
+``score_batch`` reports each event's detector score; ``rule.firing_mask`` compares the whole batch with the
+threshold at once. Only users with at least one firing event (about the alert budget) are walked event by event
+with the reference ``apply_event``, which yields the exact session state at the firing event (its signals, top
+transitions and token counts) for the message and its explanation, and applies the cooldown in order.
 """
 
 from __future__ import annotations
@@ -14,10 +14,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from clickguard.consumer.flags import Flag, build_flag
-from clickguard.consumer.rule import allows, firing_mask, flag_reasons
+from clickguard.consumer.rule import allows, firing_mask
 from clickguard.consumer.state import LastFlag
-from clickguard.model.model import Thresholds
-from clickguard.model.scoring import BatchResult, EventBatch, ScoringTable, SessionState, apply_event
+from clickguard.model.live import Signal, reasons
+from clickguard.model.scoring import (
+    BatchResult,
+    EventBatch,
+    ScoringTable,
+    SessionState,
+    apply_event,
+    score_state,
+    state_features,
+)
 
 
 @dataclass(frozen=True)
@@ -31,10 +39,9 @@ class Applied:
 
 @dataclass(frozen=True)
 class FlagContext:
-    """What the rule needs besides the batch: the model's table and thresholds, the session gap, the cooldown."""
+    """What the rule needs besides the batch: the model's table (with detector v2), the session gap, the cooldown."""
 
     table: ScoringTable
-    thresholds: Thresholds
     gap_ms: int
     cooldown_ms: int
 
@@ -47,9 +54,9 @@ def find_flags(
     ctx: FlagContext,
 ) -> tuple[list[Flag], dict[str, LastFlag]]:
     """Flags in shard order, and each flagged user's new last flag."""
-    if not ctx.table.scored or not len(applied.events):
+    if not ctx.table.scored or ctx.table.scorer is None or not len(applied.events):
         return [], {}
-    firing = firing_mask(result, ctx.thresholds)
+    firing = firing_mask(result, ctx.table)
     if not firing.any():
         return [], {}
     users = applied.events.users
@@ -74,11 +81,29 @@ def _advance(state: SessionState | None, events: EventBatch, i: int, ctx: FlagCo
     return new
 
 
+def explain(state: SessionState, table: ScoringTable) -> list[Signal]:
+    """The session's signals as the flag explains them (strongest first)."""
+    assert table.scorer is not None
+    return table.scorer.explain(state_features(state), table.token_units_of(state.token_counts))
+
+
 def _maybe_flag(
     user: str, state: SessionState, last: LastFlag | None, applied: Applied, i: int, ctx: FlagContext
 ) -> Flag | None:
-    reasons = tuple(flag_reasons(state.mean_bits, state.total_bits, state.transitions, ctx.thresholds))
-    if not reasons or not allows(last, reasons, state.last_ts_ms, ctx.cooldown_ms):
+    signals = explain(state, ctx.table)
+    why = reasons(signals)
+    if not allows(last, why, state.last_ts_ms, ctx.cooldown_ms):
         return None
-    version = ctx.table.version or ""
-    return build_flag(user, state, reasons, ctx.thresholds, version, applied.shard_ids[i], applied.seqs[i])
+    scorer = ctx.table.scorer
+    assert scorer is not None
+    return build_flag(
+        user,
+        state,
+        why,
+        score_state(state, ctx.table),
+        scorer.threshold,
+        signals,
+        ctx.table.version or "",
+        applied.shard_ids[i],
+        applied.seqs[i],
+    )

@@ -5,26 +5,32 @@ sequence number of the event it fired on. A replay recomputes the same flag from
 records, so it carries the same id (and the same body): a duplicate SQS message is possible, a new flag is not.
 Replays are deterministic for one model version; if a new model is published between a failure and its
 replay, the replayed batch is scored by the new model, as any later batch would be.
+
+Message (``schema_version`` 2; the README documents each field): the decision (``score`` above ``threshold``),
+its ``reasons`` and every ``signals`` line (the session's value, the training window's typical value and the
+bits it added), the Markov model's view (``peak_mean_bits``, ``total_bits``, ``top_transitions``), and where and
+when it fired. Only the user key, event types and times appear: no payload field is ever copied.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from clickguard.consumer.state import LastFlag
 from clickguard.events import format_ms
-from clickguard.model.model import Thresholds
+from clickguard.model.live import Signal
 from clickguard.model.scoring import SessionState
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # The message's fields, once: reviewers' tooling, the README and the tests read this list.
 MESSAGE_FIELDS = (
-    "schema_version", "flag_id", "user_key", "session_id", "reasons", "mean_bits", "total_bits", "score",
-    "transitions", "thresholds", "model_version", "top_transitions", "first_event_time", "last_event_time",
-    "flagged_at", "source",
+    "schema_version", "flag_id", "user_key", "session_id", "score", "threshold", "reasons", "signals",
+    "transitions", "peak_mean_bits", "total_bits", "top_transitions", "model_version", "first_event_time",
+    "last_event_time", "flagged_at", "source",
 )  # fmt: skip
 
 
@@ -45,7 +51,9 @@ def build_flag(
     user_key: str,
     state: SessionState,
     reasons: tuple[str, ...],
-    thresholds: Thresholds,
+    score: float,
+    threshold: float,
+    signals: Sequence[Signal],
     model_version: str,
     shard_id: str,
     seq: int,
@@ -56,20 +64,17 @@ def build_flag(
         "flag_id": fid,
         "user_key": user_key,
         "session_id": state.session_id,
+        "score": round(score, 6),
+        "threshold": round(threshold, 6),
         "reasons": list(reasons),
-        "mean_bits": round(state.mean_bits, 6),
-        "total_bits": round(state.total_bits, 6),
-        "score": state.score,
+        "signals": [s.as_dict() for s in signals],
         "transitions": state.transitions,
-        "thresholds": {
-            "mean_bits": thresholds.mean_bits,
-            "total_bits": thresholds.total_bits,
-            "min_events": thresholds.min_events,
-        },
-        "model_version": model_version,
+        "peak_mean_bits": round(state.peak_mean_bits, 6),
+        "total_bits": round(state.total_bits, 6),
         "top_transitions": [
             {"from": t.from_token, "to": t.to_token, "bits": t.bits, "position": t.position} for t in state.top
         ],
+        "model_version": model_version,
         "first_event_time": format_ms(state.first_ts_ms),
         "last_event_time": format_ms(state.last_ts_ms),
         "flagged_at": format_ms(state.last_ts_ms),  # event time: the same flag replayed says the same thing

@@ -1,10 +1,11 @@
 """Every user's score and flag decision over a file of events, offline: the consumer's own maths on one batch.
 
 ``score_users`` applies what the consumer applies, in the same order: producer duplicates (a repeated ``event_id``
-per user) and late events (``model.sessions``) are dropped, the rest is scored by ``score_batch`` (batch-split
-invariant, so one batch gives what any batching gives), and ``rule.rule_ratio`` turns each event into the rule as a
-number. A user is flagged when the rule fires after any of their events (ratio > 1), as the consumer would flag
-them, before the cooldown (which limits messages, not decisions).
+per user) and late events (``model.sessions``) are dropped, the rest is scored by ``score_batch`` with the model's
+detector v2 (batch-split invariant, so one batch gives what any batching gives). A user's score is the highest
+score after any of their events, and they are flagged when it passes the model's threshold, as the consumer would
+flag them, before the cooldown (which limits messages, not decisions). The signals at that event (the session's
+value and the bits each added) explain it, as a flag message would.
 """
 
 from __future__ import annotations
@@ -13,27 +14,31 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from clickguard import settings
-from clickguard.consumer.rule import flag_reasons, rule_ratio
+from clickguard.consumer.flagging import explain
+from clickguard.model import detector
+from clickguard.model.live import Signal, reasons
 from clickguard.model.model import Model
-from clickguard.model.scoring import EventBatch, EventSeries, ScoringTable, score_batch
-from clickguard.model.sessions import late_events
+from clickguard.model.scoring import EventBatch, EventSeries, ScoringTable, SessionState, apply_event, score_batch
 
 
 @dataclass(frozen=True)
 class UserScore:
     user_key: str
-    score: float  # the highest rule ratio after any of the user's events: above 1 the rule fires
+    score: float  # the highest detector score after any of the user's events (-inf: no session long enough)
     flagged: bool
-    reasons: tuple[str, ...]  # what fired at the highest-scoring event
+    reasons: tuple[str, ...]  # the signals past 1% at that event
     events: int
     sessions: int
-    peak_mean_bits: float  # the highest running mean over sessions' prefixes of at least min_events transitions
-    max_total_bits: float
+    signals: tuple[Signal, ...]  # at that event, in ``detector.FEATURES`` order (empty: never scored)
 
-    CSV_FIELDS = ("user_key", "score", "flagged", "reasons", "events", "sessions", "peak_mean_bits", "max_total_bits")
+    CSV_FIELDS = (
+        "user_key", "score", "flagged", "reasons", "user_events", "user_sessions",
+        *detector.FEATURES, *(f"{name}_bits" for name in detector.FEATURES),
+    )  # fmt: skip
 
     def row(self) -> list[str]:
+        values = {s.name: s for s in self.signals}
+        cells = [values.get(name) for name in detector.FEATURES]
         return [
             self.user_key,
             f"{self.score:.6f}",
@@ -41,62 +46,46 @@ class UserScore:
             "+".join(self.reasons),
             str(self.events),
             str(self.sessions),
-            f"{self.peak_mean_bits:.6f}",
-            f"{self.max_total_bits:.6f}",
+            *("" if c is None or c.value is None or not np.isfinite(c.value) else f"{c.value:.6g}" for c in cells),
+            *("" if c is None else f"{c.bits:.3f}" for c in cells),
         ]
 
 
-def without_late(events: EventSeries, gap_ms: int) -> EventBatch:
-    """The events the consumer would apply: per user in arrival order, late ones dropped."""
-    codes: dict[str, int] = {}
-    ucode = np.fromiter((codes.setdefault(u, len(codes)) for u in events.users), dtype=np.int64)
-    order = np.argsort(ucode, kind="stable")
-    late = np.zeros(len(ucode), dtype=bool)
-    late[order] = late_events(ucode[order], np.asarray(events.ts_ms, dtype=np.int64)[order], gap_ms)
-    keep = np.flatnonzero(~late).tolist()
-    return EventBatch(
-        [events.users[i] for i in keep],
-        [events.tokens[i] for i in keep],
-        [int(events.ts_ms[i]) for i in keep],
-        [events.session_ids[i] for i in keep],
-    )
-
-
 def score_users(model: Model, events: EventSeries) -> list[UserScore]:
-    """Users in descending score (ties by key)."""
-    batch = without_late(events, model.params.gap_ms)
+    """Users in descending score (ties by key). Raises ValueError when the model has no usable detector v2."""
+    table = detector.scoring_table(model)
+    batch = detector.on_time(model, events)
     if not len(batch):
         return []
-    th = model.thresholds
-    result = score_batch(ScoringTable.from_model(model), model.params.gap_ms, batch, {})
-    ratio = rule_ratio(result, th)
-    trans = np.asarray(result.event_transitions)
-    total = np.asarray(result.event_total_ubits) / settings.MICROBITS_PER_BIT
-    mean = np.where(trans >= th.min_events, total / np.maximum(trans, 1), 0.0)
+    result = score_batch(table, model.params.gap_ms, batch, {})
+    scores = np.asarray(result.event_scores)
     names, code = np.unique(np.asarray(batch.users, dtype=object).astype(str), return_inverse=True)
     n = len(names)
-    best, peak_mean, max_total = np.full(n, -1.0), np.zeros(n), np.zeros(n)
-    np.maximum.at(peak_mean, code, mean)
-    np.maximum.at(max_total, code, total)
-    at = np.zeros(n, dtype=np.int64)
-    for i in np.lexsort((np.arange(len(ratio)), ratio)).tolist():  # ascending: the last write is the best event
-        best[code[i]], at[code[i]] = ratio[i], i
+    best, at = np.full(n, -np.inf), np.full(n, -1, dtype=np.int64)
+    for i in np.lexsort((np.arange(len(scores)), scores)).tolist():  # ascending: the last write is the best event
+        if np.isfinite(scores[i]):
+            best[code[i]], at[code[i]] = scores[i], i
     sessions = np.bincount([int(np.searchsorted(names, s.user_key)) for s in result.segments], minlength=n)
     events_per_user = np.bincount(code, minlength=n)
+    threshold = table.scorer.threshold if table.scorer else np.inf
+    rows_of: dict[int, list[int]] = {}
+    for i, c in enumerate(code.tolist()):
+        rows_of.setdefault(c, []).append(i)
     out = []
     for k, name in enumerate(names.tolist()):
-        i = int(at[k])
-        reasons = flag_reasons(float(mean[i]), float(total[i]), int(trans[i]), th)
-        out.append(
-            UserScore(
-                name,
-                float(best[k]),
-                bool(best[k] > 1),
-                tuple(reasons),
-                int(events_per_user[k]),
-                int(sessions[k]),
-                float(peak_mean[k]),
-                float(max_total[k]),
-            )
-        )
+        upto = [i for i in rows_of.get(k, []) if i <= at[k]]
+        signals = _signals_at(batch, upto, table, model.params.gap_ms) if at[k] >= 0 else ()
+        flagged = bool(best[k] > threshold)
+        why = reasons(list(signals)) if signals else ()
+        out.append(UserScore(name, float(best[k]), flagged, why, int(events_per_user[k]), int(sessions[k]), signals))
     return sorted(out, key=lambda s: (-s.score, s.user_key))
+
+
+def _signals_at(batch: EventBatch, rows: list[int], table: ScoringTable, gap_ms: int) -> tuple[Signal, ...]:
+    """Replay one user's events ``rows`` (up to the best one) for the session's exact state there; explain it."""
+    state_at: SessionState | None = None
+    for k in rows:
+        state_at, _ = apply_event(state_at, batch.tokens[k], batch.ts_ms[k], batch.session_ids[k], table, gap_ms)
+    assert state_at is not None
+    by_name = {s.name: s for s in explain(state_at, table)}
+    return tuple(by_name[name] for name in detector.FEATURES)

@@ -176,7 +176,7 @@ def supervised_inputs(sess: Sessions, worst: Worst) -> np.ndarray:
 
 def live(detector: Detector, model: Model) -> LiveDetector:
     """The detector compiled for per-event scoring against ``model``'s vocabulary."""
-    return LiveDetector(FEATURES, detector.tables, detector.blend, len(model.tokens))
+    return LiveDetector(FEATURES, detector.tables, detector.blend, len(model.tokens), detector.threshold)
 
 
 def scoring_table(model: Model) -> ScoringTable:

@@ -39,7 +39,7 @@ class Signal:
             "name": self.name,
             "value": _rounded(self.value),
             "typical": _rounded(self.typical),
-            "bits": round(self.bits, 3),
+            "bits": round(self.bits, 3) + 0.0,
         }
 
 
@@ -50,8 +50,16 @@ def _rounded(v: float | None) -> float | None:
 class LiveDetector:
     """``scoring.RowScorer`` over a fitted detector's tail tables and (optional) blend."""
 
-    def __init__(self, names: tuple[str, ...], tables: TailTables, blend_fit: BlendFit | None, n_tokens: int) -> None:
+    def __init__(
+        self,
+        names: tuple[str, ...],
+        tables: TailTables,
+        blend_fit: BlendFit | None,
+        n_tokens: int,
+        threshold: float = float("inf"),
+    ) -> None:
         self.names = names
+        self.threshold = threshold  # flag when a score is above it
         self.tables = tables
         self.blend = blend_fit
         self.events_col = names.index("events")
@@ -115,6 +123,6 @@ class LiveDetector:
 
 def reasons(signals: list[Signal]) -> tuple[str, ...]:
     """A flag's reasons: the signals past ``REASON_BITS`` (at least the strongest one), strongest first."""
-    ranked = [s for s in signals if s.name != SUPERVISED]
+    ranked = sorted((s for s in signals if s.name != SUPERVISED), key=lambda s: -s.bits)
     strong = tuple(s.name for s in ranked if s.bits >= REASON_BITS)
     return strong or tuple(s.name for s in ranked[:1])

@@ -25,6 +25,7 @@ from typing import Protocol
 import numpy as np
 
 from clickguard import settings
+from clickguard.model.live import Signal
 from clickguard.model.model import Model
 from clickguard.model.segmented import seg_cumsum, seg_running_max
 from clickguard.model.sessions import Breaks, session_breaks
@@ -88,7 +89,9 @@ class SessionState:
 
 
 class RowScorer(Protocol):
-    """Detector v2 compiled for scoring (``model.detector.LiveDetector``): a score per event from its features."""
+    """Detector v2 compiled for scoring (``model.live.LiveDetector``): a score per event from its features."""
+
+    threshold: float  # a session whose score passes it fires
 
     @property
     def token_units(self) -> np.ndarray:
@@ -97,6 +100,10 @@ class RowScorer(Protocol):
 
     def score_rows(self, features: np.ndarray, token_units: np.ndarray) -> np.ndarray:
         """Per row (an event's session so far): its ``FEATURES`` and the sum of its events' token units."""
+        ...
+
+    def explain(self, features: np.ndarray, token_units: int = 0) -> list[Signal]:
+        """One session's signals (its feature row), the strongest first."""
         ...
 
 

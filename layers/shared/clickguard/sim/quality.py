@@ -1,5 +1,6 @@
 """Offline quality with no AWS: train on one day with the real ``train``, score the next with the real
-``score_batch`` in stream-like micro-batches, apply the real ``flag_reasons``, and compare users with the truth.
+``score_batch`` in stream-like micro-batches, apply the consumer's own rule (detector v2's score against the
+model's threshold, ``consumer.rule.firing_mask``) and compare users with the truth.
 
 A user counts as flagged when any of their sessions fires the rule at any event, exactly as the consumer
 evaluates it (per event, mid-session), so the result does not depend on batching. Micro-batches follow event
@@ -14,11 +15,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from clickguard import settings
-from clickguard.consumer.rule import firing_mask, flag_reasons
+from clickguard.consumer.flagging import explain
+from clickguard.consumer.rule import firing_mask
 from clickguard.events import format_ms
+from clickguard.model import detector
+from clickguard.model.live import Signal, reasons
 from clickguard.model.model import Model, ModelParams
-from clickguard.model.scoring import EventBatch, ScoringTable, SessionState, apply_event, score_batch
+from clickguard.model.scoring import EventBatch, ScoringTable, SessionState, apply_event, score_batch, score_state
 from clickguard.sim.catalog import is_abnormal
 from clickguard.sim.generator import SimDay
 from clickguard.training.dataset import EventColumns
@@ -48,6 +51,8 @@ class UserOutcome:
     total_bits: float = 0.0
     transitions: int = 0
     top: list[tuple[str, str, float]] = field(default_factory=list)  # (from, to, bits)
+    score: float = -math.inf  # the highest detector score after any of the user's events
+    signals: list[Signal] = field(default_factory=list)  # at the flag (strongest first)
 
 
 @dataclass
@@ -73,11 +78,7 @@ class Quality:
     def summary(self) -> dict:
         return {
             "model_version": self.model.version,
-            "thresholds": {
-                "mean_bits": self.model.thresholds.mean_bits,
-                "total_bits": self.model.thresholds.total_bits,
-                "min_events": self.model.thresholds.min_events,
-            },
+            "detector": detector_summary(self.model),
             "per_type": {k: {"flagged": v.flagged, "total": v.total} for k, v in sorted(self.per_type.items())},
             "precision": round(self.precision, 4),
             "recall": round(self.recall, 4),
@@ -87,6 +88,19 @@ class Quality:
             "events_scored": self.events_scored,
             "batches": self.batches,
         }
+
+
+def detector_summary(model: Model) -> dict[str, float]:
+    """What a person reading the demo's output or the report needs of the model's operating point."""
+    fitted = detector.Detector.from_dict(model.detector) if model.detector else None
+    if fitted is None:
+        return {}
+    return {
+        "threshold": round(fitted.threshold, 4),
+        "budget": fitted.budget,
+        "min_events": model.params.min_events,
+        "supervised part": "blended" if fitted.blend is not None else "none",
+    }
 
 
 def batch_bounds(ts_ms: np.ndarray, batch_seconds: float, max_records: int) -> list[tuple[int, int]]:
@@ -115,9 +129,8 @@ def score_stream(
     max_records: int = 10_000,
 ) -> tuple[dict[str, UserOutcome], list[tuple[str, int, float, float]], int]:
     """Score events in arrival order; returns per-user outcomes, final session states and the batch count."""
-    table = ScoringTable.from_model(model)
+    table = detector.scoring_table(model)
     gap_ms = model.params.gap_ms
-    thresholds = model.thresholds
     state: dict[str, SessionState] = {}
     outcomes: dict[str, UserOutcome] = {}
     sessions: list[tuple[str, int, float, float]] = []
@@ -135,19 +148,29 @@ def score_stream(
             old = prior[seg.user_key]
             if old is not None and s.first_ts_ms == old.first_ts_ms and s.transitions > old.transitions:
                 continued.add(seg.user_key)
-            if not out.flagged and s.transitions >= thresholds.min_events and s.mean_bits > out.mean_bits:
+            if not out.flagged and s.transitions >= table.min_events and s.mean_bits > out.mean_bits:
                 _describe(out, s)
             if not seg.is_final:
                 sessions.append(_row(seg.user_key, s))
+        scores = np.asarray(result.event_scores)
+        for i in np.flatnonzero(np.isfinite(scores)).tolist():
+            out = outcomes[batch_users[i]]
+            out.score = max(out.score, float(scores[i]))
         # The consumer's rule runs on every event (not only at batch ends): the same vectorised screen it uses.
-        trans = result.event_transitions
-        total = result.event_total_ubits / settings.MICROBITS_PER_BIT
-        for i in np.flatnonzero(firing_mask(result, thresholds)).tolist():
-            user = batch_users[i]
-            if outcomes[user].flagged:
-                continue
-            reasons = flag_reasons(total[i] / trans[i], total[i], int(trans[i]), thresholds)
-            _flag(outcomes[user], reasons, prior[user], lo, i, users, tokens, ts_list, session_ids, table, gap_ms)
+        for i in np.flatnonzero(firing_mask(result, table)).tolist():
+            if not outcomes[batch_users[i]].flagged:
+                _flag(
+                    outcomes[batch_users[i]],
+                    prior[batch_users[i]],
+                    lo,
+                    i,
+                    users,
+                    tokens,
+                    ts_list,
+                    session_ids,
+                    table,
+                    gap_ms,
+                )
         # A prior session that no segment of this batch continued has ended: record its final state.
         sessions.extend(_row(u, old) for u, old in prior.items() if old is not None and u not in continued)
         state.update(result.final)
@@ -157,7 +180,6 @@ def score_stream(
 
 def _flag(
     out: UserOutcome,
-    reasons: list[str],
     state: SessionState | None,
     lo: int,
     i: int,
@@ -173,7 +195,10 @@ def _flag(
     for k in range(lo, lo + i + 1):
         if users[k] == user:
             state, _ = apply_event(state, tokens[k], ts[k], sids[k], table, gap_ms)
-    out.flagged, out.reasons, out.first_flag_ms = True, reasons, state.last_ts_ms
+    assert state is not None
+    out.signals = explain(state, table)
+    out.flagged, out.reasons, out.first_flag_ms = True, list(reasons(out.signals)), state.last_ts_ms
+    out.score = max(out.score, score_state(state, table))
     _describe(out, state)
 
 

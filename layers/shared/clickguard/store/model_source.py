@@ -2,7 +2,8 @@
 
 A re-check is one conditional GET of the small pointer object (``IfNoneMatch`` on its ETag): 304 when nothing
 changed, the new pointer otherwise. Only a new version triggers loading arrays. Nothing here raises: without a
-model the consumer runs unscored; with a broken new one it keeps the model it has and tries again next interval.
+model the consumer runs unscored; with a broken new one (bad checksums, an incompatible format, no detector v2, as
+a model trained by an older release) it logs why, keeps the model it has and tries again next interval.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from clickguard import settings
 from clickguard.consumer.ports import ModelView
+from clickguard.model import detector
 from clickguard.model.artifact import ModelArtifactError, load_version
 from clickguard.model.model import Model
 from clickguard.model.scoring import ScoringTable
@@ -91,7 +93,7 @@ class S3ModelSource:
             version = pointer["version"]
             if self.model is None or version != self.model.version:
                 model = load_version(S3Store(self.client, self.bucket), version, pointer.get("model_sha256"))
-                self.table = ScoringTable.from_model(model)
+                self.table = detector.scoring_table(model)  # refuses a model without a usable detector v2
                 self.model = model
                 self.log.info("model loaded", extra={"version": version})
             self.etag = resp.get("ETag")

@@ -11,7 +11,8 @@ Item layout (one per user, no personal data beyond the key)::
     user_key (S, partition key)   last_token, session_id, first_ts_ms, last_ts_ms, transitions, total_ubits (exact),
     total_bits, mean_bits (readable), top [[ubits, position, from, to] x3], seqs {shard: 129-digit padded seq},
     recent_ids (B: 8-byte digests of the last event ids), last_flag {ts_ms, model_version, flag_id, reasons},
-    expires_at (N, TTL), version (N: writes so far)
+    expires_at (N, TTL), version (N: writes so far), and detector v2's session state: peak_mean_ubits (N),
+    signals (S: the 12 accumulators of ``model.signals.SignalState``, comma-separated), tokens {token: events}
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
+from dataclasses import fields
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -27,6 +29,7 @@ from clickguard import settings
 from clickguard.consumer.kinesis_event import pad_seq
 from clickguard.consumer.state import ID_DIGEST_BYTES, LastFlag, UserState, id_digest
 from clickguard.model.scoring import SessionState, TopTransition
+from clickguard.model.signals import SignalState
 from clickguard.store.retry import Backoff, chunks, run_all
 
 GET_LIMIT = 100
@@ -59,6 +62,9 @@ def to_item(state: UserState) -> dict[str, Any]:
             total_bits={"N": f"{s.total_bits:.6f}"},
             mean_bits={"N": f"{s.mean_bits:.6f}"},
             top={"L": [{"L": [_n(t.ubits), _n(t.position), {"S": t.from_token}, {"S": t.to_token}]} for t in s.top]},
+            peak_mean_ubits=_n(s.peak_mean_ubits),
+            signals={"S": _pack_signals(s.signals)},
+            tokens={"M": {tok: _n(n) for tok, n in s.token_counts}},
         )
         if s.session_id is not None:
             item["session_id"] = {"S": s.session_id}
@@ -91,6 +97,10 @@ def from_item(item: dict[str, Any]) -> UserState:
                 TopTransition(int(t["L"][0]["N"]), int(t["L"][1]["N"]), t["L"][2]["S"], t["L"][3]["S"])
                 for t in item.get("top", {}).get("L", ())
             ),
+            # Items written before detector v2 lack these: the session's signals restart from its next event.
+            peak_mean_ubits=int(item["peak_mean_ubits"]["N"]) if "peak_mean_ubits" in item else -1,
+            signals=_unpack_signals(item["signals"]["S"]) if "signals" in item else SignalState(),
+            token_counts=tuple(sorted((t, int(v["N"])) for t, v in item.get("tokens", {}).get("M", {}).items())),
         )
     last_flag = None
     if "last_flag" in item:
@@ -110,6 +120,21 @@ def from_item(item: dict[str, Any]) -> UserState:
         expires_at=int(item[TTL]["N"]) if TTL in item else 0,
         version=int(item[VERSION]["N"]) if VERSION in item else 0,
     )
+
+
+_SIGNAL_FIELDS = tuple(f.name for f in fields(SignalState))
+
+
+def _pack_signals(signals: SignalState) -> str:
+    """The session's signal accumulators as one short string (12 integers): a fraction of a map's size."""
+    return ",".join(str(getattr(signals, name)) for name in _SIGNAL_FIELDS)
+
+
+def _unpack_signals(text: str) -> SignalState:
+    values = [int(v) for v in text.split(",")]
+    if len(values) != len(_SIGNAL_FIELDS):
+        raise ValueError(f"signals hold {len(values)} values, expected {len(_SIGNAL_FIELDS)}")
+    return SignalState(**dict(zip(_SIGNAL_FIELDS, values, strict=True)))
 
 
 def _recent_ids(item: dict[str, Any]) -> tuple[bytes, ...]:
