@@ -60,6 +60,15 @@ class Reason(enum.StrEnum):
     GZIP_GARBAGE = "gzip_garbage"  # trainer: bytes of an archive object after its last whole gzip member
     INTERNAL_ERROR = "internal_error"  # valid or not, the consumer failed on it (a bug): kept with its payload
     IGNORED_MESSAGE_TYPE = "ignored_message_type"  # a Segment/RudderStack message that is no action (identify...)
+    BAD_AMOUNT = "bad_amount"  # attributes.amount not a finite number >= 0 (a JSON number or a decimal string)
+    # Producer formats (clickguard.decoding): each one's own failure, so a dashboard tells them apart.
+    FORMAT_DISABLED = "format_disabled"  # the record's format (detected from its first bytes) is switched off
+    KPL_CHECKSUM = "kpl_checksum"  # a KPL aggregate whose MD5 trailer does not match: corrupt or truncated
+    KPL_MALFORMED = "kpl_malformed"  # a KPL aggregate whose checksum matches but whose protobuf does not parse
+    BAD_COMPRESSION = "bad_compression"  # a gzip/zlib payload that is corrupt, truncated or followed by garbage
+    DECOMPRESSED_TOO_LARGE = "decompressed_too_large"  # inflates past the cap: a decompression bomb, never inflated
+    CONTROL_MESSAGE = "control_message"  # a CloudWatch Logs CONTROL_MESSAGE (the subscription's own probe)
+    BAD_TSV = "bad_tsv"  # a Snowplow enriched line without the published column count
 
 
 class RejectedRecord(ValueError):
@@ -77,6 +86,10 @@ class Event(NamedTuple):
     ts_ms: int
     session_id: str | None = None
     event_id: str | None = None
+    # Read from the canonical event's ``attributes`` (or the field mapping) only when present: for rules on purchases
+    # in a user's network. Nothing else of ``attributes`` is kept.
+    amount: float | None = None
+    friend_id: str | None = None
 
 
 class UserKeySource(enum.StrEnum):
@@ -108,7 +121,7 @@ _PAREN_RUNS = re.compile(rb"\(+|\)+")
 _PASSES = 8
 
 
-def nesting_depth(text: str, limit: int = MAX_DEPTH) -> int:
+def nesting_depth(text: str | bytes, limit: int = MAX_DEPTH) -> int:
     """Deepest ``[``/``{`` nesting of JSON text (the highest count of brackets open at once), brackets inside
     strings not counted; at most ``limit + 1``. Linear time, in C but for one step per run of brackets:
 
@@ -116,7 +129,8 @@ def nesting_depth(text: str, limit: int = MAX_DEPTH) -> int:
     strings kept. Deleting every adjacent ``()`` lowers the depth by exactly one (each deepest point is such a pair);
     a few such passes leave only structures deeper than that, so few runs of ``(`` and ``)`` to sum one by one.
     Unbalanced text (not JSON) may be over-counted."""
-    raw = text.encode("utf-8", "surrogatepass").replace(b"\\\\", b"").replace(b'\\"', b"")
+    raw = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
+    raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
     brackets = b"".join(raw.split(b'"')[::2]).translate(_AS_PARENS, _NOT_BRACKET)
     depth = 0
     while depth < _PASSES:
@@ -178,7 +192,27 @@ def parse_object(obj: Any, user_key_source: UserKeySource = UserKeySource.SESSIO
 
 def _parse_canonical(obj: Mapping[str, Any]) -> Event:
     get = obj.get
-    user, event_type, outcome = get("user_id"), get("event_type"), get("outcome")
+    attrs = get("attributes")
+    net = network_fields(attrs) if type(attrs) is dict and ("amount" in attrs or "friend_id" in attrs) else _NO_NET
+    return canonical_event(
+        get("user_id"), get("event_type"), get("outcome"), get("timestamp"), get("session_id"), get("event_id"), net
+    )
+
+
+_NO_NET: tuple[float | None, str | None] = (None, None)
+
+
+def canonical_event(
+    user: Any,
+    event_type: Any,
+    outcome: Any,
+    timestamp: Any,
+    sid: Any,
+    eid: Any,
+    net: tuple[float | None, str | None] = _NO_NET,
+) -> Event:
+    """The canonical event's fields (decoded by any JSON decoder) -> an ``Event``; the checks in the order the
+    reasons are reported: user key, event type and outcome, time, ids (``net``: amount and friend, checked before)."""
     # Fast path for the common well-formed record; anything unusual falls through to the checked path.
     if (
         type(user) is str
@@ -196,15 +230,66 @@ def _parse_canonical(obj: Mapping[str, Any]) -> Event:
         token = event_type + FAIL_SUFFIX if outcome is not None and _PLAIN_OUTCOMES[outcome] else event_type
         user_key = user
     else:
-        user_key = _user_key(user)
-        token = _token(event_type, outcome)
-    ts_ms = parse_timestamp(get("timestamp"))
-    sid, eid = get("session_id"), get("event_id")
+        user_key = user_key_of(user)
+        token = token_of(event_type, outcome)
+    # Epoch seconds as a float (or milliseconds as an integer) inside 2000-2100: parse_timestamp's result, inlined.
+    if type(timestamp) is float and _MIN_S <= timestamp <= _MAX_S:
+        ts_ms = int(timestamp * 1000)
+    elif type(timestamp) is int and _MIN_MS <= timestamp <= _MAX_MS:
+        ts_ms = timestamp
+    else:
+        ts_ms = parse_timestamp(timestamp)
     if sid is not None and not (type(sid) is str and 0 < len(sid) <= _MAX_USER and sid.isascii()):
-        sid = _opt_id(sid, "session_id")
+        sid = opt_id(sid, "session_id")
     if eid is not None and not (type(eid) is str and 0 < len(eid) <= _MAX_USER and eid.isascii()):
-        eid = _opt_id(eid, "event_id")
-    return _new_tuple(Event, (user_key, token, ts_ms, sid, eid))
+        eid = opt_id(eid, "event_id")
+    return _new_tuple(Event, (user_key, token, ts_ms, sid, eid, *net))
+
+
+def network_fields(attrs: Mapping[str, Any]) -> tuple[float | None, str | None]:
+    """``attributes.amount`` and ``attributes.friend_id`` of a canonical event (each None when absent)."""
+    return parse_amount(attrs.get("amount")), friend_key(attrs.get("friend_id"))
+
+
+_DECIMAL = re.compile(r"[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30}")
+
+
+def parse_amount(value: Any) -> float | None:
+    """A purchase amount: a JSON number or a decimal string (``"12.50"``), finite and >= 0; absent or null is None.
+    Anything else (a boolean, an object, a negative or non-finite number, ``"1e3"``, ``"12 EUR"``) is ``bad_amount``."""
+    if value is None:
+        return None
+    kind = type(value)
+    if kind is str:
+        text = value.strip()
+        if not _DECIMAL.fullmatch(text):
+            raise RejectedRecord(Reason.BAD_AMOUNT, f"amount {text[:24]!a} is not a decimal number")
+        return float(text)
+    if kind is int or kind is float:
+        try:
+            amount = float(value)
+        except OverflowError:  # an integer past a float's range
+            raise RejectedRecord(Reason.BAD_AMOUNT, "amount overflows a float") from None
+        if amount >= 0 and amount != _INF:  # NaN fails the first test
+            return amount
+        raise RejectedRecord(Reason.BAD_AMOUNT, "amount is negative or not finite")
+    raise RejectedRecord(Reason.BAD_AMOUNT, f"amount is a {kind.__name__}, not a number")
+
+
+_INF = float("inf")
+
+
+def friend_key(value: Any) -> str | None:
+    """``friend_id``: another user's key, so it follows the user key's rules (a string or an integer, stripped, at
+    most the user key's length: cutting it would name another user); absent, null or empty is None."""
+    if value is None or value == "":
+        return None
+    key = _as_text(value, "friend_id").strip()
+    if not key:
+        return None
+    if len(key) > _MAX_USER:
+        raise RejectedRecord(Reason.USER_KEY_TOO_LONG, f"friend_id has {len(key)} chars > {_MAX_USER}")
+    return _utf8(key, "friend_id")
 
 
 def _parse_envelope(obj: Mapping[str, Any], data: Mapping[str, Any], source: UserKeySource) -> Event:
@@ -216,20 +301,18 @@ def _parse_envelope(obj: Mapping[str, Any], data: Mapping[str, Any], source: Use
         raise RejectedRecord(Reason.MISSING_EVENT_TYPE, "data.event is not an object")
     by_user, by_device = session.get("user_id"), device.get("access_token_id")
     first, second = (by_user, by_device) if source is UserKeySource.SESSION_USER_ID else (by_device, by_user)
-    user_key = _user_key(first if _present(first) else second)
+    user_key = user_key_of(first if present(first) else second)
     event_type = event.get("event_type")
-    if not _present(event_type):
+    if not present(event_type):
         event_type = event.get("event_name")
     outcome = event.get("outcome", event.get("status"))
-    token = _token(event_type, outcome)
+    token = token_of(event_type, outcome)
     raw_ts = event.get("event_created")
-    ts_ms = parse_timestamp(raw_ts if _present(raw_ts) else obj.get("timestamp"))
+    ts_ms = parse_timestamp(raw_ts if present(raw_ts) else obj.get("timestamp"))
     event_id = event.get("event_id")
-    if not _present(event_id):
+    if not present(event_id):
         event_id = obj.get("event_id")
-    return Event(
-        user_key, token, ts_ms, _opt_id(session.get("session_id"), "session_id"), _opt_id(event_id, "event_id")
-    )
+    return Event(user_key, token, ts_ms, opt_id(session.get("session_id"), "session_id"), opt_id(event_id, "event_id"))
 
 
 # Segment's and RudderStack's message types (the same spec): the three that are a user's action, and the rest.
@@ -251,17 +334,17 @@ def _parse_segment(obj: Mapping[str, Any]) -> Event:
             raise RejectedRecord(Reason.IGNORED_MESSAGE_TYPE, f"a {kind} message is no user action")
         raise RejectedRecord(Reason.MISSING_EVENT_TYPE, f"message type {str(kind)[:32]!a} is not track/page/screen")
     user = obj.get("userId")
-    user_key = _user_key(user if _present(user) else obj.get("anonymousId"))
+    user_key = user_key_of(user if present(user) else obj.get("anonymousId"))
     action = obj.get("event") if kind == "track" else obj.get("name")
-    token = _token(action if _present(action) or kind == "track" else kind, None)
+    token = token_of(action if present(action) or kind == "track" else kind, None)
     raw_ts = obj.get("timestamp")
-    ts_ms = parse_timestamp(raw_ts if _present(raw_ts) else obj.get("originalTimestamp"))
+    ts_ms = parse_timestamp(raw_ts if present(raw_ts) else obj.get("originalTimestamp"))
     context = obj.get("context")
     session = context.get("sessionId") if isinstance(context, dict) else None
-    return Event(user_key, token, ts_ms, _opt_id(session, "session_id"), _opt_id(obj.get("messageId"), "event_id"))
+    return Event(user_key, token, ts_ms, opt_id(session, "session_id"), opt_id(obj.get("messageId"), "event_id"))
 
 
-def _present(value: Any) -> bool:
+def present(value: Any) -> bool:
     return value is not None and value != ""
 
 
@@ -284,7 +367,7 @@ def _utf8(text: str, field: str) -> str:
     return text
 
 
-def _user_key(value: Any) -> str:
+def user_key_of(value: Any) -> str:
     if value is None:
         raise RejectedRecord(Reason.MISSING_USER_KEY, "no user id (or device token) in the record")
     key = _as_text(value, "user id").strip()
@@ -295,7 +378,7 @@ def _user_key(value: Any) -> str:
     return _utf8(key, "user id")
 
 
-def _token(event_type: Any, outcome: Any) -> str:
+def token_of(event_type: Any, outcome: Any) -> str:
     if event_type is None:
         raise RejectedRecord(Reason.MISSING_EVENT_TYPE, "event_type missing")
     name = _as_text(event_type, "event_type").strip()
@@ -314,7 +397,7 @@ def _token(event_type: Any, outcome: Any) -> str:
     raise RejectedRecord(Reason.UNKNOWN_OUTCOME, f"outcome {norm[:32]!a} is neither success nor fail")
 
 
-def _opt_id(value: Any, field: str) -> str | None:
+def opt_id(value: Any, field: str) -> str | None:
     """A session or event id: absent or empty is None; longer than the user key cap is cut to it."""
     if value is None or value == "":
         return None
@@ -324,6 +407,7 @@ def _opt_id(value: Any, field: str) -> str | None:
 # Timestamps before 2000 or after 2100 are almost always unit mistakes (seconds read as ms or the reverse).
 _MIN_MS = 946_684_800_000
 _MAX_MS = 4_102_444_800_000
+_MIN_S, _MAX_S = _MIN_MS / 1000, _MAX_MS / 1000
 
 
 def parse_timestamp(value: Any) -> int:

@@ -23,6 +23,15 @@ MAX_EVENT_TYPE_CHARS = 128
 # bags while keeping a single hostile record from costing the consumer a megabyte of parsing.
 MAX_RECORD_BYTES = 64 * 1024
 
+# --- producer formats (clickguard.decoding), read by the consumer and the archive transformation at cold start ---
+ENV_INPUT_FORMATS = "CLICKGUARD_INPUT_FORMATS"  # comma-separated; default: every format
+ENV_FIELD_MAPPING = "CLICKGUARD_FIELD_MAPPING"  # JSON (clickguard.decoding.mapping); default: none
+ENV_MAX_DECOMPRESSED_BYTES = "CLICKGUARD_MAX_DECOMPRESSED_BYTES"
+# A gzip/zlib record inflates to at most this: 8 MiB holds a full 1 MiB Kinesis record of NDJSON compressed 8:1,
+# and bounds what a decompression bomb can cost (it is rejected, never inflated further).
+DEFAULT_MAX_DECOMPRESSED_BYTES = 8 * 1024 * 1024
+MAX_DECOMPRESSED_BYTES_RANGE = (64 * 1024, 64 * 1024 * 1024)
+
 # --- model defaults ---------------------------------------------------------------------------------------------
 DEFAULT_MAX_STATES = 512
 DEFAULT_MIN_TOKEN_COUNT = 5

@@ -3,7 +3,12 @@
 Rules, applied per user in shard order:
 
 * Replay guard: a record whose sequence number is not greater than the user's last applied one on that shard is
-  skipped. A retried, bisected or overlapping batch therefore never applies an event twice.
+  skipped. A retried, bisected or overlapping batch therefore never applies an event twice. A record that holds
+  several events (a KPL aggregate, gzip NDJSON, a log batch) gives each its place (sequence number, ``sub``
+  index): within a batch they apply in that order, each once. The state keeps the plain sequence number, which is
+  enough: Lambda never splits a Kinesis record between batches, and a user's events of one batch commit together
+  (one state write), so a user's events of one record are applied all or none; a half-committed aggregate (some
+  users written, some not) replays only the users whose state did not move past it.
 * Duplicate event id: a record carrying an ``event_id`` among the user's last ``RECENT_EVENT_IDS`` distinct ids
   (``state.RecentIds``: one sliding window, carried through the batch event by event and kept in state) is
   skipped; producers that retry PutRecords create such copies under new sequence numbers.
@@ -50,12 +55,15 @@ def admit(
 ) -> Admission:
     out = Admission()
     latest: dict[str, int] = {}  # running max event time per user
+    done: dict[tuple[str, str], tuple[int, int]] = {}  # (user, shard) -> last (seq, sub) seen in this batch
     for i, (rec, ev) in enumerate(zip(records, events, strict=True)):
         user = ev.user_key
         state = states.get(user)
         seqs = out.touched.get(user)
-        last = seqs.get(rec.shard_id, -1) if seqs is not None else (state.last_seq(rec.shard_id) if state else -1)
-        if rec.seq <= last:
+        place = (rec.seq, rec.sub)
+        if (state is not None and rec.seq <= state.last_seq(rec.shard_id)) or (
+            seqs is not None and place <= done.get((user, rec.shard_id), (-1, 0))
+        ):
             out.replayed += 1
             continue
         if seqs is None:
@@ -63,6 +71,7 @@ def admit(
             if state and state.session:
                 latest[user] = state.session.last_ts_ms
         seqs[rec.shard_id] = rec.seq
+        done[user, rec.shard_id] = place
         if ev.event_id is not None:
             window = out.recent_ids.get(user)
             if window is None:

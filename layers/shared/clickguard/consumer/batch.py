@@ -46,7 +46,8 @@ from clickguard.consumer.ports import (
     StoreError,
 )
 from clickguard.consumer.state import LastFlag, UserState, trim_seqs
-from clickguard.events import Event, Reason, RejectedRecord, parse_record
+from clickguard.decoding import Decoder
+from clickguard.events import Event, Reason, RejectedRecord
 from clickguard.model.scoring import BatchResult, EventBatch, score_batch
 
 # Records that fail alone before the failure is taken for the batch's, not theirs.
@@ -112,21 +113,46 @@ class BatchOutcome:
 
 @dataclass(frozen=True)
 class Parsed:
+    """The batch decoded: one entry per event (a record that holds several events, such as a KPL aggregate or a
+    gzip NDJSON payload, gives one per event, each a copy of the record with its ``sub`` index and, for a KPL
+    sub-record, its own partition key), in shard order; and the rejections (a whole record, or one part of it)."""
+
     records: list[KinesisRecord]  # the valid ones, shard order
     events: list[Event]
     rejected: list[RejectedEntry]
 
 
 def parse_all(records: Sequence[KinesisRecord], config: ConsumerConfig) -> Parsed:
-    ok_recs, events, rejected = [], [], []
-    source = config.user_key_source
+    ok_recs: list[KinesisRecord] = []
+    events: list[Event] = []
+    rejected: list[RejectedEntry] = []
+    decode = Decoder(config.decoding).decode
     for rec in records:
         try:
-            events.append(parse_record(rec.data, source))
-            ok_recs.append(rec)
+            result = decode(rec.data)
         except RejectedRecord as exc:
             rejected.append(RejectedEntry(rec, exc.reason, exc.detail))
+            continue
+        if isinstance(result, Event):
+            events.append(result)
+            ok_recs.append(rec)
+            continue
+        for k, item in enumerate(result):
+            part = _part(rec, k, item.partition_key, item.data)
+            if isinstance(item.result, RejectedRecord):
+                rejected.append(RejectedEntry(part, item.result.reason, item.result.detail))
+            else:
+                events.append(item.result)
+                ok_recs.append(part)
     return Parsed(ok_recs, events, rejected)
+
+
+def _part(rec: KinesisRecord, sub: int, partition_key: str | None, data: bytes | None) -> KinesisRecord:
+    """The record of one event of a record that holds several (tuple.__new__: thousands per aggregate)."""
+    return tuple.__new__(
+        KinesisRecord,
+        (rec.shard_id, rec.seq, rec.seq_str, partition_key or rec.partition_key, data or rec.data, rec.arrival_ms, sub),
+    )
 
 
 def process_batch(records: Sequence[KinesisRecord], deps: Deps, config: ConsumerConfig) -> BatchOutcome:

@@ -8,6 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from clickguard import settings
+from clickguard.decoding import ALL_FORMATS, DecodeConfig, Format
+from clickguard.decoding.mapping import FieldMapping
+from clickguard.decoding.records import decode_config_from_env
 from clickguard.envconfig import ConfigError, choice, number, required, user_key_source
 from clickguard.events import Reason, UserKeySource
 
@@ -55,6 +58,17 @@ class ConsumerConfig:
     # Used only until a model exists; afterwards the model's own gap splits sessions, as in training.
     session_gap_seconds: int = settings.DEFAULT_SESSION_GAP_SECONDS
     user_key_source: UserKeySource = UserKeySource.SESSION_USER_ID
+    # Producer formats (clickguard.decoding): which are read, the field mapping for other JSON, the inflate cap.
+    input_formats: frozenset[Format] = ALL_FORMATS
+    field_mapping: FieldMapping | None = None
+    max_decompressed_bytes: int = settings.DEFAULT_MAX_DECOMPRESSED_BYTES
+    fast_json: bool = True  # msgspec; False only to measure the standard-library path beside it (bench/)
+
+    @property
+    def decoding(self) -> DecodeConfig:
+        return DecodeConfig(
+            self.input_formats, self.user_key_source, self.field_mapping, self.max_decompressed_bytes, self.fast_json
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> ConsumerConfig:
@@ -65,6 +79,7 @@ class ConsumerConfig:
             return number(env, name, default, int, minimum)
 
         source = user_key_source(env, settings.ENV_USER_KEY_SOURCE)
+        decoding = decode_config_from_env(env)
         data_bucket = req(settings.ENV_DATA_BUCKET)
         return cls(
             table_name=req(settings.ENV_TABLE_NAME),
@@ -82,4 +97,7 @@ class ConsumerConfig:
             session_gap_seconds=num(settings.ENV_SESSION_GAP_SECONDS, settings.DEFAULT_SESSION_GAP_SECONDS, 1),
             user_key_source=source,
             state_writes=choice(env, settings.ENV_STATE_WRITES, StateWrites, _DEFAULT_WRITES),
+            input_formats=decoding.formats,
+            field_mapping=decoding.mapping,
+            max_decompressed_bytes=decoding.max_decompressed_bytes,
         )

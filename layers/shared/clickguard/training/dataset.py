@@ -1,8 +1,12 @@
 """Columns of parsed training events, with every rejected line counted by reason.
 
-No line can make training fail: each is parsed by the total decoder of ``clickguard.events`` and a bad one is
-counted under its ``Reason`` and skipped while the object's other lines are kept. An archive object is decoded as
-one JSON array (one call into the C decoder) and redone line by line only when some line needs its own verdict.
+No line can make training fail: each is parsed by the total decoder (``clickguard.decoding``, the consumer's) and
+a bad one is counted under its ``Reason`` and skipped while the object's other lines are kept. The archive holds
+canonical NDJSON written by the Firehose transformation (``lambdas/archive_transform``) with the consumer's
+decoder; older archives hold the producers' own JSON lines, read by shape. An archive object is decoded as one
+JSON array in one call into msgspec (typed structs when every line is canonical, no dict built) and redone line
+by line only when some line needs its own verdict; a line that is not JSON is given to the whole decoder (a
+Snowplow line, say), so an event decodes the same here as in the consumer.
 A gzip object with trailing garbage, or a truncated or corrupt member, keeps the whole lines decompressed before
 the bad bytes, and the object is counted once as ``gzip_garbage``.
 """
@@ -18,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clickguard import settings
+from clickguard.decoding import DecodeConfig, Decoder
+from clickguard.decoding.jsonfast import parse_lines, struct_event
 from clickguard.events import (
     DECODER,
     MAX_DEPTH,
@@ -26,7 +32,6 @@ from clickguard.events import (
     RejectedRecord,
     UserKeySource,
     parse_object,
-    parse_record,
 )
 
 _raw_decode = DECODER.raw_decode
@@ -66,14 +71,15 @@ class EventColumns:
         """One archive line: usually one JSON object, but Firehose concatenates records without a delimiter
         unless told otherwise, so a line of ``{..}{..}`` is split into its objects."""
         self.lines += 1
-        try:
-            ev = parse_record(line, source)
-        except RejectedRecord as exc:
-            if exc.reason is Reason.NOT_JSON and self._add_concatenated(line, source):
+        data = line if isinstance(line, bytes) else line.encode("utf-8", "surrogatepass")
+        for item in _decoder(source).items(data):
+            result = item.result
+            if isinstance(result, Event):
+                self._append(result)
+            elif result.reason is Reason.NOT_JSON and self._add_concatenated(line, source):
                 return
-            self.rejected[exc.reason.value] += 1
-            return
-        self._append(ev)
+            else:
+                self.rejected[result.reason.value] += 1
 
     def _add_concatenated(self, line: bytes | str, source: UserKeySource) -> bool:
         try:
@@ -96,6 +102,29 @@ class EventColumns:
             except RejectedRecord as exc:
                 self.rejected[exc.reason.value] += 1
         return True
+
+    def _parse_structs(self, structs: list[Any]) -> list[Event]:
+        parsed: list[Event] = []
+        append = parsed.append
+        for c in structs:
+            try:
+                append(struct_event(c))
+            except RejectedRecord as exc:
+                self.rejected[exc.reason.value] += 1
+        return parsed
+
+    def _parse_values(self, objs: list[Any], source: UserKeySource) -> list[Event]:
+        """Decoded lines -> events, each bad one counted; a line holding a JSON array holds events, as a record does
+        for the consumer."""
+        parsed: list[Event] = []
+        append = parsed.append
+        for obj in objs:
+            for value in obj if type(obj) is list else (obj,):
+                try:
+                    append(parse_object(value, source))
+                except RejectedRecord as exc:
+                    self.rejected[exc.reason.value] += 1
+        return parsed
 
     def _append(self, ev: Event) -> None:
         self.users.append(ev.user_key)
@@ -143,20 +172,15 @@ class EventColumns:
         lines = [line for line in body.splitlines() if line.strip()]
         if not lines:
             return
-        objs = _decode_all(body, lines)
-        if objs is None:
+        decoded = _decode_all(body, lines)
+        if decoded is None:
             self.add_lines(lines, source)
             return
         self.lines += len(lines)
-        parsed: list[Event] = []
-        append = parsed.append
-        for obj in objs:
-            try:
-                append(parse_object(obj, source))
-            except RejectedRecord as exc:
-                self.rejected[exc.reason.value] += 1
+        objs, typed = decoded
+        parsed = self._parse_structs(objs) if typed else self._parse_values(objs, source)
         if parsed:  # one transpose per object instead of five appends per event
-            users, tokens, ts_ms, session_ids, event_ids = zip(*parsed, strict=True)
+            users, tokens, ts_ms, session_ids, event_ids, _amounts, _friends = zip(*parsed, strict=True)
             self.users.extend(users)
             self.tokens.extend(tokens)
             self.ts_ms.extend(ts_ms)
@@ -164,19 +188,27 @@ class EventColumns:
             self.event_ids.extend(event_ids)
 
 
-def _decode_all(body: bytes, lines: list[bytes]) -> list[Any] | None:
+def _decode_all(body: bytes, lines: list[bytes]) -> tuple[list[Any], bool] | None:
     """The lines as one JSON array, with the per-record rules of ``parse_record`` (size, depth, strict UTF-8,
-    no NaN); None when some line breaks one, so that the caller gives each line its own verdict."""
+    no NaN): typed canonical structs when every line is canonical, else decoded values; None when some line breaks
+    one, so that the caller gives each line its own verdict."""
     if max(map(len, lines)) > settings.MAX_RECORD_BYTES:
         return None
     # More opening brackets on one line than MAX_DEPTH (brackets in strings included) is needed to nest too deep.
     if max(map(len, body.translate(None, _NOT_OPENING).split(b"\n"))) > MAX_DEPTH:
         return None
-    try:
-        objs = DECODER.decode((b"[" + b",".join(lines) + b"]").decode("utf-8"))
-    except (ValueError, RecursionError):  # bad JSON or UTF-8, NaN / Infinity, an integer with too many digits
-        return None
-    return objs if len(objs) == len(lines) else None
+    return parse_lines(body, lines)
+
+
+_DECODERS: dict[UserKeySource, Decoder] = {}
+
+
+def _decoder(source: UserKeySource) -> Decoder:
+    """The consumer's decoder with its default formats, one per user key source."""
+    decoder = _DECODERS.get(source)
+    if decoder is None:
+        decoder = _DECODERS[source] = Decoder(DecodeConfig(user_key_source=source))
+    return decoder
 
 
 def gunzip(body: bytes) -> tuple[bytes, bool]:

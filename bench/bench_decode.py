@@ -1,0 +1,179 @@
+"""Decoding benchmarks (issue 11): the C decoder beside the standard-library path, in the same process.
+
+1. Which C decoder, on our record shapes: microseconds per record to decode a canonical event (with and without
+   an attribute bag) into an ``Event``: msgspec's typed decoding (no dict), orjson then the Python field checks,
+   msgspec untyped then the same checks, and the standard library (the reference path).
+2. The consumer's decoding stage per record: the Lambda event's base64 and record tuples (``decode_event``) and
+   the batch decode (``parse_all``), fast path beside ``fast_json=False`` (the standard-library path); and per
+   event inside KPL aggregates built by ``aws_kinesis_agg``'s aggregator.
+3. The trainer's decoding of gzip NDJSON archive objects (``EventColumns.add_objects``), msgspec beside the
+   standard library.
+
+Run: ``python -m bench.bench_decode`` (``--quick`` for a smoke run). ``bench.bench_consumer`` and
+``bench.bench_training`` give the whole handler and the whole trainer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import gzip
+import json
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+from unittest import mock
+
+import msgspec
+import orjson
+
+from bench.data import ndjson_lines
+from clickguard.consumer.batch import parse_all
+from clickguard.consumer.config import ConsumerConfig
+from clickguard.consumer.kinesis_event import decode_event
+from clickguard.decoding import jsonfast
+from clickguard.events import decode_json, parse_object, parse_record
+from clickguard.training import dataset
+from clickguard.training.dataset import EventColumns
+
+T0_MS = 1_763_683_200_000
+SHARD = "shardId-000000000000"
+CONFIG = ConsumerConfig(table_name="t", flag_queue_url="q", data_bucket="b", model_bucket="b")
+
+
+def best_us(fn: Callable[[], Any], n: int, repeat: int) -> float:
+    """Best-of-``repeat`` process CPU microseconds per item of one call of ``fn`` over ``n`` items."""
+    runs = []
+    for _ in range(repeat):
+        t0 = time.process_time()
+        fn()
+        runs.append(time.process_time() - t0)
+    return min(runs) / n * 1e6
+
+
+def canonical(n: int, attributes: bool) -> list[bytes]:
+    lines = ndjson_lines(n, max(1, n // 10), T0_MS, 86_400_000, seed=3)
+    if attributes:
+        return lines
+    return [json.dumps({k: v for k, v in json.loads(line).items() if k != "attributes"}).encode() for line in lines]
+
+
+def bench_choice(n: int, repeat: int) -> dict[str, dict[str, float]]:
+    out = {}
+    for label, lines in (("with attributes", canonical(n, True)), ("no attributes", canonical(n, False))):
+        untyped = msgspec.json.Decoder().decode
+        out[label] = {
+            "msgspec typed": best_us(lambda ls=lines: [jsonfast.parse_json(x) for x in ls], n, repeat),
+            "orjson + checks": best_us(lambda ls=lines: [parse_object(orjson.loads(x)) for x in ls], n, repeat),
+            "msgspec untyped + checks": best_us(lambda ls=lines: [parse_object(untyped(x)) for x in ls], n, repeat),
+            "standard library": best_us(lambda ls=lines: [parse_record(x) for x in ls], n, repeat),
+        }
+    return out
+
+
+def lambda_event(payloads: list[tuple[str, bytes]]) -> dict[str, Any]:
+    seq0 = 49590338271490256608559692538361571095921575989136588898
+    return {
+        "Records": [
+            {
+                "eventID": f"{SHARD}:{seq0 + i}",
+                "kinesis": {
+                    "data": base64.b64encode(data).decode(),
+                    "partitionKey": key,
+                    "sequenceNumber": str(seq0 + i),
+                    "approximateArrivalTimestamp": T0_MS / 1000,
+                },
+            }
+            for i, (key, data) in enumerate(payloads)
+        ]
+    }
+
+
+def aggregates(lines: list[bytes]) -> list[tuple[str, bytes]]:
+    from aws_kinesis_agg.aggregator import RecordAggregator
+
+    agg, out = RecordAggregator(), []
+    for line in lines:
+        full = agg.add_user_record(json.loads(line)["user_id"], line)
+        if full:
+            out.append(full.get_contents())
+    last = agg.clear_and_get()
+    if last:
+        out.append(last.get_contents())
+    return [(key, data) for key, _ehk, data in out]
+
+
+def bench_consumer_stage(n: int, repeat: int) -> dict[str, float]:
+    lines = canonical(n, False)
+    plain = lambda_event([(json.loads(x)["user_id"], x) for x in lines])
+    kpl = lambda_event(aggregates(lines))
+    slow = replace(CONFIG, fast_json=False)
+    records, kpl_records = decode_event(plain), decode_event(kpl)
+    assert len(parse_all(kpl_records, CONFIG).events) == n
+    return {
+        "decode_event": best_us(lambda: decode_event(plain), n, repeat),
+        "parse_all": best_us(lambda: parse_all(records, CONFIG), n, repeat),
+        "parse_all stdlib": best_us(lambda: parse_all(records, slow), n, repeat),
+        "kpl": best_us(lambda: parse_all(decode_event(kpl), CONFIG), n, repeat),
+        "kpl stdlib": best_us(lambda: parse_all(decode_event(kpl), slow), n, repeat),
+        "aggregates": len(kpl_records),
+    }
+
+
+def _stdlib_lines(body: bytes, lines: list[bytes]) -> tuple[list[Any], bool] | None:
+    """The archive path as it was before msgspec: one standard-library decode of the lines as an array."""
+    try:
+        objs = decode_json((b"[" + b",".join(lines) + b"]").decode("utf-8"))
+    except (ValueError, RecursionError):
+        return None
+    return (objs, False) if len(objs) == len(lines) else None
+
+
+def bench_trainer_stage(n: int, repeat: int) -> dict[str, float]:
+    lines = ndjson_lines(n, max(1, n // 30), T0_MS, 7 * 86_400_000, seed=5)
+    per = 2_000
+    bodies = [gzip.compress(b"\n".join(lines[i : i + per]) + b"\n") for i in range(0, n, per)]
+
+    def run() -> None:
+        cols = EventColumns()
+        cols.add_objects(bodies, gzipped=True)
+        assert len(cols) == n
+
+    fast = best_us(run, n, repeat)
+    with mock.patch.object(dataset, "parse_lines", _stdlib_lines):
+        slow = best_us(run, n, repeat)
+    unzip = best_us(lambda: [dataset.gunzip(b) for b in bodies], n, repeat)
+    return {"fast": fast, "stdlib": slow, "gunzip": unzip}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="2,000 records instead of 10,000 (100,000 for the trainer)")
+    args = ap.parse_args(argv)
+    n, n_train, repeat = (2_000, 20_000, 3) if args.quick else (10_000, 100_000, 5)
+    print(f"1. canonical event -> Event, {n:,} records, CPU us/record (best of {repeat})")
+    for label, row in bench_choice(n, repeat).items():
+        base = row["standard library"]
+        cells = ", ".join(f"{k} {v:.2f} ({base / v:.1f}x)" for k, v in row.items())
+        print(f"   {label}: {cells}")
+    c = bench_consumer_stage(n, repeat)
+    print(f"2. the consumer's decoding stage, {n:,} records of one event, CPU us/record")
+    print(
+        f"   decode_event (base64, tuples) {c['decode_event']:.2f}; parse_all msgspec {c['parse_all']:.2f}, "
+        f"standard library {c['parse_all stdlib']:.2f} ({c['parse_all stdlib'] / c['parse_all']:.1f}x)"
+    )
+    print(
+        f"   the same {n:,} events in {c['aggregates']} KPL aggregates (aws_kinesis_agg), decode_event + parse_all "
+        f"per event: msgspec {c['kpl']:.2f}, standard library {c['kpl stdlib']:.2f}"
+    )
+    t = bench_trainer_stage(n_train, repeat)
+    print(f"3. the trainer's decoding of gzip NDJSON archive objects, {n_train:,} events, CPU us/event")
+    print(
+        f"   msgspec {t['fast']:.2f} ({1e6 / t['fast']:,.0f} events/s), standard library {t['stdlib']:.2f} "
+        f"({1e6 / t['stdlib']:,.0f} events/s), ratio {t['stdlib'] / t['fast']:.1f}x; of which gunzip {t['gunzip']:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""gzip and zlib payloads (Fluent Bit's ``compression``, CloudWatch Logs subscriptions, Clickstream Analytics on
+AWS), inflated with a cap on the output.
+
+The output is produced by ``decompressobj().decompress(data, max_length)``: at most the cap plus one byte is ever
+inflated, so a decompression bomb costs its cap in memory and time and is rejected as ``decompressed_too_large``,
+never an out-of-memory. A corrupt or truncated stream, or bytes after its end that are not another gzip member,
+is ``bad_compression``.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+from clickguard.events import Reason, RejectedRecord
+
+GZIP_MAGIC = b"\x1f\x8b"
+_GZIP_WBITS = 16 + zlib.MAX_WBITS
+_ZLIB_WBITS = zlib.MAX_WBITS
+
+
+def is_gzip(data: bytes) -> bool:
+    return data[:2] == GZIP_MAGIC
+
+
+def is_zlib(data: bytes) -> bool:
+    """RFC 1950 header: deflate (CM 8) with a window of at most 32 KiB, and a header checksum that is a multiple
+    of 31. ``78`` is the usual first byte; checking both bytes keeps a text record from passing for zlib."""
+    if len(data) < 2:
+        return False
+    cmf, flg = data[0], data[1]
+    return cmf & 0x0F == 8 and cmf >> 4 <= 7 and (cmf << 8 | flg) % 31 == 0
+
+
+def inflate(data: bytes, cap: int) -> bytes:
+    """The decompressed payload of a gzip (every member) or zlib record, at most ``cap`` bytes."""
+    gzip = is_gzip(data)
+    out: list[bytes] = []
+    left, rest = cap, data
+    while True:
+        stream = zlib.decompressobj(_GZIP_WBITS if gzip else _ZLIB_WBITS)
+        try:
+            chunk = stream.decompress(rest, left + 1)
+        except zlib.error as exc:
+            raise RejectedRecord(
+                Reason.BAD_COMPRESSION, f"corrupt {'gzip' if gzip else 'zlib'} stream ({exc})"
+            ) from None
+        if len(chunk) > left:
+            raise RejectedRecord(Reason.DECOMPRESSED_TOO_LARGE, f"inflates past the cap of {cap} bytes")
+        out.append(chunk)
+        left -= len(chunk)
+        if not stream.eof:  # all input consumed (the output stayed under max_length) and no end marker
+            raise RejectedRecord(Reason.BAD_COMPRESSION, "truncated stream: it ends before its end marker")
+        rest = stream.unused_data
+        if not rest:
+            return b"".join(out)
+        if not (gzip and is_gzip(rest)):
+            raise RejectedRecord(Reason.BAD_COMPRESSION, f"{len(rest)} bytes after the end of the stream")

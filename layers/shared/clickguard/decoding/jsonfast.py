@@ -1,0 +1,163 @@
+"""JSON at C speed (msgspec), with exactly the verdicts of the standard-library reference path.
+
+``clickguard.events.parse_record`` is the reference: ``json`` decodes a ``str``, then Python checks each field. Here
+msgspec decodes the bytes, a canonical event straight into a typed struct (no dict is built), and the same field
+checks of ``clickguard.events`` run on the values. msgspec is used only where it provably decodes what ``json``
+decodes; every other record takes the reference path, so every reason and detail stays the reference's:
+
+* valid UTF-8 first (``not_utf8`` as the reference reports it), so msgspec never skips an invalid byte in a field
+  it does not read;
+* nesting within ``MAX_DEPTH`` (the reference's depth scan, run only past ``MAX_DEPTH`` brackets: msgspec
+  recurses into skipped values);
+* no run of more than ``SAFE_LEN`` digits (checked only in longer records): no integer literal then has more
+  digits than ``int()`` converts (``bad_number`` in the reference, an integer msgspec would skip);
+* anything msgspec refuses (NaN, a lone surrogate escape, ``1e400`` in a typed field, a field of another type,
+  another shape) is decoded again by the reference, which gives the verdict.
+
+``tests/unit/test_decode_json_parity.py`` checks the two paths agree on the decoder's fuzz corpus.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import msgspec
+
+from clickguard import settings
+from clickguard.events import (
+    MAX_DEPTH,
+    Event,
+    Reason,
+    RejectedRecord,
+    UserKeySource,
+    canonical_event,
+    decode_json,
+    friend_key,
+    nesting_depth,
+    parse_amount,
+    parse_object,
+)
+
+# The longest record that cannot hold an integer literal past int()'s digit limit (4,300 by default).
+SAFE_LEN = sys.get_int_max_str_digits() or 4300
+
+
+class _Attributes(msgspec.Struct):
+    amount: int | float | str | None = None
+    friend_id: int | str | None = None
+
+
+class _Canonical(msgspec.Struct):
+    """The canonical event's fields; any other field is skipped unread (personal data in attributes included)."""
+
+    user_id: str | int
+    event_type: str | int
+    timestamp: str | int | float
+    outcome: str | None = None
+    session_id: str | int | None = None
+    event_id: str | int | None = None
+    attributes: _Attributes | None = None
+    data: msgspec.Raw = msgspec.Raw()  # present: maybe the app envelope, left to the shape dispatch
+
+
+_typed = msgspec.json.Decoder(_Canonical).decode
+_typed_list = msgspec.json.Decoder(list[_Canonical]).decode
+_untyped = msgspec.json.Decoder().decode
+_DecodeError = msgspec.DecodeError
+
+
+def safe_for_msgspec(data: bytes) -> bool:
+    """True when msgspec decodes ``data`` to what the reference decodes (or both refuse it); raises ``not_utf8``
+    exactly as the reference would."""
+    if not data.isascii():
+        utf8(data)
+    n = len(data)
+    if n > SAFE_LEN and _LONG_INTEGER in data.translate(_DIGITS_AS_ZERO):
+        return False
+    return n <= 2 * MAX_DEPTH or data.count(b"{") + data.count(b"[") <= MAX_DEPTH or nesting_depth(data) <= MAX_DEPTH
+
+
+# Every digit as "0", every other byte as a space: a run of SAFE_LEN + 1 zeros is an integer literal too long.
+_DIGITS_AS_ZERO = bytes(48 if 48 <= b <= 57 else 32 for b in range(256))
+_LONG_INTEGER = b"0" * (SAFE_LEN + 1)
+
+
+def utf8(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RejectedRecord(Reason.NOT_UTF8, f"invalid byte at offset {exc.start}") from None
+
+
+def decode_value(data: bytes) -> Any:
+    """One JSON value of a record that passed the size cap, with the reference's value and verdicts."""
+    if safe_for_msgspec(data):
+        try:
+            return _untyped(data)
+        except (_DecodeError, RecursionError):
+            pass
+    return decode_json(utf8(data))
+
+
+def struct_event(c: _Canonical) -> Event:
+    """A typed canonical struct -> ``Event``, by the reference's own field checks."""
+    attrs = c.attributes
+    if attrs is not None and (attrs.amount is not None or attrs.friend_id is not None):
+        net = _net(attrs)
+        return canonical_event(c.user_id, c.event_type, c.outcome, c.timestamp, c.session_id, c.event_id, net)
+    return canonical_event(c.user_id, c.event_type, c.outcome, c.timestamp, c.session_id, c.event_id)
+
+
+def _net(attrs: _Attributes) -> tuple[float | None, str | None]:
+    return parse_amount(attrs.amount), friend_key(attrs.friend_id)
+
+
+def parse_json(
+    data: bytes,
+    source: UserKeySource = UserKeySource.SESSION_USER_ID,
+    max_bytes: int = settings.MAX_RECORD_BYTES,
+) -> Event:
+    """``clickguard.events.parse_record`` for bytes, at C speed: the same ``Event`` or the same rejection."""
+    if len(data) > max_bytes:
+        raise RejectedRecord(Reason.RECORD_TOO_LARGE, f"{len(data)} bytes > cap of {max_bytes}")
+    if safe_for_msgspec(data):
+        try:
+            c = _typed(data)
+        except (_DecodeError, RecursionError):
+            pass
+        else:
+            if not c.data:
+                return struct_event(c)
+        try:
+            return parse_object(_untyped(data), source)
+        except (_DecodeError, RecursionError):
+            pass
+    return parse_object(decode_json(utf8(data)), source)
+
+
+def parse_lines(body: bytes, lines: list[bytes]) -> tuple[list[Any], bool] | None:
+    """Every line of an archive object decoded in one C call (``[line,line,...]``), and whether the values are
+    typed canonical structs (every line a canonical event: ``struct_event`` reads them) or plain decoded values;
+    None when some line is not safe for msgspec or does not decode (each line then needs its own verdict). The
+    caller checks each line's size and depth."""
+    if not body.isascii():
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    if len(body) > SAFE_LEN and _LONG_INTEGER in body.translate(_DIGITS_AS_ZERO):
+        return None
+    joined = b"[" + b",".join(lines) + b"]"
+    try:
+        structs = _typed_list(joined)
+    except (_DecodeError, RecursionError):
+        pass
+    else:
+        if not any(c.data for c in structs):  # an app envelope is read by shape
+            return structs, True
+    try:
+        values: list[Any] = _untyped(joined)
+    except (_DecodeError, RecursionError):
+        return None
+    return (values, False) if len(values) == len(lines) else None

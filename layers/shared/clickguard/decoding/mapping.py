@@ -1,0 +1,143 @@
+"""A declarative field mapping: where the user key, event type, outcome, time, ids (and the network fields) live in
+any other JSON object, set at deploy time (CDK context ``field_mapping``, environment ``CLICKGUARD_FIELD_MAPPING``).
+
+The mapping is a JSON object; each path is dot-separated keys (``"user.id"``), or a list of such paths tried in
+order (the first present wins)::
+
+    {"user_key": ["user.id", "anonymous_id"], "event_type": "action.name", "time": "ts",
+     "outcome": "action.status", "failure_values": ["error", "denied", false],
+     "session_id": "session", "event_id": "id", "amount": "order.total", "friend_id": "peer"}
+
+``user_key``, ``event_type`` and ``time`` are required. ``time`` takes ISO 8601, epoch seconds or epoch
+milliseconds (told apart by size, as for every format). An outcome among ``failure_values`` (compared as lower-case
+text) makes the ``#fail`` token; any other outcome is a success. The mapping is validated once, at synth and at the
+consumer's cold start (``FieldMapping.parse``); an object whose mapped user key is absent is read by shape, as if no
+mapping were set. Only the mapped fields are read: everything else (personal data included) is never looked at.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from clickguard.events import (
+    FAIL_SUFFIX,
+    Event,
+    friend_key,
+    opt_id,
+    parse_amount,
+    parse_timestamp,
+    present,
+    token_of,
+    user_key_of,
+)
+
+Path = tuple[str, ...]
+REQUIRED = ("user_key", "event_type", "time")
+OPTIONAL = ("outcome", "session_id", "event_id", "amount", "friend_id")
+MAX_PATH_DEPTH = 8
+
+
+@dataclass(frozen=True)
+class FieldMapping:
+    user_key: tuple[Path, ...]
+    event_type: tuple[Path, ...]
+    time: tuple[Path, ...]
+    outcome: tuple[Path, ...] = ()
+    session_id: tuple[Path, ...] = ()
+    event_id: tuple[Path, ...] = ()
+    amount: tuple[Path, ...] = ()
+    friend_id: tuple[Path, ...] = ()
+    failure_values: frozenset[str] = frozenset()
+
+    @classmethod
+    def parse(cls, text: str) -> FieldMapping | None:
+        """The mapping from its JSON text (empty: None); ``ValueError`` names what is wrong."""
+        if not text.strip():
+            return None
+        try:
+            doc = json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"field mapping is not JSON: {exc}") from None
+        return cls.from_dict(doc)
+
+    @classmethod
+    def from_dict(cls, doc: Any) -> FieldMapping:
+        if not isinstance(doc, dict):
+            raise ValueError("field mapping must be a JSON object")
+        unknown = set(doc) - {*REQUIRED, *OPTIONAL, "failure_values"}
+        if unknown:
+            raise ValueError(f"field mapping has unknown keys {sorted(unknown)}; known: {[*REQUIRED, *OPTIONAL]}")
+        missing = [k for k in REQUIRED if k not in doc]
+        if missing:
+            raise ValueError(f"field mapping lacks {missing}")
+        paths = {k: _paths(k, doc[k]) for k in (*REQUIRED, *OPTIONAL) if k in doc}
+        return cls(**paths, failure_values=_failure_values(doc.get("failure_values", [])))
+
+    def to_json(self) -> str:
+        """The environment variable's value: ``parse(to_json())`` gives back an equal mapping."""
+        doc: dict[str, Any] = {
+            k: [".".join(p) for p in getattr(self, k)] for k in (*REQUIRED, *OPTIONAL) if getattr(self, k)
+        }
+        if self.failure_values:
+            doc["failure_values"] = sorted(self.failure_values)
+        return json.dumps(doc, sort_keys=True, separators=(",", ":"))
+
+    def applies(self, obj: Mapping[str, Any]) -> bool:
+        return _first(obj, self.user_key) is not None
+
+    def event(self, obj: Mapping[str, Any]) -> Event:
+        """The mapped fields of ``obj`` -> ``Event``, with every format's field rules (reasons as for canonical)."""
+        amount = parse_amount(_first(obj, self.amount)) if self.amount else None
+        friend = friend_key(_first(obj, self.friend_id)) if self.friend_id else None
+        user_key = user_key_of(_first(obj, self.user_key))
+        token = token_of(_first(obj, self.event_type), None)
+        if self.outcome:
+            outcome = _first(obj, self.outcome)
+            if outcome is not None and _as_outcome(outcome) in self.failure_values:
+                token += FAIL_SUFFIX
+        ts_ms = parse_timestamp(_first(obj, self.time))
+        sid = opt_id(_first(obj, self.session_id), "session_id") if self.session_id else None
+        eid = opt_id(_first(obj, self.event_id), "event_id") if self.event_id else None
+        return Event(user_key, token, ts_ms, sid, eid, amount, friend)
+
+
+def _as_outcome(value: Any) -> str:
+    if type(value) is bool:
+        return "true" if value else "false"
+    return str(value).strip().lower() if type(value) in (str, int) else ""
+
+
+def _paths(key: str, value: Any) -> tuple[Path, ...]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items or not all(isinstance(p, str) for p in items):
+        raise ValueError(f"field mapping {key!r} must be a dotted path or a non-empty list of them")
+    out = []
+    for text in items:
+        path = tuple(text.split("."))
+        if not all(part.strip() for part in path) or len(path) > MAX_PATH_DEPTH:
+            raise ValueError(f"field mapping {key!r}: {text!r} is not a dotted path of 1 to {MAX_PATH_DEPTH} keys")
+        out.append(path)
+    return tuple(out)
+
+
+def _failure_values(value: Any) -> frozenset[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str | bool | int) for v in value):
+        raise ValueError("field mapping 'failure_values' must be a list of strings, numbers or booleans")
+    return frozenset(_as_outcome(v) for v in value)
+
+
+def _first(obj: Mapping[str, Any], paths: tuple[Path, ...]) -> Any:
+    """The value at the first path present (neither missing, null nor empty), else None."""
+    for path in paths:
+        value: Any = obj
+        for key in path:
+            if not isinstance(value, dict):
+                value = None
+                break
+            value = value.get(key)
+        if present(value):
+            return value
+    return None

@@ -1,0 +1,287 @@
+"""One decoder for every producer format: a Kinesis record's bytes -> its events, or why not.
+
+The consumer, the Firehose transformation that writes the archive, the local archiver and the trainer all call
+``Decoder.decode``, so the archive holds exactly the events the consumer scored. The format is told from the first
+bytes, cheaply, and each can be switched off (``Format``; a record of a disabled format is ``format_disabled``):
+
+=============  =====================  ============================================================================
+format         first bytes            content
+=============  =====================  ============================================================================
+``kpl``        ``F3 89 9A C2``        KPL aggregate: each sub-record decoded as a record of its own (``kpl``)
+``gzip``       ``1F 8B``              one JSON object, a JSON array, NDJSON, Snowplow lines, or CloudWatch Logs
+``zlib``       ``78`` (RFC 1950)      the same, zlib-wrapped (Fluent Bit ``compression zlib``)
+``snowplow``   a line with tabs       Snowplow enriched TSV (``snowplow``)
+``cloudwatch`` (inside gzip)          a CloudWatch Logs subscription payload (``cloudwatch``)
+``json``       ``{``, ``[``, other    one event (canonical, app envelope, Segment/RudderStack, or mapped), an array
+                                      of events, or NDJSON
+=============  =====================  ============================================================================
+
+A record that is one event (the usual case) decodes to that ``Event``, through the msgspec fast path when it is a
+JSON object. A record that holds several (an aggregate, an array, NDJSON, a log batch) decodes to a list of
+``Item``: one per event in order, each an ``Event`` or the ``RejectedRecord`` of that part alone, so one bad line
+costs one event. A record rejected as a whole raises ``RejectedRecord``. Nothing else escapes (``tests/unit/
+test_decode_fuzz.py``).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from clickguard import settings
+from clickguard.decoding import cloudwatch, compressed, jsonfast, kpl, snowplow
+from clickguard.decoding.mapping import FieldMapping
+from clickguard.envconfig import ConfigError, number, user_key_source
+from clickguard.events import Event, Reason, RejectedRecord, UserKeySource, decode_json, parse_object, parse_record
+
+
+class Format(enum.StrEnum):
+    JSON = "json"
+    KPL = "kpl"
+    GZIP = "gzip"
+    ZLIB = "zlib"
+    SNOWPLOW = "snowplow"
+    CLOUDWATCH = "cloudwatch"
+
+
+ALL_FORMATS = frozenset(Format)
+
+
+def parse_formats(text: str) -> frozenset[Format]:
+    """``"json,kpl,gzip"`` -> the formats; empty means all; ``ValueError`` names an unknown one."""
+    names = [n.strip().lower() for n in text.split(",") if n.strip()]
+    if not names:
+        return ALL_FORMATS
+    unknown = [n for n in names if n not in Format.__members__.values()]
+    if unknown:
+        raise ValueError(f"unknown input formats {unknown}; known: {[f.value for f in Format]}")
+    return frozenset(Format(n) for n in names)
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    formats: frozenset[Format] = ALL_FORMATS
+    user_key_source: UserKeySource = UserKeySource.SESSION_USER_ID
+    mapping: FieldMapping | None = None
+    max_decompressed_bytes: int = settings.DEFAULT_MAX_DECOMPRESSED_BYTES
+    # msgspec; False: the standard-library reference path (benchmarks print both, tests compare them)
+    fast_json: bool = True
+    max_event_bytes: int = field(default=settings.MAX_RECORD_BYTES)
+
+
+class Item(NamedTuple):
+    """One part of a record that holds several: its event or its rejection, the KPL sub-record's own partition
+    key, and the bytes it came from (kept with a rejection in the sink's size and checksum)."""
+
+    result: Event | RejectedRecord
+    partition_key: str | None = None
+    data: bytes | None = None
+
+
+class Decoder:
+    def __init__(self, config: DecodeConfig | None = None) -> None:
+        self.config = config = config or DecodeConfig()
+        self.formats = config.formats
+        self.source = config.user_key_source
+        self.mapping = config.mapping
+        self.cap = config.max_decompressed_bytes
+        self.max_bytes = config.max_event_bytes
+        self._plain = Format.JSON in config.formats and config.mapping is None
+        self._hot = self._plain
+        self._parse = jsonfast.parse_json if config.fast_json else parse_record
+
+    def decode(self, data: bytes) -> Event | list[Item]:
+        """The record's event, or the list of its parts' events and rejections; raises ``RejectedRecord``."""
+        if self._hot and data[:1] == b"{":  # the hot path, inlined: one canonical event
+            try:
+                return self._parse(data, self.source, self.max_bytes)
+            except RejectedRecord as exc:
+                return self._maybe_lines(data, exc)
+        return self._decode(data, nested=False)
+
+    def items(self, data: bytes) -> list[Item]:
+        """``decode`` as a list, whatever the record holds (a whole-record rejection is one item)."""
+        try:
+            result = self.decode(data)
+        except RejectedRecord as exc:
+            return [Item(exc)]
+        return [Item(result)] if isinstance(result, Event) else result
+
+    # -- formats --------------------------------------------------------------------------------------------------
+
+    def _record(self, data: bytes, nested: bool) -> Event | list[Item]:
+        if self._plain and data[:1] == b"{":  # the hot path: one canonical event
+            try:
+                return self._one_json(data)
+            except RejectedRecord as exc:
+                return self._maybe_lines(data, exc)
+        return self._decode(data, nested)
+
+    def _maybe_lines(self, data: bytes, exc: RejectedRecord) -> list[Item]:
+        """A text that is not one JSON value may be NDJSON; re-raises ``exc`` when it is not that either."""
+        if exc.reason is not Reason.NOT_JSON or b"\n" not in data.strip():
+            raise exc
+        return self._lines(data, exc)
+
+    def _decode(self, data: bytes, nested: bool) -> Event | list[Item]:
+        fmt = detect(data)
+        if fmt not in self.formats:
+            raise RejectedRecord(Reason.FORMAT_DISABLED, f"{fmt.value} records are switched off")
+        if fmt is Format.KPL:
+            if nested:
+                raise RejectedRecord(Reason.KPL_MALFORMED, "an aggregate inside an aggregate")
+            return self._aggregate(data)
+        if fmt is Format.GZIP or fmt is Format.ZLIB:
+            return self._payload(compressed.inflate(data, self.cap), inflated=True)
+        if fmt is Format.SNOWPLOW:
+            return self._tsv(data)
+        return self._payload(data, inflated=False)
+
+    def _aggregate(self, data: bytes) -> list[Item]:
+        out: list[Item] = []
+        for key, payload in kpl.deaggregate(data):
+            try:
+                result = self._record(payload, nested=True)
+            except RejectedRecord as exc:
+                out.append(Item(exc, key, payload))
+                continue
+            if isinstance(result, Event):
+                out.append(Item(result, key))
+            else:
+                out.extend(Item(i.result, key, i.data if i.data is not None else payload) for i in result)
+        return out
+
+    def _payload(self, data: bytes, inflated: bool) -> Event | list[Item]:
+        """JSON text (a record's, or a compressed record's once inflated): one object, an array or NDJSON; Snowplow
+        lines; or a CloudWatch Logs payload."""
+        text = data.lstrip()
+        first = text[:1]
+        if first == b"{":
+            try:
+                return self._json_object(data, inflated)
+            except RejectedRecord as exc:
+                return self._maybe_lines(data, exc)
+        if first == b"[":
+            return self._array(self._value(data))
+        if Format.SNOWPLOW in self.formats and snowplow.looks_like_tsv(text):
+            return self._tsv(data)
+        return self._one_json(data)  # not JSON at all: the reference gives the verdict (not_json, not_utf8...)
+
+    def _json_object(self, data: bytes, inflated: bool) -> Event | list[Item]:
+        """One JSON object; inflated, it may also be a CloudWatch Logs payload (larger than one event may be)."""
+        if not inflated:
+            return self._one_json(data)
+        value = self._value(data)
+        if cloudwatch.is_subscription(value):
+            return self._log_events(value)
+        if len(data) > self.max_bytes:
+            raise RejectedRecord(Reason.RECORD_TOO_LARGE, f"{len(data)} bytes > cap of {self.max_bytes}")
+        return self._object(value)
+
+    def _value(self, data: bytes) -> Any:
+        return jsonfast.decode_value(data) if self.config.fast_json else decode_json(jsonfast.utf8(data))
+
+    def _one_json(self, data: bytes) -> Event:
+        if self.mapping is None:
+            if self.config.fast_json:
+                return jsonfast.parse_json(data, self.source, self.max_bytes)
+            return parse_record(data, self.source, self.max_bytes)
+        if len(data) > self.max_bytes:
+            raise RejectedRecord(Reason.RECORD_TOO_LARGE, f"{len(data)} bytes > cap of {self.max_bytes}")
+        return self._object(self._value(data))
+
+    def _object(self, obj: Any) -> Event:
+        if self.mapping is not None and isinstance(obj, dict) and self.mapping.applies(obj):
+            return self.mapping.event(obj)
+        return parse_object(obj, self.source)
+
+    def _array(self, values: Any) -> list[Item]:
+        out: list[Item] = []
+        for value in values:
+            try:
+                out.append(Item(self._object(value)))
+            except RejectedRecord as exc:
+                out.append(Item(exc))
+        return out
+
+    def _lines(self, data: bytes, whole: RejectedRecord) -> list[Item]:
+        """NDJSON: each non-blank line its own event (a single line that is not JSON keeps its own verdict)."""
+        lines = [line for line in data.split(b"\n") if line.strip()]
+        if len(lines) < 2:
+            raise whole
+        out: list[Item] = []
+        for line in lines:
+            try:
+                out.append(Item(self._one_json(line)))
+            except RejectedRecord as exc:
+                out.append(Item(exc, None, line))
+        return out
+
+    def _tsv(self, data: bytes) -> Event | list[Item]:
+        lines = [line for line in data.split(b"\n") if line.strip()]
+        if len(lines) == 1:
+            return snowplow.parse_tsv(lines[0])
+        out: list[Item] = []
+        for line in lines:
+            try:
+                out.append(Item(snowplow.parse_tsv(line)))
+            except RejectedRecord as exc:
+                out.append(Item(exc, None, line))
+        return out
+
+    def _log_events(self, payload: Mapping[str, Any]) -> list[Item]:
+        if Format.CLOUDWATCH not in self.formats:
+            raise RejectedRecord(Reason.FORMAT_DISABLED, "cloudwatch records are switched off")
+        out: list[Item] = []
+        for message, ts_ms in cloudwatch.log_messages(payload):
+            try:
+                out.append(Item(self._log_event(message, ts_ms)))
+            except RejectedRecord as exc:
+                out.append(Item(exc))
+        return out
+
+    def _log_event(self, message: str, ts_ms: int | None) -> Event:
+        try:
+            data = message.encode("utf-8")
+        except UnicodeEncodeError:
+            raise RejectedRecord(Reason.BAD_UNICODE, "a log message has an unpaired surrogate") from None
+        if len(data) > self.max_bytes:
+            raise RejectedRecord(Reason.RECORD_TOO_LARGE, f"{len(data)} bytes > cap of {self.max_bytes}")
+        obj = self._value(data)
+        if isinstance(obj, dict) and ts_ms is not None and "timestamp" not in obj:
+            obj["timestamp"] = ts_ms  # the log event's own time, when the message carries none
+        return self._object(obj)
+
+
+def detect(data: bytes) -> Format:
+    """The record's format from its first bytes (JSON when nothing else matches: its decoder gives the verdict)."""
+    if kpl.is_aggregate(data):
+        return Format.KPL
+    if compressed.is_gzip(data):
+        return Format.GZIP
+    if compressed.is_zlib(data):
+        return Format.ZLIB
+    if snowplow.looks_like_tsv(data):
+        return Format.SNOWPLOW
+    return Format.JSON
+
+
+def decode_config_from_env(env: Mapping[str, str]) -> DecodeConfig:
+    """The decoder's settings from a handler's environment (consumer and archive transformation alike), validated
+    once at cold start; ``ConfigError`` names the variable."""
+    try:
+        formats = parse_formats(env.get(settings.ENV_INPUT_FORMATS, ""))
+    except ValueError as exc:
+        raise ConfigError(f"{settings.ENV_INPUT_FORMATS}: {exc}") from None
+    try:
+        mapping = FieldMapping.parse(env.get(settings.ENV_FIELD_MAPPING, ""))
+    except ValueError as exc:
+        raise ConfigError(f"{settings.ENV_FIELD_MAPPING}: {exc}") from None
+    low, high = settings.MAX_DECOMPRESSED_BYTES_RANGE
+    cap = number(env, settings.ENV_MAX_DECOMPRESSED_BYTES, settings.DEFAULT_MAX_DECOMPRESSED_BYTES, int, low)
+    if cap > high:
+        raise ConfigError(f"environment variable {settings.ENV_MAX_DECOMPRESSED_BYTES}={cap} must be <= {high}")
+    source = user_key_source(env, settings.ENV_USER_KEY_SOURCE)
+    return DecodeConfig(formats, source, mapping, cap)
