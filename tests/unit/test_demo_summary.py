@@ -8,12 +8,15 @@ from types import SimpleNamespace
 from clickguard.cli.demo_cmd import print_summary
 
 
-def flag(user, bits):
+def flag(user, score):
     return {
         "user_key": user,
-        "reasons": ["mean_bits"],
-        "mean_bits": bits,
-        "total_bits": bits * 6,
+        "score": score,
+        "reasons": ["fail_share"],
+        "signals": [
+            {"name": "fail_share", "value": 0.5, "typical": 0.0, "bits": 7.25},
+            {"name": "gap_cv", "value": 0.1, "typical": 0.9, "bits": 3.0},
+        ],
         "transitions": 6,
         "top_transitions": [{"from": "login#fail", "to": "login", "bits": 7.25}],
     }
@@ -27,13 +30,14 @@ def test_summary_lists_each_user_once_and_the_quality_table():
         recall=1.0,
         throughput={"pipeline records/s": 1234.0},
         model_version="v1",
-        thresholds={"mean_bits": 4.2},
+        thresholds={"threshold": 24.5, "budget": 0.02},
         report_path="demo-out/report.html",
     )
     out = io.StringIO()
     print_summary(result, out)
     text = out.getvalue()
     assert "3 flags for 2 users" in text
-    assert text.count("u1 ") == 1 and "login#fail -> login (7.2 b)" in text
+    assert text.count("u1 ") == 1 and "fail_share 0.5 (0), 7.2 b; gap_cv 0.1 (0.9), 3.0 b" in text
+    assert "detector v2 threshold 24.5, budget 0.02" in text
     assert "scraper                  2 / 2" in text and "precision 1.000   recall 1.000" in text
     assert "1,234" in text and "demo-out/report.html" in text

@@ -17,7 +17,7 @@ def _data(**over):
     base = dict(
         title="run <1>",
         model_version="v1",
-        thresholds={"mean_bits": 3.5, "total_bits": 700.0, "min_events": 3},
+        thresholds={"threshold": 21.5, "budget": 0.02, "min_events": 3},
         tokens=tokens,
         probabilities=probs,
         session_scores={"buyer": [1.0, 1.5, 2.0, 2.2], "scraper": [3.9, 4.2]},
@@ -26,9 +26,9 @@ def _data(**over):
             {
                 "user": "<script>alert(1)</script>",
                 "user_type": "scraper",
+                "score": 30.5,
                 "reasons": ["total_bits"],
-                "mean_bits": 2.1,
-                "total_bits": 900.0,
+                "signals": [("total_bits", 900.0, 9.5), ("events", 400.0, 8.0)],
                 "top": [("START", "login#fail", 6.5), ("search", "view_item", 1.0)],
             }
         ],
@@ -51,7 +51,7 @@ def test_report_has_all_sections_and_figures(tmp_path):
     assert html.count("<svg") == 3
     assert "START -&gt; login#fail (6.5 b)" in html
     assert "0.820" in html and "1,234.500" in html and "v1" in html
-    assert "threshold 3.50" in html
+    assert "total_bits 900 (9.5 b); events 400 (8.0 b)" in html and "30.500" in html
 
 
 def test_report_is_self_contained_and_escaped():
@@ -84,6 +84,12 @@ def test_user_scores_and_the_precision_recall_curve_are_drawn_where_labels_exist
     assert "average precision 0.900" in with_labels and with_labels.count("<svg") == 5
     without = render(_data(user_scores={"all users": [0.2, 1.3]}))
     assert "id='user-scores'" in without and "id='pr'" not in without
+
+
+def test_each_signal_gets_a_histogram_by_user_type():
+    html = render(_data(signal_values={"fail_share": {"buyer": [0.0, 0.1], "stuffer": [0.9, 0.95]}, "gap_cv": {}}))
+    assert "id='signals'" in html and "<h3>fail_share</h3>" in html and "<h3>gap_cv</h3>" not in html
+    assert html.count("<svg") == 4
 
 
 def test_the_curve_and_its_average_precision_follow_the_definition():

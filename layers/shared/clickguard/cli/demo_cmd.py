@@ -45,20 +45,25 @@ def _check(args: argparse.Namespace) -> None:
         fail(f"--blocked-share {args.blocked_share}: must be between 0 and 1")
 
 
+def _signals(flag: dict, n: int = 3) -> str:
+    """The flag's strongest signals in one line, e.g. ``fail_share 0.5 (0), 6.6 b``."""
+    parts = []
+    for g in flag.get("signals", [])[:n]:
+        value = "-" if g.get("value") is None else f"{g['value']:.3g}"
+        typical = "-" if g.get("typical") is None else f"{g['typical']:.3g}"
+        parts.append(f"{g['name']} {value} ({typical}), {g['bits']:.1f} b")
+    return "; ".join(parts)
+
+
 def print_summary(result, out=sys.stdout) -> None:
     w = out.write
     first_flag: dict[str, dict] = {}
     for f in result.flags:
         first_flag.setdefault(f["user_key"], f)
     w(f"\n{len(result.flags)} flags for {len(first_flag)} users; the first 20 users, each with its first flag:\n")
-    w(f"  {'user':<14} {'reasons':<20} {'mean bits':>9} {'total bits':>10} {'events':>6}  most surprising\n")
+    w(f"  {'user':<14} {'score':>6} {'events':>6}  strongest signals: value (typical), bits\n")
     for f in list(first_flag.values())[:20]:
-        top = f["top_transitions"][0] if f["top_transitions"] else None
-        surprise = f"{top['from']} -> {top['to']} ({top['bits']:.1f} b)" if top else ""
-        w(
-            f"  {f['user_key']:<14} {','.join(f['reasons']):<20} {f['mean_bits']:>9.2f} {f['total_bits']:>10.1f} "
-            f"{f['transitions']:>6}  {surprise}\n"
-        )
+        w(f"  {f['user_key']:<14} {f['score']:>6.1f} {f['transitions']:>6}  {_signals(f)}\n")
     if result.per_type:
         w("\nquality against the ground truth (users flagged / users):\n")
         for kind, row in sorted(result.per_type.items()):
@@ -67,7 +72,7 @@ def print_summary(result, out=sys.stdout) -> None:
     w("\nthroughput:\n")
     for name, value in result.throughput.items():
         w(f"  {name:<55} {value:>10,.0f}\n")
-    w(f"\nmodel {result.model_version}: thresholds " + ", ".join(f"{k} {v}" for k, v in result.thresholds.items()))
+    w(f"\nmodel {result.model_version}: detector v2 " + ", ".join(f"{k} {v}" for k, v in result.thresholds.items()))
     w(f"\nreport: {result.report_path}\n")
 
 
@@ -96,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
             json.dumps(
                 {
                     "model_version": result.model_version,
-                    "thresholds": result.thresholds,
+                    "detector": result.thresholds,
                     "flags": len(result.flags),
                     "per_type": result.per_type,
                     "precision": result.precision,

@@ -142,7 +142,7 @@ def run_demo(opts: DemoOptions, log: Log = print) -> DemoResult:
         flags = _review(run, opts, traffic)
         result = DemoResult(
             model_version=model.version,
-            thresholds=model.thresholds.summary(),
+            thresholds=quality.detector_summary(model),
             training=report,
             flags=flags,
             day1_records=day1_records,
@@ -226,9 +226,9 @@ def _train(run: _Run, opts: DemoOptions, traffic: Traffic) -> tuple[Any, dict[st
     time.sleep(run.rt.model_refresh_seconds + 0.5)  # the consumer picks the new model up on its next check
     run.log(
         f"archive: {archived:,} records under events/YYYY/MM/DD/HH/; block list: {len(blocked)} users; "
-        f"trainer published {model.version} ({model.n_states} states, thresholds mean "
-        f"{model.thresholds.mean_bits:.2f} bits / total {model.thresholds.total_bits:.1f} bits) "
-        f"in {run.seconds['train']:.1f} s"
+        f"trainer published {model.version} ({model.n_states} states; detector v2: "
+        + ", ".join(f"{k} {v}" for k, v in quality.detector_summary(model).items())
+        + f") in {run.seconds['train']:.1f} s"
     )
     return model, report
 
@@ -298,7 +298,7 @@ def _score_users(
 
 
 def _write_report(opts: DemoOptions, result: DemoResult, model: Any, day2_lines: list, truth: dict[str, str]):
-    from clickguard.report.data import ReportData
+    from clickguard.report.data import ReportData, signal_values
     from clickguard.report.html import write
 
     # Session scores per user type (the thesis's two bells): day 2 re-scored with the published model.
@@ -315,7 +315,7 @@ def _write_report(opts: DemoOptions, result: DemoResult, model: Any, day2_lines:
     )
     scores: dict[str, list[float]] = {}
     for user, n, mean_bits, _total in sessions:
-        if n >= model.thresholds.min_events:
+        if n >= model.params.min_events:
             scores.setdefault(truth.get(user, "all users"), []).append(mean_bits)
     user_scores, curve, ap = _score_users(model, cols, truth)
     per_hour: dict[str, int] = {}
@@ -324,7 +324,7 @@ def _write_report(opts: DemoOptions, result: DemoResult, model: Any, day2_lines:
         per_hour[hour] = per_hour.get(hour, 0) + 1
     counts = model.counts.astype(float)
     probs = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
-    top = sorted(result.flags, key=lambda f: -f["mean_bits"])[:15]
+    top = sorted(result.flags, key=lambda f: (-f["score"], f["flag_id"]))[:15]
     data = ReportData(
         title="clickguard demo: the stack on the embedded emulator",
         model_version=result.model_version,
@@ -337,9 +337,9 @@ def _write_report(opts: DemoOptions, result: DemoResult, model: Any, day2_lines:
             {
                 "user": f["user_key"],
                 "user_type": truth.get(f["user_key"], "?"),
+                "score": f["score"],
                 "reasons": f["reasons"],
-                "mean_bits": f["mean_bits"],
-                "total_bits": f["total_bits"],
+                "signals": [(g["name"], g["value"], g["bits"]) for g in f["signals"] if g["name"] in f["reasons"]],
                 "top": [(t["from"], t["to"], round(t["bits"], 2)) for t in f["top_transitions"]],
             }
             for f in top
@@ -351,6 +351,8 @@ def _write_report(opts: DemoOptions, result: DemoResult, model: Any, day2_lines:
         ),
         throughput=result.throughput,
         user_scores=user_scores,
+        score_threshold=result.thresholds.get("threshold"),
+        signal_values=signal_values(model, cols, truth),
         pr_curve=curve,
         average_precision=ap,
         notes=[

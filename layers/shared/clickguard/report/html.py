@@ -77,32 +77,34 @@ def render(data: ReportData) -> str:
     )
     parts.append(
         "<h2 id='scores'>Mean bits per session, by user type</h2>"
-        "<p>The thesis's two bells: ordinary sessions on the left, abuse to the right of the threshold.</p>"
-        + svg.histograms(
-            data.session_scores,
-            "mean bits per session by user type",
-            "mean bits per transition",
-            marker=data.thresholds.get("mean_bits"),
-        )
+        "<p>The thesis's two bells: ordinary sessions on the left, odd transitions to the right (one of detector "
+        "v2's signals).</p>"
+        + svg.histograms(data.session_scores, "mean bits per session by user type", "mean bits per transition")
     )
     parts.append(_user_scores(data))
+    parts.append(_signals(data))
     parts.append("<h2 id='flags'>Flags over time</h2>" + svg.bars(data.flags_over_time, "flags over time"))
     rows = []
     for f in data.top_flagged:
         top = "; ".join(f"{a} -> {b} ({bits:.1f} b)" for a, b, bits in (f.get("top") or [])[:3])
+        strongest = "; ".join(
+            f"{name} {value:.3g} ({bits:.1f} b)"
+            for name, value, bits in (f.get("signals") or [])[:3]
+            if value is not None
+        )
         rows.append(
             [
                 f["user"],
                 f.get("user_type") or "?",
+                float(f.get("score", 0)),
                 ",".join(f.get("reasons", [])),
-                float(f.get("mean_bits", 0)),
-                float(f.get("total_bits", 0)),
+                strongest,
                 top,
             ]
         )
     parts.append(
         "<h2 id='top'>Top flagged users</h2>"
-        + _table(["user", "true type", "reasons", "mean bits", "total bits", "three most surprising"], rows)
+        + _table(["user", "true type", "score", "reasons", "strongest signals", "three most surprising"], rows)
     )
     if data.notes:
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{escape(n)}</li>" for n in data.notes) + "</ul>")
@@ -116,17 +118,32 @@ def _user_scores(data: ReportData) -> str:
         return ""
     part = (
         "<h2 id='user-scores'>Score per user, by user type</h2>"
-        "<p>The rule as a number: the highest <code>max(mean bits / threshold, total bits / threshold)</code> after "
-        "any of the user's events; above 1 the rule fires (the line).</p>"
-        + svg.histograms(data.user_scores, "user score by user type", "user score", marker=1.0)
+        "<p>Detector v2's score: the highest, after any of the user's events, of the bits of surprise of every "
+        "signal under the training window's own distribution (blended with the supervised part when the model has "
+        "one); above the threshold (the line) the consumer flags.</p>"
+        + svg.histograms(data.user_scores, "user score by user type", "user score", marker=data.score_threshold)
     )
     if data.pr_curve:
         ap = f"{data.average_precision:.3f}" if data.average_precision is not None else "n/a"
         part += (
             f"<h2 id='pr'>Precision and recall of the score (average precision {ap})</h2>"
-            "<p>Every threshold on the score above, against the ground truth; the rule's own point is the "
-            "threshold 1.</p>" + svg.curve(data.pr_curve, "precision-recall curve", "recall", "precision")
+            "<p>Every threshold on the score above, against the ground truth; the consumer's own point is the "
+            "model's threshold.</p>" + svg.curve(data.pr_curve, "precision-recall curve", "recall", "precision")
         )
+    return part
+
+
+def _signals(data: ReportData) -> str:
+    """Each signal's distribution over the scored sessions, by user type: what separates whom."""
+    if not data.signal_values:
+        return ""
+    part = (
+        "<h2 id='signals'>Signals by user type</h2><p>Each of detector v2's signals over the scored day's "
+        "sessions (long enough to judge), at the session's end.</p>"
+    )
+    for name, series in data.signal_values.items():
+        if any(series.values()):
+            part += f"<h3>{escape(name)}</h3>" + svg.histograms(series, f"{name} by user type", name)
     return part
 
 

@@ -74,6 +74,7 @@ class Quality:
     sessions: list[tuple[str, int, float, float]]  # final state per scored session: (user, n, mean, total bits)
     events_scored: int
     batches: int
+    scored_columns: EventColumns | None = None  # the scored day (the report's per-signal histograms)
 
     def summary(self) -> dict:
         return {
@@ -358,4 +359,5 @@ def evaluate_columns(
         sessions=sessions,
         events_scored=len(score_cols),
         batches=batches,
+        scored_columns=score_cols,
     )
