@@ -206,3 +206,22 @@ def test_model_is_cached_rechecked_cheaply_and_swapped(s3, bucket):
     now[0] = 240
     assert source.current().model.version == "v2"
     assert source.etag is not None
+
+
+def test_a_model_without_a_usable_detector_is_refused_and_the_last_good_one_kept(s3, bucket, caplog):
+    now = [0.0]
+    source = S3ModelSource(s3, bucket, refresh_seconds=60, clock=lambda: now[0])
+    store = S3Store(s3, bucket)
+    artifact.publish(store, make_model("good"))
+    assert source.current().model.version == "good"
+    older_release = replace(make_model("v1-style"), detector=None, window_end="2025-11-22T00:00:00Z")
+    artifact.publish(store, older_release)
+    now[0] = 60
+    with caplog.at_level("ERROR"):
+        view = source.current()
+    assert view.model.version == "good" and view.table.scorer is not None
+    assert any("no detector v2" in str(getattr(r, "error", "")) for r in caplog.records)
+    bad = dict(make_model("v3").detector, features=["peak_mean_bits", "something_else"])
+    artifact.publish(store, replace(make_model("v3"), detector=bad, window_end="2025-11-23T00:00:00Z"))
+    now[0] = 120
+    assert source.current().model.version == "good"
