@@ -30,8 +30,9 @@ node_modules/.installed: package.json package-lock.json
 
 setup: $(VENV)/.installed node_modules/.installed
 
-# Type-checked strictly (flags in pyproject.toml): the maths, the trainer, the consumer, the AWS adapters, the schema.
-MYPY_TARGETS := -p clickguard.model -p clickguard.training -p clickguard.consumer -p clickguard.store -p clickguard.decoding -m clickguard.events
+# Type-checked strictly (flags in pyproject.toml): the maths, the trainer, the consumer, the AWS adapters, the review
+# loop, the schema.
+MYPY_TARGETS := -p clickguard.model -p clickguard.training -p clickguard.consumer -p clickguard.store -p clickguard.review -p clickguard.decoding -m clickguard.events
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from clickguard.store import permissions
-from clickguard.store.permissions import CONSUMER, TRAINER
+from clickguard.store.permissions import CONSUMER, DECISIONS, TRAINER
 
 _ESM_READS = "the event source mapping polls the stream with the function's role"
 
@@ -32,6 +32,12 @@ NOT_CALLED_BY_CODE: dict[str, dict[str, str]] = {
         "s3:ListBucket": "a missing models/latest.json then reads as 404 (no model yet) instead of 403",
     },
     TRAINER: {},
+    DECISIONS: {
+        "sqs:ReceiveMessage": "the event source mapping polls the decisions queue with the function's role",
+        "sqs:DeleteMessage": "the event source mapping deletes the messages the function recorded",
+        "sqs:GetQueueAttributes": "the event source mapping reads the queue's attributes with the function's role",
+        "s3:ListBucket": "a missing review/allowlist.json then reads as 404 (no list yet) instead of 403",
+    },
 }
 EVERY_FUNCTION: dict[str, str] = {
     "logs:CreateLogStream": "Lambda writes the function's logs with its role",
@@ -51,6 +57,7 @@ KMS_FOR: dict[str, tuple[str, ...]] = {
     "dynamodb:PutItem": ("kms:Decrypt", "kms:DescribeKey"),
     # SQS producers need a data key, and Decrypt to reuse it (SQS key management guide)
     "sqs:SendMessage": ("kms:GenerateDataKey", "kms:Decrypt"),
+    "sqs:ReceiveMessage": ("kms:Decrypt",),  # consumers of an encrypted queue decrypt its data key
     "s3:GetObject": ("kms:Decrypt",),
     "s3:PutObject": ("kms:GenerateDataKey",),  # single-part PUTs; a multipart upload would also need Decrypt
 }

@@ -39,6 +39,9 @@ OUTPUT_DASHBOARD_URL = "DashboardUrl"
 OUTPUT_CONSUMER_FUNCTION = "ConsumerFunctionName"
 OUTPUT_TRAINER_FUNCTION = "TrainerFunctionName"
 OUTPUT_ALARM_TOPIC_ARN = "AlarmTopicArn"
+OUTPUT_DECISION_QUEUE_URL = "DecisionQueueUrl"  # the review loop: `clickguard review` and services send decisions here
+OUTPUT_DECISION_DLQ_URL = "DecisionDeadLetterQueueUrl"
+OUTPUT_DECISIONS_FUNCTION = "DecisionsFunctionName"
 OUTPUT_KEYS = (
     OUTPUT_STREAM_NAME,
     OUTPUT_STREAM_ARN,
@@ -52,6 +55,9 @@ OUTPUT_KEYS = (
     OUTPUT_CONSUMER_FUNCTION,
     OUTPUT_TRAINER_FUNCTION,
     OUTPUT_ALARM_TOPIC_ARN,
+    OUTPUT_DECISION_QUEUE_URL,
+    OUTPUT_DECISION_DLQ_URL,
+    OUTPUT_DECISIONS_FUNCTION,
 )
 
 # Resource types that moto's CloudFormation does not create (it skips them with a warning, and a Ref/GetAtt to
@@ -143,6 +149,11 @@ class StackConfig:
     state_writes: str = settings.DEFAULT_STATE_WRITES
     flag_visibility_timeout_seconds: int = 900
     flag_max_receives: int = 5
+    allowlist_days: int = settings.DEFAULT_ALLOWLIST_DAYS
+    allow_margin: float = settings.DEFAULT_ALLOW_MARGIN
+    decision_max_receives: int = 5
+    decisions_memory_mb: int = 256
+    decisions_timeout_seconds: int = 30
     consumer_memory_mb: int = 1024
     consumer_timeout_seconds: int = 60
     batch_size: int = 1000
@@ -179,6 +190,10 @@ class StackConfig:
     @property
     def trainer_service(self) -> str:
         return f"{settings.TRAINER_SERVICE}-{self.stage}"
+
+    @property
+    def decisions_service(self) -> str:
+        return f"{settings.DECISIONS_SERVICE}-{self.stage}"
 
     @classmethod
     def from_context(cls, get: Any) -> StackConfig:
@@ -224,6 +239,11 @@ RANGES: dict[str, tuple[float, float]] = {
     "rejected_payload_expiry_days": (1, 3650),
     "flag_visibility_timeout_seconds": (0, 43200),
     "flag_max_receives": (1, 1000),
+    "allowlist_days": (1, 365),
+    "allow_margin": (0.0, 10.0),
+    "decision_max_receives": (1, 1000),
+    "decisions_memory_mb": (128, 10240),
+    "decisions_timeout_seconds": (3, 900),
     "consumer_memory_mb": (128, 10240),
     "consumer_timeout_seconds": (3, 900),
     "batch_size": (1, 10000),

@@ -11,6 +11,7 @@ from infra import config as cfg
 from infra.components.archive import Archive
 from infra.components.buckets import Buckets
 from infra.components.consumer import Consumer
+from infra.components.decisions import Decisions
 from infra.components.encryption import DataKey
 from infra.components.ingest import IngestStream
 from infra.components.layer import SharedLayer
@@ -59,6 +60,15 @@ class ClickguardStack(Stack):
             key=key,
             removal_policy=removal,
         ).function
+        decisions = Decisions(
+            self,
+            "Decisions",
+            config=config,
+            layer=layer,
+            model_bucket=buckets.models,
+            key=key,
+            removal_policy=removal,
+        )
         monitoring = Monitoring(
             self,
             "Monitoring",
@@ -72,7 +82,9 @@ class ClickguardStack(Stack):
                 "FlagDeadLetterQueue": queues.flag_dlq,
                 "ConsumerFailureQueue": queues.consumer_failures,
                 "TrainerDeadLetterQueue": queues.trainer_dlq,
+                "DecisionDeadLetterQueue": decisions.dead_letter_queue,
             },
+            decisions=decisions.function,
         )
 
         dashboard_url = (
@@ -92,5 +104,8 @@ class ClickguardStack(Stack):
             (cfg.OUTPUT_CONSUMER_FUNCTION, consumer.function_name, "streaming consumer Lambda"),
             (cfg.OUTPUT_TRAINER_FUNCTION, trainer.function_name, "training Lambda (invoke to train now)"),
             (cfg.OUTPUT_ALARM_TOPIC_ARN, monitoring.topic.topic_arn, "SNS topic of the alarms"),
+            (cfg.OUTPUT_DECISION_QUEUE_URL, decisions.queue.queue_url, "FIFO queue of reviewers' decisions"),
+            (cfg.OUTPUT_DECISION_DLQ_URL, decisions.dead_letter_queue.queue_url, "decisions that kept failing"),
+            (cfg.OUTPUT_DECISIONS_FUNCTION, decisions.function.function_name, "records decisions, keeps allow-list"),
         ):
             CfnOutput(self, key_name, value=value, description=description)

@@ -20,6 +20,7 @@ from clickguard import settings
 from infra.config import StackConfig
 
 FIVE_MINUTES = Duration.minutes(5)
+ONE_DAY = Duration.days(1)
 # A consumer without a model runs unscored; one short gap is a deploy or a first training, three periods is not.
 UNSCORED_PERIODS = 3
 # CloudWatch caps an alarm's window (period x evaluation periods) at 7 days.
@@ -46,6 +47,7 @@ class Watched:
     trainer: lambda_.IFunction
     flag_queue: sqs.IQueue
     dead_letter_queues: dict[str, sqs.IQueue]
+    decisions: lambda_.IFunction | None = None  # the review loop's recorder
 
 
 class Monitoring(Construct):
@@ -61,10 +63,11 @@ class Monitoring(Construct):
         trainer: lambda_.IFunction,
         flag_queue: sqs.IQueue,
         dead_letter_queues: dict[str, sqs.IQueue],
+        decisions: lambda_.IFunction | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.config = config
-        watched = Watched(stream, consumer, trainer, flag_queue, dead_letter_queues)
+        watched = Watched(stream, consumer, trainer, flag_queue, dead_letter_queues, decisions)
         self.topic = self._build_topic(key)
         self.alarms: list[cw.Alarm] = []
         if not config.local:  # moto does not create alarms (see MOTO_UNSUPPORTED)
@@ -72,12 +75,14 @@ class Monitoring(Construct):
             self._build_record_alarms()
             self._build_queue_alarms(watched)
             self._build_trainer_alarms(watched)
+            self._build_decision_alarms(watched)
         self.dashboard = cw.Dashboard(
             self, "Dashboard", dashboard_name=f"clickguard-{config.stage}", default_interval=Duration.hours(6)
         )
         self._build_consumer_widgets(watched)
         self._build_trainer_widgets(watched)
         self._build_queue_and_stream_widgets(watched)
+        self._build_decision_widgets(watched)
         if self.alarms:
             self.dashboard.add_widgets(cw.AlarmStatusWidget(title="Alarms", width=24, alarms=self.alarms))
 
@@ -185,6 +190,26 @@ class Monitoring(Construct):
             missing=cw.TreatMissingData.BREACHING,
         )
 
+    def _build_decision_alarms(self, w: Watched) -> None:
+        if w.decisions is None:
+            return
+        self._alarm(
+            "DecisionsRejected",
+            _custom(settings.METRIC_DECISIONS_REJECTED, self.config.decisions_service),
+            0,
+            1,
+            "A decision message was malformed: it is kept under review/rejected/ in the model bucket, not recorded. "
+            "Fix its producer and send it again.",
+            comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        )
+        self._alarm(
+            "DecisionsFunctionErrors",
+            w.decisions.metric_errors(period=FIVE_MINUTES),
+            1,
+            3,
+            "The decisions function is failing: decisions wait on the queue (then in its dead-letter queue).",
+        )
+
     def _alarm(
         self,
         id: str,
@@ -280,6 +305,34 @@ class Monitoring(Construct):
                 ],
             ),
             graph(title="Model age (s)", width=8, left=[self._consumer_metric(settings.METRIC_MODEL_AGE, "Maximum")]),
+        )
+
+    def _decisions(self, decision: str) -> cw.Metric:
+        return cw.Metric(
+            namespace=settings.METRICS_NAMESPACE,
+            metric_name=settings.METRIC_DECISIONS_RECORDED,
+            dimensions_map={"service": self.config.decisions_service, "decision": decision},
+            statistic="Sum",
+            period=ONE_DAY,
+            label=decision,
+        )
+
+    def _build_decision_widgets(self, w: Watched) -> None:
+        """Decisions per day and the share of flags confirmed: the precision reviewers see (counted by decision;
+        the report counts each flag once, by its latest decision)."""
+        if w.decisions is None:
+            return
+        block, allow = self._decisions("block"), self._decisions("allow")
+        share = cw.MathExpression(
+            expression="100 * block / (block + allow)",
+            using_metrics={"block": block, "allow": allow},
+            label="flags confirmed (%)",
+            period=ONE_DAY,
+        )
+        rejected = _custom(settings.METRIC_DECISIONS_REJECTED, self.config.decisions_service).with_(period=ONE_DAY)
+        self.dashboard.add_widgets(
+            cw.GraphWidget(title="Decisions per day", width=12, left=[block, allow], right=[rejected], stacked=True),
+            cw.GraphWidget(title="Share of flags confirmed by reviewers (%)", width=12, left=[share]),
         )
 
     def _build_queue_and_stream_widgets(self, w: Watched) -> None:

@@ -64,6 +64,25 @@ def test_event_source_mapping_carries_the_configured_settings(deployed, synth_lo
     assert mappings[0]["BatchSize"] == synth_local.config.batch_size
 
 
+def test_the_decisions_queue_is_fifo_with_content_deduplication_and_a_fifo_dead_letter_queue(deployed):
+    sqs = boto3.client("sqs")
+    url = deployed[cfg.OUTPUT_DECISION_QUEUE_URL]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert url.endswith(".fifo") and attributes["ContentBasedDeduplication"] == "true"
+    for _ in range(2):  # a service re-sends the same decision: SQS drops the copy, no id of its own needed
+        sqs.send_message(QueueUrl=url, MessageBody='{"flag_id": "f1"}', MessageGroupId="u1")
+    assert len(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]) == 1
+    dlq = sqs.get_queue_attributes(QueueUrl=deployed[cfg.OUTPUT_DECISION_DLQ_URL], AttributeNames=["All"])
+    assert json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"] == dlq["Attributes"]["QueueArn"]
+    lam = boto3.client("lambda")
+    function = lam.get_function_configuration(FunctionName=deployed[cfg.OUTPUT_DECISIONS_FUNCTION])
+    assert function["Environment"]["Variables"][settings.ENV_MODEL_BUCKET] == deployed[cfg.OUTPUT_MODEL_BUCKET]
+    (mapping,) = lam.list_event_source_mappings(FunctionName=deployed[cfg.OUTPUT_DECISIONS_FUNCTION])[
+        "EventSourceMappings"
+    ]
+    assert mapping["EventSourceArn"] == attributes["QueueArn"] and mapping["BatchSize"] == 10
+
+
 def test_functions_have_their_environment(deployed):
     lam = boto3.client("lambda")
     consumer = lam.get_function_configuration(FunctionName=deployed[cfg.OUTPUT_CONSUMER_FUNCTION])

@@ -29,6 +29,7 @@ STORE = "clickguard.store"
 HANDLERS = {
     permissions.CONSUMER: ROOT / "lambdas" / "consumer" / "handler.py",
     permissions.TRAINER: ROOT / "training" / "handler.py",
+    permissions.DECISIONS: ROOT / "lambdas" / "decisions" / "handler.py",
 }
 # Services whose client method names are recognised as calls: the ones the stack uses, and a few more so that a
 # new kind of call is caught rather than overlooked.
@@ -221,7 +222,11 @@ def grants_vs_plan(granted: set[str], runtime: str, environment: dict[str, Any])
     return sorted(problems)
 
 
-FUNCTION_PREFIX = {permissions.CONSUMER: "ConsumerFunction", permissions.TRAINER: "TrainerFunction"}
+FUNCTION_PREFIX = {
+    permissions.CONSUMER: "ConsumerFunction",
+    permissions.TRAINER: "TrainerFunction",
+    permissions.DECISIONS: "DecisionsFunction",
+}
 
 
 @pytest.mark.parametrize("runtime", permissions.FUNCTIONS)
@@ -263,7 +268,18 @@ def test_the_final_action_lists(synth_aws):
         "kms:GenerateDataKey",
     }
     assert trainer - common == {"s3:ListBucket", "s3:GetObject", "s3:PutObject", "kms:Decrypt", "kms:GenerateDataKey"}
-    assert consumer >= common and trainer >= common
+    decisions = role_actions(synth_aws.template, FUNCTION_PREFIX[permissions.DECISIONS])
+    assert decisions - common == {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:ListBucket",
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+    }
+    assert consumer >= common and trainer >= common and decisions >= common
 
 
 # --- both checks catch a drift --------------------------------------------------------------------------------------

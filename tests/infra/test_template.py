@@ -43,8 +43,13 @@ def test_event_source_mapping_settings(template, synth_aws):
 
 
 def test_local_flavour_disables_moto_push_but_keeps_the_settings(synth_local, synth_aws):
-    (local,) = synth_local.resources("AWS::Lambda::EventSourceMapping").values()
-    (aws,) = synth_aws.resources("AWS::Lambda::EventSourceMapping").values()
+    for prefix in ("Consumer", "Decisions"):
+        _local_mapping_keeps_the_settings(synth_local, synth_aws, prefix)
+
+
+def _local_mapping_keeps_the_settings(synth_local, synth_aws, prefix):
+    (local,) = [m for n, m in synth_local.resources("AWS::Lambda::EventSourceMapping").items() if n.startswith(prefix)]
+    (aws,) = [m for n, m in synth_aws.resources("AWS::Lambda::EventSourceMapping").items() if n.startswith(prefix)]
     assert local["Properties"]["Enabled"] is False
     strip = {"Enabled", "FunctionName", "EventSourceArn", "DestinationConfig"}
     assert {k: v for k, v in local["Properties"].items() if k not in strip} == {
@@ -147,7 +152,7 @@ def test_table_on_demand_ttl_pitr_encrypted(template):
 
 def test_every_queue_encrypted_retained_14_days_tls_only(synth_aws):
     queues = synth_aws.resources("AWS::SQS::Queue")
-    assert len(queues) == 4
+    assert len(queues) == 6
     for queue in queues.values():
         assert "KmsMasterKeyId" in queue["Properties"]
         assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 86400
@@ -157,7 +162,7 @@ def test_every_queue_encrypted_retained_14_days_tls_only(synth_aws):
         for s in p["Properties"]["PolicyDocument"]["Statement"]
         if s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     ]
-    assert len(tls_denied) == 4
+    assert len(tls_denied) == 6
 
 
 def test_flag_queue_and_its_dlq_are_high_throughput_fifo_deduplicated_by_flag_id(synth_aws):
@@ -175,7 +180,7 @@ def test_flag_queue_and_its_dlq_are_high_throughput_fifo_deduplicated_by_flag_id
         assert props["QueueName"].startswith(synth_aws.stack_name) and props["QueueName"].endswith(".fifo")
     assert flags["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0].startswith("QueuesFlagDeadLetterQueue")
     # EventBridge takes no FIFO dead-letter queue; the failure queue carries batch metadata, not flags.
-    others = [q["Properties"] for name, q in queues.items() if not name.startswith("QueuesFlag")]
+    others = [q["Properties"] for name, q in queues.items() if name.startswith("Queues") and "Flag" not in name]
     assert len(others) == 2 and not any(o.get("FifoQueue") for o in others)
 
 
@@ -284,6 +289,9 @@ def test_alarms(synth_aws):
         "ModelStale",
         "RecordsInternalError",
         "RecordsUnscored",
+        "DecisionDeadLetterQueueNotEmpty",
+        "DecisionsRejected",
+        "DecisionsFunctionErrors",
     ):
         assert any(expected in name for name in names), expected
     for alarm in alarms.values():
@@ -346,6 +354,8 @@ def test_dashboard_covers_the_pipeline(synth_aws):
         settings.METRIC_RECORDS_CLAMPED,
         settings.METRIC_RECORDS_INTERNAL_ERROR,
         "Duration",
+        settings.METRIC_DECISIONS_RECORDED,
+        settings.METRIC_DECISIONS_REJECTED,
     ):
         assert metric in body, metric
     assert "reason,service" in body  # rejected records graphed per reason
@@ -358,7 +368,7 @@ def test_outputs_have_stable_keys(template):
 
 def test_each_function_has_its_own_role(synth_aws):
     roles = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in synth_aws.resources("AWS::Lambda::Function").values()]
-    assert len(set(roles)) == len(roles) == 2
+    assert len(set(roles)) == len(roles) == 3
     for role in synth_aws.resources("AWS::IAM::Role").values():
         assert "ManagedPolicyArns" not in role["Properties"]
 
@@ -370,7 +380,7 @@ def test_metrics_are_per_stage(synth_aws):
         f["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
         for f in synth_aws.resources("AWS::Lambda::Function").values()
     }
-    assert services == {config.consumer_service, config.trainer_service}
+    assert services == {config.consumer_service, config.trainer_service, config.decisions_service}
     assert all(s.endswith(f"-{config.stage}") for s in services)
     (dashboard,) = synth_aws.resources("AWS::CloudWatch::Dashboard").values()
     assert config.consumer_service in json.dumps(dashboard["Properties"]["DashboardBody"])

@@ -15,6 +15,15 @@ REJECTED_PREFIX = "rejected/"  # consumer's sink: one metadata object per record
 REJECTED_PAYLOAD_PREFIX = "rejected-payloads/"
 DEFAULT_REJECTED_PAYLOAD_EXPIRY_DAYS = 7
 LABELS_PREFIX = "labels/"  # reviewers' decisions, fed back into training
+# The review loop (clickguard.review): one object per decision under the labels the trainer reads; the allow-list
+# the consumer re-checks with a conditional GET; malformed decision messages, kept for an operator (never labels).
+DECISIONS_PREFIX = "labels/decisions/"
+ALLOWLIST_KEY = "review/allowlist.json"
+REJECTED_DECISIONS_PREFIX = "review/rejected/"
+# An allowed user stays unflagged for the same reasons this long, unless the behaviour gets stronger by the margin
+# (a relative increase of the flag's strength, ``clickguard.review.strength``): 25% more than what was allowed.
+DEFAULT_ALLOWLIST_DAYS = 30
+DEFAULT_ALLOW_MARGIN = 0.25
 
 # --- event schema limits ----------------------------------------------------------------------------------------
 MAX_USER_KEY_CHARS = 256
@@ -88,6 +97,7 @@ METRICS_NAMESPACE = "Clickguard"
 # one account keep separate metrics (the ``service`` dimension) and dashboards.
 CONSUMER_SERVICE = "clickguard-consumer"
 TRAINER_SERVICE = "clickguard-trainer"
+DECISIONS_SERVICE = "clickguard-decisions"
 # Custom metric names (dimension ``service``), emitted by the handlers and graphed / alarmed on by
 # infra/components/monitoring.py: one definition, so a renamed metric cannot leave a dashboard empty.
 METRIC_RECORDS_IN = "RecordsIn"
@@ -107,6 +117,8 @@ METRIC_EVENTS_READ = "EventsRead"
 METRIC_SESSIONS = "Sessions"
 METRIC_LINES_REJECTED = "LinesRejected"
 METRIC_VOCABULARY_SIZE = "VocabularySize"
+METRIC_DECISIONS_RECORDED = "DecisionsRecorded"  # also per decision, with a ``decision`` dimension
+METRIC_DECISIONS_REJECTED = "DecisionsRejected"  # malformed decision messages, kept under REJECTED_DECISIONS_PREFIX
 
 # consumer
 ENV_TABLE_NAME = "CLICKGUARD_TABLE_NAME"
@@ -138,3 +150,9 @@ CONSUMER_ASSET_DIR = "lambdas/consumer"
 CONSUMER_HANDLER = "handler.lambda_handler"
 TRAINER_ASSET_DIR = "training"
 TRAINER_HANDLER = "handler.lambda_handler"
+DECISIONS_ASSET_DIR = "lambdas/decisions"
+DECISIONS_HANDLER = "handler.lambda_handler"
+
+# decisions Lambda (clickguard.review.config)
+ENV_ALLOWLIST_DAYS = "CLICKGUARD_ALLOWLIST_DAYS"
+ENV_ALLOW_MARGIN = "CLICKGUARD_ALLOW_MARGIN"

@@ -13,13 +13,25 @@ from clickguard.cli import (
     models_cmd,
     produce_cmd,
     report_cmd,
+    review_cmd,
     score_cmd,
     simulate_cmd,
     train_cmd,
 )
 from clickguard.cli.common import CliError
 
-COMMANDS = (demo_cmd, local_cmd, simulate_cmd, produce_cmd, flags_cmd, train_cmd, models_cmd, score_cmd, report_cmd)
+COMMANDS = (
+    demo_cmd,
+    local_cmd,
+    simulate_cmd,
+    produce_cmd,
+    flags_cmd,
+    train_cmd,
+    models_cmd,
+    score_cmd,
+    report_cmd,
+    review_cmd,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,6 +18,8 @@ OUTPUT_FLAG_QUEUE_URL = "FlagQueueUrl"
 OUTPUT_DATA_BUCKET = "DataBucketName"
 OUTPUT_MODEL_BUCKET = "ModelBucketName"
 OUTPUT_TABLE_NAME = "TableName"
+# Optional: a stack deployed before the review loop has no decisions queue; `clickguard review` says so.
+OUTPUT_DECISION_QUEUE_URL = "DecisionQueueUrl"
 REQUIRED_OUTPUTS = (
     OUTPUT_STREAM_NAME,
     OUTPUT_FLAG_QUEUE_URL,
@@ -34,6 +36,7 @@ class StackTarget:
     data_bucket: str | None = None
     model_bucket: str | None = None
     table_name: str | None = None
+    decision_queue_url: str | None = None
     region: str | None = None
     endpoint_url: str | None = None
     local: bool = False  # the embedded emulator: fake credentials, never a real identity
@@ -80,6 +83,7 @@ def from_stack(
         data_bucket=outputs[OUTPUT_DATA_BUCKET],
         model_bucket=outputs[OUTPUT_MODEL_BUCKET],
         table_name=outputs[OUTPUT_TABLE_NAME],
+        decision_queue_url=outputs.get(OUTPUT_DECISION_QUEUE_URL),
         region=region,
         endpoint_url=endpoint_url,
     )
@@ -131,5 +135,7 @@ def resolve(args: Any) -> StackTarget:
     overrides = {
         "stream_name": getattr(args, "stream", None),
         "flag_queue_url": getattr(args, "queue_url", None),
+        "decision_queue_url": getattr(args, "decision_queue_url", None),
+        "model_bucket": getattr(args, "model_bucket", None),
     }
     return StackTarget(**{**base.__dict__, **{k: v for k, v in overrides.items() if v}})

@@ -1,7 +1,8 @@
 """The local runtime: emulator + deployed stack + the managed parts moto does not run, around the real handlers.
 
 It is an adapter, not a second implementation: records flow through the real consumer handler (invoked by the
-local event source mapping), the archive is read by the real trainer handler (invoked as the schedule would).
+local event source mapping), the archive is read by the real trainer handler (invoked as the schedule would), and
+reviewers' decisions through the real decisions handler (invoked by the local SQS event source mapping).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from clickguard.local.archiver import Archiver
 from clickguard.local.emulator import Emulator, apply_env
 from clickguard.local.esm import EventSourceMapping, LambdaContext
 from clickguard.local.lambda_host import HandlerOutput, function_environment, load_handler
+from clickguard.local.sqs_esm import SqsEventSourceMapping, wait_until_empty
 from clickguard.local.stack import LOCAL_STAGE, DeployedStack, deploy
 
 STATE_FILE = Path(settings.LOCAL_STATE_FILE)  # lets other CLI processes find a running `clickguard local up`
@@ -32,6 +34,7 @@ class LocalHandles:
     data_bucket: str
     model_bucket: str
     table_name: str
+    decision_queue_url: str = ""
 
 
 def _unhook_moto_stream_mappings() -> None:
@@ -45,6 +48,16 @@ def _unhook_moto_stream_mappings() -> None:
                 stream.lambda_event_source_mappings.clear()
 
 
+def _unhook_moto_queue_mappings() -> None:
+    """The same for SQS: moto's send_message would receive the message and push it to the function via Docker."""
+    from moto.sqs.models import sqs_backends
+
+    for account in sqs_backends.values():
+        for backend in account.values():
+            for queue in backend.queues.values():
+                queue.lambda_event_source_mappings.clear()
+
+
 class LocalRuntime:
     def __init__(
         self, workdir: str | os.PathLike[str] | None = None, port: int = 0, context: dict[str, Any] | None = None
@@ -54,6 +67,7 @@ class LocalRuntime:
         self.emulator = Emulator(port)
         self.stack: DeployedStack | None = None
         self.esm: EventSourceMapping | None = None
+        self.decisions_esm: SqsEventSourceMapping | None = None
         self.archiver: Archiver | None = None
         self._consumer: Any = None
         self._trainer: Any = None
@@ -75,12 +89,19 @@ class LocalRuntime:
         lam = self.client("lambda")
         consumer_name = out[infra_config.OUTPUT_CONSUMER_FUNCTION]
         trainer_name = out[infra_config.OUTPUT_TRAINER_FUNCTION]
-        # moto would also invoke the function through Docker on every single put_record; the local event source
-        # mapping below plays the mapping instead, with the template's settings, so the emulator's copy goes.
-        for mapping in lam.list_event_source_mappings(FunctionName=consumer_name)["EventSourceMappings"]:
-            lam.delete_event_source_mapping(UUID=mapping["UUID"])
+        decisions_name = out[infra_config.OUTPUT_DECISIONS_FUNCTION]
+        # moto would also invoke the functions through Docker on every single put_record or send_message; the local
+        # event source mappings below play the mappings instead, with the template's settings, so the emulator's go.
+        for name in (consumer_name, decisions_name):
+            for mapping in lam.list_event_source_mappings(FunctionName=name)["EventSourceMappings"]:
+                lam.delete_event_source_mapping(UUID=mapping["UUID"])
         _unhook_moto_stream_mappings()
-        env = {**function_environment(lam, consumer_name), **function_environment(lam, trainer_name)}
+        _unhook_moto_queue_mappings()
+        env = {
+            **function_environment(lam, consumer_name),
+            **function_environment(lam, trainer_name),
+            **function_environment(lam, decisions_name),
+        }
         self.function_env = dict(env)
         env.update(self.emulator.process_env())
         env["POWERTOOLS_TRACE_DISABLED"] = "1"
@@ -92,6 +113,7 @@ class LocalRuntime:
             settings.CONSUMER_ASSET_DIR, settings.CONSUMER_HANDLER, env, "cg_local_consumer"
         )
         self._trainer = load_handler(settings.TRAINER_ASSET_DIR, settings.TRAINER_HANDLER, env, "cg_local_trainer")
+        decisions = load_handler(settings.DECISIONS_ASSET_DIR, settings.DECISIONS_HANDLER, env, "cg_local_decisions")
         self._consumer = self.output.wrap(self._consumer)
         self._trainer = self.output.wrap(self._trainer)
         h = self.handles
@@ -104,11 +126,20 @@ class LocalRuntime:
             function_name=consumer_name,
         )
         self.archiver = Archiver(self.client("kinesis"), self.client("s3"), h.stream_name, h.data_bucket)
+        self.decisions_esm = SqsEventSourceMapping(
+            self.client("sqs"),
+            h.decision_queue_url,
+            self.output.wrap(decisions),
+            self.stack.decisions_esm_settings(),
+            function_name=decisions_name,
+        )
         return self
 
     def stop(self) -> None:
         if self.esm is not None:
             self.esm.stop()
+        if self.decisions_esm is not None:
+            self.decisions_esm.stop()
         if self.output is not None:
             self.output.uninstall()
         self.emulator.stop()
@@ -145,6 +176,7 @@ class LocalRuntime:
             o[c.OUTPUT_DATA_BUCKET],
             o[c.OUTPUT_MODEL_BUCKET],
             o[c.OUTPUT_TABLE_NAME],
+            o[c.OUTPUT_DECISION_QUEUE_URL],
         )
 
     @property
@@ -169,13 +201,22 @@ class LocalRuntime:
 
     # --- the managed parts ----------------------------------------------------------------------------------------
     def start_polling(self, interval_s: float = 0.2) -> None:
-        assert self.esm is not None
+        assert self.esm is not None and self.decisions_esm is not None
         self.esm.start(interval_s)
+        self.decisions_esm.start(interval_s)
 
     def drain(self) -> None:
         """Deliver everything on the stream to the consumer (when the pollers are not running as threads)."""
         assert self.esm is not None
         self.esm.drain()
+
+    def record_decisions(self, timeout_s: float = 60) -> None:
+        """Deliver every decision waiting on the decisions queue to the decisions function (the demo, tests); with
+        the pollers running, wait until they have."""
+        assert self.decisions_esm is not None
+        if not self.decisions_esm.running:
+            self.decisions_esm.drain()
+        wait_until_empty(self.decisions_esm, timeout_s)
 
     def wait_until_caught_up(self, timeout_s: float = 600) -> None:
         assert self.esm is not None

@@ -17,6 +17,7 @@ from typing import Any
 
 from clickguard.local.emulator import FAKE_CREDENTIALS, REGION, Emulator
 from clickguard.local.esm import EsmSettings
+from clickguard.local.sqs_esm import SqsEsmSettings
 
 LOCAL_STAGE = "local"
 # Context the local flavour adds on top of cdk.json. A laptop run compresses a day into a minute, so the consumer
@@ -36,11 +37,31 @@ class DeployedStack:
     def esm_settings(self) -> EsmSettings:
         from infra.config import OUTPUT_FAILURE_QUEUE_URL
 
-        mappings = self.resources_of_type("AWS::Lambda::EventSourceMapping")
-        if len(mappings) != 1:
-            raise RuntimeError(f"expected one event source mapping in the template, found {len(mappings)}")
-        props = next(iter(mappings.values()))["Properties"]
+        props = self._mapping_from("AWS::Kinesis::Stream")
         return EsmSettings.from_properties(props, self.outputs.get(OUTPUT_FAILURE_QUEUE_URL))
+
+    def decisions_esm_settings(self) -> SqsEsmSettings:
+        """The decisions queue's mapping (the review loop)."""
+        return SqsEsmSettings.from_properties(self._mapping_from("AWS::SQS::Queue"))
+
+    def _mapping_from(self, source_type: str) -> dict[str, Any]:
+        """Properties of the one event source mapping whose source is a resource of ``source_type``."""
+        resources = self.template["Resources"]
+        mappings = [
+            m["Properties"]
+            for m in self.resources_of_type("AWS::Lambda::EventSourceMapping").values()
+            if resources.get(_getatt_target(m["Properties"].get("EventSourceArn")), {}).get("Type") == source_type
+        ]
+        if len(mappings) != 1:
+            raise RuntimeError(f"expected one event source mapping from a {source_type}, found {len(mappings)}")
+        return mappings[0]
+
+
+def _getatt_target(value: Any) -> str | None:
+    """The logical id an ``{"Fn::GetAtt": [id, "Arn"]}`` names."""
+    if isinstance(value, dict) and isinstance(value.get("Fn::GetAtt"), list):
+        return str(value["Fn::GetAtt"][0])
+    return None
 
 
 def synth_local(

@@ -60,3 +60,19 @@ def delete(sqs: Any, queue_url: str, messages: list[FlagMessage]) -> int:
         )
         failed += len(resp.get("Failed", []))
     return failed
+
+
+def release(sqs: Any, queue_url: str, messages: list[FlagMessage]) -> int:
+    """Make flags read but not handled visible again at once (a reviewer skipped them), 10 a call; returns how
+    many SQS reported as failed (those reappear when their visibility timeout ends)."""
+    failed = 0
+    for i in range(0, len(messages), MAX_PER_RECEIVE):
+        chunk = messages[i : i + MAX_PER_RECEIVE]
+        resp = sqs.change_message_visibility_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(k), "ReceiptHandle": m.receipt_handle, "VisibilityTimeout": 0} for k, m in enumerate(chunk)
+            ],
+        )
+        failed += len(resp.get("Failed", []))
+    return failed

@@ -1,20 +1,21 @@
-"""Reviewers' decisions under ``labels/``: users confirmed abusive are kept out of the next training window.
+"""Reviewers' decisions under ``labels/``, read for the trainer: the block list and the reviewed negatives.
 
-Each object is NDJSON of ``{"user_key": ..., "decision": ..., "decided_at": ...}``. The thesis trained on good
-users only and kept blocked ones (scammer, spammer, fraud, offensive, other) as a separate set; the latest
-decision per user wins.
+Every object under the prefix is NDJSON of ``{"user_key", "decision", "decided_at", ...}``: the decision log
+that the decisions Lambda writes (``labels/decisions/``, one object per decision: ``store.decisions``) and any
+block list an operator puts there (the thesis's statuses: ``put_decisions``). The latest decision per user wins
+(``review.labels``): users it blocks are left out of the training window and are the supervised part's positives;
+users it allows are reviewed negatives.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 from clickguard import settings
+from clickguard.review.labels import BLOCKING_DECISIONS, CLEARING_DECISIONS, LabelSet, decision_lines, latest_labels
 
-BLOCKING_DECISIONS = frozenset({"blocked", "scammer", "spammer", "fraud", "offensive", "other"})
-CLEARING_DECISIONS = frozenset({"cleared", "ok", "false_positive"})
+__all__ = ["BLOCKING_DECISIONS", "CLEARING_DECISIONS", "S3Labels", "blocked_users", "label_set", "put_decisions"]
 
 
 class S3Labels:
@@ -23,32 +24,32 @@ class S3Labels:
     def __init__(self, s3: Any, bucket: str, prefix: str = settings.LABELS_PREFIX) -> None:
         self.s3, self.bucket, self.prefix = s3, bucket, prefix
 
+    def labels(self) -> LabelSet:
+        """Both lists in one pass over the prefix."""
+        return label_set(self.s3, self.bucket, self.prefix)
+
     def blocked_users(self) -> set[str]:
-        return blocked_users(self.s3, self.bucket, self.prefix)
+        return set(self.labels().blocked)
+
+    def reviewed_users(self) -> set[str]:
+        """Users whose latest decision allows them: negatives a reviewer confirmed (for the supervised part)."""
+        return set(self.labels().allowed)
+
+
+def label_set(s3: Any, bucket: str, prefix: str = settings.LABELS_PREFIX) -> LabelSet:
+    """The latest decision of every user, over every object under ``prefix`` in key order."""
+
+    def lines() -> Any:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", ()):
+                yield from decision_lines(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
+
+    return latest_labels(lines())
 
 
 def blocked_users(s3: Any, bucket: str, prefix: str = settings.LABELS_PREFIX) -> set[str]:
     """Users whose latest decision (by ``decided_at``; a later line wins a tie) is a blocking one."""
-    latest: dict[str, tuple[str, str]] = {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for obj in page.get("Contents", ()):
-            body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
-            for user, when, decision in _decisions(body):
-                if when >= latest.get(user, ("", ""))[0]:
-                    latest[user] = (when, decision)
-    return {u for u, (_, d) in latest.items() if d in BLOCKING_DECISIONS}
-
-
-def _decisions(body: bytes) -> Iterator[tuple[str, str, str]]:
-    """``(user_key, decided_at, decision)`` of every well-formed line with a known decision."""
-    for line in body.splitlines():
-        try:
-            rec = json.loads(line)
-            user, decision = str(rec["user_key"]), str(rec["decision"]).lower()
-        except (ValueError, KeyError, TypeError):
-            continue
-        if decision in BLOCKING_DECISIONS | CLEARING_DECISIONS:
-            yield user, str(rec.get("decided_at", "")), decision
+    return set(label_set(s3, bucket, prefix).blocked)
 
 
 def put_decisions(

@@ -17,10 +17,11 @@ from clickguard.consumer.config import StateWrites
 
 CONSUMER = "consumer"  # lambdas/consumer/handler.py
 TRAINER = "trainer"  # training/handler.py
+DECISIONS = "decisions"  # lambdas/decisions/handler.py
 # The CLI, the local runtime, tests and benchmarks: the operator's own credentials, no role of the stack. Declared
 # so that every call in the store modules is attributed to someone.
 OPERATOR = "operator"
-FUNCTIONS = (CONSUMER, TRAINER)
+FUNCTIONS = (CONSUMER, TRAINER, DECISIONS)
 
 # runtime -> store module -> service -> operations that module calls for that runtime.
 Calls = Mapping[str, Mapping[str, frozenset[str]]]
@@ -41,14 +42,25 @@ _TRAINER: Calls = {
     # models/<version>/ files and models/latest.json: written, then read back to verify before switching
     "clickguard.store.blobs": {"s3": frozenset({"GetObject", "PutObject"})},
 }
+_DECISIONS: Calls = {
+    # one object per decision under labels/decisions/ (IfNoneMatch), and malformed messages under review/rejected/
+    "clickguard.store.decisions": {"s3": frozenset({"PutObject"})},
+    # review/allowlist.json: read, then a conditional write (IfMatch / IfNoneMatch)
+    "clickguard.store.allowlist": {"s3": frozenset({"GetObject", "PutObject"})},
+}
 _OPERATOR: Calls = {
     "clickguard.store.blobs": {"s3": frozenset({"GetObject", "PutObject", "ListObjectsV2"})},  # models list/rollback
     "clickguard.store.labels": {"s3": frozenset({"PutObject"})},  # reviewers' decisions
-    "clickguard.store.flag_reader": {"sqs": frozenset({"ReceiveMessage", "DeleteMessageBatch"})},
+    # clickguard flags / review: read, delete the decided, make the skipped visible again
+    "clickguard.store.flag_reader": {
+        "sqs": frozenset({"ReceiveMessage", "DeleteMessageBatch", "ChangeMessageVisibilityBatch"})
+    },
+    # clickguard review: decisions onto the decisions queue; review stats and the report read the log back
+    "clickguard.store.decisions": {"sqs": frozenset({"SendMessage"}), "s3": frozenset({"ListObjectsV2", "GetObject"})},
     "clickguard.store.stream": {"kinesis": frozenset({"PutRecords"})},  # clickguard produce
     "clickguard.store.sessions": {"dynamodb": frozenset({"CreateTable"})},  # a bare emulator's table (tests, bench)
 }
-CALLS: Mapping[str, Calls] = {CONSUMER: _CONSUMER, TRAINER: _TRAINER, OPERATOR: _OPERATOR}
+CALLS: Mapping[str, Calls] = {CONSUMER: _CONSUMER, TRAINER: _TRAINER, DECISIONS: _DECISIONS, OPERATOR: _OPERATOR}
 
 # Calls the code makes only under a setting: (runtime, service, operation) -> (environment variable, the value that
 # enables them; the variable absent means its default). A role whose function is not so configured is not granted.
