@@ -40,6 +40,11 @@ ENV_MAX_DECOMPRESSED_BYTES = "CLICKGUARD_MAX_DECOMPRESSED_BYTES"
 # and bounds what a decompression bomb can cost (it is rejected, never inflated further).
 DEFAULT_MAX_DECOMPRESSED_BYTES = 8 * 1024 * 1024
 MAX_DECOMPRESSED_BYTES_RANGE = (64 * 1024, 64 * 1024 * 1024)
+# The Firehose transformation that writes the archive with the consumer's decoder (lambdas/archive_transform).
+ARCHIVE_TRANSFORM_SERVICE = "clickguard-archive-transform"
+ARCHIVE_TRANSFORM_ASSET_DIR = "lambdas/archive_transform"
+ARCHIVE_TRANSFORM_HANDLER = "handler.lambda_handler"
+METRIC_EVENTS_ARCHIVED = "EventsArchived"
 
 # --- model defaults ---------------------------------------------------------------------------------------------
 DEFAULT_MAX_STATES = 512

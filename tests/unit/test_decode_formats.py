@@ -1,0 +1,316 @@
+"""Each producer format decodes to the events it holds, and each of its failures has its own reason.
+
+Records are built with the producers' own libraries where one exists (``aws_kinesis_agg``'s aggregator for KPL,
+``snowplow_analytics_sdk``'s column list for Snowplow, ``gzip``/``zlib`` as Fluent Bit and CloudWatch compress),
+otherwise from the published format (CloudWatch Logs' subscription payload shape).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import zlib
+
+import pytest
+from aws_kinesis_agg.aggregator import RecordAggregator
+
+from clickguard.decoding import DecodeConfig, Decoder, Format, detect, kpl, parse_formats, snowplow
+from clickguard.decoding.mapping import FieldMapping
+from clickguard.events import Event, Reason, RejectedRecord
+
+T = 1763700000
+
+
+def ev(user: str, etype: str = "view", k: int = 0, **extra) -> dict:
+    return {"user_id": user, "event_type": etype, "timestamp": T + k, **extra}
+
+
+def line(obj: dict) -> bytes:
+    return json.dumps(obj).encode()
+
+
+def aggregate(records: list[tuple[str, bytes]]) -> bytes:
+    """One KPL aggregate, built by aws_kinesis_agg's aggregator as the KPL builds it."""
+    agg = RecordAggregator()
+    for key, data in records:
+        assert agg.add_user_record(key, data) is None
+    _key, _ehk, data = agg.clear_and_get().get_contents()
+    return data
+
+
+def results(decoder: Decoder, data: bytes) -> list:
+    """Each part's Event, or its reason."""
+    return [i.result if isinstance(i.result, Event) else i.result.reason for i in decoder.items(data)]
+
+
+def reason(decoder: Decoder, data: bytes) -> Reason:
+    with pytest.raises(RejectedRecord) as info:
+        decoder.decode(data)
+    return info.value.reason
+
+
+D = Decoder()
+
+
+# --- KPL ------------------------------------------------------------------------------------------------------
+
+
+def test_kpl_aggregate_gives_each_sub_record_with_its_own_partition_key():
+    data = aggregate([("u1", line(ev("u1"))), ("u2", line(ev("u2", "buy"))), ("u1", line(ev("u1", k=1)))])
+    assert detect(data) is Format.KPL
+    items = D.decode(data)
+    assert [(i.partition_key, i.result.user_key, i.result.token) for i in items] == [
+        ("u1", "u1", "view"),
+        ("u2", "u2", "buy"),
+        ("u1", "u1", "view"),
+    ]
+
+
+def test_our_reader_reads_back_what_the_aggregator_put_in():
+    subs = [(f"k{i % 7}", line(ev(f"u{i}", k=i)) + b"x" * (i % 300)) for i in range(500)]  # 1- and 2-byte lengths
+    assert kpl.deaggregate(aggregate(subs)) == subs
+    assert kpl.deaggregate(aggregate([("k", b"")])) == [("k", b"")]
+
+
+def test_a_bad_sub_record_is_rejected_alone():
+    data = aggregate([("u1", line(ev("u1"))), ("u2", b"not json"), ("u3", line(ev("u3")))])
+    got = results(D, data)
+    assert got[1] is Reason.NOT_JSON and [g.user_key for g in (got[0], got[2])] == ["u1", "u3"]
+    assert D.decode(data)[1].data == b"not json" and D.decode(data)[1].partition_key == "u2"
+
+
+def test_a_corrupt_or_truncated_aggregate_is_kpl_checksum():
+    data = aggregate([("u1", line(ev("u1"))), ("u2", line(ev("u2")))])
+    flipped = data[:30] + bytes([data[30] ^ 1]) + data[31:]
+    assert reason(D, flipped) is Reason.KPL_CHECKSUM
+    assert reason(D, data[:-7]) is Reason.KPL_CHECKSUM
+    assert reason(D, kpl.MAGIC + b"\x00" * 5) is Reason.KPL_CHECKSUM
+
+
+def with_digest(body: bytes) -> bytes:
+    return kpl.MAGIC + body + hashlib.md5(body).digest()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"\x1a\x05\x08\x00\x1a\x01",  # a sub-record's data runs past its length
+        b"\x0a\x02u1\x1a\x04\x08\x05\x1a\x00",  # a key index outside the table
+        b"\x0a\x02u1\x1a\x02\x08\x00",  # a sub-record without data
+        b"\x0a\x02u1\x1b",  # a group (wire type 3)
+        b"\x0a\x02\xff\xfe\x1a\x04\x08\x00\x1a\x00",  # a partition key that is not UTF-8
+        b"\x0a\x02u1\x1a\x04\x08\x00\x1a\x00" + b"\x1a\x0f\x08\x00\x1a" + b"\xff" * 11,  # a 12-byte varint
+    ],
+)
+def test_a_protobuf_that_does_not_parse_is_kpl_malformed(body):
+    assert reason(D, with_digest(body)) is Reason.KPL_MALFORMED
+
+
+def test_an_aggregate_inside_an_aggregate_is_kpl_malformed():
+    inner = aggregate([("u1", line(ev("u1")))])
+    assert results(D, aggregate([("u1", inner)])) == [Reason.KPL_MALFORMED]
+
+
+# --- gzip and zlib --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("compress", [gzip.compress, zlib.compress], ids=["gzip", "zlib"])
+def test_compressed_object_array_and_ndjson(compress):
+    one, two = line(ev("u1")), line(ev("u2", k=1))
+    assert D.decode(compress(one)).user_key == "u1"
+    assert [r.user_key for r in results(D, compress(b"[" + one + b"," + two + b"]"))] == ["u1", "u2"]
+    assert results(D, compress(one + b"\n\n" + b"oops\n" + two + b"\n"))[1] is Reason.NOT_JSON
+    assert len(results(D, compress(one + b"\n" + two))) == 2
+
+
+def test_gzip_members_concatenated_are_one_payload():
+    data = gzip.compress(line(ev("u1")) + b"\n") + gzip.compress(line(ev("u2")) + b"\n")
+    assert [r.user_key for r in results(D, data)] == ["u1", "u2"]
+
+
+def test_a_decompression_bomb_is_rejected_without_inflating_it():
+    bomb = gzip.compress(b" " * (64 * 1024 * 1024))  # 64 MiB of spaces in about 64 KiB
+    small = Decoder(DecodeConfig(max_decompressed_bytes=1024 * 1024))
+    assert reason(small, bomb) is Reason.DECOMPRESSED_TOO_LARGE
+    assert reason(small, zlib.compress(b"{" * (2 * 1024 * 1024))) is Reason.DECOMPRESSED_TOO_LARGE
+    exact = Decoder(DecodeConfig(max_decompressed_bytes=len(line(ev("u1")))))
+    assert exact.decode(gzip.compress(line(ev("u1")))).user_key == "u1"  # exactly the cap is not past it
+
+
+def test_corrupt_truncated_or_trailing_bytes_are_bad_compression():
+    good = gzip.compress(line(ev("u1")))
+    assert reason(D, good[:-6]) is Reason.BAD_COMPRESSION
+    assert reason(D, good[:12] + b"\x00" * 8 + good[20:]) is Reason.BAD_COMPRESSION
+    assert reason(D, good + b"trailing") is Reason.BAD_COMPRESSION
+    assert reason(D, zlib.compress(line(ev("u1")))[:-3]) is Reason.BAD_COMPRESSION
+
+
+# --- CloudWatch Logs ------------------------------------------------------------------------------------------
+
+
+def subscription(messages: list[str], kind: str = "DATA_MESSAGE") -> bytes:
+    """A subscription payload as CloudWatch Logs delivers it (gzip of this JSON, per its documentation)."""
+    doc = {
+        "messageType": kind,
+        "owner": "123456789012",
+        "logGroup": "/app/clicks",
+        "logStream": "i-0abc",
+        "subscriptionFilters": ["clickguard"],
+        "logEvents": [{"id": str(i), "timestamp": (T + i) * 1000, "message": m} for i, m in enumerate(messages)],
+    }
+    return gzip.compress(json.dumps(doc).encode())
+
+
+def test_cloudwatch_data_message_gives_each_log_event():
+    data = subscription([json.dumps(ev("u1")), json.dumps({"user_id": "u2", "event_type": "x"}), "START Request"])
+    got = results(D, data)
+    assert got[0].user_key == "u1" and got[1].ts_ms == (T + 1) * 1000 and got[2] is Reason.NOT_JSON
+
+
+def test_cloudwatch_control_message_is_counted_apart():
+    assert reason(D, subscription(["CWL CONTROL MESSAGE: Checking health of destination"], "CONTROL_MESSAGE")) is (
+        Reason.CONTROL_MESSAGE
+    )
+
+
+# --- Snowplow -------------------------------------------------------------------------------------------------
+
+
+def snowplow_line(**fields: str) -> bytes:
+    """An enriched event in the column order snowplow_analytics_sdk reads (Snowplow's published layout)."""
+    from snowplow_analytics_sdk.event_transformer import ENRICHED_EVENT_FIELD_TYPES
+
+    names = [name for name, _ in ENRICHED_EVENT_FIELD_TYPES]
+    row = {n: "" for n in names}
+    row.update(app_id="shop", platform="web", collector_tstamp="2025-11-21 04:40:00.000", event="page_view",
+               event_id="c6ef3124-b53a-4b13-a233-0088f79dcbcb", user_ipaddress="203.0.113.9",
+               useragent="Mozilla/5.0 (Snowplow)", domain_userid="d-1", geo_city="Lleida", **fields)  # fmt: skip
+    return "\t".join(row[n] for n in names).encode()
+
+
+def test_snowplow_columns_are_the_sdks():
+    from snowplow_analytics_sdk.event_transformer import ENRICHED_EVENT_FIELD_TYPES
+
+    names = [name for name, _ in ENRICHED_EVENT_FIELD_TYPES]
+    assert len(names) == snowplow.COLUMNS
+    for attr in ("COLLECTOR_TSTAMP", "EVENT", "EVENT_ID", "USER_ID", "DOMAIN_USERID", "NETWORK_USERID",
+                 "DOMAIN_SESSIONID", "DERIVED_TSTAMP", "EVENT_NAME"):  # fmt: skip
+        assert names[getattr(snowplow, attr)] == attr.lower()
+
+
+def test_snowplow_enriched_line_decodes_and_the_sdk_reads_the_same_line():
+    from snowplow_analytics_sdk.event_transformer import transform
+
+    data = snowplow_line(user_id="u9", domain_sessionid="s-3", event_name="add_to_cart",
+                         derived_tstamp="2025-11-21 04:40:01.250")  # fmt: skip
+    event = D.decode(data)
+    assert (event.user_key, event.token, event.session_id) == ("u9", "add_to_cart", "s-3")
+    assert event.ts_ms == 1763700001250 and event.event_id == "c6ef3124-b53a-4b13-a233-0088f79dcbcb"
+    sdk = transform(data.decode())
+    assert sdk["user_id"] == "u9" and sdk["event_name"] == "add_to_cart"
+    fallback = D.decode(snowplow_line())
+    assert (fallback.user_key, fallback.token, fallback.ts_ms) == ("d-1", "page_view", 1763700000000)
+
+
+def test_snowplow_lines_in_a_gzip_record_and_a_short_line():
+    data = gzip.compress(snowplow_line(user_id="a") + b"\n" + snowplow_line(user_id="b") + b"\n")
+    assert [r.user_key for r in results(D, data)] == ["a", "b"]
+    assert reason(D, b"shop\tweb\t2025-11-21") is Reason.BAD_TSV
+
+
+# --- field mapping ----------------------------------------------------------------------------------------------
+
+MAPPING = {
+    "user_key": ["actor.id", "anon"],
+    "event_type": "action.name",
+    "time": "at",
+    "outcome": "action.status",
+    "failure_values": ["error", "DENIED", False],
+    "session_id": "sess",
+    "event_id": "id",
+    "amount": "order.total",
+    "friend_id": "peer",
+}
+
+
+def test_mapping_reads_any_json_and_leaves_known_shapes_alone():
+    d = Decoder(DecodeConfig(mapping=FieldMapping.from_dict(MAPPING)))
+    other = {"actor": {"id": 7, "ip": "203.0.113.5"}, "action": {"name": "pay", "status": "denied"}, "at": T * 1000,
+             "sess": "s1", "id": "e1", "order": {"total": "12.50"}, "peer": "u8"}  # fmt: skip
+    got = d.decode(line(other))
+    assert got == Event("7", "pay#fail", T * 1000, "s1", "e1", 12.5, "u8")
+    assert d.decode(line({"anon": "a1", "action": {"name": "view"}, "at": "2025-11-21T04:40:00Z"})).user_key == "a1"
+    assert d.decode(line(ev("u1"))).user_key == "u1"  # no mapped user key: read by shape
+    assert "203.0.113.5" not in repr(got)
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({"event_type": "a", "time": "t"}, "lacks"),
+        ({**MAPPING, "colour": "c"}, "unknown keys"),
+        ({**MAPPING, "time": ""}, "dotted path"),
+        ({**MAPPING, "time": []}, "dotted path"),
+        ({**MAPPING, "failure_values": "error"}, "failure_values"),
+        ([1], "JSON object"),
+    ],
+)
+def test_a_bad_mapping_fails_with_what_is_wrong(doc, message):
+    with pytest.raises(ValueError, match=message):
+        FieldMapping.from_dict(doc)
+    with pytest.raises(ValueError, match="not JSON"):
+        FieldMapping.parse("{user_key")
+
+
+def test_mapping_round_trips_through_its_environment_form():
+    mapping = FieldMapping.from_dict(MAPPING)
+    assert FieldMapping.parse(mapping.to_json()) == mapping and FieldMapping.parse("  ") is None
+
+
+# --- formats switched off, network fields -----------------------------------------------------------------------
+
+
+def test_a_format_switched_off_is_format_disabled():
+    json_only = Decoder(DecodeConfig(formats=parse_formats("json")))
+    assert reason(json_only, gzip.compress(line(ev("u1")))) is Reason.FORMAT_DISABLED
+    assert reason(json_only, aggregate([("u1", line(ev("u1")))])) is Reason.FORMAT_DISABLED
+    assert reason(json_only, snowplow_line()) is Reason.FORMAT_DISABLED
+    no_cw = Decoder(DecodeConfig(formats=ALL_BUT_CLOUDWATCH))
+    assert reason(no_cw, subscription([json.dumps(ev("u1"))])) is Reason.FORMAT_DISABLED
+    assert reason(Decoder(DecodeConfig(formats=parse_formats("kpl"))), line(ev("u1"))) is Reason.FORMAT_DISABLED
+    with pytest.raises(ValueError, match="unknown input formats"):
+        parse_formats("json,protobuf")
+
+
+ALL_BUT_CLOUDWATCH = frozenset(Format) - {Format.CLOUDWATCH}
+
+
+@pytest.mark.parametrize(
+    ("attributes", "expected"),
+    [
+        ({"amount": 12.5, "friend_id": "u2"}, (12.5, "u2")),
+        ({"amount": "0.99", "friend_id": 42}, (0.99, "42")),
+        ({"amount": 3}, (3.0, None)),
+        ({"friend_id": "  u3 "}, (None, "u3")),
+        ({"amount": None, "friend_id": ""}, (None, None)),
+        ({"page": "/x"}, (None, None)),
+    ],
+)
+def test_amount_and_friend_are_read_when_present(attributes, expected):
+    got = D.decode(line(ev("u1", "purchase", attributes=attributes)))
+    assert (got.amount, got.friend_id) == expected
+
+
+@pytest.mark.parametrize("amount", [-1, "-1", "1e3", "12 EUR", "", True, {"v": 1}, [1], 10**400, "NaN", "\u0661"])
+def test_a_bad_amount_is_bad_amount(amount):
+    assert reason(D, line(ev("u1", "purchase", attributes={"amount": amount}))) is Reason.BAD_AMOUNT
+
+
+@pytest.mark.parametrize(
+    ("friend", "why"),
+    [({"ip": "1.2.3.4"}, Reason.BAD_TYPE), ([1], Reason.BAD_TYPE), (1.5, Reason.BAD_TYPE), (True, Reason.BAD_TYPE),
+     ("f" * 300, Reason.USER_KEY_TOO_LONG)],
+)  # fmt: skip
+def test_a_bad_friend_is_rejected_like_an_id(friend, why):
+    assert reason(D, line(ev("u1", "befriend", attributes={"friend_id": friend}))) is why
