@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from clickguard.review.stats import DayTally
+
 
 @dataclass
 class ReportData:
@@ -29,6 +31,8 @@ class ReportData:
     # Where labels exist: the precision-recall curve of that score, (recall, precision) points, and its AP.
     pr_curve: list[tuple[float, float]] = field(default_factory=list)
     average_precision: float | None = None
+    # Reviewers' decisions per day and the share of flags they confirmed (``review.stats.per_day`` of the log).
+    decisions: list[DayTally] = field(default_factory=list)
 
 
 def from_quality(

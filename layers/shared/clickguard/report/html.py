@@ -9,6 +9,7 @@ import numpy as np
 
 from clickguard.report import svg
 from clickguard.report.data import ReportData
+from clickguard.review.stats import overall
 
 TOP_STATES = 25
 _CSS = (
@@ -84,6 +85,7 @@ def render(data: ReportData) -> str:
     parts.append(_user_scores(data))
     parts.append(_signals(data))
     parts.append("<h2 id='flags'>Flags over time</h2>" + svg.bars(data.flags_over_time, "flags over time"))
+    parts.append(_decisions(data))
     rows = []
     for f in data.top_flagged:
         top = "; ".join(f"{a} -> {b} ({bits:.1f} b)" for a, b, bits in (f.get("top") or [])[:3])
@@ -110,6 +112,23 @@ def render(data: ReportData) -> str:
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{escape(n)}</li>" for n in data.notes) + "</ul>")
     parts.append("</body></html>")
     return "".join(parts)
+
+
+def _decisions(data: ReportData) -> str:
+    """Reviewers' decisions per day and the share of flags they confirmed: the precision reviewers see."""
+    if not data.decisions:
+        return ""
+    rows: list[list[object]] = [
+        [t.day, t.decided, t.block, t.allow, t.confirmed_share if t.confirmed_share is not None else "-"]
+        for t in [*data.decisions, overall(data.decisions)]
+    ]
+    return (
+        "<h2 id='decisions'>Reviewers' decisions</h2>"
+        "<p>Flags decided per day, and the share reviewers confirmed (block / decided): the precision of the flags "
+        "they looked at. Each flag counts once, on the day of its latest decision.</p>"
+        + svg.bars([(t.day, t.decided) for t in data.decisions], "decisions per day")
+        + _table(["day", "decided", "block", "allow", "share confirmed"], rows)
+    )
 
 
 def _user_scores(data: ReportData) -> str:
