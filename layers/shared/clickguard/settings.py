@@ -147,6 +147,30 @@ DEFAULT_STATE_TTL_DAYS = 7
 SESSION_TABLE_KEY = "user_key"  # partition key (S), no sort key
 SESSION_TABLE_TTL_ATTRIBUTE = "expires_at"  # epoch seconds
 
+# --- purchases far above the buyer's social network (seed 003, clickguard.network) -------------------------------
+# D (degree of the buyer's network) and T (purchases in its baseline). Upper bounds keep a purchase's cost and the
+# items bounded: about k**D users are read per purchase for a typical degree k, and a purchases item holds T
+# entries of about 100 bytes; a friends item holds at most max_friends keys of up to 256 characters (400 KB item).
+NETWORK_PARAM_RANGES: dict[str, tuple[int, int]] = {"degree": (1, 4), "window": (2, 1000), "max_friends": (1, 1500)}
+DEFAULT_NETWORK_DEGREE = 2
+DEFAULT_NETWORK_WINDOW = 50
+DEFAULT_NETWORK_MAX_FRIENDS = 1000
+# Event types that carry the social network; clickguard's canonical events put the amount in attributes.amount and
+# the other user in attributes.friend_id.
+DEFAULT_PURCHASE_EVENT_TYPE = "purchase"
+DEFAULT_BEFRIEND_EVENT_TYPE = "befriend"
+DEFAULT_UNFRIEND_EVENT_TYPE = "unfriend"
+ENV_NETWORK_TABLE_NAME = "CLICKGUARD_NETWORK_TABLE_NAME"
+ENV_NETWORK_DEGREE = "CLICKGUARD_NETWORK_DEGREE"
+ENV_NETWORK_WINDOW = "CLICKGUARD_NETWORK_WINDOW"
+ENV_NETWORK_MAX_FRIENDS = "CLICKGUARD_NETWORK_MAX_FRIENDS"
+ENV_PURCHASE_EVENT_TYPE = "CLICKGUARD_PURCHASE_EVENT_TYPE"
+ENV_BEFRIEND_EVENT_TYPE = "CLICKGUARD_BEFRIEND_EVENT_TYPE"
+ENV_UNFRIEND_EVENT_TYPE = "CLICKGUARD_UNFRIEND_EVENT_TYPE"
+# Network table: two items per user, its friends and its last T purchases (partition key, sort key = the part).
+NETWORK_TABLE_KEY = "user_key"
+NETWORK_TABLE_SORT_KEY = "part"
+
 # `clickguard local up` writes its endpoint and stack name here so other commands can use --local
 LOCAL_STATE_FILE = ".clickguard-local.json"
 

@@ -11,6 +11,7 @@ from clickguard.cli import (
     flags_cmd,
     local_cmd,
     models_cmd,
+    network_cmd,
     produce_cmd,
     report_cmd,
     review_cmd,
@@ -30,6 +31,7 @@ COMMANDS = (
     models_cmd,
     score_cmd,
     report_cmd,
+    network_cmd,
     review_cmd,
 )
 

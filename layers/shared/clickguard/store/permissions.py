@@ -59,6 +59,9 @@ _OPERATOR: Calls = {
     "clickguard.store.decisions": {"sqs": frozenset({"SendMessage"}), "s3": frozenset({"ListObjectsV2", "GetObject"})},
     "clickguard.store.stream": {"kinesis": frozenset({"PutRecords"})},  # clickguard produce
     "clickguard.store.sessions": {"dynamodb": frozenset({"CreateTable"})},  # a bare emulator's table (tests, bench)
+    # the social-network state (issue 12): tests and the benchmark until the consumer imports it; then the reads and
+    # writes move to _CONSUMER, granted on the network table
+    "clickguard.store.network": {"dynamodb": frozenset({"BatchGetItem", "BatchWriteItem", "CreateTable"})},
 }
 CALLS: Mapping[str, Calls] = {CONSUMER: _CONSUMER, TRAINER: _TRAINER, DECISIONS: _DECISIONS, OPERATOR: _OPERATOR}
 

@@ -1,0 +1,170 @@
+"""``clickguard network``: the file mode of the social-network purchase rule (seed 003), for audits.
+
+``--batch`` builds the initial state (its first line is ``{"D": ..., "T": ...}``), ``--stream`` is scored in order,
+and ``--out`` receives each flagged purchase as its input line with ``mean`` and ``sd`` added (an empty file when
+nothing is flagged); see ``clickguard.network.challenge`` for the exact format. The events go, in chunks, through
+the same step and commit as the consumer's (``clickguard.network.step``), over the in-process store. Malformed lines
+are skipped and counted on standard error; a missing file or a bad parameters line exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from clickguard.cli.common import fail, positive_int
+from clickguard.network.challenge import BadParameters, LineParser, MalformedLine, flagged_line, read_parameters
+from clickguard.network.commit import commit
+from clickguard.network.config import NetworkConfig
+from clickguard.network.flags import PurchaseFlag
+from clickguard.network.memory import InMemoryNetworkStore
+from clickguard.network.step import Kind, NetworkEvent, StepStats, run_step
+
+# Events handed to one step. Any size gives the same output (a test holds it); large chunks keep each touched
+# user's friend set copied once per chunk rather than once per Kinesis-sized batch.
+CHUNK_EVENTS = 100_000
+MAX_EXAMPLES = 5  # malformed lines quoted on standard error (file and line number, with the reason)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "network",
+        help="flag purchases far above the buyer's social network in batch/stream log files (seed 003)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--batch", type=Path, required=True, help="batch_log.json: parameters line, then past events")
+    p.add_argument("--stream", type=Path, required=True, help="stream_log.json: the events to score, in order")
+    p.add_argument("--out", type=Path, required=True, help="flagged_purchases.json to write")
+    p.add_argument("--chunk", type=positive_int, default=CHUNK_EVENTS, help=argparse.SUPPRESS)
+    p.set_defaults(func=run)
+
+
+@dataclass
+class Tally:
+    lines: int = 0
+    events: int = 0
+    flags: int = 0
+    malformed: Counter[str] = field(default_factory=Counter)
+    examples: list[str] = field(default_factory=list)
+    purchases: int = 0
+    friendships_changed: int = 0
+
+    def skip(self, where: str, reason: str) -> None:
+        self.malformed[reason] += 1
+        if len(self.examples) < MAX_EXAMPLES:
+            self.examples.append(f"{where}: {reason}")
+
+    def add(self, stats: StepStats) -> None:
+        self.purchases += stats.purchases
+        self.friendships_changed += stats.friendships_changed
+
+
+class Reader:
+    """Numbered, parsed lines of both files: one arrival order across them (the batch first)."""
+
+    def __init__(self, tally: Tally) -> None:
+        self.parser = LineParser()
+        self.seq = 0
+        self.tally = tally
+
+    def chunks(
+        self, fh: IO[bytes], name: str, size: int, first_line: int = 1
+    ) -> Iterator[tuple[list[NetworkEvent], dict[int, dict[str, Any]]]]:
+        events: list[NetworkEvent] = []
+        originals: dict[int, dict[str, Any]] = {}
+        for number, line in enumerate(fh, start=first_line):
+            self.seq += 1
+            if not line.strip():
+                continue
+            self.tally.lines += 1
+            try:
+                event, obj = self.parser.parse(line, self.seq)
+            except MalformedLine as exc:
+                self.tally.skip(f"{name}:{number}", str(exc))
+                continue
+            events.append(event)
+            if event.kind is Kind.PURCHASE:
+                originals[event.seq] = obj
+            if len(events) >= size:
+                yield events, originals
+                events, originals = [], {}
+        if events:
+            yield events, originals
+
+
+def _open(path: Path, flag: str) -> IO[bytes]:
+    if not path.is_file():
+        fail(f"{flag} {path}: no such file")
+    try:
+        return path.open("rb")
+    except OSError as exc:
+        fail(f"{flag} {path}: cannot read it ({exc.strerror})")
+
+
+def _parameters(fh: IO[bytes], path: Path) -> tuple[NetworkConfig, int]:
+    """The first non-blank line; returns the config and the number of lines read."""
+    for number, line in enumerate(fh, start=1):
+        if line.strip():
+            try:
+                degree, window = read_parameters(line)
+            except BadParameters as exc:
+                fail(f"--batch {path}:{number}: {exc}")
+            return NetworkConfig(degree=degree, window=window), number
+    fail(f'--batch {path}: empty; its first line must be {{"D": "<degree>", "T": "<purchases>"}}')
+
+
+def run(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    tally = Tally()
+    store = InMemoryNetworkStore()
+    reader = Reader(tally)
+    with _open(args.batch, "--batch") as batch, _open(args.stream, "--stream") as stream:
+        config, header = _parameters(batch, args.batch)
+        reader.seq = header
+        for events, _ in reader.chunks(batch, str(args.batch), args.chunk, first_line=header + 1):
+            _apply(events, store, config, tally, score=False)
+        try:
+            out = args.out.open("w", encoding="utf-8", newline="\n")
+        except OSError as exc:
+            fail(f"--out {args.out}: cannot write it ({exc.strerror})")
+        with out:
+            for events, originals in reader.chunks(stream, str(args.stream), args.chunk):
+                for flag in _apply(events, store, config, tally, score=True):
+                    out.write(flagged_line(originals[flag.seq], flag) + "\n")
+    _report(tally, config, time.perf_counter() - started)
+    return 0
+
+
+def _apply(
+    events: list[NetworkEvent], store: InMemoryNetworkStore, config: NetworkConfig, tally: Tally, *, score: bool
+) -> list[PurchaseFlag]:
+    result = run_step(events, store, config, score=score)
+    outcome = commit(result, store, None)
+    if outcome.checkpoint is not None:  # the in-process store never fails: a bug, not bad input
+        raise RuntimeError(f"the in-memory network store left events uncommitted from {outcome.checkpoint}")
+    tally.events += len(events)
+    tally.flags += len(result.flags)
+    tally.add(result.stats)
+    return result.flags
+
+
+def _report(tally: Tally, config: NetworkConfig, seconds: float) -> None:
+    skipped = sum(tally.malformed.values())
+    print(
+        f"D={config.degree} T={config.window}: {tally.events:,} events applied "
+        f"({tally.purchases:,} purchases, {tally.friendships_changed:,} friendship changes), {tally.flags:,} flagged; "
+        f"{skipped:,} malformed lines skipped; {seconds:.1f} s",
+        file=sys.stderr,
+    )
+    if skipped:
+        reasons = ", ".join(f"{reason}: {n:,}" for reason, n in tally.malformed.most_common())
+        print(f"  malformed by reason: {reasons}", file=sys.stderr)
+        for example in tally.examples:
+            print(f"  skipped {example}", file=sys.stderr)

@@ -1,0 +1,127 @@
+"""The file format of seed 003 (the Insight "anomaly detection" challenge): lines in, flagged lines out.
+
+Input: ``batch_log.json`` starts with the parameters line ``{"D":"3", "T":"50"}`` (numbers or numeric strings);
+then, in both files, one JSON object per line::
+
+    {"event_type":"purchase", "timestamp":"2017-06-13 11:33:01", "id": "1", "amount": "16.83"}
+    {"event_type":"befriend", "timestamp":"2017-06-13 11:33:01", "id1": "1", "id2": "2"}
+    {"event_type":"unfriend", "timestamp":"2017-06-13 11:33:01", "id1": "1", "id2": "3"}
+
+Arrival order is the line order across both files (the batch file first): it breaks ties between equal
+timestamps. Ids are strings or integers (``1`` and ``"1"`` are one user); amounts non-negative with at most two
+decimals (``money.parse_cents``); timestamps as the consumer reads them (``clickguard.events.parse_timestamp``:
+``2017-06-13 11:33:01`` is UTC).
+
+A line that does not fit (not JSON, not an object, an unknown ``event_type``, a missing or bad field) is malformed:
+the challenge says to expect such lines in real logs. It is skipped and counted by reason; blank lines are
+ignored. A bad parameters line is not skippable: the run stops with the reason.
+
+Output: each flagged purchase as its input object, its keys in their input order, with ``"mean"`` and ``"sd"``
+appended as strings truncated to two decimals, written as the challenge's sample is (``json.dumps`` with its
+default ``", "`` and ``": "`` separators), one line each, in input order; nothing at all when nothing is flagged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from clickguard.events import RejectedRecord, parse_timestamp
+from clickguard.network.flags import PurchaseFlag
+from clickguard.network.money import BadAmount, parse_cents
+from clickguard.network.step import Kind, NetworkEvent
+
+FILE_SHARD = "file"  # the file mode's one pseudo-shard: positions are line numbers
+KINDS = {"purchase": Kind.PURCHASE, "befriend": Kind.BEFRIEND, "unfriend": Kind.UNFRIEND}
+ADDED_FIELDS = ("mean", "sd")
+_decode = json.JSONDecoder().decode  # a str decoder: json.loads would sniff the encoding of every line
+
+
+class BadParameters(ValueError):
+    """The first line of the batch file is not ``{"D": ..., "T": ...}`` with D >= 1 and T >= 2."""
+
+
+class MalformedLine(ValueError):
+    """A line skipped, with a short reason (never the line's content)."""
+
+
+def read_parameters(line: bytes | str) -> tuple[int, int]:
+    """``{"D":"3", "T":"50"}`` -> (3, 50)."""
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        raise BadParameters('the first line is not JSON; expected {"D": "<degree>", "T": "<purchases>"}') from None
+    if not isinstance(obj, dict) or "D" not in obj or "T" not in obj:
+        raise BadParameters('the first line must be {"D": "<degree>", "T": "<purchases>"}')
+    degree, window = _whole(obj["D"], "D"), _whole(obj["T"], "T")
+    if degree < 1:
+        raise BadParameters(f"D must be >= 1, got {degree}")
+    if window < 2:
+        raise BadParameters(f"T must be >= 2, got {window}")
+    return degree, window
+
+
+def _whole(value: Any, name: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
+        return int(value.strip())
+    raise BadParameters(f"{name} must be a whole number, got {str(value)[:20]!a}")
+
+
+class LineParser:
+    """Lines -> step events; keeps a cache of timestamps (a log repeats the same second on many lines)."""
+
+    def __init__(self) -> None:
+        self._ts: dict[Any, int] = {}
+
+    def parse(self, line: bytes | str, seq: int) -> tuple[NetworkEvent, dict[str, Any]]:
+        try:
+            obj = _decode(line.decode() if isinstance(line, bytes) else line)
+        except ValueError:  # UnicodeDecodeError too
+            raise MalformedLine("not JSON") from None
+        if not isinstance(obj, dict):
+            raise MalformedLine("not a JSON object")
+        kind = KINDS.get(obj.get("event_type"))  # type: ignore[arg-type]
+        if kind is None:
+            raise MalformedLine("unknown event_type")
+        ts = self._timestamp(obj.get("timestamp"))
+        if kind is Kind.PURCHASE:
+            try:
+                cents = parse_cents(obj.get("amount"))
+            except BadAmount as exc:
+                raise MalformedLine(f"amount {exc.reason}") from None
+            return NetworkEvent(_id(obj, "id"), kind, ts, FILE_SHARD, seq, cents=cents), obj
+        return NetworkEvent(_id(obj, "id1"), kind, ts, FILE_SHARD, seq, friend_key=_id(obj, "id2")), obj
+
+    def _timestamp(self, value: Any) -> int:
+        cached = self._ts.get(value) if isinstance(value, str) else None
+        if cached is not None:
+            return cached
+        try:
+            ms = parse_timestamp(value)
+        except RejectedRecord as exc:
+            raise MalformedLine(exc.reason.value) from None
+        if isinstance(value, str):
+            if len(self._ts) > 100_000:
+                self._ts.clear()
+            self._ts[value] = ms
+        return ms
+
+
+def _id(obj: Mapping[str, Any], field: str) -> str:
+    value = obj.get(field)
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise MalformedLine(f"missing or bad {field}")
+
+
+def flagged_line(original: Mapping[str, Any], flag: PurchaseFlag) -> str:
+    """The input object, its keys in input order, then ``mean`` and ``sd``; no newline."""
+    out = {k: v for k, v in original.items() if k not in ADDED_FIELDS}
+    out["mean"] = flag.baseline.mean_text
+    out["sd"] = flag.baseline.sd_text
+    return json.dumps(out, ensure_ascii=False)
