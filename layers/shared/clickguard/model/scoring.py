@@ -393,8 +393,11 @@ def _tops(lanes: _Lanes, br: Breaks, sg: _Segments) -> list[list[TopTransition]]
     return tops
 
 
-def _states(lanes: _Lanes, br: Breaks, sg: _Segments, det: _Detector) -> tuple[dict[str, SessionState], list[Segment]]:
+def _states(
+    table: ScoringTable, lanes: _Lanes, br: Breaks, sg: _Segments, rows: _Rows
+) -> tuple[dict[str, SessionState], list[Segment]]:
     tops = _tops(lanes, br, sg)
+    counts = _token_counts(table, lanes, sg, rows.real_rows)
     m = len(lanes.u)
     is_final_seg = np.zeros(len(sg.first), dtype=bool)
     is_final_seg[sg.seg[np.append(np.flatnonzero(br.first)[1:] - 1, m - 1)]] = True
@@ -412,9 +415,9 @@ def _states(lanes: _Lanes, br: Breaks, sg: _Segments, det: _Detector) -> tuple[d
             transitions=(p.transitions if p else 0) + int(sg.real[s_idx]),
             total_ubits=(p.total_ubits if p else 0) + int(sg.ubits[s_idx]),
             top=tuple(tops[s_idx]),
-            peak_mean_ubits=int(det.peak[s_idx]),
-            signals=det.signals.state(s_idx),
-            token_counts=det.counts[s_idx],
+            peak_mean_ubits=int(rows.peak[s_idx]),
+            signals=rows.signals.state(s_idx),
+            token_counts=counts[s_idx],
         )
         user = lanes.users[int(lanes.u[f])]
         is_final = bool(is_final_seg[s_idx])
@@ -422,17 +425,6 @@ def _states(lanes: _Lanes, br: Breaks, sg: _Segments, det: _Detector) -> tuple[d
         if is_final:
             final[user] = state
     return final, segments
-
-
-@dataclass
-class _Detector:
-    """Detector v2's side of a batch: per real row (lane order) its score, and per segment the final state."""
-
-    real_rows: np.ndarray  # lane rows of input events
-    scores: np.ndarray  # per real row
-    signals: SignalColumns  # per segment
-    peak: np.ndarray  # per segment: peak_mean_ubits after the batch
-    counts: list[tuple[tuple[str, int], ...]]  # per segment: token counts after the batch
 
 
 def _token_counts(
@@ -447,7 +439,18 @@ def _token_counts(
     return [tuple(sorted(bag.items())) for bag in bags]
 
 
-def _detector_rows(table: ScoringTable, lanes: _Lanes, sg: _Segments, run_total: np.ndarray) -> _Detector:
+@dataclass
+class _Rows:
+    """Detector v2's per-event view of a batch: its real rows (lane order), their scores, and the signal columns
+    and peak mean each session ends the batch with."""
+
+    real_rows: np.ndarray
+    scores: np.ndarray
+    signals: SignalColumns  # per segment
+    peak: np.ndarray  # per segment: peak_mean_ubits after the batch
+
+
+def _scored_rows(table: ScoringTable, lanes: _Lanes, sg: _Segments, run_total: np.ndarray) -> _Rows:
     r = np.flatnonzero(lanes.real)
     seg, n_seg = sg.seg[r], len(sg.first)
     seg_first = np.minimum(np.searchsorted(seg, np.arange(n_seg)), len(r) - 1)  # (only read where rows exist)
@@ -469,7 +472,7 @@ def _detector_rows(table: ScoringTable, lanes: _Lanes, sg: _Segments, run_total:
         x = np.column_stack([peak / _MB, total / _MB, signal_x])
         scores[judged] = table.scorer.score_rows(x[judged], units[judged])
     final_peak = np.where(has_rows, peak[np.maximum(last_row, 0)], prior_peak)
-    return _Detector(r, scores, final, final_peak, _token_counts(table, lanes, sg, r))
+    return _Rows(r, scores, final, final_peak)
 
 
 def _run_total(sg: _Segments) -> np.ndarray:
@@ -487,6 +490,26 @@ def _per_input(lanes: _Lanes, rows: np.ndarray, values: np.ndarray, n: int) -> n
     return out
 
 
+def _score(
+    table: ScoringTable, gap_ms: int, events: EventSeries, prior: Mapping[str, SessionState | None]
+) -> tuple[_Lanes, Breaks, _Segments, np.ndarray, _Rows]:
+    lanes = _lanes(table, events, prior)
+    br = session_breaks(lanes.u, lanes.ts, lanes.sid, gap_ms)
+    sg = _segments(table, lanes, br)
+    run_total = _run_total(sg)
+    return lanes, br, sg, run_total, _scored_rows(table, lanes, sg, run_total)
+
+
+def event_scores(
+    table: ScoringTable, gap_ms: int, events: EventSeries, prior: Mapping[str, SessionState | None]
+) -> np.ndarray:
+    """``score_batch(...).event_scores`` without building the new states: what calibration needs of a window."""
+    if len(events.users) == 0:
+        return np.zeros(0)
+    lanes, _, _, _, rows = _score(table, gap_ms, events, prior)
+    return _per_input(lanes, rows.real_rows, rows.scores, len(events.users))
+
+
 def score_batch(
     table: ScoringTable,
     gap_ms: int,
@@ -502,17 +525,13 @@ def score_batch(
     if n == 0:
         empty = np.zeros(0, dtype=np.int64)
         return BatchResult({}, [], empty, empty, np.zeros(0))
-    lanes = _lanes(table, events, prior)
-    br = session_breaks(lanes.u, lanes.ts, lanes.sid, gap_ms)
-    sg = _segments(table, lanes, br)
-    run_total = _run_total(sg)
-    det = _detector_rows(table, lanes, sg, run_total)
-    final, segments = _states(lanes, br, sg, det)
-    r = det.real_rows
+    lanes, br, sg, run_total, rows = _score(table, gap_ms, events, prior)
+    final, segments = _states(table, lanes, br, sg, rows)
+    r = rows.real_rows
     return BatchResult(
         final,
         segments,
         _per_input(lanes, r, sg.position[r], n),
         _per_input(lanes, r, run_total[r], n),
-        _per_input(lanes, r, det.scores, n),
+        _per_input(lanes, r, rows.scores, n),
     )
