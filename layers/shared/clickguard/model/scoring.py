@@ -9,7 +9,8 @@ Rules (shared by ``apply_event``, the reference, and ``score_batch``, the vector
 * ``top`` keeps the three most surprising transitions, ordered by bits (desc) then position in the session.
 * Detector v2's state rides along (O(1) per session): ``peak_mean_ubits`` (the highest running mean, in whole
   micro-bits, after any event from the model's ``min_events`` on), ``signals`` (``model.signals``) and
-  ``token_counts`` (events per vocabulary token, for the supervised part's linear term on token shares). After
+  ``tokens`` (events and micro-bits per vocabulary token: the supervised part's token shares, the behaviour
+  profile). After
   every event ``score_batch`` evaluates the table's ``RowScorer`` on that event's features, so a flag never
   depends on where a batch starts or ends: every input to the score is an integer accumulator, and the score is
   the same elementwise function of them whichever batch computes it.
@@ -17,7 +18,6 @@ Rules (shared by ``apply_event``, the reference, and ``score_batch``, the vector
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -68,7 +68,9 @@ class SessionState:
     top: tuple[TopTransition, ...] = ()
     peak_mean_ubits: int = -1  # highest floor(total_ubits / transitions) from min_events on; -1: not yet
     signals: SignalState = field(default_factory=SignalState)
-    token_counts: tuple[tuple[str, int], ...] = ()  # events per vocabulary token (sorted by token)
+    # Per vocabulary token (sorted by token): the session's events of it and the micro-bits of the transitions into
+    # it (the notebook's per-action surprisal profile; the counts feed the supervised part's token shares).
+    tokens: tuple[tuple[str, int, int], ...] = ()
 
     @property
     def peak_mean_bits(self) -> float:
@@ -146,18 +148,19 @@ class ScoringTable:
         """The token as the model knows it (anything outside the vocabulary counts as ``OTHER``)."""
         return self.tokens[self.state_of(token)]
 
-    def token_units_of(self, counts: Sequence[tuple[str, int]]) -> int:
+    def token_units_of(self, tokens: Sequence[tuple[str, int, int]]) -> int:
         """The supervised part's units of a session's token counts (0 without a scorer)."""
-        if self.scorer is None or not counts:
+        if self.scorer is None or not tokens:
             return 0
         units = self.scorer.token_units
-        return int(sum(int(units[self.state_of(t)]) * n for t, n in counts))
+        return int(sum(int(units[self.state_of(t)]) * n for t, n, _ in tokens))
 
 
-def _count_token(counts: tuple[tuple[str, int], ...], token: str) -> tuple[tuple[str, int], ...]:
-    bag = Counter(dict(counts))
-    bag[token] += 1
-    return tuple(sorted(bag.items()))
+def _count_token(tokens: tuple[tuple[str, int, int], ...], token: str, ub: int) -> tuple[tuple[str, int, int], ...]:
+    bag = {t: (n, b) for t, n, b in tokens}
+    n, b = bag.get(token, (0, 0))
+    bag[token] = (n + 1, b + ub)
+    return tuple((t, n, b) for t, (n, b) in sorted(bag.items()))
 
 
 def _merge_top(top: Sequence[TopTransition], extra: TopTransition) -> tuple[TopTransition, ...]:
@@ -189,7 +192,7 @@ def apply_event(
         sid = session_id if session_id is not None else (state.session_id if state else None)
         peak = _running_peak(-1, ub, 1, table.min_events)
         signals = update_raw(SignalState(), ts_ms, fail, bit)
-        return SessionState(sid, token, ts_ms, last_ts, 1, ub, opened, peak, signals, ((vocab, 1),)), True
+        return SessionState(sid, token, ts_ms, last_ts, 1, ub, opened, peak, signals, ((vocab, 1, ub),)), True
     ub = int(table.microbits[table.state_of(state.last_token), table.state_of(token)])
     position = state.transitions + 1
     top = _merge_top(state.top, TopTransition(ub, position, state.last_token, token)) if ub > 0 else state.top
@@ -205,7 +208,7 @@ def apply_event(
             top=top,
             peak_mean_ubits=_running_peak(state.peak_mean_ubits, total, position, table.min_events),
             signals=update_raw(state.signals, ts_ms, fail, bit),
-            token_counts=_count_token(state.token_counts, vocab),
+            tokens=_count_token(state.tokens, vocab, ub),
         ),
         False,
     )
@@ -223,7 +226,7 @@ def score_state(state: SessionState, table: ScoringTable) -> float:
     number ``score_batch`` reported after the session's latest event."""
     if table.scorer is None or state.transitions < table.min_events:
         return float("-inf")
-    units = np.array([table.token_units_of(state.token_counts)], dtype=np.int64)
+    units = np.array([table.token_units_of(state.tokens)], dtype=np.int64)
     return float(table.scorer.score_rows(state_features(state)[None, :], units)[0])
 
 
@@ -397,7 +400,7 @@ def _states(
     table: ScoringTable, lanes: _Lanes, br: Breaks, sg: _Segments, rows: _Rows
 ) -> tuple[dict[str, SessionState], list[Segment]]:
     tops = _tops(lanes, br, sg)
-    counts = _token_counts(table, lanes, sg, rows.real_rows)
+    stats = _token_stats(table, lanes, sg, rows.real_rows)
     m = len(lanes.u)
     is_final_seg = np.zeros(len(sg.first), dtype=bool)
     is_final_seg[sg.seg[np.append(np.flatnonzero(br.first)[1:] - 1, m - 1)]] = True
@@ -417,7 +420,7 @@ def _states(
             top=tuple(tops[s_idx]),
             peak_mean_ubits=int(rows.peak[s_idx]),
             signals=rows.signals.state(s_idx),
-            token_counts=counts[s_idx],
+            tokens=stats[s_idx],
         )
         user = lanes.users[int(lanes.u[f])]
         is_final = bool(is_final_seg[s_idx])
@@ -427,16 +430,20 @@ def _states(
     return final, segments
 
 
-def _token_counts(
+def _token_stats(
     table: ScoringTable, lanes: _Lanes, sg: _Segments, r: np.ndarray
-) -> list[tuple[tuple[str, int], ...]]:
-    """Per segment, its token counts after the batch: the continued session's plus the batch's."""
+) -> list[tuple[tuple[str, int, int], ...]]:
+    """Per segment, its events and micro-bits per token after the batch: the continued session's plus the batch's."""
     v = len(table.tokens)
-    keys, n = np.unique(sg.seg[r] * v + lanes.tok[r], return_counts=True)
-    bags: list[Counter[str]] = [Counter(dict(p.token_counts)) if p else Counter() for p in sg.prior]
-    for key, count in zip(keys.tolist(), n.tolist(), strict=True):
-        bags[key // v][table.tokens[key % v]] += count
-    return [tuple(sorted(bag.items())) for bag in bags]
+    keys, inverse = np.unique(sg.seg[r] * v + lanes.tok[r], return_inverse=True)
+    n = np.bincount(inverse, minlength=len(keys))
+    ub = np.bincount(inverse, weights=sg.ub[r], minlength=len(keys)).astype(np.int64)  # exact below 2**53
+    bags: list[dict[str, tuple[int, int]]] = [{t: (c, b) for t, c, b in p.tokens} if p else {} for p in sg.prior]
+    for key, count, bits in zip(keys.tolist(), n.tolist(), ub.tolist(), strict=True):
+        bag, token = bags[key // v], table.tokens[key % v]
+        c0, b0 = bag.get(token, (0, 0))
+        bag[token] = (c0 + count, b0 + bits)
+    return [tuple((t, c, b) for t, (c, b) in sorted(bag.items())) for bag in bags]
 
 
 @dataclass
@@ -467,7 +474,7 @@ def _scored_rows(table: ScoringTable, lanes: _Lanes, sg: _Segments, run_total: n
     peak = seg_running_max(mean, seg, prior_peak)
     scores = np.full(len(r), -np.inf)
     if table.scorer is not None and judged.any():
-        prior_units = np.fromiter((table.token_units_of(p.token_counts) if p else 0 for p in sg.prior), np.int64, n_seg)
+        prior_units = np.fromiter((table.token_units_of(p.tokens) if p else 0 for p in sg.prior), np.int64, n_seg)
         units = seg_cumsum(table.scorer.token_units[lanes.tok[r]], seg, seg_first, prior_units)
         x = np.column_stack([peak / _MB, total / _MB, signal_x])
         scores[judged] = table.scorer.score_rows(x[judged], units[judged])

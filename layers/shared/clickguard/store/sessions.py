@@ -12,7 +12,8 @@ Item layout (one per user, no personal data beyond the key)::
     total_bits, mean_bits (readable), top [[ubits, position, from, to] x3], seqs {shard: 129-digit padded seq},
     recent_ids (B: 8-byte digests of the last event ids), last_flag {ts_ms, model_version, flag_id, reasons},
     expires_at (N, TTL), version (N: writes so far), and detector v2's session state: peak_mean_ubits (N),
-    signals (S: the 12 accumulators of ``model.signals.SignalState``, comma-separated), tokens {token: events}
+    signals (S: the 12 accumulators of ``model.signals.SignalState``, comma-separated), tokens {token: [events,
+    micro-bits]}
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def to_item(state: UserState) -> dict[str, Any]:
             top={"L": [{"L": [_n(t.ubits), _n(t.position), {"S": t.from_token}, {"S": t.to_token}]} for t in s.top]},
             peak_mean_ubits=_n(s.peak_mean_ubits),
             signals={"S": _pack_signals(s.signals)},
-            tokens={"M": {tok: _n(n) for tok, n in s.token_counts}},
+            tokens={"M": {tok: {"L": [_n(n), _n(ub)]} for tok, n, ub in s.tokens}},
         )
         if s.session_id is not None:
             item["session_id"] = {"S": s.session_id}
@@ -100,7 +101,7 @@ def from_item(item: dict[str, Any]) -> UserState:
             # Items written before detector v2 lack these: the session's signals restart from its next event.
             peak_mean_ubits=int(item["peak_mean_ubits"]["N"]) if "peak_mean_ubits" in item else -1,
             signals=_unpack_signals(item["signals"]["S"]) if "signals" in item else SignalState(),
-            token_counts=tuple(sorted((t, int(v["N"])) for t, v in item.get("tokens", {}).get("M", {}).items())),
+            tokens=_tokens(item),
         )
     last_flag = None
     if "last_flag" in item:
@@ -120,6 +121,11 @@ def from_item(item: dict[str, Any]) -> UserState:
         expires_at=int(item[TTL]["N"]) if TTL in item else 0,
         version=int(item[VERSION]["N"]) if VERSION in item else 0,
     )
+
+
+def _tokens(item: dict[str, Any]) -> tuple[tuple[str, int, int], ...]:
+    stats = item.get("tokens", {}).get("M", {})
+    return tuple(sorted((t, int(v["L"][0]["N"]), int(v["L"][1]["N"])) for t, v in stats.items()))
 
 
 _SIGNAL_FIELDS = tuple(f.name for f in fields(SignalState))
