@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from clickguard.store import permissions
-from clickguard.store.permissions import CONSUMER, DECISIONS, TRAINER
+from clickguard.store.permissions import ARCHIVE_TRANSFORM, CONSUMER, DECISIONS, TRAINER
 
 _ESM_READS = "the event source mapping polls the stream with the function's role"
 
@@ -32,6 +32,7 @@ NOT_CALLED_BY_CODE: dict[str, dict[str, str]] = {
         "s3:ListBucket": "a missing models/latest.json then reads as 404 (no model yet) instead of 403",
     },
     TRAINER: {},
+    ARCHIVE_TRANSFORM: {},  # Firehose invokes it with Firehose's role; it calls nothing
     DECISIONS: {
         "sqs:ReceiveMessage": "the event source mapping polls the decisions queue with the function's role",
         "sqs:DeleteMessage": "the event source mapping deletes the messages the function recorded",

@@ -20,6 +20,8 @@ from typing import Any
 
 from clickguard import settings
 from clickguard.consumer.config import KeepPayloads, StateWrites
+from clickguard.decoding import Format, parse_formats
+from clickguard.decoding.mapping import FieldMapping
 from clickguard.events import UserKeySource
 
 STACK_NAME_PREFIX = "clickguard"
@@ -141,6 +143,10 @@ class StackConfig:
     training_period_hours: float = 24.0  # derived from a rate(); required with a cron()
     model_params: dict[str, Any] = field(default_factory=lambda: {k: v[1] for k, v in MODEL_KEYS.items()})
     user_key_source: str = UserKeySource.SESSION_USER_ID.value
+    # Producer formats (issue 11, clickguard.decoding): read by the consumer and the archive transformation.
+    input_formats: str = ",".join(f.value for f in Format)
+    field_mapping: str | None = None  # JSON, clickguard.decoding.mapping; validated here and at cold start
+    max_decompressed_bytes: int = settings.DEFAULT_MAX_DECOMPRESSED_BYTES
     flag_cooldown_seconds: int = settings.DEFAULT_FLAG_COOLDOWN_SECONDS
     state_ttl_days: int = settings.DEFAULT_STATE_TTL_DAYS
     model_refresh_seconds: int = settings.DEFAULT_MODEL_REFRESH_SECONDS
@@ -188,6 +194,10 @@ class StackConfig:
         return f"{settings.CONSUMER_SERVICE}-{self.stage}"
 
     @property
+    def archive_transform_service(self) -> str:
+        return f"{settings.ARCHIVE_TRANSFORM_SERVICE}-{self.stage}"
+
+    @property
     def trainer_service(self) -> str:
         return f"{settings.TRAINER_SERVICE}-{self.stage}"
 
@@ -207,6 +217,8 @@ class StackConfig:
             model_params=_read_model_params(r),
             alarm_email=_read_email(r),
             reserved_concurrency=_read_reserved(r),
+            input_formats=_read_formats(r),
+            field_mapping=_read_mapping(r),
             local=r.flag("local", "CLICKGUARD_LOCAL"),
             stub_layer=r.flag("stub_layer", "CLICKGUARD_STUB_LAYER"),
             layer_dir=r.text("layer_dir", os.environ.get("CLICKGUARD_LAYER_DIR", "")) or None,
@@ -220,6 +232,17 @@ class StackConfig:
         """Model parameters as the environment variables both handlers read."""
         env = {MODEL_KEYS[key][0]: str(value) for key, value in self.model_params.items()}
         env[settings.ENV_USER_KEY_SOURCE] = self.user_key_source
+        return {**env, **self.decoding_environment()}
+
+    def decoding_environment(self) -> dict[str, str]:
+        """The decoder's settings as the environment the consumer and the archive transformation read."""
+        env = {
+            settings.ENV_INPUT_FORMATS: self.input_formats,
+            settings.ENV_MAX_DECOMPRESSED_BYTES: str(self.max_decompressed_bytes),
+            settings.ENV_USER_KEY_SOURCE: self.user_key_source,
+        }
+        if self.field_mapping:
+            env[settings.ENV_FIELD_MAPPING] = self.field_mapping
         return env
 
 
@@ -257,6 +280,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "log_retention_days": (1, 3653),  # and one of LOG_RETENTION_VALUES (_check)
     "iterator_age_alarm_seconds": (1, 7 * 86400),
     "consumer_error_rate_percent": (0.1, 100.0),
+    "max_decompressed_bytes": settings.MAX_DECOMPRESSED_BYTES_RANGE,
 }
 OTHER_RANGES: dict[str, tuple[float, float]] = {
     "training_period_hours": (0.1, 24 * 31),
@@ -311,6 +335,28 @@ def _read_email(r: _Reader) -> str | None:
     if email is not None and not _EMAIL_RE.match(email):
         raise ConfigError(f"alarm_email={email!r} is not an e-mail address")
     return email
+
+
+def _read_formats(r: _Reader) -> str:
+    """A comma-separated list of ``Format`` names, normalised to the canonical order."""
+    try:
+        formats = parse_formats(r.text("input_formats", DEFAULTS["input_formats"]))
+    except ValueError as exc:
+        raise ConfigError(f"input_formats: {exc}") from None
+    return ",".join(f.value for f in Format if f in formats)
+
+
+def _read_mapping(r: _Reader) -> str | None:
+    """The field mapping as compact JSON (a JSON object in cdk.json, or its text with ``-c``); validated by the
+    consumer's own parser, so synth and cold start accept exactly the same mappings."""
+    value = r.get("field_mapping")
+    if value is None or value == "":
+        return None
+    try:
+        mapping = FieldMapping.from_dict(value) if isinstance(value, dict) else FieldMapping.parse(str(value))
+    except ValueError as exc:
+        raise ConfigError(f"field_mapping: {exc}") from None
+    return mapping.to_json() if mapping else None
 
 
 def _read_reserved(r: _Reader) -> int | None:

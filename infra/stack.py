@@ -34,7 +34,16 @@ class ClickguardStack(Stack):
         queues = Queues(self, "Queues", config=config, key=key)
         layer = SharedLayer(self, "SharedLayer", config=config).layer
         if not config.local:  # moto has no Firehose: the local runtime's archiver stands in (MOTO_UNSUPPORTED)
-            Archive(self, "Archive", config=config, stream=stream, bucket=buckets.data, key=key, removal_policy=removal)
+            Archive(
+                self,
+                "Archive",
+                config=config,
+                stream=stream,
+                bucket=buckets.data,
+                key=key,
+                layer=layer,
+                removal_policy=removal,
+            )
         consumer = Consumer(
             self,
             "Consumer",

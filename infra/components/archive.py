@@ -1,5 +1,9 @@
 """Archive: Firehose reads the stream and writes GZIP NDJSON to ``events/YYYY/MM/DD/HH/`` in the data bucket.
 
+Every record goes through a data-transformation Lambda (``lambdas/archive_transform``) that decodes it with the
+consumer's own decoder and settings and returns canonical, personal-data-free NDJSON: the trainer reads the events
+the consumer scored, whatever the producers sent (KPL aggregates are de-aggregated by Firehose before the Lambda).
+
 L1 on purpose: the L2 DeliveryStream grants S3 and KMS access with wildcard actions (``s3:GetObject*``,
 ``kms:GenerateDataKey*``); this role lists exactly what Firehose needs, scoped to the two prefixes it writes.
 """
@@ -11,15 +15,23 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from clickguard import settings
+from clickguard.store.permissions import ARCHIVE_TRANSFORM
+from infra.components.function_role import FunctionRole
+from infra.components.python_function import python_function
 from infra.config import ARCHIVE_ERROR_PREFIX, StackConfig
 from infra.nag import acknowledge, acknowledge_prefix_scoped
 
 HOUR_PATH = "!{timestamp:yyyy}/!{timestamp:MM}/!{timestamp:dd}/!{timestamp:HH}/"
+# Firehose hands the Lambda at most this much per call: the canonical lines it returns (at most about the inflated
+# input) stay within a synchronous response's 6 MB.
+TRANSFORM_BUFFER_MB = "1"
+TRANSFORM_BUFFER_SECONDS = "60"
 STREAM_READ_ACTIONS = [
     "kinesis:DescribeStream",
     "kinesis:DescribeStreamSummary",
@@ -39,9 +51,11 @@ class Archive(Construct):
         stream: kinesis.IStream,
         bucket: s3.IBucket,
         key: kms.IKey,
+        layer: lambda_.ILayerVersion,
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, id)
+        self.transform = self._build_transform(config, layer, key, removal_policy)
         log_group = logs.LogGroup(
             self, "Logs", retention=logs.RetentionDays[config.log_retention_name], removal_policy=removal_policy
         )
@@ -54,6 +68,12 @@ class Archive(Construct):
             ),
         )
         policy = self._build_policy(role, stream, bucket, key, log_group, log_stream)
+        policy.add_statements(
+            iam.PolicyStatement(
+                actions=["lambda:InvokeFunction", "lambda:GetFunctionConfiguration"],
+                resources=[self.transform.function_arn],
+            )
+        )
         self.delivery_stream = self._build_delivery_stream(config, role, stream, bucket, key, log_group, log_stream)
         self.delivery_stream.node.add_dependency(policy)
         acknowledge(
@@ -61,6 +81,35 @@ class Archive(Construct):
             "AwsSolutions-KDF1",
             "Firehose cannot enable its own server-side encryption with a Kinesis stream source; the source "
             "stream is KMS-encrypted and Firehose writes the objects with the stack's KMS key.",
+        )
+
+    def _build_transform(
+        self, config: StackConfig, layer: lambda_.ILayerVersion, key: kms.IKey, removal_policy: RemovalPolicy
+    ) -> lambda_.Function:
+        """The data-transformation Lambda: no AWS calls of its own, the consumer's decoder settings."""
+        scope = Construct(self, "Transform")
+        environment = config.decoding_environment()
+        access = FunctionRole(
+            scope,
+            "Access",
+            function=ARCHIVE_TRANSFORM,
+            environment=environment,
+            description="clickguard archive transformation",
+            log_retention_name=config.log_retention_name,
+            removal_policy=removal_policy,
+        )
+        access.seal(key)
+        return python_function(
+            scope,
+            access=access,
+            asset=settings.ARCHIVE_TRANSFORM_ASSET_DIR,
+            handler=settings.ARCHIVE_TRANSFORM_HANDLER,
+            layer=layer,
+            description="clickguard: archive records as canonical, personal-data-free NDJSON (the consumer's decoder)",
+            memory_mb=1024,
+            timeout_seconds=120,
+            environment=environment,
+            service=config.archive_transform_service,
         )
 
     def _build_policy(
@@ -129,9 +178,25 @@ class Archive(Construct):
             encryption_configuration=cfn.EncryptionConfigurationProperty(
                 kms_encryption_config=cfn.KMSEncryptionConfigProperty(awskms_key_arn=key.key_arn)
             ),
-            # Producers put one JSON object per record without a newline; the trainer reads NDJSON.
+            # Each record as the canonical NDJSON lines of its events (newline-terminated by the transformation).
             processing_configuration=cfn.ProcessingConfigurationProperty(
-                enabled=True, processors=[cfn.ProcessorProperty(type="AppendDelimiterToRecord")]
+                enabled=True,
+                processors=[
+                    cfn.ProcessorProperty(
+                        type="Lambda",
+                        parameters=[
+                            cfn.ProcessorParameterProperty(
+                                parameter_name="LambdaArn", parameter_value=self.transform.function_arn
+                            ),
+                            cfn.ProcessorParameterProperty(
+                                parameter_name="BufferSizeInMBs", parameter_value=TRANSFORM_BUFFER_MB
+                            ),
+                            cfn.ProcessorParameterProperty(
+                                parameter_name="BufferIntervalInSeconds", parameter_value=TRANSFORM_BUFFER_SECONDS
+                            ),
+                        ],
+                    )
+                ],
             ),
             cloud_watch_logging_options=cfn.CloudWatchLoggingOptionsProperty(
                 enabled=True, log_group_name=log_group.log_group_name, log_stream_name=log_stream.log_stream_name

@@ -30,6 +30,7 @@ HANDLERS = {
     permissions.CONSUMER: ROOT / "lambdas" / "consumer" / "handler.py",
     permissions.TRAINER: ROOT / "training" / "handler.py",
     permissions.DECISIONS: ROOT / "lambdas" / "decisions" / "handler.py",
+    permissions.ARCHIVE_TRANSFORM: ROOT / "lambdas" / "archive_transform" / "handler.py",
 }
 # Services whose client method names are recognised as calls: the ones the stack uses, and a few more so that a
 # new kind of call is caught rather than overlooked.
@@ -226,6 +227,7 @@ FUNCTION_PREFIX = {
     permissions.CONSUMER: "ConsumerFunction",
     permissions.TRAINER: "TrainerFunction",
     permissions.DECISIONS: "DecisionsFunction",
+    permissions.ARCHIVE_TRANSFORM: "ArchiveTransformFunction",
 }
 
 

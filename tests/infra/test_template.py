@@ -255,7 +255,7 @@ def test_models_versioned_raw_events_expire(template, synth_aws):
     )
 
 
-def test_archive_firehose_gzip_hourly_layout_newline_delimited(template):
+def test_archive_firehose_gzip_hourly_layout_through_the_canonical_transformation(template, synth_aws):
     template.has_resource_properties(
         "AWS::KinesisFirehose::DeliveryStream",
         {
@@ -265,11 +265,20 @@ def test_archive_firehose_gzip_hourly_layout_newline_delimited(template):
                     "CompressionFormat": "GZIP",
                     "Prefix": "events/!{timestamp:yyyy}/!{timestamp:MM}/!{timestamp:dd}/!{timestamp:HH}/",
                     "EncryptionConfiguration": {"KMSEncryptionConfig": {"AWSKMSKeyARN": Match.any_value()}},
-                    "ProcessingConfiguration": {"Enabled": True, "Processors": [{"Type": "AppendDelimiterToRecord"}]},
+                    "ProcessingConfiguration": {
+                        "Enabled": True,
+                        "Processors": [Match.object_like({"Type": "Lambda"})],
+                    },
                 }
             ),
         },
     )
+    # The transformation runs the consumer's decoder with the consumer's decoding settings (issue 11).
+    (transform,) = [f for n, f in synth_aws.resources("AWS::Lambda::Function").items() if n.startswith("ArchiveTransf")]
+    env = transform["Properties"]["Environment"]["Variables"]
+    consumer = next(f for n, f in synth_aws.resources("AWS::Lambda::Function").items() if n.startswith("ConsumerFunc"))
+    for name in (settings.ENV_INPUT_FORMATS, settings.ENV_MAX_DECOMPRESSED_BYTES, settings.ENV_USER_KEY_SOURCE):
+        assert env[name] == consumer["Properties"]["Environment"]["Variables"][name]
 
 
 def test_key_rotation(template):
@@ -368,7 +377,7 @@ def test_outputs_have_stable_keys(template):
 
 def test_each_function_has_its_own_role(synth_aws):
     roles = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in synth_aws.resources("AWS::Lambda::Function").values()]
-    assert len(set(roles)) == len(roles) == 3
+    assert len(set(roles)) == len(roles) == 4  # consumer, trainer, decisions, archive transformation
     for role in synth_aws.resources("AWS::IAM::Role").values():
         assert "ManagedPolicyArns" not in role["Properties"]
 
@@ -380,7 +389,12 @@ def test_metrics_are_per_stage(synth_aws):
         f["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
         for f in synth_aws.resources("AWS::Lambda::Function").values()
     }
-    assert services == {config.consumer_service, config.trainer_service, config.decisions_service}
+    assert services == {
+        config.consumer_service,
+        config.trainer_service,
+        config.decisions_service,
+        config.archive_transform_service,
+    }
     assert all(s.endswith(f"-{config.stage}") for s in services)
     (dashboard,) = synth_aws.resources("AWS::CloudWatch::Dashboard").values()
     assert config.consumer_service in json.dumps(dashboard["Properties"]["DashboardBody"])

@@ -1,8 +1,10 @@
 """A stand-in for the Kinesis Data Firehose archive, which moto's CloudFormation cannot create.
 
-It reads every shard as its own consumer (as Firehose does), buffers records, and writes what Firehose writes for
-a GZIP delivery stream with a newline delimiter appended to each record: objects named
-``<prefix>YYYY/MM/DD/HH/<stream>-1-YYYY-MM-DD-HH-MM-SS-<uuid>.gz`` in UTC by the first record's arrival time.
+It reads every shard as its own consumer (as Firehose does), buffers records, plays the stack's data
+transformation with the same function (``clickguard.decoding.archive.archive_lines``: each record, whatever its
+format, becomes the canonical, personal-data-free lines of its events) and writes what Firehose writes for a GZIP
+delivery stream: objects named ``<prefix>YYYY/MM/DD/HH/<stream>-1-YYYY-MM-DD-HH-MM-SS-<uuid>.gz`` in UTC by the
+first record's arrival time. A record with no event (rejected, or a CloudWatch control message) is dropped.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from clickguard import settings
+from clickguard.decoding import Decoder
+from clickguard.decoding.archive import ArchiveStats as TransformStats
+from clickguard.decoding.archive import archive_lines
 from clickguard.store.archive import hour_prefix
 
 
@@ -32,11 +37,14 @@ class Archiver:
         bucket: str,
         prefix: str = settings.ARCHIVE_PREFIX,
         buffer_records: int = 5_000,
+        decoder: Decoder | None = None,
     ) -> None:
         self.kinesis, self.s3 = kinesis, s3
         self.stream_name, self.bucket, self.prefix = stream_name, bucket, prefix
         self.buffer_records = buffer_records
         self.stats = ArchiveStats()
+        self.decoder = decoder or Decoder()
+        self.transform = TransformStats()
         self._iterators: dict[str, str | None] = {}
         for shard in kinesis.list_shards(StreamName=stream_name)["Shards"]:
             self._iterators[shard["ShardId"]] = kinesis.get_shard_iterator(
@@ -51,7 +59,9 @@ class Archiver:
                 out = self.kinesis.get_records(ShardIterator=iterator, Limit=10_000)
                 iterator = out.get("NextShardIterator")
                 for r in out["Records"]:
-                    self._buffer.append((r["ApproximateArrivalTimestamp"].astimezone(UTC), r["Data"]))
+                    lines = archive_lines(r["Data"], self.decoder, self.transform)
+                    if lines:
+                        self._buffer.append((r["ApproximateArrivalTimestamp"].astimezone(UTC), lines))
                     if len(self._buffer) >= self.buffer_records:
                         self._write()
                 if not out["Records"]:
@@ -68,12 +78,12 @@ class Archiver:
         first_time: dict[str, datetime] = {}
         for arrival, data in self._buffer:
             folder = hour_prefix(self.prefix, arrival)  # the trainer lists exactly these folders
-            by_hour.setdefault(folder, []).append(data if data.endswith(b"\n") else data + b"\n")
+            by_hour.setdefault(folder, []).append(data)  # canonical lines, each newline-terminated
             first_time.setdefault(folder, arrival)
         for folder, lines in by_hour.items():
             t = first_time[folder]
             key = f"{folder}{self.stream_name}-1-{t:%Y-%m-%d-%H-%M-%S}-{uuid.uuid4()}.gz"
             self.s3.put_object(Bucket=self.bucket, Key=key, Body=gzip.compress(b"".join(lines)))
             self.stats.objects += 1
-            self.stats.records += len(lines)
+            self.stats.records += sum(chunk.count(b"\n") for chunk in lines)
         self._buffer.clear()

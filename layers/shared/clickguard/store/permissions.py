@@ -18,10 +18,11 @@ from clickguard.consumer.config import StateWrites
 CONSUMER = "consumer"  # lambdas/consumer/handler.py
 TRAINER = "trainer"  # training/handler.py
 DECISIONS = "decisions"  # lambdas/decisions/handler.py
+ARCHIVE_TRANSFORM = "archive_transform"  # lambdas/archive_transform/handler.py: Firehose's, no AWS calls of its own
 # The CLI, the local runtime, tests and benchmarks: the operator's own credentials, no role of the stack. Declared
 # so that every call in the store modules is attributed to someone.
 OPERATOR = "operator"
-FUNCTIONS = (CONSUMER, TRAINER, DECISIONS)
+FUNCTIONS = (CONSUMER, TRAINER, DECISIONS, ARCHIVE_TRANSFORM)
 
 # runtime -> store module -> service -> operations that module calls for that runtime.
 Calls = Mapping[str, Mapping[str, frozenset[str]]]
@@ -63,7 +64,13 @@ _OPERATOR: Calls = {
     # writes move to _CONSUMER, granted on the network table
     "clickguard.store.network": {"dynamodb": frozenset({"BatchGetItem", "BatchWriteItem", "CreateTable"})},
 }
-CALLS: Mapping[str, Calls] = {CONSUMER: _CONSUMER, TRAINER: _TRAINER, DECISIONS: _DECISIONS, OPERATOR: _OPERATOR}
+CALLS: Mapping[str, Calls] = {
+    CONSUMER: _CONSUMER,
+    TRAINER: _TRAINER,
+    DECISIONS: _DECISIONS,
+    ARCHIVE_TRANSFORM: {},
+    OPERATOR: _OPERATOR,
+}
 
 # Calls the code makes only under a setting: (runtime, service, operation) -> (environment variable, the value that
 # enables them; the variable absent means its default). A role whose function is not so configured is not granted.
