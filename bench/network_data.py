@@ -69,10 +69,17 @@ def challenge_line(ev: NetworkEvent) -> str:
     return head + f'"id1": {json.dumps(ev.user_key)}, "id2": {json.dumps(ev.friend_key)}}}'
 
 
+def challenge_events(batch: LogShape, stream: LogShape) -> tuple[list[NetworkEvent], list[NetworkEvent]]:
+    """The two logs' events at the positions the file mode gives them (line numbers: the parameters line is the
+    batch file's first); the stream continues the batch's clock."""
+    first = events(batch, first_seq=2)
+    later_t0 = T0_MS + (batch.events // batch.events_per_second) * 1000
+    return first, events(stream, first_seq=batch.events + 2, t0_ms=later_t0)
+
+
 def challenge_files(degree: int, window: int, batch: LogShape, stream: LogShape) -> tuple[str, str]:
-    """(batch_log.json, stream_log.json) texts; the stream continues the batch's clock."""
-    first = events(batch)
-    later = events(stream, first_seq=batch.events + 1, t0_ms=T0_MS + (batch.events // batch.events_per_second) * 1000)
+    """(batch_log.json, stream_log.json) texts of ``challenge_events``."""
+    first, later = challenge_events(batch, stream)
     head = json.dumps({"D": str(degree), "T": str(window)}, separators=(",", ":"))
     batch_text = "\n".join([head, *(challenge_line(e) for e in first)]) + "\n"
     return batch_text, "\n".join(challenge_line(e) for e in later) + "\n"

@@ -10,6 +10,7 @@ from clickguard.network.commit import CommitOutcome, commit
 from clickguard.network.config import NetworkConfig
 from clickguard.network.flags import PurchaseFlag
 from clickguard.network.memory import InMemoryNetworkStore
+from clickguard.network.ports import NetworkStore
 from clickguard.network.step import Kind, NetworkEvent, run_step
 
 SHARD = "shardId-000000000000"
@@ -55,7 +56,7 @@ class RecordingSink:
 
 def run_chunks(
     events: Sequence[NetworkEvent],
-    store: InMemoryNetworkStore,
+    store: NetworkStore,
     config: NetworkConfig,
     chunk: int,
     score: bool = True,
@@ -71,13 +72,13 @@ def run_chunks(
 
 def run_until_committed(
     events: Sequence[NetworkEvent],
-    store: InMemoryNetworkStore,
+    store: NetworkStore,
     config: NetworkConfig,
     sink: RecordingSink,
     heal: int = 1,
 ) -> list[CommitOutcome]:
     """Play Lambda: run the batch, and while a checkpoint comes back, redeliver from it. After ``heal`` attempts
-    the injected failures are cleared (so the loop ends)."""
+    the failures injected in an in-memory store and the sink are cleared (so the loop ends)."""
     outcomes = []
     pending = list(events)
     while pending:
@@ -87,8 +88,9 @@ def run_until_committed(
             break
         pending = [ev for ev in pending if ev.seq >= outcome.checkpoint]
         if len(outcomes) >= heal:
-            store.fail_reads.clear()
-            store.fail_writes.clear()
+            if isinstance(store, InMemoryNetworkStore):
+                store.fail_reads.clear()
+                store.fail_writes.clear()
             sink.fail_users.clear()
     return outcomes
 

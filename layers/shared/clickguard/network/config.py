@@ -36,7 +36,7 @@ class NetworkConfig:
     types: EventTypes = EventTypes()
 
     def __post_init__(self) -> None:
-        # The rule's own minimums; the deployed upper bounds are checked by ``bounded``.
+        # The rule's own minimums; the deployed consumer's ranges are checked by ``from_env``.
         if isinstance(self.degree, bool) or not isinstance(self.degree, int) or self.degree < 1:
             raise ValueError(f"D (degree) must be an integer >= 1, got {self.degree!r}")
         if isinstance(self.window, bool) or not isinstance(self.window, int) or self.window < 2:
@@ -44,35 +44,37 @@ class NetworkConfig:
         if self.max_friends is not None and self.max_friends < 1:
             raise ValueError(f"max_friends must be >= 1, got {self.max_friends}")
 
-    def bounded(self) -> NetworkConfig:
-        """Self, if within ``settings.NETWORK_PARAM_RANGES`` (what a DynamoDB item and a Lambda batch can hold)."""
-        values = {"degree": self.degree, "window": self.window, "max_friends": self.max_friends}
-        for name, value in values.items():
-            low, high = RANGES[name]
-            if value is None or not low <= value <= high:
-                raise ValueError(f"{name}={value} must be in [{low}, {high}] for the deployed consumer")
-        return self
-
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> NetworkConfig:
-        def num(name: str, default: int) -> int:
-            return number(env, name, default, int)
+        """The deployed consumer's settings, each within ``settings.NETWORK_PARAM_RANGES`` (what a DynamoDB item and
+        a Lambda batch can hold); a bad value raises ``ConfigError`` naming its variable."""
+
+        def num(var: str, name: str, default: int) -> int:
+            value = number(env, var, default, int)
+            low, high = RANGES[name]
+            if not low <= value <= high:
+                raise ConfigError(f"environment variable {var}={value} must be in [{low}, {high}]")
+            return value
 
         def name(var: str, default: str) -> str:
             return env.get(var, "").strip() or default
 
         try:
-            return cls(
-                degree=num(settings.ENV_NETWORK_DEGREE, settings.DEFAULT_NETWORK_DEGREE),
-                window=num(settings.ENV_NETWORK_WINDOW, settings.DEFAULT_NETWORK_WINDOW),
-                max_friends=num(settings.ENV_NETWORK_MAX_FRIENDS, settings.DEFAULT_NETWORK_MAX_FRIENDS),
-                types=EventTypes(
-                    name(settings.ENV_PURCHASE_EVENT_TYPE, settings.DEFAULT_PURCHASE_EVENT_TYPE),
-                    name(settings.ENV_BEFRIEND_EVENT_TYPE, settings.DEFAULT_BEFRIEND_EVENT_TYPE),
-                    name(settings.ENV_UNFRIEND_EVENT_TYPE, settings.DEFAULT_UNFRIEND_EVENT_TYPE),
-                ),
-            ).bounded()
+            types = EventTypes(
+                name(settings.ENV_PURCHASE_EVENT_TYPE, settings.DEFAULT_PURCHASE_EVENT_TYPE),
+                name(settings.ENV_BEFRIEND_EVENT_TYPE, settings.DEFAULT_BEFRIEND_EVENT_TYPE),
+                name(settings.ENV_UNFRIEND_EVENT_TYPE, settings.DEFAULT_UNFRIEND_EVENT_TYPE),
+            )
         except ValueError as exc:
-            if isinstance(exc, ConfigError):
-                raise
-            raise ConfigError(f"network settings: {exc}") from None
+            variables = (
+                settings.ENV_PURCHASE_EVENT_TYPE,
+                settings.ENV_BEFRIEND_EVENT_TYPE,
+                settings.ENV_UNFRIEND_EVENT_TYPE,
+            )
+            raise ConfigError(f"{', '.join(variables)}: {exc}") from None
+        return cls(
+            degree=num(settings.ENV_NETWORK_DEGREE, "degree", settings.DEFAULT_NETWORK_DEGREE),
+            window=num(settings.ENV_NETWORK_WINDOW, "window", settings.DEFAULT_NETWORK_WINDOW),
+            max_friends=num(settings.ENV_NETWORK_MAX_FRIENDS, "max_friends", settings.DEFAULT_NETWORK_MAX_FRIENDS),
+            types=types,
+        )
