@@ -2,9 +2,9 @@
 
 Works on any flag message: schema 1 (reasons, bits and their thresholds, the most surprising transitions) and
 schema 2 (detector v2: score and threshold, the Markov bits, and ``signals``: ``{name, value, typical, bits}``, each
-a measure of the session beside its typical value and the surprise it added, printed strongest first). A field that is missing or of the wrong type is left out, never an error. Every
-string from the message is printed with its control characters escaped, so a hostile user key cannot move the
-cursor or recolour the reviewer's terminal.
+a measure of the session beside its typical value and the surprise it added, printed strongest first). A field
+that is missing or of the wrong type is left out, never an error. Every string from the message is printed with its
+control characters escaped, so a hostile user key cannot move the cursor or recolour the reviewer's terminal.
 """
 
 from __future__ import annotations
