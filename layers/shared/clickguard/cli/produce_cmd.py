@@ -1,4 +1,6 @@
-"""``clickguard produce``: put events on the Kinesis stream from a file (NDJSON or CSV) or from the simulator."""
+"""``clickguard produce``: put events on the Kinesis stream from a file (NDJSON or CSV) or from the simulator, as
+canonical JSON or re-encoded as another producer would send them (``--format``: KPL aggregates, gzip/zlib NDJSON,
+Segment/RudderStack, Snowplow, CloudWatch Logs, the app envelope; see ``cli.producer_formats``)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from clickguard.cli import target
+from clickguard.cli import producer_formats, target
 from clickguard.cli.common import fail, positive_int
 from clickguard.events import RejectedRecord, UserKeySource, parse_object, parse_record
 from clickguard.files import open_binary
@@ -27,7 +29,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--input", "-i", help="NDJSON (.gz ok) or CSV file of events")
     src.add_argument("--simulate", action="store_true", help="produce a simulated day instead of a file")
-    p.add_argument("--format", choices=["ndjson", "csv"], help="file format (default: from the file name)")
+    p.add_argument("--input-format", choices=["ndjson", "csv"], help="file format (default: from the file name)")
+    p.add_argument(
+        "--format",
+        choices=producer_formats.FORMATS,
+        default="canonical",
+        help="what to put on the stream: the events as canonical JSON, or as that producer would send them",
+    )
+    p.add_argument(
+        "--per-record", type=positive_int, default=25, help="events per record (kpl, gzip, zlib, cloudwatch)"
+    )
     p.add_argument("--stream", help="stream name (overrides the stack's output)")
     target.add_target_arguments(p, need="--stream")
     p.add_argument("--rate", type=float, help="at most this many records per second")
@@ -125,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         path = Path(args.input)
         if not path.is_file():
             fail(f"--input {args.input}: no such file")
-        fmt = args.format or ("csv" if path.suffix.lower() == ".csv" else "ndjson")
+        fmt = args.input_format or ("csv" if path.suffix.lower() == ".csv" else "ndjson")
         gen = (
             entries_from_csv(path, args.strict, rejected)
             if fmt == "csv"
@@ -135,6 +146,11 @@ def run(args: argparse.Namespace) -> int:
         source_name = str(path)
     if not entries:
         fail(f"no valid events in {source_name} (rejected: {dict(rejected) or 'none'})")
+    events_in = len(entries)
+    if args.format != "canonical":
+        source = UserKeySource(args.user_key)
+        events = [parse_record(e["Data"], source) for e in entries]  # every entry already decoded once: valid
+        entries = producer_formats.encode(args.format, events, args.per_record)
     enabled = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty() and len(entries) > 5000)
     progress = Progress(len(entries), enabled)
     client = tgt.client("kinesis")
@@ -159,6 +175,8 @@ def run(args: argparse.Namespace) -> int:
             {
                 "stream": tgt.stream_name,
                 "source": source_name,
+                "format": args.format,
+                "events": events_in,
                 "records": stats.records,
                 "calls": stats.calls,
                 "retried_records": stats.retried_records,
