@@ -8,11 +8,11 @@ this setting (a supervised method with no labels).
 
 How each scores (the seeds are in ``/work/shared/seeds``):
 
-* ``clickguard_v1``: ``clickguard.training.pipeline.train`` on the training day without the block list, then the
-  consumer's per-event rule replayed by ``clickguard.sim.quality`` (flags). Continuous score: the user's highest,
-  over events at which their session has at least ``min_events`` transitions, of
-  ``max(running mean bits / mean-bits threshold, total bits / total-bits threshold)``; 0 for a user who never gets
-  there. The rule fires exactly when that ratio passes 1, so the flag set is the score's cut at 1.
+* ``clickguard_v1``: ``clickguard.training.pipeline.train`` on the training day without the block list (the same
+  Markov model as v2's, robust refit included), then the v1 rule (before the consumer moved to v2) as a number: the
+  user's highest, over their sessions of at least ``min_events`` events, of ``max(peak running mean bits /
+  mean-bits threshold, total bits / total-bits threshold)``; 0 for a user who never gets there. The rule fires
+  exactly when that ratio passes 1, so the flag set is the score's cut at 1.
 * ``thesis`` (seed 000): event ids (the simulator's states; an event type and a failed one are different ids), a
   transition matrix over each user's consecutive events of the day (no sessions, no START state) with 10
   pseudocounts per cell, rows normalised, natural log; trained on the training day without the block list (the
@@ -48,13 +48,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from clickguard.consumer.offline import score_users
 from clickguard.events import format_ms
 from clickguard.model import detector
 from clickguard.model.model import Model, ModelParams
 from clickguard.sim.catalog import STATES, split_state
 from clickguard.sim.generator import SimDay
-from clickguard.sim.quality import columns_of, evaluate_columns
+from clickguard.sim.quality import columns_of
 from clickguard.training.pipeline import train
 
 THESIS_PSEUDOCOUNT = 10
@@ -114,14 +113,21 @@ def _as_scored(names: list[str], scores: np.ndarray, flags: np.ndarray) -> Score
 
 # --- clickguard v1: the current rule -----------------------------------------------------------------------------
 def clickguard_v1(train_day: SimDay, test_day: SimDay, block_list: Collection[str], seed: int) -> Scored:
-    quality = evaluate_columns(columns_of(train_day), columns_of(test_day), test_day.labels, exclude_users=block_list)
-    flagged = {u for u, out in quality.users.items() if out.flagged}
-    return Scored(v1_peak_ratio(quality.model, test_day), flagged)
+    model = _v2_model(train_day, block_list)
+    ratio = v1_peak_ratio(model, test_day)
+    return Scored(ratio, {u for u, r in ratio.items() if r > 1.0})
 
 
 def v1_peak_ratio(model: Model, day: SimDay) -> dict[str, float]:
-    """Per user, the rule as a number (``consumer.offline.score_users``: the consumer's maths on the whole day)."""
-    return {s.user_key: s.score for s in score_users(model, columns_of(day))}
+    """Per user, the v1 rule as a number: over their sessions of at least ``min_events`` events, the highest of
+    ``max(peak running mean bits / mean-bits threshold, total bits / total-bits threshold)`` (total bits only grow,
+    so the session's end is its highest); 0 with no such session. The rule fires exactly when it passes 1."""
+    sess = detector.sessions_of(model, columns_of(day))
+    t = model.thresholds
+    ratio = np.maximum(sess.features[:, 0] / t.mean_bits, sess.features[:, 1] / t.total_bits)
+    best = np.zeros(len(sess.names))
+    np.maximum.at(best, sess.owner, ratio)
+    return dict(zip(sess.names, best.tolist(), strict=True))
 
 
 # --- seed 000: the thesis ----------------------------------------------------------------------------------------

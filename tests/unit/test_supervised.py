@@ -11,12 +11,16 @@ from clickguard.model.supervised import (
     WEIGHTS,
     BlendFit,
     Logistic,
+    WeightChoice,
     average_precision,
     blend,
-    fit_blend,
+    blend_z,
+    choose_weight,
+    final_blend,
     fit_logistic,
+    peak_per_user,
     predict_logit,
-    stratified_split,
+    stratified_folds,
 )
 from clickguard.sim import quality
 
@@ -56,7 +60,7 @@ def test_logistic_needs_both_classes():
 
 def test_json_round_trip():
     x, y = _separable(2)
-    fitted = fit_blend(x, y, np.random.default_rng(0).random(len(y)), seed=3)
+    fitted = final_blend(x, y, np.random.default_rng(0).random(len(y)), WeightChoice(0.5, 0.4, 0.8))
     again = BlendFit.from_dict(json.loads(json.dumps(fitted.as_dict())))
     assert again.weight == fitted.weight and again.refused == fitted.refused
     assert np.array_equal(again.logistic.weights, fitted.logistic.weights)
@@ -81,46 +85,62 @@ def test_blend_is_convex_on_the_common_scale():
     assert np.argsort(blend(u, s, 1.0)).tolist() == np.argsort(s).tolist()
 
 
-def test_stratified_split_keeps_both_classes_on_both_sides():
-    y = np.array([True] * 3 + [False] * 20)
-    val = stratified_split(y, 0.3, seed=1)
-    assert val[y].sum() == 1 and (~val[y]).sum() == 2
-    assert val[~y].sum() == 6
-    assert np.array_equal(val, stratified_split(y, 0.3, seed=1))
+def test_stratified_folds_deal_each_class_evenly_and_deterministically():
+    y = np.array([True] * 7 + [False] * 20)
+    fold = stratified_folds(y, 3, seed=1)
+    assert sorted(np.bincount(fold[y], minlength=3).tolist()) == [2, 2, 3]
+    assert sorted(np.bincount(fold[~y], minlength=3).tolist()) == [6, 7, 7]
+    assert np.array_equal(fold, stratified_folds(y, 3, seed=1))
 
 
-def test_fit_blend_is_deterministic_given_a_seed():
+def test_peak_per_user_is_each_users_max_with_the_unjudged_on_one_floor():
+    values = np.array([1.0, 5.0, -np.inf, 2.0, -np.inf])
+    owner = np.array([0, 0, 1, 2, 2])
+    peaks = peak_per_user(values, owner, 4)
+    assert peaks[0] == 5.0 and peaks[2] == 2.0
+    assert peaks[1] == peaks[3] < 2.0  # no judged event: one floor, below every finite peak
+
+
+def test_blend_z_is_convex_where_judged_and_minus_infinity_elsewhere():
+    zu, zl = np.array([1.0, -np.inf, 3.0]), np.array([3.0, -np.inf, -1.0])
+    out = blend_z(zu, zl, 0.25)
+    assert out[0] == pytest.approx(1.5) and out[2] == pytest.approx(2.0) and out[1] == -np.inf
+    assert blend_z(zu, zl, 1.0)[1] == -np.inf  # never 0 * inf
+
+
+def _events(rng: np.random.Generator, y: np.ndarray, per_user: int = 4) -> np.ndarray:
+    return np.repeat(np.arange(len(y)), per_user)
+
+
+def test_choose_weight_refuses_a_logit_that_carries_no_signal():
+    rng = np.random.default_rng(11)
+    y = rng.random(300) < 0.1
+    owner = _events(rng, y)
+    u = y[owner] * 2.0 + rng.normal(size=len(owner))  # the unsupervised score already ranks well
+    zl = rng.normal(size=len(owner))  # noise
+    choice = choose_weight(u, u, zl, owner, y)
+    assert choice.weight == 0.0 and not choice.ap_blend > choice.ap_unsupervised
+    assert choice.ap_unsupervised == pytest.approx(average_precision(y, peak_per_user(u, owner, len(y))))
+
+
+def test_choose_weight_takes_the_weight_whose_peaks_rank_best():
+    rng = np.random.default_rng(12)
+    y = rng.random(300) < 0.1
+    owner = _events(rng, y)
+    u = rng.normal(size=len(owner))  # knows nothing
+    zl = y[owner] * 3.0 + rng.normal(size=len(owner))
+    choice = choose_weight(u, u, zl, owner, y)
+    direct = {w: average_precision(y, peak_per_user((1 - w) * u + w * zl, owner, len(y))) for w in WEIGHTS}
+    best = max(direct.values())
+    assert choice.weight == min(w for w, ap in direct.items() if ap == best)
+    assert choice.ap_blend == pytest.approx(best) and best > choice.ap_unsupervised
+
+
+def test_final_blend_refits_on_every_user_and_refuses_at_weight_zero():
     x, y = _separable(4)
     u = np.random.default_rng(5).random(len(y))
-    a, b = fit_blend(x, y, u, seed=7), fit_blend(x, y, u, seed=7)
-    assert a.as_dict() == b.as_dict()
-
-
-def test_fit_blend_refuses_features_that_carry_no_signal():
-    rng = np.random.default_rng(11)
-    n = 600
-    y = rng.random(n) < 0.1
-    x = rng.normal(size=(n, 6))  # pure noise against the labels
-    u = y * 2.0 + rng.normal(size=n)  # the unsupervised score already ranks well
-    fitted = fit_blend(x, y, u, seed=0)
-    assert fitted.refused and fitted.weight == 0.0
-    assert not fitted.ap_blend > fitted.ap_unsupervised
-    assert np.array_equal(np.argsort(fitted.score(u, x)), np.argsort(u))  # refused = the unsupervised ranking
-
-
-def test_fit_blend_accepts_labels_that_carry_signal():
-    rng = np.random.default_rng(12)
-    n = 600
-    y = rng.random(n) < 0.1
-    x = rng.normal(size=(n, 6))
-    x[:, 2] += 2.5 * y
-    u = rng.random(n)  # the unsupervised score knows nothing here
-    fitted = fit_blend(x, y, u, seed=0)
-    assert not fitted.refused and fitted.weight in WEIGHTS
-    assert fitted.ap_blend > fitted.ap_unsupervised
-    assert fitted.positives_validation == round(0.3 * y.sum())
-
-
-def test_fit_blend_needs_two_of_each_class():
-    with pytest.raises(ValueError):
-        fit_blend(np.zeros((5, 1)), np.array([1, 0, 0, 0, 0], dtype=bool), np.zeros(5), seed=0)
+    kept = final_blend(x, y, u, WeightChoice(0.5, 0.4, 0.9))
+    assert not kept.refused and kept.weight == 0.5 and kept.n_validation == len(y)
+    assert kept.positives_validation == int(y.sum())
+    assert np.allclose(kept.logistic.weights, fit_logistic(x, y).weights)
+    assert final_blend(x, y, u, WeightChoice(0.0, 0.9, 0.4)).refused

@@ -25,13 +25,15 @@ import numpy as np
 
 from clickguard import settings
 from clickguard.model.calibration import peak_running_mean
+from clickguard.model.crossfit import WindowEvents, out_of_fold, window_scores
 from clickguard.model.live import LiveDetector
 from clickguard.model.model import Model
+from clickguard.model.operating import MAX_SHARE, TARGET_PRECISION, precision_cut, realised
 from clickguard.model.scoring import EventBatch, EventSeries, ScoringTable, score_batch
 from clickguard.model.sessions import late_events, previous_states, session_starts
 from clickguard.model.signals import FEATURES as SIGNALS
 from clickguard.model.signals import feature_matrix, fold_batch, is_fail, token_bits
-from clickguard.model.supervised import BlendFit, fit_blend
+from clickguard.model.supervised import FOLDS, BlendFit, final_blend, peak_per_user
 from clickguard.model.tails import TailTables, feature_bits, fit_robust, threshold_for_budget
 from clickguard.model.tails import score as tail_score
 from clickguard.model.user_cap import cap_runs
@@ -40,7 +42,7 @@ from clickguard.model.vocabulary import START_INDEX, encode, index_of
 FEATURES: tuple[str, ...] = ("peak_mean_bits", "total_bits", *SIGNALS)
 # Which tail is anomalous, from each feature's meaning (fixed before any measurement): +1 high, -1 low.
 DIRECTIONS: tuple[int, ...] = (1, 1, 1, 1, 1, -1, 1, 1, -1)
-BUDGET = 0.02  # share of the window's users the cut flags
+BUDGET = 0.02  # without labels (or labels that show no cut meeting the target precision): the share flagged
 TRIM, ROUNDS = 0.02, 2
 
 
@@ -51,6 +53,7 @@ class Detector:
     blend: BlendFit | None  # None: no labels, or refused
     budget: float
     sessions: int  # training sessions the tables were fitted on
+    operating: dict[str, Any] | None = None  # how the cut was placed (``operating``), for the model's stats
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +63,7 @@ class Detector:
             "blend": self.blend.as_dict() if self.blend else None,
             "budget": self.budget,
             "sessions": self.sessions,
+            "operating": self.operating,
         }
 
     @classmethod
@@ -73,6 +77,7 @@ class Detector:
             blend,
             float(data["budget"]),
             int(data["sessions"]),
+            data.get("operating"),
         )
 
 
@@ -235,31 +240,53 @@ def on_time(model: Model, events: EventSeries) -> EventBatch:
 
 def fit(model: Model, events: EventSeries, blocked: Collection[str] = (), seed: int = 0) -> Detector:
     """Fit on the window's events; ``blocked`` users are left out of the tables and are the supervised positives.
-    Raises ValueError when the window has no session long enough to judge."""
+    The cut (``operating``): with labels, the lowest that meets ``operating.TARGET_PRECISION`` on out-of-fold
+    scores; otherwise (or when no cut meets it) the alert budget. Raises ValueError when the window has no session
+    long enough to judge."""
     sess = sessions_of(model, events)
-    positive = np.array([u in set(blocked) for u in sess.names], dtype=bool)
+    left_out = frozenset(blocked)
+    positive = np.array([u in left_out for u in sess.names], dtype=bool)
     clean = ~positive[sess.owner]
     capped, _ = cap_runs(sess.owner[clean], model.params.max_user_share)
     rows = sess.features[clean] if capped is None else sess.features[clean][capped]
     if not len(rows):
         raise ValueError("no session in the window is long enough to fit detector v2")
     tables = fit_robust(rows, DIRECTIONS, trim=TRIM, rounds=ROUNDS)
+    window = WindowEvents.of(on_time(model, events), sess.names)
+    blend, validated = _fit_blend(model, window, tables, sess, positive, seed)
+    cut = precision_cut(validated, positive) if positive.any() else None
+    if cut is None:  # no labels, or none that show the target precision: the alert budget
+        scorer = live(Detector(tables, float("inf"), blend, BUDGET, len(rows)), model)
+        peaks = peak_per_user(window_scores(model, scorer, window), window.owner, len(sess.names))
+        cut = threshold_for_budget(peaks[~positive], BUDGET)
+    precision, recall, flagged = realised(validated, positive, cut)
+    operating = {
+        "rule": "budget" if not positive.any() or precision_cut(validated, positive) is None else "precision",
+        "budget": BUDGET,
+        "target_precision": TARGET_PRECISION,
+        "max_share": MAX_SHARE,
+        "labelled_users": int(positive.sum()),
+        "validated_flags": flagged,
+        "validated_precision": precision if positive.any() else None,
+        "validated_recall": recall if positive.any() else None,
+    }
+    return Detector(tables, float(cut), blend, BUDGET, len(rows), operating)
+
+
+def _fit_blend(
+    model: Model, window: WindowEvents, tables: TailTables, sess: Sessions, positive: np.ndarray, seed: int
+) -> tuple[BlendFit | None, np.ndarray]:
+    """The supervised part (None: too few labels, or refused by the cross-fitted validation) and each user's
+    out-of-fold peak score under what was kept (``crossfit``)."""
     worst = worst_sessions(tables, sess)
-    blend = _fit_blend(worst.score, supervised_inputs(sess, worst), positive, seed)
-    unthresholded = Detector(tables, float("inf"), blend, BUDGET, len(rows))
-    # The cut is taken on what the consumer will see: each user's highest score after any event.
-    table = ScoringTable.from_model(model, live(unthresholded, model))
-    names, peaks = peak_scores(table, model.params.gap_ms, on_time(model, events))
-    unblocked = np.array([u not in set(blocked) for u in names], dtype=bool)
-    threshold = threshold_for_budget(peaks[unblocked], BUDGET)
-    return Detector(tables, float(threshold), blend, BUDGET, len(rows))
-
-
-def _fit_blend(unsupervised: np.ndarray, x: np.ndarray, positive: np.ndarray, seed: int) -> BlendFit | None:
-    if positive.sum() < 2 or (~positive).sum() < 2:
-        return None
-    fitted = fit_blend(x, positive, unsupervised, seed)
-    return None if fitted.refused else fitted
+    if positive.sum() < FOLDS or (~positive).sum() < FOLDS:
+        scorer = LiveDetector(FEATURES, tables, None, len(model.tokens))
+        return None, peak_per_user(window_scores(model, scorer, window), window.owner, len(sess.names))
+    inputs = supervised_inputs(sess, worst)
+    oof = out_of_fold(model, window, FEATURES, tables, inputs, worst.score, positive, seed)
+    choice = oof.choose(window.owner, positive)
+    blend = final_blend(inputs, positive, worst.score, choice)
+    return (None if blend.refused else blend), oof.peaks(window.owner, choice.weight, len(sess.names))
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ unsupervised score when the labels earn it. numpy only (the Lambda layer has no 
 Labels are PU-style: positives are the users reviewers blocked, everyone else is taken as a negative ("unlabelled =
 normal", as seed 004 did). Abusers nobody blocked yet sit among the negatives, so the classifier learns "looks like
 what reviewers already caught" and is biased against new kinds of abuse; the unsupervised score stays the backbone
-and the supervised part is only blended in when it validates better on held-back labels (``fit_blend``).
+and the supervised part is only blended in when it validates better on held-back labels (``choose_weight``).
 
 * ``fit_logistic``: features standardised by their mean and standard deviation over the fitting rows (NaNs left
   out; a constant feature keeps scale 1; NaN -> 0 after standardising, i.e. the mean: no evidence), then L2
@@ -14,13 +14,13 @@ and the supervised part is only blended in when it validates better on held-back
   on (median; scale = interquartile range / 1.349, falling back to the standard deviation, then to 1), and combined
   convexly: ``(1 - weight) * z(unsupervised) + weight * z(logit)``. Weight 0 = the unsupervised score alone, 1 = the
   supervised part alone.
-* ``fit_blend``: split the labelled users (stratified by label, drawn with ``seed``) into a fitting and a held-back
-  validation part (``holdout`` of each class, at least one of each kept on either side); fit the logistic on the
-  first, then on validation compute the average precision of the unsupervised score alone and of the blend at each
-  weight of the fixed ``WEIGHTS`` grid. The best weight (ties: the smallest) is kept only when it validates strictly
-  better than the unsupervised score alone; otherwise the supervised part is refused (weight 0). Finally the
-  logistic and the scales are refitted on every labelled user. With fewer than 2 users of either class there is
-  nothing to validate on: ``ValueError`` (the caller keeps the unsupervised score alone).
+* Validation is cross-fitted and measured on what the consumer computes (``detector.fit`` orchestrates it): the
+  users are dealt into ``FOLDS`` stratified folds (``stratified_folds``); for each fold a logistic fitted on the
+  other folds scores that fold's users after every event; ``choose_weight`` then compares, over every labelled user,
+  the average precision of each user's peak unsupervised score with that of their peak blend at each weight of
+  the fixed ``WEIGHTS`` grid. The best weight (ties: the smallest) is kept only when it validates strictly better
+  than the unsupervised score alone; otherwise the supervised part is refused (weight 0). ``final_blend`` refits the
+  logistic and the scales on every labelled user. The same out-of-fold scores place the cut (``operating``).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 WEIGHTS = (0.25, 0.5, 0.75, 1.0)  # the blend weights tried on validation; fixed a priori
-HOLDOUT = 0.3
+FOLDS = 3  # cross-fitting: each labelled user's validation score comes from a model fitted on the other folds
 L2 = 1.0
 ITERATIONS = 50
 _TOL = 1e-10
@@ -73,7 +73,7 @@ class BlendScale:
 
 @dataclass(frozen=True)
 class BlendFit:
-    """What ``fit_blend`` decided: the model's stats carry ``as_dict``."""
+    """What the validation decided (``choose_weight``, ``final_blend``): the model's stats carry ``as_dict``."""
 
     logistic: Logistic
     scale: BlendScale
@@ -234,63 +234,84 @@ def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
-def stratified_split(y: np.ndarray, holdout: float, seed: int) -> np.ndarray:
-    """A validation mask: per class, ``round(holdout * n)`` rows drawn with ``seed``, clipped to ``[1, n - 1]``."""
+def stratified_folds(y: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """A fold (0 .. ``folds`` - 1) per row: each class shuffled with ``seed`` and dealt round-robin, so every fold
+    holds ``n // folds`` or one more of each class."""
     labels = np.asarray(y, dtype=bool)
+    if folds < 2:
+        raise ValueError("need at least 2 folds")
     rng = np.random.default_rng(seed)
-    val = np.zeros(len(labels), dtype=bool)
+    fold = np.zeros(len(labels), dtype=np.int64)
     for cls in (True, False):
         idx = np.flatnonzero(labels == cls)
-        k = min(max(round(holdout * len(idx)), 1), len(idx) - 1)
-        if k > 0:
-            val[rng.permutation(idx)[:k]] = True
-    return val
+        fold[rng.permutation(idx)] = np.arange(len(idx)) % folds
+    return fold
 
 
-def _validate(
-    x: np.ndarray, y: np.ndarray, unsupervised: np.ndarray, val: np.ndarray, weights: tuple[float, ...]
-) -> tuple[float, float, float]:
-    """Fit on ``~val``, then the validation APs: unsupervised alone, and the best weight with its AP."""
-    fit = ~val
-    model = fit_logistic(x[fit], y[fit])
-    scale = blend_scale(unsupervised[fit], predict_logit(model, x[fit]))
-    logit = predict_logit(model, x[val])
-    ap_u = average_precision(y[val], unsupervised[val])
+def peak_per_user(values: np.ndarray, owner: np.ndarray, n_users: int) -> np.ndarray:
+    """Per user, the highest of their values; ``-inf`` values (events not yet judged) and users with none are
+    put on one common floor below every finite value, so a ranking ties them."""
+    v = np.asarray(values, dtype=np.float64)
+    best = np.full(n_users, -np.inf)
+    np.maximum.at(best, np.asarray(owner, dtype=np.int64), v)
+    finite = np.isfinite(best)
+    floor = float(best[finite].min()) - 1.0 if finite.any() else 0.0
+    out: np.ndarray = np.where(finite, best, floor)
+    return out
+
+
+def blend_z(z_unsupervised: np.ndarray, z_logit: np.ndarray, weight: float) -> np.ndarray:
+    """``(1 - weight) * z_u + weight * z_l`` where both are finite, ``-inf`` elsewhere (not yet judged)."""
+    zu = np.asarray(z_unsupervised, dtype=np.float64)
+    zl = np.asarray(z_logit, dtype=np.float64)
+    ok = np.isfinite(zu) & np.isfinite(zl)
+    out: np.ndarray = np.full(len(zu), -np.inf)
+    out[ok] = (1.0 - weight) * zu[ok] + weight * zl[ok]
+    return out
+
+
+@dataclass(frozen=True)
+class WeightChoice:
+    weight: float  # 0: refused
+    ap_unsupervised: float
+    ap_blend: float  # the best weight's
+
+
+def choose_weight(
+    unsupervised: np.ndarray,
+    z_unsupervised: np.ndarray,
+    z_logit: np.ndarray,
+    owner: np.ndarray,
+    y: np.ndarray,
+    weights: tuple[float, ...] = WEIGHTS,
+) -> WeightChoice:
+    """Per event: the unsupervised score, and both z-scores (``z_logit`` out of fold: from a model that did not
+    learn the event's user). The weight whose per-user peak of ``blend_z`` ranks the users ``y`` best (average
+    precision; ties: the smallest weight) is kept only when it beats the unsupervised score's peak alone."""
+    labels = np.asarray(y, dtype=bool)
+    n = len(labels)
+    ap_u = average_precision(labels, peak_per_user(unsupervised, owner, n))
     best_w, best_ap = 0.0, -math.inf
     for w in weights:
-        ap = average_precision(y[val], blend(unsupervised[val], logit, w, scale))
+        ap = average_precision(labels, peak_per_user(blend_z(z_unsupervised, z_logit, w), owner, n))
         if ap > best_ap:
             best_w, best_ap = w, ap
-    return ap_u, best_w, best_ap
+    return WeightChoice(best_w if best_ap > ap_u else 0.0, ap_u, best_ap)
 
 
-def fit_blend(
-    x: np.ndarray,
-    y: np.ndarray,
-    unsupervised_scores: np.ndarray,
-    seed: int,
-    holdout: float = HOLDOUT,
-    weights: tuple[float, ...] = WEIGHTS,
-) -> BlendFit:
-    """Validate the supervised part on held-back labels and keep it only if it helps (see the module's docstring)."""
-    x = np.asarray(x, dtype=np.float64)
+def final_blend(x: np.ndarray, y: np.ndarray, unsupervised: np.ndarray, choice: WeightChoice) -> BlendFit:
+    """The logistic refitted on every labelled user, scaled on them, at the chosen weight (refused at weight 0);
+    the validation figures are the out-of-fold ones over all ``len(y)`` users."""
     labels = np.asarray(y, dtype=bool)
-    u = np.asarray(unsupervised_scores, dtype=np.float64)
-    n_pos = int(labels.sum())
-    if n_pos < 2 or len(labels) - n_pos < 2:
-        raise ValueError("need at least 2 users of each class")
-    val = stratified_split(labels, holdout, seed)
-    ap_u, weight, ap_b = _validate(x, labels, u, val, weights)
-    refused = not ap_b > ap_u
     model = fit_logistic(x, labels)
-    scale = blend_scale(u, predict_logit(model, x))
+    scale = blend_scale(unsupervised, predict_logit(model, x))
     return BlendFit(
         model,
         scale,
-        0.0 if refused else weight,
-        refused,
-        ap_u,
-        ap_b,
-        int(val.sum()),
-        int(labels[val].sum()),
+        choice.weight,
+        choice.weight == 0.0,
+        choice.ap_unsupervised,
+        choice.ap_blend,
+        len(labels),
+        int(labels.sum()),
     )

@@ -347,6 +347,7 @@ def with_detector(model: Model, window: CleanWindow, blocked: Collection[str]) -
         "threshold": fitted.threshold,
         "budget": fitted.budget,
         "supervised": fitted.blend is not None,
+        "operating": fitted.operating,
     }
     if fitted.blend is not None:
         summary["validation_ap"] = {"unsupervised": fitted.blend.ap_unsupervised, "blend": fitted.blend.ap_blend}

@@ -1,0 +1,121 @@
+"""Cross-fitted validation of detector v2's supervised part, on the scores the consumer computes (issue 10).
+
+The consumer scores a session after every event and flags a user on the highest of those scores; a supervised part
+learnt on whole sessions can rank users well on them and still add noise to the short prefixes the consumer also
+scores. So the validation that decides the blend weight, and the cut that meets a target precision, are both
+measured on per-event scores (``scoring.score_batch`` with the live detector) of users the logistic did not learn:
+
+* the labelled window's users are dealt into ``supervised.FOLDS`` stratified folds;
+* for each fold, a logistic fitted on the other folds (and its blend scale, fitted on them too) scores every event
+  of the fold's users: ``z(logit)`` and ``z(unsupervised)`` per event, on that fold model's scale;
+* ``supervised.choose_weight`` compares each user's peak over their events, for each weight, with the unsupervised
+  score alone, and the same out-of-fold peaks at the chosen weight place the cut (``operating``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from clickguard.model.live import LiveDetector
+from clickguard.model.model import Model
+from clickguard.model.scoring import EventBatch, ScoringTable, score_batch
+from clickguard.model.supervised import (
+    FOLDS,
+    BlendFit,
+    WeightChoice,
+    blend_scale,
+    blend_z,
+    choose_weight,
+    fit_logistic,
+    peak_per_user,
+    predict_logit,
+    stratified_folds,
+)
+from clickguard.model.tails import TailTables
+
+
+@dataclass(frozen=True)
+class WindowEvents:
+    """The window's on-time events (the consumer's order) and each one's user, as codes into ``names``."""
+
+    batch: EventBatch
+    owner: np.ndarray
+    names: list[str]
+
+    @classmethod
+    def of(cls, batch: EventBatch, names: list[str]) -> WindowEvents:
+        code = {u: i for i, u in enumerate(names)}
+        return cls(batch, np.array([code[u] for u in batch.users], dtype=np.int64), names)
+
+    def subset(self, rows: np.ndarray) -> EventBatch:
+        b, picked = self.batch, rows.tolist()
+        return EventBatch(
+            [b.users[i] for i in picked],
+            [b.tokens[i] for i in picked],
+            [b.ts_ms[i] for i in picked],
+            [b.session_ids[i] for i in picked],
+        )
+
+
+def window_scores(
+    model: Model, scorer: LiveDetector, window: WindowEvents, rows: np.ndarray | None = None
+) -> np.ndarray:
+    """The score after each event (``-inf`` where the session is still too short to judge), for the events ``rows``
+    (every event by default; whole users only: each user enters with no prior state)."""
+    picked = np.arange(len(window.owner)) if rows is None else rows
+    batch = window.batch if rows is None else window.subset(picked)
+    table = ScoringTable.from_model(model, scorer)
+    result = score_batch(table, model.params.gap_ms, batch, {})
+    assert result.event_scores is not None
+    return np.asarray(result.event_scores, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class OutOfFold:
+    """Per event: the unsupervised score, and both z-scores on the scale of the fold model that did not learn the
+    event's user."""
+
+    unsupervised: np.ndarray
+    z_unsupervised: np.ndarray
+    z_logit: np.ndarray
+
+    def choose(self, owner: np.ndarray, positive: np.ndarray) -> WeightChoice:
+        return choose_weight(self.unsupervised, self.z_unsupervised, self.z_logit, owner, positive)
+
+    def peaks(self, owner: np.ndarray, weight: float, n_users: int) -> np.ndarray:
+        """Per user, the peak out-of-fold score at ``weight`` (the unsupervised score alone at 0)."""
+        if weight == 0.0:
+            return peak_per_user(self.unsupervised, owner, n_users)
+        return peak_per_user(blend_z(self.z_unsupervised, self.z_logit, weight), owner, n_users)
+
+
+def out_of_fold(
+    model: Model,
+    window: WindowEvents,
+    features: tuple[str, ...],
+    tables: TailTables,
+    inputs: np.ndarray,
+    worst_score: np.ndarray,
+    positive: np.ndarray,
+    seed: int,
+) -> OutOfFold:
+    """Cross-fitted per-event scores (see the module's docstring). ``inputs`` and ``worst_score`` are per user (the
+    supervised part's inputs and the unsupervised score of their worst session), ``positive`` the labels."""
+    n_tokens = len(model.tokens)
+    unsupervised = window_scores(model, LiveDetector(features, tables, None, n_tokens), window)
+    z_u = np.full(len(unsupervised), np.nan)
+    z_l = np.full(len(unsupervised), np.nan)
+    fold = stratified_folds(positive, FOLDS, seed)
+    for k in range(FOLDS):
+        train = fold != k
+        logistic = fit_logistic(inputs[train], positive[train])
+        scale = blend_scale(worst_score[train], predict_logit(logistic, inputs[train]))
+        rows = np.flatnonzero(fold[window.owner] == k)
+        if not len(rows):
+            continue
+        z_only = BlendFit(logistic, scale, 1.0, False, np.nan, np.nan, 0, 0)
+        z_l[rows] = window_scores(model, LiveDetector(features, tables, z_only, n_tokens), window, rows)
+        z_u[rows] = (unsupervised[rows] - scale.unsupervised_center) / scale.unsupervised_scale
+    return OutOfFold(unsupervised, z_u, z_l)
