@@ -15,7 +15,8 @@ abusers 1-20% of the active users in a random mix of types, changed timing and c
 hardening options (``clickguard.sim.population.SimConfig``) at random strengths.
 
 Adding a method (e.g. clickguard v2) = one function ``(train_day, test_day, block_list, seed) -> Scored | None``
-put into ``METHODS``. Run: ``python -m bench.bench_quality`` (``--quick``: 2 seeds x 600 users).
+put into ``METHODS``. Run: ``python -m bench.bench_quality`` (``--quick``: 2 seeds x 600 users; ``--first-seed 6``: the
+held-out seeds 6-10, looked at only to confirm choices made on 1-5).
 """
 
 from __future__ import annotations
@@ -241,17 +242,20 @@ def method_seconds(grid: Grid) -> dict[str, float]:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="2 seeds x 600 users, for a smoke run")
-    parser.add_argument("--seeds", type=int, default=None, help="simulator seeds 1..N (default 5; quick 2)")
+    parser.add_argument("--seeds", type=int, default=None, help="how many simulator seeds (default 5; quick 2)")
+    parser.add_argument("--first-seed", type=int, default=1, help="the first seed (6 with 5 seeds: the held-out 6-10)")
     parser.add_argument("--users", type=int, default=None, help="ordinary users per population (default 1500)")
     parser.add_argument("--progress", action="store_true", help="print a line as each (seed, mix, regime) ends")
     args = parser.parse_args(argv)
     n_seeds = args.seeds or (2 if args.quick else 5)
     users = args.users or (600 if args.quick else 1500)
     print(
-        f"bench_quality: {n_seeds} seeds x {len(MIXES)} mixes x {len(REGIMES)} label regimes, {users} users, "
+        f"bench_quality: seeds {args.first_seed}-{args.first_seed + n_seeds - 1} x {len(MIXES)} mixes x "
+        f"{len(REGIMES)} label regimes, {users} users, "
         f"day 1 trains, day 2 is scored; methods: {', '.join(m.name for m in METHODS)}"
     )
-    grid = run_grid(range(1, n_seeds + 1), users, progress=print if args.progress else None)
+    seeds = range(args.first_seed, args.first_seed + n_seeds)
+    grid = run_grid(seeds, users, progress=print if args.progress else None)
     print()
     for (seed, mix), cfg in sorted(grid.configs.items()):
         if mix != "default":
