@@ -16,6 +16,7 @@ from infra.components.encryption import DataKey
 from infra.components.ingest import IngestStream
 from infra.components.layer import SharedLayer
 from infra.components.monitoring import Monitoring
+from infra.components.network_table import NetworkTable
 from infra.components.queues import Queues
 from infra.components.state_table import SessionTable
 from infra.components.trainer import Trainer
@@ -31,6 +32,8 @@ class ClickguardStack(Stack):
         stream = IngestStream(self, "Ingest", config=config, key=key).stream
         buckets = Buckets(self, "Buckets", config=config, key=key, removal_policy=removal)
         table = SessionTable(self, "SessionState", key=key, removal_policy=removal).table
+        # The consumer's network rule (issue 12) reads and writes it once wired (clickguard.network.step)
+        network_table = NetworkTable(self, "NetworkState", key=key, removal_policy=removal).table
         queues = Queues(self, "Queues", config=config, key=key)
         layer = SharedLayer(self, "SharedLayer", config=config).layer
         if not config.local:  # moto has no Firehose: the local runtime's archiver stands in (MOTO_UNSUPPORTED)
@@ -109,6 +112,7 @@ class ClickguardStack(Stack):
             (cfg.OUTPUT_DATA_BUCKET, buckets.data.bucket_name, "archive (events/) and rejected records (rejected/)"),
             (cfg.OUTPUT_MODEL_BUCKET, buckets.models.bucket_name, "models (models/) and reviewer labels (labels/)"),
             (cfg.OUTPUT_TABLE_NAME, table.table_name, "DynamoDB session state table"),
+            (cfg.OUTPUT_NETWORK_TABLE_NAME, network_table.table_name, "DynamoDB social network state table"),
             (cfg.OUTPUT_DASHBOARD_URL, dashboard_url, "CloudWatch dashboard"),
             (cfg.OUTPUT_CONSUMER_FUNCTION, consumer.function_name, "streaming consumer Lambda"),
             (cfg.OUTPUT_TRAINER_FUNCTION, trainer.function_name, "training Lambda (invoke to train now)"),
