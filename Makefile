@@ -32,7 +32,7 @@ setup: $(VENV)/.installed node_modules/.installed
 
 # Type-checked strictly (flags in pyproject.toml): the maths, the trainer, the consumer, the AWS adapters, the review
 # loop, the schema.
-MYPY_TARGETS := -p clickguard.model -p clickguard.training -p clickguard.consumer -p clickguard.store -p clickguard.review -p clickguard.decoding -p clickguard.network -m clickguard.events
+MYPY_TARGETS := -p clickguard.model -p clickguard.training -p clickguard.consumer -p clickguard.store -p clickguard.review -p clickguard.decoding -p clickguard.network -p clickguard.api -m clickguard.events
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -103,6 +103,7 @@ METRICS_NAMESPACE = "Clickguard"
 CONSUMER_SERVICE = "clickguard-consumer"
 TRAINER_SERVICE = "clickguard-trainer"
 DECISIONS_SERVICE = "clickguard-decisions"
+SCORE_API_SERVICE = "clickguard-score-api"
 # Custom metric names (dimension ``service``), emitted by the handlers and graphed / alarmed on by
 # infra/components/monitoring.py: one definition, so a renamed metric cannot leave a dashboard empty.
 METRIC_RECORDS_IN = "RecordsIn"
@@ -124,6 +125,10 @@ METRIC_LINES_REJECTED = "LinesRejected"
 METRIC_VOCABULARY_SIZE = "VocabularySize"
 METRIC_DECISIONS_RECORDED = "DecisionsRecorded"  # also per decision, with a ``decision`` dimension
 METRIC_DECISIONS_REJECTED = "DecisionsRejected"  # malformed decision messages, kept under REJECTED_DECISIONS_PREFIX
+METRIC_SCORE_REQUESTS = "ScoreRequests"  # POST /score (clickguard.api): every request answered
+METRIC_SCORE_REFUSED = "ScoreRefused"  # answered 4xx (also per reason, with a ``reason`` dimension)
+METRIC_SCORE_UNAVAILABLE = "ScoreUnavailable"  # answered 503: no model yet, or the session table unreadable
+METRIC_SCORE_LATENCY = "ScoreLatency"  # milliseconds inside the handler
 
 # consumer
 ENV_TABLE_NAME = "CLICKGUARD_TABLE_NAME"
@@ -181,6 +186,8 @@ TRAINER_ASSET_DIR = "training"
 TRAINER_HANDLER = "handler.lambda_handler"
 DECISIONS_ASSET_DIR = "lambdas/decisions"
 DECISIONS_HANDLER = "handler.lambda_handler"
+SCORE_API_ASSET_DIR = "lambdas/score_api"
+SCORE_API_HANDLER = "handler.lambda_handler"
 
 # decisions Lambda (clickguard.review.config)
 ENV_ALLOWLIST_DAYS = "CLICKGUARD_ALLOWLIST_DAYS"

@@ -1,0 +1,170 @@
+"""One user scored now: the stored session state, the request's events applied on top, nothing written.
+
+The request's events take the consumer's own steps, in the consumer's order, so the answer is what the consumer
+would compute if those events came next on the stream:
+
+1. admission (``consumer.admission.admit``): an event whose ``event_id`` is among the user's last 128 ids is a
+   duplicate, an event older than the user's latest time minus the session gap is late (both dropped, and counted),
+   and a time more than 5 minutes past the request's arrival is clamped to it;
+2. ``model.scoring.score_batch`` on top of the stored session (the vectorised pass: its per-event scores);
+3. the flag rule (``consumer.rule``, through ``consumer.flagging.find_flags``): the rule fires after an event whose
+   score passes the model's threshold, and a flag goes out unless the cooldown since the user's last flag holds it
+   back. Without events (or when none applied) the stored session is judged as it stands.
+
+The request's events get places on a shard of their own (``REQUEST_SHARD``, sequence number = position + 1), so
+the replay guard never mistakes them for records already applied.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from clickguard.api.request import ScoreRequest
+from clickguard.consumer.admission import Admission, admit
+from clickguard.consumer.batch import applied_columns
+from clickguard.consumer.flagging import Applied, FlagContext, explain, find_flags
+from clickguard.consumer.kinesis_event import KinesisRecord
+from clickguard.consumer.rule import allows, firing_mask
+from clickguard.consumer.state import UserState
+from clickguard.model.live import Signal, reasons
+from clickguard.model.scoring import (
+    BatchResult,
+    ScoringTable,
+    SessionState,
+    apply_event,
+    score_batch,
+    score_state,
+)
+
+REQUEST_SHARD = "score-request"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Would the rule fire now, and would a flag go out?"""
+
+    fires: bool  # after one of the request's events (without any: the stored session as it stands)
+    first_firing_event: int | None  # index into the request's events
+    flag_event: int | None  # index of the event a flag would go out on (None: no flag, or judged without events)
+    would_flag: bool
+    held_by_cooldown: bool  # the first time it fires, the cooldown since the user's last flag holds the flag back
+    reasons: tuple[str, ...]  # the flag's, or at the first firing state when the cooldown holds it back
+
+
+@dataclass(frozen=True)
+class Admitted:
+    received: int
+    applied: int
+    duplicates: int
+    late: int
+    clamped: int
+
+
+@dataclass(frozen=True)
+class UserScore:
+    user_key: str
+    stored: UserState | None  # what the table held (None: no item)
+    stored_score: float  # the stored session's score (-inf: none, or shorter than min_events)
+    session: SessionState | None  # after the request's events
+    score: float  # of ``session`` (-inf: none, or shorter than min_events)
+    signals: tuple[Signal, ...]  # of ``session``, strongest first
+    reasons: tuple[str, ...]
+    decision: Decision
+    events: Admitted
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What the rule needs besides the user: the model's table (with detector v2), its session gap, the cooldown."""
+
+    table: ScoringTable
+    gap_ms: int
+    cooldown_ms: int
+
+    @property
+    def threshold(self) -> float:
+        assert self.table.scorer is not None, "a table without detector v2 never reaches scoring (503)"
+        return self.table.scorer.threshold
+
+
+def score_user(request: ScoreRequest, stored: UserState | None, rule: Rule, now_ms: int) -> UserScore:
+    user = request.user_key
+    prior = stored.session if stored else None
+    recs = [_place(user, i, now_ms) for i in range(len(request.events))]
+    adm = admit(recs, request.events, {user: stored} if stored else {}, rule.gap_ms)
+    applied = applied_columns(recs, request.events, adm)
+    result = score_batch(rule.table, rule.gap_ms, applied.events, {user: prior})
+    session = result.final.get(user, prior)
+    signals = tuple(explain(session, rule.table)) if session else ()
+    if adm.applied:
+        decision = _decide_events(result, applied, prior, stored, rule)
+    else:
+        decision = _decide_stored(prior, stored, signals, rule)
+    return UserScore(
+        user_key=user,
+        stored=stored,
+        stored_score=_score(prior, rule.table),
+        session=session,
+        score=_score(session, rule.table),
+        signals=signals,
+        reasons=reasons(list(signals)) if signals else (),
+        decision=decision,
+        events=_counts(len(request.events), adm),
+    )
+
+
+def _place(user: str, i: int, now_ms: int) -> KinesisRecord:
+    return KinesisRecord(REQUEST_SHARD, i + 1, str(i + 1), user, b"", now_ms)
+
+
+def _score(session: SessionState | None, table: ScoringTable) -> float:
+    return score_state(session, table) if session else float("-inf")
+
+
+def _counts(received: int, adm: Admission) -> Admitted:
+    return Admitted(received, len(adm.applied), adm.duplicate_ids, adm.late, adm.clamped)
+
+
+def _decide_events(
+    result: BatchResult, applied: Applied, prior: SessionState | None, stored: UserState | None, rule: Rule
+) -> Decision:
+    """The consumer's own rule over the applied events: the firing screen, then ``find_flags`` with the cooldown."""
+    firing = np.flatnonzero(firing_mask(result, rule.table))
+    if not len(firing):
+        return Decision(False, None, None, False, False, ())
+    user = applied.events.users[0]
+    ctx = FlagContext(rule.table, rule.gap_ms, rule.cooldown_ms)
+    flags, _ = find_flags(result, applied, {user: prior}, {user: stored.last_flag if stored else None}, ctx)
+    first = int(firing[0])
+    first_event = applied.seqs[first] - 1  # the request's events sit at sequence number = position + 1
+    if flags:
+        # Each flag's message names the event it fired on (``source.sequence_number``): the first goes out.
+        flag_event = int(json.loads(flags[0].body)["source"]["sequence_number"]) - 1
+        return Decision(True, first_event, flag_event, True, flag_event > first_event, flags[0].last.reasons)
+    at_first = _state_after(prior, applied, first, rule)
+    return Decision(True, first_event, None, False, True, reasons(explain(at_first, rule.table)))
+
+
+def _state_after(prior: SessionState | None, applied: Applied, upto: int, rule: Rule) -> SessionState:
+    """The exact session state right after applied event ``upto`` (the reference, one event at a time)."""
+    state = prior
+    ev = applied.events
+    for i in range(upto + 1):
+        state, _ = apply_event(state, ev.tokens[i], ev.ts_ms[i], ev.session_ids[i], rule.table, rule.gap_ms)
+    assert state is not None
+    return state
+
+
+def _decide_stored(
+    session: SessionState | None, stored: UserState | None, signals: Sequence[Signal], rule: Rule
+) -> Decision:
+    """No event applied: does the stored session, as it stands, pass the threshold, and would a flag go out?"""
+    if session is None or not _score(session, rule.table) > rule.threshold:
+        return Decision(False, None, None, False, False, ())
+    why = reasons(list(signals))
+    allowed = allows(stored.last_flag if stored else None, why, session.last_ts_ms, rule.cooldown_ms)
+    return Decision(True, None, None, allowed, not allowed, why)
