@@ -198,6 +198,8 @@ class Decoder:
         return parse_object(obj, self.source)
 
     def _array(self, values: Any) -> list[Item]:
+        if not values:  # nothing to score: rejected, as the reference rejects a top-level array
+            raise RejectedRecord(Reason.NOT_OBJECT, "an empty JSON array holds no event")
         out: list[Item] = []
         for value in values:
             try:
@@ -220,6 +222,7 @@ class Decoder:
         return out
 
     def _tsv(self, data: bytes) -> Event | list[Item]:
+        jsonfast.utf8(data)  # bytes that are not text are one rejection (not_utf8), not one per "line"
         lines = [line for line in data.split(b"\n") if line.strip()]
         if len(lines) == 1:
             return snowplow.parse_tsv(lines[0])
