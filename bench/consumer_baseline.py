@@ -1,7 +1,8 @@
 """Baselines for the consumer benchmark (issue 3). Not production code.
 
 * ``PerRecordConsumer``: the idiomatic per-record Lambda: for each record GetItem, update, PutItem, and
-  SendMessage when it flags; the same parsing, scoring rule and item format as the real consumer.
+  SendMessage when it flags; the same parsing, scoring rule (detector v2, one event at a time) and item format as
+  the real consumer.
 * ``thesis_loop``: the thesis's Spark consumer (seed 000, annex V) reduced to its core: JSON per record,
   a dictionary of users, one transition at a time against a list-of-lists log-probability matrix.
 """
@@ -14,20 +15,23 @@ import math
 from typing import Any
 
 from clickguard import settings
+from clickguard.consumer.flagging import explain
 from clickguard.consumer.flags import build_flag
 from clickguard.consumer.kinesis_event import decode_event
-from clickguard.consumer.rule import allows, flag_reasons
+from clickguard.consumer.rule import allows
 from clickguard.consumer.state import UserState
 from clickguard.events import RejectedRecord, parse_record
+from clickguard.model import detector
+from clickguard.model.live import reasons as reasons_of
 from clickguard.model.model import Model
-from clickguard.model.scoring import ScoringTable, apply_event
+from clickguard.model.scoring import apply_event, score_state
 from clickguard.store.sessions import from_item, to_item
 
 
 class PerRecordConsumer:
     def __init__(self, ddb: Any, sqs: Any, table: str, queue_url: str, model: Model, cooldown_s: int) -> None:
         self.ddb, self.sqs, self.table, self.queue_url = ddb, sqs, table, queue_url
-        self.model, self.scoring = model, ScoringTable.from_model(model)
+        self.model, self.scoring = model, detector.scoring_table(model)
         self.cooldown_ms = cooldown_s * 1000
         self.calls = 0
 
@@ -48,12 +52,13 @@ class PerRecordConsumer:
                 state.session, ev.token, ev.ts_ms, ev.session_id, self.scoring, self.model.params.gap_ms
             )
             last = state.last_flag
-            reasons = tuple(
-                flag_reasons(session.mean_bits, session.total_bits, session.transitions, self.model.thresholds)
-            )
+            score = score_state(session, self.scoring)
+            threshold = self.scoring.scorer.threshold if self.scoring.scorer else math.inf
+            signals = explain(session, self.scoring) if score > threshold else []
+            reasons = reasons_of(signals) if signals else ()
             if reasons and allows(last, reasons, session.last_ts_ms, self.cooldown_ms):
                 flag = build_flag(
-                    ev.user_key, session, reasons, self.model.thresholds, self.model.version, rec.shard_id, rec.seq
+                    ev.user_key, session, reasons, score, threshold, signals, self.model.version, rec.shard_id, rec.seq
                 )
                 self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=flag.body)
                 last = flag.last

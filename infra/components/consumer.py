@@ -83,7 +83,13 @@ class Consumer(Construct):
         access.allow(state_actions, [table.table_arn])  # PutItem only with conditional state writes
         # Flags to the flag queue (the code); given-up batches to the failure queue (the on-failure destination).
         access.allow(["sqs:SendMessage"], [flag_queue.queue_arn, failure_queue.queue_arn])
-        access.allow(["s3:GetObject"], [model_bucket.arn_for_objects(f"{settings.MODELS_PREFIX}*")])
+        access.allow(
+            ["s3:GetObject"],
+            [
+                model_bucket.arn_for_objects(f"{settings.MODELS_PREFIX}*"),
+                model_bucket.arn_for_objects(settings.ALLOWLIST_KEY),
+            ],
+        )
         access.allow(["s3:ListBucket"], [model_bucket.bucket_arn])
         rejected = (settings.REJECTED_PREFIX, settings.REJECTED_PAYLOAD_PREFIX)
         access.allow(["s3:PutObject"], [data_bucket.arn_for_objects(f"{prefix}*") for prefix in rejected])

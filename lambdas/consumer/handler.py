@@ -26,6 +26,7 @@ from clickguard import settings
 from clickguard.consumer.batch import BatchOutcome, Deps, process_batch
 from clickguard.consumer.config import ConsumerConfig, StateWrites
 from clickguard.consumer.kinesis_event import decode_event
+from clickguard.store.allowlist import S3AllowListSource
 from clickguard.store.flags import SqsFlagQueue
 from clickguard.store.model_source import S3ModelSource
 from clickguard.store.rejected import S3RejectedSink
@@ -58,8 +59,10 @@ MODEL = S3ModelSource(S3, CONFIG.model_bucket, CONFIG.model_refresh_seconds, log
 REJECTED = S3RejectedSink(
     S3, CONFIG.data_bucket, CONFIG.rejected_prefix, CONFIG.rejected_payload_prefix, CONFIG.keep_payloads, POOL
 )
-DEPS = Deps(SESSIONS, FLAGS, REJECTED, MODEL)
-MODEL.current()  # load the model during the cold start, not inside the first batch
+ALLOWLIST = S3AllowListSource(S3, CONFIG.model_bucket, CONFIG.model_refresh_seconds, logger=logger)
+DEPS = Deps(SESSIONS, FLAGS, REJECTED, MODEL, ALLOWLIST)
+MODEL.current()  # load the model and the allow-list during the cold start, not inside the first batch
+ALLOWLIST.current()
 # Everything built so far lives as long as the container: move it out of the collector's sight, so the full
 # collections that a 10,000-record batch triggers stop walking boto3's and Powertools' object graphs each time.
 gc.freeze()

@@ -210,3 +210,42 @@ def test_out_of_order_and_late_records_follow_the_rule_at_any_batch_size(size):
     for i in range(0, len(recs), size):
         run(pieces, recs[i : i + size])
     assert snapshot(pieces) == snapshot(whole)
+
+
+def _allowing(flag_body: dict, margin: float = 0.25):
+    from clickguard.review import allowlist
+    from clickguard.review.decision import Verdict, for_flag
+    from tests.review_support import StaticAllowList
+
+    decided = for_flag(flag_body, Verdict.ALLOW, "a known power user", "alice", 1_763_700_000_000)
+    allow = allowlist.apply(allowlist.AllowList(), [decided], days=30, margin=margin, now_ms=1_763_700_000_000)
+    return StaticAllowList(allow)
+
+
+def test_a_user_reviewers_allowed_is_not_flagged_again_for_the_same_behaviour(records, clean):
+    _, flags = clean
+    first = json.loads(flags[0][1])
+    user = first["user_key"]
+    d = deps()
+    d.allowlist = _allowing(first, margin=10.0)  # nothing this user does in the stream is 11x stronger
+    run(d, records)
+    again = [json.loads(f.body) for f in d.flags.sent if f.user_key == user]
+    weaker_or_same = [f for f in again if set(f["reasons"]) <= set(first["reasons"])]
+    assert weaker_or_same == []  # every flag with the allowed reasons (or fewer) stayed silent
+    assert all(set(f["reasons"]) - set(first["reasons"]) for f in again)  # only new reasons get through
+    others = {f.user_key for f in d.flags.sent} - {user}
+    assert others == {json.loads(b)["user_key"] for _, b in flags} - {user}
+
+
+def test_an_allowed_user_is_flagged_again_when_the_behaviour_gets_stronger(records, clean):
+    _, flags = clean
+    first = json.loads(flags[0][1])
+    d = deps()
+    d.allowlist = _allowing(first, margin=0.0)
+    run(d, records)
+    stronger = [json.loads(f.body) for f in d.flags.sent if f.user_key == first["user_key"]]
+    assert stronger and all(
+        f["score"] / f["threshold"] > first["score"] / first["threshold"]
+        for f in stronger
+        if set(f["reasons"]) <= set(first["reasons"])
+    )

@@ -49,7 +49,19 @@ from clickguard.consumer.state import LastFlag, UserState, trim_seqs
 from clickguard.decoding import Decoder
 from clickguard.events import Event, Reason, RejectedRecord
 from clickguard.model.scoring import BatchResult, EventBatch, score_batch
+from clickguard.review.allowlist import AllowList
+from clickguard.review.ports import AllowListSource
 
+
+@dataclass(frozen=True)
+class _NoAllowList:
+    """No reviewer has allowed anyone (tests and tools that run the consumer without the review loop)."""
+
+    def current(self) -> AllowList:
+        return AllowList()
+
+
+NO_ALLOWLIST = _NoAllowList()
 # Records that fail alone before the failure is taken for the batch's, not theirs.
 MAX_INTERNAL_ERRORS = 10
 
@@ -60,6 +72,7 @@ class Deps:
     flags: FlagSink
     rejected: RejectSink
     model: ModelProvider
+    allowlist: AllowListSource = field(default_factory=lambda: NO_ALLOWLIST)
 
 
 @dataclass(frozen=True)
@@ -236,7 +249,8 @@ def run_batch(records: Sequence[KinesisRecord], deps: Deps, config: ConsumerConf
     new_last: dict[str, LastFlag] = {}
     if view.model is not None:
         last_flags = {u: (s.last_flag if (s := states.get(u)) else None) for u in adm.touched}
-        ctx = FlagContext(view.table, gap_ms, config.flag_cooldown_seconds * 1000)
+        # The allow-list is read once per batch (a cached object, re-checked like the model), never per user.
+        ctx = FlagContext(view.table, gap_ms, config.flag_cooldown_seconds * 1000, deps.allowlist.current())
         flags, new_last = find_flags(result, applied, prior, last_flags, ctx)
     new_states = next_states(recs, events, adm, states, result, new_last, config)
     failed_users = commit(flags, new_states, deps, out)

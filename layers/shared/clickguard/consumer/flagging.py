@@ -9,11 +9,11 @@ transitions and token counts) for the message and its explanation, and applies t
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from clickguard.consumer.flags import Flag, build_flag
+from clickguard.consumer.flags import Flag, build_flag, rounded
 from clickguard.consumer.rule import allows, firing_mask
 from clickguard.consumer.state import LastFlag
 from clickguard.model.live import Signal, reasons
@@ -26,6 +26,9 @@ from clickguard.model.scoring import (
     score_state,
     state_features,
 )
+from clickguard.review.allowlist import AllowList
+from clickguard.review.rule import suppressed
+from clickguard.review.strength import score_strength
 
 
 @dataclass(frozen=True)
@@ -39,11 +42,13 @@ class Applied:
 
 @dataclass(frozen=True)
 class FlagContext:
-    """What the rule needs besides the batch: the model's table (with detector v2), the session gap, the cooldown."""
+    """What the rule needs besides the batch: the model's table (with detector v2), the session gap, the cooldown,
+    and the users reviewers allowed (``review.rule``: their flags for the same reasons stay silent)."""
 
     table: ScoringTable
     gap_ms: int
     cooldown_ms: int
+    allow: AllowList = field(default_factory=AllowList)
 
 
 def find_flags(
@@ -96,11 +101,15 @@ def _maybe_flag(
         return None
     scorer = ctx.table.scorer
     assert scorer is not None
+    score = score_state(state, ctx.table)
+    strength = score_strength(rounded(score), rounded(scorer.threshold))  # as the allowed flag's message said
+    if strength is not None and suppressed(ctx.allow.entry(user), why, strength, state.last_ts_ms):
+        return None  # a reviewer allowed this behaviour: the last flag stays as it was
     return build_flag(
         user,
         state,
         why,
-        score_state(state, ctx.table),
+        score,
         scorer.threshold,
         signals,
         ctx.table.version or "",

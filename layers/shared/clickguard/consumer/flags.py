@@ -34,6 +34,12 @@ MESSAGE_FIELDS = (
 )  # fmt: skip
 
 
+def rounded(x: float) -> float:
+    """A number as the message carries it: reviewers' tools (and the allow-list) compare these, so the consumer
+    compares the same."""
+    return round(x, 6)
+
+
 @dataclass(frozen=True)
 class Flag:
     flag_id: str
@@ -64,13 +70,13 @@ def build_flag(
         "flag_id": fid,
         "user_key": user_key,
         "session_id": state.session_id,
-        "score": round(score, 6),
-        "threshold": round(threshold, 6),
+        "score": rounded(score),
+        "threshold": rounded(threshold),
         "reasons": list(reasons),
         "signals": [s.as_dict() for s in signals],
         "transitions": state.transitions,
-        "peak_mean_bits": round(state.peak_mean_bits, 6),
-        "total_bits": round(state.total_bits, 6),
+        "peak_mean_bits": rounded(state.peak_mean_bits),
+        "total_bits": rounded(state.total_bits),
         "top_transitions": [
             {"from": t.from_token, "to": t.to_token, "bits": t.bits, "position": t.position} for t in state.top
         ],

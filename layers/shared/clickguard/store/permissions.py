@@ -34,6 +34,8 @@ _CONSUMER: Calls = {
     # models/latest.json, re-checked with IfNoneMatch on its ETag (still GetObject)
     "clickguard.store.model_source": {"s3": frozenset({"GetObject"})},
     "clickguard.store.blobs": {"s3": frozenset({"GetObject"})},  # the files of the version it names
+    # review/allowlist.json, re-checked like the model pointer (the users reviewers allowed)
+    "clickguard.store.allowlist": {"s3": frozenset({"GetObject"})},
     # one metadata object per rejected record, and its raw payload where configured
     "clickguard.store.rejected": {"s3": frozenset({"PutObject"})},
 }
