@@ -56,11 +56,12 @@ def _train(cols: EventColumns, rounds: int) -> Model:
     return model
 
 
-def test_user_scores_are_each_users_worst_session_sum_of_tail_bits(window):
+def test_user_scores_are_each_users_worst_session_tail_score(window):
     model = _train(window, 0)
     names, scores = robust.user_scores(model, window)
     sess = detector.sessions_of(model, window)
-    per_session = score(fit_robust(sess.features, detector.DIRECTIONS, detector.TRIM, detector.ROUNDS), sess.features)
+    tables = fit_robust(sess.features, detector.DIRECTIONS, detector.TRIM, detector.ROUNDS, groups=detector.GROUPS)
+    per_session = score(tables, sess.features)
     for code in range(len(names)):
         mine = per_session[sess.owner == code]
         if len(mine):

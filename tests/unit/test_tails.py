@@ -91,3 +91,23 @@ def test_tables_round_trip_through_json_and_are_small():
     assert np.array_equal(score(again, probe), score(tables, probe))
     with pytest.raises(ValueError):
         fit_tails(probe, [1, 2, 1, 1, 1, 1, 1, 1, 1])
+
+
+def test_grouped_score_counts_each_group_once_by_its_largest_bits():
+    x = _normal(f=4)
+    plain = fit_tails(x, [1, 1, 1, 1])
+    grouped = fit_tails(x, [1, 1, 1, 1], groups=[[0, 1], [2], [3]])
+    rows = np.array([[3.0, 3.0, 0.0, 2.5], [0.0, 0.0, 0.0, 0.0]])
+    bits = feature_bits(plain, rows)
+    direct = np.maximum(bits[:, 0], bits[:, 1]) + bits[:, 2] + bits[:, 3]
+    assert np.allclose(score(grouped, rows), direct)
+    assert np.allclose(score(plain, rows), bits.sum(axis=1))  # no groups: ECOD's sum
+    again = TailTables.from_dict(json.loads(json.dumps(grouped.as_dict())))
+    assert again.groups == ((0, 1), (2,), (3,)) and np.allclose(score(again, rows), direct)
+
+
+def test_groups_must_partition_the_features():
+    with pytest.raises(ValueError):
+        fit_tails(_normal(f=3), [1, 1, 1], groups=[[0, 1]])
+    with pytest.raises(ValueError):
+        fit_tails(_normal(f=3), [1, 1, 1], groups=[[0, 1], [1, 2]])

@@ -4,11 +4,11 @@ the quality benchmark share; ``live`` compiles it for the consumer's per-event s
 * Sessions follow ``model.sessions`` (per user in arrival order, late events dropped); only sessions of at least
   ``min_events`` events are judged.
 * Each session's features: the Markov model's peak running mean bits and total bits, and ``signals.FEATURES``.
-* Unsupervised score (``tails``): the sum over features of the bits of each one's tail probability under the
-  training window's own distribution, fitted robustly (the 2% most anomalous sessions trimmed, twice) on sessions
-  capped per user like the calibration. The consumer scores a session after each of its events (from
-  ``min_events`` on); a user's score is the highest of those (``peak_scores`` runs the consumer's own
-  ``score_batch`` over the window), and the cut is taken on that.
+* Unsupervised score (``tails``): the bits of each feature's tail probability under the training window's own
+  distribution, the largest within each of ``GROUPS`` (one fact counted once) summed across them, fitted robustly
+  (the 2% most anomalous sessions trimmed, twice) on sessions capped per user like the calibration. The consumer
+  scores a session after each of its events (from ``min_events`` on); a user's score is the highest of those
+  (``peak_scores`` runs the consumer's own ``score_batch`` over the window), and the cut is taken on that.
 * Supervised part (``supervised``): where the window has a block list, a logistic regression on each user's worst
   session's feature bits and that session's shares of events per token (linear in the shares, so the consumer
   streams it as one running sum: ``live``), blended in only if it validates better on held-back labels.
@@ -42,6 +42,10 @@ from clickguard.model.vocabulary import START_INDEX, encode, index_of
 FEATURES: tuple[str, ...] = ("peak_mean_bits", "total_bits", *SIGNALS)
 # Which tail is anomalous, from each feature's meaning (fixed before any measurement): +1 high, -1 low.
 DIRECTIONS: tuple[int, ...] = (1, 1, 1, 1, 1, -1, 1, 1, -1)
+# One fact, counted once (``tails``: max within a group, sum across), grouped by meaning before any measurement:
+# the transitions; the session's size (total bits, events, duration: a long session is long in all three); its
+# pace (events per minute, gap regularity, sub-second gaps); its outcomes; its diversity.
+GROUPS: tuple[tuple[int, ...], ...] = ((0,), (1, 3, 4), (2, 5, 6), (7,), (8,))
 BUDGET = 0.02  # without labels (or labels that show no cut meeting the target precision): the share flagged
 TRIM, ROUNDS = 0.02, 2
 
@@ -251,7 +255,7 @@ def fit(model: Model, events: EventSeries, blocked: Collection[str] = (), seed: 
     rows = sess.features[clean] if capped is None else sess.features[clean][capped]
     if not len(rows):
         raise ValueError("no session in the window is long enough to fit detector v2")
-    tables = fit_robust(rows, DIRECTIONS, trim=TRIM, rounds=ROUNDS)
+    tables = fit_robust(rows, DIRECTIONS, trim=TRIM, rounds=ROUNDS, groups=GROUPS)
     window = WindowEvents.of(on_time(model, events), sess.names)
     blend, validated = _fit_blend(model, window, tables, sess, positive, seed)
     cut = precision_cut(validated, positive) if positive.any() else None
@@ -309,4 +313,15 @@ def apply(detector: Detector, model: Model, events: EventSeries) -> UserVerdicts
     return UserVerdicts(names, scores, scores > detector.threshold, worst.bits[pick], worst.values[pick])
 
 
-__all__ = ["BUDGET", "DIRECTIONS", "FEATURES", "Detector", "UserVerdicts", "apply", "fit", "live", "scoring_table"]
+__all__ = [
+    "BUDGET",
+    "DIRECTIONS",
+    "FEATURES",
+    "GROUPS",
+    "Detector",
+    "UserVerdicts",
+    "apply",
+    "fit",
+    "live",
+    "scoring_table",
+]

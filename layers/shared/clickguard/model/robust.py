@@ -52,7 +52,7 @@ def user_scores(model: Model, events: EventSeries, blocked: Collection[str] = ()
     rows = sess.features[clean] if capped is None else sess.features[clean][capped]
     if not len(rows):
         return sess.names, best
-    tables = fit_robust(rows, detector.DIRECTIONS, trim=detector.TRIM, rounds=detector.ROUNDS)
+    tables = fit_robust(rows, detector.DIRECTIONS, detector.TRIM, detector.ROUNDS, groups=detector.GROUPS)
     per_session = score(tables, sess.features)
     best[np.unique(sess.owner)] = -np.inf
     np.maximum.at(best, sess.owner, per_session)

@@ -13,8 +13,13 @@ Counting (rather than interpolating) keeps ties honest for count features (event
 training row equal to the most extreme value shares its tail. A value beyond every stored quantile has count 0;
 the probability is floored at ``1 / (n + 1)`` (``n`` = the feature's training rows), what the empirical tail of one
 more point beyond the sample would be, so one feature adds at most ``log2(n + 1)`` bits and no feature can make
-the score infinite. The score is ``sum over features of -log2(tail probability)``: no hand weights. A NaN value
-(a feature undefined for that session) is no evidence: probability 1, zero bits; NaNs are left out of fitting.
+the score infinite. A NaN value (a feature undefined for that session) is no evidence: probability 1, zero bits;
+NaNs are left out of fitting.
+
+The score sums bits across *groups* of features and takes the largest within a group: ``sum over groups of max over
+the group's features of -log2(tail probability)``, no hand weights. Features that measure one thing (a long
+session is long in events, duration and total surprisal at once) form one group, so that one fact is counted once
+and not three times; with every feature its own group (the default) it is ECOD's sum over features.
 
 ``fit_robust`` guards against the abusers nobody labelled: fit, score the training rows, drop the most anomalous
 ``trim`` share, refit on the rest, ``rounds`` times (each round trims the rows the previous one kept).
@@ -34,10 +39,15 @@ class TailTables:
     quantiles: np.ndarray  # (n_features, n_quantiles) float32, each row sorted
     directions: tuple[int, ...]  # +1 high anomalous, -1 low, 0 both
     n_rows: tuple[int, ...]  # training rows per feature (NaNs left out): the floor is 1 / (n + 1)
+    groups: tuple[tuple[int, ...], ...] = ()  # features scored as one fact (max within, sum across); () = singletons
 
     @property
     def n_features(self) -> int:
         return len(self.directions)
+
+    @property
+    def feature_groups(self) -> tuple[tuple[int, ...], ...]:
+        return self.groups or tuple((j,) for j in range(self.n_features))
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form (for the model artifact)."""
@@ -45,12 +55,15 @@ class TailTables:
             "quantiles": self.quantiles.astype(np.float32).tolist(),
             "directions": list(self.directions),
             "n_rows": list(self.n_rows),
+            "groups": [list(g) for g in self.groups],
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TailTables:
         q = np.asarray(data["quantiles"], dtype=np.float32)
-        return cls(q, tuple(int(d) for d in data["directions"]), tuple(int(n) for n in data["n_rows"]))
+        dirs = tuple(int(d) for d in data["directions"])
+        groups = _check_groups(data.get("groups", ()), len(dirs))
+        return cls(q, dirs, tuple(int(n) for n in data["n_rows"]), groups)
 
 
 def _check_directions(directions: Sequence[int], n_features: int) -> tuple[int, ...]:
@@ -60,13 +73,24 @@ def _check_directions(directions: Sequence[int], n_features: int) -> tuple[int, 
     return dirs
 
 
-def fit_tails(features: np.ndarray, directions: Sequence[int], n_quantiles: int = 256) -> TailTables:
+def _check_groups(groups: Sequence[Sequence[int]], n_features: int) -> tuple[tuple[int, ...], ...]:
+    """``()``, or a partition of the features into non-empty groups."""
+    out = tuple(tuple(int(j) for j in g) for g in groups)
+    if out and (sorted(j for g in out for j in g) != list(range(n_features)) or any(not g for g in out)):
+        raise ValueError(f"groups must partition the {n_features} features, got {out}")
+    return out
+
+
+def fit_tails(
+    features: np.ndarray, directions: Sequence[int], n_quantiles: int = 256, groups: Sequence[Sequence[int]] = ()
+) -> TailTables:
     """Quantile tables of each feature (column) over the training rows; a feature with no value gets zeros and
     ``n_rows`` 0 (it then never scores)."""
     x = np.asarray(features, dtype=np.float64)
     if x.ndim != 2:
         raise ValueError("features must be a (rows, features) matrix")
     dirs = _check_directions(directions, x.shape[1])
+    parts = _check_groups(groups, x.shape[1])
     grid = np.linspace(0.0, 1.0, n_quantiles)
     table = np.zeros((x.shape[1], n_quantiles), dtype=np.float32)
     n_rows = []
@@ -75,7 +99,7 @@ def fit_tails(features: np.ndarray, directions: Sequence[int], n_quantiles: int 
         n_rows.append(len(col))
         if len(col):
             table[j] = np.sort(np.quantile(col, grid).astype(np.float32))
-    return TailTables(table, dirs, tuple(n_rows))
+    return TailTables(table, dirs, tuple(n_rows), parts)
 
 
 def tail_probabilities(tables: TailTables, features: np.ndarray) -> np.ndarray:
@@ -107,8 +131,12 @@ def feature_bits(tables: TailTables, features: np.ndarray) -> np.ndarray:
 
 
 def score(tables: TailTables, features: np.ndarray) -> np.ndarray:
-    """The anomaly score per row: the sum of the features' bits. Higher = more anomalous."""
-    total: np.ndarray = feature_bits(tables, features).sum(axis=1)
+    """The anomaly score per row: over the groups, the sum of each group's largest feature bits. Higher = more
+    anomalous."""
+    bits = feature_bits(tables, features)
+    total: np.ndarray = np.zeros(len(bits))
+    for group in tables.feature_groups:
+        total = total + bits[:, list(group)].max(axis=1)
     return total
 
 
@@ -118,17 +146,18 @@ def fit_robust(
     trim: float = 0.02,
     rounds: int = 2,
     n_quantiles: int = 256,
+    groups: Sequence[Sequence[int]] = (),
 ) -> TailTables:
     """``fit_tails``, then ``rounds`` times: score the rows still kept, keep their least anomalous ``1 - trim`` share
     (ties at the cut stay), refit on those. Trimming compounds: the defaults drop about 4% of the rows."""
     if not 0.0 <= trim < 1.0 or rounds < 0:
         raise ValueError("trim must be in [0, 1) and rounds >= 0")
     x = np.asarray(features, dtype=np.float64)
-    tables = fit_tails(x, directions, n_quantiles)
+    tables = fit_tails(x, directions, n_quantiles, groups)
     for _ in range(rounds if trim > 0 and len(x) else 0):
         s = score(tables, x)
         x = x[s <= np.quantile(s, 1.0 - trim, method="higher")]
-        tables = fit_tails(x, directions, n_quantiles)
+        tables = fit_tails(x, directions, n_quantiles, groups)
     return tables
 
 
