@@ -59,6 +59,9 @@ def test_event_lines_become_step_events_at_their_line_positions():
 @pytest.mark.parametrize(
     ("line", "reason"),
     [(b"{not json", "not JSON"), (b"\xff\xfe", "not JSON"), (b"[1, 2]", "not a JSON object"),
+     (b'{"event_type":["purchase"], "timestamp":"2017-06-13 11:33:01", "id": "1"}', "unknown event_type"),
+     (b'{"event_type":"purchase", "timestamp":"2017-06-13 11:33:01", "id": "1", "amount": "1.00", "x": NaN}',
+      "not JSON"),
      (b'{"event_type":"refund", "timestamp":"2017-06-13 11:33:01", "id": "1"}', "unknown event_type"),
      (b'{"event_type":"purchase", "timestamp":"2017-06-13 11:33:01", "amount": "1.00"}', "missing or bad id"),
      (b'{"event_type":"purchase", "timestamp":"2017-06-13 11:33:01", "id": "1", "amount": "1.005"}',

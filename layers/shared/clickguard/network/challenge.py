@@ -27,6 +27,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import msgspec
+
 from clickguard.events import RejectedRecord, parse_timestamp
 from clickguard.network.flags import PurchaseFlag
 from clickguard.network.money import BadAmount, parse_cents
@@ -35,7 +37,9 @@ from clickguard.network.step import Kind, NetworkEvent
 FILE_SHARD = "file"  # the file mode's one pseudo-shard: positions are line numbers
 KINDS = {"purchase": Kind.PURCHASE, "befriend": Kind.BEFRIEND, "unfriend": Kind.UNFRIEND}
 ADDED_FIELDS = ("mean", "sd")
-_decode = json.JSONDecoder().decode  # a str decoder: json.loads would sniff the encoding of every line
+# msgspec (the consumer's decoder too) reads a line about five times faster than json.loads, and more strictly: NaN,
+# Infinity and numbers out of range are not JSON, so they can never reach the output.
+_decode = msgspec.json.Decoder().decode
 
 
 class BadParameters(ValueError):
@@ -49,8 +53,8 @@ class MalformedLine(ValueError):
 def read_parameters(line: bytes | str) -> tuple[int, int]:
     """``{"D":"3", "T":"50"}`` -> (3, 50)."""
     try:
-        obj = json.loads(line)
-    except ValueError:
+        obj = _decode(line)
+    except (msgspec.DecodeError, msgspec.ValidationError):
         raise BadParameters('the first line is not JSON; expected {"D": "<degree>", "T": "<purchases>"}') from None
     if not isinstance(obj, dict) or "D" not in obj or "T" not in obj:
         raise BadParameters('the first line must be {"D": "<degree>", "T": "<purchases>"}')
@@ -78,12 +82,13 @@ class LineParser:
 
     def parse(self, line: bytes | str, seq: int) -> tuple[NetworkEvent, dict[str, Any]]:
         try:
-            obj = _decode(line.decode() if isinstance(line, bytes) else line)
-        except ValueError:  # UnicodeDecodeError too
+            obj = _decode(line)
+        except (msgspec.DecodeError, msgspec.ValidationError):  # also invalid UTF-8, NaN, numbers out of range
             raise MalformedLine("not JSON") from None
-        if not isinstance(obj, dict):
+        if type(obj) is not dict:
             raise MalformedLine("not a JSON object")
-        kind = KINDS.get(obj.get("event_type"))  # type: ignore[arg-type]
+        event_type = obj.get("event_type")
+        kind = KINDS.get(event_type) if type(event_type) is str else None
         if kind is None:
             raise MalformedLine("unknown event_type")
         ts = self._timestamp(obj.get("timestamp"))
@@ -92,8 +97,8 @@ class LineParser:
                 cents = parse_cents(obj.get("amount"))
             except BadAmount as exc:
                 raise MalformedLine(f"amount {exc.reason}") from None
-            return NetworkEvent(_id(obj, "id"), kind, ts, FILE_SHARD, seq, cents=cents), obj
-        return NetworkEvent(_id(obj, "id1"), kind, ts, FILE_SHARD, seq, friend_key=_id(obj, "id2")), obj
+            return NetworkEvent(_id(obj, "id"), kind, ts, FILE_SHARD, seq, cents), obj
+        return NetworkEvent(_id(obj, "id1"), kind, ts, FILE_SHARD, seq, None, _id(obj, "id2")), obj
 
     def _timestamp(self, value: Any) -> int:
         cached = self._ts.get(value) if isinstance(value, str) else None
