@@ -1,9 +1,13 @@
 """The rejected-records sink: one small JSON object per rejected record, keyed by shard and sequence number.
 
 ``rejected/YYYY/MM/DD/<shard>/<sequence number>.json`` (the date of the record's arrival) holds what an operator
-needs to find and replay the record, and nothing of its content: reason, detail, shard, sequence number, arrival
-time, size and the sha256 of the payload. The key is the record's own, so a replayed or bisected batch writes
-the same object with the same bytes again: never a second line for one record.
+needs to find and replay the record, and nothing of its content: reason, detail, shard, sequence number, the part
+of the record (``sub_record``), arrival time, size and the sha256 of the payload. The key is the record's own, so
+a replayed or bisected batch writes the same object with the same bytes again: never a second line for one record.
+
+A record that holds several events (a KPL aggregate, an NDJSON or array payload, a log batch) can have several bad
+parts: each is its own object, ``<sequence number>-<sub>.json`` for the part at index ``sub`` > 0 (part 0, like a
+record rejected whole, keeps ``<sequence number>.json``), so no part's entry overwrites another's.
 
 The raw payload (which may carry personal data: IP, device ids, location) is kept only where configured
 (``KeepPayloads``), under its own prefix that the bucket expires after a few days: by default only for
@@ -30,7 +34,8 @@ from clickguard.store.retry import run_all
 def _record_path(entry: RejectedEntry) -> str:
     rec = entry.record
     day = datetime.fromtimestamp(rec.arrival_ms / 1000, tz=UTC).strftime("%Y/%m/%d")
-    return f"{day}/{rec.shard_id}/{rec.seq_str}"
+    name = f"{rec.seq_str}-{rec.sub}" if rec.sub else rec.seq_str
+    return f"{day}/{rec.shard_id}/{name}"
 
 
 def object_key(prefix: str, entry: RejectedEntry) -> str:
@@ -49,6 +54,7 @@ def describe(entry: RejectedEntry, kept_at: str | None) -> bytes:
         "detail": entry.detail,
         "shard_id": rec.shard_id,
         "sequence_number": rec.seq_str,
+        "sub_record": rec.sub,
         "arrival_time": format_ms(rec.arrival_ms),
         "size": len(rec.data),
         "sha256": hashlib.sha256(rec.data).hexdigest(),
