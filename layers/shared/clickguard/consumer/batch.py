@@ -305,7 +305,7 @@ def applied_columns(recs: Sequence[KinesisRecord], events: Sequence[Event], adm:
         adm.ts_ms,
         [events[i].session_id for i in idx],
     )
-    return Applied(batch, [recs[i].shard_id for i in idx], [recs[i].seq for i in idx])
+    return Applied(batch, [recs[i].shard_id for i in idx], [recs[i].seq for i in idx], [recs[i].sub for i in idx])
 
 
 def next_states(

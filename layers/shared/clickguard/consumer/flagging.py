@@ -38,6 +38,7 @@ class Applied:
     events: EventBatch  # user keys, tokens, effective (clamped) times, session ids
     shard_ids: Sequence[str]
     seqs: Sequence[int]
+    subs: Sequence[int]  # the event's part of its record (KPL sub-record, NDJSON line); 0 for a one-event record
 
 
 @dataclass(frozen=True)
@@ -115,4 +116,5 @@ def _maybe_flag(
         ctx.table.version or "",
         applied.shard_ids[i],
         applied.seqs[i],
+        applied.subs[i],
     )

@@ -1,8 +1,10 @@
 """The pre-block flag: its stable id and the JSON message reviewers receive (when one fires: ``consumer.rule``).
 
 Identity. ``flag_id`` hashes the user key, the session's first event time, the reason set and the shard and
-sequence number of the event it fired on. A replay recomputes the same flag from the same committed state and
-records, so it carries the same id (and the same body): a duplicate SQS message is possible, a new flag is not.
+sequence number of the event it fired on, and its part of the record when the record holds several events (a KPL
+sub-record, an NDJSON line: ``source.sub_record``), so two flags fired inside one aggregate never share an id. A
+replay recomputes the same flag from the same committed state and records, so it carries the same id (and the same
+body): a duplicate SQS message is possible, a new flag is not.
 Replays are deterministic for one model version; if a new model is published between a failure and its
 replay, the replayed batch is scored by the new model, as any later batch would be.
 
@@ -48,8 +50,13 @@ class Flag:
     last: LastFlag  # what the user's state remembers
 
 
-def flag_id(user_key: str, session_first_ts_ms: int, reasons: tuple[str, ...], shard_id: str, seq: int) -> str:
-    key = "\x1f".join((user_key, str(session_first_ts_ms), ",".join(sorted(reasons)), shard_id, str(seq)))
+def flag_id(
+    user_key: str, session_first_ts_ms: int, reasons: tuple[str, ...], shard_id: str, seq: int, sub: int = 0
+) -> str:
+    parts = [user_key, str(session_first_ts_ms), ",".join(sorted(reasons)), shard_id, str(seq)]
+    if sub:  # part 0 (and every record of one event) keeps the id it always had
+        parts.append(str(sub))
+    key = "\x1f".join(parts)
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
@@ -63,8 +70,12 @@ def build_flag(
     model_version: str,
     shard_id: str,
     seq: int,
+    sub: int = 0,
 ) -> Flag:
-    fid = flag_id(user_key, state.first_ts_ms, reasons, shard_id, seq)
+    fid = flag_id(user_key, state.first_ts_ms, reasons, shard_id, seq, sub)
+    source: dict[str, Any] = {"shard_id": shard_id, "sequence_number": str(seq)}
+    if sub:
+        source["sub_record"] = sub
     message: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "flag_id": fid,
@@ -84,7 +95,7 @@ def build_flag(
         "first_event_time": format_ms(state.first_ts_ms),
         "last_event_time": format_ms(state.last_ts_ms),
         "flagged_at": format_ms(state.last_ts_ms),  # event time: the same flag replayed says the same thing
-        "source": {"shard_id": shard_id, "sequence_number": str(seq)},
+        "source": source,
     }
     body = json.dumps(message, sort_keys=True, separators=(",", ":"))
     return Flag(fid, user_key, body, LastFlag(state.last_ts_ms, model_version, fid, reasons))
