@@ -75,8 +75,9 @@ class Reader:
         self.tally = tally
 
     def chunks(
-        self, fh: IO[bytes], name: str, size: int, first_line: int = 1
+        self, fh: IO[bytes], name: str, size: int, first_line: int = 1, keep: bool = False
     ) -> Iterator[tuple[list[NetworkEvent], dict[int, dict[str, Any]]]]:
+        """Chunks of ``size`` events; ``keep``: with each purchase's input object by position (to print flags)."""
         events: list[NetworkEvent] = []
         originals: dict[int, dict[str, Any]] = {}
         for number, line in enumerate(fh, start=first_line):
@@ -90,7 +91,7 @@ class Reader:
                 self.tally.skip(f"{name}:{number}", str(exc))
                 continue
             events.append(event)
-            if event.kind is Kind.PURCHASE:
+            if keep and event.kind is Kind.PURCHASE:
                 originals[event.seq] = obj
             if len(events) >= size:
                 yield events, originals
@@ -135,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             fail(f"--out {args.out}: cannot write it ({exc.strerror})")
         with out:
-            for events, originals in reader.chunks(stream, str(args.stream), args.chunk):
+            for events, originals in reader.chunks(stream, str(args.stream), args.chunk, keep=True):
                 for flag in _apply(events, store, config, tally, score=True):
                     out.write(flagged_line(originals[flag.seq], flag) + "\n")
     _report(tally, config, time.perf_counter() - started)
