@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from clickguard.store import permissions
-from clickguard.store.permissions import ARCHIVE_TRANSFORM, CONSUMER, DECISIONS, TRAINER
+from clickguard.store.permissions import ARCHIVE_TRANSFORM, CONSUMER, DECISIONS, SCORE_API, TRAINER
 
 _ESM_READS = "the event source mapping polls the stream with the function's role"
 
@@ -38,6 +38,9 @@ NOT_CALLED_BY_CODE: dict[str, dict[str, str]] = {
         "sqs:DeleteMessage": "the event source mapping deletes the messages the function recorded",
         "sqs:GetQueueAttributes": "the event source mapping reads the queue's attributes with the function's role",
         "s3:ListBucket": "a missing review/allowlist.json then reads as 404 (no list yet) instead of 403",
+    },
+    SCORE_API: {
+        "s3:ListBucket": "a missing models/latest.json or review/allowlist.json then reads as 404, not 403",
     },
 }
 EVERY_FUNCTION: dict[str, str] = {

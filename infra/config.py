@@ -45,6 +45,11 @@ OUTPUT_ALARM_TOPIC_ARN = "AlarmTopicArn"
 OUTPUT_DECISION_QUEUE_URL = "DecisionQueueUrl"  # the review loop: `clickguard review` and services send decisions here
 OUTPUT_DECISION_DLQ_URL = "DecisionDeadLetterQueueUrl"
 OUTPUT_DECISIONS_FUNCTION = "DecisionsFunctionName"
+OUTPUT_SCORE_API_FUNCTION = "ScoreApiFunctionName"  # POST /score (clickguard.api)
+# Deployed flavour only (moto has no function URL; the local runtime serves POST /score on 127.0.0.1 instead).
+OUTPUT_SCORE_URL = "ScoreApiUrl"
+OUTPUT_SCORE_INVOKE_POLICY_ARN = "ScoreApiInvokePolicyArn"  # attach to the roles that may call the score API
+AWS_ONLY_OUTPUT_KEYS = (OUTPUT_SCORE_URL, OUTPUT_SCORE_INVOKE_POLICY_ARN)
 OUTPUT_KEYS = (
     OUTPUT_STREAM_NAME,
     OUTPUT_STREAM_ARN,
@@ -62,6 +67,7 @@ OUTPUT_KEYS = (
     OUTPUT_DECISION_QUEUE_URL,
     OUTPUT_DECISION_DLQ_URL,
     OUTPUT_DECISIONS_FUNCTION,
+    OUTPUT_SCORE_API_FUNCTION,
 )
 
 # Resource types that moto's CloudFormation does not create (it skips them with a warning, and a Ref/GetAtt to
@@ -72,6 +78,7 @@ MOTO_UNSUPPORTED = {
     "AWS::Logs::LogStream": "omitted with the Firehose archive (its error log stream)",
     "AWS::CloudWatch::Alarm": "omitted: moto never evaluates alarms",
     "AWS::SNS::Subscription": "omitted: nothing delivers e-mail locally",
+    "AWS::Lambda::Url": "omitted: the local runtime serves POST /score on 127.0.0.1 (clickguard.local.score_server)",
     "AWS::SQS::QueuePolicy": "kept, skipped by moto: TLS-only and EventBridge send policies",
     "AWS::S3::BucketPolicy": "kept, skipped by moto: TLS-only and access-log delivery policies",
     "AWS::SNS::TopicPolicy": "kept, skipped by moto: TLS-only topic policy",
@@ -162,6 +169,9 @@ class StackConfig:
     decision_max_receives: int = 5
     decisions_memory_mb: int = 256
     decisions_timeout_seconds: int = 30
+    score_api_memory_mb: int = 1024
+    score_api_timeout_seconds: int = 10
+    score_api_reserved_concurrency: int = 10
     consumer_memory_mb: int = 1024
     consumer_timeout_seconds: int = 60
     batch_size: int = 1000
@@ -206,6 +216,10 @@ class StackConfig:
     @property
     def decisions_service(self) -> str:
         return f"{settings.DECISIONS_SERVICE}-{self.stage}"
+
+    @property
+    def score_api_service(self) -> str:
+        return f"{settings.SCORE_API_SERVICE}-{self.stage}"
 
     @classmethod
     def from_context(cls, get: Any) -> StackConfig:
@@ -269,6 +283,9 @@ RANGES: dict[str, tuple[float, float]] = {
     "decision_max_receives": (1, 1000),
     "decisions_memory_mb": (128, 10240),
     "decisions_timeout_seconds": (3, 900),
+    "score_api_memory_mb": (128, 10240),
+    "score_api_timeout_seconds": (3, 900),
+    "score_api_reserved_concurrency": (1, 1000),
     "consumer_memory_mb": (128, 10240),
     "consumer_timeout_seconds": (3, 900),
     "batch_size": (1, 10000),

@@ -18,6 +18,7 @@ from infra.components.layer import SharedLayer
 from infra.components.monitoring import Monitoring
 from infra.components.network_table import NetworkTable
 from infra.components.queues import Queues
+from infra.components.score_api import ScoreApi
 from infra.components.state_table import SessionTable
 from infra.components.trainer import Trainer
 
@@ -98,6 +99,18 @@ class ClickguardStack(Stack):
             },
             decisions=decisions.function,
         )
+        score_api = ScoreApi(
+            self,
+            "ScoreApi",
+            config=config,
+            layer=layer,
+            table=table,
+            model_bucket=buckets.models,
+            key=key,
+            alarm_topic=monitoring.topic,
+            removal_policy=removal,
+        )
+        monitoring.dashboard.add_widgets(*score_api.widgets(config.score_api_service))
 
         dashboard_url = (
             f"https://{self.region}.console.aws.amazon.com/cloudwatch/home?region={self.region}"
@@ -120,5 +133,14 @@ class ClickguardStack(Stack):
             (cfg.OUTPUT_DECISION_QUEUE_URL, decisions.queue.queue_url, "FIFO queue of reviewers' decisions"),
             (cfg.OUTPUT_DECISION_DLQ_URL, decisions.dead_letter_queue.queue_url, "decisions that kept failing"),
             (cfg.OUTPUT_DECISIONS_FUNCTION, decisions.function.function_name, "records decisions, keeps allow-list"),
+            (cfg.OUTPUT_SCORE_API_FUNCTION, score_api.function.function_name, "POST /score: a user's score now"),
         ):
             CfnOutput(self, key_name, value=value, description=description)
+        if score_api.url is not None and score_api.invoke_policy is not None:  # the deployed flavour
+            CfnOutput(self, cfg.OUTPUT_SCORE_URL, value=score_api.url.url, description="POST /score, SigV4-signed")
+            CfnOutput(
+                self,
+                cfg.OUTPUT_SCORE_INVOKE_POLICY_ARN,
+                value=score_api.invoke_policy.managed_policy_arn,
+                description="attach to the roles that may call the score API",
+            )

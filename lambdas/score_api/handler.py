@@ -2,9 +2,9 @@
 
 Thin on purpose: configuration is validated and clients are created once at cold start (the model is loaded then
 too, so the first request does not pay for it); each invocation is one call into
-``clickguard.api.service.ScoreService.handle``. Read-only: one BatchGetItem of the user's state, the model's
-conditional re-check on S3; nothing is ever written. Logs carry the status, the reason of a refusal and counts,
-never the user key or anything of the body.
+``clickguard.api.service.ScoreService.handle``. Read-only: one BatchGetItem of the user's state, the conditional
+re-checks of the model and of the allow-list on S3; nothing is ever written. Logs carry the status, the reason of
+a refusal and counts, never the user key or anything of the body.
 
 Timeouts are short: a caller waits on this answer, and a retry after a slow call beats a slow call. Reserved
 concurrency (the stack) is the throttle: past it, Lambda answers 429 itself, before this code runs.
@@ -26,6 +26,7 @@ from clickguard import settings
 from clickguard.api.config import ScoreApiConfig
 from clickguard.api.function_url import decode_event, encode_response
 from clickguard.api.service import Answer, Policy, ScoreService
+from clickguard.store.allowlist import S3AllowListSource
 from clickguard.store.model_source import S3ModelSource
 from clickguard.store.retry import Backoff
 from clickguard.store.sessions import DynamoSessionStore
@@ -42,8 +43,12 @@ S3 = boto3.client("s3", config=_BOTO)
 # One key per request: a BatchGetItem leaves it unprocessed only under throttling; two quick retries, then a 503.
 SESSIONS = DynamoSessionStore(DYNAMODB, CONFIG.table_name, backoff=Backoff(attempts=3, base_s=0.02, cap_s=0.1))
 MODEL = S3ModelSource(S3, CONFIG.model_bucket, CONFIG.model_refresh_seconds, logger=logger)
-SCORER = ScoreService(SESSIONS, MODEL, Policy(CONFIG.flag_cooldown_seconds * 1000, CONFIG.user_key_source))
-MODEL.current()  # load the model during the cold start, not inside the first request
+# The reviewers' allow-list, as the consumer reads it: a user allowed for these reasons is not flagged again.
+ALLOWLIST = S3AllowListSource(S3, CONFIG.model_bucket, CONFIG.model_refresh_seconds, logger=logger)
+POLICY = Policy(CONFIG.flag_cooldown_seconds * 1000, CONFIG.user_key_source)
+SCORER = ScoreService(SESSIONS, MODEL, POLICY, ALLOWLIST)
+MODEL.current()  # load the model and the allow-list during the cold start, not inside the first request
+ALLOWLIST.current()
 
 
 def record_metrics(answer: Answer, ms: float) -> None:

@@ -31,6 +31,7 @@ HANDLERS = {
     permissions.TRAINER: ROOT / "training" / "handler.py",
     permissions.DECISIONS: ROOT / "lambdas" / "decisions" / "handler.py",
     permissions.ARCHIVE_TRANSFORM: ROOT / "lambdas" / "archive_transform" / "handler.py",
+    permissions.SCORE_API: ROOT / "lambdas" / "score_api" / "handler.py",
 }
 # Services whose client method names are recognised as calls: the ones the stack uses, and a few more so that a
 # new kind of call is caught rather than overlooked.
@@ -228,6 +229,7 @@ FUNCTION_PREFIX = {
     permissions.TRAINER: "TrainerFunction",
     permissions.DECISIONS: "DecisionsFunction",
     permissions.ARCHIVE_TRANSFORM: "ArchiveTransformFunction",
+    permissions.SCORE_API: "ScoreApiFunction",
 }
 
 
@@ -282,6 +284,9 @@ def test_the_final_action_lists(synth_aws):
         "kms:GenerateDataKey",
     }
     assert consumer >= common and trainer >= common and decisions >= common
+    score_api = role_actions(synth_aws.template, FUNCTION_PREFIX[permissions.SCORE_API])  # reads, nothing else
+    assert score_api - common == {"dynamodb:BatchGetItem", "s3:GetObject", "s3:ListBucket", "kms:Decrypt",
+                                  "kms:DescribeKey"}  # fmt: skip
 
 
 # --- both checks catch a drift --------------------------------------------------------------------------------------

@@ -17,6 +17,9 @@ from clickguard.consumer.flagging import explain
 from clickguard.model import detector
 from clickguard.model.live import reasons
 from clickguard.model.scoring import score_state
+from clickguard.review import allowlist
+from clickguard.review.allowlist import AllowList
+from clickguard.review.decision import Verdict, for_flag
 from tests.consumer_support import (
     SEQ0,
     FakeFlags,
@@ -28,6 +31,7 @@ from tests.consumer_support import (
     make_model,
     to_records,
 )
+from tests.review_support import StaticAllowList
 
 MODEL = make_model()
 TABLE = detector.scoring_table(MODEL)
@@ -35,23 +39,24 @@ THRESHOLD = TABLE.scorer.threshold
 COOLDOWN_MS = config().flag_cooldown_seconds * 1000
 NOW_MS = 4_000_000_000_000  # arrival far after every event: nothing is clamped
 STREAM = event_stream()
+NO_ALLOW = AllowList()
 
 
 def user_events(user: str) -> list[dict]:
     return [e for e in STREAM if e["user_id"] == user]
 
 
-def consumer(payloads: list[dict], deps: Deps | None = None, first: int = 0) -> Deps:
+def consumer(payloads: list[dict], deps: Deps | None = None, first: int = 0, allow=NO_ALLOW) -> Deps:
     """The consumer's orchestrator with in-memory stores, ``payloads`` as one batch (sequence numbers from
     position ``first`` on, so a later batch continues the shard)."""
-    deps = deps or Deps(FakeSessions(), FakeFlags(), FakeRejected(), FakeModel(MODEL))
+    deps = deps or Deps(FakeSessions(), FakeFlags(), FakeRejected(), FakeModel(MODEL), StaticAllowList(allow))
     if payloads:
         process_batch(to_records(payloads, seq0=SEQ0 + 1000 * first), deps, config())
     return deps
 
 
-def ask(sessions, user: str, events: list[dict] | None = None, model=MODEL) -> tuple[int, dict]:
-    service = ScoreService(sessions, FakeModel(model), Policy(COOLDOWN_MS))
+def ask(sessions, user: str, events: list[dict] | None = None, model=MODEL, allow=NO_ALLOW) -> tuple[int, dict]:
+    service = ScoreService(sessions, FakeModel(model), Policy(COOLDOWN_MS), StaticAllowList(allow))
     payload = {"user_key": user} if events is None else {"user_key": user, "events": events}
     answer = service.handle(HttpRequest("POST", "/score", json.dumps(payload)), NOW_MS)
     wire = encode_response(answer.response)  # what the caller gets: strict JSON (no NaN or Infinity)
@@ -62,18 +67,31 @@ def finite(x: float) -> float | None:
     return round(x, 6) if math.isfinite(x) else None
 
 
-FLAGGED = sorted({f.user_key for f in consumer(STREAM).flags.sent})
-CASES = [(user, k) for user in ("u1", "u3", "u4", "u8", "u9") for k in (0, 1, 4, 7, 11)]
+FIRST_FLAGS = {}
+for _flag in consumer(STREAM).flags.sent:
+    FIRST_FLAGS.setdefault(_flag.user_key, json.loads(_flag.body))
+FLAGGED = sorted(FIRST_FLAGS)
 
 
-@pytest.mark.parametrize(("user", "k"), CASES)
-def test_events_on_top_of_the_stored_state_give_what_the_consumer_reaches_with_them(user, k):
+def allowing(user: str) -> AllowList:
+    """A reviewer allowed the user's first flag, margin 0: only a stronger flag, or one with a new reason, goes out."""
+    decided = for_flag(FIRST_FLAGS[user], Verdict.ALLOW, "a known power user", "alice", 1_763_700_000_000)
+    return allowlist.apply(AllowList(), [decided], days=30, margin=0.0, now_ms=1_763_700_000_000)
+
+
+CASES = [(user, k, False) for user in ("u1", "u3", "u4", "u8", "u9") for k in (0, 1, 4, 7, 11)]
+CASES += [(user, k, True) for user in ("u3", "u4", "u8", "u9") for k in (0, 4, 11)]
+
+
+@pytest.mark.parametrize(("user", "k", "allowed"), CASES)
+def test_events_on_top_of_the_stored_state_give_what_the_consumer_reaches_with_them(user, k, allowed):
     """The first ``k`` events went through the consumer; the rest come in the request. The answer's session, score
-    and flag decision equal the consumer's after it reads the rest from the stream."""
+    and flag decision equal the consumer's after it reads the rest from the stream (with the same allow-list)."""
     events = user_events(user)
-    before = consumer(events[:k])
+    allow = allowing(user) if allowed else NO_ALLOW
+    before = consumer(events[:k], allow=allow)
     stored, flags_before = dict(before.sessions.items), len(before.flags.sent)
-    status, answer = ask(before.sessions, user, events[k:])
+    status, answer = ask(before.sessions, user, events[k:], allow=allow)
     assert before.sessions.items == stored and before.sessions.put_calls == (1 if k else 0)  # never written
     after = consumer(events[k:], before, first=k)
     session = after.sessions.items[user].session
@@ -112,7 +130,7 @@ def test_without_events_the_answer_is_the_stored_sessions_score(user):
     assert answer["decision"]["fires"] == (score > THRESHOLD)
     if answer["decision"]["fires"]:  # the consumer flagged this very session: the cooldown holds a second flag
         assert user in FLAGGED
-        assert answer["decision"]["held_by_cooldown"] and not answer["decision"]["would_flag"]
+        assert answer["decision"]["held_by"] == "cooldown" and not answer["decision"]["would_flag"]
         assert answer["decision"]["last_flag"]["flag_id"] == state.last_flag.flag_id
 
 
@@ -135,12 +153,21 @@ def test_a_flag_is_held_back_by_the_cooldown_and_let_out_after_it():
     deps.sessions.items[user] = replace(state, last_flag=last)
     more = [{**events[-1], "timestamp": events[-1]["timestamp"] + 1 + i} for i in range(3)]
     held = ask(deps.sessions, user, more)[1]["decision"]
-    assert held["fires"] and held["held_by_cooldown"] and not held["would_flag"] and held["flag_event"] is None
+    assert held["fires"] and held["held_by"] == "cooldown" and not held["would_flag"] and held["flag_event"] is None
     assert held["reasons"] and held["last_flag"]["reasons"] == list(detector.FEATURES)
     # the same state with its last flag a cooldown ago: the flag goes out on the first firing event
     deps.sessions.items[user] = replace(state, last_flag=replace(last, ts_ms=last.ts_ms - COOLDOWN_MS))
     free = ask(deps.sessions, user, more)[1]["decision"]
-    assert free["would_flag"] and not free["held_by_cooldown"] and free["flag_event"] == free["first_firing_event"]
+    assert free["would_flag"] and free["held_by"] is None and free["flag_event"] == free["first_firing_event"]
+
+
+def test_a_user_a_reviewer_allowed_is_held_by_the_allow_list_as_the_consumer_holds_them():
+    user, allow = "u9", allowing("u9")
+    answer = ask(FakeSessions(), user, user_events(user), allow=allow)[1]["decision"]
+    assert answer["fires"] and not answer["would_flag"] and answer["held_by"] == "allow_list"
+    assert answer["allowed"]["flag_id"] == FIRST_FLAGS[user]["flag_id"]
+    assert not consumer(user_events(user), allow=allow).flags.sent
+    assert ask(FakeSessions(), user, user_events(user))[1]["decision"]["would_flag"]  # without the entry: flagged
 
 
 def test_copies_of_applied_events_and_late_events_are_dropped_and_counted():

@@ -1,4 +1,5 @@
-"""What the API needs from the outside world: read-only views of the session table and of the current model."""
+"""What the API needs from the outside world: read-only views of the session table, the current model and the
+reviewers' allow-list (the consumer's own ports for the last two)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from typing import Protocol
 
 from clickguard.consumer.ports import ModelProvider
 from clickguard.consumer.state import UserState
+from clickguard.review.ports import AllowListSource
 
-__all__ = ["ModelProvider", "SessionReader"]
+__all__ = ["AllowListSource", "ModelProvider", "SessionReader"]
 
 
 class SessionReader(Protocol):

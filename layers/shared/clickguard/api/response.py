@@ -15,6 +15,7 @@ from clickguard.api.scoring import Decision, UserScore
 from clickguard.consumer.state import LastFlag
 from clickguard.events import format_ms
 from clickguard.model.scoring import SessionState
+from clickguard.review.allowlist import AllowEntry
 
 SCHEMA_VERSION = 1
 # The answer's fields, once: the README and the tests read this list.
@@ -23,7 +24,7 @@ RESPONSE_FIELDS = (
     "reasons", "signals", "session", "top_transitions", "started_from", "events",
 )  # fmt: skip
 DECISION_FIELDS = (
-    "fires", "first_firing_event", "would_flag", "flag_event", "held_by_cooldown", "reasons", "last_flag",
+    "fires", "first_firing_event", "would_flag", "flag_event", "held_by", "reasons", "last_flag", "allowed",
 )  # fmt: skip
 
 
@@ -44,7 +45,7 @@ def score_body(result: UserScore, model_version: str, threshold: float, min_even
         "min_events": min_events,
         "score": number(result.score),
         "empty": _empty(result, min_events),
-        "decision": _decision(result.decision, last_flag),
+        "decision": _decision(result.decision, last_flag, result.allowed),
         "reasons": list(result.reasons),
         "signals": [s.as_dict() for s in result.signals],
         "session": _session(session),
@@ -81,15 +82,16 @@ def _empty(result: UserScore, min_events: int) -> dict[str, str] | None:
     return None
 
 
-def _decision(d: Decision, last_flag: LastFlag | None) -> dict[str, Any]:
+def _decision(d: Decision, last_flag: LastFlag | None, allowed: AllowEntry | None) -> dict[str, Any]:
     return {
         "fires": d.fires,
         "first_firing_event": d.first_firing_event,
         "would_flag": d.would_flag,
         "flag_event": d.flag_event,
-        "held_by_cooldown": d.held_by_cooldown,
+        "held_by": d.held_by.value if d.held_by else None,
         "reasons": list(d.reasons),
         "last_flag": _last_flag(last_flag),
+        "allowed": allowed.as_dict() if allowed else None,
     }
 
 

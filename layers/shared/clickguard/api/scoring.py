@@ -9,7 +9,8 @@ would compute if those events came next on the stream:
 2. ``model.scoring.score_batch`` on top of the stored session (the vectorised pass: its per-event scores);
 3. the flag rule (``consumer.rule``, through ``consumer.flagging.find_flags``): the rule fires after an event whose
    score passes the model's threshold, and a flag goes out unless the cooldown since the user's last flag holds it
-   back. Without events (or when none applied) the stored session is judged as it stands.
+   back, or a reviewer allowed the user for the same reasons (``review.rule``, the allow-list the consumer reads).
+   Without events (or when none applied) the stored session is judged as it stands.
 
 The request's events get places on a shard of their own (``REQUEST_SHARD``, sequence number = position + 1), so
 the replay guard never mistakes them for records already applied.
@@ -17,9 +18,9 @@ the replay guard never mistakes them for records already applied.
 
 from __future__ import annotations
 
+import enum
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -27,9 +28,10 @@ from clickguard.api.request import ScoreRequest
 from clickguard.consumer.admission import Admission, admit
 from clickguard.consumer.batch import applied_columns
 from clickguard.consumer.flagging import Applied, FlagContext, explain, find_flags
+from clickguard.consumer.flags import rounded
 from clickguard.consumer.kinesis_event import KinesisRecord
 from clickguard.consumer.rule import allows, firing_mask
-from clickguard.consumer.state import UserState
+from clickguard.consumer.state import LastFlag, UserState
 from clickguard.model.live import Signal, reasons
 from clickguard.model.scoring import (
     BatchResult,
@@ -39,8 +41,18 @@ from clickguard.model.scoring import (
     score_batch,
     score_state,
 )
+from clickguard.review.allowlist import AllowEntry, AllowList
+from clickguard.review.rule import suppressed
+from clickguard.review.strength import score_strength
 
 REQUEST_SHARD = "score-request"
+
+
+class HeldBy(enum.StrEnum):
+    """What keeps a flag in when the rule fires, checked in the consumer's order (``consumer.flagging``)."""
+
+    COOLDOWN = "cooldown"  # the user's last flag is less than the cooldown old and these reasons add nothing
+    ALLOW_LIST = "allow_list"  # a reviewer allowed the user for these reasons, and the behaviour is not stronger
 
 
 @dataclass(frozen=True)
@@ -49,10 +61,10 @@ class Decision:
 
     fires: bool  # after one of the request's events (without any: the stored session as it stands)
     first_firing_event: int | None  # index into the request's events
-    flag_event: int | None  # index of the event a flag would go out on (None: no flag, or judged without events)
     would_flag: bool
-    held_by_cooldown: bool  # the first time it fires, the cooldown since the user's last flag holds the flag back
-    reasons: tuple[str, ...]  # the flag's, or at the first firing state when the cooldown holds it back
+    flag_event: int | None  # index of the event a flag would go out on (None: no flag, or judged without events)
+    held_by: HeldBy | None  # what held the flag back the first time the rule fired (None: it went out)
+    reasons: tuple[str, ...]  # the flag's, or at the first firing state when it is held back
 
 
 @dataclass(frozen=True)
@@ -75,6 +87,7 @@ class UserScore:
     reasons: tuple[str, ...]
     decision: Decision
     events: Admitted
+    allowed: AllowEntry | None = None  # the user's allow-list entry, if a reviewer allowed them
 
 
 @dataclass(frozen=True)
@@ -84,6 +97,7 @@ class Rule:
     table: ScoringTable
     gap_ms: int
     cooldown_ms: int
+    allow: AllowList = field(default_factory=AllowList)  # the users reviewers allowed
 
     @property
     def threshold(self) -> float:
@@ -103,7 +117,7 @@ def score_user(request: ScoreRequest, stored: UserState | None, rule: Rule, now_
     if adm.applied:
         decision = _decide_events(result, applied, prior, stored, rule)
     else:
-        decision = _decide_stored(prior, stored, signals, rule)
+        decision = _decide_stored(prior, stored, rule)
     return UserScore(
         user_key=user,
         stored=stored,
@@ -114,6 +128,7 @@ def score_user(request: ScoreRequest, stored: UserState | None, rule: Rule, now_
         reasons=reasons(list(signals)) if signals else (),
         decision=decision,
         events=_counts(len(request.events), adm),
+        allowed=rule.allow.entry(user),
     )
 
 
@@ -132,21 +147,25 @@ def _counts(received: int, adm: Admission) -> Admitted:
 def _decide_events(
     result: BatchResult, applied: Applied, prior: SessionState | None, stored: UserState | None, rule: Rule
 ) -> Decision:
-    """The consumer's own rule over the applied events: the firing screen, then ``find_flags`` with the cooldown."""
+    """The consumer's own rule over the applied events: the firing screen, then ``find_flags`` (cooldown and
+    allow-list) for the flag; what held back the first firing event's flag, if it was held."""
     firing = np.flatnonzero(firing_mask(result, rule.table))
     if not len(firing):
-        return Decision(False, None, None, False, False, ())
+        return Decision(False, None, False, None, None, ())
     user = applied.events.users[0]
-    ctx = FlagContext(rule.table, rule.gap_ms, rule.cooldown_ms)
-    flags, _ = find_flags(result, applied, {user: prior}, {user: stored.last_flag if stored else None}, ctx)
+    last = stored.last_flag if stored else None
+    ctx = FlagContext(rule.table, rule.gap_ms, rule.cooldown_ms, rule.allow)
+    flags, _ = find_flags(result, applied, {user: prior}, {user: last}, ctx)
     first = int(firing[0])
     first_event = applied.seqs[first] - 1  # the request's events sit at sequence number = position + 1
-    if flags:
-        # Each flag's message names the event it fired on (``source.sequence_number``): the first goes out.
+    flag_event = None
+    if flags:  # each flag's message names the event it fired on (``source.sequence_number``): the first goes out
         flag_event = int(json.loads(flags[0].body)["source"]["sequence_number"]) - 1
-        return Decision(True, first_event, flag_event, True, flag_event > first_event, flags[0].last.reasons)
+        if flag_event == first_event:
+            return Decision(True, first_event, True, flag_event, None, flags[0].last.reasons)
     at_first = _state_after(prior, applied, first, rule)
-    return Decision(True, first_event, None, False, True, reasons(explain(at_first, rule.table)))
+    held, why = held_by(user, at_first, last, rule)
+    return Decision(True, first_event, bool(flags), flag_event, held, flags[0].last.reasons if flags else why)
 
 
 def _state_after(prior: SessionState | None, applied: Applied, upto: int, rule: Rule) -> SessionState:
@@ -159,12 +178,21 @@ def _state_after(prior: SessionState | None, applied: Applied, upto: int, rule: 
     return state
 
 
-def _decide_stored(
-    session: SessionState | None, stored: UserState | None, signals: Sequence[Signal], rule: Rule
-) -> Decision:
+def _decide_stored(session: SessionState | None, stored: UserState | None, rule: Rule) -> Decision:
     """No event applied: does the stored session, as it stands, pass the threshold, and would a flag go out?"""
     if session is None or not _score(session, rule.table) > rule.threshold:
-        return Decision(False, None, None, False, False, ())
-    why = reasons(list(signals))
-    allowed = allows(stored.last_flag if stored else None, why, session.last_ts_ms, rule.cooldown_ms)
-    return Decision(True, None, None, allowed, not allowed, why)
+        return Decision(False, None, False, None, None, ())
+    held, why = held_by(stored.user_key if stored else "", session, stored.last_flag if stored else None, rule)
+    return Decision(True, None, held is None, None, held, why)
+
+
+def held_by(user: str, state: SessionState, last: LastFlag | None, rule: Rule) -> tuple[HeldBy | None, tuple[str, ...]]:
+    """What would keep the flag of a firing ``state`` in, and its reasons: the two checks of the consumer's
+    ``flagging._maybe_flag``, with the same rule functions, in the same order and on the same rounded numbers."""
+    why = reasons(explain(state, rule.table))
+    if not allows(last, why, state.last_ts_ms, rule.cooldown_ms):
+        return HeldBy.COOLDOWN, why
+    strength = score_strength(rounded(score_state(state, rule.table)), rounded(rule.threshold))
+    if strength is not None and suppressed(rule.allow.entry(user), why, strength, state.last_ts_ms):
+        return HeldBy.ALLOW_LIST, why
+    return None, why

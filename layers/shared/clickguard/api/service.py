@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 from clickguard.api.errors import ApiError, Reason
 from clickguard.api.function_url import HttpRequest, HttpResponse
-from clickguard.api.ports import ModelProvider, SessionReader
+from clickguard.api.ports import AllowListSource, ModelProvider, SessionReader
 from clickguard.api.request import ScoreRequest, body_bytes, parse_request
 from clickguard.api.response import error_body, score_body
 from clickguard.api.scoring import Rule, UserScore, score_user
+from clickguard.consumer.batch import NO_ALLOWLIST
 from clickguard.events import UserKeySource
 
 SCORE_PATH = "/score"
@@ -38,10 +39,17 @@ class Answer:
 
 
 class ScoreService:
-    def __init__(self, sessions: SessionReader, model: ModelProvider, policy: Policy) -> None:
+    def __init__(
+        self,
+        sessions: SessionReader,
+        model: ModelProvider,
+        policy: Policy,
+        allowlist: AllowListSource = NO_ALLOWLIST,
+    ) -> None:
         self.sessions = sessions
         self.model = model
         self.policy = policy
+        self.allowlist = allowlist
 
     def handle(self, request: HttpRequest, now_ms: int) -> Answer:
         try:
@@ -59,7 +67,7 @@ class ScoreService:
         states, failed = self.sessions.get_many([request.user_key])
         if failed:
             raise ApiError(503, Reason.STATE_UNAVAILABLE, "the session table could not be read; retry shortly")
-        rule = Rule(view.table, view.model.params.gap_ms, self.policy.cooldown_ms)
+        rule = Rule(view.table, view.model.params.gap_ms, self.policy.cooldown_ms, self.allowlist.current())
         result = score_user(request, states.get(request.user_key), rule, now_ms)
         version = view.model.version
         body = score_body(result, version, rule.threshold, view.table.min_events)

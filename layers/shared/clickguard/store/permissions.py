@@ -19,10 +19,11 @@ CONSUMER = "consumer"  # lambdas/consumer/handler.py
 TRAINER = "trainer"  # training/handler.py
 DECISIONS = "decisions"  # lambdas/decisions/handler.py
 ARCHIVE_TRANSFORM = "archive_transform"  # lambdas/archive_transform/handler.py: Firehose's, no AWS calls of its own
+SCORE_API = "score_api"  # lambdas/score_api/handler.py: POST /score, read-only
 # The CLI, the local runtime, tests and benchmarks: the operator's own credentials, no role of the stack. Declared
 # so that every call in the store modules is attributed to someone.
 OPERATOR = "operator"
-FUNCTIONS = (CONSUMER, TRAINER, DECISIONS, ARCHIVE_TRANSFORM)
+FUNCTIONS = (CONSUMER, TRAINER, DECISIONS, ARCHIVE_TRANSFORM, SCORE_API)
 
 # runtime -> store module -> service -> operations that module calls for that runtime.
 Calls = Mapping[str, Mapping[str, frozenset[str]]]
@@ -51,6 +52,13 @@ _DECISIONS: Calls = {
     # review/allowlist.json: read, then a conditional write (IfMatch / IfNoneMatch)
     "clickguard.store.allowlist": {"s3": frozenset({"GetObject", "PutObject"})},
 }
+_SCORE_API: Calls = {
+    # the one user's state (strongly consistent, like the consumer's reads); it never writes
+    "clickguard.store.sessions": {"dynamodb": frozenset({"BatchGetItem"})},
+    "clickguard.store.model_source": {"s3": frozenset({"GetObject"})},  # models/latest.json, as the consumer
+    "clickguard.store.blobs": {"s3": frozenset({"GetObject"})},  # the files of the version it names
+    "clickguard.store.allowlist": {"s3": frozenset({"GetObject"})},  # review/allowlist.json, as the consumer
+}
 _OPERATOR: Calls = {
     "clickguard.store.blobs": {"s3": frozenset({"GetObject", "PutObject", "ListObjectsV2"})},  # models list/rollback
     "clickguard.store.labels": {"s3": frozenset({"PutObject"})},  # reviewers' decisions
@@ -71,6 +79,7 @@ CALLS: Mapping[str, Calls] = {
     TRAINER: _TRAINER,
     DECISIONS: _DECISIONS,
     ARCHIVE_TRANSFORM: {},
+    SCORE_API: _SCORE_API,
     OPERATOR: _OPERATOR,
 }
 
