@@ -65,14 +65,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"flag queue {h.flag_queue_url}")
         print(f"buckets    data={h.data_bucket} models={h.model_bucket}")
         print(f"table      {h.table_name}")
+        print(f"score api  POST {rt.score_url} (the function URL's stand-in; see README: The score API)")
         print(f"state file {state} (other commands: --local)")
         print(
             "try: aws --endpoint-url "
             + rt.emulator.endpoint_url
-            + f" kinesis put-record --stream-name {h.stream_name} --partition-key u1 --cli-binary-format "
-            'raw-in-base64-out --data \'{"user_id":"u1","event_type":"login","timestamp":"'
+            + f" kinesis put-record --stream-name {h.stream_name} --partition-key u1"
+            ' --data \'{"user_id":"u1","event_type":"login","timestamp":"'
             + datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            + "\"}'",
+            + "\"}'  # the pinned awscli (v1); AWS CLI v2 also needs --cli-binary-format raw-in-base64-out",
             flush=True,
         )
         started = last_archive = last_train = time.monotonic()
