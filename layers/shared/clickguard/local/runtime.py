@@ -2,7 +2,8 @@
 
 It is an adapter, not a second implementation: records flow through the real consumer handler (invoked by the
 local event source mapping), the archive is read by the real trainer handler (invoked as the schedule would), and
-reviewers' decisions through the real decisions handler (invoked by the local SQS event source mapping).
+reviewers' decisions through the real decisions handler (invoked by the local SQS event source mapping), and
+``POST /score`` through the real score API handler (served on 127.0.0.1 in place of its function URL).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from clickguard.local.archiver import Archiver
 from clickguard.local.emulator import Emulator, apply_env
 from clickguard.local.esm import EventSourceMapping, LambdaContext
 from clickguard.local.lambda_host import HandlerOutput, function_environment, load_handler
+from clickguard.local.score_server import ScoreServer
 from clickguard.local.sqs_esm import SqsEventSourceMapping, wait_until_empty
 from clickguard.local.stack import LOCAL_STAGE, DeployedStack, deploy
 
@@ -70,6 +72,7 @@ class LocalRuntime:
         self.stack: DeployedStack | None = None
         self.esm: EventSourceMapping | None = None
         self.decisions_esm: SqsEventSourceMapping | None = None
+        self.score_server: ScoreServer | None = None
         self.archiver: Archiver | None = None
         self._consumer: Any = None
         self._trainer: Any = None
@@ -92,6 +95,7 @@ class LocalRuntime:
         consumer_name = out[infra_config.OUTPUT_CONSUMER_FUNCTION]
         trainer_name = out[infra_config.OUTPUT_TRAINER_FUNCTION]
         decisions_name = out[infra_config.OUTPUT_DECISIONS_FUNCTION]
+        score_name = out[infra_config.OUTPUT_SCORE_API_FUNCTION]
         # moto would also invoke the functions through Docker on every single put_record or send_message; the local
         # event source mappings below play the mappings instead, with the template's settings, so the emulator's go.
         for name in (consumer_name, decisions_name):
@@ -103,6 +107,7 @@ class LocalRuntime:
             **function_environment(lam, consumer_name),
             **function_environment(lam, trainer_name),
             **function_environment(lam, decisions_name),
+            **function_environment(lam, score_name),
         }
         self.function_env = dict(env)
         env.update(self.emulator.process_env())
@@ -139,11 +144,14 @@ class LocalRuntime:
             self.stack.decisions_esm_settings(),
             function_name=decisions_name,
         )
+        self.score_server = self._serve_score_api(lam, score_name, env)
         return self
 
     def stop(self) -> None:
         if self.esm is not None:
             self.esm.stop()
+        if self.score_server is not None:
+            self.score_server.stop()
         if self.decisions_esm is not None:
             self.decisions_esm.stop()
         if self.output is not None:
@@ -166,6 +174,18 @@ class LocalRuntime:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def _serve_score_api(self, lam: Any, name: str, env: dict[str, str]) -> ScoreServer:
+        """moto has no function URL: POST /score is served on 127.0.0.1 by the real handler, with the function's
+        reserved concurrency as the throttle (``score_server``)."""
+        assert self.output is not None
+        # Imported as at a cold start (its logs go where CloudWatch Logs would collect them, as every invocation's)
+        load = self.output.wrap(load_handler)
+        handler = load(settings.SCORE_API_ASSET_DIR, settings.SCORE_API_HANDLER, env, "cg_local_score_api")
+        function = lam.get_function(FunctionName=name)
+        reserved = function.get("Concurrency", {}).get("ReservedConcurrentExecutions")
+        timeout = int(function["Configuration"].get("Timeout", 10))
+        return ScoreServer(self.output.wrap(handler), reserved, function_name=name, timeout_s=timeout).start()
+
     # --- access -------------------------------------------------------------------------------------------------
     def client(self, service: str) -> Any:
         return self.emulator.client(service)
@@ -186,6 +206,12 @@ class LocalRuntime:
         )
 
     @property
+    def score_url(self) -> str:
+        """Where the local stack serves ``POST /score`` (the deployed stack's function URL)."""
+        assert self.score_server is not None, "start() first"
+        return self.score_server.url
+
+    @property
     def model_refresh_seconds(self) -> float:
         env = self.function_env or {}
         return float(env.get(settings.ENV_MODEL_REFRESH_SECONDS, settings.DEFAULT_MODEL_REFRESH_SECONDS))
@@ -199,6 +225,7 @@ class LocalRuntime:
                     "stack": self.stack.name,
                     "region": "us-east-1",
                     "outputs": self.stack.outputs,
+                    "score_url": self.score_url,
                 },
                 indent=2,
             )
