@@ -37,7 +37,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="what to put on the stream: the events as canonical JSON, or as that producer would send them",
     )
     p.add_argument(
-        "--per-record", type=positive_int, default=25, help="events per record (kpl, gzip, zlib, cloudwatch)"
+        "--per-record",
+        type=positive_int,
+        default=25,
+        help="events per record (kpl, gzip, zlib, cloudwatch, clickstream)",
     )
     p.add_argument("--stream", help="stream name (overrides the stack's output)")
     target.add_target_arguments(p, need="--stream")

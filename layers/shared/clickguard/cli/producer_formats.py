@@ -1,15 +1,17 @@
 """``clickguard produce --format``: canonical events re-encoded as another producer would put them on Kinesis.
 
 Single-event formats keep one record per event and the user key as partition key. Formats that pack several events
-in one record (``kpl``, ``gzip``, ``zlib``, ``cloudwatch``) pack up to ``per_record`` events of one bucket of users
-(a hash of the user key) under the bucket's partition key, so every event of a user lands on one shard, in order,
-as the KPL's own per-shard aggregation keeps it. Messages follow each format's published shape (Segment/RudderStack
-``track``, the app envelope, Snowplow's enriched TSV column order, CloudWatch Logs' subscription payload, the KPL
-aggregate, byte for byte as ``aws_kinesis_agg`` builds it); tests decode each with the consumer's decoder.
+in one record (``kpl``, ``gzip``, ``zlib``, ``cloudwatch``, ``clickstream``) pack up to ``per_record`` events of one
+bucket of users (a hash of the user key) under the bucket's partition key, so every event of a user lands on one
+shard, in order, as the KPL's own per-shard aggregation keeps it. Messages follow each format's published shape
+(Segment/RudderStack ``track``, the app envelope, Snowplow's enriched TSV column order, CloudWatch Logs'
+subscription payload, the KPL aggregate, byte for byte as ``aws_kinesis_agg`` builds it, Clickstream Analytics on
+AWS's ingestion server record holding an SDK's gzip request); tests decode each with the consumer's decoder.
 """
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import json
@@ -21,7 +23,7 @@ from clickguard.decoding import kpl, snowplow
 from clickguard.events import FAIL_SUFFIX, Event, format_ms
 
 SINGLE = ("canonical", "envelope", "segment", "rudderstack", "snowplow")
-PACKED = ("kpl", "gzip", "zlib", "cloudwatch")
+PACKED = ("kpl", "gzip", "zlib", "cloudwatch", "clickstream")
 FORMATS = (*SINGLE, *PACKED)
 BUCKETS = 64
 
@@ -84,7 +86,39 @@ def snowplow_line(ev: Event) -> bytes:
     return "\t".join(row).encode()
 
 
-def _json(doc: dict[str, Any]) -> bytes:
+def clickstream_event(ev: Event) -> dict[str, Any]:
+    """An event as the Clickstream Analytics on AWS SDKs send it (the user pseudo id as user key); a failure is the
+    custom attribute ``outcome``, as ``clickguard.decoding.clickstream`` reads it."""
+    etype, outcome = _split(ev)
+    doc: dict[str, Any] = {"unique_id": ev.user_key, "event_type": etype, "timestamp": ev.ts_ms, "app_id": "clickguard"}
+    if ev.event_id:
+        doc["event_id"] = ev.event_id
+    attributes: dict[str, Any] = {}
+    if ev.session_id:
+        attributes["_session_id"] = ev.session_id
+    if outcome:
+        attributes["outcome"] = outcome
+    if attributes:
+        doc["attributes"] = attributes
+    return doc
+
+
+def clickstream_record(events: list[Event]) -> bytes:
+    """One SDK request (gzip, base64) as the solution's ingestion server puts it on Kinesis; the request's address
+    and user agent are placeholders (a documentation address, this tool's name)."""
+    data = base64.b64encode(gzip.compress(_json([clickstream_event(ev) for ev in events]))).decode("ascii")
+    at = max(ev.ts_ms for ev in events)
+    return _json(
+        {
+            "ip": "192.0.2.1", "ua": "clickguard-produce", "uri": "/collect?appId=clickguard&compression=gzip",
+            "platform": "Web", "appId": "clickguard", "compression": "gzip", "method": "POST",
+            "rid": hashlib.blake2b(data.encode(), digest_size=16).hexdigest(), "ingest_time": at,
+            "server_ingest_time": at, "data": data,
+        }
+    )  # fmt: skip
+
+
+def _json(doc: Any) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
@@ -105,6 +139,8 @@ def _packed(fmt: str, events: list[Event]) -> bytes:
         return gzip.compress(b"\n".join(lines) + b"\n")
     if fmt == "zlib":
         return zlib.compress(b"\n".join(lines) + b"\n")
+    if fmt == "clickstream":
+        return clickstream_record(events)
     log_events = [{"id": str(i), "timestamp": ev.ts_ms, "message": line.decode()} for i, (ev, line) in
                   enumerate(zip(events, lines, strict=True))]  # fmt: skip
     doc = {"messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": "/clickguard/produce",

@@ -13,7 +13,7 @@ format         first bytes            content
 ``snowplow``   a line with tabs       Snowplow enriched TSV (``snowplow``)
 ``cloudwatch`` (inside gzip)          a CloudWatch Logs subscription payload (``cloudwatch``)
 ``json``       ``{``, ``[``, other    one event (canonical, app envelope, Segment/RudderStack, or mapped), an array
-                                      of events, or NDJSON
+                                      of events, NDJSON, or a Clickstream Analytics on AWS record (``clickstream``)
 =============  =====================  ============================================================================
 
 A record that is one event (the usual case) decodes to that ``Event``, through the msgspec fast path when it is a
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from clickguard import settings
-from clickguard.decoding import cloudwatch, compressed, jsonfast, kpl, snowplow
+from clickguard.decoding import clickstream, cloudwatch, compressed, jsonfast, kpl, snowplow
 from clickguard.decoding.mapping import FieldMapping
 from clickguard.envconfig import ConfigError, number, user_key_source
 from clickguard.events import Event, Reason, RejectedRecord, UserKeySource, decode_json, parse_object, parse_record
@@ -47,6 +47,9 @@ class Format(enum.StrEnum):
 
 
 ALL_FORMATS = frozenset(Format)
+# The verdicts a Clickstream Analytics on AWS record gets as one event: its events are inside ``data``, and the record
+# may be larger than one event may be (its events, inflated, are capped as any compressed payload's).
+_RECORD_OF_EVENTS = frozenset({Reason.MISSING_USER_KEY, Reason.RECORD_TOO_LARGE})
 
 
 def parse_formats(text: str) -> frozenset[Format]:
@@ -98,7 +101,7 @@ class Decoder:
             try:
                 return self._parse(data, self.source, self.max_bytes)
             except RejectedRecord as exc:
-                return self._maybe_lines(data, exc)
+                return self._several(data, exc)
         return self._decode(data, nested=False)
 
     def items(self, data: bytes) -> list[Item]:
@@ -116,14 +119,17 @@ class Decoder:
             try:
                 return self._one_json(data)
             except RejectedRecord as exc:
-                return self._maybe_lines(data, exc)
+                return self._several(data, exc)
         return self._decode(data, nested)
 
-    def _maybe_lines(self, data: bytes, exc: RejectedRecord) -> list[Item]:
-        """A text that is not one JSON value may be NDJSON; re-raises ``exc`` when it is not that either."""
-        if exc.reason is not Reason.NOT_JSON or b"\n" not in data.strip():
-            raise exc
-        return self._lines(data, exc)
+    def _several(self, data: bytes, exc: RejectedRecord) -> list[Item]:
+        """A text that is not one event may hold several: NDJSON, or a Clickstream Analytics on AWS record;
+        re-raises ``exc`` (the verdict as one event) when it is neither."""
+        if exc.reason is Reason.NOT_JSON and b"\n" in data.strip():
+            return self._lines(data, exc)
+        if exc.reason in _RECORD_OF_EVENTS and clickstream.MARKER in data and len(data) <= self.cap:
+            return self._clickstream(data, exc)
+        raise exc
 
     def _decode(self, data: bytes, nested: bool) -> Event | list[Item]:
         fmt = detect(data)
@@ -162,7 +168,7 @@ class Decoder:
             try:
                 return self._json_object(data, inflated)
             except RejectedRecord as exc:
-                return self._maybe_lines(data, exc)
+                return self._several(data, exc)
         if first == b"[":
             return self._array(self._value(data))
         if Format.SNOWPLOW in self.formats and snowplow.looks_like_tsv(text):
@@ -204,6 +210,24 @@ class Decoder:
         for value in values:
             try:
                 out.append(Item(self._object(value)))
+            except RejectedRecord as exc:
+                out.append(Item(exc))
+        return out
+
+    def _clickstream(self, data: bytes, whole: RejectedRecord) -> list[Item]:
+        """The events of a Clickstream Analytics on AWS record (``clickstream``), each its own item."""
+        record = self._value(data)
+        if not clickstream.is_record(record):
+            raise whole
+        values = self._value(clickstream.body(record, self.cap))
+        if not isinstance(values, list):
+            values = [values]
+        if not values:
+            raise RejectedRecord(Reason.NOT_OBJECT, "a Clickstream Analytics record with no event")
+        out: list[Item] = []
+        for value in values:
+            try:
+                out.append(Item(clickstream.event(value)))
             except RejectedRecord as exc:
                 out.append(Item(exc))
         return out
