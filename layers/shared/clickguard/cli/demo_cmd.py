@@ -69,6 +69,10 @@ def print_summary(result, out=sys.stdout) -> None:
         for kind, row in sorted(result.per_type.items()):
             w(f"  {kind:<20} {row['flagged']:>5} / {row['total']:<5}\n")
         w(f"  precision {result.precision:.3f}   recall {result.recall:.3f}\n")
+    if getattr(result, "review", None):
+        w("\nthe reviewer's loop:\n")
+        for name, value in result.review.items():
+            w(f"  {name:<30} {value:>10,.3f}\n" if value % 1 else f"  {name:<30} {int(value):>10,}\n")
     w("\nthroughput:\n")
     for name, value in result.throughput.items():
         w(f"  {name:<55} {value:>10,.0f}\n")
@@ -102,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
                 {
                     "model_version": result.model_version,
                     "detector": result.thresholds,
+                    "review": result.review,
                     "flags": len(result.flags),
                     "per_type": result.per_type,
                     "precision": result.precision,

@@ -23,16 +23,21 @@ import numpy as np
 
 from clickguard.events import RejectedRecord, format_ms, parse_record
 from clickguard.files import open_binary
+from clickguard.local.metrics import metric_sum
 from clickguard.local.runtime import LocalRuntime
 from clickguard.model import artifact
+from clickguard.review.decision import Verdict, for_flag
+from clickguard.review.stats import DayTally, overall, per_day
 from clickguard.sim import quality
 from clickguard.sim.catalog import is_abnormal
 from clickguard.sim.output import ndjson_lines, read_labels
 from clickguard.store import flag_reader, labels
 from clickguard.store.blobs import S3Store
+from clickguard.store.decisions import SqsDecisionQueue, read_decisions
 from clickguard.store.stream import produce
 from clickguard.training.dataset import EventColumns
 
+DAY_MS = 86_400_000
 Log = Callable[[str], None]
 
 
@@ -69,6 +74,8 @@ class DemoResult:
     recall: float | None = None
     report_path: Path | None = None
     consumer_stats: dict[str, Any] = field(default_factory=dict)
+    review: dict[str, float] = field(default_factory=dict)  # decisions, share confirmed, the allow-list at work
+    decision_days: list[DayTally] = field(default_factory=list)
 
 
 def _entries(lines: Iterable[str | bytes]) -> list[dict[str, Any]]:
@@ -140,6 +147,7 @@ def run_demo(opts: DemoOptions, log: Log = print) -> DemoResult:
         model, report = _train(run, opts, traffic)
         day2_records, throughput = _stream_day2(run, traffic)
         flags = _review(run, opts, traffic)
+        allow_loop = _replay_allowed(run, traffic, flags) if traffic.truth2 is not None else {}
         result = DemoResult(
             model_version=model.version,
             thresholds=quality.detector_summary(model),
@@ -150,6 +158,8 @@ def run_demo(opts: DemoOptions, log: Log = print) -> DemoResult:
             seconds=seconds,
             throughput=throughput,
             consumer_stats={k: v for k, v in vars(run.rt.esm.stats).items() if k != "lock"},
+            decision_days=(days := _decision_days(run)),
+            review={**_decision_tally(days), **allow_loop},
         )
         if traffic.truth2 is not None:
             result.per_type, result.precision, result.recall = _flagged_quality(flags, traffic.truth2)
@@ -256,7 +266,9 @@ def _stream_day2(run: _Run, traffic: Traffic) -> tuple[int, dict[str, float]]:
 
 
 def _review(run: _Run, opts: DemoOptions, traffic: Traffic) -> list[dict[str, Any]]:
-    """Read the flag queue as a reviewer; the decisions go back to labels/ (here taken from the ground truth)."""
+    """Read the flag queue as a reviewer and decide each flag (here from the ground truth) through the real
+    decisions queue and function, as ``clickguard review`` would: blocks feed the next training, allows go on the
+    allow-list the consumer consults."""
     messages: list[flag_reader.FlagMessage] = []
     while got := flag_reader.receive(run.sqs, run.h.flag_queue_url, 1000, wait_s=1.0):
         messages.extend(got)
@@ -267,17 +279,79 @@ def _review(run: _Run, opts: DemoOptions, traffic: Traffic) -> list[dict[str, An
         opts.flags_out.write_text("".join(json.dumps(f, sort_keys=True) + "\n" for f in flags))
     truth2 = traffic.truth2
     if truth2 is not None and flags:
-        now_iso = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        decisions = [
-            {
-                "user_key": f["user_key"],
-                "decision": _decision(truth2.get(f["user_key"], "buyer")),
-                "decided_at": now_iso,
-            }
-            for f in flags
-        ]
-        labels.put_decisions(run.s3, run.h.model_bucket, decisions, "reviews/day-2")
+        queue = SqsDecisionQueue(run.sqs, run.h.decision_queue_url)
+        now_ms = int(time.time() * 1000)
+        for f in flags:
+            kind = truth2.get(f["user_key"], "buyer")
+            verdict = Verdict.BLOCK if is_abnormal(kind) else Verdict.ALLOW
+            queue.send(for_flag(f, verdict, f"simulated reviewer: {kind}", "demo", now_ms))
+        run.rt.record_decisions()
+        tally = overall(_decision_days(run))
+        run.log(
+            f"review: {tally.decided} decisions through the decisions queue ({tally.block} block, {tally.allow} "
+            f"allow): the share of flags confirmed, {tally.confirmed_share or 0:.3f}, is the precision reviewers see"
+        )
     return flags
+
+
+def _replay_allowed(run: _Run, traffic: Traffic, flags: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """Day 3: the users reviewers allowed come back and do what they did on day 2 (their events a day later).
+    The consumer consults the allow-list: the same behaviour stays silent (``FlagsSuppressed``)."""
+    truth2 = traffic.truth2 or {}
+    allowed = {f["user_key"] for f in flags if not is_abnormal(truth2.get(f["user_key"], "buyer"))}
+    if not allowed:
+        return {}
+    lines = [_shifted(line) for line in traffic.day2_lines if _user_of(line) in allowed]
+    metrics_file = run.rt.output.path if run.rt.output else None
+    before = metric_sum(metrics_file, "FlagsSuppressed") if metrics_file else 0.0
+    produce(run.kinesis, run.h.stream_name, _entries(line for line in lines if line is not None))
+    run.rt.wait_until_caught_up()
+    again: list[flag_reader.FlagMessage] = []
+    while got := flag_reader.receive(run.sqs, run.h.flag_queue_url, 1000, wait_s=1.0):
+        again.extend(got)
+        flag_reader.delete(run.sqs, run.h.flag_queue_url, got)
+    suppressed = (metric_sum(metrics_file, "FlagsSuppressed") if metrics_file else 0.0) - before
+    run.log(
+        f"day 3: the {len(allowed)} users reviewers allowed came back with the same behaviour: "
+        f"{int(suppressed)} flags silenced by the allow-list, {len(again)} sent"
+    )
+    return {"allowed users": float(len(allowed)), "flags suppressed": suppressed, "flags sent again": float(len(again))}
+
+
+def _decision_days(run: _Run) -> list[DayTally]:
+    """Reviewers' decisions per day, from the decision log the decisions function wrote."""
+    return per_day(read_decisions(run.s3, run.h.model_bucket))
+
+
+def _decision_tally(days: Sequence[DayTally]) -> dict[str, float]:
+    tally = overall(days)
+    if not tally.decided:
+        return {}
+    return {"decisions": float(tally.decided), "share of flags confirmed": tally.confirmed_share or 0.0}
+
+
+def _user_of(line: str | bytes) -> str | None:
+    try:
+        return parse_record(line).user_key
+    except RejectedRecord:
+        return None
+
+
+def _shifted(line: str | bytes) -> str | None:
+    """The event one day later (canonical JSON), or None for a line that does not parse."""
+    try:
+        ev = parse_record(line)
+    except RejectedRecord:
+        return None
+    outcome = "fail" if ev.token.endswith("#fail") else "success"
+    event_type = ev.token.removesuffix("#fail")
+    doc = {
+        "user_id": ev.user_key,
+        "event_type": event_type,
+        "outcome": outcome,
+        "timestamp": format_ms(ev.ts_ms + DAY_MS),
+    }
+    return json.dumps(doc)
 
 
 def _score_users(
@@ -289,11 +363,14 @@ def _score_users(
     scores = score_users(model, cols)
     by_type: dict[str, list[float]] = {}
     for s in scores:
-        by_type.setdefault(truth.get(s.user_key, "all users"), []).append(s.score)
+        if np.isfinite(s.score):
+            by_type.setdefault(truth.get(s.user_key, "all users"), []).append(s.score)
     if not truth:
         return by_type, [], None
     labels = [is_abnormal(truth.get(s.user_key, "")) for s in scores]
-    values = [s.score for s in scores]
+    finite = [s.score for s in scores if np.isfinite(s.score)]
+    floor = (min(finite) if finite else 0.0) - 1.0  # never judged (too short): ranked below everyone judged
+    values = [s.score if np.isfinite(s.score) else floor for s in scores]
     return by_type, quality.precision_recall_curve(labels, values), quality.average_precision(labels, values)
 
 
@@ -355,6 +432,7 @@ def _write_report(opts: DemoOptions, result: DemoResult, model: Any, day2_lines:
         signal_values=signal_values(model, cols, truth),
         pr_curve=curve,
         average_precision=ap,
+        decisions=result.decision_days,
         notes=[
             f"day 1: {result.day1_records:,} records; day 2: {result.day2_records:,} records; "
             f"{len(result.flags)} flags; first event {format_ms(int(ts.min())) if len(ts) else '-'}"
