@@ -96,6 +96,9 @@ MODEL_KEYS: dict[str, tuple[str, Any, type]] = {
     "mean_bits_quantile": (settings.ENV_MEAN_BITS_QUANTILE, settings.DEFAULT_MEAN_BITS_QUANTILE, float),
     "total_bits_quantile": (settings.ENV_TOTAL_BITS_QUANTILE, settings.DEFAULT_TOTAL_BITS_QUANTILE, float),
     "max_user_share": (settings.ENV_MAX_USER_SHARE, settings.DEFAULT_MAX_USER_SHARE, float),
+    "alert_budget": (settings.ENV_ALERT_BUDGET, settings.DEFAULT_ALERT_BUDGET, float),
+    "target_precision": (settings.ENV_TARGET_PRECISION, settings.DEFAULT_TARGET_PRECISION, float),
+    "max_flag_share": (settings.ENV_MAX_FLAG_SHARE, settings.DEFAULT_MAX_FLAG_SHARE, float),
 }
 
 # CloudWatch Logs accepts only these retention values (days -> aws_logs.RetentionDays member name).

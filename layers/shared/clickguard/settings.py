@@ -61,6 +61,13 @@ DEFAULT_TOTAL_BITS_QUANTILE = 0.998
 # quantile by at most this much in rank: 1% keeps a bot's flood from becoming "normal" while a window of thousands
 # of ordinary users, where nobody comes near 1%, trains exactly as without a cap. 1.0 switches the cap off.
 DEFAULT_MAX_USER_SHARE = 0.01
+# Detector v2's operating point (``model.operating``): without labels the cut flags ``DEFAULT_ALERT_BUDGET`` of the
+# window's users (20 flags a day per 1,000 active users: what a small review team can read); with labels, the lowest
+# cut whose held-out precision (a 90% lower bound) reaches ``DEFAULT_TARGET_PRECISION``, flagging at most
+# ``DEFAULT_MAX_FLAG_SHARE`` of the users.
+DEFAULT_ALERT_BUDGET = 0.02
+DEFAULT_TARGET_PRECISION = 0.8
+DEFAULT_MAX_FLAG_SHARE = 0.25
 DEFAULT_WINDOW_DAYS = 7
 DEFAULT_MIN_SESSIONS = 100
 # Accumulated surprisal is kept as integer micro-bits: integer sums are associative, so any split of a stream into
@@ -79,6 +86,9 @@ MODEL_PARAM_RANGES: dict[str, tuple[float, float]] = {
     "mean_bits_quantile": (0.5, 0.999999),
     "total_bits_quantile": (0.5, 0.999999),
     "max_user_share": (1e-6, 1.0),
+    "alert_budget": (0.0, 0.5),
+    "target_precision": (0.05, 1.0),
+    "max_flag_share": (0.0, 1.0),
 }
 
 # --- environment variable names (validated at cold start by each handler) ---------------------------------------
@@ -95,6 +105,9 @@ ENV_MIN_EVENTS = "CLICKGUARD_MIN_EVENTS"
 ENV_MEAN_BITS_QUANTILE = "CLICKGUARD_MEAN_BITS_QUANTILE"
 ENV_TOTAL_BITS_QUANTILE = "CLICKGUARD_TOTAL_BITS_QUANTILE"
 ENV_MAX_USER_SHARE = "CLICKGUARD_MAX_USER_SHARE"
+ENV_ALERT_BUDGET = "CLICKGUARD_ALERT_BUDGET"
+ENV_TARGET_PRECISION = "CLICKGUARD_TARGET_PRECISION"
+ENV_MAX_FLAG_SHARE = "CLICKGUARD_MAX_FLAG_SHARE"
 ENV_USER_KEY_SOURCE = "CLICKGUARD_USER_KEY_SOURCE"
 
 METRICS_NAMESPACE = "Clickguard"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from clickguard import settings
@@ -41,19 +42,38 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=settings.DEFAULT_MAX_USER_SHARE,
         help="largest share of the counts and of the calibration one user may hold (1 = no cap)",
     )
+    p.add_argument(
+        "--alert-budget",
+        type=ranged("alert_budget"),
+        default=settings.DEFAULT_ALERT_BUDGET,
+        help="without labels: the share of the window's users detector v2 flags",
+    )
+    p.add_argument(
+        "--target-precision",
+        type=ranged("target_precision"),
+        default=settings.DEFAULT_TARGET_PRECISION,
+        help="with labels: the held-out precision the cut must reach",
+    )
     p.set_defaults(func=run)
 
 
-def share(text: str) -> float:
-    """``--max-user-share``: a number within its ``settings.MODEL_PARAM_RANGES`` range."""
-    low, high = settings.MODEL_PARAM_RANGES["max_user_share"]
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not low <= value <= high:
-        raise argparse.ArgumentTypeError(f"{value} must be in [{low:g}, {high:g}]")
-    return value
+def ranged(name: str) -> Callable[[str], float]:
+    """An argument type: a number within the parameter's ``settings.MODEL_PARAM_RANGES`` range."""
+    low, high = settings.MODEL_PARAM_RANGES[name]
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} must be in [{low:g}, {high:g}]")
+        return value
+
+    return parse
+
+
+share = ranged("max_user_share")
 
 
 def read_files(paths: list[str], source: UserKeySource) -> EventColumns:
@@ -116,6 +136,8 @@ def params_from_args(args: argparse.Namespace) -> ModelParams:
             mean_bits_quantile=args.mean_quantile,
             total_bits_quantile=args.total_quantile,
             max_user_share=args.max_user_share,
+            alert_budget=args.alert_budget,
+            target_precision=args.target_precision,
         ).validate()
     except ValueError as exc:
         fail(str(exc))

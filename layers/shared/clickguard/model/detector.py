@@ -12,7 +12,8 @@ the quality benchmark share; ``live`` compiles it for the consumer's per-event s
 * Supervised part (``supervised``): where the window has a block list, a logistic regression on each user's worst
   session's feature bits and that session's shares of events per token (linear in the shares, so the consumer
   streams it as one running sum: ``live``), blended in only if it validates better on held-back labels.
-* The cut meets an alert budget (``BUDGET`` of the window's unblocked users).
+* The cut (``operating``, set by the model's parameters): without labels an alert budget (``alert_budget`` of the
+  window's unblocked users); with labels the lowest cut whose held-out precision reaches ``target_precision``.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from clickguard.model.calibration import peak_running_mean
 from clickguard.model.crossfit import WindowEvents, out_of_fold, window_scores
 from clickguard.model.live import LiveDetector
 from clickguard.model.model import Model
-from clickguard.model.operating import MAX_SHARE, TARGET_PRECISION, precision_cut, realised
-from clickguard.model.scoring import EventBatch, EventSeries, ScoringTable, score_batch
+from clickguard.model.operating import precision_cut, realised
+from clickguard.model.scoring import EventBatch, EventSeries, ScoringTable
+from clickguard.model.scoring import event_scores as batch_scores
 from clickguard.model.sessions import late_events, previous_states, session_starts
 from clickguard.model.signals import FEATURES as SIGNALS
 from clickguard.model.signals import feature_matrix, fold_batch, is_fail, token_bits
@@ -40,13 +42,15 @@ from clickguard.model.user_cap import cap_runs
 from clickguard.model.vocabulary import START_INDEX, encode, index_of
 
 FEATURES: tuple[str, ...] = ("peak_mean_bits", "total_bits", *SIGNALS)
+# The artifact's format: 2 = grouped tail bits (``tails``), blend validated on per-event peaks; 1 = plain sum.
+FORMAT = 2
 # Which tail is anomalous, from each feature's meaning (fixed before any measurement): +1 high, -1 low.
 DIRECTIONS: tuple[int, ...] = (1, 1, 1, 1, 1, -1, 1, 1, -1)
 # One fact, counted once (``tails``: max within a group, sum across), grouped by meaning before any measurement:
 # the transitions; the session's size (total bits, events, duration: a long session is long in all three); its
 # pace (events per minute, gap regularity, sub-second gaps); its outcomes; its diversity.
 GROUPS: tuple[tuple[int, ...], ...] = ((0,), (1, 3, 4), (2, 5, 6), (7,), (8,))
-BUDGET = 0.02  # without labels (or labels that show no cut meeting the target precision): the share flagged
+BUDGET = settings.DEFAULT_ALERT_BUDGET  # the default; a model's own is ``model.params.alert_budget``
 TRIM, ROUNDS = 0.02, 2
 
 
@@ -61,6 +65,7 @@ class Detector:
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "format": FORMAT,
             "features": list(FEATURES),
             "tables": self.tables.as_dict(),
             "threshold": self.threshold,
@@ -72,6 +77,11 @@ class Detector:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Detector:
+        if data.get("format", 1) != FORMAT:
+            raise ValueError(
+                f"detector format {data.get('format', 1)} is not this release's {FORMAT} (its score would not match "
+                "its threshold): retrain the model with this release"
+            )
         if tuple(data.get("features", ())) != FEATURES:
             raise ValueError(f"detector features {data.get('features')} are not this release's {list(FEATURES)}")
         blend = BlendFit.from_dict(data["blend"]) if data.get("blend") else None
@@ -220,9 +230,7 @@ def peak_scores(table: ScoringTable, gap_ms: int, events: EventSeries) -> tuple[
     ts, sids = np.asarray(events.ts_ms, dtype=np.int64), np.asarray(events.session_ids, dtype=object)
     for idx in _user_chunks(ucode, len(names)):
         batch = EventBatch(users[idx].tolist(), tokens[idx].tolist(), ts[idx].tolist(), sids[idx].tolist())
-        result = score_batch(table, gap_ms, batch, {})
-        assert result.event_scores is not None
-        np.maximum.at(best, ucode[idx], result.event_scores)
+        np.maximum.at(best, ucode[idx], batch_scores(table, gap_ms, batch, {}))
     return [str(u) for u in names], best
 
 
@@ -244,7 +252,7 @@ def on_time(model: Model, events: EventSeries) -> EventBatch:
 
 def fit(model: Model, events: EventSeries, blocked: Collection[str] = (), seed: int = 0) -> Detector:
     """Fit on the window's events; ``blocked`` users are left out of the tables and are the supervised positives.
-    The cut (``operating``): with labels, the lowest that meets ``operating.TARGET_PRECISION`` on out-of-fold
+    The cut (``operating``): with labels, the lowest that meets ``params.target_precision`` on out-of-fold
     scores; otherwise (or when no cut meets it) the alert budget. Raises ValueError when the window has no session
     long enough to judge."""
     sess = sessions_of(model, events)
@@ -258,23 +266,25 @@ def fit(model: Model, events: EventSeries, blocked: Collection[str] = (), seed: 
     tables = fit_robust(rows, DIRECTIONS, trim=TRIM, rounds=ROUNDS, groups=GROUPS)
     window = WindowEvents.of(on_time(model, events), sess.names)
     blend, validated = _fit_blend(model, window, tables, sess, positive, seed)
-    cut = precision_cut(validated, positive) if positive.any() else None
+    p = model.params
+    by_precision = precision_cut(validated, positive, p.target_precision, p.max_flag_share) if positive.any() else None
+    cut = by_precision
     if cut is None:  # no labels, or none that show the target precision: the alert budget
-        scorer = live(Detector(tables, float("inf"), blend, BUDGET, len(rows)), model)
+        scorer = live(Detector(tables, float("inf"), blend, p.alert_budget, len(rows)), model)
         peaks = peak_per_user(window_scores(model, scorer, window), window.owner, len(sess.names))
-        cut = threshold_for_budget(peaks[~positive], BUDGET)
+        cut = threshold_for_budget(peaks[~positive], p.alert_budget)
     precision, recall, flagged = realised(validated, positive, cut)
     operating = {
-        "rule": "budget" if not positive.any() or precision_cut(validated, positive) is None else "precision",
-        "budget": BUDGET,
-        "target_precision": TARGET_PRECISION,
-        "max_share": MAX_SHARE,
+        "rule": "budget" if by_precision is None else "precision",
+        "budget": p.alert_budget,
+        "target_precision": p.target_precision,
+        "max_share": p.max_flag_share,
         "labelled_users": int(positive.sum()),
         "validated_flags": flagged,
         "validated_precision": precision if positive.any() else None,
         "validated_recall": recall if positive.any() else None,
     }
-    return Detector(tables, float(cut), blend, BUDGET, len(rows), operating)
+    return Detector(tables, float(cut), blend, p.alert_budget, len(rows), operating)
 
 
 def _fit_blend(

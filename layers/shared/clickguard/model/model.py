@@ -23,6 +23,10 @@ class ModelParams:
     mean_bits_quantile: float = settings.DEFAULT_MEAN_BITS_QUANTILE
     total_bits_quantile: float = settings.DEFAULT_TOTAL_BITS_QUANTILE
     max_user_share: float = settings.DEFAULT_MAX_USER_SHARE  # see clickguard.model.user_cap
+    # detector v2's operating point (``model.operating``)
+    alert_budget: float = settings.DEFAULT_ALERT_BUDGET
+    target_precision: float = settings.DEFAULT_TARGET_PRECISION
+    max_flag_share: float = settings.DEFAULT_MAX_FLAG_SHARE
 
     def validate(self) -> ModelParams:
         """Every parameter within ``settings.MODEL_PARAM_RANGES``, or a ValueError naming each one that is not."""

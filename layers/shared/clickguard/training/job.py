@@ -86,6 +86,9 @@ def params_from_env(env: Mapping[str, str]) -> ModelParams:
                 env, settings.ENV_TOTAL_BITS_QUANTILE, settings.DEFAULT_TOTAL_BITS_QUANTILE, float
             ),
             max_user_share=number(env, settings.ENV_MAX_USER_SHARE, settings.DEFAULT_MAX_USER_SHARE, float),
+            alert_budget=number(env, settings.ENV_ALERT_BUDGET, settings.DEFAULT_ALERT_BUDGET, float),
+            target_precision=number(env, settings.ENV_TARGET_PRECISION, settings.DEFAULT_TARGET_PRECISION, float),
+            max_flag_share=number(env, settings.ENV_MAX_FLAG_SHARE, settings.DEFAULT_MAX_FLAG_SHARE, float),
         ).validate()
     except ValueError as exc:  # ConfigError is a ValueError too: its message already names the variable
         raise ConfigError(str(exc)) from None
