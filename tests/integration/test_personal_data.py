@@ -1,0 +1,317 @@
+"""Personal data is dropped whatever the producer format: records carrying a distinctive IP address, user agent,
+device id and location go through the real consumer handler on moto (a model published, so flags fire) and through
+the archive (the Firehose transformation handler, and the local archiver writing the archive objects); then
+everything the system wrote is searched for those values: the DynamoDB items, every S3 object (the rejected-records
+sink, the archive), the flag messages, the transformation's output and every log line and metric printed.
+
+Records are built with the producers' own libraries where one exists (the Segment and RudderStack clients, the
+``aws_kinesis_agg`` aggregator, ``snowplow_analytics_sdk``'s column names), otherwise from the published formats.
+Each format also carries a rejected record (or a rejected part of a record) with the same personal data.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import importlib
+import json
+import sys
+import zlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from aws_kinesis_agg.aggregator import RecordAggregator
+from aws_kinesis_agg.deaggregator import messages_pb2  # its import sets up the protobuf modules' path
+
+from clickguard import settings
+from clickguard.consumer.kinesis_event import lambda_event
+from clickguard.local.archiver import Archiver
+from clickguard.model import artifact
+from clickguard.store.blobs import S3Store
+from clickguard.store.retry import Backoff
+from clickguard.store.sessions import create_table
+from tests.consumer_support import T0, make_model
+
+STREAM, TABLE, BUCKET = "events", "sessions", "clickguard-data"
+IP, UA, DEVICE, CITY, LATITUDE = (
+    "203.0.113.77",
+    "Mozilla/5.0 (X11; PII-Agent 7.7)",
+    "356938035643809",
+    "Lleida",
+    "41.6176",
+)
+PERSONAL = (IP, UA, DEVICE, CITY, LATITUDE)
+MAPPING = {"user_key": "actor.id", "event_type": "verb", "time": "at", "outcome": "status", "failure_values": ["no"]}
+
+
+def plan() -> list[dict[str, Any]]:
+    """A user failing five logins in a row (flagged), a browsing user, and one event without an event type."""
+    events = []
+    for k in range(6):
+        events.append({"user": "pii-attacker", "type": "login", "fail": True, "ms": T0 + 5_000 * k})
+    for k, etype in enumerate(["view_item", "search", "chat", "purchase", "view_item"]):
+        events.append({"user": "pii-buyer", "type": etype, "fail": False, "ms": T0 + 7_000 * k})
+    events.append({"user": "pii-broken", "type": None, "fail": False, "ms": T0})
+    return sorted(events, key=lambda e: e["ms"])
+
+
+# --- each format, with the personal data where that producer puts it -------------------------------------------
+
+
+def canonical(e: dict) -> dict:
+    doc: dict[str, Any] = {"user_id": e["user"], "timestamp": e["ms"], "ip": IP, "user_agent": UA}
+    doc |= {"device_id": DEVICE, "location": {"city": CITY, "lat": float(LATITUDE)}}
+    if e["type"]:
+        doc["event_type"] = e["type"]
+    if e["fail"]:
+        doc["outcome"] = "fail"
+    return doc
+
+
+def envelope(e: dict) -> dict:
+    event: dict[str, Any] = {"event_created": e["ms"], "outcome": "fail" if e["fail"] else "success"}
+    if e["type"]:
+        event["event_type"] = e["type"]
+    return {
+        "timestamp": e["ms"],
+        "source": "app",
+        "data": {
+            "session": {"user_id": e["user"], "session_id": "s-1"},
+            "event": event,
+            "device": {"imei": DEVICE, "user_agent": UA},
+            "request": {"ip": IP},
+            "location": {"city": CITY, "latitude": LATITUDE},
+        },
+    }
+
+
+def _client(name: str):
+    if name == "segment":
+        from segment.analytics import Client
+
+        return Client(write_key="test", send=False)
+    from rudderstack.analytics import Client
+
+    return Client(write_key="test", host="http://127.0.0.1:9", send=False)
+
+
+def message(name: str) -> Callable[[dict], bytes]:
+    def build(e: dict) -> bytes:
+        client = _client(name)
+        context = {
+            "ip": IP,
+            "userAgent": UA,
+            "device": {"id": DEVICE},
+            "location": {"city": CITY, "latitude": float(LATITUDE)},
+        }
+        sent = datetime.fromtimestamp(e["ms"] / 1000, tz=UTC)
+        if e["type"] is None:  # identify: traits, no action (rejected as ignored_message_type)
+            _, msg = client.identify(user_id=e["user"], traits={"ip": IP, "city": CITY}, context=context)
+        else:
+            token = e["type"] + ("#fail" if e["fail"] else "")
+            _, msg = client.track(user_id=e["user"], event=token, timestamp=sent, context=context)
+        return json.dumps(msg, default=str).encode()
+
+    return build
+
+
+def snowplow(e: dict) -> bytes:
+    from snowplow_analytics_sdk.event_transformer import ENRICHED_EVENT_FIELD_TYPES
+
+    names = [n for n, _ in ENRICHED_EVENT_FIELD_TYPES]
+    row = dict.fromkeys(names, "")
+    token = (e["type"] + ("#fail" if e["fail"] else "")) if e["type"] else ""
+    row.update(
+        app_id="shop", platform="web", event="unstruct" if token else "", event_name=token, user_id=e["user"],
+        collector_tstamp=datetime.fromtimestamp(e["ms"] / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
+        user_ipaddress=IP, useragent=UA, user_fingerprint=DEVICE, geo_city=CITY, geo_latitude=LATITUDE,
+    )  # fmt: skip
+    return "\t".join(row[n] for n in names).encode()
+
+
+def clickstream(chunk: list[dict]) -> bytes:
+    """Clickstream Analytics on AWS: the ingestion server's record of one SDK request (gzip, base64)."""
+    events = []
+    for e in chunk:
+        doc: dict[str, Any] = {"unique_id": e["user"], "timestamp": e["ms"], "device_id": DEVICE, "platform": "Web"}
+        doc["attributes"] = {"outcome": "fail" if e["fail"] else "success", "_city": CITY, "_latitude": LATITUDE}
+        if e["type"]:
+            doc["event_type"] = e["type"]
+        events.append(doc)
+    data = base64.b64encode(gzip.compress(json.dumps(events).encode())).decode()
+    record = {"ip": IP, "ua": UA, "uri": "/collect?appId=shop&compression=gzip", "rid": "r1", "method": "POST"}
+    return json.dumps({**record, "compression": "gzip", "server_ingest_time": T0, "data": data}).encode()
+
+
+def mapped(e: dict) -> dict:
+    doc: dict[str, Any] = {"actor": {"id": e["user"], "ip": IP, "agent": UA, "device": DEVICE}, "at": e["ms"]}
+    doc |= {"status": "no" if e["fail"] else "ok", "where": {"city": CITY, "lat": LATITUDE}}
+    if e["type"]:
+        doc["verb"] = e["type"]
+    return doc
+
+
+def _json(doc: dict) -> bytes:
+    return json.dumps(doc).encode()
+
+
+def aggregate(chunk: list[dict]) -> bytes:
+    agg = RecordAggregator()
+    for e in chunk:
+        assert agg.add_user_record(e["user"], _json(canonical(e))) is None
+    return agg.clear_and_get().get_contents()[2]
+
+
+def log_batch(chunk: list[dict]) -> bytes:
+    log_events = [
+        {"id": str(i), "timestamp": e["ms"], "message": json.dumps(canonical(e))} for i, e in enumerate(chunk)
+    ]
+    doc = {"messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": "/app", "logStream": "web"}
+    return gzip.compress(_json({**doc, "subscriptionFilters": ["clickguard"], "logEvents": log_events}))
+
+
+def ndjson(chunk: list[dict]) -> bytes:
+    return b"".join(_json(canonical(e)) + b"\n" for e in chunk)
+
+
+ONE_A_RECORD: dict[str, Callable[[dict], bytes]] = {
+    "canonical": lambda e: _json(canonical(e)),
+    "envelope": lambda e: _json(envelope(e)),
+    "segment": message("segment"),
+    "rudderstack": message("rudderstack"),
+    "snowplow": snowplow,
+    "mapping": lambda e: _json(mapped(e)),
+}
+PACKED: dict[str, Callable[[list[dict]], bytes]] = {
+    "kpl": aggregate,
+    "gzip": lambda c: gzip.compress(ndjson(c)),
+    "zlib": lambda c: zlib.compress(ndjson(c)),
+    "cloudwatch": log_batch,
+    "clickstream": clickstream,
+}
+
+
+def records_of(fmt: str) -> list[bytes]:
+    events = plan()
+    if fmt in ONE_A_RECORD:
+        return [ONE_A_RECORD[fmt](e) for e in events]
+    return [PACKED[fmt](events[i : i + 4]) for i in range(0, len(events), 4)]
+
+
+def opened(data: bytes) -> bytes:
+    """A record's content as plain text, opened with the standard library and aws_kinesis_agg (not the product):
+    what the test must not find again in anything the system wrote."""
+    if data[:4] == b"\xf3\x89\x9a\xc2":
+        agg = messages_pb2.AggregatedRecord()
+        agg.ParseFromString(data[4:-16])
+        return b"\n".join(r.data for r in agg.records)
+    if data[:2] == b"\x1f\x8b":
+        return gzip.decompress(data)
+    if data[:1] == b"\x78":
+        return zlib.decompress(data)
+    if b'"server_ingest_time"' in data:
+        doc = json.loads(data)
+        return data + gzip.decompress(base64.b64decode(doc["data"]))
+    return data
+
+
+# --- the system on moto -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def world(aws, monkeypatch):
+    kinesis = boto3.client("kinesis", region_name="us-east-1")
+    kinesis.create_stream(StreamName=STREAM, ShardCount=1)
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    create_table(ddb, TABLE)
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    queue = sqs.create_queue(QueueName="flags.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket=BUCKET)
+    artifact.publish(S3Store(s3, BUCKET), make_model())
+    env = {
+        settings.ENV_TABLE_NAME: TABLE,
+        settings.ENV_FLAG_QUEUE_URL: queue,
+        settings.ENV_DATA_BUCKET: BUCKET,
+        settings.ENV_MODEL_REFRESH_SECONDS: "0",
+        settings.ENV_FIELD_MAPPING: json.dumps(MAPPING),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return {"kinesis": kinesis, "ddb": ddb, "sqs": sqs, "s3": s3, "queue": queue}
+
+
+def load(module: str):
+    sys.modules.pop(module, None)
+    return importlib.import_module(module)
+
+
+class Ctx:
+    function_name = "fn"
+    memory_limit_in_mb = 1769
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:fn"
+    aws_request_id = "req-1"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 600_000
+
+
+def stream_records(world) -> tuple[list[dict], str, str]:
+    k = world["kinesis"]
+    desc = k.describe_stream(StreamName=STREAM)["StreamDescription"]
+    shard = desc["Shards"][0]["ShardId"]
+    it = k.get_shard_iterator(StreamName=STREAM, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    return k.get_records(ShardIterator=it, Limit=10_000)["Records"], shard, desc["StreamARN"]
+
+
+def written(world) -> dict[str, bytes]:
+    """Everything the system stored: items, objects (opened as the records are), flag messages."""
+    items = world["ddb"].scan(TableName=TABLE)["Items"]  # binary attributes (event id digests) searched as bytes
+    out = {"dynamodb": json.dumps(items, default=lambda b: b.decode("latin-1")).encode("latin-1")}
+    s3 = world["s3"]
+    for obj in s3.list_objects_v2(Bucket=BUCKET).get("Contents", []):
+        body = s3.get_object(Bucket=BUCKET, Key=obj["Key"])["Body"].read()
+        out[f"s3://{obj['Key']}"] = opened(body)  # archive objects are gzip; a kept payload may be any format
+    flags = []
+    while msgs := world["sqs"].receive_message(QueueUrl=world["queue"], MaxNumberOfMessages=10).get("Messages", []):
+        flags += [m["Body"] for m in msgs]
+        for m in msgs:
+            world["sqs"].delete_message(QueueUrl=world["queue"], ReceiptHandle=m["ReceiptHandle"])
+    out["flags"] = "\n".join(flags).encode()
+    return out
+
+
+@pytest.mark.parametrize("fmt", [*ONE_A_RECORD, *PACKED])
+def test_no_personal_data_is_written_anywhere_whatever_the_format(fmt, world, capsys, caplog):
+    records = records_of(fmt)
+    assert all(p.encode() in b"".join(map(opened, records)) for p in PERSONAL)  # what there is to leak
+    world["kinesis"].put_records(StreamName=STREAM, Records=[{"Data": r, "PartitionKey": "p"} for r in records])
+    got, shard, arn = stream_records(world)
+
+    consumer = load("lambdas.consumer.handler")
+    consumer.SESSIONS.backoff = consumer.FLAGS.backoff = Backoff(sleep=lambda _s: None)
+    try:
+        assert consumer.lambda_handler(lambda_event(got, shard, arn), Ctx()) == {"batchItemFailures": []}
+    finally:
+        consumer.POOL.shutdown()
+    transform = load("lambdas.archive_transform.handler")
+    request = {"records": [{"recordId": str(i), "data": base64.b64encode(r["Data"]).decode()} for i, r in
+                           enumerate(got)]}  # fmt: skip
+    response = transform.lambda_handler(request, Ctx())
+    archived = Archiver(world["kinesis"], world["s3"], STREAM, BUCKET, decoder=transform.DECODER).flush_stream()
+
+    out = written(world)
+    out["transformation"] = b"".join(base64.b64decode(r["data"]) for r in response["records"])
+    printed = capsys.readouterr()
+    out["logs"] = (printed.out + printed.err + caplog.text).encode()
+    # The system did write what it should: states, a flag, the archive, the sink, the logs.
+    assert b"pii-attacker" in out["dynamodb"] and b"pii-buyer" in out["dynamodb"]
+    assert b'"user_key":"pii-attacker"' in out["flags"]
+    assert archived.records == 11 and out["transformation"].count(b"\n") == 11
+    assert any(k.startswith(f"s3://{settings.REJECTED_PREFIX}") for k in out)
+    assert b"record rejected" in out["logs"]
+    leaks = {(where, p) for where, body in out.items() for p in PERSONAL if p.encode() in body}
+    assert not leaks
