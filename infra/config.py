@@ -160,6 +160,8 @@ class StackConfig:
     field_mapping: str | None = None  # JSON, clickguard.decoding.mapping; validated here and at cold start
     max_decompressed_bytes: int = settings.DEFAULT_MAX_DECOMPRESSED_BYTES
     flag_cooldown_seconds: int = settings.DEFAULT_FLAG_COOLDOWN_SECONDS
+    campaign_min_users: int = settings.DEFAULT_CAMPAIGN_MIN_USERS
+    campaign_growth: float = settings.DEFAULT_CAMPAIGN_GROWTH
     state_ttl_days: int = settings.DEFAULT_STATE_TTL_DAYS
     model_refresh_seconds: int = settings.DEFAULT_MODEL_REFRESH_SECONDS
     keep_rejected_payloads: str = settings.DEFAULT_KEEP_REJECTED_PAYLOADS
@@ -276,6 +278,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "archive_buffer_seconds": (0, 900),
     "model_version_expiry_days": (1, 3650),
     "flag_cooldown_seconds": (0, 30 * 86400),
+    **settings.CAMPAIGN_RANGES,  # one definition, shared with the consumer's cold start
     "state_ttl_days": (1, 365),
     "model_refresh_seconds": (1, 86400),
     "rejected_payload_expiry_days": (1, 3650),

@@ -181,3 +181,39 @@ class FakeModel:
         if self.model is None:
             return ModelView(ScoringTable.unscored(), None, None)
         return ModelView(detector.scoring_table(self.model), self.model, 60.0)
+
+
+@dataclass
+class FakeGroupCounter:
+    """``store.groups`` in memory: a set per bucket that stops growing at the update's cap, the alerted mark."""
+
+    members: dict = field(default_factory=dict)  # Bucket -> set of digests
+    alerted: set = field(default_factory=set)
+    samples: dict = field(default_factory=dict)
+    fail_signatures: set = field(default_factory=set)  # updates of these buckets fail (past retries)
+    fail_marks: bool = False
+    calls: int = 0
+
+    def add(self, updates):
+        from clickguard.consumer.buckets import GroupCount
+
+        out = {}
+        for u in updates:
+            self.calls += 1
+            if u.bucket.signature in self.fail_signatures:
+                continue
+            held = self.members.setdefault(u.bucket, set())
+            sample = self.samples.setdefault(u.bucket, u.sample)
+            if len(held) >= u.cap:
+                out[u.bucket] = GroupCount(u.cap, u.bucket in self.alerted, sample)
+                continue
+            held |= set(u.digests)
+            out[u.bucket] = GroupCount(len(held), u.bucket in self.alerted, sample)
+        return out
+
+    def mark_alerted(self, buckets):
+        self.calls += len(buckets)
+        if self.fail_marks:
+            return set(buckets)
+        self.alerted |= set(buckets)
+        return set()

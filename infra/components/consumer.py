@@ -126,6 +126,8 @@ class Consumer(Construct):
             settings.ENV_STATE_WRITES: config.state_writes,
             settings.ENV_MODEL_REFRESH_SECONDS: str(config.model_refresh_seconds),
             settings.ENV_FLAG_COOLDOWN_SECONDS: str(config.flag_cooldown_seconds),
+            settings.ENV_CAMPAIGN_MIN_USERS: str(config.campaign_min_users),
+            settings.ENV_CAMPAIGN_GROWTH: str(config.campaign_growth),
             settings.ENV_STATE_TTL_DAYS: str(config.state_ttl_days),
             **config.model_environment(),
         }

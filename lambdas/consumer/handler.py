@@ -28,6 +28,7 @@ from clickguard.consumer.config import ConsumerConfig, StateWrites
 from clickguard.consumer.kinesis_event import decode_event
 from clickguard.store.allowlist import S3AllowListSource
 from clickguard.store.flags import SqsFlagQueue
+from clickguard.store.groups import DynamoGroupCounter
 from clickguard.store.model_source import S3ModelSource
 from clickguard.store.rejected import S3RejectedSink
 from clickguard.store.sessions import DynamoSessionStore
@@ -60,7 +61,8 @@ REJECTED = S3RejectedSink(
     S3, CONFIG.data_bucket, CONFIG.rejected_prefix, CONFIG.rejected_payload_prefix, CONFIG.keep_payloads, POOL
 )
 ALLOWLIST = S3AllowListSource(S3, CONFIG.model_bucket, CONFIG.model_refresh_seconds, logger=logger)
-DEPS = Deps(SESSIONS, FLAGS, REJECTED, MODEL, ALLOWLIST)
+GROUPS = DynamoGroupCounter(DYNAMODB, CONFIG.table_name, POOL)  # the campaign alert's counters, same table
+DEPS = Deps(SESSIONS, FLAGS, REJECTED, MODEL, ALLOWLIST, GROUPS)
 MODEL.current()  # load the model and the allow-list during the cold start, not inside the first batch
 ALLOWLIST.current()
 # Everything built so far lives as long as the container: move it out of the collector's sight, so the full
@@ -86,6 +88,8 @@ def record_metrics(out: BatchOutcome, dynamodb_calls: int, seconds: float) -> No
     add("LateRecords", MetricUnit.Count, out.late)
     add(settings.METRIC_FLAGS_SENT, MetricUnit.Count, out.flags_sent)
     add("FlagsFailed", MetricUnit.Count, out.flags_failed)
+    add("GroupBuckets", MetricUnit.Count, out.group_buckets)  # campaign buckets counted: one UpdateItem each
+    add("GroupFlagsSent", MetricUnit.Count, out.group_flags_sent)
     add(settings.METRIC_USERS_IN_BATCH, MetricUnit.Count, out.users)
     add("UsersFailed", MetricUnit.Count, out.users_failed)
     add(settings.METRIC_DYNAMODB_CALLS, MetricUnit.Count, dynamodb_calls)
@@ -102,12 +106,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     records = decode_event(event)
     if records:
         logger.append_keys(shard_id=records[0].shard_id, first_sequence_number=records[0].seq_str)
-    calls_before = SESSIONS.get_calls + SESSIONS.write_calls
+    calls_before = SESSIONS.get_calls + SESSIONS.write_calls + GROUPS.calls
     remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
     SESSIONS.time_left = (lambda: remaining_ms() / 1000) if remaining_ms else None
     out = process_batch(records, DEPS, CONFIG)
     seconds = time.perf_counter() - t0
-    record_metrics(out, SESSIONS.get_calls + SESSIONS.write_calls - calls_before, seconds)
+    record_metrics(out, SESSIONS.get_calls + SESSIONS.write_calls + GROUPS.calls - calls_before, seconds)
     log_outcome(out)
     logger.info(
         "batch done",

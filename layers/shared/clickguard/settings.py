@@ -161,6 +161,15 @@ DEFAULT_STATE_WRITES = "batch"
 DEFAULT_MODEL_REFRESH_SECONDS = 60
 DEFAULT_FLAG_COOLDOWN_SECONDS = 24 * 3600
 DEFAULT_STATE_TTL_DAYS = 7
+# Behaviour groups (seed 001, clickguard.model.groups): sessions that fit no training group are counted per
+# signature and hour; a signature whose users in one hour reach max(min_users, growth x its training-window peak)
+# raises one group flag (the campaign alert).
+CAMPAIGN_BUCKET_SECONDS = 3600
+ENV_CAMPAIGN_MIN_USERS = "CLICKGUARD_CAMPAIGN_MIN_USERS"
+ENV_CAMPAIGN_GROWTH = "CLICKGUARD_CAMPAIGN_GROWTH"
+DEFAULT_CAMPAIGN_MIN_USERS = 20
+DEFAULT_CAMPAIGN_GROWTH = 4.0
+CAMPAIGN_RANGES: dict[str, tuple[float, float]] = {"campaign_min_users": (2, 10_000), "campaign_growth": (1.0, 1000.0)}
 # Session-state table schema: infra creates it with these names, the consumer reads and writes them.
 SESSION_TABLE_KEY = "user_key"  # partition key (S), no sort key
 SESSION_TABLE_TTL_ATTRIBUTE = "expires_at"  # epoch seconds

@@ -32,12 +32,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 
 from clickguard.consumer.admission import Admission, admit
+from clickguard.consumer.campaign import model_groups, run_campaign
 from clickguard.consumer.config import ConsumerConfig
 from clickguard.consumer.flagging import Applied, FlagContext, find_flags
 from clickguard.consumer.flags import Flag
 from clickguard.consumer.kinesis_event import KinesisRecord
 from clickguard.consumer.ports import (
     FlagSink,
+    GroupCounter,
     ModelProvider,
     ModelView,
     RejectedEntry,
@@ -73,6 +75,7 @@ class Deps:
     rejected: RejectSink
     model: ModelProvider
     allowlist: AllowListSource = field(default_factory=lambda: NO_ALLOWLIST)
+    groups: GroupCounter | None = None  # the campaign alert's counters (``consumer.campaign``); None: no alert
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,8 @@ class BatchOutcome:
     flags_sent: int = 0
     flags_failed: int = 0
     users_failed: int = 0
+    group_buckets: int = 0  # campaign buckets counted (one UpdateItem each)
+    group_flags_sent: int = 0
     model_version: str | None = None
     model_age_seconds: float | None = None
 
@@ -250,10 +255,16 @@ def run_batch(records: Sequence[KinesisRecord], deps: Deps, config: ConsumerConf
     if view.model is not None:
         last_flags = {u: (s.last_flag if (s := states.get(u)) else None) for u in adm.touched}
         # The allow-list is read once per batch (a cached object, re-checked like the model), never per user.
-        ctx = FlagContext(view.table, gap_ms, config.flag_cooldown_seconds * 1000, deps.allowlist.current())
+        cooldown_ms, allow = config.flag_cooldown_seconds * 1000, deps.allowlist.current()
+        ctx = FlagContext(view.table, gap_ms, cooldown_ms, allow, groups=model_groups(view))
         flags, new_last = find_flags(result, applied, prior, last_flags, ctx)
     new_states = next_states(recs, events, adm, states, result, new_last, config)
-    failed_users = commit(flags, new_states, deps, out)
+    # Campaign buckets are counted (and their group flags sent) before anything commits: a bucket that failed
+    # holds its users of this batch back, so the replay counts it again (``consumer.campaign``).
+    camp = run_campaign(result, applied, prior, view, deps.groups, deps.flags, config.campaign)
+    out.group_buckets, out.group_flags_sent = camp.buckets, camp.flags_sent
+    new_states = [s for s in new_states if s.user_key not in camp.failed_users]
+    failed_users = commit(flags, new_states, deps, out) | camp.failed_users
     failing.extend(rec for rec, ev in zip(recs, events, strict=True) if ev.user_key in failed_users)
     out.users_failed = len(failed_users | read_failed)
     if failing:

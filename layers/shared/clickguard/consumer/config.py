@@ -5,9 +5,10 @@ from __future__ import annotations
 import enum
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from clickguard import settings
+from clickguard.consumer.campaign_config import CampaignConfig
 from clickguard.decoding import ALL_FORMATS, DecodeConfig, Format
 from clickguard.decoding.mapping import FieldMapping
 from clickguard.decoding.records import decode_config_from_env
@@ -63,6 +64,7 @@ class ConsumerConfig:
     field_mapping: FieldMapping | None = None
     max_decompressed_bytes: int = settings.DEFAULT_MAX_DECOMPRESSED_BYTES
     fast_json: bool = True  # msgspec; False only to measure the standard-library path beside it (bench/)
+    campaign: CampaignConfig = field(default_factory=CampaignConfig)  # the campaign alert (consumer.campaign)
 
     @property
     def decoding(self) -> DecodeConfig:
@@ -100,4 +102,5 @@ class ConsumerConfig:
             input_formats=decoding.formats,
             field_mapping=decoding.mapping,
             max_decompressed_bytes=decoding.max_decompressed_bytes,
+            campaign=CampaignConfig.from_env(env),
         )

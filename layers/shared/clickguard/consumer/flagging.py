@@ -16,6 +16,7 @@ import numpy as np
 from clickguard.consumer.flags import Flag, build_flag, rounded
 from clickguard.consumer.rule import allows, firing_mask
 from clickguard.consumer.state import LastFlag
+from clickguard.model.groups import Groups
 from clickguard.model.live import Signal, reasons
 from clickguard.model.scoring import (
     BatchResult,
@@ -50,6 +51,7 @@ class FlagContext:
     gap_ms: int
     cooldown_ms: int
     allow: AllowList = field(default_factory=AllowList)
+    groups: Groups | None = None  # the model's behaviour groups: each flag says the user's nearest
 
 
 def find_flags(
@@ -117,4 +119,5 @@ def _maybe_flag(
         applied.shard_ids[i],
         applied.seqs[i],
         applied.subs[i],
+        group=ctx.groups.tag(state.tokens) if ctx.groups else None,
     )

@@ -24,6 +24,7 @@ from typing import Any
 
 from clickguard.consumer.state import LastFlag
 from clickguard.events import format_ms
+from clickguard.model.groups import Tag
 from clickguard.model.live import Signal
 from clickguard.model.scoring import SessionState
 
@@ -32,7 +33,7 @@ SCHEMA_VERSION = 2
 MESSAGE_FIELDS = (
     "schema_version", "flag_id", "user_key", "session_id", "score", "threshold", "reasons", "signals",
     "transitions", "peak_mean_bits", "total_bits", "top_transitions", "model_version", "first_event_time",
-    "last_event_time", "flagged_at", "source",
+    "last_event_time", "flagged_at", "source", "group", "group_distance", "emerging_group",
 )  # fmt: skip
 
 
@@ -71,6 +72,7 @@ def build_flag(
     shard_id: str,
     seq: int,
     sub: int = 0,
+    group: Tag | None = None,
 ) -> Flag:
     fid = flag_id(user_key, state.first_ts_ms, reasons, shard_id, seq, sub)
     source: dict[str, Any] = {"shard_id": shard_id, "sequence_number": str(seq)}
@@ -96,6 +98,11 @@ def build_flag(
         "last_event_time": format_ms(state.last_ts_ms),
         "flagged_at": format_ms(state.last_ts_ms),  # event time: the same flag replayed says the same thing
         "source": source,
+        # The user's nearest behaviour group (``model.groups``; null without groups in the model), the distance to
+        # it, and the signature of the emerging behaviour when the session fits no group (``consumer.campaign``).
+        "group": group.group if group else None,
+        "group_distance": rounded(group.distance) if group else None,
+        "emerging_group": group.signature if group else None,
     }
     body = json.dumps(message, sort_keys=True, separators=(",", ":"))
     return Flag(fid, user_key, body, LastFlag(state.last_ts_ms, model_version, fid, reasons))

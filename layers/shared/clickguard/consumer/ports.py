@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
+from clickguard.consumer.buckets import Bucket, GroupCount, GroupUpdate
 from clickguard.consumer.flags import Flag
 from clickguard.consumer.kinesis_event import KinesisRecord
 from clickguard.consumer.state import UserState
@@ -48,6 +49,18 @@ class SessionRepo(Protocol):
 class FlagSink(Protocol):
     def send(self, flags: Sequence[Flag]) -> set[str]:
         """Send flags; returns the flag ids that were not accepted."""
+        ...
+
+
+class GroupCounter(Protocol):
+    """The campaign alert's counts (``consumer.campaign``); ``store.groups`` keeps them in the session table."""
+
+    def add(self, updates: Sequence[GroupUpdate]) -> dict[Bucket, GroupCount]:
+        """Apply each update (a set union); the buckets missing from the answer could not be counted."""
+        ...
+
+    def mark_alerted(self, buckets: Sequence[Bucket]) -> set[Bucket]:
+        """Record that these buckets' group flags went out; returns the buckets not marked."""
         ...
 
 

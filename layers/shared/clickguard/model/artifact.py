@@ -113,6 +113,7 @@ def model_metadata(model: Model, array_sha: dict[str, str]) -> dict[str, Any]:
         "thresholds": asdict(model.thresholds),
         "stats": model.stats,
         "detector": model.detector,
+        "groups": model.groups,
         "arrays": {
             name: {"file": spec[0], "dtype": np.dtype(spec[1]).name, "sha256": array_sha[name]}
             for name, spec in _ARRAYS.items()
@@ -334,6 +335,7 @@ def load_version(store: BlobStore, version: str, expected_meta_sha: str | None =
             thresholds=Thresholds(**meta["thresholds"]),
             stats=meta["stats"],
             detector=meta.get("detector"),  # absent in models written before detector v2
+            groups=meta.get("groups"),  # absent in models written before behaviour groups
             **arrays,
         )
     except (KeyError, TypeError, ValueError) as exc:

@@ -82,6 +82,7 @@ class Model:
     surprisal: np.ndarray = field(repr=False)  # float32 [V, V], bits
     start_distribution: np.ndarray = field(repr=False)  # float32 [V]
     detector: dict[str, Any] | None = field(default=None, repr=False)  # detector v2 (``model.detector``), as JSON
+    groups: dict[str, Any] | None = field(default=None, repr=False)  # behaviour groups (``model.groups``), as JSON
 
     @property
     def n_states(self) -> int:

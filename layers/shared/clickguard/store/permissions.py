@@ -32,6 +32,8 @@ _CONSUMER: Calls = {
     # BatchWriteItem, or one conditional PutItem per user (ONLY_WITH)
     "clickguard.store.sessions": {"dynamodb": frozenset({"BatchGetItem", "BatchWriteItem", "PutItem"})},
     "clickguard.store.flags": {"sqs": frozenset({"SendMessageBatch"})},
+    # the campaign alert: one UpdateItem (set union) per (signature, hour) bucket a batch touches, in the same table
+    "clickguard.store.groups": {"dynamodb": frozenset({"UpdateItem"})},
     # models/latest.json, re-checked with IfNoneMatch on its ETag (still GetObject)
     "clickguard.store.model_source": {"s3": frozenset({"GetObject"})},
     "clickguard.store.blobs": {"s3": frozenset({"GetObject"})},  # the files of the version it names

@@ -20,6 +20,7 @@ import numpy as np
 
 from clickguard.model import detector, robust
 from clickguard.model.calibration import calibrate, peak_running_mean
+from clickguard.model.group_fit import with_groups
 from clickguard.model.model import Model, ModelParams, Thresholds
 from clickguard.model.sessions import late_events, previous_states, session_starts
 from clickguard.model.transitions import (
@@ -331,7 +332,8 @@ def train(
         refit = robust_counts(model, window, events, moves)
         model, sess = fit_markov(window, events, moves, tokens, refit.counts, params, when)
     model = replace(model, stats={**model.stats, "robust": refit.as_dict(robust_rounds)})
-    return with_detector(model, window, exclude_users), sess
+    model = with_groups(with_detector(model, window, exclude_users), window.with_blocked, exclude_users)
+    return model, sess
 
 
 def with_detector(model: Model, window: CleanWindow, blocked: Collection[str]) -> Model:
