@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clickguard.network.memory import InMemoryNetworkStore
-from clickguard.network.state import GUARD_SHARDS, FriendsItem, Purchase, applied_before, trim_guard
+from clickguard.network.state import GUARD_SHARDS, FriendsItem, Purchase, PurchasesItem, trim_guard
 from clickguard.network.walk import last_purchases, network_of
 from clickguard.network.working import WorkingSet
 
@@ -78,11 +78,26 @@ def test_the_working_set_keeps_each_users_last_t_in_order():
 
 
 def test_the_guard_skips_positions_at_or_below_the_last_applied_one_per_shard():
-    seqs = {"shard-1": 10}
-    assert applied_before(seqs, "shard-1", 10)
-    assert applied_before(seqs, "shard-1", 3)
-    assert not applied_before(seqs, "shard-1", 11)
-    assert not applied_before(seqs, "shard-2", 1)
+    store = InMemoryNetworkStore(
+        friends={"a": FriendsItem("a", frozenset(), {"shard-1": 10})},
+        purchases={"a": PurchasesItem("a", (), {"shard-1": 10})},
+    )
+    ws = WorkingSet(store)
+    ws.load_friends(["a"])
+    for applied in (ws.friendship_applied, ws.purchase_applied):
+        assert applied("a", "shard-1", 10, 0)
+        assert applied("a", "shard-1", 3, 5)
+        assert not applied("a", "shard-1", 11, 0)
+        assert not applied("a", "shard-2", 1, 0)
+
+
+def test_within_a_batch_the_events_of_one_record_are_told_apart_by_sub():
+    ws = WorkingSet(InMemoryNetworkStore())
+    ws.load_purchases(["a"])
+    ws.add_purchase("a", Purchase(1, 20, 1, "s", 100), window=5)
+    assert ws.purchase_applied("a", "s", 20, 0)
+    assert ws.purchase_applied("a", "s", 20, 1)
+    assert not ws.purchase_applied("a", "s", 20, 2)
 
 
 def test_the_guard_keeps_the_shards_written_most_recently():

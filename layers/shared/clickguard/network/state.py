@@ -60,11 +60,6 @@ class PurchasesItem:
     seqs: Mapping[str, int] = field(default_factory=dict)
 
 
-def applied_before(seqs: Mapping[str, int], shard: str, seq: int) -> bool:
-    """True if an event at this position (or a later one of the same shard) was already applied to the item."""
-    return seq <= seqs.get(shard, -1)
-
-
 def trim_guard(seqs: dict[str, int]) -> dict[str, int]:
     """At most ``GUARD_SHARDS`` shards: those written most recently (sequence numbers grow with time)."""
     if len(seqs) <= GUARD_SHARDS:

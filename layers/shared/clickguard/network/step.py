@@ -142,7 +142,8 @@ def _friendship(ev: NetworkEvent, ws: WorkingSet, config: NetworkConfig, stats: 
     if a == b or not b:
         stats.no_change += 1
         return
-    ws.load_friends([a, b])
+    if a not in ws.friends or b not in ws.friends:
+        ws.load_friends([a, b])
     skipped = 0
     for me, other in ((a, b), (b, a)):
         if ws.friendship_applied(me, ev.shard_id, ev.seq, ev.sub):

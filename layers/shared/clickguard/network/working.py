@@ -14,7 +14,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from clickguard.network.ports import NetworkStore
-from clickguard.network.state import FriendsItem, Part, Purchase, PurchasesItem, applied_before, trim_guard
+from clickguard.network.state import FriendsItem, Part, Purchase, PurchasesItem, trim_guard
 
 
 class ReadFailed(Exception):
@@ -105,8 +105,10 @@ class WorkingSet:
 
     def friendship_applied(self, user: str, shard: str, seq: int, sub: int) -> bool:
         """True if the user's friends item already applied this position (the user must be loaded)."""
+        if seq <= self.friends[user].seqs.get(shard, -1):  # the committed guard (``state``)
+            return True
         done = self.done.get((Part.FRIENDS, user, shard))
-        return applied_before(self.friends[user].seqs, shard, seq) or (done is not None and (seq, sub) <= done)
+        return done is not None and (seq, sub) <= done
 
     def purchase_applied(self, user: str, shard: str, seq: int, sub: int) -> bool:
         """True if the user's purchases item already applied this position; read first if needed (``ReadFailed``
@@ -115,8 +117,10 @@ class WorkingSet:
         if item is None:
             self.load_purchases([user])
             item = self.purchases[user]
+        if seq <= item.seqs.get(shard, -1):
+            return True
         done = self.done.get((Part.PURCHASES, user, shard))
-        return applied_before(item.seqs, shard, seq) or (done is not None and (seq, sub) <= done)
+        return done is not None and (seq, sub) <= done
 
     def current_friends(self, user: str) -> AbstractSet[str]:
         return self.adjacency[user]
