@@ -20,7 +20,7 @@ import numpy as np
 
 from clickguard.model.live import LiveDetector
 from clickguard.model.model import Model
-from clickguard.model.scoring import EventBatch, ScoringTable, score_batch
+from clickguard.model.scoring import EventBatch, ScoringTable, event_scores
 from clickguard.model.supervised import (
     FOLDS,
     BlendFit,
@@ -67,9 +67,7 @@ def window_scores(
     picked = np.arange(len(window.owner)) if rows is None else rows
     batch = window.batch if rows is None else window.subset(picked)
     table = ScoringTable.from_model(model, scorer)
-    result = score_batch(table, model.params.gap_ms, batch, {})
-    assert result.event_scores is not None
-    return np.asarray(result.event_scores, dtype=np.float64)
+    return np.asarray(event_scores(table, model.params.gap_ms, batch, {}), dtype=np.float64)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ the quality benchmark share; ``live`` compiles it for the consumer's per-event s
 
 from __future__ import annotations
 
-from collections.abc import Collection, Hashable, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ import numpy as np
 
 from clickguard import settings
 from clickguard.model.calibration import peak_running_mean
+from clickguard.model.codes import factorize
 from clickguard.model.crossfit import WindowEvents, out_of_fold, window_scores
 from clickguard.model.live import LiveDetector
 from clickguard.model.model import Model
@@ -121,11 +122,7 @@ class Sessions:
         return np.column_stack([counts / np.maximum(events, 1.0)[:, None], np.log1p(events)])
 
 
-def _codes(values: Sequence[Hashable]) -> tuple[np.ndarray, list[Any]]:
-    """A code per value (first appearance order) and the distinct values: one pass in Python, the rest in numpy."""
-    table: dict[Hashable, int] = {}
-    codes = np.fromiter((table.setdefault(v, len(table)) for v in values), dtype=np.int64, count=len(values))
-    return codes, list(table)
+_codes = factorize
 
 
 def sessions_of(model: Model, events: EventSeries) -> Sessions:

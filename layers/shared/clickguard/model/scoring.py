@@ -18,13 +18,14 @@ Rules (shared by ``apply_event``, the reference, and ``score_batch``, the vector
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
 
 from clickguard import settings
+from clickguard.model.codes import factorize
 from clickguard.model.live import Signal
 from clickguard.model.model import Model
 from clickguard.model.segmented import seg_cumsum, seg_running_max
@@ -294,6 +295,8 @@ class _Lanes:
     sid: np.ndarray  # session id code per row, -1 when absent
     tok_str: np.ndarray  # token per row (object)
     tok: np.ndarray  # state index per row
+    fail: np.ndarray  # the row's token is a failure
+    bit: np.ndarray  # the row's token's bit in the distinct-actions mask (``signals.token_bit``)
     real: np.ndarray  # row is an input event, not a virtual prior
 
 
@@ -316,8 +319,9 @@ def _lanes(table: ScoringTable, events: EventSeries, prior: Mapping[str, Session
     # Stable sort on (user, real-after-virtual) keeps each user's events in arrival order behind its prior.
     order = np.lexsort((np.arange(len(all_user)), np.concatenate([np.zeros(len(pv)), np.ones(n)]), all_user))
     sids = np.fromiter((sid_code(x) for x in events.session_ids), dtype=np.int64, count=n)
-    tok_str = np.asarray([st.last_token for st in known] + list(events.tokens), dtype=object)[order]
-    state_of = table.state_of
+    all_tokens = [st.last_token for st in known] + list(events.tokens)
+    tcode, distinct = factorize(all_tokens)
+    tcode = tcode[order]
     return _Lanes(
         users=users,
         prior=prior_states,
@@ -327,8 +331,10 @@ def _lanes(table: ScoringTable, events: EventSeries, prior: Mapping[str, Session
         u=all_user[order],
         ts=np.concatenate([v_ts, np.asarray(events.ts_ms, dtype=np.int64)])[order],
         sid=np.concatenate([v_sid, sids])[order],
-        tok_str=tok_str,
-        tok=np.fromiter((state_of(t) for t in tok_str), dtype=np.int64, count=len(tok_str)),
+        tok_str=np.asarray(all_tokens, dtype=object)[order],
+        tok=np.fromiter((table.state_of(t) for t in distinct), dtype=np.int64, count=len(distinct))[tcode],
+        fail=np.fromiter((is_fail(t) for t in distinct), dtype=bool, count=len(distinct))[tcode],
+        bit=token_bits(distinct)[tcode],
         real=order >= len(pv),
     )
 
@@ -344,6 +350,7 @@ class _Segments:
     real: np.ndarray  # input events per segment
     ubits: np.ndarray  # micro-bits added by the batch per segment
     prior: list[SessionState | None]  # the continued prior session of each segment, if any
+    cont: np.ndarray  # the segments that continue a prior session
     position: np.ndarray  # each row's transition number within its session
 
 
@@ -361,13 +368,24 @@ def _segments(table: ScoringTable, lanes: _Lanes, br: Breaks) -> _Segments:
     seg_real = np.bincount(seg, weights=lanes.real, minlength=n_seg).astype(np.int64)
     seg_ub = np.bincount(seg, weights=ub, minlength=n_seg).astype(np.int64)  # exact: sums < 2**53
     # Position of each real transition in its session; a continued prior session starts counting after it.
-    continues = ~lanes.real[seg_first]
-    prior = [lanes.prior[lanes.u[f]] if c else None for f, c in zip(seg_first, continues, strict=True)]
-    prior_trans = np.fromiter((p.transitions if p else 0 for p in prior), dtype=np.int64, count=n_seg)
+    cont = np.flatnonzero(~lanes.real[seg_first])  # segments that continue a stored session
+    prior: list[SessionState | None] = [None] * n_seg
+    for i in cont.tolist():
+        prior[i] = lanes.prior[int(lanes.u[seg_first[i]])]
+    sg = _Segments(ub, seg, seg_first, np.append(seg_first[1:] - 1, m - 1), seg_real, seg_ub, prior, cont, ub)
     real = lanes.real
-    position = np.cumsum(real) - np.append(0, np.cumsum(real))[seg_first][seg] + prior_trans[seg]
-    seg_last = np.append(seg_first[1:] - 1, m - 1)
-    return _Segments(ub, seg, seg_first, seg_last, seg_real, seg_ub, prior, position)
+    prior_trans = _from_prior(sg, lambda p: p.transitions, 0)
+    sg.position = np.cumsum(real) - np.append(0, np.cumsum(real))[seg_first][seg] + prior_trans[seg]
+    return sg
+
+
+def _from_prior(sg: _Segments, get: Callable[[SessionState], int], default: int) -> np.ndarray:
+    """Per segment: ``get`` of the stored session it continues, ``default`` for a new one (only the continued
+    segments cost Python work: a window scored from scratch has none)."""
+    out = np.full(len(sg.first), default, dtype=np.int64)
+    if len(sg.cont):
+        out[sg.cont] = np.fromiter((get(sg.prior[i]) for i in sg.cont.tolist()), np.int64, len(sg.cont))
+    return out
 
 
 def _tops(lanes: _Lanes, br: Breaks, sg: _Segments) -> list[list[TopTransition]]:
@@ -378,7 +396,8 @@ def _tops(lanes: _Lanes, br: Breaks, sg: _Segments) -> list[list[TopTransition]]
     prev_str[br.starts] = START
     c_seg, c_ub, c_pos = sg.seg[cand].tolist(), sg.ub[cand].tolist(), sg.position[cand].tolist()
     c_from, c_to = prev_str[cand].tolist(), lanes.tok_str[cand].tolist()
-    for s_idx, p in enumerate(sg.prior):
+    for s_idx in sg.cont.tolist():
+        p = sg.prior[s_idx]
         if p is not None and sg.real[s_idx]:
             for t in p.top:
                 c_seg.append(s_idx)
@@ -438,7 +457,9 @@ def _token_stats(
     keys, inverse = np.unique(sg.seg[r] * v + lanes.tok[r], return_inverse=True)
     n = np.bincount(inverse, minlength=len(keys))
     ub = np.bincount(inverse, weights=sg.ub[r], minlength=len(keys)).astype(np.int64)  # exact below 2**53
-    bags: list[dict[str, tuple[int, int]]] = [{t: (c, b) for t, c, b in p.tokens} if p else {} for p in sg.prior]
+    bags: list[dict[str, tuple[int, int]]] = [{} for _ in sg.prior]
+    for i in sg.cont.tolist():
+        bags[i] = {t: (c, b) for t, c, b in sg.prior[i].tokens}
     for key, count, bits in zip(keys.tolist(), n.tolist(), ub.tolist(), strict=True):
         bag, token = bags[key // v], table.tokens[key % v]
         c0, b0 = bag.get(token, (0, 0))
@@ -463,18 +484,16 @@ def _scored_rows(table: ScoringTable, lanes: _Lanes, sg: _Segments, run_total: n
     seg_first = np.minimum(np.searchsorted(seg, np.arange(n_seg)), len(r) - 1)  # (only read where rows exist)
     has_rows = np.bincount(seg, minlength=n_seg) > 0
     last_row = np.searchsorted(seg, np.arange(n_seg), side="right") - 1
-    toks = lanes.tok_str[r].tolist()
-    fail = np.fromiter((is_fail(t) for t in toks), dtype=bool, count=len(toks))
-    prior_cols = SignalColumns.of_states(p.signals if p else SignalState() for p in sg.prior)
-    final, signal_x = fold_with_prefix(seg, lanes.ts[r], fail, token_bits(toks), n_seg, prior_cols)
+    prior_cols = SignalColumns.empty(n_seg).with_rows(sg.cont, [sg.prior[i].signals for i in sg.cont.tolist()])
+    final, signal_x = fold_with_prefix(seg, lanes.ts[r], lanes.fail[r], lanes.bit[r], n_seg, prior_cols)
     position, total = sg.position[r], run_total[r]
     judged = position >= table.min_events
     mean = np.where(judged, total // np.maximum(position, 1), -1)
-    prior_peak = np.fromiter((p.peak_mean_ubits if p else -1 for p in sg.prior), dtype=np.int64, count=n_seg)
+    prior_peak = _from_prior(sg, lambda p: p.peak_mean_ubits, -1)
     peak = seg_running_max(mean, seg, prior_peak)
     scores = np.full(len(r), -np.inf)
     if table.scorer is not None and judged.any():
-        prior_units = np.fromiter((table.token_units_of(p.tokens) if p else 0 for p in sg.prior), np.int64, n_seg)
+        prior_units = _from_prior(sg, lambda p: table.token_units_of(p.tokens), 0)
         units = seg_cumsum(table.scorer.token_units[lanes.tok[r]], seg, seg_first, prior_units)
         x = np.column_stack([peak / _MB, total / _MB, signal_x])
         scores[judged] = table.scorer.score_rows(x[judged], units[judged])
@@ -485,7 +504,7 @@ def _scored_rows(table: ScoringTable, lanes: _Lanes, sg: _Segments, run_total: n
 def _run_total(sg: _Segments) -> np.ndarray:
     """Per lane row: the session's total micro-bits right after it."""
     cum_ub = np.cumsum(sg.ub)
-    prior_total = np.fromiter((p.total_ubits if p else 0 for p in sg.prior), dtype=np.int64, count=len(sg.first))
+    prior_total = _from_prior(sg, lambda p: p.total_ubits, 0)
     out: np.ndarray = cum_ub - (cum_ub - sg.ub)[sg.first][sg.seg] + prior_total[sg.seg]
     return out
 

@@ -26,7 +26,7 @@ Rules (shared by both forms):
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -151,6 +151,14 @@ class SignalColumns:
         cols = {f.name: np.array([getattr(s, f.name) for s in rows], dtype=np.int64) for f in fields(cls)}
         cols["token_mask"] = np.array([s.token_mask for s in rows], dtype=np.uint64)
         return cls(**cols)
+
+    def with_rows(self, rows: np.ndarray, states: Sequence[SignalState]) -> SignalColumns:
+        """These columns with ``states`` written at ``rows`` (in place; returned for chaining)."""
+        if len(states):
+            part = SignalColumns.of_states(states)
+            for f in fields(self):
+                getattr(self, f.name)[rows] = getattr(part, f.name)
+        return self
 
     def copy(self) -> SignalColumns:
         return SignalColumns(**{f.name: getattr(self, f.name).copy() for f in fields(self)})

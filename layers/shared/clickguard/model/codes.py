@@ -1,0 +1,36 @@
+"""Factorizing a column of strings into integer codes: the one Python pass over a column that every vectorised step
+needs, so that everything per distinct value (a token's state, its failure flag, its mask bit) is computed once per
+distinct value and looked up with numpy.
+
+Training factorizes the same window's columns several times (fits, refits, calibration); the last few results are
+kept, keyed by the column object itself (held, so its id cannot be reused while cached).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import numpy as np
+
+_CACHE_SIZE = 8
+_cache: OrderedDict[int, tuple[Sequence[Any], np.ndarray, list[Any]]] = OrderedDict()
+
+
+def factorize(values: Sequence[Hashable]) -> tuple[np.ndarray, list[Any]]:
+    """A code per value (in order of first appearance) and the distinct values. Do not mutate a list after passing
+    it: the result is cached by the list's identity."""
+    key = id(values)
+    hit = _cache.get(key)
+    if hit is not None and hit[0] is values and len(hit[1]) == len(values):
+        _cache.move_to_end(key)
+        return hit[1], hit[2]
+    table: dict[Hashable, int] = {}
+    codes = np.fromiter((table.setdefault(v, len(table)) for v in values), dtype=np.int64, count=len(values))
+    distinct = list(table)
+    if isinstance(values, list | tuple):  # cache only what cannot be a fresh view of something mutable
+        _cache[key] = (values, codes, distinct)
+        if len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return codes, distinct
