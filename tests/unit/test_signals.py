@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from clickguard.model.signals import (
     FEATURES,
     GAP_CLIP_MS,
+    MASK_BITS,
     SignalColumns,
     SignalState,
     feature_matrix,
@@ -159,3 +160,13 @@ def test_each_events_prefix_features_equal_the_reference_state_after_it(events, 
     for row, (sess, t, tok) in zip(prefix, _shifted(rest), strict=True):
         states[sess] = update(states[sess], tok, t)
         assert _same_rows(row.tolist(), list(signal_values(states[sess]).values()))
+
+
+def test_a_token_on_the_masks_top_bit_round_trips_through_the_columns():
+    assert token_bit("t146") == MASK_BITS - 1  # bit 63: an unsigned mask that no int64 holds
+    state = update(update(SignalState(), "t146", 0), "view", 1_000)
+    cols = SignalColumns.of_states([state, SignalState()])
+    assert cols.state(0) == state and cols.token_mask.dtype == np.uint64
+    s, ts, _ = _arrays([(0, 2_000, "t146")])
+    folded = fold_batch(s, ts, np.zeros(1, bool), np.array([token_bit("t146")]), 2, cols)
+    assert folded.state(0).events == 3 and folded.state(0).token_mask == state.token_mask

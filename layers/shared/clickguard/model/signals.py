@@ -148,7 +148,12 @@ class SignalColumns:
     @classmethod
     def of_states(cls, states: Iterable[SignalState]) -> SignalColumns:
         rows = list(states)
-        cols = {f.name: np.array([getattr(s, f.name) for s in rows], dtype=np.int64) for f in fields(cls)}
+        # the mask is unsigned: a token on bit 63 does not fit an int64
+        cols = {
+            f.name: np.array([getattr(s, f.name) for s in rows], dtype=np.int64)
+            for f in fields(cls)
+            if f.name != "token_mask"
+        }
         cols["token_mask"] = np.array([s.token_mask for s in rows], dtype=np.uint64)
         return cls(**cols)
 
