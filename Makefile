@@ -12,6 +12,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
 help:
 	@echo "make demo         the main job: the whole stack on an embedded AWS emulator, simulated traffic, report"
+	@echo "                  (FORMAT=kpl|segment|snowplow|gzip|...: put the events as that producer would)"
 	@echo "make test         install everything, lint, run every test"
 	@echo "make train-local  train a model from a simulated export file into ./demo-out/models"
 	@echo "make bench        run the benchmarks in bench/ (prints figures and ratios)"
@@ -55,8 +56,10 @@ train-local: $(VENV)/.installed
 	$(VENV)/bin/clickguard simulate --days 1 --seed 7 --out demo-out/sim
 	$(VENV)/bin/clickguard train -i demo-out/sim/day-01.events.ndjson -o demo-out/models
 
+# FORMAT: how the demo puts its events on the stream (canonical, kpl, segment, ...: `clickguard produce --format`)
+FORMAT ?= canonical
 demo: setup
-	$(VENV)/bin/clickguard demo --out demo-out
+	$(VENV)/bin/clickguard demo --out demo-out --format $(FORMAT)
 
 bench: $(VENV)/.installed
 	$(PY) -m bench.bench_training

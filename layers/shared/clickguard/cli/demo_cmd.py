@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from clickguard.cli import producer_formats
 from clickguard.cli.common import fail, positive_int
 
 
@@ -26,6 +27,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--events-day2", type=Path, help="your canonical NDJSON for day 2 (scored)")
     p.add_argument("--labels-day1", type=Path, help="CSV user_id,user_type: abnormal users on day 1 are blocked")
     p.add_argument("--labels-day2", type=Path, help="CSV user_id,user_type: ground truth for the quality table")
+    p.add_argument(
+        "--format",
+        choices=producer_formats.FORMATS,
+        default=producer_formats.DEFAULT,
+        help="put days 1 and 2 on the stream as this producer would (as `clickguard produce --format`)",
+    )
     p.add_argument("--flags-out", type=Path, help="write every flag message received as JSON lines")
     p.add_argument("--report", type=Path, help="report path (default OUT/report.html)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON instead of tables")
@@ -95,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         labels_day2=args.labels_day2,
         flags_out=args.flags_out or Path(args.out) / "flags.ndjson",
         report_path=args.report,
+        producer_format=args.format,
     )
     try:
         result = run_demo(opts, log=lambda m: print(m, file=sys.stderr, flush=True))
@@ -105,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
             json.dumps(
                 {
                     "model_version": result.model_version,
+                    "format": opts.producer_format,
                     "detector": result.thresholds,
                     "review": result.review,
                     "flags": len(result.flags),

@@ -33,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--format",
         choices=producer_formats.FORMATS,
-        default="canonical",
+        default=producer_formats.DEFAULT,
         help="what to put on the stream: the events as canonical JSON, or as that producer would send them",
     )
     p.add_argument(
@@ -150,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
     if not entries:
         fail(f"no valid events in {source_name} (rejected: {dict(rejected) or 'none'})")
     events_in = len(entries)
-    if args.format != "canonical":
+    if args.format != producer_formats.DEFAULT:
         source = UserKeySource(args.user_key)
         events = [parse_record(e["Data"], source) for e in entries]  # every entry already decoded once: valid
         entries = producer_formats.encode(args.format, events, args.per_record)

@@ -25,6 +25,7 @@ from clickguard.events import FAIL_SUFFIX, Event, format_ms
 SINGLE = ("canonical", "envelope", "segment", "rudderstack", "snowplow")
 PACKED = ("kpl", "gzip", "zlib", "cloudwatch", "clickstream")
 FORMATS = (*SINGLE, *PACKED)
+DEFAULT = "canonical"  # the events as they are: one canonical JSON record each
 BUCKETS = 64
 
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from clickguard.cli import producer_formats
 from clickguard.events import RejectedRecord, format_ms, parse_record
 from clickguard.files import open_binary
 from clickguard.local.metrics import metric_sum
@@ -57,6 +58,7 @@ class DemoOptions:
     labels_day2: Path | None = None  # ground truth for the quality table
     flags_out: Path | None = None
     report_path: Path | None = None
+    producer_format: str = producer_formats.DEFAULT  # how the events go on the stream (`clickguard produce --format`)
 
 
 @dataclass
@@ -78,20 +80,26 @@ class DemoResult:
     decision_days: list[DayTally] = field(default_factory=list)
 
 
-def _entries(lines: Iterable[str | bytes]) -> list[dict[str, Any]]:
-    """PutRecords entries with partition key = user key. Unparseable lines still go on the stream (keyed by a
-    placeholder) so the consumer's rejected-records sink shows what happens to them."""
+def _entries(lines: Iterable[str | bytes], fmt: str = producer_formats.DEFAULT) -> list[dict[str, Any]]:
+    """PutRecords entries with partition key = user key, or the events as another producer would put them
+    (``fmt``: ``clickguard produce --format``, the same encoders). Unparseable lines still go on the stream as they
+    are (keyed by a placeholder) so the consumer's rejected-records sink shows what happens to them."""
     out = []
+    events = []
     for line in lines:
         data = line.encode() if isinstance(line, str) else line
         if not data.strip():
             continue
         try:
-            key = parse_record(data).user_key
+            ev = parse_record(data)
         except RejectedRecord:
-            key = "unparsed"
-        out.append({"Data": data, "PartitionKey": key})
-    return out
+            out.append({"Data": data, "PartitionKey": "unparsed"})
+            continue
+        if fmt == producer_formats.DEFAULT:
+            out.append({"Data": data, "PartitionKey": ev.user_key})
+        else:
+            events.append(ev)
+    return out + producer_formats.encode(fmt, events) if events else out
 
 
 def _read_file(path: Path) -> list[bytes]:
@@ -120,6 +128,7 @@ class Traffic:
     day2_lines: list[bytes]
     truth1: dict[str, str]  # user -> type on day 1 (abnormal types become the block list)
     truth2: dict[str, str] | None  # ground truth of day 2, when known
+    producer_format: str = producer_formats.DEFAULT  # how days 1 and 2 are put on the stream
 
 
 @dataclass
@@ -139,7 +148,7 @@ def run_demo(opts: DemoOptions, log: Log = print) -> DemoResult:
     """The main job as named steps: traffic, stack, day 1, training, day 2, the reviewer's queue, the report."""
     opts.out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    traffic = _traffic(opts, log)
+    traffic = replace(_traffic(opts, log), producer_format=opts.producer_format)
     seconds = {"simulate": time.perf_counter() - t0}
     run = _start_stack(opts, log, seconds)
     try:
@@ -208,12 +217,12 @@ def _start_stack(opts: DemoOptions, log: Log, seconds: dict[str, float]) -> _Run
 
 def _stream_day1(run: _Run, traffic: Traffic) -> int:
     t = time.perf_counter()
-    stats = produce(run.kinesis, run.h.stream_name, _entries(traffic.day1_lines))
+    stats = produce(run.kinesis, run.h.stream_name, _entries(traffic.day1_lines, traffic.producer_format))
     run.rt.wait_until_caught_up()
     run.seconds["day1"] = time.perf_counter() - t
     run.log(
-        f"day 1: {stats.records:,} records put and consumed (no model yet: state kept, nothing flagged) "
-        f"in {run.seconds['day1']:.1f} s"
+        f"day 1: {stats.records:,} records ({traffic.producer_format}) put and consumed (no model yet: state kept, "
+        f"nothing flagged) in {run.seconds['day1']:.1f} s"
     )
     return stats.records
 
@@ -247,7 +256,7 @@ def _stream_day2(run: _Run, traffic: Traffic) -> tuple[int, dict[str, float]]:
     t = time.perf_counter()
     stats = run.rt.esm.stats
     before = stats.records_delivered
-    produced = produce(run.kinesis, run.h.stream_name, _entries(traffic.day2_lines))
+    produced = produce(run.kinesis, run.h.stream_name, _entries(traffic.day2_lines, traffic.producer_format))
     t_produced = time.perf_counter() - t
     run.rt.wait_until_caught_up()
     run.seconds["day2"] = time.perf_counter() - t

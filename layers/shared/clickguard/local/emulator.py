@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import urllib.request
 import warnings
 from typing import Any
 
@@ -56,6 +57,11 @@ class Emulator:
         self._thread.start()
         host, port = self._server.server_address[:2]
         self.endpoint_url = f"http://{host}:{port}"
+        # moto's backends live in this process: without a reset, what an earlier emulator here held (a stack
+        # deployed by a previous demo or test) would still exist, and deploying the stack again fail.
+        reset = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")  # noqa: S310 - http://127.0.0.1
+        with urllib.request.urlopen(reset):  # noqa: S310 - the emulator's own address, just built
+            pass
         return self
 
     def stop(self) -> None:
