@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 from typing import Any
@@ -33,10 +32,11 @@ import numpy as np
 
 from clickguard import settings
 from clickguard.model import detector
-from clickguard.model.groups import FORMAT, Groups, Profiles, Space, checkpoints_upto, dense, signatures, sparse
+from clickguard.model.codes import factorize
+from clickguard.model.groups import FORMAT, Groups, Profiles, Space, dense, signatures, sparse
 from clickguard.model.model import Model
 from clickguard.model.scoring import EventSeries
-from clickguard.model.sessions import previous_states
+from clickguard.model.sessions import late_events, previous_states
 from clickguard.model.vocabulary import START_INDEX
 
 MAX_PROFILES = 2000
@@ -71,11 +71,12 @@ class WindowSessions:
 
     @classmethod
     def of(cls, model: Model, events: EventSeries) -> WindowSessions:
-        on_time = detector.on_time(model, events)
-        sess = detector.sessions_of(model, on_time)  # the same user-grouped order as below
-        codes: dict[str, int] = {}
-        ucode = np.fromiter((codes.setdefault(u, len(codes)) for u in on_time.users), np.int64, len(on_time.users))
+        sess = detector.sessions_of(model, events)  # its factorized columns are cached from the detector's fit
+        # The same order as sessions_of: by user (first appearance), arrival order kept, late events dropped.
+        ucode, _ = factorize(events.users)
         order = np.argsort(ucode, kind="stable")
+        ts = np.asarray(events.ts_ms, dtype=np.int64)[order]
+        on_time = ~late_events(ucode[order], ts, model.params.gap_ms)
         starts = np.ones(len(sess.seg), dtype=bool)
         starts[1:] = sess.seg[1:] != sess.seg[:-1]
         states = sess.states.astype(np.int64)
@@ -86,11 +87,11 @@ class WindowSessions:
             states=states,
             prev=prev,
             bits=model.microbits[prev, states] / settings.MICROBITS_PER_BIT,
-            ts=np.asarray(on_time.ts_ms, dtype=np.int64)[order],
+            ts=ts[on_time],
             seg=sess.seg,
             first=first,
             length=np.bincount(sess.seg, minlength=len(first)),
-            owner=ucode[order][first],
+            owner=ucode[order][on_time][first],
         )
 
     def profiles(self, sessions: np.ndarray, v: int) -> Profiles:
@@ -141,10 +142,9 @@ def dp_means(prof: Profiles, space: Space, limit: float) -> Fit | None:
             centroids = np.vstack([centroids, far])
             nearest = np.minimum(nearest, space.divergence(prof, far)[:, 0])
         members = space.divergence(prof, centroids).argmin(axis=1)
-        moved = np.array(
-            [space.mean(prof, np.flatnonzero(members == k)) if (members == k).any() else centroids[k] for k in
-             range(len(centroids))]
-        )  # fmt: skip
+        moved = space.means(prof, members, len(centroids))
+        empty = np.bincount(members, minlength=len(centroids)) == 0
+        moved[empty] = centroids[empty]
         if np.allclose(moved, centroids, rtol=0, atol=1e-12):
             break
         centroids = moved
@@ -225,10 +225,14 @@ def typical_transitions(ws: WindowSessions, placed: Placed, k: int, tokens: tupl
     """The group's most frequent transitions over its members' sessions, with their share of those transitions."""
     mine = placed.sessions[placed.fits & (placed.group == k)]
     rows = np.isin(ws.seg, mine)
-    pairs = Counter(zip(ws.prev[rows].tolist(), ws.states[rows].tolist(), strict=True))
-    total = max(sum(pairs.values()), 1)
-    top = sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0]))[:TYPICAL]
-    return [[tokens[a], tokens[b], round(n / total, 4)] for (a, b), n in top]
+    v = len(tokens)
+    pairs, counts = np.unique(ws.prev[rows] * v + ws.states[rows], return_counts=True)
+    top = np.lexsort((pairs, -counts))[:TYPICAL]
+    total = max(int(counts.sum()), 1)
+    return [
+        [tokens[p // v], tokens[p % v], round(int(n) / total, 4)]
+        for p, n in zip(pairs[top].tolist(), counts[top].tolist(), strict=True)
+    ]
 
 
 @dataclass(frozen=True)
@@ -243,12 +247,16 @@ class Checkpoints:
 
     @classmethod
     def of(cls, ws: WindowSessions, sessions: np.ndarray, first: int, v: int) -> Checkpoints:
-        cks = [(s, c) for s in sessions.tolist() for c in checkpoints_upto(int(ws.length[s]), first)]
-        ck_s = np.array([s for s, _ in cks], dtype=np.int64)
-        ck_len = np.array([c for _, c in cks], dtype=np.int64)
-        rows = np.repeat(np.arange(len(cks)), ck_len)
+        length = ws.length[sessions]
+        parts, k = [], max(first, 1)
+        while len(sessions) and k <= length.max():  # a few dozen rounds at most: lengths double each time
+            parts.append((sessions[length >= k], k))
+            k *= 2
+        ck_s = np.concatenate([s for s, _ in parts]) if parts else np.zeros(0, dtype=np.int64)
+        ck_len = np.concatenate([np.full(len(s), c, dtype=np.int64) for s, c in parts]) if parts else ck_s.copy()
+        rows = np.repeat(np.arange(len(ck_s)), ck_len)
         ev = ws.first[ck_s][rows] + np.arange(len(rows)) - np.repeat(np.cumsum(ck_len) - ck_len, ck_len)
-        prof = Profiles.of(rows, ws.states[ev], ws.bits[ev], len(cks), v)
+        prof = Profiles.of(rows, ws.states[ev], ws.bits[ev], len(ck_s), v)
         hour = ws.ts[ws.first[ck_s] + ck_len - 1] // HOUR_MS * HOUR_MS
         return cls(prof, ck_s, hour, ws.owner[ck_s])
 

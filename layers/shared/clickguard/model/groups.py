@@ -83,7 +83,25 @@ class Space:
 
     def mean(self, prof: Profiles, rows: np.ndarray) -> np.ndarray:
         """The mean of the smoothed profiles of ``rows``: a centroid."""
-        return np.asarray(self.dense(prof, rows).mean(axis=0))
+        centre: np.ndarray = self.means(prof, np.zeros(len(rows), dtype=np.int64), 1, rows)[0]
+        return centre
+
+    def means(self, prof: Profiles, member: np.ndarray, k: int, rows: np.ndarray | None = None) -> np.ndarray:
+        """``(k, V)``: the mean smoothed profile of each group, ``member`` holding the group of each of ``rows``
+        (every row when None); O(entries), never a dense row per profile. An empty group's row is NaN."""
+        v, lam = len(self.background), self.smoothing
+        group = np.full(prof.n, -1, dtype=np.int64)
+        group[np.arange(prof.n) if rows is None else rows] = member
+        scale = 1.0 / (prof.totals() + lam)
+        mine = group[prof.rows] >= 0
+        keys = group[prof.rows][mine] * v + prof.tokens[mine]
+        own = np.bincount(keys, weights=prof.bits[mine] * scale[prof.rows][mine], minlength=k * v).reshape(k, v)
+        counted = group >= 0
+        size = np.bincount(group[counted], minlength=k).astype(np.float64)
+        prior = np.bincount(group[counted], weights=lam * scale[counted], minlength=k)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out: np.ndarray = (own + prior[:, None] * self.background[None, :]) / size[:, None]
+        return out
 
     def divergence(self, prof: Profiles, centroids: np.ndarray) -> np.ndarray:
         """Symmetric KL in bits of every profile to every centroid, ``(n, K)``, exact.
@@ -106,7 +124,8 @@ class Space:
             c = centroids[:, t].T  # (entries, K)
             lct = lc[:, t].T
             corr = (p[:, None] - c) * (np.log2(p)[:, None] - lct) - (q[:, None] - c) * (np.log2(q)[:, None] - lct)
-            np.add.at(out, r, corr)
+            first = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])  # entries are sorted by row (``Profiles.of``)
+            out[r[first]] += np.add.reduceat(corr, first, axis=0)
         clipped: np.ndarray = np.maximum(out, 0.0)  # rounding can leave -1e-16 on an exact match
         return clipped
 
