@@ -10,10 +10,12 @@ are skipped and counted on standard error; a missing file or a bad parameters li
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -121,7 +123,26 @@ def _parameters(fh: IO[bytes], path: Path) -> tuple[NetworkConfig, int]:
     fail(f'--batch {path}: empty; its first line must be {{"D": "<degree>", "T": "<purchases>"}}')
 
 
+@contextmanager
+def no_cyclic_gc() -> Iterator[None]:
+    """The cyclic collector off for the block. The file mode builds millions of small tuples, sets and items and no
+    reference cycles, and each full collection walks the whole growing state: off, a 500,000-event log takes about
+    40% less CPU (bench/bench_network.py). Reference counting still frees everything."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def run(args: argparse.Namespace) -> int:
+    with no_cyclic_gc():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     tally = Tally()
     store = InMemoryNetworkStore()
