@@ -69,9 +69,10 @@ def test_checkpoints_are_the_first_length_times_powers_of_two():
     assert checkpoints_upto(47, 5) == [5, 10, 20, 40] and checkpoints_upto(4, 5) == []
 
 
-def test_signature_is_the_two_tokens_of_most_surprise_by_name():
-    prof = Profiles.of(np.array([0, 0, 0, 1, 2]), np.array([1, 2, 3, 2, 0]), np.array([5.0, 9.0, 7.0, 1.0, 0.0]), 3, 4)
-    assert signatures(prof, [0, 1, 2], ["a", "b", "c", "d"]) == ["c+d", "c", "-"]
+def test_signature_is_the_rarest_action_of_the_session():
+    tokens = ["START", "OTHER", "common", "rarer", "rarest"]  # a vocabulary is ranked by frequency
+    prof = Profiles.of(np.array([0, 0, 1, 1, 2, 2]), np.array([2, 3, 4, 2, 3, 1]), np.ones(6), 4, 5)
+    assert signatures(prof, [0, 1, 2, 3], tokens) == ["rarer", "rarest", "OTHER", "-"]
 
 
 def sessions_of(kinds, n_users, per_user=10, start=0):
@@ -109,7 +110,7 @@ def test_a_behaviour_unseen_in_training_fits_no_group_and_carries_its_signature(
     browse = groups.tag((("search", 5, 7_500_000), ("view_item", 5, 7_500_000)))
     odd = groups.tag((("OTHER", 5, 45_000_000), ("login#fail", 5, 45_000_000)))
     assert browse.fits and not odd.fits
-    assert odd.signature == "OTHER+login#fail" and odd.distance > groups.limit >= browse.distance
+    assert odd.signature == "OTHER" and odd.distance > groups.limit >= browse.distance
 
 
 def test_blocked_users_are_counted_against_the_groups_they_fit_not_grouped(fitted):
@@ -160,7 +161,7 @@ def test_the_campaign_baseline_is_each_signatures_busiest_hour_of_ungrouped_user
         [*batch.users, *odd.users], [*batch.tokens, *odd.tokens], [*batch.ts_ms, *odd.ts_ms], [None] * 4040
     )
     stored = fit_groups(model, both)
-    assert stored["baseline"] == {"OTHER+login#fail": 4}
+    assert stored["baseline"] == {"OTHER": 4}
     assert [g["users"] for g in stored["groups"]] == [200, 200]
     assert stored["limit"] >= stored["stats"]["radius"]  # the prefixes of the groups' own sessions fit
 

@@ -146,7 +146,7 @@ def group_flag(
         "schema_version": SCHEMA_VERSION,
         "kind": KIND,
         "flag_id": bucket.flag_id,
-        "signature": bucket.signature.split("+"),
+        "signature": bucket.signature,  # the rarest action the members share (``groups.signatures``)
         "members": count.members,
         "threshold": threshold(groups, bucket.signature, config),
         "training_peak": groups.baseline.get(bucket.signature, 0),

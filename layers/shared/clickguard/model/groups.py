@@ -11,8 +11,8 @@
   of the sum has a closed form, so a distance costs O(tokens of the session) per group, not O(vocabulary).
 * **Groups**: a centroid profile each (stored sparse: the tokens holding its mass, the rest an even floor), the
   distance ``limit`` measured on the training window (``model.group_fit``). A session *fits* its nearest group
-  when within the limit; a session that fits none is *emerging* and keyed by its ``signature`` (its two tokens
-  of most surprise), which the consumer counts per hour for the campaign alert (``consumer.campaign``).
+  when within the limit; a session that fits none is *emerging* and keyed by its ``signature`` (its rarest
+  action), which the consumer counts per hour for the campaign alert (``consumer.campaign``).
 * **Checkpoints**: the consumer places a session in a group when its length reaches ``first_checkpoint`` (the
   model's ``min_events``) times a power of two: a rule of each event alone, so batching never changes it.
 """
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from clickguard import settings
-from clickguard.model.vocabulary import index_of
+from clickguard.model.vocabulary import OTHER_INDEX, START_INDEX, index_of
 
 FORMAT = 1
 # Digits kept of each stored probability: the trainer round-trips what it stores, so the consumer applies the very
@@ -141,14 +141,18 @@ class Tag:
 
 
 def signatures(prof: Profiles, rows: Sequence[int], tokens: Sequence[str]) -> list[str]:
-    """Each row's two tokens of most surprise (ties by name), sorted by name and joined with ``+``; ``-`` for a
-    session with no surprise at all. Alike sessions share it, whatever their length."""
-    wanted = set(rows)
-    best: dict[int, list[tuple[float, str]]] = {r: [] for r in wanted}
-    for r, t, b in zip(prof.rows.tolist(), prof.tokens.tolist(), prof.bits.tolist(), strict=True):
-        if r in wanted and b > 0:
-            best[r].append((-b, tokens[t]))
-    return ["+".join(sorted(name for _, name in sorted(best[r])[:2])) or "-" for r in rows]
+    """Each row's rarest action: of the tokens the session reached, the one least frequent in the training window
+    (the vocabulary is ranked by frequency; ``OTHER``, the rare and unseen types, ranks rarest); ``-`` for a row
+    with no entry. Alike sessions share it whatever their length: a session's rarest action changes only when an
+    even rarer one appears. (The token of most surprise, in total or per transition, moves with the session's
+    counts and context: on the demo's ring of 60 card-testing accounts it spread one campaign over two or three
+    signatures, two of them past the threshold; the rarest action put 59 of the 60 in one.)"""
+    rank = np.where(prof.tokens == OTHER_INDEX, len(tokens), prof.tokens)
+    rank = np.where(prof.tokens == START_INDEX, -1, rank)
+    best = np.full(prof.n, -1, dtype=np.int64)
+    np.maximum.at(best, prof.rows, rank)
+    names = [*tokens, tokens[OTHER_INDEX]]
+    return [names[int(best[r])] if best[r] >= 0 else "-" for r in rows]
 
 
 def is_checkpoint(position: np.ndarray, first: int) -> np.ndarray:
@@ -243,7 +247,8 @@ class Groups:
         other = self.index.get("OTHER", 1)
         idx = [self.index.get(t, other) for t, _, _ in tokens]
         bits = [ub / settings.MICROBITS_PER_BIT for _, _, ub in tokens]
-        return Profiles.of(np.zeros(len(idx), dtype=np.int64), np.array(idx), np.array(bits), 1, len(self.tokens))
+        rows = np.zeros(len(idx), dtype=np.int64)
+        return Profiles.of(rows, np.array(idx, dtype=np.int64), np.array(bits), 1, len(self.tokens))
 
     def tag(self, tokens: Sequence[tuple[str, int, int]]) -> Tag | None:
         """Where a session stands now (None: the model has no groups)."""
