@@ -90,6 +90,7 @@ def record_metrics(out: BatchOutcome, dynamodb_calls: int, seconds: float) -> No
     add("FlagsFailed", MetricUnit.Count, out.flags_failed)
     add("GroupBuckets", MetricUnit.Count, out.group_buckets)  # campaign buckets counted: one UpdateItem each
     add("GroupFlagsSent", MetricUnit.Count, out.group_flags_sent)
+    add("FlagsSuppressed", MetricUnit.Count, out.flags_suppressed)  # allowed by reviewers: silenced
     add(settings.METRIC_USERS_IN_BATCH, MetricUnit.Count, out.users)
     add("UsersFailed", MetricUnit.Count, out.users_failed)
     add(settings.METRIC_DYNAMODB_CALLS, MetricUnit.Count, dynamodb_calls)

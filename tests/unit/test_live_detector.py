@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clickguard.model import detector
-from clickguard.model.live import REASON_BITS, SUPERVISED, LiveDetector, reasons
+from clickguard.model.live import REASON_BITS, SUPERVISED, SUPERVISED_EXTRA, LiveDetector, reasons
 from clickguard.model.scoring import EventBatch, ScoringTable, apply_event, score_batch, score_state
 from clickguard.model.supervised import BlendFit, BlendScale, Logistic
 from clickguard.model.tails import fit_tails
@@ -31,7 +31,7 @@ def _tables(seed: int):
 
 def _blend(seed: int) -> BlendFit:
     rng = np.random.default_rng(seed)
-    k = len(detector.FEATURES) + len(TOKENS) + 1
+    k = len(detector.FEATURES) + len(TOKENS) + len(SUPERVISED_EXTRA)
     logistic = Logistic(rng.normal(size=k), rng.uniform(0.5, 2.0, k), rng.normal(size=k), float(rng.normal()))
     return BlendFit(logistic, BlendScale(3.0, 2.0, 0.5, 1.5), 0.5, False, 0.5, 0.6, 10, 3)
 
@@ -41,7 +41,9 @@ def _table(supervised: bool, min_events: int = 3) -> ScoringTable:
     counts = rng.integers(0, 20, (len(TOKENS), len(TOKENS)))
     microbits = to_microbits(surprisal_bits(smoothed_probabilities(counts, 0.5)))
     scorer = LiveDetector(detector.FEATURES, _tables(1), _blend(2) if supervised else None, len(TOKENS))
-    return ScoringTable(TOKENS, microbits, "v-test", min_events, scorer)
+    # a signed "blocked vs good" table, as a model with labels carries (``model.llr``)
+    llr = rng.integers(-3_000_000, 3_000_000, (len(TOKENS), len(TOKENS))) if supervised else None
+    return ScoringTable(TOKENS, microbits, "v-test", min_events, scorer, llr)
 
 
 events_st = st.lists(

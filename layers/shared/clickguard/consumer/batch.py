@@ -102,10 +102,11 @@ class BatchOutcome:
     late: int = 0
     clamped: int = 0
     flags_sent: int = 0
+    flags_suppressed: int = 0  # silenced by the reviewers' allow-list
     flags_failed: int = 0
-    users_failed: int = 0
     group_buckets: int = 0  # campaign buckets counted (one UpdateItem each)
     group_flags_sent: int = 0
+    users_failed: int = 0
     model_version: str | None = None
     model_age_seconds: float | None = None
 
@@ -258,6 +259,7 @@ def run_batch(records: Sequence[KinesisRecord], deps: Deps, config: ConsumerConf
         cooldown_ms, allow = config.flag_cooldown_seconds * 1000, deps.allowlist.current()
         ctx = FlagContext(view.table, gap_ms, cooldown_ms, allow, groups=model_groups(view))
         flags, new_last = find_flags(result, applied, prior, last_flags, ctx)
+        out.flags_suppressed = len(ctx.suppressed)
     new_states = next_states(recs, events, adm, states, result, new_last, config)
     # Campaign buckets are counted (and their group flags sent) before anything commits: a bucket that failed
     # holds its users of this batch back, so the replay counts it again (``consumer.campaign``).

@@ -51,6 +51,7 @@ class FlagContext:
     gap_ms: int
     cooldown_ms: int
     allow: AllowList = field(default_factory=AllowList)
+    suppressed: list[str] = field(default_factory=list)  # filled in: users whose flag the allow-list silenced
     groups: Groups | None = None  # the model's behaviour groups: each flag says the user's nearest
 
 
@@ -92,7 +93,7 @@ def _advance(state: SessionState | None, events: EventBatch, i: int, ctx: FlagCo
 def explain(state: SessionState, table: ScoringTable) -> list[Signal]:
     """The session's signals as the flag explains them (strongest first)."""
     assert table.scorer is not None
-    return table.scorer.explain(state_features(state), table.token_units_of(state.tokens))
+    return table.scorer.explain(state_features(state), table.token_units_of(state.tokens), state.llr_ubits)
 
 
 def _maybe_flag(
@@ -107,6 +108,7 @@ def _maybe_flag(
     score = score_state(state, ctx.table)
     strength = score_strength(rounded(score), rounded(scorer.threshold))  # as the allowed flag's message said
     if strength is not None and suppressed(ctx.allow.entry(user), why, strength, state.last_ts_ms):
+        ctx.suppressed.append(user)
         return None  # a reviewer allowed this behaviour: the last flag stays as it was
     return build_flag(
         user,

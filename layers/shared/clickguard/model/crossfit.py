@@ -14,7 +14,9 @@ measured on per-event scores (``scoring.score_batch`` with the live detector) of
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -34,6 +36,15 @@ from clickguard.model.supervised import (
     stratified_folds,
 )
 from clickguard.model.tails import TailTables
+
+
+class Supervised(Protocol):
+    """The supervised part's inputs per user and the LLR table (micro-bits) they were computed under."""
+
+    @property
+    def inputs(self) -> np.ndarray: ...
+    @property
+    def llr(self) -> np.ndarray | None: ...
 
 
 @dataclass(frozen=True)
@@ -60,13 +71,18 @@ class WindowEvents:
 
 
 def window_scores(
-    model: Model, scorer: LiveDetector, window: WindowEvents, rows: np.ndarray | None = None
+    model: Model,
+    scorer: LiveDetector,
+    window: WindowEvents,
+    rows: np.ndarray | None = None,
+    llr: np.ndarray | None = None,
 ) -> np.ndarray:
     """The score after each event (``-inf`` where the session is still too short to judge), for the events ``rows``
-    (every event by default; whole users only: each user enters with no prior state)."""
+    (every event by default; whole users only: each user enters with no prior state), with the LLR table ``llr``
+    (micro-bits) where the scorer's supervised part reads one."""
     picked = np.arange(len(window.owner)) if rows is None else rows
     batch = window.batch if rows is None else window.subset(picked)
-    table = ScoringTable.from_model(model, scorer)
+    table = ScoringTable.from_model(model, scorer, llr)
     return np.asarray(event_scores(table, model.params.gap_ms, batch, {}), dtype=np.float64)
 
 
@@ -94,13 +110,15 @@ def out_of_fold(
     window: WindowEvents,
     features: tuple[str, ...],
     tables: TailTables,
-    inputs: np.ndarray,
+    supervision_of: Callable[[np.ndarray], Supervised],
     worst_score: np.ndarray,
     positive: np.ndarray,
     seed: int,
 ) -> OutOfFold:
-    """Cross-fitted per-event scores (see the module's docstring). ``inputs`` and ``worst_score`` are per user (the
-    supervised part's inputs and the unsupervised score of their worst session), ``positive`` the labels."""
+    """Cross-fitted per-event scores (see the module's docstring). ``supervision_of(blocked)`` gives the supervised
+    inputs per user (and the LLR table they imply) when only the ``blocked`` users count as blocked: each fold's
+    model learns from, and its users are scored under, a chain that never counted the fold's own users.
+    ``worst_score`` is per user (the unsupervised score of their worst session), ``positive`` the labels."""
     n_tokens = len(model.tokens)
     unsupervised = window_scores(model, LiveDetector(features, tables, None, n_tokens), window)
     z_u = np.full(len(unsupervised), np.nan)
@@ -108,12 +126,14 @@ def out_of_fold(
     fold = stratified_folds(positive, FOLDS, seed)
     for k in range(FOLDS):
         train = fold != k
+        sup = supervision_of(positive & train)
+        inputs = sup.inputs
         logistic = fit_logistic(inputs[train], positive[train])
         scale = blend_scale(worst_score[train], predict_logit(logistic, inputs[train]))
         rows = np.flatnonzero(fold[window.owner] == k)
         if not len(rows):
             continue
         z_only = BlendFit(logistic, scale, 1.0, False, np.nan, np.nan, 0, 0)
-        z_l[rows] = window_scores(model, LiveDetector(features, tables, z_only, n_tokens), window, rows)
+        z_l[rows] = window_scores(model, LiveDetector(features, tables, z_only, n_tokens), window, rows, sup.llr)
         z_u[rows] = (unsupervised[rows] - scale.unsupervised_center) / scale.unsupervised_scale
     return OutOfFold(unsupervised, z_u, z_l)

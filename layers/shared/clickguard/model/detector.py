@@ -28,7 +28,8 @@ from clickguard import settings
 from clickguard.model.calibration import peak_running_mean
 from clickguard.model.codes import factorize
 from clickguard.model.crossfit import WindowEvents, out_of_fold, window_scores
-from clickguard.model.live import LiveDetector
+from clickguard.model.live import SUPERVISED_EXTRA, LiveDetector
+from clickguard.model.llr import BlockedChain
 from clickguard.model.model import Model
 from clickguard.model.operating import precision_cut, realised
 from clickguard.model.scoring import EventBatch, EventSeries, ScoringTable
@@ -43,8 +44,9 @@ from clickguard.model.user_cap import cap_runs
 from clickguard.model.vocabulary import START_INDEX, encode, index_of
 
 FEATURES: tuple[str, ...] = ("peak_mean_bits", "total_bits", *SIGNALS)
-# The artifact's format: 2 = grouped tail bits (``tails``), blend validated on per-event peaks; 1 = plain sum.
-FORMAT = 2
+# The artifact's format: 3 = the supervised part reads the "blocked vs good" log-likelihood ratio (``llr``); 2 = grouped
+# tail bits (``tails``), blend validated on per-event peaks; 1 = plain sum.
+FORMAT = 3
 # Which tail is anomalous, from each feature's meaning (fixed before any measurement): +1 high, -1 low.
 DIRECTIONS: tuple[int, ...] = (1, 1, 1, 1, 1, -1, 1, 1, -1)
 # One fact, counted once (``tails``: max within a group, sum across), grouped by meaning before any measurement:
@@ -63,6 +65,7 @@ class Detector:
     budget: float
     sessions: int  # training sessions the tables were fitted on
     operating: dict[str, Any] | None = None  # how the cut was placed (``operating``), for the model's stats
+    chain: BlockedChain | None = None  # the blocked users' chain (``llr``), kept with a blend
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -74,6 +77,7 @@ class Detector:
             "budget": self.budget,
             "sessions": self.sessions,
             "operating": self.operating,
+            "chain": self.chain.as_dict() if self.chain else None,
         }
 
     @classmethod
@@ -93,6 +97,7 @@ class Detector:
             float(data["budget"]),
             int(data["sessions"]),
             data.get("operating"),
+            BlockedChain.from_dict(data["chain"]) if data.get("chain") else None,
         )
 
 
@@ -108,6 +113,17 @@ class Sessions:
     seg: np.ndarray  # session index of each on-time event
     states: np.ndarray  # vocabulary state of each on-time event
     n_tokens: int
+    prev: np.ndarray  # previous state of each on-time event (START where it opens a session)
+    user: np.ndarray  # user code of each on-time event
+
+    def llr_totals(self, llr: np.ndarray | None) -> np.ndarray:
+        """Per judged session, the sum of ``llr`` (micro-bits) over its transitions (zeros without a table)."""
+        if llr is None:
+            return np.zeros(len(self.judged), dtype=np.int64)
+        n = int(self.seg.max()) + 1 if len(self.seg) else 0
+        total = np.bincount(self.seg, weights=llr[self.prev, self.states], minlength=n)
+        out: np.ndarray = np.rint(total).astype(np.int64)[self.judged]
+        return out
 
     def shares(self, rows: np.ndarray) -> np.ndarray:
         """For the judged sessions ``rows``: the share of the session's events per vocabulary token, then
@@ -139,7 +155,8 @@ def sessions_of(model: Model, events: EventSeries) -> Sessions:
     starts = session_starts(user, ts, sid, model.params.gap_ms)
     tok = tcode[order]
     states = encode(distinct, index_of(model.tokens))[tok]
-    ub = model.microbits[previous_states(states, starts, START_INDEX), states]
+    prev = previous_states(states, starts, START_INDEX)
+    ub = model.microbits[prev, states]
     seg = np.cumsum(starts) - 1
     n = int(starts.sum())
     length = np.bincount(seg, minlength=n)
@@ -149,7 +166,8 @@ def sessions_of(model: Model, events: EventSeries) -> Sessions:
     signals = feature_matrix(fold_batch(seg, ts, fail, token_bits(distinct)[tok], n))
     judged = np.flatnonzero(length >= model.params.min_events)
     x = np.column_stack([peak, total_bits, signals])[judged]
-    return Sessions([str(u) for u in names], user[starts][judged], x, judged, seg, states, len(model.tokens))
+    owner = user[starts][judged]
+    return Sessions([str(u) for u in names], owner, x, judged, seg, states, len(model.tokens), prev, user)
 
 
 @dataclass(frozen=True)
@@ -180,14 +198,41 @@ def worst_sessions(tables: TailTables, sess: Sessions) -> Worst:
     return Worst(best, bits_out, values, row)
 
 
-def supervised_inputs(sess: Sessions, worst: Worst) -> np.ndarray:
-    """Per user: the worst session's feature bits and token shares (zeros with no judged session)."""
-    x = np.zeros((len(sess.names), len(FEATURES) + sess.n_tokens + 1))
+def supervised_inputs(sess: Sessions, worst: Worst, llr_totals: np.ndarray | None = None) -> np.ndarray:
+    """Per user: the worst session's feature bits, token shares, log(1 + events) and, given each judged session's
+    LLR total (micro-bits), that session's LLR total and mean in bits (``live.SUPERVISED_EXTRA``); zeros with no
+    judged session."""
+    f = len(FEATURES)
+    x = np.zeros((len(sess.names), f + sess.n_tokens + len(SUPERVISED_EXTRA)))
     has = worst.row >= 0
-    x[:, : len(FEATURES)] = worst.bits
+    x[:, :f] = worst.bits
     if has.any():
-        x[has, len(FEATURES) :] = sess.shares(worst.row[has])
+        x[has, f : f + sess.n_tokens + 1] = sess.shares(worst.row[has])
+        if llr_totals is not None:
+            total = llr_totals[worst.row[has]] / settings.MICROBITS_PER_BIT
+            events = worst.values[has, FEATURES.index("events")]
+            x[has, -2] = total
+            x[has, -1] = total / np.maximum(events, 1.0)
     return x
+
+
+@dataclass(frozen=True)
+class Supervision:
+    """What the supervised part learns from, given which users count as blocked: the blocked users' chain, its LLR
+    table (micro-bits, for scoring) and every user's inputs under it."""
+
+    chain: BlockedChain
+    llr: np.ndarray
+    inputs: np.ndarray
+
+
+def supervision(model: Model, sess: Sessions, worst: Worst, blocked_users: np.ndarray) -> Supervision:
+    """The supervision that ``blocked_users`` (a mask over ``sess.names``) imply: their transitions make the blocked
+    chain (cross-fitting passes each fold's complement, so no user's inputs come from a chain that counted them)."""
+    mine = blocked_users[sess.user]
+    chain = BlockedChain.count(sess.prev[mine], sess.states[mine], len(model.tokens), model.params.smoothing)
+    llr = chain.llr_microbits(model.surprisal)
+    return Supervision(chain, llr, supervised_inputs(sess, worst, sess.llr_totals(llr)))
 
 
 def live(detector: Detector, model: Model) -> LiveDetector:
@@ -201,7 +246,8 @@ def scoring_table(model: Model) -> ScoringTable:
     if model.detector is None:
         raise ValueError(f"model {model.version} has no detector v2 (trained by an older release): retrain it")
     fitted = Detector.from_dict(model.detector)
-    return ScoringTable.from_model(model, live(fitted, model))
+    llr = fitted.chain.llr_microbits(model.surprisal) if fitted.chain is not None else None
+    return ScoringTable.from_model(model, live(fitted, model), llr)
 
 
 # Events scored per call when a whole window is scored as the consumer would: bounds the arrays per call.
@@ -262,13 +308,14 @@ def fit(model: Model, events: EventSeries, blocked: Collection[str] = (), seed: 
         raise ValueError("no session in the window is long enough to fit detector v2")
     tables = fit_robust(rows, DIRECTIONS, trim=TRIM, rounds=ROUNDS, groups=GROUPS)
     window = WindowEvents.of(on_time(model, events), sess.names)
-    blend, validated = _fit_blend(model, window, tables, sess, positive, seed)
+    blend, chain, validated = _fit_blend(model, window, tables, sess, positive, seed)
+    llr = chain.llr_microbits(model.surprisal) if chain is not None else None
     p = model.params
     by_precision = precision_cut(validated, positive, p.target_precision, p.max_flag_share) if positive.any() else None
     cut = by_precision
     if cut is None:  # no labels, or none that show the target precision: the alert budget
         scorer = live(Detector(tables, float("inf"), blend, p.alert_budget, len(rows)), model)
-        peaks = peak_per_user(window_scores(model, scorer, window), window.owner, len(sess.names))
+        peaks = peak_per_user(window_scores(model, scorer, window, llr=llr), window.owner, len(sess.names))
         cut = threshold_for_budget(peaks[~positive], p.alert_budget)
     precision, recall, flagged = realised(validated, positive, cut)
     operating = {
@@ -281,23 +328,28 @@ def fit(model: Model, events: EventSeries, blocked: Collection[str] = (), seed: 
         "validated_precision": precision if positive.any() else None,
         "validated_recall": recall if positive.any() else None,
     }
-    return Detector(tables, float(cut), blend, p.alert_budget, len(rows), operating)
+    return Detector(tables, float(cut), blend, p.alert_budget, len(rows), operating, chain)
 
 
 def _fit_blend(
     model: Model, window: WindowEvents, tables: TailTables, sess: Sessions, positive: np.ndarray, seed: int
-) -> tuple[BlendFit | None, np.ndarray]:
-    """The supervised part (None: too few labels, or refused by the cross-fitted validation) and each user's
-    out-of-fold peak score under what was kept (``crossfit``)."""
+) -> tuple[BlendFit | None, BlockedChain | None, np.ndarray]:
+    """The supervised part and the blocked chain it reads (None: too few labels, or refused by the cross-fitted
+    validation) and each user's out-of-fold peak score under what was kept (``crossfit``)."""
     worst = worst_sessions(tables, sess)
     if positive.sum() < FOLDS or (~positive).sum() < FOLDS:
         scorer = LiveDetector(FEATURES, tables, None, len(model.tokens))
-        return None, peak_per_user(window_scores(model, scorer, window), window.owner, len(sess.names))
-    inputs = supervised_inputs(sess, worst)
-    oof = out_of_fold(model, window, FEATURES, tables, inputs, worst.score, positive, seed)
+        return None, None, peak_per_user(window_scores(model, scorer, window), window.owner, len(sess.names))
+
+    def supervision_of(blocked_users: np.ndarray) -> Supervision:
+        return supervision(model, sess, worst, blocked_users)
+
+    oof = out_of_fold(model, window, FEATURES, tables, supervision_of, worst.score, positive, seed)
     choice = oof.choose(window.owner, positive)
-    blend = final_blend(inputs, positive, worst.score, choice)
-    return (None if blend.refused else blend), oof.peaks(window.owner, choice.weight, len(sess.names))
+    full = supervision_of(positive)
+    blend = final_blend(full.inputs, positive, worst.score, choice)
+    peaks = oof.peaks(window.owner, choice.weight, len(sess.names))
+    return (None, None, peaks) if blend.refused else (blend, full.chain, peaks)
 
 
 @dataclass(frozen=True)
@@ -311,7 +363,8 @@ class UserVerdicts:
 
 def apply(detector: Detector, model: Model, events: EventSeries) -> UserVerdicts:
     """Every user of ``events`` scored as the consumer scores them (``score_batch`` with the live detector)."""
-    table = ScoringTable.from_model(model, live(detector, model))
+    llr = detector.chain.llr_microbits(model.surprisal) if detector.chain is not None else None
+    table = ScoringTable.from_model(model, live(detector, model), llr)
     names, scores = peak_scores(table, model.params.gap_ms, on_time(model, events))
     sess = sessions_of(model, events)
     worst = worst_sessions(detector.tables, sess)

@@ -72,6 +72,9 @@ class SessionState:
     # Per vocabulary token (sorted by token): the session's events of it and the micro-bits of the transitions into
     # it (the notebook's per-action surprisal profile; the counts feed the supervised part's token shares).
     tokens: tuple[tuple[str, int, int], ...] = ()
+    # The thesis's "blocked vs good" log-likelihood ratio of the session's path so far (``model.llr``), in micro-bits;
+    # 0 while the model has none.
+    llr_ubits: int = 0
 
     @property
     def peak_mean_bits(self) -> float:
@@ -101,11 +104,12 @@ class RowScorer(Protocol):
         """int64 per vocabulary token: the supervised part's weight of one event of that token (0: none)."""
         ...
 
-    def score_rows(self, features: np.ndarray, token_units: np.ndarray) -> np.ndarray:
-        """Per row (an event's session so far): its ``FEATURES`` and the sum of its events' token units."""
+    def score_rows(self, features: np.ndarray, token_units: np.ndarray, llr_ubits: np.ndarray) -> np.ndarray:
+        """Per row (an event's session so far): its ``FEATURES``, the sum of its events' token units and its
+        log-likelihood ratio in micro-bits."""
         ...
 
-    def explain(self, features: np.ndarray, token_units: int = 0) -> list[Signal]:
+    def explain(self, features: np.ndarray, token_units: int = 0, llr_ubits: int = 0) -> list[Signal]:
         """One session's signals (its feature row), the strongest first."""
         ...
 
@@ -121,8 +125,10 @@ class ScoringTable:
         version: str | None,
         min_events: int = settings.DEFAULT_MIN_EVENTS,
         scorer: RowScorer | None = None,
+        llr: np.ndarray | None = None,
     ) -> None:
         self.tokens = tuple(tokens)
+        self.llr = llr  # [V, V] signed micro-bits (``model.llr``), or None
         self.index = index_of(tokens)
         self.microbits = microbits
         self.version = version
@@ -130,8 +136,11 @@ class ScoringTable:
         self.scorer = scorer
 
     @classmethod
-    def from_model(cls, model: Model, scorer: RowScorer | None = None) -> ScoringTable:
-        return cls(model.tokens, model.microbits, model.version, model.params.min_events, scorer)
+    def from_model(cls, model: Model, scorer: RowScorer | None = None, llr: np.ndarray | None = None) -> ScoringTable:
+        return cls(model.tokens, model.microbits, model.version, model.params.min_events, scorer, llr)
+
+    def llr_of(self, prev: int, cur: int) -> int:
+        return 0 if self.llr is None else int(self.llr[prev, cur])
 
     @classmethod
     def unscored(cls) -> ScoringTable:
@@ -193,7 +202,8 @@ def apply_event(
         sid = session_id if session_id is not None else (state.session_id if state else None)
         peak = _running_peak(-1, ub, 1, table.min_events)
         signals = update_raw(SignalState(), ts_ms, fail, bit)
-        return SessionState(sid, token, ts_ms, last_ts, 1, ub, opened, peak, signals, ((vocab, 1, ub),)), True
+        llr = table.llr_of(START_INDEX, table.state_of(token))
+        return SessionState(sid, token, ts_ms, last_ts, 1, ub, opened, peak, signals, ((vocab, 1, ub),), llr), True
     ub = int(table.microbits[table.state_of(state.last_token), table.state_of(token)])
     position = state.transitions + 1
     top = _merge_top(state.top, TopTransition(ub, position, state.last_token, token)) if ub > 0 else state.top
@@ -210,6 +220,7 @@ def apply_event(
             peak_mean_ubits=_running_peak(state.peak_mean_ubits, total, position, table.min_events),
             signals=update_raw(state.signals, ts_ms, fail, bit),
             tokens=_count_token(state.tokens, vocab, ub),
+            llr_ubits=state.llr_ubits + table.llr_of(table.state_of(state.last_token), table.state_of(token)),
         ),
         False,
     )
@@ -228,7 +239,8 @@ def score_state(state: SessionState, table: ScoringTable) -> float:
     if table.scorer is None or state.transitions < table.min_events:
         return float("-inf")
     units = np.array([table.token_units_of(state.tokens)], dtype=np.int64)
-    return float(table.scorer.score_rows(state_features(state)[None, :], units)[0])
+    llr = np.array([state.llr_ubits], dtype=np.int64)
+    return float(table.scorer.score_rows(state_features(state)[None, :], units, llr)[0])
 
 
 @dataclass(frozen=True)
@@ -352,6 +364,7 @@ class _Segments:
     prior: list[SessionState | None]  # the continued prior session of each segment, if any
     cont: np.ndarray  # the segments that continue a prior session
     position: np.ndarray  # each row's transition number within its session
+    prev: np.ndarray  # each row's previous state (START where it opens a session)
 
 
 def _segments(table: ScoringTable, lanes: _Lanes, br: Breaks) -> _Segments:
@@ -372,7 +385,7 @@ def _segments(table: ScoringTable, lanes: _Lanes, br: Breaks) -> _Segments:
     prior: list[SessionState | None] = [None] * n_seg
     for i in cont.tolist():
         prior[i] = lanes.prior[int(lanes.u[seg_first[i]])]
-    sg = _Segments(ub, seg, seg_first, np.append(seg_first[1:] - 1, m - 1), seg_real, seg_ub, prior, cont, ub)
+    sg = _Segments(ub, seg, seg_first, np.append(seg_first[1:] - 1, m - 1), seg_real, seg_ub, prior, cont, ub, prev_tok)
     real = lanes.real
     prior_trans = _from_prior(sg, lambda p: p.transitions, 0)
     sg.position = np.cumsum(real) - np.append(0, np.cumsum(real))[seg_first][seg] + prior_trans[seg]
@@ -438,6 +451,7 @@ def _states(
             total_ubits=(p.total_ubits if p else 0) + int(sg.ubits[s_idx]),
             top=tuple(tops[s_idx]),
             peak_mean_ubits=int(rows.peak[s_idx]),
+            llr_ubits=int(rows.llr[s_idx]),
             signals=rows.signals.state(s_idx),
             tokens=stats[s_idx],
         )
@@ -476,6 +490,7 @@ class _Rows:
     scores: np.ndarray
     signals: SignalColumns  # per segment
     peak: np.ndarray  # per segment: peak_mean_ubits after the batch
+    llr: np.ndarray  # per segment: llr_ubits after the batch
 
 
 def _scored_rows(table: ScoringTable, lanes: _Lanes, sg: _Segments, run_total: np.ndarray) -> _Rows:
@@ -483,7 +498,7 @@ def _scored_rows(table: ScoringTable, lanes: _Lanes, sg: _Segments, run_total: n
     seg, n_seg = sg.seg[r], len(sg.first)
     seg_first = np.minimum(np.searchsorted(seg, np.arange(n_seg)), len(r) - 1)  # (only read where rows exist)
     has_rows = np.bincount(seg, minlength=n_seg) > 0
-    last_row = np.searchsorted(seg, np.arange(n_seg), side="right") - 1
+    last_row = np.maximum(np.searchsorted(seg, np.arange(n_seg), side="right") - 1, 0)
     prior_cols = SignalColumns.empty(n_seg).with_rows(sg.cont, [sg.prior[i].signals for i in sg.cont.tolist()])
     final, signal_x = fold_with_prefix(seg, lanes.ts[r], lanes.fail[r], lanes.bit[r], n_seg, prior_cols)
     position, total = sg.position[r], run_total[r]
@@ -491,14 +506,18 @@ def _scored_rows(table: ScoringTable, lanes: _Lanes, sg: _Segments, run_total: n
     mean = np.where(judged, total // np.maximum(position, 1), -1)
     prior_peak = _from_prior(sg, lambda p: p.peak_mean_ubits, -1)
     peak = seg_running_max(mean, seg, prior_peak)
+    prior_llr = _from_prior(sg, lambda p: p.llr_ubits, 0)
+    step_llr = table.llr[sg.prev[r], lanes.tok[r]] if table.llr is not None else np.zeros(len(r), dtype=np.int64)
+    llr = seg_cumsum(step_llr, seg, seg_first, prior_llr)
     scores = np.full(len(r), -np.inf)
     if table.scorer is not None and judged.any():
         prior_units = _from_prior(sg, lambda p: table.token_units_of(p.tokens), 0)
         units = seg_cumsum(table.scorer.token_units[lanes.tok[r]], seg, seg_first, prior_units)
         x = np.column_stack([peak / _MB, total / _MB, signal_x])
-        scores[judged] = table.scorer.score_rows(x[judged], units[judged])
-    final_peak = np.where(has_rows, peak[np.maximum(last_row, 0)], prior_peak)
-    return _Rows(r, scores, final, final_peak)
+        scores[judged] = table.scorer.score_rows(x[judged], units[judged], llr[judged])
+    final_peak = np.where(has_rows, peak[last_row], prior_peak)
+    final_llr = np.where(has_rows, llr[last_row], prior_llr)
+    return _Rows(r, scores, final, final_peak, final_llr)
 
 
 def _run_total(sg: _Segments) -> np.ndarray:

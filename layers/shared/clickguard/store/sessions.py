@@ -13,7 +13,7 @@ Item layout (one per user, no personal data beyond the key)::
     recent_ids (B: 8-byte digests of the last event ids), last_flag {ts_ms, model_version, flag_id, reasons},
     expires_at (N, TTL), version (N: writes so far), and detector v2's session state: peak_mean_ubits (N),
     signals (S: the 12 accumulators of ``model.signals.SignalState``, comma-separated), tokens {token: [events,
-    micro-bits]}
+    micro-bits]}, llr_ubits (N: the session's "blocked vs good" log-likelihood ratio, ``model.llr``)
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ def to_item(state: UserState) -> dict[str, Any]:
             mean_bits={"N": f"{s.mean_bits:.6f}"},
             top={"L": [{"L": [_n(t.ubits), _n(t.position), {"S": t.from_token}, {"S": t.to_token}]} for t in s.top]},
             peak_mean_ubits=_n(s.peak_mean_ubits),
+            llr_ubits=_n(s.llr_ubits),
             signals={"S": _pack_signals(s.signals)},
             tokens={"M": {tok: {"L": [_n(n), _n(ub)]} for tok, n, ub in s.tokens}},
         )
@@ -102,6 +103,7 @@ def from_item(item: dict[str, Any]) -> UserState:
             peak_mean_ubits=int(item["peak_mean_ubits"]["N"]) if "peak_mean_ubits" in item else -1,
             signals=_unpack_signals(item["signals"]["S"]) if "signals" in item else SignalState(),
             tokens=_tokens(item),
+            llr_ubits=int(item["llr_ubits"]["N"]) if "llr_ubits" in item else 0,
         )
     last_flag = None
     if "last_flag" in item:
