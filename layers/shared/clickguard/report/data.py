@@ -33,6 +33,9 @@ class ReportData:
     average_precision: float | None = None
     # Reviewers' decisions per day and the share of flags they confirmed (``review.stats.per_day`` of the log).
     decisions: list[DayTally] = field(default_factory=list)
+    # Behaviour groups (``report.groups.behaviour_groups``): the model's groups with the users flagged in each, the
+    # flagged users that fit none, the campaign alerts. Empty: the model has no groups.
+    behaviour_groups: dict[str, Any] = field(default_factory=dict)
 
 
 def from_quality(

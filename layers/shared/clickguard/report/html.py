@@ -86,6 +86,7 @@ def render(data: ReportData) -> str:
     parts.append(_signals(data))
     parts.append("<h2 id='flags'>Flags over time</h2>" + svg.bars(data.flags_over_time, "flags over time"))
     parts.append(_decisions(data))
+    parts.append(_groups(data))
     rows = []
     for f in data.top_flagged:
         top = "; ".join(f"{a} -> {b} ({bits:.1f} b)" for a, b, bits in (f.get("top") or [])[:3])
@@ -129,6 +130,37 @@ def _decisions(data: ReportData) -> str:
         + svg.bars([(t.day, t.decided) for t in data.decisions], "decisions per day")
         + _table(["day", "decided", "block", "allow", "share confirmed"], rows)
     )
+
+
+def _groups(data: ReportData) -> str:
+    """Behaviour groups (seed 001): who behaves alike, what they do, who in each was flagged; and the campaigns."""
+    g = data.behaviour_groups
+    if not g:
+        return ""
+    rows: list[list[object]] = [
+        [r["id"], r["users"], r["blocked"], r["flagged"], "; ".join(r["tokens"]), "; ".join(r["transitions"])]
+        for r in g["groups"]
+    ]
+    part = (
+        "<h2 id='groups'>Behaviour groups</h2><p>Users of the training window grouped by where their sessions' "
+        f"surprise comes from (symmetric KL between per-action profiles; limit {g['limit']:.3g} bits, measured on "
+        "the window). Blocked: users reviewers had blocked whose sessions fit the group; flagged: users flagged "
+        "since whose session was nearest it.</p>"
+        + _table(["group", "users", "blocked", "flagged", "typical actions (share of surprise)", "transitions"], rows)
+    )
+    if g["emerging"]:
+        part += "<p>Flagged users whose sessions fit no group, by their rarest action:</p>" + _table(
+            ["rarest action", "flagged users"], [[sig, n] for sig, n in g["emerging"]]
+        )
+    if g["alerts"]:
+        alerts: list[list[object]] = [
+            [a["signature"], a["bucket_start"], a["members"], a["threshold"], a["training_peak"], a["sample"]]
+            for a in g["alerts"]
+        ]
+        part += "<h3 id='campaigns'>Campaign alerts</h3>" + _table(
+            ["rarest action", "hour from", "members", "threshold", "training peak", "sample of users"], alerts
+        )
+    return part
 
 
 def _user_scores(data: ReportData) -> str:
