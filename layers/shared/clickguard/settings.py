@@ -70,6 +70,15 @@ DEFAULT_TARGET_PRECISION = 0.8
 DEFAULT_MAX_FLAG_SHARE = 0.25
 DEFAULT_WINDOW_DAYS = 7
 DEFAULT_MIN_SESSIONS = 100
+# Distributed training (issue 13, ``clickguard.training.distributed``): the per-partition partials are cached in the
+# data bucket next to the archive, a run's state between its Step Functions steps beside them. A window whose
+# archive objects hold more than ``DEFAULT_SINGLE_PASS_MAX_MB`` of gzip is trained as a map over its hour partitions
+# and passes over ``DEFAULT_TRAINING_SHARDS`` user shards; a smaller one in one pass.
+PARTIALS_PREFIX = "training-partials/"
+TRAINING_RUNS_PREFIX = "training-runs/"
+DEFAULT_TRAINING_SHARDS = 64
+DEFAULT_SINGLE_PASS_MAX_MB = 256
+TRAINING_SHARDS_RANGE = (1, 4096)
 # Accumulated surprisal is kept as integer micro-bits: integer sums are associative, so any split of a stream into
 # batches gives bit-identical state (and DynamoDB stores it exactly as a Number).
 MICROBITS_PER_BIT = 1_000_000
@@ -109,6 +118,8 @@ ENV_ALERT_BUDGET = "CLICKGUARD_ALERT_BUDGET"
 ENV_TARGET_PRECISION = "CLICKGUARD_TARGET_PRECISION"
 ENV_MAX_FLAG_SHARE = "CLICKGUARD_MAX_FLAG_SHARE"
 ENV_USER_KEY_SOURCE = "CLICKGUARD_USER_KEY_SOURCE"
+ENV_TRAINING_SHARDS = "CLICKGUARD_TRAINING_SHARDS"
+ENV_SINGLE_PASS_MAX_MB = "CLICKGUARD_SINGLE_PASS_MAX_MB"
 
 METRICS_NAMESPACE = "Clickguard"
 # Powertools service names; the stack sets POWERTOOLS_SERVICE_NAME to these plus the stage, so several stages in

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-from clickguard.training.dataset import gunzip
+from clickguard.training.partials import decompressed
 from clickguard.training.ports import ArchiveStats
 
 __all__ = ["ArchiveStats", "S3Archive", "hour_prefix", "iter_objects", "keys_in_window"]
@@ -58,14 +58,6 @@ def iter_objects(s3: Any, bucket: str, keys: list[str], stats: ArchiveStats) -> 
 
     with ThreadPoolExecutor(max_workers=FETCH_THREADS) as pool:
         for key, body in zip(keys, pool.map(fetch, keys), strict=True):
-            stats.objects += 1
-            stats.bytes += len(body)
-            if not (key.endswith(".gz") or body[:2] == b"\x1f\x8b"):
-                yield body
-                continue
-            data, cut = gunzip(body)
-            if cut and not data:
-                stats.bad_objects += 1
-                continue
-            stats.cut_objects += cut
-            yield data
+            data = decompressed(key, body, stats)
+            if data is not None:
+                yield data

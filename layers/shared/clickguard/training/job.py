@@ -111,6 +111,7 @@ class TrainingReport:
     thresholds: dict[str, Any] | None
     seconds: dict[str, float]
     latest: str | None = None  # the version latest.json names after the run
+    distributed: dict[str, Any] | None = None  # a distributed run's partitions, shards and passes (issue 13)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -191,13 +192,14 @@ def run_training(ports: TrainerPorts, config: TrainingConfig, now: datetime) -> 
     except InsufficientData as exc:
         report.reason = str(exc)
     else:
-        _record_publication(report, model, outcome)
+        record_publication(report, model, outcome)
         report.seconds["train_publish"] = round(time.perf_counter() - t1, 3)
     report.seconds["total"] = round(time.perf_counter() - t0, 3)
     return report
 
 
-def _record_publication(report: TrainingReport, model: Model, outcome: artifact.PublishOutcome) -> None:
+def record_publication(report: TrainingReport, model: Model, outcome: artifact.PublishOutcome) -> None:
+    """The report of a run that wrote ``model`` (published, or superseded by a newer one)."""
     current = outcome.moved or outcome.latest == model.version
     report.status = "published" if current else "superseded"
     report.reason = "ok" if current else outcome.reason

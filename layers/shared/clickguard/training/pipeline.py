@@ -93,10 +93,11 @@ def _sid_codes(values: Sequence[str | None]) -> np.ndarray:
     )
 
 
-def deduplicate(cols: EventColumns) -> EventColumns:
-    """Drop repeats of a producer-assigned ``event_id`` per user (a retried PutRecords creates them)."""
+def first_occurrences(cols: EventColumns) -> list[int] | None:
+    """The rows left once repeats of a producer-assigned ``event_id`` per user are dropped (a retried PutRecords
+    creates them): each (user, id)'s first, in order; None when no event carries an id."""
     if not any(cols.event_ids):
-        return cols
+        return None
     seen: set[tuple[str, str]] = set()
     keep = []
     for i, (user, eid) in enumerate(zip(cols.users, cols.event_ids, strict=True)):
@@ -105,7 +106,13 @@ def deduplicate(cols: EventColumns) -> EventColumns:
                 continue
             seen.add((user, eid))
         keep.append(i)
-    return cols.subset(keep)
+    return keep
+
+
+def deduplicate(cols: EventColumns) -> EventColumns:
+    """Drop repeats of a producer-assigned ``event_id`` per user (``first_occurrences``)."""
+    keep = first_occurrences(cols)
+    return cols if keep is None else cols.subset(keep)
 
 
 def clean_window(cols: EventColumns, exclude_users: Collection[str]) -> CleanWindow:
@@ -342,7 +349,15 @@ def with_detector(model: Model, window: CleanWindow, blocked: Collection[str]) -
     try:
         fitted = detector.fit(model, window.with_blocked, frozenset(blocked), seed=0)
     except ValueError as exc:
-        return replace(model, stats={**model.stats, "detector": {"fitted": False, "reason": str(exc)}})
+        return attach_detector(model, str(exc))
+    return attach_detector(model, fitted)
+
+
+def attach_detector(model: Model, fitted: detector.Detector | str) -> Model:
+    """The model with its fitted detector and the summary in its stats, or, given why it could not be fitted, with
+    that reason in the stats."""
+    if isinstance(fitted, str):
+        return replace(model, stats={**model.stats, "detector": {"fitted": False, "reason": fitted}})
     summary: dict[str, Any] = {
         "fitted": True,
         "sessions": fitted.sessions,

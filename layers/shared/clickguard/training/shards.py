@@ -1,0 +1,268 @@
+"""The shard side of distributed training (issue 13): every pass that needs all of a user's events, run on one user
+shard of the window at a time.
+
+A shard holds every event of its users (``partials.shard_of``), concatenated from its block of each partition in
+the window's archive order: each user's events are exactly the subsequence the single-pass trainer sees, so
+duplicates across partitions, late events, sessions that span partitions and per-user caps come out exactly as they
+do there, as the consumer's carried state makes any split of a stream into batches give the same sessions. Users are
+named by ``first_seen`` (the place of their first event in the window): the reduce orders them by it, which is the
+single pass's order of first appearance.
+
+``prepare`` does the model-free part once (duplicates, blocked users, per-user order, late events); each pass then
+takes a request (what the reduce has decided so far: the cap, the vocabulary, a model's counts, the users the robust
+refit leaves out, the detector's tables) and returns what the reduce sums or gathers. Every pass calls the trainer's
+own functions on the shard's events (``pipeline``, ``detector.sessions_of``, ``crossfit.window_scores``), so a shard
+computes per user exactly what the single pass computes; only the decisions that need every user are the reduce's
+(``training.mapreduce``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from clickguard.model import detector
+from clickguard.model.codes import factorize
+from clickguard.model.crossfit import WindowEvents, window_scores
+from clickguard.model.live import LiveDetector
+from clickguard.model.model import Model, ModelParams, Thresholds
+from clickguard.model.sessions import previous_states, session_starts
+from clickguard.model.tails import TailTables
+from clickguard.model.transitions import count_transitions, smoothed_probabilities, surprisal_bits
+from clickguard.model.user_cap import rank_within_runs
+from clickguard.model.vocabulary import START_INDEX, index_of
+from clickguard.training.dataset import EventColumns
+from clickguard.training.partials import Block, first_seen
+from clickguard.training.pipeline import (
+    OrderedEvents,
+    Transitions,
+    first_occurrences,
+    order_and_cap,
+    score_sessions,
+    split_sessions,
+)
+
+NO_CAP = 1.0  # ``order_and_cap`` with a share of 1 caps nobody: the reduce decides the cap from every user
+
+
+def markov_model(tokens: Sequence[str], counts: np.ndarray, params: ModelParams) -> Model:
+    """A model of ``counts`` as the trainer smooths them (``pipeline.fit_markov``), for scoring while it is still
+    being fitted: the vocabulary, surprisal and parameters are final, the thresholds not yet measured."""
+    probs = smoothed_probabilities(counts, params.smoothing)
+    unmeasured = Thresholds(0.0, 0.0, params.min_events, 0.0, 0.0, 0, 0.0, 0.0, 0.0)
+    return Model(
+        version="provisional",
+        created_at="",
+        window_start="",
+        window_end="",
+        tokens=tuple(tokens),
+        params=params,
+        thresholds=unmeasured,
+        stats={},
+        counts=counts,
+        surprisal=surprisal_bits(probs),
+        start_distribution=probs[START_INDEX].astype(np.float32),
+    )
+
+
+def _column(table: list[Any], codes: np.ndarray) -> list[Any]:
+    """Codes into a table as the values themselves (-1: None)."""
+    return list(map([*table, None].__getitem__, codes.tolist()))
+
+
+def load(blocks: Sequence[tuple[int, Block]]) -> tuple[EventColumns, np.ndarray]:
+    """The shard's events from its blocks, given in the window's partition order with each partition's ordinal:
+    columns as the trainer reads them, and each event's ``first_seen`` place."""
+    cols = EventColumns()
+    places = []
+    for ordinal, block in blocks:
+        cols.users.extend(_column(block.users, block.user))
+        cols.tokens.extend(_column(block.tokens, block.token))
+        cols.ts_ms.extend(block.ts_ms.tolist())
+        cols.session_ids.extend(_column(block.sids, block.sid))
+        cols.event_ids.extend(_column(block.eids, block.eid))
+        places.append(first_seen(ordinal, block.row))
+    return cols, (np.concatenate(places) if places else np.zeros(0, dtype=np.int64))
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A shard's window once the model-free steps are done (as ``pipeline.clean_window`` and ``order_and_cap``)."""
+
+    params: ModelParams
+    with_blocked: EventColumns  # repeats dropped, blocked users kept (the detector's window)
+    clean: EventColumns  # blocked users dropped too (the Markov model's window)
+    events: OrderedEvents  # clean, grouped by user in arrival order, late events dropped, not capped
+    user_seen: np.ndarray  # first_seen of each user code of ``clean`` (``events.users`` codes)
+    blocked_seen: np.ndarray  # first_seen of each user of ``with_blocked``, in its first-appearance order
+    blocked_names: list[str]  # those users
+    duplicates: int
+    excluded_events: int
+
+
+def _first_seen_per_user(users: list[str], places: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    codes, names = factorize(users)
+    first = np.zeros(len(names), dtype=np.int64)
+    if len(codes):
+        _, at = np.unique(codes, return_index=True)
+        first = places[at]
+    return first, names
+
+
+def prepare(cols: EventColumns, places: np.ndarray, blocked: Collection[str], params: ModelParams) -> Prepared:
+    """Drop repeats of an event id (across partitions now) and blocked users, group by user, drop late events."""
+    keep = first_occurrences(cols)
+    with_blocked = cols if keep is None else cols.subset(keep)
+    wb_places = places if keep is None else places[np.asarray(keep, dtype=np.int64)]
+    left_out = frozenset(blocked)
+    clean, clean_places = with_blocked, wb_places
+    if left_out:
+        rows = [i for i, u in enumerate(with_blocked.users) if u not in left_out]
+        clean, clean_places = with_blocked.subset(rows), wb_places[np.asarray(rows, dtype=np.int64)]
+    user_seen, _ = _first_seen_per_user(clean.users, clean_places)
+    blocked_seen, blocked_names = _first_seen_per_user(with_blocked.users, wb_places)
+    return Prepared(
+        params=params,
+        with_blocked=with_blocked,
+        clean=clean,
+        events=order_and_cap(clean, NO_CAP, params.gap_ms),
+        user_seen=user_seen,
+        blocked_seen=blocked_seen,
+        blocked_names=[str(u) for u in blocked_names],
+        duplicates=len(cols) - len(with_blocked),
+        excluded_events=len(with_blocked) - len(clean),
+    )
+
+
+def _histogram(amounts: np.ndarray) -> dict[str, np.ndarray]:
+    values, counts = np.unique(amounts[amounts > 0], return_counts=True)
+    return {"values": values.astype(np.int64), "counts": counts.astype(np.int64)}
+
+
+def _capped(p: Prepared, cap: int | None) -> OrderedEvents:
+    """The shard's events with each user's first ``cap`` kept (``user_cap.cap_runs`` with the window's cap)."""
+    ev = p.events
+    if cap is None:
+        return ev
+    keep = rank_within_runs(ev.users) < cap
+    if keep.all():
+        return ev
+    picked = np.flatnonzero(keep).tolist()
+    return replace(
+        ev, users=ev.users[keep], ts_ms=ev.ts_ms[keep], sids=ev.sids[keep], tokens=[ev.tokens[i] for i in picked]
+    )
+
+
+def window_pass(p: Prepared, request: dict[str, Any]) -> dict[str, Any]:
+    """What the cap needs (on-time events per user), and the window's counts for the model's stats."""
+    ev = p.events
+    n_users = len(p.user_seen)
+    return {
+        "events": len(p.clean),
+        "users": n_users,
+        "duplicates": p.duplicates,
+        "excluded_events": p.excluded_events,
+        "late": ev.late,
+        "tokens": dict(Counter(p.clean.tokens)),
+        "amounts": _histogram(np.bincount(ev.users, minlength=n_users)),
+    }
+
+
+def counts_pass(p: Prepared, request: dict[str, Any]) -> dict[str, Any]:
+    """Token counts of the capped events (the vocabulary's input) and their transitions between tokens, each
+    session opening from START (the reduce maps tokens to states once the vocabulary is known)."""
+    ev = _capped(p, request["cap"])
+    codes, tokens = factorize(ev.tokens)
+    starts = session_starts(ev.users, ev.ts_ms, ev.sids, p.params.gap_ms)
+    prev = previous_states(codes + 1, starts, 0)  # 0 = START, a token is its code + 1
+    pair, n = np.unique(prev * (len(tokens) + 1) + codes + 1, return_counts=True)
+    return {
+        "token_names": [str(t) for t in tokens],
+        "token_counts": np.bincount(codes, minlength=len(tokens)).astype(np.int64),
+        "pair_from": (pair // (len(tokens) + 1)).astype(np.int64),
+        "pair_to": (pair % (len(tokens) + 1)).astype(np.int64),
+        "pair_counts": n.astype(np.int64),
+        "sessions": int(starts.sum()),
+    }
+
+
+def _model(p: Prepared, request: dict[str, Any]) -> Model:
+    return markov_model(request["tokens"], request["counts"], p.params)
+
+
+def features_pass(p: Prepared, request: dict[str, Any]) -> dict[str, Any]:
+    """Every judged session of the unblocked users under the request's model (``detector.sessions_of`` on the
+    window the robust refit scores): its features and its user."""
+    sess = detector.sessions_of(_model(p, request), p.clean)
+    return {"features": sess.features, "owner": p.user_seen[sess.owner]}
+
+
+def _moves(p: Prepared, request: dict[str, Any]) -> tuple[OrderedEvents, Transitions]:
+    ev = _capped(p, request["cap"])
+    return ev, split_sessions(ev, index_of(request["tokens"]), p.params.gap_ms)
+
+
+def recount_pass(p: Prepared, request: dict[str, Any]) -> dict[str, Any]:
+    """The capped events' transition counts without the users the robust refit leaves out."""
+    ev, moves = _moves(p, request)
+    out = np.isin(p.user_seen, request["left_out"])[ev.users]
+    counts = count_transitions(moves.prev[~out], moves.states[~out], len(request["tokens"]))
+    return {"counts": counts, "left_out_transitions": int(out.sum())}
+
+
+def final_pass(p: Prepared, request: dict[str, Any]) -> dict[str, Any]:
+    """Under the final counts: every training session scored for the calibration (``pipeline.score_sessions``),
+    and every judged session of the detector's window (blocked users included) with its user, and whether each
+    user of that window is blocked."""
+    model = _model(p, request)
+    ev, moves = _moves(p, request)
+    sess = score_sessions(moves, ev, model.surprisal, p.params.min_events)
+    judged = detector.sessions_of(model, p.with_blocked)
+    blocked = frozenset(request["blocked"])
+    return {
+        "calibration_owner": p.user_seen[sess.user_codes],
+        "transitions": sess.transitions,
+        "total_ubits": sess.total_ubits,
+        "peak_mean_ubits": sess.peak_mean_ubits,
+        "features": judged.features,
+        "owner": p.blocked_seen[judged.owner],
+        "users": p.blocked_seen,
+        "positive": np.array([u in blocked for u in p.blocked_names], dtype=bool),
+    }
+
+
+def _peaks(model: Model, scorer: LiveDetector, events: EventColumns, names: list[str]) -> np.ndarray:
+    """Per user of ``names`` (-inf: never judged), the highest score after any of their events, as the consumer
+    scores them (``crossfit.window_scores``)."""
+    window = WindowEvents.of(detector.on_time(model, events), names)
+    best = np.full(len(names), -np.inf)
+    if len(window.owner):
+        np.maximum.at(best, window.owner, window_scores(model, scorer, window))
+    return best
+
+
+def peaks_pass(p: Prepared, request: dict[str, Any]) -> dict[str, Any]:
+    """Each user's peak unsupervised score under the detector's tables (raw: the reduce puts the never-judged on
+    the window's floor, ``supervised.peak_per_user``)."""
+    model = _model(p, request)
+    tables = TailTables.from_dict(request["tables"])
+    scorer = LiveDetector(detector.FEATURES, tables, None, len(model.tokens))
+    return {"users": p.blocked_seen, "peak": _peaks(model, scorer, p.with_blocked, p.blocked_names)}
+
+
+PASSES: dict[str, Callable[[Prepared, dict[str, Any]], dict[str, Any]]] = {
+    "window": window_pass,
+    "counts": counts_pass,
+    "features": features_pass,
+    "recount": recount_pass,
+    "final": final_pass,
+    "peaks": peaks_pass,
+}
+
+
+def run_pass(p: Prepared, request: dict[str, Any]) -> dict[str, Any]:
+    return PASSES[request["pass"]](p, request)
