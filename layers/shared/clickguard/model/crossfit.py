@@ -123,7 +123,11 @@ def out_of_fold(
     unsupervised = window_scores(model, LiveDetector(features, tables, None, n_tokens), window)
     z_u = np.full(len(unsupervised), np.nan)
     z_l = np.full(len(unsupervised), np.nan)
-    fold = stratified_folds(positive, FOLDS, seed)
+    # Folds are dealt over the users in key order, not in the order they first appear: the same events archived in
+    # another order (another producer's format, archive objects listed in another order) give the same model.
+    by_key = np.array(sorted(range(len(window.names)), key=window.names.__getitem__), dtype=np.int64)
+    fold = np.empty(len(positive), dtype=np.int64)
+    fold[by_key] = stratified_folds(positive[by_key], FOLDS, seed)
     for k in range(FOLDS):
         train = fold != k
         sup = supervision_of(positive & train)
