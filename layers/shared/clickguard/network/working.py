@@ -49,8 +49,10 @@ class WorkingSet:
         self.changed_friends: dict[str, _Friends] = {}
         self.changed_purchases: dict[str, _Purchases] = {}
         self.first_touch: dict[tuple[Part, str], int] = {}
-        # (part, user, shard) -> the last (seq, sub) applied to that item in this batch: the guard within a record
-        self.done: dict[tuple[Part, str, str], tuple[int, int]] = {}
+        # (user, shard) -> the last (seq, sub) applied to that user's item in this batch: the guard within a record.
+        # One dict per part: an enum in a key would be hashed in Python on every event.
+        self.done_friends: dict[tuple[str, str], tuple[int, int]] = {}
+        self.done_purchases: dict[tuple[str, str], tuple[int, int]] = {}
         # Each loaded user's current friends and purchases, changed or not: one lookup per member in the walk.
         self.adjacency: dict[str, AbstractSet[str]] = {}
         self.lists: dict[str, Sequence[Purchase]] = {}
@@ -107,7 +109,7 @@ class WorkingSet:
         """True if the user's friends item already applied this position (the user must be loaded)."""
         if seq <= self.friends[user].seqs.get(shard, -1):  # the committed guard (``state``)
             return True
-        done = self.done.get((Part.FRIENDS, user, shard))
+        done = self.done_friends.get((user, shard))
         return done is not None and (seq, sub) <= done
 
     def purchase_applied(self, user: str, shard: str, seq: int, sub: int) -> bool:
@@ -119,7 +121,7 @@ class WorkingSet:
             item = self.purchases[user]
         if seq <= item.seqs.get(shard, -1):
             return True
-        done = self.done.get((Part.PURCHASES, user, shard))
+        done = self.done_purchases.get((user, shard))
         return done is not None and (seq, sub) <= done
 
     def current_friends(self, user: str) -> AbstractSet[str]:
@@ -135,7 +137,7 @@ class WorkingSet:
             self.adjacency[user] = c.friends
             self.first_touch.setdefault((Part.FRIENDS, user), seq)
         c.seqs[shard] = seq
-        self.done[Part.FRIENDS, user, shard] = (seq, sub)
+        self.done_friends[user, shard] = (seq, sub)
         return c.friends
 
     def add_purchase(self, user: str, purchase: Purchase, window: int) -> None:
@@ -155,7 +157,7 @@ class WorkingSet:
         if len(kept) > window:
             del kept[: len(kept) - window]
         c.seqs[purchase.shard] = purchase.seq
-        self.done[Part.PURCHASES, user, purchase.shard] = (purchase.seq, purchase.sub)
+        self.done_purchases[user, purchase.shard] = (purchase.seq, purchase.sub)
 
     def writes(self) -> tuple[list[FriendsItem], list[PurchasesItem]]:
         """The changed items. The working set ends here, so its friend sets are handed over, not copied: nothing
