@@ -2,8 +2,8 @@
 
 Cost per purchase, for a typical degree k: the walk reads the friends items of the users at distances 0..D-1
 (1 + k + ... + k**(D-1)) and the purchases items of the members at distances 1..D (about k + ... + k**D); the merge
-takes O(m + T log m) for m members with purchases, never more than T from any one of them. A naive rule that
-re-reads the network's whole purchase history costs its total length instead.
+takes O(m log m) to find the lists that can contribute among m members with purchases (at most T of them) and
+O(T log T) to merge those. A naive rule that re-reads the network's whole purchase history costs its total length.
 """
 
 from __future__ import annotations
