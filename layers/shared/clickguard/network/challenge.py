@@ -12,9 +12,9 @@ timestamps. Ids are strings or integers (``1`` and ``"1"`` are one user); amount
 decimals (``money.parse_cents``); timestamps as the consumer reads them (``clickguard.events.parse_timestamp``:
 ``2017-06-13 11:33:01`` is UTC).
 
-A line that does not fit (not JSON, not an object, an unknown ``event_type``, a missing or bad field) is malformed:
-the challenge says to expect such lines in real logs. It is skipped and counted by reason; blank lines are
-ignored. A bad parameters line is not skippable: the run stops with the reason.
+A line that does not fit (not JSON, not an object, an unknown ``event_type``, a missing or bad field) is malformed
+(the challenge warns that log data "is not clean and predictable"): it is skipped and counted by reason; blank
+lines are ignored. A bad parameters line is not skippable: the run stops with the reason.
 
 Output: each flagged purchase as its input object, its keys in their input order, with ``"mean"`` and ``"sd"``
 appended as strings truncated to two decimals, written as the challenge's sample is (``json.dumps`` with its
