@@ -7,9 +7,11 @@ would compute if those events came next on the stream:
    duplicate, an event older than the user's latest time minus the session gap is late (both dropped, and counted),
    and a time more than 5 minutes past the request's arrival is clamped to it;
 2. ``model.scoring.score_batch`` on top of the stored session (the vectorised pass: its per-event scores);
-3. the flag rule (``consumer.rule``, through ``consumer.flagging.find_flags``): the rule fires after an event whose
-   score passes the model's threshold, and a flag goes out unless the cooldown since the user's last flag holds it
-   back, or a reviewer allowed the user for the same reasons (``review.rule``, the allow-list the consumer reads).
+3. the flag rule (``consumer.rule``, walked as ``consumer.flagging.find_flags`` walks it): the rule fires after an
+   event whose score passes the model's threshold, and a flag goes out unless the cooldown since the user's last
+   flag holds it back, or a reviewer allowed the user for the same reasons (``review.rule``, the allow-list the
+   consumer reads). The walk stops at the first flag: explaining every later firing event, as the consumer must to
+   send each of them, would cost a few hundred microseconds each for an answer that names only the first.
    Without events (or when none applied) the stored session is judged as it stands.
 
 The request's events get places on a shard of their own (``REQUEST_SHARD``, sequence number = position + 1), so
@@ -19,7 +21,6 @@ the replay guard never mistakes them for records already applied.
 from __future__ import annotations
 
 import enum
-import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,7 +28,7 @@ import numpy as np
 from clickguard.api.request import ScoreRequest
 from clickguard.consumer.admission import Admission, admit
 from clickguard.consumer.batch import applied_columns
-from clickguard.consumer.flagging import Applied, FlagContext, explain, find_flags
+from clickguard.consumer.flagging import Applied, explain
 from clickguard.consumer.flags import rounded
 from clickguard.consumer.kinesis_event import KinesisRecord
 from clickguard.consumer.rule import allows, firing_mask
@@ -147,32 +148,36 @@ def _counts(received: int, adm: Admission) -> Admitted:
 def _decide_events(
     result: BatchResult, applied: Applied, prior: SessionState | None, stored: UserState | None, rule: Rule
 ) -> Decision:
-    """The consumer's own rule over the applied events: the firing screen, then ``find_flags`` (cooldown and
-    allow-list) for the flag; what held back the first firing event's flag, if it was held."""
-    firing = np.flatnonzero(firing_mask(result, rule.table))
-    if not len(firing):
+    """The consumer's walk of ``flagging.find_flags`` for one user, stopped at the first flag (the answer needs
+    no later one): the firing screen over the batch's per-event scores, then, at each firing event in order, the
+    exact state there (the reference ``apply_event``) and ``held_by``'s two checks against the last flag as stored."""
+    firing = np.flatnonzero(firing_mask(result, rule.table)).tolist()
+    if not firing:
         return Decision(False, None, False, None, None, ())
     user = applied.events.users[0]
     last = stored.last_flag if stored else None
-    ctx = FlagContext(rule.table, rule.gap_ms, rule.cooldown_ms, rule.allow)
-    flags, _ = find_flags(result, applied, {user: prior}, {user: last}, ctx)
-    first = int(firing[0])
-    first_event = applied.seqs[first] - 1  # the request's events sit at sequence number = position + 1
-    flag_event = None
-    if flags:  # each flag's message names the event it fired on (``source.sequence_number``): the first goes out
-        flag_event = int(json.loads(flags[0].body)["source"]["sequence_number"]) - 1
-        if flag_event == first_event:
-            return Decision(True, first_event, True, flag_event, None, flags[0].last.reasons)
-    at_first = _state_after(prior, applied, first, rule)
-    held, why = held_by(user, at_first, last, rule)
-    return Decision(True, first_event, bool(flags), flag_event, held, flags[0].last.reasons if flags else why)
+    first: tuple[int, HeldBy | None, tuple[str, ...]] | None = None
+    state, done = prior, 0
+    for i in firing:
+        state = _advance(state, applied, done, i + 1, rule)
+        done = i + 1
+        held, why = held_by(user, state, last, rule)
+        first = first or (i, held, why)
+        if held is None:
+            return Decision(True, _position(applied, first[0]), True, _position(applied, i), first[1], why)
+    assert first is not None
+    return Decision(True, _position(applied, first[0]), False, None, first[1], first[2])
 
 
-def _state_after(prior: SessionState | None, applied: Applied, upto: int, rule: Rule) -> SessionState:
-    """The exact session state right after applied event ``upto`` (the reference, one event at a time)."""
-    state = prior
+def _position(applied: Applied, i: int) -> int:
+    """The request's event behind applied event ``i`` (its sequence number is its position + 1)."""
+    return applied.seqs[i] - 1
+
+
+def _advance(state: SessionState | None, applied: Applied, start: int, stop: int, rule: Rule) -> SessionState:
+    """The session state after applied events ``start`` to ``stop - 1``, one at a time (the reference)."""
     ev = applied.events
-    for i in range(upto + 1):
+    for i in range(start, stop):
         state, _ = apply_event(state, ev.tokens[i], ev.ts_ms[i], ev.session_ids[i], rule.table, rule.gap_ms)
     assert state is not None
     return state
