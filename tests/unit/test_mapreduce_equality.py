@@ -94,7 +94,7 @@ def _assert_same_run(archive: MemoryArchive, params: ModelParams, shards: int, b
     hours=st.integers(1, 8),
     shards=st.integers(1, 6),
     flood=st.booleans(),
-    n_blocked=st.integers(0, 2),
+    n_blocked=st.integers(0, 6),  # 3 or more present: the supervised part is cross-fitted
 )
 def test_any_partitioning_and_sharding_trains_the_single_pass_model(seed, n_users, hours, shards, flood, n_blocked):
     archive = _archive(seed, n_users, hours, flood)
@@ -103,23 +103,45 @@ def test_any_partitioning_and_sharding_trains_the_single_pass_model(seed, n_user
 
 
 @pytest.fixture(scope="module")
-def simulated_archive() -> MemoryArchive:
-    """A simulated day (abusers among ordinary users) in 24 hour folders, as Firehose would write it."""
+def simulated() -> tuple[MemoryArchive, list[str]]:
+    """A simulated day in 24 hour folders, as Firehose would write it, and its abusers."""
     (day,) = simulate(SimConfig(users=800, seed=5, days=1))
     lines = [line.encode() for line in ndjson_lines(day)]
     archive = MemoryArchive()
     per_hour = -(-len(lines) // 24)
     for h in range(24):
         archive.put(NOW - timedelta(hours=24 - h), "obj.gz", gz(lines[h * per_hour : (h + 1) * per_hour]))
-    return archive
+    return archive, sorted(u for u, kind in day.labels.items() if kind not in ("buyer", "seller"))
 
 
 @pytest.mark.parametrize("shards", [1, 7])
-def test_a_simulated_day_with_abusers_trains_the_single_pass_model(simulated_archive, shards):
+def test_a_simulated_day_with_abusers_trains_the_single_pass_model(simulated, shards):
+    archive, _ = simulated
     config = training_config(ModelParams(), min_sessions=10)
-    one, one_store = single_pass(simulated_archive, config)
-    many, many_store, _ = distributed(simulated_archive, config, shards)
+    one, one_store = single_pass(archive, config)
+    many, many_store, _ = distributed(archive, config, shards)
     assert one.status == many.status == "published"
     assert one.stats["robust"]["users_left_out"] > 0 and one.stats["detector"]["fitted"]  # every step had work
     assert many.distributed == {"partitions": 24, "mapped": 24, "cached": 0, "shards": shards, "passes": 8}
+    assert_same_model(artifact.load_latest(many_store), artifact.load_latest(one_store))
+
+
+@pytest.mark.parametrize(
+    ("blocked_share", "rule", "supervised", "passes"),
+    [
+        (0.5, "budget", True, 10),  # a blend kept, no cut shows the target precision: one more pass for the budget
+        (1.0, "precision", True, 9),  # the cut from the cross-fitted peaks
+    ],
+)
+def test_with_labels_the_supervised_part_and_its_cut_are_the_single_pass_ones(
+    simulated, blocked_share, rule, supervised, passes
+):
+    archive, abusers = simulated
+    blocked = abusers[: int(len(abusers) * blocked_share)]
+    config = training_config(ModelParams(), min_sessions=10)
+    one, one_store = single_pass(archive, config, blocked)
+    many, many_store, _ = distributed(archive, config, 5, blocked)
+    detector = one.stats["detector"]
+    assert (detector["operating"]["rule"], detector["supervised"]) == (rule, supervised)
+    assert many.distributed is not None and many.distributed["passes"] == passes
     assert_same_model(artifact.load_latest(many_store), artifact.load_latest(one_store))

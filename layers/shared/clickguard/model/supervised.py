@@ -290,10 +290,19 @@ def choose_weight(
     precision; ties: the smallest weight) is kept only when it beats the unsupervised score's peak alone."""
     labels = np.asarray(y, dtype=bool)
     n = len(labels)
-    ap_u = average_precision(labels, peak_per_user(unsupervised, owner, n))
+    blends = [peak_per_user(blend_z(z_unsupervised, z_logit, w), owner, n) for w in weights]
+    return choose_from_peaks(peak_per_user(unsupervised, owner, n), blends, labels, weights)
+
+
+def choose_from_peaks(
+    unsupervised: np.ndarray, blends: list[np.ndarray], y: np.ndarray, weights: tuple[float, ...] = WEIGHTS
+) -> WeightChoice:
+    """``choose_weight`` on each user's peaks: the unsupervised score's, and the blend's at each weight."""
+    labels = np.asarray(y, dtype=bool)
+    ap_u = average_precision(labels, unsupervised)
     best_w, best_ap = 0.0, -math.inf
-    for w in weights:
-        ap = average_precision(labels, peak_per_user(blend_z(z_unsupervised, z_logit, w), owner, n))
+    for w, peaks in zip(weights, blends, strict=True):
+        ap = average_precision(labels, peaks)
         if ap > best_ap:
             best_w, best_ap = w, ap
     return WeightChoice(best_w if best_ap > ap_u else 0.0, ap_u, best_ap)

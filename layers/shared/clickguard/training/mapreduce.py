@@ -34,9 +34,21 @@ from typing import Any
 import numpy as np
 
 from clickguard.model import detector, robust
+from clickguard.model.llr import BlockedChain
 from clickguard.model.model import Model, ModelParams, Thresholds
 from clickguard.model.operating import precision_cut, realised
-from clickguard.model.supervised import FOLDS, peak_per_user
+from clickguard.model.supervised import (
+    FOLDS,
+    WEIGHTS,
+    BlendFit,
+    blend_scale,
+    choose_from_peaks,
+    final_blend,
+    fit_logistic,
+    peak_per_user,
+    predict_logit,
+    stratified_folds,
+)
 from clickguard.model.tails import TailTables, fit_robust, score, threshold_for_budget
 from clickguard.model.user_cap import CapReport, cap_runs, user_cap
 from clickguard.model.vocabulary import OTHER_INDEX, START_INDEX, build_vocabulary, index_of
@@ -48,9 +60,10 @@ from clickguard.training.pipeline import (
     calibrate_capped,
     model_version,
 )
-from clickguard.training.shards import markov_model
+from clickguard.training.shards import LLR_COLUMNS, markov_model
 
-STAGES = ("window", "counts", "features", "recount", "final", "peaks", "done")
+STAGES = ("window", "counts", "features", "recount", "final", "peaks", "inputs", "folds", "budget", "done")
+SEED = 0  # ``pipeline.with_detector``'s: the cross-fitting folds
 
 
 @dataclass(frozen=True)
@@ -119,6 +132,14 @@ class RunState:
     users: np.ndarray | None = None  # the detector window's users (first_seen), in order of first appearance
     positive: np.ndarray | None = None  # blocked, per user
     detector_rows: int = 0
+    # the supervised part (``detector._fit_blend``), where the window has labels
+    fold: np.ndarray | None = None  # per user
+    chains: list[dict[str, Any]] = field(default_factory=list)  # the blocked chain: every blocked user's, each fold's
+    inputs: np.ndarray | None = None  # per user, under the full chain
+    worst: np.ndarray | None = None  # per user, the worst session's unsupervised score
+    unsupervised: np.ndarray | None = None  # per user, the raw peak unsupervised score
+    blend: dict[str, Any] | None = None
+    validated: np.ndarray | None = None
     outcome: dict[str, Any] = field(default_factory=dict)  # the detector (as_dict) or why it was not fitted
 
     def as_dict(self) -> dict[str, Any]:
@@ -290,24 +311,130 @@ def _on_final(state: RunState, results: Sequence[dict[str, Any]]) -> dict[str, A
         return None
     tables = fit_robust(rows, detector.DIRECTIONS, trim=detector.TRIM, rounds=detector.ROUNDS, groups=detector.GROUPS)
     state.tables, state.detector_rows = tables.as_dict(), len(rows)
-    if state.positive.sum() >= FOLDS and (~state.positive).sum() >= FOLDS:
-        raise NotImplementedError("the supervised part of detector v2 is not distributed yet")
-    state.stage = "peaks"
-    return {**_model_request(state, "peaks"), "tables": state.tables}
+    request = {**_model_request(state, "peaks"), "tables": state.tables}
+    if state.positive.sum() < FOLDS or (~state.positive).sum() < FOLDS:
+        state.stage = "peaks"
+        return request
+    names = [n for r in results for n in r["names"]]
+    state.fold = _folds([names[i] for i in order.tolist()], state.positive)
+    state.chains = _chains(state, results)
+    state.stage = "inputs"
+    return {**request, "pass": "inputs", "llr": _llr_tables(state)}
+
+
+def _folds(names: list[str], positive: np.ndarray) -> np.ndarray:
+    """Each user's cross-fitting fold, as ``crossfit.out_of_fold`` deals them (stratified, over users in key order)."""
+    by_key = np.array(sorted(range(len(names)), key=names.__getitem__), dtype=np.int64)
+    fold = np.empty(len(positive), dtype=np.int64)
+    fold[by_key] = stratified_folds(positive[by_key], FOLDS, SEED)
+    return fold
+
+
+def _chains(state: RunState, results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The blocked chain of every blocked user, then of each fold's complement (``detector.supervision``)."""
+    assert state.users is not None and state.fold is not None
+    user = np.searchsorted(state.users, np.concatenate([r["cell_user"] for r in results]))
+    cells = [np.concatenate([r[k] for r in results]) for k in ("cell_from", "cell_to", "cell_count")]
+    v, smoothing = len(state.tokens), state.spec.params.smoothing
+    chains = []
+    for k in (None, *range(FOLDS)):
+        mine = np.ones(len(user), dtype=bool) if k is None else state.fold[user] != k
+        prev, cur = (np.repeat(c[mine], cells[2][mine]) for c in cells[:2])
+        chains.append(BlockedChain.count(prev, cur, v, smoothing).as_dict())
+    return chains
+
+
+def _llr_tables(state: RunState) -> list[np.ndarray]:
+    surprisal = markov_model(state.tokens, state.counts, state.spec.params).surprisal  # type: ignore[arg-type]
+    return [BlockedChain.from_dict(c).llr_microbits(surprisal) for c in state.chains]
+
+
+def _by_user(state: RunState, results: Sequence[dict[str, Any]], key: str, axis: int = 0) -> np.ndarray:
+    """A per-user result of every shard, in the window's order of users."""
+    users = np.concatenate([r["users"] for r in results])
+    values = np.concatenate([r[key] for r in results], axis=axis)
+    return np.take(values, np.argsort(users), axis=axis)
+
+
+def _on_inputs(state: RunState, results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Each fold's logistic and scale, fitted on the other folds (``crossfit.out_of_fold``)."""
+    assert state.fold is not None and state.positive is not None and state.users is not None
+    state.inputs = _by_user(state, results, "inputs")
+    fold_llr = _by_user(state, results, "fold_llr", axis=1)
+    state.worst = _by_user(state, results, "worst")
+    state.unsupervised = _by_user(state, results, "peak")
+    fits = []
+    for k in range(FOLDS):
+        train = state.fold != k
+        inputs = state.inputs.copy()
+        inputs[:, LLR_COLUMNS] = fold_llr[k]
+        logistic = fit_logistic(inputs[train], state.positive[train])
+        scale = blend_scale(state.worst[train], predict_logit(logistic, inputs[train]))
+        fits.append(BlendFit(logistic, scale, 1.0, False, np.nan, np.nan, 0, 0).as_dict())
+    state.stage = "folds"
+    llr = _llr_tables(state)
+    return {
+        **_model_request(state, "folds"),
+        "tables": state.tables,
+        "fold_users": state.users,
+        "fold": state.fold,
+        "fold_fits": fits,
+        "fold_llr": llr[1:],
+    }
+
+
+def _on_folds(state: RunState, results: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The weight that validates best, the final blend (``supervised.final_blend``) and the cut."""
+    assert state.positive is not None and state.inputs is not None and state.worst is not None
+    assert state.unsupervised is not None
+    peaks = _by_user(state, results, "peaks", axis=1)
+    n = len(state.positive)
+    floor = [peak_per_user(x, np.arange(n), n) for x in (state.unsupervised, *peaks)]
+    choice = choose_from_peaks(floor[0], floor[1:], state.positive)
+    blend = final_blend(state.inputs, state.positive, state.worst, choice)
+    validated = floor[0] if choice.weight == 0.0 else floor[1 + WEIGHTS.index(choice.weight)]
+    state.blend = None if blend.refused else blend.as_dict()
+    return _operating_point(state, validated)
+
+
+def _operating_point(state: RunState, validated: np.ndarray) -> dict[str, Any] | None:
+    """``detector.fit``'s cut: the target precision on the validated peaks, else the budget on every user's peak
+    under the final detector (the unsupervised peaks when no blend is kept, else one more pass)."""
+    assert state.positive is not None and state.unsupervised is not None
+    p, positive = state.spec.params, state.positive
+    state.validated = validated
+    by_precision = precision_cut(validated, positive, p.target_precision, p.max_flag_share) if positive.any() else None
+    if by_precision is not None or state.blend is None:
+        budget = peak_per_user(state.unsupervised, np.arange(len(positive)), len(positive))
+        cut = by_precision if by_precision is not None else threshold_for_budget(budget[~positive], p.alert_budget)
+        _finish(state, cut, by_precision is None)
+        return None
+    state.stage = "budget"
+    llr = _llr_tables(state)[0]
+    return {**_model_request(state, "budget"), "tables": state.tables, "blend": state.blend, "llr": llr}
+
+
+def _on_budget(state: RunState, results: Sequence[dict[str, Any]]) -> None:
+    assert state.positive is not None
+    raw = _by_user(state, results, "peak")
+    n = len(raw)
+    cut = threshold_for_budget(peak_per_user(raw, np.arange(n), n)[~state.positive], state.spec.params.alert_budget)
+    _finish(state, cut, True)
 
 
 def _on_peaks(state: RunState, results: Sequence[dict[str, Any]]) -> None:
-    """``detector.fit``'s operating point without a supervised part: the peaks are the validated scores."""
-    assert state.users is not None and state.positive is not None
-    users = np.concatenate([r["users"] for r in results])
-    raw = np.concatenate([r["peak"] for r in results])[np.argsort(users)]
-    validated = peak_per_user(raw, np.arange(len(raw)), len(raw))
+    """Without a supervised part the peaks are the validated scores (``detector._fit_blend``)."""
+    state.unsupervised = _by_user(state, results, "peak")
+    n = len(state.unsupervised)
+    _operating_point(state, peak_per_user(state.unsupervised, np.arange(n), n))
+
+
+def _finish(state: RunState, cut: float, by_budget: bool) -> None:
+    assert state.positive is not None and state.validated is not None
     positive, p = state.positive, state.spec.params
-    by_precision = precision_cut(validated, positive, p.target_precision, p.max_flag_share) if positive.any() else None
-    cut = by_precision if by_precision is not None else threshold_for_budget(validated[~positive], p.alert_budget)
-    precision, recall, flagged = realised(validated, positive, cut)
+    precision, recall, flagged = realised(state.validated, positive, cut)
     operating = {
-        "rule": "budget" if by_precision is None else "precision",
+        "rule": "budget" if by_budget else "precision",
         "budget": p.alert_budget,
         "target_precision": p.target_precision,
         "max_share": p.max_flag_share,
@@ -317,7 +444,9 @@ def _on_peaks(state: RunState, results: Sequence[dict[str, Any]]) -> None:
         "validated_recall": recall if positive.any() else None,
     }
     tables = TailTables.from_dict(state.tables)
-    fitted = detector.Detector(tables, float(cut), None, p.alert_budget, state.detector_rows, operating)
+    blend = BlendFit.from_dict(state.blend) if state.blend is not None else None
+    chain = BlockedChain.from_dict(state.chains[0]) if blend is not None else None
+    fitted = detector.Detector(tables, float(cut), blend, p.alert_budget, state.detector_rows, operating, chain)
     state.outcome = {"detector": fitted.as_dict()}
     state.stage = "done"
 
@@ -340,6 +469,13 @@ def advance(
         return _on_final(state, results)
     if stage == "peaks":
         _on_peaks(state, results)
+        return None
+    if stage == "inputs":
+        return _on_inputs(state, results)
+    if stage == "folds":
+        return _on_folds(state, results)
+    if stage == "budget":
+        _on_budget(state, results)
         return None
     raise ValueError(f"no pass follows stage {stage!r}")
 

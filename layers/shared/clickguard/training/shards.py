@@ -28,9 +28,10 @@ import numpy as np
 from clickguard.model import detector
 from clickguard.model.codes import factorize
 from clickguard.model.crossfit import WindowEvents, window_scores
-from clickguard.model.live import LiveDetector
+from clickguard.model.live import SUPERVISED_EXTRA, LiveDetector
 from clickguard.model.model import Model, ModelParams, Thresholds
 from clickguard.model.sessions import previous_states, session_starts
+from clickguard.model.supervised import WEIGHTS, BlendFit, blend_z
 from clickguard.model.tails import TailTables
 from clickguard.model.transitions import count_transitions, smoothed_probabilities, surprisal_bits
 from clickguard.model.user_cap import rank_within_runs
@@ -223,6 +224,7 @@ def final_pass(p: Prepared, request: dict[str, Any]) -> dict[str, Any]:
     sess = score_sessions(moves, ev, model.surprisal, p.params.min_events)
     judged = detector.sessions_of(model, p.with_blocked)
     blocked = frozenset(request["blocked"])
+    positive = np.array([u in blocked for u in p.blocked_names], dtype=bool)
     return {
         "calibration_owner": p.user_seen[sess.user_codes],
         "transitions": sess.transitions,
@@ -231,27 +233,95 @@ def final_pass(p: Prepared, request: dict[str, Any]) -> dict[str, Any]:
         "features": judged.features,
         "owner": p.blocked_seen[judged.owner],
         "users": p.blocked_seen,
-        "positive": np.array([u in blocked for u in p.blocked_names], dtype=bool),
+        "names": p.blocked_names,
+        "positive": positive,
+        **_blocked_cells(judged, positive, p.blocked_seen),
     }
 
 
-def _peaks(model: Model, scorer: LiveDetector, events: EventColumns, names: list[str]) -> np.ndarray:
-    """Per user of ``names`` (-inf: never judged), the highest score after any of their events, as the consumer
-    scores them (``crossfit.window_scores``)."""
-    window = WindowEvents.of(detector.on_time(model, events), names)
-    best = np.full(len(names), -np.inf)
+def _blocked_cells(sess: detector.Sessions, positive: np.ndarray, seen: np.ndarray) -> dict[str, np.ndarray]:
+    """Each blocked user's transitions (on-time events, the final model's states) as counted cells: what the
+    blocked chain of any set of them sums (``llr.BlockedChain``)."""
+    mine = positive[sess.user]
+    v = np.int64(sess.n_tokens)
+    keys, n = np.unique((sess.user[mine] * v + sess.prev[mine]) * v + sess.states[mine], return_counts=True)
+    return {
+        "cell_user": seen[keys // (v * v)],
+        "cell_from": (keys // v) % v,
+        "cell_to": keys % v,
+        "cell_count": n.astype(np.int64),
+    }
+
+
+def _window(p: Prepared, model: Model) -> WindowEvents:
+    return WindowEvents.of(detector.on_time(model, p.with_blocked), p.blocked_names)
+
+
+def _per_user_max(values: np.ndarray, window: WindowEvents) -> np.ndarray:
+    """Per user (-inf: no event, or never judged), the highest of their events' values. Raw: the reduce puts the
+    never-judged on the window's floor (``supervised.peak_per_user``)."""
+    best = np.full(len(window.names), -np.inf)
     if len(window.owner):
-        np.maximum.at(best, window.owner, window_scores(model, scorer, window))
+        np.maximum.at(best, window.owner, values)
     return best
 
 
+def _scorer(model: Model, request: dict[str, Any], blend: dict[str, Any] | None = None) -> LiveDetector:
+    tables = TailTables.from_dict(request["tables"])
+    fit = BlendFit.from_dict(blend) if blend is not None else None
+    return LiveDetector(detector.FEATURES, tables, fit, len(model.tokens))
+
+
 def peaks_pass(p: Prepared, request: dict[str, Any]) -> dict[str, Any]:
-    """Each user's peak unsupervised score under the detector's tables (raw: the reduce puts the never-judged on
-    the window's floor, ``supervised.peak_per_user``)."""
+    """Each user's peak score, as the consumer scores them (``crossfit.window_scores``), under the detector's tables
+    and the request's blend (with its LLR table) if any."""
+    model = _model(p, request)
+    window = _window(p, model)
+    scores = window_scores(model, _scorer(model, request, request.get("blend")), window, llr=request.get("llr"))
+    return {"users": p.blocked_seen, "peak": _per_user_max(scores, window)}
+
+
+# The supervised inputs' columns that read the LLR table (``live.SUPERVISED_EXTRA``): all a fold's inputs change.
+LLR_COLUMNS = [SUPERVISED_EXTRA.index(c) - len(SUPERVISED_EXTRA) for c in ("llr_total_bits", "llr_mean_bits")]
+
+
+def inputs_pass(p: Prepared, request: dict[str, Any]) -> dict[str, Any]:
+    """Per user: the supervised part's inputs (``detector.supervised_inputs``) under the full blocked chain's LLR
+    table, their LLR columns under each fold's, the worst session's unsupervised score and the peak one."""
     model = _model(p, request)
     tables = TailTables.from_dict(request["tables"])
-    scorer = LiveDetector(detector.FEATURES, tables, None, len(model.tokens))
-    return {"users": p.blocked_seen, "peak": _peaks(model, scorer, p.with_blocked, p.blocked_names)}
+    sess = detector.sessions_of(model, p.with_blocked)
+    worst = detector.worst_sessions(tables, sess)
+    full, *folds = (detector.supervised_inputs(sess, worst, sess.llr_totals(llr)) for llr in request["llr"])
+    window = _window(p, model)
+    unsupervised = window_scores(model, _scorer(model, request), window)
+    return {
+        "users": p.blocked_seen,
+        "inputs": full,
+        "fold_llr": np.stack([x[:, LLR_COLUMNS] for x in folds]),
+        "worst": worst.score,
+        "peak": _per_user_max(unsupervised, window),
+    }
+
+
+def folds_pass(p: Prepared, request: dict[str, Any]) -> dict[str, Any]:
+    """Cross-fitting (``crossfit.out_of_fold``): each user's events scored by the logistic of the folds that did
+    not learn them, under their fold's LLR table; per user, the peak blend at each of ``supervised.WEIGHTS``."""
+    model = _model(p, request)
+    window = _window(p, model)
+    unsupervised = window_scores(model, _scorer(model, request), window)
+    fold = request["fold"][np.searchsorted(request["fold_users"], p.blocked_seen)][window.owner]
+    z_u = np.full(len(unsupervised), np.nan)
+    z_l = np.full(len(unsupervised), np.nan)
+    for k, (fit, llr) in enumerate(zip(request["fold_fits"], request["fold_llr"], strict=True)):
+        rows = np.flatnonzero(fold == k)
+        if not len(rows):
+            continue
+        z_l[rows] = window_scores(model, _scorer(model, request, fit), window, rows, llr)
+        scale = BlendFit.from_dict(fit).scale
+        z_u[rows] = (unsupervised[rows] - scale.unsupervised_center) / scale.unsupervised_scale
+    peaks = [_per_user_max(blend_z(z_u, z_l, w), window) for w in WEIGHTS]
+    return {"users": p.blocked_seen, "peaks": np.stack(peaks)}
 
 
 PASSES: dict[str, Callable[[Prepared, dict[str, Any]], dict[str, Any]]] = {
@@ -261,6 +331,9 @@ PASSES: dict[str, Callable[[Prepared, dict[str, Any]], dict[str, Any]]] = {
     "recount": recount_pass,
     "final": final_pass,
     "peaks": peaks_pass,
+    "inputs": inputs_pass,
+    "folds": folds_pass,
+    "budget": peaks_pass,
 }
 
 
