@@ -41,3 +41,20 @@ def test_summary_lists_each_user_once_and_the_quality_table():
     assert "detector v2 threshold 24.5, budget 0.02" in text
     assert "scraper                  2 / 2" in text and "precision 1.000   recall 1.000" in text
     assert "1,234" in text and "demo-out/report.html" in text
+
+
+def test_summary_shows_each_campaign_alert():
+    alert = {
+        "members": 22,
+        "signature": "withdraw_funds#fail",
+        "bucket_start": "2026-11-28T14:00:00.000Z",
+        "threshold": 20,
+        "sample_user_keys": ["ring-1", "ring-2", "ring-3", "ring-4"],
+    }
+    result = SimpleNamespace(
+        flags=[], per_type={}, throughput={}, model_version="v1", thresholds={}, report_path="r", group_flags=[alert]
+    )
+    out = io.StringIO()
+    print_summary(result, out)
+    assert "campaign alert: 22 users" in out.getvalue() and "withdraw_funds#fail" in out.getvalue()
+    assert "ring-3" in out.getvalue() and "ring-4" not in out.getvalue()

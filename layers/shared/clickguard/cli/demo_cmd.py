@@ -33,6 +33,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=producer_formats.DEFAULT,
         help="put days 1 and 2 on the stream as this producer would (as `clickguard produce --format`)",
     )
+    p.add_argument(
+        "--campaign",
+        type=int,
+        default=60,
+        metavar="N",
+        help="simulated traffic: a ring of N new accounts acting alike within an hour of day 2, which the consumer's "
+        "behaviour groups should raise one campaign alert for (default 60; 0: none)",
+    )
     p.add_argument("--flags-out", type=Path, help="write every flag message received as JSON lines")
     p.add_argument("--report", type=Path, help="report path (default OUT/report.html)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON instead of tables")
@@ -48,6 +56,8 @@ def _check(args: argparse.Namespace) -> None:
             fail(f"--{opt.replace('_', '-')} {path}: no such file")
     if (args.labels_day1 or args.labels_day2) and not args.events_day1:
         fail("--labels-day1/--labels-day2 go with --events-day1/--events-day2")
+    if args.campaign < 0:
+        fail(f"--campaign {args.campaign}: must be 0 or more")
     if not 0 <= args.blocked_share <= 1:
         fail(f"--blocked-share {args.blocked_share}: must be between 0 and 1")
 
@@ -80,6 +90,13 @@ def print_summary(result, out=sys.stdout) -> None:
         w("\nthe reviewer's loop:\n")
         for name, value in result.review.items():
             w(f"  {name:<30} {value:>10,.3f}\n" if value % 1 else f"  {name:<30} {int(value):>10,}\n")
+    for g in getattr(result, "group_flags", ()):
+        w(
+            f"\ncampaign alert: {g['members']} users whose sessions fit no behaviour group, rarest action "
+            f"{g['signature']}, from {g['bucket_start']} (threshold {g['threshold']}); e.g. "
+            + ", ".join(g["sample_user_keys"][:3])
+            + "\n"
+        )
     w("\nthroughput:\n")
     for name, value in result.throughput.items():
         w(f"  {name:<55} {value:>10,.0f}\n")
@@ -103,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
         flags_out=args.flags_out or Path(args.out) / "flags.ndjson",
         report_path=args.report,
         producer_format=args.format,
+        campaign_users=args.campaign,
     )
     try:
         result = run_demo(opts, log=lambda m: print(m, file=sys.stderr, flush=True))
@@ -117,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
                     "detector": result.thresholds,
                     "review": result.review,
                     "flags": len(result.flags),
+                    "campaign_alerts": result.group_flags,
                     "per_type": result.per_type,
                     "precision": result.precision,
                     "recall": result.recall,

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from clickguard.cli import producer_formats
+from clickguard.consumer.buckets import KIND as GROUP_KIND
 from clickguard.events import RejectedRecord, format_ms, parse_record
 from clickguard.files import open_binary
 from clickguard.local.metrics import metric_sum
@@ -30,6 +31,7 @@ from clickguard.model import artifact
 from clickguard.review.decision import Verdict, for_flag
 from clickguard.review.stats import DayTally, overall, per_day
 from clickguard.sim import quality
+from clickguard.sim.campaign import with_campaign
 from clickguard.sim.catalog import is_abnormal
 from clickguard.sim.output import ndjson_lines, read_labels
 from clickguard.store import flag_reader, labels
@@ -59,6 +61,7 @@ class DemoOptions:
     flags_out: Path | None = None
     report_path: Path | None = None
     producer_format: str = producer_formats.DEFAULT  # how the events go on the stream (`clickguard produce --format`)
+    campaign_users: int = 0  # simulated only: a ring of new accounts on day 2 (``sim.campaign``), for the group alert
 
 
 @dataclass
@@ -78,6 +81,7 @@ class DemoResult:
     consumer_stats: dict[str, Any] = field(default_factory=dict)
     review: dict[str, float] = field(default_factory=dict)  # decisions, share confirmed, the allow-list at work
     decision_days: list[DayTally] = field(default_factory=list)
+    group_flags: list[dict[str, Any]] = field(default_factory=list)  # campaign alerts (``consumer.campaign``)
 
 
 def _entries(lines: Iterable[str | bytes], fmt: str = producer_formats.DEFAULT) -> list[dict[str, Any]]:
@@ -155,7 +159,7 @@ def run_demo(opts: DemoOptions, log: Log = print) -> DemoResult:
         day1_records = _stream_day1(run, traffic)
         model, report = _train(run, opts, traffic)
         day2_records, throughput = _stream_day2(run, traffic)
-        flags = _review(run, opts, traffic)
+        flags, group_flags = _review(run, opts, traffic)
         allow_loop = _replay_allowed(run, traffic, flags) if traffic.truth2 is not None else {}
         result = DemoResult(
             model_version=model.version,
@@ -169,6 +173,7 @@ def run_demo(opts: DemoOptions, log: Log = print) -> DemoResult:
             consumer_stats={k: v for k, v in vars(run.rt.esm.stats).items() if k != "lock"},
             decision_days=(days := _decision_days(run)),
             review={**_decision_tally(days), **allow_loop},
+            group_flags=group_flags,
         )
         if traffic.truth2 is not None:
             result.per_type, result.precision, result.recall = _flagged_quality(flags, traffic.truth2)
@@ -191,6 +196,7 @@ def _traffic(opts: DemoOptions, log: Log) -> Traffic:
     # Simulated days end yesterday, so no event is from the future when it reaches the consumer.
     start = date.today() - timedelta(days=2)
     days = simulate(SimConfig(users=opts.users, seed=opts.seed, start_date=start.isoformat()).validate())
+    days[1] = with_campaign(days[1], opts.campaign_users, opts.seed)
     traffic = Traffic(list(ndjson_lines(days[0])), list(ndjson_lines(days[1])), days[0].labels, days[1].labels)
     n_bad = sum(is_abnormal(t) for t in days[1].labels.values())
     log(
@@ -274,7 +280,7 @@ def _stream_day2(run: _Run, traffic: Traffic) -> tuple[int, dict[str, float]]:
     return produced.records, throughput
 
 
-def _review(run: _Run, opts: DemoOptions, traffic: Traffic) -> list[dict[str, Any]]:
+def _review(run: _Run, opts: DemoOptions, traffic: Traffic) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Read the flag queue as a reviewer and decide each flag (here from the ground truth) through the real
     decisions queue and function, as ``clickguard review`` would: blocks feed the next training, allows go on the
     allow-list the consumer consults."""
@@ -282,7 +288,12 @@ def _review(run: _Run, opts: DemoOptions, traffic: Traffic) -> list[dict[str, An
     while got := flag_reader.receive(run.sqs, run.h.flag_queue_url, 1000, wait_s=1.0):
         messages.extend(got)
         flag_reader.delete(run.sqs, run.h.flag_queue_url, got)
-    flags = sorted((m.body for m in messages if m.body), key=lambda f: (f["flagged_at"], f["flag_id"]))
+    bodies = [m.body for m in messages if m.body]
+    # Campaign alerts name a group of users, not one: read, never decided (each member's own flags are).
+    group_flags = [b for b in bodies if b.get("kind") == GROUP_KIND]
+    if group_flags:
+        run.log("campaign alerts: " + "; ".join(f"{g['members']} users, {g['signature']}" for g in group_flags))
+    flags = sorted((b for b in bodies if b.get("kind") != GROUP_KIND), key=lambda f: (f["flagged_at"], f["flag_id"]))
     if opts.flags_out:
         opts.flags_out.parent.mkdir(parents=True, exist_ok=True)
         opts.flags_out.write_text("".join(json.dumps(f, sort_keys=True) + "\n" for f in flags))
@@ -300,7 +311,7 @@ def _review(run: _Run, opts: DemoOptions, traffic: Traffic) -> list[dict[str, An
             f"review: {tally.decided} decisions through the decisions queue ({tally.block} block, {tally.allow} "
             f"allow): the share of flags confirmed, {tally.confirmed_share or 0:.3f}, is the precision reviewers see"
         )
-    return flags
+    return flags, group_flags
 
 
 def _replay_allowed(run: _Run, traffic: Traffic, flags: Sequence[dict[str, Any]]) -> dict[str, float]:
@@ -385,6 +396,7 @@ def _score_users(
 
 def _write_report(opts: DemoOptions, result: DemoResult, model: Any, day2_lines: list, truth: dict[str, str]):
     from clickguard.report.data import ReportData, signal_values
+    from clickguard.report.groups import behaviour_groups
     from clickguard.report.html import write
 
     # Session scores per user type (the thesis's two bells): day 2 re-scored with the published model.
@@ -442,6 +454,7 @@ def _write_report(opts: DemoOptions, result: DemoResult, model: Any, day2_lines:
         pr_curve=curve,
         average_precision=ap,
         decisions=result.decision_days,
+        behaviour_groups=behaviour_groups(model.groups, [*result.flags, *result.group_flags]),
         notes=[
             f"day 1: {result.day1_records:,} records; day 2: {result.day2_records:,} records; "
             f"{len(result.flags)} flags; first event {format_ms(int(ts.min())) if len(ts) else '-'}"
