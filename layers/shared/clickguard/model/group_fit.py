@@ -45,7 +45,7 @@ MIN_GROUP_SHARE = 0.01
 MIN_GROUP_USERS = 5
 MAX_GROUPS = 32  # stored groups at most: more means the limit is too tight for anyone to read them
 MAX_FIT_GROUPS = 96  # groups opened while fitting, outliers' own included
-SEARCH_STEPS = 10
+SEARCH_STEPS = 8  # the limit to 1/256 of its starting bracket
 ROUNDS = 15
 # The prior's weight: the surprise of two or three ordinary transitions (1-4 bits each on the simulator's and the
 # thesis's vocabularies), so a session's own tokens outweigh the window's typical profile after a handful of events.
@@ -130,25 +130,28 @@ class Fit:
 
 
 def dp_means(prof: Profiles, space: Space, limit: float) -> Fit | None:
-    """DP-means at ``limit`` (None: it needs more than ``MAX_FIT_GROUPS`` groups, the limit is too tight)."""
-    everyone = np.arange(prof.n)
-    centroids = space.mean(prof, everyone)[None, :]
-    nearest = space.divergence(prof, centroids)[:, 0]
+    """DP-means at ``limit`` (None: it needs more than ``MAX_FIT_GROUPS`` groups, the limit is too tight). Rounds
+    stop when no profile changes group (at most ``ROUNDS``)."""
+    centroids = space.mean(prof, np.arange(prof.n))[None, :]
+    members: np.ndarray | None = None
     for _ in range(ROUNDS):
+        d = space.divergence(prof, centroids)
+        nearest = d.min(axis=1)
         while nearest.max() > limit:  # the farthest profile opens a group
             if len(centroids) >= MAX_FIT_GROUPS:
                 return None
             far = space.dense(prof, np.array([int(nearest.argmax())]))
-            centroids = np.vstack([centroids, far])
-            nearest = np.minimum(nearest, space.divergence(prof, far)[:, 0])
-        members = space.divergence(prof, centroids).argmin(axis=1)
+            column = space.divergence(prof, far)
+            centroids, d = np.vstack([centroids, far]), np.hstack([d, column])
+            nearest = np.minimum(nearest, column[:, 0])
+        assign = d.argmin(axis=1)
+        if members is not None and np.array_equal(assign, members):
+            return Fit(centroids, assign)
+        members = assign
         moved = space.means(prof, members, len(centroids))
         empty = np.bincount(members, minlength=len(centroids)) == 0
         moved[empty] = centroids[empty]
-        if np.allclose(moved, centroids, rtol=0, atol=1e-12):
-            break
         centroids = moved
-        nearest = space.divergence(prof, centroids).min(axis=1)
     return Fit(centroids, space.divergence(prof, centroids).argmin(axis=1))
 
 
