@@ -15,6 +15,11 @@ def token_arrays(n: int, n_states: int, seed: int = 0) -> tuple[np.ndarray, np.n
 
 def ndjson_lines(n: int, n_users: int, t0_ms: int, span_ms: int, seed: int = 0) -> list[bytes]:
     """Canonical events in time order: sessions of ~12 events 1-60 s apart, Zipf token types, 8% failures."""
+    return timed_ndjson_lines(n, n_users, t0_ms, span_ms, seed)[0]
+
+
+def timed_ndjson_lines(n: int, n_users: int, t0_ms: int, span_ms: int, seed: int = 0) -> tuple[list[bytes], np.ndarray]:
+    """``ndjson_lines`` and each line's time (epoch ms), so that they can be filed by hour as Firehose files them."""
     rng = np.random.default_rng(seed)
     lengths = rng.geometric(1 / 12, n)
     ends = np.cumsum(lengths)
@@ -41,4 +46,4 @@ def ndjson_lines(n: int, n_users: int, t0_ms: int, span_ms: int, seed: int = 0) 
                 f'"outcome": "{"fail" if fail[i] else "success"}", "attributes": {{"page": "/item/{k}"}}}}'
             ).encode()
         )
-    return out
+    return out, ts[order]

@@ -119,8 +119,10 @@ def distributed(
     blocked=(),
     now: datetime = NOW,
     partials: MemoryStore | None = None,
+    models: MemoryStore | None = None,
 ) -> tuple[TrainingReport, MemoryStore, MemoryStore]:
-    models, partials = MemoryStore(), partials if partials is not None else MemoryStore()
+    models = models if models is not None else MemoryStore()
+    partials = partials if partials is not None else MemoryStore()
     dconfig = DistributedConfig(config, shards=shards)
     view = PartitionedView(archive)
     ports = DistributedPorts(view, partials, FakeLabels(set(blocked)), models)

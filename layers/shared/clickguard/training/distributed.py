@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -98,32 +98,47 @@ class Partials:
         except BlobNotFound:
             return None
 
-    def put(self, partition: Partition, summary: Summary, blocks: Mapping[int, Block]) -> None:
+    def put(self, partition: Partition, partial: EncodedPartial) -> None:
         """The blocks, then the summary: a summary is only ever read beside all its blocks."""
+        summary, blocks = partial
         for shard, block in sorted(blocks.items()):
-            self.store.put(self.layout.block_key(partition, shard), block.encode())
-        self.store.put(self.layout.summary_key(partition), summary.encode())
+            self.store.put(self.layout.block_key(partition, shard), block)
+        self.store.put(self.layout.summary_key(partition), summary)
 
     def shard_blocks(
         self, partitions: Sequence[Partition], summaries: Sequence[Summary], shard: int
-    ) -> list[tuple[int, Block]]:
-        """The shard's block of each partition that has one, with the partition's ordinal in the window."""
+    ) -> list[tuple[int, bytes]]:
+        """The shard's block of each partition that has one (encoded), with the partition's ordinal in the window."""
         return [
-            (i, Block.decode(self.store.get(self.layout.block_key(p, shard))))
+            (i, self.store.get(self.layout.block_key(p, shard)))
             for i, (p, s) in enumerate(zip(partitions, summaries, strict=True))
             if shard in s.shards
         ]
 
 
-def map_cached(archive: PartitionedArchive, partials: Partials, partition: Partition) -> tuple[Summary, bool]:
-    """The partition's summary, mapping it first unless its partial is cached; and whether it was mapped now."""
-    cached = partials.summary(partition)
-    if cached is not None:
-        return cached, False
-    layout = partials.layout
-    summary, blocks = map_partition(archive.objects(partition), layout.user_key_source, layout.shards)
-    partials.put(partition, summary, blocks)
-    return summary, True
+EncodedPartial = tuple[bytes, dict[int, bytes]]  # a partition's summary and its blocks by shard, encoded
+
+
+def map_encoded(objects: Iterable[tuple[str, bytes]], layout: Layout) -> EncodedPartial:
+    """``partials.map_partition``, encoded for the cache."""
+    summary, blocks = map_partition(objects, layout.user_key_source, layout.shards)
+    return summary.encode(), {shard: block.encode() for shard, block in blocks.items()}
+
+
+def map_cached(archive: PartitionedArchive, partials: Partials, partition: Partition) -> bool:
+    """Map the partition unless its partial is cached; whether it was mapped now."""
+    if partials.summary(partition) is not None:
+        return False
+    partials.put(partition, map_encoded(archive.objects(partition), partials.layout))
+    return True
+
+
+def prepared_shard(
+    partials: Partials, spec: mapreduce.RunSpec, summaries: Sequence[Summary], shard: int
+) -> shards.Prepared:
+    """One shard of the run, loaded from the cache and prepared (``shards.prepare``)."""
+    blocks = [(i, Block.decode(b)) for i, b in partials.shard_blocks(spec.partitions, summaries, shard)]
+    return shards.prepare(*shards.load(blocks), spec.blocked, spec.params)
 
 
 class Executor(Protocol):
@@ -156,12 +171,7 @@ class InlineExecutor:
             map_cached(self.archive, self.partials, p)
 
     def open(self, spec: mapreduce.RunSpec, summaries: Sequence[Summary]) -> None:
-        self._shards = [
-            shards.prepare(
-                *shards.load(self.partials.shard_blocks(spec.partitions, summaries, s)), spec.blocked, spec.params
-            )
-            for s in range(spec.layout.shards)
-        ]
+        self._shards = [prepared_shard(self.partials, spec, summaries, s) for s in range(spec.layout.shards)]
 
     def run_pass(self, request: dict[str, Any]) -> list[dict[str, Any]]:
         return [shards.run_pass(p, request) for p in self._shards]
@@ -277,6 +287,6 @@ def run_distributed(
         record_publication(report, model, artifact.publish(ports.models, model))
     finally:
         executor.close()
-    report.seconds["passes"] = round(time.perf_counter() - t1, 3)
+    report.seconds["train"] = round(time.perf_counter() - t1, 3)
     report.seconds["total"] = round(time.perf_counter() - t0, 3)
     return report
