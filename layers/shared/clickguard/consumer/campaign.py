@@ -34,6 +34,7 @@ from clickguard.consumer.flags import Flag
 from clickguard.consumer.ports import FlagSink, GroupCounter, ModelView
 from clickguard.consumer.state import LastFlag, id_digest
 from clickguard.events import format_ms
+from clickguard.model.codes import factorize
 from clickguard.model.groups import Groups, Profiles, groups_of, is_checkpoint, signatures
 from clickguard.model.scoring import BatchResult, ScoringTable, SessionState
 
@@ -84,36 +85,40 @@ def _checkpoint_profiles(
     """Each checkpoint event's session profile right after it: the continued session's stored tokens plus this
     batch's events of the session up to it. Only users with a checkpoint are looked at."""
     users = applied.events.users
-    wanted = {users[i] for i in ck.tolist()}
-    idx = np.array([i for i, u in enumerate(users) if u in wanted], dtype=np.int64)
-    codes: dict[str, int] = {}
-    ucode = np.fromiter((codes.setdefault(users[i], len(codes)) for i in idx.tolist()), np.int64, len(idx))
-    idx = idx[np.argsort(ucode, kind="stable")]  # per user, arrival order
-    u_of = [users[i] for i in idx.tolist()]
-    new_user = np.ones(len(idx), dtype=bool)
-    new_user[1:] = np.array([a != b for a, b in zip(u_of[1:], u_of[:-1], strict=True)], dtype=bool)
-    starts = new_user | (pos[idx] == 1)
+    ucode, names = factorize(users)  # one pass over the batch; everything after is numpy
+    idx = np.flatnonzero(np.isin(ucode, ucode[ck]))
+    idx = idx[np.argsort(ucode[idx], kind="stable")]  # users with a checkpoint, each in arrival order
+    code = ucode[idx]
+    starts = np.ones(len(idx), dtype=bool)
+    starts[1:] = code[1:] != code[:-1]
+    starts |= pos[idx] == 1
     seg_first = np.maximum.accumulate(np.where(starts, np.arange(len(idx)), 0))
     before = np.empty(len(idx), dtype=np.int64)  # the session's micro-bits before each event
     before[1:] = total[idx[:-1]]
-    continued = starts & (pos[idx] > 1)  # the batch's first event of a session begun in an earlier batch
-    prior_total = [(p.total_ubits if (p := prior.get(u)) else 0) for u in u_of]
-    before[starts] = np.where(continued[starts], np.array(prior_total, dtype=np.int64)[starts], 0)
+    before[starts] = 0
+    continued = np.flatnonzero(starts & (pos[idx] > 1))  # a batch's first event of a session begun earlier
+    before[continued] = [_prior_total(prior.get(names[c])) for c in code[continued].tolist()]
     ub = total[idx] - before
-    token = np.fromiter((table.state_of(applied.events.tokens[i]) for i in idx.tolist()), np.int64, len(idx))
+    tcode, distinct = factorize(applied.events.tokens)
+    token = np.array([table.state_of(t) for t in distinct], dtype=np.int64)[tcode[idx]]
+    u_of = [names[c] for c in code.tolist()]
     cks = np.flatnonzero(np.isin(idx, ck))  # rows of idx that are checkpoints
     length = cks - seg_first[cks] + 1
     rows = np.repeat(np.arange(len(cks)), length)
     ev = np.repeat(seg_first[cks], length) + (np.arange(len(rows)) - np.repeat(np.cumsum(length) - length, length))
     r_list, t_list, b_list = [rows], [token[ev]], [ub[ev] / settings.MICROBITS_PER_BIT]
     for k, c in enumerate(cks.tolist()):
-        state = prior.get(u_of[c]) if continued[seg_first[c]] else None
+        state = prior.get(u_of[c]) if pos[idx[seg_first[c]]] > 1 else None
         if state is not None and state.tokens:
             r_list.append(np.full(len(state.tokens), k))
             t_list.append(np.array([table.state_of(t) for t, _, _ in state.tokens], dtype=np.int64))
             b_list.append(np.array([b / settings.MICROBITS_PER_BIT for _, _, b in state.tokens]))
     prof = Profiles.of(np.concatenate(r_list), np.concatenate(t_list), np.concatenate(b_list), len(cks), v)
     return prof, idx[cks]
+
+
+def _prior_total(state: SessionState | None) -> int:
+    return state.total_ubits if state is not None else 0
 
 
 def threshold(groups: Groups, signature: str, config: CampaignConfig) -> int:
