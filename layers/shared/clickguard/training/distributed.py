@@ -221,7 +221,8 @@ def run_spec(config: DistributedConfig, window: Plan, blocked: set[str]) -> mapr
     )
 
 
-def _report(window: Plan, summaries: Sequence[Summary]) -> TrainingReport:
+def report_of(spec: mapreduce.RunSpec, summaries: Sequence[Summary]) -> TrainingReport:
+    """The run's report before it trains: the window and what its partitions' maps read."""
     rejected: dict[str, int] = {}
     for s in summaries:
         for reason, n in s.rejected.items():
@@ -230,8 +231,8 @@ def _report(window: Plan, summaries: Sequence[Summary]) -> TrainingReport:
         status="skipped",
         reason="",
         version=None,
-        window_start=iso(window.start),
-        window_end=iso(window.end),
+        window_start=spec.window_start,
+        window_end=spec.window_end,
         objects_read=sum(s.objects for s in summaries),
         bad_objects=sum(s.bad_objects for s in summaries),
         cut_objects=sum(s.cut_objects for s in summaries),
@@ -241,6 +242,7 @@ def _report(window: Plan, summaries: Sequence[Summary]) -> TrainingReport:
         stats={},
         thresholds=None,
         seconds={},
+        distributed={"partitions": len(spec.partitions), "shards": spec.layout.shards},
     )
 
 
@@ -269,15 +271,11 @@ def run_distributed(
     if any(s is None for s in summaries):
         raise RuntimeError("a partition's partial is missing after the map")
     done = [s for s in summaries if s is not None]
-    report = _report(window, done)
-    report.distributed = {
-        "partitions": len(window.partitions),
-        "mapped": len(window.todo),
-        "cached": len(window.partitions) - len(window.todo),
-        "shards": config.shards,
-    }
-    report.seconds["map"] = round(t1 - t0, 3)
     state = mapreduce.RunState(run_spec(config, window, ports.labels.blocked_users()))
+    report = report_of(state.spec, done)
+    assert report.distributed is not None
+    report.distributed.update(mapped=len(window.todo), cached=len(window.partitions) - len(window.todo))
+    report.seconds["map"] = round(t1 - t0, 3)
     try:
         report.distributed["passes"] = train_passes(executor, state, done)
     except InsufficientData as exc:
