@@ -5,6 +5,10 @@ transformation with the same function (``clickguard.decoding.archive.archive_lin
 format, becomes the canonical, personal-data-free lines of its events) and writes what Firehose writes for a GZIP
 delivery stream: objects named ``<prefix>YYYY/MM/DD/HH/<stream>-1-YYYY-MM-DD-HH-MM-SS-<uuid>.gz`` in UTC by the
 first record's arrival time. A record with no event (rejected, or a CloudWatch control message) is dropped.
+
+The trainer reads an hour's objects in key order, which must be the order they were written (a user's events in one
+object come before those in the next): several objects are often written in one second, so the name's time never
+goes back within a folder and the uuid starts with the object's number (still a uuid's shape).
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ class Archiver:
                 StreamName=stream_name, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
             )["ShardIterator"]
         self._buffer: list[tuple[datetime, bytes]] = []
+        self._last_stamp: dict[str, datetime] = {}  # per hour folder: the time in the last object's name
 
     def flush_stream(self) -> ArchiveStats:
         """Read everything new on every shard and write it out (Firehose's buffer interval, compressed in time)."""
@@ -81,8 +86,9 @@ class Archiver:
             by_hour.setdefault(folder, []).append(data)  # canonical lines, each newline-terminated
             first_time.setdefault(folder, arrival)
         for folder, lines in by_hour.items():
-            t = first_time[folder]
-            key = f"{folder}{self.stream_name}-1-{t:%Y-%m-%d-%H-%M-%S}-{uuid.uuid4()}.gz"
+            t = self._last_stamp[folder] = max(first_time[folder], self._last_stamp.get(folder, first_time[folder]))
+            ordered_uuid = f"{self.stats.objects:08x}{str(uuid.uuid4())[8:]}"  # write order, then random
+            key = f"{folder}{self.stream_name}-1-{t:%Y-%m-%d-%H-%M-%S}-{ordered_uuid}.gz"
             self.s3.put_object(Bucket=self.bucket, Key=key, Body=gzip.compress(b"".join(lines)))
             self.stats.objects += 1
             self.stats.records += sum(chunk.count(b"\n") for chunk in lines)
