@@ -98,7 +98,7 @@ def run_clickguard(base: InMemoryNetworkStore, stream: list[NetworkEvent], degre
         members += result.stats.members
     seconds = time.process_time() - started
     purchases = sum(ev.kind is Kind.PURCHASE for ev in stream)
-    label = "one purchase per step" if batch == 1 else f"batches of {batch:,}"
+    label = "one purchase per step" if batch == 1 else f"batches of {min(batch, len(stream)):,}"
     per = 1 / purchases
     return Row(label, len(stream) / seconds, members * per, store.items * per, store.calls * per, flags)
 
