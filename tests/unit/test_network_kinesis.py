@@ -132,3 +132,30 @@ def test_consumer_settings_come_from_the_environment_with_defaults_and_bounds():
 def test_a_bad_setting_fails_the_cold_start_naming_it(env, message):
     with pytest.raises(ConfigError, match=message):
         NetworkConfig.from_env(env)
+
+
+def test_the_readme_settings_table_gives_each_default_and_range():
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("## Purchases far above the buyer's network", 1)[1].split("\n## ", 1)[0]
+    table = section.split("### Settings", 1)[1].split("\n### ", 1)[0]
+    rows = {}
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells[0].startswith("`CLICKGUARD_"):
+            rows[cells[0].strip("`")] = (cells[1], cells[2])
+    for variable, name, default in (
+        (settings.ENV_NETWORK_DEGREE, "degree", settings.DEFAULT_NETWORK_DEGREE),
+        (settings.ENV_NETWORK_WINDOW, "window", settings.DEFAULT_NETWORK_WINDOW),
+        (settings.ENV_NETWORK_MAX_FRIENDS, "max_friends", settings.DEFAULT_NETWORK_MAX_FRIENDS),
+    ):
+        low, high = settings.NETWORK_PARAM_RANGES[name]
+        assert rows[variable] == (str(default), f"{low}..{high}")
+    for variable, type_name in (
+        (settings.ENV_PURCHASE_EVENT_TYPE, settings.DEFAULT_PURCHASE_EVENT_TYPE),
+        (settings.ENV_BEFRIEND_EVENT_TYPE, settings.DEFAULT_BEFRIEND_EVENT_TYPE),
+        (settings.ENV_UNFRIEND_EVENT_TYPE, settings.DEFAULT_UNFRIEND_EVENT_TYPE),
+    ):
+        assert rows[variable][0] == type_name
+    assert settings.ENV_NETWORK_TABLE_NAME in rows
