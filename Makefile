@@ -65,6 +65,7 @@ bench: $(VENV)/.installed
 	$(PY) -m bench.bench_training
 	$(PY) -m bench.bench_consumer
 	$(PY) -m bench.bench_quality
+	$(PY) -m bench.bench_network
 
 # Detection quality (issue 10): the current rule beside the seeds' methods on a grid of simulated days (about 3 minutes).
 .PHONY: bench-quality
