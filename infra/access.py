@@ -15,9 +15,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from clickguard.store import permissions
-from clickguard.store.permissions import ARCHIVE_TRANSFORM, CONSUMER, DECISIONS, SCORE_API, TRAINER
+from clickguard.store.permissions import (
+    ARCHIVE_TRANSFORM,
+    CONSUMER,
+    DECISIONS,
+    SCORE_API,
+    TRAINER,
+    TRAINING_MAP,
+    TRAINING_REDUCE,
+    TRAINING_SHARD,
+)
 
 _ESM_READS = "the event source mapping polls the stream with the function's role"
+_NOT_CACHED = "a partial or run file not written yet then reads as 404 (compute it) instead of 403"
 
 # Actions a function needs that its code never calls: AWS acting with the function's role, or an API behaviour.
 NOT_CALLED_BY_CODE: dict[str, dict[str, str]] = {
@@ -42,6 +52,9 @@ NOT_CALLED_BY_CODE: dict[str, dict[str, str]] = {
     SCORE_API: {
         "s3:ListBucket": "a missing models/latest.json or review/allowlist.json then reads as 404, not 403",
     },
+    TRAINING_REDUCE: {},  # its own listings (events/, labels/) already need s3:ListBucket
+    TRAINING_MAP: {"s3:ListBucket": _NOT_CACHED},
+    TRAINING_SHARD: {"s3:ListBucket": _NOT_CACHED},
 }
 EVERY_FUNCTION: dict[str, str] = {
     "logs:CreateLogStream": "Lambda writes the function's logs with its role",

@@ -188,6 +188,14 @@ class StackConfig:
     trainer_memory_mb: int = 3008
     trainer_timeout_seconds: int = 900
     trainer_retry_attempts: int = 2
+    # Distributed training (issue 13, infra/components/training_map.py): a window past single_pass_max_mb of gzip
+    # is mapped over its hour partitions and passed over training_shards user shards on a Step Functions run.
+    training_shards: int = settings.DEFAULT_TRAINING_SHARDS
+    single_pass_max_mb: int = settings.DEFAULT_SINGLE_PASS_MAX_MB
+    training_map_concurrency: int = 100
+    training_map_batch: int = 4
+    training_worker_memory_mb: int = 3008
+    training_reduce_memory_mb: int = 10240
     log_retention_days: int = 30
     iterator_age_alarm_seconds: int = 120
     consumer_error_rate_percent: float = 5.0
@@ -302,6 +310,12 @@ RANGES: dict[str, tuple[float, float]] = {
     "trainer_memory_mb": (128, 10240),
     "trainer_timeout_seconds": (3, 900),
     "trainer_retry_attempts": (0, 185),
+    "training_shards": settings.TRAINING_SHARDS_RANGE,
+    "single_pass_max_mb": (0, 10240),
+    "training_map_concurrency": (1, 10000),  # Step Functions Distributed Map's limit
+    "training_map_batch": (1, 100),
+    "training_worker_memory_mb": (128, 10240),
+    "training_reduce_memory_mb": (128, 10240),
     "log_retention_days": (1, 3653),  # and one of LOG_RETENTION_VALUES (_check)
     "iterator_age_alarm_seconds": (1, 7 * 86400),
     "consumer_error_rate_percent": (0.1, 100.0),

@@ -21,6 +21,7 @@ from infra.components.queues import Queues
 from infra.components.score_api import ScoreApi
 from infra.components.state_table import SessionTable
 from infra.components.trainer import Trainer
+from infra.components.training_map import TrainingRun
 
 
 class ClickguardStack(Stack):
@@ -72,6 +73,7 @@ class ClickguardStack(Stack):
             dead_letter_queue=queues.trainer_dlq,
             key=key,
             removal_policy=removal,
+            scheduled=False,  # the training run's state machine invokes it for a small window (TrainingRun)
         ).function
         decisions = Decisions(
             self,
@@ -111,6 +113,19 @@ class ClickguardStack(Stack):
             removal_policy=removal,
         )
         monitoring.dashboard.add_widgets(*score_api.widgets(config.score_api_service))
+        TrainingRun(
+            self,
+            "TrainingRun",
+            config=config,
+            layer=layer,
+            data_bucket=buckets.data,
+            model_bucket=buckets.models,
+            trainer=trainer,
+            dead_letter_queue=queues.trainer_dlq,
+            key=key,
+            alarm_topic=monitoring.topic,
+            removal_policy=removal,
+        )
 
         dashboard_url = (
             f"https://{self.region}.console.aws.amazon.com/cloudwatch/home?region={self.region}"

@@ -59,7 +59,10 @@ class Trainer(Construct):
         dead_letter_queue: sqs.IQueue,
         key: kms.IKey,
         removal_policy: RemovalPolicy,
+        scheduled: bool = True,
     ) -> None:
+        """``scheduled``: its own EventBridge rule invokes it; False when a training run's state machine does
+        (``infra.components.training_map``, which sends small windows here)."""
         super().__init__(scope, id)
         environment = {
             settings.ENV_DATA_BUCKET: data_bucket.bucket_name,
@@ -92,6 +95,9 @@ class Trainer(Construct):
             service=config.trainer_service,
         )
 
+        self.rule: events.Rule | None = None
+        if not scheduled:
+            return
         self.rule = events.Rule(
             self,
             "Schedule",

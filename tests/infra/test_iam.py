@@ -2,7 +2,9 @@
 
 Fails on an Allow with a wildcard action, on an Allow on resource "*" where the service can scope, and on a
 public principal. Justified exceptions, each narrow:
-- X-Ray ``PutTraceSegments``/``PutTelemetryRecords`` accept only "*" (no resource-level permissions).
+- X-Ray ``PutTraceSegments``/``PutTelemetryRecords`` accept only "*" (no resource-level permissions); so do the
+  sampling reads and CloudWatch Logs' log-delivery actions that a traced, logging state machine's role needs (the
+  training run, issue 13: Step Functions delivers its logs through CloudWatch Logs' vended delivery).
 - In a KMS key policy, "*" as resource means "this key"; the account-root ``kms:*`` statement is the CDK
   default that keeps the key manageable by IAM (without it a key can become unmanageable).
 Deny statements (TLS-only policies) may use wildcards: denying more is the safe direction.
@@ -16,7 +18,20 @@ from typing import Any
 
 import pytest
 
-UNSCOPABLE_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+UNSCOPABLE_ACTIONS = {
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+}
 
 
 def _as_list(value: Any) -> list[Any]:

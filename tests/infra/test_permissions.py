@@ -32,6 +32,9 @@ HANDLERS = {
     permissions.DECISIONS: ROOT / "lambdas" / "decisions" / "handler.py",
     permissions.ARCHIVE_TRANSFORM: ROOT / "lambdas" / "archive_transform" / "handler.py",
     permissions.SCORE_API: ROOT / "lambdas" / "score_api" / "handler.py",
+    permissions.TRAINING_REDUCE: ROOT / "training" / "reduce_handler.py",
+    permissions.TRAINING_MAP: ROOT / "training" / "map_handler.py",
+    permissions.TRAINING_SHARD: ROOT / "training" / "shard_handler.py",
 }
 # Services whose client method names are recognised as calls: the ones the stack uses, and a few more so that a
 # new kind of call is caught rather than overlooked.
@@ -230,6 +233,9 @@ FUNCTION_PREFIX = {
     permissions.DECISIONS: "DecisionsFunction",
     permissions.ARCHIVE_TRANSFORM: "ArchiveTransformFunction",
     permissions.SCORE_API: "ScoreApiFunction",
+    permissions.TRAINING_REDUCE: "TrainingRunReduceFunction",
+    permissions.TRAINING_MAP: "TrainingRunMapFunction",
+    permissions.TRAINING_SHARD: "TrainingRunShardFunction",
 }
 
 
@@ -288,6 +294,9 @@ def test_the_final_action_lists(synth_aws):
     score_api = role_actions(synth_aws.template, FUNCTION_PREFIX[permissions.SCORE_API])  # reads, nothing else
     assert score_api - common == {"dynamodb:BatchGetItem", "s3:GetObject", "s3:ListBucket", "kms:Decrypt",
                                   "kms:DescribeKey"}  # fmt: skip
+    s3_rw = {"s3:ListBucket", "s3:GetObject", "s3:PutObject", "kms:Decrypt", "kms:GenerateDataKey"}
+    for runtime in (permissions.TRAINING_REDUCE, permissions.TRAINING_MAP, permissions.TRAINING_SHARD):
+        assert role_actions(synth_aws.template, FUNCTION_PREFIX[runtime]) - common == s3_rw, runtime
 
 
 # --- both checks catch a drift --------------------------------------------------------------------------------------

@@ -377,7 +377,8 @@ def test_outputs_have_stable_keys(template):
 
 def test_each_function_has_its_own_role(synth_aws):
     roles = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in synth_aws.resources("AWS::Lambda::Function").values()]
-    assert len(set(roles)) == len(roles) == 5  # consumer, trainer, decisions, archive transformation, score API
+    # consumer, trainer, decisions, archive transformation, score API; the training run's reduce, map and shard
+    assert len(set(roles)) == len(roles) == 8
     for role in synth_aws.resources("AWS::IAM::Role").values():
         assert "ManagedPolicyArns" not in role["Properties"]
 
@@ -395,6 +396,8 @@ def test_metrics_are_per_stage(synth_aws):
         config.decisions_service,
         config.archive_transform_service,
         config.score_api_service,
+        f"{settings.TRAINING_MAP_SERVICE}-{config.stage}",  # the training run's reduce reports as the trainer
+        f"{settings.TRAINING_SHARD_SERVICE}-{config.stage}",
     }
     assert all(s.endswith(f"-{config.stage}") for s in services)
     (dashboard,) = synth_aws.resources("AWS::CloudWatch::Dashboard").values()

@@ -79,6 +79,7 @@ TRAINING_RUNS_PREFIX = "training-runs/"
 DEFAULT_TRAINING_SHARDS = 64
 DEFAULT_SINGLE_PASS_MAX_MB = 256
 TRAINING_SHARDS_RANGE = (1, 4096)
+ARCHIVE_FETCH_THREADS = 8  # S3 GETs of archive objects in flight per reader (latency-bound)
 # Accumulated surprisal is kept as integer micro-bits: integer sums are associative, so any split of a stream into
 # batches gives bit-identical state (and DynamoDB stores it exactly as a Number).
 MICROBITS_PER_BIT = 1_000_000
@@ -119,7 +120,7 @@ ENV_TARGET_PRECISION = "CLICKGUARD_TARGET_PRECISION"
 ENV_MAX_FLAG_SHARE = "CLICKGUARD_MAX_FLAG_SHARE"
 ENV_USER_KEY_SOURCE = "CLICKGUARD_USER_KEY_SOURCE"
 ENV_TRAINING_SHARDS = "CLICKGUARD_TRAINING_SHARDS"
-ENV_SINGLE_PASS_MAX_MB = "CLICKGUARD_SINGLE_PASS_MAX_MB"
+ENV_SINGLE_PASS_MAX_MB = "CLICKGUARD_SINGLE_PASS_MAX_MB"  # noqa: S105 - not a secret
 
 METRICS_NAMESPACE = "Clickguard"
 # Powertools service names; the stack sets POWERTOOLS_SERVICE_NAME to these plus the stage, so several stages in
@@ -128,6 +129,9 @@ CONSUMER_SERVICE = "clickguard-consumer"
 TRAINER_SERVICE = "clickguard-trainer"
 DECISIONS_SERVICE = "clickguard-decisions"
 SCORE_API_SERVICE = "clickguard-score-api"
+TRAINING_REDUCE_SERVICE = "clickguard-training-reduce"  # distributed training (issue 13): plan and advance
+TRAINING_MAP_SERVICE = "clickguard-training-map"
+TRAINING_SHARD_SERVICE = "clickguard-training-shard"
 # Custom metric names (dimension ``service``), emitted by the handlers and graphed / alarmed on by
 # infra/components/monitoring.py: one definition, so a renamed metric cannot leave a dashboard empty.
 METRIC_RECORDS_IN = "RecordsIn"
@@ -147,6 +151,7 @@ METRIC_EVENTS_READ = "EventsRead"
 METRIC_SESSIONS = "Sessions"
 METRIC_LINES_REJECTED = "LinesRejected"
 METRIC_VOCABULARY_SIZE = "VocabularySize"
+METRIC_PARTITIONS_MAPPED = "PartitionsMapped"  # archive hours decoded into partials (the rest were cached)
 METRIC_DECISIONS_RECORDED = "DecisionsRecorded"  # also per decision, with a ``decision`` dimension
 METRIC_DECISIONS_REJECTED = "DecisionsRejected"  # malformed decision messages, kept under REJECTED_DECISIONS_PREFIX
 METRIC_SCORE_REQUESTS = "ScoreRequests"  # POST /score (clickguard.api): every request answered
@@ -217,6 +222,10 @@ CONSUMER_ASSET_DIR = "lambdas/consumer"
 CONSUMER_HANDLER = "handler.lambda_handler"
 TRAINER_ASSET_DIR = "training"
 TRAINER_HANDLER = "handler.lambda_handler"
+# distributed training's functions (issue 13): the same asset directory as the trainer
+TRAINING_REDUCE_HANDLER = "reduce_handler.lambda_handler"
+TRAINING_MAP_HANDLER = "map_handler.lambda_handler"
+TRAINING_SHARD_HANDLER = "shard_handler.lambda_handler"
 DECISIONS_ASSET_DIR = "lambdas/decisions"
 DECISIONS_HANDLER = "handler.lambda_handler"
 SCORE_API_ASSET_DIR = "lambdas/score_api"

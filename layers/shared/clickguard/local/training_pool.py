@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clickguard.training import codec, mapreduce, shards
-from clickguard.training.distributed import Partials, PartitionedArchive, map_encoded
+from clickguard.training.distributed import Partials, PartitionReader, map_encoded
 from clickguard.training.partials import Block, Layout, Partition, Summary
 
 IN_FLIGHT_PER_WORKER = 2  # map tasks queued per worker: objects held by the parent at once
@@ -70,7 +70,7 @@ def _worker(maps: Any, own: Any, results: Any) -> None:
 class PoolExecutor:
     """``distributed.Executor`` on ``workers`` processes (default: every core)."""
 
-    def __init__(self, archive: PartitionedArchive, partials: Partials, workers: int | None = None) -> None:
+    def __init__(self, archive: PartitionReader, partials: Partials, workers: int | None = None) -> None:
         self.archive, self.partials = archive, partials
         self.workers = max(1, workers or os.cpu_count() or 1)
         ctx = mp.get_context("spawn")  # no fork of a parent that runs threads (an emulator, a thread pool)

@@ -11,12 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-from clickguard.training.partials import decompressed
+from clickguard import settings
+from clickguard.training.partials import decompressed, hour_prefix
 from clickguard.training.ports import ArchiveStats
 
 __all__ = ["ArchiveStats", "S3Archive", "hour_prefix", "iter_objects", "keys_in_window"]
 
-FETCH_THREADS = 8
+FETCH_THREADS = settings.ARCHIVE_FETCH_THREADS
 
 
 class S3Archive:
@@ -28,10 +29,6 @@ class S3Archive:
     def bodies(self, start: datetime, end: datetime, stats: ArchiveStats) -> Iterator[bytes]:
         keys = keys_in_window(self.s3, self.bucket, self.prefix, start, end)
         return iter_objects(self.s3, self.bucket, keys, stats)
-
-
-def hour_prefix(prefix: str, when: datetime) -> str:
-    return f"{prefix}{when:%Y/%m/%d/%H}/"
 
 
 def keys_in_window(s3: Any, bucket: str, prefix: str, start: datetime, end: datetime) -> list[str]:

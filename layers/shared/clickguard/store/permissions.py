@@ -20,10 +20,13 @@ TRAINER = "trainer"  # training/handler.py
 DECISIONS = "decisions"  # lambdas/decisions/handler.py
 ARCHIVE_TRANSFORM = "archive_transform"  # lambdas/archive_transform/handler.py: Firehose's, no AWS calls of its own
 SCORE_API = "score_api"  # lambdas/score_api/handler.py: POST /score, read-only
+TRAINING_REDUCE = "training_reduce"  # training/reduce_handler.py: distributed training's plan and advance (issue 13)
+TRAINING_MAP = "training_map"  # training/map_handler.py: a batch of partitions decoded into partials
+TRAINING_SHARD = "training_shard"  # training/shard_handler.py: one shard's part of a pass
 # The CLI, the local runtime, tests and benchmarks: the operator's own credentials, no role of the stack. Declared
 # so that every call in the store modules is attributed to someone.
 OPERATOR = "operator"
-FUNCTIONS = (CONSUMER, TRAINER, DECISIONS, ARCHIVE_TRANSFORM, SCORE_API)
+FUNCTIONS = (CONSUMER, TRAINER, DECISIONS, ARCHIVE_TRANSFORM, SCORE_API, TRAINING_REDUCE, TRAINING_MAP, TRAINING_SHARD)
 
 # runtime -> store module -> service -> operations that module calls for that runtime.
 Calls = Mapping[str, Mapping[str, frozenset[str]]]
@@ -61,6 +64,19 @@ _SCORE_API: Calls = {
     "clickguard.store.blobs": {"s3": frozenset({"GetObject"})},  # the files of the version it names
     "clickguard.store.allowlist": {"s3": frozenset({"GetObject"})},  # review/allowlist.json, as the consumer
 }
+_TRAINING_REDUCE: Calls = {
+    "clickguard.store.partitions": {"s3": frozenset({"ListObjectsV2"})},  # the window's hour folders under events/
+    "clickguard.store.labels": {"s3": frozenset({"ListObjectsV2", "GetObject"})},  # labels/, as the trainer
+    # partials' summaries and the run's files (training-partials/, training-runs/); models/ as the trainer publishes
+    "clickguard.store.blobs": {"s3": frozenset({"GetObject", "PutObject"})},
+}
+_TRAINING_MAP: Calls = {
+    "clickguard.store.partition_objects": {"s3": frozenset({"GetObject"})},  # a partition's objects under events/
+    "clickguard.store.blobs": {"s3": frozenset({"GetObject", "PutObject"})},  # the run's spec; the partials written
+}
+_TRAINING_SHARD: Calls = {
+    "clickguard.store.blobs": {"s3": frozenset({"GetObject", "PutObject"})},  # the shard's blocks; its result written
+}
 _OPERATOR: Calls = {
     "clickguard.store.blobs": {"s3": frozenset({"GetObject", "PutObject", "ListObjectsV2"})},  # models list/rollback
     "clickguard.store.labels": {"s3": frozenset({"PutObject"})},  # reviewers' decisions
@@ -82,6 +98,9 @@ CALLS: Mapping[str, Calls] = {
     DECISIONS: _DECISIONS,
     ARCHIVE_TRANSFORM: {},
     SCORE_API: _SCORE_API,
+    TRAINING_REDUCE: _TRAINING_REDUCE,
+    TRAINING_MAP: _TRAINING_MAP,
+    TRAINING_SHARD: _TRAINING_SHARD,
     OPERATOR: _OPERATOR,
 }
 

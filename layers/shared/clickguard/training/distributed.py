@@ -45,22 +45,30 @@ from clickguard.training.ports import LabelReader
 MB = 1 << 20
 
 
-class PartitionedArchive(Protocol):
-    """The archive by partition: what the map reads."""
+class PartitionLister(Protocol):
+    """The archive by partition: what the plan lists."""
 
     def partitions(self, start: datetime, end: datetime) -> list[Partition]:
         """Every hour folder from that of ``start`` through that of ``end`` holding objects, in key order, each with
         its objects' keys, entity tags and total size."""
         ...
 
+
+class PartitionReader(Protocol):
+    """A partition's objects: what the map reads."""
+
     def objects(self, partition: Partition) -> Iterator[tuple[str, bytes]]:
         """``(key, body as stored)`` of each of the partition's objects, in key order."""
         ...
 
 
+class PartitionedArchive(PartitionLister, PartitionReader, Protocol):
+    """Both (one machine's archive; on AWS the plan and the map are separate functions with separate roles)."""
+
+
 @dataclass(frozen=True)
 class DistributedPorts:
-    archive: PartitionedArchive
+    archive: PartitionLister
     partials: BlobStore  # the data bucket: partials (and a Step Functions run's state) next to the archive
     labels: LabelReader
     models: BlobStore
@@ -125,7 +133,7 @@ def map_encoded(objects: Iterable[tuple[str, bytes]], layout: Layout) -> Encoded
     return summary.encode(), {shard: block.encode() for shard, block in blocks.items()}
 
 
-def map_cached(archive: PartitionedArchive, partials: Partials, partition: Partition) -> bool:
+def map_cached(archive: PartitionReader, partials: Partials, partition: Partition) -> bool:
     """Map the partition unless its partial is cached; whether it was mapped now."""
     if partials.summary(partition) is not None:
         return False
@@ -162,7 +170,7 @@ class Executor(Protocol):
 class InlineExecutor:
     """Everything in this process, one shard after the other (each shard prepared once per run)."""
 
-    def __init__(self, archive: PartitionedArchive, partials: Partials) -> None:
+    def __init__(self, archive: PartitionReader, partials: Partials) -> None:
         self.archive, self.partials = archive, partials
         self._shards: list[shards.Prepared] = []
 
@@ -194,7 +202,7 @@ class Plan:
         return sum(p.size for p in self.partitions)
 
 
-def plan(archive: PartitionedArchive, partials: Partials, window_days: int, now: datetime) -> Plan:
+def plan(archive: PartitionLister, partials: Partials, window_days: int, now: datetime) -> Plan:
     end = now.astimezone(UTC)
     start = end - timedelta(days=window_days)
     partitions = tuple(archive.partitions(start, end))

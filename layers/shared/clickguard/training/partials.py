@@ -26,6 +26,7 @@ import hashlib
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,11 @@ from clickguard.training.ports import ArchiveStats
 
 FORMAT = 1
 _ROW_BITS = 32  # first_seen = partition ordinal << _ROW_BITS | row within the partition
+
+
+def hour_prefix(prefix: str, when: datetime) -> str:
+    """The archive folder of ``when``'s hour (Firehose's ``YYYY/MM/DD/HH/``): a partition."""
+    return f"{prefix}{when:%Y/%m/%d/%H}/"
 
 
 def decompressed(key: str, body: bytes, stats: ArchiveStats) -> bytes | None:

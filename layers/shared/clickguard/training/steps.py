@@ -35,7 +35,7 @@ from clickguard.training.distributed import (
     DistributedConfig,
     DistributedPorts,
     Partials,
-    PartitionedArchive,
+    PartitionReader,
     map_cached,
     plan,
     prepared_shard,
@@ -109,7 +109,7 @@ def plan_step(ports: DistributedPorts, config: DistributedConfig, now: datetime)
     }
 
 
-def map_step(archive: PartitionedArchive, store: BlobStore, run: str, indices: list[int]) -> dict[str, Any]:
+def map_step(archive: PartitionReader, store: BlobStore, run: str, indices: list[int]) -> dict[str, Any]:
     """Map each listed partition of the run not cached yet (a retried batch skips those already done)."""
     spec = RunStore(store, run).spec()
     partials = Partials(store, spec.layout)
