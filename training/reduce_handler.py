@@ -23,7 +23,7 @@ from clickguard.store.partitions import S3Partitions
 from clickguard.training import steps
 from clickguard.training.distributed import DistributedConfig, DistributedPorts
 
-SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or settings.TRAINING_REDUCE_SERVICE
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or settings.TRAINER_SERVICE  # it reports as the trainer
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=settings.METRICS_NAMESPACE, service=SERVICE)
 tracer = Tracer(service=SERVICE)

@@ -129,8 +129,7 @@ CONSUMER_SERVICE = "clickguard-consumer"
 TRAINER_SERVICE = "clickguard-trainer"
 DECISIONS_SERVICE = "clickguard-decisions"
 SCORE_API_SERVICE = "clickguard-score-api"
-TRAINING_REDUCE_SERVICE = "clickguard-training-reduce"  # distributed training (issue 13): plan and advance
-TRAINING_MAP_SERVICE = "clickguard-training-map"
+TRAINING_MAP_SERVICE = "clickguard-training-map"  # distributed training (issue 13); its reduce reports as the trainer
 TRAINING_SHARD_SERVICE = "clickguard-training-shard"
 # Custom metric names (dimension ``service``), emitted by the handlers and graphed / alarmed on by
 # infra/components/monitoring.py: one definition, so a renamed metric cannot leave a dashboard empty.
