@@ -180,3 +180,20 @@ def test_two_fits_of_one_window_are_identical(fitted):
     model, stored = fitted
     assert fit_groups(model, sessions_of(["browse", "chat"], 200)) == stored
     assert index_of(model.tokens)  # the stored groups speak the model's vocabulary
+
+
+def test_the_groups_travel_in_model_json_and_read_back_as_the_consumer_applies_them(tmp_path, fitted):
+    from dataclasses import replace
+
+    from clickguard.model import artifact
+    from clickguard.model.groups import groups_of
+    from clickguard.store.blobs import LocalDirStore
+
+    model, stored = fitted
+    store = LocalDirStore(tmp_path)
+    artifact.publish(store, replace(model, groups=stored))
+    loaded = artifact.load_latest(store)
+    assert loaded.groups == stored
+    groups = groups_of(loaded.groups, loaded.tokens, loaded.version)
+    assert groups is not None and groups.ids == ("g1", "g2") and groups.limit == stored["limit"]
+    assert groups_of(None, loaded.tokens, loaded.version) is None
