@@ -107,6 +107,15 @@ def test_what_still_fails_is_reported_as_keys_never_raised():
     assert store.put(friends(2), purchases(1)) == {(Part.FRIENDS, "u0"), (Part.FRIENDS, "u1"), (Part.PURCHASES, "u0")}
 
 
+def test_no_write_starts_with_too_little_of_the_invocation_left(ddb):
+    store = DynamoNetworkStore(ddb, TABLE, min_seconds_left=22.0)
+    store.time_left = lambda: 5.0
+    assert store.put(friends(2), []) == {(Part.FRIENDS, "u0"), (Part.FRIENDS, "u1")}
+    assert store.write_calls == 0
+    store.time_left = lambda: 60.0
+    assert store.put(friends(2), []) == set()
+
+
 def _log() -> tuple[list, list]:
     shape = LogShape(users=30, events=600, seed=9, outlier_share=0.05, late_share=0.1, events_per_second=4)
     batch = [ev._replace(shard_id=SHARD, seq=SEQ0 + ev.seq) for ev in events(shape)]

@@ -78,16 +78,29 @@ def _key(part: Part, user: str) -> dict[str, Any]:
 
 
 class DynamoNetworkStore:
+    """As ``store.sessions.DynamoSessionStore``: no write starts when less than ``min_seconds_left`` of the
+    invocation remain (``time_left``, set per invocation), so none can land after the next invocation's."""
+
     def __init__(
-        self, client: Any, table: str, executor: Executor | None = None, backoff: Backoff | None = None
+        self,
+        client: Any,
+        table: str,
+        executor: Executor | None = None,
+        backoff: Backoff | None = None,
+        min_seconds_left: float = 0.0,
     ) -> None:
         self.client = client
         self.table = table
         self.executor = executor
         self.backoff = backoff or Backoff()
+        self.min_seconds_left = min_seconds_left
+        self.time_left: Callable[[], float] | None = None  # seconds left in the invocation, set per invocation
         self._lock = threading.Lock()
         self.get_calls = 0
         self.write_calls = 0
+
+    def _may_write(self) -> bool:
+        return self.time_left is None or self.time_left() >= self.min_seconds_left
 
     def _count(self, attr: str) -> None:
         with self._lock:
@@ -141,6 +154,8 @@ class DynamoNetworkStore:
     def _write_chunk(self, items: list[dict[str, Any]]) -> set[tuple[Part, str]]:
         request = {self.table: [{"PutRequest": {"Item": item}} for item in items]}
         for _ in self.backoff.pauses():
+            if not self._may_write():
+                break
             try:
                 self._count("write_calls")
                 resp = self.client.batch_write_item(RequestItems=request)
