@@ -81,3 +81,24 @@ def test_throttling_is_retried_and_a_bucket_still_failing_is_left_out(ddb):
     assert BUCKET in DynamoGroupCounter(Throttled(ddb, 2), "sessions", backoff=quick).add([update(["a"])])
     assert DynamoGroupCounter(Throttled(ddb, 3), "sessions", backoff=quick).add([update(["a"])]) == {}
     assert DynamoGroupCounter(Throttled(ddb, 3), "sessions", backoff=quick).mark_alerted([BUCKET]) == {BUCKET}
+
+
+class Counting:
+    def __init__(self, client):
+        self.client, self.updates = client, 0
+
+    def update_item(self, **kw):
+        self.updates += 1
+        return self.client.update_item(**kw)
+
+
+def test_an_alerted_bucket_is_not_updated_again_by_this_container(ddb):
+    counting = Counting(ddb)
+    counter = DynamoGroupCounter(counting, "sessions")
+    counter.add([update(["a"])])
+    counter.mark_alerted([BUCKET])
+    before = counting.updates
+    answer = counter.add([update(["late"])])[BUCKET]
+    assert answer.alerted and counting.updates == before  # nothing to count: its one flag went out
+    fresh = DynamoGroupCounter(ddb, "sessions").add([update(["later"])])[BUCKET]  # another container learns it
+    assert fresh.alerted and fresh.members == 2  # "late" was never written

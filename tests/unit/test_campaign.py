@@ -230,3 +230,22 @@ def test_members_at_any_batching_are_the_event_by_event_reference(model, size):
 def test_members_are_counted_as_digests_of_their_keys(clean):
     digests = set().union(*clean.groups.members.values())
     assert id_digest("c0") in digests and all(len(d) == 8 for d in digests)
+
+
+def test_groups_this_release_cannot_read_leave_flags_untagged_and_batches_whole(records):
+    from dataclasses import replace
+
+    model = grouped_model()
+    d = deps(replace(model, groups={**model.groups, "format": 99}))
+    out = run(d, records)
+    assert out.failures == [] and out.flags_sent > 0 and out.group_buckets == 0
+    assert all(json.loads(f.body)["group"] is None for f in d.flags.sent)
+
+
+def test_a_threshold_never_asks_more_users_than_a_bucket_can_hold(model):
+    from clickguard.consumer.campaign import MAX_THRESHOLD
+
+    groups = model_groups(FakeModel(model).current())
+    groups.baseline["huge"] = 10**6
+    assert threshold(groups, "huge", CampaignConfig(min_users=20, growth=4)) == MAX_THRESHOLD == 10_000
+    del groups.baseline["huge"]

@@ -40,6 +40,7 @@ from clickguard.model.scoring import BatchResult, ScoringTable, SessionState
 
 SCHEMA_VERSION = 1
 SAMPLE = 10  # user keys a group flag shows
+MAX_THRESHOLD = int(settings.CAMPAIGN_RANGES["campaign_min_users"][1])
 MESSAGE_FIELDS = (
     "schema_version", "kind", "flag_id", "signature", "members", "threshold", "training_peak", "sample_user_keys",
     "bucket_start", "bucket_end", "model_version", "flagged_at",
@@ -122,7 +123,10 @@ def _prior_total(state: SessionState | None) -> int:
 
 
 def threshold(groups: Groups, signature: str, config: CampaignConfig) -> int:
-    return max(config.min_users, int(np.ceil(config.growth * groups.baseline.get(signature, 0))))
+    """Users a bucket needs to alert, at most ``MAX_THRESHOLD`` (a bucket's set then stays under 160 KB of digests,
+    well inside an item's 400 KB, whatever the training peak)."""
+    wanted = max(config.min_users, int(np.ceil(config.growth * groups.baseline.get(signature, 0))))
+    return min(wanted, MAX_THRESHOLD)
 
 
 def updates_of(buckets: Mapping[Bucket, set[str]], groups: Groups, config: CampaignConfig) -> list[GroupUpdate]:

@@ -262,16 +262,20 @@ class Groups:
 
 
 def groups_of(model_groups: Mapping[str, Any] | None, tokens: Sequence[str], version: str | None) -> Groups | None:
-    """The model's groups, parsed once per model version (the consumer asks for them every batch)."""
+    """The model's groups, parsed once per model version (the consumer asks for them every batch). Groups this
+    release cannot read (another format, a damaged section) count as none: the model still scores and flags, its
+    flags untagged and without campaign alerts, rather than every batch failing on them."""
     if model_groups is None or not model_groups.get("groups"):
         return None
     key = (version, id(model_groups))
-    cached = _CACHE.get(key)
-    if cached is None:
-        cached = Groups.from_dict(model_groups, tokens)
+    if key not in _CACHE:
+        try:
+            parsed: Groups | None = Groups.from_dict(model_groups, tokens)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            parsed = None
         _CACHE.clear()  # one model at a time
-        _CACHE[key] = cached
-    return cached
+        _CACHE[key] = parsed
+    return _CACHE[key]
 
 
-_CACHE: dict[tuple[str | None, int], Groups] = {}
+_CACHE: dict[tuple[str | None, int], Groups | None] = {}

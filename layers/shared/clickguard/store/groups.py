@@ -9,13 +9,15 @@ Item layout (key longer than any user key: ``campaign.Bucket.key``)::
 
 ``ADD`` of a set is a union: a replayed batch adds what is already there, and batches of several shards add in
 any order. The condition ``size(members) < cap`` stops a set before an item could grow past DynamoDB's 400 KB; a
-full bucket answers with its stored item (``ReturnValuesOnConditionCheckFailure``), never an error.
+full bucket answers with its stored item (``ReturnValuesOnConditionCheckFailure``), never an error. A bucket this
+container has seen ``alerted`` is not updated again (its members no longer matter: its one flag went out), so a
+big campaign's set is not read back by every later batch.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor
 from typing import Any
 
@@ -39,6 +41,7 @@ _ADD = "ADD #m :d SET " + ", ".join(
     f"{n} = if_not_exists({n}, {v})" for n, v in (("#s", ":s"), ("#b", ":b"), ("#p", ":p"), ("#t", ":t"))
 )
 _NOT_FULL = "attribute_not_exists(#m) OR size(#m) < :cap"
+_REMEMBERED = 4096
 
 
 def _count(item: dict[str, Any], full: int | None = None) -> GroupCount:
@@ -60,14 +63,25 @@ class DynamoGroupCounter:
         self.backoff = backoff or Backoff()
         self._lock = threading.Lock()
         self.calls = 0  # UpdateItem calls so far (the handler's DynamoDBCalls metric)
+        self._alerted: set[Bucket] = set()  # durable marks seen: nothing more to count there
 
     def _count_call(self) -> None:
         with self._lock:
             self.calls += 1
 
     def add(self, updates: Sequence[GroupUpdate]) -> dict[Bucket, GroupCount]:
-        answers = run_all(self.executor, self._add_one, list(updates))
-        return {u.bucket: count for u, count in zip(updates, answers, strict=True) if count is not None}
+        done = {u.bucket: GroupCount(u.cap, True, ()) for u in updates if u.bucket in self._alerted}
+        todo = [u for u in updates if u.bucket not in done]
+        answers = run_all(self.executor, self._add_one, todo)
+        counted = {u.bucket: count for u, count in zip(todo, answers, strict=True) if count is not None}
+        self._remember(b for b, c in counted.items() if c.alerted)
+        return {**done, **counted}
+
+    def _remember(self, alerted: Iterable[Bucket]) -> None:
+        with self._lock:
+            if len(self._alerted) > _REMEMBERED:  # a container lives for hours; buckets last one
+                self._alerted.clear()
+            self._alerted.update(alerted)
 
     def _add_one(self, update: GroupUpdate) -> GroupCount | None:
         values = {
@@ -104,6 +118,7 @@ class DynamoGroupCounter:
 
     def mark_alerted(self, buckets: Sequence[Bucket]) -> set[Bucket]:
         done = run_all(self.executor, self._mark_one, list(buckets))
+        self._remember(b for b, ok in zip(buckets, done, strict=True) if ok)
         return {b for b, ok in zip(buckets, done, strict=True) if not ok}
 
     def _mark_one(self, bucket: Bucket) -> bool:
