@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clickguard.consumer.batch import Deps, process_batch
 from clickguard.consumer.campaign import MESSAGE_FIELDS, emerging, model_groups, threshold
@@ -204,14 +206,13 @@ def reference(model, events):
     return out
 
 
-@pytest.mark.parametrize("size", [1, 13, 10_000])
-def test_members_at_any_batching_are_the_event_by_event_reference(model, size):
-    events = sorted(event_stream(n_users=40, seed=3) + campaign(8), key=lambda e: (e["timestamp"], e["user_id"]))
+def members_in_batches(model, events, bounds):
+    """``emerging`` over ``events`` cut into the batches ``bounds``, states carried from batch to batch."""
     groups = model_groups(FakeModel(model).current())
     table = ScoringTable.from_model(model)
     prior, got = {}, set()
-    for lo in range(0, len(events), size):
-        part = events[lo : lo + size]
+    for lo, hi in bounds:
+        part = events[lo:hi]
         batch = EventBatch(
             [e["user_id"] for e in part],
             [e["event_type"] + ("#fail" if e.get("outcome") == "fail" else "") for e in part],
@@ -223,8 +224,15 @@ def test_members_at_any_batching_are_the_event_by_event_reference(model, size):
         for bucket, users in emerging(result, applied, prior, groups, table).items():
             got |= {(bucket.signature, bucket.hour_ms, u) for u in users}
         prior = {**prior, **result.final}
+    return got
+
+
+@pytest.mark.parametrize("size", [1, 13, 10_000])
+def test_members_at_any_batching_are_the_event_by_event_reference(model, size):
+    events = sorted(event_stream(n_users=40, seed=3) + campaign(8), key=lambda e: (e["timestamp"], e["user_id"]))
     want = reference(model, events)
-    assert got == want and any(u.startswith("c") for _, _, u in want)
+    bounds = [(lo, lo + size) for lo in range(0, len(events), size)]
+    assert members_in_batches(model, events, bounds) == want and any(u.startswith("c") for _, _, u in want)
 
 
 def test_members_are_counted_as_digests_of_their_keys(clean):
@@ -249,3 +257,23 @@ def test_a_threshold_never_asks_more_users_than_a_bucket_can_hold(model):
     groups.baseline["huge"] = 10**6
     assert threshold(groups, "huge", CampaignConfig(min_users=20, growth=4)) == MAX_THRESHOLD == 10_000
     del groups.baseline["huge"]
+
+
+@st.composite
+def cut_stream(draw):
+    """A campaign beside ordinary users, with session ids and gaps that split sessions, cut at random places."""
+    users = draw(st.integers(1, 6))
+    events = sorted(
+        event_stream(n_users=draw(st.integers(2, 12)), seed=draw(st.integers(0, 50))) + campaign(users, per_user=12),
+        key=lambda e: (e["timestamp"], e["user_id"]),
+    )
+    cuts = sorted(set(draw(st.lists(st.integers(0, len(events)), max_size=6))))
+    return events, cuts
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(cut_stream())
+def test_members_at_any_cuts_are_the_event_by_event_reference(model, case):
+    events, cuts = case
+    bounds = list(zip([0, *cuts], [*cuts, len(events)], strict=True))
+    assert members_in_batches(model, events, bounds) == reference(model, events)
