@@ -46,6 +46,8 @@ OUTPUT_DECISION_QUEUE_URL = "DecisionQueueUrl"  # the review loop: `clickguard r
 OUTPUT_DECISION_DLQ_URL = "DecisionDeadLetterQueueUrl"
 OUTPUT_DECISIONS_FUNCTION = "DecisionsFunctionName"
 OUTPUT_SCORE_API_FUNCTION = "ScoreApiFunctionName"  # POST /score (clickguard.api)
+OUTPUT_TRAINING_STATE_MACHINE = "TrainingStateMachineArn"  # the training run (issue 13): start an execution to train
+OUTPUT_TRAINING_REDUCE_FUNCTION = "TrainingReduceFunctionName"  # its plan and advance steps (the local runtime)
 # Deployed flavour only (moto has no function URL; the local runtime serves POST /score on 127.0.0.1 instead).
 OUTPUT_SCORE_URL = "ScoreApiUrl"
 OUTPUT_SCORE_INVOKE_POLICY_ARN = "ScoreApiInvokePolicyArn"  # attach to the roles that may call the score API
@@ -68,6 +70,8 @@ OUTPUT_KEYS = (
     OUTPUT_DECISION_DLQ_URL,
     OUTPUT_DECISIONS_FUNCTION,
     OUTPUT_SCORE_API_FUNCTION,
+    OUTPUT_TRAINING_STATE_MACHINE,
+    OUTPUT_TRAINING_REDUCE_FUNCTION,
 )
 
 # Resource types that moto's CloudFormation does not create (it skips them with a warning, and a Ref/GetAtt to

@@ -113,7 +113,7 @@ class ClickguardStack(Stack):
             removal_policy=removal,
         )
         monitoring.dashboard.add_widgets(*score_api.widgets(config.score_api_service))
-        TrainingRun(
+        training_run = TrainingRun(
             self,
             "TrainingRun",
             config=config,
@@ -149,6 +149,12 @@ class ClickguardStack(Stack):
             (cfg.OUTPUT_DECISION_DLQ_URL, decisions.dead_letter_queue.queue_url, "decisions that kept failing"),
             (cfg.OUTPUT_DECISIONS_FUNCTION, decisions.function.function_name, "records decisions, keeps allow-list"),
             (cfg.OUTPUT_SCORE_API_FUNCTION, score_api.function.function_name, "POST /score: a user's score now"),
+            (
+                cfg.OUTPUT_TRAINING_STATE_MACHINE,
+                training_run.state_machine.state_machine_arn,
+                'the training run: start an execution with {"time": "<ISO time>"} to train now',
+            ),
+            (cfg.OUTPUT_TRAINING_REDUCE_FUNCTION, training_run.reduce.function_name, "the training run's steps"),
         ):
             CfnOutput(self, key_name, value=value, description=description)
         if score_api.url is not None and score_api.invoke_policy is not None:  # the deployed flavour

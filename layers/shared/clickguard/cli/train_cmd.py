@@ -166,19 +166,24 @@ def run_on_stack(args: argparse.Namespace) -> int:
             fail(f"trainer {name} failed: {body[:500]}")
         print(body)
         return 0
+    from clickguard.local.training_flow import play_training_run
     from clickguard.store.trainer import s3_trainer_ports
     from clickguard.training.job import ConfigError, TrainingConfig, run_training
 
     target = resolve_local(args.region)
     cfn = target.client("cloudformation")
     stack = json.loads(Path(settings.LOCAL_STATE_FILE).read_text())["stack"]
-    name = outputs_of(cfn, stack)["TrainerFunctionName"]
+    name = outputs_of(cfn, stack)["TrainingReduceFunctionName"]  # the training run's plan: what the schedule starts
     env = target.client("lambda").get_function_configuration(FunctionName=name)["Environment"]["Variables"]
     try:
         config = TrainingConfig.from_env(env)
     except ConfigError as exc:
-        fail(f"the local trainer's environment is invalid: {exc}")
+        fail(f"the local training run's environment is invalid: {exc}")
     s3 = target.client("s3")
-    report = run_training(s3_trainer_ports(s3, config), config, datetime.now(UTC))
-    print(json.dumps(report.as_dict(), indent=2))
-    return 0 if report.status == "published" else 1
+
+    def single_pass(when: datetime) -> dict:
+        return run_training(s3_trainer_ports(s3, config), config, when).as_dict()
+
+    report = play_training_run(s3, env, single_pass, datetime.now(UTC))
+    print(json.dumps(report, indent=2, default=str))
+    return 0 if report["status"] == "published" else 1

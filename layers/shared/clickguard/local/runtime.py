@@ -27,6 +27,7 @@ from clickguard.local.lambda_host import HandlerOutput, function_environment, lo
 from clickguard.local.score_server import ScoreServer
 from clickguard.local.sqs_esm import SqsEventSourceMapping, wait_until_empty
 from clickguard.local.stack import LOCAL_STAGE, DeployedStack, deploy
+from clickguard.local.training_flow import play_training_run
 
 STATE_FILE = Path(settings.LOCAL_STATE_FILE)  # lets other CLI processes find a running `clickguard local up`
 
@@ -77,6 +78,7 @@ class LocalRuntime:
         self._consumer: Any = None
         self._trainer: Any = None
         self.function_env: dict[str, str] | None = None
+        self._training_env: dict[str, str] = {}  # the training run's reduce function (plays its state machine)
         self.output: HandlerOutput | None = None
         self._environ: dict[str, str] | None = None
 
@@ -110,6 +112,7 @@ class LocalRuntime:
             **function_environment(lam, score_name),
         }
         self.function_env = dict(env)
+        self._training_env = function_environment(lam, out[infra_config.OUTPUT_TRAINING_REDUCE_FUNCTION])
         env.update(self.emulator.process_env())
         env["POWERTOOLS_TRACE_DISABLED"] = "1"
         base = Path(self.workdir) if self.workdir else Path(tempfile.mkdtemp(prefix="clickguard-local-"))
@@ -268,7 +271,8 @@ class LocalRuntime:
         return self.archiver.flush_stream().records
 
     def run_training(self, at: datetime | None = None) -> dict[str, Any]:
-        """What the EventBridge rule does on schedule: invoke the trainer with a Scheduled Event."""
+        """What the EventBridge rule does on schedule: start the training run, played here (``training_flow``: the
+        trainer handler with a Scheduled Event for a small window, else the map and passes on a process pool)."""
         when = (at or datetime.now(UTC)).astimezone(UTC)
         event = {
             "version": "0",
@@ -281,4 +285,8 @@ class LocalRuntime:
             "resources": [],
             "detail": {},
         }
-        return self._trainer(event, LambdaContext("trainer", timeout_s=900).start())
+
+        def single_pass(_: datetime) -> dict[str, Any]:
+            return dict(self._trainer(event, LambdaContext("trainer", timeout_s=900).start()))
+
+        return play_training_run(self.client("s3"), self._training_env, single_pass, when)
