@@ -129,10 +129,12 @@ def build_world(model: Model, n_users: int, history: int) -> World:
 
 
 def request_events(world: World, user: str, k: int) -> list[dict[str, Any]]:
-    """``k`` events after the user's latest: the user's own last ``k`` actions again, a second apart."""
+    """``k`` events after the user's latest: the user's own last ``k`` actions again (cycled when ``k`` is more
+    than the history), a second apart."""
     events = world.history[user]
     last_s = events[-1]["timestamp"]
-    return [{**e, "timestamp": round(last_s + i + 1, 3)} for i, e in enumerate(events[-k:])] if k else []
+    source = (events * (k // len(events) + 1))[-k:] if k else []
+    return [{**e, "timestamp": round(last_s + i + 1, 3)} for i, e in enumerate(source)]
 
 
 def url_event(user: str, events: list[dict[str, Any]]) -> dict[str, Any]:

@@ -93,7 +93,8 @@ class UserScore:
 
 @dataclass(frozen=True)
 class Rule:
-    """What the rule needs besides the user: the model's table (with detector v2), its session gap, the cooldown."""
+    """What the rule needs besides the user: the model's table (with detector v2), its session gap, the cooldown
+    and the reviewers' allow-list."""
 
     table: ScoringTable
     gap_ms: int
