@@ -166,6 +166,10 @@ class StackConfig:
     flag_cooldown_seconds: int = settings.DEFAULT_FLAG_COOLDOWN_SECONDS
     campaign_min_users: int = settings.DEFAULT_CAMPAIGN_MIN_USERS
     campaign_growth: float = settings.DEFAULT_CAMPAIGN_GROWTH
+    # Seed 003's purchases-in-a-network rule (clickguard.network): D, T and the friends kept per user.
+    network_degree: int = settings.DEFAULT_NETWORK_DEGREE
+    network_window: int = settings.DEFAULT_NETWORK_WINDOW
+    network_max_friends: int = settings.DEFAULT_NETWORK_MAX_FRIENDS
     state_ttl_days: int = settings.DEFAULT_STATE_TTL_DAYS
     model_refresh_seconds: int = settings.DEFAULT_MODEL_REFRESH_SECONDS
     keep_rejected_payloads: str = settings.DEFAULT_KEEP_REJECTED_PAYLOADS
@@ -291,6 +295,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "model_version_expiry_days": (1, 3650),
     "flag_cooldown_seconds": (0, 30 * 86400),
     **settings.CAMPAIGN_RANGES,  # one definition, shared with the consumer's cold start
+    **{f"network_{name}": bounds for name, bounds in settings.NETWORK_PARAM_RANGES.items()},
     "state_ttl_days": (1, 365),
     "model_refresh_seconds": (1, 86400),
     "rejected_payload_expiry_days": (1, 3650),

@@ -34,7 +34,7 @@ class ClickguardStack(Stack):
         stream = IngestStream(self, "Ingest", config=config, key=key).stream
         buckets = Buckets(self, "Buckets", config=config, key=key, removal_policy=removal)
         table = SessionTable(self, "SessionState", key=key, removal_policy=removal).table
-        # The consumer's network rule (issue 12) reads and writes it once wired (clickguard.network.step)
+        # Seed 003's purchases-in-a-network state, read and written by the consumer (clickguard.consumer.network_step)
         network_table = NetworkTable(self, "NetworkState", key=key, removal_policy=removal).table
         queues = Queues(self, "Queues", config=config, key=key)
         layer = SharedLayer(self, "SharedLayer", config=config).layer
@@ -56,6 +56,7 @@ class ClickguardStack(Stack):
             layer=layer,
             stream=stream,
             table=table,
+            network_table=network_table,
             flag_queue=queues.flags,
             failure_queue=queues.consumer_failures,
             data_bucket=buckets.data,

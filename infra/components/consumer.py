@@ -30,6 +30,7 @@ class Consumer(Construct):
         layer: lambda_.ILayerVersion,
         stream: kinesis.IStream,
         table: dynamodb.ITable,
+        network_table: dynamodb.ITable,
         flag_queue: sqs.IQueue,
         failure_queue: sqs.IQueue,
         data_bucket: s3.IBucket,
@@ -39,6 +40,7 @@ class Consumer(Construct):
     ) -> None:
         super().__init__(scope, id)
         environment = self._build_environment(config, table, flag_queue, data_bucket, model_bucket)
+        environment.update(self._network_environment(config, network_table))
         access = FunctionRole(
             self,
             "Access",
@@ -49,6 +51,9 @@ class Consumer(Construct):
             removal_policy=removal_policy,
         )
         self._build_grants(access, environment, stream, table, flag_queue, failure_queue, data_bucket, model_bucket)
+        # Seed 003's state: the friends and last purchases items (store.network), batched reads and writes only.
+        network_actions = sorted(a for a in plan.code_actions(CONSUMER, environment) if a.startswith("dynamodb:Batch"))
+        access.allow(network_actions, [network_table.table_arn])
         access.seal(key)
         self.function = python_function(
             self,
@@ -130,6 +135,15 @@ class Consumer(Construct):
             settings.ENV_CAMPAIGN_GROWTH: str(config.campaign_growth),
             settings.ENV_STATE_TTL_DAYS: str(config.state_ttl_days),
             **config.model_environment(),
+        }
+
+    @staticmethod
+    def _network_environment(config: StackConfig, network_table: dynamodb.ITable) -> dict[str, str]:
+        return {
+            settings.ENV_NETWORK_TABLE_NAME: network_table.table_name,
+            settings.ENV_NETWORK_DEGREE: str(config.network_degree),
+            settings.ENV_NETWORK_WINDOW: str(config.network_window),
+            settings.ENV_NETWORK_MAX_FRIENDS: str(config.network_max_friends),
         }
 
     def _build_event_source(

@@ -30,6 +30,7 @@ from clickguard.store.allowlist import S3AllowListSource
 from clickguard.store.flags import SqsFlagQueue
 from clickguard.store.groups import DynamoGroupCounter
 from clickguard.store.model_source import S3ModelSource
+from clickguard.store.network import DynamoNetworkStore
 from clickguard.store.rejected import S3RejectedSink
 from clickguard.store.sessions import DynamoSessionStore
 
@@ -62,7 +63,13 @@ REJECTED = S3RejectedSink(
 )
 ALLOWLIST = S3AllowListSource(S3, CONFIG.model_bucket, CONFIG.model_refresh_seconds, logger=logger)
 GROUPS = DynamoGroupCounter(DYNAMODB, CONFIG.table_name, POOL)  # the campaign alert's counters, same table
-DEPS = Deps(SESSIONS, FLAGS, REJECTED, MODEL, ALLOWLIST, GROUPS)
+# Seed 003's network state, when the stack has a network table (CONFIG.network is set from its name).
+NETWORK = (
+    DynamoNetworkStore(DYNAMODB, os.environ[settings.ENV_NETWORK_TABLE_NAME], POOL, min_seconds_left=CALL_SECONDS_MAX)
+    if CONFIG.network is not None
+    else None
+)
+DEPS = Deps(SESSIONS, FLAGS, REJECTED, MODEL, ALLOWLIST, GROUPS, NETWORK)
 MODEL.current()  # load the model and the allow-list during the cold start, not inside the first batch
 ALLOWLIST.current()
 # Everything built so far lives as long as the container: move it out of the collector's sight, so the full
@@ -91,6 +98,10 @@ def record_metrics(out: BatchOutcome, dynamodb_calls: int, seconds: float) -> No
     add("GroupBuckets", MetricUnit.Count, out.group_buckets)  # campaign buckets counted: one UpdateItem each
     add("GroupFlagsSent", MetricUnit.Count, out.group_flags_sent)
     add("FlagsSuppressed", MetricUnit.Count, out.flags_suppressed)  # allowed by reviewers: silenced
+    add("NetworkEvents", MetricUnit.Count, out.network_events)  # seed 003: purchases and friendships applied
+    add("NetworkEventsIncomplete", MetricUnit.Count, out.network_incomplete)
+    add("PurchaseFlagsSent", MetricUnit.Count, out.network_flags_sent)
+    add("PurchaseFlagsFailed", MetricUnit.Count, out.network_flags_failed)
     add(settings.METRIC_USERS_IN_BATCH, MetricUnit.Count, out.users)
     add("UsersFailed", MetricUnit.Count, out.users_failed)
     add(settings.METRIC_DYNAMODB_CALLS, MetricUnit.Count, dynamodb_calls)
@@ -110,6 +121,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     calls_before = SESSIONS.get_calls + SESSIONS.write_calls + GROUPS.calls
     remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
     SESSIONS.time_left = (lambda: remaining_ms() / 1000) if remaining_ms else None
+    if NETWORK is not None:
+        NETWORK.time_left = SESSIONS.time_left
     out = process_batch(records, DEPS, CONFIG)
     seconds = time.perf_counter() - t0
     record_metrics(out, SESSIONS.get_calls + SESSIONS.write_calls + GROUPS.calls - calls_before, seconds)

@@ -37,6 +37,7 @@ from clickguard.consumer.config import ConsumerConfig
 from clickguard.consumer.flagging import Applied, FlagContext, find_flags
 from clickguard.consumer.flags import Flag
 from clickguard.consumer.kinesis_event import KinesisRecord
+from clickguard.consumer.network_step import run_network
 from clickguard.consumer.ports import (
     FlagSink,
     GroupCounter,
@@ -51,6 +52,7 @@ from clickguard.consumer.state import LastFlag, UserState, trim_seqs
 from clickguard.decoding import Decoder
 from clickguard.events import Event, Reason, RejectedRecord
 from clickguard.model.scoring import BatchResult, EventBatch, score_batch
+from clickguard.network.ports import NetworkStore
 from clickguard.review.allowlist import AllowList
 from clickguard.review.ports import AllowListSource
 
@@ -76,6 +78,7 @@ class Deps:
     model: ModelProvider
     allowlist: AllowListSource = field(default_factory=lambda: NO_ALLOWLIST)
     groups: GroupCounter | None = None  # the campaign alert's counters (``consumer.campaign``); None: no alert
+    network: NetworkStore | None = None  # seed 003's state (``consumer.network_step``); None: no network rule
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,10 @@ class BatchOutcome:
     clamped: int = 0
     flags_sent: int = 0
     flags_suppressed: int = 0  # silenced by the reviewers' allow-list
+    network_events: int = 0  # purchase / befriend / unfriend events through seed 003's rule
+    network_incomplete: int = 0  # network events without their amount or friend: left to the session rules
+    network_flags_sent: int = 0
+    network_flags_failed: int = 0
     flags_failed: int = 0
     group_buckets: int = 0  # campaign buckets counted (one UpdateItem each)
     group_flags_sent: int = 0
@@ -241,6 +248,7 @@ def run_batch(records: Sequence[KinesisRecord], deps: Deps, config: ConsumerConf
         return out
     parsed = parse_all(records, config)
     failing = store_rejected(parsed.rejected, deps, out)
+    failing.extend(network_rule(parsed, deps, config, out))
     view = read_model(deps, out)
     gap_ms = view.model.params.gap_ms if view.model else config.session_gap_seconds * 1000
     recs, events, states, read_failed = read_states(parsed, deps, out, failing)
@@ -272,6 +280,16 @@ def run_batch(records: Sequence[KinesisRecord], deps: Deps, config: ConsumerConf
     if failing:
         out.failures = [min(failing, key=lambda r: r.seq).seq_str]
     return out
+
+
+def network_rule(parsed: Parsed, deps: Deps, config: ConsumerConfig, out: BatchOutcome) -> list[KinesisRecord]:
+    """Seed 003's purchases-in-a-network rule over the batch; returns the records to replay if it could not commit."""
+    if deps.network is None or config.network is None:
+        return []
+    net = run_network(parsed.records, parsed.events, deps.network, deps.flags, config.network)
+    out.network_events, out.network_incomplete = net.events, net.incomplete
+    out.network_flags_sent, out.network_flags_failed = net.flags_sent, net.flags_failed
+    return list(net.failing)
 
 
 def store_rejected(rejected: list[RejectedEntry], deps: Deps, out: BatchOutcome) -> list[KinesisRecord]:

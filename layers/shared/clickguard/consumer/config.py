@@ -14,6 +14,7 @@ from clickguard.decoding.mapping import FieldMapping
 from clickguard.decoding.records import decode_config_from_env
 from clickguard.envconfig import ConfigError, choice, number, required, user_key_source
 from clickguard.events import Reason, UserKeySource
+from clickguard.network.config import NetworkConfig
 
 __all__ = ["ConfigError", "ConsumerConfig", "KeepPayloads", "StateWrites"]
 
@@ -65,6 +66,7 @@ class ConsumerConfig:
     max_decompressed_bytes: int = settings.DEFAULT_MAX_DECOMPRESSED_BYTES
     fast_json: bool = True  # msgspec; False only to measure the standard-library path beside it (bench/)
     campaign: CampaignConfig = field(default_factory=CampaignConfig)  # the campaign alert (consumer.campaign)
+    network: NetworkConfig | None = None  # seed 003's rule (consumer.network_step); None: no network table
 
     @property
     def decoding(self) -> DecodeConfig:
@@ -83,6 +85,7 @@ class ConsumerConfig:
         source = user_key_source(env, settings.ENV_USER_KEY_SOURCE)
         decoding = decode_config_from_env(env)
         data_bucket = req(settings.ENV_DATA_BUCKET)
+        network = NetworkConfig.from_env(env) if env.get(settings.ENV_NETWORK_TABLE_NAME, "").strip() else None
         return cls(
             table_name=req(settings.ENV_TABLE_NAME),
             flag_queue_url=req(settings.ENV_FLAG_QUEUE_URL),
@@ -103,4 +106,5 @@ class ConsumerConfig:
             field_mapping=decoding.mapping,
             max_decompressed_bytes=decoding.max_decompressed_bytes,
             campaign=CampaignConfig.from_env(env),
+            network=network,
         )

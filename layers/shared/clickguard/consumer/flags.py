@@ -19,10 +19,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from clickguard.consumer.state import LastFlag
+from clickguard.alerts import Flag as Flag
+from clickguard.alerts import LastFlag
 from clickguard.events import format_ms
 from clickguard.model.groups import Tag
 from clickguard.model.live import Signal
@@ -41,14 +41,6 @@ def rounded(x: float) -> float:
     """A number as the message carries it: reviewers' tools (and the allow-list) compare these, so the consumer
     compares the same."""
     return round(x, 6)
-
-
-@dataclass(frozen=True)
-class Flag:
-    flag_id: str
-    user_key: str
-    body: str  # the JSON message, deterministic for a given flag
-    last: LastFlag  # what the user's state remembers
 
 
 def flag_id(

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
+from clickguard.alerts import FlagSink as FlagSink
 from clickguard.consumer.buckets import Bucket, GroupCount, GroupUpdate
-from clickguard.consumer.flags import Flag
 from clickguard.consumer.kinesis_event import KinesisRecord
 from clickguard.consumer.state import UserState
 from clickguard.events import Reason
@@ -43,12 +43,6 @@ class SessionRepo(Protocol):
 
     def put_many(self, states: Sequence[UserState]) -> set[str]:
         """Write states; returns the user keys whose write did not succeed."""
-        ...
-
-
-class FlagSink(Protocol):
-    def send(self, flags: Sequence[Flag]) -> set[str]:
-        """Send flags; returns the flag ids that were not accepted."""
         ...
 
 

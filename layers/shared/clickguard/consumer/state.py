@@ -7,6 +7,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from clickguard.alerts import LastFlag as LastFlag
 from clickguard.model.scoring import SessionState
 
 # Producer retries of PutRecords duplicate an event under a new sequence number, usually seconds and a few events
@@ -47,14 +48,6 @@ class RecentIds:
 
 # After a reshard a user's records move to a child shard; a few shards of history is plenty.
 MAX_SHARDS_TRACKED = 4
-
-
-@dataclass(frozen=True)
-class LastFlag:
-    ts_ms: int  # event time the flag fired at (the session's latest event time): cooldown runs on event time
-    model_version: str
-    flag_id: str
-    reasons: tuple[str, ...]
 
 
 @dataclass(frozen=True)

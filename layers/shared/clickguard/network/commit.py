@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from clickguard.consumer.ports import FlagSink
+from clickguard.alerts import FlagSink
 from clickguard.network.ports import NetworkStore
 from clickguard.network.state import Part
 from clickguard.network.step import StepResult

@@ -12,8 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from clickguard.consumer.flags import Flag
-from clickguard.consumer.state import LastFlag
+from clickguard.alerts import Flag, LastFlag
 from clickguard.events import format_ms
 from clickguard.network.baseline import Baseline
 from clickguard.network.money import format_cents

@@ -44,6 +44,8 @@ _CONSUMER: Calls = {
     "clickguard.store.allowlist": {"s3": frozenset({"GetObject"})},
     # one metadata object per rejected record, and its raw payload where configured
     "clickguard.store.rejected": {"s3": frozenset({"PutObject"})},
+    # seed 003's friends and last-purchases items, on the network table (consumer.network_step)
+    "clickguard.store.network": {"dynamodb": frozenset({"BatchGetItem", "BatchWriteItem"})},
 }
 _TRAINER: Calls = {
     "clickguard.store.archive": {"s3": frozenset({"ListObjectsV2", "GetObject"})},  # events/ of the window
@@ -88,9 +90,8 @@ _OPERATOR: Calls = {
     "clickguard.store.decisions": {"sqs": frozenset({"SendMessage"}), "s3": frozenset({"ListObjectsV2", "GetObject"})},
     "clickguard.store.stream": {"kinesis": frozenset({"PutRecords"})},  # clickguard produce
     "clickguard.store.sessions": {"dynamodb": frozenset({"CreateTable"})},  # a bare emulator's table (tests, bench)
-    # the social-network state (issue 12): tests and the benchmark until the consumer imports it; then the reads and
-    # writes move to _CONSUMER, granted on the network table
-    "clickguard.store.network": {"dynamodb": frozenset({"BatchGetItem", "BatchWriteItem", "CreateTable"})},
+    # the social-network table for tests and the benchmark (the stack creates it for the consumer)
+    "clickguard.store.network": {"dynamodb": frozenset({"CreateTable"})},
 }
 CALLS: Mapping[str, Calls] = {
     CONSUMER: _CONSUMER,
