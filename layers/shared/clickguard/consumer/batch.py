@@ -5,15 +5,18 @@ new last sequence numbers). They are committed in this order:
 
 1. Rejected records go to the sink, one object per record keyed by shard and sequence number: a replay writes
    the same object again, never a second copy.
-2. Flags are sent to SQS. A flag's id is stable (see ``flags``) and is the FIFO queue's deduplication id, so a
+2. Campaign buckets are counted (a set union per bucket, ``consumer.campaign``) and a bucket that crossed its
+   threshold sends its group flag; a bucket not counted, or whose flag was not accepted, holds its users back.
+3. Flags are sent to SQS. A flag's id is stable (see ``flags``) and is the FIFO queue's deduplication id, so a
    flag re-sent after a crash or a failed state write within SQS's 5-minute window is dropped by SQS itself.
-3. States are written, only for users whose flags were all accepted. The state write is the commit point: it
+4. States are written, only for users whose flags were all accepted. The state write is the commit point: it
    records the last applied sequence number, and from then on the guard skips those records.
 
-A user whose state read, flag send or state write failed after retries is not committed. The checkpoint returned
-in ``batchItemFailures`` is the lowest sequence number among that user's records (and the rejected records, if
-the sink failed): Lambda redelivers from there, committed users skip what they already applied, and uncommitted
-users replay from their unchanged state, recomputing the same flags. Everything below the checkpoint is durable.
+A user whose state read, bucket count, flag send or state write failed after retries is not committed. The
+checkpoint returned in ``batchItemFailures`` is the lowest sequence number among that user's records (and the
+rejected records, if the sink failed): Lambda redelivers from there, committed users skip what they already
+applied, and uncommitted users replay from their unchanged state, recomputing the same flags. Everything below the
+checkpoint is durable.
 
 Poison records (a bug, not bad input: the parser rejects every malformed record with a reason). An unexpected
 exception does not fail the batch: ``isolate`` re-runs it in halves, in shard order, down to single records, and
