@@ -147,7 +147,10 @@ def run_mode(mode: str, archive_dir: Path, now: datetime, shards: int, workers: 
     config = TrainingConfig(data_bucket="-", model_bucket="-", min_sessions=1, params=ModelParams())
     t0 = time.perf_counter()
     if mode == "single":
-        report = run_training(TrainerPorts(archive, NoLabels(), models), config, now)
+        try:
+            report = run_training(TrainerPorts(archive, NoLabels(), models), config, now)
+        except MemoryError:  # past the address-space cap (``--single-memory-gb``): a figure, not a crash
+            return {"mode": mode, "error": "MemoryError", "seconds": time.perf_counter() - t0}
     else:
         dconfig = DistributedConfig(config, shards=shards)
         partials = LocalDirStore(archive_dir / "partials")
@@ -168,27 +171,37 @@ def run_mode(mode: str, archive_dir: Path, now: datetime, shards: int, workers: 
     }
 
 
-def _in_fresh_process(mode: str, archive_dir: Path, now: datetime, shards: int, workers: int) -> dict:
+def _capped(gb: float) -> None:
+    """Cap this process's address space, so that a single pass too large for the machine (shared with others)
+    fails with a MemoryError instead of pushing the machine into swapping or its out-of-memory killer."""
+    limit = int(gb * (1 << 30))
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _in_fresh_process(mode: str, archive_dir: Path, now: datetime, shards: int, workers: int, cap_gb: float) -> dict:
     cmd = [sys.executable, "-m", "bench.bench_training", "--run", mode, "--archive", str(archive_dir)]
     cmd += ["--now", now.isoformat(), "--shards", str(shards), "--workers", str(workers)]
+    cmd += ["--single-memory-gb", str(cap_gb)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
-def bench_distributed(events: int, archive_dir: Path, shards: int, workers: int, single: bool) -> list[dict]:
+def bench_distributed(
+    events: int, archive_dir: Path, shards: int, workers: int, single: bool, cap_gb: float
+) -> list[dict]:
     t0 = time.perf_counter()
     write_archive(archive_dir, events)
     print(f"  archive of {WINDOW_DAYS + 1} days written or reused ({time.perf_counter() - t0:.0f} s)", flush=True)
     shutil.rmtree(archive_dir / "partials", ignore_errors=True)
     runs = []
     if single:
-        runs.append(_in_fresh_process("single", archive_dir, NOW, shards, workers))
+        runs.append(_in_fresh_process("single", archive_dir, NOW, shards, workers, cap_gb))
         print(f"  single pass done: {runs[-1]['seconds']:.0f} s", flush=True)
-    runs.append(_in_fresh_process("distributed", archive_dir, NOW, shards, workers))
+    runs.append(_in_fresh_process("distributed", archive_dir, NOW, shards, workers, cap_gb))
     print(f"  distributed done: {runs[-1]['seconds']:.0f} s", flush=True)
-    runs.append(_in_fresh_process("distributed", archive_dir, NOW + timedelta(days=1), shards, workers))
+    runs.append(_in_fresh_process("distributed", archive_dir, NOW + timedelta(days=1), shards, workers, cap_gb))
     runs[-1]["mode"] = "incremental"
-    if single:
+    if single and "version" in runs[0]:
         assert runs[0]["version"] == runs[1]["version"], "the distributed run published another model"
     return runs
 
@@ -201,11 +214,16 @@ def main() -> None:
     parser.add_argument("--shards", type=int, default=16)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--no-single", action="store_true", help="skip the single-pass run")
+    parser.add_argument(
+        "--single-memory-gb", type=float, default=14.0, help="address-space cap of the single-pass run (GiB)"
+    )
     parser.add_argument("--only-distributed", action="store_true", help="skip the counting and moto benchmarks")
     parser.add_argument("--run", choices=["single", "distributed"], help=argparse.SUPPRESS)
     parser.add_argument("--now", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:  # one mode, in a fresh process, for its own peak memory
+        if args.run == "single":
+            _capped(args.single_memory_gb)
         now = datetime.fromisoformat(args.now)
         print(json.dumps(run_mode(args.run, args.archive, now, args.shards, args.workers)))
         return
@@ -228,7 +246,11 @@ def main() -> None:
         f"workers, {args.shards} user shards",
         flush=True,
     )
-    for r in bench_distributed(events, archive_dir, args.shards, args.workers, not args.no_single):
+    runs = bench_distributed(events, archive_dir, args.shards, args.workers, not args.no_single, args.single_memory_gb)
+    for r in runs:
+        if "error" in r:
+            print(f"  {r['mode']:<12}: {r['error']} past {args.single_memory_gb:g} GiB after {r['seconds']:.0f} s")
+            continue
         print(
             f"  {r['mode']:<12}: {r['events_per_s']:10,.0f} events/s  ({r['seconds']:7.1f} s; peak memory "
             f"{r['parent_peak_mb']:,.0f} MB, largest worker {r['worker_peak_mb']:,.0f} MB) {r['detail']}"
