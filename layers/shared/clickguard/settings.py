@@ -77,7 +77,7 @@ DEFAULT_MIN_SESSIONS = 100
 PARTIALS_PREFIX = "training-partials/"
 TRAINING_RUNS_PREFIX = "training-runs/"
 DEFAULT_TRAINING_SHARDS = 64
-DEFAULT_SINGLE_PASS_MAX_MB = 256
+DEFAULT_SINGLE_PASS_MAX_MB = 64  # 1.5-6 M events (11-40 bytes each gzipped): the single pass needs ~0.9 GB a million
 TRAINING_SHARDS_RANGE = (1, 4096)
 ARCHIVE_FETCH_THREADS = 8  # S3 GETs of archive objects in flight per reader (latency-bound)
 # Accumulated surprisal is kept as integer micro-bits: integer sums are associative, so any split of a stream into
