@@ -216,20 +216,22 @@ def recount_pass(p: Prepared, request: dict[str, Any]) -> dict[str, Any]:
 
 
 def final_pass(p: Prepared, request: dict[str, Any]) -> dict[str, Any]:
-    """Under the final counts: every training session scored for the calibration (``pipeline.score_sessions``),
-    and every judged session of the detector's window (blocked users included) with its user, and whether each
-    user of that window is blocked."""
+    """Under the final counts: every training session long enough to calibrate on, scored
+    (``pipeline.score_sessions``); every judged session of the detector's window (blocked users included) with its
+    user; whether each user of that window is blocked, and the blocked users' transitions."""
     model = _model(p, request)
     ev, moves = _moves(p, request)
     sess = score_sessions(moves, ev, model.surprisal, p.params.min_events)
+    assert sess.peak_mean_ubits is not None
+    eligible = sess.transitions >= p.params.min_events  # the calibration reads no other session
     judged = detector.sessions_of(model, p.with_blocked)
     blocked = frozenset(request["blocked"])
     positive = np.array([u in blocked for u in p.blocked_names], dtype=bool)
     return {
-        "calibration_owner": p.user_seen[sess.user_codes],
-        "transitions": sess.transitions,
-        "total_ubits": sess.total_ubits,
-        "peak_mean_ubits": sess.peak_mean_ubits,
+        "calibration_owner": p.user_seen[sess.user_codes[eligible]],
+        "transitions": sess.transitions[eligible],
+        "total_ubits": sess.total_ubits[eligible],
+        "peak_mean_ubits": sess.peak_mean_ubits[eligible],
         "features": judged.features,
         "owner": p.blocked_seen[judged.owner],
         "users": p.blocked_seen,
