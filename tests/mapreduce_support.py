@@ -7,7 +7,7 @@ import gzip
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -130,15 +130,8 @@ def distributed(
     return run_distributed(ports, dconfig, now, executor), models, partials
 
 
-def without_groups(model: Model) -> Model:
-    """The model but its behaviour groups, which the distributed trainer does not fit yet (issue 13)."""
-    stats = {k: v for k, v in model.stats.items() if k != "groups"}
-    return replace(model, groups=None, stats=stats)
-
-
 def assert_same_model(a: Model, b: Model) -> None:
-    """Every field equal, arrays bit for bit (the behaviour groups aside: ``without_groups``)."""
-    a, b = without_groups(a), without_groups(b)
+    """Every field equal, arrays bit for bit: vocabulary, counts, thresholds, detector and behaviour groups."""
     for name in vars(a):
         x, y = getattr(a, name), getattr(b, name)
         if isinstance(x, np.ndarray):

@@ -30,7 +30,7 @@ def test_the_local_runtime_plays_a_distributed_training_run(tmp_path):
             s3.put_object(Bucket=h.data_bucket, Key=key, Body=body)
         report = rt.run_training(NOW)
         assert report["status"] == "published"
-        assert report["distributed"] == {"partitions": 6, "shards": 3, "mapped": 6, "cached": 0, "passes": 8}
+        assert report["distributed"] == {"partitions": 6, "shards": 3, "mapped": 6, "cached": 0, "passes": 11}
         later = NOW + timedelta(days=1)
         s3.put_object(Bucket=h.data_bucket, Key=f"events/{later - timedelta(hours=1):%Y/%m/%d/%H}/new.gz",
                       Body=s3.get_object(Bucket=h.data_bucket, Key=sorted(

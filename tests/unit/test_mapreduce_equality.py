@@ -1,6 +1,7 @@
-"""The distributed trainer publishes the single pass's model: the same vocabulary, counts, thresholds and detector,
-bit for bit, whatever the window's partitioning into hours and objects and its number of user shards, with users
-and sessions that span partitions, repeats of an event id in other partitions, late events and blocked users."""
+"""The distributed trainer publishes the single pass's model: the same vocabulary, counts, thresholds, detector and
+behaviour groups, bit for bit, whatever the window's partitioning into hours and objects and its number of user
+shards, with users and sessions that span partitions, repeats of an event id in other partitions, late events and
+blocked users."""
 
 from __future__ import annotations
 
@@ -121,16 +122,18 @@ def test_a_simulated_day_with_abusers_trains_the_single_pass_model(simulated, sh
     one, one_store = single_pass(archive, config)
     many, many_store, _ = distributed(archive, config, shards)
     assert one.status == many.status == "published"
-    assert one.stats["robust"]["users_left_out"] > 0 and one.stats["detector"]["fitted"]  # every step had work
-    assert many.distributed == {"partitions": 24, "mapped": 24, "cached": 0, "shards": shards, "passes": 8}
+    stats = one.stats
+    assert stats["robust"]["users_left_out"] > 0 and stats["detector"]["fitted"] and stats["groups"]["groups"] > 1
+    # window, counts, 2 x (features, recount), final, peaks, and the groups' profile, limit and describe passes
+    assert many.distributed == {"partitions": 24, "mapped": 24, "cached": 0, "shards": shards, "passes": 11}
     assert_same_model(artifact.load_latest(many_store), artifact.load_latest(one_store))
 
 
 @pytest.mark.parametrize(
     ("blocked_share", "rule", "supervised", "passes"),
     [
-        (0.5, "budget", True, 10),  # a blend kept, no cut shows the target precision: one more pass for the budget
-        (1.0, "precision", True, 9),  # the cut from the cross-fitted peaks
+        (0.5, "budget", True, 13),  # a blend kept, no cut shows the target precision: one more pass for the budget
+        (1.0, "precision", True, 12),  # the cut from the cross-fitted peaks
     ],
 )
 def test_with_labels_the_supervised_part_and_its_cut_are_the_single_pass_ones(

@@ -114,10 +114,23 @@ def _digest(name: str) -> bytes:
     return hashlib.blake2b(name.encode(), digest_size=8).digest()
 
 
+def background_mass(ws: WindowSessions, sessions: np.ndarray, v: int) -> np.ndarray:
+    """The micro-bits into each token over ``sessions``: whole numbers, summed exactly in any order, so a window
+    split into shards (distributed training) sums to the same mass."""
+    mine = np.isin(ws.seg, sessions)
+    mass: np.ndarray = np.bincount(
+        ws.states[mine], weights=np.rint(ws.bits[mine] * settings.MICROBITS_PER_BIT), minlength=v
+    )
+    return mass
+
+
 def background(ws: WindowSessions, sessions: np.ndarray, v: int) -> np.ndarray:
     """The window's profile: the bits into each token over ``sessions``, with an even floor."""
-    mine = np.isin(ws.seg, sessions)
-    mass = np.bincount(ws.states[mine], weights=ws.bits[mine], minlength=v)
+    return background_of(background_mass(ws, sessions, v), v)
+
+
+def background_of(mass: np.ndarray, v: int) -> np.ndarray:
+    """``background`` from its mass."""
     share = mass / mass.sum() if mass.sum() > 0 else np.full(v, 1.0 / v)
     out: np.ndarray = (1 - BACKGROUND_FLOOR) * share + BACKGROUND_FLOOR / v
     return out
@@ -230,6 +243,12 @@ def typical_transitions(ws: WindowSessions, placed: Placed, k: int, tokens: tupl
     rows = np.isin(ws.seg, mine)
     v = len(tokens)
     pairs, counts = np.unique(ws.prev[rows] * v + ws.states[rows], return_counts=True)
+    return typical_of(pairs, counts, tokens)
+
+
+def typical_of(pairs: np.ndarray, counts: np.ndarray, tokens: tuple[str, ...]) -> list[list[Any]]:
+    """``typical_transitions`` from a group's transitions (``from * V + to``, distinct) and their counts."""
+    v = len(tokens)
     top = np.lexsort((pairs, -counts))[:TYPICAL]
     total = max(int(counts.sum()), 1)
     return [
@@ -314,7 +333,7 @@ def fit_groups(model: Model, events: EventSeries, blocked: Collection[str] = ())
         "groups": [{"id": "", "centroid": c} for c in final_centroids(prof, space, radius, tokens)],
     }
     groups = Groups.from_dict(stored, tokens)  # what the consumer will apply: measure with exactly that
-    judged = np.flatnonzero((ws.length >= model.params.min_events) & ~is_blocked[ws.owner])
+    judged = np.flatnonzero((ws.length >= model.params.min_events) & ~is_blocked)  # both per session
     cks = Checkpoints.of(ws, judged, groups.first_checkpoint, v)
     _, distance = groups.place(cks.prof)
     fits = place_users(groups, ws, ordinary).fits
@@ -342,16 +361,26 @@ def describe(
     """Each group with its size, blocked users, typical tokens and transitions; ids ``g1``.. by size."""
     placed = place_users(groups, ws, ordinary)
     held = place_users(groups, ws, blocked) if len(blocked) else None
+    ks = range(len(stored))
+    users = [int((placed.fits & (placed.group == k)).sum()) for k in ks]
+    held_n = [int((held.fits & (held.group == k)).sum()) if held is not None else 0 for k in ks]
+    return described(groups, stored, users, held_n, [typical_transitions(ws, placed, k, groups.tokens) for k in ks])
+
+
+def described(
+    groups: Groups, stored: list[dict[str, Any]], users: list[int], blocked: list[int], typical: list[list[list[Any]]]
+) -> list[dict[str, Any]]:
+    """``describe``'s rows from each group's users, blocked users and typical transitions."""
     rows = []
     for k, entry in enumerate(stored):
         centre = dense(entry["centroid"], groups.index, len(groups.tokens))
         top = np.lexsort((np.arange(len(centre)), -centre))[:TYPICAL]
         rows.append(
             {
-                "users": int((placed.fits & (placed.group == k)).sum()),
-                "blocked": int((held.fits & (held.group == k)).sum()) if held is not None else 0,
+                "users": users[k],
+                "blocked": blocked[k],
                 "typical_tokens": [[groups.tokens[i], round(float(centre[i]), 4)] for i in top.tolist()],
-                "typical_transitions": typical_transitions(ws, placed, k, groups.tokens),
+                "typical_transitions": typical[k],
                 "centroid": entry["centroid"],
             }
         )
@@ -365,6 +394,14 @@ def with_groups(model: Model, events: EventSeries, blocked: Collection[str] = ()
     try:
         stored = fit_groups(model, events, blocked)
     except ValueError as exc:
-        return replace(model, stats={**model.stats, "groups": {"fitted": False, "reason": str(exc)}})
+        return attach_groups(model, str(exc))
+    return attach_groups(model, stored)
+
+
+def attach_groups(model: Model, stored: dict[str, Any] | str) -> Model:
+    """The model with its groups (as stored) and their summary in its stats, or, given why they could not be
+    fitted, with that reason in the stats."""
+    if isinstance(stored, str):
+        return replace(model, stats={**model.stats, "groups": {"fitted": False, "reason": stored}})
     summary = {"fitted": True, "groups": len(stored["groups"]), "limit": stored["limit"], **stored["stats"]}
     return replace(model, stats={**model.stats, "groups": summary}, groups=stored)

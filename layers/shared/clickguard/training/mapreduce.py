@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from clickguard.model import detector, robust
+from clickguard.model import detector, group_fit, robust
 from clickguard.model.llr import BlockedChain
 from clickguard.model.model import Model, ModelParams, Thresholds
 from clickguard.model.operating import precision_cut, realised
@@ -52,6 +52,7 @@ from clickguard.model.supervised import (
 from clickguard.model.tails import TailTables, fit_robust, score, threshold_for_budget
 from clickguard.model.user_cap import CapReport, cap_runs, user_cap
 from clickguard.model.vocabulary import OTHER_INDEX, START_INDEX, build_vocabulary, index_of
+from clickguard.training import group_reduce
 from clickguard.training.partials import Layout, Partition, Summary
 from clickguard.training.pipeline import (
     InsufficientData,
@@ -62,7 +63,10 @@ from clickguard.training.pipeline import (
 )
 from clickguard.training.shards import LLR_COLUMNS, markov_model
 
-STAGES = ("window", "counts", "features", "recount", "final", "peaks", "inputs", "folds", "budget", "done")
+STAGES = (
+    "window", "counts", "features", "recount", "final", "peaks", "inputs", "folds", "budget",
+    "groups_profile", "groups_limit", "groups_describe", "done",
+)  # fmt: skip
 SEED = 0  # ``pipeline.with_detector``'s: the cross-fitting folds
 
 
@@ -140,6 +144,10 @@ class RunState:
     unsupervised: np.ndarray | None = None  # per user, the raw peak unsupervised score
     blend: dict[str, Any] | None = None
     validated: np.ndarray | None = None
+    # the behaviour groups (``group_reduce``): as stored so far, the sample's radius and size, or why not fitted
+    groups: dict[str, Any] = field(default_factory=dict)
+    groups_fit: dict[str, Any] = field(default_factory=dict)
+    groups_reason: str | None = None
     outcome: dict[str, Any] = field(default_factory=dict)  # the detector (as_dict) or why it was not fitted
 
     def as_dict(self) -> dict[str, Any]:
@@ -307,8 +315,7 @@ def _on_final(state: RunState, results: Sequence[dict[str, Any]]) -> dict[str, A
     rows = _tables(features, owner, ~state.positive[owner], state.spec.params) if len(owner) else features
     if not len(rows):
         state.outcome = {"reason": "no session in the window is long enough to fit detector v2"}
-        state.stage = "done"
-        return None
+        return _groups_request(state, "groups_profile")
     tables = fit_robust(rows, detector.DIRECTIONS, trim=detector.TRIM, rounds=detector.ROUNDS, groups=detector.GROUPS)
     state.tables, state.detector_rows = tables.as_dict(), len(rows)
     request = {**_model_request(state, "peaks"), "tables": state.tables}
@@ -407,29 +414,28 @@ def _operating_point(state: RunState, validated: np.ndarray) -> dict[str, Any] |
     if by_precision is not None or state.blend is None:
         budget = peak_per_user(state.unsupervised, np.arange(len(positive)), len(positive))
         cut = by_precision if by_precision is not None else threshold_for_budget(budget[~positive], p.alert_budget)
-        _finish(state, cut, by_precision is None)
-        return None
+        return _finish(state, cut, by_precision is None)
     state.stage = "budget"
     llr = _llr_tables(state)[0]
     return {**_model_request(state, "budget"), "tables": state.tables, "blend": state.blend, "llr": llr}
 
 
-def _on_budget(state: RunState, results: Sequence[dict[str, Any]]) -> None:
+def _on_budget(state: RunState, results: Sequence[dict[str, Any]]) -> dict[str, Any]:
     assert state.positive is not None
     raw = _by_user(state, results, "peak")
     n = len(raw)
     cut = threshold_for_budget(peak_per_user(raw, np.arange(n), n)[~state.positive], state.spec.params.alert_budget)
-    _finish(state, cut, True)
+    return _finish(state, cut, True)
 
 
-def _on_peaks(state: RunState, results: Sequence[dict[str, Any]]) -> None:
+def _on_peaks(state: RunState, results: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
     """Without a supervised part the peaks are the validated scores (``detector._fit_blend``)."""
     state.unsupervised = _by_user(state, results, "peak")
     n = len(state.unsupervised)
-    _operating_point(state, peak_per_user(state.unsupervised, np.arange(n), n))
+    return _operating_point(state, peak_per_user(state.unsupervised, np.arange(n), n))
 
 
-def _finish(state: RunState, cut: float, by_budget: bool) -> None:
+def _finish(state: RunState, cut: float, by_budget: bool) -> dict[str, Any]:
     assert state.positive is not None and state.validated is not None
     positive, p = state.positive, state.spec.params
     precision, recall, flagged = realised(state.validated, positive, cut)
@@ -448,7 +454,36 @@ def _finish(state: RunState, cut: float, by_budget: bool) -> None:
     chain = BlockedChain.from_dict(state.chains[0]) if blend is not None else None
     fitted = detector.Detector(tables, float(cut), blend, p.alert_budget, state.detector_rows, operating, chain)
     state.outcome = {"detector": fitted.as_dict()}
+    return _groups_request(state, "groups_profile")
+
+
+def _groups_request(state: RunState, stage: str) -> dict[str, Any]:
+    """The next of the behaviour groups' passes (``group_reduce``), under the final model."""
+    state.stage = stage
+    return {**_model_request(state, stage), "blocked": list(state.spec.blocked), "stored": state.groups}
+
+
+def _final_model(state: RunState) -> Model:
+    assert state.counts is not None
+    return markov_model(state.tokens, state.counts, state.spec.params)
+
+
+def _on_groups(state: RunState, results: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """``group_fit.fit_groups``, its window spread over the shards (``group_reduce``)."""
+    model = _final_model(state)
+    if state.stage == "groups_profile":
+        state.groups_reason = group_reduce.too_few(model, results)
+        if state.groups_reason is not None:
+            state.stage = "done"
+            return None
+        state.groups, state.groups_fit = group_reduce.first_groups(model, results)
+        return _groups_request(state, "groups_limit")
+    if state.stage == "groups_limit":
+        state.groups = group_reduce.widened(state.groups, state.groups_fit, results)
+        return _groups_request(state, "groups_describe")
+    state.groups = group_reduce.final(model, state.groups, state.groups_fit, results)
     state.stage = "done"
+    return None
 
 
 def advance(
@@ -468,15 +503,15 @@ def advance(
     if stage == "final":
         return _on_final(state, results)
     if stage == "peaks":
-        _on_peaks(state, results)
-        return None
+        return _on_peaks(state, results)
     if stage == "inputs":
         return _on_inputs(state, results)
     if stage == "folds":
         return _on_folds(state, results)
     if stage == "budget":
-        _on_budget(state, results)
-        return None
+        return _on_budget(state, results)
+    if stage.startswith("groups_"):
+        return _on_groups(state, results)
     raise ValueError(f"no pass follows stage {stage!r}")
 
 
@@ -520,5 +555,7 @@ def model_of(state: RunState) -> Model:
         stats=stats,
     )
     if "detector" in state.outcome:
-        return attach_detector(model, detector.Detector.from_dict(state.outcome["detector"]))
-    return attach_detector(model, str(state.outcome["reason"]))
+        model = attach_detector(model, detector.Detector.from_dict(state.outcome["detector"]))
+    else:
+        model = attach_detector(model, str(state.outcome["reason"]))
+    return group_fit.attach_groups(model, state.groups_reason if state.groups_reason is not None else state.groups)

@@ -25,9 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from clickguard.model import detector
+from clickguard.model import detector, group_fit
 from clickguard.model.codes import factorize
 from clickguard.model.crossfit import WindowEvents, window_scores
+from clickguard.model.groups import Groups, signatures
 from clickguard.model.live import SUPERVISED_EXTRA, LiveDetector
 from clickguard.model.model import Model, ModelParams, Thresholds
 from clickguard.model.sessions import previous_states, session_starts
@@ -326,6 +327,105 @@ def folds_pass(p: Prepared, request: dict[str, Any]) -> dict[str, Any]:
     return {"users": p.blocked_seen, "peaks": np.stack(peaks)}
 
 
+@dataclass(frozen=True)
+class _GroupWindow:
+    """The behaviour groups' view of the shard (``group_fit.fit_groups``): sessions, each user's longest judged
+    session (unblocked users': ``ordinary``; blocked users': ``flagged_out``) and the checkpoints of the judged
+    sessions of unblocked users."""
+
+    model: Model
+    ws: group_fit.WindowSessions
+    ordinary: np.ndarray
+    flagged_out: np.ndarray
+    judged: np.ndarray
+
+
+def _group_window(p: Prepared, request: dict[str, Any]) -> _GroupWindow:
+    model = _model(p, request)
+    ws = group_fit.WindowSessions.of(model, p.with_blocked)
+    longest = ws.longest(model.params.min_events)
+    left_out = frozenset(request["blocked"])
+    is_blocked = np.array([ws.names[o] in left_out for o in ws.owner.tolist()], dtype=bool)
+    judged = np.flatnonzero((ws.length >= model.params.min_events) & ~is_blocked)  # both per session
+    return _GroupWindow(model, ws, longest[~is_blocked[longest]], longest[is_blocked[longest]], judged)
+
+
+def groups_profile_pass(p: Prepared, request: dict[str, Any]) -> dict[str, Any]:
+    """The background's mass over the ordinary users' longest sessions, and the shard's first ``MAX_PROFILES``
+    of them by the digest of the user's key (the window's sample is among them): their digest, user and events."""
+    gw = _group_window(p, request)
+    ws = gw.ws
+    digests = [group_fit._digest(ws.names[o]) for o in ws.owner[gw.ordinary].tolist()]
+    sample = gw.ordinary[np.argsort(digests, kind="stable")[: group_fit.MAX_PROFILES]] if digests else gw.ordinary
+    spans = [np.arange(ws.first[s], ws.first[s] + ws.length[s], dtype=np.int64) for s in sample.tolist()]
+    events = np.concatenate(spans) if spans else np.zeros(0, dtype=np.int64)
+    return {
+        "ordinary": len(gw.ordinary),
+        "mass": group_fit.background_mass(ws, gw.ordinary, gw.model.n_states),
+        "digests": [group_fit._digest(ws.names[o]) for o in ws.owner[sample].tolist()],
+        "users": p.blocked_seen[ws.owner[sample]],
+        "lengths": ws.length[sample],
+        "states": ws.states[events],
+        "bits": ws.bits[events],
+    }
+
+
+def _checkpoint_distances(gw: _GroupWindow, groups: Groups) -> tuple[group_fit.Checkpoints, np.ndarray]:
+    cks = group_fit.Checkpoints.of(gw.ws, gw.judged, groups.first_checkpoint, gw.model.n_states)
+    return cks, groups.place(cks.prof)[1]
+
+
+def groups_limit_pass(p: Prepared, request: dict[str, Any]) -> dict[str, Any]:
+    """Per user whose longest session fits a group: the farthest any of their checkpoints lies from every group
+    (``group_fit.fit_limit``'s input)."""
+    gw = _group_window(p, request)
+    groups = Groups.from_dict(request["stored"], gw.model.tokens)
+    cks, distance = _checkpoint_distances(gw, groups)
+    fits = group_fit.place_users(groups, gw.ws, gw.ordinary).fits
+    mine = np.isin(cks.owner, gw.ws.owner[gw.ordinary[fits]])
+    worst = np.full(len(gw.ws.names), -np.inf)
+    np.maximum.at(worst, cks.owner[mine], distance[mine])
+    owners = np.unique(cks.owner[mine])
+    return {"users": p.blocked_seen[owners], "worst": worst[owners]}
+
+
+def groups_describe_pass(p: Prepared, request: dict[str, Any]) -> dict[str, Any]:
+    """Under the groups at their final limit: each group's users, blocked users and transitions, the emerging
+    checkpoints' users per (signature, hour), and the shares of users and checkpoints that fit."""
+    gw = _group_window(p, request)
+    ws, v = gw.ws, gw.model.n_states
+    groups = Groups.from_dict(request["stored"], gw.model.tokens)
+    k = len(groups.ids)
+    placed = group_fit.place_users(groups, ws, gw.ordinary)
+    held = group_fit.place_users(groups, ws, gw.flagged_out)
+    group_of = np.full(len(ws.first), -1, dtype=np.int64)
+    group_of[placed.sessions[placed.fits]] = placed.group[placed.fits]
+    event_group = group_of[ws.seg]
+    member = event_group >= 0
+    keys, n = np.unique((event_group[member] * v + ws.prev[member]) * v + ws.states[member], return_counts=True)
+    cks, distance = _checkpoint_distances(gw, groups)
+    out = np.flatnonzero(distance > groups.limit)
+    signature = signatures(cks.prof.subset(out), list(range(len(out))), groups.tokens)
+    seen: dict[tuple[str, int], set[int]] = {}
+    for sig, hour, owner in zip(signature, cks.hour[out].tolist(), cks.owner[out].tolist(), strict=True):
+        seen.setdefault((sig, hour), set()).add(owner)
+    return {
+        "users": np.bincount(placed.group[placed.fits], minlength=k),
+        "blocked": np.bincount(held.group[held.fits], minlength=k),
+        "pair_group": keys // (v * v),
+        "pair_from": (keys // v) % v,
+        "pair_to": keys % v,
+        "pair_count": n.astype(np.int64),
+        "signatures": [sig for sig, _ in seen],
+        "hours": np.array([hour for _, hour in seen], dtype=np.int64),
+        "signature_users": np.array([len(users) for users in seen.values()], dtype=np.int64),
+        "fits": int(placed.fits.sum()),
+        "profiled": len(gw.ordinary),
+        "ungrouped_checkpoints": len(out),
+        "checkpoints": len(distance),
+    }
+
+
 PASSES: dict[str, Callable[[Prepared, dict[str, Any]], dict[str, Any]]] = {
     "window": window_pass,
     "counts": counts_pass,
@@ -336,6 +436,9 @@ PASSES: dict[str, Callable[[Prepared, dict[str, Any]], dict[str, Any]]] = {
     "inputs": inputs_pass,
     "folds": folds_pass,
     "budget": peaks_pass,
+    "groups_profile": groups_profile_pass,
+    "groups_limit": groups_limit_pass,
+    "groups_describe": groups_describe_pass,
 }
 
 
