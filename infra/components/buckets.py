@@ -16,6 +16,8 @@ from clickguard import settings
 from infra.config import ARCHIVE_ERROR_PREFIX, StackConfig
 from infra.nag import acknowledge
 
+TRAINING_RUN_DAYS = 3  # a training run's files (training-runs/<run>/) outlive it this long, for a redrive
+
 
 class Buckets(Construct):
     def __init__(
@@ -60,6 +62,18 @@ class Buckets(Construct):
                     expiration=Duration.days(config.rejected_payload_expiry_days),
                 ),
                 s3.LifecycleRule(id="expire-archive-errors", prefix=ARCHIVE_ERROR_PREFIX, expiration=expiry),
+                # Distributed training (issue 13): an hour's partial holds its events' user keys, so it goes with
+                # the raw events, and once no window reads it; a run's files serve its retries and redrives.
+                s3.LifecycleRule(
+                    id="expire-training-partials",
+                    prefix=settings.PARTIALS_PREFIX,
+                    expiration=Duration.days(min(config.archive_expiry_days, config.model_params["window_days"] + 1)),
+                ),
+                s3.LifecycleRule(
+                    id="expire-training-runs",
+                    prefix=settings.TRAINING_RUNS_PREFIX,
+                    expiration=Duration.days(TRAINING_RUN_DAYS),
+                ),
                 s3.LifecycleRule(
                     id="abort-incomplete-uploads", abort_incomplete_multipart_upload_after=Duration.days(1)
                 ),

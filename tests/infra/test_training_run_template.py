@@ -129,3 +129,23 @@ def test_the_local_flavour_deploys_the_state_machine_into_moto(synth_local):
         (machine,) = sfn.list_state_machines()["stateMachines"]
         definition = json.loads(sfn.describe_state_machine(stateMachineArn=machine["stateMachineArn"])["definition"])
     assert _states(definition)["MapPartitions"]["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
+
+
+def test_partials_and_run_files_expire(synth_aws):
+    """A partial holds user keys: it goes with the raw events, and once no window reads it."""
+    from infra.components.buckets import TRAINING_RUN_DAYS
+
+    c = synth_aws.config
+    rules = [
+        r
+        for b in synth_aws.resources("AWS::S3::Bucket").values()
+        for r in b["Properties"].get("LifecycleConfiguration", {}).get("Rules", [])
+    ]
+    by_id = {r["Id"]: r for r in rules}
+    partials = min(c.archive_expiry_days, c.model_params["window_days"] + 1)
+    assert (by_id["expire-training-partials"]["Prefix"], by_id["expire-training-partials"]["ExpirationInDays"]) == (
+        settings.PARTIALS_PREFIX,
+        partials,
+    )
+    runs = by_id["expire-training-runs"]
+    assert (runs["Prefix"], runs["ExpirationInDays"]) == (settings.TRAINING_RUNS_PREFIX, TRAINING_RUN_DAYS)
