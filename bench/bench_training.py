@@ -206,6 +206,49 @@ def bench_distributed(
     return runs
 
 
+def pass_costs(archive_dir: Path, shards: int) -> dict[str, float]:
+    """One core, one process: CPU microseconds per event of the map, of loading and preparing the shards, of each
+    pass (summed over its shards) and of the reduce's decisions; and the partials' bytes per event. What the README
+    scales to a week on Lambda."""
+    from clickguard.local.dir_archive import DirArchive
+    from clickguard.store.blobs import LocalDirStore
+    from clickguard.training import mapreduce
+    from clickguard.training.distributed import DistributedConfig, InlineExecutor, Partials, plan, run_spec
+    from clickguard.training.job import TrainingConfig
+
+    archive = DirArchive(archive_dir)
+    config = DistributedConfig(TrainingConfig("-", "-", min_sessions=1, params=ModelParams()), shards=shards)
+    shutil.rmtree(archive_dir / "partials-costs", ignore_errors=True)
+    store = LocalDirStore(archive_dir / "partials-costs")
+    partials = Partials(store, config.layout)
+    window = plan(archive, partials, WINDOW_DAYS, NOW)
+    executor = InlineExecutor(archive, partials)
+    cpu: dict[str, float] = {}
+    t = time.process_time()
+    executor.map_partitions(window.todo)
+    cpu["map"] = time.process_time() - t
+    summaries = [s for s in (partials.summary(p) for p in window.partitions) if s is not None]
+    events = sum(s.events for s in summaries)
+    state = mapreduce.RunState(run_spec(config, window, set()))
+    t = time.process_time()
+    executor.open(state.spec, summaries)
+    cpu["load and prepare"] = time.process_time() - t
+    request: dict | None = mapreduce.first_request(state)
+    first = True
+    while request is not None:
+        name = request["pass"]
+        t = time.process_time()
+        results = executor.run_pass(request)
+        cpu[f"pass {name}"] = cpu.get(f"pass {name}", 0.0) + time.process_time() - t
+        t = time.process_time()
+        request = mapreduce.advance(state, results, summaries if first else ())
+        cpu["reduce"] = cpu.get("reduce", 0.0) + time.process_time() - t
+        first = False
+    partial_bytes = sum(p.stat().st_size for p in (archive_dir / "partials-costs").rglob("*.bin"))
+    out = {name: seconds / events * 1e6 for name, seconds in cpu.items()}
+    return {**out, "events": events, "partial_bytes_per_event": partial_bytes / events}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
@@ -218,6 +261,7 @@ def main() -> None:
         "--single-memory-gb", type=float, default=14.0, help="address-space cap of the single-pass run (GiB)"
     )
     parser.add_argument("--only-distributed", action="store_true", help="skip the counting and moto benchmarks")
+    parser.add_argument("--pass-costs", action="store_true", help="CPU per event of each step, on one core")
     parser.add_argument("--run", choices=["single", "distributed"], help=argparse.SUPPRESS)
     parser.add_argument("--now", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -229,6 +273,11 @@ def main() -> None:
         return
     events = args.events or (300_000 if args.quick else 20_000_000)
     archive_dir = args.archive or Path(os.environ.get("TMPDIR", "/tmp")) / f"clickguard-bench-archive-{events}"
+    if args.pass_costs:
+        write_archive(archive_dir, events)
+        for name, value in pass_costs(archive_dir, args.shards).items():
+            print(f"  {name:<24}: {value:10.3f}")
+        return
     if not args.only_distributed:
         n_count, n_e2e = (200_000, 20_000) if args.quick else (5_000_000, 300_000)
         c = bench_counting(n_count, 512)
