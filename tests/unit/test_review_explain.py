@@ -48,3 +48,26 @@ def test_control_characters_from_the_message_are_escaped():
 
 def test_a_message_that_is_not_json_shows_its_start():
     assert explain(None, "garbage\x00body") == ["(not a JSON object: garbage\\x00body)"]
+
+
+def test_campaign_alerts_and_purchase_flags_read_as_what_they_are():
+    from clickguard.consumer.buckets import KIND
+    from clickguard.network.flags import RULE
+    from clickguard.review.explain import GROUP_KIND, PURCHASE_KIND, decidable
+
+    assert (GROUP_KIND, PURCHASE_KIND) == (KIND, RULE)  # the message kinds, named once each side
+    alert = {
+        "kind": KIND,
+        "flag_id": "g1",
+        "members": 34,
+        "signature": "withdraw_funds#fail",
+        "sample_user_keys": ["a"],
+    }
+    lines = explain(alert)
+    assert "34 users" in lines[0] and "information only" in lines[1] and not decidable(alert)
+    purchase = {
+        "kind": RULE, "flag_id": "p1", "user_key": "u7", "reasons": ["purchase_above_network"], "amount": "600.00",
+        "mean": "30.10", "sd": "4.20", "baseline_purchases": 50, "network_size": 40, "degree": 2,
+    }  # fmt: skip
+    text = "\n".join(explain(purchase))
+    assert "user u7" in text and "purchase 600.00 above mean 30.10 + 3 sd 4.20" in text and decidable(purchase)

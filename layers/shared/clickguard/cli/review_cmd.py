@@ -27,7 +27,7 @@ from clickguard.cli import target
 from clickguard.cli.common import eprint, fail, positive_int
 from clickguard.review import stats
 from clickguard.review.decision import InvalidDecision, Verdict, for_flag
-from clickguard.review.explain import clean, explain
+from clickguard.review.explain import clean, decidable, explain
 from clickguard.review.ports import DecisionStoreError
 from clickguard.store import flag_reader
 from clickguard.store.decisions import SqsDecisionQueue, read_decisions
@@ -206,7 +206,7 @@ def _interactive(
     try:
         for i, m in enumerate(messages, 1):
             print(f"\n[{i}/{len(messages)}] " + "\n".join(explain(m.body, m.raw)), flush=True)
-            answer = _choose(ask, decidable=m.body is not None and "flag_id" in m.body)
+            answer = _choose(ask, decidable=decidable(m.body))
             reason = _ask_reason(ask) if isinstance(answer, Verdict) else None
             if answer is QUIT or (isinstance(answer, Verdict) and reason is None):
                 break

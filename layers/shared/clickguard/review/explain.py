@@ -19,6 +19,11 @@ MAX_SIGNALS = 8
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
+# Message kinds other than a session flag (``consumer.buckets.KIND``, ``network.flags.RULE``; a test holds them equal).
+GROUP_KIND = "behaviour_group"
+PURCHASE_KIND = "network_purchase"
+
+
 def clean(value: object, limit: int = 200) -> str:
     """Printable: control characters as ``\\xNN``, cut to ``limit`` characters."""
     text = str(value)
@@ -30,11 +35,41 @@ def explain(flag: Mapping[str, Any] | None, raw: str = "") -> list[str]:
     """The lines a reviewer reads about one flag."""
     if flag is None:
         return [f"(not a JSON object: {clean(raw, 60)})"]
+    if flag.get("kind") == GROUP_KIND:
+        return _campaign(flag)
+    if flag.get("kind") == PURCHASE_KIND:
+        return [_headline(flag), _why(flag), _purchase(flag)]
     lines = [_headline(flag)]
     lines += [line for line in (_why(flag), _bits(flag)) if line]
     lines += _transitions(flag)
     lines += _signals(flag)
     return lines
+
+
+def _campaign(flag: Mapping[str, Any]) -> list[str]:
+    """A campaign alert names a group of users, not one: information (each member's own flags are decided)."""
+    sample = flag.get("sample_user_keys")
+    users = ", ".join(clean(u) for u in sample[:5]) if isinstance(sample, list) else "?"
+    return [
+        f"campaign alert {clean(flag.get('flag_id', '?'))}: {clean(flag.get('members', '?'))} users whose sessions "
+        f"fit no behaviour group, rarest action {clean(flag.get('signature', '?'))}, "
+        f"from {clean(flag.get('bucket_start', '?'))}",
+        f"  e.g. {users} (information only: decide each member's own flags)",
+    ]
+
+
+def _purchase(flag: Mapping[str, Any]) -> str:
+    """Seed 003's rule: the purchase against its network's baseline."""
+    return (
+        f"  purchase {clean(flag.get('amount', '?'))} above mean {clean(flag.get('mean', '?'))} + 3 sd "
+        f"{clean(flag.get('sd', '?'))} of the last {clean(flag.get('baseline_purchases', '?'))} purchases of "
+        f"{clean(flag.get('network_size', '?'))} users within degree {clean(flag.get('degree', '?'))}"
+    )
+
+
+def decidable(flag: Mapping[str, Any] | None) -> bool:
+    """A message a reviewer can block or allow: a flag about one user (not a campaign alert, not garbage)."""
+    return flag is not None and "flag_id" in flag and "user_key" in flag and flag.get("kind") != GROUP_KIND
 
 
 def _headline(flag: Mapping[str, Any]) -> str:
