@@ -40,6 +40,15 @@ def test_bots_and_attackers_are_flagged_and_ordinary_users_mostly_not(demo):
     assert result.recall >= 0.85 and result.precision >= 0.6
 
 
+def test_the_marketplace_s_outlier_purchases_are_flagged_by_seed_003_s_rule(demo):
+    _, result = demo
+    net = result.network
+    assert net["purchases"] > 100 and net["friendships"] > 100
+    assert net["outliers flagged"] == net["outliers injected"] == 5  # each 20x its buyer's level
+    assert all(f["kind"] == "network_purchase" and float(f["amount"]) > float(f["mean"]) for f in result.purchase_flags)
+    assert not {f["flag_id"] for f in result.purchase_flags} & {f["flag_id"] for f in result.flags}
+
+
 def test_flags_carry_the_documented_message(demo):
     out, result = demo
     lines = (out / "flags.ndjson").read_text().splitlines()

@@ -41,6 +41,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="simulated traffic: a ring of N new accounts acting alike within an hour of day 2, which the consumer's "
         "behaviour groups should raise one campaign alert for (default 60; 0: none)",
     )
+    p.add_argument(
+        "--social-share",
+        type=float,
+        default=0.3,
+        metavar="SHARE",
+        help="simulated traffic: share of ordinary users who befriend and buy with amounts, for seed 003's "
+        "purchases-in-a-network rule (default 0.3; 0: none)",
+    )
     p.add_argument("--flags-out", type=Path, help="write every flag message received as JSON lines")
     p.add_argument("--report", type=Path, help="report path (default OUT/report.html)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON instead of tables")
@@ -58,6 +66,8 @@ def _check(args: argparse.Namespace) -> None:
         fail("--labels-day1/--labels-day2 go with --events-day1/--events-day2")
     if args.campaign < 0:
         fail(f"--campaign {args.campaign}: must be 0 or more")
+    if not 0 <= args.social_share <= 1:
+        fail(f"--social-share {args.social_share}: must be between 0 and 1")
     if not 0 <= args.blocked_share <= 1:
         fail(f"--blocked-share {args.blocked_share}: must be between 0 and 1")
 
@@ -90,6 +100,13 @@ def print_summary(result, out=sys.stdout) -> None:
         w("\nthe reviewer's loop:\n")
         for name, value in result.review.items():
             w(f"  {name:<30} {value:>10,.3f}\n" if value % 1 else f"  {name:<30} {int(value):>10,}\n")
+    if getattr(result, "network", None):
+        n = result.network
+        w(
+            f"\npurchases far above the buyer's network (seed 003): {int(n['purchase flags'])} flags over "
+            f"{int(n['purchases'])} purchases and {int(n['friendships'])} friendships; "
+            f"{int(n['outliers flagged'])} of {int(n['outliers injected'])} injected outliers caught\n"
+        )
     for g in getattr(result, "group_flags", ()):
         w(
             f"\ncampaign alert: {g['members']} users whose sessions fit no behaviour group, rarest action "
@@ -121,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
         report_path=args.report,
         producer_format=args.format,
         campaign_users=args.campaign,
+        social_share=args.social_share,
     )
     try:
         result = run_demo(opts, log=lambda m: print(m, file=sys.stderr, flush=True))
@@ -136,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
                     "review": result.review,
                     "flags": len(result.flags),
                     "campaign_alerts": result.group_flags,
+                    "network": result.network,
                     "per_type": result.per_type,
                     "precision": result.precision,
                     "recall": result.recall,

@@ -28,12 +28,14 @@ from clickguard.files import open_binary
 from clickguard.local.metrics import metric_sum
 from clickguard.local.runtime import LocalRuntime
 from clickguard.model import artifact
+from clickguard.network.flags import RULE as NETWORK_KIND
 from clickguard.review.decision import Verdict, for_flag
 from clickguard.review.stats import DayTally, overall, per_day
 from clickguard.sim import quality
 from clickguard.sim.campaign import with_campaign
 from clickguard.sim.catalog import is_abnormal
 from clickguard.sim.output import ndjson_lines, read_labels
+from clickguard.sim.social import merged, social_day
 from clickguard.store import flag_reader, labels
 from clickguard.store.blobs import S3Store
 from clickguard.store.decisions import SqsDecisionQueue, read_decisions
@@ -62,6 +64,7 @@ class DemoOptions:
     report_path: Path | None = None
     producer_format: str = producer_formats.DEFAULT  # how the events go on the stream (`clickguard produce --format`)
     campaign_users: int = 0  # simulated only: a ring of new accounts on day 2 (``sim.campaign``), for the group alert
+    social_share: float = 0.3  # simulated only: share of ordinary users who befriend and buy (``sim.social``, seed 003)
 
 
 @dataclass
@@ -82,6 +85,8 @@ class DemoResult:
     review: dict[str, float] = field(default_factory=dict)  # decisions, share confirmed, the allow-list at work
     decision_days: list[DayTally] = field(default_factory=list)
     group_flags: list[dict[str, Any]] = field(default_factory=list)  # campaign alerts (``consumer.campaign``)
+    purchase_flags: list[dict[str, Any]] = field(default_factory=list)  # seed 003's rule (``consumer.network_step``)
+    network: dict[str, float] = field(default_factory=dict)  # friendships, purchases, flags, outliers flagged
 
 
 def _entries(lines: Iterable[str | bytes], fmt: str = producer_formats.DEFAULT) -> list[dict[str, Any]]:
@@ -133,6 +138,8 @@ class Traffic:
     truth1: dict[str, str]  # user -> type on day 1 (abnormal types become the block list)
     truth2: dict[str, str] | None  # ground truth of day 2, when known
     producer_format: str = producer_formats.DEFAULT  # how days 1 and 2 are put on the stream
+    social: dict[str, float] = field(default_factory=dict)  # friendships and purchases added (``sim.social``)
+    outliers: set[tuple[str, str]] = field(default_factory=set)  # (user, time) of the purchases far above
 
 
 @dataclass
@@ -142,6 +149,7 @@ class _Run:
     rt: LocalRuntime
     log: Log
     seconds: dict[str, float]
+    purchase_flags: list[dict[str, Any]] = field(default_factory=list)  # read off the flag queue in ``_review``
 
     def __post_init__(self) -> None:
         self.h = self.rt.handles
@@ -174,6 +182,8 @@ def run_demo(opts: DemoOptions, log: Log = print) -> DemoResult:
             decision_days=(days := _decision_days(run)),
             review={**_decision_tally(days), **allow_loop},
             group_flags=group_flags,
+            purchase_flags=run.purchase_flags,
+            network=_network_summary(run, traffic),
         )
         if traffic.truth2 is not None:
             result.per_type, result.precision, result.recall = _flagged_quality(flags, traffic.truth2)
@@ -197,13 +207,32 @@ def _traffic(opts: DemoOptions, log: Log) -> Traffic:
     start = date.today() - timedelta(days=2)
     days = simulate(SimConfig(users=opts.users, seed=opts.seed, start_date=start.isoformat()).validate())
     days[1] = with_campaign(days[1], opts.campaign_users, opts.seed)
-    traffic = Traffic(list(ndjson_lines(days[0])), list(ndjson_lines(days[1])), days[0].labels, days[1].labels)
+    lines, social = _with_social([list(ndjson_lines(d)) for d in days], days, opts)
+    traffic = Traffic(lines[0], lines[1], days[0].labels, days[1].labels, social=social.pop("_", {}), **social)
     n_bad = sum(is_abnormal(t) for t in days[1].labels.values())
     log(
         f"simulated {opts.users:,} users (seed {opts.seed}): {len(traffic.day1_lines):,} events on {days[0].date}, "
         f"{len(traffic.day2_lines):,} on {days[1].date}; day 2 has {len(days[1].labels):,} users, {n_bad} abnormal"
     )
     return traffic
+
+
+def _with_social(
+    lines: list[list[Any]], days: Sequence[Any], opts: DemoOptions
+) -> tuple[list[list[Any]], dict[str, Any]]:
+    """Each day's lines with a social marketplace's friendships and purchases among a share of its ordinary users
+    (``sim.social``); the purchases far above their network on day 2 are what seed 003's rule should flag."""
+    out, outliers, stats = [], set(), {"friendships": 0.0, "purchases": 0.0}
+    for day_lines, day in zip(lines, days, strict=True):
+        ordinary = sorted(u for u, t in day.labels.items() if not is_abnormal(t))
+        members = ordinary[: int(len(ordinary) * opts.social_share)]
+        start_ms = int(datetime.fromisoformat(day.date).replace(tzinfo=UTC).timestamp() * 1000)
+        social = social_day(members, start_ms, opts.seed + day.day, outliers=5 if day.day == 2 else 0)
+        out.append(merged(day_lines, social.lines))
+        outliers |= social.outliers
+        stats["friendships"] += social.friendships
+        stats["purchases"] += social.purchases
+    return out, {"outliers": outliers, "_": stats}
 
 
 def _start_stack(opts: DemoOptions, log: Log, seconds: dict[str, float]) -> _Run:
@@ -293,7 +322,10 @@ def _review(run: _Run, opts: DemoOptions, traffic: Traffic) -> tuple[list[dict[s
     group_flags = [b for b in bodies if b.get("kind") == GROUP_KIND]
     if group_flags:
         run.log("campaign alerts: " + "; ".join(f"{g['members']} users, {g['signature']}" for g in group_flags))
-    flags = sorted((b for b in bodies if b.get("kind") != GROUP_KIND), key=lambda f: (f["flagged_at"], f["flag_id"]))
+    # Seed 003's flags are about one purchase, not a user's behaviour: reported apart (``_network_summary``).
+    run.purchase_flags = [b for b in bodies if b.get("kind") == NETWORK_KIND]
+    others = (GROUP_KIND, NETWORK_KIND)
+    flags = sorted((b for b in bodies if b.get("kind") not in others), key=lambda f: (f["flagged_at"], f["flag_id"]))
     if opts.flags_out:
         opts.flags_out.parent.mkdir(parents=True, exist_ok=True)
         opts.flags_out.write_text("".join(json.dumps(f, sort_keys=True) + "\n" for f in flags))
@@ -312,6 +344,25 @@ def _review(run: _Run, opts: DemoOptions, traffic: Traffic) -> tuple[list[dict[s
             f"allow): the share of flags confirmed, {tally.confirmed_share or 0:.3f}, is the precision reviewers see"
         )
     return flags, group_flags
+
+
+def _network_summary(run: _Run, traffic: Traffic) -> dict[str, float]:
+    """What seed 003's rule did with the simulated marketplace: its flags, and which injected outliers they caught."""
+    if not traffic.social:
+        return {}
+    flagged = {(f["user_key"], f["event_time"]) for f in run.purchase_flags}
+    caught = len(traffic.outliers & flagged)
+    summary = {
+        **traffic.social,
+        "purchase flags": float(len(run.purchase_flags)),
+        "outliers injected": float(len(traffic.outliers)),
+        "outliers flagged": float(caught),
+    }
+    run.log(
+        f"network (seed 003): {int(traffic.social['friendships'])} friendships, {int(traffic.social['purchases'])} "
+        f"purchases; {len(run.purchase_flags)} purchase flags, {caught} of {len(traffic.outliers)} injected outliers"
+    )
+    return summary
 
 
 def _replay_allowed(run: _Run, traffic: Traffic, flags: Sequence[dict[str, Any]]) -> dict[str, float]:
