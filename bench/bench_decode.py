@@ -61,8 +61,8 @@ def canonical(n: int, attributes: bool) -> list[bytes]:
 
 def bench_choice(n: int, repeat: int) -> dict[str, dict[str, float]]:
     out = {}
+    untyped = msgspec.json.Decoder().decode
     for label, lines in (("with attributes", canonical(n, True)), ("no attributes", canonical(n, False))):
-        untyped = msgspec.json.Decoder().decode
         out[label] = {
             "msgspec typed": best_us(lambda ls=lines: [jsonfast.parse_json(x) for x in ls], n, repeat),
             "orjson + checks": best_us(lambda ls=lines: [parse_object(orjson.loads(x)) for x in ls], n, repeat),
