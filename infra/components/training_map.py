@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
@@ -290,8 +290,11 @@ class TrainingRun(Construct):
             "CDK's grant for the Distributed Map's ItemReader, which reads the run's list of partitions under "
             f"{settings.TRAINING_RUNS_PREFIX}; the key is a path chosen at run time.",
         )
+        stack = Stack.of(machine)  # cdk-nag spells a stack's region and account as given, else as pseudo-parameters
+        region = "<AWS::Region>" if Token.is_unresolved(stack.region) else stack.region
+        account = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
         executions = (
-            "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+            f"arn:<AWS::Partition>:states:{region}:{account}:execution:"
             f'{{"Fn::Select":[6,{{"Fn::Split":[":",{{"Ref":"{logical_id(machine)}"}}]}}]}}'
         )
         for suffix in (":*", "/*:*"):
