@@ -14,7 +14,7 @@ measured on per-event scores (``scoring.score_batch`` with the live detector) of
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -105,6 +105,16 @@ class OutOfFold:
         return peak_per_user(blend_z(self.z_unsupervised, self.z_logit, weight), owner, n_users)
 
 
+def user_folds(names: Sequence[str], positive: np.ndarray, seed: int) -> np.ndarray:
+    """Each user's fold. Folds are dealt over the users in key order, not in the order they first appear: the same
+    events archived in another order (another producer's format, archive objects listed in another order) give the
+    same model."""
+    by_key = np.array(sorted(range(len(names)), key=names.__getitem__), dtype=np.int64)
+    fold = np.empty(len(positive), dtype=np.int64)
+    fold[by_key] = stratified_folds(positive[by_key], FOLDS, seed)
+    return fold
+
+
 def out_of_fold(
     model: Model,
     window: WindowEvents,
@@ -123,11 +133,7 @@ def out_of_fold(
     unsupervised = window_scores(model, LiveDetector(features, tables, None, n_tokens), window)
     z_u = np.full(len(unsupervised), np.nan)
     z_l = np.full(len(unsupervised), np.nan)
-    # Folds are dealt over the users in key order, not in the order they first appear: the same events archived in
-    # another order (another producer's format, archive objects listed in another order) give the same model.
-    by_key = np.array(sorted(range(len(window.names)), key=window.names.__getitem__), dtype=np.int64)
-    fold = np.empty(len(positive), dtype=np.int64)
-    fold[by_key] = stratified_folds(positive[by_key], FOLDS, seed)
+    fold = user_folds(window.names, positive, seed)
     for k in range(FOLDS):
         train = fold != k
         sup = supervision_of(positive & train)

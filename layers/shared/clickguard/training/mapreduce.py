@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from clickguard.model import detector, group_fit, robust
+from clickguard.model.crossfit import user_folds
 from clickguard.model.llr import BlockedChain
 from clickguard.model.model import Model, ModelParams, Thresholds
 from clickguard.model.operating import precision_cut, realised
@@ -47,7 +48,6 @@ from clickguard.model.supervised import (
     fit_logistic,
     peak_per_user,
     predict_logit,
-    stratified_folds,
 )
 from clickguard.model.tails import TailTables, fit_robust, score, threshold_for_budget
 from clickguard.model.user_cap import CapReport, cap_runs, user_cap
@@ -323,18 +323,10 @@ def _on_final(state: RunState, results: Sequence[dict[str, Any]]) -> dict[str, A
         state.stage = "peaks"
         return request
     names = [n for r in results for n in r["names"]]
-    state.fold = _folds([names[i] for i in order.tolist()], state.positive)
+    state.fold = user_folds([names[i] for i in order.tolist()], state.positive, SEED)
     state.chains = _chains(state, results)
     state.stage = "inputs"
     return {**request, "pass": "inputs", "llr": _llr_tables(state)}
-
-
-def _folds(names: list[str], positive: np.ndarray) -> np.ndarray:
-    """Each user's cross-fitting fold, as ``crossfit.out_of_fold`` deals them (stratified, over users in key order)."""
-    by_key = np.array(sorted(range(len(names)), key=names.__getitem__), dtype=np.int64)
-    fold = np.empty(len(positive), dtype=np.int64)
-    fold[by_key] = stratified_folds(positive[by_key], FOLDS, SEED)
-    return fold
 
 
 def _chains(state: RunState, results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
