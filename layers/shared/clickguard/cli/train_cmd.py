@@ -143,6 +143,23 @@ def params_from_args(args: argparse.Namespace) -> ModelParams:
         fail(str(exc))
 
 
+def run_training_state_machine(args: argparse.Namespace, machine: str, now: str, poll_seconds: float = 10.0) -> int:
+    """Start the stack's training run as its schedule does and wait for it; print its output."""
+    import time
+
+    import boto3
+
+    sfn = boto3.client("stepfunctions", region_name=args.region, endpoint_url=args.endpoint_url)
+    execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"time": now}))["executionArn"]
+    print(f"training run started: {execution}", flush=True)
+    while (run := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
+        time.sleep(poll_seconds)
+    if run["status"] != "SUCCEEDED":
+        fail(f"training run {execution} ended {run['status']}: {run.get('error', '')} {run.get('cause', '')[:500]}")
+    print(run.get("output", "{}"))
+    return 0
+
+
 def run_on_stack(args: argparse.Namespace) -> int:
     """The stack's own trainer: invoked as a Lambda on a real stack; on the emulator (which cannot run Lambda
     code) the same job runs here with the deployed function's environment."""
@@ -158,6 +175,9 @@ def run_on_stack(args: argparse.Namespace) -> int:
         outputs = outputs_of(
             boto3.client("cloudformation", region_name=args.region, endpoint_url=args.endpoint_url), args.stack
         )
+        machine = outputs.get("TrainingStateMachineArn")
+        if machine:  # what the schedule starts: the single pass for a small window, the distributed run otherwise
+            return run_training_state_machine(args, machine, now)
         name = outputs.get("TrainerFunctionName") or fail(f"--stack {args.stack}: no TrainerFunctionName output")
         lam = boto3.client("lambda", region_name=args.region, endpoint_url=args.endpoint_url)
         resp = lam.invoke(FunctionName=name, Payload=json.dumps(event).encode())
