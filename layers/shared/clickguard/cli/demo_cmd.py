@@ -15,7 +15,7 @@ from clickguard.cli.common import fail, positive_int
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the whole system locally on simulated or your own events")
     p.add_argument("--out", default="demo-out", help="directory for report.html, flags and the assembly")
-    p.add_argument("--users", type=positive_int, default=3000, help="simulated ordinary users (default 3000)")
+    p.add_argument("--users", type=positive_int, default=2000, help="simulated ordinary users (default 2000)")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument(
         "--blocked-share",
@@ -44,10 +44,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--social-share",
         type=float,
-        default=0.3,
+        default=0.1,
         metavar="SHARE",
         help="simulated traffic: share of ordinary users who befriend and buy with amounts, for seed 003's "
-        "purchases-in-a-network rule (default 0.3; 0: none)",
+        "purchases-in-a-network rule (default 0.1; 0: none)",
     )
     p.add_argument("--flags-out", type=Path, help="write every flag message received as JSON lines")
     p.add_argument("--report", type=Path, help="report path (default OUT/report.html)")
