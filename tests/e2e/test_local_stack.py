@@ -12,6 +12,7 @@ import pytest
 from clickguard.cli.main import main
 from clickguard.consumer.flags import MESSAGE_FIELDS
 from clickguard.local.demo import DemoOptions, run_demo
+from clickguard.sim.catalog import is_abnormal
 
 pytestmark = pytest.mark.e2e
 
@@ -47,6 +48,17 @@ def test_the_marketplace_s_outlier_purchases_are_flagged_by_seed_003_s_rule(demo
     assert net["outliers flagged"] == net["outliers injected"] == 5  # each 20x its buyer's level
     assert all(f["kind"] == "network_purchase" and float(f["amount"]) > float(f["mean"]) for f in result.purchase_flags)
     assert not {f["flag_id"] for f in result.purchase_flags} & {f["flag_id"] for f in result.flags}
+
+
+def test_the_score_api_answers_over_http_as_the_consumer_decided(demo):
+    _, result = demo
+    answers = result.score_answers
+    kinds = [is_abnormal(a["user_type"]) for a in answers]
+    assert len(answers) == 4 and kinds.count(True) == 2  # two abusers, two ordinary users of day 2
+    for a in answers:
+        assert a["model_version"] == result.model_version and a["started_from"]["stored"]
+        fires = a["score"] is not None and a["score"] > a["threshold"]
+        assert a["decision"]["fires"] == fires  # the stored session as the consumer left it
 
 
 def test_flags_carry_the_documented_message(demo):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -86,6 +87,7 @@ class DemoResult:
     decision_days: list[DayTally] = field(default_factory=list)
     group_flags: list[dict[str, Any]] = field(default_factory=list)  # campaign alerts (``consumer.campaign``)
     purchase_flags: list[dict[str, Any]] = field(default_factory=list)  # seed 003's rule (``consumer.network_step``)
+    score_answers: list[dict[str, Any]] = field(default_factory=list)  # POST /score for a few users (seed 002)
     network: dict[str, float] = field(default_factory=dict)  # friendships, purchases, flags, outliers flagged
 
 
@@ -167,6 +169,7 @@ def run_demo(opts: DemoOptions, log: Log = print) -> DemoResult:
         day1_records = _stream_day1(run, traffic)
         model, report = _train(run, opts, traffic)
         day2_records, throughput = _stream_day2(run, traffic)
+        answers = _ask_score_api(run, traffic)
         flags, group_flags = _review(run, opts, traffic)
         allow_loop = _replay_allowed(run, traffic, flags) if traffic.truth2 is not None else {}
         result = DemoResult(
@@ -183,6 +186,7 @@ def run_demo(opts: DemoOptions, log: Log = print) -> DemoResult:
             review={**_decision_tally(days), **allow_loop},
             group_flags=group_flags,
             purchase_flags=run.purchase_flags,
+            score_answers=answers,
             network=_network_summary(run, traffic),
         )
         if traffic.truth2 is not None:
@@ -344,6 +348,31 @@ def _review(run: _Run, opts: DemoOptions, traffic: Traffic) -> tuple[list[dict[s
             f"allow): the share of flags confirmed, {tally.confirmed_share or 0:.3f}, is the precision reviewers see"
         )
     return flags, group_flags
+
+
+def _ask_score_api(run: _Run, traffic: Traffic, per_kind: int = 2) -> list[dict[str, Any]]:
+    """Seed 002's synchronous question, asked of the local stack's ``POST /score`` over HTTP for a few day-2 users
+    of each kind (abusers first when the truth is known): what a support tool would see before acting."""
+    truth = traffic.truth2 or {}
+    users = sorted(truth) if truth else sorted({u for line in traffic.day2_lines[:2000] if (u := _user_of(line))})
+    bad = [u for u in users if is_abnormal(truth.get(u, "buyer"))][:per_kind]
+    good = [u for u in users if not is_abnormal(truth.get(u, "buyer"))][:per_kind]
+    answers = []
+    for user in [*bad, *good]:
+        body = json.dumps({"user_key": user}).encode()
+        req = urllib.request.Request(run.rt.score_url, body, {"content-type": "application/json"}, method="POST")  # noqa: S310
+        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - the local stack, on 127.0.0.1
+            answer = json.loads(resp.read())
+        answers.append({"user_key": user, "user_type": truth.get(user, "?"), **answer})
+    run.log(
+        "score API (POST /score): "
+        + "; ".join(
+            f"{a['user_key']} ({a['user_type']}) score {a['score'] if a['score'] is None else round(a['score'], 1)}"
+            f", fires {a['decision']['fires']}"
+            for a in answers
+        )
+    )
+    return answers
 
 
 def _network_summary(run: _Run, traffic: Traffic) -> dict[str, float]:
