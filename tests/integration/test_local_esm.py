@@ -88,16 +88,26 @@ def test_bisect_then_give_up_sends_batch_metadata_to_on_failure_queue(stream, sq
     assert json.loads(msgs[0]["Body"])["requestContext"]["condition"] == "RetryAttemptsExhausted"
 
 
-def test_archiver_writes_firehose_layout(stream, s3, bucket):
-    stats = Archiver(stream, s3, "events", bucket).flush_stream()
+def test_archiver_writes_firehose_layout_of_canonical_events(aws, s3, bucket):
+    kinesis = boto3.client("kinesis", region_name="us-east-1")
+    kinesis.create_stream(StreamName="clicks", ShardCount=1)
+    for i in range(10):
+        event = {"user_id": f"u{i}", "event_type": "view", "timestamp": f"2025-11-21T10:00:{i:02d}Z", "ip": "10.0.0.1"}
+        kinesis.put_record(StreamName="clicks", Data=json.dumps(event).encode(), PartitionKey=f"u{i}")
+    kinesis.put_record(StreamName="clicks", Data=b'{"n": 1}', PartitionKey="x")  # not an event: never archived
+    stats = Archiver(kinesis, s3, "clicks", bucket).flush_stream()
     assert stats.records == 10
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="events/")["Contents"]]
     assert len(keys) == 1
     parts = keys[0].split("/")
-    assert len(parts) == 6 and parts[5].startswith("events-1-") and parts[5].endswith(".gz")
-    body = gzip.decompress(s3.get_object(Bucket=bucket, Key=keys[0])["Body"].read())
-    assert [json.loads(line)["n"] for line in body.splitlines()] == list(range(10))
-    assert Archiver(stream, s3, "events", bucket).flush_stream().records == 10  # a new consumer reads from the start
+    assert len(parts) == 6 and parts[5].startswith("clicks-1-") and parts[5].endswith(".gz")
+    lines = [
+        json.loads(line)
+        for line in gzip.decompress(s3.get_object(Bucket=bucket, Key=keys[0])["Body"].read()).splitlines()
+    ]
+    assert [e["user_id"] for e in lines] == [f"u{i}" for i in range(10)]  # the stream's order, canonical events
+    assert all("ip" not in e for e in lines)  # the archive keeps no personal data
+    assert Archiver(kinesis, s3, "clicks", bucket).flush_stream().records == 10  # a new consumer reads from the start
 
 
 def test_records_past_the_maximum_age_go_to_the_on_failure_queue_unprocessed(stream, sqs):
