@@ -13,7 +13,6 @@ Item layout: key ``user_key`` (S) + ``part`` (S, ``friends`` or ``purchases``), 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from typing import Any, TypeVar
@@ -23,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from clickguard import settings
 from clickguard.consumer.kinesis_event import pad_seq
 from clickguard.network.state import FriendsItem, Part, Purchase, PurchasesItem
+from clickguard.store.bounded import InvocationBoundStore
 from clickguard.store.retry import Backoff, chunks, run_all
 
 GET_LIMIT = 100
@@ -77,7 +77,7 @@ def _key(part: Part, user: str) -> dict[str, Any]:
     return {KEY: {"S": user}, PART: {"S": part.value}}
 
 
-class DynamoNetworkStore:
+class DynamoNetworkStore(InvocationBoundStore):
     """As ``store.sessions.DynamoSessionStore``: no write starts when less than ``min_seconds_left`` of the
     invocation remain (``time_left``, set per invocation), so none can land after the next invocation's."""
 
@@ -89,22 +89,7 @@ class DynamoNetworkStore:
         backoff: Backoff | None = None,
         min_seconds_left: float = 0.0,
     ) -> None:
-        self.client = client
-        self.table = table
-        self.executor = executor
-        self.backoff = backoff or Backoff()
-        self.min_seconds_left = min_seconds_left
-        self.time_left: Callable[[], float] | None = None  # seconds left in the invocation, set per invocation
-        self._lock = threading.Lock()
-        self.get_calls = 0
-        self.write_calls = 0
-
-    def _may_write(self) -> bool:
-        return self.time_left is None or self.time_left() >= self.min_seconds_left
-
-    def _count(self, attr: str) -> None:
-        with self._lock:
-            setattr(self, attr, getattr(self, attr) + 1)
+        super().__init__(client, table, executor, backoff, min_seconds_left)
 
     def get_friends(self, user_keys: Sequence[str]) -> tuple[dict[str, FriendsItem], set[str]]:
         return self._get(Part.FRIENDS, user_keys, friends_from_item)

@@ -18,8 +18,7 @@ Item layout (one per user, no personal data beyond the key)::
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import fields
 from typing import Any
@@ -31,6 +30,7 @@ from clickguard.consumer.kinesis_event import pad_seq
 from clickguard.consumer.state import ID_DIGEST_BYTES, LastFlag, UserState, id_digest
 from clickguard.model.scoring import SessionState, TopTransition
 from clickguard.model.signals import SignalState
+from clickguard.store.bounded import InvocationBoundStore
 from clickguard.store.retry import Backoff, chunks, run_all
 
 GET_LIMIT = 100
@@ -153,7 +153,7 @@ def _recent_ids(item: dict[str, Any]) -> tuple[bytes, ...]:
     return tuple(id_digest(e["S"]) for e in item.get("recent_event_ids", {}).get("L", ()))
 
 
-class DynamoSessionStore:
+class DynamoSessionStore(InvocationBoundStore):
     """``conditional``: one PutItem per user, only if the item's version is still the one read (an older state can
     then never replace a newer one, at one call per user instead of one per 25). Either way no write starts when
     less than ``min_seconds_left`` of the invocation remain (``time_left``), so none can outlive it."""
@@ -167,23 +167,8 @@ class DynamoSessionStore:
         conditional: bool = False,
         min_seconds_left: float = 0.0,
     ) -> None:
-        self.client = client
-        self.table = table
-        self.executor = executor
-        self.backoff = backoff or Backoff()
+        super().__init__(client, table, executor, backoff, min_seconds_left)
         self.conditional = conditional
-        self.min_seconds_left = min_seconds_left
-        self.time_left: Callable[[], float] | None = None  # seconds left in the invocation, set per invocation
-        self._lock = threading.Lock()
-        self.get_calls = 0
-        self.write_calls = 0
-
-    def _may_write(self) -> bool:
-        return self.time_left is None or self.time_left() >= self.min_seconds_left
-
-    def _count(self, attr: str) -> None:
-        with self._lock:
-            setattr(self, attr, getattr(self, attr) + 1)
 
     def get_many(self, user_keys: Sequence[str]) -> tuple[dict[str, UserState], set[str]]:
         found: dict[str, UserState] = {}
