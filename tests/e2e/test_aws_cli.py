@@ -25,6 +25,7 @@ import pytest
 from aws_kinesis_agg.aggregator import RecordAggregator
 
 from clickguard.consumer.flags import MESSAGE_FIELDS, SCHEMA_VERSION
+from clickguard.local.stack import LOCAL_CONTEXT
 from clickguard.model import artifact
 from clickguard.store.blobs import S3Store
 from infra import config as c
@@ -122,6 +123,9 @@ def aggregate(events: list[dict]) -> bytes:
 def publish_model(local: Local) -> str:
     model = make_model(version="cli-e2e")
     artifact.publish(S3Store(local.client("s3"), local.outputs[c.OUTPUT_MODEL_BUCKET]), model)
+    # The consumer re-checks models/latest.json on an invocation at most every model_refresh_seconds: past that, the
+    # next batch is scored with this model (an earlier one would run unscored, as a stack with no model does).
+    time.sleep(LOCAL_CONTEXT["model_refresh_seconds"] + 1)
     return model.version
 
 
