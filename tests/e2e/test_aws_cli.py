@@ -30,6 +30,7 @@ from clickguard.model import artifact
 from clickguard.store.blobs import S3Store
 from infra import config as c
 from tests.consumer_support import make_model
+from tests.e2e.local_up import local_up
 
 pytestmark = pytest.mark.e2e
 
@@ -74,28 +75,9 @@ class Local:
 @pytest.fixture(scope="module")
 def local(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("aws-cli")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "clickguard.cli.main", "local", "up", "--for", "300"],
-        cwd=workdir,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        endpoint = hint = ""
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.startswith("endpoint"):
-                endpoint = line.split()[1]
-            if line.startswith("try: "):
-                hint = line[len("try: ") :].strip()
-                break
-        assert endpoint.startswith("http://127.0.0.1:") and hint, "`clickguard local up` did not come up"
+    with local_up(workdir, 300) as banner:
         outputs = json.loads((workdir / ".clickguard-local.json").read_text())["outputs"]
-        yield Local(workdir, endpoint, outputs, hint)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        yield Local(workdir, banner.endpoint, outputs, banner.hint)
 
 
 def event(user: str, k: int, etype: str, outcome: str | None) -> dict:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
+import time
 
+import boto3
 import pytest
 
 from clickguard.cli.main import main
 from clickguard.consumer.flags import MESSAGE_FIELDS
 from clickguard.local.demo import DemoOptions, run_demo
 from clickguard.sim.catalog import is_abnormal
+from tests.e2e.local_up import local_up
 
 pytestmark = pytest.mark.e2e
 
@@ -97,24 +99,9 @@ def test_report_is_self_contained_and_has_its_figures(demo):
         assert text in html, text
 
 
-def test_local_up_serves_the_cli_with_local(tmp_path):
-    """`clickguard local up` in its own process; `produce --local` and `flags --local` from this one."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "clickguard.cli.main", "local", "up", "--for", "120"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        endpoint = ""
-        for line in proc.stdout:
-            if line.startswith("endpoint"):
-                endpoint = line.split()[1]
-            if line.startswith("try:"):
-                break
-        assert endpoint.startswith("http://127.0.0.1:")
-        assert (tmp_path / ".clickguard-local.json").is_file()
+def test_local_up_serves_the_cli_with_local(tmp_path, monkeypatch):
+    """`clickguard local up` in its own process; `produce --local` from this one."""
+    with local_up(tmp_path, 120) as banner:
         events = tmp_path / "events.ndjson"
         events.write_text(
             "".join(
@@ -122,22 +109,12 @@ def test_local_up_serves_the_cli_with_local(tmp_path):
                 for i in range(5)
             )
         )
-        cwd = Path.cwd()
-        try:
-            import os
-
-            os.chdir(tmp_path)
-            assert main(["produce", "--local", "--input", str(events)]) == 0
-        finally:
-            os.chdir(cwd)
+        monkeypatch.chdir(tmp_path)  # --local finds the stack through the state file in the current directory
+        assert main(["produce", "--local", "--input", str(events)]) == 0
         state = json.loads((tmp_path / ".clickguard-local.json").read_text())
-        import time
-
-        import boto3
-
         ddb = boto3.client(
             "dynamodb",
-            endpoint_url=endpoint,
+            endpoint_url=banner.endpoint,
             region_name="us-east-1",
             aws_access_key_id="local",
             aws_secret_access_key="local",
@@ -149,9 +126,6 @@ def test_local_up_serves_the_cli_with_local(tmp_path):
                 break
             time.sleep(0.2)
         assert item, "the consumer in `clickguard local up` never wrote the user's session state"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_a_demo_on_files_without_events_ends_with_one_line_and_status_2(tmp_path):

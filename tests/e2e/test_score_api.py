@@ -6,8 +6,6 @@ against what the consumer does with the same events."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -29,6 +27,7 @@ from tests.consumer_support import (
     make_model,
     to_records,
 )
+from tests.e2e.local_up import local_up
 
 pytestmark = pytest.mark.e2e
 
@@ -164,24 +163,9 @@ def test_refusals_over_http(stack, path, method, body, status, reason):
 
 
 def test_local_up_prints_the_score_url_and_serves_it(tmp_path):
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "clickguard.cli.main", "local", "up", "--for", "90"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        url = ""
-        for line in proc.stdout:
-            if line.startswith("score api"):
-                url = line.split()[3]
-            if line.startswith("try:"):
-                break
+    with local_up(tmp_path, 90) as banner:
+        url = banner.score_url
         assert url.startswith("http://127.0.0.1:") and url.endswith("/score")
         assert json.loads((tmp_path / ".clickguard-local.json").read_text())["score_url"] == url
         status, answer, _ = post(url, {"user_key": "u1"})
         assert (status, answer["reason"]) == (503, "no_model")  # a fresh stack: nothing trained yet
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
