@@ -217,3 +217,26 @@ class FakeGroupCounter:
             return set(buckets)
         self.alerted |= set(buckets)
         return set()
+
+
+class Flaky:
+    """A DynamoDB client that leaves each call's last key / item unprocessed (until it is the only one left), as a
+    throttled table does: what the stores' retry of unprocessed keys and items must absorb."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def batch_get_item(self, RequestItems):
+        ((table, req),) = RequestItems.items()
+        keys = req["Keys"]
+        resp = self.client.batch_get_item(RequestItems={table: {**req, "Keys": keys[:-1] or keys}})
+        if len(keys) > 1:
+            resp["UnprocessedKeys"] = {table: {**req, "Keys": keys[-1:]}}
+        return resp
+
+    def batch_write_item(self, RequestItems):
+        ((table, reqs),) = RequestItems.items()
+        resp = self.client.batch_write_item(RequestItems={table: reqs[:-1] or reqs})
+        if len(reqs) > 1:
+            resp["UnprocessedItems"] = {table: reqs[-1:]}
+        return resp

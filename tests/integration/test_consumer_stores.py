@@ -19,7 +19,7 @@ from clickguard.store.flags import SqsFlagQueue
 from clickguard.store.model_source import S3ModelSource
 from clickguard.store.retry import Backoff
 from clickguard.store.sessions import DynamoSessionStore, create_table
-from tests.consumer_support import SHARD, T0, make_model
+from tests.consumer_support import SHARD, T0, Flaky, make_model
 
 KEY = settings.SESSION_TABLE_KEY
 
@@ -42,28 +42,6 @@ def states(n):
         )
         for i in range(n)
     ]
-
-
-class Flaky:
-    """Every call leaves the last key/item unprocessed, until it is the only one left twice."""
-
-    def __init__(self, client):
-        self.client, self.sleeps = client, []
-
-    def batch_get_item(self, RequestItems):
-        ((table, req),) = RequestItems.items()
-        keys = req["Keys"]
-        resp = self.client.batch_get_item(RequestItems={table: {**req, "Keys": keys[:-1] or keys}})
-        if len(keys) > 1:
-            resp["UnprocessedKeys"] = {table: {**req, "Keys": keys[-1:]}}
-        return resp
-
-    def batch_write_item(self, RequestItems):
-        ((table, reqs),) = RequestItems.items()
-        resp = self.client.batch_write_item(RequestItems={table: reqs[:-1] or reqs})
-        if len(reqs) > 1:
-            resp["UnprocessedItems"] = {table: reqs[-1:]}
-        return resp
 
 
 def test_call_sizes_round_trip_and_thread_pool(ddb):

@@ -17,6 +17,7 @@ from clickguard.network.memory import InMemoryNetworkStore
 from clickguard.network.state import FriendsItem, Part, Purchase, PurchasesItem
 from clickguard.store.network import DynamoNetworkStore, create_table
 from clickguard.store.retry import Backoff
+from tests.consumer_support import Flaky
 from tests.network_support import SEQ0, SHARD, RecordingSink, run_chunks, run_until_committed, snapshot, texts
 
 TABLE = "network"
@@ -61,28 +62,6 @@ def test_reads_take_100_keys_a_call_and_writes_25_items_a_call(ddb):
     found, _ = store.get_friends([f"u{i}" for i in range(250)])
     assert store.get_calls == 3
     assert len(found) == 130
-
-
-class Flaky:
-    """Each call leaves its last key / item unprocessed (until one is left), as a throttled table does."""
-
-    def __init__(self, client: Any) -> None:
-        self.client = client
-
-    def batch_get_item(self, RequestItems):
-        ((table, req),) = RequestItems.items()
-        keys = req["Keys"]
-        resp = self.client.batch_get_item(RequestItems={table: {**req, "Keys": keys[:-1] or keys}})
-        if len(keys) > 1:
-            resp["UnprocessedKeys"] = {table: {**req, "Keys": keys[-1:]}}
-        return resp
-
-    def batch_write_item(self, RequestItems):
-        ((table, reqs),) = RequestItems.items()
-        resp = self.client.batch_write_item(RequestItems={table: reqs[:-1] or reqs})
-        if len(reqs) > 1:
-            resp["UnprocessedItems"] = {table: reqs[-1:]}
-        return resp
 
 
 def test_unprocessed_keys_and_items_are_retried_until_done(ddb):
