@@ -138,14 +138,11 @@ class Sessions:
         return np.column_stack([counts / np.maximum(events, 1.0)[:, None], np.log1p(events)])
 
 
-_codes = factorize
-
-
 def sessions_of(model: Model, events: EventSeries) -> Sessions:
     """Every user's sessions as the consumer cuts them, with their features (those long enough to judge)."""
-    ucode, names = _codes(events.users)
-    tcode, distinct = _codes(events.tokens)
-    scode, sids = _codes(events.session_ids)
+    ucode, names = factorize(events.users)
+    tcode, distinct = factorize(events.tokens)
+    scode, sids = factorize(events.session_ids)
     order = np.argsort(ucode, kind="stable")
     user, ts = ucode[order], np.asarray(events.ts_ms, dtype=np.int64)[order]
     on_time = ~late_events(user, ts, model.params.gap_ms)
@@ -267,7 +264,7 @@ def _user_chunks(ucode: np.ndarray, n_users: int) -> list[np.ndarray]:
 def peak_scores(table: ScoringTable, gap_ms: int, events: EventSeries) -> tuple[list[str], np.ndarray]:
     """Per user (first appearance order), the highest score the consumer would see after any of their events:
     ``score_batch`` itself over the window, whole users per call (late events must already be dropped)."""
-    ucode, names = _codes(events.users)
+    ucode, names = factorize(events.users)
     best = np.full(len(names), -np.inf)
     users, tokens = np.asarray(events.users, dtype=object), np.asarray(events.tokens, dtype=object)
     ts, sids = np.asarray(events.ts_ms, dtype=np.int64), np.asarray(events.session_ids, dtype=object)
@@ -279,7 +276,7 @@ def peak_scores(table: ScoringTable, gap_ms: int, events: EventSeries) -> tuple[
 
 def on_time(model: Model, events: EventSeries) -> EventBatch:
     """The events the consumer would apply: late ones (``sessions.late_events``) dropped, arrival order kept."""
-    ucode, _ = _codes(events.users)
+    ucode, _ = factorize(events.users)
     order = np.argsort(ucode, kind="stable")
     late = np.zeros(len(order), dtype=bool)
     late[order] = late_events(ucode[order], np.asarray(events.ts_ms, dtype=np.int64)[order], model.params.gap_ms)

@@ -429,7 +429,7 @@ def _tops(lanes: _Lanes, br: Breaks, sg: _Segments) -> list[list[TopTransition]]
 
 
 def _states(
-    table: ScoringTable, lanes: _Lanes, br: Breaks, sg: _Segments, rows: _Rows
+    table: ScoringTable, lanes: _Lanes, br: Breaks, sg: _Segments, rows: _ScoredRows
 ) -> tuple[dict[str, SessionState], list[Segment]]:
     tops = _tops(lanes, br, sg)
     stats = _token_stats(table, lanes, sg, rows.real_rows)
@@ -482,7 +482,7 @@ def _token_stats(
 
 
 @dataclass
-class _Rows:
+class _ScoredRows:
     """Detector v2's per-event view of a batch: its real rows (lane order), their scores, and the signal columns
     and peak mean each session ends the batch with."""
 
@@ -493,7 +493,7 @@ class _Rows:
     llr: np.ndarray  # per segment: llr_ubits after the batch
 
 
-def _scored_rows(table: ScoringTable, lanes: _Lanes, sg: _Segments, run_total: np.ndarray) -> _Rows:
+def _scored_rows(table: ScoringTable, lanes: _Lanes, sg: _Segments, run_total: np.ndarray) -> _ScoredRows:
     r = np.flatnonzero(lanes.real)
     seg, n_seg = sg.seg[r], len(sg.first)
     seg_first = np.minimum(np.searchsorted(seg, np.arange(n_seg)), len(r) - 1)  # (only read where rows exist)
@@ -517,7 +517,7 @@ def _scored_rows(table: ScoringTable, lanes: _Lanes, sg: _Segments, run_total: n
         scores[judged] = table.scorer.score_rows(x[judged], units[judged], llr[judged])
     final_peak = np.where(has_rows, peak[last_row], prior_peak)
     final_llr = np.where(has_rows, llr[last_row], prior_llr)
-    return _Rows(r, scores, final, final_peak, final_llr)
+    return _ScoredRows(r, scores, final, final_peak, final_llr)
 
 
 def _run_total(sg: _Segments) -> np.ndarray:
@@ -537,7 +537,7 @@ def _per_input(lanes: _Lanes, rows: np.ndarray, values: np.ndarray, n: int) -> n
 
 def _score(
     table: ScoringTable, gap_ms: int, events: EventSeries, prior: Mapping[str, SessionState | None]
-) -> tuple[_Lanes, Breaks, _Segments, np.ndarray, _Rows]:
+) -> tuple[_Lanes, Breaks, _Segments, np.ndarray, _ScoredRows]:
     lanes = _lanes(table, events, prior)
     br = session_breaks(lanes.u, lanes.ts, lanes.sid, gap_ms)
     sg = _segments(table, lanes, br)

@@ -207,23 +207,80 @@ def _rows(session: np.ndarray, ts: np.ndarray, prior: SignalColumns) -> _Rows:
     return _Rows(seg, sessions, first, rm, gap, has_gap, prior_events)
 
 
-def _minutes(rows: _Rows, prior: SignalColumns, out: SignalColumns) -> None:
-    """Current bucket, its count and the peak per minute: runs of equal buckets (non-decreasing in a session)."""
+@dataclass(frozen=True)
+class _Sorted:
+    """A batch sorted by session once, shared by the fold and the per-event prefix features."""
+
+    order: np.ndarray  # input row of each sorted row
+    rows: _Rows
+    ts: np.ndarray
+    fail: np.ndarray
+    bit: np.ndarray
+
+
+def _sort(session: np.ndarray, ts_ms: np.ndarray, fail: np.ndarray, bit: np.ndarray, prior: SignalColumns) -> _Sorted:
+    order = np.argsort(session, kind="stable")
+    ts = np.asarray(ts_ms, np.int64)[order]
+    rows = _rows(np.asarray(session, np.int64)[order], ts, prior)
+    return _Sorted(order, rows, ts, np.asarray(fail, bool)[order], np.asarray(bit, np.int64)[order])
+
+
+@dataclass(frozen=True)
+class _MinuteRuns:
+    """Runs of rows in one minute bucket (non-decreasing within a session), the prior session's count carried in."""
+
+    bucket: np.ndarray
+    start: np.ndarray  # the row opens a run
+    run: np.ndarray  # run index per row
+    carry: np.ndarray  # per segment: the prior count carried into its first run
+    prior_peak: np.ndarray  # per segment
+
+
+def _minute_runs(rows: _Rows, prior: SignalColumns) -> _MinuteRuns:
     bucket = rows.rm // MINUTE_MS
-    m = len(bucket)
-    run_start = np.ones(m, dtype=bool)
-    run_start[1:] = (rows.seg[1:] != rows.seg[:-1]) | (bucket[1:] != bucket[:-1])
-    run = np.cumsum(run_start) - 1
-    lengths = np.bincount(run).astype(np.int64)
+    start = np.ones(len(bucket), dtype=bool)
+    start[1:] = (rows.seg[1:] != rows.seg[:-1]) | (bucket[1:] != bucket[:-1])
+    s, had = rows.sessions, rows.prior_events > 0
+    carries = had & (bucket[rows.first] == prior.minute[s])
+    carry = np.where(carries, prior.minute_count[s], 0)
+    prior_peak = np.where(had, prior.peak_per_minute[s], 0)
+    return _MinuteRuns(bucket, start, np.cumsum(start) - 1, carry, prior_peak)
+
+
+def _minutes(rows: _Rows, prior: SignalColumns, out: SignalColumns) -> None:
+    """Current bucket, its count and the peak per minute after the batch."""
+    runs = _minute_runs(rows, prior)
+    lengths = np.bincount(runs.run).astype(np.int64)
+    lengths[runs.run[rows.first]] += runs.carry
+    peak = runs.prior_peak  # fresh per call: safe to update in place
+    np.maximum.at(peak, rows.seg[runs.start], lengths)
+    last = np.append(rows.first[1:] - 1, len(runs.bucket) - 1)
     s = rows.sessions
-    carries = (rows.prior_events > 0) & (bucket[rows.first] == prior.minute[s])
-    lengths[run[rows.first]] += np.where(carries, prior.minute_count[s], 0)
-    peak = np.where(rows.prior_events > 0, prior.peak_per_minute[s], 0)
-    np.maximum.at(peak, rows.seg[run_start], lengths)
-    last = np.append(rows.first[1:] - 1, m - 1)
-    out.minute[s] = bucket[last]
-    out.minute_count[s] = lengths[run[last]]
+    out.minute[s] = runs.bucket[last]
+    out.minute_count[s] = lengths[runs.run[last]]
     out.peak_per_minute[s] = peak
+
+
+def _fold(b: _Sorted, prior: SignalColumns) -> SignalColumns:
+    rows = b.rows
+    s, seg, k, gap = rows.sessions, rows.seg, len(rows.sessions), rows.gap
+
+    def per_seg(values: np.ndarray) -> np.ndarray:
+        return np.bincount(seg, weights=values, minlength=k).astype(np.int64)  # exact below 2**53
+
+    out = prior.copy()
+    out.events[s] += np.bincount(seg, minlength=k)
+    out.first_ts_ms[s] = np.where(rows.prior_events > 0, prior.first_ts_ms[s], b.ts[rows.first])
+    out.max_ts_ms[s] = np.maximum.reduceat(rows.rm, rows.first)
+    out.pos_gaps[s] += per_seg(gap > 0)
+    out.sum_gap_ms[s] += per_seg(gap)
+    out.sum_sq_gap_ms[s] += np.add.reduceat(gap * gap, rows.first)  # integer: squares may pass 2**53
+    out.subsecond[s] += per_seg(rows.has_gap & (gap < SUBSECOND_MS))
+    out.failures[s] += per_seg(b.fail)
+    masks = np.left_shift(np.uint64(1), b.bit.astype(np.uint64))
+    out.token_mask[s] |= np.bitwise_or.reduceat(masks, rows.first)
+    _minutes(rows, prior, out)
+    return out
 
 
 def fold_batch(
@@ -238,31 +295,9 @@ def fold_batch(
     folded into ``prior`` (one row per session; ``events == 0`` = no prior). Returns the state of every session
     (untouched ones as they were). Equal to folding ``update_raw`` event by event, for any batch split."""
     prior = prior if prior is not None else SignalColumns.empty(n_sessions)
-    out = prior.copy()
     if len(session) == 0:
-        return out
-    order = np.argsort(session, kind="stable")
-    rows = _rows(np.asarray(session, np.int64)[order], np.asarray(ts_ms, np.int64)[order], prior)
-    s, seg, k = rows.sessions, rows.seg, len(rows.sessions)
-    gap = rows.gap
-    had = rows.prior_events > 0
-
-    def per_seg(values: np.ndarray) -> np.ndarray:
-        return np.bincount(seg, weights=values, minlength=k).astype(np.int64)  # exact below 2**53
-
-    out.events[s] += np.bincount(seg, minlength=k)
-    out.first_ts_ms[s] = np.where(had, prior.first_ts_ms[s], np.asarray(ts_ms, np.int64)[order][rows.first])
-    out.max_ts_ms[s] = np.maximum.reduceat(rows.rm, rows.first)
-    out.pos_gaps[s] += per_seg(gap > 0)
-    out.sum_gap_ms[s] += per_seg(gap)
-    sq = gap * gap
-    out.sum_sq_gap_ms[s] += np.add.reduceat(sq, rows.first)  # integer: squares may pass 2**53
-    out.subsecond[s] += per_seg(rows.has_gap & (gap < SUBSECOND_MS))
-    out.failures[s] += per_seg(np.asarray(fail, bool)[order])
-    masks = np.left_shift(np.uint64(1), np.asarray(bit, np.uint64)[order])
-    out.token_mask[s] |= np.bitwise_or.reduceat(masks, rows.first)
-    _minutes(rows, prior, out)
-    return out
+        return prior.copy()
+    return _fold(_sort(session, ts_ms, fail, bit, prior), prior)
 
 
 def _features(
@@ -332,33 +367,27 @@ def fold_with_prefix(
     """``fold_batch``, plus each event's ``FEATURES`` right after it (rows in input order): what the consumer's
     per-event rule reads. Row ``i`` equals ``feature_matrix`` of the state folded up to and including event ``i``."""
     prior = prior if prior is not None else SignalColumns.empty(n_sessions)
-    out = fold_batch(session, ts_ms, fail, bit, n_sessions, prior)
-    m = len(session)
-    if m == 0:
-        return out, np.zeros((0, len(FEATURES)))
-    order = np.argsort(session, kind="stable")
-    ts = np.asarray(ts_ms, np.int64)[order]
-    rows = _rows(np.asarray(session, np.int64)[order], ts, prior)
-    s, had = rows.sessions, rows.prior_events > 0
-    gap = rows.gap
-    first_ts = np.where(had, prior.first_ts_ms[s], ts[rows.first])[rows.seg]
-    one = np.ones(m, dtype=np.int64)
-    bits = np.asarray(bit, np.int64)[order]
-    distinct = _seg_cumsum(_new_bits(rows, bits, prior.token_mask[s]).astype(np.int64), rows, _popcount(prior, s))
+    if len(session) == 0:
+        return prior.copy(), np.zeros((0, len(FEATURES)))
+    b = _sort(session, ts_ms, fail, bit, prior)
+    rows = b.rows
+    s, had, gap = rows.sessions, rows.prior_events > 0, rows.gap
+    first_ts = np.where(had, prior.first_ts_ms[s], b.ts[rows.first])[rows.seg]
+    distinct = _seg_cumsum(_new_bits(rows, b.bit, prior.token_mask[s]).astype(np.int64), rows, _popcount(prior, s))
     x = _features(
         _prefix_peak(rows, prior),
-        _seg_cumsum(one, rows, prior.events[s]),
+        _seg_cumsum(np.ones(len(b.ts), dtype=np.int64), rows, prior.events[s]),
         rows.rm - first_ts,
         _seg_cumsum((gap > 0).astype(np.int64), rows, prior.pos_gaps[s]),
         _seg_cumsum(gap, rows, prior.sum_gap_ms[s]),
         _seg_cumsum(gap * gap, rows, prior.sum_sq_gap_ms[s]),
         _seg_cumsum((rows.has_gap & (gap < SUBSECOND_MS)).astype(np.int64), rows, prior.subsecond[s]),
-        _seg_cumsum(np.asarray(fail, bool)[order].astype(np.int64), rows, prior.failures[s]),
+        _seg_cumsum(b.fail.astype(np.int64), rows, prior.failures[s]),
         distinct,
     )
     features = np.empty_like(x)
-    features[order] = x
-    return out, features
+    features[b.order] = x
+    return _fold(b, prior), features
 
 
 def _popcount(cols: SignalColumns, s: np.ndarray) -> np.ndarray:
@@ -367,23 +396,14 @@ def _popcount(cols: SignalColumns, s: np.ndarray) -> np.ndarray:
 
 
 def _prefix_peak(rows: _Rows, prior: SignalColumns) -> np.ndarray:
-    """Per row, the peak events per minute so far: the count in the row's minute (runs of one bucket, the prior
-    session's current bucket carried in), then its running maximum with the prior peak."""
-    bucket = rows.rm // MINUTE_MS
-    m = len(bucket)
-    run_start = np.ones(m, dtype=bool)
-    run_start[1:] = (rows.seg[1:] != rows.seg[:-1]) | (bucket[1:] != bucket[:-1])
-    run_first = np.flatnonzero(run_start)
-    run = np.cumsum(run_start) - 1
-    count = np.arange(m) - run_first[run] + 1
-    s = rows.sessions
-    carries = (rows.prior_events > 0) & (bucket[rows.first] == prior.minute[s])
-    first_run = run[rows.first]
+    """Per row, the peak events per minute so far: the count in the row's minute run (prior count carried in),
+    then its running maximum with the prior peak."""
+    runs = _minute_runs(rows, prior)
+    run_first = np.flatnonzero(runs.start)
+    count = np.arange(len(runs.bucket)) - run_first[runs.run] + 1
     carry = np.zeros(len(run_first), dtype=np.int64)
-    carry[first_run] = np.where(carries, prior.minute_count[s], 0)
-    count = count + carry[run]
-    prior_peak = np.where(rows.prior_events > 0, prior.peak_per_minute[s], 0)
-    return seg_running_max(count, rows.seg, prior_peak)
+    carry[runs.run[rows.first]] = runs.carry
+    return seg_running_max(count + carry[runs.run], rows.seg, runs.prior_peak)
 
 
 def signal_values(state: SignalState) -> dict[str, float]:
