@@ -65,12 +65,18 @@ bench: $(VENV)/.installed
 	$(PY) -m bench.bench_training
 	$(PY) -m bench.bench_consumer
 	$(PY) -m bench.bench_quality
+	$(PY) -m bench.bench_weblog
 	$(PY) -m bench.bench_network
 
 # Detection quality (issue 10): the current rule beside the seeds' methods on a grid of simulated days (about 3 minutes).
 .PHONY: bench-quality
 bench-quality: $(VENV)/.installed
 	$(PY) -m bench.bench_quality
+
+# Detection quality on a second, unrelated simulator: web traffic with automated clients (about 30 seconds).
+.PHONY: bench-weblog
+bench-weblog: $(VENV)/.installed
+	$(PY) -m bench.bench_weblog
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out build demo-out .pytest_cache .ruff_cache

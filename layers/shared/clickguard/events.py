@@ -31,6 +31,8 @@ from datetime import UTC, datetime
 from itertools import accumulate
 from typing import Any, NamedTuple, NoReturn
 
+import numpy as np
+
 from clickguard import settings
 
 FAIL_SUFFIX = "#fail"
@@ -244,6 +246,83 @@ def canonical_event(
     if eid is not None and not (type(eid) is str and 0 < len(eid) <= _MAX_USER and eid.isascii()):
         eid = opt_id(eid, "event_id")
     return _new_tuple(Event, (user_key, token, ts_ms, sid, eid, *net))
+
+
+class CanonicalColumns(NamedTuple):
+    """Many events' ``Event`` fields as columns (without the network fields)."""
+
+    users: list[str]
+    tokens: list[str]
+    ts_ms: list[int]
+    session_ids: list[str | None]
+    event_ids: list[str | None]
+
+
+def canonical_columns(
+    users: list[Any], types: list[Any], outcomes: list[Any], timestamps: list[Any], sids: list[Any], eids: list[Any]
+) -> CanonicalColumns | None:
+    """Many canonical events' fields -> the columns ``canonical_event`` makes of them one by one, when every event
+    takes its fast path (plain ASCII user and type, a plain outcome, epoch time in range, plain ids), checked a
+    column at a time in C loops; None when one does not, and the caller gives each event its own verdict."""
+    if not (_plain_keys(users, _MAX_USER) and _plain_keys(types, _MAX_TYPE) and _plain_ids(sids, eids)):
+        return None
+    tokens = _tokens(types, outcomes)
+    ts_ms = _epoch_ms(timestamps)
+    if tokens is None or ts_ms is None:
+        return None
+    return CanonicalColumns(users, tokens, ts_ms, sids, eids)
+
+
+_NONE = type(None)
+_FAILING = frozenset(k for k, failed in _PLAIN_OUTCOMES.items() if failed)
+
+
+def _plain_keys(values: list[Any], cap: int) -> bool:
+    """Every value a str of 1 to ``cap`` ASCII characters with no space at either end (``str.strip`` strips what
+    ``str.isspace`` calls space)."""
+    if not values:
+        return True
+    if set(map(type, values)) != {str} or min(map(len, values)) == 0 or max(map(len, values)) > cap:
+        return False
+    return "".join(values).isascii() and list(map(str.strip, values)) == values
+
+
+def _plain_ids(*columns: list[Any]) -> bool:
+    """Every value None or a str of 1 to ``_MAX_USER`` ASCII characters (``opt_id`` would change anything else)."""
+    for values in columns:
+        kinds = set(map(type, values))
+        if not kinds <= {str, _NONE}:
+            return False
+        if str in kinds:
+            present = list(filter(None, values))
+            if "" in values or max(map(len, present)) > _MAX_USER or not "".join(present).isascii():
+                return False
+    return True
+
+
+def _tokens(types: list[str], outcomes: list[Any]) -> list[str] | None:
+    kinds = set(map(type, outcomes))
+    if kinds == {_NONE}:
+        return types
+    if not kinds <= {str, _NONE} or not set(outcomes) <= {None, *_PLAIN_OUTCOMES}:
+        return None
+    return [t + FAIL_SUFFIX if o in _FAILING else t for t, o in zip(types, outcomes, strict=True)]
+
+
+def _epoch_ms(timestamps: list[Any]) -> list[int] | None:
+    """Integer epoch milliseconds or float epoch seconds, every one inside 2000-2100 (``canonical_event``'s
+    inlined cases; ``t * 1000`` as there, so each float gives the same millisecond)."""
+    if not timestamps:
+        return []
+    kinds = set(map(type, timestamps))
+    if kinds == {int} and min(timestamps) >= _MIN_MS and max(timestamps) <= _MAX_MS:
+        return timestamps
+    if kinds == {float}:
+        seconds = np.array(timestamps, dtype=np.float64)
+        if ((seconds >= _MIN_S) & (seconds <= _MAX_S)).all():  # NaN fails both
+            ms: list[int] = (seconds * 1000).astype(np.int64).tolist()  # truncated toward zero, as int() does
+            return ms
+    return None
 
 
 def network_fields(attrs: Mapping[str, Any]) -> tuple[float | None, str | None]:

@@ -34,3 +34,13 @@ def factorize(values: Sequence[Hashable]) -> tuple[np.ndarray, list[Any]]:
         if len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     return codes, distinct
+
+
+def factorize_optional(values: Sequence[Hashable | None]) -> tuple[np.ndarray, list[Any]]:
+    """``factorize`` for a column where None means "absent": absent is code -1, the values are 0..n-1."""
+    codes, distinct = factorize(values)
+    if None in distinct:
+        none = distinct.index(None)
+        codes = np.where(codes == none, -1, codes - (codes > none))
+        distinct = [d for d in distinct if d is not None]
+    return codes, distinct

@@ -64,11 +64,27 @@ class Profiles:
 
 
 @dataclass(frozen=True)
+class _EntryTerms:
+    """What ``Space.divergence`` computes of a set of profiles whatever the centroids: per row the smoothing share
+    ``s`` and the closed form's own term, per entry the smoothed and the closed-form masses and their logs."""
+
+    s: np.ndarray
+    own: np.ndarray
+    p: np.ndarray
+    log_p: np.ndarray
+    q: np.ndarray
+    log_q: np.ndarray
+    first: np.ndarray  # each row's first entry
+
+
+@dataclass(frozen=True)
 class Space:
     """What profiles are smoothed with: the window's background distribution and the prior's weight in bits."""
 
     background: np.ndarray  # float64 [V], positive, sums to 1
     smoothing: float
+    # The last profiles' ``_EntryTerms``: fitting groups measures the same profiles against hundreds of centroids.
+    _last: list[tuple[Profiles, _EntryTerms]] = field(default_factory=list, compare=False, repr=False)
 
     def dense(self, prof: Profiles, rows: np.ndarray) -> np.ndarray:
         """The smoothed profiles of ``rows`` as dense distributions."""
@@ -114,20 +130,29 @@ class Space:
         lc = np.log2(centroids)
         kl_gc = (g * (lg - lc)).sum(axis=1)  # per centroid
         kl_cg = (centroids * (lc - lg)).sum(axis=1)
-        s = self.smoothing / (prof.totals() + self.smoothing)
-        out = ((s - 1.0) * np.log2(s))[:, None] + s[:, None] * kl_gc[None, :] + kl_cg[None, :]
+        e = self._entry_terms(prof)
+        out = e.own[:, None] + e.s[:, None] * kl_gc[None, :] + kl_cg[None, :]
         if len(prof.rows):
-            r, t = prof.rows, prof.tokens
-            scale = self.smoothing / s[r]  # = total + smoothing
-            p = (prof.bits + self.smoothing * g[t]) / scale
-            q = s[r] * g[t]  # what the closed form counted for this token
+            t = prof.tokens
             c = centroids[:, t].T  # (entries, K)
             lct = lc[:, t].T
-            corr = (p[:, None] - c) * (np.log2(p)[:, None] - lct) - (q[:, None] - c) * (np.log2(q)[:, None] - lct)
-            first = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])  # entries are sorted by row (``Profiles.of``)
-            out[r[first]] += np.add.reduceat(corr, first, axis=0)
+            corr = (e.p[:, None] - c) * (e.log_p[:, None] - lct) - (e.q[:, None] - c) * (e.log_q[:, None] - lct)
+            out[prof.rows[e.first]] += np.add.reduceat(corr, e.first, axis=0)
         clipped: np.ndarray = np.maximum(out, 0.0)  # rounding can leave -1e-16 on an exact match
         return clipped
+
+    def _entry_terms(self, prof: Profiles) -> _EntryTerms:
+        if self._last and self._last[0][0] is prof:
+            return self._last[0][1]
+        g = self.background
+        s = self.smoothing / (prof.totals() + self.smoothing)
+        r, t = prof.rows, prof.tokens
+        p = (prof.bits + self.smoothing * g[t]) / (self.smoothing / s[r])  # / (total + smoothing)
+        q = s[r] * g[t]  # what the closed form counted for this token
+        first = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])  # entries are sorted by row (``Profiles.of``)
+        terms = _EntryTerms(s, (s - 1.0) * np.log2(s), p, np.log2(p), q, np.log2(q), first)
+        self._last[:] = [(prof, terms)]
+        return terms
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,7 +33,7 @@ import numpy as np
 
 from clickguard import settings
 from clickguard.events import UserKeySource
-from clickguard.model.codes import factorize
+from clickguard.model.codes import factorize, factorize_optional
 from clickguard.training import codec
 from clickguard.training.dataset import EventColumns, gunzip
 from clickguard.training.pipeline import first_occurrences
@@ -170,15 +170,6 @@ def shard_of(user: str, shards: int) -> int:
     return zlib.crc32(user.encode("utf-8", "surrogatepass")) % shards
 
 
-def _optional_codes(values: Sequence[str | None]) -> tuple[np.ndarray, list[str | None]]:
-    codes, distinct = factorize(values)
-    if None in distinct:  # renumber so that None is -1 and the strings are 0..n-1
-        none = distinct.index(None)
-        codes = np.where(codes == none, -1, codes - (codes > none))
-        distinct = [d for d in distinct if d is not None]
-    return codes, distinct
-
-
 def _local(codes: np.ndarray, idx: np.ndarray, table: list[Any]) -> tuple[list[Any], np.ndarray]:
     """Codes of the events ``idx`` renumbered into a table of just the values they use (-1 stays -1)."""
     mine = codes[idx]
@@ -194,8 +185,8 @@ def blocks_of(cols: EventColumns, shards: int) -> dict[int, Block]:
     ucode, users = factorize(cols.users)
     shard = np.array([shard_of(u, shards) for u in users], dtype=np.int64)[ucode]
     tcode, tokens = factorize(cols.tokens)
-    scode, sids = _optional_codes(cols.session_ids)
-    ecode, eids = _optional_codes(cols.event_ids)
+    scode, sids = factorize_optional(cols.session_ids)
+    ecode, eids = factorize_optional(cols.event_ids)
     ts = np.asarray(cols.ts_ms, dtype=np.int64)
     order = np.argsort(shard, kind="stable")
     bounds = np.flatnonzero(np.diff(shard[order])) + 1

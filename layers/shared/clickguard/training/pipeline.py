@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Collection, Hashable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -20,6 +20,7 @@ import numpy as np
 
 from clickguard.model import detector, robust
 from clickguard.model.calibration import calibrate, peak_running_mean
+from clickguard.model.codes import factorize, factorize_optional
 from clickguard.model.group_fit import with_groups
 from clickguard.model.model import Model, ModelParams, Thresholds
 from clickguard.model.sessions import late_events, previous_states, session_starts
@@ -81,16 +82,10 @@ class Transitions:
     n_sessions: int
 
 
-def _codes(values: Sequence[Hashable]) -> np.ndarray:
-    table: dict[Hashable, int] = {}
-    return np.fromiter((table.setdefault(v, len(table)) for v in values), dtype=np.int64, count=len(values))
-
-
-def _sid_codes(values: Sequence[str | None]) -> np.ndarray:
-    table: dict[str, int] = {}
-    return np.fromiter(
-        (-1 if v is None else table.setdefault(v, len(table)) for v in values), dtype=np.int64, count=len(values)
-    )
+def token_counts(events: OrderedEvents) -> Counter[str]:
+    """How often each token occurs (the vocabulary's input), from the tokens' codes (``split_sessions`` reuses them)."""
+    codes, names = factorize(events.tokens)
+    return Counter(dict(zip(names, np.bincount(codes, minlength=len(names)).tolist(), strict=True)))
 
 
 def first_occurrences(cols: EventColumns) -> list[int] | None:
@@ -137,7 +132,7 @@ def order_and_cap(cols: EventColumns, max_user_share: float, gap_ms: int) -> Ord
 
     Every event is one transition (``START -> first`` opens a session), so capping events per user caps their
     transitions; keeping a prefix per user leaves the kept events' sessions exactly as they were."""
-    ucode = _codes(cols.users)
+    ucode, _ = factorize(cols.users)
     ts = np.asarray(cols.ts_ms, dtype=np.int64)
     order = np.argsort(ucode, kind="stable")
     late = late_events(ucode[order], ts[order], gap_ms)
@@ -151,7 +146,7 @@ def order_and_cap(cols: EventColumns, max_user_share: float, gap_ms: int) -> Ord
     return OrderedEvents(
         users=users,
         ts_ms=ts[order],
-        sids=_sid_codes(cols.session_ids)[order],
+        sids=factorize_optional(cols.session_ids)[0][order],
         tokens=[cols.tokens[i] for i in picked],
         cap=report,
         late=int(late.sum()),
@@ -159,7 +154,8 @@ def order_and_cap(cols: EventColumns, max_user_share: float, gap_ms: int) -> Ord
 
 
 def split_sessions(events: OrderedEvents, index: dict[str, int], gap_ms: int) -> Transitions:
-    states = encode(events.tokens, index)
+    codes, names = factorize(events.tokens)
+    states = encode(names, index)[codes]
     starts = session_starts(events.users, events.ts_ms, events.sids, gap_ms)
     return Transitions(starts, previous_states(states, starts, START_INDEX), states, int(starts.sum()))
 
@@ -227,11 +223,11 @@ def window_stats(
         "excluded_events": window.excluded_events,
         "rejected": dict(sorted(cols.rejected.items())),
         "late_events": events.late,
-        "users": len(set(cols.users)),
+        "users": len(factorize(cols.users)[1]),
         "sessions": moves.n_sessions,
         "transitions": n_transitions,
         "vocabulary_size": n_states,
-        "distinct_tokens": len(set(cols.tokens)),
+        "distinct_tokens": len(factorize(cols.tokens)[1]),
         "other_share": round(float((moves.states == OTHER_INDEX).mean()), 6),
         "mean_session_length": round(n_transitions / moves.n_sessions, 3),
         "user_cap": {
@@ -327,7 +323,7 @@ def train(
     params.validate()
     window = clean_window(cols, exclude_users)
     events = order_and_cap(window.cols, params.max_user_share, params.gap_ms)
-    tokens = build_vocabulary(Counter(events.tokens), params.max_states, params.min_token_count)
+    tokens = build_vocabulary(token_counts(events), params.max_states, params.min_token_count)
     moves = split_sessions(events, index_of(tokens), params.gap_ms)
     if moves.n_sessions < min_sessions:
         raise InsufficientData(f"{moves.n_sessions} sessions in the window, fewer than the minimum of {min_sessions}")
