@@ -73,6 +73,7 @@ class Cell:
     recall: float | None = None
     flagged: int = 0
     seconds: float = 0.0
+    kind_recall: dict[str, float] = field(default_factory=dict)  # per abuser kind present on day 2
 
 
 @dataclass
@@ -94,6 +95,12 @@ def score_cell(scored: qb.Scored, truth: Mapping[str, str]) -> tuple[float, floa
     ap = average_precision([is_abnormal(truth[u]) for u in users], values)
     _per_type, tp, fp, fn = tally(scored.flagged, truth)
     return ap, precision(tp, fp), recall(tp, fn)
+
+
+def kind_recall(scored: qb.Scored, truth: Mapping[str, str]) -> dict[str, float]:
+    """Recall at the operating point per abuser kind present in ``truth``: which kinds a method misses."""
+    per_type, *_ = tally(scored.flagged, truth)
+    return {k: c.flagged / c.total for k, c in per_type.items() if is_abnormal(k) and c.total}
 
 
 # --- populations ------------------------------------------------------------------------------------------------
@@ -143,7 +150,8 @@ def run_method(method: Method, days: Sequence[SimDay], block: list[str], seed: i
     if scored is None:
         return Cell(method.name, seed, regime, mix, seconds=time.perf_counter() - t0)
     ap, p, r = score_cell(scored, days[1].labels)
-    return Cell(method.name, seed, regime, mix, ap, p, r, len(scored.flagged), time.perf_counter() - t0)
+    kinds = kind_recall(scored, days[1].labels)
+    return Cell(method.name, seed, regime, mix, ap, p, r, len(scored.flagged), time.perf_counter() - t0, kinds)
 
 
 def run_grid(
@@ -232,6 +240,43 @@ def format_report(grid: Grid, methods: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+def format_kinds(grid: Grid, methods: Sequence[str]) -> str:
+    """Mean recall per abuser kind at each method's operating point (over the seeds where the kind is present)."""
+    kinds = [k.value for k in ABNORMAL_TYPES]
+    blocks = list(dict.fromkeys((c.mix, c.regime) for c in grid.cells))
+    lines = [
+        "Recall per abuser kind at the operating point, mean over seeds where the kind is present:",
+        f"{'mix':8s}{'labels':6s}{'method':>9s}" + "".join(f"{k[:12]:>13s}" for k in kinds),
+    ]
+    for mix, regime in blocks:
+        for m in methods:
+            cells = [c for c in grid.cells if (c.mix, c.regime, c.method) == (mix, regime, m) and c.ap is not None]
+            if not cells:
+                continue
+            row = "".join(_mean_or_na([c.kind_recall[k] for c in cells if k in c.kind_recall]) for k in kinds)
+            lines.append(f"{mix:8s}{regime:6s}{m:>9s}{row}")
+    return "\n".join(lines)
+
+
+def _mean_or_na(values: list[float]) -> str:
+    return f"{np.mean(values):13.2f}" if values else NA.rjust(13)
+
+
+def cells_won(grid: Grid, method: str) -> tuple[int, int]:
+    """In how many cells ``method`` has the best AP of all methods that ran there (ties count as won), of how many."""
+    best: dict[tuple[int, str, str], float] = {}
+    mine: dict[tuple[int, str, str], float] = {}
+    for c in grid.cells:
+        if c.ap is None or math.isnan(c.ap):
+            continue
+        key = (c.seed, c.mix, c.regime)
+        if c.method == method:
+            mine[key] = c.ap
+        else:
+            best[key] = max(best.get(key, -math.inf), c.ap)
+    return sum(mine[k] >= best.get(k, -math.inf) for k in mine), len(mine)
+
+
 def method_seconds(grid: Grid) -> dict[str, float]:
     out: dict[str, float] = {}
     for c in grid.cells:
@@ -262,6 +307,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"seed {seed} {mix}: {describe_config(cfg)}")
     print()
     print(format_report(grid, [m.name for m in METHODS]))
+    print()
+    print(format_kinds(grid, [m.name for m in METHODS]))
+    won, cells = cells_won(grid, "v2")
+    print(f"\nv2 has the best AP (ties included) in {won} of {cells} cells")
     per_method = "  ".join(f"{k} {v:.1f} s" for k, v in method_seconds(grid).items())
     print(f"\ntook {grid.seconds:.1f} s in all ({per_method})")
 

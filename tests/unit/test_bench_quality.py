@@ -101,3 +101,21 @@ def test_v2_is_the_products_detector_with_labels_blended_only_when_validated():
     assert blended.scores == dict(zip(verdicts.names, verdicts.scores.tolist(), strict=True))
     assert blended.flagged == {u for u, s in blended.scores.items() if s > fitted.threshold}
     assert set(qb.clickguard_v2(d1, d2, [], 3).scores) == set(blended.scores)
+
+
+def test_kind_recall_is_per_abuser_kind_and_cells_won_counts_ties_as_won():
+    from bench.bench_quality import Cell, Grid, cells_won, format_kinds, kind_recall
+
+    truth = {"a": "scraper", "b": "scraper", "c": "spammer", "d": "buyer"}
+    assert kind_recall(qb.Scored({}, {"a", "d"}), truth) == {"scraper": 0.5, "spammer": 0.0}
+    grid = Grid(
+        [
+            Cell("v2", 1, "none", "default", 0.9, 1.0, 0.5, kind_recall={"scraper": 1.0}),
+            Cell("v1", 1, "none", "default", 0.9, 1.0, 0.5),
+            Cell("v2", 2, "none", "default", 0.5, 1.0, 0.5, kind_recall={"scraper": 0.0}),
+            Cell("v1", 2, "none", "default", 0.6, 1.0, 0.5),
+            Cell("rforest", 2, "none", "default"),  # n/a: not a competitor in that cell
+        ]
+    )
+    assert cells_won(grid, "v2") == (1, 2)
+    assert "0.50" in format_kinds(grid, ["v2"])  # the scraper recall, averaged over both seeds

@@ -3,6 +3,7 @@ score (``score_state``) at that event, for any batching, with and without a supe
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from clickguard.model import detector
 from clickguard.model.live import REASON_BITS, SUPERVISED, SUPERVISED_EXTRA, LiveDetector, reasons
 from clickguard.model.scoring import EventBatch, ScoringTable, apply_event, score_batch, score_state
-from clickguard.model.supervised import BlendFit, BlendScale, Logistic
+from clickguard.model.supervised import BlendFit, BlendScale, fit_supervised
 from clickguard.model.tails import fit_tails
 from clickguard.model.transitions import smoothed_probabilities, surprisal_bits, to_microbits
 
@@ -30,10 +31,14 @@ def _tables(seed: int):
 
 
 def _blend(seed: int) -> BlendFit:
+    """A forest on random inputs of the live width (bits, log events, LLR total and mean): many thresholds, so
+    the reference and the stream must agree at each comparison."""
     rng = np.random.default_rng(seed)
-    k = len(detector.FEATURES) + len(TOKENS) + len(SUPERVISED_EXTRA)
-    logistic = Logistic(rng.normal(size=k), rng.uniform(0.5, 2.0, k), rng.normal(size=k), float(rng.normal()))
-    return BlendFit(logistic, BlendScale(3.0, 2.0, 0.5, 1.5), 0.5, False, 0.5, 0.6, 10, 3)
+    k = len(detector.FEATURES) + len(SUPERVISED_EXTRA)
+    x = np.column_stack([rng.exponential(2.0, (300, len(detector.FEATURES))), rng.normal(0.0, 3.0, (300, 3))])
+    forest = fit_supervised(x, x[:, 0] + x[:, -2] + rng.normal(size=300) > 3.0)
+    assert forest.n_features == k
+    return BlendFit(forest, BlendScale(3.0, 2.0, 0.5, 1.5), 0.5, False, 0.5, 0.6, 10, 3)
 
 
 def _table(supervised: bool, min_events: int = 3) -> ScoringTable:
@@ -121,5 +126,8 @@ def test_explanation_names_every_signal_with_value_typical_and_bits_strongest_fi
 
 
 def test_a_supervised_part_of_the_wrong_width_is_refused():
-    with pytest.raises(ValueError, match="weights"):
-        LiveDetector(detector.FEATURES, _tables(1), _blend(2), len(TOKENS) + 1)
+    fit = _blend(2)
+    x = np.random.default_rng(0).random((40, fit.forest.n_features + 1))
+    wider = dataclasses.replace(fit, forest=fit_supervised(x, np.arange(40) % 4 == 0))
+    with pytest.raises(ValueError, match="inputs"):
+        LiveDetector(detector.FEATURES, _tables(1), wider, len(TOKENS))

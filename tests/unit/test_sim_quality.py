@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from clickguard.sim import SimConfig, simulate
+from clickguard.sim.catalog import is_abnormal
 from clickguard.sim.quality import batch_bounds, evaluate
 
 
@@ -60,6 +61,19 @@ def test_summary_and_sessions_are_consistent(quality):
     assert sum(n for _, n, _, _ in quality.sessions) == quality.events_scored  # every event in exactly one session
     flagged = [o for o in quality.users.values() if o.flagged]
     assert all(o.reasons and o.first_flag_ms for o in flagged)
+
+
+def test_average_precision_ranks_by_score_with_unscored_users_last(quality):
+    """The summary's AP is the ranking's: recomputed here by hand from the users' scores and the truth."""
+    known = sorted((o for o in quality.users.values() if o.user_type is not None), key=lambda o: -o.score)
+    hits, total = 0, 0.0
+    for rank, o in enumerate(known, 1):
+        if is_abnormal(o.user_type):
+            hits += 1
+            total += hits / rank
+    by_hand = total / hits
+    assert quality.summary()["average_precision"] == pytest.approx(by_hand, abs=1e-3)
+    assert 0.5 < by_hand <= 1.0
 
 
 def test_batch_bounds_split_on_time_and_size():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -14,6 +15,7 @@ from clickguard.model.tails import (
     feature_bits,
     fit_robust,
     fit_tails,
+    group_bits,
     score,
     tail_probabilities,
     threshold_for_budget,
@@ -41,7 +43,10 @@ def test_beyond_the_sample_the_probability_is_floored_at_one_over_n_plus_1():
     tables = fit_tails(x, [1, 1, 1])
     p = tail_probabilities(tables, np.full((1, 3), 1e9))
     assert p.tolist() == [[1 / 1000] * 3]
-    assert score(tables, np.full((1, 3), 1e9))[0] == pytest.approx(3 * np.log2(1000))
+    assert score(dataclasses.replace(tables, offsets=()), np.full((1, 3), 1e9))[0] == pytest.approx(3 * np.log2(1000))
+    m = np.array(tables.offsets)
+    beyond = np.log2(1 + 2 ** (np.log2(1000) - m)) - np.log2(1 + 2**-m)
+    assert score(tables, np.full((1, 3), 1e9))[0] == pytest.approx(beyond.sum())
 
 
 @settings(max_examples=30, deadline=None)
@@ -100,10 +105,25 @@ def test_grouped_score_counts_each_group_once_by_its_largest_bits():
     rows = np.array([[3.0, 3.0, 0.0, 2.5], [0.0, 0.0, 0.0, 0.0]])
     bits = feature_bits(plain, rows)
     direct = np.maximum(bits[:, 0], bits[:, 1]) + bits[:, 2] + bits[:, 3]
-    assert np.allclose(score(grouped, rows), direct)
-    assert np.allclose(score(plain, rows), bits.sum(axis=1))  # no groups: ECOD's sum
+    assert np.allclose(score(dataclasses.replace(grouped, offsets=()), rows), direct)
+    assert np.allclose(score(dataclasses.replace(plain, offsets=()), rows), bits.sum(axis=1))  # ECOD's sum
     again = TailTables.from_dict(json.loads(json.dumps(grouped.as_dict())))
-    assert again.groups == ((0, 1), (2,), (3,)) and np.allclose(score(again, rows), direct)
+    assert again.groups == ((0, 1), (2,), (3,)) and np.array_equal(score(again, rows), score(grouped, rows))
+    assert again.offsets == grouped.offsets and len(grouped.offsets) == 3
+
+
+def test_each_group_counts_its_evidence_beyond_its_mean_bits_on_the_training_rows():
+    x = _normal(f=3)
+    tables = fit_tails(x, [1, 1, 1], groups=[[0, 1], [2]])
+    g = group_bits(tables, x)
+    assert np.allclose(tables.offsets, g.mean(axis=0))
+    assert score(tables, np.zeros((1, 3)) - 10.0).tolist() == [0.0]  # no evidence anywhere scores 0
+    # Far out in one of five facts beats a little up in all five; the plain sum ranks them the other way round.
+    five = fit_tails(_normal(f=5), [1] * 5)
+    one_far, all_up = np.array([[2.6, 0.0, 0.0, 0.0, 0.0]]), np.ones((1, 5))
+    assert score(five, one_far)[0] > score(five, all_up)[0]
+    plain = dataclasses.replace(five, offsets=())
+    assert score(plain, one_far)[0] < score(plain, all_up)[0]
 
 
 def test_groups_must_partition_the_features():

@@ -17,6 +17,7 @@ from clickguard.events import UserKeySource
 from clickguard.model.model import ModelParams
 from clickguard.report import from_quality, write
 from clickguard.sim import SimConfig, simulate
+from clickguard.sim.catalog import label_reading
 from clickguard.sim.output import read_labels
 from clickguard.sim.quality import columns_of, evaluate_columns, sample_block_list
 from clickguard.training.pipeline import InsufficientData
@@ -84,5 +85,6 @@ def run(args: argparse.Namespace) -> int:
         q, title, throughput={"offline train + score, events/s": (len(train_cols) + len(score_cols)) / seconds}
     )
     path = write(data, args.out)
-    print(json.dumps({**q.summary(), "report": str(path)}, indent=2))
+    read_as = {"labels_read_as": label_reading(truth.values())} if all(files) else {}
+    print(json.dumps({**q.summary(), **read_as, "report": str(path)}, indent=2))
     return 0

@@ -34,7 +34,7 @@ from clickguard.review.decision import Verdict, for_flag
 from clickguard.review.stats import DayTally, overall, per_day
 from clickguard.sim import quality
 from clickguard.sim.campaign import with_campaign
-from clickguard.sim.catalog import is_abnormal
+from clickguard.sim.catalog import is_abnormal, label_reading
 from clickguard.sim.output import ndjson_lines, read_labels
 from clickguard.sim.social import merged, social_day
 from clickguard.store import flag_reader, labels
@@ -203,7 +203,12 @@ def _traffic(opts: DemoOptions, log: Log) -> Traffic:
         day1_lines, day2_lines = _read_file(opts.day1_file), _read_file(opts.day2_file)
         log(f"events: {len(day1_lines):,} lines on day 1, {len(day2_lines):,} on day 2 (your files)")
         truth1 = read_labels(opts.labels_day1) if opts.labels_day1 else {}
-        return Traffic(day1_lines, day2_lines, truth1, read_labels(opts.labels_day2) if opts.labels_day2 else None)
+        truth2 = read_labels(opts.labels_day2) if opts.labels_day2 else None
+        for name, truth in (("day-1", truth1), ("day-2", truth2 or {})):
+            if truth:
+                read_as = label_reading(truth.values())
+                log(f"{name} labels read as benign: {read_as['benign']}; as abusers: {read_as['abnormal']}")
+        return Traffic(day1_lines, day2_lines, truth1, truth2)
     from clickguard.sim.generator import simulate
     from clickguard.sim.population import SimConfig
 

@@ -3,11 +3,12 @@
 The consumer scores a session after every event and flags a user on the highest of those scores; a supervised part
 learnt on whole sessions can rank users well on them and still add noise to the short prefixes the consumer also
 scores. So the validation that decides the blend weight, and the cut that meets a target precision, are both
-measured on per-event scores (``scoring.score_batch`` with the live detector) of users the logistic did not learn:
+measured on per-event scores (``scoring.score_batch`` with the live detector) of users the supervised part did not
+learn:
 
 * the labelled window's users are dealt into ``supervised.FOLDS`` stratified folds;
-* for each fold, a logistic fitted on the other folds (and its blend scale, fitted on them too) scores every event
-  of the fold's users: ``z(logit)`` and ``z(unsupervised)`` per event, on that fold model's scale;
+* for each fold, a forest fitted on the other folds (and its blend scale, fitted on them too) scores every event
+  of the fold's users: its log-odds and ``z(unsupervised)`` per event, on that fold model's scale;
 * ``supervised.choose_weight`` compares each user's peak over their events, for each weight, with the unsupervised
   score alone, and the same out-of-fold peaks at the chosen weight place the cut (``operating``).
 """
@@ -30,7 +31,7 @@ from clickguard.model.supervised import (
     blend_scale,
     blend_z,
     choose_weight,
-    fit_logistic,
+    fit_supervised,
     peak_per_user,
     predict_logit,
     stratified_folds,
@@ -138,12 +139,12 @@ def out_of_fold(
         train = fold != k
         sup = supervision_of(positive & train)
         inputs = sup.inputs
-        logistic = fit_logistic(inputs[train], positive[train])
-        scale = blend_scale(worst_score[train], predict_logit(logistic, inputs[train]))
+        learner = fit_supervised(inputs[train], positive[train])
+        scale = blend_scale(worst_score[train], predict_logit(learner, inputs[train]))
         rows = np.flatnonzero(fold[window.owner] == k)
         if not len(rows):
             continue
-        z_only = BlendFit(logistic, scale, 1.0, False, np.nan, np.nan, 0, 0)
+        z_only = BlendFit(learner, scale, 1.0, False, np.nan, np.nan, 0, 0)
         z_l[rows] = window_scores(model, LiveDetector(features, tables, z_only, n_tokens), window, rows, sup.llr)
         z_u[rows] = (unsupervised[rows] - scale.unsupervised_center) / scale.unsupervised_scale
     return OutOfFold(unsupervised, z_u, z_l)

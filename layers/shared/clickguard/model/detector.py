@@ -5,13 +5,15 @@ the quality benchmark share; ``live`` compiles it for the consumer's per-event s
   ``min_events`` events are judged.
 * Each session's features: the Markov model's peak running mean bits and total bits, and ``signals.FEATURES``.
 * Unsupervised score (``tails``): the bits of each feature's tail probability under the training window's own
-  distribution, the largest within each of ``GROUPS`` (one fact counted once) summed across them, fitted robustly
+  distribution, the largest within each of ``GROUPS`` (one fact counted once), each counted beyond its mean over
+  the window and summed across them, fitted robustly
   (the 2% most anomalous sessions trimmed, twice) on sessions capped per user like the calibration. The consumer
   scores a session after each of its events (from ``min_events`` on); a user's score is the highest of those
   (``peak_scores`` runs the consumer's own ``score_batch`` over the window), and the cut is taken on that.
-* Supervised part (``supervised``): where the window has a block list, a logistic regression on each user's worst
-  session's feature bits and that session's shares of events per token (linear in the shares, so the consumer
-  streams it as one running sum: ``live``), blended in only if it validates better on held-back labels.
+* Supervised part (``supervised``): where the window has a block list, a small random forest (``forest``) on each
+  user's worst session's feature bits, log(1 + events) and "blocked vs good" log-likelihood ratio (``llr``), all
+  numbers the consumer's session state holds (``live``), blended in only if it validates better on held-back
+  labels.
 * The cut (``operating``, set by the model's parameters): without labels an alert budget (``alert_budget`` of the
   window's unblocked users); with labels the lowest cut whose held-out precision reaches ``target_precision``.
 """
@@ -44,9 +46,10 @@ from clickguard.model.user_cap import cap_runs
 from clickguard.model.vocabulary import START_INDEX, encode, index_of
 
 FEATURES: tuple[str, ...] = ("peak_mean_bits", "total_bits", *SIGNALS)
-# The artifact's format: 3 = the supervised part reads the "blocked vs good" log-likelihood ratio (``llr``); 2 = grouped
-# tail bits (``tails``), blend validated on per-event peaks; 1 = plain sum.
-FORMAT = 3
+# The artifact's format: 4 = the supervised part is a random forest (``forest``) and each group's tail bits count
+# beyond its mean (``tails`` offsets); 3 = the supervised part reads the "blocked vs good" log-likelihood ratio
+# (``llr``); 2 = grouped tail bits (``tails``), blend validated on per-event peaks; 1 = plain sum.
+FORMAT = 4
 # Which tail is anomalous, from each feature's meaning (fixed before any measurement): +1 high, -1 low.
 DIRECTIONS: tuple[int, ...] = (1, 1, 1, 1, 1, -1, 1, 1, -1)
 # One fact, counted once (``tails``: max within a group, sum across), grouped by meaning before any measurement:
@@ -125,18 +128,6 @@ class Sessions:
         out: np.ndarray = np.rint(total).astype(np.int64)[self.judged]
         return out
 
-    def shares(self, rows: np.ndarray) -> np.ndarray:
-        """For the judged sessions ``rows``: the share of the session's events per vocabulary token, then
-        log(1 + events): the supervised part's inputs beside the feature bits (``live`` streams the same)."""
-        sessions = self.judged[rows]
-        pick = np.full(int(self.seg.max()) + 1 if len(self.seg) else 0, -1, dtype=np.int64)
-        pick[sessions] = np.arange(len(rows))
-        mine = pick[self.seg] >= 0
-        counts = np.zeros((len(rows), self.n_tokens))
-        np.add.at(counts, (pick[self.seg][mine], self.states[mine]), 1.0)
-        events = counts.sum(axis=1)
-        return np.column_stack([counts / np.maximum(events, 1.0)[:, None], np.log1p(events)])
-
 
 def sessions_of(model: Model, events: EventSeries) -> Sessions:
     """Every user's sessions as the consumer cuts them, with their features (those long enough to judge)."""
@@ -196,20 +187,19 @@ def worst_sessions(tables: TailTables, sess: Sessions) -> Worst:
 
 
 def supervised_inputs(sess: Sessions, worst: Worst, llr_totals: np.ndarray | None = None) -> np.ndarray:
-    """Per user: the worst session's feature bits, token shares, log(1 + events) and, given each judged session's
-    LLR total (micro-bits), that session's LLR total and mean in bits (``live.SUPERVISED_EXTRA``); zeros with no
-    judged session."""
+    """Per user: the worst session's feature bits, log(1 + events) and, given each judged session's LLR total
+    (micro-bits), that session's LLR total and mean in bits (``live.SUPERVISED_EXTRA``); zeros with no judged
+    session."""
     f = len(FEATURES)
-    x = np.zeros((len(sess.names), f + sess.n_tokens + len(SUPERVISED_EXTRA)))
+    x = np.zeros((len(sess.names), f + len(SUPERVISED_EXTRA)))
     has = worst.row >= 0
     x[:, :f] = worst.bits
-    if has.any():
-        x[has, f : f + sess.n_tokens + 1] = sess.shares(worst.row[has])
-        if llr_totals is not None:
-            total = llr_totals[worst.row[has]] / settings.MICROBITS_PER_BIT
-            events = worst.values[has, FEATURES.index("events")]
-            x[has, -2] = total
-            x[has, -1] = total / np.maximum(events, 1.0)
+    events = worst.values[has, FEATURES.index("events")]
+    x[has, f] = np.log1p(events)
+    if llr_totals is not None and has.any():
+        total = llr_totals[worst.row[has]] / settings.MICROBITS_PER_BIT
+        x[has, f + 1] = total
+        x[has, f + 2] = total / np.maximum(events, 1.0)
     return x
 
 

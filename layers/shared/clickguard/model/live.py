@@ -1,12 +1,11 @@
 """Detector v2 compiled for streaming: a score per event from the session's features so far, and the explanation
 a flag carries. ``scoring.score_batch`` calls ``score_rows`` on every event of a batch (``scoring.RowScorer``).
 
-The supervised part is a logistic regression on ``[feature bits, token shares, log(1 + events), LLR total, LLR
-mean]`` (``SUPERVISED_EXTRA`` after the shares; the LLR is the thesis's "blocked vs good" log-likelihood ratio of
-the session's path, ``model.llr``, streamed like the surprisal). Shares are
-``count / events`` per vocabulary token, so their part of the logit is ``sum_t a_t * count_t / events - K`` with
-``a_t = weight_t / scale_t``: one running sum per session (``token_units``, integers in ``1 / UNITS_PER_WEIGHT``
-steps, so any batch split adds up to the same number) instead of a vector of shares per event.
+The supervised part is a small random forest (``model.forest``) on ``[feature bits, log(1 + events), LLR total, LLR
+mean]`` (``SUPERVISED_EXTRA`` after the bits; the LLR is the thesis's "blocked vs good" log-likelihood ratio of the
+session's path, ``model.llr``, streamed like the surprisal): every input is a number the session state already
+holds, so the forest reads no state of its own. It reads no token shares, so ``token_units`` (the running sum the
+scoring table keeps per session for a part linear in the token counts) is all zeros.
 """
 
 from __future__ import annotations
@@ -16,13 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from clickguard.model.supervised import BlendFit, blend
+from clickguard.model.supervised import BlendFit, blend, predict_logit
 from clickguard.model.tails import TailTables, feature_bits
 from clickguard.model.tails import score as tail_score
 from clickguard.settings import MICROBITS_PER_BIT
 
-UNITS_PER_WEIGHT = 1_000_000
-# The supervised inputs after the token shares, in order (one definition: ``detector.supervised_inputs`` builds them).
+# The supervised inputs after the feature bits, in order (one definition: ``detector.supervised_inputs`` builds them).
 SUPERVISED_EXTRA = ("log_events", "llr_total_bits", "llr_mean_bits")
 # A feature is a reason for a flag when its tail probability is below 1% (log2(100) bits).
 REASON_BITS = float(np.log2(100.0))
@@ -69,20 +67,11 @@ class LiveDetector:
         self.blend = blend_fit
         self.events_col = names.index("events")
         self._units = np.zeros(n_tokens, dtype=np.int64)
-        self._offset = 0.0
-        if blend_fit is not None:
-            self._compile(blend_fit, n_tokens)
-
-    def _compile(self, fit: BlendFit, n_tokens: int) -> None:
-        lg, f = fit.logistic, len(self.names)
-        expected = f + n_tokens + len(SUPERVISED_EXTRA)
-        if len(lg.weights) != expected:
-            raise ValueError(f"the supervised part has {len(lg.weights)} weights, this model needs {expected}")
-        tok = slice(f, f + n_tokens)
-        self._extra = f + n_tokens  # the first column after the shares
-        a = lg.weights[tok] / lg.scale[tok]
-        self._units = np.rint(a * UNITS_PER_WEIGHT).astype(np.int64)
-        self._offset = float(np.sum(a * lg.mean[tok]))
+        if blend_fit is not None and blend_fit.forest.n_features != len(names) + len(SUPERVISED_EXTRA):
+            raise ValueError(
+                f"the supervised part reads {blend_fit.forest.n_features} inputs, this model needs "
+                f"{len(names) + len(SUPERVISED_EXTRA)}"
+            )
 
     @property
     def token_units(self) -> np.ndarray:
@@ -96,19 +85,12 @@ class LiveDetector:
         return blend(unsupervised, logit, self.blend.weight, self.blend.scale)
 
     def _logit(self, features: np.ndarray, token_units: np.ndarray, llr_ubits: np.ndarray) -> np.ndarray:
-        lg, f = self.blend.logistic, len(self.names)  # type: ignore[union-attr]
+        """The forest's log-odds per row (``token_units`` is unused: the forest reads no token shares)."""
         bits = feature_bits(self.tables, features)
         events = features[:, self.events_col]
         llr_total = np.asarray(llr_ubits, dtype=np.float64) / MICROBITS_PER_BIT
-        extra = (np.log1p(events), llr_total, llr_total / np.maximum(events, 1.0))
-        logit = token_units / UNITS_PER_WEIGHT / np.maximum(events, 1.0) - self._offset + lg.bias
-        for k, column in enumerate(extra):
-            c = self._extra + k
-            logit = logit + (column - lg.mean[c]) / lg.scale[c] * lg.weights[c]
-        for j in range(f):  # column by column: a row's logit never depends on how many rows are scored with it
-            logit = logit + (bits[:, j] - lg.mean[j]) / lg.scale[j] * lg.weights[j]
-        out: np.ndarray = logit
-        return out
+        x = np.column_stack([bits, np.log1p(events), llr_total, llr_total / np.maximum(events, 1.0)])
+        return predict_logit(self.blend.forest, x)  # type: ignore[union-attr]
 
     def explain(self, features: np.ndarray, token_units: int = 0, llr_ubits: int = 0) -> list[Signal]:
         """Each signal of one session (its feature row), the most surprising first; the supervised part's logit
@@ -128,7 +110,8 @@ class LiveDetector:
         out.sort(key=lambda s: -s.bits)
         if self.blend is not None and self.blend.weight > 0:
             logit = float(self._logit(row, np.array([token_units]), np.array([llr_ubits]))[0])
-            out.append(Signal(SUPERVISED, logit, float(self.blend.scale.logit_center), 0.0))
+            # No typical value: the forest's log-odds over the users it learnt are not what a new user's look like.
+            out.append(Signal(SUPERVISED, logit, None, 0.0))
         return out
 
 

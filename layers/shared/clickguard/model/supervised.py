@@ -1,26 +1,29 @@
-"""The supervised part of detector v2 (issue 10): a logistic regression on per-user features, blended with the
-unsupervised score when the labels earn it. numpy only (the Lambda layer has no scikit-learn), deterministic.
+"""The supervised part of detector v2 (issue 10): a small random forest on per-user features (seed 004's learner,
+``forest``), blended with the unsupervised score when the labels earn it. numpy only (the Lambda layer has no
+scikit-learn), deterministic.
 
 Labels are PU-style: positives are the users reviewers blocked, everyone else is taken as a negative ("unlabelled =
 normal", as seed 004 did). Abusers nobody blocked yet sit among the negatives, so the classifier learns "looks like
 what reviewers already caught" and is biased against new kinds of abuse; the unsupervised score stays the backbone
 and the supervised part is only blended in when it validates better on held-back labels (``choose_weight``).
 
-* ``fit_logistic``: features standardised by their mean and standard deviation over the fitting rows (NaNs left
-  out; a constant feature keeps scale 1; NaN -> 0 after standardising, i.e. the mean: no evidence), then L2
-  regularised logistic regression (bias not penalised) with balanced class weights (each class weighs half of the
-  loss), by Newton's method with step halving, at most ``iterations`` steps. No randomness.
-* ``blend``: both scores are put on a common scale by a robust z-score against the population the blend was fitted
-  on (median; scale = interquartile range / 1.349, falling back to the standard deviation, then to 1), and combined
-  convexly: ``(1 - weight) * z(unsupervised) + weight * z(logit)``. Weight 0 = the unsupervised score alone, 1 = the
+* ``fit_supervised``: the forest on each user's inputs (``detector.supervised_inputs``: the worst session's feature
+  bits, log(1 + events) and its "blocked vs good" log-likelihood ratio); ``predict_logit`` its log-odds. It
+  replaced an L2-regularised logistic regression that also read the session's token shares: on the same users the
+  logistic ranked day 2's abusers worse, most of all when only half of them were labelled (a linear score trades
+  the abuse kinds off against each other and is pulled by the unlabelled abusers among the negatives).
+* ``blend``: the unsupervised score is put on the log-odds' scale by a robust z-score against the population the
+  blend was fitted on (median; scale = interquartile range / 1.349, falling back to the standard deviation, then to
+  1), the log-odds are taken as they are (``blend_scale``), and the two are combined convexly:
+  ``(1 - weight) * z(unsupervised) + weight * logit``. Weight 0 = the unsupervised score alone, 1 = the
   supervised part alone.
 * Validation is cross-fitted and measured on what the consumer computes (``detector.fit`` orchestrates it): the
-  users are dealt into ``FOLDS`` stratified folds (``stratified_folds``); for each fold a logistic fitted on the
+  users are dealt into ``FOLDS`` stratified folds (``stratified_folds``); for each fold a forest fitted on the
   other folds scores that fold's users after every event; ``choose_weight`` then compares, over every labelled user,
   the average precision of each user's peak unsupervised score with that of their peak blend at each weight of
   the fixed ``WEIGHTS`` grid. The best weight (ties: the smallest) is kept only when it validates strictly better
   than the unsupervised score alone; otherwise the supervised part is refused (weight 0). ``final_blend`` refits the
-  logistic and the scales on every labelled user. The same out-of-fold scores place the cut (``operating``).
+  forest and the scales on every labelled user. The same out-of-fold scores place the cut (``operating``).
 """
 
 from __future__ import annotations
@@ -31,34 +34,10 @@ from typing import Any
 
 import numpy as np
 
+from clickguard.model.forest import Forest, fit_forest, log_odds
+
 WEIGHTS = (0.25, 0.5, 0.75, 1.0)  # the blend weights tried on validation; fixed a priori
 FOLDS = 3  # cross-fitting: each labelled user's validation score comes from a model fitted on the other folds
-L2 = 1.0
-ITERATIONS = 50
-_TOL = 1e-10
-
-
-@dataclass(frozen=True)
-class Logistic:
-    mean: np.ndarray  # per feature, for standardising
-    scale: np.ndarray  # per feature, > 0
-    weights: np.ndarray  # per standardised feature
-    bias: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "mean": self.mean.tolist(),
-            "scale": self.scale.tolist(),
-            "weights": self.weights.tolist(),
-            "bias": self.bias,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Logistic:
-        def arr(key: str) -> np.ndarray:
-            return np.asarray(data[key], dtype=np.float64)
-
-        return cls(arr("mean"), arr("scale"), arr("weights"), float(data["bias"]))
 
 
 @dataclass(frozen=True)
@@ -75,7 +54,7 @@ class BlendScale:
 class BlendFit:
     """What the validation decided (``choose_weight``, ``final_blend``): the model's stats carry ``as_dict``."""
 
-    logistic: Logistic
+    forest: Forest
     scale: BlendScale
     weight: float  # 0 when refused
     refused: bool
@@ -86,11 +65,11 @@ class BlendFit:
 
     def score(self, unsupervised: np.ndarray, x: np.ndarray) -> np.ndarray:
         """The blended score of new users (their unsupervised scores and features)."""
-        return blend(unsupervised, predict_logit(self.logistic, x), self.weight, self.scale)
+        return blend(unsupervised, predict_logit(self.forest, x), self.weight, self.scale)
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "logistic": self.logistic.as_dict(),
+            "forest": self.forest.as_dict(),
             "scale": vars(self.scale).copy(),
             "weight": self.weight,
             "refused": self.refused,
@@ -103,7 +82,7 @@ class BlendFit:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BlendFit:
         return cls(
-            Logistic.from_dict(data["logistic"]),
+            Forest.from_dict(data["forest"]),
             BlendScale(**{k: float(v) for k, v in data["scale"].items()}),
             float(data["weight"]),
             bool(data["refused"]),
@@ -122,69 +101,21 @@ def _from_json_float(v: float | None) -> float:
     return math.nan if v is None else float(v)
 
 
-# --- logistic regression -----------------------------------------------------------------------------------------
-def _column_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    ok = ~np.isnan(x)
-    n = np.maximum(ok.sum(axis=0), 1)
-    mean = np.where(ok, x, 0.0).sum(axis=0) / n
-    var = np.where(ok, (x - mean) ** 2, 0.0).sum(axis=0) / n
-    scale = np.sqrt(var)
-    return mean, np.where(scale > 1e-12, scale, 1.0)
-
-
-def _standardised(x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    z = (np.asarray(x, dtype=np.float64) - mean) / scale
-    return np.where(np.isnan(z), 0.0, z)
-
-
-def _objective(z: np.ndarray, y: np.ndarray, c: np.ndarray, penalty: np.ndarray, beta: np.ndarray) -> float:
-    eta = z @ beta
-    return float(np.sum(c * (np.logaddexp(0.0, eta) - y * eta)) + 0.5 * np.sum(penalty * beta * beta))
-
-
-def _sigmoid(eta: np.ndarray) -> np.ndarray:
-    p: np.ndarray = np.exp(-np.logaddexp(0.0, -eta))
-    return p
-
-
-def _newton(z: np.ndarray, y: np.ndarray, c: np.ndarray, penalty: np.ndarray, iterations: int) -> np.ndarray:
-    beta = np.zeros(z.shape[1])
-    ridge = np.diag(penalty + 1e-9)
-    for _ in range(iterations):
-        p = _sigmoid(z @ beta)
-        grad = z.T @ (c * (p - y)) + penalty * beta
-        hess = (z * (c * p * (1.0 - p))[:, None]).T @ z + ridge
-        step = np.linalg.solve(hess, grad)
-        f0, t = _objective(z, y, c, penalty, beta), 1.0
-        while t > 1e-8 and _objective(z, y, c, penalty, beta - t * step) > f0:
-            t /= 2.0
-        beta = beta - t * step
-        if float(np.max(np.abs(t * step))) < _TOL:
-            break
-    return beta
-
-
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2, iterations: int = ITERATIONS) -> Logistic:
-    """L2-regularised logistic regression with balanced class weights (see the module's docstring)."""
-    x = np.asarray(x, dtype=np.float64)
+# --- the learner -------------------------------------------------------------------------------------------------
+def fit_supervised(x: np.ndarray, y: np.ndarray) -> Forest:
+    """The supervised model of ``y`` (bool per row) on the per-user inputs ``x`` (``forest.fit_forest``)."""
     labels = np.asarray(y, dtype=bool)
+    x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2 or len(x) != len(labels):
         raise ValueError("x must be a (rows, features) matrix with one label per row")
-    n_pos = int(labels.sum())
-    if n_pos == 0 or n_pos == len(labels):
+    if not labels.any() or labels.all():
         raise ValueError("need both classes to fit")
-    mean, scale = _column_stats(x)
-    z = np.column_stack([_standardised(x, mean, scale), np.ones(len(x))])
-    c = np.where(labels, len(labels) / (2.0 * n_pos), len(labels) / (2.0 * (len(labels) - n_pos)))
-    penalty = np.r_[np.full(x.shape[1], float(l2)), 0.0]
-    beta = _newton(z, labels.astype(np.float64), c, penalty, iterations)
-    return Logistic(mean, scale, beta[:-1].copy(), float(beta[-1]))
+    return fit_forest(x, labels)
 
 
-def predict_logit(model: Logistic, x: np.ndarray) -> np.ndarray:
-    """The log-odds of being a positive, per row."""
-    logit: np.ndarray = _standardised(x, model.mean, model.scale) @ model.weights + model.bias
-    return logit
+def predict_logit(model: Forest, x: np.ndarray) -> np.ndarray:
+    """The log-odds of being a positive, per row (``forest.log_odds``)."""
+    return log_odds(model, x)
 
 
 # --- blending ----------------------------------------------------------------------------------------------------
@@ -200,8 +131,13 @@ def _robust(values: np.ndarray) -> tuple[float, float]:
 
 
 def blend_scale(unsupervised: np.ndarray, supervised_logit: np.ndarray) -> BlendScale:
-    """The common scale: each score's robust location and scale over a population."""
-    return BlendScale(*_robust(unsupervised), *_robust(supervised_logit))
+    """The common scale: the unsupervised score's robust location and scale over a population; the supervised
+    log-odds as they are (center 0, scale 1). A forest's log-odds are on one bounded scale in every fit, while
+    their spread over the users it learnt is not: those users' leaves are nearly pure, so most of them sit on one
+    value and a scale measured on them shrinks to nothing and blows up every new user's z (``supervised_logit``,
+    the fitted population's log-odds, is taken for the signature the trainers share and not read)."""
+    del supervised_logit
+    return BlendScale(*_robust(unsupervised))
 
 
 def blend(
@@ -309,10 +245,10 @@ def choose_from_peaks(
 
 
 def final_blend(x: np.ndarray, y: np.ndarray, unsupervised: np.ndarray, choice: WeightChoice) -> BlendFit:
-    """The logistic refitted on every labelled user, scaled on them, at the chosen weight (refused at weight 0);
+    """The forest refitted on every labelled user, scaled on them, at the chosen weight (refused at weight 0);
     the validation figures are the out-of-fold ones over all ``len(y)`` users."""
     labels = np.asarray(y, dtype=bool)
-    model = fit_logistic(x, labels)
+    model = fit_supervised(x, labels)
     scale = blend_scale(unsupervised, predict_logit(model, x))
     return BlendFit(
         model,

@@ -16,10 +16,17 @@ more point beyond the sample would be, so one feature adds at most ``log2(n + 1)
 the score infinite. A NaN value (a feature undefined for that session) is no evidence: probability 1, zero bits;
 NaNs are left out of fitting.
 
-The score sums bits across *groups* of features and takes the largest within a group: ``sum over groups of max over
-the group's features of -log2(tail probability)``, no hand weights. Features that measure one thing (a long
-session is long in events, duration and total surprisal at once) form one group, so that one fact is counted once
-and not three times; with every feature its own group (the default) it is ECOD's sum over features.
+The score adds up evidence across *groups* of features, taking the largest bits within a group: a group's bits
+are ``b_g = max over the group's features of -log2(tail probability)``, no hand weights. Features that measure one
+thing (a long session is long in events, duration and total surprisal at once) form one group, so that one fact is
+counted once and not three times; with every feature its own group (the default) it is ECOD's sum over features.
+Each group counts only the evidence beyond what a typical session shows in it: ``sum over groups of log2(1 +
+2 ** (b_g - m_g))``, ``m_g`` the mean of ``b_g`` over the training rows (``offsets``), a smooth ``max(0, b_g -
+m_g)`` (less its value at ``b_g = 0``, so that a row with no evidence scores 0). A plain sum lets every ordinary
+session collect a bit or two in each of five groups, and that noise outranks an abuser who is far out in one
+group only (a takeover's transitions); the offset takes it out, and the groups' different sizes (the maximum over
+three features is larger by chance than one) with it. Tables built without offsets (``offsets=()``) score the
+plain sum.
 
 ``fit_robust`` guards against the abusers nobody labelled: fit, score the training rows, drop the most anomalous
 ``trim`` share, refit on the rest, ``rounds`` times (each round trims the rows the previous one kept).
@@ -40,6 +47,7 @@ class TailTables:
     directions: tuple[int, ...]  # +1 high anomalous, -1 low, 0 both
     n_rows: tuple[int, ...]  # training rows per feature (NaNs left out): the floor is 1 / (n + 1)
     groups: tuple[tuple[int, ...], ...] = ()  # features scored as one fact (max within, sum across); () = singletons
+    offsets: tuple[float, ...] = ()  # per group, its mean bits over the training rows; () = the plain sum
 
     @property
     def n_features(self) -> int:
@@ -56,6 +64,7 @@ class TailTables:
             "directions": list(self.directions),
             "n_rows": list(self.n_rows),
             "groups": [list(g) for g in self.groups],
+            "offsets": list(self.offsets),
         }
 
     @classmethod
@@ -63,7 +72,10 @@ class TailTables:
         q = np.asarray(data["quantiles"], dtype=np.float32)
         dirs = tuple(int(d) for d in data["directions"])
         groups = _check_groups(data.get("groups", ()), len(dirs))
-        return cls(q, dirs, tuple(int(n) for n in data["n_rows"]), groups)
+        offsets = tuple(float(v) for v in data.get("offsets", ()))
+        if offsets and len(offsets) != len(groups or dirs):
+            raise ValueError(f"need one offset per group ({len(groups or dirs)}), got {len(offsets)}")
+        return cls(q, dirs, tuple(int(n) for n in data["n_rows"]), groups, offsets)
 
 
 def _check_directions(directions: Sequence[int], n_features: int) -> tuple[int, ...]:
@@ -99,7 +111,11 @@ def fit_tails(
         n_rows.append(len(col))
         if len(col):
             table[j] = np.sort(np.quantile(col, grid).astype(np.float32))
-    return TailTables(table, dirs, tuple(n_rows), parts)
+    plain = TailTables(table, dirs, tuple(n_rows), parts)
+    # Summed in sorted order: the same rows in any order (the distributed trainer gathers them shard by shard) give
+    # the same offsets to the last bit.
+    offsets = np.sort(group_bits(plain, x), axis=0).mean(axis=0) if len(x) else np.zeros(len(plain.feature_groups))
+    return TailTables(table, dirs, tuple(n_rows), parts, tuple(float(v) for v in offsets))
 
 
 def tail_probabilities(tables: TailTables, features: np.ndarray) -> np.ndarray:
@@ -130,13 +146,28 @@ def feature_bits(tables: TailTables, features: np.ndarray) -> np.ndarray:
     return bits
 
 
-def score(tables: TailTables, features: np.ndarray) -> np.ndarray:
-    """The anomaly score per row: over the groups, the sum of each group's largest feature bits. Higher = more
-    anomalous."""
+def group_bits(tables: TailTables, features: np.ndarray) -> np.ndarray:
+    """Per row and group, the largest bits of the group's features."""
     bits = feature_bits(tables, features)
-    total: np.ndarray = np.zeros(len(bits))
-    for group in tables.feature_groups:
-        total = total + bits[:, list(group)].max(axis=1)
+    out = np.zeros((len(bits), len(tables.feature_groups)))
+    for k, group in enumerate(tables.feature_groups):
+        out[:, k] = bits[:, list(group)].max(axis=1)
+    return out
+
+
+def _beyond(bits: np.ndarray, offset: float) -> np.ndarray:
+    """``log2(1 + 2 ** (bits - offset))``, less its value at 0 bits so that no evidence scores 0."""
+    out: np.ndarray = np.logaddexp2(0.0, bits - offset) - np.logaddexp2(0.0, -offset)
+    return out
+
+
+def score(tables: TailTables, features: np.ndarray) -> np.ndarray:
+    """The anomaly score per row: over the groups, the sum of each group's evidence beyond its offset (see the
+    module; the plain sum of the groups' bits without offsets). Higher = more anomalous."""
+    g = group_bits(tables, features)
+    total: np.ndarray = np.zeros(len(g))
+    for k in range(g.shape[1]):  # group by group: a row's score never depends on the rows scored with it
+        total = total + (_beyond(g[:, k], tables.offsets[k]) if tables.offsets else g[:, k])
     return total
 
 

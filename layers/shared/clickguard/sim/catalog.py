@@ -9,6 +9,7 @@ users sometimes do odd things, and abnormal actors are mixed with ordinary behav
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -29,13 +30,27 @@ class UserType(enum.StrEnum):
 
 
 BENIGN_TYPES = (UserType.BUYER, UserType.SELLER)
-# Labels from a user's own files may use other words for good users.
-_BENIGN_LABELS = frozenset({*BENIGN_TYPES, "ordinary", "normal", "good", "cleared"})
+# Labels from a user's own files may use other words for good users (compared without case or surrounding space):
+# the words labelled data sets use for "not an abuser", including 0 / false / no of a yes-no column.
+BENIGN_LABELS = frozenset(
+    {*BENIGN_TYPES, "ordinary", "normal", "good", "cleared", "human", "benign", "legit", "legitimate", "genuine"}
+    | {"clean", "negative", "none", "0", "false", "no"}
+)
 
 
 def is_abnormal(label: str) -> bool:
     """A ground-truth label names an abuser: any simulator abuse type, or any label not known to be benign."""
-    return label not in _BENIGN_LABELS
+    return label.strip().lower() not in BENIGN_LABELS
+
+
+def label_reading(labels: Iterable[str]) -> dict[str, list[str]]:
+    """How a file's labels are read: which of its words count as benign and which as abusers (printed with every
+    evaluation on a user's own labels, so a word read the wrong way shows)."""
+    words = set(labels)
+    return {
+        "benign": sorted(w for w in words if not is_abnormal(w)),
+        "abnormal": sorted(w for w in words if is_abnormal(w)),
+    }
 
 
 ABNORMAL_TYPES = tuple(t for t in UserType if t.abnormal)

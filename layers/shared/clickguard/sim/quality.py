@@ -76,6 +76,15 @@ class Quality:
     batches: int
     scored_columns: EventColumns | None = None  # the scored day (the report's per-signal histograms)
 
+    def average_precision(self) -> float:
+        """Of the ranking by score over the users the truth knows (a user never scored ranks last); NaN with no
+        abuser among them."""
+        known = [o for o in self.users.values() if o.user_type is not None]
+        finite = [o.score for o in known if math.isfinite(o.score)]
+        floor = (min(finite) if finite else 0.0) - 1.0
+        scores = [o.score if math.isfinite(o.score) else floor for o in known]
+        return average_precision([is_abnormal(o.user_type or "") for o in known], scores)
+
     def summary(self) -> dict:
         return {
             "model_version": self.model.version,
@@ -83,6 +92,7 @@ class Quality:
             "per_type": {k: {"flagged": v.flagged, "total": v.total} for k, v in sorted(self.per_type.items())},
             "precision": round(self.precision, 4),
             "recall": round(self.recall, 4),
+            "average_precision": round(self.average_precision(), 4),
             "true_positives": self.true_positives,
             "false_positives": self.false_positives,
             "false_negatives": self.false_negatives,

@@ -45,7 +45,7 @@ from clickguard.model.supervised import (
     blend_scale,
     choose_from_peaks,
     final_blend,
-    fit_logistic,
+    fit_supervised,
     peak_per_user,
     predict_logit,
 )
@@ -356,7 +356,7 @@ def _by_user(state: RunState, results: Sequence[dict[str, Any]], key: str, axis:
 
 
 def _on_inputs(state: RunState, results: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Each fold's logistic and scale, fitted on the other folds (``crossfit.out_of_fold``)."""
+    """Each fold's supervised model and scale, fitted on the other folds (``crossfit.out_of_fold``)."""
     assert state.fold is not None and state.positive is not None and state.users is not None
     state.inputs = _by_user(state, results, "inputs")
     fold_llr = _by_user(state, results, "fold_llr", axis=1)
@@ -367,9 +367,9 @@ def _on_inputs(state: RunState, results: Sequence[dict[str, Any]]) -> dict[str, 
         train = state.fold != k
         inputs = state.inputs.copy()
         inputs[:, LLR_COLUMNS] = fold_llr[k]
-        logistic = fit_logistic(inputs[train], state.positive[train])
-        scale = blend_scale(state.worst[train], predict_logit(logistic, inputs[train]))
-        fits.append(BlendFit(logistic, scale, 1.0, False, np.nan, np.nan, 0, 0).as_dict())
+        learnt = fit_supervised(inputs[train], state.positive[train])
+        scale = blend_scale(state.worst[train], predict_logit(learnt, inputs[train]))
+        fits.append(BlendFit(learnt, scale, 1.0, False, np.nan, np.nan, 0, 0).as_dict())
     state.stage = "folds"
     llr = _llr_tables(state)
     return {

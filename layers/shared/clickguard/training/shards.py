@@ -308,7 +308,7 @@ def inputs_pass(p: Prepared, request: dict[str, Any]) -> dict[str, Any]:
 
 
 def folds_pass(p: Prepared, request: dict[str, Any]) -> dict[str, Any]:
-    """Cross-fitting (``crossfit.out_of_fold``): each user's events scored by the logistic of the folds that did
+    """Cross-fitting (``crossfit.out_of_fold``): each user's events scored by the supervised model of the folds that did
     not learn them, under their fold's LLR table; per user, the peak blend at each of ``supervised.WEIGHTS``."""
     model = _model(p, request)
     window = _window(p, model)
