@@ -7,12 +7,14 @@ Same data, same process for every pair:
 2. Records per second end to end against moto (Lambda event in, DynamoDB and SQS out) of the real handler
    beside the per-record consumer (``bench.consumer_baseline``), with the ratio.
 3. Handler CPU microseconds per record with every AWS call replaced by a fake that only records it, beside the
-   thesis's per-record dictionary loop (annex V of seed 000), with the ratio.
+   same handler on the standard-library JSON path (``fast_json=False``) and the thesis's per-record dictionary
+   loop (annex V of seed 000), with the ratios; and per event when the same batch arrives as KPL aggregates.
 4. Returning users: the same 1,000 users come back in the next batch, so every state is read, merged and written
    again. End to end against moto and handler CPU with fakes that keep the items, side by side: the difference
    is the emulator's own cost (moto's DynamoDB serializer), not the handler's.
 
-Run: ``python -m bench.bench_consumer`` (``--quick`` for a 1,000-record smoke run).
+Run: ``python -m bench.bench_consumer`` (``--quick`` for a 1,000-record smoke run; ``--profile`` prints where the
+handler's CPU goes, new and returning users, instead of the figures).
 """
 
 from __future__ import annotations
@@ -20,16 +22,19 @@ from __future__ import annotations
 import argparse
 import cProfile
 import importlib
+import io
 import json
 import os
 import pstats
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
+from bench.bench_decode import aggregates
 from bench.consumer_baseline import PerRecordConsumer, thesis_loop
 from bench.data import TOKEN_NAMES, ndjson_lines
 from clickguard import settings
@@ -83,18 +88,27 @@ def batch_lines(n: int, n_users: int, seed: int = 1, t0_ms: int = T0_MS) -> list
 def batch_event(n: int, n_users: int, seed: int = 1, hour: int = 0) -> dict[str, Any]:
     """The batch as the event source mapping delivers it (GetRecords shape -> Lambda event); ``hour`` shifts the
     events and the sequence numbers later, for a following batch of the same users."""
+    lines = batch_lines(n, n_users, seed, T0_MS + hour * 3_600_000)
+    return _kinesis_event([(json.loads(line)["user_id"], line) for line in lines], n, hour)
+
+
+def kpl_event(n: int, n_users: int, seed: int = 1, hour: int = 0) -> dict[str, Any]:
+    """``batch_event``'s events as a KPL producer puts them: aggregates (``aws_kinesis_agg``), one record each."""
+    return _kinesis_event(aggregates(batch_lines(n, n_users, seed, T0_MS + hour * 3_600_000)), n, hour)
+
+
+def _kinesis_event(records: list[tuple[str, bytes]], n: int, hour: int) -> dict[str, Any]:
     seq0 = 49590338271490256608559692538361571095921575989136588898 + hour * n * 1000
     arrival = datetime.fromtimestamp(T0_MS / 1000 + 7200 + hour * 3600, tz=UTC)
-    got = []
-    for i, line in enumerate(batch_lines(n, n_users, seed, T0_MS + hour * 3_600_000)):
-        got.append(
-            {
-                "Data": line,
-                "PartitionKey": json.loads(line)["user_id"],
-                "SequenceNumber": str(seq0 + i * 1000),
-                "ApproximateArrivalTimestamp": arrival,
-            }
-        )
+    got = [
+        {
+            "Data": data,
+            "PartitionKey": key,
+            "SequenceNumber": str(seq0 + i * 1000),
+            "ApproximateArrivalTimestamp": arrival,
+        }
+        for i, (key, data) in enumerate(records)
+    ]
     return lambda_event(got, SHARD, STREAM_ARN)
 
 
@@ -247,9 +261,12 @@ class RecordingClient:
         return {"Attributes": {"members": values.get(":d", {"BS": []})}} if ":d" in values else {}
 
 
-def handler_cpu(events: list[dict[str, Any]], model: Model, repeat: int, keep: bool) -> tuple[float, int]:
+def handler_cpu(
+    events: list[dict[str, Any]], model: Model, repeat: int, keep: bool, fast_json: bool = True
+) -> tuple[float, int]:
     """Best-of-``repeat`` process CPU seconds of the handler on the last of ``events`` (the others run first, so
-    with ``keep`` the last batch meets the states they wrote), and the recorded calls per batch."""
+    with ``keep`` the last batch meets the states they wrote), and the recorded calls per batch. ``fast_json``
+    False: the standard-library JSON path."""
     from unittest import mock
 
     from moto import mock_aws
@@ -258,6 +275,7 @@ def handler_cpu(events: list[dict[str, Any]], model: Model, repeat: int, keep: b
         aws_resources(model)
         h = load_handler()
         h.MODEL.refresh_seconds = 10**9  # cached model: the steady state between re-checks
+        h.CONFIG = replace(h.CONFIG, fast_json=fast_json)
         runs = []
         for _ in range(repeat):
             fake = RecordingClient(keep)
@@ -272,10 +290,43 @@ def handler_cpu(events: list[dict[str, Any]], model: Model, repeat: int, keep: b
     return min(runs), len(fake.calls) // len(events)
 
 
+def handler_profile(events: list[dict[str, Any]], model: Model, keep: bool, top: int = 25) -> str:
+    """cProfile of the handler on the last of ``events`` (after the others), AWS calls on fakes and in the
+    handler's thread (cProfile sees one thread): the ``top`` functions by own time, then by cumulative time."""
+    from unittest import mock
+
+    from moto import mock_aws
+
+    with mock_aws():
+        aws_resources(model)
+        h = load_handler()
+        h.MODEL.refresh_seconds = 10**9
+        h.SESSIONS.executor = h.FLAGS.executor = None
+        profile = cProfile.Profile()
+        for warm_up in (True, False):  # the same batches twice, each time on fresh fakes: profiled the second
+            fake = RecordingClient(keep)
+            h.SESSIONS.client = h.FLAGS.client = h.GROUPS.client = fake
+            with mock.patch.object(h.DEPS.rejected, "client", fake):
+                for event in events[:-1]:
+                    h.lambda_handler(event, Ctx())
+                if warm_up:
+                    h.lambda_handler(events[-1], Ctx())
+                else:
+                    profile.runcall(h.lambda_handler, events[-1], Ctx())
+        h.POOL.shutdown()
+    text = io.StringIO()
+    stats = pstats.Stats(profile, stream=text).strip_dirs()
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
+    return text.getvalue()
+
+
 def bench_cpu(event: dict[str, Any], again: dict[str, Any], model: Model, repeat: int) -> dict[str, float]:
     n = len(event["Records"])
     ours, calls = handler_cpu([event, event], model, repeat, keep=False)  # the first run warms up
     returning, _ = handler_cpu([event, again], model, repeat, keep=True)
+    stdlib, _ = handler_cpu([event, event], model, repeat, keep=False, fast_json=False)
+    stdlib_returning, _ = handler_cpu([event, again], model, repeat, keep=True, fast_json=False)
     matrix = np.log(np.exp2(-model.surprisal.astype(np.float64))).tolist()
     index = dict(model.index)
     thesis = []
@@ -285,15 +336,29 @@ def bench_cpu(event: dict[str, Any], again: dict[str, Any], model: Model, repeat
         thesis.append(time.process_time() - t0)
     return {
         "ours_us": ours / n * 1e6,
+        "stdlib_us": stdlib / n * 1e6,
         "thesis_us": min(thesis) / n * 1e6,
         "fake_calls": calls,
         "returning_us": returning / n * 1e6,
+        "stdlib_returning_us": stdlib_returning / n * 1e6,
     }
+
+
+def bench_kpl(n: int, users: int, model: Model, repeat: int) -> dict[str, float]:
+    """Handler CPU per event when the batch arrives as KPL aggregates, fast and standard-library JSON paths."""
+    kpl, kpl_again = kpl_event(n, users), kpl_event(n, users, seed=2, hour=1)
+    out = {"aggregates": float(len(kpl["Records"]))}
+    for label, fast in (("", True), ("stdlib_", False)):
+        new, _ = handler_cpu([kpl, kpl], model, repeat, keep=False, fast_json=fast)
+        returning, _ = handler_cpu([kpl, kpl_again], model, repeat, keep=True, fast_json=fast)
+        out[f"{label}us"], out[f"{label}returning_us"] = new / n * 1e6, returning / n * 1e6
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="1,000 records / 100 users instead of 10,000 / 1,000")
+    ap.add_argument("--profile", action="store_true", help="cProfile the handler (new, then returning users) only")
     args = ap.parse_args(argv)
     n, users = (1_000, 100) if args.quick else (10_000, 1_000)
     for name, value in {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}.items():
@@ -302,7 +367,16 @@ def main(argv: list[str] | None = None) -> None:
     event = batch_event(n, users)
     again = batch_event(n, users, seed=2, hour=1)
     print(f"batch: {n:,} records, {users:,} users, model {model.n_states} states")
+    if args.profile:
+        for label, events, keep in (("new users", [event, event], False), ("returning users", [event, again], True)):
+            print(f"== handler profile, {label} ==\n{handler_profile(events, model, keep)}")
+        return
 
+    # Handler CPU first: the emulator's runs leave its tables, queues and buckets in the process, which slows every
+    # later measure (about 1.5 us a record, measured); a Lambda container never holds them.
+    repeat = 3 if args.quick else 5
+    c = bench_cpu(event, again, model, repeat)
+    k = bench_kpl(n, users, model, repeat)
     m = bench_moto(event, again, model)
     print("1. API calls for the batch")
     print(f"   consumer : {m['gets']} BatchGetItem + {m['writes']} BatchWriteItem + {m['sqs']} SendMessageBatch")
@@ -315,17 +389,23 @@ def main(argv: list[str] | None = None) -> None:
         f"   consumer {m['ours_rps']:,.0f} records/s, per-record {m['base_rps']:,.0f} records/s, "
         f"ratio {m['ours_rps'] / m['base_rps']:.1f}x"
     )
-    c = bench_cpu(event, again, model, repeat=3 if args.quick else 5)
     print("3. handler CPU per record, AWS calls replaced by recording fakes (best of runs, one process)")
     print(
         f"   consumer {c['ours_us']:.1f} us/record ({c['fake_calls']} recorded calls a batch), "
+        f"standard-library JSON path {c['stdlib_us']:.1f} us/record ({c['stdlib_us'] / c['ours_us']:.2f}x), "
         f"thesis-style dict loop {c['thesis_us']:.1f} us/record, "
         f"ratio consumer/thesis {c['ours_us'] / c['thesis_us']:.2f}"
+    )
+    print(
+        f"   the same events in {k['aggregates']:.0f} KPL aggregates: {k['us']:.1f} us/event "
+        f"(returning users {k['returning_us']:.1f}), standard-library JSON path {k['stdlib_us']:.1f} "
+        f"(returning {k['stdlib_returning_us']:.1f})"
     )
     print("4. returning users: the same users' next batch, every state read back, merged and written again")
     print(
         f"   end to end against moto {m['returning_rps']:,.0f} records/s (new users: {m['ours_rps']:,.0f}); "
-        f"handler CPU {c['returning_us']:.1f} us/record (new users: {c['ours_us']:.1f})"
+        f"handler CPU {c['returning_us']:.1f} us/record (new users: {c['ours_us']:.1f}), standard-library JSON "
+        f"path {c['stdlib_returning_us']:.1f}"
     )
     emulator_us = 1e6 / m["returning_rps"] - c["returning_us"]
     print(

@@ -26,6 +26,7 @@ from clickguard import settings
 from clickguard.consumer.batch import BatchOutcome, Deps, process_batch
 from clickguard.consumer.config import ConsumerConfig, StateWrites
 from clickguard.consumer.kinesis_event import decode_event
+from clickguard.gc_pause import no_cyclic_gc
 from clickguard.store.allowlist import S3AllowListSource
 from clickguard.store.flags import SqsFlagQueue
 from clickguard.store.groups import DynamoGroupCounter
@@ -115,15 +116,16 @@ def record_metrics(out: BatchOutcome, dynamodb_calls: int, seconds: float) -> No
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     t0 = time.perf_counter()
-    records = decode_event(event)
-    if records:
-        logger.append_keys(shard_id=records[0].shard_id, first_sequence_number=records[0].seq_str)
     calls_before = SESSIONS.get_calls + SESSIONS.write_calls + GROUPS.calls
     remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
     SESSIONS.time_left = (lambda: remaining_ms() / 1000) if remaining_ms else None
     if NETWORK is not None:
         NETWORK.time_left = SESSIONS.time_left
-    out = process_batch(records, DEPS, CONFIG)
+    with no_cyclic_gc():
+        records = decode_event(event)
+        if records:
+            logger.append_keys(shard_id=records[0].shard_id, first_sequence_number=records[0].seq_str)
+        out = process_batch(records, DEPS, CONFIG)
     seconds = time.perf_counter() - t0
     record_metrics(out, SESSIONS.get_calls + SESSIONS.write_calls + GROUPS.calls - calls_before, seconds)
     log_outcome(out)

@@ -32,12 +32,19 @@ def test_the_ring_raises_one_campaign_alert_with_its_members(demo):
 
 
 def test_every_flag_says_its_users_nearest_group_and_the_ring_fits_none(demo):
+    """A flag names the nearest group at the event that fired it, and its rarest action once the session is beyond
+    the model's limit: one limit splits the flags by distance. A ring account can be flagged at its first judged
+    events, before its session has drifted from every group; past the limit it shows the campaign's own action."""
     _, result = demo
     assert result.flags
     for f in result.flags:
         assert f["group"] and f["group_distance"] >= 0
+    fitting = [f["group_distance"] for f in result.flags if not f["emerging_group"]]
+    beyond = [f["group_distance"] for f in result.flags if f["emerging_group"]]
+    assert beyond and max(fitting, default=0.0) < min(beyond)
     ring = [f for f in result.flags if f["user_key"].startswith("ring-")]
-    assert ring and all(f["emerging_group"] for f in ring)
+    (alert,) = result.group_flags
+    assert {f["emerging_group"] for f in ring} - {None} == {alert["signature"]}
     assert result.per_type["campaign"]["total"] == RING
 
 

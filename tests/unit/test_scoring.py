@@ -89,6 +89,20 @@ def test_prior_state_from_storage_continues_exactly(raw, split):
     assert batched(events[split:], [], table, prior=first)[0] == reference(events, table)
 
 
+@settings(max_examples=50, deadline=None)
+@given(raw=st.lists(event_st, min_size=2, max_size=30), split=st.integers(1, 29))
+def test_stored_sessions_counted_under_an_older_vocabulary_continue_exactly(raw, split):
+    """A retrained model may drop a token the stored sessions still count: the counts keep it by name."""
+    old_tokens = (*TOKENS, "legacy")
+    rng = np.random.default_rng(5)
+    old = ScoringTable(old_tokens, rng.integers(1, 9_000_000, (len(old_tokens),) * 2), "v0")
+    events = with_times([(u, "legacy" if t == "never-seen" else t, step, sid) for u, t, step, sid in raw])
+    split = min(split, len(events) - 1)
+    first = reference(events[:split], old)
+    table = random_table(2)
+    assert batched(events[split:], [], table, prior=first)[0] == reference(events[split:], table, prior=first)
+
+
 def test_segments_report_each_session_touched_by_a_batch():
     table = random_table(0)
     t = 1_700_000_000_000

@@ -274,7 +274,8 @@ def canonical_columns(
 
 
 _NONE = type(None)
-_FAILING = frozenset(k for k, failed in _PLAIN_OUTCOMES.items() if failed)
+# What each plain outcome appends to the event type (none for no outcome).
+_SUFFIX: dict[str | None, str] = {None: ""} | {k: FAIL_SUFFIX if bad else "" for k, bad in _PLAIN_OUTCOMES.items()}
 
 
 def _plain_keys(values: list[Any], cap: int) -> bool:
@@ -304,9 +305,9 @@ def _tokens(types: list[str], outcomes: list[Any]) -> list[str] | None:
     kinds = set(map(type, outcomes))
     if kinds == {_NONE}:
         return types
-    if not kinds <= {str, _NONE} or not set(outcomes) <= {None, *_PLAIN_OUTCOMES}:
+    if not kinds <= {str, _NONE} or not set(outcomes) <= _SUFFIX.keys():
         return None
-    return [t + FAIL_SUFFIX if o in _FAILING else t for t, o in zip(types, outcomes, strict=True)]
+    return list(map(str.__add__, types, map(_SUFFIX.__getitem__, outcomes)))
 
 
 def _epoch_ms(timestamps: list[Any]) -> list[int] | None:

@@ -10,17 +10,16 @@ are skipped and counted on standard error; a missing file or a bad parameters li
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from clickguard.cli.common import fail, positive_int
+from clickguard.gc_pause import no_cyclic_gc
 from clickguard.network.challenge import BadParameters, LineParser, MalformedLine, flagged_line, read_parameters
 from clickguard.network.commit import commit
 from clickguard.network.config import NetworkConfig
@@ -121,20 +120,6 @@ def _parameters(fh: IO[bytes], path: Path) -> tuple[NetworkConfig, int]:
                 fail(f"--batch {path}:{number}: {exc}")
             return NetworkConfig(degree=degree, window=window), number
     fail(f'--batch {path}: empty; its first line must be {{"D": "<degree>", "T": "<purchases>"}}')
-
-
-@contextmanager
-def no_cyclic_gc() -> Iterator[None]:
-    """The cyclic collector off for the block. The file mode builds millions of small tuples, sets and items and no
-    reference cycles, and each full collection walks the whole growing state: off, a 500,000-event log takes about
-    40% less CPU (bench/bench_network.py). Reference counting still frees everything."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -25,12 +25,19 @@ starts or ends, which is what makes replays from any checkpoint give identical r
 
 from __future__ import annotations
 
+import bisect
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
+
+import numpy as np
 
 from clickguard.consumer.kinesis_event import KinesisRecord
 from clickguard.consumer.state import RecentIds, UserState, id_digest
 from clickguard.events import Event
+from clickguard.model.codes import factorize
+from clickguard.model.segmented import seg_running_max
 
 MAX_FUTURE_SKEW_MS = 5 * 60 * 1000
 
@@ -48,6 +55,21 @@ class Admission:
 
 
 def admit(
+    records: Sequence[KinesisRecord],
+    events: Sequence[Event],
+    states: Mapping[str, UserState],
+    gap_ms: int,
+) -> Admission:
+    """The rules above, a column at a time when the batch's places only increase (the usual batch: no record twice),
+    else record by record (``admit_one_by_one``, the reference); both give the same ``Admission``."""
+    if records:
+        rows = _Rows.of(records, events)
+        if rows is not None:
+            return _admit_rows(rows, states, gap_ms)
+    return admit_one_by_one(records, events, states, gap_ms)
+
+
+def admit_one_by_one(
     records: Sequence[KinesisRecord],
     events: Sequence[Event],
     states: Mapping[str, UserState],
@@ -92,3 +114,129 @@ def admit(
         out.applied.append(i)
         out.ts_ms.append(ts)
     return out
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The batch as columns, when its places (sequence number, sub) strictly increase in shard order: then no record
+    repeats an earlier one of the batch, and each (user, shard)'s state guard skips a prefix of the batch."""
+
+    users: list[str]
+    user: np.ndarray  # user code per row (``codes.factorize``)
+    shards: list[str]
+    shard: np.ndarray
+    seqs: list[int]
+    ts: np.ndarray
+    arrival: np.ndarray
+    event_ids: list[str | None]
+
+    @classmethod
+    def of(cls, records: Sequence[KinesisRecord], events: Sequence[Event]) -> _Rows | None:
+        seqs = list(map(_SEQ, records))
+        if not all(map(operator.lt, seqs, seqs[1:])):
+            places = list(zip(seqs, map(_SUB, records), strict=True))  # KPL: one sequence number, subs in order
+            if not all(map(operator.lt, places, places[1:])):
+                return None
+        n = len(seqs)
+        user, users = factorize(list(map(_USER, events)))
+        shard_ids = list(map(_SHARD, records))
+        one_shard = shard_ids.count(shard_ids[0]) == n  # a batch comes from one shard
+        shard, shards = (np.zeros(n, np.int64), shard_ids[:1]) if one_shard else factorize(shard_ids)
+        try:
+            ts = np.fromiter(map(_TS, events), np.int64, n)
+            arrival = np.fromiter(map(_ARRIVAL, records), np.int64, n)
+        except OverflowError:  # a time past int64: the reference compares Python ints
+            return None
+        return cls(users, user, shards, shard, seqs, ts, arrival, list(map(_EVENT_ID, events)))
+
+
+_SHARD, _SEQ, _ARRIVAL, _SUB = map(attrgetter, ("shard_id", "seq", "arrival_ms", "sub"))
+_USER, _TS, _EVENT_ID = map(attrgetter, ("user_key", "ts_ms", "event_id"))
+
+
+def _admit_rows(rows: _Rows, states: Mapping[str, UserState], gap_ms: int) -> Admission:
+    out = Admission()
+    replayed = _replayed(rows, states)
+    ok = ~replayed
+    out.replayed = int(replayed.sum())
+    out.touched = _touched(rows, ok, states)
+    eligible = ok & ~_duplicates(rows, ok, states, out)
+    ts = rows.ts.copy()
+    clamp = (ts > rows.arrival + MAX_FUTURE_SKEW_MS) & (rows.arrival > 0)
+    ts[clamp] = rows.arrival[clamp] + MAX_FUTURE_SKEW_MS
+    out.clamped = int((clamp & eligible).sum())
+    late = eligible & _late(rows, ts, eligible, states, gap_ms)
+    out.late = int(late.sum())
+    applied = np.flatnonzero(eligible & ~late)
+    out.applied, out.ts_ms = applied.tolist(), ts[applied].tolist()
+    return out
+
+
+def _replayed(rows: _Rows, states: Mapping[str, UserState]) -> np.ndarray:
+    """The state guard: the rows of each (user, shard) up to its last applied sequence number, a prefix of the
+    batch (sequence numbers only grow), found by bisection."""
+    cut = np.zeros((len(rows.users), len(rows.shards)), dtype=np.int64)
+    for u, user in enumerate(rows.users):
+        state = states.get(user)
+        if state is not None:
+            for s, shard in enumerate(rows.shards):
+                if shard in state.seqs:
+                    cut[u, s] = bisect.bisect_right(rows.seqs, state.seqs[shard])
+    out: np.ndarray = np.arange(len(rows.seqs)) < cut[rows.user, rows.shard]
+    return out
+
+
+def _touched(rows: _Rows, ok: np.ndarray, states: Mapping[str, UserState]) -> dict[str, dict[str, int]]:
+    """Per user with an applied row (in order of its first), its state's sequence numbers with each shard's last."""
+    idx = np.flatnonzero(ok)
+    pair = (rows.user[idx] * len(rows.shards) + rows.shard[idx]).tolist()
+    # dict(zip(...)): keys in order of first appearance, each with its last value
+    last = dict(zip(pair, map(rows.seqs.__getitem__, idx.tolist()), strict=True))
+    touched: dict[str, dict[str, int]] = {}
+    for key, seq in last.items():
+        user = rows.users[key // len(rows.shards)]
+        seqs = touched.get(user)
+        if seqs is None:
+            state = states.get(user)
+            seqs = touched[user] = dict(state.seqs) if state else {}
+        seqs[rows.shards[key % len(rows.shards)]] = seq
+    return touched
+
+
+def _duplicates(rows: _Rows, ok: np.ndarray, states: Mapping[str, UserState], out: Admission) -> np.ndarray:
+    """Rows whose event id is in the user's window (carried row by row: only rows with an id cost Python work)."""
+    dup = np.zeros(len(ok), dtype=bool)
+    if rows.event_ids.count(None) == len(rows.event_ids):
+        return dup
+    for i in np.flatnonzero(ok & np.array([e is not None for e in rows.event_ids])).tolist():
+        user = rows.users[rows.user[i]]
+        window = out.recent_ids.get(user)
+        if window is None:
+            state = states.get(user)
+            window = out.recent_ids[user] = RecentIds(state.recent_event_ids if state else ())
+        dup[i] = window.seen_or_add(id_digest(rows.event_ids[i]))  # type: ignore[arg-type]
+    out.duplicate_ids = int(dup.sum())
+    return dup
+
+
+def _late(
+    rows: _Rows, ts: np.ndarray, eligible: np.ndarray, states: Mapping[str, UserState], gap_ms: int
+) -> np.ndarray:
+    """Rows older than their user's latest time before them (the stored session's, then the eligible rows') minus
+    the gap. A late row is below that latest time, so counting it in the running maximum changes nothing."""
+    prior = [s.session.last_ts_ms if (s := states.get(u)) is not None and s.session else None for u in rows.users]
+    has_prior = np.array([p is not None for p in prior], dtype=bool)
+    prior_ts = np.array([p or 0 for p in prior], dtype=np.int64)
+    lo = min(int(ts.min()), int(prior_ts[has_prior].min()) if has_prior.any() else int(ts.min())) - 1
+    value = np.where(eligible, ts - lo, 0)  # > 0 where the row counts; 0: none
+    start = np.where(has_prior, prior_ts - lo, 0)
+    order = np.argsort(rows.user, kind="stable")
+    group, v = rows.user[order], value[order]
+    first = np.ones(len(group), dtype=bool)
+    first[1:] = group[1:] != group[:-1]
+    shifted = np.append(0, v[:-1])
+    shifted[first] = 0
+    before = seg_running_max(shifted, group, start)  # the latest before each row (sorted by user)
+    late = np.zeros(len(v), dtype=bool)
+    late[order] = (before > 0) & (v > 0) & (v < before - gap_ms)
+    return late

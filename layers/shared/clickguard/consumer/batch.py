@@ -33,6 +33,8 @@ import traceback
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
+from itertools import count, repeat
+from operator import attrgetter, itemgetter
 
 from clickguard.consumer.admission import Admission, admit
 from clickguard.consumer.campaign import model_groups, run_campaign
@@ -52,7 +54,7 @@ from clickguard.consumer.ports import (
     StoreError,
 )
 from clickguard.consumer.state import LastFlag, UserState, trim_seqs
-from clickguard.decoding import Decoder
+from clickguard.decoding import Decoder, Item
 from clickguard.events import Event, Reason, RejectedRecord
 from clickguard.model.scoring import BatchResult, EventBatch, score_batch
 from clickguard.network.ports import NetworkStore
@@ -152,28 +154,42 @@ class Parsed:
 
 
 def parse_all(records: Sequence[KinesisRecord], config: ConsumerConfig) -> Parsed:
-    ok_recs: list[KinesisRecord] = []
-    events: list[Event] = []
-    rejected: list[RejectedEntry] = []
-    decode = Decoder(config.decoding).decode
-    for rec in records:
-        try:
-            result = decode(rec.data)
-        except RejectedRecord as exc:
-            rejected.append(RejectedEntry(rec, exc.reason, exc.detail))
-            continue
+    decoded = Decoder(config.decoding).decode_many(list(map(_DATA, records)))
+    if set(map(type, decoded)) <= {Event}:  # the usual batch: one valid event per record
+        return Parsed(list(records), decoded, [])  # type: ignore[arg-type]  # every entry an Event
+    parsed = Parsed([], [], [])
+    for rec, result in zip(records, decoded, strict=True):
         if isinstance(result, Event):
-            events.append(result)
-            ok_recs.append(rec)
-            continue
-        for k, item in enumerate(result):
-            part = _part(rec, k, item.partition_key, item.data)
-            if isinstance(item.result, RejectedRecord):
-                rejected.append(RejectedEntry(part, item.result.reason, item.result.detail))
-            else:
-                events.append(item.result)
-                ok_recs.append(part)
-    return Parsed(ok_recs, events, rejected)
+            parsed.events.append(result)
+            parsed.records.append(rec)
+        elif isinstance(result, RejectedRecord):
+            parsed.rejected.append(RejectedEntry(rec, result.reason, result.detail))
+        else:
+            _add_parts(parsed, rec, result)
+    return parsed
+
+
+_DATA = attrgetter("data")
+_RESULT, _KEY, _ITEM_DATA = itemgetter(0), itemgetter(1), itemgetter(2)
+
+
+def _add_parts(parsed: Parsed, rec: KinesisRecord, items: list[Item]) -> None:
+    """The events and rejections of a record that holds several, each part its own record (``_part``)."""
+    results = list(map(_RESULT, items))
+    keys = list(map(_KEY, items))
+    if set(map(type, results)) <= {Event} and all(keys) and items and not any(map(_ITEM_DATA, items)):
+        # A KPL aggregate of valid events, each with its own partition key: the parts built in C (tuple.__new__).
+        fields = (repeat(rec.shard_id), repeat(rec.seq), repeat(rec.seq_str), keys, repeat(rec.data))
+        parsed.records.extend(map(tuple.__new__, repeat(KinesisRecord), zip(*fields, repeat(rec.arrival_ms), count())))
+        parsed.events.extend(results)
+        return
+    for k, item in enumerate(items):
+        part = _part(rec, k, item.partition_key, item.data)
+        if isinstance(item.result, RejectedRecord):
+            parsed.rejected.append(RejectedEntry(part, item.result.reason, item.result.detail))
+        else:
+            parsed.events.append(item.result)
+            parsed.records.append(part)
 
 
 def _part(rec: KinesisRecord, sub: int, partition_key: str | None, data: bytes | None) -> KinesisRecord:
@@ -278,7 +294,8 @@ def run_batch(records: Sequence[KinesisRecord], deps: Deps, config: ConsumerConf
     out.group_buckets, out.group_flags_sent = camp.buckets, camp.flags_sent
     new_states = [s for s in new_states if s.user_key not in camp.failed_users]
     failed_users = commit(flags, new_states, deps, out) | camp.failed_users
-    failing.extend(rec for rec, ev in zip(recs, events, strict=True) if ev.user_key in failed_users)
+    if failed_users:
+        failing.extend(rec for rec, ev in zip(recs, events, strict=True) if ev.user_key in failed_users)
     out.users_failed = len(failed_users | read_failed)
     if failing:
         out.failures = [min(failing, key=lambda r: r.seq).seq_str]
@@ -321,7 +338,7 @@ def read_states(
 ) -> tuple[list[KinesisRecord], list[Event], dict[str, UserState], set[str]]:
     """Users' states; records of users whose read failed leave the batch (and join ``failing``)."""
     recs, events = parsed.records, parsed.events
-    users = list(dict.fromkeys(ev.user_key for ev in events))
+    users = list(dict.fromkeys(map(_USER, events)))
     out.users = len(users)
     states, read_failed = deps.sessions.get_many(users) if users else ({}, set())
     if read_failed:
@@ -333,13 +350,22 @@ def read_states(
 
 def applied_columns(recs: Sequence[KinesisRecord], events: Sequence[Event], adm: Admission) -> Applied:
     idx = adm.applied
-    batch = EventBatch(
-        [events[i].user_key for i in idx],
-        [events[i].token for i in idx],
-        adm.ts_ms,
-        [events[i].session_id for i in idx],
-    )
-    return Applied(batch, [recs[i].shard_id for i in idx], [recs[i].seq for i in idx], [recs[i].sub for i in idx])
+    if len(idx) < len(events):
+        recs, events = list(map(recs.__getitem__, idx)), list(map(events.__getitem__, idx))
+    batch = EventBatch(list(map(_USER, events)), list(map(_TOKEN, events)), adm.ts_ms, list(map(_SESSION, events)))
+    return Applied(batch, list(map(_SHARD, recs)), list(map(_SEQ, recs)), list(map(_SUB, recs)))
+
+
+# Columns of records and events, each read in one C loop (``map``).
+_USER, _TOKEN, _SESSION = attrgetter("user_key"), attrgetter("token"), attrgetter("session_id")
+_SHARD, _SEQ, _SUB, _ARRIVAL = attrgetter("shard_id"), attrgetter("seq"), attrgetter("sub"), attrgetter("arrival_ms")
+
+
+def latest_arrival(recs: Sequence[KinesisRecord], events: Sequence[Event]) -> dict[str, int]:
+    """Each user's newest arrival time: the records sorted by arrival, so the dict keeps each user's last (largest)."""
+    arrival = list(map(_ARRIVAL, recs))
+    order = sorted(range(len(arrival)), key=arrival.__getitem__)
+    return dict(zip(map(_USER, map(events.__getitem__, order)), map(arrival.__getitem__, order), strict=True))
 
 
 def next_states(
@@ -352,10 +378,7 @@ def next_states(
     config: ConsumerConfig,
 ) -> list[UserState]:
     # Newest arrival per user: TTL counts from the later of it and the last event, so backfills are kept too.
-    arrival: dict[str, int] = {}
-    for rec, ev in zip(recs, events, strict=True):
-        if rec.arrival_ms > arrival.get(ev.user_key, 0):
-            arrival[ev.user_key] = rec.arrival_ms
+    arrival = latest_arrival(recs, events)
     ttl_s = config.state_ttl_days * 86400
     out = []
     for user, seqs in adm.touched.items():

@@ -14,12 +14,21 @@ decodes; every other record takes the reference path, so every reason and detail
 * anything msgspec refuses (NaN, a lone surrogate escape, ``1e400`` in a typed field, a field of another type,
   another shape) is decoded again by the reference, which gives the verdict.
 
-``tests/unit/test_decode_json_parity.py`` checks the two paths agree on the decoder's fuzz corpus.
+A batch of records (the consumer's) is decoded as one array, a chunk per C call (``parse_many``), under the same
+checks run on the chunk's join, and the columns are checked a column at a time (``events.canonical_columns``).
+Each array element must span exactly its record: a record that is not one whole JSON value could otherwise pair
+with its neighbour. A record that fails any of it is decoded alone.
+
+``tests/unit/test_decode_json_parity.py`` checks the two paths agree on the decoder's fuzz corpus;
+``tests/unit/test_consumer_columns.py`` checks many records decode as each does alone.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable, Sequence
+from itertools import repeat
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import msgspec
@@ -31,6 +40,7 @@ from clickguard.events import (
     Reason,
     RejectedRecord,
     UserKeySource,
+    canonical_columns,
     canonical_event,
     decode_json,
     friend_key,
@@ -64,6 +74,7 @@ class _Canonical(msgspec.Struct):
 _typed = msgspec.json.Decoder(_Canonical).decode
 _typed_list = msgspec.json.Decoder(list[_Canonical]).decode
 _untyped = msgspec.json.Decoder().decode
+_raw_list = msgspec.json.Decoder(list[msgspec.Raw]).decode
 _DecodeError = msgspec.DecodeError
 
 
@@ -161,3 +172,102 @@ def parse_lines(body: bytes, lines: list[bytes]) -> tuple[list[Any], bool] | Non
     except (_DecodeError, RecursionError):
         return None
     return (values, False) if len(values) == len(lines) else None
+
+
+# Records decoded together: one bad record sends only its chunk down the one-by-one path.
+CHUNK = 1_000
+_FIRST_BYTE = itemgetter(slice(0, 1))
+_FIELDS = tuple(map(attrgetter, ("user_id", "event_type", "outcome", "timestamp", "session_id", "event_id")))
+_ATTRIBUTES, _ENVELOPE = attrgetter("attributes"), attrgetter("data")
+
+
+def parse_many(datas: Sequence[bytes], max_bytes: int = settings.MAX_RECORD_BYTES) -> list[Event | None]:
+    """``parse_json`` of many records, a chunk of them per C call: each record's ``Event``, or None where the record
+    needs its own verdict (its caller decodes it alone: a rejection, an app envelope, NDJSON...)."""
+    out: list[Event | None] = []
+    for lo in range(0, len(datas), CHUNK):
+        chunk = datas[lo : lo + CHUNK]
+        out.extend(_parse_chunk(chunk, max_bytes) or repeat(None, len(chunk)))
+    return out
+
+
+def _parse_chunk(datas: Sequence[bytes], max_bytes: int) -> list[Event | None] | None:
+    structs = _typed_records(datas, max_bytes)
+    if structs is None:
+        return None
+    events = _fast_columns(structs)
+    if events is not None:
+        return events
+    return [None if c.data else _struct_or_none(c) for c in structs]
+
+
+def _typed_records(datas: Sequence[bytes], max_bytes: int) -> list[_Canonical] | None:
+    """Every record (each a JSON object, as ``parse_json`` reads one) as a typed struct, decoded as one array; None
+    when a record breaks a rule that ``parse_json`` checks first, or does not decode as a struct."""
+    longest = max(map(len, datas))
+    if longest > max_bytes or b"".join(map(_FIRST_BYTE, datas)).count(b"{") < len(datas):
+        return None
+    body = b"".join((b"[", b",".join(datas), b"]"))
+    if not _safe_records(body, datas, longest):
+        return None
+    try:
+        structs = _typed_list(body)
+        bounds = list(map(len, _raw_list(body)))
+    except (_DecodeError, RecursionError):
+        return None
+    # Each array element must be exactly its record: a record that is not one whole JSON value (an open string, two
+    # objects) could otherwise pair with its neighbour into elements that no record is on its own.
+    return structs if bounds == list(map(len, map(bytes.rstrip, datas))) else None
+
+
+def _safe_records(body: bytes, datas: Sequence[bytes], longest: int) -> bool:
+    """``safe_for_msgspec`` of each record, checked on their join (an array): valid UTF-8 (a comma keeps a cut
+    character cut), no integer literal too long (runs of digits end at a comma), and few enough brackets per record
+    to nest too deep."""
+    if not body.isascii():
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    if longest > SAFE_LEN and _LONG_INTEGER in body.translate(_DIGITS_AS_ZERO):
+        return False
+    if longest <= 2 * MAX_DEPTH:
+        return True
+    braces, brackets = map(bytes.count, datas, repeat(b"{")), map(bytes.count, datas, repeat(b"["))
+    return max(map(int.__add__, braces, brackets)) <= MAX_DEPTH
+
+
+def _fast_columns(structs: list[_Canonical]) -> list[Event | None] | None:
+    """The events a column at a time (``events.canonical_columns``) when every struct is a plain canonical event on
+    ``canonical_event``'s fast path with valid network fields; None when one is not."""
+    if any(map(_ENVELOPE, structs)):
+        return None
+    net = _network_columns(structs)
+    cols = canonical_columns(*(list(map(get, structs)) for get in _FIELDS)) if net is not None else None
+    if cols is None or net is None:
+        return None
+    # tuple.__new__ builds each Event without NamedTuple's Python-level __new__
+    return list(map(tuple.__new__, repeat(Event), zip(*cols, *net, strict=False)))
+
+
+def _network_columns(structs: list[_Canonical]) -> tuple[Iterable[Any], Iterable[Any]] | None:
+    """Amounts and friend keys (``_net``) per struct; None when one is invalid (its record is rejected alone)."""
+    attrs = list(map(_ATTRIBUTES, structs))
+    if attrs.count(None) == len(attrs):
+        return repeat(None), repeat(None)
+    try:
+        nets = [_NO_NET if a is None or (a.amount is None and a.friend_id is None) else _net(a) for a in attrs]
+    except RejectedRecord:
+        return None
+    amounts, friends = zip(*nets, strict=True)
+    return amounts, friends
+
+
+_NO_NET: tuple[None, None] = (None, None)
+
+
+def _struct_or_none(c: _Canonical) -> Event | None:
+    try:
+        return struct_event(c)
+    except RejectedRecord:
+        return None

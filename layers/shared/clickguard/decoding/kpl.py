@@ -35,14 +35,20 @@ def is_aggregate(data: bytes) -> bool:
 
 def deaggregate(data: bytes) -> list[tuple[str, bytes]]:
     """The sub-records of an aggregate, in order, as (partition key, data); raises ``RejectedRecord``."""
+    keys, payloads = deaggregate_columns(data)
+    return list(zip(keys, payloads, strict=True))
+
+
+def deaggregate_columns(data: bytes) -> tuple[list[str], list[bytes]]:
+    """``deaggregate`` as two columns: the sub-records' partition keys and their data."""
     if len(data) < len(MAGIC) + DIGEST_BYTES:
         raise RejectedRecord(Reason.KPL_CHECKSUM, f"aggregate of {len(data)} bytes is too short for its checksum")
     body, digest = data[len(MAGIC) : -DIGEST_BYTES], data[-DIGEST_BYTES:]
     if hashlib.md5(body, usedforsecurity=False).digest() != digest:
         raise RejectedRecord(Reason.KPL_CHECKSUM, "MD5 trailer does not match: corrupt or truncated aggregate")
     try:
-        keys, records = _read_aggregate(body)
-        return [(keys[index], payload) for index, payload in records]
+        keys, indices, payloads = _read_aggregate(body)
+        return list(map(keys.__getitem__, indices)), payloads
     except IndexError:  # a length or index past the end of the buffer or the key table
         raise RejectedRecord(Reason.KPL_MALFORMED, "a length or key index points past its end") from None
     except _Malformed as exc:
@@ -78,22 +84,30 @@ def _skip(buf: bytes, i: int, wire: int) -> int:
     raise _Malformed(f"unsupported wire type {wire}")
 
 
-def _read_aggregate(body: bytes) -> tuple[list[str], list[tuple[int, bytes]]]:
+def _read_aggregate(body: bytes) -> tuple[list[str], list[int], list[bytes]]:
+    """The key table, and each sub-record's key index and data."""
     keys: list[str] = []
-    records: list[tuple[int, bytes]] = []
+    indices: list[int] = []
+    payloads: list[bytes] = []
     i, end = 0, len(body)
     while i < end:
-        tag, i = _varint(body, i)
-        field, wire = tag >> 3, tag & 7
-        if wire != _BYTES:
-            i = _skip(body, i, wire)
-            continue
-        n, i = _varint(body, i)
-        stop = i + n
+        if body[i] == _RECORD_TAG:  # field 3, bytes: a sub-record (nearly every field), its tag read inline
+            n, i = _varint(body, i + 1)
+            field, stop = 3, i + n
+        else:
+            tag, i = _varint(body, i)
+            field, wire = tag >> 3, tag & 7
+            if wire != _BYTES:
+                i = _skip(body, i, wire)
+                continue
+            n, i = _varint(body, i)
+            stop = i + n
         if stop > end:
             raise _Malformed(f"field {field} runs past the end")
         if field == 3:
-            records.append(_read_record(body, i, stop))
+            index, payload = _sub_record(body, i, stop)
+            indices.append(index)
+            payloads.append(payload)
         elif field == 1:
             try:
                 keys.append(body[i:stop].decode("utf-8"))
@@ -102,9 +116,25 @@ def _read_aggregate(body: bytes) -> tuple[list[str], list[tuple[int, bytes]]]:
         i = stop
     if i != end:
         raise _Malformed("the last field runs past the end")
-    if any(index >= len(keys) for index, _ in records):
+    if indices and max(indices) >= len(keys):
         raise _Malformed("a partition key index is outside the key table")
-    return keys, records
+    return keys, indices, payloads
+
+
+_RECORD_TAG = 3 << 3 | _BYTES  # 0x1A: field 3 (``records`` in the aggregate, ``data`` in a sub-record)
+_INDEX_TAG = 1 << 3 | _VARINT  # 0x08: a sub-record's ``partition_key_index``
+
+
+def _sub_record(buf: bytes, i: int, end: int) -> tuple[int, bytes]:
+    """``_read_record``, with the layout the KPL writes (the key index, then the data, nothing else) read in a few
+    steps; any other layout is read field by field, where the same reads give the same verdict."""
+    if end - i > 3 and buf[i] == _INDEX_TAG:
+        index, j = _varint(buf, i + 1)
+        if j < end and buf[j] == _RECORD_TAG:
+            size, k = _varint(buf, j + 1)
+            if k + size == end:
+                return index, buf[k:end]
+    return _read_record(buf, i, end)
 
 
 def _read_record(buf: bytes, i: int, end: int) -> tuple[int, bytes]:

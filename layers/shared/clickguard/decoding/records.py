@@ -26,8 +26,9 @@ test_decode_fuzz.py``).
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any, NamedTuple
 
 from clickguard import settings
@@ -104,6 +105,27 @@ class Decoder:
                 return self._several(data, exc)
         return self._decode(data, nested=False)
 
+    def decode_many(self, datas: Sequence[bytes]) -> list[Event | list[Item] | RejectedRecord]:
+        """``decode`` of each record, a whole-record rejection returned instead of raised. Records of one plain
+        canonical event each (the usual batch) are decoded a chunk per C call (``jsonfast.parse_many``), with the
+        same results; any other record is decoded alone."""
+        fast = self._events(datas)
+        if None not in fast:
+            return fast  # type: ignore[return-value]  # no None left: every entry an Event
+        return [self._decode_or_reject(data) if ev is None else ev for ev, data in zip(fast, datas, strict=True)]
+
+    def _events(self, datas: Sequence[bytes]) -> list[Event | None]:
+        """Each record's event from the many-records fast path, None where the record is decoded alone."""
+        if self._hot and self.config.fast_json:
+            return jsonfast.parse_many(datas, self.max_bytes)
+        return [None] * len(datas)
+
+    def _decode_or_reject(self, data: bytes) -> Event | list[Item] | RejectedRecord:
+        try:
+            return self.decode(data)
+        except RejectedRecord as exc:
+            return exc
+
     def items(self, data: bytes) -> list[Item]:
         """``decode`` as a list, whatever the record holds (a whole-record rejection is one item)."""
         try:
@@ -146,8 +168,15 @@ class Decoder:
         return self._payload(data, inflated=False)
 
     def _aggregate(self, data: bytes) -> list[Item]:
+        keys, payloads = kpl.deaggregate_columns(data)
+        fast = self._events(payloads)
+        if None not in fast:  # every sub-record one plain canonical event: its Item built in C (tuple.__new__)
+            return list(map(tuple.__new__, repeat(Item), zip(fast, keys, repeat(None))))
         out: list[Item] = []
-        for key, payload in kpl.deaggregate(data):
+        for key, payload, event in zip(keys, payloads, fast, strict=True):
+            if event is not None:
+                out.append(Item(event, key))
+                continue
             try:
                 result = self._record(payload, nested=True)
             except RejectedRecord as exc:

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import chain, compress, pairwise, repeat
+from operator import attrgetter
 from typing import Protocol
 
 import numpy as np
 
 from clickguard import settings
-from clickguard.model.codes import factorize
+from clickguard.model.codes import factorize, factorize_optional
 from clickguard.model.live import Signal
 from clickguard.model.model import Model
 from clickguard.model.segmented import seg_cumsum, seg_running_max
@@ -299,6 +301,7 @@ class _Lanes:
 
     users: list[str]  # user code -> key
     prior: list[SessionState | None]  # per user code
+    known: list[SessionState]  # the stored states, in the order of the virtual rows
     sid_names: list[str]  # session id code -> id
     order: np.ndarray  # row -> index into [virtual priors..., input events...]
     n_virtual: int
@@ -312,40 +315,41 @@ class _Lanes:
     real: np.ndarray  # row is an input event, not a virtual prior
 
 
+def _sid_codes(sids: list[str | None]) -> tuple[np.ndarray, list[str]]:
+    """``codes.factorize_optional`` (-1 where there is none), answered at once when no event has one (the usual)."""
+    if sids.count(None) == len(sids):
+        return np.full(len(sids), -1, dtype=np.int64), []
+    return factorize_optional(sids)
+
+
 def _lanes(table: ScoringTable, events: EventSeries, prior: Mapping[str, SessionState | None]) -> _Lanes:
     n = len(events.users)
-    codes: dict[str, int] = {}
-    ucode = np.fromiter((codes.setdefault(u, len(codes)) for u in events.users), dtype=np.int64, count=n)
-    users = list(codes)
-    sid_codes: dict[str, int] = {}
-
-    def sid_code(sid: str | None) -> int:
-        return -1 if sid is None else sid_codes.setdefault(sid, len(sid_codes))
-
+    ucode, users = factorize(events.users)
     prior_states = [prior.get(u) for u in users]
     pv = [i for i, st in enumerate(prior_states) if st is not None]
     known = [st for st in prior_states if st is not None]
     v_ts = np.fromiter((st.last_ts_ms for st in known), dtype=np.int64, count=len(pv))
-    v_sid = np.fromiter((sid_code(st.session_id) for st in known), dtype=np.int64, count=len(pv))
     all_user = np.concatenate([np.asarray(pv, dtype=np.int64), ucode])
     # Stable sort on (user, real-after-virtual) keeps each user's events in arrival order behind its prior.
-    order = np.lexsort((np.arange(len(all_user)), np.concatenate([np.zeros(len(pv)), np.ones(n)]), all_user))
-    sids = np.fromiter((sid_code(x) for x in events.session_ids), dtype=np.int64, count=n)
+    real = np.concatenate([np.zeros(len(pv), np.int64), np.ones(n, np.int64)])
+    order = np.argsort(all_user * 2 + real, kind="stable")
+    sid, sid_names = _sid_codes([st.session_id for st in known] + list(events.session_ids))
     all_tokens = [st.last_token for st in known] + list(events.tokens)
     tcode, distinct = factorize(all_tokens)
     tcode = tcode[order]
     return _Lanes(
         users=users,
         prior=prior_states,
-        sid_names=list(sid_codes),
+        known=known,
+        sid_names=sid_names,
         order=order,
         n_virtual=len(pv),
         u=all_user[order],
         ts=np.concatenate([v_ts, np.asarray(events.ts_ms, dtype=np.int64)])[order],
-        sid=np.concatenate([v_sid, sids])[order],
+        sid=sid[order],
         tok_str=np.asarray(all_tokens, dtype=object)[order],
-        tok=np.fromiter((table.state_of(t) for t in distinct), dtype=np.int64, count=len(distinct))[tcode],
-        fail=np.fromiter((is_fail(t) for t in distinct), dtype=bool, count=len(distinct))[tcode],
+        tok=np.fromiter(map(table.state_of, distinct), dtype=np.int64, count=len(distinct))[tcode],
+        fail=np.fromiter(map(is_fail, distinct), dtype=bool, count=len(distinct))[tcode],
         bit=token_bits(distinct)[tcode],
         real=order >= len(pv),
     )
@@ -363,6 +367,8 @@ class _Segments:
     ubits: np.ndarray  # micro-bits added by the batch per segment
     prior: list[SessionState | None]  # the continued prior session of each segment, if any
     cont: np.ndarray  # the segments that continue a prior session
+    continued: list[SessionState]  # their prior sessions, in the order of ``cont``
+    prior_tokens: _PriorTokens
     position: np.ndarray  # each row's transition number within its session
     prev: np.ndarray  # each row's previous state (START where it opens a session)
 
@@ -383,21 +389,56 @@ def _segments(table: ScoringTable, lanes: _Lanes, br: Breaks) -> _Segments:
     # Position of each real transition in its session; a continued prior session starts counting after it.
     cont = np.flatnonzero(~lanes.real[seg_first])  # segments that continue a stored session
     prior: list[SessionState | None] = [None] * n_seg
-    for i in cont.tolist():
-        prior[i] = lanes.prior[int(lanes.u[seg_first[i]])]
-    sg = _Segments(ub, seg, seg_first, np.append(seg_first[1:] - 1, m - 1), seg_real, seg_ub, prior, cont, ub, prev_tok)
+    continued = list(map(lanes.known.__getitem__, lanes.order[seg_first[cont]].tolist()))  # its virtual row's
+    for i, state in zip(cont.tolist(), continued, strict=True):
+        prior[i] = state
+    last = np.append(seg_first[1:] - 1, m - 1)
+    tokens = _PriorTokens.of(cont, continued)
+    sg = _Segments(ub, seg, seg_first, last, seg_real, seg_ub, prior, cont, continued, tokens, ub, prev_tok)
     real = lanes.real
-    prior_trans = _from_prior(sg, lambda p: p.transitions, 0)
+    prior_trans = _from_prior(sg, _TRANSITIONS, 0)
     sg.position = np.cumsum(real) - np.append(0, np.cumsum(real))[seg_first][seg] + prior_trans[seg]
     return sg
 
 
 def _from_prior(sg: _Segments, get: Callable[[SessionState], int], default: int) -> np.ndarray:
     """Per segment: ``get`` of the stored session it continues, ``default`` for a new one (only the continued
-    segments cost Python work: a window scored from scratch has none)."""
+    segments are read: a window scored from scratch has none)."""
     out = np.full(len(sg.first), default, dtype=np.int64)
     if len(sg.cont):
-        out[sg.cont] = np.fromiter((get(sg.prior[i]) for i in sg.cont.tolist()), np.int64, len(sg.cont))
+        out[sg.cont] = np.fromiter(map(get, sg.continued), np.int64, len(sg.cont))
+    return out
+
+
+_TRANSITIONS, _TOTAL = attrgetter("transitions"), attrgetter("total_ubits")
+_PEAK, _LLR = attrgetter("peak_mean_ubits"), attrgetter("llr_ubits")
+
+
+@dataclass(frozen=True)
+class _PriorTokens:
+    """The token counts of the stored sessions the batch continues, one row per (segment, token)."""
+
+    seg: np.ndarray
+    names: list[str]
+    events: np.ndarray
+    ubits: np.ndarray
+
+    @classmethod
+    def of(cls, cont: np.ndarray, continued: list[SessionState]) -> _PriorTokens:
+        bags = [p.tokens for p in continued]
+        seg = np.repeat(cont, [len(b) for b in bags])
+        rows = list(chain.from_iterable(bags))
+        names, events, ubits = zip(*rows, strict=True) if rows else ((), (), ())
+        return cls(seg, list(names), np.array(events, np.int64), np.array(ubits, np.int64))
+
+
+def _prior_units(table: ScoringTable, sg: _Segments) -> np.ndarray:
+    """Per segment: the supervised part's units of the continued session's token counts (``token_units_of``)."""
+    out = np.zeros(len(sg.first), dtype=np.int64)
+    if table.scorer is not None and len(sg.prior_tokens.seg):
+        pt = sg.prior_tokens
+        state = np.fromiter(map(table.index.get, pt.names, repeat(OTHER_INDEX)), np.int64, len(pt.names))
+        np.add.at(out, pt.seg, table.scorer.token_units[state] * pt.events)
     return out
 
 
@@ -407,78 +448,114 @@ def _tops(lanes: _Lanes, br: Breaks, sg: _Segments) -> list[list[TopTransition]]
     prev_str = np.empty(len(lanes.u), dtype=object)
     prev_str[1:] = lanes.tok_str[:-1]
     prev_str[br.starts] = START
-    c_seg, c_ub, c_pos = sg.seg[cand].tolist(), sg.ub[cand].tolist(), sg.position[cand].tolist()
-    c_from, c_to = prev_str[cand].tolist(), lanes.tok_str[cand].tolist()
-    for s_idx in sg.cont.tolist():
-        p = sg.prior[s_idx]
-        if p is not None and sg.real[s_idx]:
-            for t in p.top:
-                c_seg.append(s_idx)
-                c_ub.append(t.ubits)
-                c_pos.append(t.position)
-                c_from.append(t.from_token)
-                c_to.append(t.to_token)
-    tops: list[list[TopTransition]] = [[] for _ in range(len(sg.first))]
-    if c_seg:
-        c_order = np.lexsort((np.asarray(c_pos), -np.asarray(c_ub), np.asarray(c_seg)))
-        for k in c_order.tolist():
-            bucket = tops[c_seg[k]]
-            if len(bucket) < TOP_K:
-                bucket.append(TopTransition(c_ub[k], c_pos[k], c_from[k], c_to[k]))
-    return tops
+    touched = sg.real[sg.cont] > 0
+    tops = [p.top for p, t in zip(sg.continued, touched.tolist(), strict=True) if t]
+    kept = list(chain.from_iterable(tops))  # the continued sessions' kept top transitions
+    k_seg = np.repeat(sg.cont[touched], [len(t) for t in tops])
+    k_ub, k_pos, k_from, k_to = (list(map(get, kept)) for get in _TOP_FIELDS)
+    c_seg = np.concatenate([sg.seg[cand], k_seg])
+    c_ub = np.concatenate([sg.ub[cand], np.array(k_ub, np.int64)])
+    c_pos = np.concatenate([sg.position[cand], np.array(k_pos, np.int64)])
+    c_from = np.concatenate([prev_str[cand], np.array(k_from, dtype=object)])
+    c_to = np.concatenate([lanes.tok_str[cand], np.array(k_to, dtype=object)])
+    best_of: list[list[TopTransition]] = [[] for _ in range(len(sg.first))]
+    if len(c_seg):
+        c_order = _order_by_segment_then_bits(c_seg, c_ub, c_pos)
+        best = c_order[_rank_in_group(c_seg[c_order]) < TOP_K]  # each segment's first TOP_K, best first
+        for seg, *top in zip(*(c[best].tolist() for c in (c_seg, c_ub, c_pos, c_from, c_to)), strict=True):
+            best_of[seg].append(TopTransition(*top))
+    return best_of
+
+
+_TOP_FIELDS = tuple(map(attrgetter, ("ubits", "position", "from_token", "to_token")))
+
+
+def _order_by_segment_then_bits(seg: np.ndarray, ubits: np.ndarray, position: np.ndarray) -> np.ndarray:
+    """``np.lexsort((position, -ubits, seg))``: one sort of the three packed into one int64 when they fit (a tenth of
+    the time), else the lexsort. Micro-bits and positions are positive, so packing keeps the order exactly."""
+    u, p = int(ubits.max()) + 1, int(position.max()) + 1
+    if int(seg.max()) * u * p + (u - 1) * p + p >= 2**63 or int(ubits.min()) < 1 or int(position.min()) < 0:
+        return np.lexsort((position, -ubits, seg))
+    return np.argsort((seg * u + (u - 1 - ubits)) * p + position, kind="stable")
+
+
+def _rank_in_group(groups: np.ndarray) -> np.ndarray:
+    """Each row's place (0, 1, ...) among the rows of its group; ``groups`` holds each group's rows together."""
+    pos = np.arange(len(groups))
+    starts = np.ones(len(groups), dtype=bool)
+    starts[1:] = groups[1:] != groups[:-1]
+    out: np.ndarray = pos - np.maximum.accumulate(np.where(starts, pos, 0))
+    return out
 
 
 def _states(
     table: ScoringTable, lanes: _Lanes, br: Breaks, sg: _Segments, rows: _ScoredRows
 ) -> tuple[dict[str, SessionState], list[Segment]]:
+    """Each touched segment's state after the batch, a field at a time (the continued session's totals added)."""
     tops = _tops(lanes, br, sg)
     stats = _token_stats(table, lanes, sg, rows.real_rows)
-    m = len(lanes.u)
-    is_final_seg = np.zeros(len(sg.first), dtype=bool)
-    is_final_seg[sg.seg[np.append(np.flatnonzero(br.first)[1:] - 1, m - 1)]] = True
-    final: dict[str, SessionState] = {}
-    segments: list[Segment] = []
-    for s_idx in np.flatnonzero(sg.real > 0).tolist():
-        f, last = int(sg.first[s_idx]), int(sg.last[s_idx])
-        p = sg.prior[s_idx]
-        csid = int(br.carried_sid[last])
-        state = SessionState(
-            session_id=lanes.sid_names[csid] if csid >= 0 else None,
-            last_token=lanes.tok_str[last],
-            first_ts_ms=p.first_ts_ms if p else int(lanes.ts[f]),
-            last_ts_ms=int(br.run_max[last]),
-            transitions=(p.transitions if p else 0) + int(sg.real[s_idx]),
-            total_ubits=(p.total_ubits if p else 0) + int(sg.ubits[s_idx]),
-            top=tuple(tops[s_idx]),
-            peak_mean_ubits=int(rows.peak[s_idx]),
-            llr_ubits=int(rows.llr[s_idx]),
-            signals=rows.signals.state(s_idx),
-            tokens=stats[s_idx],
+    is_final = np.zeros(len(sg.first), dtype=bool)
+    is_final[sg.seg[np.append(np.flatnonzero(br.first)[1:] - 1, len(lanes.u) - 1)]] = True
+    continued = np.zeros(len(sg.first), dtype=bool)
+    continued[sg.cont] = True
+    first_ts = np.where(continued, _from_prior(sg, _FIRST_TS, 0), lanes.ts[sg.first])
+    touched = np.flatnonzero(sg.real > 0)
+    seg_list, last = touched.tolist(), sg.last[touched]
+    sid_names = np.array([*lanes.sid_names, None], dtype=object)  # code -1: the last, None
+    states = list(
+        map(
+            SessionState,
+            sid_names[br.carried_sid[last]].tolist(),
+            lanes.tok_str[last].tolist(),
+            first_ts[touched].tolist(),
+            br.run_max[last].tolist(),
+            (_from_prior(sg, _TRANSITIONS, 0) + sg.real)[touched].tolist(),
+            (_from_prior(sg, _TOTAL, 0) + sg.ubits)[touched].tolist(),
+            map(tuple, map(tops.__getitem__, seg_list)),
+            rows.peak[touched].tolist(),
+            rows.signals.states(touched),
+            map(stats.__getitem__, seg_list),
+            rows.llr[touched].tolist(),
         )
-        user = lanes.users[int(lanes.u[f])]
-        is_final = bool(is_final_seg[s_idx])
-        segments.append(Segment(user, state, is_final, int(sg.real[s_idx])))
-        if is_final:
-            final[user] = state
-    return final, segments
+    )
+    users = list(map(lanes.users.__getitem__, lanes.u[sg.first[touched]].tolist()))
+    finals = is_final[touched].tolist()
+    segments = list(map(Segment, users, states, finals, sg.real[touched].tolist()))
+    return dict(compress(zip(users, states, strict=True), finals)), segments
+
+
+_FIRST_TS = attrgetter("first_ts_ms")
 
 
 def _token_stats(
     table: ScoringTable, lanes: _Lanes, sg: _Segments, r: np.ndarray
 ) -> list[tuple[tuple[str, int, int], ...]]:
-    """Per segment, its events and micro-bits per token after the batch: the continued session's plus the batch's."""
-    v = len(table.tokens)
-    keys, inverse = np.unique(sg.seg[r] * v + lanes.tok[r], return_inverse=True)
-    n = np.bincount(inverse, minlength=len(keys))
-    ub = np.bincount(inverse, weights=sg.ub[r], minlength=len(keys)).astype(np.int64)  # exact below 2**53
-    bags: list[dict[str, tuple[int, int]]] = [{} for _ in sg.prior]
-    for i in sg.cont.tolist():
-        bags[i] = {t: (c, b) for t, c, b in sg.prior[i].tokens}
-    for key, count, bits in zip(keys.tolist(), n.tolist(), ub.tolist(), strict=True):
-        bag, token = bags[key // v], table.tokens[key % v]
-        c0, b0 = bag.get(token, (0, 0))
-        bag[token] = (c0 + count, b0 + bits)
-    return [tuple((t, c, b) for t, (c, b) in sorted(bag.items())) for bag in bags]
+    """Per segment, its events and micro-bits per token after the batch: the continued session's plus the batch's,
+    summed per (segment, token name) in one sort, so each segment's run comes out sorted by name."""
+    pt = sg.prior_tokens
+    names = sorted(set(table.tokens).union(pt.names))
+    rank = dict(zip(names, range(len(names)), strict=True))
+    vocab_rank = np.fromiter(map(rank.__getitem__, table.tokens), np.int64, len(table.tokens))
+    prior_rank = np.fromiter(map(rank.__getitem__, pt.names), np.int64, len(pt.names))
+    key = np.concatenate([sg.seg[r], pt.seg]) * len(names) + np.concatenate([vocab_rank[lanes.tok[r]], prior_rank])
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    if not len(key):
+        return [() for _ in sg.prior]
+    starts = np.flatnonzero(np.append(True, key[1:] != key[:-1]))
+    events = np.concatenate([np.ones(len(r), np.int64), pt.events])[order]
+    ubits = np.concatenate([sg.ub[r], pt.ubits])[order]
+    unique = key[starts]
+    triples = list(
+        zip(
+            np.asarray(names, dtype=object)[unique % len(names)].tolist(),
+            np.add.reduceat(events, starts).tolist(),
+            np.add.reduceat(ubits, starts).tolist(),  # integers: exact at any size
+            strict=True,
+        )
+    )
+    bounds = np.searchsorted(unique // len(names), np.arange(len(sg.prior) + 1)).tolist()
+    return [tuple(triples[lo:hi]) for lo, hi in pairwise(bounds)]
 
 
 @dataclass
@@ -499,19 +576,19 @@ def _scored_rows(table: ScoringTable, lanes: _Lanes, sg: _Segments, run_total: n
     seg_first = np.minimum(np.searchsorted(seg, np.arange(n_seg)), len(r) - 1)  # (only read where rows exist)
     has_rows = np.bincount(seg, minlength=n_seg) > 0
     last_row = np.maximum(np.searchsorted(seg, np.arange(n_seg), side="right") - 1, 0)
-    prior_cols = SignalColumns.empty(n_seg).with_rows(sg.cont, [sg.prior[i].signals for i in sg.cont.tolist()])
+    prior_cols = SignalColumns.empty(n_seg).with_rows(sg.cont, [p.signals for p in sg.continued])
     final, signal_x = fold_with_prefix(seg, lanes.ts[r], lanes.fail[r], lanes.bit[r], n_seg, prior_cols)
     position, total = sg.position[r], run_total[r]
     judged = position >= table.min_events
     mean = np.where(judged, total // np.maximum(position, 1), -1)
-    prior_peak = _from_prior(sg, lambda p: p.peak_mean_ubits, -1)
+    prior_peak = _from_prior(sg, _PEAK, -1)
     peak = seg_running_max(mean, seg, prior_peak)
-    prior_llr = _from_prior(sg, lambda p: p.llr_ubits, 0)
+    prior_llr = _from_prior(sg, _LLR, 0)
     step_llr = table.llr[sg.prev[r], lanes.tok[r]] if table.llr is not None else np.zeros(len(r), dtype=np.int64)
     llr = seg_cumsum(step_llr, seg, seg_first, prior_llr)
     scores = np.full(len(r), -np.inf)
     if table.scorer is not None and judged.any():
-        prior_units = _from_prior(sg, lambda p: table.token_units_of(p.tokens), 0)
+        prior_units = _prior_units(table, sg)
         units = seg_cumsum(table.scorer.token_units[lanes.tok[r]], seg, seg_first, prior_units)
         x = np.column_stack([peak / _MB, total / _MB, signal_x])
         scores[judged] = table.scorer.score_rows(x[judged], units[judged], llr[judged])
@@ -523,7 +600,7 @@ def _scored_rows(table: ScoringTable, lanes: _Lanes, sg: _Segments, run_total: n
 def _run_total(sg: _Segments) -> np.ndarray:
     """Per lane row: the session's total micro-bits right after it."""
     cum_ub = np.cumsum(sg.ub)
-    prior_total = _from_prior(sg, lambda p: p.total_ubits, 0)
+    prior_total = _from_prior(sg, _TOTAL, 0)
     out: np.ndarray = cum_ub - (cum_ub - sg.ub)[sg.first][sg.seg] + prior_total[sg.seg]
     return out
 

@@ -25,9 +25,11 @@ Rules (shared by both forms):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
+from operator import attrgetter
 
 import numpy as np
 
@@ -50,20 +52,14 @@ FEATURES: tuple[str, ...] = (
 )
 
 
+@functools.lru_cache(maxsize=8192)  # a model's vocabulary and then some: the consumer hashes each token once
 def token_bit(token: str) -> int:
     """The token's bit in the distinct-actions mask: stable across processes and runs."""
     return hashlib.blake2b(token.encode(), digest_size=8).digest()[0] % MASK_BITS
 
 
 def token_bits(tokens: Iterable[str]) -> np.ndarray:
-    cache: dict[str, int] = {}
-    out: list[int] = []
-    for t in tokens:
-        b = cache.get(t)
-        if b is None:
-            b = cache[t] = token_bit(t)
-        out.append(b)
-    return np.asarray(out, dtype=np.int64)
+    return np.fromiter(map(token_bit, tokens), dtype=np.int64)
 
 
 def is_fail(token: str) -> bool:
@@ -150,11 +146,9 @@ class SignalColumns:
         rows = list(states)
         # the mask is unsigned: a token on bit 63 does not fit an int64
         cols = {
-            f.name: np.array([getattr(s, f.name) for s in rows], dtype=np.int64)
+            f.name: np.fromiter(map(attrgetter(f.name), rows), np.uint64 if f.name == "token_mask" else np.int64)
             for f in fields(cls)
-            if f.name != "token_mask"
         }
-        cols["token_mask"] = np.array([s.token_mask for s in rows], dtype=np.uint64)
         return cls(**cols)
 
     def with_rows(self, rows: np.ndarray, states: Sequence[SignalState]) -> SignalColumns:
@@ -170,6 +164,10 @@ class SignalColumns:
 
     def state(self, i: int) -> SignalState:
         return SignalState(**{f.name: int(getattr(self, f.name)[i]) for f in fields(self)})
+
+    def states(self, rows: np.ndarray) -> list[SignalState]:
+        """``state`` of each of ``rows``: a column at a time (in ``SignalState``'s field order, its arguments')."""
+        return list(map(SignalState, *(getattr(self, f.name)[rows].tolist() for f in fields(SignalState))))
 
 
 @dataclass(frozen=True)

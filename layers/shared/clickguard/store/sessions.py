@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import fields
+from operator import attrgetter
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -66,7 +67,8 @@ def to_item(state: UserState) -> dict[str, Any]:
             peak_mean_ubits=_n(s.peak_mean_ubits),
             llr_ubits=_n(s.llr_ubits),
             signals={"S": _pack_signals(s.signals)},
-            tokens={"M": {tok: {"L": [_n(n), _n(ub)]} for tok, n, ub in s.tokens}},
+            # The largest part of an item (a pair per token reached): written inline, not through ``_n``.
+            tokens={"M": {tok: {"L": [{"N": str(n)}, {"N": str(ub)}]} for tok, n, ub in s.tokens}},
         )
         if s.session_id is not None:
             item["session_id"] = {"S": s.session_id}
@@ -127,22 +129,23 @@ def from_item(item: dict[str, Any]) -> UserState:
 
 def _tokens(item: dict[str, Any]) -> tuple[tuple[str, int, int], ...]:
     stats = item.get("tokens", {}).get("M", {})
-    return tuple(sorted((t, int(v["L"][0]["N"]), int(v["L"][1]["N"])) for t, v in stats.items()))
+    return tuple(sorted([(t, int(n["N"]), int(ub["N"])) for t, (n, ub) in ((t, v["L"]) for t, v in stats.items())]))
 
 
 _SIGNAL_FIELDS = tuple(f.name for f in fields(SignalState))
+_SIGNAL_VALUES = attrgetter(*_SIGNAL_FIELDS)
 
 
 def _pack_signals(signals: SignalState) -> str:
     """The session's signal accumulators as one short string (12 integers): a fraction of a map's size."""
-    return ",".join(str(getattr(signals, name)) for name in _SIGNAL_FIELDS)
+    return ",".join(map(str, _SIGNAL_VALUES(signals)))
 
 
 def _unpack_signals(text: str) -> SignalState:
-    values = [int(v) for v in text.split(",")]
+    values = list(map(int, text.split(",")))
     if len(values) != len(_SIGNAL_FIELDS):
         raise ValueError(f"signals hold {len(values)} values, expected {len(_SIGNAL_FIELDS)}")
-    return SignalState(**dict(zip(_SIGNAL_FIELDS, values, strict=True)))
+    return SignalState(*values)
 
 
 def _recent_ids(item: dict[str, Any]) -> tuple[bytes, ...]:

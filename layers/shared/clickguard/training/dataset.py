@@ -14,7 +14,6 @@ the bad bytes, and the object is counted once as ``gzip_garbage``.
 from __future__ import annotations
 
 import contextlib
-import gc
 import zlib
 from collections import Counter
 from collections.abc import Iterable
@@ -38,6 +37,7 @@ from clickguard.events import (
     parse_amount,
     parse_object,
 )
+from clickguard.gc_pause import no_cyclic_gc
 
 _raw_decode = DECODER.raw_decode
 # Every byte but an opening bracket and a newline: what is left of a body is, line by line, its opening brackets.
@@ -167,14 +167,9 @@ class EventColumns:
         tuples and no reference cycles, so the cyclic collector only burns time re-walking them (about a third of
         the parse, measured); it is paused for the loop and restored after."""
         add = self.add_gzip_object if gzipped else self.add_object
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with no_cyclic_gc():
             for body in bodies:
                 add(body, source)
-        finally:
-            if was_enabled:
-                gc.enable()
 
     def add_gzip_object(self, body: bytes, source: UserKeySource = UserKeySource.SESSION_USER_ID) -> None:
         """One gzip archive object: the whole lines of its valid members; bad bytes counted as ``gzip_garbage``."""
