@@ -16,6 +16,7 @@ help:
 	@echo "make test         install everything, lint, run every test"
 	@echo "make train-local  train a model from a simulated export file into ./demo-out/models"
 	@echo "make bench        run the benchmarks in bench/ (prints figures and ratios)"
+	@echo "make bench-weblog detection quality on the second, unrelated simulator (web traffic with bots)"
 	@echo "make synth        cdk synth with the pinned CLI from package.json"
 	@echo "make layer        build the Lambda layer (no Docker) into build/layer/"
 

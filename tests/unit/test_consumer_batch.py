@@ -10,6 +10,7 @@ import pytest
 from clickguard.consumer.batch import Deps, process_batch
 from clickguard.consumer.flags import MESSAGE_FIELDS
 from clickguard.model import detector
+from clickguard.review.strength import score_strength
 from tests.consumer_support import (
     FakeFlags,
     FakeModel,
@@ -247,6 +248,7 @@ def test_an_allowed_user_is_flagged_again_when_the_behaviour_gets_stronger(recor
     d.allowlist = _allowing(dict(first, reasons=every_reason), margin=0.0)
     run(d, records)
     again = [json.loads(f.body) for f in d.flags.sent if f.user_key == first["user_key"]]
-    strength = first["score"] / first["threshold"]
-    assert again == [b for b in user_flags if b["score"] / b["threshold"] > strength]
+    strength = score_strength(first["score"], first["threshold"])
+    assert strength is not None and strength >= 1.0
+    assert again == [b for b in user_flags if (score_strength(b["score"], b["threshold"]) or 0.0) > strength]
     assert again  # this user's behaviour does grow stronger in the stream

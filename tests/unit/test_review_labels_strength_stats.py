@@ -61,15 +61,25 @@ def test_a_decision_log_object_is_a_label_line():
 
 def test_strength_is_the_score_in_units_of_its_threshold():
     assert score_strength(45.0, 30.0) == pytest.approx(1.5)
-    assert score_strength(45.0, 0.0) is None and score_strength(45.0, -1.0) is None
-    assert score_strength(float("inf"), 30.0) is None
+    assert score_strength(float("inf"), 30.0) is None and score_strength(1.0, float("nan")) is None
+
+
+@pytest.mark.parametrize("threshold", [-3.0, -1.05, 0.0, 0.4, 1.0, 12.0])
+def test_strength_is_one_at_the_threshold_and_grows_with_the_score_whatever_its_sign(threshold):
+    """A blended score's threshold can be 0 or negative: strength still starts at 1 and rises with the score, so
+    the allow-list's margin means "stronger" (``score / threshold`` would give none, or one that falls)."""
+    at = score_strength(threshold, threshold)
+    above = [score_strength(threshold + d, threshold) for d in (0.5, 1.0, 2.0)]
+    assert at == pytest.approx(1.0)
+    assert at < above[0] < above[1] < above[2]
+    assert score_strength(threshold + 1.0, threshold) == pytest.approx(1.0 + 1.0 / max(abs(threshold), 1.0))
     assert v1_strength(5.0, 30.0, 4.0, 40.0) == pytest.approx(1.25)
     assert v1_strength(2.0, 60.0, 4.0, 40.0) == pytest.approx(1.5)
 
 
 def test_a_flags_strength_by_its_schema_or_its_own_field():
     assert flag_strength(flag_v2(score=36.0, threshold=24.0)) == pytest.approx(1.5)
-    assert flag_strength(flag_v2(threshold=0.0)) is None
+    assert flag_strength(flag_v2(score=1.5, threshold=-0.5)) == pytest.approx(3.0)
     assert flag_strength(flag()) == pytest.approx(1.25)
     assert flag_strength(flag(strength=2.5)) == 2.5
     assert flag_strength(flag(thresholds={"mean_bits": 0, "total_bits": 40.0})) is None

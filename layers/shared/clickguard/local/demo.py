@@ -26,7 +26,6 @@ from clickguard.cli import producer_formats
 from clickguard.consumer.buckets import KIND as GROUP_KIND
 from clickguard.events import RejectedRecord, format_ms, parse_record
 from clickguard.files import open_binary
-from clickguard.local.metrics import metric_sum
 from clickguard.local.runtime import LocalRuntime
 from clickguard.model import artifact
 from clickguard.network.flags import RULE as NETWORK_KIND
@@ -407,20 +406,24 @@ def _replay_allowed(run: _Run, traffic: Traffic, flags: Sequence[dict[str, Any]]
     if not allowed:
         return {}
     lines = [_shifted(line) for line in traffic.day2_lines if _user_of(line) in allowed]
-    metrics_file = run.rt.output.path if run.rt.output else None
-    before = metric_sum(metrics_file, "FlagsSuppressed") if metrics_file else 0.0
+    before = _suppressed_so_far(run)
     produce(run.kinesis, run.h.stream_name, _entries(line for line in lines if line is not None))
     run.rt.wait_until_caught_up()
     again: list[flag_reader.FlagMessage] = []
     while got := flag_reader.receive(run.sqs, run.h.flag_queue_url, 1000, wait_s=1.0):
         again.extend(got)
         flag_reader.delete(run.sqs, run.h.flag_queue_url, got)
-    suppressed = (metric_sum(metrics_file, "FlagsSuppressed") if metrics_file else 0.0) - before
+    suppressed = _suppressed_so_far(run) - before
     run.log(
         f"day 3: the {len(allowed)} users reviewers allowed came back with the same behaviour: "
         f"{int(suppressed)} flags silenced by the allow-list, {len(again)} sent"
     )
     return {"allowed users": float(len(allowed)), "flags suppressed": suppressed, "flags sent again": float(len(again))}
+
+
+def _suppressed_so_far(run: _Run) -> float:
+    """``FlagsSuppressed`` over every consumer invocation so far (the handlers' metrics output)."""
+    return run.rt.output.metric_total("FlagsSuppressed") if run.rt.output else 0.0
 
 
 def _decision_days(run: _Run) -> list[DayTally]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from clickguard.local.emulator import apply_env
+from clickguard.local.metrics import metric_sum
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 
@@ -62,6 +63,12 @@ class HandlerOutput:
 
     def isatty(self) -> bool:
         return False
+
+    def metric_total(self, name: str) -> float:
+        """The sum of metric ``name`` over everything the handlers printed so far: the file is buffered, so it is
+        flushed first (unflushed lines would read as nothing)."""
+        self._file.flush()
+        return metric_sum(self.path, name)
 
     def install(self) -> HandlerOutput:
         self._original = sys.stdout

@@ -1,11 +1,12 @@
 """How strong a flag is: the number the allow-list compares to tell "the same behaviour" from "stronger".
 
-Strength is the flag's decision score over the threshold it passed, so 1 is where the rule fires and 1.5 is half as
-much again, whatever the detector's units:
+Strength says how far a flag's decision score is past the threshold it passed, so 1 is where the rule fires and
+1.5 is half as much again, whatever the detector's units:
 
-* schema 2 (detector v2): ``score / threshold`` (the score is the session's tail bits, blended with the supervised
-  part when the model has one; its threshold meets the alert budget and is positive in practice). A threshold
-  that is not positive gives no strength;
+* schema 2 (detector v2): ``1 + (score - threshold) / max(|threshold|, 1)``. The score is the session's tail bits,
+  or, when the model blends in its supervised part, a mix of robust z-scores and log-odds, whose threshold can be 0
+  or negative (``score / threshold`` would then give no strength, or one that falls as the score grows). For a
+  threshold of 1 or more this is ``score / threshold``; below, one unit of strength is one unit of the score;
 * schema 1 (the v1 rule, for flags still on the queue across an upgrade): ``max(mean bits / mean threshold,
   total bits / total threshold)``;
 * a message that carries its own ``strength`` is taken as it says.
@@ -22,10 +23,10 @@ from typing import Any
 
 
 def score_strength(score: float, threshold: float) -> float | None:
-    """Detector v2: the score in units of its threshold; None when the threshold is not a positive number."""
-    if not (math.isfinite(threshold) and threshold > 0 and math.isfinite(score)):
+    """Detector v2: how far ``score`` is past ``threshold`` (see above); None unless both are finite."""
+    if not (math.isfinite(threshold) and math.isfinite(score)):
         return None
-    return score / threshold
+    return 1.0 + (score - threshold) / max(abs(threshold), 1.0)
 
 
 def v1_strength(mean_bits: float, total_bits: float, mean_threshold: float, total_threshold: float) -> float | None:
