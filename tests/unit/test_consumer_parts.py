@@ -177,3 +177,21 @@ def test_state_item_round_trips_exactly():
     assert from_item(to_item(bare)) == bare
     legacy = {**to_item(bare), "recent_event_ids": {"L": [{"S": "e1"}, {"S": "e2"}]}}  # items from before digests
     assert from_item(legacy).recent_event_ids == ids
+
+
+def test_state_items_written_before_top_and_tokens_were_json_read_the_same():
+    """Until 2026-11-30 ``top`` was a list of lists and ``tokens`` a map of [events, micro-bits]; such items (still
+    in the table within their TTL) read back the state a new item does."""
+    tops = (TopTransition(9_000_000, 3, "login", "login#fail"), TopTransition(4_000_000, 1, "START", "caf\u00e9"))
+    tokens = (("caf\u00e9", 1, 4_000_000), ("login", 2, 1_500_000), ("login#fail", 1, 9_000_000))
+    s = SessionState("s-1", "login#fail", T0, T0 + 99, 4, 14_500_000, tops, tokens=tokens)
+    state = UserState("user-1", s, {SHARD: 7})
+    item = to_item(state)
+    assert set(item["top"]) == {"S"} and set(item["tokens"]) == {"S"}
+    old = {
+        **item,
+        "top": {"L": [{"L": [{"N": str(t.ubits)}, {"N": str(t.position)}, {"S": t.from_token}, {"S": t.to_token}]}
+                      for t in tops]},
+        "tokens": {"M": {tok: {"L": [{"N": str(n)}, {"N": str(ub)}]} for tok, n, ub in reversed(tokens)}},
+    }  # fmt: skip
+    assert from_item(old) == from_item(item) == state

@@ -9,11 +9,16 @@ failed user keys, never raised, so the orchestrator can checkpoint precisely.
 Item layout (one per user, no personal data beyond the key)::
 
     user_key (S, partition key)   last_token, session_id, first_ts_ms, last_ts_ms, transitions, total_ubits (exact),
-    total_bits, mean_bits (readable), top [[ubits, position, from, to] x3], seqs {shard: 129-digit padded seq},
+    total_bits, mean_bits (readable), top (S: JSON [[ubits, position, from, to] x3]), seqs {shard: 129-digit
+    padded seq},
     recent_ids (B: 8-byte digests of the last event ids), last_flag {ts_ms, model_version, flag_id, reasons},
     expires_at (N, TTL), version (N: writes so far), and detector v2's session state: peak_mean_ubits (N),
-    signals (S: the 12 accumulators of ``model.signals.SignalState``, comma-separated), tokens {token: [events,
-    micro-bits]}, llr_ubits (N: the session's "blocked vs good" log-likelihood ratio, ``model.llr``)
+    signals (S: the 12 accumulators of ``model.signals.SignalState``, comma-separated), tokens (S: JSON [[token,
+    events, micro-bits], ...]), llr_ubits (N: the session's "blocked vs good" log-likelihood ratio, ``model.llr``)
+
+``top`` and ``tokens`` are one JSON string each, not DynamoDB lists and maps: a map costs one small dict per token
+and number to build and to read back (about half of writing an item, measured), a string one C call. Items written
+before hold them as a list and a map, and are read as they are.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from dataclasses import fields
 from operator import attrgetter
 from typing import Any
 
+import msgspec
 from botocore.exceptions import BotoCoreError, ClientError
 
 from clickguard import settings
@@ -39,6 +45,8 @@ WRITE_LIMIT = 25
 KEY = settings.SESSION_TABLE_KEY
 TTL = settings.SESSION_TABLE_TTL_ATTRIBUTE
 VERSION = "version"  # writes so far: the conditional mode's guard
+_encode = msgspec.json.encode
+_decode = msgspec.json.Decoder(list[list[Any]]).decode
 _THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
 
 
@@ -63,12 +71,11 @@ def to_item(state: UserState) -> dict[str, Any]:
             total_ubits=_n(s.total_ubits),
             total_bits={"N": f"{s.total_bits:.6f}"},
             mean_bits={"N": f"{s.mean_bits:.6f}"},
-            top={"L": [{"L": [_n(t.ubits), _n(t.position), {"S": t.from_token}, {"S": t.to_token}]} for t in s.top]},
+            top={"S": _json([(t.ubits, t.position, t.from_token, t.to_token) for t in s.top])},
             peak_mean_ubits=_n(s.peak_mean_ubits),
             llr_ubits=_n(s.llr_ubits),
             signals={"S": _pack_signals(s.signals)},
-            # The largest part of an item (a pair per token reached): written inline, not through ``_n``.
-            tokens={"M": {tok: {"L": [{"N": str(n)}, {"N": str(ub)}]} for tok, n, ub in s.tokens}},
+            tokens={"S": _json(s.tokens)},
         )
         if s.session_id is not None:
             item["session_id"] = {"S": s.session_id}
@@ -97,10 +104,7 @@ def from_item(item: dict[str, Any]) -> UserState:
             last_ts_ms=int(item["last_ts_ms"]["N"]),
             transitions=int(item["transitions"]["N"]),
             total_ubits=int(item["total_ubits"]["N"]),
-            top=tuple(
-                TopTransition(int(t["L"][0]["N"]), int(t["L"][1]["N"]), t["L"][2]["S"], t["L"][3]["S"])
-                for t in item.get("top", {}).get("L", ())
-            ),
+            top=_top(item.get("top", {})),
             # Items written before detector v2 lack these: the session's signals restart from its next event.
             peak_mean_ubits=int(item["peak_mean_ubits"]["N"]) if "peak_mean_ubits" in item else -1,
             signals=_unpack_signals(item["signals"]["S"]) if "signals" in item else SignalState(),
@@ -127,8 +131,24 @@ def from_item(item: dict[str, Any]) -> UserState:
     )
 
 
+def _json(rows: Sequence[tuple[Any, ...]]) -> str:
+    return _encode(rows).decode()
+
+
+def _top(attr: dict[str, Any]) -> tuple[TopTransition, ...]:
+    if "S" in attr:
+        return tuple(TopTransition(*row) for row in _decode(attr["S"]))
+    return tuple(  # an item written before: a list of lists
+        TopTransition(int(t["L"][0]["N"]), int(t["L"][1]["N"]), t["L"][2]["S"], t["L"][3]["S"])
+        for t in attr.get("L", ())
+    )
+
+
 def _tokens(item: dict[str, Any]) -> tuple[tuple[str, int, int], ...]:
-    stats = item.get("tokens", {}).get("M", {})
+    attr = item.get("tokens", {})
+    if "S" in attr:
+        return tuple(sorted(map(tuple, _decode(attr["S"]))))
+    stats = attr.get("M", {})  # an item written before: a map of [events, micro-bits]
     return tuple(sorted([(t, int(n["N"]), int(ub["N"])) for t, (n, ub) in ((t, v["L"]) for t, v in stats.items())]))
 
 
