@@ -45,7 +45,7 @@ def _table(supervised: bool, min_events: int = 3) -> ScoringTable:
     rng = np.random.default_rng(3)
     counts = rng.integers(0, 20, (len(TOKENS), len(TOKENS)))
     microbits = to_microbits(surprisal_bits(smoothed_probabilities(counts, 0.5)))
-    scorer = LiveDetector(detector.FEATURES, _tables(1), _blend(2) if supervised else None, len(TOKENS))
+    scorer = LiveDetector(detector.FEATURES, _tables(1), _blend(2) if supervised else None)
     # a signed "blocked vs good" table, as a model with labels carries (``model.llr``)
     llr = rng.integers(-3_000_000, 3_000_000, (len(TOKENS), len(TOKENS))) if supervised else None
     return ScoringTable(TOKENS, microbits, "v-test", min_events, scorer, llr)
@@ -112,9 +112,9 @@ def test_scores_start_at_min_events_and_grow_with_odd_behaviour():
 
 
 def test_explanation_names_every_signal_with_value_typical_and_bits_strongest_first():
-    scorer = LiveDetector(detector.FEATURES, _tables(1), _blend(2), len(TOKENS))
+    scorer = LiveDetector(detector.FEATURES, _tables(1), _blend(2))
     row = np.array([9.0, 50.0, 80.0, 40.0, 30.0, 0.0, 1.0, 0.9, 0.05])
-    signals = scorer.explain(row, token_units=0)
+    signals = scorer.explain(row)
     names = [s.name for s in signals]
     assert set(names) == {*detector.FEATURES, SUPERVISED} and names[-1] == SUPERVISED
     bits = [s.bits for s in signals[:-1]]
@@ -130,4 +130,4 @@ def test_a_supervised_part_of_the_wrong_width_is_refused():
     x = np.random.default_rng(0).random((40, fit.forest.n_features + 1))
     wider = dataclasses.replace(fit, forest=fit_supervised(x, np.arange(40) % 4 == 0))
     with pytest.raises(ValueError, match="inputs"):
-        LiveDetector(detector.FEATURES, _tables(1), wider, len(TOKENS))
+        LiveDetector(detector.FEATURES, _tables(1), wider)

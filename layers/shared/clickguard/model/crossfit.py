@@ -130,8 +130,7 @@ def out_of_fold(
     inputs per user (and the LLR table they imply) when only the ``blocked`` users count as blocked: each fold's
     model learns from, and its users are scored under, a chain that never counted the fold's own users.
     ``worst_score`` is per user (the unsupervised score of their worst session), ``positive`` the labels."""
-    n_tokens = len(model.tokens)
-    unsupervised = window_scores(model, LiveDetector(features, tables, None, n_tokens), window)
+    unsupervised = window_scores(model, LiveDetector(features, tables, None), window)
     z_u = np.full(len(unsupervised), np.nan)
     z_l = np.full(len(unsupervised), np.nan)
     fold = user_folds(window.names, positive, seed)
@@ -145,6 +144,6 @@ def out_of_fold(
         if not len(rows):
             continue
         z_only = BlendFit(learner, scale, 1.0, False, np.nan, np.nan, 0, 0)
-        z_l[rows] = window_scores(model, LiveDetector(features, tables, z_only, n_tokens), window, rows, sup.llr)
+        z_l[rows] = window_scores(model, LiveDetector(features, tables, z_only), window, rows, sup.llr)
         z_u[rows] = (unsupervised[rows] - scale.unsupervised_center) / scale.unsupervised_scale
     return OutOfFold(unsupervised, z_u, z_l)

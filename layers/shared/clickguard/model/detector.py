@@ -224,7 +224,7 @@ def supervision(model: Model, sess: Sessions, worst: Worst, blocked_users: np.nd
 
 def live(detector: Detector, model: Model) -> LiveDetector:
     """The detector compiled for per-event scoring against ``model``'s vocabulary."""
-    return LiveDetector(FEATURES, detector.tables, detector.blend, len(model.tokens), detector.threshold)
+    return LiveDetector(FEATURES, detector.tables, detector.blend, detector.threshold)
 
 
 def scoring_table(model: Model) -> ScoringTable:
@@ -325,7 +325,7 @@ def _fit_blend(
     validation) and each user's out-of-fold peak score under what was kept (``crossfit``)."""
     worst = worst_sessions(tables, sess)
     if positive.sum() < FOLDS or (~positive).sum() < FOLDS:
-        scorer = LiveDetector(FEATURES, tables, None, len(model.tokens))
+        scorer = LiveDetector(FEATURES, tables, None)
         return None, None, peak_per_user(window_scores(model, scorer, window), window.owner, len(sess.names))
 
     def supervision_of(blocked_users: np.ndarray) -> Supervision:

@@ -4,8 +4,7 @@ a flag carries. ``scoring.score_batch`` calls ``score_rows`` on every event of a
 The supervised part is a small random forest (``model.forest``) on ``[feature bits, log(1 + events), LLR total, LLR
 mean]`` (``SUPERVISED_EXTRA`` after the bits; the LLR is the thesis's "blocked vs good" log-likelihood ratio of the
 session's path, ``model.llr``, streamed like the surprisal): every input is a number the session state already
-holds, so the forest reads no state of its own. It reads no token shares, so ``token_units`` (the running sum the
-scoring table keeps per session for a part linear in the token counts) is all zeros.
+holds, so the forest reads no state of its own.
 """
 
 from __future__ import annotations
@@ -58,7 +57,6 @@ class LiveDetector:
         names: tuple[str, ...],
         tables: TailTables,
         blend_fit: BlendFit | None,
-        n_tokens: int,
         threshold: float = float("inf"),
     ) -> None:
         self.names = names
@@ -66,33 +64,28 @@ class LiveDetector:
         self.tables = tables
         self.blend = blend_fit
         self.events_col = names.index("events")
-        self._units = np.zeros(n_tokens, dtype=np.int64)
         if blend_fit is not None and blend_fit.forest.n_features != len(names) + len(SUPERVISED_EXTRA):
             raise ValueError(
                 f"the supervised part reads {blend_fit.forest.n_features} inputs, this model needs "
                 f"{len(names) + len(SUPERVISED_EXTRA)}"
             )
 
-    @property
-    def token_units(self) -> np.ndarray:
-        return self._units
-
-    def score_rows(self, features: np.ndarray, token_units: np.ndarray, llr_ubits: np.ndarray) -> np.ndarray:
+    def score_rows(self, features: np.ndarray, llr_ubits: np.ndarray) -> np.ndarray:
         unsupervised: np.ndarray = tail_score(self.tables, features)
         if self.blend is None:
             return unsupervised
-        logit = self._logit(features, token_units, llr_ubits)
+        logit = self._logit(features, llr_ubits)
         return blend(unsupervised, logit, self.blend.weight, self.blend.scale)
 
-    def _logit(self, features: np.ndarray, token_units: np.ndarray, llr_ubits: np.ndarray) -> np.ndarray:
-        """The forest's log-odds per row (``token_units`` is unused: the forest reads no token shares)."""
+    def _logit(self, features: np.ndarray, llr_ubits: np.ndarray) -> np.ndarray:
+        """The forest's log-odds per row."""
         bits = feature_bits(self.tables, features)
         events = features[:, self.events_col]
         llr_total = np.asarray(llr_ubits, dtype=np.float64) / MICROBITS_PER_BIT
         x = np.column_stack([bits, np.log1p(events), llr_total, llr_total / np.maximum(events, 1.0)])
         return predict_logit(self.blend.forest, x)  # type: ignore[union-attr]
 
-    def explain(self, features: np.ndarray, token_units: int = 0, llr_ubits: int = 0) -> list[Signal]:
+    def explain(self, features: np.ndarray, llr_ubits: int = 0) -> list[Signal]:
         """Each signal of one session (its feature row), the most surprising first; the supervised part's logit
         last when it is blended in."""
         row = np.asarray(features, dtype=np.float64)[None, :]
@@ -109,7 +102,7 @@ class LiveDetector:
         ]
         out.sort(key=lambda s: -s.bits)
         if self.blend is not None and self.blend.weight > 0:
-            logit = float(self._logit(row, np.array([token_units]), np.array([llr_ubits]))[0])
+            logit = float(self._logit(row, np.array([llr_ubits]))[0])
             # No typical value: the forest's log-odds over the users it learnt are not what a new user's look like.
             out.append(Signal(SUPERVISED, logit, None, 0.0))
         return out

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from itertools import chain, compress, pairwise, repeat
+from itertools import chain, compress, pairwise
 from operator import attrgetter
 from typing import Protocol
 
@@ -101,17 +101,11 @@ class RowScorer(Protocol):
 
     threshold: float  # a session whose score passes it fires
 
-    @property
-    def token_units(self) -> np.ndarray:
-        """int64 per vocabulary token: the supervised part's weight of one event of that token (0: none)."""
+    def score_rows(self, features: np.ndarray, llr_ubits: np.ndarray) -> np.ndarray:
+        """Per row (an event's session so far): its ``FEATURES`` and its log-likelihood ratio in micro-bits."""
         ...
 
-    def score_rows(self, features: np.ndarray, token_units: np.ndarray, llr_ubits: np.ndarray) -> np.ndarray:
-        """Per row (an event's session so far): its ``FEATURES``, the sum of its events' token units and its
-        log-likelihood ratio in micro-bits."""
-        ...
-
-    def explain(self, features: np.ndarray, token_units: int = 0, llr_ubits: int = 0) -> list[Signal]:
+    def explain(self, features: np.ndarray, llr_ubits: int = 0) -> list[Signal]:
         """One session's signals (its feature row), the strongest first."""
         ...
 
@@ -159,13 +153,6 @@ class ScoringTable:
     def vocabulary_token(self, token: str) -> str:
         """The token as the model knows it (anything outside the vocabulary counts as ``OTHER``)."""
         return self.tokens[self.state_of(token)]
-
-    def token_units_of(self, tokens: Sequence[tuple[str, int, int]]) -> int:
-        """The supervised part's units of a session's token counts (0 without a scorer)."""
-        if self.scorer is None or not tokens:
-            return 0
-        units = self.scorer.token_units
-        return int(sum(int(units[self.state_of(t)]) * n for t, n, _ in tokens))
 
 
 def _count_token(tokens: tuple[tuple[str, int, int], ...], token: str, ub: int) -> tuple[tuple[str, int, int], ...]:
@@ -240,9 +227,8 @@ def score_state(state: SessionState, table: ScoringTable) -> float:
     number ``score_batch`` reported after the session's latest event."""
     if table.scorer is None or state.transitions < table.min_events:
         return float("-inf")
-    units = np.array([table.token_units_of(state.tokens)], dtype=np.int64)
     llr = np.array([state.llr_ubits], dtype=np.int64)
-    return float(table.scorer.score_rows(state_features(state)[None, :], units, llr)[0])
+    return float(table.scorer.score_rows(state_features(state)[None, :], llr)[0])
 
 
 @dataclass(frozen=True)
@@ -432,16 +418,6 @@ class _PriorTokens:
         return cls(seg, list(names), np.array(events, np.int64), np.array(ubits, np.int64))
 
 
-def _prior_units(table: ScoringTable, sg: _Segments) -> np.ndarray:
-    """Per segment: the supervised part's units of the continued session's token counts (``token_units_of``)."""
-    out = np.zeros(len(sg.first), dtype=np.int64)
-    if table.scorer is not None and len(sg.prior_tokens.seg):
-        pt = sg.prior_tokens
-        state = np.fromiter(map(table.index.get, pt.names, repeat(OTHER_INDEX)), np.int64, len(pt.names))
-        np.add.at(out, pt.seg, table.scorer.token_units[state] * pt.events)
-    return out
-
-
 def _tops(lanes: _Lanes, br: Breaks, sg: _Segments) -> list[list[TopTransition]]:
     """Top-K per segment: this batch's transitions, plus the kept top of each continued prior session."""
     cand = np.flatnonzero(lanes.real & (sg.ub > 0))
@@ -588,10 +564,8 @@ def _scored_rows(table: ScoringTable, lanes: _Lanes, sg: _Segments, run_total: n
     llr = seg_cumsum(step_llr, seg, seg_first, prior_llr)
     scores = np.full(len(r), -np.inf)
     if table.scorer is not None and judged.any():
-        prior_units = _prior_units(table, sg)
-        units = seg_cumsum(table.scorer.token_units[lanes.tok[r]], seg, seg_first, prior_units)
         x = np.column_stack([peak / _MB, total / _MB, signal_x])
-        scores[judged] = table.scorer.score_rows(x[judged], units[judged], llr[judged])
+        scores[judged] = table.scorer.score_rows(x[judged], llr[judged])
     final_peak = np.where(has_rows, peak[last_row], prior_peak)
     final_llr = np.where(has_rows, llr[last_row], prior_llr)
     return _ScoredRows(r, scores, final, final_peak, final_llr)

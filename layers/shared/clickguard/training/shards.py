@@ -272,7 +272,7 @@ def _per_user_max(values: np.ndarray, window: WindowEvents) -> np.ndarray:
 def _scorer(model: Model, request: dict[str, Any], blend: dict[str, Any] | None = None) -> LiveDetector:
     tables = TailTables.from_dict(request["tables"])
     fit = BlendFit.from_dict(blend) if blend is not None else None
-    return LiveDetector(detector.FEATURES, tables, fit, len(model.tokens))
+    return LiveDetector(detector.FEATURES, tables, fit)
 
 
 def peaks_pass(p: Prepared, request: dict[str, Any]) -> dict[str, Any]:
