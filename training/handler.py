@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from clickguard import settings
 from clickguard.store.trainer import s3_trainer_ports
-from clickguard.training.job import TrainingConfig, TrainingReport, run_training
+from clickguard.training.job import TrainingConfig, TrainingReport, outcome_metrics, run_training
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or settings.TRAINER_SERVICE
 logger = Logger(service=SERVICE)
@@ -41,15 +41,9 @@ def scheduled_time(event: dict[str, Any]) -> datetime:
 
 def record_metrics(report: TrainingReport) -> None:
     metrics.add_metric("ArchiveObjectsRead", MetricUnit.Count, report.objects_read)
-    metrics.add_metric(settings.METRIC_EVENTS_READ, MetricUnit.Count, report.events)
-    metrics.add_metric(settings.METRIC_LINES_REJECTED, MetricUnit.Count, sum(report.rejected.values()))
     metrics.add_metric(settings.METRIC_TRAINING_SECONDS, MetricUnit.Seconds, report.seconds.get("total", 0.0))
-    if report.status == "published":
-        metrics.add_metric(settings.METRIC_MODEL_PUBLISHED, MetricUnit.Count, 1)
-        metrics.add_metric(settings.METRIC_SESSIONS, MetricUnit.Count, report.stats["sessions"])
-        metrics.add_metric(settings.METRIC_VOCABULARY_SIZE, MetricUnit.Count, report.stats["vocabulary_size"])
-    else:
-        metrics.add_metric(settings.METRIC_MODEL_SKIPPED, MetricUnit.Count, 1)
+    for name, value in outcome_metrics(report.as_dict()):
+        metrics.add_metric(name, MetricUnit.Count, value)
 
 
 @logger.inject_lambda_context(log_event=False)

@@ -22,6 +22,7 @@ from clickguard.store.labels import S3Labels
 from clickguard.store.partitions import S3Partitions
 from clickguard.training import steps
 from clickguard.training.distributed import DistributedConfig, DistributedPorts
+from clickguard.training.job import outcome_metrics
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or settings.TRAINER_SERVICE  # it reports as the trainer
 logger = Logger(service=SERVICE)
@@ -40,15 +41,8 @@ PORTS = DistributedPorts(
 
 
 def record_metrics(out: dict[str, Any]) -> None:
-    report = out["report"]
-    metrics.add_metric(settings.METRIC_EVENTS_READ, MetricUnit.Count, report["events"])
-    metrics.add_metric(settings.METRIC_LINES_REJECTED, MetricUnit.Count, sum(report["rejected"].values()))
-    if report["status"] == "published":
-        metrics.add_metric(settings.METRIC_MODEL_PUBLISHED, MetricUnit.Count, 1)
-        metrics.add_metric(settings.METRIC_SESSIONS, MetricUnit.Count, report["stats"]["sessions"])
-        metrics.add_metric(settings.METRIC_VOCABULARY_SIZE, MetricUnit.Count, report["stats"]["vocabulary_size"])
-    else:
-        metrics.add_metric(settings.METRIC_MODEL_SKIPPED, MetricUnit.Count, 1)
+    for name, value in outcome_metrics(out["report"]):
+        metrics.add_metric(name, MetricUnit.Count, value)
 
 
 @logger.inject_lambda_context(log_event=False)

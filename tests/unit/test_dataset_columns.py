@@ -50,7 +50,7 @@ def canonical(draw: st.DrawFn) -> dict[str, object]:
 def read(body: bytes, columnwise: bool, monkeypatch: pytest.MonkeyPatch) -> EventColumns:
     with monkeypatch.context() as m:
         if not columnwise:
-            m.setattr(dataset, "_struct_columns", lambda structs: None)
+            m.setattr(dataset, "struct_columns", lambda structs: None)
         cols = EventColumns()
         cols.add_object(body)
     return cols
@@ -77,6 +77,7 @@ def test_plain_object_is_read_column_at_a_time() -> None:
     ]
     structs = dataset.parse_lines(b"", [json.dumps(e).encode() for e in lines])
     assert structs is not None and structs[1]
-    columns = dataset._struct_columns(structs[0])
-    assert columns is not None
+    found = dataset.struct_columns(structs[0])
+    assert found is not None
+    columns = found[0]
     assert columns.tokens == ["login#fail", "view"]

@@ -104,6 +104,8 @@ class UserKeySource(enum.StrEnum):
 _SUCCESS = frozenset({"success", "succeeded", "ok", "true", "1", "pass"})
 _FAIL = frozenset({"fail", "failed", "failure", "error", "false", "0", "denied"})
 _PLAIN_OUTCOMES = {"success": False, "fail": True, "ok": False, "failure": True, "error": True}
+# What each plain outcome appends to the event type (none for no outcome).
+_SUFFIX: dict[str | None, str] = {None: ""} | {k: FAIL_SUFFIX if bad else "" for k, bad in _PLAIN_OUTCOMES.items()}
 _MAX_USER = settings.MAX_USER_KEY_CHARS
 _MAX_TYPE = settings.MAX_EVENT_TYPE_CHARS
 _new_tuple = tuple.__new__  # builds an Event without NamedTuple's Python-level __new__ (hot path)
@@ -227,9 +229,9 @@ def canonical_event(
         and not user[-1].isspace()
         and not event_type[0].isspace()
         and not event_type[-1].isspace()
-        and (outcome is None or (type(outcome) is str and outcome in _PLAIN_OUTCOMES))
+        and (outcome is None or (type(outcome) is str and outcome in _SUFFIX))
     ):
-        token = event_type + FAIL_SUFFIX if outcome is not None and _PLAIN_OUTCOMES[outcome] else event_type
+        token = event_type + _SUFFIX[outcome]
         user_key = user
     else:
         user_key = user_key_of(user)
@@ -274,8 +276,6 @@ def canonical_columns(
 
 
 _NONE = type(None)
-# What each plain outcome appends to the event type (none for no outcome).
-_SUFFIX: dict[str | None, str] = {None: ""} | {k: FAIL_SUFFIX if bad else "" for k, bad in _PLAIN_OUTCOMES.items()}
 
 
 def _plain_keys(values: list[Any], cap: int) -> bool:

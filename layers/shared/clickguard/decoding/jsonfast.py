@@ -36,6 +36,7 @@ import msgspec
 from clickguard import settings
 from clickguard.events import (
     MAX_DEPTH,
+    CanonicalColumns,
     Event,
     Reason,
     RejectedRecord,
@@ -237,17 +238,26 @@ def _safe_records(body: bytes, datas: Sequence[bytes], longest: int) -> bool:
     return max(map(int.__add__, braces, brackets)) <= MAX_DEPTH
 
 
-def _fast_columns(structs: list[_Canonical]) -> list[Event | None] | None:
-    """The events a column at a time (``events.canonical_columns``) when every struct is a plain canonical event on
-    ``canonical_event``'s fast path with valid network fields; None when one is not."""
+def struct_columns(structs: list[_Canonical]) -> tuple[CanonicalColumns, Iterable[Any], Iterable[Any]] | None:
+    """The structs' ``Event`` fields a column at a time (``events.canonical_columns``), with their amounts and friend
+    keys, when every struct is a plain canonical event on ``canonical_event``'s fast path with valid network fields;
+    None when one is not (each then needs its own verdict). The consumer's and the trainer's batch decoding."""
     if any(map(_ENVELOPE, structs)):
         return None
     net = _network_columns(structs)
     cols = canonical_columns(*(list(map(get, structs)) for get in _FIELDS)) if net is not None else None
     if cols is None or net is None:
         return None
+    return cols, *net
+
+
+def _fast_columns(structs: list[_Canonical]) -> list[Event | None] | None:
+    found = struct_columns(structs)
+    if found is None:
+        return None
+    cols, amounts, friends = found
     # tuple.__new__ builds each Event without NamedTuple's Python-level __new__
-    return list(map(tuple.__new__, repeat(Event), zip(*cols, *net, strict=False)))
+    return list(map(tuple.__new__, repeat(Event), zip(*cols, amounts, friends, strict=False)))
 
 
 def _network_columns(structs: list[_Canonical]) -> tuple[Iterable[Any], Iterable[Any]] | None:

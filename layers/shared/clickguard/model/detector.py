@@ -33,7 +33,8 @@ from clickguard.model.crossfit import WindowEvents, out_of_fold, window_scores
 from clickguard.model.live import SUPERVISED_EXTRA, LiveDetector
 from clickguard.model.llr import BlockedChain
 from clickguard.model.model import Model
-from clickguard.model.operating import precision_cut, realised
+from clickguard.model.operating import precision_cut
+from clickguard.model.operating import summary as operating_summary
 from clickguard.model.scoring import EventBatch, EventSeries, ScoringTable
 from clickguard.model.scoring import event_scores as batch_scores
 from clickguard.model.sessions import late_events, previous_states, session_starts
@@ -304,17 +305,7 @@ def fit(model: Model, events: EventSeries, blocked: Collection[str] = (), seed: 
         scorer = live(Detector(tables, float("inf"), blend, p.alert_budget, len(rows)), model)
         peaks = peak_per_user(window_scores(model, scorer, window, llr=llr), window.owner, len(sess.names))
         cut = threshold_for_budget(peaks[~positive], p.alert_budget)
-    precision, recall, flagged = realised(validated, positive, cut)
-    operating = {
-        "rule": "budget" if by_precision is None else "precision",
-        "budget": p.alert_budget,
-        "target_precision": p.target_precision,
-        "max_share": p.max_flag_share,
-        "labelled_users": int(positive.sum()),
-        "validated_flags": flagged,
-        "validated_precision": precision if positive.any() else None,
-        "validated_recall": recall if positive.any() else None,
-    }
+    operating = operating_summary(validated, positive, cut, by_precision is None, p)
     return Detector(tables, float(cut), blend, p.alert_budget, len(rows), operating, chain)
 
 

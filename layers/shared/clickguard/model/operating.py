@@ -14,8 +14,11 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
+
+from clickguard.model.model import ModelParams
 
 TARGET_PRECISION = 0.8
 Z = 1.2816  # one-sided 90% confidence
@@ -61,6 +64,23 @@ def precision_cut(
         return None
     k = int(flagged[np.flatnonzero(ok)[-1]])
     return float(s[k]) if k < len(s) else float("-inf")
+
+
+def summary(scores: np.ndarray, labels: np.ndarray, cut: float, by_budget: bool, params: ModelParams) -> dict[str, Any]:
+    """``stats.detector.operating``: which rule set ``cut``, the settings it used and what the cut realises on the
+    users' validated ``scores`` (precision and recall only where ``labels`` hold a positive)."""
+    y = np.asarray(labels, dtype=bool)
+    precision, recall, flagged = realised(scores, y, cut)
+    return {
+        "rule": "budget" if by_budget else "precision",
+        "budget": params.alert_budget,
+        "target_precision": params.target_precision,
+        "max_share": params.max_flag_share,
+        "labelled_users": int(y.sum()),
+        "validated_flags": flagged,
+        "validated_precision": precision if y.any() else None,
+        "validated_recall": recall if y.any() else None,
+    }
 
 
 def realised(scores: np.ndarray, labels: np.ndarray, cut: float) -> tuple[float, float, int]:

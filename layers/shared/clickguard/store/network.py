@@ -14,7 +14,6 @@ Item layout: key ``user_key`` (S) + ``part`` (S, ``friends`` or ``purchases``), 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
 from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -23,7 +22,7 @@ from clickguard import settings
 from clickguard.consumer.kinesis_event import pad_seq
 from clickguard.network.state import FriendsItem, Part, Purchase, PurchasesItem
 from clickguard.store.bounded import InvocationBoundStore
-from clickguard.store.retry import Backoff, chunks, run_all
+from clickguard.store.retry import chunks, run_all
 
 GET_LIMIT = 100
 WRITE_LIMIT = 25
@@ -80,16 +79,6 @@ def _key(part: Part, user: str) -> dict[str, Any]:
 class DynamoNetworkStore(InvocationBoundStore):
     """As ``store.sessions.DynamoSessionStore``: no write starts when less than ``min_seconds_left`` of the
     invocation remain (``time_left``, set per invocation), so none can land after the next invocation's."""
-
-    def __init__(
-        self,
-        client: Any,
-        table: str,
-        executor: Executor | None = None,
-        backoff: Backoff | None = None,
-        min_seconds_left: float = 0.0,
-    ) -> None:
-        super().__init__(client, table, executor, backoff, min_seconds_left)
 
     def get_friends(self, user_keys: Sequence[str]) -> tuple[dict[str, FriendsItem], set[str]]:
         return self._get(Part.FRIENDS, user_keys, friends_from_item)

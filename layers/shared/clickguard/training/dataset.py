@@ -18,23 +18,18 @@ import zlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from operator import attrgetter
 from typing import Any
 
 from clickguard import settings
 from clickguard.decoding import DecodeConfig, Decoder
-from clickguard.decoding.jsonfast import parse_lines, struct_event
+from clickguard.decoding.jsonfast import parse_lines, struct_columns, struct_event
 from clickguard.events import (
     DECODER,
     MAX_DEPTH,
-    CanonicalColumns,
     Event,
     Reason,
     RejectedRecord,
     UserKeySource,
-    canonical_columns,
-    friend_key,
-    parse_amount,
     parse_object,
 )
 from clickguard.gc_pause import no_cyclic_gc
@@ -111,10 +106,11 @@ class EventColumns:
     def _add_structs(self, structs: list[Any]) -> None:
         """Typed canonical structs -> columns: a column at a time when every event takes ``canonical_event``'s fast
         path (``canonical_columns``), else event by event, each bad one counted."""
-        columns = _struct_columns(structs)
-        if columns is None:
+        found = struct_columns(structs)
+        if found is None:
             self._extend(self._parse_structs(structs))
             return
+        columns = found[0]  # the network fields are checked there, and kept by the consumer, not by training
         self.users.extend(columns.users)
         self.tokens.extend(columns.tokens)
         self.ts_ms.extend(columns.ts_ms)
@@ -204,28 +200,6 @@ class EventColumns:
             self.ts_ms.extend(ts_ms)
             self.session_ids.extend(session_ids)
             self.event_ids.extend(event_ids)
-
-
-_FIELDS = tuple(map(attrgetter, ("user_id", "event_type", "outcome", "timestamp", "session_id", "event_id")))
-
-
-def _struct_columns(structs: list[Any]) -> CanonicalColumns | None:
-    """The structs' columns when every event takes the fast path and its network fields (kept by the consumer,
-    not by training) are valid; None when one event needs its own verdict."""
-    attrs = list(filter(None, map(_ATTRIBUTES, structs)))
-    try:
-        for check, get in _NETWORK:
-            values = list(map(get, attrs))
-            if values.count(None) < len(values):
-                list(map(check, values))
-    except RejectedRecord:
-        return None
-    users, types, outcomes, timestamps, sids, eids = (list(map(get, structs)) for get in _FIELDS)
-    return canonical_columns(users, types, outcomes, timestamps, sids, eids)
-
-
-_ATTRIBUTES = attrgetter("attributes")
-_NETWORK = ((parse_amount, attrgetter("amount")), (friend_key, attrgetter("friend_id")))
 
 
 def _decode_all(body: bytes, lines: list[bytes]) -> tuple[list[Any], bool] | None:

@@ -117,6 +117,22 @@ class TrainingReport:
         return asdict(self)
 
 
+def outcome_metrics(report: Mapping[str, Any]) -> list[tuple[str, float]]:
+    """The counts every trainer Lambda publishes of a run (``TrainingReport.as_dict`` form: the single pass's and
+    the distributed run's reduce alike): events read, lines rejected, and the model published or not."""
+    out: list[tuple[str, float]] = [
+        (settings.METRIC_EVENTS_READ, report["events"]),
+        (settings.METRIC_LINES_REJECTED, sum(report["rejected"].values())),
+    ]
+    if report["status"] == "published":
+        out.append((settings.METRIC_MODEL_PUBLISHED, 1))
+        out.append((settings.METRIC_SESSIONS, report["stats"]["sessions"]))
+        out.append((settings.METRIC_VOCABULARY_SIZE, report["stats"]["vocabulary_size"]))
+    else:
+        out.append((settings.METRIC_MODEL_SKIPPED, 1))
+    return out
+
+
 def iso(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 

@@ -37,7 +37,8 @@ from clickguard.model import detector, group_fit, robust
 from clickguard.model.crossfit import user_folds
 from clickguard.model.llr import BlockedChain
 from clickguard.model.model import Model, ModelParams, Thresholds
-from clickguard.model.operating import precision_cut, realised
+from clickguard.model.operating import precision_cut
+from clickguard.model.operating import summary as operating_summary
 from clickguard.model.supervised import (
     FOLDS,
     WEIGHTS,
@@ -429,18 +430,8 @@ def _on_peaks(state: RunState, results: Sequence[dict[str, Any]]) -> dict[str, A
 
 def _finish(state: RunState, cut: float, by_budget: bool) -> dict[str, Any]:
     assert state.positive is not None and state.validated is not None
-    positive, p = state.positive, state.spec.params
-    precision, recall, flagged = realised(state.validated, positive, cut)
-    operating = {
-        "rule": "budget" if by_budget else "precision",
-        "budget": p.alert_budget,
-        "target_precision": p.target_precision,
-        "max_share": p.max_flag_share,
-        "labelled_users": int(positive.sum()),
-        "validated_flags": flagged,
-        "validated_precision": precision if positive.any() else None,
-        "validated_recall": recall if positive.any() else None,
-    }
+    p = state.spec.params
+    operating = operating_summary(state.validated, state.positive, cut, by_budget, p)
     tables = TailTables.from_dict(state.tables)
     blend = BlendFit.from_dict(state.blend) if state.blend is not None else None
     chain = BlockedChain.from_dict(state.chains[0]) if blend is not None else None
