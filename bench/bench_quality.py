@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from bench import quality_baselines as qb
+from bench.quality_bound import evidence_bound
 from clickguard.sim import SimConfig, simulate
 from clickguard.sim.catalog import ABNORMAL_TYPES, is_abnormal
 from clickguard.sim.generator import SimDay
@@ -80,6 +81,7 @@ class Cell:
 class Grid:
     cells: list[Cell] = field(default_factory=list)
     base_rate: dict[tuple[int, str], float] = field(default_factory=dict)  # (seed, mix) -> share of abusers, day 2
+    bound: dict[tuple[int, str], float] = field(default_factory=dict)  # (seed, mix) -> day 2's evidence bound
     configs: dict[tuple[int, str], SimConfig] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -173,6 +175,7 @@ def run_grid(
             grid.configs[seed, mix] = cfg
             truth = days[1].labels
             grid.base_rate[seed, mix] = sum(map(is_abnormal, truth.values())) / max(len(truth), 1)
+            grid.bound[seed, mix] = evidence_bound(days[1])
             for regime, share in regimes.items():
                 block = sample_block_list(days[0].labels, share, seed)
                 for method in methods:
@@ -219,25 +222,34 @@ def format_report(grid: Grid, methods: Sequence[str]) -> str:
     names = "".join(m.rjust(COL) for m in methods)
     lines = [
         "Cells: AP (per user, from the continuous score), P/R at the method's operating point, users flagged;",
-        "base = share of abusers among day 2's users (the AP of a random ranking).",
+        "base = share of abusers among day 2's users (the AP of a random ranking);",
+        "bound = the AP of an oracle that ranks first every abuser who left evidence on day 2 (bench.quality_bound):",
+        "an estimate of the most any behavioural detector can reach there.",
     ]
     for mix, regime in blocks:
         lines += [
             "",
             f"mix={mix}  labels={regime}",
-            f"seed   base{names}",
-            "           " + "".join("AP    prec/rec flags".rjust(COL) for _ in methods),
+            f"seed   base bound{names}",
+            "                 " + "".join("AP    prec/rec flags".rjust(COL) for _ in methods),
         ]
         for seed in seeds:
             row = "".join(_fmt_cell(index.get((m, seed, regime, mix))) for m in methods)
-            lines.append(f"{seed:4d}  {grid.base_rate.get((seed, mix), math.nan):5.3f}{row}")
+            base, bound = grid.base_rate.get((seed, mix), math.nan), grid.bound.get((seed, mix), math.nan)
+            lines.append(f"{seed:4d}  {base:5.3f} {bound:5.3f}{row}")
     summaries = (("AP: mean  min", _fmt_ap_summary), ("P/R: mean  min", _fmt_pr_summary))
     for title, fmt in summaries:
         lines += ["", f"Summary over seeds, {title}", f"{'mix':8s}{'labels':6s}{names}"]
         for mix, regime in blocks:
             row = "".join(fmt(_ran(index.get((m, s, regime, mix)) for s in seeds)) for m in methods)
             lines.append(f"{mix:8s}{regime:6s}{row}")
+    lines += ["", "Evidence bound, mean over seeds: " + "  ".join(_bound_means(grid, seeds))]
     return "\n".join(lines)
+
+
+def _bound_means(grid: Grid, seeds: list[int]) -> list[str]:
+    mixes = dict.fromkeys(mix for _, mix in grid.bound)
+    return [f"{mix} {np.mean([grid.bound[s, mix] for s in seeds if (s, mix) in grid.bound]):5.3f}" for mix in mixes]
 
 
 def format_kinds(grid: Grid, methods: Sequence[str]) -> str:

@@ -26,7 +26,7 @@ def test_the_local_runtime_plays_a_distributed_training_run(tmp_path):
     context = {"single_pass_max_mb": 0, "training_shards": 3, "min_sessions": 3, "min_token_count": 1, "min_events": 3}
     with LocalRuntime(tmp_path / "stack", context=context) as rt:
         h, s3 = rt.handles, rt.client("s3")
-        for key, body in _archive(seed=41, n_users=25, hours=6, flood=True).objects.items():
+        for key, body in _archive(seed=41, n_users=60, hours=6, flood=True).objects.items():
             s3.put_object(Bucket=h.data_bucket, Key=key, Body=body)
         report = rt.run_training(NOW)
         assert report["status"] == "published"

@@ -14,9 +14,11 @@ from bench.bench_quality import (
     random_mix,
     run_grid,
 )
+from bench.quality_bound import evidence_bound, evident_abusers
 from clickguard.model import detector
 from clickguard.sim import simulate
-from clickguard.sim.catalog import is_abnormal
+from clickguard.sim.catalog import STATES, is_abnormal
+from clickguard.sim.generator import SimDay
 from clickguard.sim.population import SimConfig
 from clickguard.sim.quality import columns_of
 
@@ -34,11 +36,12 @@ def test_tiny_grid_has_one_cell_per_method_and_mix_with_measures_in_range(grid):
         assert cell.ap is not None and 0.0 <= cell.ap <= 1.0, cell
         assert 0.0 <= cell.precision <= 1.0 and 0.0 <= cell.recall <= 1.0, cell
     assert {c.method for c in grid.cells if c.ap is not None} == set(names)
-    assert set(grid.base_rate) == {(1, "default"), (1, "random")}
+    assert set(grid.base_rate) == set(grid.bound) == {(1, "default"), (1, "random")}
+    assert all(grid.base_rate[k] <= grid.bound[k] <= 1.0 for k in grid.bound)
     report = format_report(grid, names)
     assert all(name in report for name in names)
     assert "mix=default  labels=full" in report and "mix=random  labels=full" in report
-    assert "Summary over seeds, AP" in report
+    assert "Summary over seeds, AP" in report and "Evidence bound, mean over seeds: default" in report
 
 
 def _truth_scorer(sign: float):
@@ -119,3 +122,31 @@ def test_kind_recall_is_per_abuser_kind_and_cells_won_counts_ties_as_won():
     )
     assert cells_won(grid, "v2") == (1, 2)
     assert "0.50" in format_kinds(grid, ["v2"])  # the scraper recall, averaged over both seeds
+
+
+def _day(events: list[tuple[str, str]], labels: dict[str, str]) -> SimDay:
+    """A hand-made day: (user, state name) per event."""
+    n = len(events)
+    return SimDay(
+        day=2,
+        date="2026-11-21",
+        user_ids=np.array([u for u, _ in events], dtype=object),
+        states=np.array([STATES.index(s) for _, s in events], dtype=np.int64),
+        ts_ms=np.arange(n, dtype=np.int64),
+        session_ids=np.array(["s"] * n, dtype=object),
+        event_ids=np.array([str(i) for i in range(n)], dtype=object),
+        labels=labels,
+    )
+
+
+def test_the_evidence_bound_ranks_first_only_the_takeovers_that_did_something_rare():
+    ordinary = [(f"o{i}", "view_item") for i in range(100)] + [("o0", "withdraw_funds")]  # 1 of 100: rare
+    abusers = [("quiet", "view_item"), ("loud", "view_item"), ("loud", "withdraw_funds"), ("bot", "view_item")]
+    labels = {f"o{i}": "buyer" for i in range(100)} | {"quiet": "account_takeover", "loud": "account_takeover"}
+    labels["bot"] = "scraper"
+    day = _day(ordinary + abusers, labels)
+    assert evident_abusers(day) == {"quiet": False, "loud": True, "bot": True}
+    bound = evidence_bound(day)
+    assert 2 / 3 < bound < 0.75  # two abusers on top; the quiet one lands at random among 101 users
+    without_quiet = _day(ordinary + abusers[1:], {u: k for u, k in labels.items() if u != "quiet"})
+    assert evidence_bound(without_quiet) == pytest.approx(1.0)

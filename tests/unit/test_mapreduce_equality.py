@@ -132,7 +132,7 @@ def test_a_simulated_day_with_abusers_trains_the_single_pass_model(simulated, sh
 @pytest.mark.parametrize(
     ("blocked_share", "rule", "supervised", "passes"),
     [
-        (0.5, "budget", True, 13),  # a blend kept, no cut shows the target precision: one more pass for the budget
+        (0.4, "budget", True, 13),  # a blend kept, no cut shows the target precision: one more pass for the budget
         (1.0, "precision", True, 12),  # the cut from the cross-fitted peaks
     ],
 )

@@ -22,6 +22,17 @@ def test_an_allow_with_the_flags_context_adds_an_entry_expiring_after_the_config
     assert entry.expires_at_ms == T0_MS + 10 * DAY_MS and entry.limit == pytest.approx(1.25 * 1.25)
 
 
+def test_allowing_another_flag_of_the_user_widens_the_entry_to_both():
+    first = decision(reasons=("mean_bits",), strength=1.6, at_ms=T0_MS)
+    second = decision(reasons=("gap_cv", "mean_bits"), strength=1.2, at_ms=T0_MS + 1000)
+    entry = applied(first, second, days=10).entry("u-1")
+    assert entry is not None and entry.reasons == {"mean_bits", "gap_cv"} and entry.strength == 1.6
+    assert entry.decided_at_ms == T0_MS + 1000 and entry.expires_at_ms == T0_MS + 1000 + 10 * DAY_MS
+    assert suppressed(entry, ["gap_cv"], 1.9, T0_MS + 2000)  # the first flag's strength, the second's reason
+    after_block = applied(first, decision(verdict=Verdict.BLOCK, at_ms=T0_MS + 500), second).entry("u-1")
+    assert after_block is not None and after_block.reasons == {"gap_cv", "mean_bits"} and after_block.strength == 1.2
+
+
 def test_a_block_removes_the_users_entry():
     allow = applied(decision(at_ms=T0_MS), decision(verdict=Verdict.BLOCK, at_ms=T0_MS + 1000))
     assert allow.entry("u-1") is None and len(allow) == 0

@@ -301,7 +301,8 @@ def test_rank_within_runs():
 
 def test_a_window_too_thin_to_calibrate_is_skipped_not_crashed():
     archive = FakeArchive()
-    archive.add(NOW, [{"user_id": "u", "event_type": "view_item", "timestamp": T0 + k} for k in range(3)])
+    short = settings.DEFAULT_MIN_EVENTS - 1  # one session, too short to judge
+    archive.add(NOW, [{"user_id": "u", "event_type": "view_item", "timestamp": T0 + k} for k in range(short)])
     report = run_training(fake_ports(archive), config(min_sessions=1), NOW)
     assert report.status == "skipped" and "to calibrate on" in report.reason
     assert report.objects_read == 1 and archive.reads == 1

@@ -26,9 +26,9 @@ def detector_stats(lines: list[str], blocked: list[str]) -> dict:
 
 
 def test_the_same_events_with_users_in_another_order_train_the_same_detector():
-    (day, _) = simulate(SimConfig(users=300, seed=3, start_date="2026-11-20").validate())
+    (day, _) = simulate(SimConfig(users=300, seed=4, start_date="2026-11-20").validate())
     lines = list(ndjson_lines(day))
-    blocked = quality.sample_block_list(day.labels, 1.0, 3)
+    blocked = quality.sample_block_list(day.labels, 1.0, 4)
     per_user: dict[str, list[str]] = {}
     for line in lines:
         per_user.setdefault(json.loads(line)["user_id"], []).append(line)

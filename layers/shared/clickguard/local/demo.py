@@ -211,8 +211,9 @@ def _traffic(opts: DemoOptions, log: Log) -> Traffic:
     from clickguard.sim.generator import simulate
     from clickguard.sim.population import SimConfig
 
-    # Simulated days end yesterday, so no event is from the future when it reaches the consumer.
-    start = date.today() - timedelta(days=2)
+    # Simulated days end two days ago and the allow-list's day-3 replay (a day later) yesterday: no event is from the
+    # future when it reaches the consumer, which would clamp it to its arrival time (a burst of sub-second gaps).
+    start = date.today() - timedelta(days=3)
     days = simulate(SimConfig(users=opts.users, seed=opts.seed, start_date=start.isoformat()).validate())
     days[1] = with_campaign(days[1], opts.campaign_users, opts.seed)
     lines, social = _with_social([list(ndjson_lines(d)) for d in days], days, opts)

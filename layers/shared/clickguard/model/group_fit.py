@@ -1,8 +1,8 @@
 """Fitting the behaviour groups of a training window (``model.groups`` holds what is stored and the maths).
 
-Units: one profile per user, that of their longest session long enough to judge (``min_events``), so a group's
-size counts users and nobody weighs more than once. Users reviewers blocked are kept out of the groups and
-counted afterwards against them (the report's "blocked").
+Units: one profile per user, that of their longest session long enough to profile
+(``settings.PROFILE_MIN_EVENTS``), so a group's size counts users and nobody weighs more than once. Users reviewers
+blocked are kept out of the groups and counted afterwards against them (the report's "blocked").
 
 The grouping is the notebook's Step 3 made deterministic: DP-means (Kulis and Jordan, 2012), the k-means
 relative of the notebook's leader pass. A profile farther than ``limit`` from every centroid opens a group of
@@ -314,12 +314,13 @@ def fit_groups(model: Model, events: EventSeries, blocked: Collection[str] = ())
     grouped). Raises ValueError when too few users have a session long enough to profile."""
     tokens, v = model.tokens, model.n_states
     ws = WindowSessions.of(model, events)
-    longest = ws.longest(model.params.min_events)
+    longest = ws.longest(settings.PROFILE_MIN_EVENTS)
     left_out = frozenset(blocked)
     is_blocked = np.array([ws.names[o] in left_out for o in ws.owner.tolist()], dtype=bool)
     ordinary, flagged_out = longest[~is_blocked[longest]], longest[is_blocked[longest]]
     if len(ordinary) < 2 * _min_size(min(len(ordinary), MAX_PROFILES)):
-        raise ValueError(f"{len(ordinary)} users with a session of {model.params.min_events}+ events: too few to group")
+        n = settings.PROFILE_MIN_EVENTS
+        raise ValueError(f"{len(ordinary)} users with a session of {n}+ events: too few to group")
     space = Space(background(ws, ordinary, v), SMOOTHING_BITS)
     sample = ordinary[np.argsort([_digest(ws.names[o]) for o in ws.owner[ordinary].tolist()], kind="stable")]
     prof = ws.profiles(np.sort(sample[:MAX_PROFILES]), v)
@@ -329,11 +330,11 @@ def fit_groups(model: Model, events: EventSeries, blocked: Collection[str] = ())
         "smoothing_bits": SMOOTHING_BITS,
         "background": sparse(space.background, tokens, keep_mass=1.0, max_tokens=v),
         "limit": round(radius, 6),
-        "first_checkpoint": model.params.min_events,
+        "first_checkpoint": settings.PROFILE_MIN_EVENTS,
         "groups": [{"id": "", "centroid": c} for c in final_centroids(prof, space, radius, tokens)],
     }
     groups = Groups.from_dict(stored, tokens)  # what the consumer will apply: measure with exactly that
-    judged = np.flatnonzero((ws.length >= model.params.min_events) & ~is_blocked)  # both per session
+    judged = np.flatnonzero((ws.length >= settings.PROFILE_MIN_EVENTS) & ~is_blocked)  # both per session
     cks = Checkpoints.of(ws, judged, groups.first_checkpoint, v)
     _, distance = groups.place(cks.prof)
     fits = place_users(groups, ws, ordinary).fits

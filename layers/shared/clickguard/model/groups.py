@@ -13,8 +13,8 @@
   distance ``limit`` measured on the training window (``model.group_fit``). A session *fits* its nearest group
   when within the limit; a session that fits none is *emerging* and keyed by its ``signature`` (its rarest
   action), which the consumer counts per hour for the campaign alert (``consumer.campaign``).
-* **Checkpoints**: the consumer places a session in a group when its length reaches ``first_checkpoint`` (the
-  model's ``min_events``) times a power of two: a rule of each event alone, so batching never changes it.
+* **Checkpoints**: the consumer places a session in a group when its length reaches ``first_checkpoint``
+  (``settings.PROFILE_MIN_EVENTS``) times a power of two: a rule of each event alone, so batching never changes it.
 """
 
 from __future__ import annotations

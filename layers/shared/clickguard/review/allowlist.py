@@ -15,7 +15,9 @@ The document (``settings.ALLOWLIST_KEY``)::
 
 Applying decisions, in the order given (the decisions queue is FIFO per user, so this is each user's order):
 an ``allow`` carrying the flag's reasons and strength sets the user's entry, expiring ``days`` after the decision;
-a ``block`` removes it; a decision older than the user's entry changes nothing; an ``allow`` without the flag's
+an ``allow`` of another of the user's flags while the entry stands widens it (the union of the reasons, the larger
+strength): the reviewer cleared each of those flags, so the same behaviour again is none of them news; a ``block``
+removes it; a decision older than the user's entry changes nothing; an ``allow`` without the flag's
 reasons and strength changes nothing (there is nothing to compare a later flag with). Expired entries are dropped
 on every write, and past ``MAX_ENTRIES`` the soonest to expire go first. An entry is about 200 bytes: 100 allows a
 day kept 30 days (3,000 entries) is 0.6 MB, parsed in 13 ms on this project's machine (the consumer parses it only
@@ -127,9 +129,12 @@ def apply(current: AllowList, decisions: Sequence[Decision], *, days: int, margi
         if d.decision is Verdict.BLOCK:
             entries.pop(d.user_key, None)
         elif d.flag_reasons is not None and d.flag_strength is not None:
+            reasons, strength = frozenset(d.flag_reasons), d.flag_strength
+            if held is not None:  # another flag of the same user cleared: widen what is allowed
+                reasons, strength = reasons | held.reasons, max(strength, held.strength)
             entries[d.user_key] = AllowEntry(
-                reasons=frozenset(d.flag_reasons),
-                strength=d.flag_strength,
+                reasons=reasons,
+                strength=strength,
                 decided_at_ms=d.decided_at_ms,
                 expires_at_ms=d.decided_at_ms + days * DAY_MS,
                 flag_id=d.flag_id,

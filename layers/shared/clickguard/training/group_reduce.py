@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from clickguard import settings
 from clickguard.model import group_fit
 from clickguard.model.groups import FORMAT, Groups, Profiles, Space, sparse
 from clickguard.model.model import Model
@@ -34,7 +35,7 @@ def too_few(model: Model, results: Sequence[dict[str, Any]]) -> str | None:
     """``fit_groups``' refusal, or None."""
     ordinary = sum(int(r["ordinary"]) for r in results)
     if ordinary < 2 * group_fit._min_size(min(ordinary, group_fit.MAX_PROFILES)):
-        return f"{ordinary} users with a session of {model.params.min_events}+ events: too few to group"
+        return f"{ordinary} users with a session of {settings.PROFILE_MIN_EVENTS}+ events: too few to group"
     return None
 
 
@@ -66,7 +67,7 @@ def first_groups(model: Model, results: Sequence[dict[str, Any]]) -> tuple[dict[
         "smoothing_bits": group_fit.SMOOTHING_BITS,
         "background": sparse(space.background, tokens, keep_mass=1.0, max_tokens=v),
         "limit": round(radius, 6),
-        "first_checkpoint": model.params.min_events,
+        "first_checkpoint": settings.PROFILE_MIN_EVENTS,
         "groups": [{"id": "", "centroid": c} for c in group_fit.final_centroids(prof, space, radius, tokens)],
     }
     return stored, {"radius": radius, "sample": int(prof.n)}

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from clickguard import settings
 from clickguard.model import detector, group_fit
 from clickguard.model.codes import factorize
 from clickguard.model.crossfit import WindowEvents, window_scores
@@ -343,10 +344,10 @@ class _GroupWindow:
 def _group_window(p: Prepared, request: dict[str, Any]) -> _GroupWindow:
     model = _model(p, request)
     ws = group_fit.WindowSessions.of(model, p.with_blocked)
-    longest = ws.longest(model.params.min_events)
+    longest = ws.longest(settings.PROFILE_MIN_EVENTS)
     left_out = frozenset(request["blocked"])
     is_blocked = np.array([ws.names[o] in left_out for o in ws.owner.tolist()], dtype=bool)
-    judged = np.flatnonzero((ws.length >= model.params.min_events) & ~is_blocked)  # both per session
+    judged = np.flatnonzero((ws.length >= settings.PROFILE_MIN_EVENTS) & ~is_blocked)  # both per session
     return _GroupWindow(model, ws, longest[~is_blocked[longest]], longest[is_blocked[longest]], judged)
 
 
