@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import random
 from datetime import UTC, datetime
 
@@ -17,6 +18,7 @@ from clickguard.consumer.rule import allows
 from clickguard.consumer.state import RECENT_EVENT_IDS, LastFlag, RecentIds, UserState, id_digest
 from clickguard.events import Event
 from clickguard.model.scoring import EventBatch, ScoringTable, SessionState, TopTransition, apply_event, score_batch
+from clickguard.model.visits import VisitState
 from clickguard.store.sessions import from_item, to_item
 from tests.consumer_support import SEQ0, SHARD, T0, TOKENS, make_model, to_records
 
@@ -167,6 +169,7 @@ def test_state_item_round_trips_exactly():
     s = SessionState(
         "s-1", "login#fail", T0, T0 + 99, 17, 123_456_789_012, (TopTransition(9_000_000, 3, "login", "login#fail"),)
     )
+    s = dataclasses.replace(s, visits=VisitState(4, 14_400, 51_840_000))
     ids = (id_digest("e1"), id_digest("e2"))
     state = UserState("user-1", s, {SHARD: 10**128 + 3}, ids, LastFlag(T0, "v1", "abc", ("mean_bits",)), 1_800_000_000)
     item = to_item(state)
@@ -177,6 +180,8 @@ def test_state_item_round_trips_exactly():
     assert from_item(to_item(bare)) == bare
     legacy = {**to_item(bare), "recent_event_ids": {"L": [{"S": "e1"}, {"S": "e2"}]}}  # items from before digests
     assert from_item(legacy).recent_event_ids == ids
+    before_visits = {k: v for k, v in item.items() if k != "visits"}  # items from before the visit rhythm
+    assert from_item(before_visits) == dataclasses.replace(state, session=dataclasses.replace(s, visits=VisitState()))
 
 
 def test_state_items_written_before_top_and_tokens_were_json_read_the_same():

@@ -26,7 +26,7 @@ T0 = 1_700_000_000_000
 
 def _tables(seed: int):
     rng = np.random.default_rng(seed)
-    x = np.column_stack([rng.gamma(2.0, 1.0, (400, 2)), rng.poisson(5, (400, 3)), rng.random((400, 4))])
+    x = np.column_stack([rng.gamma(2.0, 1.0, (400, 2)), rng.poisson(5, (400, 3)), rng.random((400, 5))])
     return fit_tails(x, detector.DIRECTIONS, n_quantiles=64)
 
 
@@ -113,7 +113,7 @@ def test_scores_start_at_min_events_and_grow_with_odd_behaviour():
 
 def test_explanation_names_every_signal_with_value_typical_and_bits_strongest_first():
     scorer = LiveDetector(detector.FEATURES, _tables(1), _blend(2))
-    row = np.array([9.0, 50.0, 80.0, 40.0, 30.0, 0.0, 1.0, 0.9, 0.05])
+    row = np.array([9.0, 50.0, 80.0, 40.0, 30.0, 0.0, 1.0, 0.9, 0.05, 0.02])
     signals = scorer.explain(row)
     names = [s.name for s in signals]
     assert set(names) == {*detector.FEATURES, SUPERVISED} and names[-1] == SUPERVISED

@@ -88,6 +88,22 @@ def _assert_same_run(archive: MemoryArchive, params: ModelParams, shards: int, b
         assert_same_model(artifact.load_latest(many_store), artifact.load_latest(one_store))
 
 
+def test_blocked_users_with_no_judged_session_give_no_supervised_part_in_either_trainer():
+    """Five blocked users of one event each: enough labels to cross-fit, but none with a judged session, so the
+    forest has no positive to learn from; both trainers publish without a supervised part instead of failing."""
+    rng = random.Random(3)
+    t0 = int((NOW - timedelta(days=2)).timestamp() * 1000)
+    events = [e for u in range(30) for e in _user_events(rng, f"u{u}", 20, t0 + u * 1000)]
+    events += [{"user_id": f"b{k}", "event_type": "view", "timestamp": (t0 + k * 7_000_000) / 1000} for k in range(5)]
+    archive = MemoryArchive()
+    archive.put(NOW - timedelta(days=1), "obj.gz", gz(lines_of(events)))
+    blocked = [f"b{k}" for k in range(5)]
+    config = training_config(ModelParams(), min_sessions=3)
+    one, one_store = single_pass(archive, config, blocked)
+    assert one.status == "published" and one.stats["detector"]["supervised"] is False, one.stats["detector"]
+    _assert_same_run(archive, ModelParams(), 3, blocked)
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 10**6),

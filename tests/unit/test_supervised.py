@@ -49,6 +49,15 @@ def test_the_learner_is_deterministic():
     assert np.array_equal(predict_logit(a, x), predict_logit(b, x))
 
 
+def test_users_with_no_judged_session_rows_of_zeros_teach_the_learner_nothing():
+    x, y = _separable(2)
+    unjudged = np.zeros((40, x.shape[1]))
+    with_them = fit_supervised(np.vstack([x, unjudged]), np.r_[y, np.ones(40, dtype=bool)])
+    assert with_them.as_dict() == fit_supervised(x, y).as_dict()
+    with pytest.raises(ValueError, match="both classes"):  # only zeros carry the positives: nothing to learn
+        fit_supervised(np.vstack([x[~y], unjudged]), np.r_[np.zeros((~y).sum(), bool), np.ones(40, bool)])
+
+
 def test_the_learner_needs_both_classes():
     with pytest.raises(ValueError):
         fit_supervised(np.zeros((4, 2)), np.zeros(4, dtype=bool))

@@ -67,6 +67,17 @@ def test_nan_is_no_evidence_and_is_left_out_of_fitting():
     assert score(empty, np.array([[5.0]])).tolist() == [0.0]
 
 
+def test_a_group_s_offset_is_its_mean_over_the_rows_where_it_has_a_value():
+    """Rows judged on one group alone (the others NaN) leave the other groups' offsets as they were."""
+    x = _normal(n=600, f=3, seed=4)
+    only_last = np.column_stack([np.full((300, 2), np.nan), _normal(n=300, f=1, seed=5)])
+    groups = ((0, 1), (2,))
+    alone = fit_tails(x, [1, 1, 1], groups=groups)
+    mixed = fit_tails(np.vstack([x, only_last]), [1, 1, 1], groups=groups)
+    assert mixed.offsets[0] == pytest.approx(alone.offsets[0])  # the NaN rows are no part of group 0's mean
+    assert mixed.n_rows == (600, 600, 900)
+
+
 def test_robust_fit_keeps_a_planted_cluster_anomalous():
     rng = np.random.default_rng(7)
     normal = rng.normal(size=(1900, 4))

@@ -93,7 +93,7 @@ def _advance(state: SessionState | None, events: EventBatch, i: int, ctx: FlagCo
 def explain(state: SessionState, table: ScoringTable) -> list[Signal]:
     """The session's signals as the flag explains them (strongest first)."""
     assert table.scorer is not None
-    return table.scorer.explain(state_features(state), state.llr_ubits)
+    return table.scorer.explain(state_features(state, table.min_events), state.llr_ubits)
 
 
 def _maybe_flag(

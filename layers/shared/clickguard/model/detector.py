@@ -1,9 +1,12 @@
 """Detector v2, fitted and applied on event columns: the one implementation the trainer, ``clickguard score`` and
 the quality benchmark share; ``live`` compiles it for the consumer's per-event scoring (``model.live``).
 
-* Sessions follow ``model.sessions`` (per user in arrival order, late events dropped); only sessions of at least
-  ``min_events`` events are judged.
-* Each session's features: the Markov model's peak running mean bits and total bits, and ``signals.FEATURES``.
+* Sessions follow ``model.sessions`` (per user in arrival order, late events dropped). A session is judged from
+  ``min_events`` events on, or, shorter, when its user has ``min_events`` gaps between visits (``visits``): such a
+  session's own features are then NaN (no evidence) and it is judged on its user's rhythm alone
+  (``scoring.judged`` and ``scoring.feature_rows``, shared with the consumer).
+* Each session's features: the Markov model's peak running mean bits and total bits, ``signals.FEATURES`` and the
+  user's ``visit_gap_cv`` at the session's start.
 * Unsupervised score (``tails``): the bits of each feature's tail probability under the training window's own
   distribution, the largest within each of ``GROUPS`` (one fact counted once), each counted beyond its mean over
   the window and summed across them, fitted robustly
@@ -35,28 +38,33 @@ from clickguard.model.llr import BlockedChain
 from clickguard.model.model import Model
 from clickguard.model.operating import precision_cut
 from clickguard.model.operating import summary as operating_summary
-from clickguard.model.scoring import EventBatch, EventSeries, ScoringTable
+from clickguard.model.scoring import EventBatch, EventSeries, ScoringTable, feature_rows, judged
 from clickguard.model.scoring import event_scores as batch_scores
 from clickguard.model.sessions import late_events, previous_states, session_starts
 from clickguard.model.signals import FEATURES as SIGNALS
 from clickguard.model.signals import feature_matrix, fold_batch, is_fail, token_bits
-from clickguard.model.supervised import FOLDS, BlendFit, final_blend, peak_per_user
+from clickguard.model.supervised import FOLDS, BlendFit, NothingToLearn, final_blend, peak_per_user
 from clickguard.model.tails import TailTables, feature_bits, fit_robust, threshold_for_budget
 from clickguard.model.tails import score as tail_score
 from clickguard.model.user_cap import cap_runs
+from clickguard.model.visits import FEATURE as VISIT_FEATURE
+from clickguard.model.visits import VisitColumns
+from clickguard.model.visits import prefix as visit_prefix
 from clickguard.model.vocabulary import START_INDEX, encode, index_of
 
-FEATURES: tuple[str, ...] = ("peak_mean_bits", "total_bits", *SIGNALS)
-# The artifact's format: 4 = the supervised part is a random forest (``forest``) and each group's tail bits count
-# beyond its mean (``tails`` offsets); 3 = the supervised part reads the "blocked vs good" log-likelihood ratio
-# (``llr``); 2 = grouped tail bits (``tails``), blend validated on per-event peaks; 1 = plain sum.
-FORMAT = 4
+FEATURES: tuple[str, ...] = ("peak_mean_bits", "total_bits", *SIGNALS, VISIT_FEATURE)
+# The artifact's format: 5 = the user's visit rhythm (``visits``) is a feature, and a short session of a user with
+# ``min_events`` gaps between visits is judged on it alone; 4 = the supervised part is a random forest (``forest``)
+# and each group's tail bits count beyond its mean (``tails`` offsets); 3 = the supervised part reads the "blocked
+# vs good" log-likelihood ratio (``llr``); 2 = grouped tail bits (``tails``), blend validated on per-event peaks;
+# 1 = plain sum.
+FORMAT = 5
 # Which tail is anomalous, from each feature's meaning (fixed before any measurement): +1 high, -1 low.
-DIRECTIONS: tuple[int, ...] = (1, 1, 1, 1, 1, -1, 1, 1, -1)
+DIRECTIONS: tuple[int, ...] = (1, 1, 1, 1, 1, -1, 1, 1, -1, -1)
 # One fact, counted once (``tails``: max within a group, sum across), grouped by meaning before any measurement:
 # the transitions; the session's size (total bits, events, duration: a long session is long in all three); its
-# pace (events per minute, gap regularity, sub-second gaps); its outcomes; its diversity.
-GROUPS: tuple[tuple[int, ...], ...] = ((0,), (1, 3, 4), (2, 5, 6), (7,), (8,))
+# pace (events per minute, gap regularity, sub-second gaps); its outcomes; its diversity; the user's visit rhythm.
+GROUPS: tuple[tuple[int, ...], ...] = ((0,), (1, 3, 4), (2, 5, 6), (7,), (8,), (9,))
 BUDGET = settings.DEFAULT_ALERT_BUDGET  # the default; a model's own is ``model.params.alert_budget``
 TRIM, ROUNDS = 0.02, 2
 
@@ -153,10 +161,16 @@ def sessions_of(model: Model, events: EventSeries) -> Sessions:
     peak = peak_running_mean(ub, starts, model.params.min_events) / settings.MICROBITS_PER_BIT
     fail = np.array([is_fail(t) for t in distinct], dtype=bool)[tok]
     signals = feature_matrix(fold_batch(seg, ts, fail, token_bits(distinct)[tok], n))
-    judged = np.flatnonzero(length >= model.params.min_events)
-    x = np.column_stack([peak, total_bits, signals])[judged]
-    owner = user[starts][judged]
-    return Sessions([str(u) for u in names], owner, x, judged, seg, states, len(model.tokens), prev, user)
+    user_first = np.ones(len(user), dtype=bool)
+    user_first[1:] = user[1:] != user[:-1]
+    at_start = np.flatnonzero(starts)
+    visits = visit_prefix(user_first, starts, ts)  # a session's rhythm is set at its start
+    visits = VisitColumns(visits.gaps[at_start], visits.sum_s[at_start], visits.sum_sq_s[at_start])
+    p = model.params
+    kept = np.flatnonzero(judged(length, visits.gaps, p.min_events))
+    x = feature_rows(np.column_stack([peak, total_bits, signals]), length, visits, p.min_events)[kept]
+    owner = user[starts][kept]
+    return Sessions([str(u) for u in names], owner, x, kept, seg, states, len(model.tokens), prev, user)
 
 
 @dataclass(frozen=True)
@@ -195,7 +209,7 @@ def supervised_inputs(sess: Sessions, worst: Worst, llr_totals: np.ndarray | Non
     x = np.zeros((len(sess.names), f + len(SUPERVISED_EXTRA)))
     has = worst.row >= 0
     x[:, :f] = worst.bits
-    events = worst.values[has, FEATURES.index("events")]
+    events = np.nan_to_num(worst.values[has, FEATURES.index("events")])  # NaN: judged on its rhythm alone
     x[has, f] = np.log1p(events)
     if llr_totals is not None and has.any():
         total = llr_totals[worst.row[has]] / settings.MICROBITS_PER_BIT
@@ -315,14 +329,21 @@ def _fit_blend(
     """The supervised part and the blocked chain it reads (None: too few labels, or refused by the cross-fitted
     validation) and each user's out-of-fold peak score under what was kept (``crossfit``)."""
     worst = worst_sessions(tables, sess)
-    if positive.sum() < FOLDS or (~positive).sum() < FOLDS:
+
+    def unsupervised_only() -> tuple[None, None, np.ndarray]:
         scorer = LiveDetector(FEATURES, tables, None)
         return None, None, peak_per_user(window_scores(model, scorer, window), window.owner, len(sess.names))
+
+    if positive.sum() < FOLDS or (~positive).sum() < FOLDS:
+        return unsupervised_only()
 
     def supervision_of(blocked_users: np.ndarray) -> Supervision:
         return supervision(model, sess, worst, blocked_users)
 
-    oof = out_of_fold(model, window, FEATURES, tables, supervision_of, worst.score, positive, seed)
+    try:
+        oof = out_of_fold(model, window, FEATURES, tables, supervision_of, worst.score, positive, seed)
+    except NothingToLearn:  # a fold's labelled users with a judged session were all of one class
+        return unsupervised_only()
     choice = oof.choose(window.owner, positive)
     full = supervision_of(positive)
     blend = final_blend(full.inputs, positive, worst.score, choice)

@@ -80,7 +80,7 @@ class LiveDetector:
     def _logit(self, features: np.ndarray, llr_ubits: np.ndarray) -> np.ndarray:
         """The forest's log-odds per row."""
         bits = feature_bits(self.tables, features)
-        events = features[:, self.events_col]
+        events = np.nan_to_num(features[:, self.events_col])  # NaN: a short session judged on its rhythm alone
         llr_total = np.asarray(llr_ubits, dtype=np.float64) / MICROBITS_PER_BIT
         x = np.column_stack([bits, np.log1p(events), llr_total, llr_total / np.maximum(events, 1.0)])
         return predict_logit(self.blend.forest, x)  # type: ignore[union-attr]

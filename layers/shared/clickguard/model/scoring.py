@@ -42,6 +42,10 @@ from clickguard.model.signals import (
     update_raw,
 )
 from clickguard.model.signals import token_bit as signal_bit
+from clickguard.model.visits import VisitColumns, VisitState
+from clickguard.model.visits import gap_cv as visit_gap_cv
+from clickguard.model.visits import prefix as visit_prefix
+from clickguard.model.visits import update as visit_update
 from clickguard.model.vocabulary import OTHER_INDEX, RESERVED, START, START_INDEX, index_of
 
 TOP_K = 3
@@ -77,6 +81,8 @@ class SessionState:
     # The thesis's "blocked vs good" log-likelihood ratio of the session's path so far (``model.llr``), in micro-bits;
     # 0 while the model has none.
     llr_ubits: int = 0
+    # The user's rhythm across sessions (``model.visits``): carried from session to session, not reset.
+    visits: VisitState = field(default_factory=VisitState)
 
     @property
     def peak_mean_bits(self) -> float:
@@ -192,7 +198,9 @@ def apply_event(
         peak = _running_peak(-1, ub, 1, table.min_events)
         signals = update_raw(SignalState(), ts_ms, fail, bit)
         llr = table.llr_of(START_INDEX, table.state_of(token))
-        return SessionState(sid, token, ts_ms, last_ts, 1, ub, opened, peak, signals, ((vocab, 1, ub),), llr), True
+        visits = visit_update(state.visits, ts_ms, state.first_ts_ms) if state is not None else VisitState()
+        opened_state = SessionState(sid, token, ts_ms, last_ts, 1, ub, opened, peak, signals, ((vocab, 1, ub),), llr)
+        return replace(opened_state, visits=visits), True
     ub = int(table.microbits[table.state_of(state.last_token), table.state_of(token)])
     position = state.transitions + 1
     top = _merge_top(state.top, TopTransition(ub, position, state.last_token, token)) if ub > 0 else state.top
@@ -215,20 +223,40 @@ def apply_event(
     )
 
 
-def state_features(state: SessionState) -> np.ndarray:
+def judged(transitions: np.ndarray, visit_gaps: np.ndarray, min_events: int) -> np.ndarray:
+    """Which rows the detector judges: a session of ``min_events`` events, or a user with ``min_events`` gaps
+    between visits (whose short session is then judged on its rhythm alone)."""
+    out: np.ndarray = (transitions >= min_events) | (visit_gaps >= min_events)
+    return out
+
+
+def feature_rows(session: np.ndarray, transitions: np.ndarray, visits: VisitColumns, min_events: int) -> np.ndarray:
+    """The detector's rows (``detector.FEATURES``): the session's features (NaN, no evidence, while the session is
+    shorter than ``min_events``) and the user's visit rhythm."""
+    x = np.column_stack([session, visit_gap_cv(visits)])
+    x[transitions < min_events, : session.shape[1]] = np.nan
+    return x
+
+
+def state_features(state: SessionState, min_events: int) -> np.ndarray:
     """The session's detector features as one row (``detector.FEATURES``): what ``score_batch`` computes after
     the session's latest event."""
     signals = feature_matrix(SignalColumns.of_states([state.signals]))[0]
-    return np.concatenate([[state.peak_mean_ubits / _MB, state.total_ubits / _MB], signals])
+    session = np.concatenate([[state.peak_mean_ubits / _MB, state.total_ubits / _MB], signals])[None, :]
+    v = state.visits
+    visits = VisitColumns(np.array([v.gaps]), np.array([v.sum_s]), np.array([v.sum_sq_s]))
+    out: np.ndarray = feature_rows(session, np.array([state.transitions]), visits, min_events)[0]
+    return out
 
 
 def score_state(state: SessionState, table: ScoringTable) -> float:
-    """Detector v2's score of a session as it stands (``-inf`` without a scorer or before ``min_events``): the
+    """Detector v2's score of a session as it stands (``-inf`` without a scorer or before it is judged): the
     number ``score_batch`` reported after the session's latest event."""
-    if table.scorer is None or state.transitions < table.min_events:
+    scored = judged(np.array([state.transitions]), np.array([state.visits.gaps]), table.min_events)[0]
+    if table.scorer is None or not scored:
         return float("-inf")
     llr = np.array([state.llr_ubits], dtype=np.int64)
-    return float(table.scorer.score_rows(state_features(state)[None, :], llr)[0])
+    return float(table.scorer.score_rows(state_features(state, table.min_events)[None, :], llr)[0])
 
 
 @dataclass(frozen=True)
@@ -492,6 +520,7 @@ def _states(
             rows.signals.states(touched),
             map(stats.__getitem__, seg_list),
             rows.llr[touched].tolist(),
+            rows.visits.states(last),
         )
     )
     users = list(map(lanes.users.__getitem__, lanes.u[sg.first[touched]].tolist()))
@@ -544,9 +573,25 @@ class _ScoredRows:
     signals: SignalColumns  # per segment
     peak: np.ndarray  # per segment: peak_mean_ubits after the batch
     llr: np.ndarray  # per segment: llr_ubits after the batch
+    visits: VisitColumns  # per lane row: the user's visit rhythm after it
 
 
-def _scored_rows(table: ScoringTable, lanes: _Lanes, sg: _Segments, run_total: np.ndarray) -> _ScoredRows:
+def _visit_rows(lanes: _Lanes, br: Breaks) -> VisitColumns:
+    """Per lane row, the user's visit state after it (``visits.prefix``): a stored session enters as its virtual
+    row, a start at that session's start time, with the user's stored visit state as the prior."""
+    start_ms = lanes.ts.copy()
+    virtual = np.flatnonzero(~lanes.real)
+    start_ms[virtual] = np.fromiter(map(_FIRST_TS, lanes.known), np.int64, len(lanes.known))[lanes.order[virtual]]
+    users = lanes.u[br.first].tolist()
+    prior = [lanes.prior[u].visits if lanes.prior[u] is not None else VisitState() for u in users]
+    cols = VisitColumns(*(np.fromiter(map(get, prior), np.int64, len(prior)) for get in _VISIT_FIELDS))
+    return visit_prefix(br.first, br.starts, start_ms, cols)
+
+
+_VISIT_FIELDS = tuple(map(attrgetter, ("gaps", "sum_s", "sum_sq_s")))
+
+
+def _scored_rows(table: ScoringTable, lanes: _Lanes, br: Breaks, sg: _Segments, run_total: np.ndarray) -> _ScoredRows:
     r = np.flatnonzero(lanes.real)
     seg, n_seg = sg.seg[r], len(sg.first)
     seg_first = np.minimum(np.searchsorted(seg, np.arange(n_seg)), len(r) - 1)  # (only read where rows exist)
@@ -555,20 +600,22 @@ def _scored_rows(table: ScoringTable, lanes: _Lanes, sg: _Segments, run_total: n
     prior_cols = SignalColumns.empty(n_seg).with_rows(sg.cont, [p.signals for p in sg.continued])
     final, signal_x = fold_with_prefix(seg, lanes.ts[r], lanes.fail[r], lanes.bit[r], n_seg, prior_cols)
     position, total = sg.position[r], run_total[r]
-    judged = position >= table.min_events
-    mean = np.where(judged, total // np.maximum(position, 1), -1)
+    mean = np.where(position >= table.min_events, total // np.maximum(position, 1), -1)
     prior_peak = _from_prior(sg, _PEAK, -1)
     peak = seg_running_max(mean, seg, prior_peak)
     prior_llr = _from_prior(sg, _LLR, 0)
     step_llr = table.llr[sg.prev[r], lanes.tok[r]] if table.llr is not None else np.zeros(len(r), dtype=np.int64)
     llr = seg_cumsum(step_llr, seg, seg_first, prior_llr)
+    visits = _visit_rows(lanes, br)
+    vr = VisitColumns(visits.gaps[r], visits.sum_s[r], visits.sum_sq_s[r])
+    scored = judged(position, vr.gaps, table.min_events)
     scores = np.full(len(r), -np.inf)
-    if table.scorer is not None and judged.any():
-        x = np.column_stack([peak / _MB, total / _MB, signal_x])
-        scores[judged] = table.scorer.score_rows(x[judged], llr[judged])
+    if table.scorer is not None and scored.any():
+        x = feature_rows(np.column_stack([peak / _MB, total / _MB, signal_x]), position, vr, table.min_events)
+        scores[scored] = table.scorer.score_rows(x[scored], llr[scored])
     final_peak = np.where(has_rows, peak[last_row], prior_peak)
     final_llr = np.where(has_rows, llr[last_row], prior_llr)
-    return _ScoredRows(r, scores, final, final_peak, final_llr)
+    return _ScoredRows(r, scores, final, final_peak, final_llr, visits)
 
 
 def _run_total(sg: _Segments) -> np.ndarray:
@@ -593,7 +640,7 @@ def _score(
     br = session_breaks(lanes.u, lanes.ts, lanes.sid, gap_ms)
     sg = _segments(table, lanes, br)
     run_total = _run_total(sg)
-    return lanes, br, sg, run_total, _scored_rows(table, lanes, sg, run_total)
+    return lanes, br, sg, run_total, _scored_rows(table, lanes, br, sg, run_total)
 
 
 def event_scores(

@@ -102,14 +102,23 @@ def _from_json_float(v: float | None) -> float:
 
 
 # --- the learner -------------------------------------------------------------------------------------------------
+class NothingToLearn(ValueError):
+    """The labelled users with a judged session are all of one class: the supervised part is refused."""
+
+
 def fit_supervised(x: np.ndarray, y: np.ndarray) -> Forest:
-    """The supervised model of ``y`` (bool per row) on the per-user inputs ``x`` (``forest.fit_forest``)."""
+    """The supervised model of ``y`` (bool per row) on the per-user inputs ``x`` (``forest.fit_forest``). Rows of
+    zeros, the users with no judged session, are left out: the consumer never scores such a user, and learning their
+    labels taught the forest that "no evidence" means the base rate of the unjudged, which then scored every short
+    session judged on its user's visit rhythm alone."""
     labels = np.asarray(y, dtype=bool)
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2 or len(x) != len(labels):
         raise ValueError("x must be a (rows, features) matrix with one label per row")
+    evidence = (x != 0).any(axis=1)
+    x, labels = x[evidence], labels[evidence]
     if not labels.any() or labels.all():
-        raise ValueError("need both classes to fit")
+        raise NothingToLearn("need both classes, among users with a judged session, to fit")
     return fit_forest(x, labels)
 
 

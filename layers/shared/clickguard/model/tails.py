@@ -21,12 +21,12 @@ are ``b_g = max over the group's features of -log2(tail probability)``, no hand 
 thing (a long session is long in events, duration and total surprisal at once) form one group, so that one fact is
 counted once and not three times; with every feature its own group (the default) it is ECOD's sum over features.
 Each group counts only the evidence beyond what a typical session shows in it: ``sum over groups of log2(1 +
-2 ** (b_g - m_g))``, ``m_g`` the mean of ``b_g`` over the training rows (``offsets``), a smooth ``max(0, b_g -
-m_g)`` (less its value at ``b_g = 0``, so that a row with no evidence scores 0). A plain sum lets every ordinary
-session collect a bit or two in each of five groups, and that noise outranks an abuser who is far out in one
-group only (a takeover's transitions); the offset takes it out, and the groups' different sizes (the maximum over
-three features is larger by chance than one) with it. Tables built without offsets (``offsets=()``) score the
-plain sum.
+2 ** (b_g - m_g))``, ``m_g`` the mean of ``b_g`` over the training rows where the group has a value (``offsets``),
+a smooth ``max(0, b_g - m_g)`` (less its value at ``b_g = 0``, so that a row with no evidence scores 0). A plain sum
+lets every ordinary session collect a bit or two in each of five groups, and that noise outranks an abuser who is far
+out in one group only (a takeover's transitions); the offset takes it out, and the groups' different sizes (the maximum
+over three features is larger by chance than one) with it. Tables built without offsets (``offsets=()``) score the plain
+sum.
 
 ``fit_robust`` guards against the abusers nobody labelled: fit, score the training rows, drop the most anomalous
 ``trim`` share, refit on the rest, ``rounds`` times (each round trims the rows the previous one kept).
@@ -112,10 +112,19 @@ def fit_tails(
         if len(col):
             table[j] = np.sort(np.quantile(col, grid).astype(np.float32))
     plain = TailTables(table, dirs, tuple(n_rows), parts)
-    # Summed in sorted order: the same rows in any order (the distributed trainer gathers them shard by shard) give
-    # the same offsets to the last bit.
-    offsets = np.sort(group_bits(plain, x), axis=0).mean(axis=0) if len(x) else np.zeros(len(plain.feature_groups))
-    return TailTables(table, dirs, tuple(n_rows), parts, tuple(float(v) for v in offsets))
+    return TailTables(table, dirs, tuple(n_rows), parts, _offsets(plain, x))
+
+
+def _offsets(plain: TailTables, x: np.ndarray) -> tuple[float, ...]:
+    """Per group, its mean bits over the rows where it has a value (a row with every feature of the group NaN says
+    nothing about the group's typical level). Summed in sorted order: the same rows in any order (the distributed
+    trainer gathers them shard by shard) give the same offsets to the last bit."""
+    bits = group_bits(plain, x)
+    out = []
+    for k, group in enumerate(plain.feature_groups):
+        has = ~np.isnan(x[:, list(group)]).all(axis=1)
+        out.append(float(np.sort(bits[has, k]).mean()) if has.any() else 0.0)
+    return tuple(out)
 
 
 def tail_probabilities(tables: TailTables, features: np.ndarray) -> np.ndarray:

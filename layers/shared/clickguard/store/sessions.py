@@ -14,7 +14,8 @@ Item layout (one per user, no personal data beyond the key)::
     recent_ids (B: 8-byte digests of the last event ids), last_flag {ts_ms, model_version, flag_id, reasons},
     expires_at (N, TTL), version (N: writes so far), and detector v2's session state: peak_mean_ubits (N),
     signals (S: the 12 accumulators of ``model.signals.SignalState``, comma-separated), tokens (S: JSON [[token,
-    events, micro-bits], ...]), llr_ubits (N: the session's "blocked vs good" log-likelihood ratio, ``model.llr``)
+    events, micro-bits], ...]), llr_ubits (N: the session's "blocked vs good" log-likelihood ratio, ``model.llr``),
+    visits (S: the 3 accumulators of the user's rhythm across sessions, ``model.visits.VisitState``)
 
 ``top`` and ``tokens`` are one JSON string each, not DynamoDB lists and maps: a map costs one small dict per token
 and number to build and to read back (about half of writing an item, measured), a string one C call. Items written
@@ -37,6 +38,7 @@ from clickguard.consumer.kinesis_event import pad_seq
 from clickguard.consumer.state import ID_DIGEST_BYTES, LastFlag, UserState, id_digest
 from clickguard.model.scoring import SessionState, TopTransition
 from clickguard.model.signals import SignalState
+from clickguard.model.visits import VisitState
 from clickguard.store.bounded import InvocationBoundStore
 from clickguard.store.retry import Backoff, chunks, run_all
 
@@ -76,6 +78,7 @@ def to_item(state: UserState) -> dict[str, Any]:
             llr_ubits=_n(s.llr_ubits),
             signals={"S": _pack_signals(s.signals)},
             tokens={"S": _json(s.tokens)},
+            visits={"S": _pack(_VISIT_VALUES(s.visits))},
         )
         if s.session_id is not None:
             item["session_id"] = {"S": s.session_id}
@@ -110,6 +113,8 @@ def from_item(item: dict[str, Any]) -> UserState:
             signals=_unpack_signals(item["signals"]["S"]) if "signals" in item else SignalState(),
             tokens=_tokens(item),
             llr_ubits=int(item["llr_ubits"]["N"]) if "llr_ubits" in item else 0,
+            # Items written before the visit rhythm lack it: it counts from the user's next session on.
+            visits=VisitState(*_unpack(item["visits"]["S"], len(_VISIT_FIELDS))) if "visits" in item else VisitState(),
         )
     last_flag = None
     if "last_flag" in item:
@@ -154,18 +159,29 @@ def _tokens(item: dict[str, Any]) -> tuple[tuple[str, int, int], ...]:
 
 _SIGNAL_FIELDS = tuple(f.name for f in fields(SignalState))
 _SIGNAL_VALUES = attrgetter(*_SIGNAL_FIELDS)
+_VISIT_FIELDS = tuple(f.name for f in fields(VisitState))
+_VISIT_VALUES = attrgetter(*_VISIT_FIELDS)
+
+
+def _pack(values: tuple[int, ...]) -> str:
+    """Integer accumulators as one short string: a fraction of a map's size."""
+    return ",".join(map(str, values))
+
+
+def _unpack(text: str, expected: int) -> list[int]:
+    values = list(map(int, text.split(",")))
+    if len(values) != expected:
+        raise ValueError(f"an attribute holds {len(values)} values, expected {expected}")
+    return values
 
 
 def _pack_signals(signals: SignalState) -> str:
-    """The session's signal accumulators as one short string (12 integers): a fraction of a map's size."""
-    return ",".join(map(str, _SIGNAL_VALUES(signals)))
+    """The session's 12 signal accumulators."""
+    return _pack(_SIGNAL_VALUES(signals))
 
 
 def _unpack_signals(text: str) -> SignalState:
-    values = list(map(int, text.split(",")))
-    if len(values) != len(_SIGNAL_FIELDS):
-        raise ValueError(f"signals hold {len(values)} values, expected {len(_SIGNAL_FIELDS)}")
-    return SignalState(*values)
+    return SignalState(*_unpack(text, len(_SIGNAL_FIELDS)))
 
 
 def _recent_ids(item: dict[str, Any]) -> tuple[bytes, ...]:

@@ -43,6 +43,7 @@ from clickguard.model.supervised import (
     FOLDS,
     WEIGHTS,
     BlendFit,
+    NothingToLearn,
     blend_scale,
     choose_from_peaks,
     final_blend,
@@ -368,7 +369,11 @@ def _on_inputs(state: RunState, results: Sequence[dict[str, Any]]) -> dict[str, 
         train = state.fold != k
         inputs = state.inputs.copy()
         inputs[:, LLR_COLUMNS] = fold_llr[k]
-        learnt = fit_supervised(inputs[train], state.positive[train])
+        try:
+            learnt = fit_supervised(inputs[train], state.positive[train])
+        except NothingToLearn:  # as ``detector._fit_blend``: no supervised part, the unsupervised peaks decide
+            state.stage = "peaks"
+            return {**_model_request(state, "peaks"), "tables": state.tables}
         scale = blend_scale(state.worst[train], predict_logit(learnt, inputs[train]))
         fits.append(BlendFit(learnt, scale, 1.0, False, np.nan, np.nan, 0, 0).as_dict())
     state.stage = "folds"

@@ -1,0 +1,111 @@
+"""A user's rhythm across sessions (issue 10): how regularly their visits start.
+
+A feed poller or a monitoring script that comes back every hour sends sessions of one event each, which no session
+signal can judge; a person's visits start at irregular times. The signal is the coefficient of variation of the
+gaps between the starts of a user's consecutive sessions (``visit_gap_cv``, low = metronomic), kept from O(1)
+state that spans sessions: the number of positive gaps and the sums of the gaps and their squares, in whole seconds,
+each gap clipped at a day. The state covers one UTC day: a session that starts on another day than the user's
+previous one starts it afresh. The trainer sees a window of whole days and the consumer a user for as long as the
+item lives, so without the reset a user the consumer has known for a week would hold seven times the gaps any
+training row had (measured: the demo's day 2, scored after day 1, flagged four times the ordinary users).
+Sessions follow ``model.sessions``; a session's start time is its first event's. A negative gap (a session opened
+by a new session id with an older time) and a zero gap count as nothing, as ``signals`` does within a session.
+
+``update`` is the reference (one session start at a time); ``prefix`` is the vectorised form over events grouped
+by user, giving every event the user's visit state right after it; both give equal integers for any batch split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from clickguard.model.segmented import seg_cumsum
+
+FEATURE = "visit_gap_cv"
+GAP_CLIP_S = 86_400
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class VisitState:
+    gaps: int = 0  # positive gaps between consecutive session starts
+    sum_s: int = 0
+    sum_sq_s: int = 0
+
+
+def gap_seconds(start_ms: int, previous_start_ms: int) -> int:
+    """The clipped gap in whole seconds (0: no evidence)."""
+    return min(max((start_ms - previous_start_ms) // 1000, 0), GAP_CLIP_S)
+
+
+def update(state: VisitState, start_ms: int, previous_start_ms: int) -> VisitState:
+    """Reference: a session opened at ``start_ms``, the user's previous one at ``previous_start_ms``."""
+    if start_ms // DAY_MS != previous_start_ms // DAY_MS:
+        return VisitState()  # a new day
+    g = gap_seconds(start_ms, previous_start_ms)
+    if g == 0:
+        return state
+    return VisitState(state.gaps + 1, state.sum_s + g, state.sum_sq_s + g * g)
+
+
+@dataclass(frozen=True)
+class VisitColumns:
+    """``VisitState`` per row, one int64 array per field."""
+
+    gaps: np.ndarray
+    sum_s: np.ndarray
+    sum_sq_s: np.ndarray
+
+    def state(self, i: int) -> VisitState:
+        return VisitState(int(self.gaps[i]), int(self.sum_s[i]), int(self.sum_sq_s[i]))
+
+    def states(self, rows: np.ndarray) -> list[VisitState]:
+        return list(map(VisitState, self.gaps[rows].tolist(), self.sum_s[rows].tolist(), self.sum_sq_s[rows].tolist()))
+
+
+def prefix(
+    user_first: np.ndarray, starts: np.ndarray, start_ms: np.ndarray, prior: VisitColumns | None = None
+) -> VisitColumns:
+    """Per row of events grouped by user (arrival order kept), the user's visit state right after the row.
+    ``user_first`` marks each user's first row, ``starts`` the rows that open a session and ``start_ms`` each
+    start row's session start time (a continued stored session enters as its user's first row, a start, with
+    that session's start time). ``prior`` holds one state per user (in user order), zeros when None."""
+    n = len(starts)
+    at = np.flatnonzero(starts)
+    gap = np.zeros(n, dtype=np.int64)
+    new_day = np.zeros(n, dtype=bool)
+    if len(at) > 1:
+        same_user = ~user_first[at[1:]]  # the previous start is the same user's
+        new_day[at[1:]] = same_user & (start_ms[at[1:]] // DAY_MS != start_ms[at[:-1]] // DAY_MS)
+        g = np.clip((start_ms[at[1:]] - start_ms[at[:-1]]) // 1000, 0, GAP_CLIP_S)
+        gap[at[1:]] = np.where(same_user & ~new_day[at[1:]], g, 0)
+    # Segments: a user's rows from their first, or from a start on a new day (which begins at zero).
+    opens = user_first | new_day
+    first = np.flatnonzero(opens)
+    seg = np.cumsum(opens) - 1
+    zeros = np.zeros(int(user_first.sum()), dtype=np.int64)
+    p = prior or VisitColumns(zeros, zeros, zeros)
+    carried = user_first[first]  # the segments that begin at a user's first row carry the prior
+
+    def per_segment(values: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(first), dtype=np.int64)
+        out[carried] = values
+        return out
+
+    return VisitColumns(
+        seg_cumsum((gap > 0).astype(np.int64), seg, first, per_segment(p.gaps)),
+        seg_cumsum(gap, seg, first, per_segment(p.sum_s)),
+        seg_cumsum(gap * gap, seg, first, per_segment(p.sum_sq_s)),
+    )
+
+
+def gap_cv(cols: VisitColumns) -> np.ndarray:
+    """Per row, the coefficient of variation of the gaps (NaN with fewer than 2)."""
+    n = cols.gaps.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = cols.sum_s / n
+        var = np.maximum(cols.sum_sq_s / n - mean * mean, 0.0)
+        out: np.ndarray = np.where(n >= 2, np.sqrt(var) / mean, np.nan)
+    return out
