@@ -99,7 +99,7 @@ def test_blocked_users_with_no_judged_session_give_no_supervised_part_in_either_
     archive.put(NOW - timedelta(days=1), "obj.gz", gz(lines_of(events)))
     blocked = [f"b{k}" for k in range(5)]
     config = training_config(ModelParams(), min_sessions=3)
-    one, one_store = single_pass(archive, config, blocked)
+    one, _ = single_pass(archive, config, blocked)
     assert one.status == "published" and one.stats["detector"]["supervised"] is False, one.stats["detector"]
     _assert_same_run(archive, ModelParams(), 3, blocked)
 
