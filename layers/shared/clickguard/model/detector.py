@@ -48,7 +48,6 @@ from clickguard.model.tails import TailTables, feature_bits, fit_robust, thresho
 from clickguard.model.tails import score as tail_score
 from clickguard.model.user_cap import cap_runs
 from clickguard.model.visits import FEATURE as VISIT_FEATURE
-from clickguard.model.visits import VisitColumns
 from clickguard.model.visits import prefix as visit_prefix
 from clickguard.model.vocabulary import START_INDEX, encode, index_of
 
@@ -165,7 +164,7 @@ def sessions_of(model: Model, events: EventSeries) -> Sessions:
     user_first[1:] = user[1:] != user[:-1]
     at_start = np.flatnonzero(starts)
     visits = visit_prefix(user_first, starts, ts)  # a session's rhythm is set at its start
-    visits = VisitColumns(visits.gaps[at_start], visits.sum_s[at_start], visits.sum_sq_s[at_start])
+    visits = visits.take(at_start)
     p = model.params
     kept = np.flatnonzero(judged(length, visits.gaps, p.min_events))
     x = feature_rows(np.column_stack([peak, total_bits, signals]), length, visits, p.min_events)[kept]

@@ -7,6 +7,8 @@ Rules (shared by ``apply_event``, the reference, and ``score_batch``, the vector
 * Every event is one transition: ``START -> first token`` opens a session, so ``transitions`` equals the number of
   events in the session. Surprisal accumulates as integer micro-bits: exact, so any batching gives equal states.
 * ``top`` keeps the three most surprising transitions, ordered by bits (desc) then position in the session.
+* The user's visit rhythm (``model.visits``) is carried from session to session within a UTC day: a session
+  shorter than ``min_events`` is judged (on that rhythm alone) once the user has ``min_events`` gaps between visits.
 * Detector v2's state rides along (O(1) per session): ``peak_mean_ubits`` (the highest running mean, in whole
   micro-bits, after any event from the model's ``min_events`` on), ``signals`` (``model.signals``) and
   ``tokens`` (events and micro-bits per vocabulary token: the supervised part's token shares, the behaviour
@@ -81,7 +83,7 @@ class SessionState:
     # The thesis's "blocked vs good" log-likelihood ratio of the session's path so far (``model.llr``), in micro-bits;
     # 0 while the model has none.
     llr_ubits: int = 0
-    # The user's rhythm across sessions (``model.visits``): carried from session to session, not reset.
+    # The user's rhythm across sessions (``model.visits``): carried from session to session within a UTC day.
     visits: VisitState = field(default_factory=VisitState)
 
     @property
@@ -243,8 +245,7 @@ def state_features(state: SessionState, min_events: int) -> np.ndarray:
     the session's latest event."""
     signals = feature_matrix(SignalColumns.of_states([state.signals]))[0]
     session = np.concatenate([[state.peak_mean_ubits / _MB, state.total_ubits / _MB], signals])[None, :]
-    v = state.visits
-    visits = VisitColumns(np.array([v.gaps]), np.array([v.sum_s]), np.array([v.sum_sq_s]))
+    visits = VisitColumns.of_states([state.visits])
     out: np.ndarray = feature_rows(session, np.array([state.transitions]), visits, min_events)[0]
     return out
 
@@ -584,11 +585,7 @@ def _visit_rows(lanes: _Lanes, br: Breaks) -> VisitColumns:
     start_ms[virtual] = np.fromiter(map(_FIRST_TS, lanes.known), np.int64, len(lanes.known))[lanes.order[virtual]]
     users = lanes.u[br.first].tolist()
     prior = [lanes.prior[u].visits if lanes.prior[u] is not None else VisitState() for u in users]
-    cols = VisitColumns(*(np.fromiter(map(get, prior), np.int64, len(prior)) for get in _VISIT_FIELDS))
-    return visit_prefix(br.first, br.starts, start_ms, cols)
-
-
-_VISIT_FIELDS = tuple(map(attrgetter, ("gaps", "sum_s", "sum_sq_s")))
+    return visit_prefix(br.first, br.starts, start_ms, VisitColumns.of_states(prior))
 
 
 def _scored_rows(table: ScoringTable, lanes: _Lanes, br: Breaks, sg: _Segments, run_total: np.ndarray) -> _ScoredRows:
@@ -607,7 +604,7 @@ def _scored_rows(table: ScoringTable, lanes: _Lanes, br: Breaks, sg: _Segments, 
     step_llr = table.llr[sg.prev[r], lanes.tok[r]] if table.llr is not None else np.zeros(len(r), dtype=np.int64)
     llr = seg_cumsum(step_llr, seg, seg_first, prior_llr)
     visits = _visit_rows(lanes, br)
-    vr = VisitColumns(visits.gaps[r], visits.sum_s[r], visits.sum_sq_s[r])
+    vr = visits.take(r)
     scored = judged(position, vr.gaps, table.min_events)
     scores = np.full(len(r), -np.inf)
     if table.scorer is not None and scored.any():

@@ -17,7 +17,9 @@ by user, giving every event the user's visit state right after it; both give equ
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from operator import attrgetter
 
 import numpy as np
 
@@ -58,11 +60,22 @@ class VisitColumns:
     sum_s: np.ndarray
     sum_sq_s: np.ndarray
 
+    @classmethod
+    def of_states(cls, states: Sequence[VisitState]) -> VisitColumns:
+        n = len(states)
+        return cls(*(np.fromiter(map(get, states), np.int64, n) for get in _FIELDS))
+
+    def take(self, rows: np.ndarray) -> VisitColumns:
+        return VisitColumns(self.gaps[rows], self.sum_s[rows], self.sum_sq_s[rows])
+
     def state(self, i: int) -> VisitState:
         return VisitState(int(self.gaps[i]), int(self.sum_s[i]), int(self.sum_sq_s[i]))
 
     def states(self, rows: np.ndarray) -> list[VisitState]:
         return list(map(VisitState, self.gaps[rows].tolist(), self.sum_s[rows].tolist(), self.sum_sq_s[rows].tolist()))
+
+
+_FIELDS = tuple(attrgetter(f.name) for f in fields(VisitState))
 
 
 def prefix(
