@@ -209,6 +209,18 @@ def test_a_session_shorter_than_min_events_has_no_score_yet_and_says_so():
     assert answer["signals"], "the signals of a short session still explain it"
 
 
+def test_a_short_session_of_a_user_on_a_timer_is_judged_on_the_visit_rhythm():
+    """One event an hour, all in one UTC day: from the user's ``min_events``-th gap between visits its one-event
+    session has a score, and the answer gives no ``empty`` reason."""
+    midnight = 1_800_000_000 // 86_400 * 86_400
+    hourly = [{"user_id": "timer", "event_type": "view_item", "timestamp": midnight + k * 3600} for k in range(5)]
+    status, answer = ask(FakeSessions(), "timer", hourly)
+    assert status == 200 and answer["session"]["events"] == 1
+    assert answer["score"] is not None and answer["empty"] is None
+    status, answer = ask(FakeSessions(), "timer", hourly[: MODEL.params.min_events])  # one gap short
+    assert answer["score"] is None and answer["empty"]["reason"] == "too_short"
+
+
 def test_the_answer_carries_exactly_the_documented_fields():
     status, answer = ask(consumer(STREAM).sessions, "u3", user_events("u3")[-2:])
     assert status == 200

@@ -11,10 +11,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from clickguard.api.scoring import Decision, UserScore
 from clickguard.consumer.state import LastFlag
 from clickguard.events import format_ms
-from clickguard.model.scoring import SessionState
+from clickguard.model.scoring import SessionState, judged
 from clickguard.review.allowlist import AllowEntry
 
 SCHEMA_VERSION = 1
@@ -76,8 +78,11 @@ def _empty(result: UserScore, min_events: int) -> dict[str, str] | None:
         dropped = result.events.duplicates + result.events.late
         tail = f" (the {dropped} sent were duplicates or late)" if dropped else ""
         return {"reason": "no_state", "detail": f"no session is stored for this user and no event applied{tail}"}
-    if session.transitions < min_events:
-        detail = f"the session has {session.transitions} events; the model scores sessions from {min_events}"
+    if not judged(np.array([session.transitions]), np.array([session.visits.gaps]), min_events)[0]:
+        detail = (
+            f"the session has {session.transitions} events and its user {session.visits.gaps} gaps between visits "
+            f"today; the model judges from {min_events} of either"
+        )
         return {"reason": "too_short", "detail": detail}
     return None
 
