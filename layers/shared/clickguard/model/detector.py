@@ -294,6 +294,14 @@ def on_time(model: Model, events: EventSeries) -> EventBatch:
     )
 
 
+def table_rows(features: np.ndarray, owner: np.ndarray, clean: np.ndarray, max_user_share: float) -> np.ndarray:
+    """The rows the tail tables are fitted on: the clean users' judged sessions, each user's first sessions up to
+    the cap (``user_cap``). One definition for the single pass, the robust refit and the distributed trainer."""
+    capped, _ = cap_runs(owner[clean], max_user_share)
+    rows: np.ndarray = features[clean] if capped is None else features[clean][capped]
+    return rows
+
+
 def fit(model: Model, events: EventSeries, blocked: Collection[str] = (), seed: int = 0) -> Detector:
     """Fit on the window's events; ``blocked`` users are left out of the tables and are the supervised positives.
     The cut (``operating``): with labels, the lowest that meets ``params.target_precision`` on out-of-fold
@@ -302,9 +310,7 @@ def fit(model: Model, events: EventSeries, blocked: Collection[str] = (), seed: 
     sess = sessions_of(model, events)
     left_out = frozenset(blocked)
     positive = np.array([u in left_out for u in sess.names], dtype=bool)
-    clean = ~positive[sess.owner]
-    capped, _ = cap_runs(sess.owner[clean], model.params.max_user_share)
-    rows = sess.features[clean] if capped is None else sess.features[clean][capped]
+    rows = table_rows(sess.features, sess.owner, ~positive[sess.owner], model.params.max_user_share)
     if not len(rows):
         raise ValueError("no session in the window is long enough to fit detector v2")
     tables = fit_robust(rows, DIRECTIONS, trim=TRIM, rounds=ROUNDS, groups=GROUPS)

@@ -31,7 +31,6 @@ from clickguard.model import detector
 from clickguard.model.model import Model
 from clickguard.model.scoring import EventSeries
 from clickguard.model.tails import fit_robust, score
-from clickguard.model.user_cap import cap_runs
 
 # Share of the users with a judged session left out of the counts per round. A tenth ranked unlabelled windows of up
 # to 20% abusers about 0.01 AP worse (bench_quality), and was no better on windows of 5%.
@@ -49,9 +48,7 @@ def user_scores(model: Model, events: EventSeries, blocked: Collection[str] = ()
         return sess.names, best
     left_out = frozenset(blocked)
     positive = np.array([u in left_out for u in sess.names], dtype=bool)
-    clean = ~positive[sess.owner]
-    capped, _ = cap_runs(sess.owner[clean], model.params.max_user_share)
-    rows = sess.features[clean] if capped is None else sess.features[clean][capped]
+    rows = detector.table_rows(sess.features, sess.owner, ~positive[sess.owner], model.params.max_user_share)
     if not len(rows):
         return sess.names, best
     tables = fit_robust(rows, detector.DIRECTIONS, detector.TRIM, detector.ROUNDS, groups=detector.GROUPS)

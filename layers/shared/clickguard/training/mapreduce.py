@@ -52,7 +52,7 @@ from clickguard.model.supervised import (
     predict_logit,
 )
 from clickguard.model.tails import TailTables, fit_robust, score, threshold_for_budget
-from clickguard.model.user_cap import CapReport, cap_runs, user_cap
+from clickguard.model.user_cap import CapReport, user_cap
 from clickguard.model.vocabulary import OTHER_INDEX, START_INDEX, build_vocabulary, index_of
 from clickguard.training import group_reduce
 from clickguard.training.partials import Layout, Partition, Summary
@@ -258,10 +258,8 @@ def _user_codes(owner_seen: np.ndarray, users: np.ndarray | None = None) -> tupl
 
 
 def _tables(features: np.ndarray, owner: np.ndarray, clean: np.ndarray, params: ModelParams) -> np.ndarray:
-    """The rows the tail tables are fitted on: clean users' judged sessions, each user's first ``cap`` of them."""
-    capped, _ = cap_runs(owner[clean], params.max_user_share)
-    rows: np.ndarray = features[clean] if capped is None else features[clean][capped]
-    return rows
+    """The rows the tail tables are fitted on (``detector.table_rows``)."""
+    return detector.table_rows(features, owner, clean, params.max_user_share)
 
 
 def _on_features(state: RunState, results: Sequence[dict[str, Any]]) -> dict[str, Any]:
