@@ -27,7 +27,6 @@ import numpy as np
 from clickguard.model.segmented import seg_cumsum
 
 FEATURE = "visit_gap_cv"
-GAP_CLIP_S = 86_400
 DAY_MS = 86_400_000
 
 
@@ -38,16 +37,11 @@ class VisitState:
     sum_sq_s: int = 0
 
 
-def gap_seconds(start_ms: int, previous_start_ms: int) -> int:
-    """The clipped gap in whole seconds (0: no evidence)."""
-    return min(max((start_ms - previous_start_ms) // 1000, 0), GAP_CLIP_S)
-
-
 def update(state: VisitState, start_ms: int, previous_start_ms: int) -> VisitState:
     """Reference: a session opened at ``start_ms``, the user's previous one at ``previous_start_ms``."""
     if start_ms // DAY_MS != previous_start_ms // DAY_MS:
         return VisitState()  # a new day
-    g = gap_seconds(start_ms, previous_start_ms)
+    g = max((start_ms - previous_start_ms) // 1000, 0)  # whole seconds, under a day: within one day
     if g == 0:
         return state
     return VisitState(state.gaps + 1, state.sum_s + g, state.sum_sq_s + g * g)
@@ -68,9 +62,6 @@ class VisitColumns:
 
     def take(self, rows: np.ndarray) -> VisitColumns:
         return VisitColumns(self.gaps[rows], self.sum_s[rows], self.sum_sq_s[rows])
-
-    def state(self, i: int) -> VisitState:
-        return VisitState(int(self.gaps[i]), int(self.sum_s[i]), int(self.sum_sq_s[i]))
 
     def states(self, rows: np.ndarray) -> list[VisitState]:
         return list(map(VisitState, self.gaps[rows].tolist(), self.sum_s[rows].tolist(), self.sum_sq_s[rows].tolist()))
@@ -93,7 +84,7 @@ def prefix(
     if len(at) > 1:
         same_user = ~user_first[at[1:]]  # the previous start is the same user's
         new_day[at[1:]] = same_user & (start_ms[at[1:]] // DAY_MS != start_ms[at[:-1]] // DAY_MS)
-        g = np.clip((start_ms[at[1:]] - start_ms[at[:-1]]) // 1000, 0, GAP_CLIP_S)
+        g = np.maximum((start_ms[at[1:]] - start_ms[at[:-1]]) // 1000, 0)
         gap[at[1:]] = np.where(same_user & ~new_day[at[1:]], g, 0)
     # Segments: a user's rows from their first, or from a start on a new day (which begins at zero).
     opens = user_first | new_day
