@@ -8,7 +8,9 @@ scores every user of day 2 (see ``bench.quality_baselines`` for how each one sco
 * AP: average precision over day 2's users, ranked by the method's continuous score (a ranking measure: it does not
   depend on the operating point; a random ranking scores about the share of abusers, printed as ``base``);
 * P / R: precision and recall of the users the method flags at its own operating point
-  (``clickguard.sim.quality.tally``: a flag on an ordinary user counts against precision; nothing flagged = P 1).
+  (``clickguard.sim.quality.tally``: a flag on an ordinary user counts against precision; nothing flagged = P 1);
+* bound: per day, the AP of an oracle that ranks first every abuser who left evidence (``bench.quality_bound``): an
+  estimate of the most any behavioural method can reach on that day, printed beside ``base``.
 
 Mixes: ``default`` is the simulator's default population (the one the demo uses); ``random`` is drawn per seed:
 abusers 1-20% of the active users in a random mix of types, changed timing and chain noise, and the simulator's
