@@ -11,12 +11,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
 from clickguard.api.scoring import Decision, UserScore
 from clickguard.consumer.state import LastFlag
 from clickguard.events import format_ms
-from clickguard.model.scoring import SessionState, judged
+from clickguard.model.scoring import SessionState, is_judged
 from clickguard.review.allowlist import AllowEntry
 
 SCHEMA_VERSION = 1
@@ -78,7 +76,7 @@ def _empty(result: UserScore, min_events: int) -> dict[str, str] | None:
         dropped = result.events.duplicates + result.events.late
         tail = f" (the {dropped} sent were duplicates or late)" if dropped else ""
         return {"reason": "no_state", "detail": f"no session is stored for this user and no event applied{tail}"}
-    if not judged(np.array([session.transitions]), np.array([session.visits.gaps]), min_events)[0]:
+    if not is_judged(session, min_events):
         detail = (
             f"the session has {session.transitions} events and its user {session.visits.gaps} gaps between visits "
             f"today; the model judges from {min_events} of either"

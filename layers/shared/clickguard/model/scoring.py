@@ -232,6 +232,11 @@ def judged(transitions: np.ndarray, visit_gaps: np.ndarray, min_events: int) -> 
     return out
 
 
+def is_judged(state: SessionState, min_events: int) -> bool:
+    """``judged`` for one stored session."""
+    return bool(judged(np.array([state.transitions]), np.array([state.visits.gaps]), min_events)[0])
+
+
 def feature_rows(session: np.ndarray, transitions: np.ndarray, visits: VisitColumns, min_events: int) -> np.ndarray:
     """The detector's rows (``detector.FEATURES``): the session's features (NaN, no evidence, while the session is
     shorter than ``min_events``) and the user's visit rhythm."""
@@ -253,8 +258,7 @@ def state_features(state: SessionState, min_events: int) -> np.ndarray:
 def score_state(state: SessionState, table: ScoringTable) -> float:
     """Detector v2's score of a session as it stands (``-inf`` without a scorer or before it is judged): the
     number ``score_batch`` reported after the session's latest event."""
-    scored = judged(np.array([state.transitions]), np.array([state.visits.gaps]), table.min_events)[0]
-    if table.scorer is None or not scored:
+    if table.scorer is None or not is_judged(state, table.min_events):
         return float("-inf")
     llr = np.array([state.llr_ubits], dtype=np.int64)
     return float(table.scorer.score_rows(state_features(state, table.min_events)[None, :], llr)[0])
