@@ -25,7 +25,7 @@ from clickguard.model import detector
 from clickguard.model.live import reasons as reasons_of
 from clickguard.model.model import Model
 from clickguard.model.scoring import apply_event, score_state
-from clickguard.store.sessions import from_item, to_item
+from clickguard.store.session_item import from_item, to_item
 
 
 class PerRecordConsumer:

@@ -15,7 +15,7 @@ import pytest
 from clickguard.consumer.batch import Deps, process_batch
 from clickguard.model import artifact
 from clickguard.store.blobs import S3Store
-from clickguard.store.sessions import from_item
+from clickguard.store.session_item import from_item
 from tests.consumer_support import (
     SEQ0,
     FakeFlags,

@@ -22,7 +22,8 @@ from clickguard.consumer.kinesis_event import decode_event, lambda_event
 from clickguard.model import artifact
 from clickguard.store.blobs import S3Store
 from clickguard.store.retry import Backoff
-from clickguard.store.sessions import create_table, from_item
+from clickguard.store.session_item import from_item
+from clickguard.store.sessions import create_table
 from tests.consumer_support import FakeFlags, FakeModel, FakeRejected, FakeSessions, config, event_stream, make_model
 
 STREAM, TABLE, BUCKET = "events", "sessions", "clickguard-data"

@@ -18,6 +18,7 @@ from clickguard.store.blobs import S3Store
 from clickguard.store.flags import SqsFlagQueue
 from clickguard.store.model_source import S3ModelSource
 from clickguard.store.retry import Backoff
+from clickguard.store.session_item import from_item
 from clickguard.store.sessions import DynamoSessionStore, create_table
 from tests.consumer_support import SHARD, T0, Flaky, make_model
 
@@ -78,8 +79,9 @@ def test_keys_still_unprocessed_after_all_attempts_are_reported_not_raised(ddb):
 
 
 def _stored(ddb, user):
-    item = ddb.get_item(TableName="sessions", Key={KEY: {"S": user}}, ConsistentRead=True)["Item"]
-    return int(item["transitions"]["N"]), int(item["version"]["N"])
+    state = from_item(ddb.get_item(TableName="sessions", Key={KEY: {"S": user}}, ConsistentRead=True)["Item"])
+    assert state.session is not None
+    return state.session.transitions, state.version
 
 
 def test_a_late_stale_write_replaces_a_newer_state_in_batch_mode_and_is_refused_in_conditional_mode(ddb):

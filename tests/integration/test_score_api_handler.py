@@ -22,7 +22,8 @@ from clickguard.review import allowlist
 from clickguard.review.decision import Verdict, for_flag
 from clickguard.store.allowlist import S3AllowListStore
 from clickguard.store.blobs import S3Store
-from clickguard.store.sessions import create_table, from_item
+from clickguard.store.session_item import from_item
+from clickguard.store.sessions import create_table
 from tests.consumer_support import SEQ0, SHARD, event_stream, make_model
 
 TABLE, BUCKET = "sessions", "clickguard-models"

@@ -44,7 +44,7 @@ def batch_and_states(draw):
     for user in draw(st.lists(st.sampled_from(USERS), unique=True)):
         seqs = {s: SEQ0 + draw(st.integers(-1, n * 1000)) for s in draw(st.lists(st.sampled_from(SHARDS), unique=True))}
         session = SessionState(None, "view_item", T0, T0 + draw(st.sampled_from([-GAP, 0, GAP])), 1, 0)
-        ids = tuple(id_digest(e) for e in draw(st.lists(st.sampled_from(["e1", "e2", "e9"]), unique=True)))
+        ids = b"".join(id_digest(e) for e in draw(st.lists(st.sampled_from(["e1", "e2", "e9"]), unique=True)))
         states[user] = UserState(user, session if draw(st.booleans()) else None, seqs, ids)
     return recs, events, states
 
@@ -58,7 +58,7 @@ def test_admission_by_columns_equals_the_record_by_record_rules(case):
 
 def seen(adm):
     """The admission with each user's id window as its digests (``RecentIds`` compares by identity)."""
-    return replace(adm, recent_ids={u: w.digests() for u, w in adm.recent_ids.items()})
+    return replace(adm, recent_ids={u: w.packed() for u, w in adm.recent_ids.items()})
 
 
 LINES = [

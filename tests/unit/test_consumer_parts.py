@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import json
 import random
 from datetime import UTC, datetime
 
+import msgspec
 import pytest
 
 from clickguard import settings
@@ -15,11 +17,12 @@ from clickguard.consumer.config import ConfigError, ConsumerConfig
 from clickguard.consumer.flags import flag_id
 from clickguard.consumer.kinesis_event import SEQ_DIGITS, decode_event, lambda_event, pad_seq
 from clickguard.consumer.rule import allows
-from clickguard.consumer.state import RECENT_EVENT_IDS, LastFlag, RecentIds, UserState, id_digest
+from clickguard.consumer.state import ID_DIGEST_BYTES, RECENT_EVENT_IDS, LastFlag, RecentIds, UserState, id_digest
 from clickguard.events import Event
 from clickguard.model.scoring import EventBatch, ScoringTable, SessionState, TopTransition, apply_event, score_batch
+from clickguard.model.signals import SignalState
 from clickguard.model.visits import VisitState
-from clickguard.store.sessions import from_item, to_item
+from clickguard.store.session_item import ItemFormatError, from_item, to_item
 from tests.consumer_support import SEQ0, SHARD, T0, TOKENS, make_model, to_records
 
 STREAM_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/events"
@@ -100,18 +103,18 @@ def test_admission_guards_sequence_numbers_per_shard():
 def test_admission_drops_duplicate_event_ids_in_and_across_batches():
     recs = to_records([{"user_id": "a", "timestamp": T0 / 1000}] * 4)
     events = [ev("a", T0, "e1"), ev("a", T0 + 1, "e2"), ev("a", T0 + 2, "e1"), ev("a", T0 + 3, "e0")]
-    state = UserState("a", recent_event_ids=(id_digest("e0"),))
+    state = UserState("a", recent_ids=id_digest("e0"))
     adm = admit(recs, events, {"a": state}, 1_800_000)
     assert adm.applied == [0, 1] and adm.duplicate_ids == 2
     assert adm.touched["a"][SHARD] == recs[3].seq  # skipped records still advance the sequence number
-    assert adm.recent_ids["a"].digests() == tuple(map(id_digest, ("e0", "e1", "e2")))
+    assert adm.recent_ids["a"].packed() == b"".join(map(id_digest, ("e0", "e1", "e2")))
 
 
 def test_the_duplicate_window_slides_by_distinct_ids():
     window = RecentIds()
     ids = [f"e{i}" for i in range(RECENT_EVENT_IDS + 1)]
     assert not any(window.seen_or_add(id_digest(e)) for e in ids)
-    assert len(window.digests()) == RECENT_EVENT_IDS
+    assert len(window.packed()) == RECENT_EVENT_IDS * ID_DIGEST_BYTES
     assert window.seen_or_add(id_digest(ids[-1])) and window.seen_or_add(id_digest(ids[1]))
     assert not window.seen_or_add(id_digest(ids[0]))  # the oldest slid out: a copy that far back is applied
 
@@ -165,38 +168,103 @@ def test_flag_id_is_stable_and_specific():
     assert a != flag_id("u", T0, ("total_bits", "mean_bits"), SHARD, SEQ0 + 1)
 
 
-def test_state_item_round_trips_exactly():
-    s = SessionState(
-        "s-1", "login#fail", T0, T0 + 99, 17, 123_456_789_012, (TopTransition(9_000_000, 3, "login", "login#fail"),)
+def _full_state() -> UserState:
+    tops = (TopTransition(9_000_000, 3, "login", "login#fail"), TopTransition(4_000_000, 1, "START", "caf\u00e9"))
+    tokens = (("caf\u00e9", 1, 4_000_000), ("login", 2, 1_500_000), ("login#fail", 1, 9_000_000))
+    s = SessionState("s-1", "login#fail", T0, T0 + 99, 17, 123_456_789_012, tops, tokens=tokens)
+    signals = SignalState(*range(3, 3 + len(dataclasses.fields(SignalState))))
+    s = dataclasses.replace(
+        s, peak_mean_ubits=2_500_000, signals=signals, llr_ubits=-7, visits=VisitState(4, 14_400, 51_840_000)
     )
-    s = dataclasses.replace(s, visits=VisitState(4, 14_400, 51_840_000))
-    ids = (id_digest("e1"), id_digest("e2"))
-    state = UserState("user-1", s, {SHARD: 10**128 + 3}, ids, LastFlag(T0, "v1", "abc", ("mean_bits",)), 1_800_000_000)
+    ids = id_digest("e1") + id_digest("e2")
+    flag = LastFlag(T0, "v1", "abc", ("mean_bits", "gap_cv"))
+    return UserState("user-1", s, {SHARD: 10**128 + 3, "shardId-1": 0}, ids, flag, 1_800_000_000, version=9)
+
+
+def test_state_item_round_trips_exactly():
+    state = _full_state()
     item = to_item(state)
-    assert item["seqs"]["M"][SHARD]["S"] == pad_seq(10**128 + 3)
-    assert item[settings.SESSION_TABLE_TTL_ATTRIBUTE] == {"N": "1800000000"}
+    assert set(item) == {"user_key", settings.SESSION_TABLE_TTL_ATTRIBUTE, "version", "state"}
+    assert item[settings.SESSION_TABLE_TTL_ATTRIBUTE] == {"N": "1800000000"} and item["version"] == {"N": "9"}
     assert from_item(item) == state
     bare = UserState("user-2", None, {SHARD: 1})
     assert from_item(to_item(bare)) == bare
-    legacy = {**to_item(bare), "recent_event_ids": {"L": [{"S": "e1"}, {"S": "e2"}]}}  # items from before digests
-    assert from_item(legacy).recent_event_ids == ids
-    before_visits = {k: v for k, v in item.items() if k != "visits"}  # items from before the visit rhythm
-    assert from_item(before_visits) == dataclasses.replace(state, session=dataclasses.replace(s, visits=VisitState()))
 
 
-def test_state_items_written_before_top_and_tokens_were_json_read_the_same():
-    """Until 2026-11-30 ``top`` was a list of lists and ``tokens`` a map of [events, micro-bits]; such items (still
-    in the table within their TTL) read back the state a new item does."""
-    tops = (TopTransition(9_000_000, 3, "login", "login#fail"), TopTransition(4_000_000, 1, "START", "caf\u00e9"))
-    tokens = (("caf\u00e9", 1, 4_000_000), ("login", 2, 1_500_000), ("login#fail", 1, 9_000_000))
-    s = SessionState("s-1", "login#fail", T0, T0 + 99, 4, 14_500_000, tops, tokens=tokens)
-    state = UserState("user-1", s, {SHARD: 7})
+def test_a_state_item_of_another_format_or_corrupt_is_refused_with_a_reason():
+    item = to_item(_full_state())
+    fmt, *rest = msgspec.msgpack.decode(item["state"]["B"])
+    with pytest.raises(ItemFormatError, match="format 2, this code reads format 1"):
+        from_item({**item, "state": {"B": msgspec.msgpack.encode([2, *rest])}})
+    with pytest.raises(ItemFormatError, match="does not decode"):
+        from_item({**item, "state": {"B": item["state"]["B"][:-3]}})
+    wrong_type = {**rest[0], "transitions": "17"}
+    with pytest.raises(ItemFormatError, match=r"Expected `int`, got `str` - at `\$\[1\].transitions`"):
+        from_item({**item, "state": {"B": msgspec.msgpack.encode([fmt, wrong_type, *rest[1:]])}})
+    no_token = {k: v for k, v in rest[0].items() if k != "last_token"}
+    with pytest.raises(ItemFormatError, match="missing required field `last_token`"):
+        from_item({**item, "state": {"B": msgspec.msgpack.encode([fmt, no_token, *rest[1:]])}})
+
+
+def test_a_state_field_added_later_reads_as_its_default_from_an_older_item():
+    state = _full_state()
     item = to_item(state)
-    assert set(item["top"]) == {"S"} and set(item["tokens"]) == {"S"}
-    old = {
-        **item,
-        "top": {"L": [{"L": [{"N": str(t.ubits)}, {"N": str(t.position)}, {"S": t.from_token}, {"S": t.to_token}]}
-                      for t in tops]},
-        "tokens": {"M": {tok: {"L": [{"N": str(n)}, {"N": str(ub)}]} for tok, n, ub in reversed(tokens)}},
+    fmt, session, *rest = msgspec.msgpack.decode(item["state"]["B"])
+    older = {k: v for k, v in session.items() if k != "visits"}
+    old_item = {**item, "state": {"B": msgspec.msgpack.encode([fmt, older, *rest])}}
+    assert state.session is not None
+    assert from_item(old_item).session == dataclasses.replace(state.session, visits=VisitState())
+
+
+def _attribute_item(state: UserState, json_rows: bool = True) -> dict:
+    """An item as written before 2026-11-30 (evening): one attribute per field; ``top`` and ``tokens`` as JSON
+    strings, or as a list and a map (``json_rows`` False, before that)."""
+    s, f = state.session, state.last_flag
+    assert s is not None and f is not None
+    n = lambda v: {"N": str(v)}  # noqa: E731
+    item = {
+        "user_key": {"S": state.user_key},
+        "seqs": {"M": {shard: {"S": pad_seq(seq)} for shard, seq in state.seqs.items()}},
+        "expires_at": n(state.expires_at),
+        "version": n(state.version),
+        "last_token": {"S": s.last_token},
+        "session_id": {"S": s.session_id},
+        "first_ts_ms": n(s.first_ts_ms),
+        "last_ts_ms": n(s.last_ts_ms),
+        "transitions": n(s.transitions),
+        "total_ubits": n(s.total_ubits),
+        "total_bits": n(s.total_bits),
+        "mean_bits": n(s.mean_bits),
+        "peak_mean_ubits": n(s.peak_mean_ubits),
+        "llr_ubits": n(s.llr_ubits),
+        "signals": {"S": ",".join(map(str, dataclasses.astuple(s.signals)))},
+        "visits": {"S": ",".join(map(str, dataclasses.astuple(s.visits)))},
+        "recent_ids": {"B": state.recent_ids},
+        "last_flag": {"M": {"ts_ms": n(f.ts_ms), "model_version": {"S": f.model_version}, "flag_id": {"S": f.flag_id},
+                            "reasons": {"L": [{"S": r} for r in f.reasons]}}},
     }  # fmt: skip
-    assert from_item(old) == from_item(item) == state
+    if json_rows:
+        item["top"] = {"S": json.dumps([dataclasses.astuple(t) for t in s.top])}
+        item["tokens"] = {"S": json.dumps(list(s.tokens))}
+    else:
+        item["top"] = {"L": [{"L": [n(t.ubits), n(t.position), {"S": t.from_token}, {"S": t.to_token}]} for t in s.top]}
+        item["tokens"] = {"M": {tok: {"L": [n(c), n(ub)]} for tok, c, ub in reversed(s.tokens)}}
+    return item
+
+
+def test_state_items_written_attribute_by_attribute_read_the_same():
+    """Items written before the state became one MessagePack attribute (still in the table within their TTL), with
+    ``top`` and ``tokens`` as JSON strings or, earlier, as a list and a map, read back the state a new item does;
+    so do items from before the visit rhythm, before event ids were digested, and from before detector v2."""
+    state = _full_state()
+    s = state.session
+    assert s is not None
+    assert from_item(_attribute_item(state)) == from_item(_attribute_item(state, json_rows=False)) == state
+    before_visits = {k: v for k, v in _attribute_item(state).items() if k != "visits"}
+    assert from_item(before_visits) == dataclasses.replace(state, session=dataclasses.replace(s, visits=VisitState()))
+    before_digests = {k: v for k, v in _attribute_item(state).items() if k != "recent_ids"}
+    before_digests["recent_event_ids"] = {"L": [{"S": "e1"}, {"S": "e2"}]}
+    assert from_item(before_digests) == state
+    v1 = {k: v for k, v in _attribute_item(state).items() if k not in {"signals", "peak_mean_ubits", "llr_ubits"}}
+    v1_state = dataclasses.replace(s, signals=SignalState(), peak_mean_ubits=-1, llr_ubits=0)
+    assert from_item(v1) == dataclasses.replace(state, session=v1_state)

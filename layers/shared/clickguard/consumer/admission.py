@@ -97,7 +97,7 @@ def admit_one_by_one(
         if ev.event_id is not None:
             window = out.recent_ids.get(user)
             if window is None:
-                window = out.recent_ids[user] = RecentIds(state.recent_event_ids if state else ())
+                window = out.recent_ids[user] = RecentIds(state.recent_ids if state else b"")
             if window.seen_or_add(id_digest(ev.event_id)):
                 out.duplicate_ids += 1
                 continue
@@ -213,7 +213,7 @@ def _duplicates(rows: _Rows, ok: np.ndarray, states: Mapping[str, UserState], ou
         window = out.recent_ids.get(user)
         if window is None:
             state = states.get(user)
-            window = out.recent_ids[user] = RecentIds(state.recent_event_ids if state else ())
+            window = out.recent_ids[user] = RecentIds(state.recent_ids if state else b"")
         dup[i] = window.seen_or_add(id_digest(rows.event_ids[i]))  # type: ignore[arg-type]
     out.duplicate_ids = int(dup.sum())
     return dup

@@ -391,7 +391,7 @@ def next_states(
                 user_key=user,
                 session=session,
                 seqs=trim_seqs(seqs),
-                recent_event_ids=window.digests() if window else (old.recent_event_ids if old else ()),
+                recent_ids=window.packed() if window else (old.recent_ids if old else b""),
                 last_flag=new_last.get(user) or (old.last_flag if old else None),
                 expires_at=max(last_ms // 1000 + ttl_s, old.expires_at if old else 0),  # never moves back
                 version=(old.version if old else 0) + 1,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from clickguard.alerts import LastFlag as LastFlag
@@ -29,7 +28,9 @@ class RecentIds:
     ``RECENT_EVENT_IDS``: dropped), never on where a batch starts or ends.
     """
 
-    def __init__(self, digests: Iterable[bytes] = ()) -> None:
+    def __init__(self, packed: bytes = b"") -> None:
+        """``packed``: digests concatenated, oldest first (``UserState.recent_ids``)."""
+        digests = (packed[i : i + ID_DIGEST_BYTES] for i in range(0, len(packed), ID_DIGEST_BYTES))
         self.order: deque[bytes] = deque(digests, maxlen=RECENT_EVENT_IDS)
         self.members = set(self.order)
 
@@ -42,8 +43,8 @@ class RecentIds:
         self.members.add(digest)
         return False
 
-    def digests(self) -> tuple[bytes, ...]:
-        return tuple(self.order)
+    def packed(self) -> bytes:
+        return b"".join(self.order)
 
 
 # After a reshard a user's records move to a child shard; a few shards of history is plenty.
@@ -56,7 +57,7 @@ class UserState:
     session: SessionState | None = None
     # Last applied sequence number per shard: sequence numbers are only ordered within a shard.
     seqs: dict[str, int] = field(default_factory=dict)
-    recent_event_ids: tuple[bytes, ...] = ()  # digests (``id_digest``), oldest first
+    recent_ids: bytes = b""  # digests (``id_digest``), oldest first, concatenated: split only when a batch needs them
     last_flag: LastFlag | None = None
     expires_at: int = 0  # epoch seconds, DynamoDB TTL
     version: int = 0  # states written so far for this user: one more with each write
