@@ -172,7 +172,7 @@ def _full_state() -> UserState:
     tops = (TopTransition(9_000_000, 3, "login", "login#fail"), TopTransition(4_000_000, 1, "START", "caf\u00e9"))
     tokens = (("caf\u00e9", 1, 4_000_000), ("login", 2, 1_500_000), ("login#fail", 1, 9_000_000))
     s = SessionState("s-1", "login#fail", T0, T0 + 99, 17, 123_456_789_012, tops, tokens=tokens)
-    signals = SignalState(*range(3, 3 + len(dataclasses.fields(SignalState))))
+    signals = SignalState(*range(3, 3 + len(SignalState._fields)))
     s = dataclasses.replace(
         s, peak_mean_ubits=2_500_000, signals=signals, llr_ubits=-7, visits=VisitState(4, 14_400, 51_840_000)
     )
@@ -237,14 +237,14 @@ def _attribute_item(state: UserState, json_rows: bool = True) -> dict:
         "mean_bits": n(s.mean_bits),
         "peak_mean_ubits": n(s.peak_mean_ubits),
         "llr_ubits": n(s.llr_ubits),
-        "signals": {"S": ",".join(map(str, dataclasses.astuple(s.signals)))},
-        "visits": {"S": ",".join(map(str, dataclasses.astuple(s.visits)))},
+        "signals": {"S": ",".join(map(str, s.signals))},
+        "visits": {"S": ",".join(map(str, s.visits))},
         "recent_ids": {"B": state.recent_ids},
         "last_flag": {"M": {"ts_ms": n(f.ts_ms), "model_version": {"S": f.model_version}, "flag_id": {"S": f.flag_id},
                             "reasons": {"L": [{"S": r} for r in f.reasons]}}},
     }  # fmt: skip
     if json_rows:
-        item["top"] = {"S": json.dumps([dataclasses.astuple(t) for t in s.top])}
+        item["top"] = {"S": json.dumps([list(t) for t in s.top])}
         item["tokens"] = {"S": json.dumps(list(s.tokens))}
     else:
         item["top"] = {"L": [{"L": [n(t.ubits), n(t.position), {"S": t.from_token}, {"S": t.to_token}]} for t in s.top]}

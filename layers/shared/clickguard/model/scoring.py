@@ -20,11 +20,12 @@ Rules (shared by ``apply_event``, the reference, and ``score_batch``, the vector
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from itertools import chain, compress, pairwise
+from itertools import chain, compress, pairwise, repeat
 from operator import attrgetter
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -54,8 +55,9 @@ TOP_K = 3
 _MB = settings.MICROBITS_PER_BIT
 
 
-@dataclass(frozen=True)
-class TopTransition:
+class TopTransition(NamedTuple):
+    """A tuple: the batch update builds up to ``TOP_K`` per session it touches, a tenth of a dataclass's cost."""
+
     ubits: int
     position: int  # 1-based transition number within the session
     from_token: str
@@ -138,6 +140,13 @@ class ScoringTable:
         self.version = version
         self.min_events = min_events
         self.scorer = scorer
+
+    @functools.cached_property
+    def sorted_tokens(self) -> tuple[list[str], dict[str, int], np.ndarray]:
+        """The vocabulary sorted by name, each name's rank in it, and each state's rank (the token profile's order)."""
+        names = sorted(self.tokens)
+        rank = dict(zip(names, range(len(names)), strict=True))
+        return names, rank, np.fromiter(map(rank.__getitem__, self.tokens), np.int64, len(self.tokens))
 
     @classmethod
     def from_model(cls, model: Model, scorer: RowScorer | None = None, llr: np.ndarray | None = None) -> ScoringTable:
@@ -451,12 +460,13 @@ class _PriorTokens:
         return cls(seg, list(names), np.array(events, np.int64), np.array(ubits, np.int64))
 
 
-def _tops(lanes: _Lanes, br: Breaks, sg: _Segments) -> list[list[TopTransition]]:
+def _tops(lanes: _Lanes, br: Breaks, sg: _Segments) -> list[tuple[TopTransition, ...]]:
     """Top-K per segment: this batch's transitions, plus the kept top of each continued prior session."""
     cand = np.flatnonzero(lanes.real & (sg.ub > 0))
-    prev_str = np.empty(len(lanes.u), dtype=object)
-    prev_str[1:] = lanes.tok_str[:-1]
-    prev_str[br.starts] = START
+    starts = np.zeros(len(lanes.u), dtype=bool)
+    starts[br.starts] = True
+    cand_from = lanes.tok_str[cand - 1]  # (a row 0 is a start: its wrapped neighbour is replaced)
+    cand_from[starts[cand]] = START
     touched = sg.real[sg.cont] > 0
     tops = [p.top for p, t in zip(sg.continued, touched.tolist(), strict=True) if t]
     kept = list(chain.from_iterable(tops))  # the continued sessions' kept top transitions
@@ -465,15 +475,16 @@ def _tops(lanes: _Lanes, br: Breaks, sg: _Segments) -> list[list[TopTransition]]
     c_seg = np.concatenate([sg.seg[cand], k_seg])
     c_ub = np.concatenate([sg.ub[cand], np.array(k_ub, np.int64)])
     c_pos = np.concatenate([sg.position[cand], np.array(k_pos, np.int64)])
-    c_from = np.concatenate([prev_str[cand], np.array(k_from, dtype=object)])
+    c_from = np.concatenate([cand_from, np.array(k_from, dtype=object)])
     c_to = np.concatenate([lanes.tok_str[cand], np.array(k_to, dtype=object)])
-    best_of: list[list[TopTransition]] = [[] for _ in range(len(sg.first))]
-    if len(c_seg):
-        c_order = _order_by_segment_then_bits(c_seg, c_ub, c_pos)
-        best = c_order[_rank_in_group(c_seg[c_order]) < TOP_K]  # each segment's first TOP_K, best first
-        for seg, *top in zip(*(c[best].tolist() for c in (c_seg, c_ub, c_pos, c_from, c_to)), strict=True):
-            best_of[seg].append(TopTransition(*top))
-    return best_of
+    if not len(c_seg):
+        return [()] * len(sg.first)
+    c_order = _order_by_segment_then_bits(c_seg, c_ub, c_pos)
+    best = c_order[_rank_in_group(c_seg[c_order]) < TOP_K]  # each segment's first TOP_K, best first
+    fields = zip(*(c[best].tolist() for c in (c_ub, c_pos, c_from, c_to)), strict=True)
+    rows = tuple(map(tuple.__new__, repeat(TopTransition), fields))  # without NamedTuple's Python-level __new__
+    bounds = np.searchsorted(c_seg[best], np.arange(len(sg.first) + 1)).tolist()
+    return [rows[lo:hi] for lo, hi in pairwise(bounds)]
 
 
 _TOP_FIELDS = tuple(map(attrgetter, ("ubits", "position", "from_token", "to_token")))
@@ -520,7 +531,7 @@ def _states(
             br.run_max[last].tolist(),
             (_from_prior(sg, _TRANSITIONS, 0) + sg.real)[touched].tolist(),
             (_from_prior(sg, _TOTAL, 0) + sg.ubits)[touched].tolist(),
-            map(tuple, map(tops.__getitem__, seg_list)),
+            map(tops.__getitem__, seg_list),
             rows.peak[touched].tolist(),
             rows.signals.states(touched),
             map(stats.__getitem__, seg_list),
@@ -543,9 +554,11 @@ def _token_stats(
     """Per segment, its events and micro-bits per token after the batch: the continued session's plus the batch's,
     summed per (segment, token name) in one sort, so each segment's run comes out sorted by name."""
     pt = sg.prior_tokens
-    names = sorted(set(table.tokens).union(pt.names))
-    rank = dict(zip(names, range(len(names)), strict=True))
-    vocab_rank = np.fromiter(map(rank.__getitem__, table.tokens), np.int64, len(table.tokens))
+    names, rank, vocab_rank = table.sorted_tokens
+    if not rank.keys() >= set(pt.names):  # a stored session holds a token the model does not know
+        names = sorted(set(table.tokens).union(pt.names))
+        rank = dict(zip(names, range(len(names)), strict=True))
+        vocab_rank = np.fromiter(map(rank.__getitem__, table.tokens), np.int64, len(table.tokens))
     prior_rank = np.fromiter(map(rank.__getitem__, pt.names), np.int64, len(pt.names))
     key = np.concatenate([sg.seg[r], pt.seg]) * len(names) + np.concatenate([vocab_rank[lanes.tok[r]], prior_rank])
     order = np.argsort(key, kind="stable")

@@ -29,7 +29,9 @@ import functools
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
+from itertools import repeat
 from operator import attrgetter
+from typing import NamedTuple
 
 import numpy as np
 
@@ -66,9 +68,9 @@ def is_fail(token: str) -> bool:
     return token.endswith(FAIL_SUFFIX)
 
 
-@dataclass(frozen=True)
-class SignalState:
-    """One session's accumulators. ``events == 0`` is the empty state (no session yet)."""
+class SignalState(NamedTuple):
+    """One session's accumulators. ``events == 0`` is the empty state (no session yet). A tuple: the batch update
+    builds one per session it touches, a sixth of a frozen dataclass's cost."""
 
     events: int = 0
     first_ts_ms: int = 0
@@ -167,7 +169,8 @@ class SignalColumns:
 
     def states(self, rows: np.ndarray) -> list[SignalState]:
         """``state`` of each of ``rows``: a column at a time (in ``SignalState``'s field order, its arguments')."""
-        return list(map(SignalState, *(getattr(self, f.name)[rows].tolist() for f in fields(SignalState))))
+        columns = zip(*(getattr(self, name)[rows].tolist() for name in SignalState._fields), strict=True)
+        return list(map(tuple.__new__, repeat(SignalState), columns))
 
 
 @dataclass(frozen=True)

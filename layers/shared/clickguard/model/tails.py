@@ -142,10 +142,22 @@ def tail_probabilities(tables: TailTables, features: np.ndarray) -> np.ndarray:
             continue
         q = tables.quantiles[j].astype(np.float64)
         v = col[ok].astype(np.float32).astype(np.float64)  # compare at the table's precision
-        high = (n_q - np.searchsorted(q, v, side="left")) / n_q  # share of quantiles >= v
-        low = np.searchsorted(q, v, side="right") / n_q  # share of quantiles <= v
-        p = high if direction > 0 else low if direction < 0 else np.minimum(1.0, 2.0 * np.minimum(high, low))
+        p = _high(q, v, n_q) if direction > 0 else _low(q, v, n_q)
+        if direction == 0:
+            p = np.minimum(1.0, 2.0 * np.minimum(p, _high(q, v, n_q)))
         out[ok, j] = np.maximum(p, 1.0 / (n + 1))
+    return out
+
+
+def _high(q: np.ndarray, v: np.ndarray, n_q: int) -> np.ndarray:
+    """Share of quantiles >= v (only the side a direction reads is searched: the consumer scores every event)."""
+    out: np.ndarray = (n_q - np.searchsorted(q, v, side="left")) / n_q
+    return out
+
+
+def _low(q: np.ndarray, v: np.ndarray, n_q: int) -> np.ndarray:
+    """Share of quantiles <= v."""
+    out: np.ndarray = np.searchsorted(q, v, side="right") / n_q
     return out
 
 

@@ -19,8 +19,10 @@ by user, giving every event the user's visit state right after it; both give equ
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+from itertools import repeat
 from operator import attrgetter
+from typing import NamedTuple
 
 import numpy as np
 
@@ -30,8 +32,7 @@ FEATURE = "visit_gap_cv"
 DAY_MS = 86_400_000
 
 
-@dataclass(frozen=True)
-class VisitState:
+class VisitState(NamedTuple):
     gaps: int = 0  # positive gaps between consecutive session starts
     sum_s: int = 0
     sum_sq_s: int = 0
@@ -64,10 +65,11 @@ class VisitColumns:
         return VisitColumns(self.gaps[rows], self.sum_s[rows], self.sum_sq_s[rows])
 
     def states(self, rows: np.ndarray) -> list[VisitState]:
-        return list(map(VisitState, self.gaps[rows].tolist(), self.sum_s[rows].tolist(), self.sum_sq_s[rows].tolist()))
+        columns = zip(self.gaps[rows].tolist(), self.sum_s[rows].tolist(), self.sum_sq_s[rows].tolist(), strict=True)
+        return list(map(tuple.__new__, repeat(VisitState), columns))  # without NamedTuple's Python-level __new__
 
 
-_FIELDS = tuple(attrgetter(f.name) for f in fields(VisitState))
+_FIELDS = tuple(map(attrgetter, VisitState._fields))
 
 
 def prefix(

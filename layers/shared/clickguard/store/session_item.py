@@ -30,7 +30,6 @@ and a map; items from before detector v2 or the visit rhythm) are read by ``_fro
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Any, TypeVar
 
 import msgspec
@@ -156,8 +155,8 @@ def _accumulators(item: dict[str, Any], name: str, kind: type[_A]) -> _A:
     if name not in item:
         return kind()
     values = list(map(int, item[name]["S"].split(",")))
-    if len(values) != len(fields(kind)):
-        raise ItemFormatError(f"{name} holds {len(values)} values, expected {len(fields(kind))}")
+    if len(values) != len(kind._fields):
+        raise ItemFormatError(f"{name} holds {len(values)} values, expected {len(kind._fields)}")
     return kind(*values)
 
 
