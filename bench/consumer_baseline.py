@@ -66,7 +66,7 @@ class PerRecordConsumer:
                 ev.user_key,
                 session,
                 {**state.seqs, rec.shard_id: rec.seq},
-                (),
+                b"",
                 last,
                 session.last_ts_ms // 1000 + 7 * 86400,
             )
