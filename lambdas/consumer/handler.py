@@ -33,6 +33,7 @@ from clickguard.store.groups import DynamoGroupCounter
 from clickguard.store.model_source import S3ModelSource
 from clickguard.store.network import DynamoNetworkStore
 from clickguard.store.rejected import S3RejectedSink
+from clickguard.store.retry import IN_FLIGHT
 from clickguard.store.sessions import DynamoSessionStore
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or settings.CONSUMER_SERVICE
@@ -48,7 +49,7 @@ CALL_SECONDS_MAX = 3 * (2 + 5) + 1
 DYNAMODB = boto3.client("dynamodb", config=_BOTO)
 SQS = boto3.client("sqs", config=_BOTO)
 S3 = boto3.client("s3", config=_BOTO)
-POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="aws")
+POOL = ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="aws")
 
 SESSIONS = DynamoSessionStore(
     DYNAMODB,
