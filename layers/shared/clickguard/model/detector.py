@@ -23,7 +23,8 @@ the quality benchmark share; ``live`` compiles it for the consumer's per-event s
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import functools
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -315,29 +316,43 @@ def fit(model: Model, events: EventSeries, blocked: Collection[str] = (), seed: 
         raise ValueError("no session in the window is long enough to fit detector v2")
     tables = fit_robust(rows, DIRECTIONS, trim=TRIM, rounds=ROUNDS, groups=GROUPS)
     window = WindowEvents.of(on_time(model, events), sess.names)
-    blend, chain, validated = _fit_blend(model, window, tables, sess, positive, seed)
+
+    @functools.cache
+    def plain_peaks() -> np.ndarray:
+        """Per user, the peak of the unsupervised score over the window (scored once, however many ask)."""
+        scorer = LiveDetector(FEATURES, tables, None)
+        return peak_per_user(window_scores(model, scorer, window), window.owner, len(sess.names))
+
+    blend, chain, validated = _fit_blend(model, window, tables, sess, positive, seed, plain_peaks)
     llr = chain.llr_microbits(model.surprisal) if chain is not None else None
     p = model.params
     by_precision = precision_cut(validated, positive, p.target_precision, p.max_flag_share) if positive.any() else None
     cut = by_precision
     if cut is None:  # no labels, or none that show the target precision: the alert budget
-        scorer = live(Detector(tables, float("inf"), blend, p.alert_budget, len(rows)), model)
-        peaks = peak_per_user(window_scores(model, scorer, window, llr=llr), window.owner, len(sess.names))
+        peaks = plain_peaks()
+        if blend is not None:
+            scorer = live(Detector(tables, float("inf"), blend, p.alert_budget, len(rows)), model)
+            peaks = peak_per_user(window_scores(model, scorer, window, llr=llr), window.owner, len(sess.names))
         cut = threshold_for_budget(peaks[~positive], p.alert_budget)
     operating = operating_summary(validated, positive, cut, by_precision is None, p)
     return Detector(tables, float(cut), blend, p.alert_budget, len(rows), operating, chain)
 
 
 def _fit_blend(
-    model: Model, window: WindowEvents, tables: TailTables, sess: Sessions, positive: np.ndarray, seed: int
+    model: Model,
+    window: WindowEvents,
+    tables: TailTables,
+    sess: Sessions,
+    positive: np.ndarray,
+    seed: int,
+    plain_peaks: Callable[[], np.ndarray],
 ) -> tuple[BlendFit | None, BlockedChain | None, np.ndarray]:
     """The supervised part and the blocked chain it reads (None: too few labels, or refused by the cross-fitted
     validation) and each user's out-of-fold peak score under what was kept (``crossfit``)."""
     worst = worst_sessions(tables, sess)
 
     def unsupervised_only() -> tuple[None, None, np.ndarray]:
-        scorer = LiveDetector(FEATURES, tables, None)
-        return None, None, peak_per_user(window_scores(model, scorer, window), window.owner, len(sess.names))
+        return None, None, plain_peaks()
 
     if positive.sum() < FOLDS or (~positive).sum() < FOLDS:
         return unsupervised_only()
