@@ -208,12 +208,21 @@ def test_a_state_item_of_another_format_or_corrupt_is_refused_with_a_reason():
 
 def test_a_state_field_added_later_reads_as_its_default_from_an_older_item():
     state = _full_state()
+    assert state.session is not None
     item = to_item(state)
     fmt, session, *rest = msgspec.msgpack.decode(item["state"]["B"])
     older = {k: v for k, v in session.items() if k != "visits"}
     old_item = {**item, "state": {"B": msgspec.msgpack.encode([fmt, older, *rest])}}
-    assert state.session is not None
     assert from_item(old_item).session == dataclasses.replace(state.session, visits=VisitState())
+    # an accumulator added at the end of an array: an older, shorter array reads it as 0
+    shorter = {**session, "signals": session["signals"][:-1]}
+    old_item = {**item, "state": {"B": msgspec.msgpack.encode([fmt, shorter, *rest])}}
+    read = from_item(old_item).session
+    assert read is not None and read.signals == state.session.signals._replace(token_mask=0)
+    # a newer release's longer array is refused, not truncated
+    longer = {**session, "signals": [*session["signals"], 1]}
+    with pytest.raises(ItemFormatError, match="does not decode"):
+        from_item({**item, "state": {"B": msgspec.msgpack.encode([fmt, longer, *rest])}})
 
 
 def _attribute_item(state: UserState, json_rows: bool = True) -> dict:
