@@ -22,6 +22,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -107,15 +109,23 @@ def _checkpoint_profiles(
     length = cks - seg_first[cks] + 1
     rows = np.repeat(np.arange(len(cks)), length)
     ev = np.repeat(seg_first[cks], length) + (np.arange(len(rows)) - np.repeat(np.cumsum(length) - length, length))
-    r_list, t_list, b_list = [rows], [token[ev]], [ub[ev] / settings.MICROBITS_PER_BIT]
-    for k, c in enumerate(cks.tolist()):
-        state = prior.get(u_of[c]) if pos[idx[seg_first[c]]] > 1 else None
-        if state is not None and state.tokens:
-            r_list.append(np.full(len(state.tokens), k))
-            t_list.append(np.array([table.state_of(t) for t, _, _ in state.tokens], dtype=np.int64))
-            b_list.append(np.array([b / settings.MICROBITS_PER_BIT for _, _, b in state.tokens]))
-    prof = Profiles.of(np.concatenate(r_list), np.concatenate(t_list), np.concatenate(b_list), len(cks), v)
+    # The stored tokens of each checkpoint's session begun before this batch, all of them at once.
+    began_before = (pos[idx[seg_first[cks]]] > 1).tolist()
+    states = [prior.get(u_of[c]) if b else None for c, b in zip(cks.tolist(), began_before, strict=True)]
+    bags = [s.tokens if s is not None else () for s in states]
+    stored = list(chain.from_iterable(bags))
+    n = len(stored)
+    prof = Profiles.of(
+        np.concatenate([rows, np.repeat(np.arange(len(cks)), list(map(len, bags)))]),
+        np.concatenate([token[ev], np.fromiter(map(table.state_of, map(_NAME, stored)), np.int64, n)]),
+        np.concatenate([ub[ev], np.fromiter(map(_UBITS, stored), np.int64, n)]) / settings.MICROBITS_PER_BIT,
+        len(cks),
+        v,
+    )
     return prof, idx[cks]
+
+
+_NAME, _UBITS = itemgetter(0), itemgetter(2)  # of a stored (token, events, micro-bits) row
 
 
 def _prior_total(state: SessionState | None) -> int:
