@@ -56,7 +56,8 @@ _MB = settings.MICROBITS_PER_BIT
 
 
 class TopTransition(NamedTuple):
-    """A tuple: the batch update builds up to ``TOP_K`` per session it touches, a tenth of a dataclass's cost."""
+    """A tuple: the batch update builds up to ``TOP_K`` per session it touches, at a fifth of a frozen dataclass's
+    cost (0.06 against 0.34 us)."""
 
     ubits: int
     position: int  # 1-based transition number within the session
