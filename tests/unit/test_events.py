@@ -100,10 +100,28 @@ def test_envelope_falls_back_to_event_name_and_envelope_time():
         (1546387276.25, 1546387276250),
         (1546387276000, 1546387276000),
         ("1546387276", 1546387276000),
+        ("02/Jan/2019:01:01:16 +0100", 1546387276000),  # the common log format (Apache, nginx, Fluent Bit)
+        ("01/Jan/2019:16:01:16 -0800", 1546387276000),
+        ("Wed, 02 Jan 2019 00:01:16 GMT", 1546387276000),  # RFC 2822 / HTTP-date
+        ("02 Jan 2019 01:01:16 +0100", 1546387276000),
     ],
 )
 def test_timestamp_forms(value, expected):
     assert parse_timestamp(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "02/Jnu/2019:01:01:16 +0100",  # no such month
+        "2/Jan/2019:01:01:16 +0100",  # the day has two digits
+        "02/Jan/2019:01:01:16",  # no zone: the common log format always has one
+        "Wed, 32 Jan 2019 00:01:16 GMT",
+        "Wed, 02 Jan 2019",
+    ],
+)
+def test_web_log_times_that_do_not_parse_are_bad_timestamps(value):
+    assert rejection(canonical(timestamp=value)) is Reason.BAD_TIMESTAMP
 
 
 def test_format_ms_round_trips():

@@ -23,6 +23,7 @@ and skipped (trainer), never fail a batch. Hence:
 
 from __future__ import annotations
 
+import email.utils
 import enum
 import json
 import re
@@ -491,7 +492,9 @@ _MIN_S, _MAX_S = _MIN_MS / 1000, _MAX_MS / 1000
 
 
 def parse_timestamp(value: Any) -> int:
-    """ISO 8601 (``Z`` or an offset; naive means UTC) or epoch seconds / milliseconds -> epoch milliseconds.
+    """ISO 8601 (``Z`` or an offset; naive means UTC), epoch seconds / milliseconds, or the two forms web logs carry
+    (the common log format's ``10/Oct/2024:13:55:36 -0700``, as Apache, nginx and Fluent Bit's parsers write it, and
+    RFC 2822 / HTTP-date ``Thu, 10 Oct 2024 20:55:36 GMT``) -> epoch milliseconds.
 
     Sub-millisecond digits are dropped; every whole millisecond round-trips exactly (a test checks it)."""
     if value is None or value == "":
@@ -506,7 +509,7 @@ def parse_timestamp(value: Any) -> int:
         text = value.strip()
         try:
             if text[4:5] == "-" or not text.replace(".", "", 1).isdigit():  # ISO in extended form skips the test
-                dt = datetime.fromisoformat(text)
+                dt = _text_time(text)
                 ms = int((dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)).timestamp() * 1000)
             else:
                 number = float(text)
@@ -518,6 +521,25 @@ def parse_timestamp(value: Any) -> int:
     if not _MIN_MS <= ms <= _MAX_MS:
         raise RejectedRecord(Reason.BAD_TIMESTAMP, "timestamp outside 2000-2100")
     return ms
+
+
+def _text_time(text: str) -> datetime:
+    """ISO 8601 first (what nearly every producer writes); then the web logs' two forms. ``ValueError`` if none."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        if text[2:3] == "/":  # 10/Oct/2024:13:55:36 -0700 (English month names, whatever the locale)
+            day, month, rest = text.split("/", 2)
+            return datetime.strptime(f"{day} {_MONTHS.index(month.lower()) + 1} {rest}", "%d %m %Y:%H:%M:%S %z")
+        if "," in text[:4] or text[:2].strip().isdigit():  # RFC 2822: Thu, 10 Oct 2024 20:55:36 GMT
+            try:
+                return email.utils.parsedate_to_datetime(text)
+            except (TypeError, IndexError) as exc:  # what it raises on some malformed dates
+                raise ValueError(str(exc)) from None
+        raise
+
+
+_MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 
 
 def format_ms(ts_ms: int) -> str:

@@ -8,11 +8,12 @@ order (the first present wins)::
      "outcome": "action.status", "failure_values": ["error", "denied", false],
      "session_id": "session", "event_id": "id", "amount": "order.total", "friend_id": "peer"}
 
-``user_key``, ``event_type`` and ``time`` are required. ``time`` takes ISO 8601, epoch seconds or epoch
-milliseconds (told apart by size, as for every format). An outcome among ``failure_values`` (compared as lower-case
-text) makes the ``#fail`` token; any other outcome is a success. The mapping is validated once, at synth and at the
-consumer's cold start (``FieldMapping.parse``); an object whose mapped user key is absent is read by shape, as if no
-mapping were set. Only the mapped fields are read: everything else (personal data included) is never looked at.
+``user_key``, ``event_type`` and ``time`` are required. ``time`` takes what ``events.parse_timestamp`` reads: ISO
+8601, epoch seconds or milliseconds (told apart by size), a web log's common-log-format or RFC 2822 time. An
+outcome among ``failure_values`` (compared as lower-case text) makes the ``#fail`` token; any other outcome is a
+success. The mapping is validated once, at synth and at the consumer's cold start (``FieldMapping.parse``); an
+object whose mapped user key is absent is read by shape, as if no mapping were set. Only the mapped fields are
+read: everything else (personal data included) is never looked at.
 """
 
 from __future__ import annotations
