@@ -54,12 +54,12 @@ from clickguard.events import (
 SAFE_LEN = sys.get_int_max_str_digits() or 4300
 
 
-class _Attributes(msgspec.Struct):
+class _Attributes(msgspec.Struct, gc=False):
     amount: int | float | str | None = None
     friend_id: int | str | None = None
 
 
-class _Canonical(msgspec.Struct):
+class _Canonical(msgspec.Struct, gc=False):  # no cycles: the collector need not track them
     """The canonical event's fields; any other field is skipped unread (personal data in attributes included)."""
 
     user_id: str | int
