@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import pytest
 
 from clickguard.cli.main import main
+from clickguard.events import format_ms
 from tests.factories import ndjson, ordinary_events
 
 
@@ -92,3 +94,51 @@ def test_train_reads_gzip_exports(tmp_path, capsys):
         capsys, "train", "-i", str(path), "-o", str(tmp_path / "m"), "--min-sessions", "5", "--min-token-count", "1"
     )
     assert code == 0 and json.loads(io.out)["events"] == len(ordinary_events(60, seed=2))
+
+
+def test_a_file_of_another_shape_trains_and_scores_through_a_field_mapping_as_the_canonical_file_does(tmp_path, capsys):
+    events = ordinary_events(150, seed=4)
+    canonical = tmp_path / "canonical.ndjson"
+    canonical.write_bytes(ndjson(events))
+    shaped = tmp_path / "shaped.ndjson.gz"  # the producer's own JSON, gzip-compressed
+    rows = [{"actor": {"id": e["user_id"]}, "action": {"name": e["event_type"], "status": e["outcome"].upper()},
+             "at": format_ms(round(e["timestamp"] * 1000))} for e in events]  # fmt: skip
+    shaped.write_bytes(gzip.compress(ndjson(rows)))
+    mapping = json.dumps(
+        {"user_key": "actor.id", "event_type": "action.name", "time": "at", "outcome": "action.status",
+         "failure_values": ["fail"]}
+    )  # fmt: skip
+    (tmp_path / "mapping.json").write_text(mapping)
+    common = ["--min-sessions", "10", "--min-token-count", "1"]
+    code, io = run(capsys, "train", "-i", str(canonical), "-o", str(tmp_path / "a"), *common)
+    assert code == 0
+    plain = json.loads(io.out)
+    code, io = run(capsys, "train", "-i", str(shaped), "-o", str(tmp_path / "b"), "--field-mapping", mapping, *common)
+    assert code == 0
+    mapped = json.loads(io.out)
+    assert mapped["events"] == plain["events"] == len(events) and mapped["sessions"] == plain["sessions"]
+    assert mapped["thresholds"] == plain["thresholds"]
+    out = {}
+    for name, extra in (("plain", []), ("mapped", ["--field-mapping", f"@{tmp_path / 'mapping.json'}"])):
+        path = canonical if name == "plain" else shaped
+        code, io = run(capsys, "score", "--events", str(path), "--model", str(tmp_path / "a"), "--out", "-", *extra)
+        assert code == 0
+        out[name] = io.out
+    assert out["mapped"] == out["plain"] and out["plain"].count("\n") == 151  # a header and every user
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        ([], "events need user_id, event_type and timestamp, or --field-mapping"),
+        (["--field-mapping", '{"user_key": "actor.id", "event_type": "action"}'], "field mapping lacks ['time']"),
+        (["--field-mapping", "{not json"], "field mapping is not JSON"),
+        (["--field-mapping", "@/nonexistent/mapping.json"], "cannot read '/nonexistent/mapping.json'"),
+    ],
+)
+def test_a_file_of_another_shape_without_a_good_mapping_says_what_to_do_and_exits_2(tmp_path, capsys, extra, needle):
+    shaped = tmp_path / "shaped.ndjson"
+    shaped.write_text('{"actor": {"id": "u1"}, "action": "view", "at": "2025-11-20T00:00:00Z"}\n')
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "-i", str(shaped), "-o", str(tmp_path / "out"), *extra])
+    assert exc.value.code == 2 and needle in capsys.readouterr().err

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 from clickguard import settings
+from clickguard.decoding import DecodeConfig, Decoder
+from clickguard.decoding.mapping import FieldMapping
+from clickguard.events import UserKeySource
+from clickguard.files import open_binary
 from clickguard.store.blobs import BlobStore, LocalDirStore, S3Store
+from clickguard.training.dataset import EventColumns
 
 
 class CliError(Exception):
@@ -53,6 +59,51 @@ def quantile(text: str) -> float:
     if not low <= value <= high:
         raise argparse.ArgumentTypeError(f"{value} must be in [{low}, {high}]")
     return value
+
+
+def field_mapping(text: str) -> FieldMapping:
+    """An argument type: a field mapping as JSON text, or ``@path`` of a file holding it (validated here, as the
+    stack validates ``field_mapping`` at synth)."""
+    if text.startswith("@"):
+        try:
+            text = Path(text[1:]).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise argparse.ArgumentTypeError(f"cannot read {text[1:]!r}: {type(exc).__name__}") from None
+    try:
+        mapping = FieldMapping.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if mapping is None:
+        raise argparse.ArgumentTypeError("the field mapping is empty")
+    return mapping
+
+
+FIELD_MAPPING_HELP = (
+    "read events of another JSON shape: where user key, event type and time live, as the stack's field_mapping "
+    """(JSON, or @FILE), e.g. '{"user_key": "userId", "event_type": "action", "time": "ts"}'"""
+)
+
+
+def read_events(
+    option: str, paths: list[Path], source: UserKeySource, mapping: FieldMapping | None = None
+) -> EventColumns:
+    """Every event of NDJSON files (.gz too), through the consumer's decoder (with ``mapping`` when given); a file
+    that cannot be read, or files with no valid event, are a CLI error that says why."""
+    decoder = Decoder(DecodeConfig(user_key_source=source, mapping=mapping)) if mapping is not None else None
+    cols = EventColumns()
+    for path in paths:
+        if not path.is_file():
+            fail(f"{option} {path}: no such file")
+        try:
+            with open_binary(path) as fh:
+                cols.add_lines(fh, source, decoder)
+        except (OSError, EOFError) as exc:
+            fail(f"{option} {path}: cannot read it ({type(exc).__name__})")
+    if not len(cols):
+        hint = "" if mapping is not None else "; events need user_id, event_type and timestamp, or --field-mapping"
+        where, rejected = ", ".join(map(str, paths)), dict(cols.rejected) or "none"
+        fail(f"{option} {where}: no valid event in {cols.lines} lines (rejected: {rejected}{hint})")
+    return cols
 
 
 def eprint(*args: object) -> None:

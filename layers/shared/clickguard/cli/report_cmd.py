@@ -11,8 +11,7 @@ import time
 from pathlib import Path
 
 from clickguard import settings
-from clickguard.cli.common import fail, positive_int, quantile
-from clickguard.cli.train_cmd import read_files
+from clickguard.cli.common import fail, positive_int, quantile, read_events
 from clickguard.events import UserKeySource
 from clickguard.model.model import ModelParams
 from clickguard.report import from_quality, write
@@ -62,10 +61,8 @@ def run(args: argparse.Namespace) -> int:
             truth = read_labels(Path(args.labels))
         except ValueError as exc:
             fail(str(exc))
-        train_cols = read_files([args.day1], UserKeySource.SESSION_USER_ID)
-        score_cols = read_files([args.day2], UserKeySource.SESSION_USER_ID)
-        if not len(train_cols) or not len(score_cols):
-            fail("no valid events in --day1 or --day2")
+        train_cols = read_events("--day1", [Path(args.day1)], UserKeySource.SESSION_USER_ID)
+        score_cols = read_events("--day2", [Path(args.day2)], UserKeySource.SESSION_USER_ID)
         title = f"clickguard report: {Path(args.day1).name} -> {Path(args.day2).name}"
         exclude = []
     else:

@@ -9,9 +9,10 @@ import csv
 import sys
 from pathlib import Path
 
-from clickguard.cli.common import fail, open_store
+from clickguard.cli.common import FIELD_MAPPING_HELP, fail, field_mapping, open_store, read_events
 from clickguard.consumer.offline import UserScore, score_users
-from clickguard.files import open_binary
+from clickguard.decoding.mapping import FieldMapping
+from clickguard.events import UserKeySource
 from clickguard.model import artifact
 from clickguard.model.ports import BlobStore
 from clickguard.training.dataset import EventColumns
@@ -21,6 +22,7 @@ from clickguard.training.pipeline import deduplicate
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("score", help="score every user of an event file with a published model, as CSV")
     p.add_argument("--events", type=Path, required=True, help="NDJSON events (.gz too), in the order they happened")
+    p.add_argument("--field-mapping", type=field_mapping, help=FIELD_MAPPING_HELP)
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--model", help="directory or s3://BUCKET holding models/ (the published latest.json)")
     where.add_argument("--local", action="store_true", help="the model of the running local stack")
@@ -42,18 +44,8 @@ def _store(args: argparse.Namespace) -> BlobStore:
     return open_store(args.model, args.endpoint_url, args.region)
 
 
-def _read(path: Path) -> EventColumns:
-    if not path.is_file():
-        fail(f"--events {path}: no such file")
-    cols = EventColumns()
-    try:
-        with open_binary(path) as fh:
-            cols.add_lines(fh)
-    except (OSError, EOFError) as exc:
-        fail(f"--events {path}: cannot read it ({type(exc).__name__})")
-    if not len(cols):
-        fail(f"--events {path}: no valid event in {cols.lines} lines (rejected: {dict(cols.rejected) or 'none'})")
-    return deduplicate(cols)
+def _read(path: Path, mapping: FieldMapping | None) -> EventColumns:
+    return deduplicate(read_events("--events", [path], UserKeySource.SESSION_USER_ID, mapping))
 
 
 def _write(scores: list[UserScore], out: Path) -> None:
@@ -68,7 +60,7 @@ def _write(scores: list[UserScore], out: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    cols = _read(args.events)
+    cols = _read(args.events, args.field_mapping)
     store = _store(args)
     try:
         model = artifact.load_latest(store)

@@ -10,11 +10,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from clickguard import settings
-from clickguard.cli.common import fail, open_store, positive_int, quantile
+from clickguard.cli.common import (
+    FIELD_MAPPING_HELP,
+    fail,
+    field_mapping,
+    open_store,
+    positive_int,
+    quantile,
+    read_events,
+)
 from clickguard.events import UserKeySource, format_ms
-from clickguard.files import open_binary
 from clickguard.model.model import ModelParams
-from clickguard.training.dataset import EventColumns
 from clickguard.training.job import fit_and_publish
 from clickguard.training.pipeline import InsufficientData
 
@@ -28,6 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--endpoint-url", help="AWS endpoint (for an emulator)")
     p.add_argument("--region", default=None)
     p.add_argument("--user-key", choices=[s.value for s in UserKeySource], default=UserKeySource.SESSION_USER_ID)
+    p.add_argument("--field-mapping", type=field_mapping, help=f"with --input: {FIELD_MAPPING_HELP}")
     p.add_argument("--min-sessions", type=positive_int, default=settings.DEFAULT_MIN_SESSIONS)
     p.add_argument("--max-states", type=positive_int, default=settings.DEFAULT_MAX_STATES)
     p.add_argument("--min-token-count", type=positive_int, default=settings.DEFAULT_MIN_TOKEN_COUNT)
@@ -76,17 +83,6 @@ def ranged(name: str) -> Callable[[str], float]:
 share = ranged("max_user_share")
 
 
-def read_files(paths: list[str], source: UserKeySource) -> EventColumns:
-    cols = EventColumns()
-    for name in paths:
-        path = Path(name)
-        if not path.is_file():
-            fail(f"--input {name}: no such file")
-        with open_binary(path) as fh:
-            cols.add_lines(fh, source)
-    return cols
-
-
 def run(args: argparse.Namespace) -> int:
     modes = sum(bool(x) for x in (args.input, args.stack, args.local))
     if modes != 1:
@@ -97,9 +93,7 @@ def run(args: argparse.Namespace) -> int:
         return run_on_stack(args)
     params = params_from_args(args)
     store = open_store(args.out, args.endpoint_url, args.region)
-    cols = read_files(args.input, UserKeySource(args.user_key))
-    if not len(cols):
-        fail(f"no valid events in {', '.join(args.input)} (rejected: {dict(cols.rejected) or 'none'})")
+    cols = read_events("--input", list(map(Path, args.input)), UserKeySource(args.user_key), args.field_mapping)
     start, end = format_ms(min(cols.ts_ms)), format_ms(max(cols.ts_ms) + 1)
     try:
         model, outcome = fit_and_publish(

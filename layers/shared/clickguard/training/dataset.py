@@ -67,12 +67,15 @@ class EventColumns:
             lines=self.lines,
         )
 
-    def add_line(self, line: bytes | str, source: UserKeySource = UserKeySource.SESSION_USER_ID) -> None:
+    def add_line(
+        self, line: bytes | str, source: UserKeySource = UserKeySource.SESSION_USER_ID, decoder: Decoder | None = None
+    ) -> None:
         """One archive line: usually one JSON object, but Firehose concatenates records without a delimiter
-        unless told otherwise, so a line of ``{..}{..}`` is split into its objects."""
+        unless told otherwise, so a line of ``{..}{..}`` is split into its objects. ``decoder``: another than the
+        consumer's default one (a file of a producer's own JSON read through a field mapping)."""
         self.lines += 1
         data = line if isinstance(line, bytes) else line.encode("utf-8", "surrogatepass")
-        for item in _decoder(source).items(data):
+        for item in (decoder or _decoder(source)).items(data):
             result = item.result
             if isinstance(result, Event):
                 self._append(result)
@@ -147,10 +150,15 @@ class EventColumns:
         self.session_ids.append(ev.session_id)
         self.event_ids.append(ev.event_id)
 
-    def add_lines(self, lines: Iterable[bytes | str], source: UserKeySource = UserKeySource.SESSION_USER_ID) -> None:
+    def add_lines(
+        self,
+        lines: Iterable[bytes | str],
+        source: UserKeySource = UserKeySource.SESSION_USER_ID,
+        decoder: Decoder | None = None,
+    ) -> None:
         for line in lines:
             if line.strip():
-                self.add_line(line, source)
+                self.add_line(line, source, decoder)
 
     def add_objects(
         self,
