@@ -142,3 +142,9 @@ def test_a_file_of_another_shape_without_a_good_mapping_says_what_to_do_and_exit
     with pytest.raises(SystemExit) as exc:
         main(["train", "-i", str(shaped), "-o", str(tmp_path / "out"), *extra])
     assert exc.value.code == 2 and needle in capsys.readouterr().err
+
+
+def test_a_field_mapping_without_input_files_is_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--local", "--field-mapping", '{"user_key": "a", "event_type": "b", "time": "c"}'])
+    assert exc.value.code == 2 and "--field-mapping reads --input files" in capsys.readouterr().err

@@ -89,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
         fail("give exactly one of --input FILE (with --out), --stack NAME or --local")
     if args.input and not args.out:
         fail("--input needs --out DIR or --out s3://BUCKET")
+    if args.field_mapping is not None and not args.input:
+        fail("--field-mapping reads --input files; a stack's archive is canonical already (its field_mapping)")
     if not args.input:
         return run_on_stack(args)
     params = params_from_args(args)
