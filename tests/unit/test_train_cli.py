@@ -148,3 +148,12 @@ def test_a_field_mapping_without_input_files_is_refused(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["train", "--local", "--field-mapping", '{"user_key": "a", "event_type": "b", "time": "c"}'])
     assert exc.value.code == 2 and "--field-mapping reads --input files" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["bom.ndjson", "bom.ndjson.gz"])
+def test_a_file_that_starts_with_a_byte_order_mark_reads_every_line(tmp_path, capsys, name):
+    body = b"\xef\xbb\xbf" + ndjson(ordinary_events(60, seed=3)).replace(b"\n", b"\r\n")  # as Windows tools write
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(body) if name.endswith(".gz") else body)
+    code, io = run(capsys, "train", "-i", str(path), "-o", str(tmp_path / "out"), "--min-sessions", "10")
+    assert code == 0 and json.loads(io.out)["rejected"] == {}
