@@ -104,6 +104,7 @@ def test_envelope_falls_back_to_event_name_and_envelope_time():
         ("01/Jan/2019:16:01:16 -0800", 1546387276000),
         ("Wed, 02 Jan 2019 00:01:16 GMT", 1546387276000),  # RFC 2822 / HTTP-date
         ("02 Jan 2019 01:01:16 +0100", 1546387276000),
+        ("2019-01-02t00:01:16.000000001z", 1546387276000),  # RFC 3339's lower case, nanoseconds (Go, Vector)
     ],
 )
 def test_timestamp_forms(value, expected):

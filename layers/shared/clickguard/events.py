@@ -492,9 +492,9 @@ _MIN_S, _MAX_S = _MIN_MS / 1000, _MAX_MS / 1000
 
 
 def parse_timestamp(value: Any) -> int:
-    """ISO 8601 (``Z`` or an offset; naive means UTC), epoch seconds / milliseconds, or the two forms web logs carry
-    (the common log format's ``10/Oct/2024:13:55:36 -0700``, as Apache, nginx and Fluent Bit's parsers write it, and
-    RFC 2822 / HTTP-date ``Thu, 10 Oct 2024 20:55:36 GMT``) -> epoch milliseconds.
+    """ISO 8601 / RFC 3339 (``Z`` or an offset; naive means UTC), epoch seconds / milliseconds, or the two forms web
+    logs carry (the common log format's ``10/Oct/2024:13:55:36 -0700``, as Apache, nginx and Fluent Bit's parsers
+    write it, and RFC 2822 / HTTP-date ``Thu, 10 Oct 2024 20:55:36 GMT``) -> epoch milliseconds.
 
     Sub-millisecond digits are dropped; every whole millisecond round-trips exactly (a test checks it)."""
     if value is None or value == "":
@@ -528,6 +528,8 @@ def _text_time(text: str) -> datetime:
     try:
         return datetime.fromisoformat(text)
     except ValueError:
+        if text[4:5] == "-":  # RFC 3339 allows a lower-case t and z, which fromisoformat does not read
+            return datetime.fromisoformat(text.upper())
         if text[2:3] == "/":  # 10/Oct/2024:13:55:36 -0700 (English month names, whatever the locale)
             day, month, rest = text.split("/", 2)
             return datetime.strptime(f"{day} {_MONTHS.index(month.lower()) + 1} {rest}", "%d %m %Y:%H:%M:%S %z")
