@@ -105,6 +105,10 @@ def test_envelope_falls_back_to_event_name_and_envelope_time():
         ("Wed, 02 Jan 2019 00:01:16 GMT", 1546387276000),  # RFC 2822 / HTTP-date
         ("02 Jan 2019 01:01:16 +0100", 1546387276000),
         ("2019-01-02t00:01:16.000000001z", 1546387276000),  # RFC 3339's lower case, nanoseconds (Go, Vector)
+        (1546387276000999, 1546387276000),  # epoch microseconds
+        (1546387276000999999, 1546387276000),  # epoch nanoseconds, exact (a float would round up to ...001)
+        ("1546387276000999999", 1546387276000),
+        (1546387276000999.0, 1546387276000),
     ],
 )
 def test_timestamp_forms(value, expected):

@@ -492,7 +492,8 @@ _MIN_S, _MAX_S = _MIN_MS / 1000, _MAX_MS / 1000
 
 
 def parse_timestamp(value: Any) -> int:
-    """ISO 8601 / RFC 3339 (``Z`` or an offset; naive means UTC), epoch seconds / milliseconds, or the two forms web
+    """ISO 8601 / RFC 3339 (``Z`` or an offset; naive means UTC), epoch seconds, milliseconds, microseconds or
+    nanoseconds (told apart by size: each range of 2000-2100 is its own order of magnitude), or the two forms web
     logs carry (the common log format's ``10/Oct/2024:13:55:36 -0700``, as Apache, nginx and Fluent Bit's parsers
     write it, and RFC 2822 / HTTP-date ``Thu, 10 Oct 2024 20:55:36 GMT``) -> epoch milliseconds.
 
@@ -502,7 +503,7 @@ def parse_timestamp(value: Any) -> int:
     kind = type(value)
     if kind is float or kind is int:
         try:
-            ms = int(value * 1000) if abs(value) < 1e11 else int(value)
+            ms = _scaled_ms(value)
         except (ValueError, OverflowError):  # NaN or +-inf (1e400 decodes to inf)
             raise RejectedRecord(Reason.BAD_NUMBER, f"timestamp is {value!r}") from None
     elif kind is str:
@@ -511,9 +512,8 @@ def parse_timestamp(value: Any) -> int:
             if text[4:5] == "-" or not text.replace(".", "", 1).isdigit():  # ISO in extended form skips the test
                 dt = _text_time(text)
                 ms = int((dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)).timestamp() * 1000)
-            else:
-                number = float(text)
-                ms = int(number * 1000) if number < 1e11 else int(number)
+            else:  # digits, maybe one dot: an epoch number (a whole one read exactly, nanoseconds included)
+                ms = _scaled_ms(int(text) if text.isdigit() else float(text))
         except (ValueError, OverflowError):  # UnicodeEncodeError (a lone surrogate) is a ValueError
             raise RejectedRecord(Reason.BAD_TIMESTAMP, f"unparseable timestamp {text[:40]!a}") from None
     else:
@@ -521,6 +521,21 @@ def parse_timestamp(value: Any) -> int:
     if not _MIN_MS <= ms <= _MAX_MS:
         raise RejectedRecord(Reason.BAD_TIMESTAMP, "timestamp outside 2000-2100")
     return ms
+
+
+def _scaled_ms(value: int | float) -> int:
+    """An epoch number in seconds, milliseconds, microseconds or nanoseconds -> milliseconds, truncated toward zero
+    (a whole number exactly: a float would round a nanosecond count's last digits)."""
+    size = abs(value)
+    if size < 1e11:
+        return int(value * 1000)
+    if size < 1e14:
+        return int(value)
+    divisor = 1_000 if size < 1e17 else 1_000_000
+    if isinstance(value, int):
+        whole = abs(value) // divisor
+        return whole if value >= 0 else -whole
+    return int(value / divisor)
 
 
 def _text_time(text: str) -> datetime:
