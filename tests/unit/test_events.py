@@ -198,6 +198,15 @@ def test_reject_record_too_large():
 
 def test_reject_unknown_outcome():
     assert rejection(canonical(outcome="maybe")) is Reason.UNKNOWN_OUTCOME
+    for status in ("99", "600", "1000", "4O1", "\u0664\u0660\u0661"):  # not an HTTP status (the last: Arabic digits)
+        assert rejection(canonical(outcome=status)) is Reason.UNKNOWN_OUTCOME
+
+
+@pytest.mark.parametrize(
+    ("status", "token"), [(200, "login"), ("302", "login"), (401, "login#fail"), ("503", "login#fail")]
+)
+def test_an_http_status_as_the_outcome_fails_from_400(status, token):
+    assert parse_record(canonical(event_type="login", outcome=status)).token == token
 
 
 def test_rejection_message_never_contains_the_payload():

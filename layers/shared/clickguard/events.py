@@ -475,6 +475,8 @@ def token_of(event_type: Any, outcome: Any) -> str:
         return name
     if norm in _FAIL:
         return name + FAIL_SUFFIX
+    if len(norm) == 3 and norm.isascii() and norm.isdigit() and "100" <= norm <= "599":  # an HTTP status (web logs)
+        return name + FAIL_SUFFIX if norm >= "400" else name
     raise RejectedRecord(Reason.UNKNOWN_OUTCOME, f"outcome {norm[:32]!a} is neither success nor fail")
 
 
