@@ -7,6 +7,7 @@ import json
 import pytest
 
 from clickguard import settings
+from clickguard.decoding import Decoder
 from clickguard.events import (
     MAX_DEPTH,
     Event,
@@ -352,3 +353,21 @@ def test_rejection_detail_is_ascii_and_holds_no_payload():
         message = str(info.value)
         assert message.isascii() and len(message) < 120
         assert "203.0.113.7" not in message and "past-the-cut" not in message
+
+
+@pytest.mark.parametrize(
+    ("event_type", "token"),
+    [
+        ("/search?q=alice@example.com&page=2", "/search"),  # the page, not its parameters (nor the email in them)
+        ("https://shop.example/cart?session=abc#top", "https://shop.example/cart"),
+        ("/article/42?" + "utm_source=x&" * 20, "/article/42"),  # past the type's cap only because of its query
+        ("/", "/"),
+        ("what?", "what?"),  # not a URL: kept as it is
+    ],
+)
+def test_a_url_as_the_event_type_is_the_page_without_its_query(event_type, token):
+    assert parse_record(canonical(event_type=event_type)).token == token
+    lines = [json.dumps({"user_id": f"u{i}", "event_type": event_type, "timestamp": 1546387276 + i}).encode()
+             for i in range(3)]  # fmt: skip
+    many = Decoder().decode_many(lines)  # the batch path (columns) agrees with one record at a time
+    assert [e.token for e in many] == [token] * 3

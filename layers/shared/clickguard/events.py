@@ -230,6 +230,7 @@ def canonical_event(
         and not user[-1].isspace()
         and not event_type[0].isspace()
         and not event_type[-1].isspace()
+        and "?" not in event_type  # maybe a URL with a query: token_of drops it
         and (outcome is None or (type(outcome) is str and outcome in _SUFFIX))
     ):
         token = event_type + _SUFFIX[outcome]
@@ -267,7 +268,7 @@ def canonical_columns(
     """Many canonical events' fields -> the columns ``canonical_event`` makes of them one by one, when every event
     takes its fast path (plain ASCII user and type, a plain outcome, epoch time in range, plain ids), checked a
     column at a time in C loops; None when one does not, and the caller gives each event its own verdict."""
-    if not (_plain_keys(users, _MAX_USER) and _plain_keys(types, _MAX_TYPE) and _plain_ids(sids, eids)):
+    if not (_plain_keys(users, _MAX_USER) and _plain_keys(types, _MAX_TYPE, "?") and _plain_ids(sids, eids)):
         return None
     tokens = _tokens(types, outcomes)
     ts_ms = _epoch_ms(timestamps)
@@ -279,14 +280,15 @@ def canonical_columns(
 _NONE = type(None)
 
 
-def _plain_keys(values: list[Any], cap: int) -> bool:
+def _plain_keys(values: list[Any], cap: int, forbidden: str = "") -> bool:
     """Every value a str of 1 to ``cap`` ASCII characters with no space at either end (``str.strip`` strips what
-    ``str.isspace`` calls space)."""
+    ``str.isspace`` calls space), and none of the ``forbidden`` characters."""
     if not values:
         return True
     if set(map(type, values)) != {str} or min(map(len, values)) == 0 or max(map(len, values)) > cap:
         return False
-    return "".join(values).isascii() and list(map(str.strip, values)) == values
+    joined = "".join(values)
+    return joined.isascii() and not any(c in joined for c in forbidden) and list(map(str.strip, values)) == values
 
 
 def _plain_ids(*columns: list[Any]) -> bool:
@@ -462,7 +464,7 @@ def user_key_of(value: Any) -> str:
 def token_of(event_type: Any, outcome: Any) -> str:
     if event_type is None:
         raise RejectedRecord(Reason.MISSING_EVENT_TYPE, "event_type missing")
-    name = _as_text(event_type, "event_type").strip()
+    name = _without_query(_as_text(event_type, "event_type").strip())
     if not name:
         raise RejectedRecord(Reason.MISSING_EVENT_TYPE, "event_type is empty")
     if len(name) > _MAX_TYPE:
@@ -478,6 +480,15 @@ def token_of(event_type: Any, outcome: Any) -> str:
     if len(norm) == 3 and norm.isascii() and norm.isdigit() and "100" <= norm <= "599":  # an HTTP status (web logs)
         return name + FAIL_SUFFIX if norm >= "400" else name
     raise RejectedRecord(Reason.UNKNOWN_OUTCOME, f"outcome {norm[:32]!a} is neither success nor fail")
+
+
+def _without_query(name: str) -> str:
+    """A URL (a path, or with its scheme) as the event type is the page, not its parameters: the query string is
+    dropped. It would make every request its own action, push long ones past the type's cap, and often carries
+    personal data (emails, tokens)."""
+    if "?" in name and (name[:1] == "/" or "://" in name[:12]):
+        return name.split("?", 1)[0]
+    return name
 
 
 def opt_id(value: Any, field: str) -> str | None:
