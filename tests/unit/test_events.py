@@ -106,6 +106,7 @@ def test_envelope_falls_back_to_event_name_and_envelope_time():
         ("Wed, 02 Jan 2019 00:01:16 GMT", 1546387276000),  # RFC 2822 / HTTP-date
         ("02 Jan 2019 01:01:16 +0100", 1546387276000),
         ("2019-01-02t00:01:16.000000001z", 1546387276000),  # RFC 3339's lower case, nanoseconds (Go, Vector)
+        ("2019-01-02 00:01:16 UTC", 1546387276000),  # the zone named after the time, as data dumps write it
         (1546387276000999, 1546387276000),  # epoch microseconds
         (1546387276000999999, 1546387276000),  # epoch nanoseconds, exact (a float would round up to ...001)
         ("1546387276000999999", 1546387276000),
@@ -371,3 +372,41 @@ def test_a_url_as_the_event_type_is_the_page_without_its_query(event_type, token
              for i in range(3)]  # fmt: skip
     many = Decoder().decode_many(lines)  # the batch path (columns) agrees with one record at a time
     assert [e.token for e in many] == [token] * 3
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        ({"userId": "u1", "event": "view", "timestamp": "2019-01-02T00:01:16Z"}, ("u1", "view", 1546387276000, None)),
+        (  # GA4's export: microseconds
+            {"user_pseudo_id": "p1", "event_name": "page_view", "event_timestamp": 1546387276000000},
+            ("p1", "page_view", 1546387276000, None),
+        ),
+        (  # an e-commerce event dump
+            {
+                "event_time": "2019-01-02 00:01:16 UTC",
+                "event_type": "cart",
+                "user_id": 5413,
+                "user_session": "72d7",
+            },
+            ("5413", "cart", 1546387276000, "72d7"),
+        ),
+        (  # Logstash / Fluentd
+            {"@timestamp": "2019-01-02T00:01:16.000Z", "user_id": "u1", "action": "/search?q=x", "sessionId": "s"},
+            ("u1", "/search", 1546387276000, "s"),
+        ),
+        (  # the canonical name wins over an alias
+            {"user_id": "u1", "userId": "u2", "event_type": "a", "event": "b", "timestamp": 1546387276, "time": 1},
+            ("u1", "a", 1546387276000, None),
+        ),
+    ],
+)
+def test_flat_json_of_common_producers_is_read_under_their_field_names(record, expected):
+    ev = parse_record(json.dumps(record))
+    assert (ev.user_key, ev.token, ev.ts_ms, ev.session_id) == expected
+    (many,) = Decoder().decode_many([json.dumps(record).encode()])  # the batch path reads them the same
+    assert many == ev
+
+
+def test_an_alias_that_is_not_a_time_is_a_bad_timestamp_not_a_guess():
+    assert rejection(json.dumps({"user_id": "u1", "event_type": "a", "time": 35})) is Reason.BAD_TIMESTAMP

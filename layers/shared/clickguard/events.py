@@ -199,9 +199,29 @@ def _parse_canonical(obj: Mapping[str, Any]) -> Event:
     get = obj.get
     attrs = get("attributes")
     net = network_fields(attrs) if type(attrs) is dict and ("amount" in attrs or "friend_id" in attrs) else _NO_NET
-    return canonical_event(
-        get("user_id"), get("event_type"), get("outcome"), get("timestamp"), get("session_id"), get("event_id"), net
-    )
+    user, kind, ts, sid = (_named(obj, field) for field in ("user_id", "event_type", "timestamp", "session_id"))
+    return canonical_event(user, kind, get("outcome"), ts, sid, get("event_id"), net)
+
+
+# Where flat JSON from common producers keeps the canonical fields, tried in order when the canonical name is absent:
+# camelCase clients, GA4's export (user_pseudo_id, event_name, event_timestamp in microseconds), e-commerce event
+# dumps (event_time "2019-10-01 00:00:00 UTC", user_session), Logstash and Fluentd (@timestamp, time).
+ALIASES: dict[str, tuple[str, ...]] = {
+    "user_id": ("userId", "user_pseudo_id"),
+    "event_type": ("event_name", "eventType", "event", "action"),
+    "timestamp": ("event_time", "event_timestamp", "@timestamp", "time", "ts"),
+    "session_id": ("sessionId", "user_session"),
+}
+
+
+def _named(obj: Mapping[str, Any], field: str) -> Any:
+    value = obj.get(field)
+    if value is None:
+        for alias in ALIASES[field]:
+            value = obj.get(alias)
+            if value is not None:
+                break
+    return value
 
 
 _NO_NET: tuple[float | None, str | None] = (None, None)
@@ -556,8 +576,9 @@ def _text_time(text: str) -> datetime:
     try:
         return datetime.fromisoformat(text)
     except ValueError:
-        if text[4:5] == "-":  # RFC 3339 allows a lower-case t and z, which fromisoformat does not read
-            return datetime.fromisoformat(text.upper())
+        if text[4:5] == "-":  # RFC 3339's lower-case t and z, or a zone named after the time (" UTC", as dumps write)
+            upper = text.upper()
+            return datetime.fromisoformat(upper[:-4] + "+00:00" if upper.endswith((" UTC", " GMT")) else upper)
         if text[2:3] == "/":  # 10/Oct/2024:13:55:36 -0700 (English month names, whatever the locale)
             day, month, rest = text.split("/", 2)
             return datetime.strptime(f"{day} {_MONTHS.index(month.lower()) + 1} {rest}", "%d %m %Y:%H:%M:%S %z")
