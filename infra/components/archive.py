@@ -28,6 +28,10 @@ from infra.config import ARCHIVE_ERROR_PREFIX, StackConfig
 from infra.nag import acknowledge, acknowledge_prefix_scoped
 
 HOUR_PATH = "!{timestamp:yyyy}/!{timestamp:MM}/!{timestamp:dd}/!{timestamp:HH}/"
+# Each object's name starts with its oldest record's arrival to the millisecond (Firehose evaluates every timestamp
+# of a prefix at that instant): the trainer reads a folder in key order, and Firehose's own name only has seconds,
+# after which a random uuid would order objects written within one second.
+ARRIVAL_MS = settings.ARCHIVE_ARRIVAL_PATTERN
 # Firehose hands the Lambda at most this much per call: the canonical lines it returns (at most about the inflated
 # input) stay within a synchronous response's 6 MB.
 TRANSFORM_BUFFER_MB = "1"
@@ -169,7 +173,7 @@ class Archive(Construct):
             bucket_arn=bucket.bucket_arn,
             role_arn=role.role_arn,
             # Explicit hour path (rather than Firehose's implicit one) so the layout is visible here.
-            prefix=f"{settings.ARCHIVE_PREFIX}{HOUR_PATH}",
+            prefix=f"{settings.ARCHIVE_PREFIX}{HOUR_PATH}!{{timestamp:{ARRIVAL_MS}}}-",
             error_output_prefix=f"{ARCHIVE_ERROR_PREFIX}!{{firehose:error-output-type}}/{HOUR_PATH}",
             compression_format="GZIP",
             buffering_hints=cfn.BufferingHintsProperty(

@@ -263,7 +263,9 @@ def test_archive_firehose_gzip_hourly_layout_through_the_canonical_transformatio
             "ExtendedS3DestinationConfiguration": Match.object_like(
                 {
                     "CompressionFormat": "GZIP",
-                    "Prefix": "events/!{timestamp:yyyy}/!{timestamp:MM}/!{timestamp:dd}/!{timestamp:HH}/",
+                    # the hour folder, then each object's oldest record's arrival to the millisecond
+                    "Prefix": "events/!{timestamp:yyyy}/!{timestamp:MM}/!{timestamp:dd}/!{timestamp:HH}/"
+                    "!{timestamp:mmssSSS}-",
                     "EncryptionConfiguration": {"KMSEncryptionConfig": {"AWSKMSKeyARN": Match.any_value()}},
                     "ProcessingConfiguration": {
                         "Enabled": True,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import re
 
 import boto3
 import pytest
@@ -100,7 +101,7 @@ def test_archiver_writes_firehose_layout_of_canonical_events(aws, s3, bucket):
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="events/")["Contents"]]
     assert len(keys) == 1
     parts = keys[0].split("/")
-    assert len(parts) == 6 and parts[5].startswith("clicks-1-") and parts[5].endswith(".gz")
+    assert len(parts) == 6 and re.fullmatch(r"\d{7}-clicks-1-[-0-9]{19}-[-0-9a-f]{36}\.gz", parts[5])  # mmssSSS-...
     lines = [
         json.loads(line)
         for line in gzip.decompress(s3.get_object(Bucket=bucket, Key=keys[0])["Body"].read()).splitlines()

@@ -10,6 +10,9 @@ from __future__ import annotations
 MODELS_PREFIX = "models/"
 LATEST_POINTER_KEY = "models/latest.json"
 ARCHIVE_PREFIX = "events/"  # Firehose writes <prefix>YYYY/MM/DD/HH/<objects>.gz
+# Each archive object's name starts with its oldest record's arrival as minutes, seconds and milliseconds (a Java
+# DateTimeFormatter pattern in the Firehose prefix; ``local.archiver`` writes the same), so key order is write order.
+ARCHIVE_ARRIVAL_PATTERN = "mmssSSS"
 REJECTED_PREFIX = "rejected/"  # consumer's sink: one metadata object per record, rejected/YYYY/MM/DD/<shard>/<seq>.json
 # Raw payloads of rejected records, only where configured (they may hold personal data): a short expiry of their own.
 REJECTED_PAYLOAD_PREFIX = "rejected-payloads/"

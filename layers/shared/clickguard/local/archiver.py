@@ -3,12 +3,15 @@
 It reads every shard as its own consumer (as Firehose does), buffers records, plays the stack's data
 transformation with the same function (``clickguard.decoding.archive.archive_lines``: each record, whatever its
 format, becomes the canonical, personal-data-free lines of its events) and writes what Firehose writes for a GZIP
-delivery stream: objects named ``<prefix>YYYY/MM/DD/HH/<stream>-1-YYYY-MM-DD-HH-MM-SS-<uuid>.gz`` in UTC by the
-first record's arrival time. A record with no event (rejected, or a CloudWatch control message) is dropped.
+delivery stream with the stack's prefix: objects named ``<prefix>YYYY/MM/DD/HH/mmssSSS-<stream>-1-YYYY-MM-DD-HH-MM-SS-
+<uuid>.gz`` in UTC by the first record's arrival time (``settings.ARCHIVE_ARRIVAL_PATTERN``: minutes, seconds and
+milliseconds, as the stack's Firehose prefix names its objects). A record with no event (rejected, or a CloudWatch
+control message) is dropped.
 
 The trainer reads an hour's objects in key order, which must be the order they were written (a user's events in one
-object come before those in the next): several objects are often written in one second, so the name's time never
-goes back within a folder and the uuid starts with the object's number (still a uuid's shape).
+object come before those in the next): the name's time never goes back within a folder, and objects of one
+millisecond (a fast local run writes several) keep their write order in the uuid, which starts with the object's
+number (still a uuid's shape).
 """
 
 from __future__ import annotations
@@ -88,8 +91,13 @@ class Archiver:
         for folder, lines in by_hour.items():
             t = self._last_stamp[folder] = max(first_time[folder], self._last_stamp.get(folder, first_time[folder]))
             ordered_uuid = f"{self.stats.objects:08x}{str(uuid.uuid4())[8:]}"  # write order, then random
-            key = f"{folder}{self.stream_name}-1-{t:%Y-%m-%d-%H-%M-%S}-{ordered_uuid}.gz"
+            key = f"{folder}{arrival_name(t)}-{self.stream_name}-1-{t:%Y-%m-%d-%H-%M-%S}-{ordered_uuid}.gz"
             self.s3.put_object(Bucket=self.bucket, Key=key, Body=gzip.compress(b"".join(lines)))
             self.stats.objects += 1
             self.stats.records += sum(chunk.count(b"\n") for chunk in lines)
         self._buffer.clear()
+
+
+def arrival_name(t: datetime) -> str:
+    """``settings.ARCHIVE_ARRIVAL_PATTERN`` (``mmssSSS``) of ``t``, as Firehose evaluates it in the stack's prefix."""
+    return f"{t:%M%S}{t.microsecond // 1000:03d}"
