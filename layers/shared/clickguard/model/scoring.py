@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from itertools import chain, compress, pairwise, repeat
 from operator import attrgetter
 from typing import NamedTuple, Protocol
@@ -69,8 +69,10 @@ class TopTransition(NamedTuple):
         return self.ubits / _MB
 
 
-@dataclass(frozen=True)
-class SessionState:
+class SessionState(NamedTuple):
+    """A user's session so far. A tuple: the batch update builds one per session it touches, and the state item
+    stores it as an array (``store.session_item``)."""
+
     session_id: str | None  # the last session id the user sent (None if never)
     last_token: str
     first_ts_ms: int
@@ -79,7 +81,7 @@ class SessionState:
     total_ubits: int
     top: tuple[TopTransition, ...] = ()
     peak_mean_ubits: int = -1  # highest floor(total_ubits / transitions) from min_events on; -1: not yet
-    signals: SignalState = field(default_factory=SignalState)
+    signals: SignalState = SignalState()
     # Per vocabulary token (sorted by token): the session's events of it and the micro-bits of the transitions into
     # it (the notebook's per-action surprisal profile; the counts feed the supervised part's token shares).
     tokens: tuple[tuple[str, int, int], ...] = ()
@@ -87,7 +89,7 @@ class SessionState:
     # 0 while the model has none.
     llr_ubits: int = 0
     # The user's rhythm across sessions (``model.visits``): carried from session to session within a UTC day.
-    visits: VisitState = field(default_factory=VisitState)
+    visits: VisitState = VisitState()
 
     @property
     def peak_mean_bits(self) -> float:
@@ -212,14 +214,13 @@ def apply_event(
         llr = table.llr_of(START_INDEX, table.state_of(token))
         visits = visit_update(state.visits, ts_ms, state.first_ts_ms) if state is not None else VisitState()
         opened_state = SessionState(sid, token, ts_ms, last_ts, 1, ub, opened, peak, signals, ((vocab, 1, ub),), llr)
-        return replace(opened_state, visits=visits), True
+        return opened_state._replace(visits=visits), True
     ub = int(table.microbits[table.state_of(state.last_token), table.state_of(token)])
     position = state.transitions + 1
     top = _merge_top(state.top, TopTransition(ub, position, state.last_token, token)) if ub > 0 else state.top
     total = state.total_ubits + ub
     return (
-        replace(
-            state,
+        state._replace(
             session_id=session_id if session_id is not None else state.session_id,
             last_token=token,
             last_ts_ms=max(state.last_ts_ms, ts_ms),
@@ -274,8 +275,7 @@ def score_state(state: SessionState, table: ScoringTable) -> float:
     return float(table.scorer.score_rows(state_features(state, table.min_events)[None, :], llr)[0])
 
 
-@dataclass(frozen=True)
-class Segment:
+class Segment(NamedTuple):
     """One session's state after this batch touched it (a user may close a session and open another in a batch)."""
 
     user_key: str
@@ -523,26 +523,26 @@ def _states(
     touched = np.flatnonzero(sg.real > 0)
     seg_list, last = touched.tolist(), sg.last[touched]
     sid_names = np.array([*lanes.sid_names, None], dtype=object)  # code -1: the last, None
-    states = list(
-        map(
-            SessionState,
-            sid_names[br.carried_sid[last]].tolist(),
-            lanes.tok_str[last].tolist(),
-            first_ts[touched].tolist(),
-            br.run_max[last].tolist(),
-            (_from_prior(sg, _TRANSITIONS, 0) + sg.real)[touched].tolist(),
-            (_from_prior(sg, _TOTAL, 0) + sg.ubits)[touched].tolist(),
-            map(tops.__getitem__, seg_list),
-            rows.peak[touched].tolist(),
-            rows.signals.states(touched),
-            map(stats.__getitem__, seg_list),
-            rows.llr[touched].tolist(),
-            rows.visits.states(last),
-        )
+    fields = zip(
+        sid_names[br.carried_sid[last]].tolist(),
+        lanes.tok_str[last].tolist(),
+        first_ts[touched].tolist(),
+        br.run_max[last].tolist(),
+        (_from_prior(sg, _TRANSITIONS, 0) + sg.real)[touched].tolist(),
+        (_from_prior(sg, _TOTAL, 0) + sg.ubits)[touched].tolist(),
+        map(tops.__getitem__, seg_list),
+        rows.peak[touched].tolist(),
+        rows.signals.states(touched),
+        map(stats.__getitem__, seg_list),
+        rows.llr[touched].tolist(),
+        rows.visits.states(last),
+        strict=True,
     )
+    states = list(map(tuple.__new__, repeat(SessionState), fields))  # without NamedTuple's Python-level __new__
     users = list(map(lanes.users.__getitem__, lanes.u[sg.first[touched]].tolist()))
     finals = is_final[touched].tolist()
-    segments = list(map(Segment, users, states, finals, sg.real[touched].tolist()))
+    parts = zip(users, states, finals, sg.real[touched].tolist(), strict=True)
+    segments = list(map(tuple.__new__, repeat(Segment), parts))
     return dict(compress(zip(users, states, strict=True), finals)), segments
 
 

@@ -8,21 +8,21 @@ Item layout (one per user, no personal data beyond the key)::
 ``state`` is one array, ``[format, session, seqs, recent_ids, last_flag]``:
 
 * ``format``: ``FORMAT``; an item of another format is refused with a message naming both;
-* ``session`` (nil when none): ``model.scoring.SessionState`` as a map of its fields; its ``top`` transitions,
-  ``signals`` and ``visits`` (named tuples) as arrays in their fields' order;
+* ``session`` (nil when none): ``model.scoring.SessionState`` as an array in its fields' order, its ``top``
+  transitions, ``signals`` and ``visits`` too (all named tuples);
 * ``seqs``: ``{shard: last applied sequence number}``, as decimal strings (up to 129 digits, past MessagePack's
   64-bit integers);
 * ``recent_ids``: the 8-byte digests of the last event ids, oldest first, concatenated;
 * ``last_flag`` (nil when none): ``consumer.state.LastFlag`` as a map of its fields.
 
-Decoding is typed (msgspec builds the dataclasses and tuples in C and refuses a field of the wrong type). The format
-evolves as the attributes did: a field added with a default (to a map, or at the end of an array) reads as that
-default from older items, and a map's field no longer known is ignored; an array longer than its fields is refused.
+Decoding is typed (msgspec builds the tuples and the flag in C and refuses a field of the wrong type). The format
+evolves as the attributes did: a field added with a default (at the end of an array, or to the flag's map) reads as
+that default from older items; an array longer than its fields is refused (an item of a newer release).
 
 Why one binary attribute: every DynamoDB attribute value is a small dict to build, and for botocore a value to
 serialize on the way out and parse on the way back; one MessagePack string is one C call each way (writing an item
-8.9 -> 1.6 us, reading one 14.1 -> 3.7, measured side by side on the consumer benchmark's returning users), and the
-item is smaller (552 bytes median against 737; 1,577 with a full window of 128 event-id digests, against 1,771).
+6.2 -> 1.4 us, reading one 9.5 -> 2.9, measured side by side on the consumer benchmark's returning users), and the
+item is smaller (431 bytes median against 737; 1,456 with a full window of 128 event-id digests, against 1,771).
 
 Items written before (one attribute per field, ``top`` and ``tokens`` as JSON strings or, earlier still, as a list
 and a map; items from before detector v2 or the visit rhythm) are read by ``_from_attributes``.
