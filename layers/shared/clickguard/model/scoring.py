@@ -213,8 +213,8 @@ def apply_event(
         signals = update_raw(SignalState(), ts_ms, fail, bit)
         llr = table.llr_of(START_INDEX, table.state_of(token))
         visits = visit_update(state.visits, ts_ms, state.first_ts_ms) if state is not None else VisitState()
-        opened_state = SessionState(sid, token, ts_ms, last_ts, 1, ub, opened, peak, signals, ((vocab, 1, ub),), llr)
-        return opened_state._replace(visits=visits), True
+        tokens = ((vocab, 1, ub),)
+        return SessionState(sid, token, ts_ms, last_ts, 1, ub, opened, peak, signals, tokens, llr, visits), True
     ub = int(table.microbits[table.state_of(state.last_token), table.state_of(token)])
     position = state.transitions + 1
     top = _merge_top(state.top, TopTransition(ub, position, state.last_token, token)) if ub > 0 else state.top
