@@ -23,7 +23,6 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import chain
-from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -38,7 +37,7 @@ from clickguard.consumer.state import LastFlag, id_digest
 from clickguard.events import format_ms
 from clickguard.model.codes import factorize
 from clickguard.model.groups import Groups, Profiles, groups_of, is_checkpoint, signatures
-from clickguard.model.scoring import BatchResult, ScoringTable, SessionState
+from clickguard.model.scoring import TOKEN_NAME, TOKEN_UBITS, BatchResult, ScoringTable, SessionState
 
 SCHEMA_VERSION = 1
 SAMPLE = 10  # user keys a group flag shows
@@ -117,15 +116,12 @@ def _checkpoint_profiles(
     n = len(stored)
     prof = Profiles.of(
         np.concatenate([rows, np.repeat(np.arange(len(cks)), list(map(len, bags)))]),
-        np.concatenate([token[ev], np.fromiter(map(table.state_of, map(_NAME, stored)), np.int64, n)]),
-        np.concatenate([ub[ev], np.fromiter(map(_UBITS, stored), np.int64, n)]) / settings.MICROBITS_PER_BIT,
+        np.concatenate([token[ev], np.fromiter(map(table.state_of, map(TOKEN_NAME, stored)), np.int64, n)]),
+        np.concatenate([ub[ev], np.fromiter(map(TOKEN_UBITS, stored), np.int64, n)]) / settings.MICROBITS_PER_BIT,
         len(cks),
         v,
     )
     return prof, idx[cks]
-
-
-_NAME, _UBITS = itemgetter(0), itemgetter(2)  # of a stored (token, events, micro-bits) row
 
 
 def _prior_total(state: SessionState | None) -> int:

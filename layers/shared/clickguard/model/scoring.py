@@ -24,7 +24,7 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain, compress, pairwise, repeat
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import NamedTuple, Protocol
 
 import numpy as np
@@ -67,6 +67,10 @@ class TopTransition(NamedTuple):
     @property
     def bits(self) -> float:
         return self.ubits / _MB
+
+
+# The fields of a row of ``SessionState.tokens``: (token, events, micro-bits).
+TOKEN_NAME, TOKEN_EVENTS, TOKEN_UBITS = itemgetter(0), itemgetter(1), itemgetter(2)
 
 
 class SessionState(NamedTuple):
@@ -457,8 +461,9 @@ class _PriorTokens:
         bags = [p.tokens for p in continued]
         seg = np.repeat(cont, [len(b) for b in bags])
         rows = list(chain.from_iterable(bags))
-        names, events, ubits = zip(*rows, strict=True) if rows else ((), (), ())
-        return cls(seg, list(names), np.array(events, np.int64), np.array(ubits, np.int64))
+        n = len(rows)
+        events, ubits = (np.fromiter(map(get, rows), np.int64, n) for get in (TOKEN_EVENTS, TOKEN_UBITS))
+        return cls(seg, list(map(TOKEN_NAME, rows)), events, ubits)
 
 
 def _tops(lanes: _Lanes, br: Breaks, sg: _Segments) -> list[tuple[TopTransition, ...]]:
