@@ -50,7 +50,7 @@ def test_the_columnar_decode_equals_the_record_by_record_reference(recs: list[di
     assert outcome(decode_event, event) == outcome(decode_one_by_one, event)
 
 
-def test_a_batch_of_one_shard_takes_the_columnar_path_and_mixed_shards_are_read_per_record() -> None:
+def test_each_record_gets_its_own_shard_in_a_batch_of_one_shard_or_of_several() -> None:
     def rec(shard: str, seq: int) -> dict:
         data = base64.b64encode(b'{"a":1}').decode()
         return {"eventID": f"{shard}:{seq}", "kinesis": {"sequenceNumber": str(seq), "data": data}}

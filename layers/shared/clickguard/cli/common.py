@@ -85,10 +85,16 @@ FIELD_MAPPING_HELP = (
 
 
 def read_events(
-    option: str, paths: list[Path], source: UserKeySource, mapping: FieldMapping | None = None
+    option: str,
+    paths: list[Path],
+    source: UserKeySource,
+    mapping: FieldMapping | None = None,
+    *,
+    takes_mapping: bool = True,
 ) -> EventColumns:
     """Every event of NDJSON files (.gz too), through the consumer's decoder (with ``mapping`` when given); a file
-    that cannot be read, or files with no valid event, are a CLI error that says why."""
+    that cannot be read, or files with no valid event, are a CLI error that says why (and points at
+    ``--field-mapping`` when the command ``takes_mapping``)."""
     decoder = Decoder(DecodeConfig(user_key_source=source, mapping=mapping)) if mapping is not None else None
     cols = EventColumns()
     for path in paths:
@@ -100,7 +106,8 @@ def read_events(
         except (OSError, EOFError) as exc:
             fail(f"{option} {path}: cannot read it ({type(exc).__name__})")
     if not len(cols):
-        hint = "" if mapping is not None else "; events need user_id, event_type and timestamp, or --field-mapping"
+        hint = "; events need user_id, event_type and timestamp" if mapping is None else ""
+        hint += ", or --field-mapping" if hint and takes_mapping else ""
         where, rejected = ", ".join(map(str, paths)), dict(cols.rejected) or "none"
         fail(f"{option} {where}: no valid event in {cols.lines} lines (rejected: {rejected}{hint})")
     return cols

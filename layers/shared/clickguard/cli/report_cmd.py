@@ -61,8 +61,8 @@ def run(args: argparse.Namespace) -> int:
             truth = read_labels(Path(args.labels))
         except ValueError as exc:
             fail(str(exc))
-        train_cols = read_events("--day1", [Path(args.day1)], UserKeySource.SESSION_USER_ID)
-        score_cols = read_events("--day2", [Path(args.day2)], UserKeySource.SESSION_USER_ID)
+        train_cols = read_events("--day1", [Path(args.day1)], UserKeySource.SESSION_USER_ID, takes_mapping=False)
+        score_cols = read_events("--day2", [Path(args.day2)], UserKeySource.SESSION_USER_ID, takes_mapping=False)
         title = f"clickguard report: {Path(args.day1).name} -> {Path(args.day2).name}"
         exclude = []
     else:

@@ -11,7 +11,7 @@ import binascii
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from itertools import repeat
-from operator import attrgetter, itemgetter, methodcaller
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 import msgspec
@@ -59,8 +59,6 @@ _RECORDS = list[_Record]
 _KINESIS, _EVENT_ID = attrgetter("kinesis"), attrgetter("eventID")
 _DATA, _SEQ, _KEY = attrgetter("data"), attrgetter("sequenceNumber"), attrgetter("partitionKey")
 _ARRIVAL = attrgetter("approximateArrivalTimestamp")
-_BEFORE_COLON = methodcaller("partition", ":")
-_FIRST = itemgetter(0)
 
 
 def decode_event(event: Mapping[str, Any]) -> list[KinesisRecord]:
@@ -94,10 +92,10 @@ def decode_event(event: Mapping[str, Any]) -> list[KinesisRecord]:
 def _shards(event_ids: list[str]) -> Iterable[str]:
     """Each record's shard (``shard_of``); a batch comes from one shard, so usually one prefix checked on all."""
     if event_ids and ":" in event_ids[0]:
-        first = event_ids[0].split(":", 1)[0]
+        first = shard_of(event_ids[0])
         if all(map(str.startswith, event_ids, repeat(first + ":"))):
             return repeat(first, len(event_ids))
-    return map(_FIRST, map(_BEFORE_COLON, event_ids))
+    return map(shard_of, event_ids)
 
 
 def decode_one_by_one(event: Mapping[str, Any]) -> list[KinesisRecord]:
@@ -118,7 +116,7 @@ def decode_one_by_one(event: Mapping[str, Any]) -> list[KinesisRecord]:
             new(
                 KinesisRecord,
                 (
-                    rec.get("eventID", "").split(":", 1)[0],
+                    shard_of(rec.get("eventID", "")),
                     int(seq_str),
                     seq_str,
                     k.get("partitionKey", ""),
