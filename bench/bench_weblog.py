@@ -9,6 +9,10 @@ side in this process:
 
 * ``v2``: the product: ``pipeline.train`` on day 1 (the trainer's own maths) and ``consumer.offline.score_users`` on
   day 2 (what ``clickguard score`` writes: each client's peak score and flag);
+* ``v2 paths as logged``: the same, each URL read only without its query string (the product's rule before
+  ``events.page_of`` grouped a path's identifiers), to show what reading a page as its template is worth.
+
+Every method reads the URLs as the product does (``events.token_of``: the page, its identifiers as ``*``).
 * ``iforest`` (seed 002): IsolationForest on clicks per minute and pages per session;
 * ``rforest`` (seed 004): a random forest on per-client counts per page template, learnt from the block list.
 
@@ -28,9 +32,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.weblog_sim import HUMAN, KINDS, WebConfig, WebDay, simulate
+from bench.weblog_sim import FAIL, HUMAN, KINDS, WebConfig, WebDay, simulate
 from clickguard.consumer.offline import score_users
-from clickguard.events import format_ms
+from clickguard.events import format_ms, token_of
 from clickguard.model.model import ModelParams
 from clickguard.model.sessions import session_starts
 from clickguard.sim.quality import average_precision, sample_block_list
@@ -42,20 +46,45 @@ FOREST_SEED = 0
 
 
 @dataclass(frozen=True)
+class Day:
+    """A simulated day as a detector reads it: each request a token."""
+
+    users: list[str]
+    tokens: list[str]
+    ts_ms: list[int]
+    labels: dict[str, str]
+
+
+def read(day: WebDay, page: Callable[[str], str] | None = None) -> Day:
+    """The day's requests as events: by default as the product reads them (``token_of``: the page, a refused
+    request failed); with ``page``, each URL through it instead."""
+    tokens = []
+    for request in day.requests:
+        url, failed = (request[: -len(FAIL)], "fail") if request.endswith(FAIL) else (request, None)
+        tokens.append(token_of(url, failed) if page is None else page(url) + (FAIL if failed else ""))
+    return Day(day.users, tokens, day.ts_ms, day.labels)
+
+
+def as_logged(url: str) -> str:
+    """The URL without its query string only (the product's rule before ``events.page_of``)."""
+    return url.split("?", 1)[0]
+
+
+@dataclass(frozen=True)
 class Scored:
     scores: dict[str, float]  # client -> score, higher = more anomalous (-inf: not scored)
     flagged: set[str]
 
 
-Method = Callable[[WebDay, WebDay, Collection[str]], Scored | None]
+Method = Callable[[Day, Day, Collection[str]], Scored | None]
 
 
-def columns(day: WebDay) -> EventColumns:
+def columns(day: Day) -> EventColumns:
     n = len(day.users)
     return EventColumns(list(day.users), list(day.tokens), list(day.ts_ms), [None] * n, [None] * n, lines=n)
 
 
-def v2(train_day: WebDay, test_day: WebDay, block: Collection[str]) -> Scored:
+def v2(train_day: Day, test_day: Day, block: Collection[str]) -> Scored:
     cols = columns(train_day)
     start, end = format_ms(min(cols.ts_ms)), format_ms(max(cols.ts_ms) + 1)
     params = ModelParams()
@@ -75,7 +104,7 @@ class PerClient:
     ts_ms: np.ndarray
 
 
-def per_client(day: WebDay) -> PerClient:
+def per_client(day: Day) -> PerClient:
     names, code = np.unique(np.asarray(day.users, dtype=object).astype(str), return_inverse=True)
     ts = np.asarray(day.ts_ms, dtype=np.int64)
     order = np.lexsort((ts, code))
@@ -100,7 +129,7 @@ def rate_features(pc: PerClient) -> np.ndarray:
     return np.column_stack([events / user_minutes, events / sessions])
 
 
-def iforest(train_day: WebDay, test_day: WebDay, block: Collection[str]) -> Scored:
+def iforest(train_day: Day, test_day: Day, block: Collection[str]) -> Scored:
     from sklearn.ensemble import IsolationForest
 
     left_out = set(block)
@@ -119,7 +148,7 @@ def type_counts(pc: PerClient, vocab: dict[str, int]) -> np.ndarray:
     return counts
 
 
-def rforest(train_day: WebDay, test_day: WebDay, block: Collection[str]) -> Scored | None:
+def rforest(train_day: Day, test_day: Day, block: Collection[str]) -> Scored | None:
     from sklearn.ensemble import RandomForestClassifier
 
     train_pc, test_pc = per_client(train_day), per_client(test_day)
@@ -168,7 +197,9 @@ def judged(scored: Scored, labels: dict[str, str]) -> str:
 
 def run_seed(seed: int, clients: int) -> list[str]:
     cfg = WebConfig.draw(seed, clients)
-    day1, day2 = simulate(cfg, seed)
+    logged = simulate(cfg, seed)
+    day1, day2 = (read(day) for day in logged)
+    raw1, raw2 = (read(day, as_logged) for day in logged)
     out = [f"seed {seed}: {cfg.describe()}; day 2: {len(day2.users):,} events, {len(day2.labels):,} clients"]
     for regime, share in REGIMES.items():
         block = sample_block_list_of(day1.labels, share, seed)
@@ -185,6 +216,10 @@ def run_seed(seed: int, clients: int) -> list[str]:
                 v2_detail = f"    v2 per kind vs humans: {kinds}; scored: {judged(scored, day2.labels)}"
         out.append(f"  labels={regime:<4}  " + " | ".join(cells))
         out.append(v2_detail)
+        raw = v2(raw1, raw2, block)
+        p, r = precision_recall(raw, day2.labels)
+        ap = ap_of(raw, day2.labels)
+        out.append(f"    v2 paths as logged: AP {ap:.3f} P/R {p:.2f}/{r:.2f} flags {len(raw.flagged)}")
     return out
 
 

@@ -12,6 +12,11 @@ share of them (drawn per seed, 5-25%) are automated, of five kinds drawn in rand
 * ``headless``: a scripted browser that follows the same links humans follow, at a machine's pace, with
   human-like jitter drawn per seed (the hard kind).
 
+Clients move between page templates (``/c/3/a``: an article of category 3); each request is written as the concrete
+URL a web server logs (``/c/travel/a/1742``, ``/search?q=ferry``): a named category, an article id drawn from a
+long-tailed catalogue, a search term. The URLs come from an RNG of their own, so the clients' behaviour is the same
+draw for draw whatever the URLs; the product reads them as any web log's paths (``events.page_of``).
+
 Humans read for a log-normal time between pages, open 1-4 sessions a day, and sometimes fail a login. Every
 parameter is drawn per seed (``WebConfig.draw``); 70% of clients come back on day 2 and new ones take the others'
 places, so a day-1 block list names some of day 2's automated clients and misses the new ones.
@@ -29,6 +34,10 @@ T0_MS = 1_760_000_000_000
 KINDS = ("crawler", "poller", "scraper", "stuffer", "headless")
 HUMAN = "human"
 N_CATEGORIES = 12
+CATEGORIES = ("news", "sport", "travel", "food", "tech", "money", "health", "style", "music", "film", "books", "cars")
+ARTICLES = 5000  # per site; ids log-uniform, so a few are read often and most rarely
+WORDS = ("ferry", "price", "recipe", "score", "phone", "loan", "diet", "shoes", "tour", "trailer", "novel", "tyres")
+FAIL = "#fail"  # a request that failed (a login refused): the event's outcome, not part of its URL
 
 
 @dataclass(frozen=True)
@@ -70,29 +79,40 @@ class WebConfig:
 @dataclass
 class WebDay:
     users: list[str] = field(default_factory=list)
-    tokens: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)  # the URL requested, ``#fail`` at the end if refused
     ts_ms: list[int] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
 
-    def add(self, user: str, token: str, ts: int) -> None:
+    def add(self, user: str, request: str, ts: int) -> None:
         self.users.append(user)
-        self.tokens.append(token)
+        self.requests.append(request)
         self.ts_ms.append(ts)
 
     def in_time_order(self) -> WebDay:
         order = sorted(range(len(self.ts_ms)), key=self.ts_ms.__getitem__)
-        return WebDay(
-            [self.users[i] for i in order], [self.tokens[i] for i in order], [self.ts_ms[i] for i in order], self.labels
-        )
+        users, requests, ts_ms = ([column[i] for i in order] for column in (self.users, self.requests, self.ts_ms))
+        return WebDay(users, requests, ts_ms, self.labels)
 
 
 class _Client:
-    def __init__(self, cfg: WebConfig, rng: random.Random, day: WebDay, user: str, t0: int) -> None:
-        self.cfg, self.rng, self.day, self.user, self.t0 = cfg, rng, day, user, t0
+    def __init__(
+        self, cfg: WebConfig, rng: random.Random, day: WebDay, user: str, t0: int, urls: random.Random
+    ) -> None:
+        self.cfg, self.rng, self.day, self.user, self.t0, self.urls = cfg, rng, day, user, t0, urls
 
-    def page(self, token: str, t: int) -> None:
+    def page(self, route: str, t: int) -> None:
         if self.t0 <= t < self.t0 + DAY_MS:
-            self.day.add(self.user, token, t)
+            self.day.add(self.user, self.url(route), t)
+
+    def url(self, route: str) -> str:
+        """The URL a server logs for a request of ``route`` (its ``#fail`` outcome kept at the end)."""
+        path, fail = (route[: -len(FAIL)], FAIL) if route.endswith(FAIL) else (route, "")
+        if path.startswith("/c/"):
+            _, _, cat, *article = path.split("/")
+            path = f"/c/{CATEGORIES[int(cat)]}" + (f"/a/{int(ARTICLES ** self.urls.random())}" if article else "")
+        elif path == "/search":
+            path = f"/search?q={self.urls.choice(WORDS)}"
+        return path + fail
 
     def jitter(self, step_ms: float) -> int:
         return max(1, int(step_ms * self.rng.uniform(1 - self.cfg.bot_jitter, 1 + self.cfg.bot_jitter)))
@@ -169,19 +189,19 @@ def _kind(cfg: WebConfig, rng: random.Random) -> str:
 def simulate(cfg: WebConfig, seed: int) -> tuple[WebDay, WebDay]:
     """Two days of the same site: each client's kind is fixed; ``return_share`` of them come back on day 2, and
     new clients (drawn the same way) take the others' places."""
-    rng = random.Random(seed)
+    rng, urls = random.Random(seed), random.Random(-seed)
     days = (WebDay(), WebDay())
     for i in range(cfg.clients):
         user, kind = f"client-{seed}-{i}", _kind(cfg, rng)
-        _play(cfg, rng, days[0], user, kind, T0_MS)
+        _play(cfg, rng, days[0], user, kind, T0_MS, urls)
         if rng.random() >= cfg.return_share:
             user, kind = f"client-{seed}-{i}-new", _kind(cfg, rng)
-        _play(cfg, rng, days[1], user, kind, T0_MS + DAY_MS)
+        _play(cfg, rng, days[1], user, kind, T0_MS + DAY_MS, urls)
     return days[0].in_time_order(), days[1].in_time_order()
 
 
-def _play(cfg: WebConfig, rng: random.Random, day: WebDay, user: str, kind: str, t0: int) -> None:
-    act: Callable[[], None] = getattr(_Client(cfg, rng, day, user, t0), kind)
+def _play(cfg: WebConfig, rng: random.Random, day: WebDay, user: str, kind: str, t0: int, urls: random.Random) -> None:
+    act: Callable[[], None] = getattr(_Client(cfg, rng, day, user, t0, urls), kind)
     before = len(day.users)
     act()
     if len(day.users) > before:

@@ -20,7 +20,8 @@ KEYS = st.one_of(
     st.integers(-5, 5),
     st.text(min_size=0, max_size=6),
 )
-TYPES = st.one_of(st.sampled_from(["view", "login", " search", "buy ", "", "t" * 129]), st.integers(0, 3))
+URLS = ["/product/12", "/search?q=a@b.c", "https://shop.example/c/7/a?x=1", "/" + "7/" * 60, "/a?" + "q" * 140, "what?"]
+TYPES = st.one_of(st.sampled_from(["view", "login", " search", "buy ", "", "t" * 129, *URLS]), st.integers(0, 3))
 OUTCOMES = st.one_of(
     st.none(), st.sampled_from(["success", "fail", "ok", "failure", "error", "FAIL", " ok", "failed", "maybe"])
 )

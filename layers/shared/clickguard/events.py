@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import email.utils
 import enum
+import functools
 import json
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 from typing import Any, NamedTuple, NoReturn
 
@@ -250,7 +251,7 @@ def canonical_event(
         and not user[-1].isspace()
         and not event_type[0].isspace()
         and not event_type[-1].isspace()
-        and "?" not in event_type  # maybe a URL with a query: token_of drops it
+        and "/" not in event_type  # maybe a URL: token_of templates it (``page_of``)
         and (outcome is None or (type(outcome) is str and outcome in _SUFFIX))
     ):
         token = event_type + _SUFFIX[outcome]
@@ -288,9 +289,9 @@ def canonical_columns(
     """Many canonical events' fields -> the columns ``canonical_event`` makes of them one by one, when every event
     takes its fast path (plain ASCII user and type, a plain outcome, epoch time in range, plain ids), checked a
     column at a time in C loops; None when one does not, and the caller gives each event its own verdict."""
-    if not (_plain_keys(users, _MAX_USER) and _plain_keys(types, _MAX_TYPE, "?") and _plain_ids(sids, eids)):
+    if not (_plain_keys(users, _MAX_USER) and _plain_keys(types, _MAX_TYPE) and _plain_ids(sids, eids)):
         return None
-    tokens = _tokens(types, outcomes)
+    tokens = _tokens(_pages(types), outcomes)
     ts_ms = _epoch_ms(timestamps)
     if tokens is None or ts_ms is None:
         return None
@@ -300,15 +301,19 @@ def canonical_columns(
 _NONE = type(None)
 
 
-def _plain_keys(values: list[Any], cap: int, forbidden: str = "") -> bool:
+def _plain_keys(values: list[Any], cap: int) -> bool:
     """Every value a str of 1 to ``cap`` ASCII characters with no space at either end (``str.strip`` strips what
-    ``str.isspace`` calls space), and none of the ``forbidden`` characters."""
+    ``str.isspace`` calls space)."""
     if not values:
         return True
     if set(map(type, values)) != {str} or min(map(len, values)) == 0 or max(map(len, values)) > cap:
         return False
-    joined = "".join(values)
-    return joined.isascii() and not any(c in joined for c in forbidden) and list(map(str.strip, values)) == values
+    return "".join(values).isascii() and list(map(str.strip, values)) == values
+
+
+def _pages(types: list[str]) -> list[str]:
+    """``page_of`` of each type (a cached call) when some may be a URL (a page is never longer than its URL)."""
+    return list(map(page_of, types)) if "/" in "".join(types) else types
 
 
 def _plain_ids(*columns: list[Any]) -> bool:
@@ -484,7 +489,7 @@ def user_key_of(value: Any) -> str:
 def token_of(event_type: Any, outcome: Any) -> str:
     if event_type is None:
         raise RejectedRecord(Reason.MISSING_EVENT_TYPE, "event_type missing")
-    name = _without_query(_as_text(event_type, "event_type").strip())
+    name = page_of(_as_text(event_type, "event_type").strip())
     if not name:
         raise RejectedRecord(Reason.MISSING_EVENT_TYPE, "event_type is empty")
     if len(name) > _MAX_TYPE:
@@ -502,13 +507,38 @@ def token_of(event_type: Any, outcome: Any) -> str:
     raise RejectedRecord(Reason.UNKNOWN_OUTCOME, f"outcome {norm[:32]!a} is neither success nor fail")
 
 
-def _without_query(name: str) -> str:
-    """A URL (a path, or with its scheme) as the event type is the page, not its parameters: the query string is
-    dropped. It would make every request its own action, push long ones past the type's cap, and often carries
-    personal data (emails, tokens)."""
-    if "?" in name and (name[:1] == "/" or "://" in name[:12]):
-        return name.split("?", 1)[0]
-    return name
+@functools.lru_cache(maxsize=8192)  # a site's pages repeat: each distinct URL is templated once
+def page_of(name: str) -> str:
+    """A URL (a path, or with its scheme) as the event type names the page, not one request of it:
+
+    * the query string is dropped: it would make every request its own action, push long ones past the type's cap,
+      and often carries personal data (emails, tokens);
+    * each identifier in the path becomes ``*`` (``/product/123/reviews`` -> ``/product/*/reviews``, ``/img/
+      60844.jpg`` -> ``/img/*.jpg``), as APM tools group routes: a site's thousands of product pages are one state of
+      the model instead of thousands of rare ones folded into ``OTHER``, and an id, an email or an IP in a path is
+      personal data. A segment that holds an ``@`` (an email) is one; so is a part of a segment (between dots and
+      colons) that is all digits, a hex run of 8 or more with a digit (hashes, UUIDs), or 16 or more letters and
+      digits with 2 or more digits (random tokens). Slugs and words are kept. A fragment stays: single-page
+      apps route by it (``/#/cart``).
+
+    Anything else is returned as it is."""
+    if name[:1] != "/" and "://" not in name[:12]:
+        return name
+    segments = name.split("?", 1)[0].split("/")
+    return "/".join("*" if "@" in segment else _PART.sub(_part, segment) for segment in segments)
+
+
+def _part(match: re.Match[str]) -> str:
+    text = match[0]
+    if text.isdigit() or (_HAS_DIGIT.search(text) and (_HEX_ID.fullmatch(text) or _TOKEN_ID.fullmatch(text))):
+        return "*"
+    return text
+
+
+_PART = re.compile(r"[^.:]+")
+_HAS_DIGIT = re.compile(r"[0-9]")
+_HEX_ID = re.compile(r"[0-9a-fA-F]{8,}|[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+_TOKEN_ID = re.compile(r"(?=(?:[A-Za-z]*[0-9]){2})[A-Za-z0-9]{16,}")
 
 
 def opt_id(value: Any, field: str) -> str | None:
@@ -572,22 +602,65 @@ def _scaled_ms(value: int | float) -> int:
 
 
 def _text_time(text: str) -> datetime:
-    """ISO 8601 first (what nearly every producer writes); then the web logs' two forms. ``ValueError`` if none."""
+    """ISO 8601 first (what nearly every producer writes); then the web logs' forms. ``ValueError`` if none."""
     try:
         return datetime.fromisoformat(text)
     except ValueError:
-        if text[4:5] == "-":  # RFC 3339's lower-case t and z, or a zone named after the time (" UTC", as dumps write)
-            upper = text.upper()
-            return datetime.fromisoformat(upper[:-4] + "+00:00" if upper.endswith((" UTC", " GMT")) else upper)
-        if text[2:3] == "/":  # 10/Oct/2024:13:55:36 -0700 (English month names, whatever the locale)
-            day, month, rest = text.split("/", 2)
-            return datetime.strptime(f"{day} {_MONTHS.index(month.lower()) + 1} {rest}", "%d %m %Y:%H:%M:%S %z")
-        if "," in text[:4] or text[:2].strip().isdigit():  # RFC 2822: Thu, 10 Oct 2024 20:55:36 GMT
-            try:
-                return email.utils.parsedate_to_datetime(text)
-            except (TypeError, IndexError) as exc:  # what it raises on some malformed dates
-                raise ValueError(str(exc)) from None
-        raise
+        pass
+    if text[4:5] == "-":
+        return _iso_variant(text.upper())
+    if text[4:5] == "/":  # 2024/10/10 13:55:36: Go's log package, nginx's error log
+        return _iso_variant(text.replace("/", "-", 2).upper())
+    if text[2:3] == "/":  # 10/Oct/2024:13:55:36 -0700 (English month names, whatever the locale)
+        day, month, rest = text.split("/", 2)
+        return datetime.strptime(f"{day} {_MONTHS.index(month.lower()) + 1} {rest}", "%d %m %Y:%H:%M:%S %z")
+    if text[:1].isalpha() or text[:2].strip().isdigit():
+        return _mail_time(text)
+    raise ValueError("not a time")
+
+
+def _mail_time(text: str) -> datetime:
+    """RFC 2822 and HTTP-date's three forms (IMF-fixdate, RFC 850, asctime: RFC 9110 asks recipients to read all
+    three), and date(1)'s ``Thu Oct 10 13:55:36 UTC 2024``. A date without a zone is UTC; a zone it does not know
+    is refused (it would read ``... 2024 junk`` as UTC)."""
+    try:
+        dt = email.utils.parsedate_to_datetime(text)
+    except (TypeError, IndexError) as exc:  # what it raises on some malformed dates
+        raise ValueError(str(exc)) from None
+    if dt.tzinfo is None and len(text.split()) > 5 and not text.endswith("-0000"):
+        raise ValueError("a zone it does not know")
+    return dt
+
+
+def _iso_variant(upper: str) -> datetime:
+    """The ISO 8601 / RFC 3339 forms ``fromisoformat`` refuses, upper-cased: RFC 3339's lower-case ``t`` and ``z``;
+    a zone named after the time (" UTC", as data dumps write it); RFC 9557's suffix (Java's ``ZonedDateTime``
+    writes ``...+02:00[Europe/Paris]``: the offset alone fixes the instant, so a suffix needs one); an ordinal date
+    (``2024-284``); the leap second ``23:59:60`` and the end of day ``24:00``, each the instant after, as POSIX
+    time counts them."""
+    if upper.endswith("]"):
+        upper = upper[: upper.index("[")]
+        if not _OFFSET_AT_END.search(upper[10:]):
+            raise ValueError("a zone name without an offset")
+    if upper.endswith((" UTC", " GMT")):
+        upper = upper[:-4] + "+00:00"
+    if ordinal := _ORDINAL_DATE.match(upper):
+        year, day = int(ordinal[1]), int(ordinal[2])
+        date = datetime(year, 1, 1) + timedelta(days=day - 1)
+        if day < 1 or date.year != year:
+            raise ValueError(f"day {day} of {year}")
+        upper = f"{date:%Y-%m-%d}{upper[8:]}"
+    if past := _PAST_THE_CLOCK.search(upper):
+        name = "hour" if past["hour"] else "second"
+        start, end = past.span(name)
+        step = timedelta(days=1) if name == "hour" else timedelta(seconds=1)
+        return datetime.fromisoformat(upper[:start] + ("00" if name == "hour" else "59") + upper[end:]) + step
+    return datetime.fromisoformat(upper)
+
+
+_OFFSET_AT_END = re.compile(r"(Z|[+-]\d\d(:?\d\d)?)$")
+_ORDINAL_DATE = re.compile(r"(\d{4})-(\d{3})(?=[T ]|$)")
+_PAST_THE_CLOCK = re.compile(r"[T ](?:(?P<hour>24)(?=:00(:00([.,]0+)?)?(Z|[+-]|$))|\d\d:\d\d:(?P<second>60))")
 
 
 _MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
