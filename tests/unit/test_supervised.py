@@ -16,6 +16,7 @@ from clickguard.model.supervised import (
     blend,
     blend_scale,
     blend_z,
+    choose_from_peaks,
     choose_weight,
     final_blend,
     fit_supervised,
@@ -135,7 +136,7 @@ def test_choose_weight_refuses_a_logit_that_carries_no_signal():
     assert choice.ap_unsupervised == pytest.approx(average_precision(y, peak_per_user(u, owner, len(y))))
 
 
-def test_choose_weight_takes_the_weight_whose_peaks_rank_best():
+def test_choose_weight_keeps_the_largest_weight_that_beats_the_unsupervised_score():
     rng = np.random.default_rng(12)
     y = rng.random(300) < 0.1
     owner = _events(rng, y)
@@ -143,9 +144,26 @@ def test_choose_weight_takes_the_weight_whose_peaks_rank_best():
     zl = y[owner] * 3.0 + rng.normal(size=len(owner))
     choice = choose_weight(u, u, zl, owner, y)
     direct = {w: average_precision(y, peak_per_user((1 - w) * u + w * zl, owner, len(y))) for w in WEIGHTS}
-    best = max(direct.values())
-    assert choice.weight == min(w for w, ap in direct.items() if ap == best)
-    assert choice.ap_blend == pytest.approx(best) and best > choice.ap_unsupervised
+    assert choice.weight == max(w for w, ap in direct.items() if ap > choice.ap_unsupervised)
+    assert choice.ap_blend == pytest.approx(direct[choice.weight])
+
+
+def test_the_largest_better_weight_is_kept_not_the_best_validating_one():
+    y = np.array([True, True, False, False, False, False])
+    unsupervised = np.array([0.9, 0.1, 0.8, 0.5, 0.4, 0.3])  # AP 0.75
+    by_weight = {
+        0.25: np.array([0.9, 0.85, 0.1, 0.2, 0.3, 0.4]),  # AP 1.0: the best
+        0.5: np.array([0.9, 0.6, 0.7, 0.1, 0.2, 0.3]),  # AP 0.83: better than alone
+        0.75: np.array([0.1, 0.2, 0.9, 0.8, 0.7, 0.6]),  # worse than alone
+        1.0: np.array([0.2, 0.1, 0.9, 0.8, 0.7, 0.6]),  # worse than alone
+    }
+    choice = choose_from_peaks(unsupervised, list(by_weight.values()), y, tuple(by_weight))
+    assert choice.weight == 0.5
+    assert choice.ap_blend == pytest.approx(average_precision(y, by_weight[0.5]))
+    assert choice.ap_unsupervised == pytest.approx(average_precision(y, unsupervised))
+    assert choice.ap_unsupervised < choice.ap_blend < average_precision(y, by_weight[0.25])
+    worse = choose_from_peaks(unsupervised, [by_weight[0.75], by_weight[1.0]], y, (0.75, 1.0))
+    assert worse.weight == 0.0  # refused: no weight validates better than the unsupervised score alone
 
 
 def test_final_blend_refits_on_every_user_and_refuses_at_weight_zero():

@@ -21,9 +21,15 @@ and the supervised part is only blended in when it validates better on held-back
   users are dealt into ``FOLDS`` stratified folds (``stratified_folds``); for each fold a forest fitted on the
   other folds scores that fold's users after every event; ``choose_weight`` then compares, over every labelled user,
   the average precision of each user's peak unsupervised score with that of their peak blend at each weight of
-  the fixed ``WEIGHTS`` grid. The best weight (ties: the smallest) is kept only when it validates strictly better
-  than the unsupervised score alone; otherwise the supervised part is refused (weight 0). ``final_blend`` refits the
-  forest and the scales on every labelled user. The same out-of-fold scores place the cut (``operating``).
+  the fixed ``WEIGHTS`` grid. Of the weights that validate strictly better than the unsupervised score alone, the
+  largest is kept; when none does, the supervised part is refused (weight 0). Not the best-validating one: the
+  labels are a block list, so the abusers nobody listed count as negatives, and a part that ranks them high (as it
+  should) loses validation AP for it; and the weights' APs differ by noise (0.005 among them on 46 labelled
+  users), so the best one is a coin toss. Against the best-validating rule on the same runs (2026-11-30d): 10 of
+  the 40 labelled seed cells of ``bench_quality`` (seeds 1-10) up, by up to 0.022, one down (0.012), no mean down;
+  the second simulator +0.009 with half the block list. The mean of the better weights (model averaging) was worse
+  (-0.006 to -0.010 on every labelled mean). ``final_blend`` refits the forest and the scales on every labelled
+  user. The same out-of-fold scores place the cut (``operating``).
 """
 
 from __future__ import annotations
@@ -59,7 +65,7 @@ class BlendFit:
     weight: float  # 0 when refused
     refused: bool
     ap_unsupervised: float  # on validation; NaN when there was nothing to validate on
-    ap_blend: float  # the best weight's, on validation; NaN when there was nothing to validate on
+    ap_blend: float  # the kept weight's (the largest tried when refused), on validation; NaN: nothing to validate
     n_validation: int
     positives_validation: int
 
@@ -219,7 +225,7 @@ def blend_z(z_unsupervised: np.ndarray, z_logit: np.ndarray, weight: float) -> n
 class WeightChoice:
     weight: float  # 0: refused
     ap_unsupervised: float
-    ap_blend: float  # the best weight's
+    ap_blend: float  # the kept weight's (the largest tried when refused)
 
 
 def choose_weight(
@@ -231,8 +237,8 @@ def choose_weight(
     weights: tuple[float, ...] = WEIGHTS,
 ) -> WeightChoice:
     """Per event: the unsupervised score, and both z-scores (``z_logit`` out of fold: from a model that did not
-    learn the event's user). The weight whose per-user peak of ``blend_z`` ranks the users ``y`` best (average
-    precision; ties: the smallest weight) is kept only when it beats the unsupervised score's peak alone."""
+    learn the event's user). Each weight's per-user peak of ``blend_z`` ranks the users ``y`` (average precision)
+    against the unsupervised score's peak alone: the largest weight that beats it is kept (see the module)."""
     labels = np.asarray(y, dtype=bool)
     n = len(labels)
     blends = [peak_per_user(blend_z(z_unsupervised, z_logit, w), owner, n) for w in weights]
@@ -245,12 +251,12 @@ def choose_from_peaks(
     """``choose_weight`` on each user's peaks: the unsupervised score's, and the blend's at each weight."""
     labels = np.asarray(y, dtype=bool)
     ap_u = average_precision(labels, unsupervised)
-    best_w, best_ap = 0.0, -math.inf
-    for w, peaks in zip(weights, blends, strict=True):
-        ap = average_precision(labels, peaks)
-        if ap > best_ap:
-            best_w, best_ap = w, ap
-    return WeightChoice(best_w if best_ap > ap_u else 0.0, ap_u, best_ap)
+    aps = [average_precision(labels, peaks) for peaks in blends]
+    better = [(w, ap) for w, ap in zip(weights, aps, strict=True) if ap > ap_u]
+    if not better:
+        return WeightChoice(0.0, ap_u, aps[-1])
+    weight, ap = max(better)
+    return WeightChoice(weight, ap_u, ap)
 
 
 def final_blend(x: np.ndarray, y: np.ndarray, unsupervised: np.ndarray, choice: WeightChoice) -> BlendFit:
