@@ -22,7 +22,9 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    result = run_demo(DemoOptions(out_dir=out, users=500, seed=7, flags_out=out / "flags.ndjson"), log=lambda m: None)
+    # Seed 8: its 500 users give the reviewers a false positive to allow (the allow-list test needs one); seed 7's
+    # gave none once the blend kept its largest better weight (precision 1.0, recall 0.91).
+    result = run_demo(DemoOptions(out_dir=out, users=500, seed=8, flags_out=out / "flags.ndjson"), log=lambda m: None)
     return out, result
 
 
