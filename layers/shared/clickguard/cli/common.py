@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -11,7 +12,7 @@ from clickguard import settings
 from clickguard.decoding import DecodeConfig, Decoder
 from clickguard.decoding.mapping import FieldMapping
 from clickguard.events import UserKeySource
-from clickguard.files import open_binary
+from clickguard.files import event_lines, open_binary
 from clickguard.store.blobs import BlobStore, LocalDirStore, S3Store
 from clickguard.training.dataset import EventColumns
 
@@ -92,9 +93,9 @@ def read_events(
     *,
     takes_mapping: bool = True,
 ) -> EventColumns:
-    """Every event of NDJSON files (.gz too), through the consumer's decoder (with ``mapping`` when given); a file
-    that cannot be read, or files with no valid event, are a CLI error that says why (and points at
-    ``--field-mapping`` when the command ``takes_mapping``)."""
+    """Every event of NDJSON or CSV files (.gz too; ``files.event_lines``), through the consumer's decoder (with
+    ``mapping`` when given); a file that cannot be read, or files with no valid event, are a CLI error that says why
+    (and points at ``--field-mapping`` when the command ``takes_mapping``)."""
     decoder = Decoder(DecodeConfig(user_key_source=source, mapping=mapping)) if mapping is not None else None
     cols = EventColumns()
     for path in paths:
@@ -102,9 +103,11 @@ def read_events(
             fail(f"{option} {path}: no such file")
         try:
             with open_binary(path) as fh:
-                cols.add_lines(fh, source, decoder)
+                cols.add_lines(event_lines(fh, path), source, decoder)
         except (OSError, EOFError) as exc:
             fail(f"{option} {path}: cannot read it ({type(exc).__name__})")
+        except csv.Error as exc:
+            fail(f"{option} {path}: not CSV ({exc})")
     if not len(cols):
         hint = "; events need user_id, event_type and timestamp" if mapping is None else ""
         hint += ", or --field-mapping" if hint and takes_mapping else ""
