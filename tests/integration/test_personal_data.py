@@ -132,6 +132,18 @@ def snowplow(e: dict) -> bytes:
     return "\t".join(row[n] for n in names).encode()
 
 
+def access_log(e: dict) -> bytes:
+    """A combined log line as Apache and nginx write it (mod_log_config's published format): the client by its host
+    name (``HostnameLookups``), the personal data in the query string, the referer and the user agent. The event
+    without an action is a line whose status is not three digits (``bad_access_log``)."""
+    when = datetime.fromtimestamp(e["ms"] / 1000, tz=UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
+    query = f"?ip={IP}&device={DEVICE}&city={CITY}&lat={LATITUDE}"
+    status = ("401" if e["fail"] else "200") if e["type"] else "2x0"
+    request = f"GET /{e['type'] or 'x'}{query} HTTP/1.1"
+    referer = f"https://shop.example/?ip={IP}"
+    return f'{e["user"]} - - [{when}] "{request}" {status} 512 "{referer}" "{UA}"'.encode()
+
+
 def clickstream(chunk: list[dict]) -> bytes:
     """Clickstream Analytics on AWS: the ingestion server's record of one SDK request (gzip, base64)."""
     events = []
@@ -184,6 +196,7 @@ ONE_A_RECORD: dict[str, Callable[[dict], bytes]] = {
     "rudderstack": message("rudderstack"),
     "snowplow": snowplow,
     "mapping": lambda e: _json(mapped(e)),
+    "access_log": access_log,
 }
 PACKED: dict[str, Callable[[list[dict]], bytes]] = {
     "kpl": aggregate,

@@ -219,6 +219,71 @@ def test_snowplow_lines_in_a_gzip_record_and_a_short_line():
     assert reason(D, b"shop\tweb\t2025-11-21") is Reason.BAD_TSV
 
 
+# --- access logs ------------------------------------------------------------------------------------------------
+# Lines in the common and combined log formats as Apache's mod_log_config documents them (nginx's "combined" is
+# the same), including what real logs hold: a TLS handshake on the HTTP port, a bare "-", an escaped quote.
+
+COMBINED = (
+    '203.0.113.7 - - [21/Nov/2025:04:40:00 +0000] "GET /product/123?ref=a@b.c HTTP/1.1" 200 2326 "https://x/?q=1" '
+    '"Mozilla/5.0 (PII)"'
+)
+COMMON = 'crawler.example - frank [21/Nov/2025:05:40:01 +0100] "POST /login?next=/a HTTP/1.0" 401 12'
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (COMBINED, ("203.0.113.7", "/product/*", 1763700000000)),
+        (COMMON, ("crawler.example", "POST /login#fail", 1763700001000)),
+        (
+            '::1 - - [21/Nov/2025:04:40:00 +0000] "\\x16\\x03\\x01" 400 157 "-" "-"',
+            ("::1", "(bad request)#fail", 1763700000000),
+        ),
+        ('10.0.0.1 - - [21/Nov/2025:04:40:00 +0000] "-" 408 0', ("10.0.0.1", "(bad request)#fail", 1763700000000)),
+        (
+            '10.0.0.1 - - [21/Nov/2025:04:40:00 +0000] "HEAD /a\\"b HTTP/2.0" 304 - "-" "curl" 0.003',
+            ("10.0.0.1", 'HEAD /a\\"b', 1763700000000),
+        ),
+    ],
+)
+def test_an_access_log_line_is_the_client_s_request_of_a_page(text, expected):
+    event = D.decode(text.encode())
+    assert detect(text.encode()) is Format.ACCESS_LOG
+    assert (event.user_key, event.token, event.ts_ms) == expected and event.session_id is None
+    assert "Mozilla" not in repr(event) and "frank" not in repr(event) and "a@b.c" not in repr(event)
+
+
+def test_access_log_lines_in_one_record_gzip_cloudwatch_and_fluent_bit():
+    lines = COMBINED + "\n" + COMMON + "\n" + '203.0.113.7 - - [21/Nov/2025:04:40:00 +0000] "GET / HTTP/1.1" 2x0 1\n'
+    expected = ["/product/*", "POST /login#fail", Reason.BAD_ACCESS_LOG]
+    tokens = [r if isinstance(r, Reason) else r.token for r in results(D, lines.encode())]
+    assert tokens == expected
+    assert [r if isinstance(r, Reason) else r.token for r in results(D, gzip.compress(lines.encode()))] == expected
+    cloudwatch_tokens = [r.token for r in results(D, subscription([COMBINED, COMMON]))]  # a web server's log group
+    assert cloudwatch_tokens == ["/product/*", "POST /login#fail"]
+    shipped = D.decode(json.dumps({"log": COMBINED, "stream": "stdout", "time": "2025-11-21T04:40:00Z"}).encode())
+    assert (shipped.user_key, shipped.token) == ("203.0.113.7", "/product/*")  # Fluent Bit's and Docker's wrapper
+    assert reason(D, json.dumps({"log": "GET / 200"}).encode()) is Reason.MISSING_USER_KEY
+    no_logs = Decoder(DecodeConfig(formats=frozenset(Format) - {Format.ACCESS_LOG}))
+    assert reason(no_logs, COMBINED.encode()) is Reason.FORMAT_DISABLED
+    assert reason(no_logs, json.dumps({"log": COMBINED}).encode()) is Reason.MISSING_USER_KEY
+
+
+@pytest.mark.parametrize("start", ["80.1.2.3", "hb-7.example", "Hj.example", "XG.example", "x^.example"])
+def test_text_that_starts_like_a_zlib_header_is_not_taken_for_zlib(start):
+    """One text in 31 whose first byte is 8, H, X, h or x passes RFC 1950's header check (a client at 80.x.x.x);
+    real deflate data after it is never text."""
+    text = f'{start} - - [21/Nov/2025:04:40:00 +0000] "GET / HTTP/1.1" 200 1'.encode()
+    assert (text[0] << 8 | text[1]) % 31 == 0  # the header check alone would say zlib
+    assert detect(text) is Format.ACCESS_LOG and D.decode(text).user_key == start
+    assert detect(zlib.compress(text)) is Format.ZLIB and detect(zlib.compress(text, level=0)) is Format.ZLIB
+
+
+def test_a_line_that_starts_as_an_access_log_but_is_not_one_is_bad_access_log():
+    assert reason(D, b'10.0.0.1 - - [21/Nov/2025:04:40:00 +0000] "GET / HTTP/1.1" 20 1') is Reason.BAD_ACCESS_LOG
+    assert reason(D, b'10.0.0.1 - - [yesterday] "GET / HTTP/1.1" 200 1') is Reason.BAD_TIMESTAMP
+
+
 # --- field mapping ----------------------------------------------------------------------------------------------
 
 MAPPING = {

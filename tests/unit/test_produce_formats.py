@@ -26,6 +26,14 @@ def per_user(events):
     return dict(out)
 
 
+def held(fmt: str, ev: Event) -> Event:
+    """What a format can hold of an event: all of it, except an access log line (the action as a page, whole
+    seconds, no session or event id)."""
+    if fmt != "access_log":
+        return ev
+    return Event(ev.user_key, "/" + ev.token, ev.ts_ms // 1000 * 1000, None, None)
+
+
 @pytest.mark.parametrize("fmt", producer_formats.FORMATS)
 def test_each_format_reads_back_as_the_same_events_in_each_users_order(fmt):
     entries = producer_formats.encode(fmt, EVENTS, per_record=7)
@@ -37,7 +45,7 @@ def test_each_format_reads_back_as_the_same_events_in_each_users_order(fmt):
             assert isinstance(item.result, Event), (fmt, item.result)
             got.append(item.result)
             keys[item.result.user_key].add(entry["PartitionKey"])
-    assert per_user(got) == per_user(EVENTS)
+    assert per_user(got) == per_user([held(fmt, ev) for ev in EVENTS])
     assert all(len(k) == 1 for k in keys.values())  # one partition key (so one shard) per user: order kept
     if fmt in producer_formats.PACKED:
         assert len(entries) < len(EVENTS)

@@ -104,3 +104,16 @@ def test_the_curve_and_its_average_precision_follow_the_definition():
     curve = precision_recall_curve(labels, scores)
     assert curve[-1][0] == 1.0 and all(a[0] <= b[0] for a, b in itertools.pairwise(curve))
     assert average_precision([True, False], [1.0, 0.0]) == 1.0
+
+
+def test_a_histogram_of_negative_scores_with_a_negative_cut_and_non_finite_values_draws_them_all():
+    """A blended score (z-scores and log-odds) is often below 0, and so may its cut be; a score that is not finite
+    (an unjudged user) is left out rather than failing the report."""
+    from clickguard.report.svg import histograms
+
+    series = {"buyer": [-4.2, -3.9, -3.1, float("-inf")], "scraper": [-0.5, 1.5, float("nan")]}
+    svg = histograms(series, "user score", "score", marker=-1.08)
+    assert "buyer (n=3)" in svg and "scraper (n=2)" in svg
+    marker_x = float(re.search(r'<line x1="([-\d.]+)"[^>]*stroke-dasharray', svg)[1])
+    assert 40 < marker_x < 40 + 640 - 200  # the cut is drawn inside the plot, between the two series
+    assert "no data" in histograms({"buyer": [float("inf")]}, "user score", "score")

@@ -73,6 +73,7 @@ class Reason(enum.StrEnum):
     DECOMPRESSED_TOO_LARGE = "decompressed_too_large"  # inflates past the cap: a decompression bomb, never inflated
     CONTROL_MESSAGE = "control_message"  # a CloudWatch Logs CONTROL_MESSAGE (the subscription's own probe)
     BAD_TSV = "bad_tsv"  # a Snowplow enriched line without the published column count
+    BAD_ACCESS_LOG = "bad_access_log"  # a line of an access log record that is not a common or combined log line
 
 
 class RejectedRecord(ValueError):

@@ -4,9 +4,10 @@ Single-event formats keep one record per event and the user key as partition key
 in one record (``kpl``, ``gzip``, ``zlib``, ``cloudwatch``, ``clickstream``) pack up to ``per_record`` events of one
 bucket of users (a hash of the user key) under the bucket's partition key, so every event of a user lands on one
 shard, in order, as the KPL's own per-shard aggregation keeps it. Messages follow each format's published shape
-(Segment/RudderStack ``track``, the app envelope, Snowplow's enriched TSV column order, CloudWatch Logs'
-subscription payload, the KPL aggregate, byte for byte as ``aws_kinesis_agg`` builds it, Clickstream Analytics on
-AWS's ingestion server record holding an SDK's gzip request); tests decode each with the consumer's decoder.
+(Segment/RudderStack ``track``, the app envelope, Snowplow's enriched TSV column order, a web server's combined
+log line, CloudWatch Logs' subscription payload, the KPL aggregate, byte for byte as ``aws_kinesis_agg`` builds it,
+Clickstream Analytics on AWS's ingestion server record holding an SDK's gzip request); tests decode each with the
+consumer's decoder.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ import hashlib
 import json
 import zlib
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from clickguard.decoding import kpl, snowplow
 from clickguard.events import FAIL_SUFFIX, Event, format_ms
 
-SINGLE = ("canonical", "envelope", "segment", "rudderstack", "snowplow")
+SINGLE = ("canonical", "envelope", "segment", "rudderstack", "snowplow", "access_log")
 PACKED = ("kpl", "gzip", "zlib", "cloudwatch", "clickstream")
 FORMATS = (*SINGLE, *PACKED)
 DEFAULT = "canonical"  # the events as they are: one canonical JSON record each
@@ -87,6 +89,18 @@ def snowplow_line(ev: Event) -> bytes:
     return "\t".join(row).encode()
 
 
+def access_log_line(ev: Event) -> bytes:
+    """The combined log line of a request of the event's action as a page (``GET /view_item``), its failure a 401,
+    as Apache and nginx write it; the client is the user key (a space in it written ``%20``: a log's host has none).
+    The line's time has whole seconds, and it carries no session or event id."""
+    etype, outcome = _split(ev)
+    when = datetime.fromtimestamp(ev.ts_ms // 1000, tz=UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
+    host = ev.user_key.replace(" ", "%20")
+    return (
+        f'{host} - - [{when}] "GET /{etype} HTTP/1.1" {401 if outcome else 200} 512 "-" "clickguard-produce"'.encode()
+    )
+
+
 def clickstream_event(ev: Event) -> dict[str, Any]:
     """An event as the Clickstream Analytics on AWS SDKs send it (the user pseudo id as user key); a failure is the
     custom attribute ``outcome``, as ``clickguard.decoding.clickstream`` reads it."""
@@ -129,6 +143,7 @@ SINGLE_ENCODERS: dict[str, Callable[[Event], bytes]] = {
     "segment": lambda ev: _json(segment(ev)),
     "rudderstack": lambda ev: _json(segment(ev)),
     "snowplow": snowplow_line,
+    "access_log": access_log_line,
 }
 
 

@@ -9,6 +9,8 @@ is ``bad_compression``.
 
 from __future__ import annotations
 
+import codecs
+import re
 import zlib
 
 from clickguard.events import Reason, RejectedRecord
@@ -24,11 +26,27 @@ def is_gzip(data: bytes) -> bool:
 
 def is_zlib(data: bytes) -> bool:
     """RFC 1950 header: deflate (CM 8) with a window of at most 32 KiB, and a header checksum that is a multiple
-    of 31. ``78`` is the usual first byte; checking both bytes keeps a text record from passing for zlib."""
+    of 31; and not text. ``78`` is the usual first byte, but one text in 31 that starts with ``8``, ``H``, ``X``,
+    ``h`` or ``x`` passes the header (``80.1.2.3 - - [...`` is an access log line from a client at 80.1.2.3), while
+    the deflate data after a real header is never 64 bytes of text."""
     if len(data) < 2:
         return False
     cmf, flg = data[0], data[1]
-    return cmf & 0x0F == 8 and cmf >> 4 <= 7 and (cmf << 8 | flg) % 31 == 0
+    return cmf & 0x0F == 8 and cmf >> 4 <= 7 and (cmf << 8 | flg) % 31 == 0 and not _is_text(data[:64])
+
+
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _is_text(head: bytes) -> bool:
+    """UTF-8 (a character cut at the end allowed) with no control character but tab, CR and LF."""
+    if _CONTROL.search(head):
+        return False
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def inflate(data: bytes, cap: int) -> bytes:

@@ -11,9 +11,12 @@ format         first bytes            content
 ``gzip``       ``1F 8B``              one JSON object, a JSON array, NDJSON, Snowplow lines, or CloudWatch Logs
 ``zlib``       ``78`` (RFC 1950)      the same, zlib-wrapped (Fluent Bit ``compression zlib``)
 ``snowplow``   a line with tabs       Snowplow enriched TSV (``snowplow``)
+``access_log`` ``host - - [time] "``  web server access log lines, common or combined format (``access_log``)
 ``cloudwatch`` (inside gzip)          a CloudWatch Logs subscription payload (``cloudwatch``)
 ``json``       ``{``, ``[``, other    one event (canonical, app envelope, Segment/RudderStack, or mapped), an array
-                                      of events, NDJSON, or a Clickstream Analytics on AWS record (``clickstream``)
+                                      of events, NDJSON, or a Clickstream Analytics on AWS record (``clickstream``);
+                                      an object with no user key whose ``log`` is an access log line (Fluent Bit,
+                                      Docker) is that line
 =============  =====================  ============================================================================
 
 A record that is one event (the usual case) decodes to that ``Event``, through the msgspec fast path when it is a
@@ -26,13 +29,13 @@ test_decode_fuzz.py``).
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any, NamedTuple
 
 from clickguard import settings
-from clickguard.decoding import clickstream, cloudwatch, compressed, jsonfast, kpl, snowplow
+from clickguard.decoding import access_log, clickstream, cloudwatch, compressed, jsonfast, kpl, snowplow
 from clickguard.decoding.mapping import FieldMapping
 from clickguard.envconfig import ConfigError, number, user_key_source
 from clickguard.events import Event, Reason, RejectedRecord, UserKeySource, decode_json, parse_object, parse_record
@@ -45,6 +48,7 @@ class Format(enum.StrEnum):
     ZLIB = "zlib"
     SNOWPLOW = "snowplow"
     CLOUDWATCH = "cloudwatch"
+    ACCESS_LOG = "access_log"
 
 
 ALL_FORMATS = frozenset(Format)
@@ -144,11 +148,14 @@ class Decoder:
                 return self._several(data, exc)
         return self._decode(data, nested)
 
-    def _several(self, data: bytes, exc: RejectedRecord) -> list[Item]:
-        """A text that is not one event may hold several: NDJSON, or a Clickstream Analytics on AWS record;
-        re-raises ``exc`` (the verdict as one event) when it is neither."""
+    def _several(self, data: bytes, exc: RejectedRecord) -> Event | list[Item]:
+        """A text that is not one event may hold several: NDJSON, or a Clickstream Analytics on AWS record; or one
+        in another shape (an access log line under ``log``); re-raises ``exc`` (the verdict as one event) when it is
+        none of these."""
         if exc.reason is Reason.NOT_JSON and b"\n" in data.strip():
             return self._lines(data, exc)
+        if exc.reason is Reason.MISSING_USER_KEY and b'"log"' in data:
+            return self._object(self._value(data))
         if exc.reason in _RECORD_OF_EVENTS and clickstream.MARKER in data and len(data) <= self.cap:
             return self._clickstream(data, exc)
         raise exc
@@ -165,6 +172,8 @@ class Decoder:
             return self._payload(compressed.inflate(data, self.cap), inflated=True)
         if fmt is Format.SNOWPLOW:
             return self._tsv(data)
+        if fmt is Format.ACCESS_LOG:
+            return self._access_lines(data)
         return self._payload(data, inflated=False)
 
     def _aggregate(self, data: bytes) -> list[Item]:
@@ -202,6 +211,8 @@ class Decoder:
             return self._array(self._value(data))
         if Format.SNOWPLOW in self.formats and snowplow.looks_like_tsv(text):
             return self._tsv(data)
+        if Format.ACCESS_LOG in self.formats and access_log.looks_like(text):
+            return self._access_lines(data)
         return self._one_json(data)  # not JSON at all: the reference gives the verdict (not_json, not_utf8...)
 
     def _json_object(self, data: bytes, inflated: bool) -> Event | list[Item]:
@@ -230,7 +241,26 @@ class Decoder:
     def _object(self, obj: Any) -> Event:
         if self.mapping is not None and isinstance(obj, dict) and self.mapping.applies(obj):
             return self.mapping.event(obj)
-        return parse_object(obj, self.source)
+        try:
+            return parse_object(obj, self.source)
+        except RejectedRecord as exc:
+            line = obj.get("log") if exc.reason is Reason.MISSING_USER_KEY and isinstance(obj, dict) else None
+            if not (isinstance(line, str) and Format.ACCESS_LOG in self.formats and self._is_access_line(line)):
+                raise
+            return self._access_text(line)
+
+    @staticmethod
+    def _is_access_line(text: str) -> bool:
+        return access_log.looks_like(text.encode("utf-8", "surrogatepass"))
+
+    @staticmethod
+    def _access_text(text: str) -> Event:
+        """An access log line met as a JSON string (a log message, Fluent Bit's ``log``)."""
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise RejectedRecord(Reason.BAD_UNICODE, "an access log line has an unpaired surrogate") from None
+        return access_log.parse_line(data)
 
     def _array(self, values: Any) -> list[Item]:
         if not values:  # nothing to score: rejected, as the reference rejects a top-level array
@@ -274,15 +304,24 @@ class Decoder:
                 out.append(Item(exc, None, line))
         return out
 
+    def _access_lines(self, data: bytes) -> Event | list[Item]:
+        return self._per_line(data, access_log.parse_line)
+
     def _tsv(self, data: bytes) -> Event | list[Item]:
-        jsonfast.utf8(data)  # bytes that are not text are one rejection (not_utf8), not one per "line"
+        return self._per_line(data, snowplow.parse_tsv)
+
+    @staticmethod
+    def _per_line(data: bytes, parse: Callable[[bytes], Event]) -> Event | list[Item]:
+        """Text of one event a line (Snowplow TSV, access logs): one line is the record's event, several are each
+        their own part, a bad line rejected alone."""
+        jsonfast.utf8(data)  # bytes that are not text are one rejection (not_utf8), not one per line
         lines = [line for line in data.split(b"\n") if line.strip()]
         if len(lines) == 1:
-            return snowplow.parse_tsv(lines[0])
+            return parse(lines[0])
         out: list[Item] = []
         for line in lines:
             try:
-                out.append(Item(snowplow.parse_tsv(line)))
+                out.append(Item(parse(line)))
             except RejectedRecord as exc:
                 out.append(Item(exc, None, line))
         return out
@@ -299,6 +338,8 @@ class Decoder:
         return out
 
     def _log_event(self, message: str, ts_ms: int | None) -> Event:
+        if Format.ACCESS_LOG in self.formats and self._is_access_line(message):  # a web server's log group
+            return self._access_text(message)
         try:
             data = message.encode("utf-8")
         except UnicodeEncodeError:
@@ -321,6 +362,8 @@ def detect(data: bytes) -> Format:
         return Format.ZLIB
     if snowplow.looks_like_tsv(data):
         return Format.SNOWPLOW
+    if access_log.looks_like(data):
+        return Format.ACCESS_LOG
     return Format.JSON
 
 

@@ -491,9 +491,10 @@ def _write_report(opts: DemoOptions, result: DemoResult, model: Any, day2_lines:
     from clickguard.report.groups import behaviour_groups
     from clickguard.report.html import write
 
-    # Session scores per user type (the thesis's two bells): day 2 re-scored with the published model.
+    # Session scores per user type (the thesis's two bells): day 2 re-scored with the published model, read as the
+    # consumer read it (a producer format may change the events: an access log line's action is a page).
     cols = EventColumns()
-    cols.add_lines(day2_lines)
+    cols.add_lines(entry["Data"] for entry in _entries(day2_lines, opts.producer_format))
     ts = np.asarray(cols.ts_ms, dtype=np.int64)
     order = np.argsort(ts, kind="stable").tolist()
     _, sessions, _ = quality.score_stream(

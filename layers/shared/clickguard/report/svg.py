@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from html import escape
 
 import numpy as np
@@ -50,11 +51,16 @@ def histograms(
     width: int = 640,
     height: int = 280,
 ) -> str:
-    """Overlaid density histograms (one outline per series) with an optional threshold marker."""
+    """Overlaid density histograms (one outline per series) with an optional threshold marker. The axis starts at 0
+    unless a value or the marker lies below it (a blended score may be negative); values that are not finite are
+    left out."""
+    series = {k: [v for v in vs if math.isfinite(v)] for k, vs in series.items()}
     values = [v for vs in series.values() for v in vs]
     if not values:
         return _svg(width, 40, ['<text x="10" y="20">no data</text>'], label)
-    lo, hi = 0.0, max(max(values), marker or 0.0) * 1.05 or 1.0
+    ends = values if marker is None or not math.isfinite(marker) else [*values, marker]
+    lo, hi = min(0.0, *ends), max(0.0, *ends)
+    hi += 0.05 * (hi - lo) or 1.0
     edges = np.linspace(lo, hi, bins + 1)
     left, bottom, plot_w, plot_h = 40, height - 40, width - 200, height - 60
     dens = {k: np.histogram(v, bins=edges, density=True)[0] for k, v in series.items() if v}
@@ -78,7 +84,7 @@ def histograms(
         body.append(f'<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{" ".join(pts)}"/>')
         body.append(f'<rect x="{left + plot_w + 15}" y="{20 + idx * 16}" width="10" height="10" fill="{color}"/>')
         body.append(f'<text x="{left + plot_w + 30}" y="{29 + idx * 16}">{escape(name)} (n={len(series[name])})</text>')
-    if marker is not None:
+    if marker is not None and math.isfinite(marker):
         x = left + plot_w * (marker - lo) / (hi - lo)
         body.append(
             f'<line x1="{x:.1f}" y1="{bottom}" x2="{x:.1f}" y2="{bottom - plot_h}" stroke="#000" '

@@ -1,0 +1,57 @@
+"""Web server access logs: the common and combined log formats, one request per line.
+
+Apache's ``%h %l %u %t "%r" %>s %b`` (common) and the same followed by ``"%{Referer}i" "%{User-agent}i"``
+(combined, nginx's default too), as log shippers put the raw lines on a stream (the Kinesis Agent without a
+processing option, a CloudWatch Logs subscription of a server's log group) or in a file::
+
+    203.0.113.7 - - [10/Oct/2024:13:55:36 -0700] "GET /product/123?ref=mail HTTP/1.1" 200 2326 "-" "Mozilla/5.0"
+
+What is read, and nothing else:
+
+* the user key is the client address (``%h``): the only identity an access log carries, so it is kept as the key,
+  as a canonical event's user id is;
+* the event type is the requested page (``events.page_of``: no query string, identifiers as ``*``), prefixed by its
+  method when that is not GET (``POST /login``, ``HEAD /``); a request line that is not ``METHOD target
+  [HTTP/x]`` (a TLS handshake sent to the HTTP port, a bare ``-``) is the action ``(bad request)``, which scanners
+  make;
+* the outcome is the status: a failure from 400 (``events.token_of``);
+* the time is ``%t`` (the common log format's time).
+
+The identity (``%l``), the authenticated user (``%u``), the size, the referer and the user agent are never read.
+"""
+
+from __future__ import annotations
+
+import re
+
+from clickguard.decoding.jsonfast import utf8
+from clickguard.events import Event, Reason, RejectedRecord, page_of, parse_timestamp, token_of, user_key_of
+
+BAD_REQUEST = "(bad request)"
+
+_PREFIX = re.compile(rb"[^ \t\r\n]+ [^ \t\r\n]+ [^ \t\r\n]+ \[[^\]\r\n]+\] \"")
+_LINE = re.compile(r'(\S+) \S+ \S+ \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}) \S+(?: .*)?', re.DOTALL)
+_REQUEST = re.compile(r"([A-Z][A-Z_-]{0,15}) (\S+)(?: HTTP/\d(?:\.\d)?)?")
+
+
+def looks_like(data: bytes) -> bool:
+    """The record starts as an access log line does (host, identity, user, ``[time]``, a quote): cheap, and no JSON,
+    KPL, compressed or Snowplow record starts so."""
+    return _PREFIX.match(data.lstrip(b" \r\n")) is not None
+
+
+def parse_line(line: bytes) -> Event:
+    """One access log line -> ``Event``; ``bad_access_log`` when it is not a common or combined log line."""
+    match = _LINE.fullmatch(utf8(line).strip())
+    if match is None:
+        raise RejectedRecord(Reason.BAD_ACCESS_LOG, "not a common or combined log line")
+    host, time, request, status = match.groups()
+    return Event(user_key_of(host), token_of(_action(request), status), parse_timestamp(time), None, None)
+
+
+def _action(request: str) -> str:
+    parsed = _REQUEST.fullmatch(request)
+    if parsed is None:
+        return BAD_REQUEST
+    method, target = parsed.groups()
+    return page_of(target) if method == "GET" else f"{method} {page_of(target)}"
