@@ -29,7 +29,7 @@ from clickguard.events import Event, Reason, RejectedRecord, page_of, parse_time
 
 BAD_REQUEST = "(bad request)"
 
-_PREFIX = re.compile(rb"[^ \t\r\n]+ [^ \t\r\n]+ [^ \t\r\n]+ \[[^\]\r\n]+\] \"")
+_PREFIX = re.compile(rb"[ \r\n]*[^ \t\r\n]+ [^ \t\r\n]+ [^ \t\r\n]+ \[[^\]\r\n]+\] \"")
 _LINE = re.compile(r'(\S+) \S+ \S+ \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}) \S+(?: .*)?', re.DOTALL)
 _REQUEST = re.compile(r"([A-Z][A-Z_-]{0,15}) (\S+)(?: HTTP/\d(?:\.\d)?)?")
 
@@ -37,7 +37,7 @@ _REQUEST = re.compile(r"([A-Z][A-Z_-]{0,15}) (\S+)(?: HTTP/\d(?:\.\d)?)?")
 def looks_like(data: bytes) -> bool:
     """The record starts as an access log line does (host, identity, user, ``[time]``, a quote): cheap, and no JSON,
     KPL, compressed or Snowplow record starts so."""
-    return _PREFIX.match(data.lstrip(b" \r\n")) is not None
+    return _PREFIX.match(data) is not None
 
 
 def parse_line(line: bytes) -> Event:
