@@ -310,6 +310,21 @@ def test_mapping_reads_any_json_and_leaves_known_shapes_alone():
     assert "203.0.113.5" not in repr(got)
 
 
+def test_a_mapped_outcome_without_failure_values_is_read_as_a_canonical_outcome():
+    """nginx's JSON access log (``log_format ... escape=json``) mapped as it is: its status is an HTTP status."""
+    nginx = {"user_key": "remote_addr", "event_type": "request_uri", "time": "time_local", "outcome": "status"}
+    d = Decoder(DecodeConfig(mapping=FieldMapping.from_dict(nginx)))
+    log = {"time_local": "21/Nov/2025:04:40:00 +0000", "remote_addr": "203.0.113.7", "request_uri": "/item/12?a=b",
+           "status": 404, "http_user_agent": "Mozilla/5.0 (PII)"}  # fmt: skip
+    assert d.decode(line(log)) == Event("203.0.113.7", "/item/*#fail", T * 1000, None, None)
+    assert d.decode(line({**log, "status": "200"})).token == "/item/*"
+    assert d.decode(line({**log, "status": False})).token == "/item/*#fail"
+    assert reason(d, line({**log, "status": "teapot"})) is Reason.UNKNOWN_OUTCOME
+    listed = Decoder(DecodeConfig(mapping=FieldMapping.from_dict({**nginx, "failure_values": ["teapot"]})))
+    assert listed.decode(line({**log, "status": "teapot"})).token == "/item/*#fail"
+    assert listed.decode(line(log)).token == "/item/*"  # with failure_values, only those fail
+
+
 @pytest.mark.parametrize(
     ("doc", "message"),
     [

@@ -10,8 +10,10 @@ order (the first present wins)::
 
 ``user_key``, ``event_type`` and ``time`` are required. ``time`` takes what ``events.parse_timestamp`` reads: ISO
 8601, epoch seconds or milliseconds (told apart by size), a web log's common-log-format or RFC 2822 time. An
-outcome among ``failure_values`` (compared as lower-case text) makes the ``#fail`` token; any other outcome is a
-success. The mapping is validated once, at synth and at the consumer's cold start (``FieldMapping.parse``); an
+outcome among ``failure_values`` (compared as lower-case text) makes the ``#fail`` token, and any other outcome is a
+success; without ``failure_values`` the outcome is read as a canonical event's is (``events.token_of``: success and
+failure words, booleans, an HTTP status failing from 400, anything else ``unknown_outcome``), so a web server's
+JSON log maps its ``status`` as it is. The mapping is validated once, at synth and at the consumer's cold start (``FieldMapping.parse``); an
 object whose mapped user key is absent is read by shape, as if no mapping were set. Only the mapped fields are
 read: everything else (personal data included) is never looked at.
 """
@@ -94,11 +96,13 @@ class FieldMapping:
         amount = parse_amount(_first(obj, self.amount)) if self.amount else None
         friend = friend_key(_first(obj, self.friend_id)) if self.friend_id else None
         user_key = user_key_of(_first(obj, self.user_key))
-        token = token_of(_first(obj, self.event_type), None)
-        if self.outcome:
-            outcome = _first(obj, self.outcome)
+        outcome = _first(obj, self.outcome) if self.outcome else None
+        if self.failure_values:
+            token = token_of(_first(obj, self.event_type), None)
             if outcome is not None and _as_outcome(outcome) in self.failure_values:
                 token += FAIL_SUFFIX
+        else:  # the canonical outcome's rules: words, booleans, HTTP statuses
+            token = token_of(_first(obj, self.event_type), outcome)
         ts_ms = parse_timestamp(_first(obj, self.time))
         sid = opt_id(_first(obj, self.session_id), "session_id") if self.session_id else None
         eid = opt_id(_first(obj, self.event_id), "event_id") if self.event_id else None
