@@ -13,9 +13,9 @@ order (the first present wins)::
 outcome among ``failure_values`` (compared as lower-case text) makes the ``#fail`` token, and any other outcome is a
 success; without ``failure_values`` the outcome is read as a canonical event's is (``events.token_of``: success and
 failure words, booleans, an HTTP status failing from 400, anything else ``unknown_outcome``), so a web server's
-JSON log maps its ``status`` as it is. The mapping is validated once, at synth and at the consumer's cold start (``FieldMapping.parse``); an
-object whose mapped user key is absent is read by shape, as if no mapping were set. Only the mapped fields are
-read: everything else (personal data included) is never looked at.
+JSON log maps its ``status`` as it is. The mapping is validated once, at synth and at the consumer's cold start
+(``FieldMapping.parse``); an object whose mapped user key is absent is read by shape, as if no mapping were set.
+Only the mapped fields are read: everything else (personal data included) is never looked at.
 """
 
 from __future__ import annotations
