@@ -28,7 +28,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -195,8 +195,8 @@ def judged(scored: Scored, labels: dict[str, str]) -> str:
     return f"humans {share(lambda k: k == HUMAN)}, bots {share(lambda k: k != HUMAN)}"
 
 
-def run_seed(seed: int, clients: int) -> list[str]:
-    cfg = WebConfig.draw(seed, clients)
+def run_seed(seed: int, clients: int, assets: int = 0) -> list[str]:
+    cfg = replace(WebConfig.draw(seed, clients), assets=assets)
     logged = simulate(cfg, seed)
     day1, day2 = (read(day) for day in logged)
     raw1, raw2 = (read(day, as_logged) for day in logged)
@@ -234,11 +234,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--first-seed", type=int, default=1)
     parser.add_argument("--clients", type=int, default=1500)
+    parser.add_argument("--assets", type=int, default=0, help="static files a browser fetches after a page (max)")
     args = parser.parse_args(argv)
-    if args.seeds < 1 or args.clients < 100:
-        parser.error("--seeds must be >= 1 and --clients >= 100")
+    if args.seeds < 1 or args.clients < 100 or args.assets < 0:
+        parser.error("--seeds must be >= 1, --clients >= 100 and --assets >= 0")
     for seed in range(args.first_seed, args.first_seed + args.seeds):
-        print("\n".join(run_seed(seed, args.clients)), flush=True)
+        print("\n".join(run_seed(seed, args.clients, args.assets)), flush=True)
 
 
 if __name__ == "__main__":

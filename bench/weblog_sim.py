@@ -51,6 +51,7 @@ class WebConfig:
     bot_jitter: float  # relative jitter of automated timing (0.02: metronomic, 0.6: human-like)
     crawler_step_s: float
     return_share: float = 0.7
+    assets: int = 0  # browsers (humans, headless) fetch up to this many static files after each page (0: not logged)
 
     @classmethod
     def draw(cls, seed: int, clients: int) -> WebConfig:
@@ -72,7 +73,7 @@ class WebConfig:
         return (
             f"clients={self.clients} bots={self.bot_share:.3f} [{kinds}] think={self.think_median_s:.0f}s "
             f"sigma={self.think_sigma:.2f} alpha={self.session_alpha:.2f} jitter={self.bot_jitter:.2f} "
-            f"crawl_step={self.crawler_step_s:.1f}s"
+            f"crawl_step={self.crawler_step_s:.1f}s" + (f" assets<={self.assets}" if self.assets else "")
         )
 
 
@@ -94,15 +95,40 @@ class WebDay:
         return WebDay(users, requests, ts_ms, self.labels)
 
 
+@dataclass(frozen=True)
+class _Rngs:
+    """The clients' behaviour, the URLs they request, and the static files browsers fetch: three streams, so that
+    one never moves another's draws."""
+
+    behaviour: random.Random
+    urls: random.Random
+    statics: random.Random
+
+    @classmethod
+    def of(cls, seed: int) -> _Rngs:
+        return cls(random.Random(seed), random.Random(-seed), random.Random(seed + 1_000_003))
+
+
 class _Client:
-    def __init__(
-        self, cfg: WebConfig, rng: random.Random, day: WebDay, user: str, t0: int, urls: random.Random
-    ) -> None:
-        self.cfg, self.rng, self.day, self.user, self.t0, self.urls = cfg, rng, day, user, t0, urls
+    def __init__(self, cfg: WebConfig, rngs: _Rngs, day: WebDay, user: str, t0: int, kind: str) -> None:
+        self.cfg, self.rng, self.day, self.user, self.t0 = cfg, rngs.behaviour, day, user, t0
+        self.urls, self.statics = rngs.urls, rngs.statics
+        self.browser = kind in (HUMAN, "headless")
 
     def page(self, route: str, t: int) -> None:
         if self.t0 <= t < self.t0 + DAY_MS:
             self.day.add(self.user, self.url(route), t)
+            if self.browser and self.cfg.assets:
+                self.static_files(t)
+
+    def static_files(self, t: int) -> None:
+        """What a browser fetches after a page, within a second, some of it cached (an RNG of their own: the rest of
+        the day stays the same draw for draw)."""
+        rng = self.statics
+        for _ in range(rng.randint(0, self.cfg.assets)):
+            t += int(rng.uniform(5, 250))
+            name = rng.choice(["/static/app.3f9a8c1d.js", "/static/site.css", "/favicon.ico"])
+            self.day.add(self.user, name if rng.random() < 0.5 else f"/img/{rng.randrange(9000)}.jpg", t)
 
     def url(self, route: str) -> str:
         """The URL a server logs for a request of ``route`` (its ``#fail`` outcome kept at the end)."""
@@ -189,19 +215,19 @@ def _kind(cfg: WebConfig, rng: random.Random) -> str:
 def simulate(cfg: WebConfig, seed: int) -> tuple[WebDay, WebDay]:
     """Two days of the same site: each client's kind is fixed; ``return_share`` of them come back on day 2, and
     new clients (drawn the same way) take the others' places."""
-    rng, urls = random.Random(seed), random.Random(-seed)
-    days = (WebDay(), WebDay())
+    rngs = _Rngs.of(seed)
+    rng, days = rngs.behaviour, (WebDay(), WebDay())
     for i in range(cfg.clients):
         user, kind = f"client-{seed}-{i}", _kind(cfg, rng)
-        _play(cfg, rng, days[0], user, kind, T0_MS, urls)
+        _play(cfg, rngs, days[0], user, kind, T0_MS)
         if rng.random() >= cfg.return_share:
             user, kind = f"client-{seed}-{i}-new", _kind(cfg, rng)
-        _play(cfg, rng, days[1], user, kind, T0_MS + DAY_MS, urls)
+        _play(cfg, rngs, days[1], user, kind, T0_MS + DAY_MS)
     return days[0].in_time_order(), days[1].in_time_order()
 
 
-def _play(cfg: WebConfig, rng: random.Random, day: WebDay, user: str, kind: str, t0: int, urls: random.Random) -> None:
-    act: Callable[[], None] = getattr(_Client(cfg, rng, day, user, t0, urls), kind)
+def _play(cfg: WebConfig, rngs: _Rngs, day: WebDay, user: str, kind: str, t0: int) -> None:
+    act: Callable[[], None] = getattr(_Client(cfg, rngs, day, user, t0, kind), kind)
     before = len(day.users)
     act()
     if len(day.users) > before:

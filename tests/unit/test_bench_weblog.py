@@ -4,9 +4,12 @@ shaped as documented, and each method's measures in range."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from bench.bench_weblog import METHODS, ap_of, precision_recall, read, run_seed, v2
 from bench.weblog_sim import CATEGORIES, HUMAN, KINDS, WebConfig, simulate
+
+STATIC = ("/static/", "/img/", "/favicon.ico")
 
 
 def test_days_are_deterministic_and_labelled() -> None:
@@ -51,3 +54,16 @@ def test_measures_are_in_range_and_the_report_names_every_method() -> None:
     for name in METHODS:
         assert name in lines[1]
     assert all(0.0 <= float(x) <= 1.0 for x in re.findall(r"AP (\d\.\d+)", "\n".join(lines)))
+
+
+def test_browsers_fetch_static_files_and_nothing_else_changes() -> None:
+    """With ``assets``, humans and headless browsers fetch static files after each page (from the URLs' own RNG):
+    the other kinds never do, and without the static files the day is the same day."""
+    cfg = WebConfig.draw(5, 600)
+    plain, _ = simulate(cfg, 5)
+    with_assets, _ = simulate(replace(cfg, assets=6), 5)
+    static = [(u, r) for u, r in zip(with_assets.users, with_assets.requests, strict=True) if r.startswith(STATIC)]
+    assert static and {with_assets.labels[u] for u, _ in static} <= {HUMAN, "headless"}
+    kept = [(u, r, t) for u, r, t in zip(with_assets.users, with_assets.requests, with_assets.ts_ms, strict=True)
+            if not r.startswith(STATIC)]  # fmt: skip
+    assert sorted(kept) == sorted(zip(plain.users, plain.requests, plain.ts_ms, strict=True))
