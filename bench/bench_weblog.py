@@ -34,7 +34,7 @@ import numpy as np
 
 from bench.weblog_sim import FAIL, HUMAN, KINDS, WebConfig, WebDay, simulate
 from clickguard.consumer.offline import score_users
-from clickguard.events import format_ms, token_of
+from clickguard.events import RejectedRecord, format_ms, token_of
 from clickguard.model.model import ModelParams
 from clickguard.model.sessions import session_starts
 from clickguard.sim.quality import average_precision, sample_block_list
@@ -57,12 +57,17 @@ class Day:
 
 def read(day: WebDay, page: Callable[[str], str] | None = None) -> Day:
     """The day's requests as events: by default as the product reads them (``token_of``: the page, a refused
-    request failed); with ``page``, each URL through it instead."""
-    tokens = []
-    for request in day.requests:
+    request failed, a static file no event); with ``page``, each URL through it instead, every request kept."""
+    users, tokens, ts_ms = [], [], []
+    for user, request, ts in zip(day.users, day.requests, day.ts_ms, strict=True):
         url, failed = (request[: -len(FAIL)], "fail") if request.endswith(FAIL) else (request, None)
-        tokens.append(token_of(url, failed) if page is None else page(url) + (FAIL if failed else ""))
-    return Day(day.users, tokens, day.ts_ms, day.labels)
+        try:
+            tokens.append(token_of(url, failed) if page is None else page(url) + (FAIL if failed else ""))
+        except RejectedRecord:
+            continue
+        users.append(user)
+        ts_ms.append(ts)
+    return Day(users, tokens, ts_ms, day.labels)
 
 
 def as_logged(url: str) -> str:

@@ -148,6 +148,23 @@ def test_batch_scores_and_replays_of_it_change_nothing(world, handler, stream_ev
     assert table_states(world) == states and queue_flags(world) == []
 
 
+def test_a_web_log_s_static_files_are_counted_but_neither_sunk_nor_logged(world, handler, capsys, caplog):
+    """Access log lines as a server logs them: the pages are scored; the images, scripts and stylesheets a browser
+    fetched with them are counted (RecordsRejected, reason static_file) and leave no sink object or log line each."""
+    lines = []
+    for k, path in enumerate(["/", "/static/app.3f9a8c1d.js", "/img/12.jpg", "/article/7", "/site.css", "/article/9"]):
+        when = f"21/Nov/2025:04:40:{k:02d} +0000"
+        lines.append(f'203.0.113.{k % 2} - - [{when}] "GET {path} HTTP/1.1" 200 512 "-" "Mozilla/5.0"'.encode())
+    event = put_and_read(world, [*lines, b"{broken"])
+    assert handler.lambda_handler(event, Ctx()) == {"batchItemFailures": []}
+    keys = [o["Key"] for o in world["s3"].list_objects_v2(Bucket=BUCKET, Prefix="rejected/").get("Contents", [])]
+    assert len(keys) == 1  # the broken record alone
+    docs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"reason"' in line]
+    assert {d["reason"]: d["RecordsRejected"] for d in docs} == {"static_file": [3.0], "not_json": [1.0]}
+    assert [r.reason for r in caplog.records if r.getMessage() == "record rejected"] == ["not_json"]
+    assert sorted(table_states(world)) == ["203.0.113.0", "203.0.113.1"]
+
+
 def test_bad_records_are_sunk_counted_and_never_fail_the_batch(world, handler, capsys, caplog):
     good = event_stream(n_users=3, per_user=4)
     event = put_and_read(world, [*good[:5], b"\xff not utf8", b"{broken", *good[5:]])

@@ -388,8 +388,8 @@ def test_rejection_detail_is_ascii_and_holds_no_payload():
         ("view_item_42", "view_item_42"),
         # identifiers become *: the site's product pages are one page, and ids, emails and IPs are personal data
         ("/product/123/reviews", "/product/*/reviews"),
-        ("/img/60844.jpg", "/img/*.jpg"),
-        ("/static/main.3f9a8c1d.js", "/static/main.*.js"),
+        ("/files/60844.pdf", "/files/*.pdf"),
+        ("/dl/main.3f9a8c1d.tar.gz", "/dl/main.*.tar.gz"),
         ("/u/jane.doe@example.com/orders", "/u/*/orders"),
         ("https://10.0.0.1:8080/a/1", "https://*.*.*.*:*/a/*"),
         ("/s/550e8400-e29b-41d4-a716-446655440000/", "/s/*/"),
@@ -409,6 +409,19 @@ def test_a_url_as_the_event_type_is_the_page_it_names(event_type, token):
              for i in range(3)]  # fmt: skip
     many = Decoder().decode_many(lines)  # the batch path (columns) agrees with one record at a time
     assert [e.token for e in many] == [token] * 3
+
+
+@pytest.mark.parametrize(
+    "event_type", ["/static/app.3f9a8c1d.js", "/img/60844.JPG", "/favicon.ico", "https://cdn.example/font.woff2"]
+)
+def test_a_page_s_static_file_is_no_user_action(event_type):
+    """A browser fetches a page's images, scripts, stylesheets and fonts with it: static_file, one event or many."""
+    assert rejection(canonical(event_type=event_type)) is Reason.STATIC_FILE
+    lines = [json.dumps({"user_id": f"u{i}", "event_type": t, "timestamp": 1546387276 + i}).encode()
+             for i, t in enumerate(["/article/1", event_type, "/article/2"])]  # fmt: skip
+    many = Decoder().decode_many(lines)  # the batch path (columns) agrees with one record at a time
+    assert [getattr(e, "token", None) or e.reason for e in many] == ["/article/*", Reason.STATIC_FILE, "/article/*"]
+    assert parse_record(canonical(event_type="/report.pdf")).token == "/report.pdf"  # a document is read: an action
 
 
 @pytest.mark.parametrize(

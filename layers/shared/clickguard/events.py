@@ -74,6 +74,12 @@ class Reason(enum.StrEnum):
     CONTROL_MESSAGE = "control_message"  # a CloudWatch Logs CONTROL_MESSAGE (the subscription's own probe)
     BAD_TSV = "bad_tsv"  # a Snowplow enriched line without the published column count
     BAD_ACCESS_LOG = "bad_access_log"  # a line of an access log record that is not a common or combined log line
+    STATIC_FILE = "static_file"  # a page's image, script, stylesheet or font: its browser's doing, not its user's
+
+
+# Records that hold no user action: counted by reason (metrics, the trainer's report) but neither sunk nor logged one
+# by one. A web server's log is mostly static files; a sink object and a log line each would cost more than the rest.
+SKIPPED: frozenset[Reason] = frozenset({Reason.STATIC_FILE})
 
 
 class RejectedRecord(ValueError):
@@ -292,7 +298,8 @@ def canonical_columns(
     column at a time in C loops; None when one does not, and the caller gives each event its own verdict."""
     if not (_plain_keys(users, _MAX_USER) and _plain_keys(types, _MAX_TYPE) and _plain_ids(sids, eids)):
         return None
-    tokens = _tokens(_pages(types), outcomes)
+    pages = _pages(types)
+    tokens = _tokens(pages, outcomes) if pages is not None else None
     ts_ms = _epoch_ms(timestamps)
     if tokens is None or ts_ms is None:
         return None
@@ -312,9 +319,13 @@ def _plain_keys(values: list[Any], cap: int) -> bool:
     return "".join(values).isascii() and list(map(str.strip, values)) == values
 
 
-def _pages(types: list[str]) -> list[str]:
-    """``page_of`` of each type (a cached call) when some may be a URL (a page is never longer than its URL)."""
-    return list(map(page_of, types)) if "/" in "".join(types) else types
+def _pages(types: list[str]) -> list[str] | None:
+    """``page_of`` of each type (a cached call) when some may be a URL (a page is never longer than its URL); None
+    when one is a static file (its event's own verdict is ``static_file``)."""
+    if "/" not in "".join(types):
+        return types
+    pages = list(map(page_of, types))
+    return None if any(map(is_static_file, pages)) else pages
 
 
 def _plain_ids(*columns: list[Any]) -> bool:
@@ -491,6 +502,8 @@ def token_of(event_type: Any, outcome: Any) -> str:
     if event_type is None:
         raise RejectedRecord(Reason.MISSING_EVENT_TYPE, "event_type missing")
     name = page_of(_as_text(event_type, "event_type").strip())
+    if is_static_file(name):
+        raise RejectedRecord(Reason.STATIC_FILE, "a page's static file, not a user action")
     if not name:
         raise RejectedRecord(Reason.MISSING_EVENT_TYPE, "event_type is empty")
     if len(name) > _MAX_TYPE:
@@ -514,8 +527,8 @@ def page_of(name: str) -> str:
 
     * the query string is dropped: it would make every request its own action, push long ones past the type's cap,
       and often carries personal data (emails, tokens);
-    * each identifier in the path becomes ``*`` (``/product/123/reviews`` -> ``/product/*/reviews``, ``/img/
-      60844.jpg`` -> ``/img/*.jpg``), as APM tools group routes: a site's thousands of product pages are one state of
+    * each identifier in the path becomes ``*`` (``/product/123/reviews`` -> ``/product/*/reviews``, ``/files/
+      60844.pdf`` -> ``/files/*.pdf``), as APM tools group routes: a site's thousands of product pages are one state of
       the model instead of thousands of rare ones folded into ``OTHER``, and an id, an email or an IP in a path is
       personal data. A segment that holds an ``@`` (an email) is one; so is a part of a segment (between dots and
       colons) that is all digits, a hex run of 8 or more with a digit (hashes, UUIDs), or 16 or more letters and
@@ -529,6 +542,13 @@ def page_of(name: str) -> str:
     return "/".join("*" if "@" in segment else _PART.sub(_part, segment) for segment in segments)
 
 
+def is_static_file(page: str) -> bool:
+    """A URL (``page_of``'s) of an image, script, stylesheet, source map or font. Web usage mining drops these before
+    anything else: a browser fetches them with each page, in a burst, so they make people look like machines (more
+    events a minute, sub-second gaps, many distinct requests) and say nothing of what the person did."""
+    return (page[:1] == "/" or "://" in page[:12]) and _STATIC_FILE.search(page) is not None
+
+
 def _part(match: re.Match[str]) -> str:
     text = match[0]
     if text.isdigit() or (_HAS_DIGIT.search(text) and (_HEX_ID.fullmatch(text) or _TOKEN_ID.fullmatch(text))):
@@ -537,6 +557,7 @@ def _part(match: re.Match[str]) -> str:
 
 
 _PART = re.compile(r"[^.:]+")
+_STATIC_FILE = re.compile(r"\.(?:css|js|mjs|map|png|jpe?g|gif|svg|ico|webp|avif|bmp|woff2?|ttf|otf|eot)(?:#.*)?$", re.I)
 _HAS_DIGIT = re.compile(r"[0-9]")
 _HEX_ID = re.compile(r"[0-9a-fA-F]{8,}|[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 _TOKEN_ID = re.compile(r"(?=(?:[A-Za-z]*[0-9]){2})[A-Za-z0-9]{16,}")

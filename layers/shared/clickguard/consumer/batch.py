@@ -55,7 +55,7 @@ from clickguard.consumer.ports import (
 )
 from clickguard.consumer.state import LastFlag, UserState, trim_seqs
 from clickguard.decoding import Decoder, Item
-from clickguard.events import Event, Reason, RejectedRecord
+from clickguard.events import SKIPPED, Event, Reason, RejectedRecord
 from clickguard.model.scoring import BatchResult, EventBatch, score_batch
 from clickguard.network.ports import NetworkStore
 from clickguard.review.allowlist import AllowList
@@ -313,16 +313,20 @@ def network_rule(parsed: Parsed, deps: Deps, config: ConsumerConfig, out: BatchO
 
 
 def store_rejected(rejected: list[RejectedEntry], deps: Deps, out: BatchOutcome) -> list[KinesisRecord]:
-    """Sink the rejects; returns the records to replay if the sink failed."""
+    """Count the rejects and sink them (``SKIPPED`` reasons are only counted); returns the records to replay if the
+    sink failed."""
     if not rejected:
         return []
     out.rejected.update(e.reason.value for e in rejected)
-    out.rejected_log = [(e.record.seq_str, e.reason.value) for e in rejected]
+    kept = [e for e in rejected if e.reason not in SKIPPED]
+    if not kept:
+        return []
+    out.rejected_log = [(e.record.seq_str, e.reason.value) for e in kept]
     try:
-        deps.rejected.put(rejected)
+        deps.rejected.put(kept)
     except StoreError:
         out.sink_failed = True
-        return [e.record for e in rejected]
+        return [e.record for e in kept]
     return []
 
 
