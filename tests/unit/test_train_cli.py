@@ -10,7 +10,7 @@ import json
 import pytest
 
 from clickguard.cli.main import main
-from clickguard.events import format_ms
+from clickguard.events import format_ms, parse_record
 from tests.factories import ndjson, ordinary_events
 
 
@@ -226,3 +226,28 @@ def test_a_csv_of_other_column_names_reads_through_a_field_mapping(tmp_path, cap
     code, io_ = run(capsys, "train", "-i", str(path), "-o", str(tmp_path / "m"), "--min-sessions", "5",
                     "--field-mapping", mapping)  # fmt: skip
     assert code == 0 and json.loads(io_.out)["events"] == len(events)
+
+
+def test_a_web_server_s_access_log_trains_and_scores_as_its_events_in_ndjson(tmp_path, capsys):
+    """An access log file as Apache or nginx writes it (combined format; what ``produce --format access_log`` puts
+    on a stream): the same model and scores as the events it holds (each action a page, whole seconds), in NDJSON."""
+    from clickguard.cli.producer_formats import access_log_line
+
+    events = [parse_record(json.dumps(e)) for e in ordinary_events(120, seed=8)]
+    log = tmp_path / "access.log"
+    log.write_bytes(b"".join(access_log_line(ev) + b"\n" for ev in events))
+    held = [{"user_id": ev.user_key, "event_type": "/" + ev.token.removesuffix("#fail"), "timestamp": ev.ts_ms // 1000,
+             "outcome": "fail" if ev.token.endswith("#fail") else "success"} for ev in events]  # fmt: skip
+    twin = tmp_path / "twin.ndjson"
+    twin.write_bytes(ndjson(held))
+    common = ["--min-sessions", "10", "--min-token-count", "1"]
+    trained = {}
+    for label, path in (("log", log), ("twin", twin)):
+        code, io_ = run(capsys, "train", "-i", str(path), "-o", str(tmp_path / label), *common)
+        assert code == 0
+        trained[label] = json.loads(io_.out)
+    assert trained["log"]["events"] == len(events) and trained["log"]["rejected"] == {}
+    assert trained["log"]["thresholds"] == trained["twin"]["thresholds"]
+    scores = [run(capsys, "score", "--events", str(p), "--model", str(tmp_path / "twin"), "--out", "-")[1].out
+              for p in (log, twin)]  # fmt: skip
+    assert scores[0] == scores[1] and scores[0].count("\n") == 121
