@@ -1,6 +1,7 @@
 """`clickguard local up` in its own process, fed with the real AWS CLI (the pinned ``awscli`` package, offline, dummy
-credentials): ``aws kinesis put-record`` (the command ``local up`` prints, canonical JSON, a gzip NDJSON record and a
-KPL aggregate from ``aws_kinesis_agg``), ``aws kinesis put-records`` (canonical JSON), an aggregate put with boto3;
+credentials): ``aws kinesis put-record`` (the command ``local up`` prints, canonical JSON, a gzip NDJSON record, a
+KPL aggregate from ``aws_kinesis_agg``, and a web server's access log lines as text), ``aws kinesis put-records``
+(canonical JSON), an aggregate put with boto3;
 the flags read back with ``aws sqs receive-message``.
 
 The CLI is v1 (``awscli==1.46.3``): a blob given on the command line or in ``--records`` JSON is sent as the text's
@@ -170,10 +171,15 @@ def test_records_put_with_the_aws_cli_and_aggregates_are_scored_and_flags_read_w
     agg.write_bytes(aggregate(parts["cli-kpl-2"]))
     local.aws(*put_record, "--partition-key", "cli-kpl", "--data", f"fileb://{agg}")
 
+    # A web server's access log lines as the Kinesis Agent ships them raw: text, several lines in one record.
+    lines = [f'cli-log - - [{(T0 + timedelta(seconds=5 * k)):%d/%b/%Y:%H:%M:%S +0000}] "POST /{etype} HTTP/1.1" '
+             f'{401 if outcome else 200} 12 "-" "curl/8.5"' for k, (etype, outcome) in enumerate(FAILS)]  # fmt: skip
+    local.aws(*put_record, "--partition-key", "cli-log", "--data", "\n".join(lines))
+
     # An aggregate put with boto3, as an application using the KPL's format would.
     local.client("kinesis").put_record(StreamName=stream, PartitionKey="boto-kpl", Data=aggregate(parts["boto-kpl"]))
 
-    flagged = {"cli-single", "cli-batch", "cli-gzip", "cli-kpl-2", "boto-kpl"}
+    flagged = {"cli-single", "cli-batch", "cli-gzip", "cli-kpl-2", "boto-kpl", "cli-log"}
     flags = receive_flags(local, flagged)
     assert {f["user_key"] for f in flags} == flagged  # the ordinary users (u1, cli-ordinary, cli-kpl) are not
     for f in flags:
