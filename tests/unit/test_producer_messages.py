@@ -53,6 +53,13 @@ def test_track_page_and_screen_become_events(client):
     assert parse_record(_bytes(page)).token == "Checkout"
     _, unnamed = client.page(anonymous_id="anon-7")
     assert (parse_record(_bytes(unnamed)).user_key, parse_record(_bytes(unnamed)).token) == ("anon-7", "page")
+    # analytics.js's default page() names none: the page is its path, read as a URL is (query and ids out)
+    _, by_path = client.page(
+        anonymous_id="anon-7", properties={"path": "/order/123", "url": "https://x/order/123?e=a@b.c"}
+    )
+    assert parse_record(_bytes(by_path)).token == "/order/*"
+    _, by_context = client.page(anonymous_id="anon-7", context={"page": {"path": "/u/a@b.c/cart", "url": "https://x"}})
+    assert parse_record(_bytes(by_context)).token == "/u/*/cart"
     _, screen = client.screen(user_id="u2", name="Settings")
     assert parse_record(_bytes(screen)).token == "Settings"
     kept = repr([parse_record(_bytes(m)) for m in (track, page, unnamed, screen)])

@@ -442,10 +442,12 @@ _SEGMENT_OTHERS = frozenset({"identify", "group", "alias"})
 
 def _parse_segment(obj: Mapping[str, Any]) -> Event:
     """A Segment or RudderStack message: the user key is ``userId``, else ``anonymousId``; the action is ``event``
-    (track) or ``name`` (page, screen; the type itself when unnamed); the time ``timestamp`` (else
+    (track) or ``name`` (page, screen); an unnamed page is its path (``properties.path``, else ``context.page.path``,
+    read as ``page_of`` reads a URL: analytics.js's default ``page()`` names none, and every page view being
+    ``page`` would say nothing), and an unnamed screen ``screen``; the time ``timestamp`` (else
     ``originalTimestamp``); ``messageId`` is the event id, so a re-sent message is dropped as a duplicate;
-    RudderStack's ``context.sessionId`` is the session. Traits, context and properties (personal data: IP, user
-    agent, device ids, location, e-mail) are never read."""
+    RudderStack's ``context.sessionId`` is the session. Traits, the rest of context and of properties (personal data:
+    IP, user agent, device ids, location, e-mail) are never read."""
     kind = obj.get("type")
     if type(kind) is not str:
         raise RejectedRecord(Reason.BAD_TYPE, f"message type is a {type(kind).__name__}, not a string")
@@ -456,12 +458,25 @@ def _parse_segment(obj: Mapping[str, Any]) -> Event:
     user = obj.get("userId")
     user_key = user_key_of(user if present(user) else obj.get("anonymousId"))
     action = obj.get("event") if kind == "track" else obj.get("name")
+    if not present(action) and kind == "page":
+        action = _page_path(obj)
     token = token_of(action if present(action) or kind == "track" else kind, None)
     raw_ts = obj.get("timestamp")
     ts_ms = parse_timestamp(raw_ts if present(raw_ts) else obj.get("originalTimestamp"))
     context = obj.get("context")
     session = context.get("sessionId") if isinstance(context, dict) else None
     return Event(user_key, token, ts_ms, opt_id(session, "session_id"), opt_id(obj.get("messageId"), "event_id"))
+
+
+def _page_path(msg: Mapping[str, Any]) -> str | None:
+    """An unnamed page message's path: ``properties.path``, else ``context.page.path`` (a path, never a full URL)."""
+    for outer, key in (("properties", None), ("context", "page")):
+        block = msg.get(outer)
+        block = block.get(key) if key and isinstance(block, dict) else block
+        path = block.get("path") if isinstance(block, dict) else None
+        if type(path) is str and path.startswith("/"):
+            return path
+    return None
 
 
 def present(value: Any) -> bool:
