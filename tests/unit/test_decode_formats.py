@@ -195,7 +195,7 @@ def test_snowplow_columns_are_the_sdks():
     names = [name for name, _ in ENRICHED_EVENT_FIELD_TYPES]
     assert len(names) == snowplow.COLUMNS
     for attr in ("COLLECTOR_TSTAMP", "EVENT", "EVENT_ID", "USER_ID", "DOMAIN_USERID", "NETWORK_USERID",
-                 "DOMAIN_SESSIONID", "DERIVED_TSTAMP", "EVENT_NAME"):  # fmt: skip
+                 "DOMAIN_SESSIONID", "DERIVED_TSTAMP", "EVENT_NAME", "PAGE_URLPATH"):  # fmt: skip
         assert names[getattr(snowplow, attr)] == attr.lower()
 
 
@@ -211,6 +211,14 @@ def test_snowplow_enriched_line_decodes_and_the_sdk_reads_the_same_line():
     assert sdk["user_id"] == "u9" and sdk["event_name"] == "add_to_cart"
     fallback = D.decode(snowplow_line())
     assert (fallback.user_key, fallback.token, fallback.ts_ms) == ("d-1", "page_view", 1763700000000)
+
+
+def test_a_snowplow_page_view_is_its_page():
+    """Every page view named page_view would say nothing: its page_urlpath is the action, read as a URL is."""
+    view = D.decode(snowplow_line(page_urlpath="/order/123", page_url="https://shop.example/order/123?e=a@b.c"))
+    assert view.token == "/order/*" and "a@b.c" not in repr(view)
+    assert D.decode(snowplow_line(event_name="add_to_cart", page_urlpath="/order/123")).token == "add_to_cart"
+    assert D.decode(snowplow_line(page_urlpath="")).token == "page_view"
 
 
 def test_snowplow_lines_in_a_gzip_record_and_a_short_line():

@@ -2,10 +2,12 @@
 
 The column order is Snowplow's published enriched TSV layout (the order ``snowplow_analytics_sdk`` reads, which a
 test checks field by field). Only these are read: the user key is ``user_id``, else ``domain_userid``, else
-``network_userid``; the action ``event_name``, else ``event`` (``page_view``, ``struct``...); the time
-``derived_tstamp``, else ``collector_tstamp`` (``2013-11-26 00:02:05.123``, UTC); the session
-``domain_sessionid``; the event id ``event_id``. The IP, user agent, fingerprint, geolocation, device and page
-columns (personal data) are never read.
+``network_userid``; the action ``event_name``, else ``event`` (``page_view``, ``struct``...), and a page view is its
+page: ``page_urlpath`` read as a URL event type is (``events.page_of``: ``/order/123`` -> ``/order/*``), since every
+page view being ``page_view`` would say nothing; the time ``derived_tstamp``, else ``collector_tstamp``
+(``2013-11-26 00:02:05.123``, UTC); the session ``domain_sessionid``; the event id ``event_id``. The IP, user agent,
+fingerprint, geolocation, device columns and the rest of the page's (its full URL, title, referrer: personal data)
+are never read.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from __future__ import annotations
 from clickguard.events import Event, Reason, RejectedRecord, opt_id, parse_timestamp, present, token_of, user_key_of
 
 COLUMNS = 131
+PAGE_VIEW = "page_view"
 COLLECTOR_TSTAMP = 3
 EVENT = 5
 EVENT_ID = 6
 USER_ID = 12
+PAGE_URLPATH = 35
 DOMAIN_USERID = 15
 NETWORK_USERID = 17
 DOMAIN_SESSIONID = 123
@@ -41,6 +45,8 @@ def parse_tsv(line: bytes) -> Event:
         raise RejectedRecord(Reason.BAD_TSV, f"{len(cols)} tab-separated fields, not {COLUMNS}")
     user = next((cols[i] for i in (USER_ID, DOMAIN_USERID, NETWORK_USERID) if cols[i].strip()), None)
     name = cols[EVENT_NAME] if present(cols[EVENT_NAME]) else cols[EVENT]
+    if name == PAGE_VIEW and cols[PAGE_URLPATH].startswith("/"):
+        name = cols[PAGE_URLPATH]
     time = cols[DERIVED_TSTAMP] if present(cols[DERIVED_TSTAMP]) else cols[COLLECTOR_TSTAMP]
     return Event(
         user_key_of(user),
