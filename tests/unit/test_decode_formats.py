@@ -243,6 +243,8 @@ COMMON = 'crawler.example - frank [21/Nov/2025:05:40:01 +0100] "POST /login?next
     [
         (COMBINED, ("203.0.113.7", "/product/*", 1763700000000)),
         (COMMON, ("crawler.example", "POST /login#fail", 1763700001000)),
+        ("shop.example:443 " + COMBINED, ("203.0.113.7", "/product/*", 1763700000000)),  # Apache's vhost_combined
+        ('2001:db8::1 - - [21/Nov/2025:04:40:00 +0000] "GET / HTTP/1.1" 200 1', ("2001:db8::1", "/", 1763700000000)),
         (
             '::1 - - [21/Nov/2025:04:40:00 +0000] "\\x16\\x03\\x01" 400 157 "-" "-"',
             ("::1", "(bad request)#fail", 1763700000000),

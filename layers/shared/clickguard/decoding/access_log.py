@@ -1,8 +1,9 @@
 """Web server access logs: the common and combined log formats, one request per line.
 
 Apache's ``%h %l %u %t "%r" %>s %b`` (common) and the same followed by ``"%{Referer}i" "%{User-agent}i"``
-(combined, nginx's default too), as log shippers put the raw lines on a stream (the Kinesis Agent without a
-processing option, a CloudWatch Logs subscription of a server's log group) or in a file::
+(combined, nginx's default too; Apache's ``vhost_combined`` with its leading ``%v:%p``), as log shippers put the
+raw lines on a stream (the Kinesis Agent without a processing option, a CloudWatch Logs subscription of a server's
+log group) or in a file::
 
     203.0.113.7 - - [10/Oct/2024:13:55:36 -0700] "GET /product/123?ref=mail HTTP/1.1" 200 2326 "-" "Mozilla/5.0"
 
@@ -29,8 +30,11 @@ from clickguard.events import Event, Reason, RejectedRecord, page_of, parse_time
 
 BAD_REQUEST = "(bad request)"
 
-_PREFIX = re.compile(rb"[ \r\n]*[^ \t\r\n]+ [^ \t\r\n]+ [^ \t\r\n]+ \[[^\]\r\n]+\] \"")
-_LINE = re.compile(r'(\S+) \S+ \S+ \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}) \S+(?: .*)?', re.DOTALL)
+# Apache's vhost_combined (Debian's other_vhosts_access.log) puts ``%v:%p`` first: an optional ``name:port`` field.
+_PREFIX = re.compile(rb"[ \r\n]*(?:[^ \t\r\n]+:[0-9]+ )?[^ \t\r\n]+ [^ \t\r\n]+ [^ \t\r\n]+ \[[^\]\r\n]+\] \"")
+_LINE = re.compile(
+    r'(?:\S+:\d+ )?(\S+) \S+ \S+ \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}) \S+(?: .*)?', re.DOTALL
+)
 _REQUEST = re.compile(r"([A-Z][A-Z_-]{0,15}) (\S+)(?: HTTP/\d(?:\.\d)?)?")
 
 
