@@ -536,7 +536,6 @@ def token_of(event_type: Any, outcome: Any) -> str:
     raise RejectedRecord(Reason.UNKNOWN_OUTCOME, f"outcome {norm[:32]!a} is neither success nor fail")
 
 
-@functools.lru_cache(maxsize=8192)  # a site's pages repeat: each distinct URL is templated once
 def page_of(name: str) -> str:
     """A URL (a path, or with its scheme) as the event type names the page, not one request of it:
 
@@ -553,8 +552,12 @@ def page_of(name: str) -> str:
     Anything else is returned as it is."""
     if name[:1] != "/" and "://" not in name[:12]:
         return name
-    segments = name.split("?", 1)[0].split("/")
-    return "/".join("*" if "@" in segment else _PART.sub(_part, segment) for segment in segments)
+    return _templated(name.split("?", 1)[0])
+
+
+@functools.lru_cache(maxsize=8192)  # a site's paths repeat, whatever their queries: each is templated once
+def _templated(path: str) -> str:
+    return "/".join("*" if "@" in segment else _PART.sub(_part, segment) for segment in path.split("/"))
 
 
 def is_static_file(page: str) -> bool:
