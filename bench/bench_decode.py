@@ -29,6 +29,7 @@ import msgspec
 import orjson
 
 from bench.data import ndjson_lines
+from clickguard.cli.producer_formats import access_log_line
 from clickguard.consumer.batch import parse_all
 from clickguard.consumer.config import ConsumerConfig
 from clickguard.consumer.kinesis_event import decode_event, decode_one_by_one
@@ -111,7 +112,12 @@ def bench_consumer_stage(n: int, repeat: int) -> dict[str, float]:
     slow = replace(CONFIG, fast_json=False)
     records, kpl_records = decode_event(plain), decode_event(kpl)
     assert len(parse_all(kpl_records, CONFIG).events) == n
+    # The same events as a web server's combined log lines, each its own record (a page per event, as a log has)
+    logs = [access_log_line(ev) for ev in (parse_record(x) for x in lines)]
+    log_records = decode_event(lambda_event([(x.split(b" ", 1)[0].decode(), x) for x in logs]))
+    assert len(parse_all(log_records, CONFIG).events) == n
     return {
+        "access log": best_us(lambda: parse_all(log_records, CONFIG), n, repeat),
         "decode_event": best_us(lambda: decode_event(plain), n, repeat),
         "decode_event stdlib": best_us(lambda: decode_one_by_one(plain), n, repeat),
         "parse_all": best_us(lambda: parse_all(records, CONFIG), n, repeat),
@@ -169,6 +175,10 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"   the same {n:,} events in {c['aggregates']} KPL aggregates (aws_kinesis_agg), decode_event + parse_all "
         f"per event: msgspec {c['kpl']:.2f}, standard library {c['kpl stdlib']:.2f}"
+    )
+    print(
+        f"   the same events as access log lines (combined format, a record each): parse_all {c['access log']:.2f} "
+        f"({c['access log'] / c['parse_all']:.1f}x the canonical records' {c['parse_all']:.2f})"
     )
     t = bench_trainer_stage(n_train, repeat)
     print(f"3. the trainer's decoding of gzip NDJSON archive objects, {n_train:,} events, CPU us/event")

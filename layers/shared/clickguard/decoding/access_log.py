@@ -32,7 +32,7 @@ BAD_REQUEST = "(bad request)"
 
 # Apache's vhost_combined (Debian's other_vhosts_access.log) puts ``%v:%p`` first: an optional ``name:port`` field.
 _PREFIX = re.compile(rb"[ \r\n]*(?:[^ \t\r\n]+:[0-9]+ )?[^ \t\r\n]+ [^ \t\r\n]+ [^ \t\r\n]+ \[[^\]\r\n]+\] \"")
-_LINE = re.compile(r'(?:\S+:\d+ )?(\S+) \S+ \S+ \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}) \S+(?: .*)?', re.DOTALL)
+_LINE = re.compile(r'(?:\S+:\d+ )?(\S+) \S+ \S+ \[([^\]]+)\] "([^"\\]*(?:\\.[^"\\]*)*)" (\d{3}) \S+(?: .*)?', re.DOTALL)
 _REQUEST = re.compile(r"([A-Z][A-Z_-]{0,15}) (\S+)(?: HTTP/\d(?:\.\d)?)?")
 
 
