@@ -320,6 +320,42 @@ def test_mapping_reads_any_json_and_leaves_known_shapes_alone():
     assert "203.0.113.5" not in repr(got)
 
 
+CLOUDFRONT_FIELDS = ["timestamp", "c-ip", "time-to-first-byte", "sc-status", "sc-bytes", "cs-method", "cs-protocol",
+                     "cs-host", "cs-uri-stem", "cs-bytes", "x-edge-location", "x-edge-request-id", "cs-user-agent",
+                     "cs-uri-query"]  # fmt: skip
+
+
+def cloudfront_line(ip: str, stem: str, status: str, at: str = "1763700000.143") -> bytes:
+    """A CloudFront real-time log record as its documentation describes it: the configuration's fields, in its
+    order, tab-separated, ``-`` for an empty one."""
+    cells = [at, ip, "0.002", status, "512", "GET", "https", "d111111abcdef8.cloudfront.net", stem, "78",
+             "LHR62-C2", "Ab3xW==", "Mozilla/5.0%20(PII)", "-"]  # fmt: skip
+    return "\t".join(cells).encode()
+
+
+def test_a_header_less_tsv_line_reads_through_the_mapping_s_columns():
+    """CloudFront real-time logs (a web distribution's requests on Kinesis) name no column: tsv_columns does."""
+    cloudfront = {"user_key": "c-ip", "event_type": "cs-uri-stem", "time": "timestamp", "outcome": "sc-status",
+                  "tsv_columns": CLOUDFRONT_FIELDS}  # fmt: skip
+    d = Decoder(DecodeConfig(mapping=FieldMapping.from_dict(cloudfront)))
+    got = d.decode(cloudfront_line("203.0.113.7", "/product/123", "200"))
+    assert got == Event("203.0.113.7", "/product/*", 1763700000143, None, None) and "PII" not in repr(got)
+    assert d.decode(cloudfront_line("203.0.113.7", "/login", "403")).token == "/login#fail"
+    assert reason(d, cloudfront_line("-", "/login", "200")) is Reason.MISSING_USER_KEY  # "-": an empty field
+    lines = cloudfront_line("a", "/x", "200") + b"\n" + cloudfront_line("b", "/site.css", "200")
+    assert results(d, gzip.compress(lines))[1] is Reason.STATIC_FILE
+    assert d.decode(snowplow_line(user_id="u9")).user_key == "u9"  # another column count: Snowplow, as ever
+    assert reason(d, b"a\tb\tc") is Reason.BAD_TSV
+    mapping = FieldMapping.from_dict(cloudfront)
+    assert FieldMapping.parse(mapping.to_json()) == mapping
+
+
+@pytest.mark.parametrize("columns", [["only"], ["a", "a"], ["a", ""], ["a\tb", "c"], "a,b", [1, 2]])
+def test_bad_tsv_columns_are_refused_with_what_is_wrong(columns):
+    with pytest.raises(ValueError, match="tsv_columns"):
+        FieldMapping.from_dict({**MAPPING, "tsv_columns": columns})
+
+
 def test_a_mapped_outcome_without_failure_values_is_read_as_a_canonical_outcome():
     """nginx's JSON access log (``log_format ... escape=json``) mapped as it is: its status is an HTTP status."""
     nginx = {"user_key": "remote_addr", "event_type": "request_uri", "time": "time_local", "outcome": "status"}

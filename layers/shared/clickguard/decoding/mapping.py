@@ -15,7 +15,9 @@ success; without ``failure_values`` the outcome is read as a canonical event's i
 failure words, booleans, an HTTP status failing from 400, anything else ``unknown_outcome``), so a web server's
 JSON log maps its ``status`` as it is. The mapping is validated once, at synth and at the consumer's cold start
 (``FieldMapping.parse``); an object whose mapped user key is absent is read by shape, as if no mapping were set.
-Only the mapped fields are read: everything else (personal data included) is never looked at.
+Only the mapped fields are read: everything else (personal data included) is never looked at. ``tsv_columns`` names
+the columns of tab-separated lines that carry no header (a CloudFront real-time log's configured fields): a line of
+that many columns becomes the object of its named cells (``row``), and the paths above read it.
 """
 
 from __future__ import annotations
@@ -40,7 +42,10 @@ from clickguard.events import (
 Path = tuple[str, ...]
 REQUIRED = ("user_key", "event_type", "time")
 OPTIONAL = ("outcome", "session_id", "event_id", "amount", "friend_id")
+EXTRA = ("failure_values", "tsv_columns")
 MAX_PATH_DEPTH = 8
+MAX_COLUMNS = 512
+_EMPTY_CELLS = frozenset({"", "-"})
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,7 @@ class FieldMapping:
     amount: tuple[Path, ...] = ()
     friend_id: tuple[Path, ...] = ()
     failure_values: frozenset[str] = frozenset()
+    tsv_columns: tuple[str, ...] = ()  # names of a header-less tab-separated line's columns (``row``)
 
     @classmethod
     def parse(cls, text: str) -> FieldMapping | None:
@@ -70,14 +76,16 @@ class FieldMapping:
     def from_dict(cls, doc: Any) -> FieldMapping:
         if not isinstance(doc, dict):
             raise ValueError("field mapping must be a JSON object")
-        unknown = set(doc) - {*REQUIRED, *OPTIONAL, "failure_values"}
+        unknown = set(doc) - {*REQUIRED, *OPTIONAL, *EXTRA}
         if unknown:
-            raise ValueError(f"field mapping has unknown keys {sorted(unknown)}; known: {[*REQUIRED, *OPTIONAL]}")
+            known = [*REQUIRED, *OPTIONAL, *EXTRA]
+            raise ValueError(f"field mapping has unknown keys {sorted(unknown)}; known: {known}")
         missing = [k for k in REQUIRED if k not in doc]
         if missing:
             raise ValueError(f"field mapping lacks {missing}")
         paths = {k: _paths(k, doc[k]) for k in (*REQUIRED, *OPTIONAL) if k in doc}
-        return cls(**paths, failure_values=_failure_values(doc.get("failure_values", [])))
+        failures = _failure_values(doc.get("failure_values", []))
+        return cls(**paths, failure_values=failures, tsv_columns=_columns(doc.get("tsv_columns", [])))
 
     def to_json(self) -> str:
         """The environment variable's value: ``parse(to_json())`` gives back an equal mapping."""
@@ -86,7 +94,17 @@ class FieldMapping:
         }
         if self.failure_values:
             doc["failure_values"] = sorted(self.failure_values)
+        if self.tsv_columns:
+            doc["tsv_columns"] = list(self.tsv_columns)
         return json.dumps(doc, sort_keys=True, separators=(",", ":"))
+
+    def row(self, line: str) -> dict[str, str] | None:
+        """A header-less tab-separated line as the object of its named cells (``tsv_columns``; an empty or ``-``
+        cell is absent, as CloudFront writes an empty field), or None when it has another number of columns."""
+        cells = line.rstrip("\r\n").split("\t")
+        if not self.tsv_columns or len(cells) != len(self.tsv_columns):
+            return None
+        return {name: cell for name, cell in zip(self.tsv_columns, cells, strict=True) if cell not in _EMPTY_CELLS}
 
     def applies(self, obj: Mapping[str, Any]) -> bool:
         return _first(obj, self.user_key) is not None
@@ -126,6 +144,14 @@ def _paths(key: str, value: Any) -> tuple[Path, ...]:
             raise ValueError(f"field mapping {key!r}: {text!r} is not a dotted path of 1 to {MAX_PATH_DEPTH} keys")
         out.append(path)
     return tuple(out)
+
+
+def _columns(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(c, str) and c.strip() and "\t" not in c for c in value):
+        raise ValueError("field mapping 'tsv_columns' must be a list of column names (no tabs)")
+    if (value and not 2 <= len(value) <= MAX_COLUMNS) or len(set(value)) != len(value):
+        raise ValueError(f"field mapping 'tsv_columns' must name 2 to {MAX_COLUMNS} columns, each once")
+    return tuple(value)
 
 
 def _failure_values(value: Any) -> frozenset[str]:

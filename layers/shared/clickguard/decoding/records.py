@@ -308,7 +308,12 @@ class Decoder:
         return self._per_line(data, access_log.parse_line)
 
     def _tsv(self, data: bytes) -> Event | list[Item]:
-        return self._per_line(data, snowplow.parse_tsv)
+        return self._per_line(data, self._tsv_line)
+
+    def _tsv_line(self, line: bytes) -> Event:
+        """A line of the mapping's ``tsv_columns`` (a CloudFront real-time log, say) by the mapping; else Snowplow."""
+        row = self.mapping.row(jsonfast.utf8(line)) if self.mapping is not None else None
+        return snowplow.parse_tsv(line) if row is None else self._object(row)
 
     @staticmethod
     def _per_line(data: bytes, parse: Callable[[bytes], Event]) -> Event | list[Item]:
