@@ -79,7 +79,7 @@ def make_model(version: str = "v1", scale: float = 1.0, created_at: str = "2025-
 
 def behaviour(states: dict[str, UserState]) -> dict[str, UserState]:
     """States without their write counter (``version``), which counts writes and so depends on batch sizes."""
-    return {u: replace(s, version=0) for u, s in states.items()}
+    return {u: s._replace(version=0) for u, s in states.items()}
 
 
 def config(**kw) -> ConsumerConfig:

@@ -111,7 +111,7 @@ def test_no_write_starts_when_the_invocation_is_about_to_end(ddb):
         assert store.put_many(states(30)) == {f"u{i}" for i in range(30)}
         assert store.write_calls == 0
         store.time_left = lambda: 60.0
-        assert store.put_many([replace(st, version=1) for st in states(30)]) == set()
+        assert store.put_many([st._replace(version=1) for st in states(30)]) == set()
 
 
 def test_a_failing_chunk_returns_only_after_every_other_chunk_finished():

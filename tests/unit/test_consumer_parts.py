@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 import random
 from datetime import UTC, datetime
@@ -269,10 +268,10 @@ def test_state_items_written_attribute_by_attribute_read_the_same():
     assert s is not None
     assert from_item(_attribute_item(state)) == from_item(_attribute_item(state, json_rows=False)) == state
     before_visits = {k: v for k, v in _attribute_item(state).items() if k != "visits"}
-    assert from_item(before_visits) == dataclasses.replace(state, session=s._replace(visits=VisitState()))
+    assert from_item(before_visits) == state._replace(session=s._replace(visits=VisitState()))
     before_digests = {k: v for k, v in _attribute_item(state).items() if k != "recent_ids"}
     before_digests["recent_event_ids"] = {"L": [{"S": "e1"}, {"S": "e2"}]}
     assert from_item(before_digests) == state
     v1 = {k: v for k, v in _attribute_item(state).items() if k not in {"signals", "peak_mean_ubits", "llr_ubits"}}
     v1_state = s._replace(signals=SignalState(), peak_mean_ubits=-1, llr_ubits=0)
-    assert from_item(v1) == dataclasses.replace(state, session=v1_state)
+    assert from_item(v1) == state._replace(session=v1_state)

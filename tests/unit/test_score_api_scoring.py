@@ -150,13 +150,13 @@ def test_a_flag_is_held_back_by_the_cooldown_and_let_out_after_it():
     assert state.last_flag is not None
     # its last flag gave every reason there is, so no later flag can add one: only the cooldown decides
     last = replace(state.last_flag, reasons=detector.FEATURES)
-    deps.sessions.items[user] = replace(state, last_flag=last)
+    deps.sessions.items[user] = state._replace(last_flag=last)
     more = [{**events[-1], "timestamp": events[-1]["timestamp"] + 1 + i} for i in range(3)]
     held = ask(deps.sessions, user, more)[1]["decision"]
     assert held["fires"] and held["held_by"] == "cooldown" and not held["would_flag"] and held["flag_event"] is None
     assert held["reasons"] and held["last_flag"]["reasons"] == list(detector.FEATURES)
     # the same state with its last flag a cooldown ago: the flag goes out on the first firing event
-    deps.sessions.items[user] = replace(state, last_flag=replace(last, ts_ms=last.ts_ms - COOLDOWN_MS))
+    deps.sessions.items[user] = state._replace(last_flag=replace(last, ts_ms=last.ts_ms - COOLDOWN_MS))
     free = ask(deps.sessions, user, more)[1]["decision"]
     assert free["would_flag"] and free["held_by"] is None and free["flag_event"] == free["first_firing_event"]
 

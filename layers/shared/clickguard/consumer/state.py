@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import NamedTuple
 
 from clickguard.alerts import LastFlag as LastFlag
 from clickguard.model.scoring import SessionState
@@ -51,12 +53,17 @@ class RecentIds:
 MAX_SHARDS_TRACKED = 4
 
 
-@dataclass(frozen=True)
-class UserState:
+_NO_SEQS: Mapping[str, int] = MappingProxyType({})
+
+
+class UserState(NamedTuple):
+    """A tuple, not a frozen dataclass: two are built per returning user and batch (read, then written), and a
+    frozen dataclass's ``__init__`` costs three times a tuple's."""
+
     user_key: str
     session: SessionState | None = None
     # Last applied sequence number per shard: sequence numbers are only ordered within a shard.
-    seqs: dict[str, int] = field(default_factory=dict)
+    seqs: Mapping[str, int] = _NO_SEQS
     recent_ids: bytes = b""  # digests (``id_digest``), oldest first, concatenated: split only when a batch needs them
     last_flag: LastFlag | None = None
     expires_at: int = 0  # epoch seconds, DynamoDB TTL
