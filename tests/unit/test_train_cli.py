@@ -161,6 +161,24 @@ def test_a_file_that_starts_with_a_byte_order_mark_reads_every_line(tmp_path, ca
     assert code == 0 and json.loads(io.out)["rejected"] == {}
 
 
+def _train_and_score(capsys, tmp_path, files: dict[str, object]) -> tuple[dict[str, dict], dict[str, str]]:
+    """Each file trained into a model of its own (its report by label), and each scored with the first file's model
+    (the CSV by label)."""
+    trained = {}
+    for label, path in files.items():
+        code, io_ = run(capsys, "train", "-i", str(path), "-o", str(tmp_path / label), "--min-sessions", "10",
+                        "--min-token-count", "1")  # fmt: skip
+        assert code == 0
+        trained[label] = json.loads(io_.out)
+    model = tmp_path / next(iter(files))
+    scores = {}
+    for label, path in files.items():
+        code, io_ = run(capsys, "score", "--events", str(path), "--model", str(model), "--out", "-")
+        assert code == 0
+        scores[label] = io_.out
+    return trained, scores
+
+
 def _csv(rows: list[dict], columns: list[str]) -> bytes:
     out = io.StringIO()
     writer = csv.DictWriter(out, columns, lineterminator="\r\n")  # as the csv module and spreadsheets write it
@@ -181,19 +199,9 @@ def test_a_csv_file_trains_and_scores_as_the_same_events_in_ndjson(tmp_path, cap
     body = _csv(rows, ["event_time", "event_type", "brand", "price", "user_id", "outcome"])
     shaped = tmp_path / name
     shaped.write_bytes(gzip.compress(body) if name.endswith(".gz") else body)
-    common = ["--min-sessions", "10", "--min-token-count", "1"]
-    trained = {}
-    for label, path in (("ndjson", canonical), ("csv", shaped)):
-        code, io_ = run(capsys, "train", "-i", str(path), "-o", str(tmp_path / label), *common)
-        assert code == 0
-        trained[label] = json.loads(io_.out)
+    trained, scores = _train_and_score(capsys, tmp_path, {"ndjson": canonical, "csv": shaped})
     assert trained["csv"]["events"] == trained["ndjson"]["events"] == len(events)
     assert trained["csv"]["thresholds"] == trained["ndjson"]["thresholds"] and trained["csv"]["rejected"] == {}
-    scores = {}
-    for label, path in (("ndjson", canonical), ("csv", shaped)):
-        code, io_ = run(capsys, "score", "--events", str(path), "--model", str(tmp_path / "ndjson"), "--out", "-")
-        assert code == 0
-        scores[label] = io_.out
     assert scores["csv"] == scores["ndjson"]
 
 
@@ -240,14 +248,7 @@ def test_a_web_server_s_access_log_trains_and_scores_as_its_events_in_ndjson(tmp
              "outcome": "fail" if ev.token.endswith("#fail") else "success"} for ev in events]  # fmt: skip
     twin = tmp_path / "twin.ndjson"
     twin.write_bytes(ndjson(held))
-    common = ["--min-sessions", "10", "--min-token-count", "1"]
-    trained = {}
-    for label, path in (("log", log), ("twin", twin)):
-        code, io_ = run(capsys, "train", "-i", str(path), "-o", str(tmp_path / label), *common)
-        assert code == 0
-        trained[label] = json.loads(io_.out)
+    trained, scores = _train_and_score(capsys, tmp_path, {"twin": twin, "log": log})
     assert trained["log"]["events"] == len(events) and trained["log"]["rejected"] == {}
     assert trained["log"]["thresholds"] == trained["twin"]["thresholds"]
-    scores = [run(capsys, "score", "--events", str(p), "--model", str(tmp_path / "twin"), "--out", "-")[1].out
-              for p in (log, twin)]  # fmt: skip
-    assert scores[0] == scores[1] and scores[0].count("\n") == 121
+    assert scores["log"] == scores["twin"] and scores["log"].count("\n") == 121
