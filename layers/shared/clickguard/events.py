@@ -296,9 +296,10 @@ def canonical_columns(
     """Many canonical events' fields -> the columns ``canonical_event`` makes of them one by one, when every event
     takes its fast path (plain ASCII user and type, a plain outcome, epoch time in range, plain ids), checked a
     column at a time in C loops; None when one does not, and the caller gives each event its own verdict."""
-    if not (_plain_keys(users, _MAX_USER) and _plain_keys(types, _MAX_TYPE) and _plain_ids(sids, eids)):
+    joined_types = _plain_keys(types, _MAX_TYPE)
+    if _plain_keys(users, _MAX_USER) is None or joined_types is None or not _plain_ids(sids, eids):
         return None
-    pages = _pages(types)
+    pages = _pages(types, joined_types)
     tokens = _tokens(pages, outcomes) if pages is not None else None
     ts_ms = _epoch_ms(timestamps)
     if tokens is None or ts_ms is None:
@@ -309,20 +310,22 @@ def canonical_columns(
 _NONE = type(None)
 
 
-def _plain_keys(values: list[Any], cap: int) -> bool:
-    """Every value a str of 1 to ``cap`` ASCII characters with no space at either end (``str.strip`` strips what
-    ``str.isspace`` calls space)."""
+def _plain_keys(values: list[Any], cap: int) -> str | None:
+    """The values joined when every one is a str of 1 to ``cap`` ASCII characters with no space at either end
+    (``str.strip`` strips what ``str.isspace`` calls space), else None."""
     if not values:
-        return True
+        return ""
     if set(map(type, values)) != {str} or min(map(len, values)) == 0 or max(map(len, values)) > cap:
-        return False
-    return "".join(values).isascii() and list(map(str.strip, values)) == values
+        return None
+    joined = "".join(values)
+    return joined if joined.isascii() and list(map(str.strip, values)) == values else None
 
 
-def _pages(types: list[str]) -> list[str] | None:
-    """``page_of`` of each type (a cached call) when some may be a URL (a page is never longer than its URL); None
-    when one is a static file (its event's own verdict is ``static_file``)."""
-    if "/" not in "".join(types):
+def _pages(types: list[str], joined: str) -> list[str] | None:
+    """``page_of`` of each type (a cached call) when some may be a URL (``joined``: the types' text holds a ``/``;
+    a page is never longer than its URL); None when one is a static file (its event's own verdict is
+    ``static_file``)."""
+    if "/" not in joined:
         return types
     pages = list(map(page_of, types))
     return None if any(map(is_static_file, pages)) else pages
