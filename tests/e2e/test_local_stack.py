@@ -174,5 +174,5 @@ def test_the_demo_leaves_the_process_environment_as_it_found_it(demo):
 
     # The in-process handlers were configured through the environment; a later client here must not be sent to
     # the stopped emulator (a test ordering once did exactly that).
-    assert "AWS_ENDPOINT_URL" not in os.environ
-    assert not [name for name in os.environ if name.startswith("CLICKGUARD_")]
+    assert os.environ.get("AWS_ENDPOINT_URL") is None
+    assert [name for name in os.environ if name.startswith("CLICKGUARD_")] == []

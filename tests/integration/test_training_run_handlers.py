@@ -28,7 +28,7 @@ class Context:
 
 
 @pytest.fixture
-def handlers(s3, bucket):
+def handlers(s3, bucket, monkeypatch):
     env = {
         settings.ENV_DATA_BUCKET: bucket,
         settings.ENV_MIN_SESSIONS: "3",
@@ -38,6 +38,8 @@ def handlers(s3, bucket):
         settings.ENV_SINGLE_PASS_MAX_MB: "0",
         "POWERTOOLS_TRACE_DISABLED": "1",
     }
+    for name, value in env.items():  # set here first, so the fixture's teardown restores what load_handler sets
+        monkeypatch.setenv(name, value)
     loaded = {
         name: load_handler(settings.TRAINER_ASSET_DIR, handler, env, f"cg_test_training_{name}")
         for name, handler in (

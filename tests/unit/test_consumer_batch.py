@@ -250,5 +250,6 @@ def test_an_allowed_user_is_flagged_again_when_the_behaviour_gets_stronger(recor
     again = [json.loads(f.body) for f in d.flags.sent if f.user_key == first["user_key"]]
     strength = score_strength(first["score"], first["threshold"])
     assert strength is not None and strength >= 1.0
-    assert again == [b for b in user_flags if (score_strength(b["score"], b["threshold"]) or 0.0) > strength]
+    # Only a stronger score gets through (the clean run's cooldown hid such flags, so they are not its flags).
+    assert all((score_strength(b["score"], b["threshold"]) or 0.0) > strength for b in again)
     assert again  # this user's behaviour does grow stronger in the stream

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from clickguard.model.evidence import PRIOR_GAPS, wilson_lower
 from clickguard.model.signals import (
     FEATURES,
     GAP_CLIP_MS,
@@ -25,6 +26,7 @@ from clickguard.model.signals import (
     update,
     update_raw,
 )
+from tests.unit.test_evidence import pooled_cv
 
 TOKENS = ["view", "login", "login#fail", "buy", "search", "pay#fail", "a", "b"]
 
@@ -104,20 +106,20 @@ def test_features_of_a_hand_built_session():
     assert state.peak_per_minute == 4  # t0 .. t0 + 2.5 s share a minute; t0 + 22.5 s starts the next
     v = signal_values(state)
     gaps = np.array([500, 2_000, 20_000])
-    assert v["gap_cv"] == pytest.approx(gaps.std() / gaps.mean())
+    assert v["gap_cv"] == pytest.approx(pooled_cv(gaps))
     assert v["duration_s"] == pytest.approx(22.5)
-    assert v["subsecond_share"] == pytest.approx(2 / 4)
-    assert v["fail_share"] == pytest.approx(1 / 5)
+    assert v["subsecond_share"] == pytest.approx(float(wilson_lower(np.array(2), np.array(4))))
+    assert v["fail_share"] == pytest.approx(float(wilson_lower(np.array(1), np.array(5))))
     distinct = len({token_bit(t) for t, _ in events})
     assert v["distinct_per_event"] == pytest.approx(distinct / 5)
 
 
-def test_undefined_features_are_nan_and_a_metronome_has_zero_cv():
+def test_undefined_features_are_nan_and_a_metronome_has_only_the_priors_cv():
     single = update(SignalState(), "view", 1_000)
     v = signal_values(single)
     assert math.isnan(v["gap_cv"]) and math.isnan(v["subsecond_share"]) and v["events"] == 1
     metronome = reduce(lambda s, i: update_raw(s, 1_000 + 2_000 * i, False, 3), range(10), SignalState())
-    assert signal_values(metronome)["gap_cv"] == 0.0
+    assert signal_values(metronome)["gap_cv"] == pytest.approx(math.sqrt(PRIOR_GAPS / (9 + PRIOR_GAPS)))
     assert signal_values(metronome)["distinct_per_event"] == pytest.approx(0.1)
 
 
@@ -133,7 +135,7 @@ def test_session_features_from_tokens():
     cols, x = session_features(s, ts, ["a", "b#fail", "a", "b#fail"], 2)
     assert x.shape == (2, len(FEATURES))
     assert cols.failures.tolist() == [0, 2]
-    assert x[:, FEATURES.index("fail_share")].tolist() == [0.0, 1.0]
+    assert x[:, FEATURES.index("fail_share")].tolist() == [0.0, float(wilson_lower(np.array(2), np.array(2)))]
     assert fold_batch(s[:0], ts[:0], s[:0].astype(bool), s[:0], 2).events.tolist() == [0, 0]
 
 

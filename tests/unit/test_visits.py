@@ -13,6 +13,7 @@ from clickguard.model.live import LiveDetector, reasons
 from clickguard.model.scoring import EventBatch, ScoringTable, score_batch
 from clickguard.model.tails import fit_tails
 from clickguard.model.visits import DAY_MS, VisitColumns, VisitState, gap_cv, prefix, update
+from tests.unit.test_evidence import pooled_cv
 
 T0 = 1_700_000_000_000
 
@@ -37,7 +38,7 @@ def test_the_streaming_update_equals_the_direct_computation(steps):
     assert (state.gaps, state.sum_s, state.sum_sq_s) == (len(gaps), int(gaps.sum()), int((gaps**2).sum()))
     cv = gap_cv(VisitColumns(np.array([state.gaps]), np.array([state.sum_s]), np.array([state.sum_sq_s])))[0]
     if len(gaps) >= 2:
-        assert np.isclose(cv, gaps.std() / gaps.mean(), rtol=1e-9, atol=1e-12)
+        assert np.isclose(cv, pooled_cv(gaps), rtol=1e-9, atol=1e-12)
     else:
         assert np.isnan(cv)
 

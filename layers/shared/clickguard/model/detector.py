@@ -53,12 +53,13 @@ from clickguard.model.visits import prefix as visit_prefix
 from clickguard.model.vocabulary import START_INDEX, encode, index_of
 
 FEATURES: tuple[str, ...] = ("peak_mean_bits", "total_bits", *SIGNALS, VISIT_FEATURE)
-# The artifact's format: 5 = the user's visit rhythm (``visits``) is a feature, and a short session of a user with
+# The artifact's format: 6 = the timing regularities and the sub-second and failure shares are read with the evidence
+# behind them (``evidence``); 5 = the user's visit rhythm (``visits``) is a feature, and a short session of a user with
 # ``min_events`` gaps between visits is judged on it alone; 4 = the supervised part is a random forest (``forest``)
 # and each group's tail bits count beyond its mean (``tails`` offsets); 3 = the supervised part reads the "blocked
 # vs good" log-likelihood ratio (``llr``); 2 = grouped tail bits (``tails``), blend validated on per-event peaks;
 # 1 = plain sum.
-FORMAT = 5
+FORMAT = 6
 # Which tail is anomalous, from each feature's meaning (fixed before any measurement): +1 high, -1 low.
 DIRECTIONS: tuple[int, ...] = (1, 1, 1, 1, 1, -1, 1, 1, -1, -1)
 # One fact, counted once (``tails``: max within a group, sum across), grouped by meaning before any measurement:

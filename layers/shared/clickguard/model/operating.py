@@ -18,24 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from clickguard.model.evidence import Z, wilson_lower
 from clickguard.model.model import ModelParams
 
 TARGET_PRECISION = 0.8
-Z = 1.2816  # one-sided 90% confidence
 MAX_SHARE = 0.25  # with labels: the most users a cut may flag
-
-
-def wilson_lower(hits: np.ndarray, n: np.ndarray, z: float = Z) -> np.ndarray:
-    """Lower end of the Wilson score interval for ``hits`` successes of ``n`` (0 where ``n`` is 0)."""
-    h = np.asarray(hits, dtype=np.float64)
-    m = np.asarray(n, dtype=np.float64)
-    safe = np.maximum(m, 1.0)
-    p = h / safe
-    z2 = z * z
-    centre = p + z2 / (2 * safe)
-    spread = z * np.sqrt(p * (1 - p) / safe + z2 / (4 * safe * safe))
-    out: np.ndarray = np.where(m > 0, (centre - spread) / (1 + z2 / safe), 0.0)
-    return out
 
 
 def precision_cut(

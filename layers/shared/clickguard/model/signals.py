@@ -35,6 +35,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from clickguard.model.evidence import cv_with_prior, wilson_lower
 from clickguard.model.segmented import seg_cumsum, seg_running_max
 
 MINUTE_MS = 60_000
@@ -315,13 +316,10 @@ def _features(
     """The ``FEATURES`` from the accumulators (one row per session or per event prefix), float64."""
     ev = events.astype(np.float64)
     n_gaps = np.maximum(ev - 1, 0)
-    n_pos = pos_gaps.astype(np.float64)
+    gap_cv = cv_with_prior(pos_gaps, sum_gap, sum_sq)
+    sub = np.where(n_gaps > 0, wilson_lower(subsecond, n_gaps), np.nan)
+    fail = np.where(ev > 0, wilson_lower(failures, ev), np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean = sum_gap / n_pos
-        var = np.maximum(sum_sq / n_pos - mean * mean, 0.0)
-        gap_cv = np.where(n_pos >= 2, np.sqrt(var) / mean, np.nan)
-        sub = np.where(n_gaps > 0, subsecond / n_gaps, np.nan)
-        fail = np.where(ev > 0, failures / ev, np.nan)
         dist = np.where(ev > 0, distinct / ev, np.nan)
     return np.column_stack([peak.astype(np.float64), ev, duration_ms / 1000.0, gap_cv, sub, fail, dist])
 

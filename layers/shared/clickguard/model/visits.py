@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from clickguard.model.evidence import cv_with_prior
 from clickguard.model.segmented import seg_cumsum
 
 FEATURE = "visit_gap_cv"
@@ -110,9 +111,4 @@ def prefix(
 
 def gap_cv(cols: VisitColumns) -> np.ndarray:
     """Per row, the coefficient of variation of the gaps (NaN with fewer than 2)."""
-    n = cols.gaps.astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean = cols.sum_s / n
-        var = np.maximum(cols.sum_sq_s / n - mean * mean, 0.0)
-        out: np.ndarray = np.where(n >= 2, np.sqrt(var) / mean, np.nan)
-    return out
+    return cv_with_prior(cols.gaps, cols.sum_s, cols.sum_sq_s)
