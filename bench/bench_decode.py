@@ -5,7 +5,8 @@
    msgspec untyped then the same checks, and the standard library (the reference path).
 2. The consumer's decoding stage per record: the Lambda event's base64 and record tuples (``decode_event``) and
    the batch decode (``parse_all``), fast path beside ``fast_json=False`` (the standard-library path); and per
-   event inside KPL aggregates built by ``aws_kinesis_agg``'s aggregator.
+   event inside KPL aggregates built by ``aws_kinesis_agg``'s aggregator; the same events as web server access log
+   lines, and as Snowplow enriched lines, plain (a record each) and in Enrich's compressed zstd records.
 3. The trainer's decoding of gzip NDJSON archive objects (``EventColumns.add_objects``), msgspec beside the
    standard library.
 
@@ -29,7 +30,7 @@ import msgspec
 import orjson
 
 from bench.data import ndjson_lines
-from clickguard.cli.producer_formats import access_log_line
+from clickguard.cli.producer_formats import access_log_line, encode, snowplow_line
 from clickguard.consumer.batch import parse_all
 from clickguard.consumer.config import ConsumerConfig
 from clickguard.consumer.kinesis_event import decode_event, decode_one_by_one
@@ -116,8 +117,16 @@ def bench_consumer_stage(n: int, repeat: int) -> dict[str, float]:
     logs = [access_log_line(ev) for ev in (parse_record(x) for x in lines)]
     log_records = decode_event(lambda_event([(x.split(b" ", 1)[0].decode(), x) for x in logs]))
     assert len(parse_all(log_records, CONFIG).events) == n
+    events = [parse_record(x) for x in lines]
+    enriched = decode_event(lambda_event([(ev.user_key, snowplow_line(ev)) for ev in events]))
+    packed = [(e["PartitionKey"], e["Data"]) for e in encode("snowplow_zstd", events, per_record=100)]
+    zstd_records = decode_event(lambda_event(packed))
+    assert len(parse_all(enriched, CONFIG).events) == len(parse_all(zstd_records, CONFIG).events) == n
     return {
         "access log": best_us(lambda: parse_all(log_records, CONFIG), n, repeat),
+        "snowplow": best_us(lambda: parse_all(enriched, CONFIG), n, repeat),
+        "snowplow zstd": best_us(lambda: parse_all(zstd_records, CONFIG), n, repeat),
+        "zstd records": len(zstd_records),
         "decode_event": best_us(lambda: decode_event(plain), n, repeat),
         "decode_event stdlib": best_us(lambda: decode_one_by_one(plain), n, repeat),
         "parse_all": best_us(lambda: parse_all(records, CONFIG), n, repeat),
@@ -179,6 +188,10 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"   the same events as access log lines (combined format, a record each): parse_all {c['access log']:.2f} "
         f"({c['access log'] / c['parse_all']:.1f}x the canonical records' {c['parse_all']:.2f})"
+    )
+    print(
+        f"   as Snowplow enriched lines: a record each {c['snowplow']:.2f}, in {c['zstd records']} compressed zstd "
+        f"records of Enrich's layout {c['snowplow zstd']:.2f} per event"
     )
     t = bench_trainer_stage(n_train, repeat)
     print(f"3. the trainer's decoding of gzip NDJSON archive objects, {n_train:,} events, CPU us/event")

@@ -128,7 +128,7 @@ def v1_peak_ratio(model: Model, day: SimDay) -> dict[str, float]:
     t = model.thresholds
     ratio = np.maximum(sess.features[:, 0] / t.mean_bits, sess.features[:, 1] / t.total_bits)
     best = np.zeros(len(sess.names))
-    np.maximum.at(best, sess.owner, ratio)
+    np.fmax.at(best, sess.owner, ratio)  # NaN: a short session judged on its user's visits alone, not by v1
     return dict(zip(sess.names, best.tolist(), strict=True))
 
 

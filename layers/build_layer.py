@@ -31,7 +31,9 @@ PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
 EXCLUDED_SUBPACKAGES = ("cli", "local", "sim", "report")
 # The runtime ships a matched boto3/botocore/s3transfer; a copy pulled in by aws-xray-sdk would shadow it.
 PRUNED = ("boto3", "botocore", "s3transfer", "bin")
-BUILDER_VERSION = "1"  # bump when this script changes what it produces
+# zstandard ships two equal backends, the C extension it imports first and a CFFI one (11 MB) it falls back to.
+PRUNED_FILES = ("zstandard/_cffi.*.so", "zstandard/backend_cffi.py")
+BUILDER_VERSION = "2"  # bump when this script changes what it produces
 
 
 def _runtime_sources() -> list[Path]:
@@ -87,6 +89,9 @@ def _pip_install(target: Path) -> None:
     for name in PRUNED:
         for path in list(target.glob(name)) + list(target.glob(f"{name}-*.dist-info")):
             shutil.rmtree(path) if path.is_dir() else path.unlink()
+    for pattern in PRUNED_FILES:
+        for path in target.glob(pattern):
+            path.unlink()
     for cache in list(target.rglob("__pycache__")):
         shutil.rmtree(cache, ignore_errors=True)
 

@@ -1,11 +1,11 @@
 """`clickguard local up` in its own process, fed with the real AWS CLI (the pinned ``awscli`` package, offline, dummy
 credentials): ``aws kinesis put-record`` (the command ``local up`` prints, canonical JSON, a gzip NDJSON record, a
-KPL aggregate from ``aws_kinesis_agg``, and a web server's access log lines as text), ``aws kinesis put-records``
-(canonical JSON), an aggregate put with boto3;
-the flags read back with ``aws sqs receive-message``.
+KPL aggregate from ``aws_kinesis_agg``, a Snowplow compressed record, and a web server's access log lines as text),
+``aws kinesis put-records`` (canonical JSON), an aggregate put with boto3; the flags read back with
+``aws sqs receive-message``.
 
 The CLI is v1 (``awscli==1.46.3``): a blob given on the command line or in ``--records`` JSON is sent as the text's
-UTF-8 bytes, so binary records (gzip, KPL) go through ``put-record --data fileb://FILE``.
+UTF-8 bytes, so binary records (gzip, KPL, zstd) go through ``put-record --data fileb://FILE``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from clickguard.store.blobs import S3Store
 from infra import config as c
 from tests.consumer_support import make_model
 from tests.e2e.local_up import local_up
+from tests.snowplow_support import zstd_record
+from tests.unit.test_decode_formats import snowplow_line
 
 pytestmark = pytest.mark.e2e
 
@@ -90,6 +92,14 @@ def event(user: str, k: int, etype: str, outcome: str | None) -> dict:
 
 def session(user: str, steps: list[tuple[str, str | None]]) -> list[dict]:
     return [event(user, k, etype, outcome) for k, (etype, outcome) in enumerate(steps)]
+
+
+def enriched_line(ev: dict) -> bytes:
+    """The event as an enriched line in Snowplow's column order (a failure in its name, as ``produce`` writes it)."""
+    when = datetime.fromisoformat(ev["timestamp"]).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    name = ev["event_type"] + ("#fail" if ev.get("outcome") == "fail" else "")
+    event_id = f"{ev['user_id']}-{ev['timestamp']}"  # each its own: copies of one id would be dropped as duplicates
+    return snowplow_line(user_id=ev["user_id"], event_name=name, collector_tstamp=when, event_id=event_id)
 
 
 def compact(doc: dict) -> str:
@@ -163,6 +173,7 @@ def test_records_put_with_the_aws_cli_and_aggregates_are_scored_and_flags_read_w
         "cli-gzip": session("cli-gzip", FAILS),
         "cli-kpl-2": session("cli-kpl", BROWSING[:2]) + session("cli-kpl-2", FAILS),
         "boto-kpl": session("boto-kpl", FAILS),
+        "cli-snowplow": session("cli-snowplow", FAILS),
     }
     packed = tmp_path / "events.ndjson.gz"
     packed.write_bytes(gzip.compress(b"".join(compact(ev).encode() + b"\n" for ev in parts["cli-gzip"])))
@@ -170,6 +181,9 @@ def test_records_put_with_the_aws_cli_and_aggregates_are_scored_and_flags_read_w
     agg = tmp_path / "aggregate.bin"
     agg.write_bytes(aggregate(parts["cli-kpl-2"]))
     local.aws(*put_record, "--partition-key", "cli-kpl", "--data", f"fileb://{agg}")
+    enriched = tmp_path / "enriched.zst"  # Snowplow Enrich's compressed record of enriched lines (zstd)
+    enriched.write_bytes(zstd_record([enriched_line(ev) for ev in parts["cli-snowplow"]]))
+    local.aws(*put_record, "--partition-key", "cli-snowplow", "--data", f"fileb://{enriched}")
 
     # A web server's access log lines as the Kinesis Agent ships them raw: text, several lines in one record.
     lines = [f'cli-log - - [{(T0 + timedelta(seconds=5 * k)):%d/%b/%Y:%H:%M:%S +0000}] "POST /{etype} HTTP/1.1" '
@@ -179,7 +193,7 @@ def test_records_put_with_the_aws_cli_and_aggregates_are_scored_and_flags_read_w
     # An aggregate put with boto3, as an application using the KPL's format would.
     local.client("kinesis").put_record(StreamName=stream, PartitionKey="boto-kpl", Data=aggregate(parts["boto-kpl"]))
 
-    flagged = {"cli-single", "cli-batch", "cli-gzip", "cli-kpl-2", "boto-kpl", "cli-log"}
+    flagged = {"cli-single", "cli-batch", "cli-gzip", "cli-kpl-2", "boto-kpl", "cli-log", "cli-snowplow"}
     flags = receive_flags(local, flagged)
     assert {f["user_key"] for f in flags} == flagged  # the ordinary users (u1, cli-ordinary, cli-kpl) are not
     for f in flags:

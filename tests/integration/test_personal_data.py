@@ -34,6 +34,7 @@ from clickguard.store.blobs import S3Store
 from clickguard.store.retry import Backoff
 from clickguard.store.sessions import create_table
 from tests.consumer_support import T0, make_model
+from tests.snowplow_support import unzstd, zstd_record
 
 STREAM, TABLE, BUCKET = "events", "sessions", "clickguard-data"
 IP, UA, DEVICE, CITY, LATITUDE = (
@@ -204,6 +205,7 @@ PACKED: dict[str, Callable[[list[dict]], bytes]] = {
     "zlib": lambda c: zlib.compress(ndjson(c)),
     "cloudwatch": log_batch,
     "clickstream": clickstream,
+    "snowplow_zstd": lambda c: zstd_record([snowplow(e) for e in c]),
 }
 
 
@@ -223,6 +225,8 @@ def opened(data: bytes) -> bytes:
         return b"\n".join(r.data for r in agg.records)
     if data[:2] == b"\x1f\x8b":
         return gzip.decompress(data)
+    if data[:4] == b"\x28\xb5\x2f\xfd":
+        return unzstd(data)
     if data[:1] == b"\x78":
         return zlib.decompress(data)
     if b'"server_ingest_time"' in data:

@@ -185,7 +185,8 @@ def snowplow_line(**fields: str) -> bytes:
     row = {n: "" for n in names}
     row.update(app_id="shop", platform="web", collector_tstamp="2025-11-21 04:40:00.000", event="page_view",
                event_id="c6ef3124-b53a-4b13-a233-0088f79dcbcb", user_ipaddress="203.0.113.9",
-               useragent="Mozilla/5.0 (Snowplow)", domain_userid="d-1", geo_city="Lleida", **fields)  # fmt: skip
+               useragent="Mozilla/5.0 (Snowplow)", domain_userid="d-1", geo_city="Lleida")  # fmt: skip
+    row.update(fields)
     return "\t".join(row[n] for n in names).encode()
 
 

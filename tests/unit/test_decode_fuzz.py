@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import zlib
 
+import zstandard
 from aws_kinesis_agg.aggregator import RecordAggregator
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,6 +16,7 @@ from clickguard.decoding import DecodeConfig, Decoder
 from clickguard.decoding.kpl import MAGIC
 from clickguard.decoding.mapping import FieldMapping
 from clickguard.events import Event, Reason, RejectedRecord
+from tests.snowplow_support import framed
 from tests.unit.test_events_fuzz import PROFILE, anything, canonical_records, render
 
 DECODERS = [
@@ -46,6 +48,10 @@ def aggregate(payloads: list[bytes]) -> bytes:
     return agg.clear_and_get().get_contents()[2]
 
 
+def zstd_record(data: bytes) -> bytes:
+    return zstandard.ZstdCompressor().compress(data)
+
+
 as_bytes = st.one_of(
     st.binary(max_size=200),
     st.tuples(anything, st.integers(0, 2))
@@ -64,7 +70,10 @@ def test_any_bytes(data):
 
 
 @settings(PROFILE, max_examples=300)
-@given(st.sampled_from([MAGIC, b"\x1f\x8b", b"\x78\x9c", b"\x78\x01", b"a\tb\t"]), st.binary(max_size=200))
+@given(
+    st.sampled_from([MAGIC, b"\x1f\x8b", b"\x78\x9c", b"\x78\x01", b"\x28\xb5\x2f\xfd", b"a\tb\t"]),
+    st.binary(max_size=200),
+)
 def test_any_bytes_behind_each_formats_first_bytes(prefix, rest):
     check(prefix + rest)
 
@@ -82,7 +91,16 @@ def test_aggregates_of_anything(payloads):
 
 
 @settings(PROFILE, max_examples=200)
-@given(st.lists(as_bytes, min_size=1, max_size=6), st.sampled_from([gzip.compress, zlib.compress]))
+@given(st.lists(as_bytes, min_size=1, max_size=6), st.sampled_from([gzip.compress, zlib.compress, zstd_record]))
 def test_compressed_lines_and_arrays_of_anything(payloads, compress):
     check(compress(b"\n".join(payloads)))
     check(compress(b"[" + b",".join(payloads) + b"]"))
+
+
+@settings(PROFILE, max_examples=200)
+@given(st.lists(as_bytes, max_size=6), st.binary(max_size=3), st.sampled_from([gzip.compress, zstd_record]))
+def test_snowplow_frames_of_anything_and_cut_anywhere(payloads, tail, compress):
+    body = framed(payloads)
+    check(compress(body))
+    check(compress(body + tail))  # a length cut short, or one more event announced than there is
+    check(compress(body[: len(body) // 2]))

@@ -69,10 +69,11 @@ class Reason(enum.StrEnum):
     FORMAT_DISABLED = "format_disabled"  # the record's format (detected from its first bytes) is switched off
     KPL_CHECKSUM = "kpl_checksum"  # a KPL aggregate whose MD5 trailer does not match: corrupt or truncated
     KPL_MALFORMED = "kpl_malformed"  # a KPL aggregate whose checksum matches but whose protobuf does not parse
-    BAD_COMPRESSION = "bad_compression"  # a gzip/zlib payload that is corrupt, truncated or followed by garbage
+    BAD_COMPRESSION = "bad_compression"  # a gzip/zlib/zstd payload that is corrupt, truncated or followed by garbage
     DECOMPRESSED_TOO_LARGE = "decompressed_too_large"  # inflates past the cap: a decompression bomb, never inflated
     CONTROL_MESSAGE = "control_message"  # a CloudWatch Logs CONTROL_MESSAGE (the subscription's own probe)
     BAD_TSV = "bad_tsv"  # a Snowplow enriched line without the published column count
+    BAD_SNOWPLOW_FRAME = "bad_snowplow_frame"  # a Snowplow compressed record whose header or lengths do not parse
     BAD_ACCESS_LOG = "bad_access_log"  # a line of an access log record that is not a common or combined log line
     STATIC_FILE = "static_file"  # a page's image, script, stylesheet or font: its browser's doing, not its user's
 

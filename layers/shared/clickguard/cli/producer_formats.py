@@ -1,13 +1,13 @@
 """``clickguard produce --format``: canonical events re-encoded as another producer would put them on Kinesis.
 
 Single-event formats keep one record per event and the user key as partition key. Formats that pack several events
-in one record (``kpl``, ``gzip``, ``zlib``, ``cloudwatch``, ``clickstream``) pack up to ``per_record`` events of one
-bucket of users (a hash of the user key) under the bucket's partition key, so every event of a user lands on one
-shard, in order, as the KPL's own per-shard aggregation keeps it. Messages follow each format's published shape
-(Segment/RudderStack ``track``, the app envelope, Snowplow's enriched TSV column order, a web server's combined
-log line, CloudWatch Logs' subscription payload, the KPL aggregate, byte for byte as ``aws_kinesis_agg`` builds it,
-Clickstream Analytics on AWS's ingestion server record holding an SDK's gzip request); tests decode each with the
-consumer's decoder.
+in one record (``kpl``, ``gzip``, ``zlib``, ``cloudwatch``, ``clickstream``, ``snowplow_zstd``) pack up to
+``per_record`` events of one bucket of users (a hash of the user key) under the bucket's partition key, so every
+event of a user lands on one shard, in order, as the KPL's own per-shard aggregation keeps it. Messages follow each
+format's published shape (Segment/RudderStack ``track``, the app envelope, Snowplow's enriched TSV column order, a
+web server's combined log line, CloudWatch Logs' subscription payload, the KPL aggregate, byte for byte as
+``aws_kinesis_agg`` builds it, Clickstream Analytics on AWS's ingestion server record holding an SDK's gzip request,
+Snowplow Enrich's compressed record of enriched lines); tests decode each with the consumer's decoder.
 """
 
 from __future__ import annotations
@@ -21,11 +21,13 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+import zstandard
+
 from clickguard.decoding import kpl, snowplow
 from clickguard.events import FAIL_SUFFIX, Event, format_ms
 
 SINGLE = ("canonical", "envelope", "segment", "rudderstack", "snowplow", "access_log")
-PACKED = ("kpl", "gzip", "zlib", "cloudwatch", "clickstream")
+PACKED = ("kpl", "gzip", "zlib", "cloudwatch", "clickstream", "snowplow_zstd")
 FORMATS = (*SINGLE, *PACKED)
 DEFAULT = "canonical"  # the events as they are: one canonical JSON record each
 BUCKETS = 64
@@ -133,6 +135,20 @@ def clickstream_record(events: list[Event]) -> bytes:
     )  # fmt: skip
 
 
+def snowplow_zstd_record(events: list[Event]) -> bytes:
+    """Enrich's compressed record: the version and payload-format bytes (1, 1), then each enriched line after its
+    4-byte big-endian length, in one zstd frame flushed after every event and without a checksum or content size,
+    as Enrich streams it while it fills the record."""
+    writer = zstandard.ZstdCompressor(level=9, write_checksum=False).compressobj()
+    parts = [writer.compress(bytes([snowplow.FRAME_VERSION, 1]))]
+    for ev in events:
+        line = snowplow_line(ev)
+        parts.append(writer.compress(len(line).to_bytes(4, "big") + line))
+        parts.append(writer.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK))
+    parts.append(writer.flush())
+    return b"".join(parts)
+
+
 def _json(doc: Any) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
@@ -157,6 +173,8 @@ def _packed(fmt: str, events: list[Event]) -> bytes:
         return zlib.compress(b"\n".join(lines) + b"\n")
     if fmt == "clickstream":
         return clickstream_record(events)
+    if fmt == "snowplow_zstd":
+        return snowplow_zstd_record(events)
     log_events = [{"id": str(i), "timestamp": ev.ts_ms, "message": line.decode()} for i, (ev, line) in
                   enumerate(zip(events, lines, strict=True))]  # fmt: skip
     doc = {"messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": "/clickguard/produce",

@@ -1,10 +1,12 @@
-"""gzip and zlib payloads (Fluent Bit's ``compression``, CloudWatch Logs subscriptions, Clickstream Analytics on
-AWS), inflated with a cap on the output.
+"""gzip, zlib and zstd payloads (Fluent Bit's ``compression``, CloudWatch Logs subscriptions, Clickstream Analytics on
+AWS, Snowplow's compressed enriched stream), inflated with a cap on the output.
 
-The output is produced by ``decompressobj().decompress(data, max_length)``: at most the cap plus one byte is ever
-inflated, so a decompression bomb costs its cap in memory and time and is rejected as ``decompressed_too_large``,
-never an out-of-memory. A corrupt or truncated stream, or bytes after its end that are not another gzip member,
-is ``bad_compression``.
+gzip and zlib: ``decompressobj().decompress(data, max_length)`` inflates at most the cap plus one byte. zstd
+(``zstandard``, whose one-shot call refuses a streamed frame without a content size, as Snowplow's are): each frame is
+first read through ``read_to_iter`` in 64 KiB pieces and abandoned past the cap, then decompressed knowing its size
+is under it. So a decompression bomb costs its cap in memory and time and is rejected as ``decompressed_too_large``,
+never an out-of-memory. A corrupt or truncated stream, or bytes after its end that are not another gzip member or
+zstd frame, is ``bad_compression``.
 """
 
 from __future__ import annotations
@@ -13,15 +15,23 @@ import codecs
 import re
 import zlib
 
+import zstandard
+
 from clickguard.events import Reason, RejectedRecord
 
 GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # RFC 8878: a zstd frame's magic number, little-endian 0xFD2FB528
+_ZSTD_PIECE = 65_536
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
 _ZLIB_WBITS = zlib.MAX_WBITS
 
 
 def is_gzip(data: bytes) -> bool:
     return data[:2] == GZIP_MAGIC
+
+
+def is_zstd(data: bytes) -> bool:
+    return data[:4] == ZSTD_MAGIC
 
 
 def is_zlib(data: bytes) -> bool:
@@ -50,7 +60,9 @@ def _is_text(head: bytes) -> bool:
 
 
 def inflate(data: bytes, cap: int) -> bytes:
-    """The decompressed payload of a gzip (every member) or zlib record, at most ``cap`` bytes."""
+    """The decompressed payload of a gzip (every member), zlib or zstd (every frame) record, at most ``cap`` bytes."""
+    if is_zstd(data):
+        return _unzstd(data, cap)
     gzip = is_gzip(data)
     out: list[bytes] = []
     left, rest = cap, data
@@ -72,4 +84,30 @@ def inflate(data: bytes, cap: int) -> bytes:
         if not rest:
             return b"".join(out)
         if not (gzip and is_gzip(rest)):
+            raise RejectedRecord(Reason.BAD_COMPRESSION, f"{len(rest)} bytes after the end of the stream")
+
+
+def _unzstd(data: bytes, cap: int) -> bytes:
+    out: list[bytes] = []
+    left, rest = cap, data
+    reader = zstandard.ZstdDecompressor()
+    while True:
+        try:
+            size = 0
+            for piece in reader.read_to_iter(rest, write_size=_ZSTD_PIECE):  # this frame only, piece by piece
+                size += len(piece)
+                if size > left:
+                    raise RejectedRecord(Reason.DECOMPRESSED_TOO_LARGE, f"inflates past the cap of {cap} bytes")
+            frame = reader.decompressobj()
+            chunk = frame.decompress(rest)  # under the cap: measured above
+        except zstandard.ZstdError as exc:
+            raise RejectedRecord(Reason.BAD_COMPRESSION, f"corrupt zstd stream ({exc})") from None
+        if not frame.eof:
+            raise RejectedRecord(Reason.BAD_COMPRESSION, "truncated stream: it ends before its end marker")
+        out.append(chunk)
+        left -= len(chunk)
+        rest = frame.unused_data
+        if not rest:
+            return b"".join(out)
+        if not is_zstd(rest):
             raise RejectedRecord(Reason.BAD_COMPRESSION, f"{len(rest)} bytes after the end of the stream")

@@ -10,6 +10,7 @@ format         first bytes            content
 ``kpl``        ``F3 89 9A C2``        KPL aggregate: each sub-record decoded as a record of its own (``kpl``)
 ``gzip``       ``1F 8B``              one JSON object, a JSON array, NDJSON, Snowplow lines, or CloudWatch Logs
 ``zlib``       ``78`` (RFC 1950)      the same, zlib-wrapped (Fluent Bit ``compression zlib``)
+``zstd``       ``28 B5 2F FD``        the same, zstd-compressed; or Snowplow's compressed enriched record (``snowplow``)
 ``snowplow``   a line with tabs       Snowplow enriched TSV (``snowplow``)
 ``access_log`` ``host - - [time] "``  web server access log lines, common or combined format (``access_log``)
 ``cloudwatch`` (inside gzip)          a CloudWatch Logs subscription payload (``cloudwatch``)
@@ -46,12 +47,14 @@ class Format(enum.StrEnum):
     KPL = "kpl"
     GZIP = "gzip"
     ZLIB = "zlib"
+    ZSTD = "zstd"
     SNOWPLOW = "snowplow"
     CLOUDWATCH = "cloudwatch"
     ACCESS_LOG = "access_log"
 
 
 ALL_FORMATS = frozenset(Format)
+_COMPRESSED = frozenset({Format.GZIP, Format.ZLIB, Format.ZSTD})
 # The verdicts a Clickstream Analytics on AWS record gets as one event: its events are inside ``data``, and the record
 # may be larger than one event may be (its events, inflated, are capped as any compressed payload's).
 _RECORD_OF_EVENTS = frozenset({Reason.MISSING_USER_KEY, Reason.RECORD_TOO_LARGE})
@@ -168,7 +171,7 @@ class Decoder:
             if nested:
                 raise RejectedRecord(Reason.KPL_MALFORMED, "an aggregate inside an aggregate")
             return self._aggregate(data)
-        if fmt is Format.GZIP or fmt is Format.ZLIB:
+        if fmt in _COMPRESSED:
             return self._payload(compressed.inflate(data, self.cap), inflated=True)
         if fmt is Format.SNOWPLOW:
             return self._tsv(data)
@@ -209,6 +212,8 @@ class Decoder:
                 return self._several(data, exc)
         if first == b"[":
             return self._array(self._value(data))
+        if inflated and snowplow.is_framed(data):
+            return self._framed(data)
         if Format.SNOWPLOW in self.formats and snowplow.looks_like_tsv(text):
             return self._tsv(data)
         if Format.ACCESS_LOG in self.formats and access_log.looks_like(text):
@@ -310,6 +315,18 @@ class Decoder:
     def _tsv(self, data: bytes) -> Event | list[Item]:
         return self._per_line(data, self._tsv_line)
 
+    def _framed(self, data: bytes) -> list[Item]:
+        """Snowplow's compressed enriched record, inflated: each length-prefixed line its own event."""
+        if Format.SNOWPLOW not in self.formats:
+            raise RejectedRecord(Reason.FORMAT_DISABLED, "snowplow records are switched off")
+        out: list[Item] = []
+        for line in snowplow.framed_lines(data):
+            try:
+                out.append(Item(self._tsv_line(line)))
+            except RejectedRecord as exc:
+                out.append(Item(exc, None, line))
+        return out
+
     def _tsv_line(self, line: bytes) -> Event:
         """A line of the mapping's ``tsv_columns`` (a CloudFront real-time log, say) by the mapping; else Snowplow."""
         row = self.mapping.row(jsonfast.utf8(line)) if self.mapping is not None else None
@@ -363,6 +380,8 @@ def detect(data: bytes) -> Format:
         return Format.KPL
     if compressed.is_gzip(data):
         return Format.GZIP
+    if compressed.is_zstd(data):
+        return Format.ZSTD
     if compressed.is_zlib(data):
         return Format.ZLIB
     if snowplow.looks_like_tsv(data):

@@ -1,4 +1,4 @@
-"""Snowplow enriched events: one tab-separated line of ``COLUMNS`` fields per record.
+"""Snowplow enriched events: one tab-separated line of ``COLUMNS`` fields per record, or many in one compressed record.
 
 The column order is Snowplow's published enriched TSV layout (the order ``snowplow_analytics_sdk`` reads, which a
 test checks field by field). Only these are read: the user key is ``user_id``, else ``domain_userid``, else
@@ -8,6 +8,14 @@ page view being ``page_view`` would say nothing; the time ``derived_tstamp``, el
 (``2013-11-26 00:02:05.123``, UTC); the session ``domain_sessionid``; the event id ``event_id``. The IP, user agent,
 fingerprint, geolocation, device columns and the rest of the page's (its full URL, title, referrer: personal data)
 are never read.
+
+Compressed records (Enrich 6.11 on, opt-in, zstd by default, else gzip) hold many events. Once inflated
+(``compressed``): a version byte (1), a payload-format byte (ignored, as Snowplow's own readers ignore it), then each
+event as a 4-byte big-endian length and that many bytes of one TSV line, without a newline. Enrich streams a record
+while it fills it, so a stream carries compressed and plain records side by side. The layout is the one Snowplow's
+shared streams library writes and reads (``snowplow-incubator/common-streams``, ``streams/compression``); the docs'
+page for it was not readable here, so the tests build records from that layout, not from Snowplow's examples. A header
+or length that does not parse rejects the record as ``bad_snowplow_frame``.
 """
 
 from __future__ import annotations
@@ -26,6 +34,35 @@ NETWORK_USERID = 17
 DOMAIN_SESSIONID = 123
 DERIVED_TSTAMP = 124
 EVENT_NAME = 126
+
+
+FRAME_VERSION = 1
+_LENGTH = 4
+
+
+def is_framed(inflated: bytes) -> bool:
+    """An inflated payload that starts with the compressed record's version byte (no text starts so)."""
+    return inflated[:1] == bytes([FRAME_VERSION])
+
+
+def framed_lines(inflated: bytes) -> list[bytes]:
+    """The TSV lines of an inflated compressed record, in order (``bad_snowplow_frame`` when cut short)."""
+    if len(inflated) < 2:
+        raise RejectedRecord(Reason.BAD_SNOWPLOW_FRAME, "a compressed record without its 2-byte header")
+    out: list[bytes] = []
+    at, end = 2, len(inflated)
+    while at < end:
+        if at + _LENGTH > end:
+            raise RejectedRecord(Reason.BAD_SNOWPLOW_FRAME, f"event {len(out) + 1}: its length is cut short")
+        size = int.from_bytes(inflated[at : at + _LENGTH], "big")
+        at += _LENGTH
+        if at + size > end:
+            raise RejectedRecord(
+                Reason.BAD_SNOWPLOW_FRAME, f"event {len(out) + 1}: {size} bytes announced, {end - at} left"
+            )
+        out.append(inflated[at : at + size])
+        at += size
+    return out
 
 
 def looks_like_tsv(data: bytes) -> bool:
