@@ -30,6 +30,7 @@ from clickguard.training.dataset import EventColumns
 from clickguard.training.pipeline import train
 from clickguard.training.ports import ArchiveStats as ReadStats
 from tests.factories import ordinary_events
+from tests.snowplow_support import zstd_record
 
 STREAM, BUCKET = "events", "archive"
 PERSONAL = ("203.0.113.77", "Mozilla/5.0 (PII-UA)", "356938035643809", "41.6176", "Lleida")
@@ -85,7 +86,7 @@ def mixed_records(events: list[dict], seed: int = 3) -> list[bytes]:
     """The events in order, in records of every format (several events per record where the format allows)."""
     rng, out, i = random.Random(seed), [], 0
     while i < len(events):
-        kind = rng.choice(["json", "segment", "snowplow", "kpl", "gzip", "zlib", "cloudwatch"])
+        kind = rng.choice(["json", "segment", "snowplow", "kpl", "gzip", "zlib", "cloudwatch", "snowplow_zstd"])
         n = 1 if kind in ("json", "segment", "snowplow") else rng.randint(1, 12)
         chunk = events[i : i + n]
         ndjson = b"\n".join(with_personal_data(e) for e in chunk)
@@ -98,6 +99,7 @@ def mixed_records(events: list[dict], seed: int = 3) -> list[bytes]:
                 "gzip": lambda d=ndjson: gzip.compress(d),
                 "zlib": lambda d=ndjson: zlib.compress(d),
                 "cloudwatch": lambda c=chunk: cloudwatch(c),
+                "snowplow_zstd": lambda c=chunk: zstd_record([snowplow(e) for e in c]),
             }[kind]()
         )
         i += n
@@ -130,6 +132,7 @@ def test_a_model_from_a_mixed_format_stream_equals_the_canonical_one(aws):
     plain = [json.dumps(e).encode() for e in events]
     mixed = mixed_records(events)
     assert len(mixed) < len(plain)
+    assert {r[:4] for r in mixed} >= {b"\xf3\x89\x9a\xc2", b"\x28\xb5\x2f\xfd"}  # KPL and zstd among them
     model_a, cols_a, bodies = archived_model(mixed, now)
     model_b, cols_b, _ = archived_model(plain, now)
     assert len(cols_a) == len(cols_b) == len(events) and not cols_a.rejected
