@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 
+import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -109,9 +110,9 @@ def test_a_copy_forty_events_after_its_original_is_dropped_at_every_batch_size()
 # --- records that hold several events: KPL aggregates built by aws_kinesis_agg (issue 11) -------------------------
 
 
-def aggregated(payloads, sizes):
-    """The stream packed in KPL aggregates of the given sizes (the last takes the rest); each aggregate is one
-    record, its sequence number after the previous one's."""
+def aggregated(payloads, sizes, pack="kpl"):
+    """The stream packed in KPL aggregates (or zstd frames of NDJSON lines) of the given sizes (the last takes the
+    rest); each is one record, its sequence number after the previous one's."""
     from aws_kinesis_agg.aggregator import RecordAggregator
 
     from clickguard.consumer.kinesis_event import KinesisRecord
@@ -120,14 +121,16 @@ def aggregated(payloads, sizes):
     recs, i, n = [], 0, 0
     while i < len(payloads):
         chunk = payloads[i : i + (sizes[n] if n < len(sizes) else len(payloads))]
-        agg = RecordAggregator()
-        for p in chunk:
-            agg.add_user_record(p["user_id"], json.dumps(p).encode())
+        if pack == "kpl":
+            agg = RecordAggregator()
+            for p in chunk:
+                agg.add_user_record(p["user_id"], json.dumps(p).encode())
+            data = agg.clear_and_get().get_contents()[2]
+        else:
+            data = zstandard.ZstdCompressor().compress(b"\n".join(json.dumps(p).encode() for p in chunk))
         seq = SEQ0 + 1000 * (n + 1)
         arrival = int(max(p["timestamp"] for p in chunk) * 1000) + 500
-        recs.append(
-            KinesisRecord(SHARD, seq, str(seq), chunk[0]["user_id"], agg.clear_and_get().get_contents()[2], arrival)
-        )
+        recs.append(KinesisRecord(SHARD, seq, str(seq), chunk[0]["user_id"], data, arrival))
         i, n = i + len(chunk), n + 1
     return recs
 
@@ -142,13 +145,18 @@ def run_records_in_batches(recs, cuts):
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
-@given(stream_with_copies(), st.lists(st.integers(1, 8), min_size=1, max_size=12), st.lists(st.integers(0, 40)))
-def test_aggregated_copies_and_any_batch_boundaries_give_the_clean_result(case, sizes, cuts):
-    """The same stream with producer copies, packed in aggregates of any sizes, gives the same sessions as the
-    clean stream sent one event per record, and the same states and flags at any batch boundaries (between
-    aggregates: Lambda never splits a record)."""
+@given(
+    stream_with_copies(),
+    st.lists(st.integers(1, 8), min_size=1, max_size=12),
+    st.lists(st.integers(0, 40)),
+    st.sampled_from(["kpl", "zstd"]),
+)
+def test_aggregated_copies_and_any_batch_boundaries_give_the_clean_result(case, sizes, cuts, pack):
+    """The same stream with producer copies, packed in aggregates (or compressed records) of any sizes, gives the
+    same sessions as the clean stream sent one event per record, and the same states and flags at any batch
+    boundaries (between records: Lambda never splits a record)."""
     events, with_copies, _ = case
-    recs = aggregated(with_copies, sizes)
+    recs = aggregated(with_copies, sizes, pack)
     whole = run_records_in_batches(recs, [])
     assert run_records_in_batches(recs, [c for c in cuts if c < len(recs)]) == whole
     clean_sessions = {u: s for u, (s, _flag) in run_in_batches(events, [])[0].items()}
