@@ -193,6 +193,8 @@ def bench_distributed(
     write_archive(archive_dir, events)
     print(f"  archive of {WINDOW_DAYS + 1} days written or reused ({time.perf_counter() - t0:.0f} s)", flush=True)
     shutil.rmtree(archive_dir / "partials", ignore_errors=True)
+    for models in archive_dir.glob("models-*"):  # an earlier run's model: a second one of its window is refused
+        shutil.rmtree(models)
     runs = []
     if single:
         runs.append(_in_fresh_process("single", archive_dir, NOW, shards, workers, cap_gb))
