@@ -8,7 +8,7 @@ import pytest
 
 from clickguard.cli.producer_formats import encode
 from clickguard.decoding import DecodeConfig, Decoder, Format, detect, parse_formats
-from clickguard.events import Event, Reason
+from clickguard.events import Event, Reason, RejectedRecord
 from tests.snowplow_support import framed, gzip_record, zstd_record
 from tests.unit.test_decode_formats import D, reason, results, snowplow_line
 
@@ -56,7 +56,7 @@ def test_a_frame_that_does_not_parse_is_bad_snowplow_frame(body, detail):
     import zstandard
 
     for data in (gzip.compress(body), zstandard.ZstdCompressor().compress(body)):
-        with pytest.raises(Exception) as info:
+        with pytest.raises(RejectedRecord) as info:
             D.decode(data)
         assert info.value.reason is Reason.BAD_SNOWPLOW_FRAME and detail in str(info.value)
 
