@@ -91,3 +91,10 @@ def test_simulate_writes_days_and_manifest(tmp_path, capsys):
         "day-02.labels.csv",
         "manifest.json",
     ]
+
+
+@pytest.mark.parametrize(("name", "body"), [("e.ndjson.gz", b"not gzip"), ("e.ndjson.zst", b"(\xb5/\xfd\x00")])
+def test_produce_names_a_compressed_file_it_cannot_read(tmp_path, capsys, name, body):
+    f = tmp_path / name
+    f.write_bytes(body)
+    _fails(["produce", "--input", str(f), "--stream", "s"], capsys, f"--input {f}: cannot read it (")

@@ -8,6 +8,7 @@ import io
 import json
 
 import pytest
+import zstandard
 
 from clickguard.cli.main import main
 from clickguard.events import format_ms, parse_record
@@ -96,6 +97,38 @@ def test_train_reads_gzip_exports(tmp_path, capsys):
         capsys, "train", "-i", str(path), "-o", str(tmp_path / "m"), "--min-sessions", "5", "--min-token-count", "1"
     )
     assert code == 0 and json.loads(io.out)["events"] == len(ordinary_events(60, seed=2))
+
+
+def zstd_file(body: bytes, frames: int = 3) -> bytes:
+    """zstd as the zstd tool and exporters write it; cut in ``frames`` frames one after another, as concatenated
+    files (``cat a.zst b.zst``) are."""
+    step = -(-len(body) // frames)
+    return b"".join(zstandard.ZstdCompressor().compress(body[i : i + step]) for i in range(0, len(body), step))
+
+
+@pytest.mark.parametrize("name", ["export.ndjson.zst", "export.csv.zst"])
+def test_zstd_event_files_train_and_score_as_the_plain_file(tmp_path, capsys, name):
+    events = ordinary_events(150, seed=7)
+    canonical = tmp_path / "canonical.ndjson"
+    canonical.write_bytes(ndjson(events))
+    rows = [{"timestamp": format_ms(round(e["timestamp"] * 1000)), "event_type": e["event_type"],
+             "user_id": e["user_id"], "outcome": e["outcome"]} for e in events]  # fmt: skip
+    body = _csv(rows, ["timestamp", "event_type", "user_id", "outcome"]) if ".csv" in name else ndjson(events)
+    packed = tmp_path / name
+    packed.write_bytes(zstd_file(body))
+    trained, scores = _train_and_score(capsys, tmp_path, {"ndjson": canonical, "zst": packed})
+    assert trained["zst"]["events"] == trained["ndjson"]["events"] == len(events) and trained["zst"]["rejected"] == {}
+    assert trained["zst"]["thresholds"] == trained["ndjson"]["thresholds"] and scores["zst"] == scores["ndjson"]
+
+
+@pytest.mark.parametrize(("cut", "why"), [(-12, "the file ends inside a zstd frame"), (None, "not zstd")])
+def test_a_truncated_or_foreign_zst_file_is_a_cli_error_not_a_shorter_file(tmp_path, capsys, cut, why):
+    body = zstd_file(ndjson(ordinary_events(60, seed=2)), frames=1)
+    path = tmp_path / "export.ndjson.zst"
+    path.write_bytes(body[:cut] if cut else b"{}\n" + body)
+    with pytest.raises(SystemExit) as info:
+        main(["train", "-i", str(path), "-o", str(tmp_path / "m")])
+    assert info.value.code == 2 and f"cannot read it (EOFError: {why}" in capsys.readouterr().err
 
 
 def test_a_file_of_another_shape_trains_and_scores_through_a_field_mapping_as_the_canonical_file_does(tmp_path, capsys):

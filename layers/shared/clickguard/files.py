@@ -1,5 +1,5 @@
-"""Event files on disk: NDJSON exports, or CSV with a header row (``.csv``), gzip-compressed when their name ends in
-``.gz``."""
+"""Event files on disk: NDJSON exports, or CSV with a header row (``.csv``), compressed when their name ends in
+``.gz`` (gzip) or ``.zst`` (zstd: every frame, and a file that ends inside one is an error, not a shorter file)."""
 
 from __future__ import annotations
 
@@ -12,23 +12,77 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+import zstandard
+
+_CHUNK = 1 << 16
+
 
 def open_binary(path: str | Path) -> IO[bytes]:
-    """The file's bytes, inflated when it is gzip; a UTF-8 byte-order mark at its start (Windows tools and some
-    exporters write one) is skipped, so the first line reads as the others do."""
+    """The file's bytes, inflated when it is gzip or zstd; a UTF-8 byte-order mark at its start (Windows tools and
+    some exporters write one) is skipped, so the first line reads as the others do."""
     path = Path(path)
-    fh: IO[bytes] = gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")  # noqa: SIM115 (the caller's)
+    fh: IO[bytes]
+    if path.suffix == ".gz":
+        fh = gzip.open(path, "rb")  # noqa: SIM115 (the caller's)
+    elif path.suffix == ".zst":
+        fh = io.BufferedReader(_ZstdFile(path.open("rb")), _CHUNK)
+    else:
+        fh = path.open("rb")
     try:
-        if fh.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
-            fh.seek(0)
+        if fh.peek(len(codecs.BOM_UTF8))[: len(codecs.BOM_UTF8)] == codecs.BOM_UTF8:  # type: ignore[attr-defined]
+            fh.read(len(codecs.BOM_UTF8))
     except BaseException:  # not gzip after all, truncated...: closed here, raised to the caller
         fh.close()
         raise
     return fh
 
 
+class _ZstdFile(io.RawIOBase):
+    """A zstd file's content, frame after frame; ``EOFError`` when the file ends inside a frame (``zstandard``'s
+    stream reader would return the frame's content so far as if it were all)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self._frame = zstandard.ZstdDecompressor().decompressobj()
+        self._pending = b""
+        self._started = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        while not self._pending:
+            chunk = self._raw.read(_CHUNK)
+            if not chunk:
+                if self._started and not self._frame.eof:
+                    raise EOFError("the file ends inside a zstd frame")
+                return 0
+            self._pending = self._inflate(chunk)
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def _inflate(self, chunk: bytes) -> bytes:
+        out = []
+        while chunk:
+            if self._frame.eof:  # the next frame, if the bytes after the last one start one
+                self._frame = zstandard.ZstdDecompressor().decompressobj()
+            self._started = True
+            try:
+                out.append(self._frame.decompress(chunk))
+            except zstandard.ZstdError as exc:
+                raise EOFError(f"not zstd, or corrupt ({exc})") from None
+            chunk = self._frame.unused_data if self._frame.eof else b""
+        return b"".join(out)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
 def is_csv(path: str | Path) -> bool:
-    return Path(path).name.lower().endswith((".csv", ".csv.gz"))
+    return Path(path).name.lower().endswith((".csv", ".csv.gz", ".csv.zst"))
 
 
 def event_lines(fh: IO[bytes], path: str | Path) -> Iterator[bytes]:

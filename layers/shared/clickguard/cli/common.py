@@ -105,7 +105,8 @@ def read_events(
             with open_binary(path) as fh:
                 cols.add_lines(event_lines(fh, path), source, decoder)
         except (OSError, EOFError) as exc:
-            fail(f"{option} {path}: cannot read it ({type(exc).__name__})")
+            detail = getattr(exc, "strerror", None) or str(exc)  # OSError's text without the path said already
+            fail(f"{option} {path}: cannot read it ({type(exc).__name__}: {detail})")
         except csv.Error as exc:
             fail(f"{option} {path}: not CSV ({exc})")
     if not len(cols):

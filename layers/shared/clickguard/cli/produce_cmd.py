@@ -27,7 +27,7 @@ CSV_OPTIONAL = ("outcome", "session_id", "event_id")
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("produce", help="put events on the stream (PutRecords, 500 a call, failed records retried)")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--input", "-i", help="NDJSON (.gz ok) or CSV file of events")
+    src.add_argument("--input", "-i", help="NDJSON or CSV file of events (.gz or .zst too)")
     src.add_argument("--simulate", action="store_true", help="produce a simulated day instead of a file")
     p.add_argument("--input-format", choices=["ndjson", "csv"], help="file format (default: from the file name)")
     p.add_argument(
@@ -145,7 +145,10 @@ def run(args: argparse.Namespace) -> int:
             if fmt == "csv"
             else entries_from_ndjson(path, UserKeySource(args.user_key), args.strict, rejected)
         )
-        entries = list(gen)  # read first: the progress bar needs a total, and bad input fails before any put
+        try:
+            entries = list(gen)  # read first: the progress bar needs a total, and bad input fails before any put
+        except (OSError, EOFError, UnicodeDecodeError) as exc:
+            fail(f"--input {path}: cannot read it ({type(exc).__name__}: {getattr(exc, 'strerror', None) or exc})")
         source_name = str(path)
     if not entries:
         fail(f"no valid events in {source_name} (rejected: {dict(rejected) or 'none'})")

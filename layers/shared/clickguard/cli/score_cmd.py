@@ -21,7 +21,9 @@ from clickguard.training.pipeline import deduplicate
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("score", help="score every user of an event file with a published model, as CSV")
-    p.add_argument("--events", type=Path, required=True, help="NDJSON events (.gz too), in the order they happened")
+    p.add_argument(
+        "--events", type=Path, required=True, help="NDJSON or CSV events (.gz or .zst too), in the order they happened"
+    )
     p.add_argument("--field-mapping", type=field_mapping, help=FIELD_MAPPING_HELP)
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--model", help="directory or s3://BUCKET holding models/ (the published latest.json)")

@@ -27,7 +27,7 @@ from clickguard.training.pipeline import InsufficientData
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a model from NDJSON event files and publish it to a directory or S3")
-    p.add_argument("--input", "-i", action="append", help="NDJSON file (.gz ok); repeatable")
+    p.add_argument("--input", "-i", action="append", help="NDJSON or CSV file (.gz or .zst too); repeatable")
     p.add_argument("--out", "-o", help="directory or s3://BUCKET to publish the model to (with --input)")
     p.add_argument("--stack", help="invoke this deployed stack's trainer now (its archive window)")
     p.add_argument("--local", action="store_true", help="train on the running local stack's archive now")
