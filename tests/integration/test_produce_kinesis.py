@@ -6,6 +6,7 @@ import json
 
 import boto3
 import pytest
+import zstandard
 
 from clickguard.cli.main import main
 from clickguard.store.retry import Backoff
@@ -61,12 +62,17 @@ def test_produce_csv_and_simulation(kinesis, tmp_path, capsys):
         "2019-01-01T00:00:05Z,success\n"
     )
     assert main(["produce", "--input", str(f), "--stream", STREAM]) == 0
+    packed = tmp_path / "e.csv.zst"  # the same rows, zstd-compressed: read as CSV too
+    packed.write_bytes(zstandard.ZstdCompressor().compress(f.read_bytes().replace(b"1,", b"2,")))
+    assert main(["produce", "--input", str(packed), "--stream", STREAM]) == 0
     assert main(["produce", "--simulate", "--users", "40", "--seed", "2", "--stream", STREAM]) == 0
     out = capsys.readouterr().out
     records = read_all(kinesis)
     first = [json.loads(r["Data"]) for r in records if r["PartitionKey"] == "1"]
     assert {"outcome": "fail"}.items() <= first[0].items() or {"outcome": "fail"}.items() <= first[1].items()
     assert len(records) > 100 and '"source": "simulation day 1' in out
+    second = [json.loads(r["Data"]) for r in records if r["PartitionKey"] == "2"]
+    assert [e["event_type"] for e in second] == ["login", "login"] and second[0]["outcome"] == "fail"
 
 
 class FlakyKinesis:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import sys
 import time
@@ -17,7 +18,7 @@ from typing import Any
 from clickguard.cli import producer_formats, target
 from clickguard.cli.common import fail, positive_int
 from clickguard.events import RejectedRecord, UserKeySource, parse_object, parse_record
-from clickguard.files import open_binary
+from clickguard.files import is_csv, open_binary
 from clickguard.store.stream import PutFailed, PutStats, produce, producer_backoff
 
 CSV_REQUIRED = ("user_id", "event_type", "timestamp")
@@ -72,7 +73,7 @@ def entries_from_ndjson(path: Path, source: UserKeySource, strict: bool, rejecte
 
 
 def entries_from_csv(path: Path, strict: bool, rejected: Counter) -> Iterator[dict]:
-    with path.open(encoding="utf-8", newline="") as fh:
+    with io.TextIOWrapper(open_binary(path), encoding="utf-8", newline="") as fh:  # .csv, .csv.gz, .csv.zst
         rows = csv.DictReader(fh)
         missing = [c for c in CSV_REQUIRED if c not in (rows.fieldnames or [])]
         if missing:
@@ -139,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
         path = Path(args.input)
         if not path.is_file():
             fail(f"--input {args.input}: no such file")
-        fmt = args.input_format or ("csv" if path.suffix.lower() == ".csv" else "ndjson")
+        fmt = args.input_format or ("csv" if is_csv(path) else "ndjson")
         gen = (
             entries_from_csv(path, args.strict, rejected)
             if fmt == "csv"
