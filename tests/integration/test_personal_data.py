@@ -133,6 +133,19 @@ def snowplow(e: dict) -> bytes:
     return "\t".join(row[n] for n in names).encode()
 
 
+def pinpoint(e: dict) -> bytes:
+    """An Amazon Pinpoint app event (the developer guide's fields), its device and endpoint holding the values."""
+    doc: dict[str, Any] = {
+        "event_timestamp": e["ms"], "arrival_timestamp": e["ms"], "client": {"client_id": e["user"]},
+        "device": {"make": UA, "model": DEVICE, "platform": {"name": "android"}},
+        "endpoint": {"Address": IP, "Location": {"City": CITY, "Latitude": LATITUDE}, "Demographic": {"Model": DEVICE}},
+        "attributes": {"ip": IP},
+    }  # fmt: skip
+    if e["type"]:
+        doc["event_type"] = e["type"] + ("#fail" if e["fail"] else "")
+    return json.dumps(doc).encode()
+
+
 def access_log(e: dict) -> bytes:
     """A combined log line as Apache and nginx write it (mod_log_config's published format): the client by its host
     name (``HostnameLookups``), the personal data in the query string, the referer and the user agent. The event
@@ -198,6 +211,7 @@ ONE_A_RECORD: dict[str, Callable[[dict], bytes]] = {
     "snowplow": snowplow,
     "mapping": lambda e: _json(mapped(e)),
     "access_log": access_log,
+    "pinpoint": pinpoint,
 }
 PACKED: dict[str, Callable[[list[dict]], bytes]] = {
     "kpl": aggregate,

@@ -441,3 +441,37 @@ def test_a_bad_amount_is_bad_amount(amount):
 )  # fmt: skip
 def test_a_bad_friend_is_rejected_like_an_id(friend, why):
     assert reason(D, line(ev("u1", "befriend", attributes={"friend_id": friend}))) is why
+
+
+# --- Amazon Pinpoint event stream -------------------------------------------------------------------------------
+# An app event as Pinpoint's developer guide shows it ("App event data stream from Amazon Pinpoint"), its endpoint
+# block carrying the personal data the guide lists (address, location, demographic).
+
+
+def pinpoint_event(**top) -> dict:
+    return {
+        "event_type": "_session.stop", "event_timestamp": 1487973802507, "arrival_timestamp": 1487973803515,
+        "event_version": "3.0",
+        "application": {"app_id": "a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6", "package_name": "main.page",
+                        "sdk": {"name": "aws-sdk-mobile-analytics-js", "version": "0.9.1:2.4.8"}},
+        "client": {"client_id": "m3n4o5p6-a1b2-c3d4-e5f6-g7h8i9j0k1l2", "cognito_id": "us-east-1:i9j0k1l2"},
+        "device": {"locale": {"code": "en_US"}, "make": "generic web browser", "platform": {"name": "android"}},
+        "session": {"session_id": "f549dea9-1090-945d-c3d1-e4967example", "start_timestamp": 1487973202531,
+                    "stop_timestamp": 1487973802507},
+        "attributes": {}, "metrics": {}, "awsAccountId": "123456789012",
+        "endpoint": {"Address": "someone@example.com", "Location": {"City": "Lleida", "Latitude": 41.6},
+                     "Demographic": {"Model": "Pixel"}, "User": {"UserId": "jane"}},
+        **top,
+    }  # fmt: skip
+
+
+def test_a_pinpoint_app_event_is_its_client_s_action_and_its_endpoint_is_never_read():
+    event = D.decode(line(pinpoint_event()))
+    assert (event.user_key, event.token, event.ts_ms) == ("m3n4o5p6-a1b2-c3d4-e5f6-g7h8i9j0k1l2", "_session.stop",
+                                                           1487973802507)  # fmt: skip
+    assert event.session_id == "f549dea9-1090-945d-c3d1-e4967example" and event.event_id is None
+    assert not any(v in repr(event) for v in ("someone@example.com", "Lleida", "jane", "Pixel"))
+    purchase = D.decode(line(pinpoint_event(event_type="_monetization.purchase", session=None)))
+    assert purchase.token == "_monetization.purchase" and purchase.session_id is None
+    assert reason(D, line(pinpoint_event(client={"client_id": {"id": 1}}))) is Reason.BAD_TYPE
+    assert reason(D, line(pinpoint_event(event_timestamp=None, event_type="x"))) is Reason.MISSING_TIMESTAMP

@@ -1,5 +1,5 @@
-"""The event schema: canonical events, the nested clickstream envelope and Segment/RudderStack messages, parsed to
-one internal record.
+"""The event schema: canonical events, the nested clickstream envelope, Segment/RudderStack messages and Amazon
+Pinpoint's event stream records, parsed to one internal record.
 
 Only the user key, the token (event type, ``#fail`` appended when the outcome failed), the time and the optional
 session / event ids survive parsing. The envelope's device, request and location blocks carry personal data
@@ -201,6 +201,9 @@ def parse_object(obj: Any, user_key_source: UserKeySource = UserKeySource.SESSIO
         return _parse_envelope(obj, data, user_key_source)
     if "user_id" not in obj and ("userId" in obj or "anonymousId" in obj) and "type" in obj:
         return _parse_segment(obj)
+    client = obj.get("client")
+    if "user_id" not in obj and type(client) is dict and "client_id" in client:
+        return _parse_pinpoint(obj, client)
     return _parse_canonical(obj)
 
 
@@ -470,6 +473,16 @@ def _parse_segment(obj: Mapping[str, Any]) -> Event:
     context = obj.get("context")
     session = context.get("sessionId") if isinstance(context, dict) else None
     return Event(user_key, token, ts_ms, opt_id(session, "session_id"), opt_id(obj.get("messageId"), "event_id"))
+
+
+def _parse_pinpoint(obj: Mapping[str, Any], client: Mapping[str, Any]) -> Event:
+    """An Amazon Pinpoint event stream record (an app event): the user key is ``client.client_id``, the action
+    ``event_type`` (``_session.start``, ``_monetization.purchase``, custom names), the time ``event_timestamp`` (ms),
+    the session ``session.session_id``. The device, the application, the endpoint (its address, location and
+    demographics: personal data) and the attributes are never read."""
+    session = obj.get("session")
+    sid = session.get("session_id") if type(session) is dict else None
+    return canonical_event(client["client_id"], obj.get("event_type"), None, obj.get("event_timestamp"), sid, None)
 
 
 def _page_path(msg: Mapping[str, Any]) -> str | None:

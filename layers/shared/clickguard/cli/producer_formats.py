@@ -4,10 +4,10 @@ Single-event formats keep one record per event and the user key as partition key
 in one record (``kpl``, ``gzip``, ``zlib``, ``cloudwatch``, ``clickstream``, ``snowplow_zstd``) pack up to
 ``per_record`` events of one bucket of users (a hash of the user key) under the bucket's partition key, so every
 event of a user lands on one shard, in order, as the KPL's own per-shard aggregation keeps it. Messages follow each
-format's published shape (Segment/RudderStack ``track``, the app envelope, Snowplow's enriched TSV column order, a
-web server's combined log line, CloudWatch Logs' subscription payload, the KPL aggregate, byte for byte as
-``aws_kinesis_agg`` builds it, Clickstream Analytics on AWS's ingestion server record holding an SDK's gzip request,
-Snowplow Enrich's compressed record of enriched lines); tests decode each with the consumer's decoder.
+format's published shape (Segment/RudderStack ``track``, the app envelope, Pinpoint's app event, Snowplow's enriched
+TSV column order, a web server's combined log line, CloudWatch Logs' subscription payload, the KPL aggregate, byte
+for byte as ``aws_kinesis_agg`` builds it, Clickstream Analytics on AWS's ingestion server record holding an SDK's
+gzip request, Snowplow Enrich's compressed record of enriched lines); tests decode each with the consumer's decoder.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import zstandard
 from clickguard.decoding import kpl, snowplow
 from clickguard.events import FAIL_SUFFIX, Event, format_ms
 
-SINGLE = ("canonical", "envelope", "segment", "rudderstack", "snowplow", "access_log")
+SINGLE = ("canonical", "envelope", "segment", "rudderstack", "snowplow", "access_log", "pinpoint")
 PACKED = ("kpl", "gzip", "zlib", "cloudwatch", "clickstream", "snowplow_zstd")
 FORMATS = (*SINGLE, *PACKED)
 DEFAULT = "canonical"  # the events as they are: one canonical JSON record each
@@ -89,6 +89,19 @@ def snowplow_line(ev: Event) -> bytes:
     row[snowplow.DOMAIN_SESSIONID] = ev.session_id or ""
     row[snowplow.EVENT_ID] = ev.event_id or ""
     return "\t".join(row).encode()
+
+
+def pinpoint(ev: Event) -> dict[str, Any]:
+    """An Amazon Pinpoint event stream app event (its published example's fields); Pinpoint has no outcome, so a
+    failure stays in the event type, as the Snowplow encoder keeps it in the event name."""
+    doc: dict[str, Any] = {
+        "event_type": ev.token, "event_timestamp": ev.ts_ms, "arrival_timestamp": ev.ts_ms, "event_version": "3.1",
+        "application": {"app_id": "clickguard", "sdk": {"name": "clickguard-produce"}},
+        "client": {"client_id": ev.user_key}, "attributes": {}, "metrics": {},
+    }  # fmt: skip
+    if ev.session_id:
+        doc["session"] = {"session_id": ev.session_id}
+    return doc
 
 
 def access_log_line(ev: Event) -> bytes:
@@ -160,6 +173,7 @@ SINGLE_ENCODERS: dict[str, Callable[[Event], bytes]] = {
     "rudderstack": lambda ev: _json(segment(ev)),
     "snowplow": snowplow_line,
     "access_log": access_log_line,
+    "pinpoint": lambda ev: _json(pinpoint(ev)),
 }
 
 
