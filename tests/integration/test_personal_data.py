@@ -158,6 +158,16 @@ def access_log(e: dict) -> bytes:
     return f'{e["user"]} - - [{when}] "{request}" {status} 512 "{referer}" "{UA}"'.encode()
 
 
+def agent_json(e: dict) -> bytes:
+    """The same line as the Kinesis Agent's LOGTOJSON option sends it (COMBINEDAPACHELOG's part names)."""
+    when = datetime.fromtimestamp(e["ms"] / 1000, tz=UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
+    status = ("401" if e["fail"] else "200") if e["type"] else "2x0"
+    request = f"GET /{e['type'] or 'x'}?ip={IP}&device={DEVICE}&city={CITY}&lat={LATITUDE} HTTP/1.1"
+    doc = {"host": e["user"], "ident": None, "authuser": None, "datetime": when, "request": request,
+           "response": status, "bytes": "512", "referrer": f"https://shop.example/?ip={IP}", "agent": UA}  # fmt: skip
+    return json.dumps(doc).encode()
+
+
 def clickstream(chunk: list[dict]) -> bytes:
     """Clickstream Analytics on AWS: the ingestion server's record of one SDK request (gzip, base64)."""
     events = []
@@ -212,6 +222,7 @@ ONE_A_RECORD: dict[str, Callable[[dict], bytes]] = {
     "mapping": lambda e: _json(mapped(e)),
     "access_log": access_log,
     "pinpoint": pinpoint,
+    "agent_json": agent_json,
 }
 PACKED: dict[str, Callable[[list[dict]], bytes]] = {
     "kpl": aggregate,

@@ -475,3 +475,30 @@ def test_a_pinpoint_app_event_is_its_client_s_action_and_its_endpoint_is_never_r
     assert purchase.token == "_monetization.purchase" and purchase.session_id is None
     assert reason(D, line(pinpoint_event(client={"client_id": {"id": 1}}))) is Reason.BAD_TYPE
     assert reason(D, line(pinpoint_event(event_timestamp=None, event_type="x"))) is Reason.MISSING_TIMESTAMP
+
+
+# --- the Kinesis Agent's LOGTOJSON ------------------------------------------------------------------------------
+# The agent's processing option turns an Apache log line into a JSON object of its parts, named as the Firehose
+# developer guide's COMMONAPACHELOG and COMBINEDAPACHELOG patterns name them.
+
+
+def agent_json(**parts) -> bytes:
+    doc = {"host": "64.242.88.10", "ident": None, "authuser": None, "datetime": "07/Mar/2025:16:10:02 -0800",
+           "request": "GET /mailman/listinfo/hsdivision?who=a@b.c HTTP/1.1", "response": "200",
+           "bytes": "6291"}  # fmt: skip
+    return json.dumps({**doc, **parts}).encode()
+
+
+def test_the_kinesis_agents_logtojson_reads_as_its_access_log_line():
+    event = D.decode(agent_json())
+    line = (
+        b'64.242.88.10 - - [07/Mar/2025:16:10:02 -0800] "GET /mailman/listinfo/hsdivision?who=a@b.c HTTP/1.1" 200 6291'
+    )
+    assert event == D.decode(line) and event.token == "/mailman/listinfo/hsdivision"
+    combined = D.decode(agent_json(request="POST /login HTTP/1.1", response=401, referrer="-", agent="curl/8"))
+    assert combined.token == "POST /login#fail" and "curl" not in repr(combined)
+    assert reason(D, agent_json(request="GET /logo.png HTTP/1.1")) is Reason.STATIC_FILE
+    assert reason(D, agent_json(response="2x0")) is Reason.BAD_ACCESS_LOG
+    assert reason(D, agent_json(host={"ip": "1.2.3.4"})) is Reason.BAD_ACCESS_LOG
+    no_logs = Decoder(DecodeConfig(formats=parse_formats("json")))
+    assert reason(no_logs, agent_json()) is Reason.MISSING_USER_KEY  # access logs switched off: not read as one

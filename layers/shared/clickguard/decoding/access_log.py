@@ -19,11 +19,18 @@ What is read, and nothing else:
 * the time is ``%t`` (the common log format's time).
 
 The identity (``%l``), the authenticated user (``%u``), the size, the referer and the user agent are never read.
+
+The Kinesis Agent's ``LOGTOJSON`` processing option (``COMMONAPACHELOG``, ``COMBINEDAPACHELOG``) sends the same line
+as a JSON object of its named parts (``host``, ``ident``, ``authuser``, ``datetime``, ``request``, ``response``,
+``bytes``, and ``referrer``, ``agent``): ``parse_fields`` reads its ``host``, ``datetime``, ``request`` and
+``response`` as the line's.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from clickguard.decoding.jsonfast import utf8
 from clickguard.events import Event, Reason, RejectedRecord, page_of, parse_timestamp, token_of, user_key_of
@@ -49,6 +56,28 @@ def parse_line(line: bytes) -> Event:
         raise RejectedRecord(Reason.BAD_ACCESS_LOG, "not a common or combined log line")
     host, time, request, status = match.groups()
     return Event(user_key_of(host), token_of(_action(request), status), parse_timestamp(time), None, None)
+
+
+AGENT_FIELDS = ("host", "datetime", "request", "response")
+
+
+def is_agent_json(obj: Any) -> bool:
+    """An object with the Kinesis Agent's ``LOGTOJSON`` names for an Apache log line's parts."""
+    return isinstance(obj, dict) and all(name in obj for name in AGENT_FIELDS)
+
+
+def parse_fields(obj: Mapping[str, Any]) -> Event:
+    """The Kinesis Agent's ``LOGTOJSON`` object of an access log line -> ``Event``, as ``parse_line`` reads the
+    line; ``bad_access_log`` when a part is not what that line would hold."""
+    host, time, request, status = (obj[name] for name in AGENT_FIELDS)
+    status = str(status) if type(status) is int else status
+    if not all(isinstance(part, str) for part in (host, time, request, status)) or not _STATUS.fullmatch(status):
+        raise RejectedRecord(Reason.BAD_ACCESS_LOG, "a LOGTOJSON object whose host, datetime, request or response "
+                             "is not an access log line's")  # fmt: skip
+    return Event(user_key_of(host), token_of(_action(request), status), parse_timestamp(time), None, None)
+
+
+_STATUS = re.compile(r"\d{3}")
 
 
 def _action(request: str) -> str:

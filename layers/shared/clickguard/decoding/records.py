@@ -17,7 +17,8 @@ format         first bytes            content
 ``json``       ``{``, ``[``, other    one event (canonical, app envelope, Segment/RudderStack, or mapped), an array
                                       of events, NDJSON, or a Clickstream Analytics on AWS record (``clickstream``);
                                       an object with no user key whose ``log`` is an access log line (Fluent Bit,
-                                      Docker) is that line
+                                      Docker) is that line, and one of the Kinesis Agent's ``LOGTOJSON`` names
+                                      (``host``, ``datetime``, ``request``, ``response``) is that line's parts
 =============  =====================  ============================================================================
 
 A record that is one event (the usual case) decodes to that ``Event``, through the msgspec fast path when it is a
@@ -157,7 +158,7 @@ class Decoder:
         none of these."""
         if exc.reason is Reason.NOT_JSON and b"\n" in data.strip():
             return self._lines(data, exc)
-        if exc.reason is Reason.MISSING_USER_KEY and b'"log"' in data:
+        if exc.reason is Reason.MISSING_USER_KEY and (b'"log"' in data or b'"request"' in data):
             return self._object(self._value(data))
         if exc.reason in _RECORD_OF_EVENTS and clickstream.MARKER in data and len(data) <= self.cap:
             return self._clickstream(data, exc)
@@ -249,8 +250,12 @@ class Decoder:
         try:
             return parse_object(obj, self.source)
         except RejectedRecord as exc:
-            line = obj.get("log") if exc.reason is Reason.MISSING_USER_KEY and isinstance(obj, dict) else None
-            if not (isinstance(line, str) and Format.ACCESS_LOG in self.formats and self._is_access_line(line)):
+            if exc.reason is not Reason.MISSING_USER_KEY or Format.ACCESS_LOG not in self.formats:
+                raise
+            if access_log.is_agent_json(obj):  # the Kinesis Agent's LOGTOJSON of an access log line
+                return access_log.parse_fields(obj)
+            line = obj.get("log") if isinstance(obj, dict) else None  # Fluent Bit's and Docker's wrapper
+            if not (isinstance(line, str) and self._is_access_line(line)):
                 raise
             return self._access_text(line)
 
