@@ -502,3 +502,23 @@ def test_the_kinesis_agents_logtojson_reads_as_its_access_log_line():
     assert reason(D, agent_json(host={"ip": "1.2.3.4"})) is Reason.BAD_ACCESS_LOG
     no_logs = Decoder(DecodeConfig(formats=parse_formats("json")))
     assert reason(no_logs, agent_json()) is Reason.MISSING_USER_KEY  # access logs switched off: not read as one
+
+
+# --- Mixpanel ---------------------------------------------------------------------------------------------------
+# Events as Mixpanel's import API documents them ("Import Events": time in milliseconds, $insert_id) and as its
+# event schema's example has them (time in seconds, an ip property).
+
+MIXPANEL = {"event": "Purchase", "properties": {"time": 1618716477000, "distinct_id": "91304156-cafc-4673-a237",
+            "$insert_id": "935d87b1-00cd-41b7", "Item": "Coffee", "Amount": 5.0, "ip": "203.0.113.9",
+            "$city": "Lleida"}}  # fmt: skip
+
+
+def test_a_mixpanel_event_is_its_distinct_ids_action_and_its_properties_are_never_read():
+    event = D.decode(line(MIXPANEL))
+    assert (event.user_key, event.token, event.ts_ms) == ("91304156-cafc-4673-a237", "Purchase", 1618716477000)
+    assert event.event_id == "935d87b1-00cd-41b7" and event.session_id is None and event.amount is None
+    assert not any(v in repr(event) for v in ("203.0.113.9", "Lleida", "Coffee"))
+    seconds = {"event": "Played Song", "properties": {"time": 1601412131, "distinct_id": "u-7", "ip": "203.0.113.9"}}
+    assert D.decode(line(seconds)).ts_ms == 1601412131000
+    assert reason(D, line({"event": "x", "properties": {"distinct_id": "u", "time": None}})) is Reason.MISSING_TIMESTAMP
+    assert reason(D, line({"event": ["x"], "properties": {"distinct_id": "u", "time": 1}})) is Reason.BAD_TYPE

@@ -1,5 +1,5 @@
-"""The event schema: canonical events, the nested clickstream envelope, Segment/RudderStack messages and Amazon
-Pinpoint's event stream records, parsed to one internal record.
+"""The event schema: canonical events, the nested clickstream envelope, Segment/RudderStack messages, Amazon
+Pinpoint's event stream records and Mixpanel events, parsed to one internal record.
 
 Only the user key, the token (event type, ``#fail`` appended when the outcome failed), the time and the optional
 session / event ids survive parsing. The envelope's device, request and location blocks carry personal data
@@ -201,9 +201,11 @@ def parse_object(obj: Any, user_key_source: UserKeySource = UserKeySource.SESSIO
         return _parse_envelope(obj, data, user_key_source)
     if "user_id" not in obj and ("userId" in obj or "anonymousId" in obj) and "type" in obj:
         return _parse_segment(obj)
-    client = obj.get("client")
+    client, props = obj.get("client"), obj.get("properties")
     if "user_id" not in obj and type(client) is dict and "client_id" in client:
         return _parse_pinpoint(obj, client)
+    if "user_id" not in obj and type(props) is dict and "distinct_id" in props and "event" in obj:
+        return _parse_mixpanel(obj, props)
     return _parse_canonical(obj)
 
 
@@ -483,6 +485,14 @@ def _parse_pinpoint(obj: Mapping[str, Any], client: Mapping[str, Any]) -> Event:
     session = obj.get("session")
     sid = session.get("session_id") if type(session) is dict else None
     return canonical_event(client["client_id"], obj.get("event_type"), None, obj.get("event_timestamp"), sid, None)
+
+
+def _parse_mixpanel(obj: Mapping[str, Any], props: Mapping[str, Any]) -> Event:
+    """A Mixpanel event (its import API's and raw export's shape): the user key is ``properties.distinct_id``, the
+    action ``event``, the time ``properties.time`` (epoch seconds or milliseconds), the event id
+    ``properties.$insert_id`` (Mixpanel's own deduplication key). The other properties (``ip``, ``$city``, the
+    device's: personal data) are never read."""
+    return canonical_event(props["distinct_id"], obj["event"], None, props.get("time"), None, props.get("$insert_id"))
 
 
 def _page_path(msg: Mapping[str, Any]) -> str | None:

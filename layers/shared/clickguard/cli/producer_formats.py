@@ -4,10 +4,11 @@ Single-event formats keep one record per event and the user key as partition key
 in one record (``kpl``, ``gzip``, ``zlib``, ``cloudwatch``, ``clickstream``, ``snowplow_zstd``) pack up to
 ``per_record`` events of one bucket of users (a hash of the user key) under the bucket's partition key, so every
 event of a user lands on one shard, in order, as the KPL's own per-shard aggregation keeps it. Messages follow each
-format's published shape (Segment/RudderStack ``track``, the app envelope, Pinpoint's app event, Snowplow's enriched
-TSV column order, a web server's combined log line, CloudWatch Logs' subscription payload, the KPL aggregate, byte
-for byte as ``aws_kinesis_agg`` builds it, Clickstream Analytics on AWS's ingestion server record holding an SDK's
-gzip request, Snowplow Enrich's compressed record of enriched lines); tests decode each with the consumer's decoder.
+format's published shape (Segment/RudderStack ``track``, the app envelope, Pinpoint's app event, Mixpanel's event,
+Snowplow's enriched TSV column order, a web server's combined log line, CloudWatch Logs' subscription payload, the
+KPL aggregate, byte for byte as ``aws_kinesis_agg`` builds it, Clickstream Analytics on AWS's ingestion server
+record holding an SDK's gzip request, Snowplow Enrich's compressed record of enriched lines); tests decode each with
+the consumer's decoder.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import zstandard
 from clickguard.decoding import kpl, snowplow
 from clickguard.events import FAIL_SUFFIX, Event, format_ms
 
-SINGLE = ("canonical", "envelope", "segment", "rudderstack", "snowplow", "access_log", "pinpoint")
+SINGLE = ("canonical", "envelope", "segment", "rudderstack", "snowplow", "access_log", "pinpoint", "mixpanel")
 PACKED = ("kpl", "gzip", "zlib", "cloudwatch", "clickstream", "snowplow_zstd")
 FORMATS = (*SINGLE, *PACKED)
 DEFAULT = "canonical"  # the events as they are: one canonical JSON record each
@@ -104,6 +105,15 @@ def pinpoint(ev: Event) -> dict[str, Any]:
     return doc
 
 
+def mixpanel(ev: Event) -> dict[str, Any]:
+    """A Mixpanel event as its import API takes it (time in ms, ``$insert_id``); no session, and a failure stays in
+    the event name."""
+    props: dict[str, Any] = {"time": ev.ts_ms, "distinct_id": ev.user_key}
+    if ev.event_id:
+        props["$insert_id"] = ev.event_id
+    return {"event": ev.token, "properties": props}
+
+
 def access_log_line(ev: Event) -> bytes:
     """The combined log line of a request of the event's action as a page (``GET /view_item``), its failure a 401,
     as Apache and nginx write it; the client is the user key (a space in it written ``%20``: a log's host has none).
@@ -174,6 +184,7 @@ SINGLE_ENCODERS: dict[str, Callable[[Event], bytes]] = {
     "snowplow": snowplow_line,
     "access_log": access_log_line,
     "pinpoint": lambda ev: _json(pinpoint(ev)),
+    "mixpanel": lambda ev: _json(mixpanel(ev)),
 }
 
 
