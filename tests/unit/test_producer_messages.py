@@ -110,3 +110,20 @@ def test_malformed_messages_are_rejected_with_their_reason(message, reason):
     with pytest.raises(RejectedRecord) as exc:
         parse_record(json.dumps(message).encode())
     assert exc.value.reason is reason and "10.9.8.7" not in str(exc.value)
+
+
+def test_a_batch_as_the_http_api_takes_it_is_each_of_its_messages(client):
+    """The clients post ``{"batch": [...], "sentAt": ...}``; a proxy that forwards the request body whole puts that
+    on the stream: each message is its own event, an identify among them counted alone."""
+    from clickguard.decoding import Decoder
+
+    msgs = [client.track(user_id="u1", event=f"step {k}", context=PERSONAL)[1] for k in range(3)]
+    msgs.insert(1, client.identify(user_id="u1", traits={"email": "a@b.c"})[1])
+    body = _bytes({"batch": msgs, "sentAt": msgs[-1]["timestamp"]})
+    items = Decoder().items(body)
+    got = [i.result.token if not isinstance(i.result, RejectedRecord) else i.result.reason for i in items]
+    assert got == ["step 0", Reason.IGNORED_MESSAGE_TYPE, "step 1", "step 2"]
+    assert "10.9.8.7" not in repr([i.result for i in items])
+    with pytest.raises(RejectedRecord) as exc:  # a "batch" that holds no messages is no batch
+        Decoder().decode(_bytes({"batch": "none", "sentAt": 1}))
+    assert exc.value.reason is Reason.MISSING_USER_KEY

@@ -56,8 +56,9 @@ class Format(enum.StrEnum):
 
 ALL_FORMATS = frozenset(Format)
 _COMPRESSED = frozenset({Format.GZIP, Format.ZLIB, Format.ZSTD})
-# The verdicts a Clickstream Analytics on AWS record gets as one event: its events are inside ``data``, and the record
-# may be larger than one event may be (its events, inflated, are capped as any compressed payload's).
+# The verdicts a record of several events gets as one (a Clickstream Analytics on AWS record: its events are inside
+# ``data``; a Segment/RudderStack batch: inside ``batch``): it may be larger than one event may be (its events are
+# capped as any compressed payload's are).
 _RECORD_OF_EVENTS = frozenset({Reason.MISSING_USER_KEY, Reason.RECORD_TOO_LARGE})
 
 
@@ -153,16 +154,27 @@ class Decoder:
         return self._decode(data, nested)
 
     def _several(self, data: bytes, exc: RejectedRecord) -> Event | list[Item]:
-        """A text that is not one event may hold several: NDJSON, or a Clickstream Analytics on AWS record; or one
-        in another shape (an access log line under ``log``); re-raises ``exc`` (the verdict as one event) when it is
-        none of these."""
+        """A text that is not one event may hold several: NDJSON, a Clickstream Analytics on AWS record, a Segment or
+        RudderStack batch; or one in another shape (an access log line under ``log``, the Kinesis Agent's LOGTOJSON);
+        re-raises ``exc`` (the verdict as one event) when it is none of these."""
         if exc.reason is Reason.NOT_JSON and b"\n" in data.strip():
             return self._lines(data, exc)
         if exc.reason is Reason.MISSING_USER_KEY and (b'"log"' in data or b'"request"' in data):
             return self._object(self._value(data))
         if exc.reason in _RECORD_OF_EVENTS and clickstream.MARKER in data and len(data) <= self.cap:
             return self._clickstream(data, exc)
+        if exc.reason in _RECORD_OF_EVENTS and b'"batch"' in data and len(data) <= self.cap:
+            return self._batch(data, exc)
         raise exc
+
+    def _batch(self, data: bytes, whole: RejectedRecord) -> list[Item]:
+        """A Segment/RudderStack HTTP API batch (``{"batch": [message, ...], "sentAt": ...}``) forwarded whole: each
+        message its own item, as in a JSON array."""
+        value = self._value(data)
+        messages = value.get("batch") if isinstance(value, dict) else None
+        if not isinstance(messages, list):
+            raise whole
+        return self._array(messages)
 
     def _decode(self, data: bytes, nested: bool) -> Event | list[Item]:
         fmt = detect(data)
