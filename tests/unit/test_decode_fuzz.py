@@ -48,7 +48,7 @@ def aggregate(payloads: list[bytes]) -> bytes:
     return agg.clear_and_get().get_contents()[2]
 
 
-def zstd_record(data: bytes) -> bytes:
+def zstd_compress(data: bytes) -> bytes:
     return zstandard.ZstdCompressor().compress(data)
 
 
@@ -91,14 +91,14 @@ def test_aggregates_of_anything(payloads):
 
 
 @settings(PROFILE, max_examples=200)
-@given(st.lists(as_bytes, min_size=1, max_size=6), st.sampled_from([gzip.compress, zlib.compress, zstd_record]))
+@given(st.lists(as_bytes, min_size=1, max_size=6), st.sampled_from([gzip.compress, zlib.compress, zstd_compress]))
 def test_compressed_lines_and_arrays_of_anything(payloads, compress):
     check(compress(b"\n".join(payloads)))
     check(compress(b"[" + b",".join(payloads) + b"]"))
 
 
 @settings(PROFILE, max_examples=200)
-@given(st.lists(as_bytes, max_size=6), st.binary(max_size=3), st.sampled_from([gzip.compress, zstd_record]))
+@given(st.lists(as_bytes, max_size=6), st.binary(max_size=3), st.sampled_from([gzip.compress, zstd_compress]))
 def test_snowplow_frames_of_anything_and_cut_anywhere(payloads, tail, compress):
     body = framed(payloads)
     check(compress(body))

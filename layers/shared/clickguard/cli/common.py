@@ -25,6 +25,11 @@ def fail(message: str) -> NoReturn:
     raise CliError(message)
 
 
+def fail_unreadable(option: str, path: object, exc: BaseException) -> NoReturn:
+    """A file that could not be read: the error's kind and its text (an OSError's without the path said already)."""
+    fail(f"{option} {path}: cannot read it ({type(exc).__name__}: {getattr(exc, 'strerror', None) or exc})")
+
+
 def s3_client(endpoint_url: str | None = None, region: str | None = None):
     import boto3
 
@@ -105,8 +110,7 @@ def read_events(
             with open_binary(path) as fh:
                 cols.add_lines(event_lines(fh, path), source, decoder)
         except (OSError, EOFError) as exc:
-            detail = getattr(exc, "strerror", None) or str(exc)  # OSError's text without the path said already
-            fail(f"{option} {path}: cannot read it ({type(exc).__name__}: {detail})")
+            fail_unreadable(option, path, exc)
         except csv.Error as exc:
             fail(f"{option} {path}: not CSV ({exc})")
     if not len(cols):

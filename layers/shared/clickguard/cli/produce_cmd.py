@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from clickguard.cli import producer_formats, target
-from clickguard.cli.common import fail, positive_int
+from clickguard.cli.common import fail, fail_unreadable, positive_int
 from clickguard.events import RejectedRecord, UserKeySource, parse_object, parse_record
 from clickguard.files import is_csv, open_binary
 from clickguard.store.stream import PutFailed, PutStats, produce, producer_backoff
@@ -149,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             entries = list(gen)  # read first: the progress bar needs a total, and bad input fails before any put
         except (OSError, EOFError, UnicodeDecodeError) as exc:
-            fail(f"--input {path}: cannot read it ({type(exc).__name__}: {getattr(exc, 'strerror', None) or exc})")
+            fail_unreadable("--input", path, exc)
         source_name = str(path)
     if not entries:
         fail(f"no valid events in {source_name} (rejected: {dict(rejected) or 'none'})")
