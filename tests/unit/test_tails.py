@@ -142,3 +142,16 @@ def test_groups_must_partition_the_features():
         fit_tails(_normal(f=3), [1, 1, 1], groups=[[0, 1]])
     with pytest.raises(ValueError):
         fit_tails(_normal(f=3), [1, 1, 1], groups=[[0, 1], [1, 2]])
+
+
+@pytest.mark.parametrize("n_q", [1, 2, 3, 255, 256, 257])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_branchless_count_is_searchsorted_ties_and_infinities_included(n_q, dtype):
+    from clickguard.model.tails import _count, _padded
+
+    rng = np.random.default_rng(n_q)
+    base = np.array([-np.inf, -1.0, 0.0, 0.0, 0.5, 1.0, 3.0, np.inf])
+    q = np.sort(rng.choice(base, n_q)).astype(dtype)
+    v = np.concatenate([base, rng.normal(0, 2, 200)]).astype(np.float32).astype(dtype)
+    for side in ("left", "right"):
+        assert np.array_equal(_count(_padded(q), v, side), np.searchsorted(q, v, side=side))

@@ -59,7 +59,7 @@ class WindowEvents:
     @classmethod
     def of(cls, batch: EventBatch, names: list[str]) -> WindowEvents:
         code = {u: i for i, u in enumerate(names)}
-        return cls(batch, np.array([code[u] for u in batch.users], dtype=np.int64), names)
+        return cls(batch, np.fromiter(map(code.__getitem__, batch.users), np.int64, len(batch.users)), names)
 
     def subset(self, rows: np.ndarray) -> EventBatch:
         b, picked = self.batch, rows.tolist()

@@ -36,7 +36,7 @@ from clickguard.model.codes import factorize
 from clickguard.model.crossfit import WindowEvents, out_of_fold, window_scores
 from clickguard.model.live import SUPERVISED_EXTRA, LiveDetector
 from clickguard.model.llr import BlockedChain
-from clickguard.model.model import Model
+from clickguard.model.model import Model, ModelParams
 from clickguard.model.operating import precision_cut
 from clickguard.model.operating import summary as operating_summary
 from clickguard.model.scoring import EventBatch, EventSeries, ScoringTable, feature_rows, judged
@@ -45,8 +45,7 @@ from clickguard.model.sessions import late_events, previous_states, session_star
 from clickguard.model.signals import FEATURES as SIGNALS
 from clickguard.model.signals import feature_matrix, fold_batch, is_fail, token_bits
 from clickguard.model.supervised import FOLDS, BlendFit, NothingToLearn, final_blend, peak_per_user
-from clickguard.model.tails import TailTables, feature_bits, fit_robust, threshold_for_budget
-from clickguard.model.tails import score as tail_score
+from clickguard.model.tails import TailTables, feature_bits, fit_robust, group_max, score_groups, threshold_for_budget
 from clickguard.model.user_cap import cap_runs
 from clickguard.model.visits import FEATURE as VISIT_FEATURE
 from clickguard.model.visits import prefix as visit_prefix
@@ -139,27 +138,41 @@ class Sessions:
         return out
 
 
-def sessions_of(model: Model, events: EventSeries) -> Sessions:
-    """Every user's sessions as the consumer cuts them, with their features (those long enough to judge)."""
+@dataclass(frozen=True)
+class _Cut:
+    """What ``sessions_of`` reads of a window before the counts: the consumer's sessions of its on-time events and
+    every judged session's features but the two Markov ones. The same for every model of one vocabulary and
+    parameters, so the robust refit's rounds, the detector and the groups cut a window once."""
+
+    names: list[str]
+    user: np.ndarray
+    states: np.ndarray
+    prev: np.ndarray
+    starts: np.ndarray
+    seg: np.ndarray
+    n_sessions: int
+    kept: np.ndarray  # the judged sessions
+    short: np.ndarray  # per judged session: shorter than min_events (its session features are NaN)
+    x: np.ndarray  # per judged session, its features with the two Markov ones (columns 0 and 1) still to fill
+
+
+def _cut(events: EventSeries, tokens: tuple[str, ...], p: ModelParams) -> _Cut:
     ucode, names = factorize(events.users)
     tcode, distinct = factorize(events.tokens)
     scode, sids = factorize(events.session_ids)
     order = np.argsort(ucode, kind="stable")
     user, ts = ucode[order], np.asarray(events.ts_ms, dtype=np.int64)[order]
-    on_time = ~late_events(user, ts, model.params.gap_ms)
+    on_time = ~late_events(user, ts, p.gap_ms)
     order, user, ts = order[on_time], user[on_time], ts[on_time]
     no_sid = np.array([s is None for s in sids], dtype=bool)
     sid = np.where(no_sid[scode[order]], -1, scode[order])
-    starts = session_starts(user, ts, sid, model.params.gap_ms)
+    starts = session_starts(user, ts, sid, p.gap_ms)
     tok = tcode[order]
-    states = encode(distinct, index_of(model.tokens))[tok]
+    states = encode(distinct, index_of(tokens))[tok]
     prev = previous_states(states, starts, START_INDEX)
-    ub = model.microbits[prev, states]
     seg = np.cumsum(starts) - 1
     n = int(starts.sum())
     length = np.bincount(seg, minlength=n)
-    total_bits = np.bincount(seg, weights=ub, minlength=n) / settings.MICROBITS_PER_BIT
-    peak = peak_running_mean(ub, starts, model.params.min_events) / settings.MICROBITS_PER_BIT
     fail = np.array([is_fail(t) for t in distinct], dtype=bool)[tok]
     signals = feature_matrix(fold_batch(seg, ts, fail, token_bits(distinct)[tok], n))
     user_first = np.ones(len(user), dtype=bool)
@@ -167,11 +180,46 @@ def sessions_of(model: Model, events: EventSeries) -> Sessions:
     at_start = np.flatnonzero(starts)
     visits = visit_prefix(user_first, starts, ts)  # a session's rhythm is set at its start
     visits = visits.take(at_start)
-    p = model.params
     kept = np.flatnonzero(judged(length, visits.gaps, p.min_events))
-    x = feature_rows(np.column_stack([peak, total_bits, signals]), length, visits, p.min_events)[kept]
-    owner = user[starts][kept]
-    return Sessions([str(u) for u in names], owner, x, kept, seg, states, len(model.tokens), prev, user)
+    markov = np.zeros((n, 2))  # filled per model: the features are row by row, so the judged rows suffice
+    x = feature_rows(np.column_stack([markov, signals]), length, visits, p.min_events)[kept]
+    names = [str(u) for u in names]
+    return _Cut(names, user, states, prev, starts, seg, n, kept, length[kept] < p.min_events, x)
+
+
+# The last window cut (``_cut``), with what it was cut for: the events object itself (held, so that its id is not
+# reused while cached), its columns, the vocabulary and the parameters. Do not mutate a window's columns after
+# passing them (as for ``codes.factorize``).
+_last_cut: list[tuple[EventSeries, tuple[Any, ...], _Cut]] = []
+
+
+def _window_cut(events: EventSeries, tokens: tuple[str, ...], p: ModelParams) -> _Cut:
+    columns = (events.users, events.tokens, events.ts_ms, events.session_ids)
+    key = (*map(id, columns), len(events.users), tokens, p)
+    if _last_cut and _last_cut[0][0] is events and _last_cut[0][1] == key:
+        return _last_cut[0][2]
+    cut = _cut(events, tokens, p)
+    _last_cut[:] = [(events, key, cut)]
+    return cut
+
+
+def forget_window() -> None:
+    """Drop the cached window cut (its arrays are the size of the window)."""
+    _last_cut.clear()
+
+
+def sessions_of(model: Model, events: EventSeries) -> Sessions:
+    """Every user's sessions as the consumer cuts them, with their features (those long enough to judge)."""
+    p = model.params
+    cut = _window_cut(events, model.tokens, p)
+    ub = model.microbits[cut.prev, cut.states]
+    total_bits = np.bincount(cut.seg, weights=ub, minlength=cut.n_sessions) / settings.MICROBITS_PER_BIT
+    peak = peak_running_mean(ub, cut.starts, p.min_events) / settings.MICROBITS_PER_BIT
+    x = cut.x.copy()
+    x[:, 0], x[:, 1] = peak[cut.kept], total_bits[cut.kept]
+    x[cut.short, :2] = np.nan
+    owner = cut.user[cut.starts][cut.kept]
+    return Sessions(cut.names, owner, x, cut.kept, cut.seg, cut.states, len(model.tokens), cut.prev, cut.user)
 
 
 @dataclass(frozen=True)
@@ -192,7 +240,7 @@ def worst_sessions(tables: TailTables, sess: Sessions) -> Worst:
     row = np.full(n_users, -1, dtype=np.int64)
     if len(sess.owner):
         bits = feature_bits(tables, sess.features)
-        total = tail_score(tables, sess.features)
+        total = score_groups(tables, group_max(tables, bits))  # ``tails.score``, from the bits at hand
         order = np.lexsort((total, sess.owner))
         last = order[np.r_[np.flatnonzero(np.diff(sess.owner[order])), len(order) - 1]]
         best[sess.owner[last]] = total[last]
@@ -287,6 +335,8 @@ def on_time(model: Model, events: EventSeries) -> EventBatch:
     late = np.zeros(len(order), dtype=bool)
     late[order] = late_events(ucode[order], np.asarray(events.ts_ms, dtype=np.int64)[order], model.params.gap_ms)
     keep = np.flatnonzero(~late)
+    if len(keep) == len(late):  # the usual window, nothing late: its columns as they are (their codes are cached)
+        return EventBatch(events.users, events.tokens, events.ts_ms, events.session_ids)
     rows = keep.tolist()
     return EventBatch(
         [events.users[i] for i in rows],

@@ -145,16 +145,15 @@ class Fit:
 def dp_means(prof: Profiles, space: Space, limit: float) -> Fit | None:
     """DP-means at ``limit`` (None: it needs more than ``MAX_FIT_GROUPS`` groups, the limit is too tight). Rounds
     stop when no profile changes group (at most ``ROUNDS``)."""
-    centroids = space.mean(prof, np.arange(prof.n))[None, :]
+    centroids, d = space.column(prof, -1)
     members: np.ndarray | None = None
-    for _ in range(ROUNDS):
-        d = space.divergence(prof, centroids)
+    for r in range(ROUNDS):
+        d = d if r == 0 else space.divergence(prof, centroids)
         nearest = d.min(axis=1)
         while nearest.max() > limit:  # the farthest profile opens a group
             if len(centroids) >= MAX_FIT_GROUPS:
                 return None
-            far = space.dense(prof, np.array([int(nearest.argmax())]))
-            column = space.divergence(prof, far)
+            far, column = space.column(prof, int(nearest.argmax()))
             centroids, d = np.vstack([centroids, far]), np.hstack([d, column])
             nearest = np.minimum(nearest, column[:, 0])
         assign = d.argmin(axis=1)
@@ -187,7 +186,7 @@ def _readable(fit: Fit | None, n: int) -> bool:
 
 def measure_limit(prof: Profiles, space: Space) -> float:
     """The tightest limit at which the groups hold all but ``OUTLIER_SHARE`` of the profiles (bisection)."""
-    to_mean = space.divergence(prof, space.mean(prof, np.arange(prof.n))[None, :])[:, 0]
+    to_mean = space.column(prof, -1)[1][:, 0]
     hi = max(float(np.quantile(to_mean, 1 - OUTLIER_SHARE)), 1e-6)
     for _ in range(SEARCH_STEPS):  # the quantile's single group is nearly always readable; widen if not
         if _readable(dp_means(prof, space, hi), prof.n):

@@ -85,6 +85,23 @@ class Space:
     smoothing: float
     # The last profiles' ``_EntryTerms``: fitting groups measures the same profiles against hundreds of centroids.
     _last: list[tuple[Profiles, _EntryTerms]] = field(default_factory=list, compare=False, repr=False)
+    # The last profiles' single-centroid columns (``column``): every DP-means of a limit search starts alike.
+    _columns: list[tuple[Profiles, dict[int, tuple[np.ndarray, np.ndarray]]]] = field(
+        default_factory=list, compare=False, repr=False
+    )
+
+    def column(self, prof: Profiles, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(1, V)`` centroid and ``(n, 1)`` divergence of every profile to it: the mean of all the profiles for
+        ``row = -1``, else the smoothed profile of ``row``. Kept per profiles: DP-means at each limit of the
+        bisection opens the same first groups, and the same arrays give the same bits."""
+        if not (self._columns and self._columns[0][0] is prof):
+            self._columns[:] = [(prof, {})]
+        memo = self._columns[0][1]
+        if row not in memo:
+            rows = np.arange(prof.n)
+            centre = self.mean(prof, rows)[None, :] if row < 0 else self.dense(prof, np.array([row]))
+            memo[row] = (centre, self.divergence(prof, centre))
+        return memo[row]
 
     def dense(self, prof: Profiles, rows: np.ndarray) -> np.ndarray:
         """The smoothed profiles of ``rows`` as dense distributions."""

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from clickguard.model.supervised import BlendFit, blend, predict_logit
-from clickguard.model.tails import TailTables, feature_bits
+from clickguard.model.tails import TailTables, feature_bits, group_max, score_groups
 from clickguard.model.tails import score as tail_score
 from clickguard.settings import MICROBITS_PER_BIT
 
@@ -71,15 +71,16 @@ class LiveDetector:
             )
 
     def score_rows(self, features: np.ndarray, llr_ubits: np.ndarray) -> np.ndarray:
-        unsupervised: np.ndarray = tail_score(self.tables, features)
         if self.blend is None:
+            unsupervised: np.ndarray = tail_score(self.tables, features)
             return unsupervised
-        logit = self._logit(features, llr_ubits)
+        bits = feature_bits(self.tables, features)  # read by both parts: looked up once
+        unsupervised = score_groups(self.tables, group_max(self.tables, bits))
+        logit = self._logit(features, llr_ubits, bits)
         return blend(unsupervised, logit, self.blend.weight, self.blend.scale)
 
-    def _logit(self, features: np.ndarray, llr_ubits: np.ndarray) -> np.ndarray:
-        """The forest's log-odds per row."""
-        bits = feature_bits(self.tables, features)
+    def _logit(self, features: np.ndarray, llr_ubits: np.ndarray, bits: np.ndarray) -> np.ndarray:
+        """The forest's log-odds per row (``bits``: the rows' ``feature_bits``)."""
         events = np.nan_to_num(features[:, self.events_col])  # NaN: a short session judged on its rhythm alone
         llr_total = np.asarray(llr_ubits, dtype=np.float64) / MICROBITS_PER_BIT
         x = np.column_stack([bits, np.log1p(events), llr_total, llr_total / np.maximum(events, 1.0)])
@@ -102,7 +103,7 @@ class LiveDetector:
         ]
         out.sort(key=lambda s: -s.bits)
         if self.blend is not None and self.blend.weight > 0:
-            logit = float(self._logit(row, np.array([llr_ubits]))[0])
+            logit = float(self._logit(row, np.array([llr_ubits]), bits[None, :])[0])
             # No typical value: the forest's log-odds over the users it learnt are not what a new user's look like.
             out.append(Signal(SUPERVISED, logit, None, 0.0))
         return out

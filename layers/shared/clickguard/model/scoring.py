@@ -348,7 +348,7 @@ class _Lanes:
     real: np.ndarray  # row is an input event, not a virtual prior
 
 
-def _sid_codes(sids: list[str | None]) -> tuple[np.ndarray, list[str]]:
+def _sid_codes(sids: Sequence[str | None]) -> tuple[np.ndarray, list[str]]:
     """``codes.factorize_optional`` (-1 where there is none), answered at once when no event has one (the usual)."""
     if sids.count(None) == len(sids):
         return np.full(len(sids), -1, dtype=np.int64), []
@@ -366,8 +366,11 @@ def _lanes(table: ScoringTable, events: EventSeries, prior: Mapping[str, Session
     # Stable sort on (user, real-after-virtual) keeps each user's events in arrival order behind its prior.
     real = np.concatenate([np.zeros(len(pv), np.int64), np.ones(n, np.int64)])
     order = np.argsort(all_user * 2 + real, kind="stable")
-    sid, sid_names = _sid_codes([st.session_id for st in known] + list(events.session_ids))
-    all_tokens = [st.last_token for st in known] + list(events.tokens)
+    # Without stored sessions (a window scored from scratch) the columns are used as they are: their codes are cached.
+    sid, sid_names = _sid_codes(
+        [st.session_id for st in known] + list(events.session_ids) if known else events.session_ids
+    )
+    all_tokens = [st.last_token for st in known] + list(events.tokens) if known else events.tokens
     tcode, distinct = factorize(all_tokens)
     tcode = tcode[order]
     return _Lanes(

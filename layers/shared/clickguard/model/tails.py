@@ -98,7 +98,14 @@ def fit_tails(
 ) -> TailTables:
     """Quantile tables of each feature (column) over the training rows; a feature with no value gets zeros and
     ``n_rows`` 0 (it then never scores)."""
-    x = np.asarray(features, dtype=np.float64)
+    return _fit(np.asarray(features, dtype=np.float64), directions, n_quantiles, groups)[0]
+
+
+def _fit(
+    x: np.ndarray, directions: Sequence[int], n_quantiles: int, groups: Sequence[Sequence[int]]
+) -> tuple[TailTables, np.ndarray]:
+    """``fit_tails`` and the group bits of its rows under the tables (the offsets read them; so does a robust
+    round's trimming, which would otherwise score the same rows again)."""
     if x.ndim != 2:
         raise ValueError("features must be a (rows, features) matrix")
     dirs = _check_directions(directions, x.shape[1])
@@ -112,14 +119,14 @@ def fit_tails(
         if len(col):
             table[j] = np.sort(np.quantile(col, grid).astype(np.float32))
     plain = TailTables(table, dirs, tuple(n_rows), parts)
-    return TailTables(table, dirs, tuple(n_rows), parts, _offsets(plain, x))
+    bits = group_bits(plain, x)  # offsets take no part in the group bits: these are also the fitted tables'
+    return TailTables(table, dirs, tuple(n_rows), parts, _offsets(plain, x, bits)), bits
 
 
-def _offsets(plain: TailTables, x: np.ndarray) -> tuple[float, ...]:
+def _offsets(plain: TailTables, x: np.ndarray, bits: np.ndarray) -> tuple[float, ...]:
     """Per group, its mean bits over the rows where it has a value (a row with every feature of the group NaN says
     nothing about the group's typical level). Summed in sorted order: the same rows in any order (the distributed
     trainer gathers them shard by shard) give the same offsets to the last bit."""
-    bits = group_bits(plain, x)
     out = []
     for k, group in enumerate(plain.feature_groups):
         has = ~np.isnan(x[:, list(group)]).all(axis=1)
@@ -140,8 +147,8 @@ def tail_probabilities(tables: TailTables, features: np.ndarray) -> np.ndarray:
         ok = ~np.isnan(col)
         if n == 0 or not ok.any():
             continue
-        q = tables.quantiles[j].astype(np.float64)
-        v = col[ok].astype(np.float32).astype(np.float64)  # compare at the table's precision
+        q = _padded(tables.quantiles[j])
+        v = col[ok].astype(np.float32).astype(q.dtype)  # compare at the table's precision
         p = _high(q, v, n_q) if direction > 0 else _low(q, v, n_q)
         if direction == 0:
             p = np.minimum(1.0, 2.0 * np.minimum(p, _high(q, v, n_q)))
@@ -149,15 +156,37 @@ def tail_probabilities(tables: TailTables, features: np.ndarray) -> np.ndarray:
     return out
 
 
+def _padded(q: np.ndarray) -> np.ndarray:
+    """A feature's quantiles, NaN-padded to a power of two longer than them (``_count``'s table): NaN compares
+    false, as a value beyond every one. float32 tables stay float32 (the values compared are float32 too)."""
+    width = 1 << len(q).bit_length()
+    out = np.full(width, np.nan, dtype=np.float32 if q.dtype == np.float32 else np.float64)
+    out[: len(q)] = q
+    return out
+
+
+def _count(q: np.ndarray, v: np.ndarray, side: str) -> np.ndarray:
+    """``np.searchsorted(q, v, side)`` on a ``_padded`` table, as a branchless binary search: a step per halving
+    is a vectorised gather and compare, about three times faster than searchsorted's unpredictable branches on
+    the hundreds of thousands of values scored per training window, and the same counts."""
+    below = np.less if side == "left" else np.less_equal
+    pos = np.zeros(len(v), dtype=np.intp)
+    step = len(q) // 2
+    while step:
+        pos += step * below(q[pos + (step - 1)], v)
+        step //= 2
+    return pos
+
+
 def _high(q: np.ndarray, v: np.ndarray, n_q: int) -> np.ndarray:
     """Share of quantiles >= v (only the side a direction reads is searched: the consumer scores every event)."""
-    out: np.ndarray = (n_q - np.searchsorted(q, v, side="left")) / n_q
+    out: np.ndarray = (n_q - _count(q, v, "left")) / n_q
     return out
 
 
 def _low(q: np.ndarray, v: np.ndarray, n_q: int) -> np.ndarray:
     """Share of quantiles <= v."""
-    out: np.ndarray = np.searchsorted(q, v, side="right") / n_q
+    out: np.ndarray = _count(q, v, "right") / n_q
     return out
 
 
@@ -169,7 +198,11 @@ def feature_bits(tables: TailTables, features: np.ndarray) -> np.ndarray:
 
 def group_bits(tables: TailTables, features: np.ndarray) -> np.ndarray:
     """Per row and group, the largest bits of the group's features."""
-    bits = feature_bits(tables, features)
+    return group_max(tables, feature_bits(tables, features))
+
+
+def group_max(tables: TailTables, bits: np.ndarray) -> np.ndarray:
+    """``group_bits`` from the rows' ``feature_bits``."""
     out = np.zeros((len(bits), len(tables.feature_groups)))
     for k, group in enumerate(tables.feature_groups):
         out[:, k] = bits[:, list(group)].max(axis=1)
@@ -185,7 +218,11 @@ def _beyond(bits: np.ndarray, offset: float) -> np.ndarray:
 def score(tables: TailTables, features: np.ndarray) -> np.ndarray:
     """The anomaly score per row: over the groups, the sum of each group's evidence beyond its offset (see the
     module; the plain sum of the groups' bits without offsets). Higher = more anomalous."""
-    g = group_bits(tables, features)
+    return score_groups(tables, group_bits(tables, features))
+
+
+def score_groups(tables: TailTables, g: np.ndarray) -> np.ndarray:
+    """``score`` from the rows' ``group_bits``."""
     total: np.ndarray = np.zeros(len(g))
     for k in range(g.shape[1]):  # group by group: a row's score never depends on the rows scored with it
         total = total + (_beyond(g[:, k], tables.offsets[k]) if tables.offsets else g[:, k])
@@ -205,11 +242,11 @@ def fit_robust(
     if not 0.0 <= trim < 1.0 or rounds < 0:
         raise ValueError("trim must be in [0, 1) and rounds >= 0")
     x = np.asarray(features, dtype=np.float64)
-    tables = fit_tails(x, directions, n_quantiles, groups)
+    tables, g = _fit(x, directions, n_quantiles, groups)
     for _ in range(rounds if trim > 0 and len(x) else 0):
-        s = score(tables, x)
+        s = score_groups(tables, g)
         x = x[s <= np.quantile(s, 1.0 - trim, method="higher")]
-        tables = fit_tails(x, directions, n_quantiles, groups)
+        tables, g = _fit(x, directions, n_quantiles, groups)
     return tables
 
 

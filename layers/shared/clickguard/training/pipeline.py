@@ -14,6 +14,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -67,9 +68,16 @@ class OrderedEvents:
     users: np.ndarray  # int64 user code
     ts_ms: np.ndarray  # int64
     sids: np.ndarray  # int64 session-id code, -1 where none
-    tokens: list[str]
+    token_codes: np.ndarray  # int64 code of each event's token into ``token_names``
+    token_names: list[str]  # may hold tokens no kept event has
     cap: CapReport  # what the per-user cap dropped
     late: int = 0  # events dropped as late (their session had closed), as the consumer skips them
+
+    @cached_property
+    def tokens(self) -> list[str]:
+        """Each event's token (built on demand: the single pass reads only the codes)."""
+        names = self.token_names
+        return [names[c] for c in self.token_codes.tolist()]
 
 
 @dataclass(frozen=True)
@@ -83,9 +91,9 @@ class Transitions:
 
 
 def token_counts(events: OrderedEvents) -> Counter[str]:
-    """How often each token occurs (the vocabulary's input), from the tokens' codes (``split_sessions`` reuses them)."""
-    codes, names = factorize(events.tokens)
-    return Counter(dict(zip(names, np.bincount(codes, minlength=len(names)).tolist(), strict=True)))
+    """How often each token of the kept events occurs (the vocabulary's input), from the tokens' codes."""
+    n = np.bincount(events.token_codes, minlength=len(events.token_names)).tolist()
+    return Counter({name: k for name, k in zip(events.token_names, n, strict=True) if k})
 
 
 def first_occurrences(cols: EventColumns) -> list[int] | None:
@@ -142,20 +150,20 @@ def order_and_cap(cols: EventColumns, max_user_share: float, gap_ms: int) -> Ord
     keep, report = cap_runs(users, max_user_share)
     if keep is not None:
         order, users = order[keep], users[keep]
-    picked = order.tolist()
+    tcode, tnames = factorize(cols.tokens)  # the window's column: cached for the stats and the detector
     return OrderedEvents(
         users=users,
         ts_ms=ts[order],
         sids=factorize_optional(cols.session_ids)[0][order],
-        tokens=[cols.tokens[i] for i in picked],
+        token_codes=tcode[order],
+        token_names=tnames,
         cap=report,
         late=int(late.sum()),
     )
 
 
 def split_sessions(events: OrderedEvents, index: dict[str, int], gap_ms: int) -> Transitions:
-    codes, names = factorize(events.tokens)
-    states = encode(names, index)[codes]
+    states = encode(events.token_names, index)[events.token_codes]
     starts = session_starts(events.users, events.ts_ms, events.sids, gap_ms)
     return Transitions(starts, previous_states(states, starts, START_INDEX), states, int(starts.sum()))
 
@@ -300,7 +308,7 @@ def robust_counts(model: Model, window: CleanWindow, events: OrderedEvents, move
     under ``model`` (``robust.TRIM_USERS`` of them)."""
     names, scores = robust.user_scores(model, window.cols)
     out = robust.most_anomalous(names, scores, robust.TRIM_USERS)
-    code = {u: i for i, u in enumerate(dict.fromkeys(window.cols.users))}
+    code = {u: i for i, u in enumerate(factorize(window.cols.users)[1])}  # ``events.users``' codes, cached
     left_out = np.zeros(len(code), dtype=bool)
     left_out[[code[u] for u in out]] = True
     keep = ~left_out[events.users]
@@ -321,13 +329,27 @@ def train(
 ) -> tuple[Model, TrainingSessions]:
     """``robust_rounds`` robust refits of the counts (``model.robust``; 0 = counts of every unblocked user)."""
     params.validate()
+    when = Window(window_start, window_end, created_at)
+    try:
+        return _train(cols, params, when, min_sessions, exclude_users, robust_rounds)
+    finally:
+        detector.forget_window()  # the window's cut, cached while the fits share it, is the window's size
+
+
+def _train(
+    cols: EventColumns,
+    params: ModelParams,
+    when: Window,
+    min_sessions: int,
+    exclude_users: Collection[str],
+    robust_rounds: int,
+) -> tuple[Model, TrainingSessions]:
     window = clean_window(cols, exclude_users)
     events = order_and_cap(window.cols, params.max_user_share, params.gap_ms)
     tokens = build_vocabulary(token_counts(events), params.max_states, params.min_token_count)
     moves = split_sessions(events, index_of(tokens), params.gap_ms)
     if moves.n_sessions < min_sessions:
         raise InsufficientData(f"{moves.n_sessions} sessions in the window, fewer than the minimum of {min_sessions}")
-    when = Window(window_start, window_end, created_at)
     counts = count_transitions(moves.prev, moves.states, len(tokens))
     model, sess = fit_markov(window, events, moves, tokens, counts, params, when)
     refit = RobustRefit(counts, 0, 0)

@@ -154,10 +154,7 @@ def _capped(p: Prepared, cap: int | None) -> OrderedEvents:
     keep = rank_within_runs(ev.users) < cap
     if keep.all():
         return ev
-    picked = np.flatnonzero(keep).tolist()
-    return replace(
-        ev, users=ev.users[keep], ts_ms=ev.ts_ms[keep], sids=ev.sids[keep], tokens=[ev.tokens[i] for i in picked]
-    )
+    return replace(ev, users=ev.users[keep], ts_ms=ev.ts_ms[keep], sids=ev.sids[keep], token_codes=ev.token_codes[keep])
 
 
 def window_pass(p: Prepared, request: dict[str, Any]) -> dict[str, Any]:
