@@ -32,9 +32,11 @@ node_modules/.installed: package.json package-lock.json
 
 setup: $(VENV)/.installed node_modules/.installed
 
-# Type-checked strictly (flags in pyproject.toml): the maths, the trainer, the consumer, the AWS adapters, the review
-# loop, the schema.
-MYPY_TARGETS := -p clickguard.model -p clickguard.training -p clickguard.consumer -p clickguard.store -p clickguard.review -p clickguard.decoding -p clickguard.network -p clickguard.api -m clickguard.events
+# Type-checked strictly (flags in pyproject.toml): everything shipped or run by the CLI; the package, the CDK app,
+# the Lambda handlers.
+MYPY_TARGETS := -p clickguard.model -p clickguard.training -p clickguard.consumer -p clickguard.store -p clickguard.review -p clickguard.decoding -p clickguard.network -p clickguard.api -m clickguard.events \
+	-p clickguard.cli -p clickguard.local -p clickguard.sim -p clickguard.report -m clickguard.settings -m clickguard.files \
+	-m clickguard.envconfig -m clickguard.alerts -m clickguard.gc_pause -p infra -p lambdas -p training
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

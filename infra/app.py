@@ -24,7 +24,8 @@ CDK_JSON = ROOT / "cdk.json"
 
 def cdk_json_context() -> dict[str, Any]:
     """The ``context`` block of cdk.json (feature flags), also for in-process synths (tests)."""
-    return json.loads(CDK_JSON.read_text()).get("context", {})
+    context: dict[str, Any] = json.loads(CDK_JSON.read_text()).get("context", {})
+    return context
 
 
 def build_app(

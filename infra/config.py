@@ -259,8 +259,8 @@ class StackConfig:
             local=r.flag("local", "CLICKGUARD_LOCAL"),
             stub_layer=r.flag("stub_layer", "CLICKGUARD_STUB_LAYER"),
             layer_dir=r.text("layer_dir", os.environ.get("CLICKGUARD_LAYER_DIR", "")) or None,
-            **{key: r.choice(key, DEFAULTS[key], allowed) for key, allowed in CHOICES.items()},
-            **{key: r.number(key, DEFAULTS[key], type(DEFAULTS[key]), *bounds) for key, bounds in RANGES.items()},
+            **_read_choices(r),
+            **_read_numbers(r),
         )
         _check(config)
         return config
@@ -371,6 +371,17 @@ def _read_schedule(r: _Reader) -> tuple[str, float]:
     return schedule, float(period)
 
 
+def _read_choices(r: _Reader) -> dict[str, Any]:
+    """The ``CHOICES`` fields by name, for ``StackConfig(**...)``. ``Any``: mypy checks a ``**dict`` against every
+    parameter, and no dict type says "these keys only", nor (``_read_numbers``) "each value of its own field's type"."""
+    return {key: r.choice(key, DEFAULTS[key], allowed) for key, allowed in CHOICES.items()}
+
+
+def _read_numbers(r: _Reader) -> dict[str, Any]:
+    """The ``RANGES`` fields by name, each of its default's type."""
+    return {key: r.number(key, DEFAULTS[key], type(DEFAULTS[key]), *bounds) for key, bounds in RANGES.items()}
+
+
 def _read_model_params(r: _Reader) -> dict[str, Any]:
     params = {key: r.number(key, default, kind, *MODEL_RANGES[key]) for key, (_, default, kind) in MODEL_KEYS.items()}
     if params["mean_bits_quantile"] >= 1 or params["total_bits_quantile"] >= 1:
@@ -410,7 +421,8 @@ def _read_mapping(r: _Reader) -> str | None:
 def _read_reserved(r: _Reader) -> int | None:
     if r.get("reserved_concurrency") in (None, "", "none"):
         return None
-    return r.number("reserved_concurrency", 0, int, *OTHER_RANGES["reserved_concurrency"])
+    reserved: int = r.number("reserved_concurrency", 0, int, *OTHER_RANGES["reserved_concurrency"])
+    return reserved
 
 
 def _check(config: StackConfig) -> None:

@@ -5,7 +5,7 @@ Every acknowledgement names one rule finding and says why it does not apply; tes
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
 from constructs import IConstruct
 
 
@@ -15,7 +15,10 @@ def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
 
 def logical_id(construct: IConstruct) -> str:
     """Logical id of an L2's resource, as cdk-nag spells it in finding ids (``<LogicalId.Arn>``)."""
-    return Stack.of(construct).get_logical_id(construct.node.default_child)
+    resource = construct.node.default_child
+    if not isinstance(resource, CfnElement):
+        raise TypeError(f"{construct.node.path} has no CloudFormation resource of its own: {resource!r}")
+    return Stack.of(construct).get_logical_id(resource)
 
 
 def acknowledge_prefix_scoped(policy: IConstruct, bucket: IConstruct, prefix: str, reason: str) -> None:

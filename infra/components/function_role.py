@@ -8,6 +8,8 @@ the KMS actions those imply and fails the synth if an action the code calls was 
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -54,7 +56,7 @@ class FunctionRole(Construct):
             "xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level scoping.",
         )
 
-    def allow(self, actions: list[str], resources: list[str], conditions: dict | None = None) -> None:
+    def allow(self, actions: list[str], resources: list[str], conditions: dict[str, Any] | None = None) -> None:
         unknown = sorted(set(actions) - self._allowed)
         if unknown:
             raise ValueError(

@@ -16,6 +16,8 @@ batch metadata for an operator, not flags.
 
 from __future__ import annotations
 
+from typing import TypedDict, Unpack
+
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
@@ -27,7 +29,24 @@ from infra.nag import acknowledge
 RETENTION = Duration.days(14)
 
 
-def _queue(scope: Construct, id: str, key: kms.IKey, **kwargs: object) -> sqs.Queue:
+class _Options(TypedDict, total=False):
+    """The sqs.Queue properties a queue sets beyond what ``_queue`` sets for every queue."""
+
+    visibility_timeout: Duration
+    dead_letter_queue: sqs.DeadLetterQueue
+
+
+class _QueueOptions(_Options, total=False):
+    """With the FIFO ones ``_fifo`` sets."""
+
+    queue_name: str
+    fifo: bool
+    content_based_deduplication: bool
+    deduplication_scope: sqs.DeduplicationScope
+    fifo_throughput_limit: sqs.FifoThroughputLimit
+
+
+def _queue(scope: Construct, id: str, key: kms.IKey, **kwargs: Unpack[_QueueOptions]) -> sqs.Queue:
     return sqs.Queue(
         scope,
         id,
@@ -41,7 +60,7 @@ def _queue(scope: Construct, id: str, key: kms.IKey, **kwargs: object) -> sqs.Qu
     )
 
 
-def _fifo(scope: Construct, id: str, key: kms.IKey, name: str, **kwargs: object) -> sqs.Queue:
+def _fifo(scope: Construct, id: str, key: kms.IKey, name: str, **kwargs: Unpack[_Options]) -> sqs.Queue:
     # An explicit name: a FIFO queue's name must end in .fifo, which moto's CloudFormation does not add to a
     # generated one, and CloudFormation's own generated FIFO names can pass SQS's 80-character limit.
     return _queue(

@@ -95,16 +95,16 @@ class Trainer(Construct):
             service=config.trainer_service,
         )
 
-        self.rule: events.Rule | None = None
-        if not scheduled:
-            return
-        self.rule = events.Rule(
+        self.rule = self._schedule(config, dead_letter_queue) if scheduled else None
+
+    def _schedule(self, config: StackConfig, dead_letter_queue: sqs.IQueue) -> events.Rule:
+        rule = events.Rule(
             self,
             "Schedule",
             description="clickguard: periodic training",
             schedule=events.Schedule.expression(config.training_schedule),
         )
-        self.rule.add_target(
+        rule.add_target(
             targets.LambdaFunction(
                 self.function,
                 retry_attempts=config.trainer_retry_attempts,
@@ -113,3 +113,4 @@ class Trainer(Construct):
                 dead_letter_queue=dead_letter_queue,
             )
         )
+        return rule

@@ -13,6 +13,7 @@ pool.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_cloudwatch as cw
@@ -183,7 +184,12 @@ class TrainingRun(Construct):
         )
 
     def _task(
-        self, id: str, function: lambda_.IFunction, payload: dict | None = None, **kw: object
+        self,
+        id: str,
+        function: lambda_.IFunction,
+        payload: dict[str, Any] | None = None,
+        *,
+        result_path: str | None = None,
     ) -> tasks.LambdaInvoke:
         task = tasks.LambdaInvoke(
             self,
@@ -191,7 +197,7 @@ class TrainingRun(Construct):
             lambda_function=function,
             payload=sfn.TaskInput.from_object(payload) if payload is not None else None,
             payload_response_only=True,
-            **kw,  # type: ignore[arg-type]
+            result_path=result_path,
         )
         # A function error (a lost connection, a throttled GET) is retried: every step is idempotent.
         task.add_retry(
@@ -200,25 +206,14 @@ class TrainingRun(Construct):
         return task
 
     def _build_state_machine(self, trainer: lambda_.IFunction) -> sfn.StateMachine:
-        config, (data_bucket, _) = self.config, self.buckets
+        config = self.config
         plan = self._task(
             "Plan", self.reduce, {"step": "plan", "time": sfn.JsonPath.string_at("$.time")}, result_path="$.plan"
         )
         one_pass = self._task(
             "TrainInOnePass", trainer, {"time": sfn.JsonPath.string_at("$.time")}, result_path="$.report"
         )
-        partitions = sfn.DistributedMap(
-            self,
-            "MapPartitions",
-            item_reader=sfn.S3JsonItemReader(bucket=data_bucket, key=sfn.JsonPath.string_at("$.plan.todo_key")),
-            item_batcher=sfn.ItemBatcher(
-                max_items_per_batch=config.training_map_batch, batch_input={"run.$": "$.plan.run"}
-            ),
-            max_concurrency=config.training_map_concurrency,
-            tolerated_failure_percentage=0,
-            result_path=sfn.JsonPath.DISCARD,
-        )
-        partitions.item_processor(self._task("MapBatch", self.map))
+        partitions = self._partition_map()
         start = self._task(
             "StartPasses",
             self.reduce,
@@ -235,20 +230,7 @@ class TrainingRun(Construct):
             },
             result_path="$.run",
         )
-        shards = sfn.DistributedMap(
-            self,
-            "PassOverShards",
-            items_path="$.run.shards",
-            item_selector={
-                "run": sfn.JsonPath.string_at("$.run.run"),
-                "pass": sfn.JsonPath.number_at("$.run.pass"),
-                "shard": sfn.JsonPath.number_at("$$.Map.Item.Value"),
-            },
-            max_concurrency=config.training_map_concurrency,
-            tolerated_failure_percentage=0,
-            result_path=sfn.JsonPath.DISCARD,
-        )
-        shards.item_processor(self._task("ShardPass", self.shard))
+        shards = self._shard_map()
         done = (
             sfn.Choice(self, "Trained?")
             .when(sfn.Condition.boolean_equals("$.run.done", True), sfn.Succeed(self, "Trained"))
@@ -280,6 +262,42 @@ class TrainingRun(Construct):
         self.key.grant_decrypt(machine)  # the ItemReader reads the plan's list from the encrypted data bucket
         self._acknowledge(machine, trainer)
         return machine
+
+    def _partition_map(self) -> sfn.DistributedMap:
+        """Each hour folder of the window that has no cached partial, mapped in batches (``training.partials``)."""
+        config, data_bucket = self.config, self.buckets[0]
+        partitions = sfn.DistributedMap(
+            self,
+            "MapPartitions",
+            item_reader=sfn.S3JsonItemReader(bucket=data_bucket, key=sfn.JsonPath.string_at("$.plan.todo_key")),
+            item_batcher=sfn.ItemBatcher(
+                max_items_per_batch=config.training_map_batch, batch_input={"run.$": "$.plan.run"}
+            ),
+            max_concurrency=config.training_map_concurrency,
+            tolerated_failure_percentage=0,
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        partitions.item_processor(self._task("MapBatch", self.map))
+        return partitions
+
+    def _shard_map(self) -> sfn.DistributedMap:
+        """One pass over every user shard (``training.shards``)."""
+        config = self.config
+        shards = sfn.DistributedMap(
+            self,
+            "PassOverShards",
+            items_path="$.run.shards",
+            item_selector={
+                "run": sfn.JsonPath.string_at("$.run.run"),
+                "pass": sfn.JsonPath.number_at("$.run.pass"),
+                "shard": sfn.JsonPath.number_at("$$.Map.Item.Value"),
+            },
+            max_concurrency=config.training_map_concurrency,
+            tolerated_failure_percentage=0,
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        shards.item_processor(self._task("ShardPass", self.shard))
+        return shards
 
     def _acknowledge(self, machine: sfn.StateMachine, trainer: lambda_.IFunction) -> None:
         """The wildcards CDK writes into the state machine's own grants, each for a reason."""

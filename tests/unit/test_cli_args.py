@@ -98,3 +98,11 @@ def test_produce_names_a_compressed_file_it_cannot_read(tmp_path, capsys, name, 
     f = tmp_path / name
     f.write_bytes(body)
     _fails(["produce", "--input", str(f), "--stream", "s"], capsys, f"--input {f}: cannot read it (")
+
+
+@pytest.mark.parametrize(("command", "spelling"), [("train", "--events"), ("score", "--input")])
+def test_train_and_score_take_the_event_file_under_either_name(command, spelling, tmp_path, capsys):
+    f = tmp_path / "foreign.csv"
+    f.write_text("visitorid,timestamp,event\n1,1433221332117,view\n")
+    rest = ["--out", str(tmp_path / "m")] if command == "train" else ["--model", str(tmp_path), "--out", "-"]
+    _fails([command, spelling, str(f), *rest], capsys, "no valid event in 1 line (", "or --field-mapping")

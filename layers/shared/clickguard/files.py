@@ -10,18 +10,24 @@ import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import zstandard
 
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
 _CHUNK = 1 << 16
 
+# What ``open_binary`` returns: a buffered binary file that can ``peek`` (gzip's is not a ``typing.IO``).
+BinaryFile = io.BufferedReader | gzip.GzipFile
 
-def open_binary(path: str | Path) -> IO[bytes]:
+
+def open_binary(path: str | Path) -> BinaryFile:
     """The file's bytes, inflated when it is gzip or zstd; a UTF-8 byte-order mark at its start (Windows tools and
     some exporters write one) is skipped, so the first line reads as the others do."""
     path = Path(path)
-    fh: IO[bytes]
+    fh: BinaryFile
     if path.suffix == ".gz":
         fh = gzip.open(path, "rb")  # noqa: SIM115 (the caller's)
     elif path.suffix == ".zst":
@@ -29,7 +35,7 @@ def open_binary(path: str | Path) -> IO[bytes]:
     else:
         fh = path.open("rb")
     try:
-        if fh.peek(len(codecs.BOM_UTF8))[: len(codecs.BOM_UTF8)] == codecs.BOM_UTF8:  # type: ignore[attr-defined]
+        if fh.peek(len(codecs.BOM_UTF8))[: len(codecs.BOM_UTF8)] == codecs.BOM_UTF8:
             fh.read(len(codecs.BOM_UTF8))
     except BaseException:  # not gzip after all, truncated...: closed here, raised to the caller
         fh.close()
@@ -50,7 +56,7 @@ class _ZstdFile(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+    def readinto(self, buffer: WriteableBuffer) -> int:
         while not self._pending:
             chunk = self._raw.read(_CHUNK)
             if not chunk:
@@ -58,8 +64,9 @@ class _ZstdFile(io.RawIOBase):
                     raise EOFError("the file ends inside a zstd frame")
                 return 0
             self._pending = self._inflate(chunk)
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
+        view = memoryview(buffer)  # io passes one already
+        n = min(len(view), len(self._pending))
+        view[:n] = self._pending[:n]
         self._pending = self._pending[n:]
         return n
 
@@ -85,7 +92,7 @@ def is_csv(path: str | Path) -> bool:
     return Path(path).name.lower().endswith((".csv", ".csv.gz", ".csv.zst"))
 
 
-def event_lines(fh: IO[bytes], path: str | Path) -> Iterator[bytes]:
+def event_lines(fh: BinaryFile | IO[bytes], path: str | Path) -> Iterator[bytes]:
     """The file's events as lines for the decoder: an NDJSON file's own lines; a CSV file's rows (``is_csv``), each
     as the JSON object of its non-empty cells under the header's names, which the decoder then reads as any flat
     JSON event (the canonical names, their aliases, or a field mapping). A cell's text stays text: the decoder reads

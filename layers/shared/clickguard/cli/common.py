@@ -6,7 +6,7 @@ import argparse
 import csv
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from clickguard import settings
 from clickguard.decoding import DecodeConfig, Decoder
@@ -30,7 +30,7 @@ def fail_unreadable(option: str, path: object, exc: BaseException) -> NoReturn:
     fail(f"{option} {path}: cannot read it ({type(exc).__name__}: {getattr(exc, 'strerror', None) or exc})")
 
 
-def s3_client(endpoint_url: str | None = None, region: str | None = None):
+def s3_client(endpoint_url: str | None = None, region: str | None = None) -> Any:
     import boto3
 
     return boto3.client("s3", endpoint_url=endpoint_url, region_name=region)
@@ -117,7 +117,8 @@ def read_events(
         hint = "; events need user_id, event_type and timestamp" if mapping is None else ""
         hint += ", or --field-mapping" if hint and takes_mapping else ""
         where, rejected = ", ".join(map(str, paths)), dict(cols.rejected) or "none"
-        fail(f"{option} {where}: no valid event in {cols.lines} lines (rejected: {rejected}{hint})")
+        lines = f"{cols.lines} line{'' if cols.lines == 1 else 's'}"
+        fail(f"{option} {where}: no valid event in {lines} (rejected: {rejected}{hint})")
     return cols
 
 

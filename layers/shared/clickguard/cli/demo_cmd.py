@@ -7,12 +7,16 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
 from clickguard.cli import producer_formats
 from clickguard.cli.common import fail, positive_int
 
+if TYPE_CHECKING:
+    from clickguard.local.demo import DemoResult
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("demo", help="run the whole system locally on simulated or your own events")
     p.add_argument("--out", default="demo-out", help="directory for report.html, flags and the assembly")
     p.add_argument("--users", type=positive_int, default=2000, help="simulated ordinary users (default 2000)")
@@ -72,7 +76,7 @@ def _check(args: argparse.Namespace) -> None:
         fail(f"--blocked-share {args.blocked_share}: must be between 0 and 1")
 
 
-def _signals(flag: dict, n: int = 3) -> str:
+def _signals(flag: dict[str, Any], n: int = 3) -> str:
     """The flag's strongest signals in one line, e.g. ``fail_share 0.5 (0), 6.6 b``."""
     parts = []
     for g in flag.get("signals", [])[:n]:
@@ -82,9 +86,9 @@ def _signals(flag: dict, n: int = 3) -> str:
     return "; ".join(parts)
 
 
-def print_summary(result, out=sys.stdout) -> None:
+def print_summary(result: DemoResult, out: TextIO = sys.stdout) -> None:
     w = out.write
-    first_flag: dict[str, dict] = {}
+    first_flag: dict[str, dict[str, Any]] = {}
     for f in result.flags:
         first_flag.setdefault(f["user_key"], f)
     w(f"\n{len(result.flags)} flags for {len(first_flag)} users; the first 20 users, each with its first flag:\n")

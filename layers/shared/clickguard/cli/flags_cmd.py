@@ -12,7 +12,7 @@ from clickguard.store.flag_reader import FlagMessage, delete, receive
 COLUMNS = ("flagged_at", "user", "reasons", "mean_bits", "total_bits", "events", "most surprising")
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("flags", help="read pre-block flags from the flag queue")
     p.add_argument("--queue-url", help="flag queue URL (overrides the stack's output)")
     target.add_target_arguments(p, need="--queue-url")

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from clickguard.cli.common import eprint, fail
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("local", help="run the stack on the embedded AWS emulator (no AWS account needed)")
     p.add_argument("action", choices=["up"])
     p.add_argument("--port", type=int, default=0, help="emulator port on 127.0.0.1 (default: a free one)")
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         state = rt.write_state_file()
         h = rt.handles
         print(f"endpoint   {rt.emulator.endpoint_url}")
-        print(f"stack      {rt.stack.name}")
+        print(f"stack      {rt.stack_name}")
         print(f"stream     {h.stream_name}")
         print(f"flag queue {h.flag_queue_url}")
         print(f"buckets    data={h.data_bucket} models={h.model_bucket}")

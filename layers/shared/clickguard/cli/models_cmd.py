@@ -14,7 +14,7 @@ from clickguard.cli.common import fail, open_store
 from clickguard.model import artifact
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("models", help="list, inspect or roll back published models")
     p.add_argument("action", choices=["list", "show", "rollback"])
     p.add_argument("--store", required=True, help="directory or s3://BUCKET holding models/")

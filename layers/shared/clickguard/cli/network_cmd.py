@@ -33,7 +33,7 @@ CHUNK_EVENTS = 100_000
 MAX_EXAMPLES = 5  # malformed lines quoted on standard error (file and line number, with the reason)
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "network",
         help="flag purchases far above the buyer's social network in batch/stream log files (seed 003)",

@@ -25,7 +25,7 @@ CSV_REQUIRED = ("user_id", "event_type", "timestamp")
 CSV_OPTIONAL = ("outcome", "session_id", "event_id")
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("produce", help="put events on the stream (PutRecords, 500 a call, failed records retried)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--input", "-i", help="NDJSON or CSV file of events (.gz or .zst too)")
@@ -56,7 +56,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def entries_from_ndjson(path: Path, source: UserKeySource, strict: bool, rejected: Counter) -> Iterator[dict]:
+def entries_from_ndjson(
+    path: Path, source: UserKeySource, strict: bool, rejected: Counter[str]
+) -> Iterator[dict[str, Any]]:
     with open_binary(path) as fh:
         for n, line in enumerate(fh, 1):
             line = line.strip()
@@ -72,7 +74,7 @@ def entries_from_ndjson(path: Path, source: UserKeySource, strict: bool, rejecte
             yield {"Data": line, "PartitionKey": ev.user_key}
 
 
-def entries_from_csv(path: Path, strict: bool, rejected: Counter) -> Iterator[dict]:
+def entries_from_csv(path: Path, strict: bool, rejected: Counter[str]) -> Iterator[dict[str, Any]]:
     with io.TextIOWrapper(open_binary(path), encoding="utf-8", newline="") as fh:  # .csv, .csv.gz, .csv.zst
         rows = csv.DictReader(fh)
         missing = [c for c in CSV_REQUIRED if c not in (rows.fieldnames or [])]
@@ -91,7 +93,7 @@ def entries_from_csv(path: Path, strict: bool, rejected: Counter) -> Iterator[di
             yield {"Data": json.dumps(obj, separators=(",", ":")).encode(), "PartitionKey": ev.user_key}
 
 
-def entries_from_simulation(day: int, users: int, seed: int) -> list[dict]:
+def entries_from_simulation(day: int, users: int, seed: int) -> list[dict[str, Any]]:
     from clickguard.sim import Population, SimConfig, simulate_day
     from clickguard.sim.output import ndjson_lines
 
@@ -133,24 +135,7 @@ def run(args: argparse.Namespace) -> int:
     if not tgt.stream_name:
         fail("no stream: give --stream NAME, --stack NAME or --local")
     rejected: Counter[str] = Counter()
-    if args.simulate:
-        entries = entries_from_simulation(args.day, args.users, args.seed)
-        source_name = f"simulation day {args.day} (users={args.users}, seed={args.seed})"
-    else:
-        path = Path(args.input)
-        if not path.is_file():
-            fail(f"--input {args.input}: no such file")
-        fmt = args.input_format or ("csv" if is_csv(path) else "ndjson")
-        gen = (
-            entries_from_csv(path, args.strict, rejected)
-            if fmt == "csv"
-            else entries_from_ndjson(path, UserKeySource(args.user_key), args.strict, rejected)
-        )
-        try:
-            entries = list(gen)  # read first: the progress bar needs a total, and bad input fails before any put
-        except (OSError, EOFError, UnicodeDecodeError) as exc:
-            fail_unreadable("--input", path, exc)
-        source_name = str(path)
+    entries, source_name = read_entries(args, rejected)
     if not entries:
         fail(f"no valid events in {source_name} (rejected: {dict(rejected) or 'none'})")
     events_in = len(entries)
@@ -160,11 +145,10 @@ def run(args: argparse.Namespace) -> int:
         entries = producer_formats.encode(args.format, events, args.per_record)
     enabled = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty() and len(entries) > 5000)
     progress = Progress(len(entries), enabled)
-    client = tgt.client("kinesis")
     started = time.monotonic()
     try:
         stats = produce(
-            client,
+            tgt.client("kinesis"),
             tgt.stream_name,
             entries,
             rate=args.rate,
@@ -177,22 +161,40 @@ def run(args: argparse.Namespace) -> int:
         fail(f"stream {tgt.stream_name}: {type(exc).__name__}: {exc}")
     progress(stats, final=True)
     seconds = time.monotonic() - started
-    print(
-        json.dumps(
-            {
-                "stream": tgt.stream_name,
-                "source": source_name,
-                "format": args.format,
-                "events": events_in,
-                "records": stats.records,
-                "calls": stats.calls,
-                "retried_records": stats.retried_records,
-                "error_codes": stats.error_codes,
-                "rejected": dict(rejected),
-                "seconds": round(seconds, 3),
-                "records_per_second": round(stats.records / seconds, 1) if seconds else None,
-            },
-            indent=2,
-        )
-    )
+    summary = {"stream": tgt.stream_name, "source": source_name, "format": args.format, "events": events_in}
+    print(json.dumps({**summary, **_put_stats(stats, seconds, rejected)}, indent=2))
     return 0
+
+
+def read_entries(args: argparse.Namespace, rejected: Counter[str]) -> tuple[list[dict[str, Any]], str]:
+    """The canonical entries to put (simulated or read from ``--input``) and a name for where they came from; the
+    invalid lines of a file are counted in ``rejected``."""
+    if args.simulate:
+        return entries_from_simulation(args.day, args.users, args.seed), (
+            f"simulation day {args.day} (users={args.users}, seed={args.seed})"
+        )
+    path = Path(args.input)
+    if not path.is_file():
+        fail(f"--input {args.input}: no such file")
+    fmt = args.input_format or ("csv" if is_csv(path) else "ndjson")
+    gen = (
+        entries_from_csv(path, args.strict, rejected)
+        if fmt == "csv"
+        else entries_from_ndjson(path, UserKeySource(args.user_key), args.strict, rejected)
+    )
+    try:
+        return list(gen), str(path)  # read first: the progress bar needs a total, and bad input fails before any put
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        fail_unreadable("--input", path, exc)
+
+
+def _put_stats(stats: PutStats, seconds: float, rejected: Counter[str]) -> dict[str, Any]:
+    return {
+        "records": stats.records,
+        "calls": stats.calls,
+        "retried_records": stats.retried_records,
+        "error_codes": stats.error_codes,
+        "rejected": dict(rejected),
+        "seconds": round(seconds, 3),
+        "records_per_second": round(stats.records / seconds, 1) if seconds else None,
+    }

@@ -22,7 +22,7 @@ from clickguard.sim.quality import columns_of, evaluate_columns, sample_block_li
 from clickguard.training.pipeline import InsufficientData
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("report", help="offline quality evaluation (train day 1, score day 2) + report.html")
     p.add_argument("--day1", help="training events (NDJSON); default: simulate")
     p.add_argument("--day2", help="events to score (NDJSON); needs --labels")

@@ -40,7 +40,7 @@ SKIP, QUIT = "skip", "quit"
 PROMPT = "[b]lock / [a]llow / [s]kip / [q]uit? "
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("review", help="review open flags: decide block or allow, with a reason")
     p.add_argument("action", nargs="?", choices=ACTIONS, help="list | decide | stats (default: interactive)")
     p.add_argument("--queue-url", help="flag queue URL (overrides the stack's output; a dead-letter queue works too)")

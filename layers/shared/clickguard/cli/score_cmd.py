@@ -19,10 +19,16 @@ from clickguard.training.dataset import EventColumns
 from clickguard.training.pipeline import deduplicate
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("score", help="score every user of an event file with a published model, as CSV")
     p.add_argument(
-        "--events", type=Path, required=True, help="NDJSON or CSV events (.gz or .zst too), in the order they happened"
+        "--events",
+        "--input",
+        "-i",
+        dest="events",
+        type=Path,
+        required=True,
+        help="NDJSON or CSV events (.gz or .zst too), in the order they happened (--input: the same, as in train)",
     )
     p.add_argument("--field-mapping", type=field_mapping, help=FIELD_MAPPING_HELP)
     where = p.add_mutually_exclusive_group(required=True)

@@ -12,7 +12,7 @@ from clickguard.sim import Population, SimConfig, simulate_day
 from clickguard.sim.output import write_day
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("simulate", help="write simulated days of labelled marketplace clickstream")
     p.add_argument("--days", type=positive_int, default=2)
     p.add_argument("--users", type=positive_int, default=SimConfig.users, help="ordinary users in the population")

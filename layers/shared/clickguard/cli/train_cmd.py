@@ -8,6 +8,7 @@ import argparse
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from clickguard import settings
 from clickguard.cli.common import (
@@ -25,9 +26,16 @@ from clickguard.training.job import fit_and_publish
 from clickguard.training.pipeline import InsufficientData
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("train", help="train a model from NDJSON event files and publish it to a directory or S3")
-    p.add_argument("--input", "-i", action="append", help="NDJSON or CSV file (.gz or .zst too); repeatable")
+    p.add_argument(
+        "--input",
+        "--events",
+        "-i",
+        dest="input",
+        action="append",
+        help="NDJSON or CSV file (.gz or .zst too); repeatable (--events: the same, as score spells it)",
+    )
     p.add_argument("--out", "-o", help="directory or s3://BUCKET to publish the model to (with --input)")
     p.add_argument("--stack", help="invoke this deployed stack's trainer now (its archive window)")
     p.add_argument("--local", action="store_true", help="train on the running local stack's archive now")
@@ -197,7 +205,7 @@ def run_on_stack(args: argparse.Namespace) -> int:
         fail(f"the local training run's environment is invalid: {exc}")
     s3 = target.client("s3")
 
-    def single_pass(when: datetime) -> dict:
+    def single_pass(when: datetime) -> dict[str, Any]:
         return run_training(s3_trainer_ports(s3, config), config, when).as_dict()
 
     report = play_training_run(s3, env, single_pass, datetime.now(UTC))

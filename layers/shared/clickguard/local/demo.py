@@ -126,7 +126,9 @@ def _decision(kind: str) -> str:
     return _BLOCK_STATUS.get(kind, "blocked") if is_abnormal(kind) else "cleared"
 
 
-def _flagged_quality(flags: Sequence[dict[str, Any]], truth: dict[str, str]):
+def _flagged_quality(
+    flags: Sequence[dict[str, Any]], truth: dict[str, str]
+) -> tuple[dict[str, dict[str, int]], float, float]:
     per_type, tp, fp, fn = quality.tally({f["user_key"] for f in flags}, truth)
     rows = {kind: {"flagged": c.flagged, "total": c.total} for kind, c in per_type.items()}
     return rows, quality.precision(tp, fp), quality.recall(tp, fn)
@@ -153,6 +155,8 @@ class _Run:
     purchase_flags: list[dict[str, Any]] = field(default_factory=list)  # read off the flag queue in ``_review``
 
     def __post_init__(self) -> None:
+        assert self.rt.esm is not None, "start() first"
+        self.esm = self.rt.esm
         self.h = self.rt.handles
         self.kinesis, self.s3, self.sqs = self.rt.client("kinesis"), self.rt.client("s3"), self.rt.client("sqs")
 
@@ -180,7 +184,7 @@ def run_demo(opts: DemoOptions, log: Log = print) -> DemoResult:
             day2_records=day2_records,
             seconds=seconds,
             throughput=throughput,
-            consumer_stats={k: v for k, v in vars(run.rt.esm.stats).items() if k != "lock"},
+            consumer_stats={k: v for k, v in vars(run.esm.stats).items() if k != "lock"},
             decision_days=(days := _decision_days(run)),
             review={**_decision_tally(days), **allow_loop},
             group_flags=group_flags,
@@ -251,7 +255,7 @@ def _start_stack(opts: DemoOptions, log: Log, seconds: dict[str, float]) -> _Run
     try:
         run = _Run(rt, log, seconds)
         seconds["stack_up"] = time.perf_counter() - t
-        log(f"  endpoint {rt.emulator.endpoint_url}, stack {rt.stack.name} ({seconds['stack_up']:.1f} s)")
+        log(f"  endpoint {rt.emulator.endpoint_url}, stack {rt.stack_name} ({seconds['stack_up']:.1f} s)")
         rt.start_polling(interval_s=0.1)
     except BaseException:
         rt.stop()
@@ -298,7 +302,7 @@ def _train(run: _Run, opts: DemoOptions, traffic: Traffic) -> tuple[Any, dict[st
 
 def _stream_day2(run: _Run, traffic: Traffic) -> tuple[int, dict[str, float]]:
     t = time.perf_counter()
-    stats = run.rt.esm.stats
+    stats = run.esm.stats
     before = stats.records_delivered
     produced = produce(run.kinesis, run.h.stream_name, _entries(traffic.day2_lines, traffic.producer_format))
     t_produced = time.perf_counter() - t
@@ -486,7 +490,9 @@ def _score_users(
     return by_type, quality.precision_recall_curve(labels, values), quality.average_precision(labels, values)
 
 
-def _write_report(opts: DemoOptions, result: DemoResult, model: Any, day2_lines: list, truth: dict[str, str]):
+def _write_report(
+    opts: DemoOptions, result: DemoResult, model: Any, day2_lines: list[bytes], truth: dict[str, str]
+) -> Path:
     from clickguard.report.data import ReportData, signal_values
     from clickguard.report.groups import behaviour_groups
     from clickguard.report.html import write

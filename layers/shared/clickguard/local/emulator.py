@@ -67,6 +67,7 @@ class Emulator:
     def stop(self) -> None:
         if self._server is not None:
             self._server.shutdown()
+            assert self._thread is not None  # started with the server
             self._thread.join(timeout=10)
             self._server = None
 

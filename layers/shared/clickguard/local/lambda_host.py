@@ -36,7 +36,8 @@ def load_handler(asset_dir: str, handler: str, env: dict[str, str], module_alias
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_alias] = module
     spec.loader.exec_module(module)
-    return getattr(module, func_name)
+    function: Callable[..., Any] = getattr(module, func_name)
+    return function
 
 
 class HandlerOutput:
@@ -72,7 +73,7 @@ class HandlerOutput:
 
     def install(self) -> HandlerOutput:
         self._original = sys.stdout
-        sys.stdout = self  # type: ignore[assignment]
+        sys.stdout = self
         return self
 
     def uninstall(self) -> None:

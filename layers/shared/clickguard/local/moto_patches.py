@@ -9,22 +9,25 @@ the same, including ``MillisBehindLatest``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from moto.kinesis.models import Record, Shard
 
 _applied = False
 
 
-def _get_max_sequence_number(self: Any) -> int:
+def _get_max_sequence_number(self: Shard) -> int:
     return next(reversed(self.records)) if self.records else 0
 
 
-def _get_records(self: Any, last_sequence_id: str, limit: int | None) -> tuple[list[Any], int, int]:
+def _get_records(self: Shard, last_sequence_id: str, limit: int | None) -> tuple[list[Record], int, int]:
     last = int(last_sequence_id)
     if not self.records:
         return [], last, 0
     newest = next(reversed(self.records))
     oldest = next(iter(self.records))
-    results = []
+    results: list[Record] = []
     seq = max(last + 1, oldest)
     while seq <= newest and (limit is None or len(results) < limit):
         record = self.records.get(seq)
@@ -42,6 +45,7 @@ def apply() -> None:
         return
     from moto.kinesis.models import Shard
 
-    Shard.get_max_sequence_number = _get_max_sequence_number
-    Shard.get_records = _get_records
+    # Replacing the methods is the point of this module (mypy forbids assigning to a method).
+    Shard.get_max_sequence_number = _get_max_sequence_number  # type: ignore[method-assign]
+    Shard.get_records = _get_records  # type: ignore[method-assign]
     _applied = True

@@ -209,6 +209,11 @@ class LocalRuntime:
         )
 
     @property
+    def stack_name(self) -> str:
+        assert self.stack is not None, "start() first"
+        return self.stack.name
+
+    @property
     def score_url(self) -> str:
         """Where the local stack serves ``POST /score`` (the deployed stack's function URL)."""
         assert self.score_server is not None, "start() first"

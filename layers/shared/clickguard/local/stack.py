@@ -47,7 +47,7 @@ class DeployedStack:
     def _mapping_from(self, source_type: str) -> dict[str, Any]:
         """Properties of the one event source mapping whose source is a resource of ``source_type``."""
         resources = self.template["Resources"]
-        mappings = [
+        mappings: list[dict[str, Any]] = [
             m["Properties"]
             for m in self.resources_of_type("AWS::Lambda::EventSourceMapping").values()
             if resources.get(_getatt_target(m["Properties"].get("EventSourceArn")), {}).get("Type") == source_type

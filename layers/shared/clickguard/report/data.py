@@ -42,7 +42,7 @@ def from_quality(
     q: Any,
     title: str = "clickguard offline evaluation",
     *,
-    throughput: dict | None = None,
+    throughput: dict[str, float] | None = None,
     bucket_minutes: int = 60,
     top_n: int = 15,
 ) -> ReportData:

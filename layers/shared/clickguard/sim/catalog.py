@@ -256,7 +256,8 @@ def _matrix(edges: Edges, boost: dict[str, float] | None = None, extra: Edges | 
     m[empty, END_INDEX] = 1.0
     m[END_INDEX] = 0.0
     m[END_INDEX, END_INDEX] = 1.0
-    return m / m.sum(axis=1, keepdims=True)
+    rows: np.ndarray = m / m.sum(axis=1, keepdims=True)
+    return rows
 
 
 def base_matrices() -> dict[UserType, np.ndarray]:

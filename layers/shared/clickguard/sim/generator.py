@@ -41,7 +41,8 @@ class SimDay:
     def tokens(self) -> list[str]:
         """Model tokens (``event_type`` or ``event_type#fail``) per event."""
         names = np.asarray(STATES, dtype=object)
-        return names[self.states].tolist()
+        tokens: list[str] = names[self.states].tolist()
+        return tokens
 
 
 def _walk(rng: np.random.Generator, cum: np.ndarray, actor_of_session: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -64,7 +65,8 @@ def _walk(rng: np.random.Generator, cum: np.ndarray, actor_of_session: np.ndarra
 
 def _draw(rng: np.random.Generator, cum_rows: np.ndarray) -> np.ndarray:
     u = rng.random(len(cum_rows), dtype=np.float32)
-    return np.minimum((cum_rows < u[:, None]).sum(axis=1), N_STATES - 1)
+    states: np.ndarray = np.minimum((cum_rows < u[:, None]).sum(axis=1), N_STATES - 1)
+    return states
 
 
 def _profiles(actors: Actors) -> np.ndarray:

@@ -131,7 +131,8 @@ def _noisy(rng: np.random.Generator, base: np.ndarray, n: int, sigma: float, end
     m[:, :, END_INDEX] *= end_scale[:, None]
     m[:, END_INDEX, :] = 0.0
     m[:, END_INDEX, END_INDEX] = 1.0
-    return m / m.sum(axis=2, keepdims=True)
+    chains: np.ndarray = m / m.sum(axis=2, keepdims=True)
+    return chains
 
 
 def _odd(m: np.ndarray, eps: np.ndarray) -> np.ndarray:
@@ -274,7 +275,14 @@ class Population:
         return rng.random(count) < share
 
 
-def _pace_like_people(humanlike: np.ndarray, median: float, med: list, sig: list, tail: list, profiles: list) -> None:
+def _pace_like_people(
+    humanlike: np.ndarray,
+    median: float,
+    med: list[np.ndarray],
+    sig: list[np.ndarray],
+    tail: list[np.ndarray],
+    profiles: list[np.ndarray],
+) -> None:
     """Give the last two rows appended (a bot's abuse and cover rows) human timing where ``humanlike``."""
     human_profile, human_median, human_sigma, human_tail, _per_day = TIMING[UserType.BUYER]
     for k in (-2, -1):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -85,7 +86,7 @@ class Quality:
         scores = [o.score if math.isfinite(o.score) else floor for o in known]
         return average_precision([is_abnormal(o.user_type or "") for o in known], scores)
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         return {
             "model_version": self.model.version,
             "detector": detector_summary(self.model),
@@ -101,7 +102,7 @@ class Quality:
         }
 
 
-def detector_summary(model: Model) -> dict[str, float]:
+def detector_summary(model: Model) -> dict[str, float | str]:
     """What a person reading the demo's output or the report needs of the model's operating point."""
     fitted = detector.Detector.from_dict(model.detector) if model.detector else None
     if fitted is None:

@@ -32,4 +32,5 @@ def think_times(rng: np.random.Generator, median_s: np.ndarray, sigma: np.ndarra
     gaps = median_s * np.exp(sigma * rng.standard_normal(n))
     long = rng.random(n) < tail_p
     gaps[long] += 60.0 * (rng.pareto(1.3, int(long.sum())) + 1.0)
-    return np.maximum(gaps, 0.05)
+    floored: np.ndarray = np.maximum(gaps, 0.05)
+    return floored
