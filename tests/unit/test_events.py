@@ -401,6 +401,13 @@ def test_rejection_detail_is_ascii_and_holds_no_payload():
         ("/page/deadbeef", "/page/deadbeef"),
         ("/wiki/Main_Page", "/wiki/Main_Page"),
         ("/" + "1/" * 50, "/" + "*/" * 50),
+        # an HTTP request line (a web log's JSON, a clickstream generator's event) is the page, after a non-GET method
+        ("GET /product/123?ref=mail HTTP/1.1", "/product/*"),
+        ("POST /u/jane@example.com/login HTTP/2", "POST /u/*/login"),
+        ("GET https://shop.example/cart?session=abc HTTP/1.0", "https://shop.example/cart"),
+        ("DELETE /cart/items/7", "DELETE /cart/items/*"),
+        ("Add To Cart /x", "Add To Cart /x"),  # not a method: kept as it is
+        ("GET", "GET"),
     ],
 )
 def test_a_url_as_the_event_type_is_the_page_it_names(event_type, token):
@@ -412,7 +419,14 @@ def test_a_url_as_the_event_type_is_the_page_it_names(event_type, token):
 
 
 @pytest.mark.parametrize(
-    "event_type", ["/static/app.3f9a8c1d.js", "/img/60844.JPG", "/favicon.ico", "https://cdn.example/font.woff2"]
+    "event_type",
+    [
+        "/static/app.3f9a8c1d.js",
+        "/img/60844.JPG",
+        "/favicon.ico",
+        "https://cdn.example/font.woff2",
+        "GET /images/logo-small.png HTTP/1.1",
+    ],
 )
 def test_a_page_s_static_file_is_no_user_action(event_type):
     """A browser fetches a page's images, scripts, stylesheets and fonts with it: static_file, one event or many."""

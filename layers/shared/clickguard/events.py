@@ -576,10 +576,22 @@ def page_of(name: str) -> str:
       digits with 2 or more digits (random tokens). Slugs and words are kept. A fragment stays: single-page
       apps route by it (``/#/cart``).
 
+    An HTTP request line (``GET /product/123?ref=mail HTTP/1.1``, as a web log's JSON or a clickstream generator
+    names its event) is the page it requests, prefixed by its method when that is not GET (``request_action``).
     Anything else is returned as it is."""
-    if name[:1] != "/" and "://" not in name[:12]:
-        return name
+    if name[:1] != "/":
+        line = _REQUEST_LINE.fullmatch(name) if " " in name[:17] else None
+        if line is not None:
+            return request_action(*line.groups())
+        if "://" not in name[:12]:
+            return name
     return _templated(name.split("?", 1)[0])
+
+
+def request_action(method: str, target: str) -> str:
+    """The action of an HTTP request: its target's page (``page_of``), after its method unless that is GET."""
+    page = page_of(target)
+    return page if method == "GET" else f"{method} {page}"
 
 
 @functools.lru_cache(maxsize=8192)  # a site's paths repeat, whatever their queries: each is templated once
@@ -602,6 +614,7 @@ def _part(match: re.Match[str]) -> str:
 
 
 _PART = re.compile(r"[^.:]+")
+_REQUEST_LINE = re.compile(r"([A-Z][A-Z_-]{0,15}) ((?:/|[A-Za-z][A-Za-z0-9+.-]{0,15}://)\S*)(?: HTTP/\d(?:\.\d)?)?")
 _STATIC_FILE = re.compile(r"\.(?:css|js|mjs|map|png|jpe?g|gif|svg|ico|webp|avif|bmp|woff2?|ttf|otf|eot)(?:#.*)?$", re.I)
 _HAS_DIGIT = re.compile(r"[0-9]")
 _HEX_ID = re.compile(r"[0-9a-fA-F]{8,}|[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")

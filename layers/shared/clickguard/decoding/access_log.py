@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from clickguard.decoding.jsonfast import utf8
-from clickguard.events import Event, Reason, RejectedRecord, page_of, parse_timestamp, token_of, user_key_of
+from clickguard.events import Event, Reason, RejectedRecord, parse_timestamp, request_action, token_of, user_key_of
 
 BAD_REQUEST = "(bad request)"
 
@@ -84,5 +84,4 @@ def _action(request: str) -> str:
     parsed = _REQUEST.fullmatch(request)
     if parsed is None:
         return BAD_REQUEST
-    method, target = parsed.groups()
-    return page_of(target) if method == "GET" else f"{method} {page_of(target)}"
+    return request_action(*parsed.groups())
