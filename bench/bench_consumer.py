@@ -14,7 +14,7 @@ Same data, same process for every pair:
    is the emulator's own cost (moto's DynamoDB serializer), not the handler's.
 
 Run: ``python -m bench.bench_consumer`` (``--quick`` for a 1,000-record smoke run; ``--profile`` prints where the
-handler's CPU goes, new and returning users, instead of the figures).
+handler's CPU goes, new and returning users, instead of the figures; ``--steps`` the CPU of each step of the batch).
 """
 
 from __future__ import annotations
@@ -267,7 +267,6 @@ def handler_cpu(
     """Best-of-``repeat`` process CPU seconds of the handler on the last of ``events`` (the others run first, so
     with ``keep`` the last batch meets the states they wrote), and the recorded calls per batch. ``fast_json``
     False: the standard-library JSON path."""
-    from unittest import mock
 
     from moto import mock_aws
 
@@ -276,18 +275,26 @@ def handler_cpu(
         h = load_handler()
         h.MODEL.refresh_seconds = 10**9  # cached model: the steady state between re-checks
         h.CONFIG = replace(h.CONFIG, fast_json=fast_json)
-        runs = []
-        for _ in range(repeat):
-            fake = RecordingClient(keep)
-            h.SESSIONS.client = h.FLAGS.client = h.GROUPS.client = fake
-            with mock.patch.object(h.DEPS.rejected, "client", fake):
-                for event in events[:-1]:
-                    h.lambda_handler(event, Ctx())
-                t0 = time.process_time()
-                h.lambda_handler(events[-1], Ctx())
-                runs.append(time.process_time() - t0)
+        runs, fakes = zip(*(last_batch_cpu(h, events, keep) for _ in range(repeat)), strict=True)
         h.POOL.shutdown()
-    return min(runs), len(fake.calls) // len(events)
+    return min(runs), len(fakes[-1].calls) // len(events)
+
+
+def last_batch_cpu(h: Any, events: list[dict[str, Any]], keep: bool, before_last: Any = None) -> tuple[float, Any]:
+    """The handler module ``h`` runs ``events`` on fresh fakes; the process CPU seconds of the last, and the fake
+    (``before_last``: called just before it)."""
+    from unittest import mock
+
+    fake = RecordingClient(keep)
+    h.SESSIONS.client = h.FLAGS.client = h.GROUPS.client = fake
+    with mock.patch.object(h.DEPS.rejected, "client", fake):
+        for event in events[:-1]:
+            h.lambda_handler(event, Ctx())
+        if before_last is not None:
+            before_last()
+        t0 = time.process_time()
+        h.lambda_handler(events[-1], Ctx())
+        return time.process_time() - t0, fake
 
 
 def handler_profile(events: list[dict[str, Any]], model: Model, keep: bool, top: int = 25) -> str:
@@ -355,10 +362,62 @@ def bench_kpl(n: int, users: int, model: Model, repeat: int) -> dict[str, float]
     return out
 
 
+# The named steps of ``consumer.batch.run_batch``, each timed by ``step_cpu``.
+STEPS = (
+    "parse_all", "store_rejected", "read_states", "admit", "applied_columns", "score_batch", "find_flags",
+    "next_states", "run_campaign", "commit",
+)  # fmt: skip
+
+
+def step_cpu(events: list[dict[str, Any]], model: Model, keep: bool, repeat: int) -> dict[str, float]:
+    """Median CPU milliseconds of each step of ``run_batch`` on the last of ``events`` (fakes as in ``handler_cpu``),
+    and of the rest of the handler (``outside``: the Lambda event's decoding, logging, metrics, freeing the batch)."""
+    from unittest import mock
+
+    from moto import mock_aws
+
+    from clickguard.consumer import batch
+
+    spent: dict[str, float] = {}
+
+    def timed(name: str, fn: Any) -> Any:
+        def run(*args: Any, **kw: Any) -> Any:
+            t0 = time.process_time()
+            try:
+                return fn(*args, **kw)
+            finally:
+                spent[name] = spent.get(name, 0.0) + time.process_time() - t0
+
+        return run
+
+    runs: dict[str, list[float]] = {name: [] for name in (*STEPS, "outside", "total")}
+    with mock_aws(), mock.patch.multiple(batch, **{name: timed(name, getattr(batch, name)) for name in STEPS}):
+        aws_resources(model)
+        h = load_handler()
+        h.MODEL.refresh_seconds = 10**9
+        for _ in range(repeat):
+            total, _ = last_batch_cpu(h, events, keep, before_last=spent.clear)
+            for name in STEPS:
+                runs[name].append(spent.get(name, 0.0) * 1000)
+            runs["outside"].append((total - sum(spent.values())) * 1000)
+            runs["total"].append(total * 1000)
+        h.POOL.shutdown()
+    return {name: float(np.median(values)) for name, values in runs.items()}
+
+
+def print_steps(event: dict[str, Any], again: dict[str, Any], model: Model, repeat: int) -> None:
+    new = step_cpu([event, event], model, keep=False, repeat=repeat)
+    returning = step_cpu([event, again], model, keep=True, repeat=repeat)
+    print(f"CPU ms per batch of each step of run_batch, median of {repeat} batches: new users -> returning users")
+    for name in (*STEPS, "outside", "total"):
+        print(f"   {name:<16} {new[name]:7.1f} -> {returning[name]:7.1f}")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="1,000 records / 100 users instead of 10,000 / 1,000")
     ap.add_argument("--profile", action="store_true", help="cProfile the handler (new, then returning users) only")
+    ap.add_argument("--steps", action="store_true", help="CPU of each step of the batch (new, returning users) only")
     args = ap.parse_args(argv)
     n, users = (1_000, 100) if args.quick else (10_000, 1_000)
     for name, value in {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}.items():
@@ -370,6 +429,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.profile:
         for label, events, keep in (("new users", [event, event], False), ("returning users", [event, again], True)):
             print(f"== handler profile, {label} ==\n{handler_profile(events, model, keep)}")
+        return
+    if args.steps:
+        print_steps(event, again, model, repeat=3 if args.quick else 7)
         return
 
     # Handler CPU first: the emulator's runs leave its tables, queues and buckets in the process, which slows every
