@@ -105,4 +105,12 @@ def test_train_and_score_take_the_event_file_under_either_name(command, spelling
     f = tmp_path / "foreign.csv"
     f.write_text("visitorid,timestamp,event\n1,1433221332117,view\n")
     rest = ["--out", str(tmp_path / "m")] if command == "train" else ["--model", str(tmp_path), "--out", "-"]
-    _fails([command, spelling, str(f), *rest], capsys, "no valid event in 1 line (", "or --field-mapping")
+    fields = "its first event's fields: visitorid, timestamp, event)"  # the header, to write a mapping from
+    _fails([command, spelling, str(f), *rest], capsys, "no valid event in 1 line (", "or --field-mapping", fields)
+
+
+def test_no_valid_event_names_the_first_event_s_fields_never_a_value(tmp_path, capsys):
+    f = tmp_path / "foreign.ndjson"
+    f.write_text('{"ip": "203.0.113.7", "userid": 23, "jane@example.com": 1, "request": "GET / HTTP/1.1"}\n')
+    err = _fails(["train", "--input", str(f), "--out", str(tmp_path / "m")], capsys, "fields: ip, userid, request)")
+    assert "203.0.113.7" not in err and "jane@example.com" not in err

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+import re
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
+
+import msgspec
 
 from clickguard import settings
 from clickguard.decoding import DecodeConfig, Decoder
@@ -116,10 +119,31 @@ def read_events(
     if not len(cols):
         hint = "; events need user_id, event_type and timestamp" if mapping is None else ""
         hint += ", or --field-mapping" if hint and takes_mapping else ""
+        hint += first_fields(paths[0]) if takes_mapping else ""
         where, rejected = ", ".join(map(str, paths)), dict(cols.rejected) or "none"
         lines = f"{cols.lines} line{'' if cols.lines == 1 else 's'}"
         fail(f"{option} {where}: no valid event in {lines} (rejected: {rejected}{hint})")
     return cols
+
+
+_FIELD_NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_$.-]{0,40}")  # what a mapping path names (never an email or a value)
+_SHOWN_FIELDS = 16
+
+
+def first_fields(path: Path) -> str:
+    """``; its first event's fields: a, b, ...``: the top-level names of the file's first line (a CSV file's header),
+    to write a ``--field-mapping`` from; only names that look like field names, never their values."""
+    try:
+        with open_binary(path) as fh:
+            first = next((line for line in event_lines(fh, path) if line.strip()), b"")
+        obj = msgspec.json.decode(first)
+    except (OSError, EOFError, csv.Error, msgspec.DecodeError):
+        return ""
+    names = [k for k in obj if _FIELD_NAME.fullmatch(k)] if isinstance(obj, dict) else []
+    if not names:
+        return ""
+    more = f" and {len(names) - _SHOWN_FIELDS} more" if len(names) > _SHOWN_FIELDS else ""
+    return f"; its first event's fields: {', '.join(names[:_SHOWN_FIELDS])}{more}"
 
 
 def eprint(*args: object) -> None:
