@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -497,31 +498,16 @@ def _write_report(
     from clickguard.report.groups import behaviour_groups
     from clickguard.report.html import write
 
-    # Session scores per user type (the thesis's two bells): day 2 re-scored with the published model, read as the
-    # consumer read it (a producer format may change the events: an access log line's action is a page).
+    # Day 2 read as the consumer read it (a producer format may change the events: an access log line's action is a
+    # page).
     cols = EventColumns()
     cols.add_lines(entry["Data"] for entry in _entries(day2_lines, opts.producer_format))
     ts = np.asarray(cols.ts_ms, dtype=np.int64)
-    order = np.argsort(ts, kind="stable").tolist()
-    _, sessions, _ = quality.score_stream(
-        model,
-        [cols.users[i] for i in order],
-        [cols.tokens[i] for i in order],
-        ts[order],
-        [cols.session_ids[i] for i in order],
-    )
-    scores: dict[str, list[float]] = {}
-    for user, n, mean_bits, _total in sessions:
-        if n >= model.params.min_events:
-            scores.setdefault(truth.get(user, "all users"), []).append(mean_bits)
+    scores = _session_scores(model, cols, truth)
     user_scores, curve, ap = _score_users(model, cols, truth)
-    per_hour: dict[str, int] = {}
-    for f in result.flags:
-        hour = f["flagged_at"][11:13] + ":00"
-        per_hour[hour] = per_hour.get(hour, 0) + 1
+    per_hour = Counter(f["flagged_at"][11:13] + ":00" for f in result.flags)
     counts = model.counts.astype(float)
     probs = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
-    top = sorted(result.flags, key=lambda f: (-f["score"], f["flag_id"]))[:15]
     data = ReportData(
         title="clickguard demo: the stack on the embedded emulator",
         model_version=result.model_version,
@@ -530,17 +516,7 @@ def _write_report(
         probabilities=probs,
         session_scores=scores,
         flags_over_time=sorted(per_hour.items()),
-        top_flagged=[
-            {
-                "user": f["user_key"],
-                "user_type": truth.get(f["user_key"], "?"),
-                "score": f["score"],
-                "reasons": f["reasons"],
-                "signals": [(g["name"], g["value"], g["bits"]) for g in f["signals"] if g["name"] in f["reasons"]],
-                "top": [(t["from"], t["to"], round(t["bits"], 2)) for t in f["top_transitions"]],
-            }
-            for f in top
-        ],
+        top_flagged=_top_flagged(result.flags, truth),
         quality=(
             {"per_type": result.per_type, "precision": result.precision, "recall": result.recall}
             if result.precision is not None
@@ -560,3 +536,37 @@ def _write_report(
         ],
     )
     return write(data, opts.report_path or opts.out_dir / "report.html")
+
+
+def _session_scores(model: Any, cols: EventColumns, truth: dict[str, str]) -> dict[str, list[float]]:
+    """Each judged session's mean bits per user type (the thesis's two bells), the events scored as a stream."""
+    ts = np.asarray(cols.ts_ms, dtype=np.int64)
+    order = np.argsort(ts, kind="stable").tolist()
+    _, sessions, _ = quality.score_stream(
+        model,
+        [cols.users[i] for i in order],
+        [cols.tokens[i] for i in order],
+        ts[order],
+        [cols.session_ids[i] for i in order],
+    )
+    scores: dict[str, list[float]] = {}
+    for user, n, mean_bits, _total in sessions:
+        if n >= model.params.min_events:
+            scores.setdefault(truth.get(user, "all users"), []).append(mean_bits)
+    return scores
+
+
+def _top_flagged(flags: list[dict[str, Any]], truth: dict[str, str], n: int = 15) -> list[dict[str, Any]]:
+    """The report's table of the strongest flags: each with its reasons' signals and top transitions."""
+    top = sorted(flags, key=lambda f: (-f["score"], f["flag_id"]))[:n]
+    return [
+        {
+            "user": f["user_key"],
+            "user_type": truth.get(f["user_key"], "?"),
+            "score": f["score"],
+            "reasons": f["reasons"],
+            "signals": [(g["name"], g["value"], g["bits"]) for g in f["signals"] if g["name"] in f["reasons"]],
+            "top": [(t["from"], t["to"], round(t["bits"], 2)) for t in f["top_transitions"]],
+        }
+        for f in top
+    ]

@@ -63,6 +63,39 @@ def _unhook_moto_queue_mappings() -> None:
                 queue.lambda_event_source_mappings.clear()
 
 
+@dataclass(frozen=True)
+class _Functions:
+    """The deployed functions' names, from the stack's outputs."""
+
+    consumer: str
+    trainer: str
+    decisions: str
+    score: str
+    training_reduce: str
+
+    @classmethod
+    def of(cls, outputs: dict[str, str]) -> _Functions:
+        from infra import config as infra_config
+
+        return cls(
+            outputs[infra_config.OUTPUT_CONSUMER_FUNCTION],
+            outputs[infra_config.OUTPUT_TRAINER_FUNCTION],
+            outputs[infra_config.OUTPUT_DECISIONS_FUNCTION],
+            outputs[infra_config.OUTPUT_SCORE_API_FUNCTION],
+            outputs[infra_config.OUTPUT_TRAINING_REDUCE_FUNCTION],
+        )
+
+
+def _take_over_mappings(lam: Any, names: _Functions) -> None:
+    """moto would also invoke the functions through Docker on every single put_record or send_message; the local
+    event source mappings play the mappings instead, with the template's settings, so the emulator's go."""
+    for name in (names.consumer, names.decisions):
+        for mapping in lam.list_event_source_mappings(FunctionName=name)["EventSourceMappings"]:
+            lam.delete_event_source_mapping(UUID=mapping["UUID"])
+    _unhook_moto_stream_mappings()
+    _unhook_moto_queue_mappings()
+
+
 class LocalRuntime:
     def __init__(
         self, workdir: str | os.PathLike[str] | None = None, port: int = 0, context: dict[str, Any] | None = None
@@ -84,48 +117,51 @@ class LocalRuntime:
 
     # --- lifecycle ----------------------------------------------------------------------------------------------
     def start(self) -> LocalRuntime:
-        from infra import config as infra_config
-
         # The handlers run in this process and read their configuration from the environment, as at a cold start:
         # what the runtime sets there is undone by stop(), so nothing run after it here reaches a stopped emulator.
         self._environ = dict(os.environ)
         self.emulator.start()
         apply_env(self.emulator.process_env())
         self.stack = deploy(self.emulator, self.workdir, LOCAL_STAGE, self.context)
-        out = self.stack.outputs
         lam = self.client("lambda")
-        consumer_name = out[infra_config.OUTPUT_CONSUMER_FUNCTION]
-        trainer_name = out[infra_config.OUTPUT_TRAINER_FUNCTION]
-        decisions_name = out[infra_config.OUTPUT_DECISIONS_FUNCTION]
-        score_name = out[infra_config.OUTPUT_SCORE_API_FUNCTION]
-        # moto would also invoke the functions through Docker on every single put_record or send_message; the local
-        # event source mappings below play the mappings instead, with the template's settings, so the emulator's go.
-        for name in (consumer_name, decisions_name):
-            for mapping in lam.list_event_source_mappings(FunctionName=name)["EventSourceMappings"]:
-                lam.delete_event_source_mapping(UUID=mapping["UUID"])
-        _unhook_moto_stream_mappings()
-        _unhook_moto_queue_mappings()
-        env = {
-            **function_environment(lam, consumer_name),
-            **function_environment(lam, trainer_name),
-            **function_environment(lam, decisions_name),
-            **function_environment(lam, score_name),
-        }
+        names = _Functions.of(self.stack.outputs)
+        _take_over_mappings(lam, names)
+        env = self._handler_env(lam, names)
+        decisions = self._load_handlers(env)
+        self._play_mappings(lam, names, decisions)
+        self.score_server = self._serve_score_api(lam, names.score, env)
+        return self
+
+    def _handler_env(self, lam: Any, names: _Functions) -> dict[str, str]:
+        """The deployed functions' environment, pointed at the emulator (the training run's kept apart)."""
+        env: dict[str, str] = {}
+        for name in (names.consumer, names.trainer, names.decisions, names.score):
+            env.update(function_environment(lam, name))
         self.function_env = dict(env)
-        self._training_env = function_environment(lam, out[infra_config.OUTPUT_TRAINING_REDUCE_FUNCTION])
+        self._training_env = function_environment(lam, names.training_reduce)
         env.update(self.emulator.process_env())
         env["POWERTOOLS_TRACE_DISABLED"] = "1"
+        return env
+
+    def _load_handlers(self, env: dict[str, str]) -> Any:
+        """The consumer's and the trainer's handlers (kept) and the decisions handler (returned), imported as at a
+        cold start; whatever the modules print goes where CloudWatch Logs would collect it."""
         base = Path(self.workdir) if self.workdir else Path(tempfile.mkdtemp(prefix="clickguard-local-"))
         base.mkdir(parents=True, exist_ok=True)
         self.output = HandlerOutput(base / "lambda-output.ndjson").install()
-        # Imported as at a cold start; whatever the modules print goes where CloudWatch Logs would collect it.
-        self._consumer = self.output.wrap(load_handler)(
+        consumer = self.output.wrap(load_handler)(
             settings.CONSUMER_ASSET_DIR, settings.CONSUMER_HANDLER, env, "cg_local_consumer"
         )
-        self._trainer = load_handler(settings.TRAINER_ASSET_DIR, settings.TRAINER_HANDLER, env, "cg_local_trainer")
+        trainer = load_handler(settings.TRAINER_ASSET_DIR, settings.TRAINER_HANDLER, env, "cg_local_trainer")
         decisions = load_handler(settings.DECISIONS_ASSET_DIR, settings.DECISIONS_HANDLER, env, "cg_local_decisions")
-        self._consumer = self.output.wrap(self._consumer)
-        self._trainer = self.output.wrap(self._trainer)
+        self._consumer = self.output.wrap(consumer)
+        self._trainer = self.output.wrap(trainer)
+        return self.output.wrap(decisions)
+
+    def _play_mappings(self, lam: Any, names: _Functions, decisions: Any) -> None:
+        """What AWS runs around the functions: the stream's and the decision queue's event source mappings, with the
+        template's settings, and the archive's Firehose (its transformation decodes with the consumer's settings)."""
+        assert self.stack is not None
         h = self.handles
         self.esm = EventSourceMapping(
             self.client("kinesis"),
@@ -133,22 +169,19 @@ class LocalRuntime:
             h.stream_name,
             self._consumer,
             self.stack.esm_settings(),
-            function_name=consumer_name,
+            function_name=names.consumer,
         )
-        # The archive's transformation decodes as the consumer does: with the stack's decoding settings.
-        decoder = Decoder(decode_config_from_env(function_environment(lam, consumer_name)))
+        decoder = Decoder(decode_config_from_env(function_environment(lam, names.consumer)))
         self.archiver = Archiver(
             self.client("kinesis"), self.client("s3"), h.stream_name, h.data_bucket, decoder=decoder
         )
         self.decisions_esm = SqsEventSourceMapping(
             self.client("sqs"),
             h.decision_queue_url,
-            self.output.wrap(decisions),
+            decisions,
             self.stack.decisions_esm_settings(),
-            function_name=decisions_name,
+            function_name=names.decisions,
         )
-        self.score_server = self._serve_score_api(lam, score_name, env)
-        return self
 
     def stop(self) -> None:
         if self.esm is not None:

@@ -49,44 +49,59 @@ def _table(header: list[str], rows: list[list[object]]) -> str:
 
 
 def render(data: ReportData) -> str:
-    parts = [
+    """The report's page: each section in reading order."""
+    head = (
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(data.title)}</title>"
         f"<style>{_CSS}</style></head><body><h1>{escape(data.title)}</h1>"
-    ]
-    parts.append(
-        "<h2>Model</h2>" + _table(["model version", data.model_version], [[k, v] for k, v in data.thresholds.items()])
     )
-    if data.quality:
-        q = data.quality
-        rows: list[list[object]] = [
-            [t, c["flagged"], c["total"], c["flagged"] / c["total"] if c["total"] else 0.0]
-            for t, c in q.get("per_type", {}).items()
-        ]
-        parts.append(
-            "<h2 id='quality'>Quality against the ground truth</h2>"
-            + _table(["user type", "flagged", "total", "share flagged"], rows)
-            + _table(["precision", "recall"], [[float(q.get("precision", 0)), float(q.get("recall", 0))]])
-        )
-    if data.throughput:
-        parts.append(
-            "<h2>Throughput</h2>" + _table(["measure", "value"], [[k, float(v)] for k, v in data.throughput.items()])
-        )
+    model = "<h2>Model</h2>" + _table(
+        ["model version", data.model_version], [[k, v] for k, v in data.thresholds.items()]
+    )
+    flags = "<h2 id='flags'>Flags over time</h2>" + svg.bars(data.flags_over_time, "flags over time")
+    sections = [_quality(data), _throughput(data), _matrix(data), _session_scores(data), _user_scores(data)]
+    sections += [_signals(data), flags, _decisions(data), _groups(data), _top_flagged(data), _notes(data)]
+    return "".join([head, model, *sections, "</body></html>"])
+
+
+def _quality(data: ReportData) -> str:
+    if not data.quality:
+        return ""
+    q = data.quality
+    rows: list[list[object]] = [
+        [t, c["flagged"], c["total"], c["flagged"] / c["total"] if c["total"] else 0.0]
+        for t, c in q.get("per_type", {}).items()
+    ]
+    return (
+        "<h2 id='quality'>Quality against the ground truth</h2>"
+        + _table(["user type", "flagged", "total", "share flagged"], rows)
+        + _table(["precision", "recall"], [[float(q.get("precision", 0)), float(q.get("recall", 0))]])
+    )
+
+
+def _throughput(data: ReportData) -> str:
+    if not data.throughput:
+        return ""
+    return "<h2>Throughput</h2>" + _table(["measure", "value"], [[k, float(v)] for k, v in data.throughput.items()])
+
+
+def _matrix(data: ReportData) -> str:
     sub, labels = top_states(data)
-    parts.append(
+    return (
         f"<h2 id='matrix'>Transition matrix (top {len(labels)} states)</h2>"
         "<p>Row = from, column = to; darker = more probable (square-root scale).</p>" + svg.heatmap(sub, labels)
     )
-    parts.append(
+
+
+def _session_scores(data: ReportData) -> str:
+    return (
         "<h2 id='scores'>Mean bits per session, by user type</h2>"
         "<p>The thesis's two bells: ordinary sessions on the left, odd transitions to the right (one of detector "
         "v2's signals).</p>"
         + svg.histograms(data.session_scores, "mean bits per session by user type", "mean bits per transition")
     )
-    parts.append(_user_scores(data))
-    parts.append(_signals(data))
-    parts.append("<h2 id='flags'>Flags over time</h2>" + svg.bars(data.flags_over_time, "flags over time"))
-    parts.append(_decisions(data))
-    parts.append(_groups(data))
+
+
+def _top_flagged(data: ReportData) -> str:
     rows = []
     for f in data.top_flagged:
         top = "; ".join(f"{a} -> {b} ({bits:.1f} b)" for a, b, bits in (f.get("top") or [])[:3])
@@ -95,24 +110,17 @@ def render(data: ReportData) -> str:
             for name, value, bits in (f.get("signals") or [])[:3]
             if value is not None
         )
-        rows.append(
-            [
-                f["user"],
-                f.get("user_type") or "?",
-                float(f.get("score", 0)),
-                ",".join(f.get("reasons", [])),
-                strongest,
-                top,
-            ]
-        )
-    parts.append(
-        "<h2 id='top'>Top flagged users</h2>"
-        + _table(["user", "true type", "score", "reasons", "strongest signals", "three most surprising"], rows)
+        reasons = ",".join(f.get("reasons", []))
+        rows.append([f["user"], f.get("user_type") or "?", float(f.get("score", 0)), reasons, strongest, top])
+    return "<h2 id='top'>Top flagged users</h2>" + _table(
+        ["user", "true type", "score", "reasons", "strongest signals", "three most surprising"], rows
     )
-    if data.notes:
-        parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{escape(n)}</li>" for n in data.notes) + "</ul>")
-    parts.append("</body></html>")
-    return "".join(parts)
+
+
+def _notes(data: ReportData) -> str:
+    if not data.notes:
+        return ""
+    return "<h2>Notes</h2><ul>" + "".join(f"<li>{escape(n)}</li>" for n in data.notes) + "</ul>"
 
 
 def _decisions(data: ReportData) -> str:
