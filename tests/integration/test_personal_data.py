@@ -219,6 +219,12 @@ def log_batch(chunk: list[dict]) -> bytes:
     return gzip.compress(_json({**doc, "subscriptionFilters": ["clickguard"], "logEvents": log_events}))
 
 
+def logged_json(e: dict) -> bytes:
+    """An application's JSON log line as Docker's json-file driver and Fluent Bit's tail input ship it: the line, its
+    newline kept, as the string ``log`` beside the shipper's own fields."""
+    return _json({"log": json.dumps(canonical(e)) + "\n", "stream": "stdout", "time": "2025-11-21T04:40:00.123Z"})
+
+
 def ndjson(chunk: list[dict]) -> bytes:
     return b"".join(_json(canonical(e)) + b"\n" for e in chunk)
 
@@ -234,6 +240,7 @@ ONE_A_RECORD: dict[str, Callable[[dict], bytes]] = {
     "pinpoint": pinpoint,
     "agent_json": agent_json,
     "mixpanel": mixpanel,
+    "logged_json": logged_json,
 }
 PACKED: dict[str, Callable[[list[dict]], bytes]] = {
     "kpl": aggregate,

@@ -280,6 +280,27 @@ def test_access_log_lines_in_one_record_gzip_cloudwatch_and_fluent_bit():
     assert reason(no_logs, json.dumps({"log": COMBINED}).encode()) is Reason.MISSING_USER_KEY
 
 
+def test_a_json_line_an_application_logged_is_read_from_its_shipper_s_log_field():
+    """Docker's json-file driver and Fluent Bit's tail input ship the line as the string ``log`` (newline kept)."""
+    event = {"user_id": "u1", "event_type": "view_item", "timestamp": 1763700000000, "ip": "203.0.113.7"}
+    shipped = {"log": json.dumps(event) + "\n", "stream": "stdout", "time": "2025-11-21T04:40:00.123Z"}
+    got = D.decode(json.dumps(shipped).encode())
+    assert (got.user_key, got.token, got.ts_ms) == ("u1", "view_item", 1763700000000)
+    assert Decoder(DecodeConfig(fast_json=False)).decode(json.dumps(shipped).encode()) == got  # the reference agrees
+    mapped = Decoder(
+        DecodeConfig(mapping=FieldMapping.parse('{"user_key": "who", "event_type": "what", "time": "at"}'))
+    )
+    inner = {"who": "u2", "what": "search", "at": "2025-11-21T04:40:00Z"}
+    assert mapped.decode(json.dumps({"log": json.dumps(inner)}).encode()).user_key == "u2"  # the mapping reads it
+    # the logged line's own verdict; a line wrapped twice is not unwrapped again
+    assert reason(D, json.dumps({"log": json.dumps({"user_id": "u1", "timestamp": 1})}).encode()) is (
+        Reason.MISSING_EVENT_TYPE
+    )
+    assert reason(D, json.dumps({"log": "{not json"}).encode()) is Reason.NOT_JSON
+    assert reason(D, json.dumps({"log": json.dumps({"log": json.dumps(event)})}).encode()) is Reason.MISSING_USER_KEY
+    assert reason(D, b'{"log": "{\\"user_id\\": \\"\\ud800\\"}"}') is Reason.BAD_UNICODE
+
+
 @pytest.mark.parametrize("start", ["80.1.2.3", "hb-7.example", "Hj.example", "XG.example", "x^.example"])
 def test_text_that_starts_like_a_zlib_header_is_not_taken_for_zlib(start):
     """One text in 31 whose first byte is 8, H, X, h or x passes RFC 1950's header check (a client at 80.x.x.x);

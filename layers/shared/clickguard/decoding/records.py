@@ -256,17 +256,21 @@ class Decoder:
             raise RejectedRecord(Reason.RECORD_TOO_LARGE, f"{len(data)} bytes > cap of {self.max_bytes}")
         return self._object(self._value(data))
 
-    def _object(self, obj: Any) -> Event:
+    def _object(self, obj: Any, unwrap: bool = True) -> Event:
         if self.mapping is not None and isinstance(obj, dict) and self.mapping.applies(obj):
             return self.mapping.event(obj)
         try:
             return parse_object(obj, self.source)
         except RejectedRecord as exc:
-            if exc.reason is not Reason.MISSING_USER_KEY or Format.ACCESS_LOG not in self.formats:
+            if exc.reason is not Reason.MISSING_USER_KEY or not isinstance(obj, dict):
+                raise
+            line = obj.get("log")  # Fluent Bit's and Docker's wrapper of the line an application logged
+            if unwrap and isinstance(line, str) and line.lstrip()[:1] == "{":
+                return self._object(self._value(_utf8(line, "a JSON log line")), unwrap=False)
+            if Format.ACCESS_LOG not in self.formats:
                 raise
             if access_log.is_agent_json(obj):  # the Kinesis Agent's LOGTOJSON of an access log line
                 return access_log.parse_fields(obj)
-            line = obj.get("log") if isinstance(obj, dict) else None  # Fluent Bit's and Docker's wrapper
             if not (isinstance(line, str) and self._is_access_line(line)):
                 raise
             return self._access_text(line)
@@ -278,11 +282,7 @@ class Decoder:
     @staticmethod
     def _access_text(text: str) -> Event:
         """An access log line met as a JSON string (a log message, Fluent Bit's ``log``)."""
-        try:
-            data = text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise RejectedRecord(Reason.BAD_UNICODE, "an access log line has an unpaired surrogate") from None
-        return access_log.parse_line(data)
+        return access_log.parse_line(_utf8(text, "an access log line"))
 
     def _array(self, values: Any) -> list[Item]:
         if not values:  # nothing to score: rejected, as the reference rejects a top-level array
@@ -425,3 +425,11 @@ def decode_config_from_env(env: Mapping[str, str]) -> DecodeConfig:
         raise ConfigError(f"environment variable {settings.ENV_MAX_DECOMPRESSED_BYTES}={cap} must be <= {high}")
     source = user_key_source(env, settings.ENV_USER_KEY_SOURCE)
     return DecodeConfig(formats, source, mapping, cap)
+
+
+def _utf8(text: str, what: str) -> bytes:
+    """A record's text met as a JSON string, as bytes to decode again; ``bad_unicode`` for an unpaired surrogate."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RejectedRecord(Reason.BAD_UNICODE, f"{what} has an unpaired surrogate") from None
