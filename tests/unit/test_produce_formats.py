@@ -62,3 +62,17 @@ def test_the_kpl_aggregate_is_byte_for_byte_aws_kinesis_aggs():
         agg.add_user_record(key, data)
     assert aggregate(records) == agg.clear_and_get().get_contents()[2]
     assert deaggregate(aggregate(records)) == records
+
+
+# The formats that re-encode an event in the canonical shape, so carry seed 003's purchase amount and friend.
+CANONICAL_SHAPED = {"canonical", "logged_json", "kpl", "gzip", "zlib", "cloudwatch"}
+
+
+@pytest.mark.parametrize("fmt", producer_formats.FORMATS)
+def test_a_purchase_s_amount_and_friend_survive_the_formats_of_the_canonical_shape(fmt):
+    purchase = {"user_id": "u1", "event_type": "purchase", "timestamp": 1763700000000, "event_id": "p1"}
+    events = [parse_record(json.dumps({**purchase, "attributes": {"amount": 1601.83, "friend_id": "u7"}}))]
+    [entry] = producer_formats.encode(fmt, events)
+    [item] = Decoder().items(entry["Data"])
+    carried = (item.result.amount, item.result.friend_id)
+    assert carried == ((1601.83, "u7") if fmt in CANONICAL_SHAPED else (None, None))

@@ -4,11 +4,11 @@ Single-event formats keep one record per event and the user key as partition key
 in one record (``kpl``, ``gzip``, ``zlib``, ``cloudwatch``, ``clickstream``, ``snowplow_zstd``) pack up to
 ``per_record`` events of one bucket of users (a hash of the user key) under the bucket's partition key, so every
 event of a user lands on one shard, in order, as the KPL's own per-shard aggregation keeps it. Messages follow each
-format's published shape (Segment/RudderStack ``track``, the app envelope, Pinpoint's app event, Mixpanel's event,
-Snowplow's enriched TSV column order, a web server's combined log line, CloudWatch Logs' subscription payload, the
-KPL aggregate, byte for byte as ``aws_kinesis_agg`` builds it, Clickstream Analytics on AWS's ingestion server
-record holding an SDK's gzip request, Snowplow Enrich's compressed record of enriched lines); tests decode each with
-the consumer's decoder.
+format's published shape (Segment/RudderStack ``track``, the app envelope, Pinpoint's app event, Mixpanel's event, an
+application's JSON log line as Docker and Fluent Bit ship it, Snowplow's enriched TSV column order, a web server's
+combined log line, CloudWatch Logs' subscription payload, the KPL aggregate, byte for byte as ``aws_kinesis_agg``
+builds it, Clickstream Analytics on AWS's ingestion server record holding an SDK's gzip request, Snowplow Enrich's
+compressed record of enriched lines); tests decode each with the consumer's decoder.
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ import zstandard
 from clickguard.decoding import kpl, snowplow
 from clickguard.events import FAIL_SUFFIX, Event, format_ms
 
-SINGLE = ("canonical", "envelope", "segment", "rudderstack", "snowplow", "access_log", "pinpoint", "mixpanel")
+SINGLE = (
+    "canonical", "envelope", "segment", "rudderstack", "snowplow", "access_log", "pinpoint", "mixpanel", "logged_json",
+)  # fmt: skip
 PACKED = ("kpl", "gzip", "zlib", "cloudwatch", "clickstream", "snowplow_zstd")
 FORMATS = (*SINGLE, *PACKED)
 DEFAULT = "canonical"  # the events as they are: one canonical JSON record each
@@ -48,6 +50,9 @@ def canonical(ev: Event) -> dict[str, Any]:
         doc["session_id"] = ev.session_id
     if ev.event_id:
         doc["event_id"] = ev.event_id
+    attributes = {k: v for k, v in (("amount", ev.amount), ("friend_id", ev.friend_id)) if v is not None}
+    if attributes:  # seed 003's purchase amount and friend: the network rule reads them from the canonical shape
+        doc["attributes"] = attributes
     return doc
 
 
@@ -172,6 +177,13 @@ def snowplow_zstd_record(events: list[Event]) -> bytes:
     return b"".join(parts)
 
 
+def logged_json(ev: Event) -> dict[str, Any]:
+    """The canonical event as an application logs it to standard output, shipped by Docker's json-file driver or
+    Fluent Bit's tail input: the line (its newline kept) as the string ``log``, beside the shipper's own fields."""
+    line = json.dumps(canonical(ev), separators=(",", ":")) + "\n"
+    return {"log": line, "stream": "stdout", "time": format_ms(ev.ts_ms)}
+
+
 def _json(doc: Any) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
@@ -185,6 +197,7 @@ SINGLE_ENCODERS: dict[str, Callable[[Event], bytes]] = {
     "access_log": access_log_line,
     "pinpoint": lambda ev: _json(pinpoint(ev)),
     "mixpanel": lambda ev: _json(mixpanel(ev)),
+    "logged_json": lambda ev: _json(logged_json(ev)),
 }
 
 
