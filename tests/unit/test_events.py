@@ -7,7 +7,7 @@ import json
 import pytest
 
 from clickguard import settings
-from clickguard.decoding import Decoder
+from clickguard.decoding import DecodeConfig, Decoder
 from clickguard.events import (
     MAX_DEPTH,
     Event,
@@ -19,6 +19,7 @@ from clickguard.events import (
     parse_record,
     parse_timestamp,
 )
+from clickguard.training.dataset import EventColumns
 
 ENVELOPE = {
     "timestamp": "2019-01-02T00:01:16Z",
@@ -474,3 +475,30 @@ def test_flat_json_of_common_producers_is_read_under_their_field_names(record, e
 
 def test_an_alias_that_is_not_a_time_is_a_bad_timestamp_not_a_guess():
     assert rejection(json.dumps({"user_id": "u1", "event_type": "a", "time": 35})) is Reason.BAD_TIMESTAMP
+
+
+T_MS, CANONICAL_NAMES = 1763700000000, {"user_id": "u1", "event_type": "view_item", "timestamp": 1763700000000}
+
+
+@pytest.mark.parametrize(
+    ("record", "ids"),
+    [
+        # another naming scheme (Amplitude's HTTP API and export: time, not timestamp): the ids by any of their names
+        ({"user_id": "u1", "event_type": "view_item", "time": T_MS, "insert_id": "e2"}, (None, "e2")),
+        ({"userId": "u1", "event": "view_item", "time": T_MS, "sessionId": 17, "$insert_id": "e3"}, ("17", "e3")),
+        ({"user_id": "u1", "event_type": "cart", "event_time": "2025-11-21 04:40:00 UTC", "user_session": "s2"},
+         ("s2", None)),
+        # the canonical scheme: the ids by their canonical names alone
+        ({**CANONICAL_NAMES, "sessionId": "s1"}, (None, None)),
+        ({**CANONICAL_NAMES, "session_id": "s0", "eventId": "e1"}, ("s0", None)),
+    ],
+)  # fmt: skip
+def test_an_id_under_another_name_is_read_the_same_on_every_path(record, ids):
+    line = json.dumps(record).encode()
+    single, reference = Decoder().decode(line), Decoder(DecodeConfig(fast_json=False)).decode(line)
+    batch = Decoder().decode_many([line] * 3)  # a chunk per C call
+    archive = EventColumns()
+    archive.add_object(b"\n".join([line] * 3) + b"\n")  # the trainer's object at a time
+    assert (single.session_id, single.event_id) == ids
+    assert reference == single and batch == [single] * 3
+    assert (archive.session_ids, archive.event_ids) == ([ids[0]] * 3, [ids[1]] * 3)

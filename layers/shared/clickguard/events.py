@@ -213,19 +213,29 @@ def _parse_canonical(obj: Mapping[str, Any]) -> Event:
     get = obj.get
     attrs = get("attributes")
     net = network_fields(attrs) if type(attrs) is dict and ("amount" in attrs or "friend_id" in attrs) else _NO_NET
-    user, kind, ts, sid = (_named(obj, field) for field in ("user_id", "event_type", "timestamp", "session_id"))
-    return canonical_event(user, kind, get("outcome"), ts, sid, get("event_id"), net)
+    user, kind, ts = (get(field) for field in _REQUIRED)
+    if user is None or kind is None or ts is None:  # another naming scheme: every field by its other names too
+        user, kind, ts, sid, eid = (_named(obj, field) for field in (*_REQUIRED, "session_id", "event_id"))
+    else:  # the canonical names: the ids by theirs alone, as the typed fast path (``jsonfast``) reads them
+        sid, eid = get("session_id"), get("event_id")
+    return canonical_event(user, kind, get("outcome"), ts, sid, eid, net)
 
 
 # Where flat JSON from common producers keeps the canonical fields, tried in order when the canonical name is absent:
 # camelCase clients, GA4's export (user_pseudo_id, event_name, event_timestamp in microseconds), e-commerce event
-# dumps (event_time "2019-10-01 00:00:00 UTC", user_session), Logstash and Fluentd (@timestamp, time).
+# dumps (event_time "2019-10-01 00:00:00 UTC", user_session), Logstash and Fluentd (@timestamp, time), Amplitude
+# (time, insert_id). A record that names user_id, event_type and timestamp is in the canonical scheme: its ids are
+# read by their canonical names alone (one rule for the typed fast path and this one).
 ALIASES: dict[str, tuple[str, ...]] = {
     "user_id": ("userId", "user_pseudo_id"),
     "event_type": ("event_name", "eventType", "event", "action"),
     "timestamp": ("event_time", "event_timestamp", "@timestamp", "time", "ts"),
     "session_id": ("sessionId", "user_session"),
+    "event_id": ("eventId", "insert_id", "$insert_id"),  # camelCase clients, Amplitude's HTTP API and export
 }
+
+
+_REQUIRED = ("user_id", "event_type", "timestamp")
 
 
 def _named(obj: Mapping[str, Any], field: str) -> Any:
