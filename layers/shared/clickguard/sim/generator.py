@@ -84,19 +84,50 @@ def simulate_day(population: Population, day: int) -> SimDay:
     cfg = population.config
     rng = np.random.default_rng([cfg.seed, day])
     actors: Actors = population.day_actors(rng)
-    n_act = len(actors.ids)
+    actor_of_session, starts = _sessions(rng, actors)
+    s_idx, state, a_idx, offset = _events(rng, actors, actor_of_session)
+    start = _apart(actors, actor_of_session, starts, s_idx, offset)
+    # Visits pushed past midnight belong to tomorrow's simulation: drop them (a bot's day ends at the file's end).
+    keep = start[s_idx] + offset < timing.DAY_S
+    s_idx, state, a_idx, offset = s_idx[keep], state[keep], a_idx[keep], offset[keep]
+    midnight = datetime.fromisoformat(cfg.start_date).replace(tzinfo=_UTC) + timedelta(days=day - 1)
+    base_ms = int(midnight.timestamp() * 1000)
+    ts_ms = base_ms + np.rint((start[s_idx] + offset) * 1000).astype(np.int64)
+    sid_names = _hex_ids(rng, len(actor_of_session))
+    by_time = np.argsort(ts_ms, kind="stable")
+    present = np.unique(a_idx)
+    return SimDay(
+        day=day,
+        date=date.fromordinal(midnight.date().toordinal()).isoformat(),
+        user_ids=actors.ids[a_idx][by_time],
+        states=state[by_time],
+        ts_ms=ts_ms[by_time],
+        session_ids=sid_names[s_idx][by_time],
+        event_ids=_hex_ids(rng, len(ts_ms)),
+        labels={actors.ids[a]: str(actors.types[a]) for a in present.tolist()},
+    )
 
-    # Sessions per row today; every actor listed today does at least one thing (on its own row, not a cover).
+
+def _sessions(rng: np.random.Generator, actors: Actors) -> tuple[np.ndarray, np.ndarray]:
+    """Each session's actor row and start (seconds since midnight, by its actor's hourly profile). Every actor
+    listed today does at least one thing (on its own row, not a cover)."""
     n_sess = rng.poisson(actors.sessions_per_day)
-    idle = np.bincount(actors.owner, weights=n_sess, minlength=n_act) == 0
+    idle = np.bincount(actors.owner, weights=n_sess, minlength=len(actors.ids)) == 0
     n_sess[idle] += 1
-    actor_of_session = np.repeat(np.arange(n_act), n_sess)
+    actor_of_session = np.repeat(np.arange(len(actors.ids)), n_sess)
     profiles = _profiles(actors)[actor_of_session]
     starts = np.empty(len(actor_of_session))
     for name, shape in timing.PROFILES.items():
         sel = profiles == name
         starts[sel] = timing.session_starts(rng, shape, int(sel.sum()))
+    return actor_of_session, starts
 
+
+def _events(
+    rng: np.random.Generator, actors: Actors, actor_of_session: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The sessions' walks on their actors' chains, in session order: each event's session, state, actor row and
+    seconds since its session's first event."""
     s_idx, step, state = _walk(rng, actors.cum, actor_of_session)
     order = np.lexsort((step, s_idx))
     s_idx, state = s_idx[order], state[order]
@@ -106,9 +137,15 @@ def simulate_day(population: Population, day: int) -> SimDay:
     first[1:] = s_idx[1:] != s_idx[:-1]
     gaps[first] = 0.0
     csum = np.cumsum(gaps)
-    offset = csum - np.maximum.accumulate(np.where(first, csum, 0.0))  # seconds since the session's first event
+    offset = csum - np.maximum.accumulate(np.where(first, csum, 0.0))
+    return s_idx, state, a_idx, offset
 
-    # Push each actor's visits apart so they never overlap (one person, one phone, one visit at a time).
+
+def _apart(
+    actors: Actors, actor_of_session: np.ndarray, starts: np.ndarray, s_idx: np.ndarray, offset: np.ndarray
+) -> np.ndarray:
+    """Each session's start, each person's visits pushed apart so they never overlap (one person, one phone, one
+    visit at a time)."""
     n_sessions = len(actor_of_session)
     length_s = np.zeros(n_sessions)
     np.maximum.at(length_s, s_idx, offset)
@@ -116,37 +153,15 @@ def simulate_day(population: Population, day: int) -> SimDay:
     emitted[s_idx] = True
     start = starts.copy()
     person = actors.owner[actor_of_session]
-    by_actor = np.lexsort((starts, person))
     prev_actor, prev_end = -1, 0.0
-    for s in by_actor.tolist():
+    for s in np.lexsort((starts, person)).tolist():
         if not emitted[s]:
             continue
         a = person[s]
         if a == prev_actor:
             start[s] = max(start[s], prev_end + MIN_VISIT_PAUSE_S)
         prev_actor, prev_end = a, start[s] + length_s[s]
-
-    # Visits pushed past midnight belong to tomorrow's simulation: drop them (a bot's day ends at the file's end).
-    keep = start[s_idx] + offset < timing.DAY_S
-    s_idx, state, a_idx, offset = s_idx[keep], state[keep], a_idx[keep], offset[keep]
-    midnight = datetime.fromisoformat(cfg.start_date).replace(tzinfo=_UTC) + timedelta(days=day - 1)
-    base_ms = int(midnight.timestamp() * 1000)
-    ts_ms = base_ms + np.rint((start[s_idx] + offset) * 1000).astype(np.int64)
-    sid_names = _hex_ids(rng, n_sessions)
-    by_time = np.argsort(ts_ms, kind="stable")
-    user_ids = actors.ids[a_idx][by_time]
-    present = np.unique(a_idx)
-    labels = {actors.ids[a]: str(actors.types[a]) for a in present.tolist()}
-    return SimDay(
-        day=day,
-        date=date.fromordinal(midnight.date().toordinal()).isoformat(),
-        user_ids=user_ids,
-        states=state[by_time],
-        ts_ms=ts_ms[by_time],
-        session_ids=sid_names[s_idx][by_time],
-        event_ids=_hex_ids(rng, len(ts_ms)),
-        labels=labels,
-    )
+    return start
 
 
 def simulate(config: SimConfig | None = None) -> list[SimDay]:
