@@ -166,7 +166,7 @@ def _report(tally: Tally, config: NetworkConfig, seconds: float) -> None:
     skipped = sum(tally.malformed.values())
     print(
         f"D={config.degree} T={config.window}: {tally.events:,} events applied "
-        f"({tally.purchases:,} purchases, {tally.friendships_changed:,} friendship changes), {tally.flags:,} flagged; "
+        f"({tally.purchases:,} purchases, {tally.friendships_changed:,} friend-list updates), {tally.flags:,} flagged; "
         f"{skipped:,} malformed lines skipped; {seconds:.1f} s",
         file=sys.stderr,
     )
