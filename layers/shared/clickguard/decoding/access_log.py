@@ -54,8 +54,7 @@ def parse_line(line: bytes) -> Event:
     match = _LINE.fullmatch(utf8(line).strip())
     if match is None:
         raise RejectedRecord(Reason.BAD_ACCESS_LOG, "not a common or combined log line")
-    host, time, request, status = match.groups()
-    return Event(user_key_of(host), token_of(_action(request), status), parse_timestamp(time), None, None)
+    return _event(*match.groups())
 
 
 AGENT_FIELDS = ("host", "datetime", "request", "response")
@@ -74,6 +73,11 @@ def parse_fields(obj: Mapping[str, Any]) -> Event:
     if not all(isinstance(part, str) for part in (host, time, request, status)) or not _STATUS.fullmatch(status):
         raise RejectedRecord(Reason.BAD_ACCESS_LOG, "a LOGTOJSON object whose host, datetime, request or response "
                              "is not an access log line's")  # fmt: skip
+    return _event(host, time, request, status)
+
+
+def _event(host: str, time: str, request: str, status: str) -> Event:
+    """A request's event, from the line's parts: the client, the page (with its method), the status, the time."""
     return Event(user_key_of(host), token_of(_action(request), status), parse_timestamp(time), None, None)
 
 
