@@ -123,7 +123,16 @@ def build_layer(stub: bool = False, force: bool = False) -> Path:
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+    _prune(out, stub)
     return out
+
+
+def _prune(keep: Path, stub: bool) -> None:
+    """Every source change builds a layer of its own (tens of MB); the older builds of the same kind go, so a
+    working checkout does not grow by one per edit."""
+    for old in BUILD_ROOT.iterdir():
+        if old != keep and not old.name.startswith(".") and old.name.startswith("stub-") == stub:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,6 +3,7 @@ process stopped afterwards. Shared by the end-to-end tests that drive the runnin
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,9 +21,12 @@ class Banner:
 
 @contextmanager
 def local_up(workdir: Path, seconds: int) -> Iterator[Banner]:
+    scratch = workdir / "tmp"  # its temporary files, to check that it leaves none behind
+    scratch.mkdir()
     proc = subprocess.Popen(
         [sys.executable, "-m", "clickguard.cli.main", "local", "up", "--for", str(seconds)],
         cwd=workdir,
+        env={**os.environ, "TMPDIR": str(scratch)},
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -44,3 +48,5 @@ def local_up(workdir: Path, seconds: int) -> Iterator[Banner]:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    # Without --workdir it deploys into a scratch folder of its own; stopping removes it.
+    assert not list(scratch.glob("clickguard-local-*")), "`clickguard local up` left its scratch folder behind"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -101,6 +102,7 @@ class LocalRuntime:
         self, workdir: str | os.PathLike[str] | None = None, port: int = 0, context: dict[str, Any] | None = None
     ) -> None:
         self.workdir = workdir
+        self._scratch: Path | None = None  # the temporary workdir made when none was given; removed by stop()
         self.context = context
         self.emulator = Emulator(port)
         self.stack: DeployedStack | None = None
@@ -120,9 +122,11 @@ class LocalRuntime:
         # The handlers run in this process and read their configuration from the environment, as at a cold start:
         # what the runtime sets there is undone by stop(), so nothing run after it here reaches a stopped emulator.
         self._environ = dict(os.environ)
+        if self.workdir is None and self._scratch is None:
+            self._scratch = Path(tempfile.mkdtemp(prefix="clickguard-local-"))
         self.emulator.start()
         apply_env(self.emulator.process_env())
-        self.stack = deploy(self.emulator, self.workdir, LOCAL_STAGE, self.context)
+        self.stack = deploy(self.emulator, self._base, LOCAL_STAGE, self.context)
         lam = self.client("lambda")
         names = _Functions.of(self.stack.outputs)
         _take_over_mappings(lam, names)
@@ -146,7 +150,7 @@ class LocalRuntime:
     def _load_handlers(self, env: dict[str, str]) -> Any:
         """The consumer's and the trainer's handlers (kept) and the decisions handler (returned), imported as at a
         cold start; whatever the modules print goes where CloudWatch Logs would collect it."""
-        base = Path(self.workdir) if self.workdir else Path(tempfile.mkdtemp(prefix="clickguard-local-"))
+        base = self._base
         base.mkdir(parents=True, exist_ok=True)
         self.output = HandlerOutput(base / "lambda-output.ndjson").install()
         consumer = self.output.wrap(load_handler)(
@@ -157,6 +161,13 @@ class LocalRuntime:
         self._consumer = self.output.wrap(consumer)
         self._trainer = self.output.wrap(trainer)
         return self.output.wrap(decisions)
+
+    @property
+    def _base(self) -> Path:
+        """Where the assembly and the functions' output go: the caller's workdir, else this run's scratch folder."""
+        base = self.workdir if self.workdir is not None else self._scratch
+        assert base is not None, "start() first"
+        return Path(base)
 
     def _play_mappings(self, lam: Any, names: _Functions, decisions: Any) -> None:
         """What AWS runs around the functions: the stream's and the decision queue's event source mappings, with the
@@ -197,6 +208,9 @@ class LocalRuntime:
             os.environ.clear()
             os.environ.update(self._environ)
             self._environ = None
+        if self._scratch is not None:  # a run without a workdir leaves nothing behind (the CI disk filled up once)
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
         if STATE_FILE.exists():
             try:
                 if json.loads(STATE_FILE.read_text()).get("endpoint_url") == self.emulator.endpoint_url:
