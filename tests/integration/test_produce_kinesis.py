@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import boto3
 import pytest
 import zstandard
 
 from clickguard.cli.main import main
+from clickguard.cli.produce_cmd import entries_from_file
+from clickguard.events import UserKeySource
+from clickguard.files import delimiter
 from clickguard.store.retry import Backoff
 from clickguard.store.stream import PutFailed, PutStats, RateLimiter, put_batch, put_records_chunks
 
@@ -73,6 +77,21 @@ def test_produce_csv_and_simulation(kinesis, tmp_path, capsys):
     assert len(records) > 100 and '"source": "simulation day 1' in out
     second = [json.loads(r["Data"]) for r in records if r["PartitionKey"] == "2"]
     assert [e["event_type"] for e in second] == ["login", "login"] and second[0]["outcome"] == "fail"
+
+
+def test_produce_a_tsv_export_under_its_own_column_names(kinesis, tmp_path):
+    """A retail export's rows as train reads them: each the JSON object of its cells, keyed by its visitor."""
+    f = tmp_path / "retail.tsv"
+    f.write_text("timestamp\tvisitorid\tevent\titemid\n1433221332117\t257597\tview\t355908\n"
+                 "1433224214164\t992329\taddtocart\t248676\n1433221999827\t111016\t\t318965\n")  # fmt: skip
+    rejected: Counter[str] = Counter()
+    entries = list(entries_from_file(f, delimiter(f), UserKeySource.SESSION_USER_ID, False, rejected))
+    assert [e["PartitionKey"] for e in entries] == ["257597", "992329"]
+    assert json.loads(entries[0]["Data"]) == {"timestamp": "1433221332117", "visitorid": "257597", "event": "view",
+                                              "itemid": "355908"}  # fmt: skip
+    assert rejected == {"missing_event_type": 1}
+    assert main(["produce", "--input", str(f), "--stream", STREAM]) == 0
+    assert sorted(r["PartitionKey"] for r in read_all(kinesis)) == ["257597", "992329"]
 
 
 class FlakyKinesis:

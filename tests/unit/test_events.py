@@ -473,6 +473,35 @@ def test_flat_json_of_common_producers_is_read_under_their_field_names(record, e
     assert many == ev
 
 
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        ({"visitorid": 257597, "event": "view", "timestamp": "1433221332117"}, ("257597", "view", 1433221332117, None)),
+        ({"customer_id": "c1", "event_type": "login", "created_at": "2019-01-02T01:01:16+01:00", "session": "s"},
+         ("c1", "login", 1546387276000, "s")),
+        ({"client_id": "c2", "page_url": "https://shop.example/p/123?ref=x", "datetime": "2019-01-02 00:01:16"},
+         ("c2", "https://shop.example/p/*", 1546387276000, None)),
+        ({"user": "u3", "request": "POST /login HTTP/1.1", "time_local": "02/Jan/2019:00:01:16 +0000"},
+         ("u3", "POST /login", 1546387276000, None)),
+        # an alias holding an object is another field of that name: the next alias is read
+        ({"user": {"name": "Jane"}, "uid": "u4", "action": "view", "ts": 1546387276},
+         ("u4", "view", 1546387276000, None)),
+    ],
+)  # fmt: skip
+def test_exports_and_web_logs_are_read_under_their_field_names(record, expected):
+    ev = parse_record(json.dumps(record))
+    assert (ev.user_key, ev.token, ev.ts_ms, ev.session_id) == expected
+    assert Decoder().decode_many([json.dumps(record).encode()]) == [ev]
+
+
+def test_a_nested_user_object_is_no_user_key_and_an_id_is_never_guessed_as_the_event_s():
+    nested = {"user": {"id": "u1", "email": "jane@example.com"}, "event": "view", "ts": 1546387276}
+    assert rejection(json.dumps(nested)) is Reason.MISSING_USER_KEY
+    ids = {"userId": "u1", "event": "view", "ts": 1546387276, "id": "per-user", "uuid": "per-user"}
+    assert parse_record(json.dumps(ids)).event_id is None  # a per-user id would drop every later event as a duplicate
+    assert parse_record(json.dumps({**ids, "messageId": "m-1"})).event_id == "m-1"
+
+
 def test_an_alias_that_is_not_a_time_is_a_bad_timestamp_not_a_guess():
     assert rejection(json.dumps({"user_id": "u1", "event_type": "a", "time": 35})) is Reason.BAD_TIMESTAMP
 

@@ -269,6 +269,37 @@ def test_a_csv_of_other_column_names_reads_through_a_field_mapping(tmp_path, cap
     assert code == 0 and json.loads(io_.out)["events"] == len(events)
 
 
+@pytest.mark.parametrize("name", ["events.csv", "events.tsv.gz"])
+def test_a_retail_export_reads_under_its_own_column_names_without_a_mapping(tmp_path, capsys, name):
+    """A retail dataset's columns (visitorid, event, timestamp in ms as text) are aliases of the canonical fields, in
+    CSV and in TSV with a header row: the same model and scores as the events in canonical NDJSON."""
+    events = ordinary_events(80, seed=9)
+    rows = [{"timestamp": round(e["timestamp"] * 1000), "visitorid": e["user_id"], "event": e["event_type"],
+             "itemid": 7, "transactionid": ""} for e in events]  # fmt: skip
+    body = _csv(rows, ["timestamp", "visitorid", "event", "itemid", "transactionid"])
+    if ".tsv" in name:
+        body = body.replace(b",", b"\t")
+    shaped = tmp_path / name
+    shaped.write_bytes(gzip.compress(body) if name.endswith(".gz") else body)
+    canonical = tmp_path / "canonical.ndjson"
+    canonical.write_bytes(ndjson([{k: v for k, v in e.items() if k != "outcome"} for e in events]))
+    trained, scores = _train_and_score(capsys, tmp_path, {"ndjson": canonical, "shaped": shaped})
+    assert trained["shaped"]["events"] == len(events) and trained["shaped"]["rejected"] == {}
+    assert trained["shaped"]["thresholds"] == trained["ndjson"]["thresholds"]
+    assert scores["shaped"] == scores["ndjson"]
+
+
+def test_a_tsv_file_without_a_header_is_read_line_by_line_through_its_mapping(tmp_path, capsys):
+    """A first line of data (a time in it) is no header: the lines are events, the mapping's tsv_columns name them."""
+    events = ordinary_events(60, seed=10)
+    path = tmp_path / "export.tsv"
+    path.write_text("".join(f"{e['user_id']}\t{e['event_type']}\t{e['timestamp']}\n" for e in events))
+    mapping = '{"tsv_columns": ["u", "e", "t"], "user_key": "u", "event_type": "e", "time": "t"}'
+    code, io_ = run(capsys, "train", "-i", str(path), "-o", str(tmp_path / "m"), "--min-sessions", "5",
+                    "--field-mapping", mapping)  # fmt: skip
+    assert code == 0 and json.loads(io_.out)["events"] == len(events)
+
+
 def test_a_web_server_s_access_log_trains_and_scores_as_its_events_in_ndjson(tmp_path, capsys):
     """An access log file as Apache or nginx writes it (combined format; what ``produce --format access_log`` puts
     on a stream): the same model and scores as the events it holds (each action a page, whole seconds), in NDJSON."""

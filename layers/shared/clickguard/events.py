@@ -224,27 +224,43 @@ def _parse_canonical(obj: Mapping[str, Any]) -> Event:
 # Where flat JSON from common producers keeps the canonical fields, tried in order when the canonical name is absent:
 # camelCase clients, GA4's export (user_pseudo_id, event_name, event_timestamp in microseconds), e-commerce event
 # dumps (event_time "2019-10-01 00:00:00 UTC", user_session), Logstash and Fluentd (@timestamp, time), Amplitude
-# (time, insert_id). A record that names user_id, event_type and timestamp is in the canonical scheme: its ids are
-# read by their canonical names alone (one rule for the typed fast path and this one).
+# (time, insert_id), retail and web-analytics exports (visitorid, customer_id, client_id), web-server JSON logs (a
+# request line or a URL as the action, time_local). A record that names user_id, event_type and timestamp is in the
+# canonical scheme: its ids are read by their canonical names alone (one rule for the typed fast path and this one).
+# Event ids only under names that are per event by definition: an id that were per user would drop every later event
+# as a duplicate, so a bare "id" or "uuid" is never guessed.
 ALIASES: dict[str, tuple[str, ...]] = {
-    "user_id": ("userId", "user_pseudo_id"),
-    "event_type": ("event_name", "eventType", "event", "action"),
-    "timestamp": ("event_time", "event_timestamp", "@timestamp", "time", "ts"),
-    "session_id": ("sessionId", "user_session"),
-    "event_id": ("eventId", "insert_id", "$insert_id"),  # camelCase clients, Amplitude's HTTP API and export
-}
+    "user_id": (
+        "userId", "user_pseudo_id", "user", "userid", "user_key", "visitorid", "visitor_id", "visitorId",
+        "customer_id", "customerId", "client_id", "clientId", "account_id", "accountId", "member_id", "uid",
+    ),
+    "event_type": (
+        "event_name", "eventType", "event", "action", "eventName", "event_action", "activity",
+        "page", "url", "page_url", "path", "request",  # a page view's page: read as the page it names
+    ),
+    "timestamp": (
+        "event_time", "event_timestamp", "@timestamp", "time", "ts", "eventTime", "datetime", "date_time",
+        "created_at", "createdAt", "occurred_at", "timestamp_ms", "time_local",
+    ),
+    "session_id": ("sessionId", "user_session", "session", "session_key", "sessionid", "visit_id", "visitId"),
+    "event_id": ("eventId", "insert_id", "$insert_id", "messageId", "message_id", "event_uuid"),
+}  # fmt: skip
 
 
 _REQUIRED = ("user_id", "event_type", "timestamp")
 
 
 def _named(obj: Mapping[str, Any], field: str) -> Any:
+    """The field under its canonical name, else its first alias that holds a value; an alias holding an object or
+    a list (a nested ``user``, a ``session`` record) is another field of that name, not this one, and is passed over
+    (under the canonical name the same value is ``bad_type``)."""
     value = obj.get(field)
     if value is None:
         for alias in ALIASES[field]:
             value = obj.get(alias)
-            if value is not None:
+            if value is not None and type(value) is not dict and type(value) is not list:
                 break
+            value = None
     return value
 
 

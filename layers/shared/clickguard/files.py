@@ -1,5 +1,6 @@
-"""Event files on disk: NDJSON exports, or CSV with a header row (``.csv``), compressed when their name ends in
-``.gz`` (gzip) or ``.zst`` (zstd: every frame, and a file that ends inside one is an error, not a shorter file)."""
+"""Event files on disk: NDJSON exports, or CSV / TSV with a header row (``.csv``, ``.tsv``), compressed when their
+name ends in ``.gz`` (gzip) or ``.zst`` (zstd: every frame, and a file that ends inside one is an error, not a
+shorter file)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import codecs
 import csv
 import gzip
 import io
+import itertools
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -88,21 +91,38 @@ class _ZstdFile(io.RawIOBase):
         super().close()
 
 
-def is_csv(path: str | Path) -> bool:
-    return Path(path).name.lower().endswith((".csv", ".csv.gz", ".csv.zst"))
+_DELIMITERS = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
 
 
-def event_lines(fh: BinaryFile | IO[bytes], path: str | Path) -> Iterator[bytes]:
-    """The file's events as lines for the decoder: an NDJSON file's own lines; a CSV file's rows (``is_csv``), each
-    as the JSON object of its non-empty cells under the header's names, which the decoder then reads as any flat
-    JSON event (the canonical names, their aliases, or a field mapping). A cell's text stays text: the decoder reads
-    numbers and times in text as it does in JSON strings. A byte that is not UTF-8 reaches the decoder as a lone
-    surrogate, so its row alone is rejected (``bad_unicode``); ``csv.Error`` (a cell past the csv module's size
-    limit) is raised."""
-    if not is_csv(path):
+# A header row: names, each starting with a letter; a data row holds a time (digits, or a date with its separators).
+_NAMES = re.compile(rb"[A-Za-z_$@][\w$@.\- ]*(\t[A-Za-z_$@][\w$@.\- ]*)*")
+
+
+def delimiter(path: str | Path) -> str | None:
+    """The cell separator of a delimited file by its name (compressed or not), or None for NDJSON and logs."""
+    name = Path(path).name.lower().removesuffix(".gz").removesuffix(".zst")
+    return _DELIMITERS.get(Path(name).suffix)
+
+
+def event_lines(fh: BinaryFile | IO[bytes], path: str | Path, sep: str | None = "") -> Iterator[bytes]:
+    """The file's events as lines for the decoder: an NDJSON file's own lines; a CSV or TSV file's rows
+    (``delimiter``), each as the JSON object of its non-empty cells under the header's names, which the decoder then
+    reads as any flat JSON event (the canonical names, their aliases, or a field mapping). A cell's text stays text:
+    the decoder reads numbers and times in text as it does in JSON strings. A byte that is not UTF-8 reaches the
+    decoder as a lone surrogate, so its row alone is rejected (``bad_unicode``); ``csv.Error`` (a cell past the csv
+    module's size limit) is raised. A TSV file has a header only if its first line reads as one (``_NAMES``); else
+    (Snowplow's enriched events, a field mapping's ``tsv_columns``) its lines are events as they are."""
+    sep = delimiter(path)
+    if sep is None:
+        yield from fh
+        return
+    first = fh.readline()
+    if sep == "\t" and not _NAMES.fullmatch(first.rstrip(b"\r\n")):
+        yield first
         yield from fh
         return
     text = io.TextIOWrapper(fh, encoding="utf-8", errors="surrogateescape", newline="")
-    for row in csv.DictReader(text):
+    lines = itertools.chain([first.decode("utf-8", "surrogateescape")], text)
+    for row in csv.DictReader(lines, delimiter=sep):
         cells = {name: value for name, value in row.items() if name and isinstance(value, str) and value}
         yield json.dumps(cells).encode()

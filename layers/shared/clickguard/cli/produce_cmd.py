@@ -1,4 +1,4 @@
-"""``clickguard produce``: put events on the Kinesis stream from a file (NDJSON or CSV) or from the simulator, as
+"""``clickguard produce``: put events on the Kinesis stream from a file (NDJSON, CSV or TSV) or the simulator, as
 canonical JSON or re-encoded as another producer would send them (``--format``: KPL aggregates, gzip/zlib NDJSON,
 Segment/RudderStack, Snowplow, CloudWatch Logs, the app envelope; see ``cli.producer_formats``)."""
 
@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import json
 import sys
 import time
@@ -16,21 +15,20 @@ from pathlib import Path
 from typing import Any
 
 from clickguard.cli import producer_formats, target
-from clickguard.cli.common import fail, fail_unreadable, positive_int
-from clickguard.events import RejectedRecord, UserKeySource, parse_object, parse_record
-from clickguard.files import is_csv, open_binary
+from clickguard.cli.common import fail, fail_unreadable, first_fields, positive_int
+from clickguard.events import RejectedRecord, UserKeySource, parse_record
+from clickguard.files import delimiter, event_lines, open_binary
 from clickguard.store.stream import PutFailed, PutStats, produce, producer_backoff
 
-CSV_REQUIRED = ("user_id", "event_type", "timestamp")
-CSV_OPTIONAL = ("outcome", "session_id", "event_id")
+INPUT_FORMATS = {"ndjson": None, "csv": ",", "tsv": "\t"}  # a file's cell separator (None: NDJSON lines)
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("produce", help="put events on the stream (PutRecords, 500 a call, failed records retried)")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--input", "-i", help="NDJSON or CSV file of events (.gz or .zst too)")
+    src.add_argument("--input", "-i", help="NDJSON, CSV or TSV file of events (.gz or .zst too)")
     src.add_argument("--simulate", action="store_true", help="produce a simulated day instead of a file")
-    p.add_argument("--input-format", choices=["ndjson", "csv"], help="file format (default: from the file name)")
+    p.add_argument("--input-format", choices=list(INPUT_FORMATS), help="file format (default: from the file name)")
     p.add_argument(
         "--format",
         choices=producer_formats.FORMATS,
@@ -56,11 +54,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.set_defaults(func=run)
 
 
-def entries_from_ndjson(
-    path: Path, source: UserKeySource, strict: bool, rejected: Counter[str]
+def entries_from_file(
+    path: Path, sep: str | None, source: UserKeySource, strict: bool, rejected: Counter[str]
 ) -> Iterator[dict[str, Any]]:
+    """Each valid event of the file as one record, as train and score read the file (``files.event_lines``): an
+    NDJSON line as it is, a CSV or TSV row as the JSON object of its cells under the header's names."""
+    where = "" if sep is None else " row"  # an NDJSON line's number, or a row's (the header not counted)
     with open_binary(path) as fh:
-        for n, line in enumerate(fh, 1):
+        for n, line in enumerate(event_lines(fh, path, sep), 1):
             line = line.strip()
             if not line:
                 continue
@@ -68,29 +69,10 @@ def entries_from_ndjson(
                 ev = parse_record(line, source)
             except RejectedRecord as exc:
                 if strict:
-                    fail(f"{path}:{n}: {exc}")
+                    fail(f"{path}:{where}{n}: {exc}")
                 rejected[exc.reason.value] += 1
                 continue
             yield {"Data": line, "PartitionKey": ev.user_key}
-
-
-def entries_from_csv(path: Path, strict: bool, rejected: Counter[str]) -> Iterator[dict[str, Any]]:
-    with io.TextIOWrapper(open_binary(path), encoding="utf-8", newline="") as fh:  # .csv, .csv.gz, .csv.zst
-        rows = csv.DictReader(fh)
-        missing = [c for c in CSV_REQUIRED if c not in (rows.fieldnames or [])]
-        if missing:
-            fail(f"{path}: CSV header lacks {', '.join(missing)} (need {', '.join(CSV_REQUIRED)})")
-        for n, row in enumerate(rows, 2):
-            obj: dict[str, Any] = {k: row[k] for k in CSV_REQUIRED}
-            obj.update({k: row[k] for k in CSV_OPTIONAL if row.get(k)})
-            try:
-                ev = parse_object(obj)
-            except RejectedRecord as exc:
-                if strict:
-                    fail(f"{path}:{n}: {exc}")
-                rejected[exc.reason.value] += 1
-                continue
-            yield {"Data": json.dumps(obj, separators=(",", ":")).encode(), "PartitionKey": ev.user_key}
 
 
 def entries_from_simulation(day: int, users: int, seed: int) -> list[dict[str, Any]]:
@@ -137,7 +119,11 @@ def run(args: argparse.Namespace) -> int:
     rejected: Counter[str] = Counter()
     entries, source_name = read_entries(args, rejected)
     if not entries:
-        fail(f"no valid events in {source_name} (rejected: {dict(rejected) or 'none'})")
+        fields = first_fields(Path(args.input)) if args.input else ""
+        fail(
+            f"no valid events in {source_name} (rejected: {dict(rejected) or 'none'}; events need user_id, event_type"
+            f" and timestamp or one of their other names, see README: Event format{fields})"
+        )
     events_in = len(entries)
     if args.format != producer_formats.DEFAULT:
         source = UserKeySource(args.user_key)
@@ -176,15 +162,11 @@ def read_entries(args: argparse.Namespace, rejected: Counter[str]) -> tuple[list
     path = Path(args.input)
     if not path.is_file():
         fail(f"--input {args.input}: no such file")
-    fmt = args.input_format or ("csv" if is_csv(path) else "ndjson")
-    gen = (
-        entries_from_csv(path, args.strict, rejected)
-        if fmt == "csv"
-        else entries_from_ndjson(path, UserKeySource(args.user_key), args.strict, rejected)
-    )
+    sep = INPUT_FORMATS[args.input_format] if args.input_format else delimiter(path)
+    gen = entries_from_file(path, sep, UserKeySource(args.user_key), args.strict, rejected)
     try:
         return list(gen), str(path)  # read first: the progress bar needs a total, and bad input fails before any put
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
         fail_unreadable("--input", path, exc)
 
 
