@@ -124,6 +124,9 @@ def test_envelope_falls_back_to_event_name_and_envelope_time():
         ("2019-01-01T24:00+01:00", 1546383600000),
         ("2016-12-31T23:59:60Z", 1483228800000),  # RFC 3339's leap second: the instant after, as POSIX counts
         ("2016-12-31T23:59:60.500Z", 1483228800500),
+        ("Jan 2, 2019 12:01:16 AM", 1546387276000),  # a 12-hour clock (Java's default format, spreadsheets)
+        ("Tuesday, January 1, 2019 4:01 PM", 1546358460000),
+        ("Jan 1, 2019 12:00:00 PM", 1546344000000),  # 12 PM is noon
     ],
 )
 def test_timestamp_forms(value, expected):
@@ -147,6 +150,9 @@ def test_timestamp_forms(value, expected):
         "2019-01-01T24:30Z",
         "2019-01-01T23:59:61Z",
         "2019/13/02 00:01:16",
+        "Jan 2, 2019 13:01:16 PM",  # no 13 on a 12-hour clock
+        "Jan 2, 2019 8:01:16 XM",
+        "2 Jan 2019 8:01:16 PM",  # the mail parser would read PM as an unknown zone and 8 as the morning's 8
     ],
 )
 def test_web_log_times_that_do_not_parse_are_bad_timestamps(value):

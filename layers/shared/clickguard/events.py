@@ -729,14 +729,37 @@ def _text_time(text: str) -> datetime:
 def _mail_time(text: str) -> datetime:
     """RFC 2822 and HTTP-date's three forms (IMF-fixdate, RFC 850, asctime: RFC 9110 asks recipients to read all
     three), and date(1)'s ``Thu Oct 10 13:55:36 UTC 2024``. A date without a zone is UTC; a zone it does not know
-    is refused (it would read ``... 2024 junk`` as UTC)."""
+    is refused (it would read ``... 2024 junk`` as UTC): the text ends in a year, a time or a zone it knows. A
+    12-hour clock's time has its own reader: the mail parser would take ``PM`` for an unknown zone and the time for
+    the morning's."""
+    if text[-2:].upper() in ("AM", "PM"):
+        return _twelve_hour_time(text)
     try:
         dt = email.utils.parsedate_to_datetime(text)
     except (TypeError, IndexError) as exc:  # what it raises on some malformed dates
         raise ValueError(str(exc)) from None
-    if dt.tzinfo is None and len(text.split()) > 5 and not text.endswith("-0000"):
+    last = text.rsplit(None, 1)[-1]
+    if dt.tzinfo is None and not (last.isdigit() or ":" in last or text.endswith("-0000")):  # ends in a year or time
         raise ValueError("a zone it does not know")
     return dt
+
+
+def _twelve_hour_time(text: str) -> datetime:
+    """``Oct 10, 2024 8:55:36 PM`` (Java's default date format, spreadsheets' and many US logs' form), with or
+    without its weekday and seconds: UTC, as every time without a zone."""
+    match = _TWELVE_HOUR.fullmatch(text)
+    if match is None:
+        raise ValueError("not Mon dd, yyyy h:mm[:ss] AM|PM")
+    month, day, year, hour, minute, second, half = match.groups()
+    if not 1 <= int(hour) <= 12 or month.lower() not in _MONTHS:
+        raise ValueError("no such 12-hour time")
+    hour24 = int(hour) % 12 + (12 if half.upper() == "PM" else 0)
+    return datetime(int(year), _MONTHS.index(month.lower()) + 1, int(day), hour24, int(minute), int(second or 0))
+
+
+_TWELVE_HOUR = re.compile(
+    r"(?:[A-Za-z]+,? )?([A-Za-z]{3})[A-Za-z]*\.? (\d{1,2}),? (\d{4}),? (\d{1,2}):(\d\d)(?::(\d\d))? ?([AaPp][Mm])"
+)
 
 
 def _iso_variant(upper: str) -> datetime:
