@@ -27,8 +27,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default=1.0,
         help="share of day 1's abusers already on the block list that training leaves out (default 1)",
     )
-    p.add_argument("--events-day1", type=Path, help="your canonical NDJSON for day 1 (training)")
-    p.add_argument("--events-day2", type=Path, help="your canonical NDJSON for day 2 (scored)")
+    p.add_argument(
+        "--events-day1", type=Path, help="your events for day 1 (training): NDJSON, CSV or TSV, as train reads them"
+    )
+    p.add_argument("--events-day2", type=Path, help="your events for day 2 (scored), in the same forms")
     p.add_argument("--labels-day1", type=Path, help="CSV user_id,user_type: abnormal users on day 1 are blocked")
     p.add_argument("--labels-day2", type=Path, help="CSV user_id,user_type: ground truth for the quality table")
     p.add_argument(

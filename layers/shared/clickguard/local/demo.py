@@ -26,7 +26,7 @@ import numpy as np
 from clickguard.cli import producer_formats
 from clickguard.consumer.buckets import KIND as GROUP_KIND
 from clickguard.events import RejectedRecord, format_ms, parse_record
-from clickguard.files import open_binary
+from clickguard.files import event_lines, open_binary
 from clickguard.local.runtime import LocalRuntime
 from clickguard.model import artifact
 from clickguard.network.flags import RULE as NETWORK_KIND
@@ -114,8 +114,9 @@ def _entries(lines: Iterable[str | bytes], fmt: str = producer_formats.DEFAULT) 
 
 
 def _read_file(path: Path) -> list[bytes]:
+    """The file's events as train reads them (``files.event_lines``: NDJSON lines, CSV / TSV rows as JSON)."""
     with open_binary(path) as fh:
-        return fh.read().splitlines()
+        return [line.rstrip(b"\r\n") for line in event_lines(fh, path)]
 
 
 # The thesis's block statuses (scammer, spammer, fraud, offensive, other) for the simulator's abuse types.

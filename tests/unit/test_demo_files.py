@@ -1,0 +1,21 @@
+"""The demo reads the user's own event files as train does: a CSV export's rows are the same events as NDJSON."""
+
+from __future__ import annotations
+
+import json
+
+from clickguard.local.demo import _entries, _read_file
+
+
+def test_a_csv_export_under_alias_names_puts_the_same_events_as_its_ndjson(tmp_path):
+    ndjson = tmp_path / "day.ndjson"
+    rows = [("2019-01-01T00:02:16.373Z", "u1", "login", "fail"), ("2019-01-01T00:02:43.127Z", "u2", "view_item", "")]
+    events = [{"timestamp": t, "user_id": u, "event_type": e, **({"outcome": o} if o else {})} for t, u, e, o in rows]
+    ndjson.write_text("".join(json.dumps(event) + "\n" for event in events))
+    export = tmp_path / "day.csv"
+    export.write_text("timestamp,visitorid,event,outcome\r\n" + "".join(f"{t},{u},{e},{o}\r\n" for t, u, e, o in rows))
+
+    from_csv, from_ndjson = _entries(_read_file(export)), _entries(_read_file(ndjson))
+    assert [e["PartitionKey"] for e in from_csv] == [e["PartitionKey"] for e in from_ndjson] == ["u1", "u2"]
+    assert json.loads(from_csv[0]["Data"]) == {"timestamp": rows[0][0], "visitorid": "u1", "event": "login",
+                                               "outcome": "fail"}  # fmt: skip
