@@ -422,8 +422,11 @@ def _segments(table: ScoringTable, lanes: _Lanes, br: Breaks) -> _Segments:
     seg_first = np.flatnonzero(br.starts)
     seg_real = np.bincount(seg, weights=lanes.real, minlength=n_seg).astype(np.int64)
     seg_ub = np.bincount(seg, weights=ub, minlength=n_seg).astype(np.int64)  # exact: sums < 2**53
-    # Position of each real transition in its session; a continued prior session starts counting after it.
-    cont = np.flatnonzero(~lanes.real[seg_first])  # segments that continue a stored session
+    # Position of each real transition in its session; a continued prior session starts counting after it. A stored
+    # session that the batch does not continue (it ended) is a segment of its virtual row alone, never read again:
+    # only the continued ones' stored fields (token counts, top, signals) are read.
+    virtual_first = np.flatnonzero(~lanes.real[seg_first])
+    cont = virtual_first[seg_real[virtual_first] > 0]  # segments that continue a stored session
     prior: list[SessionState | None] = [None] * n_seg
     continued = list(map(lanes.known.__getitem__, lanes.order[seg_first[cont]].tolist()))  # its virtual row's
     for i, state in zip(cont.tolist(), continued, strict=True):
@@ -476,10 +479,9 @@ def _tops(lanes: _Lanes, br: Breaks, sg: _Segments) -> list[tuple[TopTransition,
     starts[br.starts] = True
     cand_from = lanes.tok_str[cand - 1]  # (a row 0 is a start: its wrapped neighbour is replaced)
     cand_from[starts[cand]] = START
-    touched = sg.real[sg.cont] > 0
-    tops = [p.top for p, t in zip(sg.continued, touched.tolist(), strict=True) if t]
+    tops = [p.top for p in sg.continued]
     kept = list(chain.from_iterable(tops))  # the continued sessions' kept top transitions
-    k_seg = np.repeat(sg.cont[touched], [len(t) for t in tops])
+    k_seg = np.repeat(sg.cont, [len(t) for t in tops])
     k_ub, k_pos, k_from, k_to = (list(map(get, kept)) for get in _TOP_FIELDS)
     c_seg = np.concatenate([sg.seg[cand], k_seg])
     c_ub = np.concatenate([sg.ub[cand], np.array(k_ub, np.int64)])
