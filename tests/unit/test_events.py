@@ -489,6 +489,19 @@ def test_flat_json_of_common_producers_is_read_under_their_field_names(record, e
          ("c2", "https://shop.example/p/*", 1546387276000, None)),
         ({"user": "u3", "request": "POST /login HTTP/1.1", "time_local": "02/Jan/2019:00:01:16 +0000"},
          ("u3", "POST /login", 1546387276000, None)),
+        # PostHog's event; Snowplow's enriched event as its Analytics SDKs write JSON; Amplitude's export (no user id)
+        ({"event": "$pageview", "distinct_id": "ph-1", "timestamp": "2019-01-02T00:01:16Z",
+          "properties": {"$current_url": "https://x.example/y", "$ip": "203.0.113.9"}},
+         ("ph-1", "$pageview", 1546387276000, None)),
+        ({"event": "$autocapture", "distinct_id": "ph-2", "timestamp": "2019-01-02T00:01:16Z",
+          "properties": {"distinct_id": "ph-2", "$session_id": "x", "$ip": "203.0.113.9"}},  # Mixpanel's shape
+         ("ph-2", "$autocapture", 1546387276000, None)),
+        ({"app_id": "web", "domain_userid": "d-1", "domain_sessionid": "s-1", "event_name": "page_view",
+          "derived_tstamp": "2019-01-02 00:01:16.000", "user_ipaddress": "203.0.113.9"},
+         ("d-1", "page_view", 1546387276000, "s-1")),
+        ({"user_id": None, "amplitude_id": 5, "event_type": "click", "client_event_time": "2019-01-02 00:01:16.000000",
+          "device_id": "dev-1"},
+         ("5", "click", 1546387276000, None)),
         # an alias holding an object is another field of that name: the next alias is read
         ({"user": {"name": "Jane"}, "uid": "u4", "action": "view", "ts": 1546387276},
          ("u4", "view", 1546387276000, None)),

@@ -233,6 +233,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "user_id": (
         "userId", "user_pseudo_id", "user", "userid", "user_key", "visitorid", "visitor_id", "visitorId",
         "customer_id", "customerId", "client_id", "clientId", "account_id", "accountId", "member_id", "uid",
+        "distinct_id", "domain_userid", "amplitude_id", "anonymous_id", "anonymousId",  # PostHog, Snowplow, Amplitude
     ),
     "event_type": (
         "event_name", "eventType", "event", "action", "eventName", "event_action", "activity",
@@ -241,8 +242,11 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "timestamp": (
         "event_time", "event_timestamp", "@timestamp", "time", "ts", "eventTime", "datetime", "date_time",
         "created_at", "createdAt", "occurred_at", "timestamp_ms", "time_local",
+        "derived_tstamp", "collector_tstamp", "client_event_time",  # Snowplow's JSON; Amplitude's export
     ),
-    "session_id": ("sessionId", "user_session", "session", "session_key", "sessionid", "visit_id", "visitId"),
+    "session_id": (
+        "sessionId", "user_session", "session", "session_key", "sessionid", "visit_id", "visitId", "domain_sessionid",
+    ),
     "event_id": ("eventId", "insert_id", "$insert_id", "messageId", "message_id", "event_uuid"),
 }  # fmt: skip
 
@@ -517,8 +521,11 @@ def _parse_mixpanel(obj: Mapping[str, Any], props: Mapping[str, Any]) -> Event:
     """A Mixpanel event (its import API's and raw export's shape): the user key is ``properties.distinct_id``, the
     action ``event``, the time ``properties.time`` (epoch seconds or milliseconds), the event id
     ``properties.$insert_id`` (Mixpanel's own deduplication key). The other properties (``ip``, ``$city``, the
-    device's: personal data) are never read."""
-    return canonical_event(props["distinct_id"], obj["event"], None, props.get("time"), None, props.get("$insert_id"))
+    device's: personal data) are never read. PostHog's events have this shape too, their time at the top level
+    (``timestamp``), read when ``properties.time`` is absent."""
+    time = props.get("time")
+    time = obj.get("timestamp") if time is None else time
+    return canonical_event(props["distinct_id"], obj["event"], None, time, None, props.get("$insert_id"))
 
 
 def _page_path(msg: Mapping[str, Any]) -> str | None:
