@@ -510,7 +510,11 @@ def test_flat_json_of_common_producers_is_read_under_their_field_names(record, e
 def test_exports_and_web_logs_are_read_under_their_field_names(record, expected):
     ev = parse_record(json.dumps(record))
     assert (ev.user_key, ev.token, ev.ts_ms, ev.session_id) == expected
-    assert Decoder().decode_many([json.dumps(record).encode()]) == [ev]
+    line = json.dumps(record).encode()
+    assert Decoder().decode_many([line, line]) == [ev, ev]  # the consumer's batch path
+    archive = EventColumns()
+    archive.add_object(line + b"\n" + line + b"\n")  # the trainer's object at a time
+    assert (archive.users, archive.session_ids) == ([expected[0]] * 2, [expected[3]] * 2)
 
 
 def test_a_nested_user_object_is_no_user_key_and_an_id_is_never_guessed_as_the_event_s():
