@@ -92,6 +92,10 @@ def test_produce_a_tsv_export_under_its_own_column_names(kinesis, tmp_path):
     assert rejected == {"missing_event_type": 1}
     assert main(["produce", "--input", str(f), "--stream", STREAM]) == 0
     assert sorted(r["PartitionKey"] for r in read_all(kinesis)) == ["257597", "992329"]
+    renamed = tmp_path / "retail.txt"  # a name that says nothing: --input-format says what it is
+    renamed.write_bytes(f.read_bytes())
+    assert main(["produce", "--input", str(renamed), "--input-format", "tsv", "--stream", STREAM]) == 0
+    assert len(read_all(kinesis)) == 4
 
 
 class FlakyKinesis:

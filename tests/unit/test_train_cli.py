@@ -289,6 +289,36 @@ def test_a_retail_export_reads_under_its_own_column_names_without_a_mapping(tmp_
     assert scores["shaped"] == scores["ndjson"]
 
 
+@pytest.mark.parametrize("shape", ["indented array", "wrapped", "one-line array", "blank line", "indented object"])
+def test_a_json_document_file_reads_as_the_same_events_as_ndjson(tmp_path, capsys, shape):
+    """Exports that are one JSON document (an array, pretty-printed or not; ``{"events": [...]}``), and NDJSON with
+    blank lines: the same model and scores as the canonical NDJSON."""
+    events = ordinary_events(80, seed=11)
+    canonical = tmp_path / "canonical.ndjson"
+    canonical.write_bytes(ndjson(events))
+    body = {
+        "indented array": json.dumps(events, indent=2),
+        "wrapped": json.dumps({"count": len(events), "events": events}),
+        "one-line array": json.dumps(events),
+        "blank line": "\n\n".join(json.dumps(e) for e in events),
+        "indented object": json.dumps({"events": events, "next": None}, indent=1),
+    }[shape]
+    doc = tmp_path / "export.json"
+    doc.write_text(body)
+    trained, scores = _train_and_score(capsys, tmp_path, {"ndjson": canonical, "doc": doc})
+    assert trained["doc"]["events"] == len(events) and trained["doc"]["rejected"] == {}
+    assert trained["doc"]["thresholds"] == trained["ndjson"]["thresholds"]
+    assert scores["doc"] == scores["ndjson"]
+
+
+def test_a_json_document_that_does_not_parse_is_rejected_line_by_line(tmp_path, capsys):
+    doc = tmp_path / "cut.json"
+    doc.write_text(json.dumps(ordinary_events(5, seed=12), indent=2)[:-40])  # cut short
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "-i", str(doc), "-o", str(tmp_path / "m")])
+    assert exc.value.code == 2 and "'not_json': " in capsys.readouterr().err
+
+
 def test_a_tsv_file_without_a_header_is_read_line_by_line_through_its_mapping(tmp_path, capsys):
     """A first line of data (a time in it) is no header: the lines are events, the mapping's tsv_columns name them."""
     events = ordinary_events(60, seed=10)

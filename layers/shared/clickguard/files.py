@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+import msgspec
 import zstandard
 
 if TYPE_CHECKING:
@@ -111,10 +112,12 @@ def event_lines(fh: BinaryFile | IO[bytes], path: str | Path, sep: str | None = 
     the decoder reads numbers and times in text as it does in JSON strings. A byte that is not UTF-8 reaches the
     decoder as a lone surrogate, so its row alone is rejected (``bad_unicode``); ``csv.Error`` (a cell past the csv
     module's size limit) is raised. A TSV file has a header only if its first line reads as one (``_NAMES``); else
-    (Snowplow's enriched events, a field mapping's ``tsv_columns``) its lines are events as they are."""
-    sep = delimiter(path)
+    (Snowplow's enriched events, a field mapping's ``tsv_columns``) its lines are events as they are. ``sep``
+    overrides the name's verdict (None: NDJSON). A JSON document spread over lines (an exported array,
+    pretty-printed) is read whole (``_json_lines``)."""
+    sep = delimiter(path) if sep == "" else sep
     if sep is None:
-        yield from fh
+        yield from _json_lines(fh)
         return
     first = fh.readline()
     if sep == "\t" and not _NAMES.fullmatch(first.rstrip(b"\r\n")):
@@ -126,3 +129,55 @@ def event_lines(fh: BinaryFile | IO[bytes], path: str | Path, sep: str | None = 
     for row in csv.DictReader(lines, delimiter=sep):
         cells = {name: value for name, value in row.items() if name and isinstance(value, str) and value}
         yield json.dumps(cells).encode()
+
+
+def _json_lines(fh: BinaryFile | IO[bytes]) -> Iterator[bytes]:
+    """NDJSON's lines as they are. A file that is one JSON document is read whole, each event of it on a line of its
+    own: one written over many lines (an array or an object with indentation, as exports and ``json.dump(...,
+    indent=2)`` write them: its first line opens a value it does not close), or a file of one line. An array's
+    items are its events; so are the items of an object's one list of objects (a wrapper, ``{"events": [...]}``);
+    any other object is one event. A document that does not parse yields its lines, each rejected with its reason."""
+    first = fh.readline()
+    if first.lstrip()[:1] not in (b"[", b"{"):
+        yield first
+        yield from fh
+        return
+    if _parses(first):
+        second = fh.readline()
+        if second.strip():  # NDJSON
+            yield first
+            yield second
+            yield from fh
+            return
+        rest = fh.read()
+        if rest.strip():  # NDJSON with a blank line after its first
+            yield first
+            yield from rest.splitlines(keepends=True)
+            return
+        body = first
+    else:
+        body = first + fh.read()
+    try:
+        doc = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        yield from body.splitlines()
+        return
+    yield from map(msgspec.json.encode, _items(doc))
+
+
+def _parses(line: bytes) -> bool:
+    try:
+        msgspec.json.decode(line)
+    except msgspec.DecodeError:
+        return False
+    return True
+
+
+def _items(doc: object) -> list[object]:
+    """A document's events: an array's items; an object's one list of objects (a wrapper); else the object."""
+    if isinstance(doc, dict):
+        lists = [v for v in doc.values() if isinstance(v, list)]
+        if len(lists) == 1 and lists[0] and all(isinstance(item, dict) for item in lists[0]):
+            return list(lists[0])
+        return [doc]
+    return list(doc) if isinstance(doc, list) else [doc]
