@@ -92,6 +92,19 @@ def batch_event(n: int, n_users: int, seed: int = 1, hour: int = 0) -> dict[str,
     return _kinesis_event([(json.loads(line)["user_id"], line) for line in lines], n, hour)
 
 
+def continuing_events(n: int, n_users: int, seed: int = 3) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Two batches of the same users, each user's second batch going on where its first stopped (1-60 s later): the
+    steady state of a busy stream, where a returning user's session continues and its stored state is merged."""
+    per = n // n_users
+    seen: dict[str, int] = {}
+    halves: tuple[list[tuple[str, bytes]], list[tuple[str, bytes]]] = ([], [])
+    for line in batch_lines(2 * n, n_users, seed):
+        user = json.loads(line)["user_id"]
+        seen[user] = seen.get(user, 0) + 1
+        halves[seen[user] > per].append((user, line))
+    return _kinesis_event(halves[0], n, 0), _kinesis_event(halves[1], n, 1)
+
+
 def kpl_event(n: int, n_users: int, seed: int = 1, hour: int = 0) -> dict[str, Any]:
     """``batch_event``'s events as a KPL producer puts them: aggregates (``aws_kinesis_agg``), one record each."""
     return _kinesis_event(aggregates(batch_lines(n, n_users, seed, T0_MS + hour * 3_600_000)), n, hour)
@@ -323,6 +336,8 @@ def bench_cpu(event: dict[str, Any], again: dict[str, Any], model: Model, repeat
     n = len(event["Records"])
     ours, calls = handler_cpu([event, event], model, repeat, keep=False)  # the first run warms up
     returning, _ = handler_cpu([event, again], model, repeat, keep=True)
+    users = len({r["kinesis"]["partitionKey"] for r in event["Records"]})
+    continuing, _ = handler_cpu(list(continuing_events(n, users)), model, repeat, keep=True)
     stdlib, _ = handler_cpu([event, event], model, repeat, keep=False, fast_json=False)
     stdlib_returning, _ = handler_cpu([event, again], model, repeat, keep=True, fast_json=False)
     matrix = np.log(np.exp2(-model.surprisal.astype(np.float64))).tolist()
@@ -338,6 +353,7 @@ def bench_cpu(event: dict[str, Any], again: dict[str, Any], model: Model, repeat
         "thesis_us": min(thesis) / n * 1e6,
         "fake_calls": calls,
         "returning_us": returning / n * 1e6,
+        "continuing_us": continuing / n * 1e6,
         "stdlib_returning_us": stdlib_returning / n * 1e6,
     }
 
@@ -397,11 +413,14 @@ def step_cpu(events: list[dict[str, Any]], model: Model, keep: bool, repeat: int
 
 
 def print_steps(event: dict[str, Any], again: dict[str, Any], model: Model, repeat: int) -> None:
+    n, users = len(event["Records"]), len({r["kinesis"]["partitionKey"] for r in event["Records"]})
     new = step_cpu([event, event], model, keep=False, repeat=repeat)
     returning = step_cpu([event, again], model, keep=True, repeat=repeat)
+    continuing = step_cpu(list(continuing_events(n, users)), model, keep=True, repeat=repeat)
     print(f"CPU ms per batch of each step of run_batch, median of {repeat} batches: new users -> returning users")
+    print("(an hour later: most sessions ended) -> continuing (1-60 s later: every session goes on)")
     for name in (*STEPS, "outside", "total"):
-        print(f"   {name:<16} {new[name]:7.1f} -> {returning[name]:7.1f}")
+        print(f"   {name:<16} {new[name]:7.1f} -> {returning[name]:7.1f} -> {continuing[name]:7.1f}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -459,6 +478,10 @@ def main(argv: list[str] | None = None) -> None:
         f"   end to end against moto {m['returning_rps']:,.0f} records/s (new users: {m['ours_rps']:,.0f}); "
         f"handler CPU {c['returning_us']:.1f} us/record (new users: {c['ours_us']:.1f}), standard-library JSON "
         f"path {c['stdlib_returning_us']:.1f}"
+    )
+    print(
+        f"   the same users 1-60 s after their last event (every session continues, its stored state merged): "
+        f"handler CPU {c['continuing_us']:.1f} us/record"
     )
     emulator_us = 1e6 / m["returning_rps"] - c["returning_us"]
     print(
