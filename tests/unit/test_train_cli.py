@@ -311,6 +311,20 @@ def test_a_json_document_file_reads_as_the_same_events_as_ndjson(tmp_path, capsy
     assert scores["doc"] == scores["ndjson"]
 
 
+def test_one_event_with_a_list_of_objects_is_an_event_not_a_wrapper(tmp_path):
+    from clickguard.files import event_lines, open_binary
+
+    order = {"user_id": "u1", "event_type": "purchase", "timestamp": 1763700000, "items": [{"sku": 1}, {"sku": 2}]}
+    path = tmp_path / "order.json"
+    for body in (json.dumps(order), "\n" + json.dumps(order, indent=2)):  # on one line, and pretty-printed
+        path.write_text(body)
+        with open_binary(path) as fh:
+            assert [json.loads(line) for line in event_lines(fh, path)] == [order]
+    path.write_text(json.dumps({"data": [order, order], "next": None}, indent=2))  # an API's page of events
+    with open_binary(path) as fh:
+        assert [json.loads(line) for line in event_lines(fh, path)] == [order, order]
+
+
 def test_a_json_document_that_does_not_parse_is_rejected_line_by_line(tmp_path, capsys):
     doc = tmp_path / "cut.json"
     doc.write_text(json.dumps(ordinary_events(5, seed=12), indent=2)[:-40])  # cut short
