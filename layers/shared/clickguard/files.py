@@ -18,7 +18,7 @@ from typing import IO, TYPE_CHECKING
 import msgspec
 import zstandard
 
-from clickguard.events import ALIASES
+from clickguard.decoding.wrappers import wrapped_events
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -169,13 +169,6 @@ def _json_lines(fh: BinaryFile | IO[bytes]) -> Iterator[bytes]:
     yield from map(msgspec.json.encode, _items(doc))
 
 
-# What names an event's user, action or time: the canonical fields, their aliases, and the producers' own shapes'.
-_EVENT_FIELDS = ("user_id", "event_type", "timestamp")
-_EVENT_NAMES = frozenset(
-    (*_EVENT_FIELDS, *(alias for field in _EVENT_FIELDS for alias in ALIASES[field]), "type", "properties", "client")
-)
-
-
 def _parses(line: bytes) -> bool:
     try:
         msgspec.json.decode(line)
@@ -185,13 +178,8 @@ def _parses(line: bytes) -> bool:
 
 
 def _items(doc: object) -> list[object]:
-    """A document's events: an array's items; a wrapper's one list of objects; else the object, one event (an
-    event that names its user, action or time under any name the decoder knows is never a wrapper, whatever list of
-    objects it holds, such as an order's items)."""
-    if isinstance(doc, dict):
-        lists = [v for v in doc.values() if isinstance(v, list)]
-        wrapper = not _EVENT_NAMES.intersection(doc) and len(lists) == 1
-        if wrapper and lists[0] and all(isinstance(item, dict) for item in lists[0]):
-            return list(lists[0])
-        return [doc]
-    return list(doc) if isinstance(doc, list) else [doc]
+    """A document's events: an array's items, a wrapper's (``wrappers.wrapped_events``), else the document."""
+    if isinstance(doc, list):
+        return doc
+    wrapped = wrapped_events(doc)
+    return [doc] if wrapped is None else wrapped

@@ -39,6 +39,7 @@ from typing import Any, NamedTuple
 from clickguard import settings
 from clickguard.decoding import access_log, clickstream, cloudwatch, compressed, jsonfast, kpl, snowplow
 from clickguard.decoding.mapping import FieldMapping
+from clickguard.decoding.wrappers import wrapped_events
 from clickguard.envconfig import ConfigError, number, user_key_source
 from clickguard.events import Event, Reason, RejectedRecord, UserKeySource, decode_json, parse_object, parse_record
 
@@ -163,18 +164,20 @@ class Decoder:
             return self._object(self._value(data))
         if exc.reason in _RECORD_OF_EVENTS and clickstream.MARKER in data and len(data) <= self.cap:
             return self._clickstream(data, exc)
-        if exc.reason in _RECORD_OF_EVENTS and b'"batch"' in data and len(data) <= self.cap:
-            return self._batch(data, exc)
+        if exc.reason in _RECORD_OF_EVENTS and b"[" in data and len(data) <= self.cap:
+            return self._wrapped(data, exc)
         raise exc
 
-    def _batch(self, data: bytes, whole: RejectedRecord) -> list[Item]:
-        """A Segment/RudderStack HTTP API batch (``{"batch": [message, ...], "sentAt": ...}``) forwarded whole: each
-        message its own item, as in a JSON array."""
-        value = self._value(data)
-        messages = value.get("batch") if isinstance(value, dict) else None
-        if not isinstance(messages, list):
+    def _wrapped(self, data: bytes, whole: RejectedRecord) -> list[Item]:
+        """A wrapper of events forwarded whole (``wrappers``: a Segment/RudderStack HTTP API batch, an Amplitude
+        HTTP API upload, ...): each event its own item, as in a JSON array; else the verdict as one event."""
+        try:
+            events = wrapped_events(self._value(data))
+        except RejectedRecord:
+            raise whole from None
+        if events is None:
             raise whole
-        return self._array(messages)
+        return self._array(events)
 
     def _decode(self, data: bytes, nested: bool) -> Event | list[Item]:
         fmt = detect(data)

@@ -1,0 +1,68 @@
+"""A record or file that wraps a list of events (an HTTP API's upload forwarded whole): each event its own; an event
+holding a list of objects of its own is one event (``decoding.wrappers``)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from clickguard.decoding import Decoder
+from clickguard.decoding.wrappers import wrapped_events
+from clickguard.events import Reason, RejectedRecord
+
+# Amplitude's HTTP V2 API request body, as its documentation gives it: an API key and the events.
+AMPLITUDE_UPLOAD = {
+    "api_key": "a-secret-api-key",
+    "events": [
+        {"user_id": "203201202", "device_id": "C8F9E604-F01A-4BD9", "event_type": "watch_tutorial",
+         "time": 1396381378123, "insert_id": "5f0adeff-6668-4427", "ip": "203.0.113.9"},
+        {"user_id": "203201202", "event_type": "start_lesson", "time": 1396381379123,
+         "insert_id": "5f0adeff-6668-4428"},
+    ],
+    "options": {"min_id_length": 5},
+}  # fmt: skip
+
+
+def _results(value: object) -> list[object]:
+    items = Decoder().items(json.dumps(value).encode())
+    return [i.result.reason if isinstance(i.result, RejectedRecord) else i.result for i in items]
+
+
+def test_an_amplitude_upload_is_each_of_its_events_and_its_key_is_never_read():
+    got = _results(AMPLITUDE_UPLOAD)
+    assert [(e.user_key, e.token, e.ts_ms, e.event_id) for e in got] == [
+        ("203201202", "watch_tutorial", 1396381378123, "5f0adeff-6668-4427"),
+        ("203201202", "start_lesson", 1396381379123, "5f0adeff-6668-4428"),
+    ]
+    assert "a-secret-api-key" not in repr(got) and "203.0.113.9" not in repr(got)
+
+
+def test_an_api_page_of_events_is_its_events_and_a_bad_one_is_rejected_alone():
+    page = {"data": [{"userId": "u1", "event": "view", "ts": 1546387276}, {"userId": "u2", "event": "view"}],
+            "next": "cursor-2"}  # fmt: skip
+    got = _results(page)
+    assert got[0].user_key == "u1" and got[1] is Reason.MISSING_TIMESTAMP
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"user_id": "u1", "event_type": "purchase", "items": [{"sku": 1}]},  # an event (no time): never unwrapped
+        {"events": [{"a": 1}], "errors": [{"b": 2}]},  # two lists: which one holds the events is a guess
+        {"events": [1, 2]},  # not objects
+        {"events": []},
+        [{"a": 1}],  # an array is not a wrapper (the decoder reads arrays itself)
+    ],
+)
+def test_what_is_not_a_wrapper(value):
+    assert wrapped_events(value) is None
+
+
+def test_a_record_that_is_no_wrapper_keeps_its_verdict_as_one_event():
+    with pytest.raises(RejectedRecord) as exc:
+        Decoder().decode(json.dumps({"events": [{"a": 1}], "errors": [{"b": 2}]}).encode())
+    assert exc.value.reason is Reason.MISSING_USER_KEY
+    with pytest.raises(RejectedRecord) as exc:  # an order without its time: its own verdict, not its items'
+        Decoder().decode(json.dumps({"user_id": "u1", "event_type": "purchase", "items": [{"sku": 1}]}).encode())
+    assert exc.value.reason is Reason.MISSING_TIMESTAMP
