@@ -225,6 +225,19 @@ def logged_json(e: dict) -> bytes:
     return _json({"log": json.dumps(canonical(e)) + "\n", "stream": "stdout", "time": "2025-11-21T04:40:00.123Z"})
 
 
+def amplitude_upload(chunk: list[dict]) -> bytes:
+    """Amplitude's HTTP V2 API request body forwarded whole (``decoding.wrappers``): its documented event fields,
+    the device's and the location's among them."""
+    events = []
+    for e in chunk:
+        event = {"user_id": e["user"], "time": e["ms"], "insert_id": f"{e['user']}-{e['ms']}", "ip": IP}
+        event |= {"device_id": DEVICE, "city": CITY, "location_lat": float(LATITUDE), "user_properties": {"ua": UA}}
+        if e["type"]:
+            event["event_type"] = e["type"] + ("#fail" if e["fail"] else "")
+        events.append(event)
+    return _json({"api_key": "a-secret-api-key", "events": events})
+
+
 def ndjson(chunk: list[dict]) -> bytes:
     return b"".join(_json(canonical(e)) + b"\n" for e in chunk)
 
@@ -249,6 +262,7 @@ PACKED: dict[str, Callable[[list[dict]], bytes]] = {
     "cloudwatch": log_batch,
     "clickstream": clickstream,
     "snowplow_zstd": lambda c: zstd_record([snowplow(e) for e in c]),
+    "amplitude_upload": amplitude_upload,
 }
 
 
