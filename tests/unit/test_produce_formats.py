@@ -28,10 +28,11 @@ def per_user(events):
 
 def held(fmt: str, ev: Event) -> Event:
     """What a format can hold of an event: all of it, except an access log line (the action as a page, whole
-    seconds, no session or event id), a Pinpoint record (no event id) and a Mixpanel event (no session)."""
+    seconds, no session or event id), a Pinpoint record (no event id) and a Mixpanel event or an Amplitude upload's
+    (no session)."""
     if fmt == "pinpoint":
         return ev._replace(event_id=None)
-    if fmt == "mixpanel":
+    if fmt in ("mixpanel", "amplitude"):
         return ev._replace(session_id=None)
     if fmt != "access_log":
         return ev

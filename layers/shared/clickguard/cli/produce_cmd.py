@@ -39,7 +39,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--per-record",
         type=positive_int,
         default=25,
-        help="events per record (kpl, gzip, zlib, cloudwatch, clickstream)",
+        help="events per record (kpl, gzip, zlib, cloudwatch, clickstream, snowplow_zstd, amplitude)",
     )
     p.add_argument("--stream", help="stream name (overrides the stack's output)")
     target.add_target_arguments(p, need="--stream")

@@ -1,14 +1,15 @@
 """``clickguard produce --format``: canonical events re-encoded as another producer would put them on Kinesis.
 
 Single-event formats keep one record per event and the user key as partition key. Formats that pack several events
-in one record (``kpl``, ``gzip``, ``zlib``, ``cloudwatch``, ``clickstream``, ``snowplow_zstd``) pack up to
-``per_record`` events of one bucket of users (a hash of the user key) under the bucket's partition key, so every
+in one record (``kpl``, ``gzip``, ``zlib``, ``cloudwatch``, ``clickstream``, ``snowplow_zstd``, ``amplitude``) pack
+up to ``per_record`` events of one bucket of users (a hash of the user key) under the bucket's partition key, so every
 event of a user lands on one shard, in order, as the KPL's own per-shard aggregation keeps it. Messages follow each
 format's published shape (Segment/RudderStack ``track``, the app envelope, Pinpoint's app event, Mixpanel's event, an
 application's JSON log line as Docker and Fluent Bit ship it, Snowplow's enriched TSV column order, a web server's
 combined log line, CloudWatch Logs' subscription payload, the KPL aggregate, byte for byte as ``aws_kinesis_agg``
 builds it, Clickstream Analytics on AWS's ingestion server record holding an SDK's gzip request, Snowplow Enrich's
-compressed record of enriched lines); tests decode each with the consumer's decoder.
+compressed record of enriched lines, Amplitude's HTTP V2 API upload forwarded whole); tests decode each with the
+consumer's decoder.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from clickguard.events import FAIL_SUFFIX, Event, format_ms
 SINGLE = (
     "canonical", "envelope", "segment", "rudderstack", "snowplow", "access_log", "pinpoint", "mixpanel", "logged_json",
 )  # fmt: skip
-PACKED = ("kpl", "gzip", "zlib", "cloudwatch", "clickstream", "snowplow_zstd")
+PACKED = ("kpl", "gzip", "zlib", "cloudwatch", "clickstream", "snowplow_zstd", "amplitude")
 FORMATS = (*SINGLE, *PACKED)
 DEFAULT = "canonical"  # the events as they are: one canonical JSON record each
 BUCKETS = 64
@@ -177,6 +178,17 @@ def snowplow_zstd_record(events: list[Event]) -> bytes:
     return b"".join(parts)
 
 
+def amplitude_upload(events: list[Event]) -> bytes:
+    """Amplitude's HTTP V2 API request body, as a proxy that forwards it whole puts it on the stream: the API key (a
+    placeholder, never read) and the events, each with ``time`` in ms and ``insert_id`` (Amplitude's deduplication
+    key); a failure stays in the event type, and no session (Amplitude's is a number: the session's start)."""
+    docs = [{"user_id": ev.user_key, "event_type": ev.token, "time": ev.ts_ms} for ev in events]
+    for doc, ev in zip(docs, events, strict=True):
+        if ev.event_id:
+            doc["insert_id"] = ev.event_id
+    return _json({"api_key": "clickguard-produce", "events": docs})
+
+
 def logged_json(ev: Event) -> dict[str, Any]:
     """The canonical event as an application logs it to standard output, shipped by Docker's json-file driver or
     Fluent Bit's tail input: the line (its newline kept) as the string ``log``, beside the shipper's own fields."""
@@ -213,6 +225,8 @@ def _packed(fmt: str, events: list[Event]) -> bytes:
         return clickstream_record(events)
     if fmt == "snowplow_zstd":
         return snowplow_zstd_record(events)
+    if fmt == "amplitude":
+        return amplitude_upload(events)
     log_events = [{"id": str(i), "timestamp": ev.ts_ms, "message": line.decode()} for i, (ev, line) in
                   enumerate(zip(events, lines, strict=True))]  # fmt: skip
     doc = {"messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": "/clickguard/produce",
