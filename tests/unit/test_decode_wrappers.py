@@ -1,5 +1,6 @@
-"""A record or file that wraps a list of events (an HTTP API's upload forwarded whole): each event its own; an event
-holding a list of objects of its own is one event (``decoding.wrappers``)."""
+"""Records as some producers frame their JSON: a record or file that wraps a list of events (an HTTP API's upload
+forwarded whole: each event its own; an event holding a list of objects of its own is one event,
+``decoding.wrappers``), and text that starts with a UTF-8 byte-order mark."""
 
 from __future__ import annotations
 
@@ -66,3 +67,17 @@ def test_a_record_that_is_no_wrapper_keeps_its_verdict_as_one_event():
     with pytest.raises(RejectedRecord) as exc:  # an order without its time: its own verdict, not its items'
         Decoder().decode(json.dumps({"user_id": "u1", "event_type": "purchase", "items": [{"sku": 1}]}).encode())
     assert exc.value.reason is Reason.MISSING_TIMESTAMP
+
+
+def test_a_record_that_starts_with_a_utf8_byte_order_mark_is_read_as_without_it():
+    """.NET's and PowerShell's UTF-8 writers put one ahead of the text: in a record, in a compressed payload."""
+    import gzip
+
+    bom, event = b"\xef\xbb\xbf", b'{"user_id":"u1","event_type":"view","timestamp":1546387276}'
+    plain = Decoder().decode(event)
+    assert Decoder().decode(bom + event) == plain
+    assert Decoder().decode_many([bom + event, event]) == [plain, plain]
+    assert [i.result for i in Decoder().items(gzip.compress(bom + event + b"\n" + event))] == [plain, plain]
+    with pytest.raises(RejectedRecord) as exc:
+        Decoder().decode(bom)
+    assert exc.value.reason is Reason.NOT_JSON

@@ -61,6 +61,7 @@ _COMPRESSED = frozenset({Format.GZIP, Format.ZLIB, Format.ZSTD})
 # ``data``; a Segment/RudderStack batch: inside ``batch``): it may be larger than one event may be (its events are
 # capped as any compressed payload's are).
 _RECORD_OF_EVENTS = frozenset({Reason.MISSING_USER_KEY, Reason.RECORD_TOO_LARGE})
+_BOM = b"\xef\xbb\xbf"  # UTF-8's byte-order mark: no JSON text may start with it (RFC 8259), yet writers add it
 
 
 def parse_formats(text: str) -> frozenset[Format]:
@@ -219,6 +220,7 @@ class Decoder:
     def _payload(self, data: bytes, inflated: bool) -> Event | list[Item]:
         """JSON text (a record's, or a compressed record's once inflated): one object, an array or NDJSON; Snowplow
         lines; or a CloudWatch Logs payload."""
+        data = data.removeprefix(_BOM)  # .NET's and PowerShell's UTF-8 writers start their text with one
         text = data.lstrip()
         first = text[:1]
         if first == b"{":
