@@ -28,7 +28,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         dest="events",
         type=Path,
         required=True,
-        help="NDJSON or CSV events (.gz or .zst too), in the order they happened (--input: the same, as in train)",
+        help=(
+            "events: NDJSON, a JSON document, CSV or TSV, an access log (.gz or .zst too), in the order they"
+            " happened (--input: the same, as in train)"
+        ),
     )
     p.add_argument("--field-mapping", type=field_mapping, help=FIELD_MAPPING_HELP)
     where = p.add_mutually_exclusive_group(required=True)

@@ -27,14 +27,17 @@ from clickguard.training.pipeline import InsufficientData
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("train", help="train a model from NDJSON event files and publish it to a directory or S3")
+    p = sub.add_parser("train", help="train a model from event files and publish it to a directory or S3")
     p.add_argument(
         "--input",
         "--events",
         "-i",
         dest="input",
         action="append",
-        help="NDJSON or CSV file (.gz or .zst too); repeatable (--events: the same, as score spells it)",
+        help=(
+            "NDJSON, a JSON document, CSV or TSV, an access log (.gz or .zst too); repeatable (--events: the same,"
+            " as score spells it)"
+        ),
     )
     p.add_argument("--out", "-o", help="directory or s3://BUCKET to publish the model to (with --input)")
     p.add_argument("--stack", help="invoke this deployed stack's trainer now (its archive window)")
