@@ -28,11 +28,14 @@ def per_user(events):
 
 def held(fmt: str, ev: Event) -> Event:
     """What a format can hold of an event: all of it, except an access log line (the action as a page, whole
-    seconds, no session or event id), a Pinpoint record (no event id) and a Mixpanel event or an Amplitude upload's
-    (no session)."""
+    seconds, no session or event id), a Pinpoint record (no event id), a Mixpanel event (no session) and an Amplitude
+    upload's (its session named by its start in ms)."""
     if fmt == "pinpoint":
         return ev._replace(event_id=None)
-    if fmt in ("mixpanel", "amplitude"):
+    if fmt == "amplitude":
+        return ev._replace(session_id=str(min(e.ts_ms for e in EVENTS if (e.user_key, e.session_id) ==
+                                                  (ev.user_key, ev.session_id))))  # fmt: skip
+    if fmt == "mixpanel":
         return ev._replace(session_id=None)
     if fmt != "access_log":
         return ev

@@ -180,13 +180,29 @@ def snowplow_zstd_record(events: list[Event]) -> bytes:
 
 def amplitude_upload(events: list[Event]) -> bytes:
     """Amplitude's HTTP V2 API request body, as a proxy that forwards it whole puts it on the stream: the API key (a
-    placeholder, never read) and the events, each with ``time`` in ms and ``insert_id`` (Amplitude's deduplication
-    key); a failure stays in the event type, and no session (Amplitude's is a number: the session's start)."""
+    placeholder, never read) and the events, each with ``time`` in ms, ``insert_id`` (Amplitude's deduplication key)
+    and ``session_id`` (Amplitude's is the session's start in ms: ``amplitude_sessions`` gives the events theirs); a
+    failure stays in the event type."""
     docs = [{"user_id": ev.user_key, "event_type": ev.token, "time": ev.ts_ms} for ev in events]
     for doc, ev in zip(docs, events, strict=True):
         if ev.event_id:
             doc["insert_id"] = ev.event_id
+        if ev.session_id:
+            doc["session_id"] = int(ev.session_id)
     return _json({"api_key": "clickguard-produce", "events": docs})
+
+
+def amplitude_sessions(events: Iterable[Event]) -> list[Event]:
+    """The events with each session id replaced by the session's start in ms, as Amplitude numbers sessions: the
+    time of the first event of that user and session in ``events``."""
+    starts: dict[tuple[str, str], int] = {}
+    out = []
+    for ev in events:
+        if ev.session_id is not None:
+            start = starts.setdefault((ev.user_key, ev.session_id), ev.ts_ms)
+            ev = ev._replace(session_id=str(start))
+        out.append(ev)
+    return out
 
 
 def logged_json(ev: Event) -> dict[str, Any]:
@@ -243,6 +259,8 @@ def encode(fmt: str, events: Iterable[Event], per_record: int = 25) -> list[dict
     if fmt in SINGLE_ENCODERS:
         enc = SINGLE_ENCODERS[fmt]
         return [{"Data": enc(ev), "PartitionKey": ev.user_key} for ev in events]
+    if fmt == "amplitude":
+        events = amplitude_sessions(events)
     out: list[dict[str, Any]] = []
     open_buckets: dict[str, list[Event]] = {}
     for ev in events:
