@@ -238,6 +238,13 @@ def amplitude_upload(chunk: list[dict]) -> bytes:
     return _json({"api_key": "a-secret-api-key", "events": events})
 
 
+def filebeat(e: dict) -> bytes:
+    """The line as Filebeat ships it: the string ``message`` beside Beats' own fields, the host's address among them."""
+    doc = {"@timestamp": "2025-11-21T04:40:00.123Z", "message": json.dumps(canonical(e)), "input": {"type": "log"}}
+    doc |= {"log": {"offset": 0, "file": {"path": "/var/log/app.log"}}, "host": {"name": "web-1", "ip": [IP]}}
+    return _json(doc)
+
+
 def ndjson(chunk: list[dict]) -> bytes:
     return b"".join(_json(canonical(e)) + b"\n" for e in chunk)
 
@@ -254,6 +261,7 @@ ONE_A_RECORD: dict[str, Callable[[dict], bytes]] = {
     "agent_json": agent_json,
     "mixpanel": mixpanel,
     "logged_json": logged_json,
+    "filebeat": filebeat,
 }
 PACKED: dict[str, Callable[[list[dict]], bytes]] = {
     "kpl": aggregate,

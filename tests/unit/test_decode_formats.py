@@ -301,6 +301,35 @@ def test_a_json_line_an_application_logged_is_read_from_its_shipper_s_log_field(
     assert reason(D, b'{"log": "{\\"user_id\\": \\"\\ud800\\"}"}') is Reason.BAD_UNICODE
 
 
+def test_a_json_line_shipped_by_vector_logstash_or_filebeat_is_read_from_message():
+    """Vector's file source, Logstash and Filebeat ship the line as the string ``message`` (Filebeat's ``log`` is an
+    object of the file's details); the shippers' own fields (host, agent, file) are never read."""
+    event = {"user_id": "u1", "event_type": "view_item", "timestamp": 1763700000000}
+    line = json.dumps(event)
+    vector = {
+        "file": "/var/log/app.log",
+        "host": "web-1",
+        "message": line,
+        "source_type": "file",
+        "timestamp": "2025-11-21T04:40:00.123Z",
+    }
+    filebeat = {
+        "@timestamp": "2025-11-21T04:40:00.123Z",
+        "@metadata": {"beat": "filebeat"},
+        "message": line,
+        "log": {"offset": 0, "file": {"path": "/var/log/app.log"}},
+        "host": {"name": "web-1"},
+    }
+    for shipped in (vector, filebeat):
+        body = json.dumps(shipped).encode()
+        got = D.decode(body)
+        assert (got.user_key, got.token, got.ts_ms) == ("u1", "view_item", 1763700000000)
+        assert Decoder(DecodeConfig(fast_json=False)).decode(body) == got
+    access = {"message": COMBINED, "host": "web-1"}  # an access log line shipped the same way
+    assert D.decode(json.dumps(access).encode()).token == "/product/*"
+    assert reason(D, json.dumps({"message": "started", "host": "web-1"}).encode()) is Reason.MISSING_USER_KEY
+
+
 @pytest.mark.parametrize("start", ["80.1.2.3", "hb-7.example", "Hj.example", "XG.example", "x^.example"])
 def test_text_that_starts_like_a_zlib_header_is_not_taken_for_zlib(start):
     """One text in 31 whose first byte is 8, H, X, h or x passes RFC 1950's header check (a client at 80.x.x.x);

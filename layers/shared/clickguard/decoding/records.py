@@ -161,7 +161,7 @@ class Decoder:
         re-raises ``exc`` (the verdict as one event) when it is none of these."""
         if exc.reason is Reason.NOT_JSON and b"\n" in data.strip():
             return self._lines(data, exc)
-        if exc.reason is Reason.MISSING_USER_KEY and (b'"log"' in data or b'"request"' in data):
+        if exc.reason is Reason.MISSING_USER_KEY and (b'"log"' in data or b'"message"' in data or b'"request"' in data):
             return self._object(self._value(data))
         if exc.reason in _RECORD_OF_EVENTS and clickstream.MARKER in data and len(data) <= self.cap:
             return self._clickstream(data, exc)
@@ -269,7 +269,7 @@ class Decoder:
         except RejectedRecord as exc:
             if exc.reason is not Reason.MISSING_USER_KEY or not isinstance(obj, dict):
                 raise
-            line = obj.get("log")  # Fluent Bit's and Docker's wrapper of the line an application logged
+            line = _logged_line(obj)
             if unwrap and isinstance(line, str) and line.lstrip()[:1] == "{":
                 return self._object(self._value(_utf8(line, "a JSON log line")), unwrap=False)
             if Format.ACCESS_LOG not in self.formats:
@@ -430,6 +430,16 @@ def decode_config_from_env(env: Mapping[str, str]) -> DecodeConfig:
         raise ConfigError(f"environment variable {settings.ENV_MAX_DECOMPRESSED_BYTES}={cap} must be <= {high}")
     source = user_key_source(env, settings.ENV_USER_KEY_SOURCE)
     return DecodeConfig(formats, source, mapping, cap)
+
+
+def _logged_line(obj: Mapping[str, Any]) -> str | None:
+    """The line a log shipper wraps: ``log`` (Docker's json-file driver, Fluent Bit's tail input), else ``message``
+    (Vector, Logstash, Filebeat; Filebeat's own ``log`` is an object of the file's details)."""
+    for key in ("log", "message"):
+        line = obj.get(key)
+        if isinstance(line, str):
+            return line
+    return None
 
 
 def _utf8(text: str, what: str) -> bytes:
