@@ -40,8 +40,9 @@ def test_an_amplitude_upload_is_each_of_its_events_and_its_key_is_never_read():
 
 
 def test_an_api_page_of_events_is_its_events_and_a_bad_one_is_rejected_alone():
+    # a page number and a time of its own, but no user: a wrapper
     page = {"data": [{"userId": "u1", "event": "view", "ts": 1546387276}, {"userId": "u2", "event": "view"}],
-            "next": "cursor-2"}  # fmt: skip
+            "page": 2, "time": "2019-01-02T00:01:16Z"}  # fmt: skip
     got = _results(page)
     assert got[0].user_key == "u1" and got[1] is Reason.MISSING_TIMESTAMP
 
