@@ -245,6 +245,15 @@ def filebeat(e: dict) -> bytes:
     return _json(doc)
 
 
+def eventbridge(e: dict) -> bytes:
+    """An EventBridge event a rule puts on the stream, the application's event (with the values) as its detail."""
+    detail = canonical(e)  # the one without an action has an empty detail-type: rejected
+    kind = "AppEvent" if e["type"] else ""
+    envelope = {"version": "0", "id": f"eb-{e['user']}-{e['ms']}", "detail-type": kind, "source": "com.app"}
+    envelope |= {"account": "111122223333", "time": "2025-11-21T04:40:00Z", "region": "us-east-1", "resources": []}
+    return _json({**envelope, "detail": detail})
+
+
 def ndjson(chunk: list[dict]) -> bytes:
     return b"".join(_json(canonical(e)) + b"\n" for e in chunk)
 
@@ -262,6 +271,7 @@ ONE_A_RECORD: dict[str, Callable[[dict], bytes]] = {
     "mixpanel": mixpanel,
     "logged_json": logged_json,
     "filebeat": filebeat,
+    "eventbridge": eventbridge,
 }
 PACKED: dict[str, Callable[[list[dict]], bytes]] = {
     "kpl": aggregate,

@@ -82,3 +82,34 @@ def test_a_record_that_starts_with_a_utf8_byte_order_mark_is_read_as_without_it(
     with pytest.raises(RejectedRecord) as exc:
         Decoder().decode(bom)
     assert exc.value.reason is Reason.NOT_JSON
+
+
+# An EventBridge event as its documentation shows one (the envelope's fields), with an application's event as detail.
+ENVELOPE = {"version": "0", "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718", "detail-type": "OrderPlaced",
+            "source": "com.example.orders", "account": "111122223333", "time": "2017-12-22T18:43:48Z",
+            "region": "us-west-1", "resources": []}  # fmt: skip
+
+
+def test_an_eventbridge_event_is_its_detail_with_the_envelope_filling_what_it_lacks():
+    from clickguard.decoding import DecodeConfig
+
+    lean = {**ENVELOPE, "detail": {"userId": "u1", "orderTotal": 12.5, "ip": "203.0.113.9"}}
+    full = {**ENVELOPE, "detail": {"user_id": "u2", "event_type": "checkout", "timestamp": "2017-12-22T18:43:50Z",
+                                   "event_id": "e-9"}}  # fmt: skip
+    for value, expected in (
+        (lean, ("u1", "OrderPlaced", 1513968228000, ENVELOPE["id"])),  # action, time and id from the envelope
+        (full, ("u2", "checkout", 1513968230000, "e-9")),  # the detail's own win
+    ):
+        body = json.dumps(value).encode()
+        got = Decoder().decode(body)
+        assert (got.user_key, got.token, got.ts_ms, got.event_id) == expected
+        assert Decoder(DecodeConfig(fast_json=False)).decode(body) == got  # the reference agrees
+    assert "203.0.113.9" not in repr(Decoder().decode(json.dumps(lean).encode()))
+
+
+def test_an_eventbridge_event_without_a_user_keeps_its_verdict():
+    service_event = {**ENVELOPE, "detail-type": "EC2 Instance State-change Notification", "source": "aws.ec2",
+                     "detail": {"instance-id": "i-1234567890abcdef0", "state": "terminated"}}  # fmt: skip
+    with pytest.raises(RejectedRecord) as exc:
+        Decoder().decode(json.dumps(service_event).encode())
+    assert exc.value.reason is Reason.MISSING_USER_KEY

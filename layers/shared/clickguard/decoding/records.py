@@ -39,7 +39,7 @@ from typing import Any, NamedTuple
 from clickguard import settings
 from clickguard.decoding import access_log, clickstream, cloudwatch, compressed, jsonfast, kpl, snowplow
 from clickguard.decoding.mapping import FieldMapping
-from clickguard.decoding.wrappers import wrapped_events
+from clickguard.decoding.wrappers import eventbridge_detail, wrapped_events
 from clickguard.envconfig import ConfigError, number, user_key_source
 from clickguard.events import Event, Reason, RejectedRecord, UserKeySource, decode_json, parse_object, parse_record
 
@@ -61,6 +61,8 @@ _COMPRESSED = frozenset({Format.GZIP, Format.ZLIB, Format.ZSTD})
 # ``data``; a Segment/RudderStack batch: inside ``batch``): it may be larger than one event may be (its events are
 # capped as any compressed payload's are).
 _RECORD_OF_EVENTS = frozenset({Reason.MISSING_USER_KEY, Reason.RECORD_TOO_LARGE})
+# Keys of the envelopes and shapes read when a record names no user at its top (``_object``).
+_ENVELOPE_MARKERS = (b'"log"', b'"message"', b'"request"', b'"detail-type"')
 _BOM = b"\xef\xbb\xbf"  # UTF-8's byte-order mark: no JSON text may start with it (RFC 8259), yet writers add it
 
 
@@ -161,7 +163,7 @@ class Decoder:
         re-raises ``exc`` (the verdict as one event) when it is none of these."""
         if exc.reason is Reason.NOT_JSON and b"\n" in data.strip():
             return self._lines(data, exc)
-        if exc.reason is Reason.MISSING_USER_KEY and (b'"log"' in data or b'"message"' in data or b'"request"' in data):
+        if exc.reason is Reason.MISSING_USER_KEY and any(map(data.__contains__, _ENVELOPE_MARKERS)):
             return self._object(self._value(data))
         if exc.reason in _RECORD_OF_EVENTS and clickstream.MARKER in data and len(data) <= self.cap:
             return self._clickstream(data, exc)
@@ -272,6 +274,9 @@ class Decoder:
             line = _logged_line(obj)
             if unwrap and isinstance(line, str) and line.lstrip()[:1] == "{":
                 return self._object(self._value(_utf8(line, "a JSON log line")), unwrap=False)
+            detail = eventbridge_detail(obj) if unwrap else None
+            if detail is not None:
+                return self._object(detail, unwrap=False)
             if Format.ACCESS_LOG not in self.formats:
                 raise
             if access_log.is_agent_json(obj):  # the Kinesis Agent's LOGTOJSON of an access log line

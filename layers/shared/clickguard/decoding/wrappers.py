@@ -1,8 +1,13 @@
-"""An object that wraps a list of events: ``{"batch": [...], "sentAt": ...}`` (Segment's and RudderStack's HTTP API),
+"""Envelopes around events.
+
+An object that wraps a list of events: ``{"batch": [...], "sentAt": ...}`` (Segment's and RudderStack's HTTP API),
 ``{"api_key": ..., "events": [...]}`` (Amplitude's HTTP API), ``{"data": [...], "next": ...}`` (an API's page of an
 export). One rule for a Kinesis record and an event file: the object's one list of objects, when the object names no
 user of its own (an event holding a list of objects, such as an order's items, is an event). Only the user decides:
-an API's page of events may well carry a time or a page number of its own."""
+an API's page of events may well carry a time or a page number of its own.
+
+An EventBridge event, which a rule puts on a stream with the application's event as its ``detail``
+(``eventbridge_detail``)."""
 
 from __future__ import annotations
 
@@ -23,3 +28,23 @@ def wrapped_events(value: Any) -> list[Any] | None:
     if len(lists) != 1 or not lists[0] or not all(isinstance(item, dict) for item in lists[0]):
         return None
     return lists[0]
+
+
+_EVENTBRIDGE_FALLBACKS = (("event_type", "detail-type"), ("timestamp", "time"), ("event_id", "id"))
+
+
+def eventbridge_detail(value: Any) -> dict[str, Any] | None:
+    """An EventBridge event's ``detail`` (the application's event), with what it lacks taken from the envelope: the
+    action from ``detail-type``, the time from ``time``, the event id from ``id`` (EventBridge's own, the same on a
+    retried delivery); None when ``value`` is no EventBridge event. The envelope's account, region and resources are
+    never read."""
+    if not isinstance(value, dict) or not isinstance(value.get("detail-type"), str):
+        return None
+    detail = value.get("detail")
+    if not isinstance(detail, dict):
+        return None
+    merged = dict(detail)
+    for field, envelope in _EVENTBRIDGE_FALLBACKS:
+        if all(merged.get(name) is None for name in (field, *ALIASES[field])):
+            merged[field] = value.get(envelope)
+    return merged
