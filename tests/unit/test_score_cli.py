@@ -76,6 +76,13 @@ def test_score_writes_every_user_as_csv(tmp_path, days, capsys):
     budget = detector.Detector.from_dict(artifact.load_latest(LocalDirStore(str(models))).detector).budget
     assert 0 < len(flagged) <= budget * len(rows) + 1  # the budget, met on the window it was trained on
     assert all(r["events"] != "" and float(r["gap_cv_bits"]) >= 0 and r["reasons"] for r in flagged)
+    # every score is a finite number (scikit-learn's metrics refuse -inf); the users never judged rank last
+    scores = [float(r["score"]) for r in rows]
+    assert all(np.isfinite(scores))
+    unjudged = [float(r["score"]) for r in rows if r["judged"] == "false"]
+    judged = [float(r["score"]) for r in rows if r["judged"] == "true"]
+    assert unjudged and judged and max(unjudged) < min(judged) and not any(r["flagged"] == "true" for r in rows
+                                                                           if r["judged"] == "false")  # fmt: skip
     assert "flagged" in capsys.readouterr().err
 
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from clickguard.cli.common import FIELD_MAPPING_HELP, fail, field_mapping, open_store, read_events
-from clickguard.consumer.offline import UserScore, score_users
+from clickguard.consumer.offline import UserScore, score_floor, score_users
 from clickguard.decoding.mapping import FieldMapping
 from clickguard.events import UserKeySource
 from clickguard.model import artifact
@@ -64,7 +64,8 @@ def _write(scores: list[UserScore], out: Path) -> None:
     try:
         writer = csv.writer(fh)
         writer.writerow(UserScore.CSV_FIELDS)
-        writer.writerows(s.row() for s in scores)
+        floor = score_floor(scores)
+        writer.writerows(s.row(floor) for s in scores)
     finally:
         if fh is not sys.stdout:
             fh.close()

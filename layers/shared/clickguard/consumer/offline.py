@@ -32,16 +32,21 @@ class UserScore:
     signals: tuple[Signal, ...]  # at that event, in ``detector.FEATURES`` order (empty: never scored)
 
     CSV_FIELDS = (
-        "user_key", "score", "flagged", "reasons", "user_events", "user_sessions",
+        "user_key", "score", "judged", "flagged", "reasons", "user_events", "user_sessions",
         *detector.FEATURES, *(f"{name}_bits" for name in detector.FEATURES),
     )  # fmt: skip
 
-    def row(self) -> list[str]:
+    def row(self, floor: float) -> list[str]:
+        """The CSV row; a user never judged (no session of ``min_events``) scores ``floor``, below every judged
+        user: a finite number, which every tool that ranks or plots a column can read (``-inf`` is refused by
+        scikit-learn's metrics, and an empty cell is NaN)."""
         values = {s.name: s for s in self.signals}
         cells = [values.get(name) for name in detector.FEATURES]
+        judged = bool(np.isfinite(self.score))
         return [
             self.user_key,
-            f"{self.score:.6f}",
+            f"{self.score if judged else floor:.6f}",
+            str(judged).lower(),
             str(self.flagged).lower(),
             "+".join(self.reasons),
             str(self.events),
@@ -49,6 +54,12 @@ class UserScore:
             *("" if c is None or c.value is None or not np.isfinite(c.value) else f"{c.value:.6g}" for c in cells),
             *("" if c is None else f"{c.bits:.3f}" for c in cells),
         ]
+
+
+def score_floor(scores: list[UserScore]) -> float:
+    """The score written for users never judged: one below the lowest judged user's (or 0 - 1 when none is)."""
+    judged = [s.score for s in scores if np.isfinite(s.score)]
+    return float(np.floor(min(judged, default=0.0))) - 1.0
 
 
 def score_users(model: Model, events: EventSeries) -> list[UserScore]:
