@@ -344,6 +344,31 @@ def test_a_tsv_file_without_a_header_is_read_line_by_line_through_its_mapping(tm
     assert code == 0 and json.loads(io_.out)["events"] == len(events)
 
 
+def test_a_w3c_extended_log_trains_and_scores_as_the_same_requests_in_an_access_log(tmp_path, capsys):
+    """CloudFront's standard log (W3C extended, tab-separated, its documented #Fields, gzip as CloudFront delivers
+    it) and the same requests as combined access log lines: the same model and the same scores."""
+    from clickguard.cli.producer_formats import access_log_line
+
+    events = [parse_record(json.dumps(e)) for e in ordinary_events(120, seed=13)]
+    access = tmp_path / "access.log"
+    access.write_bytes(b"".join(access_log_line(ev) + b"\n" for ev in events))
+    fields = ("date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) "
+              "cs(User-Agent) cs-uri-query")  # fmt: skip
+    lines = ["#Version: 1.0", f"#Fields: {fields}"]
+    for ev in events:
+        when = format_ms(ev.ts_ms // 1000 * 1000)
+        failed = ev.token.endswith("#fail")
+        cells = (when[:10], when[11:19], "LAX1", "392", ev.user_key, "GET", "d1.cloudfront.net",
+                 "/" + ev.token.removesuffix("#fail"), "401" if failed else "200", "-", "Mozilla/5.0", "-")  # fmt: skip
+        lines.append("\t".join(cells))
+    cloudfront = tmp_path / "E2QWRUHAPOMQZL.2019-12-04-21.d111111.gz"
+    cloudfront.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    trained, scores = _train_and_score(capsys, tmp_path, {"access": access, "w3c": cloudfront})
+    assert trained["w3c"]["events"] == len(events) and trained["w3c"]["rejected"] == {}
+    assert trained["w3c"]["thresholds"] == trained["access"]["thresholds"]
+    assert scores["w3c"] == scores["access"]
+
+
 def test_a_web_server_s_access_log_trains_and_scores_as_its_events_in_ndjson(tmp_path, capsys):
     """An access log file as Apache or nginx writes it (combined format; what ``produce --format access_log`` puts
     on a stream): the same model and scores as the events it holds (each action a page, whole seconds), in NDJSON."""

@@ -18,6 +18,7 @@ from typing import IO, TYPE_CHECKING
 import msgspec
 import zstandard
 
+from clickguard.decoding.w3c_log import agent_objects, is_w3c
 from clickguard.decoding.wrappers import wrapped_events
 
 if TYPE_CHECKING:
@@ -142,6 +143,9 @@ def _json_lines(fh: BinaryFile | IO[bytes]) -> Iterator[bytes]:
     first = fh.readline()
     while first and not first.strip():  # blank lines ahead of a document
         first = fh.readline()
+    if is_w3c(first):  # IIS's, CloudFront's and other W3C extended logs
+        yield from agent_objects(itertools.chain([first], fh))
+        return
     if first.lstrip()[:1] not in (b"[", b"{"):
         yield first
         yield from fh

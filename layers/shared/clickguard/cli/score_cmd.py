@@ -29,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         type=Path,
         required=True,
         help=(
-            "events: NDJSON, a JSON document, CSV or TSV, an access log (.gz or .zst too), in the order they"
+            "events: NDJSON, a JSON document, CSV or TSV, an access or W3C log (.gz or .zst too), in the order they"
             " happened (--input: the same, as in train)"
         ),
     )

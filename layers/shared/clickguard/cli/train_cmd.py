@@ -35,8 +35,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         dest="input",
         action="append",
         help=(
-            "NDJSON, a JSON document, CSV or TSV, an access log (.gz or .zst too); repeatable (--events: the same,"
-            " as score spells it)"
+            "NDJSON, a JSON document, CSV or TSV, an access or W3C log (.gz or .zst too); repeatable (--events: the"
+            " same, as score spells it)"
         ),
     )
     p.add_argument("--out", "-o", help="directory or s3://BUCKET to publish the model to (with --input)")
