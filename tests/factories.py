@@ -30,3 +30,19 @@ def ordinary_events(n_users: int, seed: int = 0, t0_ms: int = 1_763_700_000_000,
 
 def ndjson(events: list[dict]) -> bytes:
     return b"".join(json.dumps(e).encode() + b"\n" for e in events)
+
+
+def file_results(body: bytes, name: str) -> list[object]:
+    """Each event of an event file's ``body`` (read as ``files.event_lines`` reads a file called ``name``) through
+    the consumer's decoder: its ``Event``, or its rejection's reason."""
+    import io
+
+    from clickguard.decoding import Decoder
+    from clickguard.events import RejectedRecord
+    from clickguard.files import event_lines
+
+    out: list[object] = []
+    for line in event_lines(io.BytesIO(body), name):
+        [item] = Decoder().items(line)
+        out.append(item.result.reason if isinstance(item.result, RejectedRecord) else item.result)
+    return out

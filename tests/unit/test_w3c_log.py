@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import io
-
-from clickguard.decoding import Decoder
 from clickguard.decoding.w3c_log import agent_objects, is_w3c
-from clickguard.events import Reason, RejectedRecord
-from clickguard.files import event_lines
+from clickguard.events import Reason
+from tests.factories import file_results
 
 # IIS's default W3C fields, as its documentation lists them; the values are the documentation's kind.
 IIS = b"""#Software: Microsoft Internet Information Services 10.0
@@ -24,11 +21,7 @@ IIS = b"""#Software: Microsoft Internet Information Services 10.0
 
 
 def _results(body: bytes) -> list[object]:
-    out = []
-    for line in event_lines(io.BytesIO(body), "u_ex241010.log"):
-        [item] = Decoder().items(line)
-        out.append(item.result.reason if isinstance(item.result, RejectedRecord) else item.result)
-    return out
+    return file_results(body, "u_ex241010.log")
 
 
 def test_an_iis_log_is_its_requests_with_the_access_log_s_rules():

@@ -18,7 +18,8 @@ from typing import IO, TYPE_CHECKING
 import msgspec
 import zstandard
 
-from clickguard.decoding.w3c_log import agent_objects, is_w3c
+from clickguard.decoding import lb_log, w3c_log
+from clickguard.decoding.w3c_log import is_w3c
 from clickguard.decoding.wrappers import wrapped_events
 
 if TYPE_CHECKING:
@@ -144,7 +145,10 @@ def _json_lines(fh: BinaryFile | IO[bytes]) -> Iterator[bytes]:
     while first and not first.strip():  # blank lines ahead of a document
         first = fh.readline()
     if is_w3c(first):  # IIS's, CloudFront's and other W3C extended logs
-        yield from agent_objects(itertools.chain([first], fh))
+        yield from w3c_log.agent_objects(itertools.chain([first], fh))
+        return
+    if lb_log.is_lb(first):  # an Application or Classic Load Balancer's access log
+        yield from lb_log.agent_objects(itertools.chain([first], fh))
         return
     if first.lstrip()[:1] not in (b"[", b"{"):
         yield first
