@@ -19,3 +19,13 @@ def test_a_csv_export_under_alias_names_puts_the_same_events_as_its_ndjson(tmp_p
     assert [e["PartitionKey"] for e in from_csv] == [e["PartitionKey"] for e in from_ndjson] == ["u1", "u2"]
     assert json.loads(from_csv[0]["Data"]) == {"timestamp": rows[0][0], "visitorid": "u1", "event": "login",
                                                "outcome": "fail"}  # fmt: skip
+
+
+def test_an_access_log_file_is_keyed_by_its_clients_as_the_consumer_reads_them(tmp_path):
+    log = tmp_path / "access.log"
+    log.write_text(
+        '203.0.113.9 - - [10/Oct/2024:13:55:36 -0700] "GET /product/1 HTTP/1.1" 200 512 "-" "curl"\n'
+        '198.51.100.4 - - [10/Oct/2024:13:55:37 -0700] "POST /login HTTP/1.1" 401 0 "-" "curl"\n'
+        "not a request\n"
+    )
+    assert [e["PartitionKey"] for e in _entries(_read_file(log))] == ["203.0.113.9", "198.51.100.4", "unparsed"]

@@ -25,7 +25,8 @@ import numpy as np
 
 from clickguard.cli import producer_formats
 from clickguard.consumer.buckets import KIND as GROUP_KIND
-from clickguard.events import RejectedRecord, format_ms, parse_record
+from clickguard.decoding import Decoder
+from clickguard.events import Event, RejectedRecord, format_ms
 from clickguard.files import event_lines, open_binary
 from clickguard.local.runtime import LocalRuntime
 from clickguard.model import artifact
@@ -101,9 +102,8 @@ def _entries(lines: Iterable[str | bytes], fmt: str = producer_formats.DEFAULT) 
         data = line.encode() if isinstance(line, str) else line
         if not data.strip():
             continue
-        try:
-            ev = parse_record(data)
-        except RejectedRecord:
+        ev = _event_of(data)
+        if ev is None:
             out.append({"Data": data, "PartitionKey": "unparsed"})
             continue
         if fmt == producer_formats.DEFAULT:
@@ -445,19 +445,31 @@ def _decision_tally(days: Sequence[DayTally]) -> dict[str, float]:
     return {"decisions": float(tally.decided), "share of flags confirmed": tally.confirmed_share or 0.0}
 
 
-def _user_of(line: str | bytes) -> str | None:
+_DECODER = Decoder()  # the consumer's: a line of the user's own file reads here as it will on the stream
+
+
+def _event_of(line: str | bytes) -> Event | None:
+    """The line's one event as the consumer decodes it (any format it reads), None when it holds none or several."""
+    data = line.encode() if isinstance(line, str) else line
     try:
-        return parse_record(line).user_key
+        result = _DECODER.decode(data)
     except RejectedRecord:
         return None
+    if isinstance(result, list):
+        return result[0].result if len(result) == 1 and isinstance(result[0].result, Event) else None
+    return result
+
+
+def _user_of(line: str | bytes) -> str | None:
+    ev = _event_of(line)
+    return ev.user_key if ev is not None else None
 
 
 def _shifted(line: str | bytes) -> str | None:
     """The event one day later (canonical JSON, the same session under a day-3 id: the sessions replay as they
     were), or None for a line that does not parse."""
-    try:
-        ev = parse_record(line)
-    except RejectedRecord:
+    ev = _event_of(line)
+    if ev is None:
         return None
     outcome = "fail" if ev.token.endswith("#fail") else "success"
     event_type = ev.token.removesuffix("#fail")
