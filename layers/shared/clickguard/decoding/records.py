@@ -58,8 +58,8 @@ class Format(enum.StrEnum):
 ALL_FORMATS = frozenset(Format)
 _COMPRESSED = frozenset({Format.GZIP, Format.ZLIB, Format.ZSTD})
 # The verdicts a record of several events gets as one (a Clickstream Analytics on AWS record: its events are inside
-# ``data``; a Segment/RudderStack batch: inside ``batch``): it may be larger than one event may be (its events are
-# capped as any compressed payload's are).
+# ``data``; a wrapper of events, ``wrappers``: inside its one list): it may be larger than one event may be (its events
+# are capped as any compressed payload's are).
 _RECORD_OF_EVENTS = frozenset({Reason.MISSING_USER_KEY, Reason.RECORD_TOO_LARGE})
 # Keys of the envelopes and shapes read when a record names no user at its top (``_object``).
 _ENVELOPE_MARKERS = (b'"log"', b'"message"', b'"request"', b'"detail-type"')
