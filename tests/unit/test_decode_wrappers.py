@@ -113,3 +113,14 @@ def test_an_eventbridge_event_without_a_user_keeps_its_verdict():
     with pytest.raises(RejectedRecord) as exc:
         Decoder().decode(json.dumps(service_event).encode())
     assert exc.value.reason is Reason.MISSING_USER_KEY
+
+
+def test_json_objects_one_after_another_in_a_record_are_each_an_event():
+    """Some producers batch records by concatenating them, as Firehose does; the trainer's archive and the consumer
+    read them with the same decoder."""
+    first, second = (json.dumps({"user_id": u, "event_type": "view", "timestamp": 1546387276}) for u in ("a", "b"))
+    for body in (first + second, first + " " + second):
+        assert [i.result.user_key for i in Decoder().items(body.encode())] == ["a", "b"]
+    for hostile in (first + '{"x": NaN}', first + "junk", '{"a": 1}}', first + "[" * 5000):
+        [item] = Decoder().items(hostile.encode())
+        assert isinstance(item.result, RejectedRecord) and item.result.reason in (Reason.NOT_JSON, Reason.TOO_DEEP)

@@ -41,7 +41,16 @@ from clickguard.decoding import access_log, clickstream, cloudwatch, compressed,
 from clickguard.decoding.mapping import FieldMapping
 from clickguard.decoding.wrappers import eventbridge_detail, wrapped_events
 from clickguard.envconfig import ConfigError, number, user_key_source
-from clickguard.events import Event, Reason, RejectedRecord, UserKeySource, decode_json, parse_object, parse_record
+from clickguard.events import (
+    DECODER,
+    Event,
+    Reason,
+    RejectedRecord,
+    UserKeySource,
+    decode_json,
+    parse_object,
+    parse_record,
+)
 
 
 class Format(enum.StrEnum):
@@ -63,6 +72,7 @@ _COMPRESSED = frozenset({Format.GZIP, Format.ZLIB, Format.ZSTD})
 _RECORD_OF_EVENTS = frozenset({Reason.MISSING_USER_KEY, Reason.RECORD_TOO_LARGE})
 # Keys of the envelopes and shapes read when a record names no user at its top (``_object``).
 _ENVELOPE_MARKERS = (b'"log"', b'"message"', b'"request"', b'"detail-type"')
+_RAW_DECODE = DECODER.raw_decode  # the standard library's, NaN refused: where each of several values ends
 _BOM = b"\xef\xbb\xbf"  # UTF-8's byte-order mark: no JSON text may start with it (RFC 8259), yet writers add it
 
 
@@ -163,6 +173,8 @@ class Decoder:
         re-raises ``exc`` (the verdict as one event) when it is none of these."""
         if exc.reason is Reason.NOT_JSON and b"\n" in data.strip():
             return self._lines(data, exc)
+        if exc.reason is Reason.NOT_JSON and b"}" in data:
+            return self._concatenated(data, exc)
         if exc.reason is Reason.MISSING_USER_KEY and any(map(data.__contains__, _ENVELOPE_MARKERS)):
             return self._object(self._value(data))
         if exc.reason in _RECORD_OF_EVENTS and clickstream.MARKER in data and len(data) <= self.cap:
@@ -170,6 +182,23 @@ class Decoder:
         if exc.reason in _RECORD_OF_EVENTS and b"[" in data and len(data) <= self.cap:
             return self._wrapped(data, exc)
         raise exc
+
+    def _concatenated(self, data: bytes, whole: RejectedRecord) -> list[Item]:
+        """JSON values one after another with no delimiter (Firehose's concatenation of records, some producers'
+        batches): each its own item; else (one value, or any that does not parse) the verdict as one record."""
+        try:
+            text = data.decode("utf-8")
+            values, pos = [], 0
+            while pos < len(text):
+                value, pos = _RAW_DECODE(text, pos)
+                values.append(value)
+                while pos < len(text) and text[pos] in " \t\r\n":
+                    pos += 1
+        except (ValueError, RecursionError):  # RejectedRecord (NaN) and UnicodeDecodeError are ValueErrors
+            raise whole from None
+        if len(values) < 2:
+            raise whole
+        return self._array(values)
 
     def _wrapped(self, data: bytes, whole: RejectedRecord) -> list[Item]:
         """A wrapper of events forwarded whole (``wrappers``: a Segment/RudderStack HTTP API batch, an Amplitude

@@ -24,7 +24,6 @@ from clickguard import settings
 from clickguard.decoding import DecodeConfig, Decoder
 from clickguard.decoding.jsonfast import parse_lines, struct_columns, struct_event
 from clickguard.events import (
-    DECODER,
     MAX_DEPTH,
     Event,
     Reason,
@@ -34,7 +33,6 @@ from clickguard.events import (
 )
 from clickguard.gc_pause import no_cyclic_gc
 
-_raw_decode = DECODER.raw_decode
 # Every byte but an opening bracket and a newline: what is left of a body is, line by line, its opening brackets.
 _NOT_OPENING = bytes(b for b in range(256) if b not in b"{[\n")
 _GZIP_CHUNK = 1 << 16  # compressed bytes per zlib call: a corrupt member loses at most one chunk's output
@@ -70,41 +68,18 @@ class EventColumns:
     def add_line(
         self, line: bytes | str, source: UserKeySource = UserKeySource.SESSION_USER_ID, decoder: Decoder | None = None
     ) -> None:
-        """One archive line: usually one JSON object, but Firehose concatenates records without a delimiter
-        unless told otherwise, so a line of ``{..}{..}`` is split into its objects. ``decoder``: another than the
-        consumer's default one (a file of a producer's own JSON read through a field mapping)."""
+        """One archive line, read as the consumer reads a record: usually one JSON object, but Firehose concatenates
+        records without a delimiter unless told otherwise, and the decoder splits a line of ``{..}{..}`` into its
+        objects. ``decoder``: another than the consumer's default one (a file of a producer's own JSON read through a
+        field mapping)."""
         self.lines += 1
         data = line if isinstance(line, bytes) else line.encode("utf-8", "surrogatepass")
         for item in (decoder or _decoder(source)).items(data):
             result = item.result
             if isinstance(result, Event):
                 self._append(result)
-            elif result.reason is Reason.NOT_JSON and self._add_concatenated(line, source):
-                return
             else:
                 self.rejected[result.reason.value] += 1
-
-    def _add_concatenated(self, line: bytes | str, source: UserKeySource) -> bool:
-        try:
-            text = line.decode("utf-8") if isinstance(line, bytes | bytearray) else line
-            objs, pos = [], 0
-            while pos < len(text):
-                while pos < len(text) and text[pos] in " \t\r\n":
-                    pos += 1
-                if pos == len(text):
-                    break
-                obj, pos = _raw_decode(text, pos)
-                objs.append(obj)
-        except (ValueError, RecursionError):  # RejectedRecord (NaN) is a ValueError; depth was checked per line
-            return False
-        if len(objs) < 2:
-            return False
-        for obj in objs:
-            try:
-                self._append(parse_object(obj, source))
-            except RejectedRecord as exc:
-                self.rejected[exc.reason.value] += 1
-        return True
 
     def _add_structs(self, structs: list[Any]) -> None:
         """Typed canonical structs -> columns: a column at a time when every event takes ``canonical_event``'s fast
