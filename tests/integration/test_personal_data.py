@@ -254,6 +254,16 @@ def eventbridge(e: dict) -> bytes:
     return _json({**envelope, "detail": detail})
 
 
+def dynamodb_change(e: dict) -> bytes:
+    """A DynamoDB INSERT as Kinesis Data Streams for DynamoDB puts it on the stream, the item holding the values."""
+    item = {k: {"S": v} if isinstance(v, str) else {"N": str(v)} for k, v in canonical(e).items() if k != "location"}
+    item["location"] = {"M": {"city": {"S": CITY}, "lat": {"N": LATITUDE}}}
+    change = {"ApproximateCreationDateTime": e["ms"], "Keys": {"user_id": {"S": e["user"]}}, "NewImage": item}
+    return _json({"eventID": f"ddb-{e['user']}-{e['ms']}", "eventName": "INSERT", "eventSource": "aws:dynamodb",
+                  "awsRegion": "us-east-1", "recordFormat": "application/json", "tableName": "clicks",
+                  "dynamodb": change})  # fmt: skip
+
+
 def ndjson(chunk: list[dict]) -> bytes:
     return b"".join(_json(canonical(e)) + b"\n" for e in chunk)
 
@@ -272,6 +282,7 @@ ONE_A_RECORD: dict[str, Callable[[dict], bytes]] = {
     "logged_json": logged_json,
     "filebeat": filebeat,
     "eventbridge": eventbridge,
+    "dynamodb": dynamodb_change,
 }
 PACKED: dict[str, Callable[[list[dict]], bytes]] = {
     "kpl": aggregate,

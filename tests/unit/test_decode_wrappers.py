@@ -124,3 +124,34 @@ def test_json_objects_one_after_another_in_a_record_are_each_an_event():
     for hostile in (first + '{"x": NaN}', first + "junk", '{"a": 1}}', first + "[" * 5000):
         [item] = Decoder().items(hostile.encode())
         assert isinstance(item.result, RejectedRecord) and item.result.reason in (Reason.NOT_JSON, Reason.TOO_DEEP)
+
+
+# A change record as Kinesis Data Streams for DynamoDB puts it on a stream (the fields Powertools' parser models).
+_NEW_IMAGE = {"pk": {"S": "u1#1"}, "userId": {"S": "u1"}, "action": {"S": "view_item"},
+              "cart": {"M": {"items": {"L": [{"N": "2"}]}}}, "ip": {"S": "203.0.113.9"}}  # fmt: skip
+CHANGE = {"awsRegion": "us-east-1", "eventID": "4b25bd0da9a181a155114127e4837252", "eventName": "INSERT",
+          "userIdentity": None, "recordFormat": "application/json", "tableName": "clicks",
+          "eventSource": "aws:dynamodb",
+          "dynamodb": {"ApproximateCreationDateTime": 1693997155000, "Keys": {"pk": {"S": "u1#1"}}, "SizeBytes": 90,
+                       "NewImage": _NEW_IMAGE}}  # fmt: skip
+
+
+def test_a_dynamodb_insert_is_its_new_item_with_the_record_giving_time_and_id():
+    from clickguard.decoding import DecodeConfig
+
+    body = json.dumps(CHANGE).encode()
+    got = Decoder().decode(body)
+    assert (got.user_key, got.token, got.ts_ms, got.event_id) == ("u1", "view_item", 1693997155000, CHANGE["eventID"])
+    assert Decoder(DecodeConfig(fast_json=False)).decode(body) == got
+    assert "203.0.113.9" not in repr(got)
+    own = json.loads(body)  # an item with its own time and id: they win over the record's
+    own["dynamodb"]["NewImage"] |= {"ts": {"N": "1693997160"}, "insert_id": {"S": "e-1"}}
+    item = Decoder().decode(json.dumps(own).encode())
+    assert (item.ts_ms, item.event_id) == (1693997160000, "e-1")
+
+
+def test_a_dynamodb_change_that_adds_no_item_is_no_user_action():
+    for name in ("MODIFY", "REMOVE"):
+        with pytest.raises(RejectedRecord) as exc:
+            Decoder().decode(json.dumps({**CHANGE, "eventName": name}).encode())
+        assert exc.value.reason is Reason.IGNORED_MESSAGE_TYPE

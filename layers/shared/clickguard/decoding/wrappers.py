@@ -7,13 +7,14 @@ user of its own (an event holding a list of objects, such as an order's items, i
 an API's page of events may well carry a time or a page number of its own.
 
 An EventBridge event, which a rule puts on a stream with the application's event as its ``detail``
-(``eventbridge_detail``)."""
+(``eventbridge_detail``); a DynamoDB table's change that Kinesis Data Streams for DynamoDB puts on a stream, with the
+new item as its ``NewImage`` (``dynamodb_insert``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from clickguard.events import ALIASES
+from clickguard.events import ALIASES, Reason, RejectedRecord
 
 # What names an event's user: the canonical field, its aliases, and where the producers' own shapes keep it
 # (Mixpanel's ``properties.distinct_id``, Pinpoint's ``client.client_id``).
@@ -48,3 +49,58 @@ def eventbridge_detail(value: Any) -> dict[str, Any] | None:
         if all(merged.get(name) is None for name in (field, *ALIASES[field])):
             merged[field] = value.get(envelope)
     return merged
+
+
+def dynamodb_insert(value: Any) -> dict[str, Any] | None:
+    """A DynamoDB change record (Kinesis Data Streams for DynamoDB: ``eventSource`` ``aws:dynamodb``): the item an
+    ``INSERT`` added, as plain JSON, the time from ``ApproximateCreationDateTime`` (ms or us) and the event id from
+    ``eventID`` where the item has none; None when ``value`` is no such record. An event table's items are added,
+    so a ``MODIFY`` or ``REMOVE`` is no user action (``ignored_message_type``)."""
+    if not isinstance(value, dict) or value.get("eventSource") != "aws:dynamodb":
+        return None
+    change = value.get("dynamodb")
+    change = change if isinstance(change, dict) else {}
+    image = change.get("NewImage")
+    if value.get("eventName") != "INSERT" or not isinstance(image, dict):
+        raise RejectedRecord(
+            Reason.IGNORED_MESSAGE_TYPE, f"a DynamoDB {value.get('eventName')!s:.10} is no user action"
+        )
+    item = {name: _plain(attr) for name, attr in image.items()}
+    for field, fallback in (
+        ("timestamp", change.get("ApproximateCreationDateTime")),
+        ("event_id", value.get("eventID")),
+    ):
+        if all(item.get(name) is None for name in (field, *ALIASES[field])):
+            item[field] = fallback
+    return item
+
+
+def _plain(attr: Any) -> Any:
+    """A DynamoDB attribute value (``{"S": ...}``, ``{"N": "12.5"}``, ``{"M": {...}}``...) as plain JSON; binary
+    values (never an event's field) are None."""
+    if not isinstance(attr, dict) or len(attr) != 1:
+        return None
+    kind, value = next(iter(attr.items()))
+    if kind in ("S", "BOOL"):
+        return value
+    if kind == "N":
+        return _number(value)
+    if kind == "M" and isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if kind == "L" and isinstance(value, list):
+        return [_plain(v) for v in value]
+    if kind in ("SS", "NS") and isinstance(value, list):
+        return [_number(v) for v in value] if kind == "NS" else list(value)
+    return None
+
+
+def _number(text: Any) -> int | float | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return None
