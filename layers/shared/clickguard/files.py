@@ -140,7 +140,9 @@ def _json_lines(fh: BinaryFile | IO[bytes]) -> Iterator[bytes]:
     own: one written over many lines (an array or an object with indentation, as exports and ``json.dump(...,
     indent=2)`` write them: its first line opens a value it does not close), or a file of one line. An array's
     items are its events; so are the items of an object's one list of objects (a wrapper, ``{"events": [...]}``);
-    any other object is one event. A document that does not parse yields its lines, each rejected with its reason."""
+    any other object is one event. A document that does not parse yields its lines, each rejected with its reason.
+    A W3C extended log or a load balancer's access log (told by its first line) yields its requests in the Kinesis
+    Agent's LOGTOJSON shape (``w3c_log``, ``lb_log``)."""
     first = fh.readline()
     while first and not first.strip():  # blank lines ahead of a document
         first = fh.readline()
