@@ -87,6 +87,11 @@ def field_mapping(text: str) -> FieldMapping:
     return mapping
 
 
+# What an event file may be (``files.event_lines``): one wording for every command that reads one.
+EVENT_FILE_FORMS = (
+    "NDJSON, a JSON document, CSV or TSV with a header row, or a web server's, W3C or load balancer's access log"
+    " (.gz or .zst too)"
+)
 FIELD_MAPPING_HELP = (
     "read events of another JSON shape: where user key, event type and time live, as the stack's field_mapping "
     """(JSON, or @FILE), e.g. '{"user_key": "userId", "event_type": "action", "time": "ts"}'"""

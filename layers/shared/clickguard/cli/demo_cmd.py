@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from clickguard.cli import producer_formats
-from clickguard.cli.common import fail, positive_int
+from clickguard.cli.common import EVENT_FILE_FORMS, fail, positive_int
 
 if TYPE_CHECKING:
     from clickguard.local.demo import DemoResult
@@ -27,9 +27,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default=1.0,
         help="share of day 1's abusers already on the block list that training leaves out (default 1)",
     )
-    p.add_argument(
-        "--events-day1", type=Path, help="your events for day 1 (training): NDJSON, CSV or TSV, as train reads them"
-    )
+    p.add_argument("--events-day1", type=Path, help=f"your events for day 1 (training): {EVENT_FILE_FORMS}")
     p.add_argument("--events-day2", type=Path, help="your events for day 2 (scored), in the same forms")
     p.add_argument("--labels-day1", type=Path, help="CSV user_id,user_type: abnormal users on day 1 are blocked")
     p.add_argument("--labels-day2", type=Path, help="CSV user_id,user_type: ground truth for the quality table")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from clickguard.cli import producer_formats, target
-from clickguard.cli.common import fail, fail_unreadable, first_fields, positive_int
+from clickguard.cli.common import EVENT_FILE_FORMS, fail, fail_unreadable, first_fields, positive_int
 from clickguard.events import RejectedRecord, UserKeySource, parse_record
 from clickguard.files import delimiter, event_lines, open_binary
 from clickguard.store.stream import PutFailed, PutStats, produce, producer_backoff
@@ -26,7 +26,7 @@ INPUT_FORMATS = {"ndjson": None, "csv": ",", "tsv": "\t"}  # a file's cell separ
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("produce", help="put events on the stream (PutRecords, 500 a call, failed records retried)")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--input", "-i", help="NDJSON, CSV or TSV file of events (.gz or .zst too)")
+    src.add_argument("--input", "-i", help=f"a file of events: {EVENT_FILE_FORMS}")
     src.add_argument("--simulate", action="store_true", help="produce a simulated day instead of a file")
     p.add_argument("--input-format", choices=list(INPUT_FORMATS), help="file format (default: from the file name)")
     p.add_argument(

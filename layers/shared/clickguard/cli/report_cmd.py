@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from clickguard import settings
-from clickguard.cli.common import fail, positive_int, quantile, read_events
+from clickguard.cli.common import EVENT_FILE_FORMS, fail, positive_int, quantile, read_events
 from clickguard.events import UserKeySource
 from clickguard.model.model import ModelParams
 from clickguard.report import from_quality, write
@@ -24,8 +24,8 @@ from clickguard.training.pipeline import InsufficientData
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("report", help="offline quality evaluation (train day 1, score day 2) + report.html")
-    p.add_argument("--day1", help="training events (any event file train reads); default: simulate")
-    p.add_argument("--day2", help="events to score (any event file train reads); needs --labels")
+    p.add_argument("--day1", help=f"training events: {EVENT_FILE_FORMS}; default: simulate")
+    p.add_argument("--day2", help="events to score, in the same forms; needs --labels")
     p.add_argument("--labels", help="ground truth of day 2: CSV with user_id,user_type")
     p.add_argument("--users", type=positive_int, default=SimConfig.users)
     p.add_argument("--seed", type=int, default=SimConfig.seed)

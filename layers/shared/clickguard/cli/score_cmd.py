@@ -9,7 +9,7 @@ import csv
 import sys
 from pathlib import Path
 
-from clickguard.cli.common import FIELD_MAPPING_HELP, fail, field_mapping, open_store, read_events
+from clickguard.cli.common import EVENT_FILE_FORMS, FIELD_MAPPING_HELP, fail, field_mapping, open_store, read_events
 from clickguard.consumer.offline import UserScore, score_floor, score_users
 from clickguard.decoding.mapping import FieldMapping
 from clickguard.events import UserKeySource
@@ -28,10 +28,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         dest="events",
         type=Path,
         required=True,
-        help=(
-            "events: NDJSON, a JSON document, CSV or TSV, an access or W3C log (.gz or .zst too), in the order they"
-            " happened (--input: the same, as in train)"
-        ),
+        help=f"{EVENT_FILE_FORMS}, in the order the events happened (--input: the same, as in train)",
     )
     p.add_argument("--field-mapping", type=field_mapping, help=FIELD_MAPPING_HELP)
     where = p.add_mutually_exclusive_group(required=True)

@@ -12,6 +12,7 @@ from typing import Any
 
 from clickguard import settings
 from clickguard.cli.common import (
+    EVENT_FILE_FORMS,
     FIELD_MAPPING_HELP,
     fail,
     field_mapping,
@@ -34,10 +35,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "-i",
         dest="input",
         action="append",
-        help=(
-            "NDJSON, a JSON document, CSV or TSV, an access or W3C log (.gz or .zst too); repeatable (--events: the"
-            " same, as score spells it)"
-        ),
+        help=f"{EVENT_FILE_FORMS}; repeatable (--events: the same, as score spells it)",
     )
     p.add_argument("--out", "-o", help="directory or s3://BUCKET to publish the model to (with --input)")
     p.add_argument("--stack", help="invoke this deployed stack's trainer now (its archive window)")
