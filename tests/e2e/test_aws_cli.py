@@ -1,8 +1,8 @@
 """`clickguard local up` in its own process, fed with the real AWS CLI (the pinned ``awscli`` package, offline, dummy
-credentials): ``aws kinesis put-record`` (the command ``local up`` prints, canonical JSON, a gzip NDJSON record, a
-KPL aggregate from ``aws_kinesis_agg``, a Snowplow compressed record, and a web server's access log lines as text),
-``aws kinesis put-records`` (canonical JSON), an aggregate put with boto3; the flags read back with
-``aws sqs receive-message``.
+credentials): ``aws kinesis put-record`` (the command ``local up`` prints, canonical JSON, events as coreutils'
+``base64`` writes them, a gzip NDJSON record, a KPL aggregate from ``aws_kinesis_agg``, a Snowplow compressed record,
+and a web server's access log lines as text), ``aws kinesis put-records`` (canonical JSON), an aggregate put with
+boto3; the flags read back with ``aws sqs receive-message``.
 
 The CLI is v1 (``awscli==1.46.3``): a blob given on the command line or in ``--records`` JSON is sent as the text's
 UTF-8 bytes, so binary records (gzip, KPL, zstd) go through ``put-record --data fileb://FILE``.
@@ -161,6 +161,11 @@ def test_records_put_with_the_aws_cli_and_aggregates_are_scored_and_flags_read_w
     for ev in session("cli-single", FAILS):
         local.aws(*put_record, "--partition-key", ev["user_id"], "--data", compact(ev))
 
+    # put-record as guides for the CLI v2 write it: the event in base64, which v1 sends as that text.
+    for ev in session("cli-base64", FAILS):
+        text = subprocess.run(["base64"], input=compact(ev).encode(), capture_output=True, check=True).stdout
+        local.aws(*put_record, "--partition-key", ev["user_id"], "--data", text.decode().rstrip("\n"))
+
     # put-records: canonical JSON, a flagged user and an ordinary one in one call.
     batch = session("cli-batch", FAILS) + session("cli-ordinary", BROWSING)
     records = tmp_path / "records.json"
@@ -193,14 +198,14 @@ def test_records_put_with_the_aws_cli_and_aggregates_are_scored_and_flags_read_w
     # An aggregate put with boto3, as an application using the KPL's format would.
     local.client("kinesis").put_record(StreamName=stream, PartitionKey="boto-kpl", Data=aggregate(parts["boto-kpl"]))
 
-    flagged = {"cli-single", "cli-batch", "cli-gzip", "cli-kpl-2", "boto-kpl", "cli-log", "cli-snowplow"}
+    flagged = {"cli-single", "cli-base64", "cli-batch", "cli-gzip", "cli-kpl-2", "boto-kpl", "cli-log", "cli-snowplow"}
     flags = receive_flags(local, flagged)
     assert {f["user_key"] for f in flags} == flagged  # the ordinary users (u1, cli-ordinary, cli-kpl) are not
     for f in flags:
         assert set(f) == set(MESSAGE_FIELDS) and f["schema_version"] == SCHEMA_VERSION == 2
         assert f["model_version"] == version and f["score"] > f["threshold"]
     by_user = {f["user_key"]: f for f in flags}
-    for user in ("cli-single", "cli-batch"):  # one event a record: the record's own place
+    for user in ("cli-single", "cli-base64", "cli-batch"):  # one event a record: the record's own place
         assert set(by_user[user]["source"]) == {"shard_id", "sequence_number"}
     for user, events in parts.items():  # an event inside a record of several: its part too
         sub = by_user[user]["source"]["sub_record"]

@@ -86,8 +86,10 @@ def mixed_records(events: list[dict], seed: int = 3) -> list[bytes]:
     """The events in order, in records of every format (several events per record where the format allows)."""
     rng, out, i = random.Random(seed), [], 0
     while i < len(events):
-        kind = rng.choice(["json", "segment", "snowplow", "kpl", "gzip", "zlib", "cloudwatch", "snowplow_zstd"])
-        n = 1 if kind in ("json", "segment", "snowplow") else rng.randint(1, 12)
+        kind = rng.choice(
+            ["json", "segment", "snowplow", "base64", "kpl", "gzip", "zlib", "cloudwatch", "snowplow_zstd"]
+        )
+        n = 1 if kind in ("json", "segment", "snowplow", "base64") else rng.randint(1, 12)
         chunk = events[i : i + n]
         ndjson = b"\n".join(with_personal_data(e) for e in chunk)
         out.append(
@@ -95,6 +97,7 @@ def mixed_records(events: list[dict], seed: int = 3) -> list[bytes]:
                 "json": lambda c=chunk: with_personal_data(c[0]),
                 "segment": lambda c=chunk: segment(c[0]),
                 "snowplow": lambda c=chunk: snowplow(c[0]),
+                "base64": lambda c=chunk: base64.encodebytes(with_personal_data(c[0])),
                 "kpl": lambda c=chunk: kpl(c),
                 "gzip": lambda d=ndjson: gzip.compress(d),
                 "zlib": lambda d=ndjson: zlib.compress(d),

@@ -15,6 +15,7 @@ import base64
 import gzip
 import importlib
 import json
+import re
 import sys
 import zlib
 from collections.abc import Callable
@@ -283,6 +284,7 @@ ONE_A_RECORD: dict[str, Callable[[dict], bytes]] = {
     "filebeat": filebeat,
     "eventbridge": eventbridge,
     "dynamodb": dynamodb_change,
+    "base64": lambda e: base64.encodebytes(_json(canonical(e))),  # what the AWS CLI v1 sends for `--data "$(base64)"`
 }
 PACKED: dict[str, Callable[[list[dict]], bytes]] = {
     "kpl": aggregate,
@@ -318,6 +320,8 @@ def opened(data: bytes) -> bytes:
     if b'"server_ingest_time"' in data:
         doc = json.loads(data)
         return data + gzip.decompress(base64.b64decode(doc["data"]))
+    if re.fullmatch(rb"[A-Za-z0-9+/=\n]+", data):
+        return base64.b64decode(data)
     return data
 
 

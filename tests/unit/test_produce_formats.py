@@ -69,7 +69,7 @@ def test_the_kpl_aggregate_is_byte_for_byte_aws_kinesis_aggs():
 
 
 # The formats that re-encode an event in the canonical shape, so carry seed 003's purchase amount and friend.
-CANONICAL_SHAPED = {"canonical", "logged_json", "kpl", "gzip", "zlib", "cloudwatch"}
+CANONICAL_SHAPED = {"canonical", "logged_json", "base64", "kpl", "gzip", "zlib", "cloudwatch"}
 
 
 @pytest.mark.parametrize("fmt", producer_formats.FORMATS)

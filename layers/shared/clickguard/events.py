@@ -75,6 +75,7 @@ class Reason(enum.StrEnum):
     BAD_TSV = "bad_tsv"  # a Snowplow enriched line without the published column count
     BAD_SNOWPLOW_FRAME = "bad_snowplow_frame"  # a Snowplow compressed record whose header or lengths do not parse
     BAD_ACCESS_LOG = "bad_access_log"  # a line of an access log record that is not a common or combined log line
+    BAD_BASE64 = "bad_base64"  # base64 text of a record (AWS CLI v1's --data) whose whole does not decode
     STATIC_FILE = "static_file"  # a page's image, script, stylesheet or font: its browser's doing, not its user's
 
 

@@ -5,7 +5,8 @@ in one record (``kpl``, ``gzip``, ``zlib``, ``cloudwatch``, ``clickstream``, ``s
 up to ``per_record`` events of one bucket of users (a hash of the user key) under the bucket's partition key, so every
 event of a user lands on one shard, in order, as the KPL's own per-shard aggregation keeps it. Messages follow each
 format's published shape (Segment/RudderStack ``track``, the app envelope, Pinpoint's app event, Mixpanel's event, an
-application's JSON log line as Docker and Fluent Bit ship it, Snowplow's enriched TSV column order, a web server's
+application's JSON log line as Docker and Fluent Bit ship it, the canonical event as base64 text (what the AWS CLI v1
+sends for ``--data "$(... | base64)"``), Snowplow's enriched TSV column order, a web server's
 combined log line, CloudWatch Logs' subscription payload, the KPL aggregate, byte for byte as ``aws_kinesis_agg``
 builds it, Clickstream Analytics on AWS's ingestion server record holding an SDK's gzip request, Snowplow Enrich's
 compressed record of enriched lines, Amplitude's HTTP V2 API upload forwarded whole); tests decode each with the
@@ -30,6 +31,7 @@ from clickguard.events import FAIL_SUFFIX, Event, format_ms
 
 SINGLE = (
     "canonical", "envelope", "segment", "rudderstack", "snowplow", "access_log", "pinpoint", "mixpanel", "logged_json",
+    "base64",
 )  # fmt: skip
 PACKED = ("kpl", "gzip", "zlib", "cloudwatch", "clickstream", "snowplow_zstd", "amplitude")
 FORMATS = (*SINGLE, *PACKED)
@@ -226,6 +228,9 @@ SINGLE_ENCODERS: dict[str, Callable[[Event], bytes]] = {
     "pinpoint": lambda ev: _json(pinpoint(ev)),
     "mixpanel": lambda ev: _json(mixpanel(ev)),
     "logged_json": lambda ev: _json(logged_json(ev)),
+    # The canonical event as `aws kinesis put-record --data "$(... | base64)"` puts it with the AWS CLI v1: the text
+    # of `base64`'s output (76-character lines; the shell drops the last newline).
+    "base64": lambda ev: base64.encodebytes(_json(canonical(ev))).rstrip(b"\n"),
 }
 
 

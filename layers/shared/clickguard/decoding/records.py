@@ -13,6 +13,8 @@ format         first bytes            content
 ``zstd``       ``28 B5 2F FD``        the same, zstd-compressed; or Snowplow's compressed enriched record (``snowplow``)
 ``snowplow``   a line with tabs       Snowplow enriched TSV (``snowplow``)
 ``access_log`` ``host - - [time] "``  web server access log lines, common or combined format (``access_log``)
+``base64``     base64 text            the base64 of a JSON or binary record above, as the AWS CLI v1 sends
+                                      ``--data "$(... | base64)"`` (``base64_text``): read as that record
 ``cloudwatch`` (inside gzip)          a CloudWatch Logs subscription payload (``cloudwatch``)
 ``json``       ``{``, ``[``, other    one event (canonical, app envelope, Segment/RudderStack, or mapped), an array
                                       of events, NDJSON, or a Clickstream Analytics on AWS record (``clickstream``);
@@ -37,7 +39,7 @@ from itertools import repeat
 from typing import Any, NamedTuple
 
 from clickguard import settings
-from clickguard.decoding import access_log, clickstream, cloudwatch, compressed, jsonfast, kpl, snowplow
+from clickguard.decoding import access_log, base64_text, clickstream, cloudwatch, compressed, jsonfast, kpl, snowplow
 from clickguard.decoding.mapping import FieldMapping
 from clickguard.decoding.wrappers import dynamodb_insert, eventbridge_detail, wrapped_events
 from clickguard.envconfig import ConfigError, number, user_key_source
@@ -62,6 +64,7 @@ class Format(enum.StrEnum):
     SNOWPLOW = "snowplow"
     CLOUDWATCH = "cloudwatch"
     ACCESS_LOG = "access_log"
+    BASE64 = "base64"
 
 
 ALL_FORMATS = frozenset(Format)
@@ -225,7 +228,16 @@ class Decoder:
             return self._tsv(data)
         if fmt is Format.ACCESS_LOG:
             return self._access_lines(data)
+        if fmt is Format.BASE64:
+            return self._base64(data, nested)
         return self._payload(data, inflated=False)
+
+    def _base64(self, data: bytes, nested: bool) -> Event | list[Item]:
+        """The record the base64 text holds (``base64_text``), its verdict naming where it was found."""
+        try:
+            return self._decode(base64_text.inner(data), nested)
+        except RejectedRecord as exc:
+            raise RejectedRecord(exc.reason, f"in the record's base64 text: {exc.detail}") from None
 
     def _aggregate(self, data: bytes) -> list[Item]:
         keys, payloads = kpl.deaggregate_columns(data)
@@ -444,6 +456,8 @@ def detect(data: bytes) -> Format:
         return Format.SNOWPLOW
     if access_log.looks_like(data):
         return Format.ACCESS_LOG
+    if base64_text.holds_record(data):
+        return Format.BASE64
     return Format.JSON
 
 
