@@ -289,6 +289,34 @@ def test_a_retail_export_reads_under_its_own_column_names_without_a_mapping(tmp_
     assert scores["shaped"] == scores["ndjson"]
 
 
+@pytest.mark.parametrize(
+    ("name", "codec"),
+    [("sheet.tsv", "utf-16"), ("sheet.tsv.gz", "utf-16-be"), ("events.ndjson", "utf-16"), ("events.csv", "utf-16")],
+)
+def test_a_utf16_file_told_by_its_byte_order_mark_reads_as_the_same_events_in_utf8(tmp_path, capsys, name, codec):
+    """Excel's "Unicode Text" export (UTF-16, little-endian, a byte-order mark, tabs, CRLF) and Windows PowerShell 5's
+    ``>`` (UTF-16 NDJSON): the same model and scores as the UTF-8 file; a line with a lone surrogate is rejected
+    alone."""
+    events = ordinary_events(80, seed=12)
+    rows = [{"timestamp": round(e["timestamp"] * 1000), "visitorid": e["user_id"], "event": e["event_type"]}
+            for e in events]  # fmt: skip
+    utf8 = _csv(rows, ["timestamp", "visitorid", "event"]) if ".ndjson" not in name else ndjson(events)
+    if ".tsv" in name:
+        utf8 = utf8.replace(b",", b"\t")
+    bad = b"1763700000000,\xed\xa0\x80,view_item\r\n" if ".ndjson" not in name else b""
+    text = (utf8 + bad.replace(b",", b"\t" if ".tsv" in name else b",")).decode("utf-8", "surrogatepass")
+    body = (b"\xfe\xff" if codec == "utf-16-be" else b"") + text.encode(codec, "surrogatepass")
+    assert body[:2] in (b"\xff\xfe", b"\xfe\xff")
+    shaped, plain = tmp_path / name, tmp_path / ("plain" + name.removesuffix(".gz")[name.index(".") :])
+    shaped.write_bytes(gzip.compress(body) if name.endswith(".gz") else body)
+    plain.write_bytes(utf8)
+    trained, scores = _train_and_score(capsys, tmp_path, {"plain": plain, "shaped": shaped})
+    assert trained["shaped"]["events"] == trained["plain"]["events"] == len(events)
+    assert trained["shaped"]["rejected"] == ({"bad_unicode": 1} if bad else {})
+    assert trained["shaped"]["thresholds"] == trained["plain"]["thresholds"]
+    assert scores["shaped"] == scores["plain"]
+
+
 @pytest.mark.parametrize("shape", ["indented array", "wrapped", "one-line array", "blank line", "indented object"])
 def test_a_json_document_file_reads_as_the_same_events_as_ndjson(tmp_path, capsys, shape):
     """Exports that are one JSON document (an array, pretty-printed or not; ``{"events": [...]}``), and NDJSON with

@@ -33,7 +33,9 @@ BinaryFile = io.BufferedReader | gzip.GzipFile
 
 def open_binary(path: str | Path) -> BinaryFile:
     """The file's bytes, inflated when it is gzip or zstd; a UTF-8 byte-order mark at its start (Windows tools and
-    some exporters write one) is skipped, so the first line reads as the others do."""
+    some exporters write one) is skipped, so the first line reads as the others do; a file of UTF-16 text, told by
+    its byte-order mark (Excel's "Unicode Text" export, Windows PowerShell 5's ``>`` and ``Out-File``), is read as
+    the same text in UTF-8."""
     path = Path(path)
     fh: BinaryFile
     if path.suffix == ".gz":
@@ -43,12 +45,44 @@ def open_binary(path: str | Path) -> BinaryFile:
     else:
         fh = path.open("rb")
     try:
-        if fh.peek(len(codecs.BOM_UTF8))[: len(codecs.BOM_UTF8)] == codecs.BOM_UTF8:
+        head = fh.peek(len(codecs.BOM_UTF8))
+        if head.startswith(codecs.BOM_UTF8):
             fh.read(len(codecs.BOM_UTF8))
+        elif head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+            return io.BufferedReader(_Utf16File(fh), _CHUNK)
     except BaseException:  # not gzip after all, truncated...: closed here, raised to the caller
         fh.close()
         raise
     return fh
+
+
+class _Utf16File(io.RawIOBase):
+    """UTF-16 text (its byte-order mark first) as UTF-8 bytes; a lone surrogate reaches the decoder as UTF-8's
+    ``surrogatepass`` bytes, so its line alone is rejected (``bad_unicode``), as a byte that is not UTF-8 is."""
+
+    def __init__(self, raw: BinaryFile) -> None:
+        self._raw = raw
+        self._text = codecs.getincrementaldecoder("utf-16")(errors="surrogatepass")
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        while not self._pending:
+            chunk = self._raw.read(_CHUNK)
+            self._pending = self._text.decode(chunk, final=not chunk).encode("utf-8", "surrogatepass")
+            if not chunk:
+                break
+        view = memoryview(buffer)
+        n = min(len(view), len(self._pending))
+        view[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 class _ZstdFile(io.RawIOBase):

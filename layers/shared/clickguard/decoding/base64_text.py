@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import re
 
 from clickguard.decoding import compressed, kpl
@@ -26,7 +27,6 @@ _WRAPPING = b" \t\r\n"
 # Padding is matched anywhere: two padded texts run together are found from the first and refused as a whole.
 _STANDARD = re.compile(rb"[A-Za-z0-9+/][A-Za-z0-9+/=]*")
 _URL_SAFE = re.compile(rb"[A-Za-z0-9_-][A-Za-z0-9_=-]*")
-_BOM = b"\xef\xbb\xbf"
 _HEAD_CHARS = 64  # decoded first: 48 bytes, room for a byte-order mark and some whitespace before the JSON
 
 
@@ -64,7 +64,7 @@ def _decode(text: bytes) -> bytes:
 
 
 def _is_record(raw: bytes) -> bool:
-    text = raw.removeprefix(_BOM).lstrip()
+    text = raw.removeprefix(codecs.BOM_UTF8).lstrip()
     if text[:1] in (b"{", b"["):
         return True
     return compressed.is_gzip(raw) or compressed.is_zstd(raw) or compressed.is_zlib(raw) or kpl.is_aggregate(raw)

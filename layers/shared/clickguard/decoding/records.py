@@ -32,6 +32,7 @@ test_decode_fuzz.py``).
 
 from __future__ import annotations
 
+import codecs
 import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -76,7 +77,6 @@ _RECORD_OF_EVENTS = frozenset({Reason.MISSING_USER_KEY, Reason.RECORD_TOO_LARGE}
 # Keys of the envelopes and shapes read when a record names no user at its top (``_object``).
 _ENVELOPE_MARKERS = (b'"log"', b'"message"', b'"request"', b'"detail-type"', b'"aws:dynamodb"')
 _RAW_DECODE = DECODER.raw_decode  # the standard library's, NaN refused: where each of several values ends
-_BOM = b"\xef\xbb\xbf"  # UTF-8's byte-order mark: no JSON text may start with it (RFC 8259), yet writers add it
 
 
 def parse_formats(text: str) -> frozenset[Format]:
@@ -263,7 +263,8 @@ class Decoder:
     def _payload(self, data: bytes, inflated: bool) -> Event | list[Item]:
         """JSON text (a record's, or a compressed record's once inflated): one object, an array or NDJSON; Snowplow
         lines; or a CloudWatch Logs payload."""
-        data = data.removeprefix(_BOM)  # .NET's and PowerShell's UTF-8 writers start their text with one
+        # No JSON text may start with a byte-order mark (RFC 8259), yet .NET's and PowerShell's UTF-8 writers add one.
+        data = data.removeprefix(codecs.BOM_UTF8)
         text = data.lstrip()
         first = text[:1]
         if first == b"{":
