@@ -554,3 +554,37 @@ def test_an_id_under_another_name_is_read_the_same_on_every_path(record, ids):
     assert (single.session_id, single.event_id) == ids
     assert reference == single and batch == [single] * 3
     assert (archive.session_ids, archive.event_ids) == ([ids[0]] * 3, [ids[1]] * 3)
+
+
+@pytest.mark.parametrize(
+    ("record", "token"),
+    [
+        # the notebook's logs (seed 001): time, user, path, status
+        ({"time": "2019-01-01 00:00:05", "user": "u1", "path": "login", "status": "fail"}, "login#fail"),
+        ({"time": "2019-01-01 00:00:05", "user": "u1", "path": "login", "status": "success"}, "login"),
+        ({"userId": "u1", "event": "login", "ts": 1546300805, "success": False}, "login#fail"),
+        ({"userId": "u1", "event": "login", "ts": 1546300805, "result": "Denied"}, "login#fail"),
+        ({"userId": "u1", "event": "view_cart", "ts": 1546300805, "status_code": 503}, "view_cart#fail"),
+        ({"userId": "u1", "event": "checkout", "ts": 1546300805, "statusCode": "201"}, "checkout"),
+        # a value that is no outcome is another field of that name: passed over, the next alias read
+        ({"userId": "u1", "event": "login", "ts": 1546300805, "status": "active", "result": "failed"}, "login#fail"),
+        ({"userId": "u1", "event": "login", "ts": 1546300805, "status": 0, "result": "1"}, "login"),
+        # the outcome under its own name comes first, and keeps its strictness
+        ({"userId": "u1", "event": "login", "ts": 1546300805, "outcome": "ok", "status": "fail"}, "login"),
+        # the canonical scheme reads the canonical names alone, as the typed fast path does
+        ({"user_id": "u1", "event_type": "login", "timestamp": 1546300805, "status": "fail"}, "login"),
+    ],
+)  # fmt: skip
+def test_an_outcome_under_another_name_is_read_when_its_value_is_one_on_every_path(record, token):
+    line = json.dumps(record).encode()
+    single, reference = Decoder().decode(line), Decoder(DecodeConfig(fast_json=False)).decode(line)
+    archive = EventColumns()
+    archive.add_object(b"\n".join([line] * 3) + b"\n")  # the trainer's object at a time
+    assert single.token == token and reference == single
+    assert Decoder().decode_many([line] * 3) == [single] * 3
+    assert archive.tokens == [token] * 3
+
+
+def test_an_unknown_outcome_under_its_own_name_is_still_rejected():
+    record = {"userId": "u1", "event": "login", "ts": 1546300805, "outcome": "active", "status": "fail"}
+    assert rejection(json.dumps(record)) is Reason.UNKNOWN_OUTCOME

@@ -215,11 +215,13 @@ def _parse_canonical(obj: Mapping[str, Any]) -> Event:
     attrs = get("attributes")
     net = network_fields(attrs) if type(attrs) is dict and ("amount" in attrs or "friend_id" in attrs) else _NO_NET
     user, kind, ts = (get(field) for field in _REQUIRED)
+    outcome = get("outcome")
     if user is None or kind is None or ts is None:  # another naming scheme: every field by its other names too
         user, kind, ts, sid, eid = (_named(obj, field) for field in (*_REQUIRED, "session_id", "event_id"))
-    else:  # the canonical names: the ids by theirs alone, as the typed fast path (``jsonfast``) reads them
+        outcome = _aliased_outcome(obj) if outcome is None else outcome
+    else:  # the canonical names: the other fields by theirs alone, as the typed fast path (``jsonfast``) reads them
         sid, eid = get("session_id"), get("event_id")
-    return canonical_event(user, kind, get("outcome"), ts, sid, eid, net)
+    return canonical_event(user, kind, outcome, ts, sid, eid, net)
 
 
 # Where flat JSON from common producers keeps the canonical fields, tried in order when the canonical name is absent:
@@ -253,6 +255,9 @@ ALIASES: dict[str, tuple[str, ...]] = {
 
 
 _REQUIRED = ("user_id", "event_type", "timestamp")
+# Where a record in another naming scheme keeps its outcome when it has no ``outcome``: the notebook's (seed 001) logs
+# are (time, user, path, status) with status success or fail; APIs' and web servers' JSON logs carry an HTTP status.
+OUTCOME_ALIASES = ("status", "result", "success", "status_code", "statusCode")
 
 
 def _named(obj: Mapping[str, Any], field: str) -> Any:
@@ -267,6 +272,27 @@ def _named(obj: Mapping[str, Any], field: str) -> Any:
                 break
             value = None
     return value
+
+
+def _aliased_outcome(obj: Mapping[str, Any]) -> Any:
+    """The first outcome alias whose value reads as an outcome: a word of success or failure, a boolean, an HTTP
+    status (100-599). Any other value (a status of "active", an exit code 0) is another field of that name, passed
+    over: an alias never rejects an event that the canonical ``outcome`` would not."""
+    for alias in OUTCOME_ALIASES:
+        value: Any = obj.get(alias)
+        if type(value) is bool or (type(value) is int and 100 <= value <= 599):
+            return value
+        if type(value) is str and (_is_outcome_word(text := value.strip().lower()) or _is_http_status(text)):
+            return text
+    return None
+
+
+def _is_outcome_word(text: str) -> bool:
+    return (text in _SUCCESS or text in _FAIL) and not text.isdigit()
+
+
+def _is_http_status(text: str) -> bool:
+    return len(text) == 3 and text.isascii() and text.isdigit() and "100" <= text <= "599"
 
 
 _NO_NET: tuple[float | None, str | None] = (None, None)
@@ -592,7 +618,7 @@ def token_of(event_type: Any, outcome: Any) -> str:
         return name
     if norm in _FAIL:
         return name + FAIL_SUFFIX
-    if len(norm) == 3 and norm.isascii() and norm.isdigit() and "100" <= norm <= "599":  # an HTTP status (web logs)
+    if _is_http_status(norm):  # web logs
         return name + FAIL_SUFFIX if norm >= "400" else name
     raise RejectedRecord(Reason.UNKNOWN_OUTCOME, f"outcome {norm[:32]!a} is neither success nor fail")
 
