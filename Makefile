@@ -67,6 +67,7 @@ demo: setup
 bench: $(VENV)/.installed
 	$(PY) -m bench.bench_training
 	$(PY) -m bench.bench_consumer
+	$(PY) -m bench.bench_score
 	$(PY) -m bench.bench_quality
 	$(PY) -m bench.bench_weblog
 	$(PY) -m bench.bench_network

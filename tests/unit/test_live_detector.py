@@ -12,9 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from clickguard.consumer.flagging import explain
 from clickguard.model import detector
 from clickguard.model.live import REASON_BITS, SUPERVISED, SUPERVISED_EXTRA, LiveDetector, reasons
-from clickguard.model.scoring import EventBatch, ScoringTable, apply_event, score_batch, score_state
+from clickguard.model.scoring import EventBatch, ScoringTable, apply_event, score_batch, score_state, scored_events
 from clickguard.model.supervised import BlendFit, BlendScale, fit_supervised
 from clickguard.model.tails import fit_tails
 from clickguard.model.transitions import smoothed_probabilities, surprisal_bits, to_microbits
@@ -98,6 +99,32 @@ def test_per_event_scores_equal_the_reference_for_any_batching(events, cuts, sup
     got_states, got = _batched(events, table, [c for c in cuts if c <= len(events)])
     assert got == want
     assert got_states == want_states
+
+
+def _comparable(signals):
+    """Signals with NaN values (no evidence yet) as None, so that equal explanations compare equal."""
+    return [dataclasses.replace(s, value=None if s.value is None or math.isnan(s.value) else s.value) for s in signals]
+
+
+@settings(max_examples=100, deadline=None)
+@given(events_st, st.booleans())
+def test_each_event_s_row_explains_its_score_as_the_session_replayed_to_it_does(events, supervised):
+    """``scored_events`` (the offline scorer's one pass) gives, at every event, the score and the explanation that
+    the session replayed event by event to there gives (``flagging.explain``, a flag's), and its session starts."""
+    table, ts, cols, states, sessions = _table(supervised), T0, [], {}, 0
+    for user, token, step, sid in events:
+        ts += step
+        cols.append((user, token, ts, sid))
+    scored = scored_events(table, GAP_MS, EventBatch(*(list(c) for c in zip(*cols, strict=True))))
+    for i, (user, token, t, sid) in enumerate(cols):
+        before = states.get(user)
+        states[user], _ = apply_event(before, token, t, sid, table, GAP_MS)
+        sessions += before is None or states[user].transitions <= before.transitions  # a new session restarts them
+        assert scored.scores[i] == score_state(states[user], table)
+        if math.isfinite(scored.scores[i]):
+            [row] = table.scorer.explain_rows(scored.features[i : i + 1], scored.llr_ubits[i : i + 1])
+            assert _comparable(row) == _comparable(explain(states[user], table))
+    assert int(scored.starts.sum()) == sessions
 
 
 def test_scores_start_at_min_events_and_grow_with_odd_behaviour():

@@ -14,11 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from clickguard.consumer.flagging import explain
 from clickguard.model import detector
 from clickguard.model.live import Signal, reasons
 from clickguard.model.model import Model
-from clickguard.model.scoring import EventBatch, EventSeries, ScoringTable, SessionState, apply_event, score_batch
+from clickguard.model.scoring import EventScores, EventSeries, ScoringTable, scored_events
 
 
 @dataclass(frozen=True)
@@ -68,35 +67,36 @@ def score_users(model: Model, events: EventSeries) -> list[UserScore]:
     batch = detector.on_time(model, events)
     if not len(batch):
         return []
-    result = score_batch(table, model.params.gap_ms, batch, {})
-    scores = np.asarray(result.event_scores)
+    scored = scored_events(table, model.params.gap_ms, batch)
+    scores = scored.scores
     names, code = np.unique(np.asarray(batch.users, dtype=object).astype(str), return_inverse=True)
     n = len(names)
     best, at = np.full(n, -np.inf), np.full(n, -1, dtype=np.int64)
     for i in np.lexsort((np.arange(len(scores)), scores)).tolist():  # ascending: the last write is the best event
         if np.isfinite(scores[i]):
             best[code[i]], at[code[i]] = scores[i], i
-    sessions = np.bincount([int(np.searchsorted(names, s.user_key)) for s in result.segments], minlength=n)
+    sessions = np.bincount(code, weights=scored.starts, minlength=n).astype(np.int64)
     events_per_user = np.bincount(code, minlength=n)
     threshold = table.scorer.threshold if table.scorer else np.inf
-    rows_of: dict[int, list[int]] = {}
-    for i, c in enumerate(code.tolist()):
-        rows_of.setdefault(c, []).append(i)
+    signals = _signals_at(scored, at, table)
     out = []
     for k, name in enumerate(names.tolist()):
-        upto = [i for i in rows_of.get(k, []) if i <= at[k]]
-        signals = _signals_at(batch, upto, table, model.params.gap_ms) if at[k] >= 0 else ()
         flagged = bool(best[k] > threshold)
-        why = reasons(list(signals)) if signals else ()
-        out.append(UserScore(name, float(best[k]), flagged, why, int(events_per_user[k]), int(sessions[k]), signals))
+        why = reasons(list(signals[k])) if signals[k] else ()
+        out.append(UserScore(name, float(best[k]), flagged, why, int(events_per_user[k]), int(sessions[k]), signals[k]))
     return sorted(out, key=lambda s: (-s.score, s.user_key))
 
 
-def _signals_at(batch: EventBatch, rows: list[int], table: ScoringTable, gap_ms: int) -> tuple[Signal, ...]:
-    """Replay one user's events ``rows`` (up to the best one) for the session's exact state there; explain it."""
-    state_at: SessionState | None = None
-    for k in rows:
-        state_at, _ = apply_event(state_at, batch.tokens[k], batch.ts_ms[k], batch.session_ids[k], table, gap_ms)
-    assert state_at is not None
-    by_name = {s.name: s for s in explain(state_at, table)}
-    return tuple(by_name[name] for name in detector.FEATURES)
+def _signals_at(scored: EventScores, at: np.ndarray, table: ScoringTable) -> list[tuple[Signal, ...]]:
+    """Per user, the signals of the session at its best event ``at`` (-1: never judged, no signals), in
+    ``detector.FEATURES`` order, as a flag would explain them."""
+    out: list[tuple[Signal, ...]] = [()] * len(at)
+    users = np.flatnonzero(at >= 0)
+    if table.scorer is None or not len(users):
+        return out
+    rows = at[users]
+    explained = table.scorer.explain_rows(scored.features[rows], scored.llr_ubits[rows])
+    for k, signals in zip(users.tolist(), explained, strict=True):
+        by_name = {s.name: s for s in signals}
+        out[k] = tuple(by_name[name] for name in detector.FEATURES)
+    return out

@@ -90,22 +90,25 @@ class LiveDetector:
         """Each signal of one session (its feature row), the most surprising first; the supervised part's logit
         last when it is blended in."""
         row = np.asarray(features, dtype=np.float64)[None, :]
-        bits = feature_bits(self.tables, row)[0]
+        return self.explain_rows(row, np.array([llr_ubits], dtype=np.int64))[0]
+
+    def explain_rows(self, features: np.ndarray, llr_ubits: np.ndarray) -> list[list[Signal]]:
+        """``explain`` of many sessions' rows at once (the tails looked up in one pass)."""
+        bits = feature_bits(self.tables, features)
         mid = self.tables.quantiles.shape[1] // 2
-        out = [
-            Signal(
-                name,
-                float(row[0, j]),
-                float(self.tables.quantiles[j, mid]) if self.tables.n_rows[j] else None,
-                float(bits[j]),
-            )
-            for j, name in enumerate(self.names)
-        ]
-        out.sort(key=lambda s: -s.bits)
+        typical = [float(self.tables.quantiles[j, mid]) if self.tables.n_rows[j] else None for j in
+                   range(len(self.names))]  # fmt: skip
+        logits = None
         if self.blend is not None and self.blend.weight > 0:
-            logit = float(self._logit(row, np.array([llr_ubits]), bits[None, :])[0])
-            # No typical value: the forest's log-odds over the users it learnt are not what a new user's look like.
-            out.append(Signal(SUPERVISED, logit, None, 0.0))
+            logits = self._logit(features, llr_ubits, bits).tolist()
+        out = []
+        for i, (values, row_bits) in enumerate(zip(features.tolist(), bits.tolist(), strict=True)):
+            signals = [Signal(*cells) for cells in zip(self.names, values, typical, row_bits, strict=True)]
+            signals.sort(key=lambda s: -s.bits)
+            if logits is not None:
+                # No typical value: the forest's log-odds over the users it learnt are not what a new user's look like.
+                signals.append(Signal(SUPERVISED, logits[i], None, 0.0))
+            out.append(signals)
         return out
 
 

@@ -126,6 +126,10 @@ class RowScorer(Protocol):
         """One session's signals (its feature row), the strongest first."""
         ...
 
+    def explain_rows(self, features: np.ndarray, llr_ubits: np.ndarray) -> list[list[Signal]]:
+        """``explain`` of many rows at once."""
+        ...
+
 
 class ScoringTable:
     """What scoring needs from a model: token -> state index, the micro-bit surprisal matrix, the minimum session
@@ -599,6 +603,8 @@ class _ScoredRows:
 
     real_rows: np.ndarray
     scores: np.ndarray
+    features: np.ndarray  # per real row: the detector's row it was scored on (``feature_rows``; NaN where unjudged)
+    row_llr: np.ndarray  # per real row: the session's LLR micro-bits right after it
     signals: SignalColumns  # per segment
     peak: np.ndarray  # per segment: peak_mean_ubits after the batch
     llr: np.ndarray  # per segment: llr_ubits after the batch
@@ -635,12 +641,13 @@ def _scored_rows(table: ScoringTable, lanes: _Lanes, br: Breaks, sg: _Segments, 
     vr = visits.take(r)
     scored = judged(position, vr.gaps, table.min_events)
     scores = np.full(len(r), -np.inf)
+    x = np.empty((0, 0))
     if table.scorer is not None and scored.any():
         x = feature_rows(np.column_stack([peak / _MB, total / _MB, signal_x]), position, vr, table.min_events)
         scores[scored] = table.scorer.score_rows(x[scored], llr[scored])
     final_peak = np.where(has_rows, peak[last_row], prior_peak)
     final_llr = np.where(has_rows, llr[last_row], prior_llr)
-    return _ScoredRows(r, scores, final, final_peak, final_llr, visits)
+    return _ScoredRows(r, scores, x, llr, final, final_peak, final_llr, visits)
 
 
 def _run_total(sg: _Segments) -> np.ndarray:
@@ -652,8 +659,8 @@ def _run_total(sg: _Segments) -> np.ndarray:
 
 
 def _per_input(lanes: _Lanes, rows: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
-    """Lane-row values (for the real ``rows``) put back in input order."""
-    out = np.empty(n, dtype=values.dtype)
+    """Lane-row values (for the real ``rows``; a row each, or a vector each) put back in input order."""
+    out = np.empty((n, *values.shape[1:]), dtype=values.dtype)
     out[lanes.order[rows] - lanes.n_virtual] = values
     return out
 
@@ -676,6 +683,35 @@ def event_scores(
         return np.zeros(0)
     lanes, _, _, _, rows = _score(table, gap_ms, events, prior)
     return _per_input(lanes, rows.real_rows, rows.scores, len(events.users))
+
+
+class EventScores(NamedTuple):
+    """Per input event (input order): detector v2's score of the session right after it, the detector's row it was
+    scored on and the session's LLR micro-bits there (what ``Scorer.explain_rows`` explains), and whether it opened
+    a session."""
+
+    scores: np.ndarray
+    features: np.ndarray  # (events, features); empty when no event was judged
+    llr_ubits: np.ndarray
+    starts: np.ndarray
+
+
+def scored_events(table: ScoringTable, gap_ms: int, events: EventSeries) -> EventScores:
+    """A whole series scored from no prior state, with what explains each score: the offline scorer's view
+    (``clickguard score``), one pass where replaying each user's session for its explanation would be another."""
+    n = len(events.users)
+    if n == 0:
+        empty = np.zeros(0)
+        return EventScores(empty, np.zeros((0, 0)), empty.astype(np.int64), empty.astype(bool))
+    lanes, br, _, _, rows = _score(table, gap_ms, events, {})
+    r = rows.real_rows
+    features = _per_input(lanes, r, rows.features, n) if len(rows.features) else rows.features
+    return EventScores(
+        _per_input(lanes, r, rows.scores, n),
+        features,
+        _per_input(lanes, r, rows.row_llr, n),
+        _per_input(lanes, r, br.starts[r], n),
+    )
 
 
 def score_batch(
