@@ -11,8 +11,7 @@ import zstandard
 
 from clickguard.cli.main import main
 from clickguard.cli.produce_cmd import entries_from_file
-from clickguard.events import UserKeySource
-from clickguard.files import delimiter
+from clickguard.decoding import Decoder
 from clickguard.store.retry import Backoff
 from clickguard.store.stream import PutFailed, PutStats, RateLimiter, put_batch, put_records_chunks
 
@@ -85,7 +84,7 @@ def test_produce_a_tsv_export_under_its_own_column_names(kinesis, tmp_path):
     f.write_text("timestamp\tvisitorid\tevent\titemid\n1433221332117\t257597\tview\t355908\n"
                  "1433224214164\t992329\taddtocart\t248676\n1433221999827\t111016\t\t318965\n")  # fmt: skip
     rejected: Counter[str] = Counter()
-    entries = list(entries_from_file(f, delimiter(f), UserKeySource.SESSION_USER_ID, False, rejected))
+    entries = [entry for entry, _ in entries_from_file(f, "", Decoder(), False, rejected)]
     assert [e["PartitionKey"] for e in entries] == ["257597", "992329"]
     assert json.loads(entries[0]["Data"]) == {"timestamp": "1433221332117", "visitorid": "257597", "event": "view",
                                               "itemid": "355908"}  # fmt: skip
@@ -96,6 +95,35 @@ def test_produce_a_tsv_export_under_its_own_column_names(kinesis, tmp_path):
     renamed.write_bytes(f.read_bytes())
     assert main(["produce", "--input", str(renamed), "--input-format", "tsv", "--stream", STREAM]) == 0
     assert len(read_all(kinesis)) == 4
+
+
+def test_produce_a_web_server_s_access_log_and_a_header_under_any_name(kinesis, tmp_path):
+    """An access log (its lines put as they are, keyed by the client), a W3C log (each request as the Kinesis
+    Agent's LOGTOJSON object) and a CSV with a semicolon under a .txt name: what train reads, produce puts."""
+    log = tmp_path / "access.log"
+    log.write_text(
+        '203.0.113.9 - - [10/Oct/2025:13:55:36 -0700] "GET /item/7 HTTP/1.1" 200 12 "-" "curl/8"\n'
+        '203.0.113.9 - - [10/Oct/2025:13:55:38 -0700] "POST /login HTTP/1.1" 401 12 "-" "curl/8"\n'
+        '198.51.100.4 - - [10/Oct/2025:13:55:39 -0700] "GET /style.css HTTP/1.1" 200 12 "-" "curl/8"\n'
+    )
+    w3c = tmp_path / "u_ex251010.log"
+    w3c.write_text(
+        "#Software: Microsoft Internet Information Services 10.0\n#Version: 1.0\n"
+        "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip sc-status\n"
+        "2025-10-10 20:55:36 10.0.0.1 GET /cart - 443 - 192.0.2.7 200\n"
+    )
+    sheet = tmp_path / "export.txt"
+    sheet.write_text("user;event;time\nu9;view_item;2025-10-10T20:55:36Z\n")
+    for path, keys in ((log, ["203.0.113.9", "203.0.113.9"]), (w3c, ["192.0.2.7"]), (sheet, ["u9"])):
+        rejected: Counter[str] = Counter()
+        got = list(entries_from_file(path, "", Decoder(), False, rejected))
+        assert [entry["PartitionKey"] for entry, _ in got] == keys
+        assert rejected == ({"static_file": 1} if path == log else {})
+        assert main(["produce", "--input", str(path), "--stream", STREAM]) == 0
+    put = [r["Data"] for r in read_all(kinesis)]
+    assert len(put) == 4 and put.count(log.read_bytes().splitlines()[0]) == 1  # a log line put as it is
+    assert {"user": "u9", "event": "view_item", "time": "2025-10-10T20:55:36Z"} in [json.loads(d) for d in put
+                                                                                   if d[:1] == b"{"]  # fmt: skip
 
 
 class FlakyKinesis:

@@ -317,6 +317,36 @@ def test_a_utf16_file_told_by_its_byte_order_mark_reads_as_the_same_events_in_ut
     assert scores["shaped"] == scores["plain"]
 
 
+@pytest.mark.parametrize(
+    ("name", "sep", "codec"),
+    [("export.csv", ";", "utf-8"), ("export.csv", "|", "utf-8"), ("logs.txt", ",", "utf-8"),
+     ("sheet.txt", "\t", "utf-16"), ("logs.csv.gz", ",", "utf-8")],
+)  # fmt: skip
+def test_a_delimited_file_is_told_by_its_header_and_the_notebook_s_logs_keep_their_failures(
+    tmp_path, capsys, name, sep, codec
+):
+    """The header row tells the separator: a semicolon (spreadsheets where the comma is the decimal mark), a pipe,
+    and a header under a name that says nothing (``.txt``: Excel's Unicode Text, a log of the notebook's columns).
+    The notebook's (seed 001) ``time,user,path,status`` rows read as the same events as canonical NDJSON, failed
+    logins included (``status`` is the outcome)."""
+    events = ordinary_events(80, seed=13)
+    assert any(e["outcome"] == "fail" for e in events)
+    canonical = tmp_path / "canonical.ndjson"
+    canonical.write_bytes(ndjson(events))
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=sep, lineterminator="\r\n", quoting=csv.QUOTE_NONNUMERIC)
+    writer.writerow(["time", "user", "path", "status", "uidx", "realtype"])
+    writer.writerows([format_ms(round(e["timestamp"] * 1000)), e["user_id"], e["event_type"], e["outcome"], k,
+                      "buyer"] for k, e in enumerate(events))  # fmt: skip
+    body = out.getvalue().encode(codec)
+    shaped = tmp_path / name
+    shaped.write_bytes(gzip.compress(body) if name.endswith(".gz") else body)
+    trained, scores = _train_and_score(capsys, tmp_path, {"ndjson": canonical, "shaped": shaped})
+    assert trained["shaped"]["events"] == len(events) and trained["shaped"]["rejected"] == {}
+    assert trained["shaped"]["thresholds"] == trained["ndjson"]["thresholds"]
+    assert scores["shaped"] == scores["ndjson"]
+
+
 @pytest.mark.parametrize("shape", ["indented array", "wrapped", "one-line array", "blank line", "indented object"])
 def test_a_json_document_file_reads_as_the_same_events_as_ndjson(tmp_path, capsys, shape):
     """Exports that are one JSON document (an array, pretty-printed or not; ``{"events": [...]}``), and NDJSON with

@@ -137,6 +137,25 @@ _DELIMITERS = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
 _NAMES = re.compile(rb"[A-Za-z_$@][\w$@.\- ]*(\t[A-Za-z_$@][\w$@.\- ]*)*")
 
 
+# A header's cell: a name (spaces, digits and brackets inside allowed: "page 1 (main category)"), never a number or
+# a time; and the separators a header may use: a comma, a semicolon (spreadsheets where the comma is the decimal
+# mark write it), a tab, a pipe.
+_HEADER_CELL = re.compile(r"[A-Za-z_$@][\w$@.\-() /]*")
+_SEPARATORS = (",", ";", "\t", "|")
+
+
+def header_delimiter(first: bytes) -> str | None:
+    """The separator of a header row (names only, at least two), the one that splits it into the most names; None
+    when the line is no header (JSON, a log line, a row of data)."""
+    line = first.decode("utf-8", "surrogateescape").strip("\r\n")
+    best, cells = None, 1
+    for sep in _SEPARATORS:
+        names = next(csv.reader([line], delimiter=sep), [])
+        if len(names) > cells and all(_HEADER_CELL.fullmatch(name.strip()) for name in names):
+            best, cells = sep, len(names)
+    return best
+
+
 def delimiter(path: str | Path) -> str | None:
     """The cell separator of a delimited file by its name (compressed or not), or None for NDJSON and logs."""
     name = Path(path).name.lower().removesuffix(".gz").removesuffix(".zst")
@@ -153,15 +172,23 @@ def event_lines(fh: BinaryFile | IO[bytes], path: str | Path, sep: str | None = 
     (Snowplow's enriched events, a field mapping's ``tsv_columns``) its lines are events as they are. ``sep``
     overrides the name's verdict (None: NDJSON). A JSON document spread over lines (an exported array,
     pretty-printed) is read whole (``_json_lines``)."""
-    sep = delimiter(path) if sep == "" else sep
+    sniff = sep == ""
+    sep = delimiter(path) if sniff else sep
     if sep is None:
-        yield from _json_lines(fh)
+        yield from _json_lines(fh, sniff)
         return
     first = fh.readline()
     if sep == "\t" and not _NAMES.fullmatch(first.rstrip(b"\r\n")):
         yield first
         yield from fh
         return
+    if sep == "," and sniff:  # a .csv file: its header tells a semicolon's or a pipe's
+        sep = header_delimiter(first) or sep
+    yield from _rows(first, fh, sep)
+
+
+def _rows(first: bytes, fh: BinaryFile | IO[bytes], sep: str) -> Iterator[bytes]:
+    """A delimited file's rows under its header ``first``, each as the JSON object of its non-empty cells."""
     text = io.TextIOWrapper(fh, encoding="utf-8", errors="surrogateescape", newline="")
     lines = itertools.chain([first.decode("utf-8", "surrogateescape")], text)
     for row in csv.DictReader(lines, delimiter=sep):
@@ -169,14 +196,15 @@ def event_lines(fh: BinaryFile | IO[bytes], path: str | Path, sep: str | None = 
         yield json.dumps(cells).encode()
 
 
-def _json_lines(fh: BinaryFile | IO[bytes]) -> Iterator[bytes]:
+def _json_lines(fh: BinaryFile | IO[bytes], sniff: bool = True) -> Iterator[bytes]:
     """NDJSON's lines as they are. A file that is one JSON document is read whole, each event of it on a line of its
     own: one written over many lines (an array or an object with indentation, as exports and ``json.dump(...,
     indent=2)`` write them: its first line opens a value it does not close), or a file of one line. An array's
     items are its events; so are the items of an object's one list of objects (a wrapper, ``{"events": [...]}``);
     any other object is one event. A document that does not parse yields its lines, each rejected with its reason.
     A W3C extended log or a load balancer's access log (told by its first line) yields its requests in the Kinesis
-    Agent's LOGTOJSON shape (``w3c_log``, ``lb_log``)."""
+    Agent's LOGTOJSON shape (``w3c_log``, ``lb_log``). With ``sniff``, a file whose first line is a header row
+    (``header_delimiter``: a ``.txt`` export, a CSV under another name) is read as a delimited file."""
     first = fh.readline()
     while first and not first.strip():  # blank lines ahead of a document
         first = fh.readline()
@@ -185,6 +213,10 @@ def _json_lines(fh: BinaryFile | IO[bytes]) -> Iterator[bytes]:
         return
     if lb_log.is_lb(first):  # an Application or Classic Load Balancer's access log
         yield from lb_log.agent_objects(itertools.chain([first], fh))
+        return
+    sep = header_delimiter(first) if sniff else None
+    if sep is not None:
+        yield from _rows(first, fh, sep)
         return
     if first.lstrip()[:1] not in (b"[", b"{"):
         yield first

@@ -16,7 +16,8 @@ from typing import Any
 
 from clickguard.cli import producer_formats, target
 from clickguard.cli.common import EVENT_FILE_FORMS, fail, fail_unreadable, first_fields, positive_int
-from clickguard.events import RejectedRecord, UserKeySource, parse_record
+from clickguard.decoding import DecodeConfig, Decoder
+from clickguard.events import Event, UserKeySource, parse_record
 from clickguard.files import delimiter, event_lines, open_binary
 from clickguard.store.stream import PutFailed, PutStats, produce, producer_backoff
 
@@ -55,27 +56,34 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def entries_from_file(
-    path: Path, sep: str | None, source: UserKeySource, strict: bool, rejected: Counter[str]
-) -> Iterator[dict[str, Any]]:
-    """Each valid event of the file as one record, as train and score read the file (``files.event_lines``): an
-    NDJSON line as it is, a CSV or TSV row as the JSON object of its cells under the header's names."""
-    where = "" if sep is None else " row"  # an NDJSON line's number, or a row's (the header not counted)
+    path: Path, sep: str | None, decoder: Decoder, strict: bool, rejected: Counter[str]
+) -> Iterator[tuple[dict[str, Any], list[Event]]]:
+    """Each line of the file holding a valid event, as one record, with its events: read as train and score read
+    the file (``files.event_lines``; ``sep`` "" tells the form from the file) and checked by the consumer's decoder.
+    A line of one event is put as it is (an NDJSON line, a CSV row's object, an access log line); a line of
+    several (an array, a wrapper) as one canonical record per event, so that each user's events keep to that user's
+    partition key; its bad parts are counted (``--strict``: the first one stops the command)."""
+    where = " row" if (delimiter(path) if sep == "" else sep) else ""  # a line's number, or a row's (no header)
     with open_binary(path) as fh:
         for n, line in enumerate(event_lines(fh, path, sep), 1):
             line = line.strip()
             if not line:
                 continue
-            try:
-                ev = parse_record(line, source)
-            except RejectedRecord as exc:
-                if strict:
-                    fail(f"{path}:{where}{n}: {exc}")
-                rejected[exc.reason.value] += 1
-                continue
-            yield {"Data": line, "PartitionKey": ev.user_key}
+            events = []
+            for item in decoder.items(line):
+                if isinstance(item.result, Event):
+                    events.append(item.result)
+                elif strict:
+                    fail(f"{path}:{where}{n}: {item.result}")
+                else:
+                    rejected[item.result.reason.value] += 1
+            if len(events) == 1:
+                yield {"Data": line, "PartitionKey": events[0].user_key}, events
+            for ev in events if len(events) > 1 else ():
+                yield {"Data": producer_formats.SINGLE_ENCODERS["canonical"](ev), "PartitionKey": ev.user_key}, [ev]
 
 
-def entries_from_simulation(day: int, users: int, seed: int) -> list[dict[str, Any]]:
+def entries_from_simulation(day: int, users: int, seed: int) -> list[tuple[dict[str, Any], list[Event]]]:
     from clickguard.sim import Population, SimConfig, simulate_day
     from clickguard.sim.output import ndjson_lines
 
@@ -85,7 +93,7 @@ def entries_from_simulation(day: int, users: int, seed: int) -> list[dict[str, A
         fail(str(exc))
     sim = simulate_day(population, day)
     return [
-        {"Data": line.encode(), "PartitionKey": u}
+        ({"Data": line.encode(), "PartitionKey": u}, [parse_record(line)])
         for line, u in zip(ndjson_lines(sim), sim.user_ids.tolist(), strict=True)
     ]
 
@@ -117,18 +125,17 @@ def run(args: argparse.Namespace) -> int:
     if not tgt.stream_name:
         fail("no stream: give --stream NAME, --stack NAME or --local")
     rejected: Counter[str] = Counter()
-    entries, source_name = read_entries(args, rejected)
+    read, source_name = read_entries(args, rejected)
+    entries = [entry for entry, _ in read]
     if not entries:
         fields = first_fields(Path(args.input)) if args.input else ""
         fail(
             f"no valid events in {source_name} (rejected: {dict(rejected) or 'none'}; events need user_id, event_type"
             f" and timestamp or one of their other names, see README: Event format{fields})"
         )
-    events_in = len(entries)
+    events_in = sum(len(events) for _, events in read)
     if args.format != producer_formats.DEFAULT:
-        source = UserKeySource(args.user_key)
-        events = [parse_record(e["Data"], source) for e in entries]  # every entry already decoded once: valid
-        entries = producer_formats.encode(args.format, events, args.per_record)
+        entries = producer_formats.encode(args.format, [ev for _, events in read for ev in events], args.per_record)
     enabled = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty() and len(entries) > 5000)
     progress = Progress(len(entries), enabled)
     started = time.monotonic()
@@ -152,7 +159,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def read_entries(args: argparse.Namespace, rejected: Counter[str]) -> tuple[list[dict[str, Any]], str]:
+def read_entries(
+    args: argparse.Namespace, rejected: Counter[str]
+) -> tuple[list[tuple[dict[str, Any], list[Event]]], str]:
     """The canonical entries to put (simulated or read from ``--input``) and a name for where they came from; the
     invalid lines of a file are counted in ``rejected``."""
     if args.simulate:
@@ -162,8 +171,9 @@ def read_entries(args: argparse.Namespace, rejected: Counter[str]) -> tuple[list
     path = Path(args.input)
     if not path.is_file():
         fail(f"--input {args.input}: no such file")
-    sep = INPUT_FORMATS[args.input_format] if args.input_format else delimiter(path)
-    gen = entries_from_file(path, sep, UserKeySource(args.user_key), args.strict, rejected)
+    sep = INPUT_FORMATS[args.input_format] if args.input_format else ""
+    decoder = Decoder(DecodeConfig(user_key_source=UserKeySource(args.user_key)))
+    gen = entries_from_file(path, sep, decoder, args.strict, rejected)
     try:
         return list(gen), str(path)  # read first: the progress bar needs a total, and bad input fails before any put
     except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
