@@ -29,7 +29,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--input", "-i", help=f"a file of events: {EVENT_FILE_FORMS}")
     src.add_argument("--simulate", action="store_true", help="produce a simulated day instead of a file")
-    p.add_argument("--input-format", choices=list(INPUT_FORMATS), help="file format (default: from the file name)")
+    p.add_argument(
+        "--input-format", choices=list(INPUT_FORMATS), help="file format (default: from the file's name and first line)"
+    )
     p.add_argument(
         "--format",
         choices=producer_formats.FORMATS,
