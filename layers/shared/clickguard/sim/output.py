@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import csv
+import io
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
+from clickguard.events import ALIASES
+from clickguard.files import header_delimiter, open_binary
 from clickguard.sim.generator import SimDay
 
 LABEL_COLUMNS = ("user_id", "user_type")
@@ -56,9 +60,41 @@ def write_labels(labels: dict[str, str], path: Path) -> None:
         w.writerows(sorted(labels.items()))
 
 
+# Where labelled data sets keep each user's label when there is no ``user_type`` column: a class or type name, or a
+# yes-no column of abuse (``is_bot``: 1 / true / yes is an abuser, 0 / false / no is not, ``catalog.is_abnormal``).
+LABEL_NAMES = (
+    "user_type", "label", "labels", "type", "realtype", "class", "user_class", "category", "kind", "target",
+    "is_bot", "bot", "is_robot", "robot", "automated", "is_automated", "is_abuser", "abuser", "is_fraud", "fraud",
+    "fraudulent", "is_anomaly", "anomaly", "anomalous", "is_malicious", "malicious",
+)  # fmt: skip
+
+
+# The user's column: a user id under any of its names, or the client address by which web logs know a client.
+USER_NAMES = ("user_id", *ALIASES["user_id"], "client", "ip", "client_ip", "c-ip", "remote_addr", "remote_ip", "host")
+
+
 def read_labels(path: Path) -> dict[str, str]:
-    with path.open(encoding="utf-8", newline="") as fh:
-        rows = csv.DictReader(fh)
-        if rows.fieldnames is None or not set(LABEL_COLUMNS) <= set(rows.fieldnames):
-            raise ValueError(f"{path}: expected a CSV header with {', '.join(LABEL_COLUMNS)}")
-        return {r["user_id"]: r["user_type"] for r in rows}
+    """User -> label, from a CSV (or TSV, ...: the header tells the separator; gzip too) whose header names the
+    user (``USER_NAMES``) and the label (``LABEL_NAMES``), compared without case; in a file of two columns, one
+    named is enough. ValueError says what the header lacks."""
+    with open_binary(path) as fh:
+        text = io.TextIOWrapper(fh, encoding="utf-8", newline="")
+        first = text.readline()
+        rows = csv.DictReader(itertools.chain([first], text), delimiter=header_delimiter(first.encode()) or ",")
+        names = list(rows.fieldnames or [])
+        user, label = _column(names, USER_NAMES), _column(names, LABEL_NAMES)
+        if len(names) == 2 and (user is None) != (label is None):  # two columns, one known: the other is the other
+            other = names[1 - names.index(user or label or "")]
+            user, label = user or other, label or other
+        if user is None or label is None:
+            raise ValueError(
+                f"{path}: expected a header naming the user ({', '.join(USER_NAMES[:4])}, ip, ...) and the label"
+                f" ({', '.join(LABEL_NAMES[:4])}, is_bot, ...); it has {names}"
+            )
+        return {r[user].strip(): (r[label] or "").strip() for r in rows if (r[user] or "").strip()}
+
+
+def _column(names: list[str], wanted: tuple[str, ...]) -> str | None:
+    """The first of ``wanted`` among the header's ``names`` (without case or surrounding space), as it is spelled."""
+    by_key = {name.strip().lower(): name for name in reversed(names)}
+    return next((by_key[w.lower()] for w in wanted if w.lower() in by_key), None)
