@@ -443,3 +443,58 @@ def test_a_web_server_s_access_log_trains_and_scores_as_its_events_in_ndjson(tmp
     assert trained["log"]["events"] == len(events) and trained["log"]["rejected"] == {}
     assert trained["log"]["thresholds"] == trained["twin"]["thresholds"]
     assert scores["log"] == scores["twin"] and scores["log"].count("\n") == 121
+
+
+def test_train_with_a_labels_file_learns_the_supervised_part_from_its_abusers(tmp_path, capsys):
+    """``--labels``: the abusers of a labels file (named as a data set names them) are the block list; the
+    supervised part is fitted, and scoring the next day with it ranks that day's abusers higher than without."""
+
+    code, _ = run(capsys, "simulate", "--days", "2", "--users", "1200", "--seed", "3", "--out", str(tmp_path / "sim"))
+    assert code == 0
+    day1, day2 = tmp_path / "sim" / "day-01.events.ndjson", tmp_path / "sim" / "day-02.events.ndjson"
+    truth1 = list(csv.DictReader((tmp_path / "sim" / "day-01.labels.csv").open()))
+    labels = tmp_path / "reviewed.csv"  # the same judgements under other names
+    labels.write_text("client_id;is_fraud\n" + "".join(
+        f"{r['user_id']};{'no' if r['user_type'] in ('buyer', 'seller') else 'yes'}\n" for r in truth1))  # fmt: skip
+    code, out = run(capsys, "train", "-i", str(day1), "-o", str(tmp_path / "with"), "--labels", str(labels))
+    assert code == 0
+    report = json.loads(out.out)
+    abusers = sum(r["user_type"] not in ("buyer", "seller") for r in truth1)
+    assert report["labels"]["users"] == len(truth1) and report["labels"]["blocked"] == abusers > 0
+    assert report["labels"]["read_as"] == {"benign": ["no"], "abnormal": ["yes"]}
+    assert report["detector"]["supervised"] and report["detector"]["operating"]["labelled_users"] == abusers
+    code, out = run(capsys, "train", "-i", str(day1), "-o", str(tmp_path / "without"))
+    assert code == 0 and not json.loads(out.out)["detector"]["supervised"]
+    truth2 = {r["user_id"]: r["user_type"] not in ("buyer", "seller") for r in
+              csv.DictReader((tmp_path / "sim" / "day-02.labels.csv").open())}  # fmt: skip
+    ap = {}
+    for name in ("with", "without"):
+        code, out = run(capsys, "score", "--events", str(day2), "--model", str(tmp_path / name), "--out", "-")
+        rows = list(csv.DictReader(io.StringIO(out.out)))
+        ranked = [truth2.get(r["user_key"], False) for r in rows]  # the CSV is ranked, best score first
+        hits = [k + 1 for k, bad in enumerate(ranked) if bad]
+        ap[name] = sum((i + 1) / rank for i, rank in enumerate(hits)) / len(hits)
+    assert ap["with"] > ap["without"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--local", "--labels", "x.csv"], "--labels goes with --input files"),
+        (["--labels", "/nonexistent/labels.csv"], "--labels /nonexistent/labels.csv: no such file"),
+    ],
+)
+def test_bad_labels_arguments_say_why_and_exit_2(tmp_path, events_file, capsys, argv, needle):
+    if "--local" not in argv:
+        argv = ["-i", str(events_file), "-o", str(tmp_path / "m"), *argv]
+    with pytest.raises(SystemExit) as exc:
+        main(["train", *argv])
+    assert exc.value.code == 2 and needle in capsys.readouterr().err
+
+
+def test_a_labels_file_without_a_label_column_is_refused_with_what_it_has(tmp_path, events_file, capsys):
+    labels = tmp_path / "labels.csv"
+    labels.write_text("foo,bar,baz\n1,2,3\n")
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "-i", str(events_file), "-o", str(tmp_path / "m"), "--labels", str(labels)])
+    assert exc.value.code == 2 and "expected a header naming the user" in capsys.readouterr().err

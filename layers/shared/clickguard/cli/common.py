@@ -16,6 +16,7 @@ from clickguard.decoding import DecodeConfig, Decoder
 from clickguard.decoding.mapping import FieldMapping
 from clickguard.events import UserKeySource
 from clickguard.files import event_lines, open_binary
+from clickguard.sim.output import read_labels
 from clickguard.store.blobs import BlobStore, LocalDirStore, S3Store
 from clickguard.training.dataset import EventColumns
 
@@ -96,6 +97,18 @@ FIELD_MAPPING_HELP = (
     "read events of another JSON shape: where user key, event type and time live, as the stack's field_mapping "
     """(JSON, or @FILE), e.g. '{"user_key": "userId", "event_type": "action", "time": "ts"}'"""
 )
+
+
+def read_labels_file(option: str, path: Path) -> dict[str, str]:
+    """A labels file (``sim.output.read_labels``), or a CLI error that says why it cannot be read."""
+    if not path.is_file():
+        fail(f"{option} {path}: no such file")
+    try:
+        return read_labels(path)
+    except ValueError as exc:
+        fail(str(exc))
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
+        fail_unreadable(option, path, exc)
 
 
 def read_events(

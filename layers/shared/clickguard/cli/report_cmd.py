@@ -11,13 +11,12 @@ import time
 from pathlib import Path
 
 from clickguard import settings
-from clickguard.cli.common import EVENT_FILE_FORMS, fail, positive_int, quantile, read_events
+from clickguard.cli.common import EVENT_FILE_FORMS, fail, positive_int, quantile, read_events, read_labels_file
 from clickguard.events import UserKeySource
 from clickguard.model.model import ModelParams
 from clickguard.report import from_quality, write
 from clickguard.sim import SimConfig, simulate
 from clickguard.sim.catalog import label_reading
-from clickguard.sim.output import read_labels
 from clickguard.sim.quality import columns_of, evaluate_columns, sample_block_list
 from clickguard.training.pipeline import InsufficientData
 
@@ -55,12 +54,7 @@ def run(args: argparse.Namespace) -> int:
         min_events=args.min_events, mean_bits_quantile=args.mean_quantile, total_bits_quantile=args.total_quantile
     )
     if all(files):
-        if not Path(args.labels).is_file():
-            fail(f"--labels {args.labels}: no such file")
-        try:
-            truth = read_labels(Path(args.labels))
-        except ValueError as exc:
-            fail(str(exc))
+        truth = read_labels_file("--labels", Path(args.labels))
         train_cols = read_events("--day1", [Path(args.day1)], UserKeySource.SESSION_USER_ID, takes_mapping=False)
         score_cols = read_events("--day2", [Path(args.day2)], UserKeySource.SESSION_USER_ID, takes_mapping=False)
         title = f"clickguard report: {Path(args.day1).name} -> {Path(args.day2).name}"

@@ -20,9 +20,11 @@ from clickguard.cli.common import (
     positive_int,
     quantile,
     read_events,
+    read_labels_file,
 )
 from clickguard.events import UserKeySource, format_ms
 from clickguard.model.model import ModelParams
+from clickguard.sim.catalog import is_abnormal, label_reading
 from clickguard.training.job import fit_and_publish
 from clickguard.training.pipeline import InsufficientData
 
@@ -44,6 +46,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--region", default=None)
     p.add_argument("--user-key", choices=[s.value for s in UserKeySource], default=UserKeySource.SESSION_USER_ID)
     p.add_argument("--field-mapping", type=field_mapping, help=f"with --input: {FIELD_MAPPING_HELP}")
+    p.add_argument(
+        "--labels",
+        help="with --input: the users reviewers judged (CSV: user_id,user_type, or the names labelled data sets use;"
+        " as report --labels reads it); those labelled abusers are the block list: left out of the normal model,"
+        " and the supervised part learns from them",
+    )
     p.add_argument("--min-sessions", type=positive_int, default=settings.DEFAULT_MIN_SESSIONS)
     p.add_argument("--max-states", type=positive_int, default=settings.DEFAULT_MAX_STATES)
     p.add_argument("--min-token-count", type=positive_int, default=settings.DEFAULT_MIN_TOKEN_COUNT)
@@ -100,16 +108,21 @@ def run(args: argparse.Namespace) -> int:
         fail("--input needs --out DIR or --out s3://BUCKET")
     if args.field_mapping is not None and not args.input:
         fail("--field-mapping reads --input files; a stack's archive is canonical already (its field_mapping)")
+    if args.labels is not None and not args.input:
+        fail("--labels goes with --input files; a stack reads its reviewers' decisions from its labels/ prefix")
     if not args.input:
         return run_on_stack(args)
     params = params_from_args(args)
+    labels = read_labels_file("--labels", Path(args.labels)) if args.labels else {}
+    blocked = frozenset(user for user, label in labels.items() if is_abnormal(label))
     store = open_store(args.out, args.endpoint_url, args.region)
     cols = read_events("--input", list(map(Path, args.input)), UserKeySource(args.user_key), args.field_mapping)
     start, end = format_ms(min(cols.ts_ms)), format_ms(max(cols.ts_ms) + 1)
     try:
         model, outcome = fit_and_publish(
-            cols, store, params, window_start=start, window_end=end, created_at=end, min_sessions=args.min_sessions
-        )
+            cols, store, params, window_start=start, window_end=end, created_at=end, min_sessions=args.min_sessions,
+            exclude_users=blocked,
+        )  # fmt: skip
     except InsufficientData as exc:
         fail(f"not publishing: {exc}")
     summary = {
@@ -126,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
         "user_cap": model.stats["user_cap"],
         "detector": model.stats.get("detector"),
     }
+    if args.labels:
+        summary["labels"] = {"users": len(labels), "blocked": len(blocked), "read_as": label_reading(labels.values())}
     print(json.dumps(summary, indent=2))
     return 0
 
