@@ -1,6 +1,7 @@
-"""``clickguard train``: train now. From an export file of events (NDJSON, canonical or envelope) to a directory or
-S3, as the thesis bootstrapped its model; or on a stack's archive: ``--stack`` invokes the deployed trainer Lambda,
-``--local`` runs the same training job against the embedded emulator's archive."""
+"""``clickguard train``: train now. From files of events (any form ``files.event_lines`` reads), with a labels file's
+abusers as the block list, to a directory or S3, as the thesis bootstrapped its model; or on a stack's archive:
+``--stack`` starts the deployed training run, ``--local`` runs the same training job against the embedded
+emulator's archive."""
 
 from __future__ import annotations
 
