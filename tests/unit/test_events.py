@@ -505,6 +505,11 @@ def test_flat_json_of_common_producers_is_read_under_their_field_names(record, e
         # an alias holding an object is another field of that name: the next alias is read
         ({"user": {"name": "Jane"}, "uid": "u4", "action": "view", "ts": 1546387276},
          ("u4", "view", 1546387276000, None)),
+        # API Gateway's access log (its documented $context fields, the caller's id logged as userId)
+        ({"requestId": "r-1", "userId": "u-42", "requestTime": "10/Oct/2025:13:55:36 +0000", "routeKey": "POST /login",
+          "status": 401, "ip": "203.0.113.9"}, ("u-42", "POST /login#fail", 1760104536000, None)),
+        ({"requestId": "r-2", "user": "-", "uid": "u-43", "requestTimeEpoch": 1760104536123,
+          "resourcePath": "/items/{id}", "status": "200"}, ("u-43", "/items/{id}", 1760104536123, None)),
     ],
 )  # fmt: skip
 def test_exports_and_web_logs_are_read_under_their_field_names(record, expected):
@@ -523,6 +528,13 @@ def test_a_nested_user_object_is_no_user_key_and_an_id_is_never_guessed_as_the_e
     ids = {"userId": "u1", "event": "view", "ts": 1546387276, "id": "per-user", "uuid": "per-user"}
     assert parse_record(json.dumps(ids)).event_id is None  # a per-user id would drop every later event as a duplicate
     assert parse_record(json.dumps({**ids, "messageId": "m-1"})).event_id == "m-1"
+
+
+def test_an_alias_holding_a_web_log_s_dash_or_nothing_is_no_user():
+    """API Gateway logs an anonymous caller's ``user`` as ``-``: read as a user, every anonymous request would be
+    one user's."""
+    for none in ("-", ""):
+        assert rejection(json.dumps({"user": none, "event": "view", "ts": 1546387276})) is Reason.MISSING_USER_KEY
 
 
 def test_an_alias_that_is_not_a_time_is_a_bad_timestamp_not_a_guess():

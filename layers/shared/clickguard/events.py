@@ -241,11 +241,13 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "event_type": (
         "event_name", "eventType", "event", "action", "eventName", "event_action", "activity",
         "page", "url", "page_url", "path", "request",  # a page view's page: read as the page it names
+        "routeKey", "resourcePath",  # API Gateway's access log: the route an API request took
     ),
     "timestamp": (
         "event_time", "event_timestamp", "@timestamp", "time", "ts", "eventTime", "datetime", "date_time",
         "created_at", "createdAt", "occurred_at", "timestamp_ms", "time_local",
         "derived_tstamp", "collector_tstamp", "client_event_time",  # Snowplow's JSON; Amplitude's export
+        "requestTimeEpoch", "requestTime",  # API Gateway's access log
     ),
     "session_id": (
         "sessionId", "user_session", "session", "session_key", "sessionid", "visit_id", "visitId", "domain_sessionid",
@@ -263,15 +265,19 @@ OUTCOME_ALIASES = ("status", "result", "success", "status_code", "statusCode")
 def _named(obj: Mapping[str, Any], field: str) -> Any:
     """The field under its canonical name, else its first alias that holds a value; an alias holding an object or
     a list (a nested ``user``, a ``session`` record) is another field of that name, not this one, and is passed over
-    (under the canonical name the same value is ``bad_type``)."""
+    (under the canonical name the same value is ``bad_type``), as is one holding an empty string or a web log's
+    ``-`` (none: API Gateway logs an anonymous caller's ``user`` so)."""
     value = obj.get(field)
     if value is None:
         for alias in ALIASES[field]:
             value = obj.get(alias)
-            if value is not None and type(value) is not dict and type(value) is not list:
+            if value is not None and type(value) is not dict and type(value) is not list and value not in _ABSENT:
                 break
             value = None
     return value
+
+
+_ABSENT = ("", "-")
 
 
 def _aliased_outcome(obj: Mapping[str, Any]) -> Any:
