@@ -118,3 +118,21 @@ def test_bad_arguments_say_what_is_wrong_and_exit_2(tmp_path, capsys, argv, need
     with pytest.raises(SystemExit) as exc:
         main([subst.get(a, a) for a in argv])
     assert exc.value.code == 2 and needle in capsys.readouterr().err
+
+
+def test_label_quality_ranks_the_labelled_users_and_judges_the_flags():
+    from clickguard.cli.score_cmd import label_quality
+    from clickguard.consumer.offline import UserScore
+
+    def user(key: str, score: float, flagged: bool) -> UserScore:
+        return UserScore(key, score, flagged, (), 3, 1, ())
+
+    scores = [user("a", 9.0, True), user("b", 5.0, True), user("c", 2.0, False), user("d", float("-inf"), False),
+              user("stranger", 1.0, False)]  # fmt: skip
+    got = label_quality(scores, {"a": "bot", "b": "human", "c": "1", "d": "scraper", "gone": "bot"})
+    # ranking of a, b, c, d by score (d never judged: last): hits at ranks 1, 3, 4 -> AP (1 + 2/3 + 3/4) / 3
+    assert got["average_precision"] == round((1 + 2 / 3 + 3 / 4) / 3, 4)
+    assert (got["flagged"], got["precision"], got["recall"]) == (2, 0.5, round(1 / 3, 4))
+    assert (got["labelled_users_scored"], got["abusers"], got["users_not_labelled"]) == (4, 3, 1)
+    assert got["labelled_users_not_in_events"] == 1
+    assert got["labels_read_as"] == {"benign": ["human"], "abnormal": ["1", "bot", "scraper"]}

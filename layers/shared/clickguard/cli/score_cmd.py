@@ -1,20 +1,34 @@
 """``clickguard score``: every user's score, signals and flag decision for a file of events, as CSV, so a team can
 rank and audit users offline: the consumer's own detector v2 (``clickguard.consumer.offline``), with the signals at
-each user's highest-scoring event and the bits each added."""
+each user's highest-scoring event and the bits each added; with ``--labels``, the ranking's and the decisions'
+quality on the users the labels know."""
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
+import math
 import sys
 from pathlib import Path
+from typing import Any
 
-from clickguard.cli.common import EVENT_FILE_FORMS, FIELD_MAPPING_HELP, fail, field_mapping, open_store, read_events
+from clickguard.cli.common import (
+    EVENT_FILE_FORMS,
+    FIELD_MAPPING_HELP,
+    fail,
+    field_mapping,
+    open_store,
+    read_events,
+    read_labels_file,
+)
 from clickguard.consumer.offline import UserScore, score_floor, score_users
 from clickguard.decoding.mapping import FieldMapping
 from clickguard.events import UserKeySource
 from clickguard.model import artifact
 from clickguard.model.ports import BlobStore
+from clickguard.sim.catalog import is_abnormal, label_reading
+from clickguard.sim.quality import average_precision
 from clickguard.training.dataset import EventColumns
 from clickguard.training.pipeline import deduplicate
 
@@ -35,6 +49,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     where.add_argument("--model", help="directory or s3://BUCKET holding models/ (the published latest.json)")
     where.add_argument("--local", action="store_true", help="the model of the running local stack")
     p.add_argument("--out", type=Path, required=True, help="CSV path ('-' for standard output)")
+    p.add_argument(
+        "--labels",
+        type=Path,
+        help="the file's ground truth (CSV: user_id,user_type, or the names labelled data sets use, as train --labels"
+        " reads it): prints the average precision of the ranking and the precision and recall of the flags",
+    )
     p.add_argument("--endpoint-url")
     p.add_argument("--region")
     p.set_defaults(func=run)
@@ -69,6 +89,7 @@ def _write(scores: list[UserScore], out: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    labels = read_labels_file("--labels", args.labels) if args.labels else None
     cols = _read(args.events, args.field_mapping)
     store = _store(args)
     try:
@@ -88,4 +109,28 @@ def run(args: argparse.Namespace) -> int:
         f"{cols.lines:,} lines, {sum(cols.rejected.values()):,} rejected",
         file=sys.stderr,
     )
+    if labels is not None:
+        print(json.dumps({"labels": str(args.labels), **label_quality(scores, labels)}, indent=2), file=sys.stderr)
     return 0
+
+
+def label_quality(scores: list[UserScore], labels: dict[str, str]) -> dict[str, Any]:
+    """How the scores rank the labelled users (average precision, unjudged users last, as in the CSV) and how right
+    the flag decisions are (precision, recall); users the labels do not know are left out, and counted."""
+    known = [s for s in scores if s.user_key in labels]
+    truth = [is_abnormal(labels[s.user_key]) for s in known]
+    floor = score_floor(scores)
+    ranking = [s.score if math.isfinite(s.score) else floor for s in known]
+    abusers, flagged = sum(truth), sum(s.flagged for s in known)
+    caught = sum(s.flagged and bad for s, bad in zip(known, truth, strict=True))
+    return {
+        "labelled_users_scored": len(known),
+        "abusers": abusers,
+        "users_not_labelled": len(scores) - len(known),
+        "labelled_users_not_in_events": len(set(labels) - {s.user_key for s in known}),
+        "average_precision": round(average_precision(truth, ranking), 4) if abusers else None,
+        "flagged": flagged,
+        "precision": round(caught / flagged, 4) if flagged else None,
+        "recall": round(caught / abusers, 4) if abusers else None,
+        "labels_read_as": label_reading(labels.values()),
+    }
