@@ -133,13 +133,9 @@ class _ZstdFile(io.RawIOBase):
 _DELIMITERS = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
 
 
-# A header row: names, each starting with a letter; a data row holds a time (digits, or a date with its separators).
-_NAMES = re.compile(rb"[A-Za-z_$@][\w$@.\- ]*(\t[A-Za-z_$@][\w$@.\- ]*)*")
-
-
 # A header's cell: a name (spaces, digits and brackets inside allowed: "page 1 (main category)"), never a number or
-# a time; and the separators a header may use: a comma, a semicolon (spreadsheets where the comma is the decimal
-# mark write it), a tab, a pipe.
+# a time, as a data row holds (digits, or a date with its separators); and the separators a header may use: a comma,
+# a semicolon (spreadsheets where the comma is the decimal mark write it), a tab, a pipe.
 _HEADER_CELL = re.compile(r"[A-Za-z_$@][\w$@.\-() /]*")
 _SEPARATORS = (",", ";", "\t", "|")
 
@@ -168,23 +164,22 @@ def event_lines(fh: BinaryFile | IO[bytes], path: str | Path, sep: str | None = 
     reads as any flat JSON event (the canonical names, their aliases, or a field mapping). A cell's text stays text:
     the decoder reads numbers and times in text as it does in JSON strings. A byte that is not UTF-8 reaches the
     decoder as a lone surrogate, so its row alone is rejected (``bad_unicode``); ``csv.Error`` (a cell past the csv
-    module's size limit) is raised. A TSV file has a header only if its first line reads as one (``_NAMES``); else
-    (Snowplow's enriched events, a field mapping's ``tsv_columns``) its lines are events as they are. ``sep``
-    overrides the name's verdict (None: NDJSON). A JSON document spread over lines (an exported array,
-    pretty-printed) is read whole (``_json_lines``)."""
+    module's size limit) is raised. A header tells the separator (``header_delimiter``); a TSV file has one only if
+    its first line reads as one, else (Snowplow's enriched events, a field mapping's ``tsv_columns``) its lines are
+    events as they are. ``sep`` overrides the name's verdict (None: NDJSON). A JSON document spread over lines (an
+    exported array, pretty-printed) is read whole (``_json_lines``)."""
     sniff = sep == ""
     sep = delimiter(path) if sniff else sep
     if sep is None:
         yield from _json_lines(fh, sniff)
         return
     first = fh.readline()
-    if sep == "\t" and not _NAMES.fullmatch(first.rstrip(b"\r\n")):
+    found = header_delimiter(first)
+    if sep == "\t" and found is None:  # no header: Snowplow's lines, a mapping's tsv_columns
         yield first
         yield from fh
         return
-    if sep == "," and sniff:  # a .csv file: its header tells a semicolon's or a pipe's
-        sep = header_delimiter(first) or sep
-    yield from _rows(first, fh, sep)
+    yield from _rows(first, fh, found or sep)  # the header tells the separator: a .csv of semicolons, say
 
 
 def _rows(first: bytes, fh: BinaryFile | IO[bytes], sep: str) -> Iterator[bytes]:
