@@ -81,7 +81,8 @@ def entries_from_file(
                     rejected[item.result.reason.value] += 1
             if len(events) == 1:
                 yield {"Data": line, "PartitionKey": events[0].user_key}, events
-            for ev in events if len(events) > 1 else ():
+                continue
+            for ev in events:
                 yield {"Data": producer_formats.SINGLE_ENCODERS["canonical"](ev), "PartitionKey": ev.user_key}, [ev]
 
 

@@ -678,7 +678,8 @@ def _score(
 def event_scores(
     table: ScoringTable, gap_ms: int, events: EventSeries, prior: Mapping[str, SessionState | None]
 ) -> np.ndarray:
-    """``score_batch(...).event_scores`` without building the new states: what calibration needs of a window."""
+    """``score_batch(...).event_scores`` without building the new states: what calibration needs of a window
+    (``scored_events`` keeps each score's explanation too, for the offline scorer)."""
     if len(events.users) == 0:
         return np.zeros(0)
     lanes, _, _, _, rows = _score(table, gap_ms, events, prior)
