@@ -196,3 +196,18 @@ def test_rate_limiter_sleeps_to_hold_the_rate():
     for _ in range(5):
         lim.acquire(50)
     assert sum(slept) == pytest.approx(1.5)  # 250 records at 100/s after a 100-record burst
+
+
+def test_a_line_of_several_events_is_put_as_a_record_per_event_under_its_user(tmp_path):
+    """An NDJSON line holding an array of two users' events: one canonical record each, keyed by its user, so each
+    user's events keep to one shard; its bad part is counted."""
+    f = tmp_path / "mixed.ndjson"
+    f.write_text('[{"user_id": "u1", "event_type": "view", "timestamp": 1763700000}, '
+                 '{"user_id": "u2", "event_type": "login", "timestamp": 1763700001, "outcome": "fail"}, '
+                 '{"user_id": "u3"}]\n'
+                 '{"user_id": "u3", "event_type": "view", "timestamp": 1763700002}\n')  # fmt: skip
+    rejected: Counter[str] = Counter()
+    got = list(entries_from_file(f, "", Decoder(), False, rejected))
+    assert [entry["PartitionKey"] for entry, _ in got] == ["u1", "u2", "u3"]
+    assert [Decoder().decode(entry["Data"]) for entry, _ in got] == [ev for _, events in got for ev in events]
+    assert got[1][1][0].token == "login#fail" and rejected == {"missing_event_type": 1}
