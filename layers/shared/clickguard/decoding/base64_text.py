@@ -31,9 +31,12 @@ _HEAD_CHARS = 64  # decoded first: 48 bytes, room for a byte-order mark and some
 
 
 def holds_record(data: bytes) -> bool:
-    """Whether ``data`` is base64 text of a record the decoder reads (cheap: only its first characters decode)."""
-    text = _compact(data)
-    return text is not None and _is_record(_decode(text[:_HEAD_CHARS]))
+    """Whether ``data`` is base64 text of a record the decoder reads (cheap: any other text fails on its first
+    characters, and only they are decoded)."""
+    head = data[: 2 * _HEAD_CHARS].translate(None, _WRAPPING)[:_HEAD_CHARS]
+    if not (_STANDARD.fullmatch(head) or _URL_SAFE.fullmatch(head)) or not _is_record(_decode(head)):
+        return False
+    return _compact(data) is not None
 
 
 def inner(data: bytes) -> bytes:
