@@ -73,14 +73,13 @@ class EventColumns:
         objects. ``decoder``: another than the consumer's default one (a file of a producer's own JSON read through a
         field mapping)."""
         self.lines += 1
-        for item in (decoder or _decoder(source)).items(_as_bytes(line)):
-            self._add_result(item.result)
-
-    def _add_result(self, result: Event | RejectedRecord) -> None:
-        if isinstance(result, Event):
-            self._append(result)
-        else:
-            self.rejected[result.reason.value] += 1
+        data = line if isinstance(line, bytes) else line.encode("utf-8", "surrogatepass")
+        for item in (decoder or _decoder(source)).items(data):
+            result = item.result
+            if isinstance(result, Event):
+                self._append(result)
+            else:
+                self.rejected[result.reason.value] += 1
 
     def _add_structs(self, structs: list[Any]) -> None:
         """Typed canonical structs -> columns: a column at a time when every event takes ``canonical_event``'s fast
@@ -132,28 +131,9 @@ class EventColumns:
         source: UserKeySource = UserKeySource.SESSION_USER_ID,
         decoder: Decoder | None = None,
     ) -> None:
-        """Non-blank lines, each read as ``add_line`` reads it, a chunk at a time through the consumer's batch
-        decoding (``Decoder.decode_many``: plain canonical events a chunk per C call, any other line alone, with the
-        same results), the collector paused as for archive objects."""
-        dec = decoder or _decoder(source)
-        chunk: list[bytes] = []
-        with no_cyclic_gc():
-            for line in lines:
-                if line.strip():
-                    chunk.append(_as_bytes(line))
-                if len(chunk) == _LINES_PER_CHUNK:
-                    self._add_chunk(dec, chunk)
-                    chunk = []
-            self._add_chunk(dec, chunk)
-
-    def _add_chunk(self, decoder: Decoder, lines: list[bytes]) -> None:
-        self.lines += len(lines)
-        for result in decoder.decode_many(lines):
-            if isinstance(result, list):  # a line of several events (an array, a wrapper, ``{..}{..}``)
-                for item in result:
-                    self._add_result(item.result)
-            else:
-                self._add_result(result)
+        for line in lines:
+            if line.strip():
+                self.add_line(line, source, decoder)
 
     def add_objects(
         self,
@@ -203,14 +183,6 @@ class EventColumns:
             self.ts_ms.extend(ts_ms)
             self.session_ids.extend(session_ids)
             self.event_ids.extend(event_ids)
-
-
-# Lines decoded together by ``add_lines``: the consumer's batch size, whose chunks its decoder already sizes for.
-_LINES_PER_CHUNK = 10_000
-
-
-def _as_bytes(line: bytes | str) -> bytes:
-    return line if isinstance(line, bytes) else line.encode("utf-8", "surrogatepass")
 
 
 def _decode_all(body: bytes, lines: list[bytes]) -> tuple[list[Any], bool] | None:
