@@ -6,7 +6,8 @@
 2. The consumer's decoding stage per record: the Lambda event's base64 and record tuples (``decode_event``) and
    the batch decode (``parse_all``), fast path beside ``fast_json=False`` (the standard-library path); and per
    event inside KPL aggregates built by ``aws_kinesis_agg``'s aggregator; the same events as web server access log
-   lines, and as Snowplow enriched lines, plain (a record each) and in Enrich's compressed zstd records.
+   lines, as Snowplow enriched lines, plain (a record each) and in Enrich's compressed zstd records, and as base64
+   text (the AWS CLI v1's ``--data``).
 3. The trainer's decoding of gzip NDJSON archive objects (``EventColumns.add_objects``), msgspec beside the
    standard library.
 
@@ -122,7 +123,11 @@ def bench_consumer_stage(n: int, repeat: int) -> dict[str, float]:
     packed = [(e["PartitionKey"], e["Data"]) for e in encode("snowplow_zstd", events, per_record=100)]
     zstd_records = decode_event(lambda_event(packed))
     assert len(parse_all(enriched, CONFIG).events) == len(parse_all(zstd_records, CONFIG).events) == n
+    # The same events as base64 text, a record each (the AWS CLI v1's --data "$(... | base64)")
+    texts = decode_event(lambda_event([(e["PartitionKey"], e["Data"]) for e in encode("base64", events)]))
+    assert parse_all(texts, CONFIG).events == parse_all(records, CONFIG).events
     return {
+        "base64": best_us(lambda: parse_all(texts, CONFIG), n, repeat),
         "access log": best_us(lambda: parse_all(log_records, CONFIG), n, repeat),
         "snowplow": best_us(lambda: parse_all(enriched, CONFIG), n, repeat),
         "snowplow zstd": best_us(lambda: parse_all(zstd_records, CONFIG), n, repeat),
@@ -192,6 +197,10 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"   as Snowplow enriched lines: a record each {c['snowplow']:.2f}, in {c['zstd records']} compressed zstd "
         f"records of Enrich's layout {c['snowplow zstd']:.2f} per event"
+    )
+    print(
+        f"   as base64 text, a record each (the AWS CLI v1's --data): parse_all {c['base64']:.2f} "
+        f"({c['base64'] / c['parse_all']:.1f}x the canonical records')"
     )
     t = bench_trainer_stage(n_train, repeat)
     print(f"3. the trainer's decoding of gzip NDJSON archive objects, {n_train:,} events, CPU us/event")
