@@ -123,10 +123,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if NETWORK is not None:
         NETWORK.time_left = SESSIONS.time_left
     with no_cyclic_gc():
-        records = decode_event(event)
-        if records:
-            logger.append_keys(shard_id=records[0].shard_id, first_sequence_number=records[0].seq_str)
-        out = process_batch(records, DEPS, CONFIG)
+        out = consume(event)  # its records are freed on return, before the collector is back
     seconds = time.perf_counter() - t0
     record_metrics(out, SESSIONS.get_calls + SESSIONS.write_calls + GROUPS.calls - calls_before, seconds)
     log_outcome(out)
@@ -141,6 +138,16 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         },
     )
     return out.response()
+
+
+def consume(event: dict[str, Any]) -> BatchOutcome:
+    """The batch's outcome. The caller pauses the collector around it; the batch's objects must be freed before it
+    resumes, or the count of objects made while it was paused sets off a collection that walks the 10,000 records
+    still alive, to free none of them (2-5 ms a batch, measured with ``gc.callbacks``)."""
+    records = decode_event(event)
+    if records:
+        logger.append_keys(shard_id=records[0].shard_id, first_sequence_number=records[0].seq_str)
+    return process_batch(records, DEPS, CONFIG)
 
 
 def log_outcome(out: BatchOutcome) -> None:
