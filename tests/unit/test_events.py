@@ -127,6 +127,11 @@ def test_envelope_falls_back_to_event_name_and_envelope_time():
         ("Jan 2, 2019 12:01:16 AM", 1546387276000),  # a 12-hour clock (Java's default format, spreadsheets)
         ("Tuesday, January 1, 2019 4:01 PM", 1546358460000),
         ("Jan 1, 2019 12:00:00 PM", 1546344000000),  # 12 PM is noon
+        ("02.01.2019 00:01:16", 1546387276000),  # day first with dots (German and Russian exports)
+        ("2.1.2019 0:01:16.000", 1546387276000),
+        ("02.01.2019", 1546387200000),
+        ("Wed Jan 02 2019 01:01:16 GMT+0100 (Central European Standard Time)", 1546387276000),  # String(new Date())
+        ("Wed Jan 02 2019 00:01:16 GMT+0000", 1546387276000),
     ],
 )
 def test_timestamp_forms(value, expected):
@@ -153,10 +158,20 @@ def test_timestamp_forms(value, expected):
         "Jan 2, 2019 13:01:16 PM",  # no 13 on a 12-hour clock
         "Jan 2, 2019 8:01:16 XM",
         "2 Jan 2019 8:01:16 PM",  # the mail parser would read PM as an unknown zone and 8 as the morning's 8
+        "31.02.2019 00:01:16",  # no such day
+        "Wed Jan 02 2019 00:01:16 GMT+0000 (unclosed",
     ],
 )
 def test_web_log_times_that_do_not_parse_are_bad_timestamps(value):
     assert rejection(canonical(timestamp=value)) is Reason.BAD_TIMESTAMP
+
+
+@pytest.mark.parametrize("value", ["1/2/2019 00:01:16", "01/02/2019", "1/2/19 12:01 AM", "12/31/2019T00:00:00"])
+def test_a_date_with_slashes_is_refused_as_ambiguous_not_guessed(value):
+    """Month first in the US, day first elsewhere: a file holds either, and no row can tell which (1/2 is both)."""
+    with pytest.raises(RejectedRecord) as exc:
+        parse_timestamp(value)
+    assert exc.value.reason is Reason.BAD_TIMESTAMP and "ambiguous date" in exc.value.detail
 
 
 def test_format_ms_round_trips():

@@ -724,12 +724,18 @@ def parse_timestamp(value: Any) -> int:
             else:  # digits, maybe one dot: an epoch number (a whole one read exactly, nanoseconds included)
                 ms = _scaled_ms(int(text) if text.isdigit() else float(text))
         except (ValueError, OverflowError):  # UnicodeEncodeError (a lone surrogate) is a ValueError
-            raise RejectedRecord(Reason.BAD_TIMESTAMP, f"unparseable timestamp {text[:40]!a}") from None
+            raise RejectedRecord(Reason.BAD_TIMESTAMP, _unparseable(text)) from None
     else:
         raise RejectedRecord(Reason.BAD_TIMESTAMP, f"timestamp is a {kind.__name__}")
     if not _MIN_MS <= ms <= _MAX_MS:
         raise RejectedRecord(Reason.BAD_TIMESTAMP, "timestamp outside 2000-2100")
     return ms
+
+
+def _unparseable(text: str) -> str:
+    if _SLASH_DATE.match(text):  # none of the forms read has one: said here, off the path of the times that parse
+        return f"ambiguous date {text[:24]!a}: month/day or day/month? Write ISO 8601 (2024-10-02T13:55:36Z) or epoch"
+    return f"unparseable timestamp {text[:40]!a}"
 
 
 def _scaled_ms(value: int | float) -> int:
@@ -761,9 +767,24 @@ def _text_time(text: str) -> datetime:
         return _iso_variant(text.upper())
     if text[4:5] == "/":  # 2024/10/10 13:55:36: Go's log package, nginx's error log
         return _iso_variant(text.replace("/", "-", 2).upper())
+    if dotted := _DOTTED_DATE.fullmatch(text):  # 02.10.2024 13:55: day first, as German and Russian write it
+        day, month, year, hour, rest = dotted.groups()
+        return datetime.fromisoformat(f"{year}-{month:0>2}-{day:0>2} {hour or 0:0>2}{rest or ':00'}")
+    if js := _JS_DATE.fullmatch(text):  # String(new Date()) in JavaScript
+        month, day, year, clock, offset = js.groups()
+        return datetime.fromisoformat(f"{year}-{_MONTHS.index(month.lower()) + 1:02d}-{day:0>2}T{clock}{offset}")
     if text[:1].isalpha() or text[:2].strip().isdigit():
         return _mail_time(text)
     raise ValueError("not a time")
+
+
+# 10/2/2024: month first in the US, day first elsewhere; a file holds either, and a row cannot tell which.
+_SLASH_DATE = re.compile(r"\d{1,2}/\d{1,2}/\d{2,4}(?:$|[ T,])")
+# d.m.yyyy, then h:mm[:ss[.fraction]]
+_DOTTED_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})(?:[ T](\d{1,2})(:\d\d(?::\d\d(?:\.\d+)?)?))?")
+_JS_DATE = re.compile(
+    r"[A-Z][a-z]{2} ([A-Z][a-z]{2}) (\d{1,2}) (\d{4}) (\d\d:\d\d:\d\d) GMT([+-]\d{4})(?: \([^()]*\))?"
+)
 
 
 def _mail_time(text: str) -> datetime:
