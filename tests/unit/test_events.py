@@ -517,6 +517,8 @@ def test_flat_json_of_common_producers_is_read_under_their_field_names(record, e
         ({"user_id": None, "amplitude_id": 5, "event_type": "click", "client_event_time": "2019-01-02 00:01:16.000000",
           "device_id": "dev-1"},
          ("5", "click", 1546387276000, None)),
+        # a generator's login name (Faker's user_name, a KDG template's username)
+        ({"username": "jdoe77", "event": "view", "ts": 1546387276}, ("jdoe77", "view", 1546387276000, None)),
         # an alias holding an object is another field of that name: the next alias is read
         ({"user": {"name": "Jane"}, "uid": "u4", "action": "view", "ts": 1546387276},
          ("u4", "view", 1546387276000, None)),

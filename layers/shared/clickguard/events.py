@@ -234,7 +234,8 @@ def _parse_canonical(obj: Mapping[str, Any]) -> Event:
 # as a duplicate, so a bare "id" or "uuid" is never guessed.
 ALIASES: dict[str, tuple[str, ...]] = {
     "user_id": (
-        "userId", "user_pseudo_id", "user", "userid", "user_key", "visitorid", "visitor_id", "visitorId",
+        "userId", "user_pseudo_id", "user", "userid", "user_key", "username", "user_name", "userName",
+        "visitorid", "visitor_id", "visitorId",
         "customer_id", "customerId", "client_id", "clientId", "account_id", "accountId", "member_id", "uid",
         "distinct_id", "domain_userid", "amplitude_id", "anonymous_id", "anonymousId",  # PostHog, Snowplow, Amplitude
     ),
