@@ -1,11 +1,12 @@
 """Every user's score and flag decision over a file of events, offline: the consumer's own maths on one batch.
 
 ``score_users`` applies what the consumer applies, in the same order: producer duplicates (a repeated ``event_id``
-per user) and late events (``model.sessions``) are dropped, the rest is scored by ``score_batch`` with the model's
-detector v2 (batch-split invariant, so one batch gives what any batching gives). A user's score is the highest
-score after any of their events, and they are flagged when it passes the model's threshold, as the consumer would
-flag them, before the cooldown (which limits messages, not decisions). The signals at that event (the session's
-value and the bits each added) explain it, as a flag message would.
+per user) and late events (``model.sessions``) are dropped, the rest is scored by ``score_batch``'s maths with the
+model's detector v2 (``scoring.scored_events``: batch-split invariant, so one batch gives what any batching gives).
+A user's score is the highest score after any of their events, and they are flagged when it passes the model's
+threshold, as the consumer would flag them, before the cooldown (which limits messages, not decisions). The signals
+at that event (the session's value and the bits each added, from the row it was scored on) explain it, as a flag
+message would.
 """
 
 from __future__ import annotations
