@@ -265,6 +265,13 @@ def dynamodb_change(e: dict) -> bytes:
                   "dynamodb": change})  # fmt: skip
 
 
+def dms_row(e: dict) -> bytes:
+    """A row AWS DMS puts on a Kinesis target (an insert), the row holding the values."""
+    meta = {"timestamp": "2025-11-21T10:00:00.000000Z", "record-type": "data", "operation": "insert",
+            "partition-key-type": "schema-table", "schema-name": "shop", "table-name": "clicks"}  # fmt: skip
+    return _json({"data": canonical(e), "metadata": meta})
+
+
 def ndjson(chunk: list[dict]) -> bytes:
     return b"".join(_json(canonical(e)) + b"\n" for e in chunk)
 
@@ -284,6 +291,7 @@ ONE_A_RECORD: dict[str, Callable[[dict], bytes]] = {
     "filebeat": filebeat,
     "eventbridge": eventbridge,
     "dynamodb": dynamodb_change,
+    "dms": dms_row,
     "base64": lambda e: base64.encodebytes(_json(canonical(e))),  # what the AWS CLI v1 sends for `--data "$(base64)"`
 }
 PACKED: dict[str, Callable[[list[dict]], bytes]] = {

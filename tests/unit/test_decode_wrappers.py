@@ -155,3 +155,41 @@ def test_a_dynamodb_change_that_adds_no_item_is_no_user_action():
         with pytest.raises(RejectedRecord) as exc:
             Decoder().decode(json.dumps({**CHANGE, "eventName": name}).encode())
         assert exc.value.reason is Reason.IGNORED_MESSAGE_TYPE
+
+
+def _dms(operation: str, row: dict | None, record_type: str = "data") -> dict:
+    """A record as AWS DMS puts one on a Kinesis target (its user guide's published layout)."""
+    meta = {"timestamp": "2023-09-06T10:45:55.123456Z", "record-type": record_type, "operation": operation,
+            "partition-key-type": "schema-table", "schema-name": "shop", "table-name": "clicks",
+            "transaction-id": 87978110091475}  # fmt: skip
+    return {"metadata": meta} if row is None else {"data": row, "metadata": meta}
+
+
+@pytest.mark.parametrize("fast_json", [True, False])
+def test_a_dms_row_loaded_or_inserted_is_its_event_and_the_change_gives_its_time_where_it_has_none(fast_json):
+    """A row whose ``event`` column is a string is that row (the app envelope's ``data.event`` is an object)."""
+    from clickguard.decoding import DecodeConfig
+
+    decoder = Decoder(DecodeConfig(fast_json=fast_json))
+    row = {"id": 7, "user_id": "u1", "event": "view_item", "created_at": "2023-09-06T10:45:54Z", "ip": "203.0.113.9"}
+    inserted = decoder.decode(json.dumps(_dms("insert", row)).encode())
+    assert (inserted.user_key, inserted.token, inserted.ts_ms) == ("u1", "view_item", 1693997154000)
+    assert "203.0.113.9" not in repr(inserted)
+    row = {"user_id": "u1", "event_type": "login", "outcome": "fail"}  # no time: the change's
+    loaded = decoder.decode(json.dumps(_dms("load", row)).encode())
+    assert (loaded.token, loaded.ts_ms) == ("login#fail", 1693997155123)
+
+
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        (_dms("update", {"user_id": "u1", "event": "view_item"}), Reason.IGNORED_MESSAGE_TYPE),
+        (_dms("delete", {"id": 7}), Reason.IGNORED_MESSAGE_TYPE),
+        (_dms("create-table", None, record_type="control"), Reason.CONTROL_MESSAGE),
+        (_dms("insert", "not a row"), Reason.NOT_OBJECT),  # type: ignore[arg-type]
+    ],
+)
+def test_a_dms_record_that_adds_no_row_is_no_user_action(record, reason):
+    with pytest.raises(RejectedRecord) as exc:
+        Decoder().decode(json.dumps(record).encode())
+    assert exc.value.reason is reason

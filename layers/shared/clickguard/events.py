@@ -198,7 +198,7 @@ def parse_object(obj: Any, user_key_source: UserKeySource = UserKeySource.SESSIO
     if not isinstance(obj, dict):
         raise RejectedRecord(Reason.NOT_OBJECT, f"top-level JSON value is {type(obj).__name__}")
     data = obj.get("data")
-    if isinstance(data, dict) and "event" in data:
+    if isinstance(data, dict) and isinstance(data.get("event"), dict):  # a row's "event" column is no envelope
         return _parse_envelope(obj, data, user_key_source)
     if "user_id" not in obj and ("userId" in obj or "anonymousId" in obj) and "type" in obj:
         return _parse_segment(obj)
@@ -489,9 +489,7 @@ def _parse_envelope(obj: Mapping[str, Any], data: Mapping[str, Any], source: Use
     session, device = data.get("session"), data.get("device")
     session = session if isinstance(session, dict) else {}
     device = device if isinstance(device, dict) else {}
-    event = data.get("event")
-    if not isinstance(event, dict):
-        raise RejectedRecord(Reason.MISSING_EVENT_TYPE, "data.event is not an object")
+    event = data["event"]  # an object: parse_object's test
     by_user, by_device = session.get("user_id"), device.get("access_token_id")
     first, second = (by_user, by_device) if source is UserKeySource.SESSION_USER_ID else (by_device, by_user)
     user_key = user_key_of(first if present(first) else second)

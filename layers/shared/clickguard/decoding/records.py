@@ -42,7 +42,7 @@ from typing import Any, NamedTuple
 from clickguard import settings
 from clickguard.decoding import access_log, base64_text, clickstream, cloudwatch, compressed, jsonfast, kpl, snowplow
 from clickguard.decoding.mapping import FieldMapping
-from clickguard.decoding.wrappers import dynamodb_insert, eventbridge_detail, wrapped_events
+from clickguard.decoding.wrappers import dms_row, dynamodb_insert, eventbridge_detail, wrapped_events
 from clickguard.envconfig import ConfigError, number, user_key_source
 from clickguard.events import (
     DECODER,
@@ -75,7 +75,7 @@ _COMPRESSED = frozenset({Format.GZIP, Format.ZLIB, Format.ZSTD})
 # are capped as any compressed payload's are).
 _RECORD_OF_EVENTS = frozenset({Reason.MISSING_USER_KEY, Reason.RECORD_TOO_LARGE})
 # Keys of the envelopes and shapes read when a record names no user at its top (``_object``).
-_ENVELOPE_MARKERS = (b'"log"', b'"message"', b'"request"', b'"detail-type"', b'"aws:dynamodb"')
+_ENVELOPE_MARKERS = (b'"log"', b'"message"', b'"request"', b'"detail-type"', b'"aws:dynamodb"', b'"record-type"')
 _RAW_DECODE = DECODER.raw_decode  # the standard library's, NaN refused: where each of several values ends
 
 
@@ -316,7 +316,7 @@ class Decoder:
             line = _logged_line(obj)
             if unwrap and isinstance(line, str) and line.lstrip()[:1] == "{":
                 return self._object(self._value(_utf8(line, "a JSON log line")), unwrap=False)
-            inner = (eventbridge_detail(obj) or dynamodb_insert(obj)) if unwrap else None
+            inner = (eventbridge_detail(obj) or dynamodb_insert(obj) or dms_row(obj)) if unwrap else None
             if inner is not None:
                 return self._object(inner, unwrap=False)
             if Format.ACCESS_LOG not in self.formats:

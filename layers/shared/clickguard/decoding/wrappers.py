@@ -8,7 +8,8 @@ an API's page of events may well carry a time or a page number of its own.
 
 An EventBridge event, which a rule puts on a stream with the application's event as its ``detail``
 (``eventbridge_detail``); a DynamoDB table's change that Kinesis Data Streams for DynamoDB puts on a stream, with the
-new item as its ``NewImage`` (``dynamodb_insert``)."""
+new item as its ``NewImage`` (``dynamodb_insert``); a table's row that AWS DMS puts on a stream, with the row as its
+``data`` (``dms_row``)."""
 
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ def dynamodb_insert(value: Any) -> dict[str, Any] | None:
     image = change.get("NewImage")
     if value.get("eventName") != "INSERT" or not isinstance(image, dict):
         raise RejectedRecord(
-            Reason.IGNORED_MESSAGE_TYPE, f"a DynamoDB {value.get('eventName')!s:.10} is no user action"
+            Reason.IGNORED_MESSAGE_TYPE, f"a DynamoDB {str(value.get('eventName'))[:10]!a} is no user action"
         )
     item = {name: _plain(attr) for name, attr in image.items()}
     for field, fallback in (
@@ -73,6 +74,34 @@ def dynamodb_insert(value: Any) -> dict[str, Any] | None:
         if all(item.get(name) is None for name in (field, *ALIASES[field])):
             item[field] = fallback
     return item
+
+
+# AWS DMS's operations on a Kinesis target that add a row: the full load's and a change's
+_DMS_ADDED = frozenset({"load", "insert"})
+
+
+def dms_row(value: Any) -> dict[str, Any] | None:
+    """An AWS DMS record on a Kinesis target (``{"data": {...row...}, "metadata": {"record-type", "operation",
+    "timestamp", "table-name", ...}}``): a row loaded or inserted, with the change's time (``metadata.timestamp``)
+    where the row has none; None when ``value`` is no such record. A control record (a table created or altered) is
+    ``control_message``; an update or a delete ``ignored_message_type``, as an event table's rows are added, not
+    changed. The schema and table names are never read."""
+    if not isinstance(value, dict):
+        return None
+    meta = value.get("metadata")
+    if not isinstance(meta, dict) or "record-type" not in meta or "operation" not in meta:
+        return None
+    if meta["record-type"] != "data":
+        detail = f"a DMS {str(meta['record-type'])[:10]!a} record ({str(meta['operation'])[:20]!a})"
+        raise RejectedRecord(Reason.CONTROL_MESSAGE, detail)
+    if meta["operation"] not in _DMS_ADDED:
+        raise RejectedRecord(Reason.IGNORED_MESSAGE_TYPE, f"a DMS {str(meta['operation'])[:10]!a} is no user action")
+    row = value.get("data")
+    if not isinstance(row, dict):
+        raise RejectedRecord(Reason.NOT_OBJECT, "a DMS record whose data is not an object")
+    if all(row.get(name) is None for name in ("timestamp", *ALIASES["timestamp"])):
+        row = {**row, "timestamp": meta.get("timestamp")}
+    return row
 
 
 def _plain(attr: Any) -> Any:
