@@ -29,3 +29,13 @@ def test_an_access_log_file_is_keyed_by_its_clients_as_the_consumer_reads_them(t
         "not a request\n"
     )
     assert [e["PartitionKey"] for e in _entries(_read_file(log))] == ["203.0.113.9", "198.51.100.4", "unparsed"]
+
+
+def test_a_file_newest_first_is_put_on_the_stream_in_the_order_its_events_happened(tmp_path):
+    """An export written newest first: the demo puts it as train reads it, oldest first; a line without an event
+    stays beside the line before it, and events of one time keep their order."""
+    log = tmp_path / "newest-first.ndjson"
+    events = [("u1", "2019-01-01T00:00:03Z"), ("u2", "2019-01-01T00:00:02Z"), ("u3", "2019-01-01T00:00:02Z")]
+    lines = [json.dumps({"user_id": u, "event_type": "view", "timestamp": t}) for u, t in events]
+    log.write_text("\n".join([lines[0], "not an event", *lines[1:]]) + "\n")
+    assert [e["PartitionKey"] for e in _entries(_read_file(log))] == ["u2", "u3", "u1", "unparsed"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import numpy as np
 import pytest
@@ -136,3 +137,37 @@ def test_label_quality_ranks_the_labelled_users_and_judges_the_flags():
     assert (got["labelled_users_scored"], got["abusers"], got["users_not_labelled"]) == (4, 3, 1)
     assert got["labelled_users_not_in_events"] == 1
     assert got["labels_read_as"] == {"benign": ["human"], "abnormal": ["1", "bot", "scraper"]}
+
+
+@pytest.mark.parametrize("order", ["newest first", "shuffled"])
+def test_a_file_out_of_time_order_trains_and_scores_as_the_same_file_in_order(tmp_path, days, capsys, order):
+    """A file's lines are not a stream's arrival: an export newest first (or merged files) is read in the order its
+    events happened, with a note that says so; read as it stood, the late-event rule dropped all but each session's
+    last event (ten times the flags on the simulator's reversed day)."""
+    lines = [x if x.endswith(b"\n") else x + b"\n" for x in map(_b, ndjson_lines(days[1]))]
+    shuffled = [lines[i] for i in np.random.default_rng(3).permutation(len(lines))]
+    moved = lines[::-1] if order == "newest first" else shuffled
+    files = {"in order": tmp_path / "in-order.ndjson", order: tmp_path / "moved.ndjson"}
+    files["in order"].write_bytes(b"".join(lines))
+    files[order].write_bytes(b"".join(moved))
+    got = {}
+    for name, path in files.items():
+        models = tmp_path / f"models-{name}"
+        assert main(["train", "-i", str(path), "-o", str(models), "--min-sessions", "10"]) == 0
+        train_out = capsys.readouterr()
+        assert main(["score", "--events", str(path), "--model", str(models), "--out", "-"]) == 0
+        score_out = capsys.readouterr()
+        noted = "not in time order" in train_out.err and "not in time order" in score_out.err
+        got[name] = (json.loads(train_out.out)["detector"]["threshold"], score_out.out, noted)
+    assert got[order][:2] == got["in order"][:2]
+    assert got[order][2] and not got["in order"][2]
+
+
+def test_columns_in_time_order_are_a_stable_sort_and_themselves_when_in_order():
+    from clickguard.training.dataset import EventColumns
+
+    cols = EventColumns(users=["a", "b", "c", "d"], tokens=["x"] * 4, ts_ms=[3, 1, 3, 2], session_ids=[None] * 4,
+                        event_ids=[None] * 4)  # fmt: skip
+    ordered = cols.in_time_order()
+    assert (ordered.users, ordered.ts_ms) == (["b", "d", "a", "c"], [1, 2, 3, 3])  # a before c: the file's order
+    assert ordered.in_time_order() is ordered

@@ -42,7 +42,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         dest="events",
         type=Path,
         required=True,
-        help=f"{EVENT_FILE_FORMS}, in the order the events happened (--input: the same, as in train)",
+        help=f"{EVENT_FILE_FORMS}; read in the order its events happened (--input: the same, as in train)",
     )
     p.add_argument("--field-mapping", type=field_mapping, help=FIELD_MAPPING_HELP)
     where = p.add_mutually_exclusive_group(required=True)

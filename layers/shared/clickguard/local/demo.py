@@ -114,9 +114,17 @@ def _entries(lines: Iterable[str | bytes], fmt: str = producer_formats.DEFAULT) 
 
 
 def _read_file(path: Path) -> list[bytes]:
-    """The file's events as train reads them (``files.event_lines``: NDJSON lines, CSV / TSV rows as JSON)."""
+    """The file's events as train reads them (``files.event_lines``: NDJSON lines, CSV / TSV rows as JSON), put in
+    the order they happened, as train reads a file (``EventColumns.in_time_order``: a stable sort by time; a line
+    without one event keeps the time of the line before it)."""
     with open_binary(path) as fh:
-        return [line.rstrip(b"\r\n") for line in event_lines(fh, path)]
+        lines = [line.rstrip(b"\r\n") for line in event_lines(fh, path)]
+    times, last = [], 0
+    for line in lines:
+        ev = _event_of(line)
+        last = ev.ts_ms if ev is not None else last
+        times.append(last)
+    return [lines[i] for i in sorted(range(len(lines)), key=times.__getitem__)]
 
 
 # The thesis's block statuses (scammer, spammer, fraud, offensive, other) for the simulator's abuse types.

@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from clickguard import settings
 from clickguard.decoding import DecodeConfig, Decoder
 from clickguard.decoding.jsonfast import parse_lines, struct_columns, struct_event
@@ -53,8 +55,9 @@ class EventColumns:
 
     def subset(self, keep: list[int]) -> EventColumns:
         """The events at ``keep`` (in that order), with the same line and rejection counts; self if all kept."""
-        if len(keep) == len(self):
-            return self
+        return self if len(keep) == len(self) else self._take(keep)
+
+    def _take(self, keep: list[int]) -> EventColumns:
         return EventColumns(
             users=[self.users[i] for i in keep],
             tokens=[self.tokens[i] for i in keep],
@@ -64,6 +67,15 @@ class EventColumns:
             rejected=self.rejected,
             lines=self.lines,
         )
+
+    def in_time_order(self) -> EventColumns:
+        """The events in the order they happened: a stable sort, so columns already in order (the archive's, a file
+        written as events came) come back as they are, and events of one time keep their order; self when nothing
+        moves."""
+        ts = np.asarray(self.ts_ms, dtype=np.int64)
+        if len(ts) < 2 or bool((ts[1:] >= ts[:-1]).all()):
+            return self
+        return self._take(np.argsort(ts, kind="stable").tolist())
 
     def add_line(
         self, line: bytes | str, source: UserKeySource = UserKeySource.SESSION_USER_ID, decoder: Decoder | None = None
