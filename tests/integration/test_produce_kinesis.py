@@ -211,3 +211,13 @@ def test_a_line_of_several_events_is_put_as_a_record_per_event_under_its_user(tm
     assert [entry["PartitionKey"] for entry, _ in got] == ["u1", "u2", "u3"]
     assert [Decoder().decode(entry["Data"]) for entry, _ in got] == [ev for _, events in got for ev in events]
     assert got[1][1][0].token == "login#fail" and rejected == {"missing_event_type": 1}
+
+
+def test_a_file_newest_first_is_put_in_the_order_its_events_happened(kinesis, tmp_path):
+    """As train reads a file: a stream of an export newest first would have the consumer drop each session's
+    earlier events as late."""
+    f = tmp_path / "newest-first.ndjson"
+    times = [1763700060, 1763700030, 1763700000]
+    f.write_text("".join(f'{{"user_id": "u1", "event_type": "view", "timestamp": {t}}}\n' for t in times))
+    assert main(["produce", "--input", str(f), "--stream", STREAM]) == 0
+    assert [json.loads(r["Data"])["timestamp"] for r in read_all(kinesis)] == sorted(times)

@@ -178,9 +178,12 @@ def read_entries(
     decoder = Decoder(DecodeConfig(user_key_source=UserKeySource(args.user_key)))
     gen = entries_from_file(path, sep, decoder, args.strict, rejected)
     try:
-        return list(gen), str(path)  # read first: the progress bar needs a total, and bad input fails before any put
+        read = list(gen)  # read first: the progress bar needs a total, and bad input fails before any put
     except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
         fail_unreadable("--input", path, exc)
+    # Put in the order the events happened, as train reads the file (``EventColumns.in_time_order``): a stream of an
+    # export newest first would have the consumer drop all but each session's last event as late.
+    return sorted(read, key=lambda entry: entry[1][0].ts_ms), str(path)
 
 
 def _put_stats(stats: PutStats, seconds: float, rejected: Counter[str]) -> dict[str, Any]:
