@@ -115,3 +115,19 @@ def test_no_valid_event_names_the_first_event_s_fields_never_a_value(tmp_path, c
     f.write_text('{"ip": "203.0.113.7", "userid": 23, "jane@example.com": 1, "request": "GET / HTTP/1.1"}\n')
     err = _fails(["train", "--input", str(f), "--out", str(tmp_path / "m")], capsys, "fields: ip, userid, request)")
     assert "203.0.113.7" not in err and "jane@example.com" not in err
+
+
+@pytest.mark.parametrize(
+    ("extra", "needles"),
+    [
+        (["--labels-day2", "BAD"], ["--labels-day2", "expected a header naming the user", "'foo', 'bar', 'baz'"]),
+        (["--labels-day1", "/nonexistent/labels.csv"], ["--labels-day1 /nonexistent/labels.csv: no such file"]),
+    ],
+)
+def test_demo_checks_its_labels_files_before_it_starts_the_emulator(tmp_path, capsys, extra, needles):
+    events, bad = tmp_path / "day.ndjson", tmp_path / "bad.csv"
+    events.write_text('{"user_id": "u", "event_type": "view", "timestamp": "2025-11-20T00:00:00Z"}\n')
+    bad.write_text("foo,bar,baz\n1,2,3\n")
+    argv = ["demo", "--out", str(tmp_path / "out"), "--events-day1", str(events), "--events-day2", str(events)]
+    _fails(argv + [str(bad) if a == "BAD" else a for a in extra], capsys, *needles)
+    assert not (tmp_path / "out").exists()  # refused before the demo began

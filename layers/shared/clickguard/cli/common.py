@@ -106,7 +106,7 @@ def read_labels_file(option: str, path: Path) -> dict[str, str]:
     try:
         return read_labels(path)
     except ValueError as exc:
-        fail(str(exc))
+        fail(f"{option} {exc}")
     except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
         fail_unreadable(option, path, exc)
 

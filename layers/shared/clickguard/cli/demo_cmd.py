@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from clickguard.cli import producer_formats
-from clickguard.cli.common import EVENT_FILE_FORMS, fail, positive_int
+from clickguard.cli.common import EVENT_FILE_FORMS, fail, positive_int, read_labels_file
 
 if TYPE_CHECKING:
     from clickguard.local.demo import DemoResult
@@ -29,8 +29,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--events-day1", type=Path, help=f"your events for day 1 (training): {EVENT_FILE_FORMS}")
     p.add_argument("--events-day2", type=Path, help="your events for day 2 (scored), in the same forms")
-    p.add_argument("--labels-day1", type=Path, help="CSV user_id,user_type: abnormal users on day 1 are blocked")
-    p.add_argument("--labels-day2", type=Path, help="CSV user_id,user_type: ground truth for the quality table")
+    p.add_argument(
+        "--labels-day1",
+        type=Path,
+        help="labels (CSV user_id,user_type, or a data set's names): day 1's abusers are blocked",
+    )
+    p.add_argument("--labels-day2", type=Path, help="labels, the same way: ground truth for the quality table")
     p.add_argument(
         "--format",
         choices=producer_formats.FORMATS,
@@ -68,6 +72,9 @@ def _check(args: argparse.Namespace) -> None:
             fail(f"--{opt.replace('_', '-')} {path}: no such file")
     if (args.labels_day1 or args.labels_day2) and not args.events_day1:
         fail("--labels-day1/--labels-day2 go with --events-day1/--events-day2")
+    for opt in ("labels_day1", "labels_day2"):  # a header without a user or a label fails here, not minutes in
+        if getattr(args, opt) is not None:
+            read_labels_file(f"--{opt.replace('_', '-')}", getattr(args, opt))
     if args.campaign < 0:
         fail(f"--campaign {args.campaign}: must be 0 or more")
     if not 0 <= args.social_share <= 1:
