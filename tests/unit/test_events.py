@@ -539,9 +539,10 @@ def test_exports_and_web_logs_are_read_under_their_field_names(record, expected)
     assert (archive.users, archive.session_ids) == ([expected[0]] * 2, [expected[3]] * 2)
 
 
-def test_a_nested_user_object_is_no_user_key_and_an_id_is_never_guessed_as_the_event_s():
+def test_a_nested_user_record_gives_its_id_alone_and_an_id_is_never_guessed_as_the_event_s():
     nested = {"user": {"id": "u1", "email": "jane@example.com"}, "event": "view", "ts": 1546387276}
-    assert rejection(json.dumps(nested)) is Reason.MISSING_USER_KEY
+    assert parse_record(json.dumps(nested)) == Event("u1", "view", 1546387276000)
+    assert rejection(json.dumps({**nested, "user": {"email": "jane@example.com"}})) is Reason.MISSING_USER_KEY
     ids = {"userId": "u1", "event": "view", "ts": 1546387276, "id": "per-user", "uuid": "per-user"}
     assert parse_record(json.dumps(ids)).event_id is None  # a per-user id would drop every later event as a duplicate
     assert parse_record(json.dumps({**ids, "messageId": "m-1"})).event_id == "m-1"

@@ -36,6 +36,8 @@ from typing import Any, NamedTuple, NoReturn
 import numpy as np
 
 from clickguard import settings
+from clickguard.field_names import named, outcome_values
+from clickguard.field_names import values as field_values
 
 FAIL_SUFFIX = "#fail"
 # Canonical events nest 2 levels (record, attributes), the envelope 4; 64 leaves room for any real attribute bag.
@@ -200,7 +202,7 @@ def parse_object(obj: Any, user_key_source: UserKeySource = UserKeySource.SESSIO
     data = obj.get("data")
     if isinstance(data, dict) and isinstance(data.get("event"), dict):  # a row's "event" column is no envelope
         return _parse_envelope(obj, data, user_key_source)
-    if "user_id" not in obj and ("userId" in obj or "anonymousId" in obj) and "type" in obj:
+    if "user_id" not in obj and ("userId" in obj or "anonymousId" in obj) and _segment_kind(obj.get("type", "")):
         return _parse_segment(obj)
     client, props = obj.get("client"), obj.get("properties")
     if "user_id" not in obj and type(client) is dict and "client_id" in client:
@@ -217,76 +219,36 @@ def _parse_canonical(obj: Mapping[str, Any]) -> Event:
     user, kind, ts = (get(field) for field in _REQUIRED)
     outcome = get("outcome")
     if user is None or kind is None or ts is None:  # another naming scheme: every field by its other names too
-        user, kind, ts, sid, eid = (_named(obj, field) for field in (*_REQUIRED, "session_id", "event_id"))
+        user, kind, sid, eid = (named(obj, field) for field in ("user_id", "event_type", "session_id", "event_id"))
+        ts = _aliased_time(obj)
         outcome = _aliased_outcome(obj) if outcome is None else outcome
     else:  # the canonical names: the other fields by theirs alone, as the typed fast path (``jsonfast``) reads them
         sid, eid = get("session_id"), get("event_id")
     return canonical_event(user, kind, outcome, ts, sid, eid, net)
 
 
-# Where flat JSON from common producers keeps the canonical fields, tried in order when the canonical name is absent:
-# camelCase clients, GA4's export (user_pseudo_id, event_name, event_timestamp in microseconds), e-commerce event
-# dumps (event_time "2019-10-01 00:00:00 UTC", user_session), Logstash and Fluentd (@timestamp, time), Amplitude
-# (time, insert_id), retail and web-analytics exports (visitorid, customer_id, client_id), web-server JSON logs (a
-# request line or a URL as the action, time_local). A record that names user_id, event_type and timestamp is in the
-# canonical scheme: its ids are read by their canonical names alone (one rule for the typed fast path and this one).
-# Event ids only under names that are per event by definition: an id that were per user would drop every later event
-# as a duplicate, so a bare "id" or "uuid" is never guessed.
-ALIASES: dict[str, tuple[str, ...]] = {
-    "user_id": (
-        "userId", "user_pseudo_id", "user", "userid", "user_key", "username", "user_name", "userName",
-        "visitorid", "visitor_id", "visitorId",
-        "customer_id", "customerId", "client_id", "clientId", "account_id", "accountId", "member_id", "uid",
-        "distinct_id", "domain_userid", "amplitude_id", "anonymous_id", "anonymousId",  # PostHog, Snowplow, Amplitude
-    ),
-    "event_type": (
-        "event_name", "eventType", "event", "action", "eventName", "event_action", "activity",
-        "page", "url", "page_url", "path", "request",  # a page view's page: read as the page it names
-        "routeKey", "resourcePath",  # API Gateway's access log: the route an API request took
-    ),
-    "timestamp": (
-        "event_time", "event_timestamp", "@timestamp", "time", "ts", "eventTime", "datetime", "date_time",
-        "created_at", "createdAt", "occurred_at", "timestamp_ms", "time_local",
-        "derived_tstamp", "collector_tstamp", "client_event_time",  # Snowplow's JSON; Amplitude's export
-        "requestTimeEpoch", "requestTime",  # API Gateway's access log
-    ),
-    "session_id": (
-        "sessionId", "user_session", "session", "session_key", "sessionid", "visit_id", "visitId", "domain_sessionid",
-    ),
-    "event_id": ("eventId", "insert_id", "$insert_id", "messageId", "message_id", "event_uuid"),
-}  # fmt: skip
-
-
 _REQUIRED = ("user_id", "event_type", "timestamp")
-# Where a record in another naming scheme keeps its outcome when it has no ``outcome``: the notebook's (seed 001) logs
-# are (time, user, path, status) with status success or fail; APIs' and web servers' JSON logs carry an HTTP status.
-OUTCOME_ALIASES = ("status", "result", "success", "status_code", "statusCode")
 
 
-def _named(obj: Mapping[str, Any], field: str) -> Any:
-    """The field under its canonical name, else its first alias that holds a value; an alias holding an object or
-    a list (a nested ``user``, a ``session`` record) is another field of that name, not this one, and is passed over
-    (under the canonical name the same value is ``bad_type``), as is one holding an empty string or a web log's
-    ``-`` (none: API Gateway logs an anonymous caller's ``user`` so)."""
-    value = obj.get(field)
-    if value is None:
-        for alias in ALIASES[field]:
-            value = obj.get(alias)
-            if value is not None and type(value) is not dict and type(value) is not list and value not in _ABSENT:
-                break
-            value = None
-    return value
-
-
-_ABSENT = ("", "-")
+def _aliased_time(obj: Mapping[str, Any]) -> Any:
+    """The first of the record's times (``field_names``: its names, best first) that reads as one, in epoch
+    milliseconds; else the first found, whose rejection ``canonical_event`` then reports; None when there is none.
+    A value that is no time (a page number under ``time``, a duration under ``load_time``) is another field of that
+    name, passed over."""
+    first = None
+    for value in field_values(obj, "timestamp"):
+        try:
+            return parse_timestamp(value)
+        except RejectedRecord:
+            first = value if first is None else first
+    return first
 
 
 def _aliased_outcome(obj: Mapping[str, Any]) -> Any:
     """The first outcome alias whose value reads as an outcome: a word of success or failure, a boolean, an HTTP
     status (100-599). Any other value (a status of "active", an exit code 0) is another field of that name, passed
     over: an alias never rejects an event that the canonical ``outcome`` would not."""
-    for alias in OUTCOME_ALIASES:
-        value: Any = obj.get(alias)
+    for value in outcome_values(obj):
         if type(value) is bool or (type(value) is int and 100 <= value <= 599):
             return value
         if type(value) is str and (_is_outcome_word(text := value.strip().lower()) or _is_http_status(text)):
@@ -509,6 +471,12 @@ def _parse_envelope(obj: Mapping[str, Any], data: Mapping[str, Any], source: Use
 # Segment's and RudderStack's message types (the same spec): the three that are a user's action, and the rest.
 _SEGMENT_ACTIONS = frozenset({"track", "page", "screen"})
 _SEGMENT_OTHERS = frozenset({"identify", "group", "alias"})
+
+
+def _segment_kind(kind: Any) -> bool:
+    """A Segment or RudderStack message's ``type`` (or one that is no string: ``bad_type``). Another record with a
+    ``userId`` and a ``type`` of its own (``pageview``) is a flat event whose action that type may be."""
+    return type(kind) is not str or kind in _SEGMENT_ACTIONS or kind in _SEGMENT_OTHERS
 
 
 def _parse_segment(obj: Mapping[str, Any]) -> Event:

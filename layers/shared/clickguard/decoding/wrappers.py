@@ -15,16 +15,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from clickguard.events import ALIASES, Reason, RejectedRecord
+from clickguard.events import Reason, RejectedRecord
+from clickguard.field_names import has
 
-# What names an event's user: the canonical field, its aliases, and where the producers' own shapes keep it
-# (Mixpanel's ``properties.distinct_id``, Pinpoint's ``client.client_id``).
-USER_NAMES = frozenset(("user_id", *ALIASES["user_id"], "properties", "client"))
+# Where the producers' own shapes keep an event's user (Mixpanel's ``properties.distinct_id``, Pinpoint's
+# ``client.client_id``), beside the flat names (``field_names``).
+_USER_HOLDERS = ("properties", "client")
 
 
 def wrapped_events(value: Any) -> list[Any] | None:
     """The events ``value`` wraps, or None when it is not a wrapper."""
-    if not isinstance(value, dict) or not USER_NAMES.isdisjoint(value):
+    if not isinstance(value, dict) or any(k in value for k in _USER_HOLDERS) or has(value, "user_id"):
         return None
     lists = [v for v in value.values() if isinstance(v, list)]
     if len(lists) != 1 or not lists[0] or not all(isinstance(item, dict) for item in lists[0]):
@@ -47,7 +48,7 @@ def eventbridge_detail(value: Any) -> dict[str, Any] | None:
         return None
     merged = dict(detail)
     for field, envelope in _EVENTBRIDGE_FALLBACKS:
-        if all(merged.get(name) is None for name in (field, *ALIASES[field])):
+        if not has(merged, field):
             merged[field] = value.get(envelope)
     return merged
 
@@ -71,7 +72,7 @@ def dynamodb_insert(value: Any) -> dict[str, Any] | None:
         ("timestamp", change.get("ApproximateCreationDateTime")),
         ("event_id", value.get("eventID")),
     ):
-        if all(item.get(name) is None for name in (field, *ALIASES[field])):
+        if not has(item, field):
             item[field] = fallback
     return item
 
@@ -99,7 +100,7 @@ def dms_row(value: Any) -> dict[str, Any] | None:
     row = value.get("data")
     if not isinstance(row, dict):
         raise RejectedRecord(Reason.NOT_OBJECT, "a DMS record whose data is not an object")
-    if all(row.get(name) is None for name in ("timestamp", *ALIASES["timestamp"])):
+    if not has(row, "timestamp"):
         row = {**row, "timestamp": meta.get("timestamp")}
     return row
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from clickguard.events import ALIASES
+from clickguard.field_names import ALIASES
 from clickguard.files import header_delimiter, open_binary
 from clickguard.sim.generator import SimDay
 

@@ -1,0 +1,256 @@
+"""Where a flat JSON event keeps each canonical field when it does not use the canonical name.
+
+Three rounds, each only for a field the one before did not find, so that a record read before reads the same:
+
+1. the canonical name, then each alias in ``ALIASES`` order, spelled as written;
+2. the same names compared loosely (``loose``: case, spaces and ``_ - . $ @`` ignored), as spreadsheet headers, SQL
+   exports and other languages' conventions spell them: ``UserID``, ``USER_ID``, ``User ID`` and ``user-id`` are
+   ``userid``;
+3. for the user, the action and the time, the first name (in the record's order) whose words say what it holds
+   (``customer_ref``, ``playerId``, ``interaction_type``, ``page_title``, ``click_time``, ``eventTimestamp``,
+   ``viewed_at``), never one whose words say it is something else (``user_agent``, ``user_email``, ``event_id``,
+   ``referrer_url``, ``session_start_time``, ``response_time``).
+
+In every round but the canonical name's, a value that cannot be the field is passed over: an object or a list, an
+empty string or a web log's ``-``; in round 3 also a value of the wrong JSON type, and a record under a user's name
+gives its id (``{"user": {"id": 42, "email": ...}}`` is user 42, and nothing else of it is read). Under the canonical
+name a value is taken as it is (an object there is ``bad_type``). For the time, ``events`` passes over a value that
+does not read as one and tries the next.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, NamedTuple
+
+# Round 1, tried in order when the canonical name is absent: camelCase clients, GA4's export (user_pseudo_id,
+# event_name, event_timestamp in microseconds), e-commerce event dumps (event_time "2019-10-01 00:00:00 UTC",
+# user_session), Logstash and Fluentd (@timestamp, time), Amplitude (time, insert_id), retail and web-analytics
+# exports (visitorid, customer_id, client_id), web-server JSON logs (a request line or a URL as the action,
+# time_local). Event ids only under names that are per event by definition: an id that were per user would drop
+# every later event as a duplicate, so a bare "id" or "uuid" is never guessed.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "user_id": (
+        "userId", "user_pseudo_id", "user", "userid", "user_key", "username", "user_name", "userName",
+        "visitorid", "visitor_id", "visitorId",
+        "customer_id", "customerId", "client_id", "clientId", "account_id", "accountId", "member_id", "uid",
+        "distinct_id", "domain_userid", "amplitude_id", "anonymous_id", "anonymousId",  # PostHog, Snowplow, Amplitude
+    ),
+    "event_type": (
+        "event_name", "eventType", "event", "action", "eventName", "event_action", "activity",
+        "page", "url", "page_url", "path", "request",  # a page view's page: read as the page it names
+        "routeKey", "resourcePath",  # API Gateway's access log: the route an API request took
+    ),
+    "timestamp": (
+        "event_time", "event_timestamp", "@timestamp", "time", "ts", "eventTime", "datetime", "date_time",
+        "created_at", "createdAt", "occurred_at", "timestamp_ms", "time_local",
+        "derived_tstamp", "collector_tstamp", "client_event_time",  # Snowplow's JSON; Amplitude's export
+        "requestTimeEpoch", "requestTime",  # API Gateway's access log
+    ),
+    "session_id": (
+        "sessionId", "user_session", "session", "session_key", "sessionid", "visit_id", "visitId", "domain_sessionid",
+    ),
+    "event_id": ("eventId", "insert_id", "$insert_id", "messageId", "message_id", "event_uuid"),
+}  # fmt: skip
+
+# Where a record in another naming scheme keeps its outcome when it has no ``outcome``: the notebook's (seed 001) logs
+# are (time, user, path, status) with status success or fail; APIs' and web servers' JSON logs carry an HTTP status.
+OUTCOME_ALIASES = ("status", "result", "success", "status_code", "statusCode")
+
+_ABSENT = ("", "-")
+_LOOSE_DROP = str.maketrans("", "", " _-.$@")
+
+
+def loose(name: str) -> str:
+    """A field name compared without case, spaces or ``_ - . $ @``."""
+    return name.translate(_LOOSE_DROP).lower()
+
+
+_LOOSE_ALIASES = {field: tuple(dict.fromkeys(map(loose, (field, *names)))) for field, names in ALIASES.items()}
+_LOOSE_OUTCOMES = tuple(dict.fromkeys(map(loose, ("outcome", *OUTCOME_ALIASES))))
+
+
+def usable(value: Any) -> bool:
+    """A value that can be a field of the event (round 1 and 2's test)."""
+    return value is not None and type(value) is not dict and type(value) is not list and value not in _ABSENT
+
+
+def named(obj: Mapping[str, Any], field: str) -> Any:
+    """The value of ``field`` (a canonical name) by the three rounds; None when the record holds none."""
+    return next(values(obj, field), None)
+
+
+def has(obj: Mapping[str, Any], field: str) -> bool:
+    return named(obj, field) is not None
+
+
+def values(obj: Mapping[str, Any], field: str) -> Iterator[Any]:
+    """Every usable value the rounds find for ``field``, best first, each key once (the time's callers read on
+    until one parses)."""
+    seen = {field}
+    if obj.get(field) is not None:  # the canonical name's value as it is: an object there is bad_type, not skipped
+        yield obj[field]
+    for key in _named_keys(obj, field):
+        if key not in seen:
+            seen.add(key)
+            if usable(value := obj[key]):
+                yield value
+    rule = _WORD_RULES.get(field)
+    if rule is None:
+        return
+    for key, value in obj.items():
+        if isinstance(key, str) and (ws := words(key)) and rule.says(ws):
+            if type(value) is dict and rule.nested:
+                value = _nested_id(value)  # a user record: {"user": {"id": 42, "email": ...}} is user 42
+            elif key in seen or type(value) not in rule.types:
+                continue
+            if usable(value):
+                yield value
+
+
+_NESTED_IDS = ("id", "user_id", "userId", "uid", "uuid", "key")
+
+
+def _nested_id(record: Mapping[str, Any]) -> Any:
+    """The id of a nested record (nothing else of it is read: its e-mail, name or address stay where they are)."""
+    return next((v for name in _NESTED_IDS if type(v := record.get(name)) is str or type(v) is int), None)
+
+
+def outcome_values(obj: Mapping[str, Any]) -> Iterator[Any]:
+    """Values under the outcome's aliases, as written and then loosely (``Status``, ``STATUS_CODE``)."""
+    for alias in OUTCOME_ALIASES:
+        if alias in obj:
+            yield obj[alias]
+    by_loose = _loose_keys(obj)
+    for name in _LOOSE_OUTCOMES:  # "Outcome" too: in another scheme's spelling it is read as an alias is
+        key = by_loose.get(name)
+        if key is not None and key != "outcome" and key not in OUTCOME_ALIASES:
+            yield obj[key]
+
+
+def _named_keys(obj: Mapping[str, Any], field: str) -> Iterator[str]:
+    """Rounds 1 and 2: the keys under the field's names, as written, then loosely."""
+    for name in ALIASES[field]:
+        if name in obj:
+            yield name
+    by_loose = _loose_keys(obj)
+    for name in _LOOSE_ALIASES[field]:
+        if name in by_loose:
+            yield by_loose[name]
+
+
+def _loose_keys(obj: Mapping[str, Any]) -> dict[str, str]:
+    """Loose name -> the record's key; the first key of a loose name wins."""
+    out: dict[str, str] = {}
+    for key in obj:
+        if isinstance(key, str):
+            out.setdefault(loose(key), key)
+    return out
+
+
+# -- round 3: names by their words ---------------------------------------------------------------------------------
+
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+
+
+def words(name: str) -> tuple[str, ...]:
+    """A field name's words, lower-case: ``eventTimestamp``, ``event_timestamp`` and ``EVENT TIMESTAMP`` are
+    (event, timestamp); ``userID`` is (user, id)."""
+    return tuple(w.lower() for w in _WORD.findall(name))
+
+
+def _vocabulary(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# Whose it is when it is not the acting user's, or what it is instead of an identity (personal data included).
+_NOT_THE_USER = _vocabulary(
+    "agent ip address email mail phone name type token password secret session event device age segment"
+    " group count is has referrer referer referring friend parent target recipient receiver sender seller"
+    " merchant owner invited inviter invitee other previous prev next new old"
+)
+# Not ``account`` (an AWS event's ``account`` is the AWS account), ``client`` (an app's platform name) or ``profile``:
+# as bare words they name other things too often; ``account_id`` and ``client_id`` are aliases above.
+_USERS = _vocabulary(
+    "user visitor customer cust member player actor person subscriber shopper buyer viewer guest consumer"
+    " patron learner student"
+)
+_USER_TAILS = _vocabulary("id key uuid guid identifier ident no num number ref code hash handle")
+
+# Another page than this one (where the visitor came from, an image's), or something other than the action.
+_NOT_THE_ACTION = _vocabulary(
+    "referrer referer ref referring previous prev from landing entry exit image img avatar icon thumbnail"
+    " photo callback redirect origin source src count time timestamp date session duration is has"
+)
+_ACTIONS = _vocabulary(
+    "event action activity interaction hit operation op click behavior behaviour step page screen view"
+    " url uri path route endpoint"
+)
+_ACTION_TAILS = _vocabulary("type name kind category action label code title url uri path")
+_PAGES, _PAGE_TAILS = frozenset(("page", "screen", "view")), frozenset(("id", "key"))  # page_id, but never event_id
+
+# Durations, zones, and the times of something other than this event (a session's start, an expiry, a birthday).
+_NOT_THE_TIME = _vocabulary(
+    "duration elapsed spent response load latency run up down life dwell wait processing process render"
+    " ttl expires expire expiry expiration expired timeout zone tz offset delta diff total avg mean max"
+    " min session start end first last birth dob birthday signup registration registered updated modified"
+    " deleted valid until is has"
+)
+_TIMES = _vocabulary("timestamp tstamp time datetime ts epoch")
+
+
+def _says_user(name_words: tuple[str, ...]) -> bool:
+    ws = _head_tail(name_words, _USERS, _USER_TAILS)
+    last, before = ws[-1], ws[-2] if len(ws) > 1 else ""
+    return _NOT_THE_USER.isdisjoint(ws) and (last in _USERS or (last in _USER_TAILS and before in _USERS))
+
+
+def _says_action(name_words: tuple[str, ...]) -> bool:
+    ws = _head_tail(name_words, _ACTIONS, _ACTION_TAILS | _PAGE_TAILS)
+    if not _NOT_THE_ACTION.isdisjoint(ws):
+        return False
+    last, before = ws[-1], ws[-2] if len(ws) > 1 else ""
+    if ws == ("type",):  # a bare type: what generators' events are most often named by, last of all
+        return True
+    return (
+        last in _ACTIONS or (last in _ACTION_TAILS and before in _ACTIONS) or (last in _PAGE_TAILS and before in _PAGES)
+    )
+
+
+def _says_time(name_words: tuple[str, ...]) -> bool:
+    ws = _ends_in(name_words, _TIMES)
+    return _NOT_THE_TIME.isdisjoint(ws) and (ws[-1] in _TIMES or (len(ws) > 1 and ws[-1] == "at"))
+
+
+def _head_tail(ws: tuple[str, ...], heads: frozenset[str], tails: frozenset[str]) -> tuple[str, ...]:
+    """``ws`` with a last word written as a head and a tail in one (``customerid``, ``eventtype``) split in two."""
+    last = ws[-1]
+    if last not in heads and last not in tails:
+        for tail in sorted(tails, key=len, reverse=True):  # the longest first: the same split on every run
+            if last.endswith(tail) and last[: -len(tail)] in heads:
+                return (*ws[:-1], last[: -len(tail)], tail)
+    return ws
+
+
+def _ends_in(ws: tuple[str, ...], heads: frozenset[str]) -> tuple[str, ...]:
+    """``ws`` with a last word that ends in a head of four letters or more (``eventtimestamp``, ``viewtime``) split."""
+    last = ws[-1]
+    if last not in heads:
+        for head in sorted(heads, key=len, reverse=True):
+            if len(head) >= 4 and len(last) > len(head) and last.endswith(head):
+                return (*ws[:-1], last[: -len(head)], head)
+    return ws
+
+
+class _WordRule(NamedTuple):
+    says: Callable[[tuple[str, ...]], bool]
+    types: tuple[type, ...]
+    nested: bool = False  # a record under the name (``user``: {...}) gives its id
+
+
+_WORD_RULES = {
+    "user_id": _WordRule(_says_user, (str, int), nested=True),
+    "event_type": _WordRule(_says_action, (str,)),
+    "timestamp": _WordRule(_says_time, (str, int, float)),
+}
