@@ -20,7 +20,7 @@ from typing import Any
 
 from clickguard import settings
 from clickguard.consumer.config import KeepPayloads, StateWrites
-from clickguard.decoding import Format, parse_formats
+from clickguard.decoding import Format, MissingTime, parse_formats
 from clickguard.decoding.mapping import FieldMapping
 from clickguard.events import UserKeySource
 
@@ -163,6 +163,7 @@ class StackConfig:
     input_formats: str = ",".join(f.value for f in Format)
     field_mapping: str | None = None  # JSON, clickguard.decoding.mapping; validated here and at cold start
     max_decompressed_bytes: int = settings.DEFAULT_MAX_DECOMPRESSED_BYTES
+    missing_time: str = MissingTime.ARRIVAL.value
     flag_cooldown_seconds: int = settings.DEFAULT_FLAG_COOLDOWN_SECONDS
     campaign_min_users: int = settings.DEFAULT_CAMPAIGN_MIN_USERS
     campaign_growth: float = settings.DEFAULT_CAMPAIGN_GROWTH
@@ -277,6 +278,7 @@ class StackConfig:
             settings.ENV_INPUT_FORMATS: self.input_formats,
             settings.ENV_MAX_DECOMPRESSED_BYTES: str(self.max_decompressed_bytes),
             settings.ENV_USER_KEY_SOURCE: self.user_key_source,
+            settings.ENV_MISSING_TIME: self.missing_time,
         }
         if self.field_mapping:
             env[settings.ENV_FIELD_MAPPING] = self.field_mapping
@@ -337,6 +339,7 @@ OTHER_RANGES: dict[str, tuple[float, float]] = {
 CHOICES: dict[str, tuple[str, ...]] = {
     "stream_mode": ("on-demand", "provisioned"),
     "user_key_source": tuple(s.value for s in UserKeySource),
+    "missing_time": tuple(m.value for m in MissingTime),
     "keep_rejected_payloads": tuple(k.value for k in KeepPayloads),
     "state_writes": tuple(w.value for w in StateWrites),
     "removal_policy": ("retain", "destroy"),

@@ -95,6 +95,7 @@ def record_metrics(out: BatchOutcome, dynamodb_calls: int, seconds: float) -> No
     add("RecordsReplayed", MetricUnit.Count, out.replayed)
     add("DuplicateEventIds", MetricUnit.Count, out.duplicate_ids)
     add("LateRecords", MetricUnit.Count, out.late)
+    add("RecordsTimedByArrival", MetricUnit.Count, out.timed_by_arrival)  # no time of their own (missing_time)
     add(settings.METRIC_FLAGS_SENT, MetricUnit.Count, out.flags_sent)
     add("FlagsFailed", MetricUnit.Count, out.flags_failed)
     add("GroupBuckets", MetricUnit.Count, out.group_buckets)  # campaign buckets counted: one UpdateItem each

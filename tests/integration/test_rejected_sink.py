@@ -17,7 +17,7 @@ from tests.consumer_support import SEQ0, SHARD, T0, FakeFlags, FakeModel, FakeSe
 PREFIX = "rejected/"
 GOOD = {"user_id": "u1", "event_type": "search", "timestamp": T0 / 1000}
 NO_TYPE = {"user_id": "u2", "timestamp": T0 / 1000}
-NO_TIME = {"user_id": "u3", "event_type": "chat"}
+BAD_TIME = {"user_id": "u3", "event_type": "chat", "timestamp": "yesterday"}
 
 
 def aggregate(payloads: list[dict]) -> bytes:
@@ -49,19 +49,19 @@ def run(s3, bucket):
 
 
 def test_two_bad_parts_of_one_aggregate_are_two_objects_each_naming_its_part(run):
-    objects = run([record(aggregate([GOOD, NO_TYPE, GOOD, NO_TIME]))])
+    objects = run([record(aggregate([GOOD, NO_TYPE, GOOD, BAD_TIME]))])
     assert sorted(k.rsplit("/", 1)[1] for k in objects) == [f"{SEQ0}-1.json", f"{SEQ0}-3.json"]
     docs = {k.rsplit("/", 1)[1]: json.loads(v) for k, v in objects.items()}
     first, second = docs[f"{SEQ0}-1.json"], docs[f"{SEQ0}-3.json"]
     assert (first["reason"], first["sub_record"]) == ("missing_event_type", 1)
-    assert (second["reason"], second["sub_record"]) == ("missing_timestamp", 3)
+    assert (second["reason"], second["sub_record"]) == ("bad_timestamp", 3)
     assert first["sequence_number"] == second["sequence_number"] == str(SEQ0)
     assert first["sha256"] == hashlib.sha256(json.dumps(NO_TYPE).encode()).hexdigest()
-    assert second["sha256"] == hashlib.sha256(json.dumps(NO_TIME).encode()).hexdigest()
+    assert second["sha256"] == hashlib.sha256(json.dumps(BAD_TIME).encode()).hexdigest()
 
 
 def test_a_replayed_aggregate_rewrites_the_same_keys_with_the_same_bytes(run):
-    recs = [record(aggregate([NO_TYPE, GOOD, NO_TIME])), record(b"not json", SEQ0 + 1000)]
+    recs = [record(aggregate([NO_TYPE, GOOD, BAD_TIME])), record(b"not json", SEQ0 + 1000)]
     first = run(recs)
     assert run(recs) == first
     names = {k.rsplit("/", 1)[1] for k in first}

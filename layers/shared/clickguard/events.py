@@ -23,12 +23,14 @@ and skipped (trainer), never fail a batch. Hence:
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import enum
 import functools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta, timezone
 from itertools import accumulate
 from typing import Any, NamedTuple, NoReturn
@@ -675,6 +677,8 @@ def parse_timestamp(value: Any) -> int:
 
     Sub-millisecond digits are dropped; every whole millisecond round-trips exactly (a test checks it)."""
     if value is None or value == "":
+        if (default := _TIME_IF_MISSING.get()) is not None:
+            return default
         raise RejectedRecord(Reason.MISSING_TIMESTAMP, "no timestamp")
     kind = type(value)
     if kind is float or kind is int:
@@ -697,6 +701,22 @@ def parse_timestamp(value: Any) -> int:
     if not _MIN_MS <= ms <= _MAX_MS:
         raise RejectedRecord(Reason.BAD_TIMESTAMP, "timestamp outside 2000-2100")
     return ms
+
+
+# The time of an event whose record carries none (its arrival on the stream), set only while such a record is decoded
+# again (``time_if_missing``): every format reads its time through ``parse_timestamp``, so one rule covers them all.
+_TIME_IF_MISSING: ContextVar[int | None] = ContextVar("time_if_missing", default=None)
+
+
+@contextlib.contextmanager
+def time_if_missing(ts_ms: int) -> Iterator[None]:
+    """Within the block an absent time reads as ``ts_ms`` instead of ``missing_timestamp``; a time that is present
+    but wrong keeps its own verdict."""
+    token = _TIME_IF_MISSING.set(ts_ms)
+    try:
+        yield
+    finally:
+        _TIME_IF_MISSING.reset(token)
 
 
 def _unparseable(text: str) -> str:

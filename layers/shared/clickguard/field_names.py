@@ -173,7 +173,7 @@ _NOT_THE_USER = _vocabulary(
 # Not ``account`` (an AWS event's ``account`` is the AWS account), ``client`` (an app's platform name) or ``profile``:
 # as bare words they name other things too often; ``account_id`` and ``client_id`` are aliases above.
 _USERS = _vocabulary(
-    "user visitor customer cust member player actor person subscriber shopper buyer viewer guest consumer"
+    "user visitor customer cust member player actor subscriber shopper buyer viewer guest consumer"
     " patron learner student"
 )
 _USER_TAILS = _vocabulary("id key uuid guid identifier ident no num number ref code hash handle")

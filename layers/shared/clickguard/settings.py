@@ -43,6 +43,8 @@ ENV_MAX_DECOMPRESSED_BYTES = "CLICKGUARD_MAX_DECOMPRESSED_BYTES"
 # and bounds what a decompression bomb can cost (it is rejected, never inflated further).
 DEFAULT_MAX_DECOMPRESSED_BYTES = 8 * 1024 * 1024
 MAX_DECOMPRESSED_BYTES_RANGE = (64 * 1024, 64 * 1024 * 1024)
+# A record with no time at all: ``arrival`` times it by its arrival on the stream, ``reject`` rejects it.
+ENV_MISSING_TIME = "CLICKGUARD_MISSING_TIME"
 # The Firehose transformation that writes the archive with the consumer's decoder (lambdas/archive_transform).
 ARCHIVE_TRANSFORM_SERVICE = "clickguard-archive-transform"
 ARCHIVE_TRANSFORM_ASSET_DIR = "lambdas/archive_transform"

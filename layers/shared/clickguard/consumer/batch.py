@@ -54,7 +54,7 @@ from clickguard.consumer.ports import (
     StoreError,
 )
 from clickguard.consumer.state import LastFlag, UserState, trim_seqs
-from clickguard.decoding import Decoder, Item
+from clickguard.decoding import Decoder, Item, lacks_time
 from clickguard.events import SKIPPED, Event, Reason, RejectedRecord
 from clickguard.model.scoring import BatchResult, EventBatch, score_batch
 from clickguard.network.ports import NetworkStore
@@ -109,6 +109,7 @@ class BatchOutcome:
     duplicate_ids: int = 0
     late: int = 0
     clamped: int = 0
+    timed_by_arrival: int = 0  # records whose events carried no time, read at their arrival (``missing_time``)
     flags_sent: int = 0
     flags_suppressed: int = 0  # silenced by the reviewers' allow-list
     network_events: int = 0  # purchase / befriend / unfriend events through seed 003's rule
@@ -151,13 +152,18 @@ class Parsed:
     records: list[KinesisRecord]  # the valid ones, shard order
     events: list[Event]
     rejected: list[RejectedEntry]
+    timed_by_arrival: int = 0
 
 
 def parse_all(records: Sequence[KinesisRecord], config: ConsumerConfig) -> Parsed:
-    decoded = Decoder(config.decoding).decode_many(list(map(_DATA, records)))
+    decoder = Decoder(config.decoding)
+    decoded = decoder.decode_many(list(map(_DATA, records)))
     if set(map(type, decoded)) <= {Event}:  # the usual batch: one valid event per record
         return Parsed(list(records), decoded, [])  # type: ignore[arg-type]  # every entry an Event
-    parsed = Parsed([], [], [])
+    untimed = [k for k, result in enumerate(decoded) if lacks_time(result)]
+    for k in untimed:  # events with no time at all: read at their record's arrival (``missing_time``)
+        decoded[k] = decoder.decode_at(records[k].data, records[k].arrival_ms)
+    parsed = Parsed([], [], [], sum(not lacks_time(decoded[k]) for k in untimed))
     for rec, result in zip(records, decoded, strict=True):
         if isinstance(result, Event):
             parsed.events.append(result)
@@ -266,6 +272,7 @@ def run_batch(records: Sequence[KinesisRecord], deps: Deps, config: ConsumerConf
     if not records:
         return out
     parsed = parse_all(records, config)
+    out.timed_by_arrival = parsed.timed_by_arrival
     failing = store_rejected(parsed.rejected, deps, out)
     failing.extend(network_rule(parsed, deps, config, out))
     view = read_model(deps, out)

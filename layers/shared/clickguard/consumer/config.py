@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from clickguard import settings
 from clickguard.consumer.campaign_config import CampaignConfig
-from clickguard.decoding import ALL_FORMATS, DecodeConfig, Format
+from clickguard.decoding import ALL_FORMATS, DecodeConfig, Format, MissingTime
 from clickguard.decoding.mapping import FieldMapping
 from clickguard.decoding.records import decode_config_from_env
 from clickguard.envconfig import ConfigError, choice, number, required, user_key_source
@@ -65,13 +65,19 @@ class ConsumerConfig:
     field_mapping: FieldMapping | None = None
     max_decompressed_bytes: int = settings.DEFAULT_MAX_DECOMPRESSED_BYTES
     fast_json: bool = True  # msgspec; False only to measure the standard-library path beside it (bench/)
+    missing_time: MissingTime = MissingTime.ARRIVAL
     campaign: CampaignConfig = field(default_factory=CampaignConfig)  # the campaign alert (consumer.campaign)
     network: NetworkConfig | None = None  # seed 003's rule (consumer.network_step); None: no network table
 
     @property
     def decoding(self) -> DecodeConfig:
         return DecodeConfig(
-            self.input_formats, self.user_key_source, self.field_mapping, self.max_decompressed_bytes, self.fast_json
+            self.input_formats,
+            self.user_key_source,
+            self.field_mapping,
+            self.max_decompressed_bytes,
+            self.fast_json,
+            missing_time=self.missing_time,
         )
 
     @classmethod
@@ -105,6 +111,7 @@ class ConsumerConfig:
             input_formats=decoding.formats,
             field_mapping=decoding.mapping,
             max_decompressed_bytes=decoding.max_decompressed_bytes,
+            missing_time=decoding.missing_time,
             campaign=CampaignConfig.from_env(env),
             network=network,
         )

@@ -74,16 +74,16 @@ def decode_event(event: Mapping[str, Any]) -> list[KinesisRecord]:
         return decode_one_by_one(event)
     kin = list(map(_KINESIS, recs))
     seq_strs = list(map(_SEQ, kin))
-    arrival = np.fromiter(map(_ARRIVAL, kin), np.float64, len(kin)) * 1000
+    arrival = np.rint(np.fromiter(map(_ARRIVAL, kin), np.float64, len(kin)) * 1000)
     if not np.isfinite(arrival).all() or np.abs(arrival).max(initial=0.0) >= 2**52:
-        return decode_one_by_one(event)  # int() of a float past int64, or of NaN: the reference says what happens
+        return decode_one_by_one(event)  # round() of a float past int64, or of NaN: the reference says what happens
     columns = (
         _shards(list(map(_EVENT_ID, recs))),
         map(int, seq_strs),
         seq_strs,
         map(_KEY, kin),
         map(_DATA, kin),
-        arrival.astype(np.int64).tolist(),  # truncated toward zero, as int() does
+        arrival.astype(np.int64).tolist(),  # rounded half to even, as round() does
         repeat(0),
     )
     return list(map(tuple.__new__, repeat(KinesisRecord), zip(*columns, strict=False)))  # repeat(0) is endless
@@ -121,12 +121,19 @@ def decode_one_by_one(event: Mapping[str, Any]) -> list[KinesisRecord]:
                     seq_str,
                     k.get("partitionKey", ""),
                     data,
-                    int(float(arrival) * 1000),
+                    round(float(arrival) * 1000),  # the millisecond it names: 1545084650.987 is ...650987
                     0,
                 ),
             )
         )
     return out
+
+
+def arrival_ms(arrival: datetime | float) -> int:
+    """GetRecords' ``ApproximateArrivalTimestamp`` as the consumer reads it from the Lambda event that carries it
+    (seconds to the millisecond): the archive reads the same millisecond for a record's events without a time."""
+    seconds = arrival.timestamp() if isinstance(arrival, datetime) else float(arrival)
+    return round(round(seconds, 3) * 1000)
 
 
 def lambda_event(

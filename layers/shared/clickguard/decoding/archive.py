@@ -61,11 +61,12 @@ class ArchiveStats:
     failed: int = 0  # records past the response budget, handed back to Firehose as ProcessingFailed
 
 
-def archive_lines(data: bytes, decoder: Decoder, stats: ArchiveStats) -> bytes:
-    """A record's events as canonical lines (empty when it holds none), counting what was left out."""
+def archive_lines(data: bytes, decoder: Decoder, stats: ArchiveStats, arrival_ms: int | None = None) -> bytes:
+    """A record's events as canonical lines (empty when it holds none), counting what was left out; events without
+    a time of their own get the record's ``arrival_ms`` on the stream, as the consumer gives them."""
     stats.records += 1
     out: list[bytes] = []
-    for item in decoder.items(data):
+    for item in decoder.items(data, arrival_ms):
         result = item.result
         if isinstance(result, RejectedRecord):
             stats.rejected[result.reason.value] += 1
@@ -96,8 +97,17 @@ def firehose_response(
             data = base64.b64decode(rec.get("data", ""), validate=True)
         except ValueError:
             data = b""
-        lines = archive_lines(data, decoder, stats)
+        lines = archive_lines(data, decoder, stats, _kinesis_arrival_ms(rec))
         encoded = base64.b64encode(lines).decode("ascii")
         size += len(encoded)
         out.append({"recordId": rid, "result": "Ok" if lines else "Dropped", "data": encoded})
     return {"records": out}
+
+
+def _kinesis_arrival_ms(rec: Mapping[str, Any]) -> int | None:
+    """When the record reached the Kinesis stream (Firehose's ``kinesisRecordMetadata``, in milliseconds), which is
+    the time the consumer's event source mapping gives it too; else when it reached Firehose."""
+    meta = rec.get("kinesisRecordMetadata")
+    value = meta.get("approximateArrivalTimestamp") if isinstance(meta, Mapping) else None
+    value = rec.get("approximateArrivalTimestamp") if value is None else value
+    return value if type(value) is int else None

@@ -43,7 +43,7 @@ from clickguard import settings
 from clickguard.decoding import access_log, base64_text, clickstream, cloudwatch, compressed, jsonfast, kpl, snowplow
 from clickguard.decoding.mapping import FieldMapping
 from clickguard.decoding.wrappers import dms_row, dynamodb_insert, eventbridge_detail, wrapped_events
-from clickguard.envconfig import ConfigError, number, user_key_source
+from clickguard.envconfig import ConfigError, choice, number, user_key_source
 from clickguard.events import (
     DECODER,
     Event,
@@ -53,6 +53,8 @@ from clickguard.events import (
     decode_json,
     parse_object,
     parse_record,
+    parse_timestamp,
+    time_if_missing,
 )
 
 
@@ -69,6 +71,17 @@ class Format(enum.StrEnum):
 
 
 ALL_FORMATS = frozenset(Format)
+
+
+class MissingTime(enum.StrEnum):
+    """A record whose event carries no time at all (many generators and SDK calls send none): ``arrival`` reads it
+    at the record's arrival on the stream (Kinesis's ``approximateArrivalTimestamp``, the same for the consumer and
+    the archive), ``reject`` rejects it (``missing_timestamp``). Files have no arrival: there it is always rejected."""
+
+    ARRIVAL = "arrival"
+    REJECT = "reject"
+
+
 _COMPRESSED = frozenset({Format.GZIP, Format.ZLIB, Format.ZSTD})
 # The verdicts a record of several events gets as one (a Clickstream Analytics on AWS record: its events are inside
 # ``data``; a wrapper of events, ``wrappers``: inside its one list): it may be larger than one event may be (its events
@@ -99,6 +112,7 @@ class DecodeConfig:
     # msgspec; False: the standard-library reference path (benchmarks print both, tests compare them)
     fast_json: bool = True
     max_event_bytes: int = field(default=settings.MAX_RECORD_BYTES)
+    missing_time: MissingTime = MissingTime.ARRIVAL
 
 
 class Item(NamedTuple):
@@ -152,13 +166,27 @@ class Decoder:
         except RejectedRecord as exc:
             return exc
 
-    def items(self, data: bytes) -> list[Item]:
-        """``decode`` as a list, whatever the record holds (a whole-record rejection is one item)."""
-        try:
-            result = self.decode(data)
-        except RejectedRecord as exc:
-            return [Item(exc)]
+    def items(self, data: bytes, arrival_ms: int | None = None) -> list[Item]:
+        """``decode`` as a list, whatever the record holds (a whole-record rejection is one item); with the record's
+        ``arrival_ms``, its events without a time are read at their arrival (``decode_at``)."""
+        result = self._decode_or_reject(data)
+        if arrival_ms is not None and lacks_time(result):
+            result = self.decode_at(data, arrival_ms)
+        if isinstance(result, RejectedRecord):
+            return [Item(result)]
         return [Item(result)] if isinstance(result, Event) else result
+
+    def decode_at(self, data: bytes, arrival_ms: int) -> Event | list[Item] | RejectedRecord:
+        """``decode`` of a record that arrived at ``arrival_ms``: under ``missing_time`` ``arrival`` an event with
+        no time at all is read at that time (off the hot path: only records that ``lacks_time`` are decoded so)."""
+        try:
+            arrival_ms = parse_timestamp(arrival_ms)  # an arrival outside 2000-2100 (none given: 0) times nothing
+        except RejectedRecord:
+            return self._decode_or_reject(data)
+        if self.config.missing_time is not MissingTime.ARRIVAL:
+            return self._decode_or_reject(data)
+        with time_if_missing(arrival_ms):
+            return self._decode_or_reject(data)
 
     # -- formats --------------------------------------------------------------------------------------------------
 
@@ -443,6 +471,15 @@ class Decoder:
         return self._object(obj)
 
 
+def lacks_time(result: Event | list[Item] | RejectedRecord) -> bool:
+    """A record rejected, whole or in a part, for having no time at all."""
+    if isinstance(result, RejectedRecord):
+        return result.reason is Reason.MISSING_TIMESTAMP
+    if isinstance(result, list):
+        return any(isinstance(i.result, RejectedRecord) and i.result.reason is Reason.MISSING_TIMESTAMP for i in result)
+    return False
+
+
 def detect(data: bytes) -> Format:
     """The record's format from its first bytes (JSON when nothing else matches: its decoder gives the verdict)."""
     if kpl.is_aggregate(data):
@@ -478,7 +515,8 @@ def decode_config_from_env(env: Mapping[str, str]) -> DecodeConfig:
     if cap > high:
         raise ConfigError(f"environment variable {settings.ENV_MAX_DECOMPRESSED_BYTES}={cap} must be <= {high}")
     source = user_key_source(env, settings.ENV_USER_KEY_SOURCE)
-    return DecodeConfig(formats, source, mapping, cap)
+    missing_time = choice(env, settings.ENV_MISSING_TIME, MissingTime, MissingTime.ARRIVAL)
+    return DecodeConfig(formats, source, mapping, cap, missing_time=missing_time)
 
 
 def _logged_line(obj: Mapping[str, Any]) -> str | None:

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from clickguard import settings
+from clickguard.consumer.kinesis_event import arrival_ms
 from clickguard.decoding import Decoder
 from clickguard.decoding.archive import ArchiveStats as TransformStats
 from clickguard.decoding.archive import archive_lines
@@ -67,7 +68,9 @@ class Archiver:
                 out = self.kinesis.get_records(ShardIterator=iterator, Limit=10_000)
                 iterator = out.get("NextShardIterator")
                 for r in out["Records"]:
-                    lines = archive_lines(r["Data"], self.decoder, self.transform)
+                    lines = archive_lines(
+                        r["Data"], self.decoder, self.transform, arrival_ms(r["ApproximateArrivalTimestamp"])
+                    )
                     if lines:
                         self._buffer.append((r["ApproximateArrivalTimestamp"].astimezone(UTC), lines))
                     if len(self._buffer) >= self.buffer_records:
