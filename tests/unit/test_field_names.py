@@ -92,6 +92,7 @@ def test_a_time_under_a_name_that_holds_no_time_is_passed_over_for_the_next():
 def test_an_outcome_under_another_spelling_is_read_as_its_alias_is():
     assert parse({"User": "u1", "Action": "login", "Time": ISO, "STATUS": "failed"}).token == "login#fail"
     assert parse({"User": "u1", "Action": "login", "Time": ISO, "Status": "active"}).token == "login"
+    assert parse({"User": "u1", "Action": "login", "Time": ISO, "Success": False}).token == "login#fail"
 
 
 def test_the_canonical_names_value_is_taken_as_it_is():

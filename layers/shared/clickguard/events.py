@@ -38,8 +38,7 @@ from typing import Any, NamedTuple, NoReturn
 import numpy as np
 
 from clickguard import settings
-from clickguard.field_names import named, outcome_values
-from clickguard.field_names import values as field_values
+from clickguard.field_names import OUTCOME_ALIASES, RecordNames
 
 FAIL_SUFFIX = "#fail"
 # Canonical events nest 2 levels (record, attributes), the envelope 4; 64 leaves room for any real attribute bag.
@@ -221,9 +220,10 @@ def _parse_canonical(obj: Mapping[str, Any]) -> Event:
     user, kind, ts = (get(field) for field in _REQUIRED)
     outcome = get("outcome")
     if user is None or kind is None or ts is None:  # another naming scheme: every field by its other names too
-        user, kind, sid, eid = (named(obj, field) for field in ("user_id", "event_type", "session_id", "event_id"))
-        ts = _aliased_time(obj)
-        outcome = _aliased_outcome(obj) if outcome is None else outcome
+        names = RecordNames(obj)
+        user, kind, sid, eid = map(names.named, ("user_id", "event_type", "session_id", "event_id"))
+        ts = _aliased_time(names)
+        outcome = _aliased_outcome(names) if outcome is None else outcome
     else:  # the canonical names: the other fields by theirs alone, as the typed fast path (``jsonfast``) reads them
         sid, eid = get("session_id"), get("event_id")
     return canonical_event(user, kind, outcome, ts, sid, eid, net)
@@ -232,29 +232,46 @@ def _parse_canonical(obj: Mapping[str, Any]) -> Event:
 _REQUIRED = ("user_id", "event_type", "timestamp")
 
 
-def _aliased_time(obj: Mapping[str, Any]) -> Any:
+def _aliased_time(names: RecordNames) -> Any:
     """The first of the record's times (``field_names``: its names, best first) that reads as one, in epoch
     milliseconds; else the first found, whose rejection ``canonical_event`` then reports; None when there is none.
     A value that is no time (a page number under ``time``, a duration under ``load_time``) is another field of that
     name, passed over."""
-    first = None
-    for value in field_values(obj, "timestamp"):
+    first = names.named("timestamp")
+    if first is None:
+        return None
+    try:
+        return parse_timestamp(first)
+    except RejectedRecord:
+        pass
+    for value in names.values("timestamp"):  # the rarer case, off the usual path: read on
         try:
             return parse_timestamp(value)
         except RejectedRecord:
-            first = value if first is None else first
+            continue
     return first
 
 
-def _aliased_outcome(obj: Mapping[str, Any]) -> Any:
+def _aliased_outcome(names: RecordNames) -> Any:
     """The first outcome alias whose value reads as an outcome: a word of success or failure, a boolean, an HTTP
     status (100-599). Any other value (a status of "active", an exit code 0) is another field of that name, passed
     over: an alias never rejects an event that the canonical ``outcome`` would not."""
-    for value in outcome_values(obj):
-        if type(value) is bool or (type(value) is int and 100 <= value <= 599):
-            return value
-        if type(value) is str and (_is_outcome_word(text := value.strip().lower()) or _is_http_status(text)):
-            return text
+    get = names.obj.get
+    for alias in OUTCOME_ALIASES:
+        if (outcome := _as_outcome(get(alias))) is not None:
+            return outcome
+    for value in names.other_outcome_values():
+        if (outcome := _as_outcome(value)) is not None:  # False is an outcome: a failure
+            return outcome
+    return None
+
+
+def _as_outcome(value: Any) -> Any:
+    """``value`` if it reads as an outcome (lower-cased text), else None."""
+    if type(value) is bool or (type(value) is int and 100 <= value <= 599):
+        return value
+    if type(value) is str and (_is_outcome_word(text := value.strip().lower()) or _is_http_status(text)):
+        return text
     return None
 
 

@@ -71,42 +71,95 @@ _LOOSE_ALIASES = {field: tuple(dict.fromkeys(map(loose, (field, *names)))) for f
 _LOOSE_OUTCOMES = tuple(dict.fromkeys(map(loose, ("outcome", *OUTCOME_ALIASES))))
 
 
+# Every name rounds 1 reads, of any field: a record whose keys are all among them has nothing for rounds 2 and 3.
+_KNOWN = frozenset({"outcome", *OUTCOME_ALIASES, *(n for field, names in ALIASES.items() for n in (field, *names))})
+
+
 def usable(value: Any) -> bool:
-    """A value that can be a field of the event (round 1 and 2's test)."""
+    """A value that can be a field of the event (the test of every round but the canonical name's)."""
     return value is not None and type(value) is not dict and type(value) is not list and value not in _ABSENT
 
 
+class RecordNames:
+    """One record's fields by the three rounds. Built once per record, so that its other keys (those no alias
+    names) are listed, spelled loosely and split into words once, and only when round 1 leaves a field unfound."""
+
+    __slots__ = ("_loose", "_others", "_words", "obj")
+
+    def __init__(self, obj: Mapping[str, Any]) -> None:
+        self.obj = obj
+        self._others: list[str] | None = None
+        self._loose: dict[str, str] = {}
+        self._words: dict[str, tuple[str, ...]] = {}
+
+    def named(self, field: str) -> Any:
+        """The value of ``field`` (a canonical name), best first; None when the record holds none."""
+        obj = self.obj
+        value = obj.get(field)
+        if value is not None:  # the canonical name's value as it is: an object there is bad_type, not skipped
+            return value
+        for alias in ALIASES[field]:
+            value = obj.get(alias)
+            if value is not None and type(value) is not dict and type(value) is not list and value not in _ABSENT:
+                return value  # usable(value), inlined: this loop is every aliased record's
+        return next(self._other_values(field), None) if self._other_keys() or field in _NESTED else None
+
+    def values(self, field: str) -> Iterator[Any]:
+        """Every value the rounds find for ``field``, best first (the time's readers go on until one parses)."""
+        obj = self.obj
+        if obj.get(field) is not None:
+            yield obj[field]
+        for alias in ALIASES[field]:
+            value = obj.get(alias)
+            if value is not None and usable(value):
+                yield value
+        yield from self._other_values(field)
+
+    def other_outcome_values(self) -> Iterator[Any]:
+        """Values under the outcome's aliases spelled loosely (``Status``, ``STATUS_CODE``, and ``Outcome``: in
+        another scheme's spelling it is read as an alias is); those spelled as written are ``OUTCOME_ALIASES``."""
+        if self._other_keys():
+            for name in _LOOSE_OUTCOMES:
+                if (key := self._loose.get(name)) is not None:
+                    yield self.obj[key]
+
+    def _other_values(self, field: str) -> Iterator[Any]:
+        """Rounds 2 and 3, over the keys no alias names (and, for the user, any key holding a record)."""
+        others = self._other_keys()
+        obj = self.obj
+        for name in _LOOSE_ALIASES[field]:
+            if (key := self._loose.get(name)) is not None and usable(obj[key]):
+                yield obj[key]
+        rule = _WORD_RULES.get(field)
+        if rule is None:
+            return
+        nested = [k for k in obj if k in _KNOWN and type(obj[k]) is dict] if rule.nested else []
+        for key in (*others, *nested):
+            value = obj[key]
+            if (ws := self._words.get(key) or words(key)) and rule.says(ws):
+                if type(value) is dict and rule.nested:
+                    value = _nested_id(value)  # a user record: {"user": {"id": 42, "email": ...}} is user 42
+                elif type(value) not in rule.types:
+                    continue
+                if usable(value):
+                    yield value
+
+    def _other_keys(self) -> list[str]:
+        if self._others is None:
+            obj = self.obj
+            self._others = [] if _KNOWN.issuperset(obj) else [k for k in obj if k not in _KNOWN]  # JSON: str keys
+            for key in self._others:
+                self._loose.setdefault(loose(key), key)
+                self._words[key] = words(key)
+        return self._others
+
+
 def named(obj: Mapping[str, Any], field: str) -> Any:
-    """The value of ``field`` (a canonical name) by the three rounds; None when the record holds none."""
-    return next(values(obj, field), None)
+    return RecordNames(obj).named(field)
 
 
 def has(obj: Mapping[str, Any], field: str) -> bool:
-    return named(obj, field) is not None
-
-
-def values(obj: Mapping[str, Any], field: str) -> Iterator[Any]:
-    """Every usable value the rounds find for ``field``, best first, each key once (the time's callers read on
-    until one parses)."""
-    seen = {field}
-    if obj.get(field) is not None:  # the canonical name's value as it is: an object there is bad_type, not skipped
-        yield obj[field]
-    for key in _named_keys(obj, field):
-        if key not in seen:
-            seen.add(key)
-            if usable(value := obj[key]):
-                yield value
-    rule = _WORD_RULES.get(field)
-    if rule is None:
-        return
-    for key, value in obj.items():
-        if isinstance(key, str) and (ws := words(key)) and rule.says(ws):
-            if type(value) is dict and rule.nested:
-                value = _nested_id(value)  # a user record: {"user": {"id": 42, "email": ...}} is user 42
-            elif key in seen or type(value) not in rule.types:
-                continue
-            if usable(value):
-                yield value
+    return RecordNames(obj).named(field) is not None
 
 
 _NESTED_IDS = ("id", "user_id", "userId", "uid", "uuid", "key")
@@ -115,38 +168,6 @@ _NESTED_IDS = ("id", "user_id", "userId", "uid", "uuid", "key")
 def _nested_id(record: Mapping[str, Any]) -> Any:
     """The id of a nested record (nothing else of it is read: its e-mail, name or address stay where they are)."""
     return next((v for name in _NESTED_IDS if type(v := record.get(name)) is str or type(v) is int), None)
-
-
-def outcome_values(obj: Mapping[str, Any]) -> Iterator[Any]:
-    """Values under the outcome's aliases, as written and then loosely (``Status``, ``STATUS_CODE``)."""
-    for alias in OUTCOME_ALIASES:
-        if alias in obj:
-            yield obj[alias]
-    by_loose = _loose_keys(obj)
-    for name in _LOOSE_OUTCOMES:  # "Outcome" too: in another scheme's spelling it is read as an alias is
-        key = by_loose.get(name)
-        if key is not None and key != "outcome" and key not in OUTCOME_ALIASES:
-            yield obj[key]
-
-
-def _named_keys(obj: Mapping[str, Any], field: str) -> Iterator[str]:
-    """Rounds 1 and 2: the keys under the field's names, as written, then loosely."""
-    for name in ALIASES[field]:
-        if name in obj:
-            yield name
-    by_loose = _loose_keys(obj)
-    for name in _LOOSE_ALIASES[field]:
-        if name in by_loose:
-            yield by_loose[name]
-
-
-def _loose_keys(obj: Mapping[str, Any]) -> dict[str, str]:
-    """Loose name -> the record's key; the first key of a loose name wins."""
-    out: dict[str, str] = {}
-    for key in obj:
-        if isinstance(key, str):
-            out.setdefault(loose(key), key)
-    return out
 
 
 # -- round 3: names by their words ---------------------------------------------------------------------------------
@@ -254,3 +275,4 @@ _WORD_RULES = {
     "event_type": _WordRule(_says_action, (str,)),
     "timestamp": _WordRule(_says_time, (str, int, float)),
 }
+_NESTED = frozenset(field for field, rule in _WORD_RULES.items() if rule.nested)
