@@ -21,6 +21,7 @@ from clickguard.sim.output import read_labels
         ("logs.tsv", "time\tuser\tpath\tstatus\tuidx\trealtype\n1\tu1\tlogin\tfail\t0\tattacker\n",
          {"u1": "attacker"}),  # the notebook's (seed 001) logs, their label column as it is named
         ("verdicts.csv", "ip,verdict\n192.0.2.7, bot \n", {"192.0.2.7": "bot"}),  # two columns, one named
+        ("export.csv", "Visitor ID,Session,Is Bot\nv1,s1,1\nv2,s2,0\n", {"v1": "1", "v2": "0"}),  # a sheet's header
     ],
 )  # fmt: skip
 def test_a_labels_file_is_read_under_the_names_data_sets_use(tmp_path, name, body, want):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from clickguard.field_names import ALIASES
+from clickguard.field_names import ALIASES, loose
 from clickguard.files import header_delimiter, open_binary
 from clickguard.sim.generator import SimDay
 
@@ -75,7 +75,7 @@ USER_NAMES = ("user_id", *ALIASES["user_id"], "client", "ip", "client_ip", "c-ip
 
 def read_labels(path: Path) -> dict[str, str]:
     """User -> label, from a CSV (or TSV, ...: the header tells the separator; gzip too) whose header names the
-    user (``USER_NAMES``) and the label (``LABEL_NAMES``), compared without case; in a file of two columns, one
+    user (``USER_NAMES``) and the label (``LABEL_NAMES``), compared loosely; in a file of two columns, one
     named is enough. ValueError says what the header lacks."""
     with open_binary(path) as fh:
         text = io.TextIOWrapper(fh, encoding="utf-8", newline="")
@@ -95,6 +95,7 @@ def read_labels(path: Path) -> dict[str, str]:
 
 
 def _column(names: list[str], wanted: tuple[str, ...]) -> str | None:
-    """The first of ``wanted`` among the header's ``names`` (without case or surrounding space), as it is spelled."""
-    by_key = {name.strip().lower(): name for name in reversed(names)}
-    return next((by_key[w.lower()] for w in wanted if w.lower() in by_key), None)
+    """The first of ``wanted`` among the header's ``names`` compared loosely (``field_names.loose``: ``User ID``
+    is ``user_id``, ``Is Bot`` is ``is_bot``), as it is spelled."""
+    by_key = {loose(name): name for name in reversed(names)}
+    return next((by_key[loose(w)] for w in wanted if loose(w) in by_key), None)
