@@ -154,3 +154,23 @@ def test_a_record_whose_fields_are_named_as_before_reads_as_before(user, action,
     for record in ({**noise, **named_fields}, {**named_fields, **noise}):
         for field, key in (("user_id", user), ("event_type", action), ("timestamp", time)):
             assert named(record, field) == record[key]
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"user": "u1", "event": "view", "date": "2024-10-10", "time": "10:00:00"},
+        {"User": "u1", "Action": "view", "Event Date": "2024-10-10", "Event Time": "10:00"},
+        {"user_id": "u1", "event_type": "view", "event_date": "10.10.2024", "event_time": "10:00:00.000"},
+    ],
+)
+def test_a_date_and_a_time_of_day_in_two_fields_are_one_time(record):
+    assert parse(record) == EXPECTED
+
+
+def test_a_time_of_day_without_a_date_is_a_bad_timestamp():
+    for record in ({"user": "u1", "event": "view", "time": "10:00:00"},
+                   {"user": "u1", "event": "view", "time": "10:00:00", "birth_date": "1990-01-01"}):  # fmt: skip
+        with pytest.raises(RejectedRecord) as exc:
+            parse_record(json.dumps(record))
+        assert exc.value.reason is Reason.BAD_TIMESTAMP

@@ -236,7 +236,8 @@ def _aliased_time(names: RecordNames) -> Any:
     """The first of the record's times (``field_names``: its names, best first) that reads as one, in epoch
     milliseconds; else the first found, whose rejection ``canonical_event`` then reports; None when there is none.
     A value that is no time (a page number under ``time``, a duration under ``load_time``) is another field of that
-    name, passed over."""
+    name, passed over. A time of day alone (``10:00:05``) is read on the day a field named for a date holds
+    (``date``, ``event_date``: ``RecordNames.date``)."""
     first = names.named("timestamp")
     if first is None:
         return None
@@ -249,7 +250,15 @@ def _aliased_time(names: RecordNames) -> Any:
             return parse_timestamp(value)
         except RejectedRecord:
             continue
+    if type(first) is str and _TIME_OF_DAY.fullmatch(first.strip()) and (day := names.date()) is not None:
+        try:  # a date and a time of day in two fields, as spreadsheets and SQL exports keep them
+            return parse_timestamp(f"{day.strip()} {first.strip()}")
+        except RejectedRecord:
+            pass
     return first
+
+
+_TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?")
 
 
 def _aliased_outcome(names: RecordNames) -> Any:

@@ -123,6 +123,15 @@ class RecordNames:
                 if (key := self._loose.get(name)) is not None:
                     yield self.obj[key]
 
+    def date(self) -> str | None:
+        """The text of the first field named for a date (``date``, ``event_date``, ``Day``), for a time of day
+        that another field holds alone."""
+        obj = self.obj
+        return next(
+            (v for key, v in obj.items() if type(v) is str and (ws := words(key)) and _says_date(ws)),
+            None,
+        )
+
     def _other_values(self, field: str) -> Iterator[Any]:
         """Rounds 2 and 3, over the keys no alias names (and, for the user, any key holding a record)."""
         others = self._other_keys()
@@ -242,6 +251,10 @@ def _says_action(name_words: tuple[str, ...]) -> bool:
 def _says_time(name_words: tuple[str, ...]) -> bool:
     ws = _ends_in(name_words, _TIMES)
     return _NOT_THE_TIME.isdisjoint(ws) and (ws[-1] in _TIMES or (len(ws) > 1 and ws[-1] == "at"))
+
+
+def _says_date(name_words: tuple[str, ...]) -> bool:
+    return name_words[-1] in ("date", "day") and _NOT_THE_TIME.isdisjoint(name_words)
 
 
 def _head_tail(ws: tuple[str, ...], heads: frozenset[str], tails: frozenset[str]) -> tuple[str, ...]:
