@@ -272,6 +272,18 @@ def dms_row(e: dict) -> bytes:
     return _json({"data": canonical(e), "metadata": meta})
 
 
+def measurement_protocol(e: dict) -> bytes:
+    """A GA4 Measurement Protocol request body of one event (its documented fields), the values where the protocol
+    keeps the client's address, place and device."""
+    event: dict[str, Any] = {"params": {"session_id": "s-1", "engagement_time_msec": 100, "page_location": CITY}}
+    if e["type"]:
+        event["name"] = e["type"] + ("#fail" if e["fail"] else "")
+    return _json({"client_id": e["user"], "timestamp_micros": e["ms"] * 1000, "ip_override": IP,
+                  "user_location": {"city": CITY}, "device": {"category": "mobile", "browser": UA},
+                  "user_properties": {"device_id": {"value": DEVICE}, "lat": {"value": LATITUDE}},
+                  "events": [event]})  # fmt: skip
+
+
 def ndjson(chunk: list[dict]) -> bytes:
     return b"".join(_json(canonical(e)) + b"\n" for e in chunk)
 
@@ -292,6 +304,7 @@ ONE_A_RECORD: dict[str, Callable[[dict], bytes]] = {
     "eventbridge": eventbridge,
     "dynamodb": dynamodb_change,
     "dms": dms_row,
+    "measurement_protocol": measurement_protocol,
     "base64": lambda e: base64.encodebytes(_json(canonical(e))),  # what the AWS CLI v1 sends for `--data "$(base64)"`
 }
 PACKED: dict[str, Callable[[list[dict]], bytes]] = {

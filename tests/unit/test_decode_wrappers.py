@@ -193,3 +193,43 @@ def test_a_dms_record_that_adds_no_row_is_no_user_action(record, reason):
     with pytest.raises(RejectedRecord) as exc:
         Decoder().decode(json.dumps(record).encode())
     assert exc.value.reason is reason
+
+
+# A GA4 Measurement Protocol request body as Google's guide documents it (web stream: client_id; app: app_instance_id),
+# with the fields where it keeps the user's place, device and properties.
+MEASUREMENT = {
+    "client_id": "123456.7654321", "user_id": "u-9", "timestamp_micros": "1763700000000000",
+    "user_properties": {"email": {"value": "jane@example.com"}}, "user_location": {"city": "Lleida"},
+    "device": {"category": "mobile", "browser": "Chrome"}, "ip_override": "203.0.113.9",
+    "events": [
+        {"name": "login", "params": {"method": "Google", "session_id": "123", "engagement_time_msec": 100}},
+        {"name": "view_item", "params": {"session_id": "123", "items": [{"item_id": "SKU_1"}]}},
+    ],
+}  # fmt: skip
+
+
+def test_a_measurement_protocol_body_is_its_events_sharing_its_user_and_time():
+    from clickguard.decoding import DecodeConfig
+
+    body = json.dumps(MEASUREMENT).encode()
+    for decoder in (Decoder(), Decoder(DecodeConfig(fast_json=False))):
+        got = [item.result for item in decoder.items(body)]
+        assert [(e.user_key, e.token, e.ts_ms, e.session_id) for e in got] == [
+            ("u-9", "login", 1763700000000, "123"), ("u-9", "view_item", 1763700000000, "123")
+        ]  # fmt: skip
+        assert not [p for p in ("jane", "Lleida", "Chrome", "203.0.113.9", "SKU_1") if p in repr(got)]
+    app = {k: v for k, v in MEASUREMENT.items() if k not in ("client_id", "user_id")} | {"app_instance_id": "a-1"}
+    assert {item.result.user_key for item in Decoder().items(json.dumps(app).encode())} == {"a-1"}
+
+
+def test_a_measurement_protocol_body_without_a_time_is_read_at_its_arrival():
+    untimed = json.dumps({k: v for k, v in MEASUREMENT.items() if k != "timestamp_micros"}).encode()
+    assert {item.result.ts_ms for item in Decoder().items(untimed, arrival_ms=1763700000123)} == {1763700000123}
+
+
+def test_a_body_with_events_that_is_no_measurement_protocol_keeps_its_verdict():
+    for other in ({"user_id": "u1", "events": [{"name": "x"}]},  # no client id: not the protocol's
+                  {**MEASUREMENT, "events": [{"params": {}}]}):  # an event without its name  # fmt: skip
+        with pytest.raises(RejectedRecord) as exc:
+            Decoder().decode(json.dumps(other).encode())
+        assert exc.value.reason is Reason.MISSING_EVENT_TYPE

@@ -28,9 +28,9 @@ def per_user(events):
 
 def held(fmt: str, ev: Event) -> Event:
     """What a format can hold of an event: all of it, except an access log line (the action as a page, whole
-    seconds, no session or event id), a Pinpoint record (no event id), a Mixpanel event (no session) and an Amplitude
-    upload's (its session named by its start in ms)."""
-    if fmt == "pinpoint":
+    seconds, no session or event id), a Pinpoint record and a GA4 Measurement Protocol body (no event id), a Mixpanel
+    event (no session) and an Amplitude upload's (its session named by its start in ms)."""
+    if fmt in ("pinpoint", "ga4"):
         return ev._replace(event_id=None)
     if fmt == "amplitude":
         return ev._replace(session_id=str(min(e.ts_ms for e in EVENTS if (e.user_key, e.session_id) ==

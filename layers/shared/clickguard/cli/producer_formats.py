@@ -9,7 +9,8 @@ application's JSON log line as Docker and Fluent Bit ship it, the canonical even
 sends for ``--data "$(... | base64)"``), Snowplow's enriched TSV column order, a web server's
 combined log line, CloudWatch Logs' subscription payload, the KPL aggregate, byte for byte as ``aws_kinesis_agg``
 builds it, Clickstream Analytics on AWS's ingestion server record holding an SDK's gzip request, Snowplow Enrich's
-compressed record of enriched lines, Amplitude's HTTP V2 API upload forwarded whole); tests decode each with the
+compressed record of enriched lines, Amplitude's HTTP V2 API upload forwarded whole, a GA4 Measurement Protocol
+request body); tests decode each with the
 consumer's decoder.
 """
 
@@ -31,7 +32,7 @@ from clickguard.events import FAIL_SUFFIX, Event, format_ms
 
 SINGLE = (
     "canonical", "envelope", "segment", "rudderstack", "snowplow", "access_log", "pinpoint", "mixpanel", "logged_json",
-    "base64",
+    "base64", "ga4",
 )  # fmt: skip
 PACKED = ("kpl", "gzip", "zlib", "cloudwatch", "clickstream", "snowplow_zstd", "amplitude")
 FORMATS = (*SINGLE, *PACKED)
@@ -120,6 +121,20 @@ def mixpanel(ev: Event) -> dict[str, Any]:
     if ev.event_id:
         props["$insert_id"] = ev.event_id
     return {"event": ev.token, "properties": props}
+
+
+def ga4(ev: Event) -> dict[str, Any]:
+    """A Google Analytics 4 Measurement Protocol request body of one event, as a server-side forwarder sends it:
+    the user as the web stream's ``client_id``, the time in ``timestamp_micros``, the session in the event's
+    params. The protocol has no outcome and no event id: a failure stays in the event name."""
+    params: dict[str, Any] = {"engagement_time_msec": 100}
+    if ev.session_id:
+        params["session_id"] = ev.session_id
+    return {
+        "client_id": ev.user_key,
+        "timestamp_micros": ev.ts_ms * 1000,
+        "events": [{"name": ev.token, "params": params}],
+    }
 
 
 def access_log_line(ev: Event) -> bytes:
@@ -228,6 +243,7 @@ SINGLE_ENCODERS: dict[str, Callable[[Event], bytes]] = {
     "pinpoint": lambda ev: _json(pinpoint(ev)),
     "mixpanel": lambda ev: _json(mixpanel(ev)),
     "logged_json": lambda ev: _json(logged_json(ev)),
+    "ga4": lambda ev: _json(ga4(ev)),
     # The canonical event as `aws kinesis put-record --data "$(... | base64)"` puts it with the AWS CLI v1: the text
     # of `base64`'s output (76-character lines; the shell drops the last newline).
     "base64": lambda ev: base64.encodebytes(_json(canonical(ev))).rstrip(b"\n"),

@@ -42,7 +42,13 @@ from typing import Any, NamedTuple
 from clickguard import settings
 from clickguard.decoding import access_log, base64_text, clickstream, cloudwatch, compressed, jsonfast, kpl, snowplow
 from clickguard.decoding.mapping import FieldMapping
-from clickguard.decoding.wrappers import dms_row, dynamodb_insert, eventbridge_detail, wrapped_events
+from clickguard.decoding.wrappers import (
+    dms_row,
+    dynamodb_insert,
+    eventbridge_detail,
+    measurement_protocol,
+    wrapped_events,
+)
 from clickguard.envconfig import ConfigError, choice, number, user_key_source
 from clickguard.events import (
     DECODER,
@@ -87,6 +93,9 @@ _COMPRESSED = frozenset({Format.GZIP, Format.ZLIB, Format.ZSTD})
 # ``data``; a wrapper of events, ``wrappers``: inside its one list): it may be larger than one event may be (its events
 # are capped as any compressed payload's are).
 _RECORD_OF_EVENTS = frozenset({Reason.MISSING_USER_KEY, Reason.RECORD_TOO_LARGE})
+# The verdicts a GA4 Measurement Protocol body gets as one event: it names no action of its own, and an app stream's
+# none of the user names either (``wrappers.measurement_protocol``).
+_MEASUREMENT_VERDICTS = frozenset({Reason.MISSING_EVENT_TYPE, Reason.MISSING_USER_KEY})
 # Keys of the envelopes and shapes read when a record names no user at its top (``_object``).
 _ENVELOPE_MARKERS = (b'"log"', b'"message"', b'"request"', b'"detail-type"', b'"aws:dynamodb"', b'"record-type"')
 _RAW_DECODE = DECODER.raw_decode  # the standard library's, NaN refused: where each of several values ends
@@ -210,6 +219,10 @@ class Decoder:
             return self._object(self._value(data))
         if exc.reason in _RECORD_OF_EVENTS and clickstream.MARKER in data and len(data) <= self.cap:
             return self._clickstream(data, exc)
+        if exc.reason in _MEASUREMENT_VERDICTS and b'"events"' in data and len(data) <= self.cap:
+            events = measurement_protocol(self._value(data))
+            if events is not None:  # before the wrappers: an app stream's body names no user they know
+                return self._array(events)
         if exc.reason in _RECORD_OF_EVENTS and b"[" in data and len(data) <= self.cap:
             return self._wrapped(data, exc)
         raise exc

@@ -9,7 +9,8 @@ an API's page of events may well carry a time or a page number of its own.
 An EventBridge event, which a rule puts on a stream with the application's event as its ``detail``
 (``eventbridge_detail``); a DynamoDB table's change that Kinesis Data Streams for DynamoDB puts on a stream, with the
 new item as its ``NewImage`` (``dynamodb_insert``); a table's row that AWS DMS puts on a stream, with the row as its
-``data`` (``dms_row``)."""
+``data`` (``dms_row``); a Google Analytics 4 Measurement Protocol request body, its events sharing its user and time
+(``measurement_protocol``)."""
 
 from __future__ import annotations
 
@@ -134,3 +135,31 @@ def _number(text: Any) -> int | float | None:
             return float(text)
         except ValueError:
             return None
+
+
+def measurement_protocol(value: Any) -> list[dict[str, Any]] | None:
+    """The events of a Google Analytics 4 Measurement Protocol request body (``{"client_id": ..., "user_id": ...,
+    "timestamp_micros": ..., "events": [{"name": ..., "params": {...}}]}``, as a server-side forwarder puts it on a
+    stream), each as a flat event: the user is ``user_id``, else the web stream's ``client_id``, else the app stream's
+    ``app_instance_id``; the action the event's ``name``; the time ``timestamp_micros`` (the event's own, else the
+    request's; without one Google reads the request's arrival, as the consumer does: ``missing_time``); the session
+    ``params.session_id``. None when ``value`` is no such body. ``user_properties``, ``user_location``, ``device``,
+    ``consent`` and the other params are never read."""
+    if not isinstance(value, dict) or not ("client_id" in value or "app_instance_id" in value):
+        return None
+    events = value.get("events")
+    if not isinstance(events, list) or not events or not all(isinstance(e, dict) and "name" in e for e in events):
+        return None
+    user = next((value[k] for k in ("user_id", "client_id", "app_instance_id") if value.get(k) is not None), None)
+    out = []
+    for event in events:
+        params = event.get("params")
+        out.append(
+            {
+                "user_id": user,
+                "event_type": event["name"],
+                "timestamp": event.get("timestamp_micros", value.get("timestamp_micros")),
+                "session_id": params.get("session_id") if isinstance(params, dict) else None,
+            }
+        )
+    return out
