@@ -331,6 +331,16 @@ def test_reject_bad_type_in_a_string_field(field, value):
     assert rejection(canonical_text(**{field: value})) is Reason.BAD_TYPE
 
 
+def test_a_whole_float_id_is_the_integer_it_names():
+    """pandas writes an integer column that has a gap as floats: ``12.0`` is user 12, on every path."""
+    record = canonical_text(user_id="12.0", session_id="3.0", event_id="7.0")
+    fast = Decoder().decode(record.encode())
+    assert (fast.user_key, fast.session_id, fast.event_id) == ("12", "3", "7")
+    assert fast == parse_record(record) == Decoder().decode_many([record.encode()])[0]
+    for not_one_integer in ("12.5", "1e300"):
+        assert rejection(canonical_text(user_id=not_one_integer)) is Reason.BAD_TYPE
+
+
 def test_reject_bad_type_when_a_duplicate_key_ends_as_an_object():
     assert rejection('{"user_id":"u1","event_type":"x","timestamp":1546387276,"outcome":"ok","outcome":{}}') is (
         Reason.BAD_TYPE

@@ -572,12 +572,18 @@ def present(value: Any) -> bool:
 
 
 def _as_text(value: Any, field: str) -> str:
-    """A string field's value: a string, or an integer spelled out; any other JSON type is ``bad_type``."""
+    """A string field's value: a string, or an integer spelled out (a whole float too: pandas writes an id column
+    that has a gap as floats, ``12.0``); any other JSON type is ``bad_type``."""
     if type(value) is str:
         return value
     if type(value) is int:
         return str(value)
+    if type(value) is float and value.is_integer() and abs(value) < _EXACT_FLOAT:
+        return str(int(value))
     raise RejectedRecord(Reason.BAD_TYPE, f"{field} is a {type(value).__name__}, not a string or integer")
+
+
+_EXACT_FLOAT = 2.0**53  # past it a float no longer names one integer
 
 
 def _utf8(text: str, field: str) -> str:
