@@ -230,6 +230,20 @@ def test_a_measurement_protocol_body_without_a_time_is_read_at_its_arrival():
 def test_a_body_with_events_that_is_no_measurement_protocol_keeps_its_verdict():
     for other in ({"user_id": "u1", "events": [{"name": "x"}]},  # no client id: not the protocol's
                   {**MEASUREMENT, "events": [{"params": {}}]}):  # an event without its name  # fmt: skip
-        with pytest.raises(RejectedRecord) as exc:
-            Decoder().decode(json.dumps(other).encode())
-        assert exc.value.reason is Reason.MISSING_EVENT_TYPE
+        assert _results(other) == [Reason.MISSING_EVENT_TYPE]  # a bare name is no action outside the protocol
+
+
+def test_a_session_document_is_its_events_each_taking_the_user_session_and_time_it_lacks():
+    doc = {"userId": "u1", "sessionId": "s9", "device": {"ip": "203.0.113.9"},
+           "events": [{"type": "view", "ts": 1763700000}, {"type": "cart", "ts": 1763700005, "sessionId": "s10"},
+                      {"event": "buy"}]}  # fmt: skip
+    got = [item.result for item in Decoder().items(json.dumps(doc).encode(), arrival_ms=1763700009000)]
+    assert [(e.user_key, e.token, e.ts_ms, e.session_id) for e in got] == [
+        ("u1", "view", 1763700000000, "s9"), ("u1", "cart", 1763700005000, "s10"), ("u1", "buy", 1763700009000, "s9")
+    ]  # fmt: skip
+    assert "203.0.113.9" not in repr(got)
+
+
+def test_an_event_with_an_action_of_its_own_and_a_list_stays_one_event():
+    order = {"user_id": "u1", "event": "purchase", "ts": 1763700000, "items": [{"sku": "A"}, {"sku": "B"}]}
+    assert [item.result.token for item in Decoder().items(json.dumps(order).encode())] == ["purchase"]

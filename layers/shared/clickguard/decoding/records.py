@@ -47,6 +47,7 @@ from clickguard.decoding.wrappers import (
     dynamodb_insert,
     eventbridge_detail,
     measurement_protocol,
+    shared_field_events,
     wrapped_events,
 )
 from clickguard.envconfig import ConfigError, choice, number, user_key_source
@@ -220,8 +221,12 @@ class Decoder:
         if exc.reason in _RECORD_OF_EVENTS and clickstream.MARKER in data and len(data) <= self.cap:
             return self._clickstream(data, exc)
         if exc.reason in _MEASUREMENT_VERDICTS and b'"events"' in data and len(data) <= self.cap:
-            events = measurement_protocol(self._value(data))
+            value = self._value(data)
+            events = measurement_protocol(value)
             if events is not None:  # before the wrappers: an app stream's body names no user they know
+                return self._array(events)
+            events = shared_field_events(value)
+            if events is not None:
                 return self._array(events)
         if exc.reason in _RECORD_OF_EVENTS and b"[" in data and len(data) <= self.cap:
             return self._wrapped(data, exc)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from clickguard.events import Reason, RejectedRecord
-from clickguard.field_names import has
+from clickguard.field_names import RecordNames, has
 
 # Where the producers' own shapes keep an event's user (Mixpanel's ``properties.distinct_id``, Pinpoint's
 # ``client.client_id``), beside the flat names (``field_names``).
@@ -162,4 +162,24 @@ def measurement_protocol(value: Any) -> list[dict[str, Any]] | None:
                 "session_id": params.get("session_id") if isinstance(params, dict) else None,
             }
         )
+    return out
+
+
+def shared_field_events(value: Any) -> list[dict[str, Any]] | None:
+    """The events of an object that names a user but no action, and holds one list of objects (a session as some
+    generators and SDKs write it: ``{"user_id": ..., "session_id": ..., "events": [{"type": ..., "ts": ...}]}``):
+    each item an event of its own, taking from the object what it lacks (the user, the session, the time: the object's
+    other fields are never read). None when ``value`` is no such object."""
+    if not isinstance(value, dict) or not has(value, "user_id") or has(value, "event_type"):
+        return None
+    lists = [v for v in value.values() if isinstance(v, list)]
+    if len(lists) != 1 or not lists[0] or not all(isinstance(item, dict) for item in lists[0]):
+        return None
+    names = RecordNames(value)
+    shared = {f: names.named(f) for f in ("user_id", "session_id", "timestamp")}
+    shared = {f: v for f, v in shared.items() if v is not None}
+    out = []
+    for item in lists[0]:
+        own = RecordNames(item)
+        out.append({**item, **{f: v for f, v in shared.items() if own.named(f) is None}})
     return out
