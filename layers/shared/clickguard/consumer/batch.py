@@ -54,7 +54,7 @@ from clickguard.consumer.ports import (
     StoreError,
 )
 from clickguard.consumer.state import LastFlag, UserState, trim_seqs
-from clickguard.decoding import Decoder, Item, lacks_time
+from clickguard.decoding import Decoder, Item, MissingTime, lacks_time
 from clickguard.events import SKIPPED, Event, Reason, RejectedRecord
 from clickguard.model.scoring import BatchResult, EventBatch, score_batch
 from clickguard.network.ports import NetworkStore
@@ -160,7 +160,8 @@ def parse_all(records: Sequence[KinesisRecord], config: ConsumerConfig) -> Parse
     decoded = decoder.decode_many(list(map(_DATA, records)))
     if set(map(type, decoded)) <= {Event}:  # the usual batch: one valid event per record
         return Parsed(list(records), decoded, [])  # type: ignore[arg-type]  # every entry an Event
-    untimed = [k for k, result in enumerate(decoded) if lacks_time(result)]
+    by_arrival = config.missing_time is MissingTime.ARRIVAL
+    untimed = [k for k, result in enumerate(decoded) if by_arrival and lacks_time(result)]
     for k in untimed:  # events with no time at all: read at their record's arrival (``missing_time``)
         decoded[k] = decoder.decode_at(records[k].data, records[k].arrival_ms)
     parsed = Parsed([], [], [], sum(not lacks_time(decoded[k]) for k in untimed))

@@ -180,7 +180,7 @@ class Decoder:
         """``decode`` as a list, whatever the record holds (a whole-record rejection is one item); with the record's
         ``arrival_ms``, its events without a time are read at their arrival (``decode_at``)."""
         result = self._decode_or_reject(data)
-        if arrival_ms is not None and lacks_time(result):
+        if arrival_ms is not None and self.config.missing_time is MissingTime.ARRIVAL and lacks_time(result):
             result = self.decode_at(data, arrival_ms)
         if isinstance(result, RejectedRecord):
             return [Item(result)]
@@ -193,7 +193,7 @@ class Decoder:
             arrival_ms = parse_timestamp(arrival_ms)  # an arrival outside 2000-2100 (none given: 0) times nothing
         except RejectedRecord:
             return self._decode_or_reject(data)
-        if self.config.missing_time is not MissingTime.ARRIVAL:
+        if self.config.missing_time is not MissingTime.ARRIVAL:  # the caller's check, kept where the rule is
             return self._decode_or_reject(data)
         with time_if_missing(arrival_ms):
             return self._decode_or_reject(data)
