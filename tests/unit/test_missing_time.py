@@ -42,10 +42,11 @@ def test_a_time_that_is_there_but_wrong_keeps_its_verdict():
 @pytest.mark.parametrize(
     "record",
     [
-        gzip.compress(b'{"user_id": "u1", "event_type": "view"}\n{"user_id": "u1", "event_type": "view"}'),
-        json.dumps({"userId": "u1", "type": "track", "event": "view", "messageId": "m-1"}).encode(),  # Segment
+        gzip.compress(b'{"user_id": "u1", "event_type": "view"}\n{"user_id": "u1", "event_type": "view"}', mtime=0),
+        json.dumps({"userId": "u1", "type": "track", "event": "view", "messageId": "m-1"}).encode(),
         base64.b64encode(json.dumps(UNTIMED).encode()),
     ],
+    ids=["gzip_ndjson", "segment", "base64"],
 )
 def test_every_format_reads_its_untimed_events_at_the_arrival(record):
     got = results(record)
