@@ -247,3 +247,34 @@ def test_a_session_document_is_its_events_each_taking_the_user_session_and_time_
 def test_an_event_with_an_action_of_its_own_and_a_list_stays_one_event():
     order = {"user_id": "u1", "event": "purchase", "ts": 1763700000, "items": [{"sku": "A"}, {"sku": "B"}]}
     assert [item.result.token for item in Decoder().items(json.dumps(order).encode())] == ["purchase"]
+
+
+# Kafka Connect's JsonConverter with schemas on (its documented envelope), and Debezium's change event inside it.
+KAFKA_CONNECT = {"schema": {"type": "struct", "optional": False, "name": "click",
+                            "fields": [{"type": "string", "optional": False, "field": "user_id"}]},
+                 "payload": {"user_id": "u1", "event_type": "view", "timestamp": 1763700000000}}  # fmt: skip
+DEBEZIUM = {"schema": {"type": "struct", "name": "shop.clicks.Envelope"},
+            "payload": {"before": None, "op": "c", "ts_ms": 1763700000000, "source": {"db": "shop", "table": "clicks"},
+                        "after": {"user_id": "u2", "action": "buy", "ip": "203.0.113.9"}}}  # fmt: skip
+
+
+def test_the_one_nested_record_that_names_a_user_is_the_event():
+    from clickguard.decoding import DecodeConfig
+
+    for value, expected in (
+        (KAFKA_CONNECT, ("u1", "view", 1763700000000)),
+        (DEBEZIUM, ("u2", "buy", 1763700000000)),  # two levels down, the time from the change record
+        ({"data": {"userId": "u3", "event": "click"}, "sent_at": 1763700000}, ("u3", "click", 1763700000000)),
+    ):
+        body = json.dumps(value).encode()
+        got = Decoder().decode(body)
+        assert (got.user_key, got.token, got.ts_ms) == expected
+        assert Decoder(DecodeConfig(fast_json=False)).decode(body) == got
+    assert "203.0.113.9" not in repr(Decoder().decode(json.dumps(DEBEZIUM).encode()))
+
+
+def test_two_nested_records_naming_users_are_no_event():
+    two = {"a": {"user": "x", "event": "e", "ts": 1763700000}, "b": {"user": "y", "event": "e", "ts": 1763700000}}
+    with pytest.raises(RejectedRecord) as exc:
+        Decoder().decode(json.dumps(two).encode())
+    assert exc.value.reason is Reason.MISSING_USER_KEY

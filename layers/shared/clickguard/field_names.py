@@ -227,6 +227,7 @@ _NOT_THE_TIME = _vocabulary(
     " min session start end first last birth dob birthday signup registration registered updated modified"
     " deleted valid until is has"
 )
+_TIME_UNITS = _vocabulary("ms millis us micros ns nanos s sec secs seconds utc gmt iso unix")
 _TIMES = _vocabulary("timestamp tstamp time datetime ts epoch")
 
 
@@ -250,6 +251,8 @@ def _says_action(name_words: tuple[str, ...]) -> bool:
 
 def _says_time(name_words: tuple[str, ...]) -> bool:
     ws = _ends_in(name_words, _TIMES)
+    if len(ws) > 1 and ws[-1] in _TIME_UNITS:  # ts_ms, timestamp_micros, StartUTC: the unit after the time
+        ws = ws[:-1]
     return _NOT_THE_TIME.isdisjoint(ws) and (ws[-1] in _TIMES or (len(ws) > 1 and ws[-1] == "at"))
 
 

@@ -48,6 +48,7 @@ from clickguard.decoding.wrappers import (
     eventbridge_detail,
     measurement_protocol,
     shared_field_events,
+    sole_nested_event,
     wrapped_events,
 )
 from clickguard.envconfig import ConfigError, choice, number, user_key_source
@@ -228,6 +229,10 @@ class Decoder:
             events = shared_field_events(value)
             if events is not None:
                 return self._array(events)
+        if exc.reason is Reason.MISSING_USER_KEY and len(data) <= self.cap:
+            nested = sole_nested_event(self._value(data))
+            if nested is not None:
+                return self._object(nested)
         if exc.reason in _RECORD_OF_EVENTS and b"[" in data and len(data) <= self.cap:
             return self._wrapped(data, exc)
         raise exc
@@ -365,6 +370,9 @@ class Decoder:
             inner = (eventbridge_detail(obj) or dynamodb_insert(obj) or dms_row(obj)) if unwrap else None
             if inner is not None:
                 return self._object(inner, unwrap=False)
+            nested = sole_nested_event(obj)
+            if nested is not None:  # one level down; a record nested deeper is unwrapped again, as deep as it goes
+                return self._object(nested)
             if Format.ACCESS_LOG not in self.formats:
                 raise
             if access_log.is_agent_json(obj):  # the Kinesis Agent's LOGTOJSON of an access log line

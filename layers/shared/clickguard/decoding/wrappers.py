@@ -10,7 +10,7 @@ An EventBridge event, which a rule puts on a stream with the application's event
 (``eventbridge_detail``); a DynamoDB table's change that Kinesis Data Streams for DynamoDB puts on a stream, with the
 new item as its ``NewImage`` (``dynamodb_insert``); a table's row that AWS DMS puts on a stream, with the row as its
 ``data`` (``dms_row``); a Google Analytics 4 Measurement Protocol request body, its events sharing its user and time
-(``measurement_protocol``)."""
+(``measurement_protocol``); an object whose one nested record names the user (``sole_nested_event``)."""
 
 from __future__ import annotations
 
@@ -183,3 +183,20 @@ def shared_field_events(value: Any) -> list[dict[str, Any]] | None:
         own = RecordNames(item)
         out.append({**item, **{f: v for f, v in shared.items() if own.named(f) is None}})
     return out
+
+
+def sole_nested_event(value: Any) -> dict[str, Any] | None:
+    """The one record nested in ``value`` that names a user, when ``value`` names none of its own: Kafka Connect's
+    JSON with schemas (``{"schema": {...}, "payload": {event}}``), an API's ``{"data": {event}}``, a change record's
+    ``after`` (a record that holds such a record counts: Debezium's ``payload.after``); the time taken from ``value``
+    where the record has none. None when no record, or more than one, names a user. The rest of ``value`` is never
+    read."""
+    if not isinstance(value, dict):
+        return None
+    records = [v for v in value.values() if isinstance(v, dict) and (has(v, "user_id") or sole_nested_event(v))]
+    if len(records) != 1:
+        return None
+    (record,) = records
+    if has(record, "timestamp") or (when := RecordNames(value).named("timestamp")) is None:
+        return record
+    return {**record, "timestamp": when}
