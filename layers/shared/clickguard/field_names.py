@@ -251,7 +251,7 @@ def _says_action(name_words: tuple[str, ...]) -> bool:
 
 def _says_time(name_words: tuple[str, ...]) -> bool:
     ws = _ends_in(name_words, _TIMES)
-    if len(ws) > 1 and ws[-1] in _TIME_UNITS:  # ts_ms, timestamp_micros, StartUTC: the unit after the time
+    while len(ws) > 1 and (ws[-1] in _TIME_UNITS or ws[-1].isdigit()):  # ts_ms, time_iso8601: the unit after it
         ws = ws[:-1]
     return _NOT_THE_TIME.isdisjoint(ws) and (ws[-1] in _TIMES or (len(ws) > 1 and ws[-1] == "at"))
 

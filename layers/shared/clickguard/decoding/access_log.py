@@ -24,6 +24,10 @@ The Kinesis Agent's ``LOGTOJSON`` processing option (``COMMONAPACHELOG``, ``COMB
 as a JSON object of its named parts (``host``, ``ident``, ``authuser``, ``datetime``, ``request``, ``response``,
 ``bytes``, and ``referrer``, ``agent``): ``parse_fields`` reads its ``host``, ``datetime``, ``request`` and
 ``response`` as the line's.
+
+A web server's or proxy's JSON access log (nginx's ``log_format ... escape=json``, Traefik's, Envoy's, a load
+balancer's) names no user either: ``json_request`` reads one as an access log line is read, the client address as
+the user, when the record holds an HTTP status and a client address (and nothing else names a user).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from typing import Any
 
 from clickguard.decoding.jsonfast import utf8
 from clickguard.events import Event, Reason, RejectedRecord, parse_timestamp, request_action, token_of, user_key_of
+from clickguard.field_names import RecordNames, loose
 
 BAD_REQUEST = "(bad request)"
 
@@ -89,3 +94,52 @@ def _action(request: str) -> str:
     if parsed is None:
         return BAD_REQUEST
     return request_action(*parsed.groups())
+
+
+# A JSON access log's fields by their loose names (``field_names.loose``): nginx's, Traefik's, Envoy's, ALB's and
+# W3C's spellings of the client address, the status, the method and the requested page.
+_CLIENT = ("remoteaddr", "clientip", "remoteip", "clienthost", "clientaddr", "cip", "realip", "xrealip", "ip",
+           "srcip", "sourceip", "clientaddress", "remotehost", "xforwardedfor", "httpxforwardedfor")  # fmt: skip
+_HTTP_STATUS = ("status", "statuscode", "httpstatus", "responsecode", "responsestatus", "downstreamstatus",
+                "originstatus", "scstatus", "elbstatuscode")  # fmt: skip
+_METHOD = ("requestmethod", "method", "httpmethod", "csmethod")
+_TARGET = ("requesturi", "uri", "requestpath", "path", "url", "csuristem", "request")
+# The request's own time where no name reads as the event's (a request's start is its time: ``start_time``).
+_REQUEST_TIME = ("starttime", "startutc", "requesttime", "msec", "timestamp", "date")
+_ADDRESS = re.compile(
+    r"(\d{1,3}(?:\.\d{1,3}){3})(?::\d{1,5})?"  # IPv4, maybe with its port
+    r"|\[([0-9a-fA-F:.]+)\](?::\d{1,5})?"  # IPv6 in brackets, maybe with its port
+    r"|([0-9a-fA-F]{0,4}:[0-9a-fA-F]{0,4}:[0-9a-fA-F:.]*)"  # IPv6
+)
+
+
+def json_request(obj: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A JSON access log record as an event's fields: the user its client address (the first of a forwarded chain,
+    without its port), the action its method and page as a request line (``POST /login``), the rest as it is; None
+    unless the record holds both an HTTP status (100-599) and a client address. Only those fields are read."""
+    by_loose: dict[str, str] = {}
+    for key in obj:
+        if isinstance(key, str):
+            by_loose.setdefault(loose(key), key)
+    status = next((obj[by_loose[n]] for n in _HTTP_STATUS if n in by_loose), None)
+    if not (type(status) is int and 100 <= status <= 599) and not (type(status) is str and _STATUS.fullmatch(status)):
+        return None
+    address = next((_address(obj[by_loose[n]]) for n in _CLIENT if n in by_loose), None)
+    if address is None:
+        return None
+    fields = {**obj, "user_id": address, "outcome": int(status)}
+    if RecordNames(obj).named("timestamp") is None:
+        fields["timestamp"] = next((obj[by_loose[n]] for n in _REQUEST_TIME if n in by_loose), None)
+    method = next((obj[by_loose[n]] for n in _METHOD if n in by_loose), None)
+    target = next((obj[by_loose[n]] for n in _TARGET if n in by_loose), None)
+    if isinstance(target, str) and target.startswith("/"):
+        fields["event_type"] = f"{method} {target}" if isinstance(method, str) and method.isalpha() else target
+    return fields
+
+
+def _address(value: Any) -> str | None:
+    """An IPv4 or IPv6 address, without a port or brackets; the first of ``a, b, c`` (X-Forwarded-For)."""
+    if not isinstance(value, str):
+        return None
+    match = _ADDRESS.fullmatch(value.split(",", 1)[0].strip())
+    return next((group for group in match.groups() if group), None) if match else None

@@ -230,9 +230,13 @@ class Decoder:
             if events is not None:
                 return self._array(events)
         if exc.reason is Reason.MISSING_USER_KEY and len(data) <= self.cap:
-            nested = sole_nested_event(self._value(data))
+            value = self._value(data)
+            nested = sole_nested_event(value)
             if nested is not None:
                 return self._object(nested)
+            request = self._json_request(value)
+            if request is not None:
+                return request
         if exc.reason in _RECORD_OF_EVENTS and b"[" in data and len(data) <= self.cap:
             return self._wrapped(data, exc)
         raise exc
@@ -377,9 +381,18 @@ class Decoder:
                 raise
             if access_log.is_agent_json(obj):  # the Kinesis Agent's LOGTOJSON of an access log line
                 return access_log.parse_fields(obj)
+            if (request := self._json_request(obj)) is not None:
+                return request
             if not (isinstance(line, str) and self._is_access_line(line)):
                 raise
             return self._access_text(line)
+
+    def _json_request(self, value: Any) -> Event | None:
+        """A web server's or proxy's JSON access log record (``access_log.json_request``), None when it is none."""
+        if Format.ACCESS_LOG not in self.formats or not isinstance(value, dict):
+            return None
+        fields = access_log.json_request(value)
+        return None if fields is None else parse_object(fields, self.source)
 
     @staticmethod
     def _is_access_line(text: str) -> bool:

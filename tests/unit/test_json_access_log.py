@@ -1,0 +1,73 @@
+"""A web server's or proxy's JSON access log (``decoding.access_log.json_request``): read as its text line is read,
+the client address as the user, when the record holds an HTTP status and a client address and names no user.
+
+Records as the servers' documented JSON formats name their fields: nginx's ``log_format ... escape=json`` with its
+variables (``$remote_addr``, ``$request``, ``$status``, ``$time_local``, ``$time_iso8601``, ``$request_uri``),
+Traefik's JSON access log field names, Envoy's default keys in a JSON ``log_format``."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from clickguard.decoding import DecodeConfig, Decoder, Format
+from clickguard.decoding.access_log import parse_line
+from clickguard.events import Event, Reason, RejectedRecord
+
+T = 1728568536000  # 10/Oct/2024:13:55:36 +0000
+UA = "Mozilla/5.0 (PII-Agent)"
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        ({"time_local": "10/Oct/2024:13:55:36 +0000", "remote_addr": "203.0.113.7", "request": "POST /login HTTP/1.1",
+          "status": "401", "body_bytes_sent": "12", "http_user_agent": UA}, ("203.0.113.7", "POST /login#fail", T)),
+        ({"time_iso8601": "2024-10-10T13:55:36+00:00", "remote_addr": "203.0.113.7", "request_method": "GET",
+          "request_uri": "/product/123?ref=mail", "status": 200}, ("203.0.113.7", "/product/*", T)),
+        ({"ClientAddr": "203.0.113.8:51234", "ClientHost": "203.0.113.8", "RequestMethod": "DELETE",
+          "RequestPath": "/api/items/42", "DownstreamStatus": 404, "StartUTC": "2024-10-10T13:55:36Z",
+          "request_User-Agent": UA}, ("203.0.113.8", "DELETE /api/items/*#fail", T)),
+        ({"start_time": "2024-10-10T13:55:36.000Z", "method": "GET", "path": "/", "response_code": 200,
+          "x_forwarded_for": "198.51.100.1, 10.0.0.2", "user_agent": UA}, ("198.51.100.1", "/", T)),
+        ({"time": "2024-10-10T13:55:36Z", "client_ip": "[2001:db8::1]:443", "uri": "/a", "status": 302},
+         ("2001:db8::1", "/a", T)),
+    ],
+)  # fmt: skip
+def test_a_json_access_log_record_is_its_request(record, expected):
+    for fast in (True, False):
+        got = Decoder(DecodeConfig(fast_json=fast)).decode(json.dumps(record).encode())
+        assert isinstance(got, Event) and (got.user_key, got.token, got.ts_ms) == expected
+        assert UA not in repr(got)
+
+
+def test_the_same_request_as_a_text_line_and_as_json_is_the_same_event():
+    line = b'203.0.113.7 - - [10/Oct/2024:13:55:36 +0000] "POST /login HTTP/1.1" 401 12 "-" "curl/8"'
+    record = {"remote_addr": "203.0.113.7", "time_local": "10/Oct/2024:13:55:36 +0000",
+              "request": "POST /login HTTP/1.1", "status": 401}  # fmt: skip
+    assert Decoder().decode(json.dumps(record).encode()) == parse_line(line)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"ip": "203.0.113.7", "event": "view", "timestamp": 1728568536},  # no HTTP status: an app's event
+        {"remote_addr": "203.0.113.7", "request": "GET / HTTP/1.1", "status": "active", "time": T},  # no HTTP status
+        {"remote_addr": "somewhere", "request": "GET / HTTP/1.1", "status": 200, "time": T},  # no address
+    ],
+)
+def test_without_an_http_status_and_an_address_a_record_keeps_its_verdict(record):
+    with pytest.raises(RejectedRecord) as exc:
+        Decoder().decode(json.dumps(record).encode())
+    assert exc.value.reason is Reason.MISSING_USER_KEY
+
+
+def test_a_named_user_wins_over_the_address_and_the_format_can_be_switched_off():
+    record = {"user_id": "u1", "remote_addr": "203.0.113.7", "request": "GET / HTTP/1.1", "status": 200, "time": T}
+    assert Decoder().decode(json.dumps(record).encode()).user_key == "u1"
+    anonymous = {k: v for k, v in record.items() if k != "user_id"}
+    without = Decoder(DecodeConfig(formats=frozenset({Format.JSON})))
+    with pytest.raises(RejectedRecord) as exc:
+        without.decode(json.dumps(anonymous).encode())
+    assert exc.value.reason is Reason.MISSING_USER_KEY
