@@ -31,8 +31,8 @@ UA = "Mozilla/5.0 (PII-Agent)"
           "request_User-Agent": UA}, ("203.0.113.8", "DELETE /api/items/*#fail", T)),
         ({"start_time": "2024-10-10T13:55:36.000Z", "method": "GET", "path": "/", "response_code": 200,
           "x_forwarded_for": "198.51.100.1, 10.0.0.2", "user_agent": UA}, ("198.51.100.1", "/", T)),
-        ({"time": "2024-10-10T13:55:36Z", "client_ip": "[2001:db8::1]:443", "uri": "/a", "status": 302},
-         ("2001:db8::1", "/a", T)),
+        ({"time": "2024-10-10T13:55:36Z", "ip": "unknown", "client_ip": "[2001:db8::1]:443", "uri": "/a",
+          "status": 302}, ("2001:db8::1", "/a", T)),  # the first name that holds an address
     ],
 )  # fmt: skip
 def test_a_json_access_log_record_is_its_request(record, expected):
@@ -55,6 +55,7 @@ def test_the_same_request_as_a_text_line_and_as_json_is_the_same_event():
         {"ip": "203.0.113.7", "event": "view", "timestamp": 1728568536},  # no HTTP status: an app's event
         {"remote_addr": "203.0.113.7", "request": "GET / HTTP/1.1", "status": "active", "time": T},  # no HTTP status
         {"remote_addr": "somewhere", "request": "GET / HTTP/1.1", "status": 200, "time": T},  # no address
+        {"remote_addr": "203.0.113.7", "request": "GET / HTTP/1.1", "status": "099", "time": T},  # no HTTP status
     ],
 )
 def test_without_an_http_status_and_an_address_a_record_keeps_its_verdict(record):

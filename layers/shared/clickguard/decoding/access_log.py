@@ -122,12 +122,11 @@ def json_request(obj: Mapping[str, Any]) -> dict[str, Any] | None:
         if isinstance(key, str):
             by_loose.setdefault(loose(key), key)
     status = next((obj[by_loose[n]] for n in _HTTP_STATUS if n in by_loose), None)
-    if not (type(status) is int and 100 <= status <= 599) and not (type(status) is str and _STATUS.fullmatch(status)):
+    code = status if type(status) is int else int(status) if type(status) is str and _STATUS.fullmatch(status) else 0
+    address = next((a for n in _CLIENT if n in by_loose and (a := _address(obj[by_loose[n]])) is not None), None)
+    if not 100 <= code <= 599 or address is None:
         return None
-    address = next((_address(obj[by_loose[n]]) for n in _CLIENT if n in by_loose), None)
-    if address is None:
-        return None
-    fields = {**obj, "user_id": address, "outcome": int(status)}
+    fields = {**obj, "user_id": address, "outcome": code}
     if RecordNames(obj).named("timestamp") is None:
         fields["timestamp"] = next((obj[by_loose[n]] for n in _REQUEST_TIME if n in by_loose), None)
     method = next((obj[by_loose[n]] for n in _METHOD if n in by_loose), None)
