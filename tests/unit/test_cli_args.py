@@ -131,3 +131,12 @@ def test_demo_checks_its_labels_files_before_it_starts_the_emulator(tmp_path, ca
     argv = ["demo", "--out", str(tmp_path / "out"), "--events-day1", str(events), "--events-day2", str(events)]
     _fails(argv + [str(bad) if a == "BAD" else a for a in extra], capsys, *needles)
     assert not (tmp_path / "out").exists()  # refused before the demo began
+
+
+def test_demo_names_an_event_file_that_is_a_workbook_or_columnar_before_it_starts(tmp_path, capsys):
+    events, parquet = tmp_path / "day.ndjson", tmp_path / "day2.parquet"
+    events.write_text('{"user_id": "u", "event_type": "view", "timestamp": "2025-11-20T00:00:00Z"}\n')
+    parquet.write_bytes(b"PAR1\x15\x04" + bytes(32))
+    argv = ["demo", "--out", str(tmp_path / "out"), "--events-day1", str(events), "--events-day2", str(parquet)]
+    _fails(argv, capsys, f"--events-day2 {parquet}: cannot read it", "a Parquet file: write it as NDJSON or CSV")
+    assert not (tmp_path / "out").exists()

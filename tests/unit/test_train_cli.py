@@ -131,6 +131,25 @@ def test_a_truncated_or_foreign_zst_file_is_a_cli_error_not_a_shorter_file(tmp_p
     assert info.value.code == 2 and f"cannot read it (EOFError: {why}" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("name", "head", "says"),
+    [
+        ("clicks.parquet", b"PAR1\x15\x04\x15", "a Parquet file: write it as NDJSON or CSV first"),
+        ("clicks.xlsx", b"PK\x03\x04\x14\x00\x06\x00", "an Excel workbook is one): export the sheet as CSV"),
+        ("clicks.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00", "an Excel 97-2003 workbook"),
+        ("clicks.csv.gz", None, "a Parquet file"),  # the same inside gzip
+    ],
+)
+def test_a_workbook_or_columnar_file_is_named_with_what_to_do_not_every_line_rejected(
+    tmp_path, capsys, name, head, says
+):
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(b"PAR1\x15\x04" + bytes(64)) if head is None else head + bytes(64))
+    with pytest.raises(SystemExit) as info:
+        main(["train", "-i", str(path), "-o", str(tmp_path / "m")])
+    assert info.value.code == 2 and says in capsys.readouterr().err
+
+
 def test_a_file_of_another_shape_trains_and_scores_through_a_field_mapping_as_the_canonical_file_does(tmp_path, capsys):
     events = ordinary_events(150, seed=4)
     canonical = tmp_path / "canonical.ndjson"

@@ -45,7 +45,9 @@ def open_binary(path: str | Path) -> BinaryFile:
     else:
         fh = path.open("rb")
     try:
-        head = fh.peek(len(codecs.BOM_UTF8))
+        head = fh.peek(_CONTAINER_HEAD)
+        if (kind := container_kind(head)) is not None:
+            raise NotEventText(kind)
         if head.startswith(codecs.BOM_UTF8):
             fh.read(len(codecs.BOM_UTF8))
         elif head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
@@ -54,6 +56,30 @@ def open_binary(path: str | Path) -> BinaryFile:
         fh.close()
         raise
     return fh
+
+
+class NotEventText(OSError):
+    """A file that holds no event text: a workbook, a columnar or binary container (its message says what it is
+    and what to do instead)."""
+
+
+# Containers that hold tables but no text lines, by their first bytes: the CLI names them rather than report every
+# line rejected as not_json or not_utf8.
+_CONTAINERS = (
+    (b"PAR1", "a Parquet file: write it as NDJSON or CSV first (pandas: read_parquet(...).to_json(out, "
+              "orient='records', lines=True))"),
+    (b"PK\x03\x04", "a ZIP archive (an Excel workbook is one): export the sheet as CSV, or unzip the files"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook: export the sheet as CSV"),
+    (b"Obj\x01", "an Avro container: write it as NDJSON first"),
+    (b"SQLite format 3\x00", "an SQLite database: export the table as CSV"),
+    (b"\xfd7zXZ\x00", "xz-compressed: decompress it, or compress with gzip (.gz) or zstd (.zst)"),
+)  # fmt: skip
+_CONTAINER_HEAD = max(len(magic) for magic, _ in _CONTAINERS)
+
+
+def container_kind(head: bytes) -> str | None:
+    """What a file whose first bytes are ``head`` is, when it is a container of tables rather than text."""
+    return next((kind for magic, kind in _CONTAINERS if head.startswith(magic)), None)
 
 
 class _Utf16File(io.RawIOBase):

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from clickguard.cli import producer_formats
-from clickguard.cli.common import EVENT_FILE_FORMS, fail, positive_int, read_labels_file
+from clickguard.cli.common import EVENT_FILE_FORMS, fail, fail_unreadable, positive_int, read_labels_file
+from clickguard.files import open_binary
 
 if TYPE_CHECKING:
     from clickguard.local.demo import DemoResult
@@ -70,6 +71,13 @@ def _check(args: argparse.Namespace) -> None:
         path = getattr(args, opt)
         if path is not None and not path.is_file():
             fail(f"--{opt.replace('_', '-')} {path}: no such file")
+    for opt in ("events_day1", "events_day2"):  # a workbook or a Parquet file is named here, not minutes in
+        if getattr(args, opt) is not None:
+            try:
+                with open_binary(getattr(args, opt)):
+                    pass
+            except (OSError, EOFError) as exc:
+                fail_unreadable(f"--{opt.replace('_', '-')}", getattr(args, opt), exc)
     if (args.labels_day1 or args.labels_day2) and not args.events_day1:
         fail("--labels-day1/--labels-day2 go with --events-day1/--events-day2")
     for opt in ("labels_day1", "labels_day2"):  # a header without a user or a label fails here, not minutes in
