@@ -21,7 +21,7 @@ does not read as one and tries the next.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 # Round 1, tried in order when the canonical name is absent: camelCase clients, GA4's export (user_pseudo_id,
@@ -157,10 +157,18 @@ class RecordNames:
         if self._others is None:
             obj = self.obj
             self._others = [] if _KNOWN.issuperset(obj) else [k for k in obj if k not in _KNOWN]  # JSON: str keys
-            for key in self._others:
-                self._loose.setdefault(loose(key), key)
-                self._words[key] = words(key)
+            self._loose = loose_keys(self._others)
+            self._words = {key: words(key) for key in self._others}
         return self._others
+
+
+def loose_keys(keys: Iterable[Any]) -> dict[str, str]:
+    """Loose name (``loose``) -> the key it spells; the first key of a loose name wins (non-text keys are skipped)."""
+    out: dict[str, str] = {}
+    for key in keys:
+        if isinstance(key, str):
+            out.setdefault(loose(key), key)
+    return out
 
 
 def named(obj: Mapping[str, Any], field: str) -> Any:

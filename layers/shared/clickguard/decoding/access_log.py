@@ -38,7 +38,7 @@ from typing import Any
 
 from clickguard.decoding.jsonfast import utf8
 from clickguard.events import Event, Reason, RejectedRecord, parse_timestamp, request_action, token_of, user_key_of
-from clickguard.field_names import RecordNames, loose
+from clickguard.field_names import RecordNames, loose_keys
 
 BAD_REQUEST = "(bad request)"
 
@@ -117,10 +117,7 @@ def json_request(obj: Mapping[str, Any]) -> dict[str, Any] | None:
     """A JSON access log record as an event's fields: the user its client address (the first of a forwarded chain,
     without its port), the action its method and page as a request line (``POST /login``), the rest as it is; None
     unless the record holds both an HTTP status (100-599) and a client address. Only those fields are read."""
-    by_loose: dict[str, str] = {}
-    for key in obj:
-        if isinstance(key, str):
-            by_loose.setdefault(loose(key), key)
+    by_loose = loose_keys(obj)
     status = next((obj[by_loose[n]] for n in _HTTP_STATUS if n in by_loose), None)
     code = status if type(status) is int else int(status) if type(status) is str and _STATUS.fullmatch(status) else 0
     address = next((a for n in _CLIENT if n in by_loose and (a := _address(obj[by_loose[n]])) is not None), None)

@@ -230,13 +230,9 @@ class Decoder:
             if events is not None:
                 return self._array(events)
         if exc.reason is Reason.MISSING_USER_KEY and len(data) <= self.cap:
-            value = self._value(data)
-            nested = sole_nested_event(value)
-            if nested is not None:
-                return self._object(nested)
-            request = self._json_request(value)
-            if request is not None:
-                return request
+            event = self._userless(self._value(data))
+            if event is not None:
+                return event
         if exc.reason in _RECORD_OF_EVENTS and b"[" in data and len(data) <= self.cap:
             return self._wrapped(data, exc)
         raise exc
@@ -374,24 +370,24 @@ class Decoder:
             inner = (eventbridge_detail(obj) or dynamodb_insert(obj) or dms_row(obj)) if unwrap else None
             if inner is not None:
                 return self._object(inner, unwrap=False)
-            nested = sole_nested_event(obj)
-            if nested is not None:  # one level down; a record nested deeper is unwrapped again, as deep as it goes
-                return self._object(nested)
-            if Format.ACCESS_LOG not in self.formats:
-                raise
-            if access_log.is_agent_json(obj):  # the Kinesis Agent's LOGTOJSON of an access log line
+            if access_log.is_agent_json(obj) and Format.ACCESS_LOG in self.formats:  # the Kinesis Agent's LOGTOJSON
                 return access_log.parse_fields(obj)
-            if (request := self._json_request(obj)) is not None:
-                return request
-            if not (isinstance(line, str) and self._is_access_line(line)):
+            if (event := self._userless(obj)) is not None:
+                return event
+            if not (isinstance(line, str) and Format.ACCESS_LOG in self.formats and self._is_access_line(line)):
                 raise
             return self._access_text(line)
 
-    def _json_request(self, value: Any) -> Event | None:
-        """A web server's or proxy's JSON access log record (``access_log.json_request``), None when it is none."""
-        if Format.ACCESS_LOG not in self.formats or not isinstance(value, dict):
+    def _userless(self, value: Any) -> Event | None:
+        """What an object that names no user may still be: the one nested record that does (unwrapped as deep as it
+        goes, ``wrappers.sole_nested_event``), or a web server's JSON access log record (``access_log.json_request``,
+        with the ``access_log`` format on); None when it is neither."""
+        if not isinstance(value, dict):
             return None
-        fields = access_log.json_request(value)
+        nested = sole_nested_event(value)
+        if nested is not None:
+            return self._object(nested)
+        fields = access_log.json_request(value) if Format.ACCESS_LOG in self.formats else None
         return None if fields is None else parse_object(fields, self.source)
 
     @staticmethod
