@@ -35,7 +35,7 @@ setup: $(VENV)/.installed node_modules/.installed
 # Type-checked strictly (flags in pyproject.toml): everything shipped or run by the CLI; the package, the CDK app,
 # the Lambda handlers.
 MYPY_TARGETS := -p clickguard.model -p clickguard.training -p clickguard.consumer -p clickguard.store -p clickguard.review -p clickguard.decoding -p clickguard.network -p clickguard.api -m clickguard.events \
-	-p clickguard.cli -p clickguard.local -p clickguard.sim -p clickguard.report -m clickguard.settings -m clickguard.files -m clickguard.field_names \
+	-p clickguard.cli -p clickguard.local -p clickguard.sim -p clickguard.report -m clickguard.settings -m clickguard.files -m clickguard.field_names -m clickguard.timestamps -m clickguard.pages -m clickguard.rejections \
 	-m clickguard.envconfig -m clickguard.alerts -m clickguard.gc_pause -p infra -p lambdas -p training
 
 lint: $(VENV)/.installed

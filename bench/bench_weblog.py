@@ -10,7 +10,7 @@ side in this process:
 * ``v2``: the product: ``pipeline.train`` on day 1 (the trainer's own maths) and ``consumer.offline.score_users`` on
   day 2 (what ``clickguard score`` writes: each client's peak score and flag);
 * ``v2 paths as logged``: the same, each URL read only without its query string (the product's rule before
-  ``events.page_of`` grouped a path's identifiers), to show what reading a page as its template is worth.
+  ``pages.page_of`` grouped a path's identifiers), to show what reading a page as its template is worth.
 
 Every method reads the URLs as the product does (``events.token_of``: the page, its identifiers as ``*``).
 * ``iforest`` (seed 002): IsolationForest on clicks per minute and pages per session;
@@ -34,10 +34,12 @@ import numpy as np
 
 from bench.weblog_sim import FAIL, HUMAN, KINDS, WebConfig, WebDay, simulate
 from clickguard.consumer.offline import score_users
-from clickguard.events import RejectedRecord, format_ms, token_of
+from clickguard.events import token_of
 from clickguard.model.model import ModelParams
 from clickguard.model.sessions import session_starts
+from clickguard.rejections import RejectedRecord
 from clickguard.sim.quality import average_precision, sample_block_list
+from clickguard.timestamps import format_ms
 from clickguard.training.dataset import EventColumns
 from clickguard.training.pipeline import train
 
@@ -71,7 +73,7 @@ def read(day: WebDay, page: Callable[[str], str] | None = None) -> Day:
 
 
 def as_logged(url: str) -> str:
-    """The URL without its query string only (the product's rule before ``events.page_of``)."""
+    """The URL without its query string only (the product's rule before ``pages.page_of``)."""
     return url.split("?", 1)[0]
 
 

@@ -20,11 +20,12 @@ from clickguard.consumer.flags import build_flag
 from clickguard.consumer.kinesis_event import decode_event
 from clickguard.consumer.rule import allows
 from clickguard.consumer.state import UserState
-from clickguard.events import RejectedRecord, parse_record
+from clickguard.events import parse_record
 from clickguard.model import detector
 from clickguard.model.live import reasons as reasons_of
 from clickguard.model.model import Model
 from clickguard.model.scoring import apply_event, score_state
+from clickguard.rejections import RejectedRecord
 from clickguard.store.session_item import from_item, to_item
 
 

@@ -50,12 +50,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from clickguard.events import format_ms
 from clickguard.model import detector
 from clickguard.model.model import Model, ModelParams
 from clickguard.sim.catalog import STATES, split_state
 from clickguard.sim.generator import SimDay
 from clickguard.sim.quality import columns_of
+from clickguard.timestamps import format_ms
 from clickguard.training.pipeline import train
 
 THESIS_PSEUDOCOUNT = 10

@@ -15,7 +15,7 @@ share of them (drawn per seed, 5-25%) are automated, of five kinds drawn in rand
 Clients move between page templates (``/c/3/a``: an article of category 3); each request is written as the concrete
 URL a web server logs (``/c/travel/a/1742``, ``/search?q=ferry``): a named category, an article id drawn from a
 long-tailed catalogue, a search term. The URLs come from an RNG of their own, so the clients' behaviour is the same
-draw for draw whatever the URLs; the product reads them as any web log's paths (``events.page_of``).
+draw for draw whatever the URLs; the product reads them as any web log's paths (``pages.page_of``).
 
 Humans read for a log-normal time between pages, open 1-4 sessions a day, and sometimes fail a login. Every
 parameter is drawn per seed (``WebConfig.draw``); 70% of clients come back on day 2 and new ones take the others'

@@ -38,8 +38,8 @@ def file_results(body: bytes, name: str) -> list[object]:
     import io
 
     from clickguard.decoding import Decoder
-    from clickguard.events import RejectedRecord
     from clickguard.files import event_lines
+    from clickguard.rejections import RejectedRecord
 
     out: list[object] = []
     for line in event_lines(io.BytesIO(body), name):

@@ -22,10 +22,10 @@ from aws_kinesis_agg.aggregator import RecordAggregator
 
 from clickguard.decoding import Decoder
 from clickguard.decoding.archive import ArchiveStats, canonical_line, firehose_response
-from clickguard.events import format_ms
 from clickguard.local.archiver import Archiver
 from clickguard.model.model import ModelParams
 from clickguard.store.archive import S3Archive
+from clickguard.timestamps import format_ms
 from clickguard.training.dataset import EventColumns
 from clickguard.training.pipeline import train
 from clickguard.training.ports import ArchiveStats as ReadStats

@@ -369,7 +369,9 @@ def test_a_fuzzed_stream_never_fails_the_handler_and_every_reject_is_sunk_once(w
     """A fixed-seed campaign of hostile records (half the stream) through the real handler on moto: every batch
     commits, every malformed record is rejected with a reason (no internal_error: the decoder is total) and sunk
     exactly once even when a batch is replayed, and no personal datum of the envelopes reaches state or sink."""
-    from clickguard.events import Reason, RejectedRecord, parse_record, time_if_missing
+    from clickguard.events import parse_record
+    from clickguard.rejections import Reason, RejectedRecord
+    from clickguard.timestamps import time_if_missing
     from tests.fuzz_records import fuzz_payloads
 
     payloads = fuzz_payloads(3000, seed=20261125)

@@ -16,8 +16,9 @@ from clickguard.consumer.state import UserState, id_digest
 from clickguard.decoding import Decoder
 from clickguard.decoding.jsonfast import CHUNK, parse_many
 from clickguard.decoding.kpl import aggregate
-from clickguard.events import Event, RejectedRecord
+from clickguard.events import Event
 from clickguard.model.scoring import SessionState
+from clickguard.rejections import RejectedRecord
 from tests.consumer_support import SEQ0, T0
 from tests.fuzz_records import fuzz_payloads
 

@@ -13,7 +13,7 @@ from aws_kinesis_agg.aggregator import RecordAggregator
 
 from clickguard.consumer.batch import Deps, parse_all, process_batch
 from clickguard.consumer.kinesis_event import KinesisRecord
-from clickguard.events import Reason
+from clickguard.rejections import Reason
 from tests.consumer_support import (
     SEQ0,
     SHARD,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from clickguard.consumer.batch import MAX_INTERNAL_ERRORS, Deps, SystemicFailure, process_batch
-from clickguard.events import Reason
+from clickguard.rejections import Reason
 from tests.consumer_support import (
     FakeFlags,
     FakeModel,

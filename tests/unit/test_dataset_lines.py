@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clickguard.events import MAX_DEPTH, Reason
+from clickguard.events import MAX_DEPTH
+from clickguard.rejections import Reason
 from clickguard.training import dataset
 from clickguard.training.dataset import EventColumns, gunzip
 from tests.factories import ndjson, ordinary_events

@@ -11,7 +11,8 @@ import gzip
 import pytest
 
 from clickguard.decoding import ALL_FORMATS, DecodeConfig, Decoder, Format, detect
-from clickguard.events import Event, Reason, RejectedRecord
+from clickguard.events import Event
+from clickguard.rejections import Reason, RejectedRecord
 from tests.unit.test_decode_formats import aggregate, ev, line
 
 D = Decoder()

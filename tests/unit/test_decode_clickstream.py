@@ -16,7 +16,8 @@ from aws_kinesis_agg.aggregator import RecordAggregator
 
 from clickguard.decoding import DecodeConfig, Decoder, Format
 from clickguard.decoding.archive import canonical_line
-from clickguard.events import Event, Reason, RejectedRecord
+from clickguard.events import Event
+from clickguard.rejections import Reason, RejectedRecord
 
 T = 1_763_700_000_000
 PERSONAL = ("198.51.100.23", "Mozilla/5.0 (Linux; Android 6.0; Nexus 5)", "f24bec657ea8eff7", "Lleida", "carl")

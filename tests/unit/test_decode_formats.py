@@ -17,7 +17,8 @@ from aws_kinesis_agg.aggregator import RecordAggregator
 
 from clickguard.decoding import DecodeConfig, Decoder, Format, detect, kpl, parse_formats, snowplow
 from clickguard.decoding.mapping import FieldMapping
-from clickguard.events import Event, Reason, RejectedRecord
+from clickguard.events import Event
+from clickguard.rejections import Reason, RejectedRecord
 
 T = 1763700000
 

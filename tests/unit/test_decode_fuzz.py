@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from clickguard.decoding import DecodeConfig, Decoder
 from clickguard.decoding.kpl import MAGIC
 from clickguard.decoding.mapping import FieldMapping
-from clickguard.events import Event, Reason, RejectedRecord
+from clickguard.events import Event
+from clickguard.rejections import Reason, RejectedRecord
 from tests.snowplow_support import framed
 from tests.unit.test_events_fuzz import PROFILE, anything, canonical_records, render
 

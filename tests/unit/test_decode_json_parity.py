@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clickguard.decoding import jsonfast
-from clickguard.events import MAX_DEPTH, Event, RejectedRecord, UserKeySource, parse_record
+from clickguard.events import MAX_DEPTH, Event, UserKeySource, parse_record
+from clickguard.rejections import RejectedRecord
 from clickguard.training import dataset
 from clickguard.training.dataset import EventColumns
 from tests.unit.test_events_fuzz import (

@@ -8,7 +8,8 @@ import pytest
 
 from clickguard.cli.producer_formats import encode
 from clickguard.decoding import DecodeConfig, Decoder, Format, detect, parse_formats
-from clickguard.events import Event, Reason, RejectedRecord
+from clickguard.events import Event
+from clickguard.rejections import Reason, RejectedRecord
 from tests.snowplow_support import framed, gzip_record, zstd_record
 from tests.unit.test_decode_formats import D, reason, results, snowplow_line
 

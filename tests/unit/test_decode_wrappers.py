@@ -10,7 +10,7 @@ import pytest
 
 from clickguard.decoding import Decoder
 from clickguard.decoding.wrappers import wrapped_events
-from clickguard.events import Reason, RejectedRecord
+from clickguard.rejections import Reason, RejectedRecord
 
 # Amplitude's HTTP V2 API request body, as its documentation gives it: an API key and the events.
 AMPLITUDE_UPLOAD = {

@@ -8,17 +8,9 @@ import pytest
 
 from clickguard import settings
 from clickguard.decoding import DecodeConfig, Decoder
-from clickguard.events import (
-    MAX_DEPTH,
-    Event,
-    Reason,
-    RejectedRecord,
-    UserKeySource,
-    format_ms,
-    nesting_depth,
-    parse_record,
-    parse_timestamp,
-)
+from clickguard.events import MAX_DEPTH, Event, UserKeySource, nesting_depth, parse_record
+from clickguard.rejections import Reason, RejectedRecord
+from clickguard.timestamps import format_ms, parse_timestamp
 from clickguard.training.dataset import EventColumns
 
 ENVELOPE = {

@@ -12,17 +12,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from clickguard import settings as cg_settings
-from clickguard.events import (
-    FAIL_SUFFIX,
-    MAX_DEPTH,
-    Event,
-    Reason,
-    RejectedRecord,
-    UserKeySource,
-    nesting_depth,
-    parse_object,
-    parse_record,
-)
+from clickguard.events import FAIL_SUFFIX, MAX_DEPTH, Event, UserKeySource, nesting_depth, parse_object, parse_record
+from clickguard.rejections import Reason, RejectedRecord
 
 PROFILE = settings(derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -11,9 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clickguard.decoding import DecodeConfig, Decoder
-from clickguard.events import Event, Reason, RejectedRecord, parse_record
+from clickguard.events import Event, parse_record
 from clickguard.field_names import ALIASES, loose, named, words
 from clickguard.files import event_lines
+from clickguard.rejections import Reason, RejectedRecord
 from clickguard.training.dataset import EventColumns
 
 T = 1728554400000  # 2024-10-10T10:00:00Z

@@ -10,7 +10,7 @@ from aws_kinesis_agg.aggregator import RecordAggregator
 
 from clickguard.consumer.batch import Deps, process_batch
 from clickguard.consumer.kinesis_event import KinesisRecord
-from clickguard.events import parse_timestamp
+from clickguard.timestamps import parse_timestamp
 from tests.consumer_support import (
     SEQ0,
     SHARD,

@@ -13,7 +13,8 @@ import pytest
 
 from clickguard.decoding import DecodeConfig, Decoder, Format
 from clickguard.decoding.access_log import parse_line
-from clickguard.events import Event, Reason, RejectedRecord
+from clickguard.events import Event
+from clickguard.rejections import Reason, RejectedRecord
 
 T = 1728568536000  # 10/Oct/2024:13:55:36 +0000
 UA = "Mozilla/5.0 (PII-Agent)"

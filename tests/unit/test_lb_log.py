@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from clickguard.decoding.lb_log import is_lb
-from clickguard.events import Reason
+from clickguard.rejections import Reason
 from tests.factories import file_results
 
 # Entries in the layouts the Elastic Load Balancing guide documents (an ALB's: type first; a Classic ELB's: time

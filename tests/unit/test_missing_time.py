@@ -15,7 +15,9 @@ from clickguard.consumer.kinesis_event import arrival_ms, decode_event, decode_o
 from clickguard.decoding import DecodeConfig, Decoder, MissingTime
 from clickguard.decoding.archive import ArchiveStats, firehose_response
 from clickguard.decoding.mapping import FieldMapping
-from clickguard.events import Event, Reason, RejectedRecord, parse_timestamp, time_if_missing
+from clickguard.events import Event
+from clickguard.rejections import Reason, RejectedRecord
+from clickguard.timestamps import parse_timestamp, time_if_missing
 from tests.consumer_support import FakeFlags, FakeModel, FakeRejected, FakeSessions, config, make_model, to_records
 
 ARRIVAL = 1_763_700_000_123

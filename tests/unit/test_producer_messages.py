@@ -9,7 +9,8 @@ from datetime import datetime
 import pytest
 
 from clickguard.consumer.batch import Deps, process_batch
-from clickguard.events import Reason, RejectedRecord, parse_record
+from clickguard.events import parse_record
+from clickguard.rejections import Reason, RejectedRecord
 from clickguard.training.dataset import EventColumns
 from tests.consumer_support import FakeFlags, FakeModel, FakeRejected, FakeSessions, config, make_model, to_records
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from clickguard.events import format_ms
 from clickguard.model import detector, robust
 from clickguard.model.model import Model, ModelParams
 from clickguard.model.tails import fit_robust, score
 from clickguard.model.vocabulary import START_INDEX
 from clickguard.sim import SimConfig, simulate
 from clickguard.sim.quality import columns_of
+from clickguard.timestamps import format_ms
 from clickguard.training.dataset import EventColumns
 from clickguard.training.pipeline import train
 

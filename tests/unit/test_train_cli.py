@@ -11,7 +11,8 @@ import pytest
 import zstandard
 
 from clickguard.cli.main import main
-from clickguard.events import format_ms, parse_record
+from clickguard.events import parse_record
+from clickguard.timestamps import format_ms
 from tests.factories import ndjson, ordinary_events
 
 

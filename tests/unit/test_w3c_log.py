@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from clickguard.decoding.w3c_log import agent_objects, is_w3c
-from clickguard.events import Reason
+from clickguard.rejections import Reason
 from tests.factories import file_results
 
 # IIS's default W3C fields, as its documentation lists them; the values are the documentation's kind.

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from clickguard.api.errors import ApiError, Reason, bad_request
-from clickguard.events import Event, RejectedRecord, UserKeySource, decode_json, parse_object, user_key_of
+from clickguard.events import Event, UserKeySource, decode_json, parse_object, user_key_of
+from clickguard.rejections import RejectedRecord
 
 MAX_BODY_BYTES = 256 * 1024
 MAX_EVENTS = 500

@@ -13,9 +13,9 @@ from typing import Any
 
 from clickguard.api.scoring import Decision, UserScore
 from clickguard.consumer.state import LastFlag
-from clickguard.events import format_ms
 from clickguard.model.scoring import SessionState, is_judged
 from clickguard.review.allowlist import AllowEntry
+from clickguard.timestamps import format_ms
 
 SCHEMA_VERSION = 1
 # The answer's fields, once: the README and the tests read this list.

@@ -28,7 +28,8 @@ from typing import Any
 import zstandard
 
 from clickguard.decoding import kpl, snowplow
-from clickguard.events import FAIL_SUFFIX, Event, format_ms
+from clickguard.events import FAIL_SUFFIX, Event
+from clickguard.timestamps import format_ms
 
 SINGLE = (
     "canonical", "envelope", "segment", "rudderstack", "snowplow", "access_log", "pinpoint", "mixpanel", "logged_json",

@@ -23,9 +23,10 @@ from clickguard.cli.common import (
     read_events,
     read_labels_file,
 )
-from clickguard.events import UserKeySource, format_ms
+from clickguard.events import UserKeySource
 from clickguard.model.model import ModelParams
 from clickguard.sim.catalog import is_abnormal, label_reading
+from clickguard.timestamps import format_ms
 from clickguard.training.job import fit_and_publish
 from clickguard.training.pipeline import InsufficientData
 

@@ -55,9 +55,10 @@ from clickguard.consumer.ports import (
 )
 from clickguard.consumer.state import LastFlag, UserState, trim_seqs
 from clickguard.decoding import Decoder, Item, MissingTime, lacks_time
-from clickguard.events import SKIPPED, Event, Reason, RejectedRecord
+from clickguard.events import Event
 from clickguard.model.scoring import BatchResult, EventBatch, score_batch
 from clickguard.network.ports import NetworkStore
+from clickguard.rejections import SKIPPED, Reason, RejectedRecord
 from clickguard.review.allowlist import AllowList
 from clickguard.review.ports import AllowListSource
 

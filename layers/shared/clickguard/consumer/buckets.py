@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass
 
 from clickguard import settings
-from clickguard.events import format_ms
+from clickguard.timestamps import format_ms
 
 KIND = "behaviour_group"  # the group flag's ``kind`` (session flags have none; purchase flags say network_purchase)
 HOUR_MS = settings.CAMPAIGN_BUCKET_SECONDS * 1000

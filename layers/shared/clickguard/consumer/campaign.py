@@ -34,10 +34,10 @@ from clickguard.consumer.flagging import Applied
 from clickguard.consumer.flags import Flag
 from clickguard.consumer.ports import FlagSink, GroupCounter, ModelView
 from clickguard.consumer.state import LastFlag, id_digest
-from clickguard.events import format_ms
 from clickguard.model.codes import factorize
 from clickguard.model.groups import Groups, Profiles, groups_of, is_checkpoint, signatures
 from clickguard.model.scoring import TOKEN_NAME, TOKEN_UBITS, BatchResult, ScoringTable, SessionState
+from clickguard.timestamps import format_ms
 
 SCHEMA_VERSION = 1
 SAMPLE = 10  # user keys a group flag shows

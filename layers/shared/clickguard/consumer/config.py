@@ -13,8 +13,9 @@ from clickguard.decoding import ALL_FORMATS, DecodeConfig, Format, MissingTime
 from clickguard.decoding.mapping import FieldMapping
 from clickguard.decoding.records import decode_config_from_env
 from clickguard.envconfig import ConfigError, choice, number, required, user_key_source
-from clickguard.events import Reason, UserKeySource
+from clickguard.events import UserKeySource
 from clickguard.network.config import NetworkConfig
+from clickguard.rejections import Reason
 
 __all__ = ["ConfigError", "ConsumerConfig", "KeepPayloads", "StateWrites"]
 

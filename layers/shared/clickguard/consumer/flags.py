@@ -23,10 +23,10 @@ from typing import Any
 
 from clickguard.alerts import Flag as Flag
 from clickguard.alerts import LastFlag
-from clickguard.events import format_ms
 from clickguard.model.groups import Tag
 from clickguard.model.live import Signal
 from clickguard.model.scoring import SessionState
+from clickguard.timestamps import format_ms
 
 SCHEMA_VERSION = 2
 # The message's fields, once: reviewers' tooling, the README and the tests read this list.

@@ -10,9 +10,9 @@ from clickguard.alerts import FlagSink as FlagSink
 from clickguard.consumer.buckets import Bucket, GroupCount, GroupUpdate
 from clickguard.consumer.kinesis_event import KinesisRecord
 from clickguard.consumer.state import UserState
-from clickguard.events import Reason
 from clickguard.model.model import Model
 from clickguard.model.scoring import ScoringTable
+from clickguard.rejections import Reason
 
 
 class StoreError(RuntimeError):

@@ -11,7 +11,7 @@ What is read, and nothing else:
 
 * the user key is the client address (``%h``): the only identity an access log carries, so it is kept as the key,
   as a canonical event's user id is;
-* the event type is the requested page (``events.page_of``: no query string, identifiers as ``*``), prefixed by its
+* the event type is the requested page (``pages.page_of``: no query string, identifiers as ``*``), prefixed by its
   method when that is not GET (``POST /login``, ``HEAD /``); a request line that is not ``METHOD target
   [HTTP/x]`` (a TLS handshake sent to the HTTP port, a bare ``-``) is the action ``(bad request)``, which scanners
   make;
@@ -37,8 +37,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from clickguard.decoding.jsonfast import utf8
-from clickguard.events import Event, Reason, RejectedRecord, parse_timestamp, request_action, token_of, user_key_of
+from clickguard.events import Event, token_of, user_key_of
 from clickguard.field_names import RecordNames, loose_keys
+from clickguard.pages import request_action
+from clickguard.rejections import Reason, RejectedRecord
+from clickguard.timestamps import parse_timestamp
 
 BAD_REQUEST = "(bad request)"
 

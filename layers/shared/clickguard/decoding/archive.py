@@ -22,7 +22,8 @@ from typing import Any
 import msgspec
 
 from clickguard.decoding.records import Decoder
-from clickguard.events import FAIL_SUFFIX, Event, RejectedRecord
+from clickguard.events import FAIL_SUFFIX, Event
+from clickguard.rejections import RejectedRecord
 
 _encode = msgspec.json.encode
 # A synchronous Lambda response is at most 6 MB; base64 grows the data by a third and the JSON envelope adds a little.

@@ -21,7 +21,7 @@ import codecs
 import re
 
 from clickguard.decoding import compressed, kpl
-from clickguard.events import Reason, RejectedRecord
+from clickguard.rejections import Reason, RejectedRecord
 
 _WRAPPING = b" \t\r\n"
 # Padding is matched anywhere: two padded texts run together are found from the first and refused as a whole.

@@ -23,7 +23,9 @@ import binascii
 from typing import Any
 
 from clickguard.decoding import compressed
-from clickguard.events import Event, Reason, RejectedRecord, opt_id, parse_timestamp, present, token_of, user_key_of
+from clickguard.events import Event, opt_id, present, token_of, user_key_of
+from clickguard.rejections import Reason, RejectedRecord
+from clickguard.timestamps import parse_timestamp
 
 MARKER_FIELD = "server_ingest_time"
 MARKER = f'"{MARKER_FIELD}"'.encode()  # a record that lacks these bytes cannot be one: a cheap test first

@@ -17,7 +17,7 @@ import zlib
 
 import zstandard
 
-from clickguard.events import Reason, RejectedRecord
+from clickguard.rejections import Reason, RejectedRecord
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # RFC 8878: a zstd frame's magic number, little-endian 0xFD2FB528

@@ -38,8 +38,6 @@ from clickguard.events import (
     MAX_DEPTH,
     CanonicalColumns,
     Event,
-    Reason,
-    RejectedRecord,
     UserKeySource,
     canonical_columns,
     canonical_event,
@@ -49,6 +47,7 @@ from clickguard.events import (
     parse_amount,
     parse_object,
 )
+from clickguard.rejections import Reason, RejectedRecord
 
 # The longest record that cannot hold an integer literal past int()'s digit limit (4,300 by default).
 SAFE_LEN = sys.get_int_max_str_digits() or 4300

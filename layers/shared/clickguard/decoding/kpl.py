@@ -26,7 +26,7 @@ from typing import Any
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 
-from clickguard.events import Reason, RejectedRecord
+from clickguard.rejections import Reason, RejectedRecord
 
 MAGIC = b"\xf3\x89\x9a\xc2"
 DIGEST_BYTES = 16

@@ -8,7 +8,7 @@ order (the first present wins)::
      "outcome": "action.status", "failure_values": ["error", "denied", false],
      "session_id": "session", "event_id": "id", "amount": "order.total", "friend_id": "peer"}
 
-``user_key``, ``event_type`` and ``time`` are required. ``time`` takes what ``events.parse_timestamp`` reads: ISO
+``user_key``, ``event_type`` and ``time`` are required. ``time`` takes what ``timestamps.parse_timestamp`` reads: ISO
 8601, epoch seconds or milliseconds (told apart by size), a web log's common-log-format or RFC 2822 time. An
 outcome among ``failure_values`` (compared as lower-case text) makes the ``#fail`` token, and any other outcome is a
 success; without ``failure_values`` the outcome is read as a canonical event's is (``events.token_of``: success and
@@ -27,17 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from clickguard.events import (
-    FAIL_SUFFIX,
-    Event,
-    friend_key,
-    opt_id,
-    parse_amount,
-    parse_timestamp,
-    present,
-    token_of,
-    user_key_of,
-)
+from clickguard.events import FAIL_SUFFIX, Event, friend_key, opt_id, parse_amount, present, token_of, user_key_of
+from clickguard.timestamps import parse_timestamp
 
 Path = tuple[str, ...]
 REQUIRED = ("user_key", "event_type", "time")

@@ -52,18 +52,9 @@ from clickguard.decoding.wrappers import (
     wrapped_events,
 )
 from clickguard.envconfig import ConfigError, choice, number, user_key_source
-from clickguard.events import (
-    DECODER,
-    Event,
-    Reason,
-    RejectedRecord,
-    UserKeySource,
-    decode_json,
-    parse_object,
-    parse_record,
-    parse_timestamp,
-    time_if_missing,
-)
+from clickguard.events import DECODER, Event, UserKeySource, decode_json, parse_object, parse_record
+from clickguard.rejections import Reason, RejectedRecord
+from clickguard.timestamps import parse_timestamp, time_if_missing
 
 
 class Format(enum.StrEnum):

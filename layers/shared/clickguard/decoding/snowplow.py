@@ -3,7 +3,7 @@
 The column order is Snowplow's published enriched TSV layout (the order ``snowplow_analytics_sdk`` reads, which a
 test checks field by field). Only these are read: the user key is ``user_id``, else ``domain_userid``, else
 ``network_userid``; the action ``event_name``, else ``event`` (``page_view``, ``struct``...), and a page view is its
-page: ``page_urlpath`` read as a URL event type is (``events.page_of``: ``/order/123`` -> ``/order/*``), since every
+page: ``page_urlpath`` read as a URL event type is (``pages.page_of``: ``/order/123`` -> ``/order/*``), since every
 page view being ``page_view`` would say nothing; the time ``derived_tstamp``, else ``collector_tstamp``
 (``2013-11-26 00:02:05.123``, UTC); the session ``domain_sessionid``; the event id ``event_id``. The IP, user agent,
 fingerprint, geolocation, device columns and the rest of the page's (its full URL, title, referrer: personal data)
@@ -20,7 +20,9 @@ or length that does not parse rejects the record as ``bad_snowplow_frame``.
 
 from __future__ import annotations
 
-from clickguard.events import Event, Reason, RejectedRecord, opt_id, parse_timestamp, present, token_of, user_key_of
+from clickguard.events import Event, opt_id, present, token_of, user_key_of
+from clickguard.rejections import Reason, RejectedRecord
+from clickguard.timestamps import parse_timestamp
 
 COLUMNS = 131
 PAGE_VIEW = "page_view"

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from clickguard.events import Reason, RejectedRecord
 from clickguard.field_names import RecordNames, has
+from clickguard.rejections import Reason, RejectedRecord
 
 # Where the producers' own shapes keep an event's user (Mixpanel's ``properties.distinct_id``, Pinpoint's
 # ``client.client_id``), beside the flat names (``field_names``).

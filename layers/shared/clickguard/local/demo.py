@@ -26,11 +26,12 @@ import numpy as np
 from clickguard.cli import producer_formats
 from clickguard.consumer.buckets import KIND as GROUP_KIND
 from clickguard.decoding import Decoder
-from clickguard.events import Event, RejectedRecord, format_ms
+from clickguard.events import Event
 from clickguard.files import event_lines, open_binary
 from clickguard.local.runtime import LocalRuntime
 from clickguard.model import artifact
 from clickguard.network.flags import RULE as NETWORK_KIND
+from clickguard.rejections import RejectedRecord
 from clickguard.review.decision import Verdict, for_flag
 from clickguard.review.stats import DayTally, overall, per_day
 from clickguard.sim import quality
@@ -42,6 +43,7 @@ from clickguard.store import flag_reader, labels
 from clickguard.store.blobs import S3Store
 from clickguard.store.decisions import SqsDecisionQueue, read_decisions
 from clickguard.store.stream import produce
+from clickguard.timestamps import format_ms
 from clickguard.training.dataset import EventColumns
 
 DAY_MS = 86_400_000

@@ -9,7 +9,7 @@ then, in both files, one JSON object per line::
 
 Arrival order is the line order across both files (the batch file first): it breaks ties between equal
 timestamps. Ids are strings or integers (``1`` and ``"1"`` are one user); amounts non-negative with at most two
-decimals (``money.parse_cents``); timestamps as the consumer reads them (``clickguard.events.parse_timestamp``:
+decimals (``money.parse_cents``); timestamps as the consumer reads them (``clickguard.timestamps.parse_timestamp``:
 ``2017-06-13 11:33:01`` is UTC).
 
 A line that does not fit (not JSON, not an object, an unknown ``event_type``, a missing or bad field) is malformed
@@ -29,10 +29,11 @@ from typing import Any
 
 import msgspec
 
-from clickguard.events import RejectedRecord, parse_timestamp
 from clickguard.network.flags import PurchaseFlag
 from clickguard.network.money import BadAmount, parse_cents
 from clickguard.network.step import Kind, NetworkEvent
+from clickguard.rejections import RejectedRecord
+from clickguard.timestamps import parse_timestamp
 
 FILE_SHARD = "file"  # the file mode's one pseudo-shard: positions are line numbers
 KINDS = {"purchase": Kind.PURCHASE, "befriend": Kind.BEFRIEND, "unfriend": Kind.UNFRIEND}

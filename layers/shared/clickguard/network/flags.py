@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from clickguard.alerts import Flag, LastFlag
-from clickguard.events import format_ms
 from clickguard.network.baseline import Baseline
 from clickguard.network.money import format_cents
+from clickguard.timestamps import format_ms
 
 SCHEMA_VERSION = 1
 RULE = "network_purchase"  # the message's ``kind``, and what ``LastFlag.model_version`` says raised it

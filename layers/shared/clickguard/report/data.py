@@ -47,7 +47,7 @@ def from_quality(
     top_n: int = 15,
 ) -> ReportData:
     """Build report data from ``sim.quality.Quality``."""
-    from clickguard.events import format_ms
+    from clickguard.timestamps import format_ms
 
     model = q.model
     counts = model.counts.astype(float)

@@ -32,8 +32,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from clickguard import settings
-from clickguard.events import RejectedRecord, format_ms, parse_timestamp
+from clickguard.rejections import RejectedRecord
 from clickguard.review.decision import Decision, Verdict
+from clickguard.timestamps import format_ms, parse_timestamp
 
 SCHEMA_VERSION = 1
 MAX_ENTRIES = 20_000

@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from clickguard import settings
-from clickguard.events import RejectedRecord, format_ms, parse_timestamp
+from clickguard.rejections import RejectedRecord
 from clickguard.review.strength import flag_reasons, flag_strength
+from clickguard.timestamps import format_ms, parse_timestamp
 
 MAX_MESSAGE_BYTES = 16 * 1024  # a decision is a few hundred bytes; a bigger body is not one
 MAX_REASON_CHARS = 1000

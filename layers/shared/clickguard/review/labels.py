@@ -14,8 +14,9 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from clickguard.events import RejectedRecord, parse_timestamp
+from clickguard.rejections import RejectedRecord
 from clickguard.review.decision import Verdict
+from clickguard.timestamps import parse_timestamp
 
 BLOCKING_DECISIONS = frozenset({Verdict.BLOCK.value, "blocked", "scammer", "spammer", "fraud", "offensive", "other"})
 CLEARING_DECISIONS = frozenset({Verdict.ALLOW.value, "cleared", "ok", "false_positive"})

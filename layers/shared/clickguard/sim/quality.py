@@ -18,13 +18,13 @@ import numpy as np
 
 from clickguard.consumer.flagging import explain
 from clickguard.consumer.rule import firing_mask
-from clickguard.events import format_ms
 from clickguard.model import detector
 from clickguard.model.live import Signal, reasons
 from clickguard.model.model import Model, ModelParams
 from clickguard.model.scoring import EventBatch, ScoringTable, SessionState, apply_event, score_batch, score_state
 from clickguard.sim.catalog import is_abnormal
 from clickguard.sim.generator import SimDay
+from clickguard.timestamps import format_ms
 from clickguard.training.dataset import EventColumns
 from clickguard.training.pipeline import train
 

@@ -23,9 +23,9 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from clickguard import settings
-from clickguard.events import format_ms
 from clickguard.review.decision import Decision, InvalidDecision, parse_decision
 from clickguard.review.ports import DecisionStoreError, RejectedDecision
+from clickguard.timestamps import format_ms
 
 JSON = "application/json"
 _EXISTS = {"PreconditionFailed", "412"}

@@ -25,8 +25,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from clickguard import settings
 from clickguard.consumer.buckets import Bucket, GroupCount, GroupUpdate
-from clickguard.events import format_ms
 from clickguard.store.retry import Backoff, run_all
+from clickguard.timestamps import format_ms
 
 KEY = settings.SESSION_TABLE_KEY
 _THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}

@@ -27,8 +27,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from clickguard.consumer.config import KeepPayloads
 from clickguard.consumer.ports import RejectedEntry, StoreError
-from clickguard.events import format_ms
 from clickguard.store.retry import run_all
+from clickguard.timestamps import format_ms
 
 
 def _record_path(entry: RejectedEntry) -> str:

@@ -25,15 +25,9 @@ import numpy as np
 from clickguard import settings
 from clickguard.decoding import DecodeConfig, Decoder
 from clickguard.decoding.jsonfast import parse_lines, struct_columns, struct_event
-from clickguard.events import (
-    MAX_DEPTH,
-    Event,
-    Reason,
-    RejectedRecord,
-    UserKeySource,
-    parse_object,
-)
+from clickguard.events import MAX_DEPTH, Event, UserKeySource, parse_object
 from clickguard.gc_pause import no_cyclic_gc
+from clickguard.rejections import Reason, RejectedRecord
 
 # Every byte but an opening bracket and a newline: what is left of a body is, line by line, its opening brackets.
 _NOT_OPENING = bytes(b for b in range(256) if b not in b"{[\n")
