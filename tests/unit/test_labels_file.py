@@ -8,7 +8,7 @@ import gzip
 import pytest
 
 from clickguard.sim.catalog import is_abnormal
-from clickguard.sim.output import read_labels
+from clickguard.sim.output import read_label_table, read_labels
 
 
 @pytest.mark.parametrize(
@@ -44,3 +44,34 @@ def test_a_header_without_a_user_or_a_label_says_what_it_lacks(tmp_path):
     path.write_text("foo,bar,baz\n1,2,3\n")
     with pytest.raises(ValueError, match=r"expected a header naming the user .* and the label .*'foo', 'bar', 'baz'"):
         read_labels(path)
+
+
+@pytest.mark.parametrize(
+    ("body", "column", "want"),
+    [
+        # a column under a label's name that is no label (every user "an abuser") beside the yes-no column that is
+        ("visitor_id,type,is_fraud\nv1,guest,0\nv2,registered,1\n", "is_fraud", {"v1": "0", "v2": "1"}),
+        # a class column and a yes-no column that disagree: the one that names both kinds is read
+        ("visitor_id,kind,is_bot\nv1,human,0\nv2,bot,0\n", "kind", {"v1": "human", "v2": "bot"}),
+        # no abuser in either: the column whose words name good users
+        ("visitor_id,type,is_bot\nv1,guest,0\nv2,registered,0\n", "is_bot", {"v1": "0", "v2": "0"}),
+        # a block list names abusers only, in its one label column
+        ("user,label\nu1,bot\nu2,scraper\n", "label", {"u1": "bot", "u2": "scraper"}),
+    ],
+)
+def test_of_several_label_columns_the_one_that_tells_users_apart_is_read(tmp_path, body, column, want):
+    path = tmp_path / "labels.csv"
+    path.write_text(body)
+    table = read_label_table(path)
+    assert (table.column, table.by_user) == (column, want)
+
+
+@pytest.mark.parametrize(
+    ("word", "abuser"),
+    [
+        ("Y", True), ("T", True), ("N", False), ("f", False), ("not a bot", False), ("non-fraud", False),
+        ("NonFraud", False), ("no_attack", False), ("not_suspicious", False), ("nothing", True), ("bot", True),
+    ],
+)  # fmt: skip
+def test_a_yes_no_letter_and_a_negated_abuse_word_read_the_right_way(word, abuser):
+    assert is_abnormal(word) is abuser

@@ -108,16 +108,30 @@ def _b(x):
         (["score", "--events", "missing.ndjson", "--model", "m", "--out", "o.csv"], "missing.ndjson: no such file"),
         (["score", "--events", "EVENTS", "--model", "EMPTY", "--out", "o.csv"], "no model published in"),
         (["score", "--events", "GARBAGE", "--model", "EMPTY", "--out", "o.csv"], "no valid event in 2 lines"),
+        (["score", "--events", "EVENTS", "--model", "EMPTY", "--out", "EMPTY/nodir/o.csv"],
+         "no directory EMPTY/nodir; give a CSV"),
+        (["score", "--events", "EVENTS", "--model", "EMPTY", "--out", "EMPTY"], "EMPTY: a directory; give a CSV"),
+        # the labels name other ids (a prefix the events' user field lacks): nothing to measure
+        (["score", "--events", "EVENTS", "--model", "EMPTY", "--out", "o.csv", "--labels", "OTHER_IDS"],
+         "none of its 1 users is in the events (its 'visitor' column names 'V-u'; the events' users are 'u')"),
+        # every labelled user an "abuser" (a column of words that name no good user): AP 1.0 would mean nothing
+        (["score", "--events", "EVENTS", "--model", "EMPTY", "--out", "o.csv", "--labels", "NO_GOOD"],
+         "every labelled user reads as an abuser (column 'type': 'guest')"),
     ],
-)
+)  # fmt: skip
 def test_bad_arguments_say_what_is_wrong_and_exit_2(tmp_path, capsys, argv, needle):
     good, garbage = tmp_path / "e.ndjson", tmp_path / "g.ndjson"
     good.write_text('{"user_id": "u", "event_type": "view", "timestamp": "2025-11-20T00:00:00Z"}\n')
     garbage.write_text("nope\n{}\n")
     (tmp_path / "empty").mkdir()
+    (tmp_path / "other.csv").write_text("visitor,is_bot\nV-u,1\n")
+    (tmp_path / "no_good.csv").write_text("visitor,type\nu,guest\n")
     subst = {"EVENTS": str(good), "GARBAGE": str(garbage), "EMPTY": str(tmp_path / "empty")}
+    subst |= {"OTHER_IDS": str(tmp_path / "other.csv"), "NO_GOOD": str(tmp_path / "no_good.csv")}
+    argv = [subst.get(a, a).replace("EMPTY/", f"{tmp_path / 'empty'}/") for a in argv]
+    needle = needle.replace("EMPTY", str(tmp_path / "empty"))
     with pytest.raises(SystemExit) as exc:
-        main([subst.get(a, a) for a in argv])
+        main(argv)
     assert exc.value.code == 2 and needle in capsys.readouterr().err
 
 

@@ -482,6 +482,7 @@ def test_train_with_a_labels_file_learns_the_supervised_part_from_its_abusers(tm
     abusers = sum(r["user_type"] not in ("buyer", "seller") for r in truth1)
     assert report["labels"]["users"] == len(truth1) and report["labels"]["blocked"] == abusers > 0
     assert report["labels"]["read_as"] == {"benign": ["no"], "abnormal": ["yes"]}
+    assert report["labels"]["column"] == "is_fraud" and report["labels"]["events_left_out"] > 0
     assert report["detector"]["supervised"] and report["detector"]["operating"]["labelled_users"] == abusers
     code, out = run(capsys, "train", "-i", str(day1), "-o", str(tmp_path / "without"))
     assert code == 0 and not json.loads(out.out)["detector"]["supervised"]
@@ -517,3 +518,56 @@ def test_a_labels_file_without_a_label_column_is_refused_with_what_it_has(tmp_pa
     with pytest.raises(SystemExit) as exc:
         main(["train", "-i", str(events_file), "-o", str(tmp_path / "m"), "--labels", str(labels)])
     assert exc.value.code == 2 and "expected a header naming the user" in capsys.readouterr().err
+
+
+def _labels_for(events_file, tmp_path, label_of) -> str:
+    users = sorted({json.loads(line)["user_id"] for line in events_file.read_text().splitlines()[:-1]})
+    path = tmp_path / "labels.csv"
+    path.write_text("visitor_id,type\n" + "".join(f"{label_of(u)},{'guest'}\n" for u in users))
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("label_of", "needle"),
+    [
+        (lambda u: u, "every user of the events reads as an abuser (column 'type': 'guest')"),
+        (lambda u: "V-" + u, "users is in the events (its 'visitor_id' column names 'V-user-"),
+    ],
+)
+def test_labels_that_can_tell_nothing_about_the_window_are_refused_with_why(
+    tmp_path, events_file, capsys, label_of, needle
+):
+    """A labels file whose every user of the window reads as an abuser (its words name no good user) would leave the
+    normal model nobody to learn from; one that names none of the window's users has the wrong ids. Both once ended
+    in "the training window holds no valid events" or a silent model without labels."""
+    labels = _labels_for(events_file, tmp_path, label_of)
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "-i", str(events_file), "-o", str(tmp_path / "m"), "--labels", labels])
+    assert exc.value.code == 2 and needle in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        (b"", "the file is empty: no event to read"),
+        # an unquoted cell holding the separator shifts every later cell under the wrong name
+        (b"user_agent,user_id,event_type,timestamp\nMozilla/5.0 (X11, Linux),u1,view,2025-11-20T00:00:00Z\n",
+         "1 rows have more cells than the header (4): quote the cells that hold the separator"),
+        (b"user_id,event_type,timestamp\nu1,view,10/11/2025 13:00\n",
+         "the first bad_timestamp: ambiguous date '10/11/2025 13:00': month/day or day/month?"),
+    ],
+)  # fmt: skip
+def test_a_file_with_no_valid_event_says_why_as_far_as_its_lines_tell(tmp_path, capsys, body, needle):
+    path = tmp_path / "events.csv"
+    path.write_bytes(body)
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "-i", str(path), "-o", str(tmp_path / "m")])
+    assert exc.value.code == 2 and needle in capsys.readouterr().err
+
+
+def test_a_store_path_that_is_a_file_is_refused_before_training(tmp_path, events_file, capsys):
+    taken = tmp_path / "afile"
+    taken.write_text("x")
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "-i", str(events_file), "-o", str(taken)])
+    assert exc.value.code == 2 and f"--store/--out {taken}: a file, not a directory" in capsys.readouterr().err

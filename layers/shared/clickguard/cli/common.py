@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
+import itertools
 import re
 import sys
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -15,8 +18,9 @@ from clickguard import settings
 from clickguard.decoding import DecodeConfig, Decoder
 from clickguard.decoding.mapping import FieldMapping
 from clickguard.events import UserKeySource
-from clickguard.files import event_lines, open_binary
-from clickguard.sim.output import read_labels
+from clickguard.files import delimiter, event_lines, header_delimiter, open_binary
+from clickguard.sim.catalog import is_abnormal
+from clickguard.sim.output import LabelTable, read_label_table
 from clickguard.store.blobs import BlobStore, LocalDirStore, S3Store
 from clickguard.training.dataset import EventColumns
 
@@ -47,6 +51,8 @@ def open_store(target: str, endpoint_url: str | None = None, region: str | None 
         if not bucket or "/" in bucket:
             fail(f"--store/--out {target!r}: give s3://BUCKET (artifacts live under models/ in it)")
         return S3Store(s3_client(endpoint_url, region), bucket)
+    if Path(target).exists() and not Path(target).is_dir():
+        fail(f"--store/--out {target}: a file, not a directory (models are written under DIR/models/)")
     return LocalDirStore(target)
 
 
@@ -99,16 +105,47 @@ FIELD_MAPPING_HELP = (
 )
 
 
-def read_labels_file(option: str, path: Path) -> dict[str, str]:
-    """A labels file (``sim.output.read_labels``), or a CLI error that says why it cannot be read."""
+def read_labels_file(option: str, path: Path) -> LabelTable:
+    """A labels file (``sim.output.read_label_table``), or a CLI error that says why it cannot be read."""
     if not path.is_file():
         fail(f"{option} {path}: no such file")
     try:
-        return read_labels(path)
+        return read_label_table(path)
     except ValueError as exc:
         fail(f"{option} {exc}")
     except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
         fail_unreadable(option, path, exc)
+
+
+def check_labels(option: str, path: Path, table: LabelTable, users: Collection[str], *, evaluating: bool) -> None:
+    """A labels file that can tell nothing about these events is a CLI error: one that names none of their users
+    (another id column, or ids written another way), or one that leaves no good user to compare with: every
+    labelled user of the events an abuser (``evaluating``: the file is the truth to measure against), or every user
+    of the window (training: the normal model would have no one to learn from)."""
+    known = [u for u in table.by_user if u in users]
+    if table.by_user and not known:
+        fail(
+            f"{option} {path}: none of its {len(table.by_user):,} users is in the events (its {table.user_column!r} "
+            f"column names {_examples(table.by_user)}; the events' users are {_examples(users)}): give the labels "
+            "of these events, under the ids their user field holds"
+        )
+    judged = known if evaluating else users
+    if judged and all(is_abnormal(table.by_user.get(u, "0")) for u in judged):
+        words = sorted({table.by_user[u] for u in known})
+        who = "labelled user" if evaluating else "user of the events"
+        fail(
+            f"{option} {path}: every {who} reads as an abuser (column {table.column!r}: "
+            f"{', '.join(map(repr, words[:5]))}{' ...' if len(words) > 5 else ''}); good users are labelled with a "
+            f"word that names them ({', '.join(GOOD_WORDS)}, ...)"
+        )
+
+
+GOOD_WORDS = ("human", "normal", "benign", "0", "false", "no", "n")
+
+
+def _examples(ids: Collection[str], n: int = 2) -> str:
+    """A couple of ids, cut short, to show how a column writes them."""
+    return ", ".join(repr(i[:24]) for i in itertools.islice(ids, n)) or "none"
 
 
 def read_events(
@@ -139,16 +176,52 @@ def read_events(
         except csv.Error as exc:
             fail(f"{option} {path}: not CSV ({exc})")
     if not len(cols):
-        hint = "; events need user_id, event_type and timestamp" if mapping is None else ""
-        hint += ", or --field-mapping" if hint and takes_mapping else ""
-        hint += first_fields(paths[0]) if takes_mapping else ""
-        where, rejected = ", ".join(map(str, paths)), dict(cols.rejected) or "none"
-        lines = f"{cols.lines} line{'' if cols.lines == 1 else 's'}"
-        fail(f"{option} {where}: no valid event in {lines} (rejected: {rejected}{hint})")
+        no_events(option, paths, cols, mapping, takes_mapping)
+    for path in paths if cols.rejected else ():
+        if ragged := ragged_rows(path):
+            print(f"{option} {path}: {ragged[2:]}; those rows' cells were read under the wrong names", file=sys.stderr)
     ordered = cols.in_time_order()
     if ordered is not cols:  # an export newest first, or merged files: the stream's rules read it in time order
         print(f"{option}: the file's events are not in time order; read in the order they happened", file=sys.stderr)
     return ordered
+
+
+def no_events(
+    option: str, paths: list[Path], cols: EventColumns, mapping: FieldMapping | None, takes_mapping: bool
+) -> NoReturn:
+    """Files with no valid event: why, as far as their rejections and their first lines tell."""
+    where = ", ".join(map(str, paths))
+    if not cols.lines:
+        fail(f"{option} {where}: {'the file is' if len(paths) == 1 else 'the files are'} empty: no event to read")
+    hint = "; events need user_id, event_type and timestamp" if mapping is None else ""
+    hint += ", or --field-mapping" if hint and takes_mapping else ""
+    hint += first_fields(paths[0]) if takes_mapping else ""
+    hint += ragged_rows(paths[0])
+    top = cols.rejected.most_common(1)[0][0] if cols.rejected else None
+    detail = cols.first_detail.get(top or "", "")
+    said = f"; the first {top}: {detail}" if detail else ""
+    lines = f"{cols.lines} line{'' if cols.lines == 1 else 's'}"
+    fail(f"{option} {where}: no valid event in {lines} (rejected: {dict(cols.rejected) or 'none'}{said}{hint})")
+
+
+def ragged_rows(path: Path) -> str:
+    """``; N rows have more cells than the header (K)``: a delimited file whose unquoted cells hold the separator
+    (a user agent's commas) puts every later cell under the wrong name."""
+    sep = delimiter(path)
+    if sep is None:
+        return ""
+    try:
+        with open_binary(path) as fh:
+            text = io.TextIOWrapper(fh, encoding="utf-8", errors="surrogateescape", newline="")
+            first = text.readline()
+            rows = csv.reader(text, delimiter=header_delimiter(first.encode("utf-8", "surrogateescape")) or sep)
+            width = len(next(csv.reader([first], delimiter=rows.dialect.delimiter), []))
+            ragged = sum(len(row) > width for row in rows)
+    except (OSError, EOFError, csv.Error):
+        return ""
+    if not ragged:
+        return ""
+    return f"; {ragged:,} rows have more cells than the header ({width}): quote the cells that hold the separator"
 
 
 _FIELD_NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_$.-]{0,40}")  # what a mapping path names (never an email or a value)

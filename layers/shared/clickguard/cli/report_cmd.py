@@ -11,7 +11,15 @@ import time
 from pathlib import Path
 
 from clickguard import settings
-from clickguard.cli.common import EVENT_FILE_FORMS, fail, positive_int, quantile, read_events, read_labels_file
+from clickguard.cli.common import (
+    EVENT_FILE_FORMS,
+    check_labels,
+    fail,
+    positive_int,
+    quantile,
+    read_events,
+    read_labels_file,
+)
 from clickguard.events import UserKeySource
 from clickguard.model.model import ModelParams
 from clickguard.report import from_quality, write
@@ -54,9 +62,11 @@ def run(args: argparse.Namespace) -> int:
         min_events=args.min_events, mean_bits_quantile=args.mean_quantile, total_bits_quantile=args.total_quantile
     )
     if all(files):
-        truth = read_labels_file("--labels", Path(args.labels))
+        table = read_labels_file("--labels", Path(args.labels))
         train_cols = read_events("--day1", [Path(args.day1)], UserKeySource.SESSION_USER_ID, takes_mapping=False)
         score_cols = read_events("--day2", [Path(args.day2)], UserKeySource.SESSION_USER_ID, takes_mapping=False)
+        check_labels("--labels", Path(args.labels), table, set(score_cols.users), evaluating=True)
+        truth = table.by_user
         title = f"clickguard report: {Path(args.day1).name} -> {Path(args.day2).name}"
         exclude = []
     else:

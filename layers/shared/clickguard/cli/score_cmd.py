@@ -16,6 +16,7 @@ from typing import Any
 from clickguard.cli.common import (
     EVENT_FILE_FORMS,
     FIELD_MAPPING_HELP,
+    check_labels,
     fail,
     field_mapping,
     open_store,
@@ -89,8 +90,13 @@ def _write(scores: list[UserScore], out: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    labels = read_labels_file("--labels", args.labels) if args.labels else None
+    out = Path(args.out)
+    if str(out) != "-" and (out.is_dir() or not out.parent.is_dir()):
+        fail(f"--out {out}: {'a directory' if out.is_dir() else f'no directory {out.parent}'}; give a CSV file's path")
+    table = read_labels_file("--labels", args.labels) if args.labels else None
     cols = _read(args.events, args.field_mapping)
+    if table is not None:
+        check_labels("--labels", args.labels, table, set(cols.users), evaluating=True)
     store = _store(args)
     try:
         model = artifact.load_latest(store)
@@ -109,8 +115,9 @@ def run(args: argparse.Namespace) -> int:
         f"{cols.lines:,} lines, {sum(cols.rejected.values()):,} rejected",
         file=sys.stderr,
     )
-    if labels is not None:
-        print(json.dumps({"labels": str(args.labels), **label_quality(scores, labels)}, indent=2), file=sys.stderr)
+    if table is not None:
+        quality = {"labels": str(args.labels), "label_column": table.column, **label_quality(scores, table.by_user)}
+        print(json.dumps(quality, indent=2), file=sys.stderr)
     return 0
 
 

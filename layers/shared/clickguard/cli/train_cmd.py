@@ -15,6 +15,7 @@ from clickguard import settings
 from clickguard.cli.common import (
     EVENT_FILE_FORMS,
     FIELD_MAPPING_HELP,
+    check_labels,
     fail,
     field_mapping,
     open_store,
@@ -115,10 +116,13 @@ def run(args: argparse.Namespace) -> int:
     if not args.input:
         return run_on_stack(args)
     params = params_from_args(args)
-    labels = read_labels_file("--labels", Path(args.labels)) if args.labels else {}
+    table = read_labels_file("--labels", Path(args.labels)) if args.labels else None
+    labels = table.by_user if table else {}
     blocked = frozenset(user for user, label in labels.items() if is_abnormal(label))
     store = open_store(args.out, args.endpoint_url, args.region)
     cols = read_events("--input", list(map(Path, args.input)), UserKeySource(args.user_key), args.field_mapping)
+    if table is not None:
+        check_labels("--labels", Path(args.labels), table, set(cols.users), evaluating=False)
     start, end = format_ms(min(cols.ts_ms)), format_ms(max(cols.ts_ms) + 1)
     try:
         model, outcome = fit_and_publish(
@@ -142,7 +146,13 @@ def run(args: argparse.Namespace) -> int:
         "detector": model.stats.get("detector"),
     }
     if args.labels:
-        summary["labels"] = {"users": len(labels), "blocked": len(blocked), "read_as": label_reading(labels.values())}
+        summary["labels"] = {
+            "users": len(labels),
+            "blocked": len(blocked),
+            "events_left_out": model.stats.get("excluded_events", 0),  # the blocked users': not in "events"
+            "column": table.column if table else None,
+            "read_as": label_reading(labels.values()),
+        }
     print(json.dumps(summary, indent=2))
     return 0
 

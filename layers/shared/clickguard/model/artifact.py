@@ -300,7 +300,8 @@ def _keep(current: _CurrentPointer | None, version: str, window_end: datetime) -
         return None
     return current.version, (
         f"latest.json stays on {current.version}: a new model's window must end after {_iso(current.order_end)}, "
-        f"and this one ends {_iso(window_end)}"
+        f"and this one ends {_iso(window_end)} (to use it all the same: clickguard models rollback --store STORE "
+        f"--to {version})"
     )
 
 

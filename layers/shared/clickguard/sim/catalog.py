@@ -9,6 +9,7 @@ users sometimes do odd things, and abnormal actors are mixed with ordinary behav
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable
 
 import numpy as np
@@ -31,16 +32,22 @@ class UserType(enum.StrEnum):
 
 BENIGN_TYPES = (UserType.BUYER, UserType.SELLER)
 # Labels from a user's own files may use other words for good users (compared without case or surrounding space):
-# the words labelled data sets use for "not an abuser", including 0 / false / no of a yes-no column.
+# the words labelled data sets use for "not an abuser", including 0 / false / no (and N / F) of a yes-no column.
 BENIGN_LABELS = frozenset(
     {*BENIGN_TYPES, "ordinary", "normal", "good", "cleared", "human", "benign", "legit", "legitimate", "genuine"}
-    | {"clean", "negative", "none", "0", "false", "no"}
+    | {"clean", "negative", "none", "0", "false", "no", "n", "f"}
+)
+# "not a bot", "non-fraud", "no_attack": an abuse word negated is a good user too.
+_NEGATED = re.compile(
+    r"(?:not?|non)[\s_-]?(?:an?[\s_-])?(?:bot|robot|fraud|fraudulent|abuser?|anomaly|anomalous|malicious|spam"
+    r"|spammer|automated|attack|attacker|outlier|suspicious)"
 )
 
 
 def is_abnormal(label: str) -> bool:
     """A ground-truth label names an abuser: any simulator abuse type, or any label not known to be benign."""
-    return label.strip().lower() not in BENIGN_LABELS
+    word = label.strip().lower()
+    return word not in BENIGN_LABELS and _NEGATED.fullmatch(word) is None
 
 
 def label_reading(labels: Iterable[str]) -> dict[str, list[str]]:

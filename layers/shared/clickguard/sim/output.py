@@ -8,11 +8,13 @@ import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from clickguard.field_names import ALIASES, loose
 from clickguard.files import header_delimiter, open_binary
+from clickguard.sim.catalog import is_abnormal
 from clickguard.sim.generator import SimDay
 
 LABEL_COLUMNS = ("user_id", "user_type")
@@ -73,29 +75,61 @@ LABEL_NAMES = (
 USER_NAMES = ("user_id", *ALIASES["user_id"], "client", "ip", "client_ip", "c-ip", "remote_addr", "remote_ip", "host")
 
 
+class LabelTable(NamedTuple):
+    by_user: dict[str, str]  # user -> label, as the file spells it
+    column: str  # the header's name of the column the labels were read from
+    user_column: str  # and of the users' column
+
+
 def read_labels(path: Path) -> dict[str, str]:
+    """User -> label (``read_label_table``)."""
+    return read_label_table(path).by_user
+
+
+def read_label_table(path: Path) -> LabelTable:
     """User -> label, from a CSV (or TSV, ...: the header tells the separator; gzip too) whose header names the
     user (``USER_NAMES``) and the label (``LABEL_NAMES``), compared loosely; in a file of two columns, one
-    named is enough. ValueError says what the header lacks."""
+    named is enough. Of several label columns, the one that tells users apart (``_telling``). ValueError says
+    what the header lacks."""
     with open_binary(path) as fh:
         text = io.TextIOWrapper(fh, encoding="utf-8", newline="")
         first = text.readline()
-        rows = csv.DictReader(itertools.chain([first], text), delimiter=header_delimiter(first.encode()) or ",")
-        names = list(rows.fieldnames or [])
-        user, label = _column(names, USER_NAMES), _column(names, LABEL_NAMES)
-        if len(names) == 2 and (user is None) != (label is None):  # two columns, one known: the other is the other
-            other = names[1 - names.index(user or label or "")]
-            user, label = user or other, label or other
-        if user is None or label is None:
+        reader = csv.DictReader(itertools.chain([first], text), delimiter=header_delimiter(first.encode()) or ",")
+        names = list(reader.fieldnames or [])
+        user, labels = _column(names, USER_NAMES), _columns(names, LABEL_NAMES)
+        if len(names) == 2 and (user is None) != (not labels):  # two columns, one known: the other is the other
+            other = names[1 - names.index(user or labels[0])]
+            user, labels = user or other, labels or [other]
+        if user is None or not labels:
             raise ValueError(
                 f"{path}: expected a header naming the user ({', '.join(USER_NAMES[:4])}, ip, ...) and the label"
                 f" ({', '.join(LABEL_NAMES[:4])}, is_bot, ...); it has {names}"
             )
-        return {r[user].strip(): (r[label] or "").strip() for r in rows if (r[user] or "").strip()}
+        rows = [r for r in reader if (r[user] or "").strip()]
+    label = _telling(labels, rows)
+    return LabelTable({r[user].strip(): (r.get(label) or "").strip() for r in rows}, label, user)
+
+
+def _telling(columns: list[str], rows: list[dict[str, str]]) -> str:
+    """Of the label columns (in ``LABEL_NAMES`` order), the first whose words name both good users and abusers;
+    else the first that names good users; else the first. A file may hold a label beside another column under a
+    label's name (``type``: guest or registered, beside ``is_fraud``): that one reads every user as an abuser."""
+    if len(columns) == 1:
+        return columns[0]
+    readings = {c: {is_abnormal(r.get(c) or "") for r in rows} for c in columns}
+    for wanted in ({True, False}, {False}):
+        if found := next((c for c in columns if wanted <= readings[c]), None):
+            return found
+    return columns[0]
+
+
+def _columns(names: list[str], wanted: tuple[str, ...]) -> list[str]:
+    """Each of ``wanted`` among the header's ``names`` compared loosely, in ``wanted``'s order, as spelled."""
+    by_key = {loose(name): name for name in reversed(names)}
+    return [by_key[loose(w)] for w in wanted if loose(w) in by_key]
 
 
 def _column(names: list[str], wanted: tuple[str, ...]) -> str | None:
     """The first of ``wanted`` among the header's ``names`` compared loosely (``field_names.loose``: ``User ID``
     is ``user_id``, ``Is Bot`` is ``is_bot``), as it is spelled."""
-    by_key = {loose(name): name for name in reversed(names)}
-    return next((by_key[loose(w)] for w in wanted if loose(w) in by_key), None)
+    return next(iter(_columns(names, wanted)), None)

@@ -43,6 +43,7 @@ class EventColumns:
     event_ids: list[str | None] = field(default_factory=list)
     rejected: Counter[str] = field(default_factory=Counter)
     lines: int = 0
+    first_detail: dict[str, str] = field(default_factory=dict)  # reason -> its first rejection's detail (files)
 
     def __len__(self) -> int:
         return len(self.users)
@@ -60,6 +61,7 @@ class EventColumns:
             event_ids=[self.event_ids[i] for i in keep],
             rejected=self.rejected,
             lines=self.lines,
+            first_detail=self.first_detail,
         )
 
     def in_time_order(self) -> EventColumns:
@@ -86,6 +88,7 @@ class EventColumns:
                 self._append(result)
             else:
                 self.rejected[result.reason.value] += 1
+                self.first_detail.setdefault(result.reason.value, result.detail)
 
     def _add_structs(self, structs: list[Any]) -> None:
         """Typed canonical structs -> columns: a column at a time when every event takes ``canonical_event``'s fast

@@ -61,7 +61,7 @@ from clickguard.training.pipeline import (
     TrainingSessions,
     attach_detector,
     calibrate_capped,
-    model_version,
+    named,
 )
 from clickguard.training.shards import LLR_COLUMNS, markov_model
 
@@ -533,7 +533,6 @@ def model_of(state: RunState) -> Model:
     }
     model = replace(
         base,
-        version=model_version(base.tokens, state.counts, p, spec.window_start, spec.window_end),
         created_at=spec.created_at,
         window_start=spec.window_start,
         window_end=spec.window_end,
@@ -544,4 +543,6 @@ def model_of(state: RunState) -> Model:
         model = attach_detector(model, detector.Detector.from_dict(state.outcome["detector"]))
     else:
         model = attach_detector(model, str(state.outcome["reason"]))
-    return group_fit.attach_groups(model, state.groups_reason if state.groups_reason is not None else state.groups)
+    return named(
+        group_fit.attach_groups(model, state.groups_reason if state.groups_reason is not None else state.groups)
+    )

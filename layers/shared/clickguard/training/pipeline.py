@@ -11,9 +11,10 @@ by a digest of everything it was learnt from, so two runs on the same window pub
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Collection
+from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -202,15 +203,29 @@ def calibrate_capped(sess: TrainingSessions, params: ModelParams) -> tuple[Thres
     return thresholds, report
 
 
-def model_version(tokens: Sequence[str], counts: np.ndarray, params: ModelParams, start: str, end: str) -> str:
-    """``<compact window end>-<digest>``: the same window, data and parameters always give the same version."""
-    digest = hashlib.sha256()
-    digest.update("\n".join(tokens).encode())
-    digest.update(counts.tobytes())
-    digest.update(repr(sorted(vars(params).items())).encode())
-    digest.update(f"{start}|{end}".encode())
-    compact_end = end.replace("-", "").replace(":", "")[:15]
+def model_version(model: Model) -> str:
+    """``<compact window end>-<digest>``: a digest of all the model holds but its name and when it was made (the
+    vocabulary, counts, parameters, window, thresholds, stats, detector and groups). The same window, data and
+    parameters always give the same version, and two models that score differently never share one: the blocked
+    users' events shape the detector, not the counts."""
+    content = {
+        "tokens": model.tokens,
+        "params": asdict(model.params),
+        "window": [model.window_start, model.window_end],
+        "thresholds": asdict(model.thresholds),
+        "stats": model.stats,
+        "detector": model.detector,
+        "groups": model.groups,
+    }
+    digest = hashlib.sha256(model.counts.tobytes())
+    digest.update(json.dumps(content, sort_keys=True, separators=(",", ":")).encode())
+    compact_end = model.window_end.replace("-", "").replace(":", "")[:15]
     return f"{compact_end}-{digest.hexdigest()[:10]}"
+
+
+def named(model: Model) -> Model:
+    """The finished model under its version (``model_version``)."""
+    return replace(model, version=model_version(model))
 
 
 def window_stats(
@@ -265,13 +280,13 @@ def fit_markov(
     when: Window,
 ) -> tuple[Model, TrainingSessions]:
     """The model of ``counts``: smoothed surprisal, every training session scored by it, thresholds calibrated on
-    them (each user capped), named by a digest of what it was learnt from."""
+    them (each user capped); unnamed until finished (``named``)."""
     probs = smoothed_probabilities(counts, params.smoothing)
     bits = surprisal_bits(probs)
     sess = score_sessions(moves, events, bits, params.min_events)
     thresholds, calibration_cap = calibrate_capped(sess, params)
     model = Model(
-        version=model_version(tokens, counts, params, when.start, when.end),
+        version="",  # named when finished (``named``)
         created_at=when.created_at,
         window_start=when.start,
         window_end=when.end,
@@ -358,7 +373,7 @@ def _train(
         model, sess = fit_markov(window, events, moves, tokens, refit.counts, params, when)
     model = replace(model, stats={**model.stats, "robust": refit.as_dict(robust_rounds)})
     model = with_groups(with_detector(model, window, exclude_users), window.with_blocked, exclude_users)
-    return model, sess
+    return named(model), sess
 
 
 def with_detector(model: Model, window: CleanWindow, blocked: Collection[str]) -> Model:
