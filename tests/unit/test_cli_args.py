@@ -140,3 +140,22 @@ def test_demo_names_an_event_file_that_is_a_workbook_or_columnar_before_it_start
     argv = ["demo", "--out", str(tmp_path / "out"), "--events-day1", str(events), "--events-day2", str(parquet)]
     _fails(argv, capsys, f"--events-day2 {parquet}: cannot read it", "a Parquet file: write it as NDJSON or CSV")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "body", "needle"),
+    [
+        ("--labels-day2", "visitor,is_bot\nV-u,1\n", "none of its 1 users is in the events (its 'visitor' column"),
+        ("--labels-day2", "visitor,type\nu,guest\n", "every labelled user reads as an abuser (column 'type'"),
+        ("--labels-day1", "visitor,is_bot\nu,yes\n", "every user of the events reads as an abuser (column 'is_bot'"),
+    ],
+)
+def test_demo_refuses_labels_that_can_tell_nothing_about_its_events_before_the_emulator(
+    tmp_path, capsys, option, body, needle
+):
+    events, labels = tmp_path / "day.ndjson", tmp_path / "labels.csv"
+    events.write_text('{"user_id": "u", "event_type": "view", "timestamp": "2025-11-20T00:00:00Z"}\n')
+    labels.write_text(body)
+    argv = ["demo", "--out", str(tmp_path / "out"), "--events-day1", str(events), "--events-day2", str(events)]
+    _fails([*argv, option, str(labels)], capsys, f"{labels}: {needle}")
+    assert not (tmp_path / "out" / "stack").exists()  # the emulator never started

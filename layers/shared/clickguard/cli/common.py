@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import itertools
 import re
 import sys
 from collections.abc import Collection
@@ -19,7 +18,6 @@ from clickguard.decoding import DecodeConfig, Decoder
 from clickguard.decoding.mapping import FieldMapping
 from clickguard.events import UserKeySource
 from clickguard.files import delimiter, event_lines, header_delimiter, open_binary
-from clickguard.sim.catalog import is_abnormal
 from clickguard.sim.output import LabelTable, read_label_table
 from clickguard.store.blobs import BlobStore, LocalDirStore, S3Store
 from clickguard.training.dataset import EventColumns
@@ -118,34 +116,9 @@ def read_labels_file(option: str, path: Path) -> LabelTable:
 
 
 def check_labels(option: str, path: Path, table: LabelTable, users: Collection[str], *, evaluating: bool) -> None:
-    """A labels file that can tell nothing about these events is a CLI error: one that names none of their users
-    (another id column, or ids written another way), or one that leaves no good user to compare with: every
-    labelled user of the events an abuser (``evaluating``: the file is the truth to measure against), or every user
-    of the window (training: the normal model would have no one to learn from)."""
-    known = [u for u in table.by_user if u in users]
-    if table.by_user and not known:
-        fail(
-            f"{option} {path}: none of its {len(table.by_user):,} users is in the events (its {table.user_column!r} "
-            f"column names {_examples(table.by_user)}; the events' users are {_examples(users)}): give the labels "
-            "of these events, under the ids their user field holds"
-        )
-    judged = known if evaluating else users
-    if judged and all(is_abnormal(table.by_user.get(u, "0")) for u in judged):
-        words = sorted({table.by_user[u] for u in known})
-        who = "labelled user" if evaluating else "user of the events"
-        fail(
-            f"{option} {path}: every {who} reads as an abuser (column {table.column!r}: "
-            f"{', '.join(map(repr, words[:5]))}{' ...' if len(words) > 5 else ''}); good users are labelled with a "
-            f"word that names them ({', '.join(GOOD_WORDS)}, ...)"
-        )
-
-
-GOOD_WORDS = ("human", "normal", "benign", "0", "false", "no", "n")
-
-
-def _examples(ids: Collection[str], n: int = 2) -> str:
-    """A couple of ids, cut short, to show how a column writes them."""
-    return ", ".join(repr(i[:24]) for i in itertools.islice(ids, n)) or "none"
+    """Labels that can tell nothing about these events are a CLI error (``LabelTable.refusal``)."""
+    if why := table.refusal(users, evaluating=evaluating):
+        fail(f"{option} {path}: {why}")
 
 
 def read_events(

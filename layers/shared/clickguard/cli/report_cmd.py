@@ -1,6 +1,7 @@
 """``clickguard report``: offline evaluation (train on day 1, score day 2) and its self-contained HTML report.
 
-Either simulates the two days or reads them (canonical NDJSON) with the day-2 ground truth (CSV user_id,user_type).
+Either simulates the two days or reads them (canonical NDJSON) with the day-2 ground truth (a labels file, as
+``train --labels`` reads it).
 """
 
 from __future__ import annotations
@@ -33,7 +34,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = sub.add_parser("report", help="offline quality evaluation (train day 1, score day 2) + report.html")
     p.add_argument("--day1", help=f"training events: {EVENT_FILE_FORMS}; default: simulate")
     p.add_argument("--day2", help="events to score, in the same forms; needs --labels")
-    p.add_argument("--labels", help="ground truth of day 2: CSV with user_id,user_type")
+    p.add_argument(
+        "--labels",
+        help="ground truth of day 2 (CSV: user_id,user_type, or the names labelled data sets use, as train --labels"
+        " reads it)",
+    )
     p.add_argument("--users", type=positive_int, default=SimConfig.users)
     p.add_argument("--seed", type=int, default=SimConfig.seed)
     p.add_argument(

@@ -37,7 +37,7 @@ from clickguard.review.stats import DayTally, overall, per_day
 from clickguard.sim import quality
 from clickguard.sim.campaign import with_campaign
 from clickguard.sim.catalog import is_abnormal, label_reading
-from clickguard.sim.output import ndjson_lines, read_labels
+from clickguard.sim.output import ndjson_lines, read_label_table
 from clickguard.sim.social import merged, social_day
 from clickguard.store import flag_reader, labels
 from clickguard.store.blobs import S3Store
@@ -129,6 +129,16 @@ def _read_file(path: Path) -> list[bytes]:
     return [lines[i] for i in sorted(range(len(lines)), key=times.__getitem__)]
 
 
+def _labels(path: Path, lines: list[bytes], *, evaluating: bool) -> dict[str, str]:
+    """A labels file for the demo's own events; ``DemoError`` when it can tell nothing about them
+    (``LabelTable.refusal``)."""
+    table = read_label_table(path)
+    users = {ev.user_key for line in lines if (ev := _event_of(line)) is not None}
+    if why := table.refusal(users, evaluating=evaluating):
+        raise DemoError(f"{path}: {why}")
+    return table.by_user
+
+
 # The thesis's block statuses (scammer, spammer, fraud, offensive, other) for the simulator's abuse types.
 _BLOCK_STATUS = {"spammer": "spammer", "scraper": "other", "account_takeover": "fraud", "credential_stuffer": "fraud"}
 
@@ -217,8 +227,8 @@ def _traffic(opts: DemoOptions, log: Log) -> Traffic:
     if opts.day1_file and opts.day2_file:
         day1_lines, day2_lines = _read_file(opts.day1_file), _read_file(opts.day2_file)
         log(f"events: {len(day1_lines):,} lines on day 1, {len(day2_lines):,} on day 2 (your files)")
-        truth1 = read_labels(opts.labels_day1) if opts.labels_day1 else {}
-        truth2 = read_labels(opts.labels_day2) if opts.labels_day2 else None
+        truth1 = _labels(opts.labels_day1, day1_lines, evaluating=False) if opts.labels_day1 else {}
+        truth2 = _labels(opts.labels_day2, day2_lines, evaluating=True) if opts.labels_day2 else None
         for name, truth in (("day-1", truth1), ("day-2", truth2 or {})):
             if truth:
                 read_as = label_reading(truth.values())

@@ -6,7 +6,7 @@ import csv
 import io
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -79,6 +79,36 @@ class LabelTable(NamedTuple):
     by_user: dict[str, str]  # user -> label, as the file spells it
     column: str  # the header's name of the column the labels were read from
     user_column: str  # and of the users' column
+
+    def refusal(self, users: Collection[str], *, evaluating: bool) -> str | None:
+        """Why these labels can tell nothing about events of ``users`` (None: they can): they name none of them
+        (another id column, or ids written another way), or leave no good user to compare with: every labelled
+        user an abuser (``evaluating``: the labels are the truth to measure against), or every user of the events
+        (training: the normal model would have no one to learn from)."""
+        known = [u for u in self.by_user if u in users]
+        if self.by_user and not known:
+            return (
+                f"none of its {len(self.by_user):,} users is in the events (its {self.user_column!r} column names "
+                f"{_examples(self.by_user)}; the events' users are {_examples(users)}): give the labels of these "
+                "events, under the ids their user field holds"
+            )
+        judged = known if evaluating else users
+        if not judged or not all(is_abnormal(self.by_user.get(u, "0")) for u in judged):
+            return None
+        words = sorted({self.by_user[u] for u in known})
+        return (
+            f"every {'labelled user' if evaluating else 'user of the events'} reads as an abuser (column "
+            f"{self.column!r}: {', '.join(map(repr, words[:5]))}{' ...' if len(words) > 5 else ''}); good users are "
+            f"labelled with a word that names them ({', '.join(GOOD_WORDS)}, ...)"
+        )
+
+
+GOOD_WORDS = ("human", "normal", "benign", "0", "false", "no", "n")
+
+
+def _examples(ids: Collection[str], n: int = 2) -> str:
+    """A couple of ids, cut short, to show how a column writes them."""
+    return ", ".join(repr(i[:24]) for i in itertools.islice(ids, n)) or "none"
 
 
 def read_labels(path: Path) -> dict[str, str]:
