@@ -10,6 +10,7 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 from clickguard import settings
 from clickguard.cli.common import (
@@ -25,7 +26,7 @@ from clickguard.events import UserKeySource
 from clickguard.model.model import ModelParams
 from clickguard.report import from_quality, write
 from clickguard.sim import SimConfig, simulate
-from clickguard.sim.catalog import label_reading
+from clickguard.sim.catalog import is_abnormal, label_reading
 from clickguard.sim.quality import columns_of, evaluate_columns, sample_block_list
 from clickguard.training.pipeline import InsufficientData
 
@@ -38,6 +39,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--labels",
         help="ground truth of day 2 (CSV: user_id,user_type, or the names labelled data sets use, as train --labels"
         " reads it)",
+    )
+    p.add_argument(
+        "--labels-day1",
+        help="with --day1: the users reviewers judged on day 1 (read as train --labels reads them); its abusers are the"
+        " block list, left out of the normal model, the supervised part's positives",
     )
     p.add_argument("--users", type=positive_int, default=SimConfig.users)
     p.add_argument("--seed", type=int, default=SimConfig.seed)
@@ -59,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
     files = [args.day1, args.day2, args.labels]
     if any(files) and not all(files):
         fail("give all of --day1, --day2 and --labels, or none of them (to simulate)")
+    if args.labels_day1 and not all(files):
+        fail("--labels-day1 goes with --day1, --day2 and --labels")
     if not 0 <= args.blocked_share <= 1:
         fail(f"--blocked-share {args.blocked_share}: must be between 0 and 1")
     if args.batch_seconds <= 0:
@@ -73,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         check_labels("--labels", Path(args.labels), table, set(score_cols.users), evaluating=True)
         truth = table.by_user
         title = f"clickguard report: {Path(args.day1).name} -> {Path(args.day2).name}"
-        exclude = []
+        exclude = _blocked(args.labels_day1, train_cols.users) if args.labels_day1 else []
     else:
         d1, d2 = simulate(SimConfig(users=args.users, seed=args.seed, days=2))
         train_cols, score_cols, truth = columns_of(d1), columns_of(d2), d2.labels
@@ -91,6 +99,15 @@ def run(args: argparse.Namespace) -> int:
         q, title, throughput={"offline train + score, events/s": (len(train_cols) + len(score_cols)) / seconds}
     )
     path = write(data, args.out)
-    read_as = {"labels_read_as": label_reading(truth.values())} if all(files) else {}
+    read_as: dict[str, Any] = {"labels_read_as": label_reading(truth.values())} if all(files) else {}
+    if args.labels_day1:
+        read_as["blocked_on_day1"] = len(exclude)
     print(json.dumps({**q.summary(), **read_as, "report": str(path)}, indent=2))
     return 0
+
+
+def _blocked(path: str, users: list[str]) -> list[str]:
+    """Day 1's block list: the abusers of its labels file, which must tell something about day 1's events."""
+    table = read_labels_file("--labels-day1", Path(path))
+    check_labels("--labels-day1", Path(path), table, set(users), evaluating=False)
+    return sorted(u for u, label in table.by_user.items() if is_abnormal(label))
