@@ -92,6 +92,10 @@ def test_the_trainer_and_consumer_ran_from_the_template(demo):
     stats = result.consumer_stats
     assert stats["records_delivered"] >= result.day1_records + result.day2_records
     assert stats["function_errors"] == 0 and stats["batches_given_up"] == 0
+    out, _ = demo
+    logs = [json.loads(x) for x in (out / "stack" / "lambda-output.ndjson").read_text().splitlines() if x[:1] == "{"]
+    services = {x.get("service") for x in logs if "ConsumerFunction" in x.get("function_name", "")}
+    assert services == {"clickguard-consumer-local"}, services  # each function logs under its own name
 
 
 def test_report_is_self_contained_and_has_its_figures(demo):
@@ -176,3 +180,22 @@ def test_the_demo_leaves_the_process_environment_as_it_found_it(demo):
     # the stopped emulator (a test ordering once did exactly that).
     assert os.environ.get("AWS_ENDPOINT_URL") is None
     assert [name for name in os.environ if name.startswith("CLICKGUARD_")] == []
+
+
+def test_local_up_is_one_per_directory_trains_right_after_produce_and_stops_with_down(tmp_path, monkeypatch, capsys):
+    """A second `local up` in the directory is refused (it would orphan the first); `train --local` right after
+    `produce --local` trains on what was produced (the stack archives its stream on request, not only every
+    minute); `local down` stops the stack and its state file goes with it."""
+    with local_up(tmp_path, 600):
+        monkeypatch.chdir(tmp_path)
+        with pytest.raises(SystemExit) as exc:
+            main(["local", "up"])
+        assert exc.value.code == 2 and "a local stack already runs from this directory" in capsys.readouterr().err
+        assert main(["produce", "--local", "--simulate", "--day", "1", "--users", "200"]) == 0
+        capsys.readouterr()
+        assert main(["train", "--local"]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert report["status"] == "published" and report["events"] > 0, report
+        assert main(["local", "down"]) == 0
+        assert "stopped the local stack" in capsys.readouterr().err
+        assert not (tmp_path / ".clickguard-local.json").exists()

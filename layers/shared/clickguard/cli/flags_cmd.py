@@ -7,9 +7,19 @@ import json
 
 from clickguard.cli import target
 from clickguard.cli.common import eprint, fail, positive_int
-from clickguard.store.flag_reader import FlagMessage, delete, receive
+from clickguard.store.flag_reader import FlagMessage, delete, receive, release
 
-COLUMNS = ("flagged_at", "user", "reasons", "mean_bits", "total_bits", "events", "most surprising")
+COLUMNS = (
+    "flagged_at",
+    "user",
+    "score",
+    "threshold",
+    "reasons",
+    "mean_bits",
+    "total_bits",
+    "events",
+    "most surprising",
+)
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -19,7 +29,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--max", type=positive_int, default=50, help="read at most N flags")
     p.add_argument("--wait", type=float, default=2.0, help="stop after SECONDS with the queue empty (0-600)")
     p.add_argument("--json", action="store_true", help="print each flag as one JSON line")
-    p.add_argument("--delete", action="store_true", help="delete the flags read (they are handled)")
+    p.add_argument(
+        "--delete", action="store_true", help="delete the flags read (they are handled); without it they stay queued"
+    )
     p.set_defaults(func=run)
 
 
@@ -36,8 +48,10 @@ def row(msg: FlagMessage) -> list[str]:
     return [
         str(b.get("flagged_at", "")),
         str(b.get("user_key", b.get("user_id", "?"))),
+        _num(b.get("score")),
+        _num(b.get("threshold")),
         ",".join(b.get("reasons", [])) if isinstance(b.get("reasons"), list) else str(b.get("reasons", "")),
-        _num(b.get("mean_bits")),
+        _num(b.get("peak_mean_bits", b.get("mean_bits"))),  # schema 2's name, schema 1's
         _num(b.get("total_bits")),
         str(b.get("transitions", "")),
         surprising if msg.body is not None else f"(not JSON: {msg.raw[:40]!r})",
@@ -74,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
     if args.delete and messages:
         failed = delete(sqs, tgt.flag_queue_url, messages)
         eprint(f"deleted {len(messages) - failed} of {len(messages)} flags" + (f" ({failed} failed)" if failed else ""))
+    elif messages:  # read, not handled: visible again at once, not hidden from the next reader for the timeout
+        release(sqs, tgt.flag_queue_url, messages)
     if not messages:
         eprint(f"no flags within {args.wait:g} s")
     return 0

@@ -63,9 +63,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def _store(args: argparse.Namespace) -> BlobStore:
     if args.local:
-        from clickguard.cli.target import resolve_local
+        from clickguard.cli.target import refuse_local_endpoint, resolve_local
         from clickguard.store.blobs import S3Store
 
+        refuse_local_endpoint(args)
         target = resolve_local(args.region)
         if not target.model_bucket:
             fail("--local: the local stack has no model bucket output")

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from clickguard import settings
 from clickguard.cli.common import fail
 
 # Output keys of the CDK stack (infra/). One place, so a renamed output breaks here and nowhere else.
@@ -89,29 +88,37 @@ def from_stack(
     )
 
 
-def resolve_local(region: str | None, state_file: str = settings.LOCAL_STATE_FILE) -> StackTarget:
+def resolve_local(region: str | None) -> StackTarget:
     """``--local``: the running ``clickguard local up`` found through its state file, then its stack's outputs."""
-    import json
-    from pathlib import Path
-
-    path = Path(state_file)
-    if not path.is_file():
-        fail(
-            f"--local: no running local stack ({state_file} not found here); start one with "
-            "'clickguard local up' in this directory"
-        )
-    try:
-        state = json.loads(path.read_text())
-        endpoint, stack = state["endpoint_url"], state["stack"]
-    except (ValueError, KeyError):
-        fail(f"--local: {state_file} is not a clickguard local state file")
     import boto3
 
+    from clickguard.local import state_file
     from clickguard.local.emulator import FAKE_CREDENTIALS
 
+    try:
+        state = state_file.read()
+    except ValueError as exc:
+        fail(f"--local: {exc}")
+    if state is None:
+        fail(
+            f"--local: no running local stack ({state_file.PATH} not found here); start one with "
+            "'clickguard local up' in this directory"
+        )
+    if why_not := state_file.liveness(state):
+        fail(
+            f"--local: the local stack of {state_file.PATH} is not running ({why_not}): it stopped without removing "
+            "the file; start one with 'clickguard local up' (it replaces the file), or remove the file"
+        )
+    endpoint, stack = state["endpoint_url"], state["stack"]
     region = region or state.get("region", "us-east-1")
     cfn = boto3.client("cloudformation", region_name=region, endpoint_url=endpoint, **FAKE_CREDENTIALS)
     return replace(from_stack(stack, region, endpoint, cfn=cfn), local=True)
+
+
+def refuse_local_endpoint(args: Any) -> None:
+    """``--local`` names its endpoint (the running local stack's): another one beside it would be ignored."""
+    if getattr(args, "local", False) and getattr(args, "endpoint_url", None):
+        fail("give either --local (its endpoint is the running local stack's) or --endpoint-url, not both")
 
 
 def add_target_arguments(p: Any, *, need: str) -> None:
@@ -126,6 +133,7 @@ def resolve(args: Any) -> StackTarget:
     """The target of a parsed command line; explicit names override the stack's outputs."""
     if args.stack and args.local:
         fail("give either --stack NAME or --local, not both")
+    refuse_local_endpoint(args)
     if args.local:
         base = resolve_local(args.region)
     elif args.stack:

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from clickguard import settings
+from clickguard.cli import target
 from clickguard.cli.common import (
     EVENT_FILE_FORMS,
     FIELD_MAPPING_HELP,
     check_labels,
+    eprint,
     fail,
     field_mapping,
     open_store,
@@ -114,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
     if args.labels is not None and not args.input:
         fail("--labels goes with --input files; a stack reads its reviewers' decisions from its labels/ prefix")
     if not args.input:
+        target.refuse_local_endpoint(args)
         return run_on_stack(args)
     params = params_from_args(args)
     table = read_labels_file("--labels", Path(args.labels)) if args.labels else None
@@ -197,14 +200,14 @@ def run_on_stack(args: argparse.Namespace) -> int:
     code) the same job runs here with the deployed function's environment."""
     from datetime import UTC, datetime
 
-    from clickguard.cli.target import outputs_of, resolve_local
+    from clickguard.local import state_file
 
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     event = {"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "time": now, "detail": {}}
     if args.stack:
         import boto3
 
-        outputs = outputs_of(
+        outputs = target.outputs_of(
             boto3.client("cloudformation", region_name=args.region, endpoint_url=args.endpoint_url), args.stack
         )
         machine = outputs.get("TrainingStateMachineArn")
@@ -222,16 +225,21 @@ def run_on_stack(args: argparse.Namespace) -> int:
     from clickguard.store.trainer import s3_trainer_ports
     from clickguard.training.job import ConfigError, TrainingConfig, run_training
 
-    target = resolve_local(args.region)
-    cfn = target.client("cloudformation")
-    stack = json.loads(Path(settings.LOCAL_STATE_FILE).read_text())["stack"]
-    name = outputs_of(cfn, stack)["TrainingReduceFunctionName"]  # the training run's plan: what the schedule starts
-    env = target.client("lambda").get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+    local = target.resolve_local(args.region)
+    state = state_file.read() or {}
+    if not state_file.request_archive(state):  # what was produced a moment ago is on the stream, not archived yet
+        eprint("the local stack did not archive its stream on request: training on its archive as it is")
+    cfn = local.client("cloudformation")
+    stack = state["stack"]
+    name = target.outputs_of(cfn, stack)[
+        "TrainingReduceFunctionName"
+    ]  # the training run's plan: what the schedule starts
+    env = local.client("lambda").get_function_configuration(FunctionName=name)["Environment"]["Variables"]
     try:
         config = TrainingConfig.from_env(env)
     except ConfigError as exc:
         fail(f"the local training run's environment is invalid: {exc}")
-    s3 = target.client("s3")
+    s3 = local.client("s3")
 
     def single_pass(when: datetime) -> dict[str, Any]:
         return run_training(s3_trainer_ports(s3, config), config, when).as_dict()

@@ -8,6 +8,7 @@ emulator's Lambda service holds for the deployed function, i.e. what CloudFormat
 from __future__ import annotations
 
 import importlib.util
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +32,10 @@ def load_handler(asset_dir: str, handler: str, env: dict[str, str], module_alias
     if not path.is_file():
         raise FileNotFoundError(f"handler module {path} not found")
     apply_env(env)  # module-level configuration and clients are built at import, as at a cold start
+    # A cold start's sandbox has no logger yet: Powertools reuses a logger of the same service made earlier in this
+    # process (another runtime's, writing to its closed output), so it is forgotten and made afresh.
+    if service := env.get("POWERTOOLS_SERVICE_NAME"):
+        logging.Logger.manager.loggerDict.pop(service, None)
     spec = importlib.util.spec_from_file_location(module_alias, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

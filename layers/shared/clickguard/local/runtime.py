@@ -8,7 +8,6 @@ reviewers' decisions through the real decisions handler (invoked by the local SQ
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -21,6 +20,7 @@ from typing import Any
 from clickguard import settings
 from clickguard.decoding import Decoder
 from clickguard.decoding.records import decode_config_from_env
+from clickguard.local import state_file
 from clickguard.local.archiver import Archiver
 from clickguard.local.emulator import Emulator, apply_env
 from clickguard.local.esm import EventSourceMapping, LambdaContext
@@ -29,8 +29,6 @@ from clickguard.local.score_server import ScoreServer
 from clickguard.local.sqs_esm import SqsEventSourceMapping, wait_until_empty
 from clickguard.local.stack import LOCAL_STAGE, DeployedStack, deploy
 from clickguard.local.training_flow import play_training_run
-
-STATE_FILE = Path(settings.LOCAL_STATE_FILE)  # lets other CLI processes find a running `clickguard local up`
 
 
 @dataclass(frozen=True)
@@ -130,34 +128,41 @@ class LocalRuntime:
         lam = self.client("lambda")
         names = _Functions.of(self.stack.outputs)
         _take_over_mappings(lam, names)
-        env = self._handler_env(lam, names)
-        decisions = self._load_handlers(env)
+        envs = self._handler_envs(lam, names)
+        decisions = self._load_handlers(envs, names)
         self._play_mappings(lam, names, decisions)
-        self.score_server = self._serve_score_api(lam, names.score, env)
+        self.score_server = self._serve_score_api(lam, names.score, envs[names.score])
         return self
 
-    def _handler_env(self, lam: Any, names: _Functions) -> dict[str, str]:
-        """The deployed functions' environment, pointed at the emulator (the training run's kept apart)."""
-        env: dict[str, str] = {}
-        for name in (names.consumer, names.trainer, names.decisions, names.score):
-            env.update(function_environment(lam, name))
-        self.function_env = dict(env)
+    def _handler_envs(self, lam: Any, names: _Functions) -> dict[str, dict[str, str]]:
+        """Each function's environment as it is imported, pointed at the emulator: the four functions' variables
+        together (they share one process), its own last, so its logs and metrics carry its own service name (the
+        training run's kept apart)."""
+        own = {name: function_environment(lam, name) for name in (names.consumer, names.trainer, names.decisions)}
+        own[names.score] = function_environment(lam, names.score)
+        shared: dict[str, str] = {}
+        for variables in own.values():
+            shared.update(variables)
+        self.function_env = dict(shared)
         self._training_env = function_environment(lam, names.training_reduce)
-        env.update(self.emulator.process_env())
-        env["POWERTOOLS_TRACE_DISABLED"] = "1"
-        return env
+        local = {**self.emulator.process_env(), "POWERTOOLS_TRACE_DISABLED": "1"}
+        return {name: {**shared, **variables, **local} for name, variables in own.items()}
 
-    def _load_handlers(self, env: dict[str, str]) -> Any:
+    def _load_handlers(self, envs: dict[str, dict[str, str]], names: _Functions) -> Any:
         """The consumer's and the trainer's handlers (kept) and the decisions handler (returned), imported as at a
         cold start; whatever the modules print goes where CloudWatch Logs would collect it."""
         base = self._base
         base.mkdir(parents=True, exist_ok=True)
         self.output = HandlerOutput(base / "lambda-output.ndjson").install()
         consumer = self.output.wrap(load_handler)(
-            settings.CONSUMER_ASSET_DIR, settings.CONSUMER_HANDLER, env, "cg_local_consumer"
+            settings.CONSUMER_ASSET_DIR, settings.CONSUMER_HANDLER, envs[names.consumer], "cg_local_consumer"
         )
-        trainer = load_handler(settings.TRAINER_ASSET_DIR, settings.TRAINER_HANDLER, env, "cg_local_trainer")
-        decisions = load_handler(settings.DECISIONS_ASSET_DIR, settings.DECISIONS_HANDLER, env, "cg_local_decisions")
+        trainer = load_handler(
+            settings.TRAINER_ASSET_DIR, settings.TRAINER_HANDLER, envs[names.trainer], "cg_local_trainer"
+        )
+        decisions = load_handler(
+            settings.DECISIONS_ASSET_DIR, settings.DECISIONS_HANDLER, envs[names.decisions], "cg_local_decisions"
+        )
         self._consumer = self.output.wrap(consumer)
         self._trainer = self.output.wrap(trainer)
         return self.output.wrap(decisions)
@@ -211,15 +216,19 @@ class LocalRuntime:
         if self._scratch is not None:  # a run without a workdir leaves nothing behind (the CI disk filled up once)
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
-        if STATE_FILE.exists():
-            try:
-                if json.loads(STATE_FILE.read_text()).get("endpoint_url") == self.emulator.endpoint_url:
-                    STATE_FILE.unlink()
-            except ValueError:
-                pass
+        try:
+            mine = (state_file.read() or {}).get("endpoint_url") == self.emulator.endpoint_url
+        except ValueError:
+            mine = False
+        if mine:
+            state_file.PATH.unlink(missing_ok=True)
 
     def __enter__(self) -> LocalRuntime:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:  # a port in use, a failed deploy: nothing of a half-started stack stays behind
+            self.stop()
+            raise
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
@@ -271,21 +280,20 @@ class LocalRuntime:
         env = self.function_env or {}
         return float(env.get(settings.ENV_MODEL_REFRESH_SECONDS, settings.DEFAULT_MODEL_REFRESH_SECONDS))
 
-    def write_state_file(self) -> Path:
+    def write_state_file(self, archived_at: float = 0.0) -> Path:
+        """What other CLI processes read to find this stack (``state_file``); ``archived_at``: when the stream was
+        last archived (epoch seconds), which ``train --local`` waits on."""
         assert self.stack is not None
-        STATE_FILE.write_text(
-            json.dumps(
-                {
-                    "endpoint_url": self.emulator.endpoint_url,
-                    "stack": self.stack.name,
-                    "region": "us-east-1",
-                    "outputs": self.stack.outputs,
-                    "score_url": self.score_url,
-                },
-                indent=2,
-            )
-        )
-        return STATE_FILE
+        state = {
+            "endpoint_url": self.emulator.endpoint_url,
+            "stack": self.stack.name,
+            "region": "us-east-1",
+            "outputs": self.stack.outputs,
+            "score_url": self.score_url,
+            "pid": os.getpid(),
+            "archived_at": archived_at,
+        }
+        return state_file.write(state)
 
     # --- the managed parts ----------------------------------------------------------------------------------------
     def start_polling(self, interval_s: float = 0.2) -> None:
