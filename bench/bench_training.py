@@ -6,7 +6,7 @@ The counting and end-to-end figures are printed beside the thesis-style pure-Pyt
 on the same data, with the ratio. The distributed figures come from one window of ``--events`` events (default 20
 million) in hourly gzip NDJSON objects in a local directory laid out as the archive (``local.dir_archive``); each
 mode runs in a fresh process (its peak resident memory is that process's, and for the pool its largest worker's), and
-the two full runs must publish the same model version (the version is a digest of the vocabulary and the counts).
+the two full runs must publish the same model version (the version is a digest of all the model holds).
 
 Run: ``python -m bench.bench_training`` (``--quick`` for a smoke run, ``--events N`` for another window size).
 """

@@ -92,3 +92,12 @@ def test_a_state_file_that_is_not_one_is_named(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     state_file.PATH.write_text("{not json")
     _fails(["flags", "--local"], capsys, "--local: .clickguard-local.json is not a clickguard local state file")
+
+
+def test_a_taken_port_is_refused_with_status_2_and_leaves_nothing_behind(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", None)  # mkdtemp reads TMPDIR again
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        _fails(["local", "up", "--port", str(taken.getsockname()[1])], capsys, "cannot serve the emulator there")
+    assert not list(tmp_path.glob("clickguard-local-*")) and state_file.read() is None

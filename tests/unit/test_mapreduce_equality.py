@@ -84,7 +84,7 @@ def _assert_same_run(archive: MemoryArchive, params: ModelParams, shards: int, b
     assert (many.events, many.lines, many.rejected, many.objects_read) == (one.events, one.lines, one.rejected,
                                                                          one.objects_read)  # fmt: skip
     if one.status == "published":
-        assert many.version == one.version  # a digest of the vocabulary, the counts, the parameters and the window
+        assert many.version == one.version  # a digest of all the model holds (pipeline.model_version)
         assert_same_model(artifact.load_latest(many_store), artifact.load_latest(one_store))
 
 

@@ -67,12 +67,24 @@ def run(args: argparse.Namespace) -> int:
 
 
 def up(args: argparse.Namespace) -> int:
+    stop, archive_now = threading.Event(), threading.Event()
+    handlers = {
+        signal.SIGTERM: lambda *_: stop.set(),
+        signal.SIGHUP: lambda *_: stop.set(),  # a closed terminal too: never a stack left without its state file
+        state_file.ARCHIVE_SIGNAL: lambda *_: archive_now.set(),  # ``train --local`` asks first
+    }
+    before = {number: signal.signal(number, handler) for number, handler in handlers.items()}
+    try:
+        _run_stack(args, stop, archive_now)
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)
+    return 0
+
+
+def _run_stack(args: argparse.Namespace, stop: threading.Event, archive_now: threading.Event) -> None:
     from clickguard.local.runtime import LocalRuntime
 
-    stop, archive_now = threading.Event(), threading.Event()
-    for stopping in (signal.SIGTERM, signal.SIGHUP):  # a closed terminal too: never a stack left without its file
-        signal.signal(stopping, lambda *_: stop.set())
-    signal.signal(state_file.ARCHIVE_SIGNAL, lambda *_: archive_now.set())  # ``train --local`` asks first
     eprint("starting the embedded emulator and deploying the synthesized stack ...")
     try:
         rt = LocalRuntime(args.workdir, port=args.port).__enter__()
@@ -88,7 +100,6 @@ def up(args: argparse.Namespace) -> int:
     finally:
         eprint("stopping")
         rt.__exit__(None, None, None)
-    return 0
 
 
 def _serve(rt: LocalRuntime, args: argparse.Namespace, stop: threading.Event, archive_now: threading.Event) -> None:

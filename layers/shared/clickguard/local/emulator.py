@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import threading
@@ -52,7 +53,10 @@ class Emulator:
 
         moto_patches.apply()
         app = _SerializedApp(DomainDispatcherApplication(create_backend_app))
-        self._server = make_server("127.0.0.1", self._port, app, threaded=True, request_handler=MotoRequestHandler)
+        try:
+            self._server = make_server("127.0.0.1", self._port, app, threaded=True, request_handler=MotoRequestHandler)
+        except SystemExit:  # werkzeug exits the process when the port is taken, after printing why
+            raise OSError(errno.EADDRINUSE, f"port {self._port} is in use by another program") from None
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto-server", daemon=True)
         self._thread.start()
         host, port = self._server.server_address[:2]
