@@ -7,7 +7,7 @@ import gzip
 
 import pytest
 
-from clickguard.sim.catalog import is_abnormal
+from clickguard.sim.catalog import BENIGN_EXAMPLES, is_abnormal
 from clickguard.sim.output import read_label_table, read_labels
 
 
@@ -75,3 +75,7 @@ def test_of_several_label_columns_the_one_that_tells_users_apart_is_read(tmp_pat
 )  # fmt: skip
 def test_a_yes_no_letter_and_a_negated_abuse_word_read_the_right_way(word, abuser):
     assert is_abnormal(word) is abuser
+
+
+def test_the_words_messages_name_for_good_users_read_as_good_users():
+    assert BENIGN_EXAMPLES and not any(map(is_abnormal, BENIGN_EXAMPLES))

@@ -9,6 +9,7 @@ directory, ``local.state_file``). One stack per directory.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import threading
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from clickguard.cli.common import eprint, fail
 from clickguard.local import state_file
+from clickguard.local.emulator import FAKE_CREDENTIALS, REGION
 
 if TYPE_CHECKING:
     from clickguard.local.runtime import LocalRuntime
@@ -86,20 +88,19 @@ def _run_stack(args: argparse.Namespace, stop: threading.Event, archive_now: thr
     from clickguard.local.runtime import LocalRuntime
 
     eprint("starting the embedded emulator and deploying the synthesized stack ...")
-    try:
-        rt = LocalRuntime(args.workdir, port=args.port).__enter__()
-    except OSError as exc:  # the port is taken, or not ours to bind
-        fail(f"--port {args.port}: cannot serve the emulator there ({exc.strerror or exc})")
-    try:
-        rt.start_polling()
-        rt.write_state_file()
-        _print_handles(rt)
-        _serve(rt, args, stop, archive_now)
-    except KeyboardInterrupt:
-        pass
-    finally:
+    with contextlib.ExitStack() as running:
+        try:
+            rt = running.enter_context(LocalRuntime(args.workdir, port=args.port))
+        except OSError as exc:  # the port is taken, or not ours to bind
+            fail(f"--port {args.port}: cannot serve the emulator there ({exc.strerror or exc})")
+        try:
+            rt.start_polling()
+            rt.write_state_file()
+            _print_handles(rt)
+            _serve(rt, args, stop, archive_now)
+        except KeyboardInterrupt:
+            pass
         eprint("stopping")
-        rt.__exit__(None, None, None)
 
 
 def _serve(rt: LocalRuntime, args: argparse.Namespace, stop: threading.Event, archive_now: threading.Event) -> None:
@@ -144,7 +145,10 @@ def _print_handles(rt: LocalRuntime) -> None:
 
 
 # What the AWS CLI needs to talk to the emulator (any key is accepted; the region is the stack's).
-CLI_ENV = "AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1"
+CLI_ENV = (
+    f"AWS_ACCESS_KEY_ID={FAKE_CREDENTIALS['aws_access_key_id']} "
+    f"AWS_SECRET_ACCESS_KEY={FAKE_CREDENTIALS['aws_secret_access_key']} AWS_DEFAULT_REGION={REGION}"
+)
 
 
 def _refuse_a_running_stack() -> None:

@@ -22,7 +22,7 @@ from clickguard.decoding import Decoder
 from clickguard.decoding.records import decode_config_from_env
 from clickguard.local import state_file
 from clickguard.local.archiver import Archiver
-from clickguard.local.emulator import Emulator, apply_env
+from clickguard.local.emulator import REGION, Emulator, apply_env
 from clickguard.local.esm import EventSourceMapping, LambdaContext
 from clickguard.local.lambda_host import HandlerOutput, function_environment, load_handler
 from clickguard.local.score_server import ScoreServer
@@ -287,7 +287,7 @@ class LocalRuntime:
         state = {
             "endpoint_url": self.emulator.endpoint_url,
             "stack": self.stack.name,
-            "region": "us-east-1",
+            "region": REGION,
             "outputs": self.stack.outputs,
             "score_url": self.score_url,
             "pid": os.getpid(),

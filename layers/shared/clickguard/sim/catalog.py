@@ -37,6 +37,7 @@ BENIGN_LABELS = frozenset(
     {*BENIGN_TYPES, "ordinary", "normal", "good", "cleared", "human", "benign", "legit", "legitimate", "genuine"}
     | {"clean", "negative", "none", "0", "false", "no", "n", "f"}
 )
+BENIGN_EXAMPLES = ("human", "normal", "benign", "0", "false", "no", "n")  # what a message names of them
 # "not a bot", "non-fraud", "no_attack": an abuse word negated is a good user too.
 _NEGATED = re.compile(
     r"(?:not?|non)[\s_-]?(?:an?[\s_-])?(?:bot|robot|fraud|fraudulent|abuser?|anomaly|anomalous|malicious|spam"

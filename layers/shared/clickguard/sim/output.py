@@ -14,7 +14,7 @@ import numpy as np
 
 from clickguard.field_names import ALIASES, loose
 from clickguard.files import header_delimiter, open_binary
-from clickguard.sim.catalog import is_abnormal
+from clickguard.sim.catalog import BENIGN_EXAMPLES, is_abnormal
 from clickguard.sim.generator import SimDay
 
 LABEL_COLUMNS = ("user_id", "user_type")
@@ -99,11 +99,8 @@ class LabelTable(NamedTuple):
         return (
             f"every {'labelled user' if evaluating else 'user of the events'} reads as an abuser (column "
             f"{self.column!r}: {', '.join(map(repr, words[:5]))}{' ...' if len(words) > 5 else ''}); good users are "
-            f"labelled with a word that names them ({', '.join(GOOD_WORDS)}, ...)"
+            f"labelled with a word that names them ({', '.join(BENIGN_EXAMPLES)}, ...)"
         )
-
-
-GOOD_WORDS = ("human", "normal", "benign", "0", "false", "no", "n")
 
 
 def _examples(ids: Collection[str], n: int = 2) -> str:
