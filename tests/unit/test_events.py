@@ -449,6 +449,7 @@ def test_a_url_as_the_event_type_is_the_page_it_names(event_type, token):
         "/img/60844.JPG",
         "/favicon.ico",
         "https://cdn.example/font.woff2",
+        "/manifest.webmanifest",  # fetched by the browser on its own, as a page's icons are
         "GET /images/logo-small.png HTTP/1.1",
     ],
 )

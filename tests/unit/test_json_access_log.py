@@ -12,7 +12,7 @@ import json
 import pytest
 
 from clickguard.decoding import DecodeConfig, Decoder, Format
-from clickguard.decoding.access_log import parse_line
+from clickguard.decoding.access_log import client_address, parse_line
 from clickguard.events import Event
 from clickguard.rejections import Reason, RejectedRecord
 
@@ -43,11 +43,44 @@ def test_a_json_access_log_record_is_its_request(record, expected):
         assert UA not in repr(got)
 
 
-def test_the_same_request_as_a_text_line_and_as_json_is_the_same_event():
-    line = b'203.0.113.7 - - [10/Oct/2024:13:55:36 +0000] "POST /login HTTP/1.1" 401 12 "-" "curl/8"'
-    record = {"remote_addr": "203.0.113.7", "time_local": "10/Oct/2024:13:55:36 +0000",
-              "request": "POST /login HTTP/1.1", "status": 401}  # fmt: skip
-    assert Decoder().decode(json.dumps(record).encode()) == parse_line(line)
+@pytest.mark.parametrize(
+    ("remote", "request_line", "forwarded", "expected"),
+    [
+        ("203.0.113.7", "POST /login HTTP/1.1", None, ("203.0.113.7", "POST /login#fail")),
+        # a TLS handshake on the HTTP port: (bad request) both ways (JSON once kept its control bytes as the action)
+        ("203.0.113.7", "\x16\x03\x01", None, ("203.0.113.7", "(bad request)#fail")),
+        # nginx's main format behind a proxy: the forwarded client, not the proxy
+        ("10.0.0.2", "GET /a HTTP/1.1", "198.51.100.4, 10.0.0.1", ("198.51.100.4", "/a#fail")),
+        ("2001:DB8::1", "GET /a HTTP/1.1", None, ("2001:db8::1", "/a#fail")),
+    ],
+)
+def test_the_same_request_as_a_text_line_and_as_json_is_the_same_event(remote, request_line, forwarded, expected):
+    tail = f' "{forwarded}"' if forwarded else ""
+    escaped = request_line.encode("unicode_escape").decode()  # nginx writes a control byte as \xHH in a text line
+    line = f'{remote} - - [10/Oct/2024:13:55:36 +0000] "{escaped}" 401 12 "-" "curl/8"{tail}'.encode()
+    record = {"remote_addr": remote, "time_local": "10/Oct/2024:13:55:36 +0000", "request": request_line, "status": 401}
+    if forwarded:
+        record["http_x_forwarded_for"] = forwarded
+    event = parse_line(line)
+    assert Decoder().decode(json.dumps(record).encode()) == event and (event.user_key, event.token) == expected
+
+
+@pytest.mark.parametrize(
+    ("remote", "forwarded", "client"),
+    [
+        ("10.0.0.2", "198.51.100.4, 10.0.0.1", "198.51.100.4"),  # a private peer: a proxy; the chain's first
+        ("127.0.0.1", "2001:db8::7", "2001:db8::7"),
+        ("fd00::1", "203.0.113.9:4711", "fd00::1"),  # a chain whose first is no address: the peer
+        ("198.51.100.4", "203.0.113.9", "198.51.100.4"),  # a public peer: the chain is anyone's to write
+        ("100.64.3.2", "203.0.113.9", "100.64.3.2"),  # carrier NAT's shared space: clients, not the site's proxy
+        ("10.0.0.2", None, "10.0.0.2"),  # an intranet's own clients
+        ("2001:DB8:0:0:0:0:0:1", None, "2001:db8::1"),  # one spelling per address
+        ("::ffff:203.0.113.11", None, "203.0.113.11"),
+        ("host.example", None, "host.example"),  # HostnameLookups On: a name, kept
+    ],
+)
+def test_the_client_is_the_proxy_s_forwarded_client_and_one_spelling_per_address(remote, forwarded, client):
+    assert client_address(remote, forwarded) == client
 
 
 @pytest.mark.parametrize(

@@ -44,9 +44,10 @@ def _templated(path: str) -> str:
 
 
 def is_static_file(page: str) -> bool:
-    """A URL (``page_of``'s) of an image, script, stylesheet, source map or font. Web usage mining drops these before
-    anything else: a browser fetches them with each page, in a burst, so they make people look like machines (more
-    events a minute, sub-second gaps, many distinct requests) and say nothing of what the person did."""
+    """A URL (``page_of``'s) of an image, script, stylesheet, source map, font or web app manifest. Web usage mining
+    drops these before anything else: a browser fetches them on its own with each page, in a burst, so they make
+    people look like machines (more events a minute, sub-second gaps, many distinct requests) and say nothing of
+    what the person did."""
     return (page[:1] == "/" or "://" in page[:12]) and _STATIC_FILE.search(page) is not None
 
 
@@ -59,7 +60,9 @@ def _part(match: re.Match[str]) -> str:
 
 _PART = re.compile(r"[^.:]+")
 _REQUEST_LINE = re.compile(r"([A-Z][A-Z_-]{0,15}) ((?:/|[A-Za-z][A-Za-z0-9+.-]{0,15}://)\S*)(?: HTTP/\d(?:\.\d)?)?")
-_STATIC_FILE = re.compile(r"\.(?:css|js|mjs|map|png|jpe?g|gif|svg|ico|webp|avif|bmp|woff2?|ttf|otf|eot)(?:#.*)?$", re.I)
+_STATIC_FILE = re.compile(
+    r"\.(?:css|js|mjs|map|png|jpe?g|gif|svg|ico|webp|avif|bmp|woff2?|ttf|otf|eot|webmanifest)(?:#.*)?$", re.I
+)
 _HAS_DIGIT = re.compile(r"[0-9]")
 _HEX_ID = re.compile(r"[0-9a-fA-F]{8,}|[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 _TOKEN_ID = re.compile(r"(?=(?:[A-Za-z]*[0-9]){2})[A-Za-z0-9]{16,}")

@@ -113,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
     flagged = sum(s.flagged for s in scores)
     print(
         f"{len(scores):,} users scored with model {model.version}: {flagged:,} flagged; "
-        f"{cols.lines:,} lines, {sum(cols.rejected.values()):,} rejected",
+        f"{cols.lines:,} lines, {sum(cols.rejected.values()):,} rejected"
+        + (f" {dict(cols.rejected)}" if cols.rejected else ""),
         file=sys.stderr,
     )
     if table is not None:

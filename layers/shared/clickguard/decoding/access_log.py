@@ -32,6 +32,8 @@ the user, when the record holds an HTTP status and a client address (and nothing
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -47,7 +49,14 @@ BAD_REQUEST = "(bad request)"
 
 # Apache's vhost_combined (Debian's other_vhosts_access.log) puts ``%v:%p`` first: an optional ``name:port`` field.
 _PREFIX = re.compile(rb"[ \r\n]*(?:[^ \t\r\n]+:[0-9]+ )?[^ \t\r\n]+ [^ \t\r\n]+ [^ \t\r\n]+ \[[^\]\r\n]+\] \"")
-_LINE = re.compile(r'(?:\S+:\d+ )?(\S+) \S+ \S+ \[([^\]]+)\] "([^"\\]*(?:\\.[^"\\]*)*)" (\d{3}) \S+(?: .*)?', re.DOTALL)
+_QUOTED = r'"[^"\\]*(?:\\.[^"\\]*)*"'
+# nginx's ``main`` format (its default config's) adds ``"$http_x_forwarded_for"`` after the user agent: kept for
+# ``client_address``; whatever else a format appends is passed over.
+_LINE = re.compile(
+    r'(?:\S+:\d+ )?(\S+) \S+ \S+ \[([^\]]+)\] "([^"\\]*(?:\\.[^"\\]*)*)" (\d{3}) \S+'
+    rf'(?: {_QUOTED} {_QUOTED}(?: "([^"]*)")?)?(?: .*)?',
+    re.DOTALL,
+)
 _REQUEST = re.compile(r"([A-Z][A-Z_-]{0,15}) (\S+)(?: HTTP/\d(?:\.\d)?)?")
 
 
@@ -62,7 +71,7 @@ def parse_line(line: bytes) -> Event:
     match = _LINE.fullmatch(utf8(line).strip())
     if match is None:
         raise RejectedRecord(Reason.BAD_ACCESS_LOG, "not a common or combined log line")
-    return _event(*match.groups())
+    return _event(*match.groups())  # host, time, request, status, forwarded-for (nginx's main format) or None
 
 
 AGENT_FIELDS = ("host", "datetime", "request", "response")
@@ -84,9 +93,45 @@ def parse_fields(obj: Mapping[str, Any]) -> Event:
     return _event(host, time, request, status)
 
 
-def _event(host: str, time: str, request: str, status: str) -> Event:
-    """A request's event, from the line's parts: the client, the page (with its method), the status, the time."""
-    return Event(user_key_of(host), token_of(_action(request), status), parse_timestamp(time), None, None)
+def _event(host: str, time: str, request: str, status: str, forwarded: str | None = None) -> Event:
+    """A request's event, from the line's parts: the client (``client_address``), the page (with its method), the
+    status, the time."""
+    client = client_address(host, forwarded)
+    return Event(user_key_of(client), token_of(_action(request), status), parse_timestamp(time), None, None)
+
+
+def client_address(remote: str, forwarded: str | None = None) -> str:
+    """The client a request came from, one spelling per address: ``remote`` (the peer's address), unless that is a
+    private, loopback or link-local address (a proxy or load balancer in front of the server, as nginx's real-IP
+    module assumes) and ``forwarded`` (X-Forwarded-For: ``client, proxy1, ...``) names a client, whose first address
+    it then is. An address is written as ``ipaddress`` writes it (``2001:DB8::1`` and ``2001:db8:0:0:0:0:0:1`` are
+    one client; an IPv4-mapped IPv6 address is its IPv4 one); a host name is kept as it is."""
+    ip = _canonical(remote)
+    if forwarded and ip is not None and _is_proxy(ip):
+        first = _canonical(forwarded.split(",", 1)[0].strip())
+        if first is not None:
+            return str(first)
+    return str(ip) if ip is not None else remote
+
+
+def _is_proxy(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """A private (RFC 1918, unique local), loopback or link-local address. Not the shared address space of carrier
+    NAT (100.64.0.0/10): many clients behind one, not a proxy of the site's."""
+    return ip.is_loopback or ip.is_link_local or any(ip in net for net in _PRIVATE if net.version == ip.version)
+
+
+_PRIVATE = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"))
+
+
+@functools.lru_cache(maxsize=8192)  # a log repeats its clients
+def _canonical(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        ip = ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
 
 
 _STATUS = re.compile(r"\d{3}")
@@ -102,7 +147,8 @@ def _action(request: str) -> str:
 # A JSON access log's fields by their loose names (``field_names.loose``): nginx's, Traefik's, Envoy's, ALB's and
 # W3C's spellings of the client address, the status, the method and the requested page.
 _CLIENT = ("remoteaddr", "clientip", "remoteip", "clienthost", "clientaddr", "cip", "realip", "xrealip", "ip",
-           "srcip", "sourceip", "clientaddress", "remotehost", "xforwardedfor", "httpxforwardedfor")  # fmt: skip
+           "srcip", "sourceip", "clientaddress", "remotehost")  # fmt: skip
+_FORWARDED = ("xforwardedfor", "httpxforwardedfor")
 _HTTP_STATUS = ("status", "statuscode", "httpstatus", "responsecode", "responsestatus", "downstreamstatus",
                 "originstatus", "scstatus", "elbstatuscode")  # fmt: skip
 _METHOD = ("requestmethod", "method", "httpmethod", "csmethod")
@@ -123,7 +169,7 @@ def json_request(obj: Mapping[str, Any]) -> dict[str, Any] | None:
     by_loose = loose_keys(obj)
     status = next((obj[by_loose[n]] for n in _HTTP_STATUS if n in by_loose), None)
     code = status if type(status) is int else int(status) if type(status) is str and _STATUS.fullmatch(status) else 0
-    address = next((a for n in _CLIENT if n in by_loose and (a := _address(obj[by_loose[n]])) is not None), None)
+    address = _client(obj, by_loose)
     if not 100 <= code <= 599 or address is None:
         return None
     fields = {**obj, "user_id": address, "outcome": code}
@@ -133,12 +179,26 @@ def json_request(obj: Mapping[str, Any]) -> dict[str, Any] | None:
     target = next((obj[by_loose[n]] for n in _TARGET if n in by_loose), None)
     if isinstance(target, str) and target.startswith("/"):
         fields["event_type"] = f"{method} {target}" if isinstance(method, str) and method.isalpha() else target
+    elif isinstance(target, str) and "request" in by_loose and target is obj[by_loose["request"]]:
+        fields["event_type"] = _action(target)  # a request line, as the text line's: a TLS handshake is (bad request)
     return fields
 
 
+def _client(obj: Mapping[str, Any], by_loose: Mapping[str, str]) -> str | None:
+    """The record's client (``client_address``): the first of its names that holds an address, or, with none, the
+    first of its forwarded chain."""
+    remote = next((a for n in _CLIENT if n in by_loose and (a := _address(obj[by_loose[n]])) is not None), None)
+    chain = next((v for n in _FORWARDED if n in by_loose and isinstance(v := obj[by_loose[n]], str)), None)
+    if remote is None:
+        return _address(chain) if chain is not None else None
+    return client_address(remote, chain)
+
+
 def _address(value: Any) -> str | None:
-    """An IPv4 or IPv6 address, without a port or brackets; the first of ``a, b, c`` (X-Forwarded-For)."""
+    """An IPv4 or IPv6 address, without a port or brackets, as ``client_address`` writes it; the first of
+    ``a, b, c`` (X-Forwarded-For)."""
     if not isinstance(value, str):
         return None
     match = _ADDRESS.fullmatch(value.split(",", 1)[0].strip())
-    return next((group for group in match.groups() if group), None) if match else None
+    found = next((group for group in match.groups() if group), None) if match else None
+    return client_address(found) if found is not None else None
