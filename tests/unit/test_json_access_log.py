@@ -70,7 +70,8 @@ def test_the_same_request_as_a_text_line_and_as_json_is_the_same_event(remote, r
     [
         ("10.0.0.2", "198.51.100.4, 10.0.0.1", "198.51.100.4"),  # a private peer: a proxy; the chain's first
         ("127.0.0.1", "2001:db8::7", "2001:db8::7"),
-        ("fd00::1", "203.0.113.9:4711", "fd00::1"),  # a chain whose first is no address: the peer
+        ("fd00::1", "203.0.113.9:4711", "203.0.113.9"),  # a proxy that writes the client's port too
+        ("fd00::1", "unknown, 203.0.113.9", "fd00::1"),  # a chain whose first is no address: the peer
         ("198.51.100.4", "203.0.113.9", "198.51.100.4"),  # a public peer: the chain is anyone's to write
         ("100.64.3.2", "203.0.113.9", "100.64.3.2"),  # carrier NAT's shared space: clients, not the site's proxy
         ("10.0.0.2", None, "10.0.0.2"),  # an intranet's own clients

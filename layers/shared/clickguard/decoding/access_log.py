@@ -108,9 +108,10 @@ def client_address(remote: str, forwarded: str | None = None) -> str:
     one client; an IPv4-mapped IPv6 address is its IPv4 one); a host name is kept as it is."""
     ip = _canonical(remote)
     if forwarded and ip is not None and _is_proxy(ip):
-        first = _canonical(forwarded.split(",", 1)[0].strip())
-        if first is not None:
-            return str(first)
+        first = _bare(forwarded)
+        client = _canonical(first) if first is not None else None
+        if client is not None:
+            return str(client)
     return str(ip) if ip is not None else remote
 
 
@@ -197,8 +198,11 @@ def _client(obj: Mapping[str, Any], by_loose: Mapping[str, str]) -> str | None:
 def _address(value: Any) -> str | None:
     """An IPv4 or IPv6 address, without a port or brackets, as ``client_address`` writes it; the first of
     ``a, b, c`` (X-Forwarded-For)."""
-    if not isinstance(value, str):
-        return None
-    match = _ADDRESS.fullmatch(value.split(",", 1)[0].strip())
-    found = next((group for group in match.groups() if group), None) if match else None
+    found = _bare(value) if isinstance(value, str) else None
     return client_address(found) if found is not None else None
+
+
+def _bare(text: str) -> str | None:
+    """The address of ``text`` (the first of ``a, b, c``) without its port or brackets, as written."""
+    match = _ADDRESS.fullmatch(text.split(",", 1)[0].strip())
+    return next((group for group in match.groups() if group), None) if match else None
