@@ -33,16 +33,24 @@ def build_app(
 ) -> tuple[cdk.App, ClickguardStack]:
     """The app with cdk.json's context under ``context``; under the CLI, ``-c`` values override both."""
     app = cdk.App(context={**cdk_json_context(), **(context or {})}, outdir=outdir)
-    config = StackConfig.from_context(app.node.try_get_context)
+    config = StackConfig.from_context(app.node.try_get_context, app.node.get_all_context())
     env = cdk.Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION"))
     stack = ClickguardStack(app, config.stack_name, config=config, env=env)
     # moto's CloudFormation reads KMS key tags with the wrong field names (TagKey) and fails the key.
     untagged = ["AWS::KMS::Key"] if config.local else []
     for name, value in (("project", "clickguard"), ("stage", config.stage)):
         cdk.Tags.of(stack).add(name, value, exclude_resource_types=untagged)
+    if config.local or config.stub_layer:  # set by an environment variable too: said on every synth
+        cdk.Annotations.of(stack).add_warning_v2("clickguard:not-for-aws", NOT_FOR_AWS)
     if nag:
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app, stack
+
+
+NOT_FOR_AWS = (
+    "local or stub_layer is set (context, or CLICKGUARD_LOCAL / CLICKGUARD_STUB_LAYER): this template is for the "
+    "embedded emulator and tests, not AWS (no Firehose archive, alarms or function URL; a stub layer has no numpy)"
+)
 
 
 def main() -> int:

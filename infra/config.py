@@ -13,8 +13,10 @@ test runners that cannot pass context.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
@@ -177,7 +179,9 @@ class StackConfig:
     rejected_payload_expiry_days: int = settings.DEFAULT_REJECTED_PAYLOAD_EXPIRY_DAYS
     state_writes: str = settings.DEFAULT_STATE_WRITES
     flag_visibility_timeout_seconds: int = 900
-    flag_max_receives: int = 5
+    # Reviewers' looks are receives (SQS has no peek): `review list`, `flags` and `review decide`'s search each count
+    # one. 5 dead-lettered every open flag after five looks; 100 moves a flag only when looks went on for days.
+    flag_max_receives: int = 100
     allowlist_days: int = settings.DEFAULT_ALLOWLIST_DAYS
     allow_margin: float = settings.DEFAULT_ALLOW_MARGIN
     decision_max_receives: int = 5
@@ -244,8 +248,11 @@ class StackConfig:
         return f"{settings.SCORE_API_SERVICE}-{self.stage}"
 
     @classmethod
-    def from_context(cls, get: Any) -> StackConfig:
-        """Build from a context getter (``node.try_get_context``) and validate every value."""
+    def from_context(cls, get: Any, keys: Iterable[str] = ()) -> StackConfig:
+        """Build from a context getter (``node.try_get_context``) and validate every value; ``keys``: every key the
+        context holds (``node.get_all_context()``), where one that looks like a setting's but is none is an error
+        (``check_keys``)."""
+        check_keys(keys)
         r = _Reader(get)
         schedule, period = _read_schedule(r)
         config = cls(
@@ -449,6 +456,20 @@ def _schedule_period_hours(expression: str) -> float | None:
     if _CRON_RE.match(expression):
         return None
     raise ConfigError(f"training_schedule={expression!r} must be an EventBridge rate(...) or cron(...) expression")
+
+
+# A setting's key as this stack spells them; CDK's own context keys carry ``@`` or ``:`` (feature flags, lookups).
+_SETTING_KEY = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def check_keys(keys: Iterable[str]) -> None:
+    """A context key spelled as a setting is but naming none (``flag_cooldown_secs``) is a ``ConfigError`` with the
+    nearest known keys, rather than a default silently kept."""
+    known = set(DEFAULTS) | set(MODEL_KEYS)
+    for key in sorted(k for k in keys if _SETTING_KEY.fullmatch(k) and k not in known):
+        near = difflib.get_close_matches(key, sorted(known), n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(near)}?" if near else "; see README: Configuration"
+        raise ConfigError(f"unknown setting {key!r}{hint}")
 
 
 class _Reader:

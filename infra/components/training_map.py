@@ -20,6 +20,7 @@ from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -260,6 +261,12 @@ class TrainingRun(Construct):
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
         )
         self.key.grant_decrypt(machine)  # the ItemReader reads the plan's list from the encrypted data bucket
+        # CDK grants the ItemReader every object of the bucket (its key is chosen at run time); it reads only the
+        # run's own list, and the bucket also holds kept payloads of rejected records: denied outside the prefix.
+        runs = self.buckets[0].arn_for_objects(f"{settings.TRAINING_RUNS_PREFIX}*")
+        machine.add_to_role_policy(
+            iam.PolicyStatement(effect=iam.Effect.DENY, actions=["s3:GetObject"], not_resources=[runs])
+        )
         self._acknowledge(machine, trainer)
         return machine
 
@@ -306,7 +313,8 @@ class TrainingRun(Construct):
             machine.role,
             f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::<{logical_id(data_bucket)}>/*]",
             "CDK's grant for the Distributed Map's ItemReader, which reads the run's list of partitions under "
-            f"{settings.TRAINING_RUNS_PREFIX}; the key is a path chosen at run time.",
+            f"{settings.TRAINING_RUNS_PREFIX}; the key is a path chosen at run time. An explicit deny on the same role "
+            f"refuses s3:GetObject outside {settings.TRAINING_RUNS_PREFIX}.",
         )
         stack = Stack.of(machine)  # cdk-nag spells a stack's region and account as given, else as pseudo-parameters
         region = "<AWS::Region>" if Token.is_unresolved(stack.region) else stack.region

@@ -13,7 +13,7 @@ from infra.paths import ROOT
 
 
 def config(**context):
-    return StackConfig.from_context(context.get)
+    return StackConfig.from_context(context.get, context)
 
 
 def test_defaults():
@@ -64,6 +64,22 @@ def test_cli_strings_are_parsed():
 def test_bad_values_name_the_key(context, message):
     with pytest.raises(ConfigError, match=message):
         config(**context)
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"flag_cooldown_secs": "60"}, "unknown setting 'flag_cooldown_secs'; did you mean flag_cooldown_seconds"),
+        ({"batchsize": "10"}, "unknown setting 'batchsize'; did you mean batch_size"),
+        ({"colour": "blue"}, "unknown setting 'colour'; see README: Configuration"),
+    ],
+)
+def test_a_misspelled_or_unknown_setting_fails_the_synth_with_the_nearest_keys(context, message):
+    """A typo once kept the default silently (``-c flag_cooldown_secs=60`` synthesized a 24-hour cooldown)."""
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        StackConfig.from_context(context.get, context.keys())
+    # CDK's own context keys (feature flags, lookups) are not settings
+    StackConfig.from_context({}.get, ["@aws-cdk/core:newStyleStackSynthesis", "aws:cdk:enable-path-metadata"])
 
 
 def test_cron_schedule_with_period():

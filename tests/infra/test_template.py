@@ -404,3 +404,16 @@ def test_metrics_are_per_stage(synth_aws):
     assert all(s.endswith(f"-{config.stage}") for s in services)
     (dashboard,) = synth_aws.resources("AWS::CloudWatch::Dashboard").values()
     assert config.consumer_service in json.dumps(dashboard["Properties"]["DashboardBody"])
+
+
+def test_a_template_for_the_emulator_says_on_every_synth_it_is_not_for_aws(synth_local, synth_aws):
+    """``local`` and ``stub_layer`` also come from environment variables: a CI variable leaking into a deploy job would
+    otherwise synthesize a stack without its archive, alarms and function URL without a word."""
+
+    def warnings_of(synth) -> str:
+        metadata = json.loads((synth.outdir / f"{synth.stack_name}.metadata.json").read_text())
+        entries = [e for per_path in metadata.values() for e in per_path]
+        return " ".join(str(e.get("data")) for e in entries if e.get("type") == "aws:cdk:warning")
+
+    assert "this template is for the embedded emulator and tests, not AWS" in warnings_of(synth_local)
+    assert "not AWS" not in warnings_of(synth_aws)

@@ -149,3 +149,15 @@ def test_partials_and_run_files_expire(synth_aws):
     )
     runs = by_id["expire-training-runs"]
     assert (runs["Prefix"], runs["ExpirationInDays"]) == (settings.TRAINING_RUNS_PREFIX, TRAINING_RUN_DAYS)
+
+
+def test_the_state_machine_reads_no_object_of_the_data_bucket_outside_its_runs(synth_aws):
+    """CDK grants the Distributed Map's ItemReader ``s3:GetObject`` on the whole bucket (its key is chosen at run
+    time); the bucket also keeps rejected records' payloads, so the role denies reads outside ``training-runs/``."""
+    roles = synth_aws.resources("AWS::IAM::Role")
+    machine_role = next(k for k, r in roles.items() if "states.amazonaws.com" in json.dumps(r))
+    policies = [p for p in synth_aws.resources("AWS::IAM::Policy").values()
+                if {"Ref": machine_role} in p["Properties"]["Roles"]]  # fmt: skip
+    denies = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    assert len(denies) == 1 and denies[0]["Action"] == "s3:GetObject"
+    assert f"/{settings.TRAINING_RUNS_PREFIX}*" in json.dumps(denies[0]["NotResource"])
