@@ -271,6 +271,8 @@ class StackConfig:
             **_read_numbers(r),
         )
         _check(config)
+        if get("shard_count") is not None and config.stream_mode != "provisioned":
+            raise ConfigError("shard_count applies to stream_mode=provisioned; an on-demand stream sizes itself")
         return config
 
     def model_environment(self) -> dict[str, str]:
@@ -435,6 +437,11 @@ def _read_reserved(r: _Reader) -> int | None:
     return reserved
 
 
+def _plain(bound: float) -> str:
+    """A range's bound as a person writes it: 2592000, not 2.592e+06."""
+    return str(int(bound)) if float(bound).is_integer() else repr(float(bound))
+
+
 def _check(config: StackConfig) -> None:
     """Rules a single range cannot express."""
     if not _STAGE_RE.match(config.stage):
@@ -506,14 +513,17 @@ class _Reader:
 
     def number(self, key: str, default: Any, kind: type, low: float, high: float) -> Any:
         value = self._get(key)
-        if value is None or value == "":
+        if value is None:
             return default
+        wanted = f"{'a whole number' if kind is int else 'a number'} in [{_plain(low)}, {_plain(high)}]"
+        if value == "":  # ``-c key=``: a value left out, not the default asked for
+            raise ConfigError(f"{key} is empty: give {wanted}, or leave the key out for its default {default}")
         try:
             if isinstance(value, bool):
                 raise ValueError
             number = kind(value) if not isinstance(value, str) else kind(float(value) if kind is float else value)
         except (TypeError, ValueError):
-            raise ConfigError(f"{key}={value!r} is not a valid {kind.__name__}") from None
+            raise ConfigError(f"{key}={value!r} is not a valid {kind.__name__}: give {wanted}, no unit") from None
         if kind is int and isinstance(value, float) and value != int(value):
             raise ConfigError(f"{key}={value!r} must be a whole number")
         if not low <= number <= high:

@@ -59,6 +59,9 @@ def test_cli_strings_are_parsed():
         ({"user_key_source": "ip"}, "user_key_source"),
         ({"local": "maybe"}, "local"),
         ({"consumer_memory_mb": "lots"}, "consumer_memory_mb"),
+        ({"flag_cooldown_seconds": "60s"}, r"'60s' is not a valid int: give a whole number in \[0, 2592000\], no unit"),
+        ({"batch_size": ""}, r"batch_size is empty: give a whole number in \[1, 10000\], or leave the key out"),
+        ({"shard_count": "7"}, "shard_count applies to stream_mode=provisioned"),  # was ignored on on-demand
     ],
 )
 def test_bad_values_name_the_key(context, message):
