@@ -571,3 +571,16 @@ def test_a_store_path_that_is_a_file_is_refused_before_training(tmp_path, events
     with pytest.raises(SystemExit) as exc:
         main(["train", "-i", str(events_file), "-o", str(taken)])
     assert exc.value.code == 2 and f"--store/--out {taken}: a file, not a directory" in capsys.readouterr().err
+
+
+def test_a_few_ragged_csv_rows_among_good_ones_are_named_on_stderr(tmp_path, capsys):
+    rows = "".join(f"Mozilla,u{i % 7},view,2025-11-20T00:{i // 60:02d}:{i % 60:02d}Z\n" for i in range(400))
+    path = tmp_path / "events.csv"
+    path.write_text(
+        "user_agent,user_id,event_type,timestamp\n" + rows + "Mozilla (X11, Linux),u1,view,2025-11-20T01:00:00Z\n"
+    )
+    assert main(["train", "-i", str(path), "-o", str(tmp_path / "m"), "--min-sessions", "1"]) == 0
+    err = capsys.readouterr().err
+    assert (
+        "1 rows have more cells than the header (4): quote the cells that hold the separator; those rows' cells" in err
+    )

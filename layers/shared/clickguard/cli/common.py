@@ -152,7 +152,7 @@ def read_events(
         no_events(option, paths, cols, mapping, takes_mapping)
     for path in paths if cols.rejected else ():
         if ragged := ragged_rows(path):
-            print(f"{option} {path}: {ragged[2:]}; those rows' cells were read under the wrong names", file=sys.stderr)
+            print(f"{option} {path}: {ragged}; those rows' cells were read under the wrong names", file=sys.stderr)
     ordered = cols.in_time_order()
     if ordered is not cols:  # an export newest first, or merged files: the stream's rules read it in time order
         print(f"{option}: the file's events are not in time order; read in the order they happened", file=sys.stderr)
@@ -169,7 +169,7 @@ def no_events(
     hint = "; events need user_id, event_type and timestamp" if mapping is None else ""
     hint += ", or --field-mapping" if hint and takes_mapping else ""
     hint += first_fields(paths[0]) if takes_mapping else ""
-    hint += ragged_rows(paths[0])
+    hint += f"; {ragged}" if (ragged := ragged_rows(paths[0])) else ""
     top = cols.rejected.most_common(1)[0][0] if cols.rejected else None
     detail = cols.first_detail.get(top or "", "")
     said = f"; the first {top}: {detail}" if detail else ""
@@ -178,8 +178,8 @@ def no_events(
 
 
 def ragged_rows(path: Path) -> str:
-    """``; N rows have more cells than the header (K)``: a delimited file whose unquoted cells hold the separator
-    (a user agent's commas) puts every later cell under the wrong name."""
+    """``N rows have more cells than the header (K) ...`` ("" when none): a delimited file whose unquoted cells hold
+    the separator (a user agent's commas) puts every later cell under the wrong name."""
     sep = delimiter(path)
     if sep is None:
         return ""
@@ -194,7 +194,7 @@ def ragged_rows(path: Path) -> str:
         return ""
     if not ragged:
         return ""
-    return f"; {ragged:,} rows have more cells than the header ({width}): quote the cells that hold the separator"
+    return f"{ragged:,} rows have more cells than the header ({width}): quote the cells that hold the separator"
 
 
 _FIELD_NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_$.-]{0,40}")  # what a mapping path names (never an email or a value)

@@ -229,11 +229,8 @@ def run_on_stack(args: argparse.Namespace) -> int:
     state = state_file.read() or {}
     if not state_file.request_archive(state):  # what was produced a moment ago is on the stream, not archived yet
         eprint("the local stack did not archive its stream on request: training on its archive as it is")
-    cfn = local.client("cloudformation")
-    stack = state["stack"]
-    name = target.outputs_of(cfn, stack)[
-        "TrainingReduceFunctionName"
-    ]  # the training run's plan: what the schedule starts
+    outputs = target.outputs_of(local.client("cloudformation"), state["stack"])
+    name = outputs["TrainingReduceFunctionName"]  # the training run's plan: what the schedule starts
     env = local.client("lambda").get_function_configuration(FunctionName=name)["Environment"]["Variables"]
     try:
         config = TrainingConfig.from_env(env)
