@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clickguard import settings as cg_settings
+from clickguard.timestamps import MIN_MS, MIN_S
 from clickguard.training import dataset
 from clickguard.training.dataset import EventColumns
 
@@ -26,10 +27,10 @@ OUTCOMES = st.one_of(
     st.none(), st.sampled_from(["success", "fail", "ok", "failure", "error", "FAIL", " ok", "failed", "maybe"])
 )
 TIMES = st.one_of(
-    st.integers(946_684_800_000 - 2, 946_684_800_002),
+    st.integers(MIN_MS - 2, MIN_MS + 2),
     st.integers(1_700_000_000_000, 1_700_000_100_000),
     st.floats(1.7e9, 1.7e9 + 1e5),
-    st.sampled_from([946_684_799.999, 4_102_444_800.0, 4_102_444_800.001, "2025-11-21T10:00:00Z", "", 17e8, True]),
+    st.sampled_from([MIN_S - 0.001, 4_102_444_800.0, 4_102_444_800.001, "2025-11-21T10:00:00Z", "", 17e8, True]),
 )
 IDS = st.one_of(st.none(), st.sampled_from(["s1", "s2", "", " s", "\u00e9", "i" * (MAX_USER + 3)]), st.integers(0, 2))
 ATTRIBUTES = st.one_of(

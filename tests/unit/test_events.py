@@ -212,6 +212,31 @@ def test_reject_bad_timestamp():
     assert rejection(canonical(timestamp="1970-01-01T00:00:00Z")) is Reason.BAD_TIMESTAMP  # out of range
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("01/Jul/1995:00:00:01 -0400", 804571201000),  # NASA-HTTP's first line: public logs of the 1990s read
+        ("1998-05-01T00:00:00Z", 893980800000),  # the World Cup 98 logs
+        (804571201, 804571201000),  # the same times as epoch numbers keep their unit
+        (804571201000, 804571201000),
+        ("1990-01-01T00:00:00Z", 631152000000),  # the window's first instant
+    ],
+)
+def test_times_of_the_1990s_read(value, expected):
+    assert parse_timestamp(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["1989-12-31T23:59:59.999Z", "0001-01-01T00:00:00Z", 3600, 86_400_000, 631_151_999, "31/Dec/1989:23:59:59 +0000"],
+)
+def test_a_zero_date_or_a_relative_count_is_a_bad_timestamp(value):
+    """Before 1990: a default date (Go's and .NET's zero time), seconds or ms since a start, not since the epoch."""
+    with pytest.raises(RejectedRecord) as exc:
+        parse_timestamp(value)
+    assert exc.value.reason is Reason.BAD_TIMESTAMP and "1990-2100" in exc.value.detail
+
+
 def test_reject_missing_timestamp():
     body = json.loads(canonical())
     del body["timestamp"]

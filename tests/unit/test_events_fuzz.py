@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from clickguard import settings as cg_settings
 from clickguard.events import FAIL_SUFFIX, MAX_DEPTH, Event, UserKeySource, nesting_depth, parse_object, parse_record
 from clickguard.rejections import Reason, RejectedRecord
+from clickguard.timestamps import MAX_MS, MIN_MS
 
 PROFILE = settings(derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -55,7 +56,7 @@ def check(data: bytes | str, source: UserKeySource = UserKeySource.SESSION_USER_
     assert type(ev.user_key) is str and 0 < len(ev.user_key) <= cg_settings.MAX_USER_KEY_CHARS
     assert ev.user_key == ev.user_key.strip()
     assert type(ev.token) is str and 0 < len(ev.token) <= cg_settings.MAX_EVENT_TYPE_CHARS + len(FAIL_SUFFIX)
-    assert type(ev.ts_ms) is int and 946_684_800_000 <= ev.ts_ms <= 4_102_444_800_000
+    assert type(ev.ts_ms) is int and MIN_MS <= ev.ts_ms <= MAX_MS
     for opt in (ev.session_id, ev.event_id):
         assert opt is None or (type(opt) is str and 0 < len(opt) <= cg_settings.MAX_USER_KEY_CHARS)
     for text in (ev.user_key, ev.token, ev.session_id or "", ev.event_id or ""):

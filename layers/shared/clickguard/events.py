@@ -273,7 +273,7 @@ def canonical_event(
     else:
         user_key = user_key_of(user)
         token = token_of(event_type, outcome)
-    # Epoch seconds as a float (or milliseconds as an integer) inside 2000-2100: parse_timestamp's result, inlined.
+    # Epoch seconds as a float (or milliseconds as an integer) inside 1990-2100: parse_timestamp's result, inlined.
     if type(timestamp) is float and MIN_S <= timestamp <= MAX_S:
         ts_ms = int(timestamp * 1000)
     elif type(timestamp) is int and MIN_MS <= timestamp <= MAX_MS:
@@ -361,7 +361,7 @@ def _tokens(types: list[str], outcomes: list[Any]) -> list[str] | None:
 
 
 def _epoch_ms(timestamps: list[Any]) -> list[int] | None:
-    """Integer epoch milliseconds or float epoch seconds, every one inside 2000-2100 (``canonical_event``'s
+    """Integer epoch milliseconds or float epoch seconds, every one inside 1990-2100 (``canonical_event``'s
     inlined cases; ``t * 1000`` as there, so each float gives the same millisecond)."""
     if not timestamps:
         return []

@@ -1,7 +1,7 @@
 """Event times as producers write them -> epoch milliseconds (``parse_timestamp``), and back (``format_ms``).
 
 Every format reads its time through ``parse_timestamp``, so one rule covers them all: the accepted forms, the
-2000-2100 window that catches unit mistakes, and the arrival time an untimed record is read at
+1990-2100 window that catches unit mistakes, and the arrival time an untimed record is read at
 (``time_if_missing``)."""
 
 from __future__ import annotations
@@ -17,15 +17,17 @@ from typing import Any
 
 from clickguard.rejections import Reason, RejectedRecord
 
-# Timestamps before 2000 or after 2100 are almost always unit mistakes (seconds read as ms or the reverse).
-MIN_MS = 946_684_800_000
+# Times before 1990 or after 2100 are almost always mistakes: a unit misread (seconds as ms or the reverse), a
+# relative count, a zero date (1970, 0001). 1990 predates the web, so the public logs of the 1990s (NASA-HTTP and
+# the Internet Traffic Archive's others, 1994-1998) still read.
+MIN_MS = 631_152_000_000
 MAX_MS = 4_102_444_800_000
 MIN_S, MAX_S = MIN_MS / 1000, MAX_MS / 1000
 
 
 def parse_timestamp(value: Any) -> int:
     """ISO 8601 / RFC 3339 (``Z`` or an offset; naive means UTC), epoch seconds, milliseconds, microseconds or
-    nanoseconds (told apart by size: each range of 2000-2100 is its own order of magnitude), or the two forms web
+    nanoseconds (told apart by size: each range of 1990-2100 is its own order of magnitude), or the two forms web
     logs carry (the common log format's ``10/Oct/2024:13:55:36 -0700``, as Apache, nginx and Fluent Bit's parsers
     write it, and RFC 2822 / HTTP-date ``Thu, 10 Oct 2024 20:55:36 GMT``) -> epoch milliseconds.
 
@@ -53,7 +55,7 @@ def parse_timestamp(value: Any) -> int:
     else:
         raise RejectedRecord(Reason.BAD_TIMESTAMP, f"timestamp is a {kind.__name__}")
     if not MIN_MS <= ms <= MAX_MS:
-        raise RejectedRecord(Reason.BAD_TIMESTAMP, "timestamp outside 2000-2100")
+        raise RejectedRecord(Reason.BAD_TIMESTAMP, "timestamp outside 1990-2100")
     return ms
 
 

@@ -182,7 +182,7 @@ class Decoder:
         """``decode`` of a record that arrived at ``arrival_ms``: under ``missing_time`` ``arrival`` an event with
         no time at all is read at that time (off the hot path: only records that ``lacks_time`` are decoded so)."""
         try:
-            arrival_ms = parse_timestamp(arrival_ms)  # an arrival outside 2000-2100 (none given: 0) times nothing
+            arrival_ms = parse_timestamp(arrival_ms)  # an arrival outside 1990-2100 (none given: 0) times nothing
         except RejectedRecord:
             return self._decode_or_reject(data)
         if self.config.missing_time is not MissingTime.ARRIVAL:  # the caller's check, kept where the rule is

@@ -202,7 +202,7 @@ def _time(value: Any, now_ms: int | None) -> int:
     try:
         ms = parse_timestamp(value)
     except RejectedRecord:
-        raise InvalidDecision("bad_time", "decided_at is not a time (ISO 8601, epoch s...) in 2000-2100") from None
+        raise InvalidDecision("bad_time", "decided_at is not a time (ISO 8601, epoch s...) in 1990-2100") from None
     if now_ms is not None and ms > now_ms + MAX_FUTURE_MS:
         raise InvalidDecision("in_future", "decided_at is more than 5 minutes ahead of the recorder's clock")
     return ms
