@@ -54,3 +54,22 @@ def test_a_detector_of_another_format_is_refused_with_the_reason(window):
     with pytest.raises(ValueError, match="format 1 is not this release's"):
         detector.scoring_table(replace(model, detector=older))
     assert detector.scoring_table(model).scorer is not None
+
+
+def test_a_window_scored_in_chunks_of_whole_users_scores_as_one_call(window, monkeypatch):
+    """The trainer scores a large window a few whole users at a time (memory bounded by the chunk, not the window);
+    every event's score, and so the fitted model, must be what one call over the window gives."""
+    from clickguard.model import crossfit
+
+    model = _trained(window)
+    sess = detector.sessions_of(model, window)
+    events = crossfit.WindowEvents.of(detector.on_time(model, window), sess.names)
+    scorer = detector.live(detector.Detector.from_dict(model.detector), model)
+    some = np.flatnonzero(events.owner % 3 == 0)  # the fold-like subset the cross-fitting scores
+    whole = [crossfit.window_scores(model, scorer, events), crossfit.window_scores(model, scorer, events, some)]
+    monkeypatch.setattr(crossfit, "CHUNK_EVENTS", 97)
+    assert len(crossfit.user_chunks(events.owner, len(events.names))) > 20
+    np.testing.assert_array_equal(crossfit.window_scores(model, scorer, events), whole[0])
+    np.testing.assert_array_equal(crossfit.window_scores(model, scorer, events, some), whole[1])
+    assert np.isfinite(whole[0]).sum() > 100  # judged events, not only the -inf of short prefixes
+    assert _trained(window).version == model.version  # the chunked fit publishes the same model

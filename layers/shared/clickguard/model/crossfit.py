@@ -82,9 +82,29 @@ def window_scores(
     (every event by default; whole users only: each user enters with no prior state), with the LLR table ``llr``
     (micro-bits) where the scorer's supervised part reads one."""
     picked = np.arange(len(window.owner)) if rows is None else rows
-    batch = window.batch if rows is None else window.subset(picked)
     table = ScoringTable.from_model(model, scorer, llr)
-    return np.asarray(event_scores(table, model.params.gap_ms, batch, {}), dtype=np.float64)
+    out = np.empty(len(picked), dtype=np.float64)
+    for part in user_chunks(window.owner[picked], len(window.names)):
+        whole = rows is None and len(part) == len(picked)  # one chunk: the window's columns as they are
+        batch = window.batch if whole else window.subset(picked[part])
+        out[part] = event_scores(table, model.params.gap_ms, batch, {})
+    return out
+
+
+# Events scored per call when a whole window is scored as the consumer would: the scoring's per-event arrays are
+# then bounded by this, not by the window (a million events at once held about 600 MB more at the peak).
+CHUNK_EVENTS = 250_000
+
+
+def user_chunks(ucode: np.ndarray, n_users: int) -> list[np.ndarray]:
+    """Positions in ``ucode`` (arrival order kept) of groups of whole users, about ``CHUNK_EVENTS`` events each:
+    the consumer's scores split by whole users are the same (each user enters with no prior state)."""
+    per_user = np.bincount(ucode, minlength=n_users)
+    group = np.cumsum(per_user) // CHUNK_EVENTS
+    event_group = group[ucode]
+    order = np.argsort(event_group, kind="stable")
+    bounds = np.flatnonzero(np.diff(event_group[order])) + 1
+    return np.split(order, bounds)
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ import numpy as np
 from clickguard import settings
 from clickguard.model.calibration import peak_running_mean
 from clickguard.model.codes import factorize
-from clickguard.model.crossfit import WindowEvents, out_of_fold, window_scores
+from clickguard.model.crossfit import WindowEvents, out_of_fold, user_chunks, window_scores
 from clickguard.model.live import SUPERVISED_EXTRA, LiveDetector
 from clickguard.model.llr import BlockedChain
 from clickguard.model.model import Model, ModelParams
@@ -301,20 +301,6 @@ def scoring_table(model: Model) -> ScoringTable:
     return ScoringTable.from_model(model, live(fitted, model), llr)
 
 
-# Events scored per call when a whole window is scored as the consumer would: bounds the arrays per call.
-CHUNK_EVENTS = 250_000
-
-
-def _user_chunks(ucode: np.ndarray, n_users: int) -> list[np.ndarray]:
-    """Event indices (arrival order kept) of groups of whole users, about ``CHUNK_EVENTS`` events each."""
-    per_user = np.bincount(ucode, minlength=n_users)
-    group = np.cumsum(per_user) // CHUNK_EVENTS
-    event_group = group[ucode]
-    order = np.argsort(event_group, kind="stable")
-    bounds = np.flatnonzero(np.diff(event_group[order])) + 1
-    return np.split(order, bounds)
-
-
 def peak_scores(table: ScoringTable, gap_ms: int, events: EventSeries) -> tuple[list[str], np.ndarray]:
     """Per user (first appearance order), the highest score the consumer would see after any of their events:
     ``score_batch`` itself over the window, whole users per call (late events must already be dropped)."""
@@ -322,7 +308,7 @@ def peak_scores(table: ScoringTable, gap_ms: int, events: EventSeries) -> tuple[
     best = np.full(len(names), -np.inf)
     users, tokens = np.asarray(events.users, dtype=object), np.asarray(events.tokens, dtype=object)
     ts, sids = np.asarray(events.ts_ms, dtype=np.int64), np.asarray(events.session_ids, dtype=object)
-    for idx in _user_chunks(ucode, len(names)):
+    for idx in user_chunks(ucode, len(names)):
         batch = EventBatch(users[idx].tolist(), tokens[idx].tolist(), ts[idx].tolist(), sids[idx].tolist())
         np.maximum.at(best, ucode[idx], batch_scores(table, gap_ms, batch, {}))
     return [str(u) for u in names], best
