@@ -6,6 +6,8 @@ import pytest
 
 from clickguard.cli.main import main
 
+OUT = "<a fresh --out path>"  # each run's own: a file of that name left in /tmp would fail the test for its reason
+
 
 def _fails(argv, capsys, *needles):
     with pytest.raises(SystemExit) as exc:
@@ -30,16 +32,16 @@ def _fails(argv, capsys, *needles):
         (["flags"], ["no flag queue: give --queue-url"]),
         (["flags", "--queue-url", "q", "--wait", "601"], ["--wait 601.0: must be between 0 and 600"]),
         (["flags", "--queue-url", "q", "--max", "zero"], ["'zero' is not an integer"]),
-        (["simulate", "--out", "/tmp/x", "--days", "0"], ["0 must be >= 1"]),
-        (["simulate", "--out", "/tmp/x", "--abnormal-share", "0.9"], ["abnormal_share=0.9"]),
-        (["simulate", "--out", "/tmp/x", "--start-date", "2019-13-01"], ["expected YYYY-MM-DD"]),
+        (["simulate", "--out", OUT, "--days", "0"], ["0 must be >= 1"]),
+        (["simulate", "--out", OUT, "--abnormal-share", "0.9"], ["abnormal_share=0.9"]),
+        (["simulate", "--out", OUT, "--start-date", "2019-13-01"], ["expected YYYY-MM-DD"]),
         (["simulate"], ["the following arguments are required: --out/-o"]),
         (["report", "--day1", "a.ndjson"], ["give all of --day1, --day2 and --labels"]),
         (["report", "--mean-quantile", "1.5"], ["1.5 must be in [0.5, 0.999999]"]),
     ],
 )
-def test_bad_arguments(argv, needles, capsys):
-    _fails(argv, capsys, *needles)
+def test_bad_arguments(argv, needles, capsys, tmp_path):
+    _fails([str(tmp_path / "out") if a == OUT else a for a in argv], capsys, *needles)
 
 
 def test_simulate_writes_to_a_file_path_fails(tmp_path, capsys):

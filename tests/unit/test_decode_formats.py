@@ -254,7 +254,7 @@ COMMON = 'crawler.example - frank [21/Nov/2025:05:40:01 +0100] "POST /login?next
         ('10.0.0.1 - - [21/Nov/2025:04:40:00 +0000] "-" 408 0', ("10.0.0.1", "(bad request)#fail", 1763700000000)),
         (
             '10.0.0.1 - - [21/Nov/2025:04:40:00 +0000] "HEAD /a\\"b HTTP/2.0" 304 - "-" "curl" 0.003',
-            ("10.0.0.1", 'HEAD /a\\"b', 1763700000000),
+            ("10.0.0.1", 'HEAD /a"b', 1763700000000),  # Apache's escaped quote is the quote the client sent
         ),
     ],
 )
@@ -337,8 +337,29 @@ def test_text_that_starts_like_a_zlib_header_is_not_taken_for_zlib(start):
     real deflate data after it is never text."""
     text = f'{start} - - [21/Nov/2025:04:40:00 +0000] "GET / HTTP/1.1" 200 1'.encode()
     assert (text[0] << 8 | text[1]) % 31 == 0  # the header check alone would say zlib
-    assert detect(text) is Format.ACCESS_LOG and D.decode(text).user_key == start
+    assert detect(text) is Format.ACCESS_LOG and D.decode(text).user_key == start.lower()  # a host name's case
     assert detect(zlib.compress(text)) is Format.ZLIB and detect(zlib.compress(text, level=0)) is Format.ZLIB
+
+
+@pytest.mark.parametrize(
+    ("host", "status", "expected"),
+    [
+        ("UNICOMP6.unicomp.net", "200", ("unicomp6.unicomp.net", "/")),  # NASA-HTTP's clients: names, any case
+        ("fe80::1%eth0", "200", ("fe80::1", "/")),  # the zone is the server's interface
+        ("203.0.113.7", "000", ("203.0.113.7", "/")),  # a client that left before any response: no outcome
+        ("203.0.113.7", "499", ("203.0.113.7", "/#fail")),
+    ],
+)
+def test_an_access_log_s_client_and_status_as_written_by_servers(host, status, expected):
+    event = D.decode(f'{host} - - [01/Jul/1995:00:00:01 -0400] "GET / HTTP/1.0" {status} -'.encode())
+    assert (event.user_key, event.token) == expected
+
+
+@pytest.mark.parametrize("host", ["-", "unix:", "unix:/run/nginx.sock"])
+def test_a_line_with_no_client_address_names_no_user(host):
+    """Every such line would otherwise be one user: a client made of all the requests without an address."""
+    line = f'{host} - - [21/Nov/2025:04:40:00 +0000] "GET / HTTP/1.1" 200 1'.encode()
+    assert reason(D, line) is Reason.MISSING_USER_KEY
 
 
 def test_a_line_that_starts_as_an_access_log_but_is_not_one_is_bad_access_log():

@@ -89,10 +89,11 @@ def test_bad_arguments_say_what_is_wrong_and_exit_non_zero(argv, message, events
     assert message in capsys.readouterr().err
 
 
-def test_train_reads_gzip_exports(tmp_path, capsys):
+@pytest.mark.parametrize("name", ["export.ndjson.gz", "elb-2024-10-10T1000Z-a1b2"])  # a shipper's object: no .gz
+def test_train_reads_gzip_exports(tmp_path, capsys, name):
     import gzip
 
-    path = tmp_path / "export.ndjson.gz"
+    path = tmp_path / name
     path.write_bytes(gzip.compress(ndjson(ordinary_events(60, seed=2))))
     code, io = run(
         capsys, "train", "-i", str(path), "-o", str(tmp_path / "m"), "--min-sessions", "5", "--min-token-count", "1"

@@ -107,6 +107,14 @@ def nesting_depth(text: str | bytes, limit: int = MAX_DEPTH) -> int:
     return min(depth + max(accumulate(steps, initial=0)), limit + 1)
 
 
+def _not_json(text: str, pos: int) -> str:
+    """Where the JSON broke; for text that never started as JSON, which other forms the decoder reads, since such a
+    record is more often a log line in a format it does not know than broken JSON."""
+    if text.lstrip()[:1] in ("{", "[", '"'):
+        return f"JSONDecodeError at char {pos}"
+    return "neither JSON nor a line of a log format read (common or combined, W3C, load balancer, CloudFront, Snowplow)"
+
+
 def decode_json(text: str) -> Any:
     """One JSON value, strictly: ``NaN``/``Infinity`` and nesting beyond ``MAX_DEPTH`` are rejected."""
     opens = text.count("{")
@@ -117,7 +125,7 @@ def decode_json(text: str) -> Any:
     try:
         return _decode(text)
     except json.JSONDecodeError as exc:
-        raise RejectedRecord(Reason.NOT_JSON, f"JSONDecodeError at char {exc.pos}") from None
+        raise RejectedRecord(Reason.NOT_JSON, _not_json(text, exc.pos)) from None
     except RejectedRecord:
         raise
     except ValueError:  # the only other one: an integer with more digits than int() converts

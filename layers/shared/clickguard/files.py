@@ -1,6 +1,6 @@
-"""Event files on disk: NDJSON exports, or CSV / TSV with a header row (``.csv``, ``.tsv``), compressed when their
-name ends in ``.gz`` (gzip) or ``.zst`` (zstd: every frame, and a file that ends inside one is an error, not a
-shorter file)."""
+"""Event files on disk: NDJSON exports, or CSV / TSV with a header row (``.csv``, ``.tsv``), gzip- or zstd-compressed
+(told by their first bytes whatever their name, or by a ``.gz`` / ``.zst`` name; zstd: every frame, and a file that
+ends inside one is an error, not a shorter file)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
 _CHUNK = 1 << 16
+_GZIP_MAGIC, _ZSTD_MAGIC = b"\x1f\x8b", b"\x28\xb5\x2f\xfd"
 
 # What ``open_binary`` returns: a buffered binary file that can ``peek`` (gzip's is not a ``typing.IO``).
 BinaryFile = io.BufferedReader | gzip.GzipFile
@@ -37,10 +38,12 @@ def open_binary(path: str | Path) -> BinaryFile:
     its byte-order mark (Excel's "Unicode Text" export, Windows PowerShell 5's ``>`` and ``Out-File``), is read as
     the same text in UTF-8."""
     path = Path(path)
+    with path.open("rb") as raw:  # by its bytes too: a log shipper's gzip object often has no .gz
+        magic = raw.read(4)
     fh: BinaryFile
-    if path.suffix == ".gz":
+    if magic[:2] == _GZIP_MAGIC or path.suffix == ".gz":  # a .gz that is not gzip: its reader says so
         fh = gzip.open(path, "rb")  # noqa: SIM115 (the caller's)
-    elif path.suffix == ".zst":
+    elif magic == _ZSTD_MAGIC or path.suffix == ".zst":
         fh = io.BufferedReader(_ZstdFile(path.open("rb")), _CHUNK)
     else:
         fh = path.open("rb")

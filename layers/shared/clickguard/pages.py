@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import re
+from urllib.parse import urlsplit
 
 
 def page_of(name: str) -> str:
@@ -33,7 +34,11 @@ def page_of(name: str) -> str:
 
 
 def request_action(method: str, target: str) -> str:
-    """The action of an HTTP request: its target's page (``page_of``), after its method unless that is GET."""
+    """The action of an HTTP request: its target's page (``page_of``), after its method unless that is GET. A
+    target in absolute form (``http://shop.example:8080/a?b``: a proxy's request, and every request a load balancer
+    logs) is the path it asks its server for, as RFC 9112 has the server read it: the same page as ``/a?b``."""
+    if "://" in target[:20]:
+        target = urlsplit(target).path or "/"
     page = page_of(target)
     return page if method == "GET" else f"{method} {page}"
 

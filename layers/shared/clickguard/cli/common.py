@@ -18,6 +18,7 @@ from clickguard.decoding import DecodeConfig, Decoder
 from clickguard.decoding.mapping import FieldMapping
 from clickguard.events import UserKeySource
 from clickguard.files import delimiter, event_lines, header_delimiter, open_binary
+from clickguard.rejections import Reason
 from clickguard.sim.output import LabelTable, read_label_table
 from clickguard.store.blobs import BlobStore, LocalDirStore, S3Store
 from clickguard.training.dataset import EventColumns
@@ -166,11 +167,13 @@ def no_events(
     where = ", ".join(map(str, paths))
     if not cols.lines:
         fail(f"{option} {where}: {'the file is' if len(paths) == 1 else 'the files are'} empty: no event to read")
+    top = cols.rejected.most_common(1)[0][0] if cols.rejected else None
     hint = "; events need user_id, event_type and timestamp" if mapping is None else ""
     hint += ", or --field-mapping" if hint and takes_mapping else ""
     hint += first_fields(paths[0]) if takes_mapping else ""
     hint += f"; {ragged}" if (ragged := ragged_rows(paths[0])) else ""
-    top = cols.rejected.most_common(1)[0][0] if cols.rejected else None
+    if top == Reason.BAD_ACCESS_LOG:  # a log read as one: its first "fields" would be the reader's, not the file's
+        hint = ""
     detail = cols.first_detail.get(top or "", "")
     said = f"; the first {top}: {detail}" if detail else ""
     lines = f"{cols.lines} line{'' if cols.lines == 1 else 's'}"

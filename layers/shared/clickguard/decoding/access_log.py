@@ -84,20 +84,39 @@ def is_agent_json(obj: Any) -> bool:
 
 def parse_fields(obj: Mapping[str, Any]) -> Event:
     """The Kinesis Agent's ``LOGTOJSON`` object of an access log line -> ``Event``, as ``parse_line`` reads the
-    line; ``bad_access_log`` when a part is not what that line would hold."""
+    line; ``bad_access_log`` naming the parts that are not what that line would hold. A W3C or load balancer log's
+    line is written as one (``w3c_log``, ``lb_log``), with the ``forwarded`` chain where the line logs one."""
     host, time, request, status = (obj[name] for name in AGENT_FIELDS)
     status = str(status) if type(status) is int else status
-    if not all(isinstance(part, str) for part in (host, time, request, status)) or not _STATUS.fullmatch(status):
-        raise RejectedRecord(Reason.BAD_ACCESS_LOG, "a LOGTOJSON object whose host, datetime, request or response "
-                             "is not an access log line's")  # fmt: skip
-    return _event(host, time, request, status)
+    wrong = [
+        name for name, part in zip(AGENT_FIELDS, (host, time, request, status), strict=True) if type(part) is not str
+    ]
+    if len(wrong) == len(AGENT_FIELDS):
+        raise RejectedRecord(Reason.BAD_ACCESS_LOG, "a line that does not match its log's format (a W3C log's "
+                             "#Fields, a load balancer's entry)")  # fmt: skip
+    if wrong:
+        raise RejectedRecord(
+            Reason.BAD_ACCESS_LOG, f"an access log entry without {', '.join(_PART_NAMES[n] for n in wrong)}"
+        )
+    if not _STATUS.fullmatch(status):  # a Classic Load Balancer's TCP listener logs '-': a connection, no request
+        raise RejectedRecord(
+            Reason.BAD_ACCESS_LOG, f"an access log entry whose status {status[:8]!a} is no HTTP status"
+        )
+    forwarded = obj.get("forwarded")
+    return _event(host, time, request, status, forwarded if isinstance(forwarded, str) else None)
+
+
+_PART_NAMES = {"host": "a client address", "datetime": "a time", "request": "a request", "response": "a status"}
 
 
 def _event(host: str, time: str, request: str, status: str, forwarded: str | None = None) -> Event:
     """A request's event, from the line's parts: the client (``client_address``), the page (with its method), the
-    status, the time."""
+    status (``000``, a client that left before any response, is none), the time."""
+    if host == "-" or host.startswith("unix:"):  # nginx behind a socket, a log with no address: no client named
+        raise RejectedRecord(Reason.MISSING_USER_KEY, f"no client address ({host[:5]!a})")
     client = client_address(host, forwarded)
-    return Event(user_key_of(client), token_of(_action(request), status), parse_timestamp(time), None, None)
+    outcome = None if status == "000" else status
+    return Event(user_key_of(client), token_of(_action(request), outcome), parse_timestamp(time), None, None)
 
 
 def client_address(remote: str, forwarded: str | None = None) -> str:
@@ -105,14 +124,15 @@ def client_address(remote: str, forwarded: str | None = None) -> str:
     private, loopback or link-local address (a proxy or load balancer in front of the server, as nginx's real-IP
     module assumes) and ``forwarded`` (X-Forwarded-For: ``client, proxy1, ...``) names a client, whose first address
     it then is. An address is written as ``ipaddress`` writes it (``2001:DB8::1`` and ``2001:db8:0:0:0:0:0:1`` are
-    one client; an IPv4-mapped IPv6 address is its IPv4 one); a host name is kept as it is."""
+    one client; an IPv4-mapped IPv6 address is its IPv4 one; a zone, ``%eth0``, is the server's, not the client's);
+    a host name (the logs of the 1990s resolved their clients) in lower case, as DNS compares them."""
     ip = _canonical(remote)
     if forwarded and ip is not None and _is_proxy(ip):
         first = _bare(forwarded)
         client = _canonical(first) if first is not None else None
         if client is not None:
             return str(client)
-    return str(ip) if ip is not None else remote
+    return str(ip) if ip is not None else remote.lower()
 
 
 def _is_proxy(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -127,7 +147,7 @@ _PRIVATE = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12"
 @functools.lru_cache(maxsize=8192)  # a log repeats its clients
 def _canonical(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        ip = ipaddress.ip_address(text.strip("[]"))
+        ip = ipaddress.ip_address(text.strip("[]").split("%", 1)[0])
     except ValueError:
         return None
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
@@ -139,7 +159,7 @@ _STATUS = re.compile(r"\d{3}")
 
 
 def _action(request: str) -> str:
-    parsed = _REQUEST.fullmatch(request)
+    parsed = _REQUEST.fullmatch(request.replace('\\"', '"') if "\\" in request else request)  # Apache's \" escape
     if parsed is None:
         return BAD_REQUEST
     return request_action(*parsed.groups())
