@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench.network_baseline import NaiveNetwork
 from bench.network_data import LogShape, challenge_events, challenge_files
 
@@ -64,18 +66,20 @@ HAND_OUT = (
 )
 
 
-def clickguard_network(tmp_path: Path, batch: str, stream: str) -> tuple[subprocess.CompletedProcess[str], bytes]:
+def clickguard_network(
+    tmp_path: Path, batch: str, stream: str, out_path: str = "log_output/flagged_purchases.json"
+) -> tuple[subprocess.CompletedProcess[str], bytes]:
     (tmp_path / "log_input").mkdir()
     (tmp_path / "log_output").mkdir()
     (tmp_path / "log_input" / "batch_log.json").write_text(batch)
     (tmp_path / "log_input" / "stream_log.json").write_text(stream)
     done = subprocess.run(
         [sys.executable, "-m", "clickguard.cli.main", "network", "--batch", "log_input/batch_log.json",
-         "--stream", "log_input/stream_log.json", "--out", "log_output/flagged_purchases.json"],
+         "--stream", "log_input/stream_log.json", "--out", out_path],
         cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
-    out = tmp_path / "log_output" / "flagged_purchases.json"
-    return done, out.read_bytes() if out.exists() else b"<missing>"
+    out = tmp_path / out_path
+    return done, out.read_bytes() if out.is_file() else b"<missing>"
 
 
 def test_the_challenge_sample(tmp_path):
@@ -102,6 +106,16 @@ def test_a_bad_parameters_line_exits_2_with_the_reason(tmp_path):
     assert done.returncode == 2
     assert "T must be >= 2" in done.stderr
     assert out == b"<missing>"
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_an_output_on_a_full_disk_exits_2_with_the_reason_and_no_traceback(tmp_path):
+    """/dev/full takes the open and fails every write with ENOSPC, as a full disk does at the last flush."""
+    done, _ = clickguard_network(tmp_path, SAMPLE_BATCH, SAMPLE_STREAM, out_path="/dev/full")
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "--out /dev/full: cannot write it (No space left on device)" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
 def test_a_generated_log_gives_the_naive_rules_flags(tmp_path):

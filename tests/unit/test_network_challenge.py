@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -39,6 +40,9 @@ def test_the_parameters_line_gives_d_and_t(line, want):
 @pytest.mark.parametrize(
     ("line", "message"),
     [('{"D":"0", "T":"50"}', "D must be >= 1"), ('{"D":"1", "T":"1"}', "T must be >= 2"),
+     ('{"D":"-1", "T":"50"}', "D must be >= 1, got -1"), ('{"D":"1", "T":" -2 "}', "T must be >= 2, got -2"),
+     ('{"D":-1, "T":5}', "D must be >= 1, got -1"), ('{"D":"' + "9" * 5000 + '", "T":"5"}', "D is too large"),
+     ('{"D":"-", "T":"5"}', "D must be a whole number"), ('{"D":"1", "T":"5 0"}', "T must be a whole number"),
      ('{"D":"1"}', "must be {"), ("D=1 T=2", "not JSON"), ('{"D":"two", "T":"5"}', "D must be a whole number"),
      ('{"D":1.5, "T":5}', "D must be a whole number"), ('{"event_type":"purchase"}', "must be {")],
 )  # fmt: skip
@@ -63,15 +67,17 @@ def test_event_lines_become_step_events_at_their_line_positions():
      (b'{"event_type":"purchase", "timestamp":"2017-06-13 11:33:01", "id": "1", "amount": "1.00", "x": NaN}',
       "not JSON"),
      (b'{"event_type":"refund", "timestamp":"2017-06-13 11:33:01", "id": "1"}', "unknown event_type"),
-     (b'{"event_type":"purchase", "timestamp":"2017-06-13 11:33:01", "amount": "1.00"}', "missing or bad id"),
+     (b'{"event_type":"purchase", "timestamp":"2017-06-13 11:33:01", "amount": "1.00"}', "missing_id"),
+     (b'{"event_type":"purchase", "timestamp":"2017-06-13 11:33:01", "id": "", "amount": "1.00"}', "missing_id"),
+     (b'{"event_type":"purchase", "timestamp":"2017-06-13 11:33:01", "id": 1.5, "amount": "1.00"}', "bad_id"),
      (b'{"event_type":"purchase", "timestamp":"2017-06-13 11:33:01", "id": "1", "amount": "1.005"}',
       "amount has more than 2 decimals"),
      (b'{"event_type":"purchase", "timestamp":"2017-06-13 11:33:01", "id": "1"}', "amount is missing"),
      (b'{"event_type":"purchase", "timestamp":"yesterday", "id": "1", "amount": "1.00"}', "bad_timestamp"),
      (b'{"event_type":"purchase", "id": "1", "amount": "1.00"}', "missing_timestamp"),
-     (b'{"event_type":"befriend", "timestamp":"2017-06-13 11:33:01", "id1": "1", "id2": true}', "missing or bad id2"),
-     (b'{"event_type":"befriend", "timestamp":"2017-06-13 11:33:01", "id1": {"x": 1}, "id2": "2"}',
-      "missing or bad id1")],
+     (b'{"event_type":"befriend", "timestamp":"2017-06-13 11:33:01", "id1": "1", "id2": true}', "bad_id2"),
+     (b'{"event_type":"unfriend", "timestamp":"2017-06-13 11:33:01", "id1": "1", "id2": null}', "missing_id2"),
+     (b'{"event_type":"befriend", "timestamp":"2017-06-13 11:33:01", "id1": {"x": 1}, "id2": "2"}', "bad_id1")],
 )  # fmt: skip
 def test_malformed_lines_are_refused_with_a_reason_that_never_quotes_the_line(line, reason):
     with pytest.raises(MalformedLine) as caught:
@@ -98,9 +104,9 @@ def test_extra_input_fields_stay_and_a_mean_or_sd_already_there_is_replaced_at_t
     )
 
 
-def run_cli(tmp_path, batch: str, stream: str, *extra: str) -> tuple[int, bytes]:
-    (tmp_path / "batch_log.json").write_text(batch)
-    (tmp_path / "stream_log.json").write_text(stream)
+def run_cli(tmp_path, batch: str | bytes, stream: str | bytes, *extra: str) -> tuple[int, bytes]:
+    for name, text in (("batch_log.json", batch), ("stream_log.json", stream)):
+        (tmp_path / name).write_bytes(text if isinstance(text, bytes) else text.encode())
     out = tmp_path / "flagged_purchases.json"
     code = main(
         ["network", "--batch", str(tmp_path / "batch_log.json"), "--stream", str(tmp_path / "stream_log.json"),
@@ -125,6 +131,43 @@ def test_malformed_and_blank_lines_are_skipped_and_counted_on_stderr(tmp_path, c
     assert "2 malformed lines skipped" in err
     assert "not JSON: 1" in err and "unknown event_type: 1" in err
     assert "stream_log.json:2: not JSON" in err
+
+
+def test_skip_reasons_for_ids_are_named_as_the_timestamp_ones_are(tmp_path, capsys):
+    stream = "\n".join(['{"event_type":"purchase", "timestamp":"2017-06-13 11:33:02", "amount": "1.00"}',
+                        '{"event_type":"befriend", "timestamp":"2017-06-13 11:33:02", "id1": "1", "id2": []}',
+                        '{"event_type":"purchase", "id": "1", "amount": "1.00"}', SAMPLE_STREAM])  # fmt: skip
+    assert run_cli(tmp_path, SAMPLE_BATCH, stream) == (0, SAMPLE_OUT.encode())
+    err = capsys.readouterr().err
+    assert "missing_id: 1" in err and "bad_id2: 1" in err and "missing_timestamp: 1" in err
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+@pytest.mark.parametrize("where", ["batch", "stream"])
+def test_a_utf8_byte_order_mark_at_a_files_start_is_read_as_nothing(tmp_path, capsys, where):
+    """Windows editors write one: the batch's parameters line and the stream's first event still read."""
+    batch = (BOM if where == "batch" else b"") + SAMPLE_BATCH.encode()
+    stream = (BOM if where == "stream" else b"") + SAMPLE_STREAM.encode()
+    assert run_cli(tmp_path, batch, stream) == (0, SAMPLE_OUT.encode())
+    assert "0 malformed lines skipped" in capsys.readouterr().err
+
+
+def test_json_numbers_a_float_noise_off_whole_cents_count_as_those_cents(tmp_path, capsys):
+    """16.829999999999995 and 59.279999999999994 (one float step from 16.83 and 59.28), 11.200000000000001
+    (0.1 * 112): the sample's baseline, so its mean and sd; skipping them would have left no baseline at all."""
+    batch = (SAMPLE_BATCH.replace('"16.83"', "16.829999999999995").replace('"59.28"', "59.279999999999994")
+             .replace('"11.20"', "11.200000000000001"))  # fmt: skip
+    assert batch != SAMPLE_BATCH
+    assert run_cli(tmp_path, batch, SAMPLE_STREAM) == (0, SAMPLE_OUT.encode())
+    assert "0 malformed lines skipped" in capsys.readouterr().err
+
+
+def test_an_amount_string_with_a_third_decimal_is_still_skipped(tmp_path, capsys):
+    stream = SAMPLE_STREAM.replace('"1601.83"', '"1601.835"')
+    assert run_cli(tmp_path, SAMPLE_BATCH, stream) == (0, b"")
+    assert "amount has more than 2 decimals: 1" in capsys.readouterr().err
 
 
 def test_any_chunk_size_gives_the_same_output(tmp_path):
@@ -152,4 +195,23 @@ def test_a_missing_input_file_exits_2_and_names_it(tmp_path, capsys):
         main(["network", "--batch", str(tmp_path / "nope.json"), "--stream", "x", "--out", str(tmp_path / "o")])
     assert caught.value.code == 2
     assert "--batch" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("option", ["--batch", "--stream"])
+@pytest.mark.parametrize(("kind", "message"), [("dir", "a directory, not a file"),
+                                               ("fifo", "a pipe or a device, not a file")])  # fmt: skip
+def test_an_input_path_that_is_no_file_says_what_it_is(tmp_path, capsys, option, kind, message):
+    (tmp_path / "batch_log.json").write_text(SAMPLE_BATCH)
+    (tmp_path / "stream_log.json").write_text(SAMPLE_STREAM)
+    odd = tmp_path / kind
+    if kind == "dir":
+        odd.mkdir()
+    else:
+        os.mkfifo(odd)  # never opened: no writer is needed
+    paths = {"--batch": str(tmp_path / "batch_log.json"), "--stream": str(tmp_path / "stream_log.json"), option: odd}
+    with pytest.raises(SystemExit) as caught:
+        main(["network", *(str(x) for kv in paths.items() for x in kv), "--out", str(tmp_path / "o")])
+    assert caught.value.code == 2
+    assert f"{option} {odd}: {message}" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()

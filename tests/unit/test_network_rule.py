@@ -16,15 +16,48 @@ from clickguard.network.money import MAX_CENTS, BadAmount, format_cents, parse_c
 @pytest.mark.parametrize(
     ("value", "cents"),
     [("16.83", 1683), ("0.05", 5), ("16", 1600), ("16.8", 1680), (16.83, 1683), (16, 1600), (" 7.10 ", 710),
-     ("1e3", 100_000), ("50100000000000.83", 5010000000000083), ("16.830", 1683)],
+     ("1e3", 100_000), ("50100000000000.83", 5010000000000083), ("16.830", 1683),
+     ("9999999999999999999999999999.99", MAX_CENTS - 1), ("-0.00", 0), (50100000000000.83, 5010000000000083)],
 )  # fmt: skip
 def test_amounts_parse_to_exact_cents(value, cents):
     assert parse_cents(value) == cents
 
 
 @pytest.mark.parametrize(
+    ("value", "cents"),
+    [(0.1 + 0.2, 30), (1.1 - 1.0, 10), (0.7 * 3, 210), (0.1 * 112, 1120), (0.1 + 0.2 - 0.3, 0),
+     (math.nextafter(16.83, 0), 1683), (math.nextafter(1e9 + 0.07, math.inf), 100_000_000_007)],
+)  # fmt: skip
+def test_a_float_a_noise_away_from_whole_cents_is_those_cents(value, cents):
+    """What a producer's float arithmetic writes (JavaScript's 0.1 + 0.2 is 0.30000000000000004): not a third
+    decimal, and skipping it would change other users' baselines."""
+    assert parse_cents(value) == cents
+
+
+@given(st.integers(1, 10**11), st.integers(-4, 4))
+def test_any_cents_amount_a_few_float_steps_off_reads_as_those_cents(cents, steps):
+    value = cents / 100
+    for _ in range(abs(steps)):
+        value = math.nextafter(value, math.copysign(math.inf, steps))
+    assert parse_cents(value) == cents
+
+
+@given(st.integers(0, 10**11), st.integers(1, 9))
+def test_a_third_decimal_is_never_float_noise(cents, digit):
+    text = f"{cents // 100}.{cents % 100:02d}{digit}"
+    assert repr(float(text)) == text  # the digits the producer wrote
+    with pytest.raises(BadAmount, match="has more than 2 decimals"):
+        parse_cents(float(text))
+
+
+@pytest.mark.parametrize(
     ("value", "reason"),
-    [("16.835", "has more than 2 decimals"), (0.1 + 0.2, "has more than 2 decimals"), ("-1.00", "is negative"),
+    [("16.835", "has more than 2 decimals"), ("30.015", "has more than 2 decimals"),
+     (1.005, "has more than 2 decimals"), (10_000_000.005, "has more than 2 decimals"),
+     ("0.30000000000000004", "has more than 2 decimals"),
+     ("123456789012345678901234567.015", "has more than 2 decimals"),
+     ("1.0000000000000000000000000000001", "has more than 2 decimals"), ("-1.00", "is negative"),
+     (0.3 - 0.1 - 0.2, "is negative"),
      ("abc", "is not a number"), ("NaN", "is not finite"), ("Infinity", "is not finite"), (None, "is missing"),
      (True, "is not a number or a numeric string"), ([1], "is not a number or a numeric string"),
      (str(MAX_CENTS), "is too large")],

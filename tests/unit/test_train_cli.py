@@ -101,6 +101,26 @@ def test_train_reads_gzip_exports(tmp_path, capsys, name):
     assert code == 0 and json.loads(io.out)["events"] == len(ordinary_events(60, seed=2))
 
 
+@pytest.mark.parametrize("compress", [False, True])
+def test_a_file_s_first_bytes_are_peeked_not_consumed_even_from_a_pipe(compress):
+    """The compression is told by the first bytes; a pipe cannot be opened twice, so they must stay readable."""
+    import gzip
+    import os
+    import threading
+
+    from clickguard.files import open_binary
+
+    body = ndjson(ordinary_events(5, seed=3))
+    read_end, write_end = os.pipe()
+    writer = threading.Thread(target=lambda: (os.write(write_end, gzip.compress(body) if compress else body),
+                                              os.close(write_end)))  # fmt: skip
+    writer.start()
+    with open_binary(f"/dev/fd/{read_end}") as fh:
+        assert fh.read() == body
+    writer.join()
+    os.close(read_end)
+
+
 def zstd_file(body: bytes, frames: int = 3) -> bytes:
     """zstd as the zstd tool and exporters write it; cut in ``frames`` frames one after another, as concatenated
     files (``cat a.zst b.zst``) are."""

@@ -38,15 +38,17 @@ def open_binary(path: str | Path) -> BinaryFile:
     its byte-order mark (Excel's "Unicode Text" export, Windows PowerShell 5's ``>`` and ``Out-File``), is read as
     the same text in UTF-8."""
     path = Path(path)
-    with path.open("rb") as raw:  # by its bytes too: a log shipper's gzip object often has no .gz
-        magic = raw.read(4)
-    fh: BinaryFile
-    if magic[:2] == _GZIP_MAGIC or path.suffix == ".gz":  # a .gz that is not gzip: its reader says so
-        fh = gzip.open(path, "rb")  # noqa: SIM115 (the caller's)
-    elif magic == _ZSTD_MAGIC or path.suffix == ".zst":
-        fh = io.BufferedReader(_ZstdFile(path.open("rb")), _CHUNK)
-    else:
-        fh = path.open("rb")
+    raw = path.open("rb")
+    fh: BinaryFile = raw
+    try:
+        magic = raw.peek(4)[:4]  # by its bytes too (a log shipper's gzip object often has no .gz); peeked, not read
+        if magic[:2] == _GZIP_MAGIC or path.suffix == ".gz":  # a .gz that is not gzip: its reader says so
+            fh = _GzipOwning(raw)
+        elif magic == _ZSTD_MAGIC or path.suffix == ".zst":
+            fh = io.BufferedReader(_ZstdFile(raw), _CHUNK)
+    except BaseException:
+        raw.close()
+        raise
     try:
         head = fh.peek(_CONTAINER_HEAD)
         if (kind := container_kind(head)) is not None:
@@ -112,6 +114,20 @@ class _Utf16File(io.RawIOBase):
     def close(self) -> None:
         self._raw.close()
         super().close()
+
+
+class _GzipOwning(gzip.GzipFile):
+    """gzip over a file already open, closed with it (``GzipFile`` leaves a file it was given open)."""
+
+    def __init__(self, raw: io.BufferedReader) -> None:
+        super().__init__(fileobj=raw, mode="rb")
+        self._raw = raw
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._raw.close()
 
 
 class _ZstdFile(io.RawIOBase):

@@ -4,7 +4,9 @@
 and ``--out`` receives each flagged purchase as its input line with ``mean`` and ``sd`` added (an empty file when
 nothing is flagged); see ``clickguard.network.challenge`` for the exact format. The events go, in chunks, through
 the same step and commit as the consumer's (``clickguard.network.step``), over the in-process store. Malformed lines
-are skipped and counted on standard error; a missing file or a bad parameters line exits with status 2.
+are skipped and counted on standard error; a missing or unreadable input (a directory, a pipe), an output that
+cannot be written (a full disk) or a bad parameters line exits with status 2 and the reason. A UTF-8 byte-order
+mark at a file's start is skipped (``clickguard.files.open_binary``).
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ import argparse
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from types import TracebackType
+from typing import Any, NoReturn
 
-from clickguard.cli.common import fail, positive_int
+from clickguard.cli.common import fail, fail_unreadable, positive_int
+from clickguard.files import BinaryFile, open_binary
 from clickguard.gc_pause import no_cyclic_gc
 from clickguard.network.challenge import BadParameters, LineParser, MalformedLine, flagged_line, read_parameters
 from clickguard.network.commit import commit
@@ -76,7 +80,7 @@ class Reader:
         self.tally = tally
 
     def chunks(
-        self, fh: IO[bytes], name: str, size: int, first_line: int = 1, keep: bool = False
+        self, fh: Iterable[bytes], name: str, size: int, first_line: int = 1, keep: bool = False
     ) -> Iterator[tuple[list[NetworkEvent], dict[int, dict[str, Any]]]]:
         """Chunks of ``size`` events; ``keep``: with each purchase's input object by position (to print flags)."""
         events: list[NetworkEvent] = []
@@ -101,16 +105,58 @@ class Reader:
             yield events, originals
 
 
-def _open(path: Path, flag: str) -> IO[bytes]:
+def _open(path: Path, flag: str) -> BinaryFile:
+    """An input file, past a UTF-8 byte-order mark (Windows editors write one; it would make line 1 not JSON)."""
     if not path.is_file():
-        fail(f"{flag} {path}: no such file")
+        fail(f"{flag} {path}: {_not_a_file(path)}")
     try:
-        return path.open("rb")
-    except OSError as exc:
-        fail(f"{flag} {path}: cannot read it ({exc.strerror})")
+        return open_binary(path)
+    except (OSError, EOFError) as exc:
+        fail_unreadable(flag, path, exc)
 
 
-def _parameters(fh: IO[bytes], path: Path) -> tuple[NetworkConfig, int]:
+def _not_a_file(path: Path) -> str:
+    if path.is_dir():
+        return "a directory, not a file"
+    if path.exists():  # a named pipe would hold the run at its open until something writes it; a device is no log
+        return "a pipe or a device, not a file"
+    return "no such file"
+
+
+class Output:
+    """The ``--out`` file: an error opening, writing or closing it (a full disk, a quota) is a CLI error naming the
+    file, not a traceback."""
+
+    INCOMPLETE = "; what it holds is incomplete"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._fh = path.open("w", encoding="utf-8", newline="\n")
+        except OSError as exc:
+            self._fail(exc)
+
+    def write(self, text: str) -> None:
+        try:
+            self._fh.write(text)
+        except OSError as exc:
+            self._fail(exc, self.INCOMPLETE)  # closed by __exit__
+
+    def __enter__(self) -> Output:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        try:
+            self._fh.close()  # flushes the last buffered lines: where a full disk usually shows
+        except OSError as error:
+            if kind is None:  # else the error already raised is the one to report
+                self._fail(error, self.INCOMPLETE)
+
+    def _fail(self, exc: OSError, note: str = "") -> NoReturn:
+        fail(f"--out {self.path}: cannot write it ({exc.strerror or exc}){note}")
+
+
+def _parameters(fh: BinaryFile, path: Path) -> tuple[NetworkConfig, int]:
     """The first non-blank line; returns the config and the number of lines read."""
     for number, line in enumerate(fh, start=1):
         if line.strip():
@@ -137,11 +183,7 @@ def _run(args: argparse.Namespace) -> int:
         reader.seq = header
         for events, _ in reader.chunks(batch, str(args.batch), args.chunk, first_line=header + 1):
             _apply(events, store, config, tally, score=False)
-        try:
-            out = args.out.open("w", encoding="utf-8", newline="\n")
-        except OSError as exc:
-            fail(f"--out {args.out}: cannot write it ({exc.strerror})")
-        with out:
+        with Output(args.out) as out:
             for events, originals in reader.chunks(stream, str(args.stream), args.chunk, keep=True):
                 for flag in _apply(events, store, config, tally, score=True):
                     out.write(flagged_line(originals[flag.seq], flag) + "\n")

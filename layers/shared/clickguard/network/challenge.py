@@ -9,12 +9,13 @@ then, in both files, one JSON object per line::
 
 Arrival order is the line order across both files (the batch file first): it breaks ties between equal
 timestamps. Ids are strings or integers (``1`` and ``"1"`` are one user); amounts non-negative with at most two
-decimals (``money.parse_cents``); timestamps as the consumer reads them (``clickguard.timestamps.parse_timestamp``:
-``2017-06-13 11:33:01`` is UTC).
+decimals (``money.parse_cents``: a JSON number off whole cents by a float's noise is those cents); timestamps as the
+consumer reads them (``clickguard.timestamps.parse_timestamp``: ``2017-06-13 11:33:01`` is UTC).
 
 A line that does not fit (not JSON, not an object, an unknown ``event_type``, a missing or bad field) is malformed
-(the challenge warns that log data "is not clean and predictable"): it is skipped and counted by reason; blank
-lines are ignored. A bad parameters line is not skippable: the run stops with the reason.
+(the challenge warns that log data "is not clean and predictable"): it is skipped and counted by reason
+(``missing_id``, ``bad_id2``, ``bad_timestamp``, ``amount is negative``...); blank lines are ignored. A bad
+parameters line is not skippable: the run stops with the reason.
 
 Output: each flagged purchase as its input object, its keys in their input order, with ``"mean"`` and ``"sd"``
 appended as strings truncated to two decimals, written as the challenge's sample is (``json.dumps`` with its
@@ -24,6 +25,7 @@ default ``", "`` and ``": "`` separators), one line each, in input order; nothin
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,6 +43,8 @@ ADDED_FIELDS = ("mean", "sd")
 # msgspec (the consumer's decoder too) reads a line about five times faster than json.loads, and more strictly: NaN,
 # Infinity and numbers out of range are not JSON, so they can never reach the output.
 _decode = msgspec.json.Decoder().decode
+# A parameter's string: a signed whole number ("-1" is one, refused by the D >= 1 check as the number -1 is).
+_WHOLE = re.compile(r"\s*([+-]?[0-9]+)\s*", re.ASCII)
 
 
 class BadParameters(ValueError):
@@ -70,8 +74,11 @@ def read_parameters(line: bytes | str) -> tuple[int, int]:
 def _whole(value: Any, name: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
-        return int(value.strip())
+    if isinstance(value, str) and (m := _WHOLE.fullmatch(value)) is not None:
+        try:
+            return int(m[1])
+        except ValueError:  # past CPython's 4,300 digits for int()
+            raise BadParameters(f"{name} is too large ({len(m[1]):,} digits)") from None
     raise BadParameters(f"{name} must be a whole number, got {str(value)[:20]!a}")
 
 
@@ -122,7 +129,8 @@ def _id(obj: Mapping[str, Any], field: str) -> str:
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    raise MalformedLine(f"missing or bad {field}")
+    # Named as the timestamp's reasons are (missing_timestamp, bad_timestamp): one style in the run's summary.
+    raise MalformedLine(f"missing_{field}" if value is None or value == "" else f"bad_{field}")
 
 
 def flagged_line(original: Mapping[str, Any], flag: PurchaseFlag) -> str:

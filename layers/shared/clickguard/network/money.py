@@ -2,18 +2,29 @@
 
 Why integers: the challenge's amounts are strings with two decimals, and both the comparison and the truncated
 ``mean`` / ``sd`` ("29.10", not "29.1" nor a float's "29.09") go wrong in binary floating point near the boundary.
-A float amount (a decoded Kinesis event) is read by its shortest repr, the digits the producer wrote.
+A float amount (a JSON number) is read by its shortest repr, the digits the producer wrote; one a hair off whole
+cents (``0.30000000000000004``, JavaScript's ``0.1 + 0.2``) is those cents: the producer's float arithmetic, not a
+third decimal. A string is taken as written: ``"30.015"`` is refused, as is ``"0.30000000000000004"``.
 """
 
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 
 # Far beyond any purchase (10**28 in currency units: a public test suite of the challenge flags 50100000000000.83),
 # within DynamoDB's 38-digit numbers, and a bound on what one hostile line can make the exact arithmetic handle.
 MAX_CENTS = 10**30
+_MAX_AMOUNT = Decimal(MAX_CENTS).scaleb(-2)
 _PLAIN = re.compile(r"([0-9]{1,27})\.([0-9]{2})")  # the usual form, read without Decimal
+_CENT = Decimal("0.01")
+# Decimal's default 28 digits would round "1.0000000000000000000000000000001" to whole cents: below _MAX_AMOUNT an
+# amount's cents take at most 30 digits, and a float's repr at most 17, so 60 keeps every step exact.
+_EXACT = Context(prec=60)
+# Float noise: up to a billionth of the amount (a few operations' rounding is ~1e-16 of their operands) and at most
+# a hundredth of a cent, so 10000000.005 stays three decimals.
+_NOISE = Decimal("1e-9")
+_MAX_NOISE = Decimal("0.0001")
 
 
 class BadAmount(ValueError):
@@ -42,14 +53,28 @@ def parse_cents(value: object) -> int:
         raise BadAmount("is not a number", text) from None
     if not amount.is_finite():
         raise BadAmount("is not finite", text)
-    cents = amount * 100
-    if cents != cents.to_integral_value():
-        raise BadAmount("has more than 2 decimals", text)
     if amount < 0:
         raise BadAmount("is negative", text)
-    if cents >= MAX_CENTS:
+    if amount >= _MAX_AMOUNT:
         raise BadAmount("is too large", text)
-    return int(cents)
+    cents = _whole_cents(amount, noisy=isinstance(value, float))
+    if cents is None:
+        raise BadAmount("has more than 2 decimals", text)
+    return cents
+
+
+def _whole_cents(amount: Decimal, *, noisy: bool) -> int | None:
+    """``amount`` (0 <= amount < _MAX_AMOUNT) in whole cents, exactly; a float's (``noisy``) also when it is float
+    noise away from them; None otherwise."""
+    nearest = amount.quantize(_CENT, context=_EXACT)
+    if nearest != amount and not (noisy and _is_noise(amount, nearest)):
+        return None
+    return int(nearest.scaleb(2, context=_EXACT))
+
+
+def _is_noise(amount: Decimal, nearest: Decimal) -> bool:
+    off = _EXACT.subtract(amount, nearest).copy_abs()
+    return off <= min(_EXACT.multiply(_NOISE, max(nearest, _CENT)), _MAX_NOISE)
 
 
 def format_cents(cents: int) -> str:
