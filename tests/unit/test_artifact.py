@@ -238,3 +238,17 @@ def test_duplicate_event_ids_are_dropped():
     )
     assert model.stats["duplicates_dropped"] == 50
     assert model.stats["events"] == len(events)
+
+
+def test_an_event_id_that_several_events_share_drops_none_of_them():
+    """Ids numbered per session or per device (Amplitude's event_id) repeat on other events: those are no copies,
+    as the consumer's rule says (``events.copy_key``); an exact copy of one still is."""
+    events = ordinary_events(30, 3)
+    for e in events:
+        e["event_id"] = "1"  # every event of a user: one id
+    cols = EventColumns()
+    cols.add_lines(ndjson(events + events[:7]).splitlines())
+    model, _ = train(
+        cols, ModelParams(min_token_count=1), window_start="s", window_end="e", created_at="c", min_sessions=1
+    )
+    assert model.stats["duplicates_dropped"] == 7 and model.stats["events"] == len(events)

@@ -16,7 +16,15 @@ from clickguard.consumer.config import ConfigError, ConsumerConfig
 from clickguard.consumer.flags import flag_id
 from clickguard.consumer.kinesis_event import SEQ_DIGITS, decode_event, lambda_event, pad_seq
 from clickguard.consumer.rule import allows
-from clickguard.consumer.state import ID_DIGEST_BYTES, RECENT_EVENT_IDS, LastFlag, RecentIds, UserState, id_digest
+from clickguard.consumer.state import (
+    ID_DIGEST_BYTES,
+    RECENT_EVENT_IDS,
+    LastFlag,
+    RecentIds,
+    UserState,
+    event_digest,
+    id_digest,
+)
 from clickguard.events import Event
 from clickguard.model.scoring import EventBatch, ScoringTable, SessionState, TopTransition, apply_event, score_batch
 from clickguard.model.signals import SignalState
@@ -99,14 +107,22 @@ def test_admission_guards_sequence_numbers_per_shard():
     assert admit(child, events[:1], {"a": state}, 1_800_000).applied == [0]
 
 
-def test_admission_drops_duplicate_event_ids_in_and_across_batches():
-    recs = to_records([{"user_id": "a", "timestamp": T0 / 1000}] * 4)
-    events = [ev("a", T0, "e1"), ev("a", T0 + 1, "e2"), ev("a", T0 + 2, "e1"), ev("a", T0 + 3, "e0")]
-    state = UserState("a", recent_ids=id_digest("e0"))
+def test_admission_drops_copies_of_events_with_ids_in_and_across_batches():
+    recs = to_records([{"user_id": "a", "timestamp": T0 / 1000}] * 5)
+    earlier = ev("a", T0 - 5, "e0")  # applied in an earlier batch: its digest is in the state
+    events = [ev("a", T0, "e1"), ev("a", T0 + 1, "e2"), ev("a", T0, "e1"), earlier, ev("a", T0 + 3, "e0")]
+    state = UserState("a", recent_ids=event_digest(earlier))
     adm = admit(recs, events, {"a": state}, 1_800_000)
-    assert adm.applied == [0, 1] and adm.duplicate_ids == 2
-    assert adm.touched["a"][SHARD] == recs[3].seq  # skipped records still advance the sequence number
-    assert adm.recent_ids["a"].packed() == b"".join(map(id_digest, ("e0", "e1", "e2")))
+    assert adm.applied == [0, 1, 4] and adm.duplicate_ids == 2  # e0 on another event: a counter, not a copy
+    assert adm.touched["a"][SHARD] == recs[4].seq  # skipped records still advance the sequence number
+    assert adm.recent_ids["a"].packed() == b"".join(map(event_digest, (earlier, events[0], events[1], events[4])))
+
+
+def test_an_id_that_numbers_events_per_device_drops_none_of_them():
+    """Amplitude's event_id counts a device's events: a user's two devices both send 1, 2, 3; each is an event."""
+    two_devices = [ev("a", T0 + i * 1000 + d, str(i)) for i in range(1, 4) for d in (0, 500)]
+    recs = to_records([{"user_id": "a", "timestamp": T0 / 1000}] * len(two_devices))
+    assert admit(recs, two_devices, {}, 1_800_000).applied == list(range(6))
 
 
 def test_the_duplicate_window_slides_by_distinct_ids():

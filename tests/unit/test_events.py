@@ -100,6 +100,8 @@ def test_envelope_falls_back_to_event_name_and_envelope_time():
         ("02 Jan 2019 01:01:16 +0100", 1546387276000),
         ("2019-01-02t00:01:16.000000001z", 1546387276000),  # RFC 3339's lower case, nanoseconds (Go, Vector)
         ("2019-01-02 00:01:16 UTC", 1546387276000),  # the zone named after the time, as data dumps write it
+        ("2019-01-02 00:01:16.000 +0000", 1546387276000),  # a numeric offset after a space (Snowflake, SQL dumps)
+        ("2019-01-02 01:01:16 +01:00", 1546387276000),
         (1546387276000999, 1546387276000),  # epoch microseconds
         (1546387276000999999, 1546387276000),  # epoch nanoseconds, exact (a float would round up to ...001)
         ("1546387276000999999", 1546387276000),
@@ -647,3 +649,15 @@ def test_an_outcome_under_another_name_is_read_when_its_value_is_one_on_every_pa
 def test_an_unknown_outcome_under_its_own_name_is_still_rejected():
     record = {"userId": "u1", "event": "login", "ts": 1546300805, "outcome": "active", "status": "fail"}
     assert rejection(json.dumps(record)) is Reason.UNKNOWN_OUTCOME
+
+
+@pytest.mark.parametrize(("sid", "expected"), [(-1, None), ("s-1", "s-1"), (7, "7"), ("-1", "-1")])
+def test_a_numeric_session_id_of_minus_one_is_no_session(sid, expected):
+    """Amplitude's export writes session_id -1 for events outside any session (a string is an id as written)."""
+    record = {"user_id": "u1", "event_type": "view", "event_time": "2024-10-10 10:00:00.123456", "session_id": sid}
+    assert parse_record(json.dumps(record)).session_id == expected
+
+
+def test_a_path_names_the_page_before_a_url_does():
+    record = {"user_id": "u1", "timestamp": "2024-10-10T10:00:00Z", "url": "https://shop.example/p/1", "path": "/p/1"}
+    assert parse_record(json.dumps(record)).token == "/p/*"

@@ -85,6 +85,15 @@ def test_score_writes_every_user_as_csv(tmp_path, days, capsys):
     assert unjudged and judged and max(unjudged) < min(judged) and not any(r["flagged"] == "true" for r in rows
                                                                            if r["judged"] == "false")  # fmt: skip
     assert "flagged" in capsys.readouterr().err
+    # the same events in two files, both given: every user of both (a second --events once replaced the first)
+    lines = events.read_bytes().splitlines(keepends=True)
+    halves = [tmp_path / "a.ndjson", tmp_path / "b.ndjson"]
+    halves[0].write_bytes(b"".join(lines[::2]))
+    halves[1].write_bytes(b"".join(lines[1::2]))
+    both = tmp_path / "both.csv"
+    argv = ["score", "--events", str(halves[0]), "--events", str(halves[1]), "--model", str(models), "--out", str(both)]
+    assert main(argv) == 0
+    assert both.read_text() == out.read_text()
 
 
 def test_a_published_detector_round_trips_and_scores_the_same(days, model, tmp_path):

@@ -289,7 +289,7 @@ def canonical_event(
     else:
         ts_ms = parse_timestamp(timestamp)
     if sid is not None and not (type(sid) is str and 0 < len(sid) <= _MAX_USER and sid.isascii()):
-        sid = opt_id(sid, "session_id")
+        sid = None if sid == NO_SESSION else opt_id(sid, "session_id")
     if eid is not None and not (type(eid) is str and 0 < len(eid) <= _MAX_USER and eid.isascii()):
         eid = opt_id(eid, "event_id")
     return _new_tuple(Event, (user_key, token, ts_ms, sid, eid, *net))
@@ -583,6 +583,19 @@ def token_of(event_type: Any, outcome: Any) -> str:
     if _is_http_status(norm):  # web logs
         return name + FAIL_SUFFIX if norm >= "400" else name
     raise RejectedRecord(Reason.UNKNOWN_OUTCOME, f"outcome {norm[:32]!a} is neither success nor fail")
+
+
+# A numeric session id of -1 is "no session": Amplitude's export writes it for the events it keeps outside any
+# session. Read as an id, it made those events one session of their own, cutting the user's real one around them.
+NO_SESSION = -1
+
+
+def copy_key(event_id: str, ts_ms: int, token: str) -> str:
+    """What makes a record with an event id a copy of an earlier one (a producer's retry): the same id on the same
+    event, its time and action. The id alone is not enough: some producers number events per device or per session
+    (Amplitude's ``event_id``), so that one id names several events of a user. The consumer and the trainer both
+    drop copies by it."""
+    return f"{event_id}\x1f{ts_ms}\x1f{token}"
 
 
 def opt_id(value: Any, field: str) -> str | None:

@@ -39,7 +39,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     ),
     "event_type": (
         "event_name", "eventType", "event", "action", "eventName", "event_action", "activity",
-        "page", "url", "page_url", "path", "request",  # a page view's page: read as the page it names
+        "page", "path", "url", "page_url", "request",  # a page view's page: read as the page it names (a path
+        # before a URL: Segment's pages table holds both, and the URL's scheme and host would name it apart)
         "routeKey", "resourcePath",  # API Gateway's access log: the route an API request took
     ),
     "timestamp": (

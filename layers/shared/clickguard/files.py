@@ -189,9 +189,14 @@ def header_delimiter(first: bytes) -> str | None:
     """The separator of a header row (names only, at least two), the one that splits it into the most names; None
     when the line is no header (JSON, a log line, a row of data)."""
     line = first.decode("utf-8", "surrogateescape").strip("\r\n")
+    if line.lstrip()[:1] in ("[", "{"):  # JSON: a one-line document may be longer than any CSV cell may be
+        return None
     best, cells = None, 1
     for sep in _SEPARATORS:
-        names = next(csv.reader([line], delimiter=sep), [])
+        try:
+            names = next(csv.reader([line], delimiter=sep), [])
+        except csv.Error:  # a "cell" past the csv module's limit: no header's name
+            continue
         if len(names) > cells and all(_HEADER_CELL.fullmatch(name.strip()) for name in names):
             best, cells = sep, len(names)
     return best

@@ -168,16 +168,18 @@ _TWELVE_HOUR = re.compile(
 
 def _iso_variant(upper: str) -> datetime:
     """The ISO 8601 / RFC 3339 forms ``fromisoformat`` refuses, upper-cased: RFC 3339's lower-case ``t`` and ``z``;
-    a zone named after the time (" UTC", as data dumps write it); RFC 9557's suffix (Java's ``ZonedDateTime``
-    writes ``...+02:00[Europe/Paris]``: the offset alone fixes the instant, so a suffix needs one); an ordinal date
-    (``2024-284``); the leap second ``23:59:60`` and the end of day ``24:00``, each the instant after, as POSIX
-    time counts them."""
+    a zone named after the time (" UTC", as data dumps write it) or a numeric offset after a space (" +0000"); RFC
+    9557's suffix (Java's ``ZonedDateTime`` writes ``...+02:00[Europe/Paris]``: the offset alone fixes the instant,
+    so a suffix needs one); an ordinal date (``2024-284``); the leap second ``23:59:60`` and the end of day
+    ``24:00``, each the instant after, as POSIX time counts them."""
     if upper.endswith("]"):
         upper = upper[: upper.index("[")]
         if not _OFFSET_AT_END.search(upper[10:]):
             raise ValueError("a zone name without an offset")
     if upper.endswith((" UTC", " GMT")):
         upper = upper[:-4] + "+00:00"
+    elif spaced := _SPACED_OFFSET.search(upper):  # "... 00:04:45.102 +0000": Snowflake's and SQL dumps' default
+        upper = upper[: spaced.start()] + spaced[1]
     if ordinal := _ORDINAL_DATE.match(upper):
         year, day = int(ordinal[1]), int(ordinal[2])
         date = datetime(year, 1, 1) + timedelta(days=day - 1)
@@ -193,6 +195,7 @@ def _iso_variant(upper: str) -> datetime:
 
 
 _OFFSET_AT_END = re.compile(r"(Z|[+-]\d\d(:?\d\d)?)$")
+_SPACED_OFFSET = re.compile(r"(?<=\d) ([+-]\d\d:?\d\d)$")
 _ORDINAL_DATE = re.compile(r"(\d{4})-(\d{3})(?=[T ]|$)")
 _PAST_THE_CLOCK = re.compile(r"[T ](?:(?P<hour>24)(?=:00(:00([.,]0+)?)?(Z|[+-]|$))|\d\d:\d\d:(?P<second>60))")
 

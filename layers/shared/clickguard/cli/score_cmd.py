@@ -42,8 +42,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "-i",
         dest="events",
         type=Path,
+        action="append",
         required=True,
-        help=f"{EVENT_FILE_FORMS}; read in the order its events happened (--input: the same, as in train)",
+        help=f"{EVENT_FILE_FORMS}; repeatable, all read in the order their events happened (--input: the same, as"
+        " in train)",
     )
     p.add_argument("--field-mapping", type=field_mapping, help=FIELD_MAPPING_HELP)
     where = p.add_mutually_exclusive_group(required=True)
@@ -74,8 +76,8 @@ def _store(args: argparse.Namespace) -> BlobStore:
     return open_store(args.model, args.endpoint_url, args.region)
 
 
-def _read(path: Path, mapping: FieldMapping | None) -> EventColumns:
-    return deduplicate(read_events("--events", [path], UserKeySource.SESSION_USER_ID, mapping))
+def _read(paths: list[Path], mapping: FieldMapping | None) -> EventColumns:
+    return deduplicate(read_events("--events", paths, UserKeySource.SESSION_USER_ID, mapping))
 
 
 def _write(scores: list[UserScore], out: Path) -> None:

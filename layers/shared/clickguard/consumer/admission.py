@@ -9,9 +9,11 @@ Rules, applied per user in shard order:
   enough: Lambda never splits a Kinesis record between batches, and a user's events of one batch commit together
   (one state write), so a user's events of one record are applied all or none; a half-committed aggregate (some
   users written, some not) replays only the users whose state did not move past it.
-* Duplicate event id: a record carrying an ``event_id`` among the user's last ``RECENT_EVENT_IDS`` distinct ids
-  (``state.RecentIds``: one sliding window, carried through the batch event by event and kept in state) is
-  skipped; producers that retry PutRecords create such copies under new sequence numbers.
+* Duplicate event: a record carrying an ``event_id`` whose event (that id, with the same time and action:
+  ``events.copy_key``) is among the user's last ``RECENT_EVENT_IDS`` distinct ones (``state.RecentIds``: one sliding
+  window, carried through the batch event by event and kept in state) is skipped; producers that retry PutRecords
+  create such copies under new sequence numbers. An id on a different event is no copy: some producers number
+  events per device or per session (Amplitude's ``event_id``).
 * Future times: an event time more than ``MAX_FUTURE_SKEW_MS`` after the record's arrival is clamped to arrival
   plus that skew, so one bad clock cannot push a user's latest time ahead and make every later event look late.
 * Late records: an event older than the user's latest event time minus the session gap belongs to a session that
@@ -34,7 +36,7 @@ from operator import attrgetter
 import numpy as np
 
 from clickguard.consumer.kinesis_event import KinesisRecord
-from clickguard.consumer.state import RecentIds, UserState, id_digest
+from clickguard.consumer.state import RecentIds, UserState, event_digest
 from clickguard.events import Event
 from clickguard.model.codes import factorize
 from clickguard.model.segmented import seg_running_max
@@ -98,7 +100,7 @@ def admit_one_by_one(
             window = out.recent_ids.get(user)
             if window is None:
                 window = out.recent_ids[user] = RecentIds(state.recent_ids if state else b"")
-            if window.seen_or_add(id_digest(ev.event_id)):
+            if window.seen_or_add(event_digest(ev)):
                 out.duplicate_ids += 1
                 continue
         ts = ev.ts_ms
@@ -129,6 +131,7 @@ class _Rows:
     ts: np.ndarray
     arrival: np.ndarray
     event_ids: list[str | None]
+    events: Sequence[Event]  # each row's, as decoded (the duplicate rule reads an event's id, time and action)
 
     @classmethod
     def of(cls, records: Sequence[KinesisRecord], events: Sequence[Event]) -> _Rows | None:
@@ -147,7 +150,7 @@ class _Rows:
             arrival = np.fromiter(map(_ARRIVAL, records), np.int64, n)
         except OverflowError:  # a time past int64: the reference compares Python ints
             return None
-        return cls(users, user, shards, shard, seqs, ts, arrival, list(map(_EVENT_ID, events)))
+        return cls(users, user, shards, shard, seqs, ts, arrival, list(map(_EVENT_ID, events)), events)
 
 
 _SHARD, _SEQ, _ARRIVAL, _SUB = map(attrgetter, ("shard_id", "seq", "arrival_ms", "sub"))
@@ -214,7 +217,7 @@ def _duplicates(rows: _Rows, ok: np.ndarray, states: Mapping[str, UserState], ou
         if window is None:
             state = states.get(user)
             window = out.recent_ids[user] = RecentIds(state.recent_ids if state else b"")
-        dup[i] = window.seen_or_add(id_digest(rows.event_ids[i]))  # type: ignore[arg-type]
+        dup[i] = window.seen_or_add(event_digest(rows.events[i]))
     out.duplicate_ids = int(dup.sum())
     return dup
 

@@ -9,10 +9,11 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from clickguard.alerts import LastFlag as LastFlag
+from clickguard.events import Event, copy_key
 from clickguard.model.scoring import SessionState
 
 # Producer retries of PutRecords duplicate an event under a new sequence number, usually seconds and a few events
-# after the original. A user's last 128 distinct event ids are kept, as 8-byte digests: 1 KiB at most per item.
+# after the original. A user's last 128 distinct events with ids are kept, as 8-byte digests: 1 KiB at most per item.
 RECENT_EVENT_IDS = 128
 ID_DIGEST_BYTES = 8
 
@@ -20,6 +21,11 @@ ID_DIGEST_BYTES = 8
 def id_digest(event_id: str) -> bytes:
     """A 64-bit digest of an event id: 128 per user make a false duplicate about 1 in 10**17."""
     return hashlib.blake2b(event_id.encode(), digest_size=ID_DIGEST_BYTES).digest()
+
+
+def event_digest(ev: Event) -> bytes:
+    """The duplicate rule's digest of an event that carries an id (``copy_key``)."""
+    return id_digest(copy_key(ev.event_id or "", ev.ts_ms, ev.token))
 
 
 class RecentIds:

@@ -89,6 +89,10 @@ _RECORD_OF_EVENTS = frozenset({Reason.MISSING_USER_KEY, Reason.RECORD_TOO_LARGE}
 # The verdicts a GA4 Measurement Protocol body gets as one event: it names no action of its own, and an app stream's
 # none of the user names either (``wrappers.measurement_protocol``).
 _MEASUREMENT_VERDICTS = frozenset({Reason.MISSING_EVENT_TYPE, Reason.MISSING_USER_KEY})
+# The verdicts a session object (``wrappers.shared_field_events``: a user, no action, one list of its events) gets as
+# one event: no action of its own; too large for one event, as a long session's (a bot's) is, since each of its events
+# is capped as an event.
+_SESSION_VERDICTS = frozenset({Reason.MISSING_EVENT_TYPE, Reason.RECORD_TOO_LARGE})
 # Keys of the envelopes and shapes read when a record names no user at its top (``_object``).
 _ENVELOPE_MARKERS = (b'"log"', b'"message"', b'"request"', b'"detail-type"', b'"aws:dynamodb"', b'"record-type"')
 _RAW_DECODE = DECODER.raw_decode  # the standard library's, NaN refused: where each of several values ends
@@ -213,12 +217,12 @@ class Decoder:
         if exc.reason in _RECORD_OF_EVENTS and clickstream.MARKER in data and len(data) <= self.cap:
             return self._clickstream(data, exc)
         if exc.reason in _MEASUREMENT_VERDICTS and b'"events"' in data and len(data) <= self.cap:
-            value = self._value(data)
-            events = measurement_protocol(value)
+            events = measurement_protocol(self._value(data))
             if events is not None:  # before the wrappers: an app stream's body names no user they know
                 return self._array(events)
-            events = shared_field_events(value)
-            if events is not None:
+        if exc.reason in _SESSION_VERDICTS and b"[" in data and len(data) <= self.cap:
+            events = shared_field_events(self._value(data))
+            if events is not None:  # a session's events under any name (hits, actions, events)
                 return self._array(events)
         if exc.reason is Reason.MISSING_USER_KEY and len(data) <= self.cap:
             event = self._userless(self._value(data))

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from clickguard.events import copy_key
 from clickguard.model import detector, robust
 from clickguard.model.calibration import calibrate, peak_running_mean
 from clickguard.model.codes import factorize, factorize_optional
@@ -98,23 +99,26 @@ def token_counts(events: OrderedEvents) -> Counter[str]:
 
 
 def first_occurrences(cols: EventColumns) -> list[int] | None:
-    """The rows left once repeats of a producer-assigned ``event_id`` per user are dropped (a retried PutRecords
-    creates them): each (user, id)'s first, in order; None when no event carries an id."""
+    """The rows left once copies of an event that carries a producer-assigned ``event_id`` are dropped (a retried
+    PutRecords creates them; ``events.copy_key``, the consumer's rule): each user's first, in order; None when no
+    event carries an id."""
     if not any(cols.event_ids):
         return None
     seen: set[tuple[str, str]] = set()
     keep = []
-    for i, (user, eid) in enumerate(zip(cols.users, cols.event_ids, strict=True)):
+    rows = zip(cols.users, cols.event_ids, cols.ts_ms, cols.tokens, strict=True)
+    for i, (user, eid, ts, token) in enumerate(rows):
         if eid is not None:
-            if (user, eid) in seen:
+            key = (user, copy_key(eid, ts, token))
+            if key in seen:
                 continue
-            seen.add((user, eid))
+            seen.add(key)
         keep.append(i)
     return keep
 
 
 def deduplicate(cols: EventColumns) -> EventColumns:
-    """Drop repeats of a producer-assigned ``event_id`` per user (``first_occurrences``)."""
+    """Drop copies of events that carry a producer-assigned ``event_id`` (``first_occurrences``)."""
     keep = first_occurrences(cols)
     return cols if keep is None else cols.subset(keep)
 
