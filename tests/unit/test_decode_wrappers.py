@@ -244,6 +244,23 @@ def test_a_session_document_is_its_events_each_taking_the_user_session_and_time_
     assert "203.0.113.9" not in repr(got)
 
 
+@pytest.mark.parametrize("fast_json", [True, False])
+def test_a_session_s_events_read_under_any_list_name_and_past_one_event_s_size(fast_json):
+    """GA360 rows keep their hits in ``hits``, Matomo's visits in ``actionDetails``; and the session that grows past
+    an event's 64 KiB is the long one, a bot's, which must not be the one rejected."""
+    from clickguard.decoding import DecodeConfig
+
+    decoder = Decoder(DecodeConfig(fast_json=fast_json))
+    hits = {"fullVisitorId": "v1", "visitId": "s1", "hits": [{"type": "view", "ts": 1763700000 + i} for i in range(3)]}
+    got = [item.result for item in decoder.decode(json.dumps(hits).encode())]
+    assert [(e.user_key, e.session_id) for e in got] == [("v1", "s1")] * 3
+    bot = {"user_id": "bot", "actions": [{"action": "/p", "ts": 1763700000 + i} for i in range(3000)]}
+    body = json.dumps(bot).encode()
+    assert len(body) > 64 * 1024
+    got = [item.result for item in decoder.decode(body)]
+    assert len(got) == 3000 and {e.user_key for e in got} == {"bot"}
+
+
 def test_an_event_with_an_action_of_its_own_and_a_list_stays_one_event():
     order = {"user_id": "u1", "event": "purchase", "ts": 1763700000, "items": [{"sku": "A"}, {"sku": "B"}]}
     assert [item.result.token for item in Decoder().items(json.dumps(order).encode())] == ["purchase"]

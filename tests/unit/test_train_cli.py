@@ -12,6 +12,7 @@ import zstandard
 
 from clickguard.cli.main import main
 from clickguard.events import parse_record
+from clickguard.rejections import Reason
 from clickguard.timestamps import format_ms
 from tests.factories import ndjson, ordinary_events
 
@@ -99,6 +100,18 @@ def test_train_reads_gzip_exports(tmp_path, capsys, name):
         capsys, "train", "-i", str(path), "-o", str(tmp_path / "m"), "--min-sessions", "5", "--min-token-count", "1"
     )
     assert code == 0 and json.loads(io.out)["events"] == len(ordinary_events(60, seed=2))
+
+
+def test_a_json_document_on_one_line_longer_than_a_csv_cell_may_be_is_json():
+    """``json.dump`` and ``JSON.stringify`` write an export on one line; past 128 KiB the CSV sniffing of that line
+    had failed the file as 'not CSV (field larger than field limit)'."""
+    from tests.factories import file_results
+
+    events = ordinary_events(400, seed=4)
+    body = json.dumps(events).encode()
+    assert len(body) > 131_072 and b"\n" not in body
+    got = file_results(body, "export.json")
+    assert len(got) == len(events) and all(not isinstance(e, Reason) for e in got)
 
 
 @pytest.mark.parametrize("compress", [False, True])
