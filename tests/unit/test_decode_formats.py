@@ -393,6 +393,15 @@ def test_mapping_reads_any_json_and_leaves_known_shapes_alone():
     assert "203.0.113.5" not in repr(got)
 
 
+def test_a_mapped_dotted_path_is_also_a_flattened_column_s_name():
+    """``pandas.json_normalize`` and warehouse exports write nested fields as columns named with dots."""
+    d = Decoder(DecodeConfig(mapping=FieldMapping.from_dict(MAPPING)))
+    flat = {"actor.id": 7, "action.name": "pay", "at": T * 1000}
+    assert (d.decode(line(flat)).user_key, d.decode(line(flat)).token) == ("7", "pay")
+    nested_first = {**flat, "actor": {"id": 8}}  # both: the nested path, as the mapping reads first
+    assert d.decode(line(nested_first)).user_key == "8"
+
+
 CLOUDFRONT_FIELDS = ["timestamp", "c-ip", "time-to-first-byte", "sc-status", "sc-bytes", "cs-method", "cs-protocol",
                      "cs-host", "cs-uri-stem", "cs-bytes", "x-edge-location", "x-edge-request-id", "cs-user-agent",
                      "cs-uri-query"]  # fmt: skip

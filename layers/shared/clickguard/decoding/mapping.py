@@ -152,7 +152,8 @@ def _failure_values(value: Any) -> frozenset[str]:
 
 
 def _first(obj: Mapping[str, Any], paths: tuple[Path, ...]) -> Any:
-    """The value at the first path present (neither missing, null nor empty), else None."""
+    """The value at the first path present (neither missing, null nor empty), else None. A dotted path is also a
+    key of its own: a flattened export's column (``pandas.json_normalize`` writes ``properties.$current_url``)."""
     for path in paths:
         value: Any = obj
         for key in path:
@@ -160,6 +161,8 @@ def _first(obj: Mapping[str, Any], paths: tuple[Path, ...]) -> Any:
                 value = None
                 break
             value = value.get(key)
+        if not present(value) and len(path) > 1:
+            value = obj.get(".".join(path))
         if present(value):
             return value
     return None
