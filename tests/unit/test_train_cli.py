@@ -37,6 +37,7 @@ def test_train_from_file_then_list_show_and_rollback(tmp_path, events_file, caps
     assert code == 0
     first = json.loads(io.out)
     assert first["rejected"] == {"not_json": 1} and first["sessions"] >= 120
+    assert first["rejected_first"]["not_json"].startswith("neither JSON nor a line of a log format")  # why
     assert first["latest"] == first["version"] and first["user_cap"]["transitions"]["cap"] is None
     code, io = run(
         capsys,

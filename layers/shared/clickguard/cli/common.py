@@ -18,7 +18,7 @@ from clickguard.decoding import DecodeConfig, Decoder
 from clickguard.decoding.mapping import FieldMapping
 from clickguard.events import UserKeySource
 from clickguard.files import delimiter, event_lines, header_delimiter, open_binary
-from clickguard.rejections import Reason
+from clickguard.rejections import SKIPPED, Reason
 from clickguard.sim.output import LabelTable, read_label_table
 from clickguard.store.blobs import BlobStore, LocalDirStore, S3Store
 from clickguard.training.dataset import EventColumns
@@ -158,6 +158,12 @@ def read_events(
     if ordered is not cols:  # an export newest first, or merged files: the stream's rules read it in time order
         print(f"{option}: the file's events are not in time order; read in the order they happened", file=sys.stderr)
     return ordered
+
+
+def first_rejections(cols: EventColumns) -> dict[str, str]:
+    """Each rejection reason's first detail (never a payload), but for the reasons counted without one by one
+    (``rejections.SKIPPED``: a log's static files), so a user sees why some lines failed, not only how many."""
+    return {r: d for r, d in cols.first_detail.items() if d and Reason(r) not in SKIPPED}
 
 
 def no_events(

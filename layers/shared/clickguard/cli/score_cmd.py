@@ -19,6 +19,7 @@ from clickguard.cli.common import (
     check_labels,
     fail,
     field_mapping,
+    first_rejections,
     open_store,
     read_events,
     read_labels_file,
@@ -119,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
         + (f" {dict(cols.rejected)}" if cols.rejected else ""),
         file=sys.stderr,
     )
+    for reason, detail in first_rejections(cols).items():
+        print(f"  the first {reason}: {detail}", file=sys.stderr)
     if table is not None:
         quality = {"labels": str(args.labels), "label_column": table.column, **label_quality(scores, table.by_user)}
         print(json.dumps(quality, indent=2), file=sys.stderr)

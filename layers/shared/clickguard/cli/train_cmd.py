@@ -20,6 +20,7 @@ from clickguard.cli.common import (
     eprint,
     fail,
     field_mapping,
+    first_rejections,
     open_store,
     positive_int,
     quantile,
@@ -141,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
         "latest_note": outcome.reason,
         "events": model.stats["events"],
         "rejected": model.stats["rejected"],
+        "rejected_first": first_rejections(cols),  # why, in each reason's first detail (no payload)
         "sessions": model.stats["sessions"],
         "vocabulary_size": model.stats["vocabulary_size"],
         "thresholds": {"mean_bits": model.thresholds.mean_bits, "total_bits": model.thresholds.total_bits},
