@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from clickguard import settings
-from clickguard.consumer.admission import MAX_FUTURE_SKEW_MS, admit
+from clickguard.consumer.admission import admit
 from clickguard.consumer.config import ConfigError, ConsumerConfig
 from clickguard.consumer.flags import flag_id
 from clickguard.consumer.kinesis_event import SEQ_DIGITS, decode_event, lambda_event, pad_seq
@@ -30,6 +30,7 @@ from clickguard.model.scoring import EventBatch, ScoringTable, SessionState, Top
 from clickguard.model.signals import SignalState
 from clickguard.model.visits import VisitState
 from clickguard.store.session_item import ItemFormatError, from_item, to_item
+from clickguard.timestamps import MAX_FUTURE_SKEW_MS
 from tests.consumer_support import SEQ0, SHARD, T0, TOKENS, make_model, to_records
 
 STREAM_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/events"
@@ -111,11 +112,12 @@ def test_admission_drops_copies_of_events_with_ids_in_and_across_batches():
     recs = to_records([{"user_id": "a", "timestamp": T0 / 1000}] * 5)
     earlier = ev("a", T0 - 5, "e0")  # applied in an earlier batch: its digest is in the state
     events = [ev("a", T0, "e1"), ev("a", T0 + 1, "e2"), ev("a", T0, "e1"), earlier, ev("a", T0 + 3, "e0")]
-    state = UserState("a", recent_ids=event_digest(earlier))
+    state = UserState("a", recent_ids=event_digest(earlier, earlier.ts_ms))
     adm = admit(recs, events, {"a": state}, 1_800_000)
     assert adm.applied == [0, 1, 4] and adm.duplicate_ids == 2  # e0 on another event: a counter, not a copy
     assert adm.touched["a"][SHARD] == recs[4].seq  # skipped records still advance the sequence number
-    assert adm.recent_ids["a"].packed() == b"".join(map(event_digest, (earlier, events[0], events[1], events[4])))
+    kept = (earlier, events[0], events[1], events[4])
+    assert adm.recent_ids["a"].packed() == b"".join(event_digest(e, e.ts_ms) for e in kept)
 
 
 def test_an_id_that_numbers_events_per_device_drops_none_of_them():

@@ -216,6 +216,21 @@ _CLF = re.compile(r"(\d\d)/([A-Za-z]{3})/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-])(\d\
 _MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 
 
+# An event dated more than this after its record reached the stream is read at arrival plus this: a clock that runs
+# ahead (or a generator that dates a simulated day from now) would otherwise push its user's latest time into the
+# future and make every later event of theirs late.
+MAX_FUTURE_SKEW_MS = 5 * 60 * 1000
+
+
+def effective_time(ts_ms: int, arrival_ms: int | None) -> int:
+    """The time an event counts at: its own, at most ``MAX_FUTURE_SKEW_MS`` past its record's arrival (none known,
+    as in a file: its own). The consumer and the archive's transformation both read it, so the trainer sees the
+    times the consumer scored."""
+    if arrival_ms and ts_ms > arrival_ms + MAX_FUTURE_SKEW_MS:
+        return arrival_ms + MAX_FUTURE_SKEW_MS
+    return ts_ms
+
+
 def format_ms(ts_ms: int) -> str:
     """Epoch ms -> ISO 8601 UTC with a ``Z``, millisecond precision."""
     return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -15,7 +15,9 @@ Rules, applied per user in shard order:
   create such copies under new sequence numbers. An id on a different event is no copy: some producers number
   events per device or per session (Amplitude's ``event_id``).
 * Future times: an event time more than ``MAX_FUTURE_SKEW_MS`` after the record's arrival is clamped to arrival
-  plus that skew, so one bad clock cannot push a user's latest time ahead and make every later event look late.
+  plus that skew (``timestamps.effective_time``, which the archive's transformation applies too, so the trainer
+  reads the same times), so one bad clock cannot push a user's latest time ahead and make every later event look
+  late.
 * Late records: an event older than the user's latest event time minus the session gap belongs to a session that
   has already closed; it is counted and skipped (its sequence number still advances). An event out of order by
   less than the gap is applied in arrival order and continues the session (see ``clickguard.model.scoring``).
@@ -40,8 +42,7 @@ from clickguard.consumer.state import RecentIds, UserState, event_digest
 from clickguard.events import Event
 from clickguard.model.codes import factorize
 from clickguard.model.segmented import seg_running_max
-
-MAX_FUTURE_SKEW_MS = 5 * 60 * 1000
+from clickguard.timestamps import MAX_FUTURE_SKEW_MS, effective_time
 
 
 @dataclass
@@ -96,16 +97,15 @@ def admit_one_by_one(
                 latest[user] = state.session.last_ts_ms
         seqs[rec.shard_id] = rec.seq
         done[user, rec.shard_id] = place
+        ts = effective_time(ev.ts_ms, rec.arrival_ms)
         if ev.event_id is not None:
             window = out.recent_ids.get(user)
             if window is None:
                 window = out.recent_ids[user] = RecentIds(state.recent_ids if state else b"")
-            if window.seen_or_add(event_digest(ev)):
+            if window.seen_or_add(event_digest(ev, ts)):
                 out.duplicate_ids += 1
                 continue
-        ts = ev.ts_ms
-        if ts > rec.arrival_ms + MAX_FUTURE_SKEW_MS and rec.arrival_ms > 0:
-            ts = rec.arrival_ms + MAX_FUTURE_SKEW_MS
+        if ts != ev.ts_ms:
             out.clamped += 1
         prev = latest.get(user)
         if prev is not None and ts < prev - gap_ms:
@@ -163,10 +163,10 @@ def _admit_rows(rows: _Rows, states: Mapping[str, UserState], gap_ms: int) -> Ad
     ok = ~replayed
     out.replayed = int(replayed.sum())
     out.touched = _touched(rows, ok, states)
-    eligible = ok & ~_duplicates(rows, ok, states, out)
-    ts = rows.ts.copy()
+    ts = rows.ts.copy()  # each row's ``effective_time``, vectorised
     clamp = (ts > rows.arrival + MAX_FUTURE_SKEW_MS) & (rows.arrival > 0)
     ts[clamp] = rows.arrival[clamp] + MAX_FUTURE_SKEW_MS
+    eligible = ok & ~_duplicates(rows, ts, ok, states, out)
     out.clamped = int((clamp & eligible).sum())
     late = eligible & _late(rows, ts, eligible, states, gap_ms)
     out.late = int(late.sum())
@@ -206,7 +206,9 @@ def _touched(rows: _Rows, ok: np.ndarray, states: Mapping[str, UserState]) -> di
     return touched
 
 
-def _duplicates(rows: _Rows, ok: np.ndarray, states: Mapping[str, UserState], out: Admission) -> np.ndarray:
+def _duplicates(
+    rows: _Rows, ts: np.ndarray, ok: np.ndarray, states: Mapping[str, UserState], out: Admission
+) -> np.ndarray:
     """Rows whose event id is in the user's window (carried row by row: only rows with an id cost Python work)."""
     dup = np.zeros(len(ok), dtype=bool)
     if rows.event_ids.count(None) == len(rows.event_ids):
@@ -217,7 +219,7 @@ def _duplicates(rows: _Rows, ok: np.ndarray, states: Mapping[str, UserState], ou
         if window is None:
             state = states.get(user)
             window = out.recent_ids[user] = RecentIds(state.recent_ids if state else b"")
-        dup[i] = window.seen_or_add(event_digest(rows.events[i]))
+        dup[i] = window.seen_or_add(event_digest(rows.events[i], int(ts[i])))
     out.duplicate_ids = int(dup.sum())
     return dup
 

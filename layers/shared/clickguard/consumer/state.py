@@ -23,9 +23,10 @@ def id_digest(event_id: str) -> bytes:
     return hashlib.blake2b(event_id.encode(), digest_size=ID_DIGEST_BYTES).digest()
 
 
-def event_digest(ev: Event) -> bytes:
-    """The duplicate rule's digest of an event that carries an id (``copy_key``)."""
-    return id_digest(copy_key(ev.event_id or "", ev.ts_ms, ev.token))
+def event_digest(ev: Event, ts_ms: int) -> bytes:
+    """The duplicate rule's digest of an event that carries an id (``copy_key``), at the time it counts at
+    (``timestamps.effective_time``, as the archive holds it)."""
+    return id_digest(copy_key(ev.event_id or "", ts_ms, ev.token))
 
 
 class RecentIds:

@@ -24,6 +24,7 @@ import msgspec
 from clickguard.decoding.records import Decoder
 from clickguard.events import FAIL_SUFFIX, Event
 from clickguard.rejections import RejectedRecord
+from clickguard.timestamps import effective_time
 
 _encode = msgspec.json.encode
 # A synchronous Lambda response is at most 6 MB; base64 grows the data by a third and the JSON envelope adds a little.
@@ -63,8 +64,11 @@ class ArchiveStats:
 
 
 def archive_lines(data: bytes, decoder: Decoder, stats: ArchiveStats, arrival_ms: int | None = None) -> bytes:
-    """A record's events as canonical lines (empty when it holds none), counting what was left out; events without
-    a time of their own get the record's ``arrival_ms`` on the stream, as the consumer gives them."""
+    """A record's events as canonical lines (empty when it holds none), counting what was left out, each at the time
+    the consumer counts it at: the record's ``arrival_ms`` on the stream for an event without a time of its own,
+    and at most a few minutes past it for one dated ahead (``timestamps.effective_time``). Kept as dated, one event
+    an hour ahead made the trainer drop its user's next hour as late (a tester's stream: 1,098 such events, 0.6%,
+    dropped 19.5% of the window)."""
     stats.records += 1
     out: list[bytes] = []
     for item in decoder.items(data, arrival_ms):
@@ -72,7 +76,8 @@ def archive_lines(data: bytes, decoder: Decoder, stats: ArchiveStats, arrival_ms
         if isinstance(result, RejectedRecord):
             stats.rejected[result.reason.value] += 1
         else:
-            out.append(canonical_line(result))
+            ts = effective_time(result.ts_ms, arrival_ms)
+            out.append(canonical_line(result if ts == result.ts_ms else result._replace(ts_ms=ts)))
     stats.events += len(out)
     return b"".join(out)
 
