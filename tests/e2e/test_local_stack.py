@@ -10,6 +10,7 @@ import time
 import boto3
 import pytest
 
+from clickguard.cli import local_cmd
 from clickguard.cli.main import main
 from clickguard.consumer.flags import MESSAGE_FIELDS
 from clickguard.local.demo import DemoOptions, run_demo
@@ -196,6 +197,14 @@ def test_local_up_is_one_per_directory_trains_right_after_produce_and_stops_with
         assert main(["train", "--local"]) == 0
         report = json.loads(capsys.readouterr().out)
         assert report["status"] == "published" and report["events"] > 0, report
+        assert main(["local", "stats"]) == 0  # where every record went, the batch just run included
+        counted = json.loads(capsys.readouterr().out)
+        consumer = counted["consumer"]
+        assert consumer["RecordsIn"] >= report["events"] and consumer["RecordsRejected"] == sum(
+            counted["rejected_by_reason"].values()
+        )
+        pid = json.loads((tmp_path / ".clickguard-local.json").read_text())["pid"]
         assert main(["local", "down"]) == 0
         assert "stopped the local stack" in capsys.readouterr().err
         assert not (tmp_path / ".clickguard-local.json").exists()
+        assert local_cmd._exited(pid)  # down returns once the process has ended, not when its state file went

@@ -127,3 +127,18 @@ def test_records_past_the_maximum_age_go_to_the_on_failure_queue_unprocessed(str
     body = json.loads(msg["Body"])
     assert body["requestContext"]["condition"] == "RecordAgeExceeded"
     assert body["KinesisBatchInfo"]["batchSize"] == 10
+
+
+def test_the_emulator_refuses_a_record_past_kinesis_s_1_mib_as_kinesis_does(stream):
+    """moto took one through PutRecord (PutRecords refused it): a producer tried locally meets AWS's error."""
+    from botocore.exceptions import ClientError
+
+    from clickguard.local import moto_patches
+
+    moto_patches.apply()
+    at_limit = b"x" * (moto_patches.MAX_RECORD_BYTES - 4)
+    assert stream.put_record(StreamName="events", Data=at_limit, PartitionKey="user")["SequenceNumber"]
+    with pytest.raises(ClientError) as exc:
+        stream.put_record(StreamName="events", Data=at_limit + b"x", PartitionKey="user")
+    assert exc.value.response["Error"]["Code"] == "ValidationException"
+    assert "less than or equal to 1048576" in exc.value.response["Error"]["Message"]

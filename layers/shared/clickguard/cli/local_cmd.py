@@ -1,5 +1,5 @@
 """``clickguard local up``: the stack on the embedded emulator, kept running, with the managed parts played;
-``clickguard local down`` stops it.
+``clickguard local down`` stops it; ``clickguard local stats`` prints what its functions counted so far.
 
 Prints the endpoint (and the AWS CLI's settings for it) so the AWS CLI or boto3 can be pointed at it; other
 ``clickguard`` commands find it through ``--local`` (the state file ``.clickguard-local.json`` in the current
@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import signal
 import threading
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from clickguard import settings
 from clickguard.cli.common import eprint, fail
 from clickguard.local import state_file
 from clickguard.local.emulator import FAKE_CREDENTIALS, REGION
+from clickguard.local.metrics import CONSUMER_COUNTS, totals
 
 if TYPE_CHECKING:
     from clickguard.local.runtime import LocalRuntime
@@ -27,7 +31,11 @@ if TYPE_CHECKING:
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("local", help="run the stack on the embedded AWS emulator (no AWS account needed)")
-    p.add_argument("action", choices=["up", "down"], help="up: start it here and keep it running; down: stop it")
+    p.add_argument(
+        "action",
+        choices=["up", "down", "stats"],
+        help="up: start it here and keep it running; down: stop it; stats: what its functions counted so far",
+    )
     p.add_argument("--port", type=int, default=0, help="emulator port on 127.0.0.1 (default: a free one)")
     p.add_argument(
         "--archive-every",
@@ -58,6 +66,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def run(args: argparse.Namespace) -> int:
     if args.action == "down":
         return down()
+    if args.action == "stats":
+        return stats()
     if not 0 <= args.port < 65536:
         fail(f"--port {args.port}: must be 0..65535")
     if args.archive_every <= 0:
@@ -100,7 +110,7 @@ def _run_stack(args: argparse.Namespace, stop: threading.Event, archive_now: thr
             _serve(rt, args, stop, archive_now)
         except KeyboardInterrupt:
             pass
-        eprint("stopping")
+        eprint(f"stopping; the consumer counted {_consumer_line(rt.output.totals()) if rt.output else 'nothing'}")
 
 
 def _serve(rt: LocalRuntime, args: argparse.Namespace, stop: threading.Event, archive_now: threading.Event) -> None:
@@ -168,6 +178,41 @@ def _refuse_a_running_stack() -> None:
     eprint(f"replacing {state_file.PATH}, left by a stack that stopped without removing it ({why_not})")
 
 
+def stats() -> int:
+    """What the running stack's functions counted (their CloudWatch metrics, summed): where every record went."""
+    current = _running_or_fail()
+    output = current.get("handler_output")
+    if not isinstance(output, str):
+        fail("the local stack does not say where its functions' output is: restart it with this release")
+    counted = totals(Path(output))
+    print(json.dumps({"consumer": _consumer(counted), "rejected_by_reason": counted["rejected_by_reason"],
+                      "all_services": counted["by_service"], "output": output}, indent=2))  # fmt: skip
+    return 0
+
+
+def _consumer(counted: dict[str, Any]) -> dict[str, int]:
+    """The consumer's counts (its service is named after the stack's flavour: ``clickguard-consumer-local``)."""
+    mine = [c for s, c in counted["by_service"].items() if s.startswith(settings.CONSUMER_SERVICE)]
+    return {name: sum(c.get(name, 0) for c in mine) for name in CONSUMER_COUNTS}
+
+
+def _consumer_line(counted: dict[str, Any]) -> str:
+    return ", ".join(f"{name} {n:,}" for name, n in list(_consumer(counted).items())[:6])
+
+
+def _running_or_fail() -> dict[str, Any]:
+    try:
+        current = state_file.read()
+    except ValueError as exc:
+        fail(str(exc))
+    if current is None:
+        fail(f"no local stack runs from this directory ({state_file.PATH} not found here)")
+    why_not = state_file.liveness(current)
+    if why_not is not None:
+        fail(f"the local stack of {state_file.PATH} is not running ({why_not})")
+    return current
+
+
 def down(timeout_s: float = 60.0) -> int:
     """Stop the stack started from this directory (``SIGTERM``, as Ctrl-C would) and wait until it has."""
     try:
@@ -184,9 +229,24 @@ def down(timeout_s: float = 60.0) -> int:
         return 0
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
-    while state_file.PATH.exists() and time.monotonic() < deadline:
+    while (state_file.PATH.exists() or not _exited(pid)) and time.monotonic() < deadline:
         time.sleep(0.2)
-    if state_file.PATH.exists():
+    if state_file.PATH.exists() or not _exited(pid):
         fail(f"the stack (process {pid}) did not stop within {timeout_s:g} s")
     eprint(f"stopped the local stack (process {pid})")
     return 0
+
+
+def _exited(pid: int) -> bool:
+    """The process is gone, or a zombie its parent has not reaped yet (it runs nothing more). The stack removes its
+    state file before its last clean-up (the emulator's threads, its scratch folder): that file alone said too soon."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from clickguard.local.emulator import apply_env
-from clickguard.local.metrics import metric_sum
+from clickguard.local.metrics import metric_sum, totals
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 
@@ -76,6 +76,11 @@ class HandlerOutput:
         self._file.flush()
         return metric_sum(self.path, name)
 
+    def totals(self) -> dict[str, Any]:
+        """``metrics.totals`` of everything the handlers printed so far."""
+        self._file.flush()
+        return totals(self.path)
+
     def install(self) -> HandlerOutput:
         self._original = sys.stdout
         sys.stdout = self
@@ -93,5 +98,6 @@ class HandlerOutput:
                 return fn(*args, **kwargs)
             finally:
                 self._local.active = False
+                self._file.flush()  # a batch's metrics are in the file when it returns, not when the next one runs
 
         return invoke

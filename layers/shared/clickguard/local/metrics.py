@@ -4,23 +4,54 @@
 from __future__ import annotations
 
 import json
+from collections import Counter, defaultdict
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+# The consumer's counts that say where every record went, in the order a reader adds them up.
+CONSUMER_COUNTS = (
+    "RecordsIn", "RecordsRejected", "RecordsReplayed", "DuplicateEventIds", "LateRecords", "RecordsUnscored",
+    "RecordsClamped", "RecordsTimedByArrival", "FlagsSent", "FlagsSuppressed", "PurchaseFlagsSent",
+)  # fmt: skip
 
 
 def metric_sum(path: Path, name: str) -> float:
     """The sum of every value of metric ``name`` in the file (0 when it was never emitted)."""
-    total = 0.0
+    return sum(_number_sum(doc.get(name)) for doc in _documents(path, f'"{name}"'))
+
+
+def totals(path: Path) -> dict[str, Any]:
+    """Every metric summed per service, and the rejected records by reason. A batch writes its rejections twice: in
+    its total and in a document per reason (a ``reason`` dimension), which is counted apart, not again."""
+    by_service: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    by_reason: Counter[str] = Counter()
+    for doc in _documents(path, '"_aws"'):
+        names = [m["Name"] for d in doc["_aws"].get("CloudWatchMetrics", ()) for m in d.get("Metrics", ())]
+        for name in names:
+            value = _number_sum(doc.get(name))
+            if "reason" in doc:
+                by_reason[str(doc["reason"])] += int(value)
+            else:
+                by_service[str(doc.get("service", "?"))][name] += int(value)
+    return {"by_service": {s: dict(c) for s, c in sorted(by_service.items())}, "rejected_by_reason": dict(by_reason)}
+
+
+def _documents(path: Path, marker: str) -> Iterator[dict[str, Any]]:
     if not path.is_file():
-        return total
+        return
     with path.open(encoding="utf-8") as fh:
         for line in fh:
-            if f'"{name}"' not in line:
+            if marker not in line:
                 continue
             try:
                 doc = json.loads(line)
             except ValueError:
                 continue
-            value = doc.get(name) if isinstance(doc, dict) and "_aws" in doc else None
-            values = value if isinstance(value, list) else [value]
-            total += sum(v for v in values if isinstance(v, int | float) and not isinstance(v, bool))
-    return total
+            if isinstance(doc, dict) and isinstance(doc.get("_aws"), dict):
+                yield doc
+
+
+def _number_sum(value: Any) -> float:
+    values = value if isinstance(value, list) else [value]
+    return sum(v for v in values if isinstance(v, int | float) and not isinstance(v, bool))

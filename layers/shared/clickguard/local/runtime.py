@@ -292,6 +292,7 @@ class LocalRuntime:
             "score_url": self.score_url,
             "pid": os.getpid(),
             "archived_at": archived_at,
+            "handler_output": str(self.output.path) if self.output else None,  # ``local stats`` sums its metrics
         }
         return state_file.write(state)
 
