@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from clickguard import settings
 from clickguard.cli.common import eprint, fail
+from clickguard.cli.target import local_state
 from clickguard.local import state_file
 from clickguard.local.emulator import FAKE_CREDENTIALS, REGION
 from clickguard.local.metrics import CONSUMER_COUNTS, totals
@@ -180,8 +181,7 @@ def _refuse_a_running_stack() -> None:
 
 def stats() -> int:
     """What the running stack's functions counted (their CloudWatch metrics, summed): where every record went."""
-    current = _running_or_fail()
-    output = current.get("handler_output")
+    output = local_state("local stats").get("handler_output")
     if not isinstance(output, str):
         fail("the local stack does not say where its functions' output is: restart it with this release")
     counted = totals(Path(output))
@@ -198,19 +198,6 @@ def _consumer(counted: dict[str, Any]) -> dict[str, int]:
 
 def _consumer_line(counted: dict[str, Any]) -> str:
     return ", ".join(f"{name} {n:,}" for name, n in list(_consumer(counted).items())[:6])
-
-
-def _running_or_fail() -> dict[str, Any]:
-    try:
-        current = state_file.read()
-    except ValueError as exc:
-        fail(str(exc))
-    if current is None:
-        fail(f"no local stack runs from this directory ({state_file.PATH} not found here)")
-    why_not = state_file.liveness(current)
-    if why_not is not None:
-        fail(f"the local stack of {state_file.PATH} is not running ({why_not})")
-    return current
 
 
 def down(timeout_s: float = 60.0) -> int:

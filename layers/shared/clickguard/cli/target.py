@@ -88,27 +88,35 @@ def from_stack(
     )
 
 
-def resolve_local(region: str | None) -> StackTarget:
-    """``--local``: the running ``clickguard local up`` found through its state file, then its stack's outputs."""
-    import boto3
-
+def local_state(option: str = "--local") -> dict[str, Any]:
+    """The state file of the stack ``clickguard local up`` runs from this directory; a CLI error naming ``option``
+    when there is none, or when its stack stopped without removing it."""
     from clickguard.local import state_file
-    from clickguard.local.emulator import FAKE_CREDENTIALS
 
     try:
         state = state_file.read()
     except ValueError as exc:
-        fail(f"--local: {exc}")
+        fail(f"{option}: {exc}")
     if state is None:
         fail(
-            f"--local: no running local stack ({state_file.PATH} not found here); start one with "
+            f"{option}: no running local stack ({state_file.PATH} not found here); start one with "
             "'clickguard local up' in this directory"
         )
     if why_not := state_file.liveness(state):
         fail(
-            f"--local: the local stack of {state_file.PATH} is not running ({why_not}): it stopped without removing "
+            f"{option}: the local stack of {state_file.PATH} is not running ({why_not}): it stopped without removing "
             "the file; start one with 'clickguard local up' (it replaces the file), or remove the file"
         )
+    return state
+
+
+def resolve_local(region: str | None) -> StackTarget:
+    """``--local``: the running ``clickguard local up`` found through its state file, then its stack's outputs."""
+    import boto3
+
+    from clickguard.local.emulator import FAKE_CREDENTIALS
+
+    state = local_state()
     endpoint, stack = state["endpoint_url"], state["stack"]
     region = region or state.get("region", "us-east-1")
     cfn = boto3.client("cloudformation", region_name=region, endpoint_url=endpoint, **FAKE_CREDENTIALS)
