@@ -130,7 +130,6 @@ class _Rows:
     seqs: list[int]
     ts: np.ndarray
     arrival: np.ndarray
-    event_ids: list[str | None]
     events: Sequence[Event]  # each row's, as decoded (the duplicate rule reads an event's id, time and action)
 
     @classmethod
@@ -150,7 +149,7 @@ class _Rows:
             arrival = np.fromiter(map(_ARRIVAL, records), np.int64, n)
         except OverflowError:  # a time past int64: the reference compares Python ints
             return None
-        return cls(users, user, shards, shard, seqs, ts, arrival, list(map(_EVENT_ID, events)), events)
+        return cls(users, user, shards, shard, seqs, ts, arrival, events)
 
 
 _SHARD, _SEQ, _ARRIVAL, _SUB = map(attrgetter, ("shard_id", "seq", "arrival_ms", "sub"))
@@ -211,9 +210,10 @@ def _duplicates(
 ) -> np.ndarray:
     """Rows whose event id is in the user's window (carried row by row: only rows with an id cost Python work)."""
     dup = np.zeros(len(ok), dtype=bool)
-    if rows.event_ids.count(None) == len(rows.event_ids):
+    event_ids = list(map(_EVENT_ID, rows.events))
+    if event_ids.count(None) == len(event_ids):
         return dup
-    for i in np.flatnonzero(ok & np.array([e is not None for e in rows.event_ids])).tolist():
+    for i in np.flatnonzero(ok & np.array([e is not None for e in event_ids])).tolist():
         user = rows.users[rows.user[i]]
         window = out.recent_ids.get(user)
         if window is None:
