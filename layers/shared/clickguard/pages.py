@@ -3,6 +3,7 @@ requested, and a model needs the page, not each request of it (its query, its id
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from urllib.parse import urlsplit
@@ -38,7 +39,8 @@ def request_action(method: str, target: str) -> str:
     target in absolute form (``http://shop.example:8080/a?b``: a proxy's request, and every request a load balancer
     logs) is the path it asks its server for, as RFC 9112 has the server read it: the same page as ``/a?b``."""
     if "://" in target[:20]:
-        target = urlsplit(target).path or "/"
+        with contextlib.suppress(ValueError):  # "http://[not-an-address/": a scanner's, read as it is
+            target = urlsplit(target).path or "/"
     page = page_of(target)
     return page if method == "GET" else f"{method} {page}"
 
