@@ -585,6 +585,15 @@ def test_the_kinesis_agents_logtojson_reads_as_its_access_log_line():
     assert reason(no_logs, agent_json()) is Reason.MISSING_USER_KEY  # access logs switched off: not read as one
 
 
+def test_the_agents_ec2_metadata_names_no_user_of_an_access_log_line():
+    """ADDEC2METADATA after LOGTOJSON adds the instance's accountId (an alias of a user): every client had become
+    the AWS account, one user hiding every bot of the log."""
+    ec2 = {"privateIp": "172.31.5.17", "instanceId": "i-0abc123", "accountId": "123456789012", "region": "us-east-1"}
+    for decoder in (D, Decoder(DecodeConfig(fast_json=False))):
+        event = decoder.decode(agent_json(**ec2))
+        assert event == D.decode(agent_json()) and "123456789012" not in repr(event)
+
+
 # --- Mixpanel ---------------------------------------------------------------------------------------------------
 # Events as Mixpanel's import API documents them ("Import Events": time in milliseconds, $insert_id) and as its
 # event schema's example has them (time in seconds, an ip property).

@@ -168,10 +168,10 @@ def _action(request: str) -> str:
 # A JSON access log's fields by their loose names (``field_names.loose``): nginx's, Traefik's, Envoy's, ALB's and
 # W3C's spellings of the client address, the status, the method and the requested page.
 _CLIENT = ("remoteaddr", "clientip", "remoteip", "clienthost", "clientaddr", "cip", "realip", "xrealip", "ip",
-           "srcip", "sourceip", "clientaddress", "remotehost")  # fmt: skip
+           "srcip", "sourceip", "clientaddress", "remotehost", "remote")  # fmt: skip  # remote: Fluent Bit's nginx
 _FORWARDED = ("xforwardedfor", "httpxforwardedfor")
 _HTTP_STATUS = ("status", "statuscode", "httpstatus", "responsecode", "responsestatus", "downstreamstatus",
-                "originstatus", "scstatus", "elbstatuscode")  # fmt: skip
+                "originstatus", "scstatus", "elbstatuscode", "code")  # fmt: skip  # code: Fluent Bit's nginx parser
 _METHOD = ("requestmethod", "method", "httpmethod", "csmethod")
 _TARGET = ("requesturi", "uri", "requestpath", "path", "url", "csuristem", "request")
 # The request's own time where no name reads as the event's (a request's start is its time: ``start_time``).

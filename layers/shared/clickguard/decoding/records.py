@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import codecs
 import enum
+import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -94,7 +96,10 @@ _MEASUREMENT_VERDICTS = frozenset({Reason.MISSING_EVENT_TYPE, Reason.MISSING_USE
 # is capped as an event.
 _SESSION_VERDICTS = frozenset({Reason.MISSING_EVENT_TYPE, Reason.RECORD_TOO_LARGE})
 # Keys of the envelopes and shapes read when a record names no user at its top (``_object``).
-_ENVELOPE_MARKERS = (b'"log"', b'"message"', b'"request"', b'"detail-type"', b'"aws:dynamodb"', b'"record-type"')
+_ENVELOPE_MARKERS = (
+    b'"log"', b'"message"', b'"metadata"', b'"body"', b'"request"', b'"detail-type"', b'"aws:dynamodb"',
+    b'"record-type"',
+)  # fmt: skip
 _RAW_DECODE = DECODER.raw_decode  # the standard library's, NaN refused: where each of several values ends
 
 
@@ -208,12 +213,18 @@ class Decoder:
         """A text that is not one event may hold several: NDJSON, a Clickstream Analytics on AWS record, a Segment or
         RudderStack batch; or one in another shape (an access log line under ``log``, the Kinesis Agent's LOGTOJSON);
         re-raises ``exc`` (the verdict as one event) when it is none of these."""
+        if exc.reason is Reason.NOT_JSON and (line := _json_string_body(data)) is not None:
+            return self._payload(line, inflated=False)
         if exc.reason is Reason.NOT_JSON and b"\n" in data.strip():
             return self._lines(data, exc)
         if exc.reason is Reason.NOT_JSON and b"}" in data:
             return self._concatenated(data, exc)
         if exc.reason is Reason.MISSING_USER_KEY and any(map(data.__contains__, _ENVELOPE_MARKERS)):
-            return self._object(self._value(data))
+            try:
+                return self._object(self._value(data))
+            except RejectedRecord as inner:  # no envelope after all (an API page's "metadata"): the shapes below
+                if inner.reason is not Reason.MISSING_USER_KEY:
+                    raise
         if exc.reason in _RECORD_OF_EVENTS and clickstream.MARKER in data and len(data) <= self.cap:
             return self._clickstream(data, exc)
         if exc.reason in _MEASUREMENT_VERDICTS and b'"events"' in data and len(data) <= self.cap:
@@ -326,7 +337,19 @@ class Decoder:
             return self._tsv(data)
         if Format.ACCESS_LOG in self.formats and access_log.looks_like(text):
             return self._access_lines(data)
+        if (line := _json_string_body(text)) is not None:  # Fluent Bit's log_key of a text line
+            return self._payload(line, inflated)
+        if first == b'"':
+            return self._double_encoded(data, inflated)
         return self._one_json(data)  # not JSON at all: the reference gives the verdict (not_json, not_utf8...)
+
+    def _double_encoded(self, data: bytes, inflated: bool) -> Event | list[Item]:
+        """A JSON string that holds a JSON object (a producer that encoded its event twice, API Gateway's
+        ``$input.json`` of a string) is that object; any other string keeps its verdict (``not_object``)."""
+        value = self._value(data)
+        if isinstance(value, str) and value.lstrip()[:1] == "{":
+            return self._json_object(_utf8(value, "a JSON string's event"), inflated)
+        return self._one_json(data)
 
     def _json_object(self, data: bytes, inflated: bool) -> Event | list[Item]:
         """One JSON object; inflated, it may also be a CloudWatch Logs payload (larger than one event may be)."""
@@ -487,6 +510,7 @@ class Decoder:
         return out
 
     def _log_event(self, message: str, ts_ms: int | None) -> Event:
+        message = _logged_message(message)
         if Format.ACCESS_LOG in self.formats and self._is_access_line(message):  # a web server's log group
             return self._access_text(message)
         try:
@@ -551,12 +575,40 @@ def decode_config_from_env(env: Mapping[str, str]) -> DecodeConfig:
 
 def _logged_line(obj: Mapping[str, Any]) -> str | None:
     """The line a log shipper wraps: ``log`` (Docker's json-file driver, Fluent Bit's tail input), else ``message``
-    (Vector, Logstash, Filebeat; Filebeat's own ``log`` is an object of the file's details)."""
+    (Vector, Logstash, Filebeat; Filebeat's own ``log`` is an object of the file's details); or, in the two shapes
+    that carry one elsewhere, the Kinesis Agent's ADDMETADATA (``{"metadata": {...}, "data": "<line>"}``) and an
+    SQS message as an EventBridge pipe delivers it (``{"messageId": ..., "body": "<line>", ...}``)."""
     for key in ("log", "message"):
         line = obj.get(key)
         if isinstance(line, str):
             return line
-    return None
+    if obj.keys() == {"metadata", "data"} and isinstance(obj["data"], str):
+        return obj["data"]
+    body = obj.get("body")
+    return body if isinstance(body, str) and "messageId" in obj else None
+
+
+# Lambda's default (text) log format: time, request id, level, then the line (often a JSON event) that was logged.
+_LAMBDA_TEXT = re.compile(r"\d{4}-\d\d-\d\dT[^\t]{8,40}\t[0-9a-fA-F-]{36}\t[A-Z]{3,8}\t(.*)", re.DOTALL)
+
+
+def _logged_message(message: str) -> str:
+    """A CloudWatch Logs message as the line that was logged: Lambda's text format's prefix dropped."""
+    match = _LAMBDA_TEXT.match(message) if "\t" in message[:80] else None
+    return match[1] if match else message
+
+
+def _json_string_body(data: bytes) -> bytes | None:
+    """Text whose every quote is escaped, as Fluent Bit's ``log_key`` option writes a record (the log line as a JSON
+    string's inside: fluent-bit PR #9049): the line it encodes, or None."""
+    escaped = data.count(b'\\"')
+    if not escaped or escaped != data.count(b'"'):
+        return None
+    try:
+        text = json.loads(b'"' + data.strip() + b'"')
+    except ValueError:
+        return None
+    return text.encode("utf-8", "surrogatepass") if isinstance(text, str) else None
 
 
 def _utf8(text: str, what: str) -> bytes:
