@@ -592,6 +592,7 @@ def test_the_agents_ec2_metadata_names_no_user_of_an_access_log_line():
     for decoder in (D, Decoder(DecodeConfig(fast_json=False))):
         event = decoder.decode(agent_json(**ec2))
         assert event == D.decode(agent_json()) and "123456789012" not in repr(event)
+        assert decoder.decode(agent_json(user_id="jane")).user_key == "jane"  # a user the record names is its user
 
 
 # --- Mixpanel ---------------------------------------------------------------------------------------------------
