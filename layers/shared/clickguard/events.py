@@ -175,9 +175,8 @@ def _parse_canonical(obj: Mapping[str, Any]) -> Event:
     user, kind, ts = (get(field) for field in _REQUIRED)
     outcome = get("outcome")
     if user is None or kind is None or ts is None:  # another naming scheme: every field by its other names too
-        if user is None and _ACCESS_LOG_PARTS.issubset(
-            obj
-        ):  # the Kinesis Agent's LOGTOJSON (ADDEC2METADATA adds accountId)
+        # The Kinesis Agent's LOGTOJSON line (its ADDEC2METADATA adds an accountId): the decoder reads it as the line.
+        if user is None and _ACCESS_LOG_PARTS.issubset(obj):
             raise RejectedRecord(Reason.MISSING_USER_KEY, "an access log line's parts: its user is its client address")
         names = RecordNames(obj)
         user, kind, sid, eid = map(names.named, ("user_id", "event_type", "session_id", "event_id"))
