@@ -78,3 +78,32 @@ def test_a_page_of_events_with_metadata_is_still_its_events():
     """``metadata`` and ``body`` mark the shapes above; an API's page that holds them beside its events is a page."""
     page = {"data": [EVENT, {**EVENT, "user_id": "u2"}], "metadata": {"page": 2}, "body": "next"}
     assert [item.result.user_key for item in Decoder().items(json.dumps(page).encode())] == ["u1", "u2"]
+
+
+def _ga4_row(event_name: str, user_id: str | None = None) -> dict[str, object]:
+    """A row of GA4's BigQuery export (its documented schema; INT64 written as strings, as ``bq extract`` does)."""
+    params = [
+        {
+            "key": "page_location",
+            "value": {"string_value": "https://shop.example/product/12?email=a@b.c", "int_value": None},
+        },
+        {"key": "ga_session_id", "value": {"string_value": None, "int_value": "1728518400"}},
+        {"key": "engagement_time_msec", "value": {"int_value": "512"}},
+    ]
+    return {"event_date": "20241010", "event_timestamp": "1728518400123456", "event_name": event_name,
+            "event_params": params, "user_pseudo_id": "123.456", "user_id": user_id,
+            "device": {"category": "mobile"}, "geo": {"city": "Paris"}}  # fmt: skip
+
+
+@pytest.mark.parametrize("fast_json", [True, False], ids=["msgspec", "stdlib"])
+def test_a_ga4_export_row_is_its_page_view_s_page_in_its_ga_session(fast_json):
+    """Read as ``page_view``, every page of a site was one state: a scraper's walk through the catalogue and a
+    person's visit to three products looked alike."""
+    decoder = Decoder(DecodeConfig(fast_json=fast_json))
+    view = decoder.decode(json.dumps(_ga4_row("page_view")).encode())
+    assert (view.user_key, view.token, view.ts_ms, view.session_id) == (
+        "123.456", "https://shop.example/product/*", 1728518400123, "1728518400"
+    )  # fmt: skip
+    cart = decoder.decode(json.dumps(_ga4_row("add_to_cart", user_id="u9")).encode())
+    assert (cart.user_key, cart.token, cart.session_id) == ("u9", "add_to_cart", "1728518400")
+    assert "Paris" not in repr((view, cart)) and "a@b.c" not in repr((view, cart))

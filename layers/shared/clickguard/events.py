@@ -165,6 +165,9 @@ def parse_object(obj: Any, user_key_source: UserKeySource = UserKeySource.SESSIO
         return _parse_pinpoint(obj, client)
     if "user_id" not in obj and type(props) is dict and "distinct_id" in props and "event" in obj:
         return _parse_mixpanel(obj, props)
+    params = obj.get("event_params")
+    if type(params) is list and "event_name" in obj and "user_pseudo_id" in obj:
+        return _parse_ga4(obj, params)
     return _parse_canonical(obj)
 
 
@@ -515,6 +518,27 @@ def _parse_mixpanel(obj: Mapping[str, Any], props: Mapping[str, Any]) -> Event:
     time = props.get("time")
     time = obj.get("timestamp") if time is None else time
     return canonical_event(props["distinct_id"], obj["event"], None, time, None, props.get("$insert_id"))
+
+
+def _parse_ga4(obj: Mapping[str, Any], params: list[Any]) -> Event:
+    """A Google Analytics 4 BigQuery export row: the user ``user_id``, else ``user_pseudo_id``; the action
+    ``event_name``, a page view's being the page it viewed (its ``page_location`` param: read as ``page_view``, every
+    page is one state, and a scraper's walk through a catalogue looks like a person's); the time ``event_timestamp``
+    (microseconds); the session its ``ga_session_id`` param. The other params, the device, geo and traffic source
+    are never read."""
+    values = {p.get("key"): _ga4_value(p.get("value")) for p in params if type(p) is dict}
+    action, page = obj["event_name"], values.get("page_location")
+    if action == "page_view" and type(page) is str and page:
+        action = page
+    user = obj.get("user_id") or obj["user_pseudo_id"]
+    return canonical_event(user, action, None, obj.get("event_timestamp"), values.get("ga_session_id"), None)
+
+
+def _ga4_value(value: Any) -> Any:
+    """A GA4 param's value: the one of its typed fields that is set."""
+    if type(value) is not dict:
+        return None
+    return next((v for k in ("string_value", "int_value", "double_value", "float_value") if (v := value.get(k))), None)
 
 
 def _page_path(msg: Mapping[str, Any]) -> str | None:
