@@ -92,18 +92,18 @@ def record_metrics(out: BatchOutcome, dynamodb_calls: int, seconds: float) -> No
     add(settings.METRIC_RECORDS_UNSCORED, MetricUnit.Count, out.unscored)
     add(settings.METRIC_RECORDS_INTERNAL_ERROR, MetricUnit.Count, len(out.internal_errors))
     add(settings.METRIC_RECORDS_CLAMPED, MetricUnit.Count, out.clamped)
-    add("RecordsReplayed", MetricUnit.Count, out.replayed)
-    add("DuplicateEventIds", MetricUnit.Count, out.duplicate_ids)
-    add("LateRecords", MetricUnit.Count, out.late)
-    add("RecordsTimedByArrival", MetricUnit.Count, out.timed_by_arrival)  # no time of their own (missing_time)
+    add(settings.METRIC_RECORDS_REPLAYED, MetricUnit.Count, out.replayed)
+    add(settings.METRIC_DUPLICATE_EVENT_IDS, MetricUnit.Count, out.duplicate_ids)
+    add(settings.METRIC_LATE_RECORDS, MetricUnit.Count, out.late)
+    add(settings.METRIC_RECORDS_TIMED_BY_ARRIVAL, MetricUnit.Count, out.timed_by_arrival)  # missing_time
     add(settings.METRIC_FLAGS_SENT, MetricUnit.Count, out.flags_sent)
     add("FlagsFailed", MetricUnit.Count, out.flags_failed)
     add("GroupBuckets", MetricUnit.Count, out.group_buckets)  # campaign buckets counted: one UpdateItem each
     add("GroupFlagsSent", MetricUnit.Count, out.group_flags_sent)
-    add("FlagsSuppressed", MetricUnit.Count, out.flags_suppressed)  # allowed by reviewers: silenced
+    add(settings.METRIC_FLAGS_SUPPRESSED, MetricUnit.Count, out.flags_suppressed)  # allowed by reviewers: silenced
     add("NetworkEvents", MetricUnit.Count, out.network_events)  # seed 003: purchases and friendships applied
     add("NetworkEventsIncomplete", MetricUnit.Count, out.network_incomplete)
-    add("PurchaseFlagsSent", MetricUnit.Count, out.network_flags_sent)
+    add(settings.METRIC_PURCHASE_FLAGS_SENT, MetricUnit.Count, out.network_flags_sent)
     add("PurchaseFlagsFailed", MetricUnit.Count, out.network_flags_failed)
     add(settings.METRIC_USERS_IN_BATCH, MetricUnit.Count, out.users)
     add("UsersFailed", MetricUnit.Count, out.users_failed)

@@ -14,7 +14,9 @@ def test_a_metric_counts_every_line_printed_so_far(tmp_path) -> None:
     try:
 
         def handler(n: int) -> None:
-            print(json.dumps({"_aws": {"CloudWatchMetrics": []}, "FlagsSuppressed": [float(n)]}))
+            metrics = [{"Namespace": "Clickguard", "Dimensions": [["service"]],
+                        "Metrics": [{"Name": "FlagsSuppressed", "Unit": "Count"}]}]  # fmt: skip
+            print(json.dumps({"_aws": {"CloudWatchMetrics": metrics}, "service": "c", "FlagsSuppressed": [float(n)]}))
 
         invoke = out.wrap(handler)
         invoke(2)

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from clickguard import settings
 from clickguard.cli import producer_formats
 from clickguard.consumer.buckets import KIND as GROUP_KIND
 from clickguard.decoding import Decoder
@@ -450,7 +451,7 @@ def _replay_allowed(run: _Run, traffic: Traffic, flags: Sequence[dict[str, Any]]
 
 def _suppressed_so_far(run: _Run) -> float:
     """``FlagsSuppressed`` over every consumer invocation so far (the handlers' metrics output)."""
-    return run.rt.output.metric_total("FlagsSuppressed") if run.rt.output else 0.0
+    return run.rt.output.metric_total(settings.METRIC_FLAGS_SUPPRESSED) if run.rt.output else 0.0
 
 
 def _decision_days(run: _Run) -> list[DayTally]:

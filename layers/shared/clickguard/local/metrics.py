@@ -9,16 +9,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from clickguard import settings as s
+
 # The consumer's counts that say where every record went, in the order a reader adds them up.
 CONSUMER_COUNTS = (
-    "RecordsIn", "RecordsRejected", "RecordsReplayed", "DuplicateEventIds", "LateRecords", "RecordsUnscored",
-    "RecordsClamped", "RecordsTimedByArrival", "FlagsSent", "FlagsSuppressed", "PurchaseFlagsSent",
+    s.METRIC_RECORDS_IN, s.METRIC_RECORDS_REJECTED, s.METRIC_RECORDS_REPLAYED, s.METRIC_DUPLICATE_EVENT_IDS,
+    s.METRIC_LATE_RECORDS, s.METRIC_RECORDS_UNSCORED, s.METRIC_RECORDS_CLAMPED, s.METRIC_RECORDS_TIMED_BY_ARRIVAL,
+    s.METRIC_FLAGS_SENT, s.METRIC_FLAGS_SUPPRESSED, s.METRIC_PURCHASE_FLAGS_SENT,
 )  # fmt: skip
 
 
 def metric_sum(path: Path, name: str) -> float:
-    """The sum of every value of metric ``name`` in the file (0 when it was never emitted)."""
-    return sum(_number_sum(doc.get(name)) for doc in _documents(path, f'"{name}"'))
+    """The sum of metric ``name`` over every service (0 when it was never emitted), by ``totals``' rule."""
+    return float(sum(counts.get(name, 0) for counts in totals(path)["by_service"].values()))
 
 
 def totals(path: Path) -> dict[str, Any]:
@@ -26,7 +29,7 @@ def totals(path: Path) -> dict[str, Any]:
     its total and in a document per reason (a ``reason`` dimension), which is counted apart, not again."""
     by_service: defaultdict[str, Counter[str]] = defaultdict(Counter)
     by_reason: Counter[str] = Counter()
-    for doc in _documents(path, '"_aws"'):
+    for doc in _documents(path):
         names = [m["Name"] for d in doc["_aws"].get("CloudWatchMetrics", ()) for m in d.get("Metrics", ())]
         for name in names:
             value = _number_sum(doc.get(name))
@@ -37,12 +40,13 @@ def totals(path: Path) -> dict[str, Any]:
     return {"by_service": {s: dict(c) for s, c in sorted(by_service.items())}, "rejected_by_reason": dict(by_reason)}
 
 
-def _documents(path: Path, marker: str) -> Iterator[dict[str, Any]]:
+def _documents(path: Path) -> Iterator[dict[str, Any]]:
+    """The file's Embedded Metric Format documents (its log lines and anything else skipped)."""
     if not path.is_file():
         return
     with path.open(encoding="utf-8") as fh:
         for line in fh:
-            if marker not in line:
+            if '"_aws"' not in line:
                 continue
             try:
                 doc = json.loads(line)
