@@ -179,7 +179,7 @@ def _parse_canonical(obj: Mapping[str, Any]) -> Event:
     outcome = get("outcome")
     if user is None or kind is None or ts is None:  # another naming scheme: every field by its other names too
         # The Kinesis Agent's LOGTOJSON line (its ADDEC2METADATA adds an accountId): the decoder reads it as the line.
-        if user is None and _ACCESS_LOG_PARTS.issubset(obj):
+        if user is None and all(map(obj.__contains__, ACCESS_LOG_PARTS)):
             raise RejectedRecord(Reason.MISSING_USER_KEY, "an access log line's parts: its user is its client address")
         names = RecordNames(obj)
         user, kind, sid, eid = map(names.named, ("user_id", "event_type", "session_id", "event_id"))
@@ -191,9 +191,9 @@ def _parse_canonical(obj: Mapping[str, Any]) -> Event:
 
 
 _REQUIRED = ("user_id", "event_type", "timestamp")
-# An access log line in parts (the Kinesis Agent's LOGTOJSON; ``decoding.access_log.AGENT_FIELDS``): no alias of a
-# user may be read from it, since the decoder reads it as the line, its client the user.
-_ACCESS_LOG_PARTS = frozenset({"host", "datetime", "request", "response"})
+# An access log line in parts, as the Kinesis Agent's LOGTOJSON names them (``decoding.access_log`` reads them): no
+# alias of a user may be read from such a record, since the decoder reads it as the line, its client the user.
+ACCESS_LOG_PARTS = ("host", "datetime", "request", "response")
 
 
 def _aliased_time(names: RecordNames) -> Any:

@@ -39,7 +39,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from clickguard.decoding.jsonfast import utf8
-from clickguard.events import Event, token_of, user_key_of
+from clickguard.events import ACCESS_LOG_PARTS, Event, token_of, user_key_of
 from clickguard.field_names import RecordNames, loose_keys
 from clickguard.pages import request_action
 from clickguard.rejections import Reason, RejectedRecord
@@ -74,7 +74,7 @@ def parse_line(line: bytes) -> Event:
     return _event(*match.groups())  # host, time, request, status, forwarded-for (nginx's main format) or None
 
 
-AGENT_FIELDS = ("host", "datetime", "request", "response")
+AGENT_FIELDS = ACCESS_LOG_PARTS
 
 
 def is_agent_json(obj: Any) -> bool:
