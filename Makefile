@@ -71,6 +71,7 @@ bench: $(VENV)/.installed
 	$(PY) -m bench.bench_quality
 	$(PY) -m bench.bench_weblog
 	$(PY) -m bench.bench_network
+	$(PY) -m bench.bench_local_memory
 
 # Detection quality (issue 10): the current rule beside the seeds' methods on a grid of simulated days (about 3 minutes).
 .PHONY: bench-quality

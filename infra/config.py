@@ -25,6 +25,7 @@ from clickguard.consumer.config import KeepPayloads, StateWrites
 from clickguard.decoding import Format, MissingTime, parse_formats
 from clickguard.decoding.mapping import FieldMapping
 from clickguard.events import UserKeySource
+from infra.schedule import cron_problem
 
 STACK_NAME_PREFIX = "clickguard"
 # Firehose failures (records it could not deliver) land here, outside the trainer's prefix.
@@ -461,6 +462,9 @@ def _schedule_period_hours(expression: str) -> float | None:
             raise ConfigError(f"training_schedule={expression!r}: use 'rate(1 day)' or 'rate(N days)' (N > 1)")
         return value * {"minute": 1 / 60, "hour": 1.0, "day": 24.0}[unit.rstrip("s")]
     if _CRON_RE.match(expression):
+        problem = cron_problem(expression)
+        if problem:
+            raise ConfigError(f"training_schedule={expression!r} {problem}")
         return None
     raise ConfigError(f"training_schedule={expression!r} must be an EventBridge rate(...) or cron(...) expression")
 

@@ -53,6 +53,11 @@ def test_cli_strings_are_parsed():
         ({"max_record_age_seconds": 10}, "max_record_age_seconds"),
         ({"training_schedule": "every day"}, "training_schedule"),
         ({"training_schedule": "cron(0 3 * * ? *)"}, "training_period_hours"),
+        # EventBridge's cron, checked at synth: CloudFormation refused these minutes into a deploy
+        ({"training_schedule": "cron(0 3 * * *)", "training_period_hours": 24}, r"has 5 fields; .* takes 6"),
+        ({"training_schedule": "cron(0 3 * * * *)", "training_period_hours": 24}, r"needs `\?` in exactly one"),
+        ({"training_schedule": "cron(0 25 * * ? *)", "training_period_hours": 24}, r"hours field '25'.* 0-23"),
+        ({"training_schedule": "cron(0 3 ? FOO MON *)", "training_period_hours": 24}, r"month field 'FOO'"),
         ({"mean_bits_quantile": 1.5}, "mean_bits_quantile"),
         ({"log_retention_days": 31}, "log_retention_days"),
         ({"alarm_email": "nobody"}, "alarm_email"),
@@ -88,6 +93,15 @@ def test_a_misspelled_or_unknown_setting_fails_the_synth_with_the_nearest_keys(c
 def test_cron_schedule_with_period():
     c = config(training_schedule="cron(0 3 * * ? *)", training_period_hours=24)
     assert c.training_period_hours == 24
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["cron(0/15 * * * ? *)", "cron(30 2 ? * MON-FRI *)", "cron(0 3 L * ? *)", "cron(0 3 15W * ? *)",
+     "cron(0 3 ? * 6L *)", "cron(0 3 ? * 2#1 *)", "cron(0 3 ? JAN,JUL mon 2027-2030)"],
+)  # fmt: skip
+def test_eventbridge_cron_forms_pass(expression):
+    assert config(training_schedule=expression, training_period_hours=24).training_schedule == expression
 
 
 def test_rejected_payload_settings():

@@ -232,6 +232,9 @@ NETWORK_TABLE_SORT_KEY = "part"
 
 # `clickguard local up` writes its endpoint and stack name here so other commands can use --local
 LOCAL_STATE_FILE = ".clickguard-local.json"
+# The local stream drops records both its readers (the consumer's mapping, the archiver) are done with, once they
+# are this old: moto applies no retention period, and kept all a long run put. Kinesis keeps them 24 h.
+LOCAL_READ_RECORDS_KEPT_SECONDS = 300
 
 # Lambda entry points (asset directory, handler) used by infra and the local runtime
 CONSUMER_ASSET_DIR = "lambdas/consumer"

@@ -59,10 +59,12 @@ class Archiver:
                 StreamName=stream_name, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
             )["ShardIterator"]
         self._buffer: list[tuple[datetime, bytes]] = []
+        self.read_upto: dict[str, int] = {}  # per shard, the last sequence number archived
         self._last_stamp: dict[str, datetime] = {}  # per hour folder: the time in the last object's name
 
     def flush_stream(self) -> ArchiveStats:
         """Read everything new on every shard and write it out (Firehose's buffer interval, compressed in time)."""
+        read: dict[str, int] = {}
         for shard_id, iterator in list(self._iterators.items()):
             while iterator:
                 out = self.kinesis.get_records(ShardIterator=iterator, Limit=10_000)
@@ -77,8 +79,10 @@ class Archiver:
                         self._write()
                 if not out["Records"]:
                     break
+                read[shard_id] = int(out["Records"][-1]["SequenceNumber"])
             self._iterators[shard_id] = iterator
         self._write()
+        self.read_upto.update(read)  # written: the stream need not keep them for the archive
         return self.stats
 
     def _write(self) -> None:

@@ -39,6 +39,7 @@ class Emulator:
         self._port = port
         self._server: Any = None
         self._thread: threading.Thread | None = None
+        self._app: _SerializedApp | None = None
         self.endpoint_url = ""
 
     def start(self) -> Emulator:
@@ -52,7 +53,7 @@ class Emulator:
         from clickguard.local import moto_patches
 
         moto_patches.apply()
-        app = _SerializedApp(DomainDispatcherApplication(create_backend_app))
+        app = self._app = _SerializedApp(DomainDispatcherApplication(create_backend_app))
         try:
             self._server = make_server("127.0.0.1", self._port, app, threaded=True, request_handler=MotoRequestHandler)
         except SystemExit:  # werkzeug exits the process when the port is taken, after printing why
@@ -80,6 +81,14 @@ class Emulator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def trim_stream(self, stream_arn: str, read_upto: dict[str, int], kept_after: float) -> int:
+        """Drop records every local reader is done with (``moto_patches.trim_read``), between two requests."""
+        from clickguard.local import moto_patches
+
+        assert self._app is not None, "start() first"
+        with self._app.lock:
+            return moto_patches.trim_read(stream_arn, read_upto, kept_after)
 
     def client(self, service: str) -> Any:
         import boto3

@@ -114,6 +114,7 @@ class ShardPoller:
         )["ShardIterator"]
         self.caught_up = False
         self.closed = False
+        self.read_upto = 0  # the last sequence number delivered or given up on: the stream may drop what is before
 
     def poll_once(self) -> int:
         """One GetRecords and the delivery of what it returned; returns the number of records read."""
@@ -126,6 +127,7 @@ class ShardPoller:
         self.caught_up = not records and out.get("MillisBehindLatest", 0) == 0
         if records:
             self._deliver(self._drop_expired(records))
+            self.read_upto = int(records[-1]["SequenceNumber"])
         return len(records)
 
     def _drop_expired(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -232,6 +234,7 @@ class EventSourceMapping:
         desc = kinesis.describe_stream_summary(StreamName=stream_name)["StreamDescriptionSummary"]
         shards = kinesis.list_shards(StreamName=stream_name)["Shards"]
         self.stats = EsmStats()
+        self.stream_arn = desc["StreamARN"]
         self.pollers = [
             ShardPoller(
                 kinesis, sqs, stream_name, desc["StreamARN"], s["ShardId"], handler, settings, function_name, self.stats

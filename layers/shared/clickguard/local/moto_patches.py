@@ -8,6 +8,12 @@ the same, including ``MillisBehindLatest``.
 
 Limits: moto refuses a record past 1 MiB in ``PutRecords`` but took one in ``PutRecord``; Kinesis refuses both, and
 a producer tried locally must meet the error it will meet on AWS.
+
+Memory: moto keeps a reference to every model object it ever made (``BaseModel.instances_tracked``, for its
+dashboard), so a stream's records and every overwritten state item, SQS message and metric stayed alive for the
+life of the stack. Here only S3's objects are tracked (moto's reset disposes of their spooled files through that
+list); the rest go when moto lets go of them. ``trim_read`` drops a shard's records that its local readers are done
+with (``local.runtime``), which moto never does: it applies no retention period.
 """
 
 from __future__ import annotations
@@ -23,6 +29,10 @@ _applied = False
 
 def _get_max_sequence_number(self: Shard) -> int:
     return next(reversed(self.records)) if self.records else 0
+
+
+def _get_min_sequence_number(self: Shard) -> int:
+    return next(iter(self.records)) if self.records else 0
 
 
 def _get_records(self: Shard, last_sequence_id: str, limit: int | None) -> tuple[list[Record], int, int]:
@@ -63,13 +73,46 @@ def _sized(put_record: Callable[..., Any]) -> Callable[..., Any]:
     return put
 
 
+def _tracked_new(cls: type, *args: Any, **kwargs: Any) -> Any:
+    from moto.core.common_models import BaseModel
+
+    instance = super(BaseModel, cls).__new__(cls)  # type: ignore[misc]
+    if cls.__module__.startswith("moto.s3."):
+        cls.instances_tracked.append(instance)  # type: ignore[attr-defined]
+    return instance
+
+
+def trim_read(stream_arn: str, read_upto: dict[str, int], kept_after: float) -> int:
+    """Drop each shard's records up to ``read_upto[shard_id]`` (a sequence number every local reader has passed) that
+    arrived before ``kept_after`` (epoch seconds); a shard's newest record always stays, since moto numbers the next
+    put from it. The caller holds the emulator's lock. Returns how many records went."""
+    from moto.kinesis.models import kinesis_backends
+
+    _, _, _, region, account, resource = stream_arn.split(":", 5)
+    stream = kinesis_backends[account][region].streams.get(resource.split("/", 1)[1])
+    dropped = 0
+    for shard_id, upto in read_upto.items():
+        shard = stream.shards.get(shard_id) if stream is not None else None
+        records = shard.records if shard is not None else {}
+        while len(records) > 1:
+            seq, record = next(iter(records.items()))
+            if seq > upto or record.created_at >= kept_after:
+                break
+            del records[seq]
+            dropped += 1
+    return dropped
+
+
 def apply() -> None:
     global _applied
     if _applied:
         return
+    from moto.core.common_models import BaseModel
     from moto.kinesis.models import KinesisBackend, Shard
 
     # Replacing the methods is the point of this module (mypy forbids assigning to a method).
+    BaseModel.__new__ = staticmethod(_tracked_new)  # type: ignore[method-assign]
+    Shard.get_min_sequence_number = _get_min_sequence_number  # type: ignore[method-assign]
     Shard.get_max_sequence_number = _get_max_sequence_number  # type: ignore[method-assign]
     Shard.get_records = _get_records  # type: ignore[method-assign]
     KinesisBackend.put_record = _sized(KinesisBackend.put_record)  # type: ignore[method-assign]

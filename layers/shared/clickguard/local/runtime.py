@@ -329,7 +329,18 @@ class LocalRuntime:
     def archive(self) -> int:
         """Firehose's buffer flush: everything on the stream so far lands under events/YYYY/MM/DD/HH/."""
         assert self.archiver is not None
-        return self.archiver.flush_stream().records
+        records = self.archiver.flush_stream().records
+        self.trim_stream()
+        return records
+
+    def trim_stream(self) -> int:
+        """Drop the stream's records that the consumer's mapping and the archiver have both read, once older than
+        ``settings.LOCAL_READ_RECORDS_KEPT_SECONDS`` (``moto_patches.trim_read``); how many went."""
+        assert self.esm is not None and self.archiver is not None
+        consumer = {p.shard_id: p.read_upto for p in self.esm.pollers}
+        both = {shard: min(seq, consumer[shard]) for shard, seq in self.archiver.read_upto.items() if shard in consumer}
+        kept_after = time.time() - settings.LOCAL_READ_RECORDS_KEPT_SECONDS
+        return self.emulator.trim_stream(self.esm.stream_arn, both, kept_after)
 
     def run_training(self, at: datetime | None = None) -> dict[str, Any]:
         """What the EventBridge rule does on schedule: start the training run, played here (``training_flow``: the
