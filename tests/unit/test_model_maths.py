@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from clickguard.model.calibration import calibrate
-from clickguard.model.sessions import previous_states, session_starts
+from clickguard.model.sessions import SESSION_ID_QUIET_MS, previous_states, session_starts
 from clickguard.model.transitions import count_transitions, smoothed_probabilities, surprisal_bits, to_microbits
 from clickguard.model.vocabulary import OTHER_INDEX, START_INDEX, build_vocabulary, encode, index_of
 
@@ -28,14 +28,17 @@ def test_encode_maps_unknown_tokens_to_other():
 
 
 def test_session_starts_on_user_gap_and_session_id():
-    users = np.array([0, 0, 0, 0, 1, 1])
-    ts = np.array([0, 10, 5000, 5010, 5020, 5030])
-    sids = np.array([-1, -1, -1, 7, 7, 8])
-    starts = session_starts(users, ts, sids, gap_ms=1000)
-    # new user at 0 and 4; gap at 2; sid -1 -> 7 does not split (a missing id never splits); 7 -> 8 splits
-    assert starts.tolist() == [True, False, True, False, True, True]
-    prev = previous_states(np.array([2, 3, 4, 5, 6, 7]), starts, START_INDEX)
-    assert prev.tolist() == [0, 2, 0, 4, 0, 0]
+    users = np.array([0, 0, 0, 0, 1, 1, 1])
+    quiet = SESSION_ID_QUIET_MS
+    ts = np.array([0, 10, 5000, 5010, 5020, 5020 + quiet, 5021 + quiet])
+    sids = np.array([-1, -1, -1, 7, 7, 8, 9])
+    starts = session_starts(users, ts, sids, gap_ms=10 * quiet)
+    # new user at 0 and 4; gap at 2 (gap_ms 1000 there: below); sid -1 -> 7 does not split (a missing id never
+    # splits); 7 -> 8 after a quiet minute splits; 8 -> 9 a millisecond later does not
+    assert session_starts(users[:4], ts[:4], sids[:4], gap_ms=1000).tolist() == [True, False, True, False]
+    assert starts.tolist() == [True, False, False, False, True, True, False]
+    prev = previous_states(np.array([2, 3, 4, 5, 6, 7, 8]), starts, START_INDEX)
+    assert prev.tolist() == [0, 2, 3, 4, 0, 0, 7]
 
 
 def test_count_transitions_matches_a_loop():

@@ -12,11 +12,13 @@ from clickguard.consumer.admission import admit
 from clickguard.consumer.state import UserState
 from clickguard.model.model import ModelParams
 from clickguard.model.scoring import EventBatch, ScoringTable, score_batch
+from clickguard.model.sessions import SESSION_ID_QUIET_MS
 from clickguard.training.dataset import EventColumns
 from clickguard.training.pipeline import clean_window, order_and_cap, split_sessions
 from tests.consumer_support import T0, to_records
 
 GAP_MS = ModelParams().gap_ms
+QUIET_MS = SESSION_ID_QUIET_MS
 
 
 def training_sessions(events):
@@ -75,7 +77,7 @@ def consumer_sessions(events, cuts):
 def streams(draw):
     t, events = T0, []
     for _ in range(draw(st.integers(1, 60))):
-        t += draw(st.sampled_from([1_000, 40_000, GAP_MS + 1, 2 * GAP_MS]))
+        t += draw(st.sampled_from([1_000, 40_000, QUIET_MS - 1, QUIET_MS, GAP_MS + 1, 2 * GAP_MS]))
         ts = t - draw(st.sampled_from([0, 0, 0, 5_000, GAP_MS + 60_000]))  # out of order, or late
         events.append(
             {
@@ -99,9 +101,19 @@ def test_a_missing_session_id_does_not_merge_two_ids_and_late_events_are_dropped
     rng = random.Random(0)
     t = T0 / 1000
     events = [
-        {"user_id": "a", "event_type": "x", "timestamp": t + k, "session_id": sid}
-        for k, sid in enumerate(["s1", None, "s2", None, "s2"])
+        {"user_id": "a", "event_type": "x", "timestamp": t + at, "session_id": sid}
+        for at, sid in [(0, "s1"), (1, None), (62, "s2"), (63, None), (64, "s2")]  # s2 after a minute's quiet
     ]
     events.append({"user_id": "a", "event_type": "x", "timestamp": t - 3 * 3600})  # hours late
-    events.append({"user_id": "a", "event_type": "y", "timestamp": t + 10 + rng.random()})
+    events.append({"user_id": "a", "event_type": "y", "timestamp": t + 70 + rng.random()})
     assert training_sessions(events) == {"a": [2, 4]} == consumer_sessions(events, [])
+
+
+def test_a_new_session_id_without_a_pause_continues_the_session():
+    """A client that sends a new id with every request (a bot hiding its pace) stays one session; the same ids
+    after a minute's quiet each open one."""
+    t = T0 / 1000
+    rotating = [{"user_id": "bot", "event_type": "view", "timestamp": t + k, "session_id": f"s{k}"} for k in range(50)]
+    paused = [{"user_id": "p", "event_type": "view", "timestamp": t + 60 * k, "session_id": f"s{k}"} for k in range(5)]
+    assert training_sessions(rotating + paused) == {"bot": [50], "p": [1] * 5}
+    assert consumer_sessions(rotating + paused, [7, 30]) == {"bot": [50], "p": [1] * 5}

@@ -34,7 +34,7 @@ from clickguard.model.codes import factorize, factorize_optional
 from clickguard.model.live import Signal
 from clickguard.model.model import Model
 from clickguard.model.segmented import seg_cumsum, seg_running_max
-from clickguard.model.sessions import Breaks, session_breaks
+from clickguard.model.sessions import SESSION_ID_QUIET_MS, Breaks, session_breaks
 from clickguard.model.signals import (
     SignalColumns,
     SignalState,
@@ -209,9 +209,9 @@ def apply_event(
     """Reference, one event at a time. Returns the new state and whether this event opened a session."""
     fail, bit, vocab = is_fail(token), signal_bit(token), table.vocabulary_token(token)
     if state is not None:
-        breaks = ts_ms - state.last_ts_ms > gap_ms or (
-            session_id is not None and state.session_id is not None and session_id != state.session_id
-        )
+        gap = ts_ms - state.last_ts_ms
+        new_id = session_id is not None and state.session_id is not None and session_id != state.session_id
+        breaks = gap > gap_ms or (new_id and gap >= SESSION_ID_QUIET_MS)
     if state is None or breaks:
         ub = int(table.microbits[START_INDEX, table.state_of(token)])
         opened: tuple[TopTransition, ...] = (TopTransition(ub, 1, START, token),) if ub > 0 else ()
