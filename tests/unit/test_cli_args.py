@@ -27,7 +27,7 @@ def _fails(argv, capsys, *needles):
         (["produce", "--input", "/nonexistent.ndjson", "--stream", "s"], ["--input /nonexistent.ndjson: no such file"]),
         (["produce", "--simulate"], ["no stream: give --stream NAME"]),
         (["produce", "--simulate", "--stream", "s", "--rate", "0"], ["--rate 0.0: must be > 0"]),
-        (["produce", "--simulate", "--stream", "s", "--users", "-5"], ["-5 must be >= 1"]),
+        (["produce", "--simulate", "--stream", "s", "--users", "-5"], ["-5 must be in [10, 100,000]"]),
         (["produce", "--simulate", "--stack", "a", "--local"], ["either --stack NAME or --local"]),
         (["flags"], ["no flag queue: give --queue-url"]),
         (["flags", "--queue-url", "q", "--wait", "601"], ["--wait 601.0: must be between 0 and 600"]),

@@ -304,7 +304,7 @@ def test_a_bad_csv_row_is_counted_with_its_reason_and_the_others_are_read(tmp_pa
     assert code == 0
     report = json.loads(io_.out)
     assert report["events"] == len(events)
-    assert report["rejected"] == {"missing_event_type": 1, "bad_unicode": 1, "bad_timestamp": 1}
+    assert report["rejected"] == {"missing_event_type": 1, "not_utf8": 1, "bad_timestamp": 1}
 
 
 def test_a_csv_of_other_column_names_reads_through_a_field_mapping(tmp_path, capsys):
@@ -367,7 +367,7 @@ def test_a_utf16_file_told_by_its_byte_order_mark_reads_as_the_same_events_in_ut
     plain.write_bytes(utf8)
     trained, scores = _train_and_score(capsys, tmp_path, {"plain": plain, "shaped": shaped})
     assert trained["shaped"]["events"] == trained["plain"]["events"] == len(events)
-    assert trained["shaped"]["rejected"] == ({"bad_unicode": 1} if bad else {})
+    assert trained["shaped"]["rejected"] == ({"not_utf8": 1} if bad else {})
     assert trained["shaped"]["thresholds"] == trained["plain"]["thresholds"]
     assert scores["shaped"] == scores["plain"]
 

@@ -89,7 +89,7 @@ def container_kind(head: bytes) -> str | None:
 
 class _Utf16File(io.RawIOBase):
     """UTF-16 text (its byte-order mark first) as UTF-8 bytes; a lone surrogate reaches the decoder as UTF-8's
-    ``surrogatepass`` bytes, so its line alone is rejected (``bad_unicode``), as a byte that is not UTF-8 is."""
+    ``surrogatepass`` bytes, so its line alone is rejected (``not_utf8``), as a byte that is not UTF-8 is."""
 
     def __init__(self, raw: BinaryFile) -> None:
         self._raw = raw
@@ -213,11 +213,11 @@ def event_lines(fh: BinaryFile | IO[bytes], path: str | Path, sep: str | None = 
     (``delimiter``), each as the JSON object of its non-empty cells under the header's names, which the decoder then
     reads as any flat JSON event (the canonical names, their aliases, or a field mapping). A cell's text stays text:
     the decoder reads numbers and times in text as it does in JSON strings. A byte that is not UTF-8 reaches the
-    decoder as a lone surrogate, so its row alone is rejected (``bad_unicode``); ``csv.Error`` (a cell past the csv
-    module's size limit) is raised. A header tells the separator (``header_delimiter``); a TSV file has one only if
-    its first line reads as one, else (Snowplow's enriched events, a field mapping's ``tsv_columns``) its lines are
-    events as they are. ``sep`` overrides the name's verdict (None: NDJSON). A JSON document spread over lines (an
-    exported array, pretty-printed) is read whole (``_json_lines``)."""
+    decoder as it was, so its row alone is rejected (``not_utf8``, as a JSON line is); ``csv.Error`` (a cell past
+    the csv module's size limit) is raised. A header tells the separator (``header_delimiter``); a TSV file has one
+    only if its first line reads as one, else (Snowplow's enriched events, a field mapping's ``tsv_columns``) its
+    lines are events as they are. ``sep`` overrides the name's verdict (None: NDJSON). A JSON document spread over
+    lines (an exported array, pretty-printed) is read whole (``_json_lines``)."""
     sniff = sep == ""
     sep = delimiter(path) if sniff else sep
     if sep is None:
@@ -238,7 +238,17 @@ def _rows(first: bytes, fh: BinaryFile | IO[bytes], sep: str) -> Iterator[bytes]
     lines = itertools.chain([first.decode("utf-8", "surrogateescape")], text)
     for row in csv.DictReader(lines, delimiter=sep):
         cells = {name: value for name, value in row.items() if name and isinstance(value, str) and value}
-        yield json.dumps(cells).encode()
+        yield _row_json(cells)
+
+
+def _row_json(cells: dict[str, str]) -> bytes:
+    """A row's cells as one JSON object; bytes that are not UTF-8 (read as surrogate escapes) go back as they came,
+    so the decoder rejects the row as ``not_utf8``, as it does a JSON line (escaped, they read as a lone surrogate:
+    ``bad_unicode``, the user id blamed for a file's Latin-1)."""
+    text = json.dumps(cells)
+    if "\\udc" not in text:  # every surrogate escape is \udc80-\udcff; a false hit only costs the slower path
+        return text.encode()
+    return json.dumps(cells, ensure_ascii=False).encode("utf-8", "surrogateescape")
 
 
 def _json_lines(fh: BinaryFile | IO[bytes], sniff: bool = True) -> Iterator[bytes]:
@@ -284,7 +294,7 @@ def _json_lines(fh: BinaryFile | IO[bytes], sniff: bool = True) -> Iterator[byte
         body = first + fh.read()
     try:
         doc = msgspec.json.decode(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # too deep: its lines, the deep one rejected as too_deep
         yield from body.splitlines()
         return
     yield from map(msgspec.json.encode, _items(doc))
@@ -293,7 +303,7 @@ def _json_lines(fh: BinaryFile | IO[bytes], sniff: bool = True) -> Iterator[byte
 def _parses(line: bytes) -> bool:
     try:
         msgspec.json.decode(line)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # nested past the C decoder's stack: the decoder says too_deep
         return False
     return True
 

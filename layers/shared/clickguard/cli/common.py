@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import os
 import re
 import sys
-from collections.abc import Collection
+import tempfile
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -19,6 +22,7 @@ from clickguard.decoding.mapping import FieldMapping
 from clickguard.events import UserKeySource
 from clickguard.files import delimiter, event_lines, header_delimiter, open_binary
 from clickguard.rejections import SKIPPED, Reason
+from clickguard.sim.catalog import is_abnormal
 from clickguard.sim.output import LabelTable, read_label_table
 from clickguard.store.blobs import BlobStore, LocalDirStore, S3Store
 from clickguard.training.dataset import EventColumns
@@ -35,6 +39,84 @@ def fail(message: str) -> NoReturn:
 def fail_unreadable(option: str, path: object, exc: BaseException) -> NoReturn:
     """A file that could not be read: the error's kind and its text (an OSError's without the path said already)."""
     fail(f"{option} {path}: cannot read it ({type(exc).__name__}: {getattr(exc, 'strerror', None) or exc})")
+
+
+def cannot_write(option: str, path: object, exc: OSError, note: str = "") -> NoReturn:
+    fail(f"{option} {path}: cannot write it ({exc.strerror or exc}){note}")
+
+
+@contextmanager
+def writing(option: str, path: object) -> Iterator[None]:
+    """An error writing the output (a full disk, a quota, /proc) as a CLI error naming it, not a traceback; standard
+    output's reader gone (``| head``) is left to ``main``, which ends quietly."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        cannot_write(option, path, exc)
+
+
+def input_file(option: str, path: Path, *, streams: bool = True) -> Path:
+    """The path to read for ``option``, ``-`` being standard input. A pipe (``/dev/stdin``, ``<(zcat f)``) is read as
+    it streams, unless the command reads its input more than once (not ``streams``): then it is refused by name, as
+    a directory and a missing path are."""
+    if str(path) == "-" and streams:
+        return Path("/dev/stdin")
+    if path.is_dir():
+        fail(f"{option} {path}: a directory, not a file")
+    if not path.exists():
+        fail(f"{option} {path}: no such file")
+    if not streams and not path.is_file():
+        fail(f"{option} {path}: not a regular file (a pipe?): this command reads it more than once; give a file")
+    return path
+
+
+def output_file(
+    option: str, path: Path, inputs: Iterable[object] = (), *, kind: str = "file", makes_dirs: bool = False
+) -> None:
+    """Fail before any work when ``path`` cannot take the output: a directory, a directory missing (unless the
+    command ``makes_dirs``) or not writable, or one of the command's ``inputs`` (it would be overwritten). ``-``
+    (standard output) always can."""
+    if str(path) == "-":
+        return
+    if path.is_dir():
+        fail(f"{option} {path}: a directory; give a {kind}'s path")
+    parent = _existing(path.parent) if makes_dirs else path.parent
+    if not parent.is_dir():
+        fail(f"{option} {path}: no directory {parent}; give a {kind}'s path")
+    _probe(option, path, parent)
+    for source in inputs:
+        if _same_file(path, source):
+            fail(f"{option} {path}: the same file as the input {source}, which it would overwrite; give another path")
+
+
+def output_dir(option: str, path: Path) -> None:
+    """Fail before any work when the directory ``path`` (made if missing) cannot be written in."""
+    if (parent := _existing(path)).is_dir():
+        _probe(option, path, parent)
+
+
+def _existing(path: Path) -> Path:
+    return next(p for p in (path, *path.parents) if p.exists())  # "." and "/" exist
+
+
+def _probe(option: str, path: Path, directory: Path) -> None:
+    """A file made and dropped in ``directory``: root passes every access() test, yet /proc and /sys refuse it."""
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        fail(f"{option} {path}: cannot write in {directory} ({exc.strerror or exc})")
+
+
+def _same_file(path: Path, source: object) -> bool:
+    if source is None:
+        return False
+    try:  # ``-`` is standard input: redirected from the output's file (``< f``), it is that file
+        return os.path.samefile(path, "/dev/stdin" if str(source) == "-" else str(source))
+    except OSError:  # either missing: not one file
+        return False
 
 
 def s3_client(endpoint_url: str | None = None, region: str | None = None) -> Any:
@@ -55,14 +137,27 @@ def open_store(target: str, endpoint_url: str | None = None, region: str | None 
     return LocalDirStore(target)
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
-    return value
+def int_in(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argument type: an integer from ``low`` (to ``high``); argparse names the option in its error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low or (high is not None and value > high):
+            bounds = f">= {low}" if high is None else f"in [{low}, {high:,}]"
+            raise argparse.ArgumentTypeError(f"{value} must be {bounds}")
+        return value
+
+    return parse
+
+
+positive_int = int_in(1)
+seed = int_in(0)  # numpy's generators take no negative seed
+# The simulator's population: SimConfig's floor, and a ceiling it can hold (100,000 users took 5 GB and 27 s
+# before its first day; its id pool, 4 per user of 90 million, runs out at 22.5 million).
+sim_users = int_in(10, 100_000)
 
 
 def quantile(text: str) -> float:
@@ -105,21 +200,39 @@ FIELD_MAPPING_HELP = (
 
 
 def read_labels_file(option: str, path: Path) -> LabelTable:
-    """A labels file (``sim.output.read_label_table``), or a CLI error that says why it cannot be read."""
-    if not path.is_file():
-        fail(f"{option} {path}: no such file")
+    """A labels file (``sim.output.read_label_table``), or a CLI error that says why it cannot be read; a file of
+    no user (a header only) tells nothing, and is refused before the events are read."""
+    path = input_file(option, path)
     try:
-        return read_label_table(path)
+        table = read_label_table(path)
     except ValueError as exc:
         fail(f"{option} {exc}")
     except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
         fail_unreadable(option, path, exc)
+    if not table.by_user:
+        fail(f"{option} {path}: no user in it (a header only): labels that name no user tell nothing")
+    return table
 
 
 def check_labels(option: str, path: Path, table: LabelTable, users: Collection[str], *, evaluating: bool) -> None:
-    """Labels that can tell nothing about these events are a CLI error (``LabelTable.refusal``)."""
-    if why := table.refusal(users, evaluating=evaluating):
+    """Labels that can tell nothing about these events are a CLI error (``LabelTable.refusal``); so are, for an
+    evaluation, labels of no abuser among the events' users: no recall, no average precision to measure (the
+    report said 1.0 and NaN)."""
+    if why := table.refusal(users, evaluating=evaluating) or (evaluating and _no_abuser(table, users)):
         fail(f"{option} {path}: {why}")
+
+
+def _no_abuser(table: LabelTable, users: Collection[str]) -> str:
+    """Why the labels name no abuser among ``users`` ("" when they do)."""
+    words = sorted({label for user, label in table.by_user.items() if user in users})
+    if any(map(is_abnormal, words)):
+        return ""
+    shown = ", ".join(map(repr, words[:5])) + (" ..." if len(words) > 5 else "")
+    return (
+        f"no labelled user of the events reads as an abuser (column {table.column!r}: {shown}): nothing to catch, "
+        "so no recall or average precision to measure; abusers are labelled with a word that names them (bot, "
+        "fraud, 1, ...)"
+    )
 
 
 def read_events(
@@ -139,9 +252,8 @@ def read_events(
     simulator's day 2 reversed: AP 0.36 instead of 0.95, ten times the flags)."""
     decoder = Decoder(DecodeConfig(user_key_source=source, mapping=mapping)) if mapping is not None else None
     cols = EventColumns()
-    for path in paths:
-        if not path.is_file():
-            fail(f"{option} {path}: no such file")
+    for given in paths:
+        path = input_file(option, given)
         try:
             with open_binary(path) as fh:
                 cols.add_lines(event_lines(fh, path), source, decoder)
@@ -190,7 +302,7 @@ def ragged_rows(path: Path) -> str:
     """``N rows have more cells than the header (K) ...`` ("" when none): a delimited file whose unquoted cells hold
     the separator (a user agent's commas) puts every later cell under the wrong name."""
     sep = delimiter(path)
-    if sep is None:
+    if sep is None or not path.is_file():  # a pipe was read once already (and a FIFO's open would wait)
         return ""
     try:
         with open_binary(path) as fh:
@@ -213,11 +325,13 @@ _SHOWN_FIELDS = 16
 def first_fields(path: Path) -> str:
     """``; its first event's fields: a, b, ...``: the top-level names of the file's first line (a CSV file's header),
     to write a ``--field-mapping`` from; only names that look like field names, never their values."""
+    if not path.is_file():  # a pipe was read once already (and a FIFO's open would wait)
+        return ""
     try:
         with open_binary(path) as fh:
             first = next((line for line in event_lines(fh, path) if line.strip()), b"")
         obj = msgspec.json.decode(first)
-    except (OSError, EOFError, csv.Error, msgspec.DecodeError):
+    except (OSError, EOFError, csv.Error, msgspec.DecodeError, RecursionError):
         return ""
     names = [k for k in obj if _FIELD_NAME.fullmatch(k)] if isinstance(obj, dict) else []
     if not names:

@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from clickguard.cli import producer_formats
-from clickguard.cli.common import EVENT_FILE_FORMS, fail, fail_unreadable, positive_int, read_labels_file
+from clickguard.cli.common import (
+    EVENT_FILE_FORMS,
+    fail,
+    fail_unreadable,
+    input_file,
+    read_labels_file,
+    seed,
+    sim_users,
+)
 from clickguard.files import open_binary
 
 if TYPE_CHECKING:
@@ -20,8 +28,8 @@ if TYPE_CHECKING:
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("demo", help="run the whole system locally on simulated or your own events")
     p.add_argument("--out", default="demo-out", help="directory for report.html, flags and the assembly")
-    p.add_argument("--users", type=positive_int, default=2000, help="simulated ordinary users (default 2000)")
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--users", type=sim_users, default=2000, help="simulated ordinary users (default 2000)")
+    p.add_argument("--seed", type=seed, default=7)
     p.add_argument(
         "--blocked-share",
         type=float,
@@ -69,8 +77,8 @@ def _check(args: argparse.Namespace) -> None:
         fail("give both --events-day1 and --events-day2 (or neither, to simulate)")
     for opt in ("events_day1", "events_day2", "labels_day1", "labels_day2"):
         path = getattr(args, opt)
-        if path is not None and not path.is_file():
-            fail(f"--{opt.replace('_', '-')} {path}: no such file")
+        if path is not None:  # the demo reads its files more than once: a pipe is refused, by name
+            input_file(f"--{opt.replace('_', '-')}", path, streams=False)
     for opt in ("events_day1", "events_day2"):  # a workbook or a Parquet file is named here, not minutes in
         if getattr(args, opt) is not None:
             try:

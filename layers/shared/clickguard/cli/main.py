@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -49,9 +50,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code: int = args.func(args)
+        sys.stdout.flush()  # standard output's reader gone shows here at the latest, inside this handler
         return code
     except CliError as exc:
         parser.exit(2, f"clickguard {args.command}: error: {exc}\n")
+    except BrokenPipeError:
+        return reader_left()
+
+
+def reader_left() -> int:
+    """Standard output's reader left (``| head``): end quietly, as the Python docs' recipe (the signal module's note
+    on SIGPIPE) does; standard output goes to devnull so the interpreter's own flush at exit cannot raise again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 1
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn
 
-from clickguard.cli.common import fail, fail_unreadable, positive_int
+from clickguard.cli.common import cannot_write, fail, fail_unreadable, positive_int
 from clickguard.files import BinaryFile, open_binary
 from clickguard.gc_pause import no_cyclic_gc
 from clickguard.network.challenge import BadParameters, LineParser, MalformedLine, flagged_line, read_parameters
@@ -153,7 +153,7 @@ class Output:
                 self._fail(error, self.INCOMPLETE)
 
     def _fail(self, exc: OSError, note: str = "") -> NoReturn:
-        fail(f"--out {self.path}: cannot write it ({exc.strerror or exc}){note}")
+        cannot_write("--out", self.path, exc, note)
 
 
 def _parameters(fh: BinaryFile, path: Path) -> tuple[NetworkConfig, int]:

@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from clickguard.cli import producer_formats, target
-from clickguard.cli.common import EVENT_FILE_FORMS, fail, fail_unreadable, first_fields, positive_int
+from clickguard.cli.common import (
+    EVENT_FILE_FORMS,
+    fail,
+    fail_unreadable,
+    first_fields,
+    input_file,
+    positive_int,
+    seed,
+    sim_users,
+)
 from clickguard.decoding import DecodeConfig, Decoder
 from clickguard.events import Event, UserKeySource, parse_record
 from clickguard.files import delimiter, event_lines, open_binary
@@ -50,8 +59,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--user-key", choices=[s.value for s in UserKeySource], default=UserKeySource.SESSION_USER_ID)
     p.add_argument("--strict", action="store_true", help="stop at the first invalid line instead of skipping it")
     p.add_argument("--day", type=positive_int, default=1, help="simulated day to produce (with --simulate)")
-    p.add_argument("--users", type=positive_int, default=3000, help="simulated population (with --simulate)")
-    p.add_argument("--seed", type=int, default=7, help="simulation seed (with --simulate)")
+    p.add_argument("--users", type=sim_users, default=3000, help="simulated population (with --simulate)")
+    p.add_argument("--seed", type=seed, default=7, help="simulation seed (with --simulate)")
     p.add_argument("--max-attempts", type=positive_int, default=8, help="PutRecords attempts per batch")
     p.add_argument("--progress", choices=["auto", "always", "never"], default="auto")
     p.set_defaults(func=run)
@@ -171,9 +180,7 @@ def read_entries(
         return entries_from_simulation(args.day, args.users, args.seed), (
             f"simulation day {args.day} (users={args.users}, seed={args.seed})"
         )
-    path = Path(args.input)
-    if not path.is_file():
-        fail(f"--input {args.input}: no such file")
+    path = input_file("--input", Path(args.input))
     sep = INPUT_FORMATS[args.input_format] if args.input_format else ""
     decoder = Decoder(DecodeConfig(user_key_source=UserKeySource(args.user_key)))
     gen = entries_from_file(path, sep, decoder, args.strict, rejected)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,14 @@ from clickguard.cli.common import (
     EVENT_FILE_FORMS,
     check_labels,
     fail,
+    output_file,
     positive_int,
     quantile,
     read_events,
     read_labels_file,
+    seed,
+    sim_users,
+    writing,
 )
 from clickguard.events import UserKeySource
 from clickguard.model.model import ModelParams
@@ -45,8 +50,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="with --day1: the users reviewers judged on day 1 (read as train --labels reads them); its abusers are the"
         " block list, left out of the normal model, the supervised part's positives",
     )
-    p.add_argument("--users", type=positive_int, default=SimConfig.users)
-    p.add_argument("--seed", type=int, default=SimConfig.seed)
+    p.add_argument("--users", type=sim_users, default=SimConfig.users)
+    p.add_argument("--seed", type=seed, default=SimConfig.seed)
     p.add_argument(
         "--blocked-share",
         type=float,
@@ -71,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         fail(f"--blocked-share {args.blocked_share}: must be between 0 and 1")
     if args.batch_seconds <= 0:
         fail(f"--batch-seconds {args.batch_seconds}: must be > 0")
+    output_file("--out", Path(args.out), [*files, args.labels_day1], kind="HTML file", makes_dirs=True)
     params = ModelParams(
         min_events=args.min_events, mean_bits_quantile=args.mean_quantile, total_bits_quantile=args.total_quantile
     )
@@ -98,12 +104,25 @@ def run(args: argparse.Namespace) -> int:
     data = from_quality(
         q, title, throughput={"offline train + score, events/s": (len(train_cols) + len(score_cols)) / seconds}
     )
-    path = write(data, args.out)
+    with writing("--out", args.out):
+        path = write(data, args.out)
     read_as: dict[str, Any] = {"labels_read_as": label_reading(truth.values())} if all(files) else {}
     if args.labels_day1:
         read_as["blocked_on_day1"] = len(exclude)
-    print(json.dumps({**q.summary(), **read_as, "report": str(path)}, indent=2))
+    print(json.dumps(finite({**q.summary(), **read_as, "report": str(path)}), indent=2, allow_nan=False))
     return 0
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every NaN or infinity as None: JSON has no NaN (``json.dumps`` writes a bare ``NaN`` that
+    ``jq`` and ``JSON.parse`` refuse); a measure that cannot be taken is null, as ``score --labels`` prints it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
 
 
 def _blocked(path: str, users: list[str]) -> list[str]:

@@ -21,8 +21,10 @@ from clickguard.cli.common import (
     field_mapping,
     first_rejections,
     open_store,
+    output_file,
     read_events,
     read_labels_file,
+    writing,
 )
 from clickguard.consumer.offline import UserScore, score_floor, score_users
 from clickguard.decoding.mapping import FieldMapping
@@ -82,21 +84,33 @@ def _read(paths: list[Path], mapping: FieldMapping | None) -> EventColumns:
 
 
 def _write(scores: list[UserScore], out: Path) -> None:
-    fh = sys.stdout if str(out) == "-" else out.open("w", newline="")
-    try:
-        writer = csv.writer(fh)
-        writer.writerow(UserScore.CSV_FIELDS)
-        floor = score_floor(scores)
-        writer.writerows(s.row(floor) for s in scores)
-    finally:
-        if fh is not sys.stdout:
-            fh.close()
+    with writing("--out", out):
+        fh = sys.stdout if str(out) == "-" else out.open("w", newline="")
+        try:
+            writer = csv.writer(fh)
+            writer.writerow(UserScore.CSV_FIELDS)
+            floor = score_floor(scores)
+            writer.writerows(map(_inert, (s.row(floor) for s in scores)))
+        finally:
+            if fh is not sys.stdout:
+                fh.close()  # where a full disk (/dev/full) shows
+
+
+# The CSV's text columns: a user id comes from the stream, so an attacker's ``=HYPERLINK(...)`` would be a formula to
+# a spreadsheet. OWASP's advice: such a cell starts with a quote. The numbers (a score may be negative) stay numbers.
+_TEXT_COLUMNS = [UserScore.CSV_FIELDS.index(name) for name in ("user_key", "reasons")]
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(row: list[str]) -> list[str]:
+    for i in _TEXT_COLUMNS:
+        if row[i].startswith(_FORMULA_STARTS):
+            row[i] = "'" + row[i]
+    return row
 
 
 def run(args: argparse.Namespace) -> int:
-    out = Path(args.out)
-    if str(out) != "-" and (out.is_dir() or not out.parent.is_dir()):
-        fail(f"--out {out}: {'a directory' if out.is_dir() else f'no directory {out.parent}'}; give a CSV file's path")
+    output_file("--out", Path(args.out), [*args.events, args.labels], kind="CSV file")
     table = read_labels_file("--labels", args.labels) if args.labels else None
     cols = _read(args.events, args.field_mapping)
     if table is not None:

@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from clickguard.cli.common import fail, positive_int
+from clickguard.cli.common import fail, output_dir, positive_int, seed, sim_users, writing
 from clickguard.sim import Population, SimConfig, simulate_day
 from clickguard.sim.output import write_day
 
@@ -15,8 +15,8 @@ from clickguard.sim.output import write_day
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("simulate", help="write simulated days of labelled marketplace clickstream")
     p.add_argument("--days", type=positive_int, default=2)
-    p.add_argument("--users", type=positive_int, default=SimConfig.users, help="ordinary users in the population")
-    p.add_argument("--seed", type=int, default=SimConfig.seed)
+    p.add_argument("--users", type=sim_users, default=SimConfig.users, help="ordinary users in the population")
+    p.add_argument("--seed", type=seed, default=SimConfig.seed)
     p.add_argument(
         "--abnormal-share",
         type=float,
@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         fail(f"--out {args.out}: exists and is not a directory")
+    output_dir("--out", out)
     try:
         population = Population(
             SimConfig(
@@ -48,6 +49,12 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         fail(str(exc))
+    with writing("--out", args.out):
+        return _write(args, population, out)
+
+
+def _write(args: argparse.Namespace, population: Population, out: Path) -> int:
+    """Each day's events and labels, then the manifest, written last: a run cut short has none."""
     days = []
     for d in range(1, args.days + 1):
         started = time.perf_counter()

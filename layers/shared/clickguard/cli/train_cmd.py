@@ -22,10 +22,12 @@ from clickguard.cli.common import (
     field_mapping,
     first_rejections,
     open_store,
+    output_dir,
     positive_int,
     quantile,
     read_events,
     read_labels_file,
+    writing,
 )
 from clickguard.events import UserKeySource
 from clickguard.model.model import ModelParams
@@ -124,15 +126,18 @@ def run(args: argparse.Namespace) -> int:
     labels = table.by_user if table else {}
     blocked = frozenset(user for user, label in labels.items() if is_abnormal(label))
     store = open_store(args.out, args.endpoint_url, args.region)
+    if not args.out.startswith("s3://"):
+        output_dir("--out", Path(args.out))
     cols = read_events("--input", list(map(Path, args.input)), UserKeySource(args.user_key), args.field_mapping)
     if table is not None:
         check_labels("--labels", Path(args.labels), table, set(cols.users), evaluating=False)
     start, end = format_ms(min(cols.ts_ms)), format_ms(max(cols.ts_ms) + 1)
     try:
-        model, outcome = fit_and_publish(
-            cols, store, params, window_start=start, window_end=end, created_at=end, min_sessions=args.min_sessions,
-            exclude_users=blocked,
-        )  # fmt: skip
+        with writing("--out", args.out):
+            model, outcome = fit_and_publish(
+                cols, store, params, window_start=start, window_end=end, created_at=end,
+                min_sessions=args.min_sessions, exclude_users=blocked,
+            )  # fmt: skip
     except InsufficientData as exc:
         fail(f"not publishing: {exc}")
     summary = {

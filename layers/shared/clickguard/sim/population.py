@@ -8,6 +8,7 @@ drawn from one pool: nothing in an id says what kind of user it is.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -168,7 +169,9 @@ class Population:
         rng = np.random.default_rng([config.seed, 0])
         self.bases = base_matrices()
         n = config.users
-        self._id_pool = iter(rng.permutation(rng.choice(90_000_000, size=n * 4, replace=False) + 10_000_000))
+        # 8-digit ids, 4 a user; a long run (300 days of 10 users) goes on with 9-digit ones, never drawn here
+        pool = rng.permutation(rng.choice(90_000_000, size=n * 4, replace=False) + 10_000_000)
+        self._id_pool = itertools.chain(pool, itertools.count(100_000_000))
         self.ids = np.array([str(next(self._id_pool)) for _ in range(n)], dtype=object)
         is_seller = rng.random(n) < config.seller_share
         self.types = np.where(is_seller, UserType.SELLER, UserType.BUYER).astype(object)
