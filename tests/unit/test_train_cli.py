@@ -402,10 +402,15 @@ def test_a_delimited_file_is_told_by_its_header_and_the_notebook_s_logs_keep_the
     assert scores["shaped"] == scores["ndjson"]
 
 
-@pytest.mark.parametrize("shape", ["indented array", "wrapped", "one-line array", "blank line", "indented object"])
+@pytest.mark.parametrize(
+    "shape",
+    ["indented array", "wrapped", "one-line array", "blank line", "indented object", "indented objects", "jq pages"],
+)
 def test_a_json_document_file_reads_as_the_same_events_as_ndjson(tmp_path, capsys, shape):
-    """Exports that are one JSON document (an array, pretty-printed or not; ``{"events": [...]}``), and NDJSON with
-    blank lines: the same model and scores as the canonical NDJSON."""
+    """Exports that are one JSON document (an array, pretty-printed or not; ``{"events": [...]}``), NDJSON with
+    blank lines, and pretty-printed values one after another (``jq .``'s output; a generator's
+    ``json.dump(event, f, indent=2)`` per event; rejected line by line until 11-30l): the same model and scores as
+    the canonical NDJSON."""
     events = ordinary_events(80, seed=11)
     canonical = tmp_path / "canonical.ndjson"
     canonical.write_bytes(ndjson(events))
@@ -415,6 +420,8 @@ def test_a_json_document_file_reads_as_the_same_events_as_ndjson(tmp_path, capsy
         "one-line array": json.dumps(events),
         "blank line": "\n\n".join(json.dumps(e) for e in events),
         "indented object": json.dumps({"events": events, "next": None}, indent=1),
+        "indented objects": "\n".join(json.dumps(e, indent=2) for e in events) + "\n",
+        "jq pages": "".join(json.dumps({"events": events[i : i + 30]}, indent=2) for i in range(0, len(events), 30)),
     }[shape]
     doc = tmp_path / "export.json"
     doc.write_text(body)

@@ -292,12 +292,46 @@ def _json_lines(fh: BinaryFile | IO[bytes], sniff: bool = True) -> Iterator[byte
         body = first
     else:
         body = first + fh.read()
+    docs: list[object] | None
     try:
-        doc = msgspec.json.decode(body)
-    except (msgspec.DecodeError, RecursionError):  # too deep: its lines, the deep one rejected as too_deep
+        docs = [msgspec.json.decode(body)]
+    except RecursionError:  # too deep: its lines, the deep one rejected as too_deep
         yield from body.splitlines()
         return
-    yield from map(msgspec.json.encode, _items(doc))
+    except msgspec.DecodeError:
+        docs = _json_values(body)  # pretty-printed values one after another, as ``jq .`` writes them
+        if docs is None:
+            yield from body.splitlines()
+            return
+    for doc in docs:
+        yield from map(msgspec.json.encode, _items(doc))
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def _json_values(body: bytes) -> list[object] | None:
+    """The JSON values of ``body`` written one after another with only white space between them (``jq .``'s output,
+    ``json.dump(event, f, indent=2)`` per event), or None when it is not such a stream."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    decoder, values = json.JSONDecoder(), []
+    at = _past_space(text, 0)
+    try:
+        while at < len(text):
+            value, at = decoder.raw_decode(text, at)
+            values.append(value)
+            at = _past_space(text, at)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    return values
+
+
+def _past_space(text: str, at: int) -> int:
+    space = _SPACE.match(text, at)
+    return space.end() if space else at
 
 
 def _parses(line: bytes) -> bool:
