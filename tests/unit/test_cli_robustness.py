@@ -196,6 +196,15 @@ def test_score_refuses_to_write_over_its_events_file(events, store, tmp_path, ca
     assert copy.read_bytes() == events.read_bytes()
 
 
+def test_the_same_events_file_given_twice_is_refused_not_counted_twice(events, store, tmp_path, capsys):
+    """Without event ids nothing tells a repeated file's events from new ones: every user's events doubled (a
+    tester's score went from 12.1 to 17.0, with a sub-second reason that was not there)."""
+    link = tmp_path / "again.ndjson"
+    link.symlink_to(events)
+    _fails(capsys, ["score", "--events", events, "--events", link, "--model", store, "--out", tmp_path / "s.csv"],
+           f"--events {link}: the same file as --events {events}")  # fmt: skip
+
+
 def test_report_refuses_to_write_over_an_input(events, tmp_path, capsys):
     copy = tmp_path / "day1.ndjson"
     copy.write_bytes(events.read_bytes())

@@ -252,8 +252,10 @@ def read_events(
     simulator's day 2 reversed: AP 0.36 instead of 0.95, ten times the flags)."""
     decoder = Decoder(DecodeConfig(user_key_source=source, mapping=mapping)) if mapping is not None else None
     cols = EventColumns()
-    for given in paths:
+    for k, given in enumerate(paths):
         path = input_file(option, given)
+        if twin := next((p for p in paths[:k] if _same_file(path, p)), None):
+            fail(f"{option} {given}: the same file as {option} {twin}: its events would count twice; give it once")
         try:
             with open_binary(path) as fh:
                 cols.add_lines(event_lines(fh, path), source, decoder)
