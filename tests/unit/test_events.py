@@ -633,8 +633,14 @@ def test_an_id_under_another_name_is_read_the_same_on_every_path(record, ids):
         ({"userId": "u1", "event": "login", "ts": 1546300805, "status": 0, "result": "1"}, "login"),
         # the outcome under its own name comes first, and keeps its strictness
         ({"userId": "u1", "event": "login", "ts": 1546300805, "outcome": "ok", "status": "fail"}, "login"),
-        # the canonical scheme reads the canonical names alone, as the typed fast path does
-        ({"user_id": "u1", "event_type": "login", "timestamp": 1546300805, "status": "fail"}, "login"),
+        # the canonical scheme reads the aliases too (until 11-30l it read `outcome` alone, and a canonical record's
+        # failures under `status` went unread), with the same strictness; `outcome` first
+        ({"user_id": "u1", "event_type": "login", "timestamp": 1546300805, "status": "fail"}, "login#fail"),
+        ({"user_id": "u1", "event_type": "login", "timestamp": 1546300805, "status": 401}, "login#fail"),
+        ({"user_id": "u1", "event_type": "login", "timestamp": 1546300805, "success": False}, "login#fail"),
+        ({"user_id": "u1", "event_type": "login", "timestamp": 1546300805, "status": "active"}, "login"),
+        ({"user_id": "u1", "event_type": "login", "timestamp": 1546300805, "outcome": "success", "status": "fail"},
+         "login"),
     ],
 )  # fmt: skip
 def test_an_outcome_under_another_name_is_read_when_its_value_is_one_on_every_path(record, token):
@@ -662,3 +668,28 @@ def test_a_numeric_session_id_of_minus_one_is_no_session(sid, expected):
 def test_a_path_names_the_page_before_a_url_does():
     record = {"user_id": "u1", "timestamp": "2024-10-10T10:00:00Z", "url": "https://shop.example/p/1", "path": "/p/1"}
     assert parse_record(json.dumps(record)).token == "/p/*"
+
+
+@pytest.mark.parametrize(
+    ("event_type", "token"),
+    [("search?q=someone@example.com", "search"), ("search", "search"), ("view?item=42&ref=mail", "view"),
+     ("/search?q=someone@example.com", "/search")],
+)  # fmt: skip
+def test_an_event_types_query_string_is_dropped_on_every_path(event_type, token):
+    """The vocabulary is published in the model: a query's email ended up in it (a tester's ``search?q=...``)."""
+    line = json.dumps({"user_id": "u1", "event_type": event_type, "timestamp": 1546300805}).encode()
+    single, reference = Decoder().decode(line), Decoder(DecodeConfig(fast_json=False)).decode(line)
+    archive = EventColumns()
+    archive.add_object(b"\n".join([line] * 3) + b"\n")
+    assert single.token == token and reference == single
+    assert Decoder().decode_many([line] * 3) == [single] * 3
+    assert archive.tokens == [token] * 3
+
+
+def test_an_event_type_that_is_only_a_query_string_is_empty_on_every_path():
+    line = json.dumps({"user_id": "u1", "event_type": "?q=x", "timestamp": 1546300805}).encode()
+    assert rejection(line.decode()) is Reason.MISSING_EVENT_TYPE
+    assert [e.reason for e in Decoder().decode_many([line] * 3)] == [Reason.MISSING_EVENT_TYPE] * 3
+    archive = EventColumns()
+    archive.add_object(b"\n".join([line] * 3) + b"\n")
+    assert archive.tokens == [] and archive.rejected == {"missing_event_type": 3}

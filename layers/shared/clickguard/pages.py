@@ -24,13 +24,15 @@ def page_of(name: str) -> str:
 
     An HTTP request line (``GET /product/123?ref=mail HTTP/1.1``, as a web log's JSON or a clickstream generator
     names its event) is the page it requests, prefixed by its method when that is not GET (``request_action``).
-    Anything else is returned as it is."""
+    Any other name loses its query string too (``search?q=someone@example.com`` is ``search``: the model's
+    vocabulary is published, and a query's email would have been in it); the rest (``what?``) is returned as it is."""
     if name[:1] != "/":
         line = _REQUEST_LINE.fullmatch(name) if " " in name[:17] else None
         if line is not None:
             return request_action(*line.groups())
         if "://" not in name[:12]:
-            return name
+            action, _, query = name.partition("?")
+            return action if query else name  # "what?" asks no query
     return _templated(name.split("?", 1)[0])
 
 
