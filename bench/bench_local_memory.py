@@ -100,9 +100,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--per-round", type=int, default=3000)
     ap.add_argument("--mode", type=int, choices=(0, 1), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    rounds, per_round = (3, 1000) if args.quick else (args.rounds, args.per_round)
     if args.rounds < 2 or args.per_round < 1:
         ap.error("--rounds must be >= 2 and --per-round >= 1")
+    rounds, per_round = (3, 1000) if args.quick else (args.rounds, args.per_round)
     if args.mode is not None:
         print(json.dumps(run_mode(args.mode, rounds, per_round)))
         return

@@ -187,8 +187,9 @@ _FIRST_BYTE = itemgetter(slice(0, 1))
 _FIELDS = tuple(map(attrgetter, ("user_id", "event_type", "outcome", "timestamp", "session_id", "event_id")))
 _ATTRIBUTES = attrgetter("attributes")
 # A struct the reference reads: an app envelope's ``data``, or an outcome alias (a canonical event's ``status``).
-_SHAPE_FIELDS = attrgetter("data", *OUTCOME_ALIASES)
-_SHAPE_GETTERS = tuple(map(attrgetter, ("data", *OUTCOME_ALIASES)))
+_SHAPE_NAMES = ("data", *OUTCOME_ALIASES)
+_SHAPE_FIELDS = attrgetter(*_SHAPE_NAMES)  # one struct's, as a tuple
+_SHAPE_GETTERS = tuple(map(attrgetter, _SHAPE_NAMES))  # a batch's, a C pass each
 assert set(OUTCOME_ALIASES) <= set(_Canonical.__struct_fields__), "an outcome alias the struct does not decode"
 
 
