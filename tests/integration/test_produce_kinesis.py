@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import time
 from collections import Counter
 
 import boto3
@@ -14,6 +16,7 @@ from clickguard.cli.produce_cmd import entries_from_file
 from clickguard.decoding import Decoder
 from clickguard.store.retry import Backoff
 from clickguard.store.stream import PutFailed, PutStats, RateLimiter, put_batch, put_records_chunks
+from clickguard.timestamps import parse_timestamp
 
 STREAM = "clickguard-events"
 
@@ -221,3 +224,32 @@ def test_a_file_newest_first_is_put_in_the_order_its_events_happened(kinesis, tm
     f.write_text("".join(f'{{"user_id": "u1", "event_type": "view", "timestamp": {t}}}\n' for t in times))
     assert main(["produce", "--input", str(f), "--stream", STREAM]) == 0
     assert [json.loads(r["Data"])["timestamp"] for r in read_all(kinesis)] == sorted(times)
+
+
+def _dated(start_ms: int, n: int = 40) -> str:
+    rows = ({"user_id": f"u{i % 4}", "event_type": "view", "timestamp": start_ms + 1_500 * i} for i in range(n))
+    return "\n".join(json.dumps(r) for r in rows) + "\n"
+
+
+def test_a_file_dated_ahead_of_now_is_warned_of_and_shift_time_keeps_its_gaps(kinesis, tmp_path, capsys):
+    """The consumer reads an event dated past its arrival plus 5 minutes at that instant: a generator's file of
+    tomorrow arrived as bursts at one time (every gap 0, a machine's pace)."""
+    ahead = int(time.time() * 1000) + 86_400_000
+    path = tmp_path / "tomorrow.ndjson"
+    path.write_text(_dated(ahead))
+    argv = ["produce", "--input", str(path), "--stream", STREAM, "--region", "us-east-1"]
+    assert main(argv) == 0
+    assert "40 event(s) are dated more than 5 minutes after now" in capsys.readouterr().err
+    assert main([*argv, "--shift-time"]) == 0
+    assert "after now" not in capsys.readouterr().err
+    all_times = [parse_timestamp(json.loads(r["Data"])["timestamp"]) for r in read_all(kinesis)]
+    times = sorted(t for t in all_times if t < ahead)  # the second put's
+    assert len(all_times) == 80 and len(times) == 40 and abs(times[-1] - time.time() * 1000) < 60_000
+    assert [b - a for a, b in itertools.pairwise(times)] == [1_500] * 39  # the gaps as they were
+
+
+def test_a_file_dated_in_the_past_is_put_without_a_warning(kinesis, tmp_path, capsys):
+    path = tmp_path / "yesterday.ndjson"
+    path.write_text(_dated(1_700_000_000_000))
+    assert main(["produce", "--input", str(path), "--stream", STREAM, "--region", "us-east-1"]) == 0
+    assert "after now" not in capsys.readouterr().err

@@ -294,3 +294,24 @@ def test_a_latin1_csv_row_is_not_utf8_as_a_latin1_json_line_is():
     json_body = b'{"user_id": "caf\xe9", "event_type": "view", "timestamp": 1763700000}\n'
     assert file_results(csv_body, "e.csv")[0] == file_results(json_body, "e.ndjson")[0] == Reason.NOT_UTF8
     assert not isinstance(file_results(csv_body, "e.csv")[1], Reason)
+
+
+def _csv_rows(events: Path, header: bool) -> str:
+    rows = [json.loads(line) for line in events.read_text().splitlines()][:200]
+    body = "".join(f"{r['user_id']},{r['event_type']},{r['timestamp']}\n" for r in rows)
+    return ("user_id,event_type,timestamp\n" if header else "") + body
+
+
+@pytest.mark.parametrize(
+    "argv", [["train", "-o", "{tmp}/m"], ["produce", "--stream", "s", "--endpoint-url", "http://127.0.0.1:9"]]
+)
+def test_a_csv_without_its_header_row_is_told_so_not_its_values_as_names(events, tmp_path, capsys, argv):
+    """A header-less export had its first row's values (a user id, an action) listed as "its first event's fields"."""
+    path = tmp_path / "export.csv"
+    path.write_text(_csv_rows(events, header=False))
+    flag = "-i" if argv[0] == "train" else "--input"
+    err = _fails(capsys, [*(a.format(tmp=tmp_path) for a in argv), flag, path], "first line is a row of data")
+    assert "first event's fields" not in err
+    path.write_text(_csv_rows(events, header=True))  # the same rows under a header read
+    if argv[0] == "train":
+        assert main([*(a.format(tmp=tmp_path) for a in argv), flag, str(path), *TRAIN]) == 0

@@ -320,15 +320,36 @@ def ragged_rows(path: Path) -> str:
     return f"{ragged:,} rows have more cells than the header ({width}): quote the cells that hold the separator"
 
 
+def no_header(path: Path) -> bool:
+    """A comma-, semicolon- or pipe-separated file (told by its name) whose first non-empty line is no header row
+    (``files.header_delimiter``: a time or a number among its cells). A TSV file without one is read line by line
+    (Snowplow's lines, a mapping's ``tsv_columns``), so it is not asked."""
+    if delimiter(path) in (None, "\t"):
+        return False
+    try:
+        with open_binary(path) as fh:
+            first = next((line for line in fh if line.strip()), b"")
+    except (OSError, EOFError):
+        return False
+    return bool(first) and header_delimiter(first) is None
+
+
 _FIELD_NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_$.-]{0,40}")  # what a mapping path names (never an email or a value)
 _SHOWN_FIELDS = 16
 
 
 def first_fields(path: Path) -> str:
     """``; its first event's fields: a, b, ...``: the top-level names of the file's first line (a CSV file's header),
-    to write a ``--field-mapping`` from; only names that look like field names, never their values."""
+    to write a ``--field-mapping`` from; only names that look like field names, never their values. A CSV file whose
+    first line is a row of data (no header: its cells were read as the names) is told so instead."""
     if not path.is_file():  # a pipe was read once already (and a FIFO's open would wait)
         return ""
+    if no_header(path):
+        return (
+            "; the file's first line is a row of data, not a header: its cells were read as the columns' names;"
+            " add a header line naming them (user_id,event_type,timestamp, or the file's own names with"
+            " --field-mapping)"
+        )
     try:
         with open_binary(path) as fh:
             first = next((line for line in event_lines(fh, path) if line.strip()), b"")

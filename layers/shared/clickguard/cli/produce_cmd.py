@@ -17,6 +17,7 @@ from typing import Any
 from clickguard.cli import producer_formats, target
 from clickguard.cli.common import (
     EVENT_FILE_FORMS,
+    eprint,
     fail,
     fail_unreadable,
     first_fields,
@@ -29,6 +30,7 @@ from clickguard.decoding import DecodeConfig, Decoder
 from clickguard.events import Event, UserKeySource, parse_record
 from clickguard.files import delimiter, event_lines, open_binary
 from clickguard.store.stream import PutFailed, PutStats, produce, producer_backoff
+from clickguard.timestamps import MAX_FUTURE_SKEW_MS, format_ms
 
 INPUT_FORMATS = {"ndjson": None, "csv": ",", "tsv": "\t"}  # a file's cell separator (None: NDJSON lines)
 
@@ -63,6 +65,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--seed", type=seed, default=7, help="simulation seed (with --simulate)")
     p.add_argument("--max-attempts", type=positive_int, default=8, help="PutRecords attempts per batch")
     p.add_argument("--progress", choices=["auto", "always", "never"], default="auto")
+    p.add_argument(
+        "--shift-time",
+        action="store_true",
+        help="move every event by one offset so that the latest is now (order and gaps kept): a file dated ahead of"
+        " now, or a past day replayed as live traffic; each event is then put as --format writes it",
+    )
     p.set_defaults(func=run)
 
 
@@ -146,7 +154,12 @@ def run(args: argparse.Namespace) -> int:
             f" and timestamp or one of their other names, see README: Event format{fields})"
         )
     events_in = sum(len(events) for _, events in read)
-    if args.format != producer_formats.DEFAULT:
+    now_ms = int(time.time() * 1000)
+    if args.shift_time:
+        read = shifted(read, now_ms)
+    else:
+        warn_ahead(read, now_ms)
+    if args.format != producer_formats.DEFAULT or args.shift_time:
         entries = producer_formats.encode(args.format, [ev for _, events in read for ev in events], args.per_record)
     enabled = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty() and len(entries) > 5000)
     progress = Progress(len(entries), enabled)
@@ -191,6 +204,27 @@ def read_entries(
     # Put in the order the events happened, as train reads the file (``EventColumns.in_time_order``): a stream of an
     # export newest first would have the consumer drop all but each session's last event as late.
     return sorted(read, key=lambda entry: entry[1][0].ts_ms), str(path)
+
+
+def shifted(read: list[tuple[dict[str, Any], list[Event]]], now_ms: int) -> list[tuple[dict[str, Any], list[Event]]]:
+    """Every event moved by the one offset that puts the latest at ``now_ms`` (the entries are re-encoded after)."""
+    offset = now_ms - max(ev.ts_ms for _, events in read for ev in events)
+    return [(entry, [ev._replace(ts_ms=ev.ts_ms + offset) for ev in events]) for entry, events in read]
+
+
+def warn_ahead(read: list[tuple[dict[str, Any], list[Event]]], now_ms: int) -> None:
+    """Say so when events are dated past now by more than the consumer allows: it reads each at its arrival plus
+    ``MAX_FUTURE_SKEW_MS`` (one bad clock must not make a user's later events late), so a file dated ahead arrives
+    as bursts of events at one instant, which the timing signals read as a machine's."""
+    limit = now_ms + MAX_FUTURE_SKEW_MS
+    ahead = sum(ev.ts_ms > limit for _, events in read for ev in events)
+    if ahead:
+        latest = format_ms(max(ev.ts_ms for _, events in read for ev in events))
+        eprint(
+            f"produce: {ahead:,} event(s) are dated more than {MAX_FUTURE_SKEW_MS // 60_000} minutes after now (the"
+            f" latest {latest}); the consumer reads each at its arrival plus that, which loses their timing: give"
+            " --shift-time to move every event so that the latest is now"
+        )
 
 
 def _put_stats(stats: PutStats, seconds: float, rejected: Counter[str]) -> dict[str, Any]:
