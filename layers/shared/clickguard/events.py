@@ -33,7 +33,7 @@ from typing import Any, NamedTuple, NoReturn
 import numpy as np
 
 from clickguard import settings
-from clickguard.field_names import OUTCOME_ALIASES, RecordNames
+from clickguard.field_names import NO_VALUE, OUTCOME_ALIASES, RecordNames, no_value
 from clickguard.pages import is_static_file, page_of
 from clickguard.rejections import Reason, RejectedRecord
 from clickguard.timestamps import MAX_MS, MAX_S, MIN_MS, MIN_S, parse_timestamp
@@ -175,8 +175,8 @@ def _parse_canonical(obj: Mapping[str, Any]) -> Event:
     get = obj.get
     attrs = get("attributes")
     net = network_fields(attrs) if type(attrs) is dict and ("amount" in attrs or "friend_id" in attrs) else _NO_NET
-    user, kind, ts = (get(field) for field in _REQUIRED)
-    outcome = get("outcome")
+    user, kind, ts = (None if no_value(v := get(field)) else v for field in _REQUIRED)  # "NA": no value (``NO_VALUE``)
+    outcome = None if no_value(o := get("outcome")) else o
     if user is None or kind is None or ts is None:  # another naming scheme: every field by its other names too
         # The Kinesis Agent's LOGTOJSON line (its ADDEC2METADATA adds an accountId): the decoder reads it as the line.
         if user is None and all(map(obj.__contains__, ACCESS_LOG_PARTS)):
@@ -186,7 +186,7 @@ def _parse_canonical(obj: Mapping[str, Any]) -> Event:
         ts = _aliased_time(names)
         outcome = _aliased_outcome(names) if outcome is None else outcome
     else:  # the canonical names: the other fields by theirs alone, as the typed fast path (``jsonfast``) reads them
-        sid, eid = get("session_id"), get("event_id")
+        sid, eid = (None if no_value(v := get(name)) else v for name in ("session_id", "event_id"))
         # ... but the outcome under an alias too: the notebook's logs say ``status``, and a canonical record's
         # ``"status": "fail"`` went unread while the same record under other names read it (a tester's AP 0.88 -> 0.62)
         outcome = _named_outcome(get) if outcome is None else outcome
@@ -285,6 +285,8 @@ def canonical_event(
         and type(event_type) is str
         and 0 < len(user) <= _MAX_USER
         and 0 < len(event_type) <= _MAX_TYPE
+        and user not in NO_VALUE
+        and event_type not in NO_VALUE
         and user.isascii()
         and event_type.isascii()
         and not user[0].isspace()
@@ -307,9 +309,9 @@ def canonical_event(
         ts_ms = timestamp
     else:
         ts_ms = parse_timestamp(timestamp)
-    if sid is not None and not (type(sid) is str and 0 < len(sid) <= _MAX_USER and sid.isascii()):
+    if sid is not None and (not (type(sid) is str and 0 < len(sid) <= _MAX_USER and sid.isascii()) or sid in NO_VALUE):
         sid = None if sid == NO_SESSION else opt_id(sid, "session_id")
-    if eid is not None and not (type(eid) is str and 0 < len(eid) <= _MAX_USER and eid.isascii()):
+    if eid is not None and (not (type(eid) is str and 0 < len(eid) <= _MAX_USER and eid.isascii()) or eid in NO_VALUE):
         eid = opt_id(eid, "event_id")
     return _new_tuple(Event, (user_key, token, ts_ms, sid, eid, *net))
 
@@ -563,7 +565,7 @@ def _page_path(msg: Mapping[str, Any]) -> str | None:
 
 
 def present(value: Any) -> bool:
-    return value is not None and value != ""
+    return not no_value(value)
 
 
 def _as_text(value: Any, field: str) -> str:
@@ -592,7 +594,7 @@ def _utf8(text: str, field: str) -> str:
 
 
 def user_key_of(value: Any) -> str:
-    if value is None:
+    if no_value(value):
         raise RejectedRecord(Reason.MISSING_USER_KEY, "no user id (or device token) in the record")
     key = _as_text(value, "user id").strip()
     if not key:
@@ -603,7 +605,7 @@ def user_key_of(value: Any) -> str:
 
 
 def token_of(event_type: Any, outcome: Any) -> str:
-    if event_type is None:
+    if no_value(event_type):
         raise RejectedRecord(Reason.MISSING_EVENT_TYPE, "event_type missing")
     name = page_of(_as_text(event_type, "event_type").strip())
     if is_static_file(name):
@@ -613,7 +615,7 @@ def token_of(event_type: Any, outcome: Any) -> str:
     if len(name) > _MAX_TYPE:
         raise RejectedRecord(Reason.EVENT_TYPE_TOO_LONG, f"event_type has {len(name)} chars > {_MAX_TYPE}")
     name = _utf8(name, "event_type")
-    if outcome is None:
+    if no_value(outcome):
         return name
     norm = ("true" if outcome else "false") if type(outcome) is bool else _as_text(outcome, "outcome").strip().lower()
     if norm in _SUCCESS:
@@ -640,6 +642,6 @@ def copy_key(event_id: str, ts_ms: int, token: str) -> str:
 
 def opt_id(value: Any, field: str) -> str | None:
     """A session or event id: absent or empty is None; longer than the user key cap is cut to it."""
-    if value is None or value == "":
+    if no_value(value):
         return None
     return _utf8(_as_text(value, field)[:_MAX_USER], field)

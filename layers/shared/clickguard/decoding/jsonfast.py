@@ -47,7 +47,7 @@ from clickguard.events import (
     parse_amount,
     parse_object,
 )
-from clickguard.field_names import OUTCOME_ALIASES
+from clickguard.field_names import NO_VALUE, OUTCOME_ALIASES
 from clickguard.rejections import Reason, RejectedRecord
 
 # The longest record that cannot hold an integer literal past int()'s digit limit (4,300 by default).
@@ -145,7 +145,7 @@ def parse_json(
         except (_DecodeError, RecursionError):
             pass
         else:
-            if not any(_SHAPE_FIELDS(c)):
+            if not _by_reference(c):
                 return struct_event(c)
         try:
             return parse_object(_untyped(data), source)
@@ -193,10 +193,24 @@ _SHAPE_GETTERS = tuple(map(attrgetter, _SHAPE_NAMES))  # a batch's, a C pass eac
 assert set(OUTCOME_ALIASES) <= set(_Canonical.__struct_fields__), "an outcome alias the struct does not decode"
 
 
+# A canonical field that says "no value" (``NO_VALUE``: "NA", "null", ...) is absent, and the reference then reads the
+# field's other names, which a struct does not hold.
+_MARKED_NAMES = ("user_id", "event_type", "timestamp", "session_id", "event_id")
+_MARKED_FIELDS = attrgetter(*_MARKED_NAMES)
+_MARKED_GETTERS = tuple(map(attrgetter, _MARKED_NAMES))
+
+
 def _by_shape(structs: list[_Canonical]) -> bool:
     """Whether some struct needs the reference's reading: a C pass per field (0.03 us a record each, measured; one
     tuple of them per struct cost 0.23)."""
-    return any(any(map(get, structs)) for get in _SHAPE_GETTERS)
+    return any(any(map(get, structs)) for get in _SHAPE_GETTERS) or any(
+        not NO_VALUE.isdisjoint(map(get, structs)) for get in _MARKED_GETTERS
+    )
+
+
+def _by_reference(c: _Canonical) -> bool:
+    """``_by_shape`` of one struct."""
+    return any(_SHAPE_FIELDS(c)) or not NO_VALUE.isdisjoint(_MARKED_FIELDS(c))
 
 
 def parse_many(datas: Sequence[bytes], max_bytes: int = settings.MAX_RECORD_BYTES) -> list[Event | None]:
@@ -216,7 +230,7 @@ def _parse_chunk(datas: Sequence[bytes], max_bytes: int) -> list[Event | None] |
     events = _fast_columns(structs)
     if events is not None:
         return events
-    return [None if any(_SHAPE_FIELDS(c)) else _struct_or_none(c) for c in structs]
+    return [None if _by_reference(c) else _struct_or_none(c) for c in structs]
 
 
 def _typed_records(datas: Sequence[bytes], max_bytes: int) -> list[_Canonical] | None:
