@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import string
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
@@ -205,3 +206,19 @@ def test_a_model_without_a_usable_detector_is_refused_and_the_last_good_one_kept
     artifact.publish(store, replace(make_model("v3"), detector=bad, window_end="2025-11-23T00:00:00Z"))
     now[0] = 120
     assert source.current().model.version == "good"
+
+
+def test_a_user_key_sqs_would_refuse_as_a_message_group_is_grouped_by_its_digest(aws):
+    """moto takes any group id; SQS takes 1-128 ASCII letters, digits and punctuation, and refusing a flag holds the
+    user's state back and replays the shard from there. The rule is SQS's, checked here on what was sent."""
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="flags.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    users = ["José García", "u" * 200, "plain-user_1", "tab\tkey"]
+    flags = [Flag(f"id{i}", u, json.dumps({"flag_id": f"id{i}"}), LastFlag(T0, "v", f"id{i}", ())) for i, u in
+             enumerate(users)]  # fmt: skip
+    assert SqsFlagQueue(sqs, url).send(flags) == set()
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["MessageGroupId"])["Messages"]
+    groups = sorted(m["Attributes"]["MessageGroupId"] for m in got)
+    allowed = set(string.ascii_letters + string.digits + string.punctuation)
+    assert all(1 <= len(g) <= 128 and set(g) <= allowed for g in groups)
+    assert "plain-user_1" in groups and len(set(groups)) == 4  # a plain key as it is; one group per user

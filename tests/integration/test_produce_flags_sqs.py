@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 
 import boto3
+import pytest
 
-from clickguard.cli.main import main
+from clickguard.cli.main import build_parser, main
 
 
 def test_flags_table_json_and_delete(aws, capsys):
@@ -33,3 +36,25 @@ def test_flags_table_json_and_delete(aws, capsys):
     lines = [json.loads(x) for x in captured.out.splitlines()]
     # the three read first, without --delete, were released at once, not hidden for the visibility timeout
     assert len(lines) == 13 and "deleted 13 of 13 flags" in captured.err
+
+
+class _ReaderLeft(io.StringIO):
+    def flush(self):
+        raise BrokenPipeError
+
+
+def test_a_reader_that_leaves_deletes_nothing_and_hides_nothing(aws, monkeypatch):
+    """``flags --json | head -1`` ended before the release: the flags it read stayed hidden for the visibility
+    timeout (a FIFO queue holds each hidden user's later flags behind them); with --delete, buffered lines would
+    have been deleted unseen."""
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="flags")["QueueUrl"]
+    for i in range(3):
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"user_key": str(i), "reasons": []}))
+    monkeypatch.setattr(sys, "stdout", _ReaderLeft())
+    for extra in ([], ["--delete"]):
+        args = build_parser().parse_args(["flags", "--queue-url", url, "--wait", "0", "--json", *extra])
+        with pytest.raises(BrokenPipeError):
+            args.func(args)
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        assert (attrs["ApproximateNumberOfMessages"], attrs["ApproximateNumberOfMessagesNotVisible"]) == ("3", "0")

@@ -315,3 +315,21 @@ def test_a_csv_without_its_header_row_is_told_so_not_its_values_as_names(events,
     path.write_text(_csv_rows(events, header=True))  # the same rows under a header read
     if argv[0] == "train":
         assert main([*(a.format(tmp=tmp_path) for a in argv), flag, str(path), *TRAIN]) == 0
+
+
+def test_a_file_of_dates_without_times_of_day_is_said_to_be_one(tmp_path, capsys):
+    """A Diginetica-like export timed by ``eventdate`` alone: every event at midnight, read as bursts, said nowhere."""
+    path = tmp_path / "views.csv"
+    rows = "".join(f"u{i % 40},view,2016-05-{1 + i % 9:02d}\n" for i in range(400))
+    path.write_text("user_id,event_type,timestamp\n" + rows)
+    with pytest.raises(SystemExit):  # and then too few sessions to calibrate on: said after the note
+        main(["train", "-i", str(path), "-o", str(tmp_path / "m"), *TRAIN])
+    assert "every event is timed at midnight" in capsys.readouterr().err
+
+
+def test_a_line_of_delimited_values_is_told_it_needs_a_header():
+    from clickguard.events import parse_record
+    from clickguard.rejections import RejectedRecord
+
+    with pytest.raises(RejectedRecord, match="a row of delimited values"):
+        parse_record(b"1,2268318,2520377,pv,1511544070")

@@ -102,7 +102,7 @@ def test_a_ga4_export_row_is_its_page_view_s_page_in_its_ga_session(fast_json):
     decoder = Decoder(DecodeConfig(fast_json=fast_json))
     view = decoder.decode(json.dumps(_ga4_row("page_view")).encode())
     assert (view.user_key, view.token, view.ts_ms, view.session_id) == (
-        "123.456", "https://shop.example/product/*", 1728518400123, "1728518400"
+        "123.456", "/product/*", 1728518400123, "1728518400"
     )  # fmt: skip
     cart = decoder.decode(json.dumps(_ga4_row("add_to_cart", user_id="u9")).encode())
     assert (cart.user_key, cart.token, cart.session_id) == ("u9", "add_to_cart", "1728518400")

@@ -261,6 +261,21 @@ def test_a_session_s_events_read_under_any_list_name_and_past_one_event_s_size(f
     assert len(got) == 3000 and {e.user_key for e in got} == {"bot"}
 
 
+def test_beside_a_session_s_events_an_empty_list_or_a_list_of_other_records_does_not_hide_them():
+    """Matomo's visit holds ``pluginsIcons`` beside ``actionDetails``, GA360's session ``customDimensions`` (often
+    empty) beside ``hits``: every such visit was refused (missing_event_type; a bot's long one record_too_large)."""
+    actions = [{"type": "action", "url": "/a", "timestamp": 1763700000 + i} for i in range(3)]
+    icons = [{"pluginIcon": "p.png", "pluginName": "flash"}]
+    visit = {"visitorId": "v1", "idVisit": "9", "pluginsIcons": icons, "actionDetails": actions}
+    got = [item.result for item in Decoder().items(json.dumps(visit).encode())]
+    assert [(e.user_key, e.token) for e in got] == [("v1", "/a")] * 3
+    row = {"fullVisitorId": "v2", "visitId": "s1", "customDimensions": [],
+           "hits": [{"type": "view", "ts": 1763700000 + i} for i in range(2)]}  # fmt: skip
+    assert [item.result.user_key for item in Decoder().items(json.dumps(row).encode())] == ["v2", "v2"]
+    two = {"userId": "u", "a": [{"event": "x", "ts": 1763700000}], "b": [{"event": "y", "ts": 1763700000}]}
+    assert Decoder().items(json.dumps(two).encode())[0].result.reason.value == "missing_event_type"  # which? neither
+
+
 def test_an_event_with_an_action_of_its_own_and_a_list_stays_one_event():
     order = {"user_id": "u1", "event": "purchase", "ts": 1763700000, "items": [{"sku": "A"}, {"sku": "B"}]}
     assert [item.result.token for item in Decoder().items(json.dumps(order).encode())] == ["purchase"]

@@ -432,7 +432,8 @@ def test_rejection_detail_is_ascii_and_holds_no_payload():
     ("event_type", "token"),
     [
         ("/search?q=alice@example.com&page=2", "/search"),  # the page, not its parameters (nor the email in them)
-        ("https://shop.example/cart?session=abc#top", "https://shop.example/cart"),
+        ("https://shop.example/cart?session=abc#top", "/cart"),  # the page, whatever its scheme and host
+        ("http://www.shop.example/cart", "/cart"),
         ("/article/42?" + "utm_source=x&" * 20, "/article/*"),  # past the type's cap only because of its query
         ("/", "/"),
         ("what?", "what?"),  # not a URL: kept as it is
@@ -442,7 +443,7 @@ def test_rejection_detail_is_ascii_and_holds_no_payload():
         ("/files/60844.pdf", "/files/*.pdf"),
         ("/dl/main.3f9a8c1d.tar.gz", "/dl/main.*.tar.gz"),
         ("/u/jane.doe@example.com/orders", "/u/*/orders"),
-        ("https://10.0.0.1:8080/a/1", "https://*.*.*.*:*/a/*"),
+        ("https://10.0.0.1:8080/a/1", "/a/*"),
         ("/s/550e8400-e29b-41d4-a716-446655440000/", "/s/*/"),
         ("/t/aB3dE9fGhJ2kLmNoPq", "/t/*"),
         ("/#/cart/55", "/#/cart/*"),  # a single-page app's route is in its fragment, which stays
@@ -533,7 +534,7 @@ def test_flat_json_of_common_producers_is_read_under_their_field_names(record, e
         ({"customer_id": "c1", "event_type": "login", "created_at": "2019-01-02T01:01:16+01:00", "session": "s"},
          ("c1", "login", 1546387276000, "s")),
         ({"client_id": "c2", "page_url": "https://shop.example/p/123?ref=x", "datetime": "2019-01-02 00:01:16"},
-         ("c2", "https://shop.example/p/*", 1546387276000, None)),
+         ("c2", "/p/*", 1546387276000, None)),
         ({"user": "u3", "request": "POST /login HTTP/1.1", "time_local": "02/Jan/2019:00:01:16 +0000"},
          ("u3", "POST /login", 1546387276000, None)),
         # PostHog's event; Snowplow's enriched event as its Analytics SDKs write JSON; Amplitude's export (no user id)

@@ -28,3 +28,17 @@ def test_a_metric_counts_every_line_printed_so_far(tmp_path) -> None:
     finally:
         out.uninstall()
     assert sys.stdout is not out
+
+
+def test_a_new_stack_in_a_reused_workdir_counts_from_zero(tmp_path) -> None:
+    """``local stats`` of a new stack read the workdir's last stack's counts (14,546 records in, before any put)."""
+    path = tmp_path / "lambda-output.ndjson"
+    metrics = [
+        {"Namespace": "Clickguard", "Dimensions": [["service"]], "Metrics": [{"Name": "RecordsIn", "Unit": "Count"}]}
+    ]
+    path.write_text(json.dumps({"_aws": {"CloudWatchMetrics": metrics}, "service": "c", "RecordsIn": [14546.0]}) + "\n")
+    out = HandlerOutput(path).install()
+    try:
+        assert out.metric_total("RecordsIn") == 0.0
+    finally:
+        out.uninstall()

@@ -78,6 +78,7 @@ def test_the_same_request_as_a_text_line_and_as_json_is_the_same_event(remote, r
         ("2001:DB8:0:0:0:0:0:1", None, "2001:db8::1"),  # one spelling per address
         ("::ffff:203.0.113.11", None, "203.0.113.11"),
         ("host.example", None, "host.example"),  # HostnameLookups On: a name, kept
+        ("SLIP14.PPP.HOOKED.NET", None, "SLIP14.PPP.HOOKED.NET"),  # as logged: a labels file names it so (NASA-HTTP)
     ],
 )
 def test_the_client_is_the_proxy_s_forwarded_client_and_one_spelling_per_address(remote, forwarded, client):

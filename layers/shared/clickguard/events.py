@@ -112,7 +112,10 @@ def _not_json(text: str, pos: int) -> str:
     record is more often a log line in a format it does not know than broken JSON."""
     if text.lstrip()[:1] in ("{", "[", '"'):
         return f"JSONDecodeError at char {pos}"
-    return "neither JSON nor a line of a log format read (common or combined, W3C, load balancer, CloudFront, Snowplow)"
+    what = "neither JSON nor a line of a log format read (common or combined, W3C, load balancer, CloudFront, Snowplow)"
+    if max(text.count(","), text.count(";"), text.count("|")) >= 2 and "\t" not in text:
+        return what + "; a row of delimited values? name the columns in a header line (in a file: .csv, .tsv)"
+    return what
 
 
 def decode_json(text: str) -> Any:

@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 
 
 def page_of(name: str) -> str:
-    """A URL (a path, or with its scheme) as the event type names the page, not one request of it:
+    """A URL (a path, or with its scheme and host, which are dropped) as the event type names the page, not one
+    request of it:
 
     * the query string is dropped: it would make every request its own action, push long ones past the type's cap,
       and often carries personal data (emails, tokens);
@@ -33,7 +34,19 @@ def page_of(name: str) -> str:
         if "://" not in name[:12]:
             action, _, query = name.partition("?")
             return action if query else name  # "what?" asks no query
+        return _templated(_path_of(name.split("?", 1)[0]))
     return _templated(name.split("?", 1)[0])
+
+
+def _path_of(url: str) -> str:
+    """An absolute URL's path (and fragment): the page, whatever the scheme and host that served it. With them,
+    ``http://shop.example/cart``, ``https://shop.example/cart`` and ``https://www.shop.example/cart`` were three
+    states of the model (a tester's Matomo export); a server's log names the page by its path alone."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "http://[not-an-address/": a scanner's, read as it is
+        return url
+    return (parts.path or "/") + (f"#{parts.fragment}" if parts.fragment else "")
 
 
 def request_action(method: str, target: str) -> str:

@@ -20,6 +20,7 @@ from clickguard.rejections import Reason, RejectedRecord
 # Times before 1990 or after 2100 are almost always mistakes: a unit misread (seconds as ms or the reverse), a
 # relative count, a zero date (1970, 0001). 1990 predates the web, so the public logs of the 1990s (NASA-HTTP and
 # the Internet Traffic Archive's others, 1994-1998) still read.
+DAY_MS = 86_400_000
 MIN_MS = 631_152_000_000
 MAX_MS = 4_102_444_800_000
 MIN_S, MAX_S = MIN_MS / 1000, MAX_MS / 1000

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import msgspec
+import numpy as np
 
 from clickguard import settings
 from clickguard.decoding import DecodeConfig, Decoder
@@ -25,6 +26,7 @@ from clickguard.rejections import SKIPPED, Reason
 from clickguard.sim.catalog import is_abnormal
 from clickguard.sim.output import LabelTable, read_label_table
 from clickguard.store.blobs import BlobStore, LocalDirStore, S3Store
+from clickguard.timestamps import DAY_MS
 from clickguard.training.dataset import EventColumns
 
 
@@ -135,6 +137,39 @@ def open_store(target: str, endpoint_url: str | None = None, region: str | None 
     if Path(target).exists() and not Path(target).is_dir():
         fail(f"--store/--out {target}: a file, not a directory (models are written under DIR/models/)")
     return LocalDirStore(target)
+
+
+def model_store(args: argparse.Namespace, given: str | None) -> BlobStore:
+    """Where a command's models are: the running local stack's model bucket (``--local``), a stack's (``--stack``),
+    else ``given`` (a directory or ``s3://BUCKET``)."""
+    from clickguard.cli import target
+
+    if getattr(args, "local", False) or getattr(args, "stack", None):
+        target.refuse_local_endpoint(args)
+        if args.local:
+            tgt = target.resolve_local(args.region)
+        else:
+            tgt = target.from_stack(args.stack, args.region, args.endpoint_url)
+        if not tgt.model_bucket:
+            fail("the stack has no model bucket output")
+        return S3Store(tgt.client("s3"), tgt.model_bucket)
+    assert given is not None, "argparse requires one of them"
+    return open_store(given, args.endpoint_url, args.region)
+
+
+@contextmanager
+def storage_errors(where: str) -> Iterator[None]:
+    """An S3 error (no such bucket, an endpoint that does not answer, access denied) as a CLI error naming the store,
+    not botocore's traceback."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        fail(f"{where}: {error.get('Code', 'error')}: {error.get('Message', exc)}")
+    except BotoCoreError as exc:
+        fail(f"{where}: {type(exc).__name__}: {exc}")
 
 
 def int_in(low: int, high: int | None = None) -> Callable[[str], int]:
@@ -271,6 +306,11 @@ def read_events(
     ordered = cols.in_time_order()
     if ordered is not cols:  # an export newest first, or merged files: the stream's rules read it in time order
         print(f"{option}: the file's events are not in time order; read in the order they happened", file=sys.stderr)
+    if len(cols) > 1 and not (np.asarray(cols.ts_ms, dtype=np.int64) % DAY_MS).any():
+        eprint(
+            f"{option}: every event is timed at midnight: a date without a time of day? Each day's events then read as"
+            " one instant, and the pace and timing signals as a machine's; map a time that has its hour"
+        )
     return ordered
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from clickguard.cli import target
 from clickguard.cli.common import eprint, fail, positive_int
@@ -69,6 +70,16 @@ def table(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def show(messages: list[FlagMessage], as_json: bool) -> None:
+    """The flags on standard output, flushed: a reader that left shows here, before any is deleted or released."""
+    if as_json:
+        for m in messages:
+            print(json.dumps(m.body) if m.body is not None else json.dumps({"unparsed_body": m.raw}))
+    elif messages:
+        print(table([row(m) for m in messages]))
+    sys.stdout.flush()
+
+
 def run(args: argparse.Namespace) -> int:
     if not 0 <= args.wait <= 600:
         fail(f"--wait {args.wait}: must be between 0 and 600 seconds")
@@ -80,11 +91,11 @@ def run(args: argparse.Namespace) -> int:
         messages = receive(sqs, tgt.flag_queue_url, args.max, args.wait)
     except Exception as exc:
         fail(f"queue {tgt.flag_queue_url}: {type(exc).__name__}: {exc}")
-    if args.json:
-        for m in messages:
-            print(json.dumps(m.body) if m.body is not None else json.dumps({"unparsed_body": m.raw}))
-    elif messages:
-        print(table([row(m) for m in messages]))
+    try:
+        show(messages, args.json)
+    except BrokenPipeError:  # the reader left (``| head -1``): nothing is deleted, and the rest are visible again
+        release(sqs, tgt.flag_queue_url, messages)
+        raise
     if args.delete and messages:
         failed = delete(sqs, tgt.flag_queue_url, messages)
         eprint(f"deleted {len(messages) - failed} of {len(messages)} flags" + (f" ({failed} failed)" if failed else ""))

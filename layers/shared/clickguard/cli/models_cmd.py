@@ -10,14 +10,18 @@ from __future__ import annotations
 import argparse
 import json
 
-from clickguard.cli.common import fail, open_store
+from clickguard.cli.common import fail, model_store, storage_errors
 from clickguard.model import artifact
+from clickguard.store.blobs import BlobStore
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("models", help="list, inspect or roll back published models")
     p.add_argument("action", choices=["list", "show", "rollback"])
-    p.add_argument("--store", required=True, help="directory or s3://BUCKET holding models/")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--store", help="directory or s3://BUCKET holding models/")
+    where.add_argument("--local", action="store_true", help="the model bucket of the running local stack")
+    where.add_argument("--stack", help="the model bucket of this CloudFormation stack (its outputs)")
     p.add_argument("--to", dest="version", help="version to roll back to (rollback only)")
     p.add_argument("--endpoint-url")
     p.add_argument("--region")
@@ -25,7 +29,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    store = open_store(args.store, args.endpoint_url, args.region)
+    store = model_store(args, args.store)
+    with storage_errors(store.describe()):
+        return _act(args, store)
+
+
+def _act(args: argparse.Namespace, store: BlobStore) -> int:
     try:
         current = artifact.read_pointer(store)["version"]
     except artifact.NoModelPublished:

@@ -20,7 +20,7 @@ from clickguard.cli.common import (
     fail,
     field_mapping,
     first_rejections,
-    open_store,
+    model_store,
     output_file,
     read_events,
     read_labels_file,
@@ -67,16 +67,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _store(args: argparse.Namespace) -> BlobStore:
-    if args.local:
-        from clickguard.cli.target import refuse_local_endpoint, resolve_local
-        from clickguard.store.blobs import S3Store
-
-        refuse_local_endpoint(args)
-        target = resolve_local(args.region)
-        if not target.model_bucket:
-            fail("--local: the local stack has no model bucket output")
-        return S3Store(target.client("s3"), target.model_bucket)
-    return open_store(args.model, args.endpoint_url, args.region)
+    return model_store(args, args.model)
 
 
 def _read(paths: list[Path], mapping: FieldMapping | None) -> EventColumns:

@@ -43,12 +43,11 @@ class StackTarget:
     def client(self, service: str) -> Any:
         import boto3
 
-        creds: dict[str, str] = {}
         if self.local:
-            from clickguard.local.emulator import FAKE_CREDENTIALS
+            from clickguard.local import emulator
 
-            creds = FAKE_CREDENTIALS
-        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url, **creds)
+            return emulator.session().client(service, region_name=self.region, endpoint_url=self.endpoint_url)
+        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url)
 
 
 def outputs_of(cfn: Any, stack_name: str) -> dict[str, str]:
@@ -112,14 +111,12 @@ def local_state(option: str = "--local") -> dict[str, Any]:
 
 def resolve_local(region: str | None) -> StackTarget:
     """``--local``: the running ``clickguard local up`` found through its state file, then its stack's outputs."""
-    import boto3
-
-    from clickguard.local.emulator import FAKE_CREDENTIALS
+    from clickguard.local import emulator
 
     state = local_state()
     endpoint, stack = state["endpoint_url"], state["stack"]
     region = region or state.get("region", "us-east-1")
-    cfn = boto3.client("cloudformation", region_name=region, endpoint_url=endpoint, **FAKE_CREDENTIALS)
+    cfn = emulator.session().client("cloudformation", region_name=region, endpoint_url=endpoint)
     return replace(from_stack(stack, region, endpoint, cfn=cfn), local=True)
 
 

@@ -35,7 +35,7 @@ REQUIRED = ("user_key", "event_type", "time")
 OPTIONAL = ("outcome", "session_id", "event_id", "amount", "friend_id")
 EXTRA = ("failure_values", "tsv_columns")
 MAX_PATH_DEPTH = 8
-MAX_COLUMNS = 512
+MAX_COLUMNS = 4096  # an Adobe Analytics data feed has 500 to over 1,000 columns
 _EMPTY_CELLS = frozenset({"", "-"})
 
 

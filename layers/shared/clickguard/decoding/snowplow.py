@@ -81,7 +81,11 @@ def parse_tsv(line: bytes) -> Event:
         raise RejectedRecord(Reason.NOT_UTF8, f"invalid byte at offset {exc.start}") from None
     cols = text.rstrip("\r\n").split("\t")
     if len(cols) != COLUMNS:
-        raise RejectedRecord(Reason.BAD_TSV, f"{len(cols)} tab-separated fields, not {COLUMNS}")
+        raise RejectedRecord(
+            Reason.BAD_TSV,
+            f"{len(cols)} tab-separated fields, not a Snowplow enriched event's {COLUMNS}: name another export's"
+            " columns with the field mapping's tsv_columns, or in a header line",
+        )
     user = next((cols[i] for i in (USER_ID, DOMAIN_USERID, NETWORK_USERID) if cols[i].strip()), None)
     name = cols[EVENT_NAME] if present(cols[EVENT_NAME]) else cols[EVENT]
     if name == PAGE_VIEW and cols[PAGE_URLPATH].startswith("/"):

@@ -165,15 +165,23 @@ def measurement_protocol(value: Any) -> list[dict[str, Any]] | None:
     return out
 
 
+# Items of a list looked at to tell whether they are events.
+_LOOKED_AT = 8
+
+
 def shared_field_events(value: Any) -> list[dict[str, Any]] | None:
     """The events of an object that names a user but no action, and holds one list of objects (a session as some
     generators and SDKs write it: ``{"user_id": ..., "session_id": ..., "events": [{"type": ..., "ts": ...}]}``):
     each item an event of its own, taking from the object what it lacks (the user, the session, the time: the object's
-    other fields are never read). None when ``value`` is no such object."""
+    other fields are never read). Empty lists do not count, and of several lists of objects, the one whose items
+    name an action (Matomo's visit holds ``actionDetails`` and ``pluginsIcons``; GA360's session ``hits`` and
+    ``customDimensions``). None when ``value`` is no such object."""
     if not isinstance(value, dict) or not has(value, "user_id") or has(value, "event_type"):
         return None
-    lists = [v for v in value.values() if isinstance(v, list)]
-    if len(lists) != 1 or not lists[0] or not all(isinstance(item, dict) for item in lists[0]):
+    lists = [v for v in value.values() if isinstance(v, list) and v and all(isinstance(item, dict) for item in v)]
+    if len(lists) > 1:  # beside the events, a list of other records: the one whose items say what was done
+        lists = [v for v in lists if any(has(item, "event_type") for item in v[:_LOOKED_AT])]
+    if len(lists) != 1:
         return None
     names = RecordNames(value)
     shared = {f: names.named(f) for f in ("user_id", "session_id", "timestamp")}

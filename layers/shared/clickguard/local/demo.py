@@ -44,10 +44,9 @@ from clickguard.store import flag_reader, labels
 from clickguard.store.blobs import S3Store
 from clickguard.store.decisions import SqsDecisionQueue, read_decisions
 from clickguard.store.stream import produce
-from clickguard.timestamps import format_ms
+from clickguard.timestamps import DAY_MS, format_ms
 from clickguard.training.dataset import EventColumns
 
-DAY_MS = 86_400_000
 Log = Callable[[str], None]
 
 

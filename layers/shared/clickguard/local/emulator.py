@@ -13,6 +13,23 @@ from typing import Any
 REGION = "us-east-1"
 # moto accepts any credentials; these make sure nothing ever signs with a real identity.
 FAKE_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+# The SDK reads no AWS profile or config file for the emulator: a profile named in the environment that the config
+# lacks (or a config that does not parse) failed every ``--local`` command with botocore's traceback, for a stack
+# that needs no identity at all. (config name, environment variables, default, conversion), as botocore lists them.
+_NO_AWS_CONFIG = {
+    "profile": (None, None, None, None),
+    "config_file": (None, None, os.devnull, None),
+    "credentials_file": (None, None, os.devnull, None),
+}
+
+
+def session() -> Any:
+    """A boto3 session for the emulator: its fake credentials and region, no profile, no config file."""
+    import boto3
+    import botocore.session
+
+    core = botocore.session.Session(session_vars=_NO_AWS_CONFIG)
+    return boto3.session.Session(botocore_session=core, region_name=REGION, **FAKE_CREDENTIALS)
 
 
 class _SerializedApp:
@@ -91,9 +108,7 @@ class Emulator:
             return moto_patches.trim_read(stream_arn, read_upto, kept_after)
 
     def client(self, service: str) -> Any:
-        import boto3
-
-        return boto3.client(service, endpoint_url=self.endpoint_url, region_name=REGION, **FAKE_CREDENTIALS)
+        return session().client(service, endpoint_url=self.endpoint_url)
 
     def process_env(self) -> dict[str, str]:
         """What an in-process Lambda handler needs so its module-level boto3 clients reach the emulator."""
@@ -109,5 +124,6 @@ class Emulator:
 def apply_env(values: dict[str, str]) -> None:
     for name, value in values.items():
         os.environ[name] = value
-    os.environ.pop("AWS_PROFILE", None)
-    os.environ.pop("AWS_SESSION_TOKEN", None)
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):  # the handlers' clients: no identity
+        os.environ.pop(name, None)
+    os.environ["AWS_CONFIG_FILE"] = os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull

@@ -54,7 +54,7 @@ class HandlerOutput:
         import threading
 
         self.path = path
-        self._file = path.open("a", encoding="utf-8")
+        self._file = path.open("w", encoding="utf-8")  # a new stack's: a workdir's last one counted its own
         self._local = threading.local()
         self._original: Any = None
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clickguard.local.emulator import FAKE_CREDENTIALS, REGION, Emulator
+from clickguard.local.emulator import Emulator
+from clickguard.local.emulator import session as emulator_session
 from clickguard.local.esm import EsmSettings
 from clickguard.local.sqs_esm import SqsEsmSettings
 
@@ -84,13 +85,12 @@ def deploy(
     stage: str = LOCAL_STAGE,
     context: dict[str, Any] | None = None,
 ) -> DeployedStack:
-    import boto3
 
     from infra.local_deploy import deploy_assembly
 
     outdir = Path(workdir or tempfile.mkdtemp(prefix="clickguard-local-")) / "cdk.out"
     assembly, stack_name = synth_local(outdir, stage, context)
-    session = boto3.Session(region_name=REGION, **FAKE_CREDENTIALS)
+    session = emulator_session()
     outputs = deploy_assembly(assembly, stack_name, session=session, endpoint_url=emulator.endpoint_url)
     template = json.loads((assembly / f"{stack_name}.template.json").read_text())
     return DeployedStack(stack_name, outputs, template)

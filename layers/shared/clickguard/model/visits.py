@@ -28,9 +28,9 @@ import numpy as np
 
 from clickguard.model.evidence import cv_with_prior
 from clickguard.model.segmented import seg_cumsum
+from clickguard.timestamps import DAY_MS
 
 FEATURE = "visit_gap_cv"
-DAY_MS = 86_400_000
 
 
 class VisitState(NamedTuple):

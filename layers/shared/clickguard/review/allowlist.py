@@ -34,11 +34,10 @@ from typing import Any
 from clickguard import settings
 from clickguard.rejections import RejectedRecord
 from clickguard.review.decision import Decision, Verdict
-from clickguard.timestamps import format_ms, parse_timestamp
+from clickguard.timestamps import DAY_MS, format_ms, parse_timestamp
 
 SCHEMA_VERSION = 1
 MAX_ENTRIES = 20_000
-DAY_MS = 86_400_000
 
 
 class AllowListError(ValueError):

@@ -25,18 +25,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from clickguard import settings
 from clickguard.review.decision import Decision, InvalidDecision, parse_decision
 from clickguard.review.ports import DecisionStoreError, RejectedDecision
+from clickguard.store.fifo import group_id
 from clickguard.timestamps import format_ms
 
 JSON = "application/json"
 _EXISTS = {"PreconditionFailed", "412"}
-# SQS accepts 1-128 of these as a MessageGroupId; any other user key is grouped by its digest (still one group
-# per user, which is all the ordering needs).
-_GROUP_ID = re.compile(r"^[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}$")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9-]{1,100}$")
-
-
-def group_id(user_key: str) -> str:
-    return user_key if _GROUP_ID.match(user_key) else "sha256-" + hashlib.sha256(user_key.encode()).hexdigest()
 
 
 class SqsDecisionQueue:

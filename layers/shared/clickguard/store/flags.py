@@ -1,9 +1,10 @@
 """Pre-block flags onto SQS: SendMessageBatch, 10 messages a call, failed entries retried with backoff.
 
 Each message carries its ``flag_id`` as an attribute. The stack's flag queue is FIFO: the ``flag_id`` is the
-deduplication id and the user key the message group, so SQS itself drops a flag re-sent within its five-minute
-deduplication window (a replay after a failed state write), and a user's flags arrive in order. On a standard
-queue (a queue URL without ``.fifo``) reviewers must drop repeated ids themselves.
+deduplication id and the user the message group (``fifo.group_id``: a digest for a key SQS would refuse), so SQS
+itself drops a flag re-sent within its five-minute deduplication window (a replay after a failed state write), and a
+user's flags arrive in order. On a standard queue (a queue URL without ``.fifo``) reviewers must drop repeated ids
+themselves.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from clickguard.consumer.flags import Flag
+from clickguard.store.fifo import group_id
 from clickguard.store.retry import Backoff, chunks, run_all
 
 SEND_LIMIT = 10
@@ -40,7 +42,7 @@ class SqsFlagQueue:
             "MessageAttributes": {"flag_id": {"DataType": "String", "StringValue": flag.flag_id}},
         }
         if self.fifo:
-            entry["MessageGroupId"] = flag.user_key
+            entry["MessageGroupId"] = group_id(flag.user_key)
             entry["MessageDeduplicationId"] = flag.flag_id
         return entry
 
