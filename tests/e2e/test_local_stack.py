@@ -75,6 +75,9 @@ def test_the_score_api_answers_over_http_as_the_consumer_decided(demo):
         assert a["model_version"] == result.model_version and a["started_from"]["stored"]
         fires = a["score"] is not None and a["score"] > a["threshold"]
         assert a["decision"]["fires"] == fires  # the stored session as the consumer left it
+    flagged = {f["user_key"] for f in result.flags}
+    for a in answers:  # and the stream's own decision beside it: a user flagged this morning may browse quietly now
+        assert (a["decision"]["last_flag"] is not None) == (a["user_key"] in flagged)
 
 
 def test_flags_carry_the_documented_message(demo):

@@ -152,6 +152,17 @@ def test_explanation_names_every_signal_with_value_typical_and_bits_strongest_fi
     assert signals[0].as_dict()["name"] == why[0]
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.floats(0.0, 100.0), min_size=10, max_size=10), st.integers(-5_000_000, 5_000_000))
+def test_without_the_supervised_part_an_explanation_is_the_same_but_its_logit(row, llr):
+    """A flag's reasons are read without the forest's pass (each held event of a flagged user paid it): the same
+    signals, values and bits, only the supervised line left out."""
+    scorer = LiveDetector(detector.FEATURES, _tables(1), _blend(2))
+    full, plain = scorer.explain(np.array(row), llr), scorer.explain(np.array(row), llr, supervised=False)
+    assert [s for s in full if s.name != SUPERVISED] == plain and full[-1].name == SUPERVISED
+    assert reasons(full) == reasons(plain)
+
+
 def test_a_supervised_part_of_the_wrong_width_is_refused():
     fit = _blend(2)
     x = np.random.default_rng(0).random((40, fit.forest.n_features + 1))

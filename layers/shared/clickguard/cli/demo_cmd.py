@@ -128,12 +128,15 @@ def print_summary(result: DemoResult, out: TextIO = sys.stdout) -> None:
         for name, value in result.review.items():
             w(f"  {name:<30} {value:>10,.3f}\n" if value % 1 else f"  {name:<30} {int(value):>10,}\n")
     if getattr(result, "score_answers", None):
+        from clickguard.local.demo import flagged_before
+
         w("\nPOST /score (seed 002's synchronous question, over HTTP to the local stack):\n")
         for a in result.score_answers:
             score = "-" if a.get("score") is None else f"{a['score']:.1f}"
             why = ",".join(a.get("reasons") or []) or "-"
             fires = str(a["decision"]["fires"]).lower()
-            w(f"  {a['user_key']:<16} {a.get('user_type', '?'):<20} score {score:>6}  fires {fires:<5}  {why}\n")
+            w(f"  {a['user_key']:<16} {a.get('user_type', '?'):<20} score {score:>6}  fires {fires:<5}  {why}")
+            w(f"  {flagged_before(a)}\n")
     if getattr(result, "network", None):
         n = result.network
         w(

@@ -381,6 +381,15 @@ def _review(run: _Run, opts: DemoOptions, traffic: Traffic) -> tuple[list[dict[s
     return flags, group_flags
 
 
+def flagged_before(answer: dict[str, Any]) -> str:
+    """What a ``POST /score`` answer says of the user's last flag: the score is the session as it stands now (an
+    abuser flagged this morning may be browsing quietly), the flag is what the stream already decided."""
+    last = answer["decision"].get("last_flag")
+    if not last:
+        return "never flagged"
+    return f"flagged at {last['flagged_at'][11:16]} UTC ({', '.join(last['reasons']) or '-'})"
+
+
 def _ask_score_api(run: _Run, traffic: Traffic, per_kind: int = 2) -> list[dict[str, Any]]:
     """Seed 002's synchronous question, asked of the local stack's ``POST /score`` over HTTP for a few day-2 users
     of each kind (abusers first when the truth is known): what a support tool would see before acting."""
@@ -399,7 +408,7 @@ def _ask_score_api(run: _Run, traffic: Traffic, per_kind: int = 2) -> list[dict[
         "score API (POST /score): "
         + "; ".join(
             f"{a['user_key']} ({a['user_type']}) score {a['score'] if a['score'] is None else round(a['score'], 1)}"
-            f", fires {a['decision']['fires']}"
+            f", fires {a['decision']['fires']}, {flagged_before(a)}"
             for a in answers
         )
     )

@@ -9,6 +9,11 @@ the same, including ``MillisBehindLatest``.
 Limits: moto refuses a record past 1 MiB in ``PutRecords`` but took one in ``PutRecord``; Kinesis refuses both, and
 a producer tried locally must meet the error it will meet on AWS.
 
+Per request: moto's server lists its own package's folders (``os.listdir`` and an ``isdir`` each, about 150) to
+route every request, and its SQS computes every attribute of a queue, each over all its messages, three times per
+message a receive looks at (the retention check) and twice per message sent: 8% and 5% of the demo's CPU. Here the
+folder list is read once, and the retention check reads the one attribute it needs.
+
 Memory: moto keeps a reference to every model object it ever made (``BaseModel.instances_tracked``, for its
 dashboard), so a stream's records and every overwritten state item, SQS message and metric stayed alive for the
 life of the stack. Here only S3's objects are tracked (moto's reset disposes of their spooled files through that
@@ -103,12 +108,25 @@ def trim_read(stream_arn: str, read_upto: dict[str, int], kept_after: float) -> 
     return dropped
 
 
+def _within_retention(self: Any, queue_name: str, message: Any) -> bool:
+    from moto.core.utils import unix_time
+
+    period = int(self.get_queue(queue_name).message_retention_period)
+    return bool(period + message.sent_timestamp / 1000 > unix_time())
+
+
 def apply() -> None:
     global _applied
     if _applied:
         return
+    from moto import backends
     from moto.core.common_models import BaseModel
     from moto.kinesis.models import KinesisBackend, Shard
+    from moto.sqs.models import SQSBackend
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
+    SQSBackend.is_message_valid_based_on_retention_period = _within_retention  # type: ignore[method-assign]
 
     # Replacing the methods is the point of this module (mypy forbids assigning to a method).
     BaseModel.__new__ = staticmethod(_tracked_new)  # type: ignore[method-assign]

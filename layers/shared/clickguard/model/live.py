@@ -86,20 +86,21 @@ class LiveDetector:
         x = np.column_stack([bits, np.log1p(events), llr_total, llr_total / np.maximum(events, 1.0)])
         return predict_logit(self.blend.forest, x)  # type: ignore[union-attr]
 
-    def explain(self, features: np.ndarray, llr_ubits: int = 0) -> list[Signal]:
+    def explain(self, features: np.ndarray, llr_ubits: int = 0, supervised: bool = True) -> list[Signal]:
         """Each signal of one session (its feature row), the most surprising first; the supervised part's logit
-        last when it is blended in."""
+        last when it is blended in and asked for (``supervised``: the forest's pass over its trees is most of the
+        cost of one row, and no reason reads it)."""
         row = np.asarray(features, dtype=np.float64)[None, :]
-        return self.explain_rows(row, np.array([llr_ubits], dtype=np.int64))[0]
+        return self.explain_rows(row, np.array([llr_ubits], dtype=np.int64), supervised)[0]
 
-    def explain_rows(self, features: np.ndarray, llr_ubits: np.ndarray) -> list[list[Signal]]:
+    def explain_rows(self, features: np.ndarray, llr_ubits: np.ndarray, supervised: bool = True) -> list[list[Signal]]:
         """``explain`` of many sessions' rows at once (the tails looked up in one pass)."""
         bits = feature_bits(self.tables, features)
         mid = self.tables.quantiles.shape[1] // 2
         typical = [float(self.tables.quantiles[j, mid]) if self.tables.n_rows[j] else None for j in
                    range(len(self.names))]  # fmt: skip
         logits = None
-        if self.blend is not None and self.blend.weight > 0:
+        if supervised and self.blend is not None and self.blend.weight > 0:
             logits = self._logit(features, llr_ubits, bits).tolist()
         out = []
         for i, (values, row_bits) in enumerate(zip(features.tolist(), bits.tolist(), strict=True)):

@@ -122,11 +122,12 @@ class RowScorer(Protocol):
         """Per row (an event's session so far): its ``FEATURES`` and its log-likelihood ratio in micro-bits."""
         ...
 
-    def explain(self, features: np.ndarray, llr_ubits: int = 0) -> list[Signal]:
-        """One session's signals (its feature row), the strongest first."""
+    def explain(self, features: np.ndarray, llr_ubits: int = 0, supervised: bool = True) -> list[Signal]:
+        """One session's signals (its feature row), the strongest first; with ``supervised``, the supervised part's
+        logit last (no reason for a flag: ``live.reasons`` passes it over)."""
         ...
 
-    def explain_rows(self, features: np.ndarray, llr_ubits: np.ndarray) -> list[list[Signal]]:
+    def explain_rows(self, features: np.ndarray, llr_ubits: np.ndarray, supervised: bool = True) -> list[list[Signal]]:
         """``explain`` of many rows at once."""
         ...
 
