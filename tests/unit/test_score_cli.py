@@ -158,7 +158,7 @@ def test_label_quality_ranks_the_labelled_users_and_judges_the_flags():
     assert got["average_precision"] == round((1 + 2 / 3 + 3 / 4) / 3, 4)
     assert (got["flagged"], got["precision"], got["recall"]) == (2, 0.5, round(1 / 3, 4))
     assert (got["labelled_users_scored"], got["abusers"], got["users_not_labelled"]) == (4, 3, 1)
-    assert got["labelled_users_not_in_events"] == 1
+    assert (got["labelled_users_not_in_events"], got["labelled_abusers_not_in_events"]) == (1, 1)  # "gone", a bot
     assert got["labels_read_as"] == {"benign": ["human"], "abnormal": ["1", "bot", "scraper"]}
 
 

@@ -146,7 +146,10 @@ def label_quality(scores: list[UserScore], labels: dict[str, str]) -> dict[str, 
         "labelled_users_scored": len(known),
         "abusers": abusers,
         "users_not_labelled": len(scores) - len(known),
-        "labelled_users_not_in_events": len(set(labels) - {s.user_key for s in known}),
+        "labelled_users_not_in_events": len(missing := set(labels) - {s.user_key for s in known}),
+        # Not among "abusers" (the file has none of their events, or none that is an event: a client asking only for
+        # static files); with them counted as missed, recall would be caught / (abusers + these).
+        "labelled_abusers_not_in_events": sum(is_abnormal(labels[u]) for u in missing),
         "average_precision": round(average_precision(truth, ranking), 4) if abusers else None,
         "flagged": flagged,
         "precision": round(caught / flagged, 4) if flagged else None,
