@@ -175,3 +175,17 @@ def test_readme_table_gives_every_range_and_choice():
         assert rows[key][1].startswith(f"{_number(low)}..{_number(high)}"), (key, rows[key][1])
     for key, allowed in cfg.CHOICES.items():
         assert set(re.findall(r"`([^`]+)`", rows[key][1])) == set(allowed), (key, rows[key][1])
+
+
+def test_an_environment_lambda_would_refuse_fails_the_synth_naming_its_largest_variable(layer_dir, tmp_path):
+    """Lambda takes 4 KB of variables in all; a wide field mapping (an Adobe feed's 600 tsv_columns) went through
+    synth and failed the deploy minutes in."""
+    from infra.app import build_app
+    from infra.components.python_function import check_environment_size
+
+    check_environment_size("fine", {"A": "x" * 3000})
+    with pytest.raises(ConfigError, match=re.escape("over Lambda's 4,096; the largest: A (3,001 B), B")):
+        check_environment_size("too big", {"A": "x" * 3000, "B": "y" * 1100})
+    mapping = {"user_key": "c0", "event_type": "c1", "time": "c2", "tsv_columns": [f"column_{i}" for i in range(600)]}
+    with pytest.raises(ConfigError, match="CLICKGUARD_FIELD_MAPPING"):
+        build_app(context={"layer_dir": layer_dir, "local": True, "field_mapping": mapping}, outdir=str(tmp_path))

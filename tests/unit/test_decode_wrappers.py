@@ -5,6 +5,7 @@ forwarded whole: each event its own; an event holding a list of objects of its o
 from __future__ import annotations
 
 import json
+from itertools import chain
 
 import pytest
 
@@ -310,3 +311,37 @@ def test_two_nested_records_naming_users_are_no_event():
     with pytest.raises(RejectedRecord) as exc:
         Decoder().decode(json.dumps(two).encode())
     assert exc.value.reason is Reason.MISSING_USER_KEY
+
+
+def _ga360_row(visitor: str, start_s: int, hits: list[dict]) -> dict:
+    """A row of Google's public ``google_analytics_sample.ga_sessions_YYYYMMDD`` layout (fields trimmed)."""
+    return {
+        "visitorId": None, "visitNumber": "1", "visitId": str(start_s), "visitStartTime": start_s, "date": "20170801",
+        "totals": {"visits": "1", "hits": str(len(hits)), "pageviews": "2"},
+        "trafficSource": {"source": "google", "medium": "organic", "keyword": "someone@example.com"},
+        "device": {"browser": "Chrome", "operatingSystem": "Windows", "isMobile": False},
+        "geoNetwork": {"country": "France", "city": "Lyon", "networkDomain": "example.fr"},
+        "customDimensions": [{"index": "4", "value": "EMEA"}], "fullVisitorId": visitor, "userId": None,
+        "channelGrouping": "Organic Search", "socialEngagementType": "Not Socially Engaged", "hits": hits,
+    }  # fmt: skip
+
+
+def test_a_ga360_session_row_is_its_hits_timed_from_the_session_s_start():
+    """Every hit of a Universal Analytics export was ``bad_timestamp`` (its ``time`` counts from the session's start)
+    and would have been named by its kind (PAGE) rather than its page."""
+    hits = [
+        {"hitNumber": "1", "time": 0, "type": "PAGE", "page": {"pagePath": "/home", "hostname": "shop.example"}},
+        {"hitNumber": "2", "time": 15250, "type": "EVENT", "page": {"pagePath": "/home"},
+         "eventInfo": {"eventCategory": "Enhanced Ecommerce", "eventAction": "Add to Cart"}},
+        {"hitNumber": "3", "time": 31000, "type": "PAGE", "page": {"pagePath": "/basket.html?id=7"}},
+        {"hitNumber": "4", "time": 40000, "type": "TRANSACTION"},
+    ]  # fmt: skip
+    body = json.dumps(_ga360_row("9674781571160116268", 1501583974, hits)).encode()
+    got = [item.result for item in Decoder().items(body)]
+    assert [(e.user_key, e.token, e.ts_ms, e.session_id, e.event_id) for e in got] == [
+        ("9674781571160116268", "/home", 1501583974000, "1501583974", "1501583974.1"),
+        ("9674781571160116268", "Add to Cart", 1501583989250, "1501583974", "1501583974.2"),
+        ("9674781571160116268", "/basket.html", 1501584005000, "1501583974", "1501583974.3"),
+        ("9674781571160116268", "transaction", 1501584014000, "1501583974", "1501583974.4"),
+    ]
+    assert not {"France", "Lyon", "Chrome", "someone@example.com", "shop.example"} & set(map(str, chain(*got)))

@@ -48,6 +48,7 @@ from clickguard.decoding.wrappers import (
     dms_row,
     dynamodb_insert,
     eventbridge_detail,
+    ga360_hits,
     measurement_protocol,
     shared_field_events,
     sole_nested_event,
@@ -232,7 +233,9 @@ class Decoder:
             if events is not None:  # before the wrappers: an app stream's body names no user they know
                 return self._array(events)
         if exc.reason in _SESSION_VERDICTS and b"[" in data and len(data) <= self.cap:
-            events = shared_field_events(self._value(data))
+            value = self._value(data)
+            events = ga360_hits(value) if b'"visitStartTime"' in data else None
+            events = events if events is not None else shared_field_events(value)
             if events is not None:  # a session's events under any name (hits, actions, events)
                 return self._array(events)
         if exc.reason is Reason.MISSING_USER_KEY and len(data) <= self.cap:

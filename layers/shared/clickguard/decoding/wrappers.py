@@ -10,7 +10,8 @@ An EventBridge event, which a rule puts on a stream with the application's event
 (``eventbridge_detail``); a DynamoDB table's change that Kinesis Data Streams for DynamoDB puts on a stream, with the
 new item as its ``NewImage`` (``dynamodb_insert``); a table's row that AWS DMS puts on a stream, with the row as its
 ``data`` (``dms_row``); a Google Analytics 4 Measurement Protocol request body, its events sharing its user and time
-(``measurement_protocol``); an object whose one nested record names the user (``sole_nested_event``)."""
+(``measurement_protocol``); a Universal Analytics session row of its BigQuery export, its hits sharing the session's
+user and start (``ga360_hits``); an object whose one nested record names the user (``sole_nested_event``)."""
 
 from __future__ import annotations
 
@@ -163,6 +164,53 @@ def measurement_protocol(value: Any) -> list[dict[str, Any]] | None:
             }
         )
     return out
+
+
+def ga360_hits(value: Any) -> list[dict[str, Any]] | None:
+    """The hits of a Universal Analytics session as its BigQuery export writes it (``ga_sessions_YYYYMMDD``: one row
+    a session, ``fullVisitorId``, ``visitId``, ``visitStartTime`` in seconds, ``hits``), each a flat event: the user
+    ``userId``, else ``fullVisitorId``; the session ``visitId``; the time ``visitStartTime`` plus the hit's ``time``,
+    milliseconds since the session's start (read alone, every hit was ``bad_timestamp``); the action a page hit's
+    ``page.pagePath``, an app's ``appInfo.screenName``, an event's ``eventInfo.eventAction`` (else its category),
+    else the hit's ``type`` (``TRANSACTION``, ``ITEM``, ...); the event id ``visitId`` and ``hitNumber``. The device,
+    geography, traffic source, custom dimensions, titles and hostnames are never read. None when ``value`` is no
+    such row."""
+    if not isinstance(value, dict) or "visitStartTime" not in value or not isinstance(hits := value.get("hits"), list):
+        return None
+    if not hits or not all(isinstance(h, dict) for h in hits):
+        return None
+    user = next((value[k] for k in ("userId", "fullVisitorId", "clientId") if value.get(k) not in (None, "")), None)
+    start_s = value["visitStartTime"]
+    start_ms = start_s * 1000 if type(start_s) in (int, float) else None
+    visit = value.get("visitId")
+    out = []
+    for hit in hits:
+        offset = hit.get("time")
+        out.append(
+            {
+                "user_id": user,
+                "event_type": _ga360_action(hit),
+                "timestamp": start_ms + offset if start_ms is not None and type(offset) is int else start_s,
+                "session_id": visit,
+                "event_id": f"{visit}.{hit['hitNumber']}" if visit is not None and "hitNumber" in hit else None,
+            }
+        )
+    return out
+
+
+def _ga360_action(hit: dict[str, Any]) -> Any:
+    kind = hit.get("type")
+    for holder, names in (("page", ("pagePath",)), ("appInfo", ("screenName",)), ("eventInfo", _EVENT_NAMES)):
+        part = hit.get(holder)
+        if isinstance(part, dict) and (kind in _GA360_KINDS[holder]):
+            found = next((part[n] for n in names if part.get(n) not in (None, "")), None)
+            if found is not None:
+                return found
+    return kind.lower() if isinstance(kind, str) else kind
+
+
+_EVENT_NAMES = ("eventAction", "eventCategory")
+_GA360_KINDS = {"page": ("PAGE",), "appInfo": ("APPVIEW", "SCREENVIEW"), "eventInfo": ("EVENT",)}
 
 
 # Items of a list looked at to tell whether they are events.
