@@ -338,6 +338,8 @@ def canonical_columns(
     joined_types = _plain_keys(types, _MAX_TYPE)
     if _plain_keys(users, _MAX_USER) is None or joined_types is None or not _plain_ids(sids, eids):
         return None
+    if not (NO_VALUE.isdisjoint(users) and NO_VALUE.isdisjoint(types)):  # "NA": no value, read by the reference
+        return None
     pages = _pages(types, joined_types)
     tokens = _tokens(pages, outcomes) if pages is not None else None
     ts_ms = _epoch_ms(timestamps)
@@ -378,7 +380,7 @@ def _plain_ids(*columns: list[Any]) -> bool:
             return False
         if str in kinds:
             present = list(filter(None, values))
-            if "" in values or max(map(len, present)) > _MAX_USER or not "".join(present).isascii():
+            if not NO_VALUE.isdisjoint(values) or max(map(len, present)) > _MAX_USER or not "".join(present).isascii():
                 return False
     return True
 

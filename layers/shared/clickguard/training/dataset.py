@@ -24,7 +24,7 @@ import numpy as np
 
 from clickguard import settings
 from clickguard.decoding import DecodeConfig, Decoder
-from clickguard.decoding.jsonfast import parse_lines, struct_columns, struct_event
+from clickguard.decoding.jsonfast import by_reference, decode_value, parse_lines, struct_columns, struct_event
 from clickguard.events import MAX_DEPTH, Event, UserKeySource, parse_object
 from clickguard.gc_pause import no_cyclic_gc
 from clickguard.rejections import Reason, RejectedRecord
@@ -90,12 +90,13 @@ class EventColumns:
                 self.rejected[result.reason.value] += 1
                 self.first_detail.setdefault(result.reason.value, result.detail)
 
-    def _add_structs(self, structs: list[Any]) -> None:
+    def _add_structs(self, structs: list[Any], lines: list[bytes], source: UserKeySource) -> None:
         """Typed canonical structs -> columns: a column at a time when every event takes ``canonical_event``'s fast
-        path (``canonical_columns``), else event by event, each bad one counted."""
+        path (``canonical_columns``), else event by event, each bad one counted (a line the struct cannot read, a
+        field that says "no value", by the reference)."""
         found = struct_columns(structs)
         if found is None:
-            self._extend(self._parse_structs(structs))
+            self._extend(self._parse_structs(structs, lines, source))
             return
         columns = found[0]  # the network fields are checked there, and kept by the consumer, not by training
         self.users.extend(columns.users)
@@ -104,10 +105,13 @@ class EventColumns:
         self.session_ids.extend(columns.session_ids)
         self.event_ids.extend(columns.event_ids)
 
-    def _parse_structs(self, structs: list[Any]) -> list[Event]:
+    def _parse_structs(self, structs: list[Any], lines: list[bytes], source: UserKeySource) -> list[Event]:
         parsed: list[Event] = []
         append = parsed.append
-        for c in structs:
+        for c, line in zip(structs, lines, strict=True):
+            if by_reference(c):
+                parsed.extend(self._parse_values([decode_value(line)], source))
+                continue
             try:
                 append(struct_event(c))
             except RejectedRecord as exc:
@@ -180,7 +184,7 @@ class EventColumns:
         self.lines += len(lines)
         objs, typed = decoded
         if typed:
-            self._add_structs(objs)
+            self._add_structs(objs, lines, source)
         else:
             self._extend(self._parse_values(objs, source))
 
