@@ -197,7 +197,8 @@ def test_snowplow_columns_are_the_sdks():
     names = [name for name, _ in ENRICHED_EVENT_FIELD_TYPES]
     assert len(names) == snowplow.COLUMNS
     for attr in ("COLLECTOR_TSTAMP", "EVENT", "EVENT_ID", "USER_ID", "DOMAIN_USERID", "NETWORK_USERID",
-                 "DOMAIN_SESSIONID", "DERIVED_TSTAMP", "EVENT_NAME", "PAGE_URLPATH"):  # fmt: skip
+                 "DOMAIN_SESSIONID", "DERIVED_TSTAMP", "EVENT_NAME", "PAGE_URLPATH",
+                 "SE_CATEGORY", "SE_ACTION"):  # fmt: skip
         assert names[getattr(snowplow, attr)] == attr.lower()
 
 
@@ -221,6 +222,14 @@ def test_a_snowplow_page_view_is_its_page():
     assert view.token == "/order/*" and "a@b.c" not in repr(view)
     assert D.decode(snowplow_line(event_name="add_to_cart", page_urlpath="/order/123")).token == "add_to_cart"
     assert D.decode(snowplow_line(page_urlpath="")).token == "page_view"
+
+
+def test_a_snowplow_structured_event_is_its_action():
+    """A structured event's event_name is always "event": add-to-cart, remove and purchase were one state."""
+    line = snowplow_line(event="struct", event_name="event", se_category="shop", se_action="add-to-cart")
+    assert D.decode(line).token == "add-to-cart"
+    assert D.decode(snowplow_line(event="struct", event_name="event", se_category="shop")).token == "shop"
+    assert D.decode(snowplow_line(event="struct", event_name="event")).token == "event"
 
 
 def test_snowplow_lines_in_a_gzip_record_and_a_short_line():

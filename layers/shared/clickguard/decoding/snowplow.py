@@ -4,7 +4,8 @@ The column order is Snowplow's published enriched TSV layout (the order ``snowpl
 test checks field by field). Only these are read: the user key is ``user_id``, else ``domain_userid``, else
 ``network_userid``; the action ``event_name``, else ``event`` (``page_view``, ``struct``...), and a page view is its
 page: ``page_urlpath`` read as a URL event type is (``pages.page_of``: ``/order/123`` -> ``/order/*``), since every
-page view being ``page_view`` would say nothing; the time ``derived_tstamp``, else ``collector_tstamp``
+page view being ``page_view`` would say nothing, and a structured event (``struct``, whose ``event_name`` is always
+``event``) is its ``se_action``, else its ``se_category``; the time ``derived_tstamp``, else ``collector_tstamp``
 (``2013-11-26 00:02:05.123``, UTC); the session ``domain_sessionid``; the event id ``event_id``. The IP, user agent,
 fingerprint, geolocation, device columns and the rest of the page's (its full URL, title, referrer: personal data)
 are never read.
@@ -31,6 +32,9 @@ EVENT = 5
 EVENT_ID = 6
 USER_ID = 12
 PAGE_URLPATH = 35
+SE_CATEGORY = 53
+SE_ACTION = 54
+STRUCT = "struct"
 DOMAIN_USERID = 15
 NETWORK_USERID = 17
 DOMAIN_SESSIONID = 123
@@ -90,6 +94,8 @@ def parse_tsv(line: bytes) -> Event:
     name = cols[EVENT_NAME] if present(cols[EVENT_NAME]) else cols[EVENT]
     if name == PAGE_VIEW and cols[PAGE_URLPATH].startswith("/"):
         name = cols[PAGE_URLPATH]
+    elif cols[EVENT] == STRUCT:  # every structured event's event_name is "event": its action says what was done
+        name = next((cols[i] for i in (SE_ACTION, SE_CATEGORY) if present(cols[i])), name)
     time = cols[DERIVED_TSTAMP] if present(cols[DERIVED_TSTAMP]) else cols[COLLECTOR_TSTAMP]
     return Event(
         user_key_of(user),
