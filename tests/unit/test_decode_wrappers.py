@@ -270,6 +270,15 @@ def test_beside_a_session_s_events_an_empty_list_or_a_list_of_other_records_does
     visit = {"visitorId": "v1", "idVisit": "9", "pluginsIcons": icons, "actionDetails": actions}
     got = [item.result for item in Decoder().items(json.dumps(visit).encode())]
     assert [(e.user_key, e.token) for e in got] == [("v1", "/a")] * 3
+    event = {
+        "type": "event",
+        "url": "/a",
+        "eventCategory": "shop",
+        "eventAction": "add-to-cart",
+        "timestamp": 1763700009,
+    }
+    visit["actionDetails"] = [*actions, event]  # a Matomo event is its action, not the page it happened on
+    assert [item.result.token for item in Decoder().items(json.dumps(visit).encode())][-1] == "add-to-cart"
     row = {"fullVisitorId": "v2", "visitId": "s1", "customDimensions": [],
            "hits": [{"type": "view", "ts": 1763700000 + i} for i in range(2)]}  # fmt: skip
     assert [item.result.user_key for item in Decoder().items(json.dumps(row).encode())] == ["v2", "v2"]

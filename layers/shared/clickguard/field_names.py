@@ -39,7 +39,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "distinct_id", "domain_userid", "amplitude_id", "anonymous_id", "anonymousId",  # PostHog, Snowplow, Amplitude
     ),
     "event_type": (
-        "event_name", "eventType", "event", "action", "eventName", "event_action", "activity",
+        "event_name", "eventType", "event", "action", "eventName", "event_action", "eventAction", "activity",
         "page", "path", "url", "page_url", "request",  # a page view's page: read as the page it names (a path
         # before a URL: Segment's pages table holds both, and the URL's scheme and host would name it apart)
         "routeKey", "resourcePath",  # API Gateway's access log: the route an API request took
