@@ -54,7 +54,14 @@ OUTPUT_TRAINING_REDUCE_FUNCTION = "TrainingReduceFunctionName"  # its plan and a
 # Deployed flavour only (moto has no function URL; the local runtime serves POST /score on 127.0.0.1 instead).
 OUTPUT_SCORE_URL = "ScoreApiUrl"
 OUTPUT_SCORE_INVOKE_POLICY_ARN = "ScoreApiInvokePolicyArn"  # attach to the roles that may call the score API
-AWS_ONLY_OUTPUT_KEYS = (OUTPUT_SCORE_URL, OUTPUT_SCORE_INVOKE_POLICY_ARN)
+OUTPUT_PRODUCER_POLICY_ARN = "ProducerPolicyArn"  # attach to the roles that put events on the stream
+OUTPUT_REVIEWER_POLICY_ARN = "ReviewerPolicyArn"  # attach to the roles that read flags and send decisions
+AWS_ONLY_OUTPUT_KEYS = (
+    OUTPUT_SCORE_URL,
+    OUTPUT_SCORE_INVOKE_POLICY_ARN,
+    OUTPUT_PRODUCER_POLICY_ARN,
+    OUTPUT_REVIEWER_POLICY_ARN,
+)
 OUTPUT_KEYS = (
     OUTPUT_STREAM_NAME,
     OUTPUT_STREAM_ARN,

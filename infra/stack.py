@@ -17,6 +17,7 @@ from constructs import Construct
 from infra import config as cfg
 from infra.components.archive import Archive
 from infra.components.buckets import Buckets
+from infra.components.client_policies import ClientPolicies
 from infra.components.consumer import Consumer
 from infra.components.decisions import Decisions
 from infra.components.encryption import DataKey
@@ -62,12 +63,12 @@ class ClickguardStack(Stack):
         super().__init__(scope, id, description=f"clickguard ({config.stage}): clickstream anomaly detection", **kwargs)
         self.config = config
         base = self._build_foundation()
-        if not config.local:  # moto has no Firehose: the local runtime's archiver stands in (MOTO_UNSUPPORTED)
-            self._build_archive(base)
+        # moto has no Firehose: the local runtime's archiver stands in (MOTO_UNSUPPORTED)
+        archive = None if config.local else self._build_archive(base)
         consumer = self._build_consumer(base)
         trainer = self._build_trainer(base)
         decisions = self._build_decisions(base)
-        monitoring = self._build_monitoring(base, consumer, trainer, decisions)
+        monitoring = self._build_monitoring(base, consumer, trainer, decisions, archive)
         score_api = self._build_score_api(base, monitoring)
         training_run = self._build_training_run(base, trainer, monitoring)
         self._publish_outputs(base, _Built(consumer, trainer, decisions, monitoring, score_api, training_run))
@@ -87,8 +88,8 @@ class ClickguardStack(Stack):
             removal=removal,
         )
 
-    def _build_archive(self, base: _Foundation) -> None:
-        Archive(
+    def _build_archive(self, base: _Foundation) -> Archive:
+        return Archive(
             self,
             "Archive",
             config=self.config,
@@ -142,7 +143,12 @@ class ClickguardStack(Stack):
         )
 
     def _build_monitoring(
-        self, base: _Foundation, consumer: lambda_.Function, trainer: lambda_.Function, decisions: Decisions
+        self,
+        base: _Foundation,
+        consumer: lambda_.Function,
+        trainer: lambda_.Function,
+        decisions: Decisions,
+        archive: Archive | None,
     ) -> Monitoring:
         queues = base.queues
         return Monitoring(
@@ -161,6 +167,8 @@ class ClickguardStack(Stack):
                 "DecisionDeadLetterQueue": decisions.dead_letter_queue,
             },
             decisions=decisions.function,
+            archive_transform=archive.transform if archive else None,
+            delivery_stream_name=archive.delivery_stream.ref if archive else None,
         )
 
     def _build_score_api(self, base: _Foundation, monitoring: Monitoring) -> ScoreApi:
@@ -226,6 +234,23 @@ class ClickguardStack(Stack):
         ):
             CfnOutput(self, key_name, value=value, description=description)
         self._publish_score_url(built.score_api)
+        if not self.config.local:  # IAM for outside principals: nothing local signs as one
+            self._publish_client_policies(base, decisions)
+
+    def _publish_client_policies(self, base: _Foundation, decisions: Decisions) -> None:
+        clients = ClientPolicies(
+            self,
+            "Clients",
+            stream=base.stream,
+            key=base.key,
+            flag_queue=base.queues.flags,
+            decision_queue=decisions.queue,
+        )
+        for key_name, policy, description in (
+            (cfg.OUTPUT_PRODUCER_POLICY_ARN, clients.producer, "attach to the roles that put events on the stream"),
+            (cfg.OUTPUT_REVIEWER_POLICY_ARN, clients.reviewer, "attach to the roles that read flags, send decisions"),
+        ):
+            CfnOutput(self, key_name, value=policy.managed_policy_arn, description=description)
 
     def _publish_score_url(self, score_api: ScoreApi) -> None:
         if score_api.url is None or score_api.invoke_policy is None:  # the local flavour has no function URL

@@ -17,7 +17,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from clickguard import settings
-from infra.config import StackConfig
+from infra.config import ARCHIVE_ERROR_PREFIX, StackConfig
 
 FIVE_MINUTES = Duration.minutes(5)
 ONE_DAY = Duration.days(1)
@@ -48,6 +48,8 @@ class Watched:
     flag_queue: sqs.IQueue
     dead_letter_queues: dict[str, sqs.IQueue]
     decisions: lambda_.IFunction | None = None  # the review loop's recorder
+    archive_transform: lambda_.IFunction | None = None  # Firehose's transformation (the archive the trainer reads)
+    delivery_stream_name: str | None = None
 
 
 class Monitoring(Construct):
@@ -64,10 +66,21 @@ class Monitoring(Construct):
         flag_queue: sqs.IQueue,
         dead_letter_queues: dict[str, sqs.IQueue],
         decisions: lambda_.IFunction | None = None,
+        archive_transform: lambda_.IFunction | None = None,
+        delivery_stream_name: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.config = config
-        watched = Watched(stream, consumer, trainer, flag_queue, dead_letter_queues, decisions)
+        watched = Watched(
+            stream,
+            consumer,
+            trainer,
+            flag_queue,
+            dead_letter_queues,
+            decisions,
+            archive_transform,
+            delivery_stream_name,
+        )
         self.topic = self._build_topic(key)
         self.alarms: list[cw.Alarm] = []
         if not config.local:  # moto does not create alarms (see MOTO_UNSUPPORTED)
@@ -76,6 +89,7 @@ class Monitoring(Construct):
             self._build_queue_alarms(watched)
             self._build_trainer_alarms(watched)
             self._build_decision_alarms(watched)
+            self._build_archive_alarms(watched)
         self.dashboard = cw.Dashboard(
             self, "Dashboard", dashboard_name=f"clickguard-{config.stage}", default_interval=Duration.hours(6)
         )
@@ -209,6 +223,46 @@ class Monitoring(Construct):
             3,
             "The decisions function is failing: decisions wait on the queue (then in its dead-letter queue).",
         )
+
+    def _build_archive_alarms(self, w: Watched) -> None:
+        """The archive is the trainer's only input: events it loses show otherwise only as a model two days stale,
+        or as models trained on part of the traffic."""
+        if w.archive_transform is not None:
+            self._alarm(
+                "ArchiveRecordsFailed",
+                _custom(settings.METRIC_ARCHIVE_RECORDS_FAILED, self.config.archive_transform_service),
+                0,
+                1,
+                "Records the archive's transformation handed back to Firehose (their lines would have taken its "
+                f"response past Lambda's 6 MB): they are under {ARCHIVE_ERROR_PREFIX} in the data bucket, not "
+                "events/, and no training reads them. Lower the producers' per-record compression or batch size.",
+                comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            )
+            self._alarm(
+                "ArchiveTransformErrors",
+                w.archive_transform.metric_errors(period=FIVE_MINUTES),
+                1,
+                3,
+                "The archive's transformation is failing: Firehose retries, then writes the batch under "
+                f"{ARCHIVE_ERROR_PREFIX}, where no training reads it.",
+            )
+        if w.delivery_stream_name is not None:
+            delivered = cw.Metric(
+                namespace="AWS/Firehose",
+                metric_name="DeliveryToS3.Success",
+                dimensions_map={"DeliveryStreamName": w.delivery_stream_name},
+                statistic="Minimum",
+                period=Duration.minutes(15),
+            )
+            self._alarm(
+                "ArchiveDeliveryFailing",
+                delivered,
+                1,
+                2,
+                "Firehose is failing to write the archive to S3 (its key, the bucket's policy, throttling): the "
+                "trainer's input stops growing.",
+                comparison=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+            )
 
     def _alarm(
         self,

@@ -35,6 +35,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     metrics.add_metric(settings.METRIC_RECORDS_IN, MetricUnit.Count, stats.records)
     metrics.add_metric(settings.METRIC_EVENTS_ARCHIVED, MetricUnit.Count, stats.events)
     metrics.add_metric(settings.METRIC_RECORDS_REJECTED, MetricUnit.Count, sum(stats.rejected.values()))
+    metrics.add_metric(settings.METRIC_ARCHIVE_RECORDS_FAILED, MetricUnit.Count, stats.failed)
     if stats.failed:
         logger.warning("response budget reached: records handed back as ProcessingFailed", extra={"n": stats.failed})
     logger.info(

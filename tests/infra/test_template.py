@@ -303,6 +303,9 @@ def test_alarms(synth_aws):
         "DecisionDeadLetterQueueNotEmpty",
         "DecisionsRejected",
         "DecisionsFunctionErrors",
+        "ArchiveRecordsFailed",
+        "ArchiveTransformErrors",
+        "ArchiveDeliveryFailing",
     ):
         assert any(expected in name for name in names), expected
     for alarm in alarms.values():
@@ -334,6 +337,20 @@ def test_a_record_the_consumer_failed_on_alarms_at_once(synth_aws):
     )
     assert (alarm["Threshold"], alarm["EvaluationPeriods"]) == (0, 1)
     assert "rejected/" in alarm["AlarmDescription"]
+
+
+def test_the_archive_the_trainer_reads_alarms_when_it_loses_records(synth_aws):
+    """Records the transformation hands back, its errors and Firehose's failed deliveries all land outside
+    events/: without an alarm they showed only as a model two days stale (a deploy review's finding)."""
+    alarms = synth_aws.resources("AWS::CloudWatch::Alarm")
+    (failed,) = [a["Properties"] for n, a in alarms.items() if "ArchiveRecordsFailed" in n]
+    metric = failed["Metrics"][0]["MetricStat"]["Metric"]
+    assert metric["MetricName"] == settings.METRIC_ARCHIVE_RECORDS_FAILED and failed["Threshold"] == 0
+    assert metric["Dimensions"] == [{"Name": "service", "Value": synth_aws.config.archive_transform_service}]
+    (delivery,) = [a["Properties"] for n, a in alarms.items() if "ArchiveDeliveryFailing" in n]
+    assert (delivery["Namespace"], delivery["MetricName"]) == ("AWS/Firehose", "DeliveryToS3.Success")
+    (stream_id,) = synth_aws.resources("AWS::KinesisFirehose::DeliveryStream")
+    assert delivery["Dimensions"][0]["Value"] == {"Ref": stream_id}
 
 
 def test_a_consumer_without_a_model_alarms_after_three_periods(synth_aws):
@@ -417,3 +434,24 @@ def test_a_template_for_the_emulator_says_on_every_synth_it_is_not_for_aws(synth
 
     assert "this template is for the embedded emulator and tests, not AWS" in warnings_of(synth_local)
     assert "not AWS" not in warnings_of(synth_aws)
+
+
+def test_producers_and_reviewers_get_a_policy_with_the_key_s_actions_they_need(synth_aws, synth_local):
+    """Every resource is encrypted with the stack's key: a producer's role allowed PutRecords, or a reviewer's
+    allowed ReceiveMessage, is still refused without kms:GenerateDataKey / kms:Decrypt (a deploy review's finding)."""
+    policies = synth_aws.resources("AWS::IAM::ManagedPolicy")
+    by_name = {n: p["Properties"]["PolicyDocument"]["Statement"] for n, p in policies.items() if "Clients" in n}
+    (producer,) = [s for n, s in by_name.items() if "Producer" in n]
+    (reviewer,) = [s for n, s in by_name.items() if "Reviewer" in n]
+
+    def actions(statements):
+        return {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+
+    assert actions(producer) == {"kinesis:PutRecord", "kinesis:PutRecords", "kinesis:DescribeStreamSummary",
+                                 "kinesis:ListShards", "kms:GenerateDataKey"}  # fmt: skip
+    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:SendMessage", "kms:Decrypt", "kms:GenerateDataKey"} <= (
+        actions(reviewer)
+    )
+    outputs = synth_aws.template["Outputs"]
+    assert {"ProducerPolicyArn", "ReviewerPolicyArn"} <= set(outputs)
+    assert "ProducerPolicyArn" not in synth_local.template.get("Outputs", {})

@@ -161,3 +161,29 @@ def test_the_firehose_transformation_gives_canonical_lines_that_decode_to_the_sa
     assert [(e.user_key, e.ts_ms) for e in decoded] == [(e["user_id"], int(e["timestamp"] * 1000)) for e in events]
     dropped = firehose_response([{"recordId": "x", "data": base64.b64encode(b"not json").decode()}], decoder, stats)
     assert dropped["records"][0]["result"] == "Dropped" and stats.rejected["not_json"] == 1
+
+
+def test_a_response_stays_under_lambda_s_6_mb_however_much_its_records_inflate():
+    """A record's lines were admitted before they were measured: two gzip records of 546 KB in all made a 7.0 MB
+    response (a reviewer's measure), Lambda refused it, and Firehose failed the whole batch to its error prefix."""
+    import gzip
+    import json as json_
+
+    def record(i: int) -> bytes:
+        lines = (json_.dumps({"user_id": f"u{i}-{n % 50}", "event_type": "view", "timestamp": 1763700000000 + n})
+                 for n in range(40_000))  # fmt: skip
+        return gzip.compress(("\n".join(lines) + "\n").encode(), 9)
+
+    bodies = [record(i) for i in range(3)]
+    request = [{"recordId": str(i), "data": base64.b64encode(b).decode()} for i, b in enumerate(bodies)]
+    small = {"recordId": "s", "data": base64.b64encode(b'{"user_id":"x","event_type":"v","timestamp":1}').decode()}
+    stats = ArchiveStats()
+    response = firehose_response([*request, small], Decoder(), stats)
+    size = len(json_.dumps(response).encode())
+    results = [r["result"] for r in response["records"]]
+    assert size < 6 * 1024 * 1024, size
+    assert results[0] == "Ok" and "ProcessingFailed" in results and stats.failed == results.count("ProcessingFailed")
+    failed = [r for r in response["records"] if r["result"] == "ProcessingFailed"]
+    assert all(r["data"] == request[int(r["recordId"])]["data"] for r in failed)  # handed back as they came
+    ok_lines = sum(base64.b64decode(r["data"]).count(b"\n") for r in response["records"] if r["result"] == "Ok")
+    assert stats.events == ok_lines  # what was archived, not what was decoded

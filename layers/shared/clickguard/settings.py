@@ -50,6 +50,7 @@ ARCHIVE_TRANSFORM_SERVICE = "clickguard-archive-transform"
 ARCHIVE_TRANSFORM_ASSET_DIR = "lambdas/archive_transform"
 ARCHIVE_TRANSFORM_HANDLER = "handler.lambda_handler"
 METRIC_EVENTS_ARCHIVED = "EventsArchived"
+METRIC_ARCHIVE_RECORDS_FAILED = "ArchiveRecordsFailed"  # handed back to Firehose: its error prefix, not events/
 
 # --- model defaults ---------------------------------------------------------------------------------------------
 DEFAULT_MAX_STATES = 512

@@ -89,22 +89,27 @@ def firehose_response(
     budget: int = RESPONSE_BUDGET_BYTES,
 ) -> dict[str, list[dict[str, str]]]:
     """A Firehose data-transformation response: ``Ok`` with the canonical lines, ``Dropped`` for a record with no
-    event (its rejection is already in the consumer's sink), ``ProcessingFailed`` once the response would outgrow
-    Lambda's limit (Firehose then keeps those records under its error prefix, encrypted, and they expire)."""
+    event (its rejection is already in the consumer's sink), ``ProcessingFailed`` (with the record as it came) for a
+    record whose lines would take the response past ``budget``: Firehose keeps those under its error prefix,
+    encrypted, and they expire; the ``ArchiveRecordsFailed`` metric and its alarm say so. A record's lines are
+    measured before they are admitted: a compressed record inflates (a tester's two gzip records of 546 KB in all
+    made a 7.0 MB response, past Lambda's 6 MB, and Firehose failed the whole batch). What the failed records carry
+    back is bounded by the transformation's input buffer (``TRANSFORM_BUFFER_MB``, 1 MB: 1.4 MB as base64)."""
     out: list[dict[str, str]] = []
     size = 0
     for rec in records:
-        rid = rec["recordId"]
-        if size > budget:
-            stats.failed += 1
-            out.append({"recordId": rid, "result": "ProcessingFailed", "data": rec.get("data", "")})
-            continue
+        rid, given = rec["recordId"], rec.get("data", "")
         try:
-            data = base64.b64decode(rec.get("data", ""), validate=True)
+            data = base64.b64decode(given, validate=True)
         except ValueError:
             data = b""
         lines = archive_lines(data, decoder, stats, _kinesis_arrival_ms(rec))
         encoded = base64.b64encode(lines).decode("ascii")
+        if size + len(encoded) > budget:
+            stats.failed += 1
+            stats.events -= lines.count(b"\n")  # not archived after all
+            out.append({"recordId": rid, "result": "ProcessingFailed", "data": given})
+            continue
         size += len(encoded)
         out.append({"recordId": rid, "result": "Ok" if lines else "Dropped", "data": encoded})
     return {"records": out}
