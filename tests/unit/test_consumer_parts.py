@@ -127,13 +127,31 @@ def test_an_id_that_numbers_events_per_device_drops_none_of_them():
     assert admit(recs, two_devices, {}, 1_800_000).applied == list(range(6))
 
 
-def test_the_duplicate_window_slides_by_distinct_ids():
+def test_the_duplicate_window_slides_by_distinct_ids_and_vouches_back_to_its_horizon():
     window = RecentIds()
     ids = [f"e{i}" for i in range(RECENT_EVENT_IDS + 1)]
-    assert not any(window.seen_or_add(id_digest(e)) for e in ids)
+    assert not any(window.seen_or_add(id_digest(e), T0 + i) for i, e in enumerate(ids))
     assert len(window.packed()) == RECENT_EVENT_IDS * ID_DIGEST_BYTES
-    assert window.seen_or_add(id_digest(ids[-1])) and window.seen_or_add(id_digest(ids[1]))
-    assert not window.seen_or_add(id_digest(ids[0]))  # the oldest slid out: a copy that far back is applied
+    assert window.seen_or_add(id_digest(ids[-1]), T0 + RECENT_EVENT_IDS) and window.seen_or_add(
+        id_digest(ids[1]), T0 + 1
+    )
+    # the oldest slid out, but a copy of it is dated at the horizon: still a copy, whatever its id
+    assert window.horizon_ms == T0 and window.seen_or_add(id_digest(ids[0]), T0)
+    assert not window.seen_or_add(id_digest("new"), T0 + 1)  # after the horizon: a new event
+
+
+def test_a_producer_replaying_a_busy_user_s_day_applies_no_copy():
+    """Put again after it was consumed, a 200-event session applied every copy (each unrecognised copy pushed an
+    original out of the window: a tester's busy users' last sessions doubled, with 4 more flags)."""
+    day = [ev("a", T0 + i * 1000, f"id{i}") for i in range(200)]
+    first = admit(to_records([{}] * 200), day, {}, 1_800_000)
+    assert len(first.applied) == 200
+    session = SessionState(None, "view", T0, T0 + 199_000, 199, 0)
+    window = first.recent_ids["a"]
+    stored = UserState("a", session, first.touched["a"], window.packed(), None, 0, 0, window.packed_times(),
+                       window.horizon_ms)  # fmt: skip
+    again = admit(to_records([{}] * 200, seq0=SEQ0 + 10**6), day, {"a": stored}, 1_800_000)
+    assert (again.applied, again.duplicate_ids) == ([], 200)
 
 
 def test_late_records_are_skipped_and_future_times_clamped():
@@ -193,7 +211,8 @@ def _full_state() -> UserState:
     s = s._replace(peak_mean_ubits=2_500_000, signals=signals, llr_ubits=-7, visits=VisitState(4, 14_400, 51_840_000))
     ids = id_digest("e1") + id_digest("e2")
     flag = LastFlag(T0, "v1", "abc", ("mean_bits", "gap_cv"))
-    return UserState("user-1", s, {SHARD: 10**128 + 3, "shardId-1": 0}, ids, flag, 1_800_000_000, version=9)
+    times = (T0 + 1).to_bytes(8, "big") + (T0 + 2).to_bytes(8, "big")
+    return UserState("user-1", s, {SHARD: 10**128 + 3, "shardId-1": 0}, ids, flag, 1_800_000_000, 9, times, T0 - 5)
 
 
 def test_state_item_round_trips_exactly():
@@ -277,11 +296,24 @@ def _attribute_item(state: UserState, json_rows: bool = True) -> dict:
     return item
 
 
+def test_an_item_written_before_the_duplicate_window_s_horizon_reads_without_one():
+    state = _full_state()
+    item = to_item(state)
+    fmt, session, seqs, ids, flag, *_new = msgspec.msgpack.decode(item["state"]["B"])
+    old = from_item({**item, "state": {"B": msgspec.msgpack.encode([fmt, session, seqs, ids, flag])}})
+    assert old == state._replace(recent_times=b"", id_horizon_ms=0)
+    window = RecentIds(old.recent_ids, old.recent_times, old.id_horizon_ms)
+    assert list(window.times) == [0, 0] and not window.seen_or_add(id_digest("e3"), T0)  # undated: no horizon
+    full = RecentIds(b"".join(id_digest(f"x{i}") for i in range(RECENT_EVENT_IDS)))  # undated, full
+    assert not full.seen_or_add(id_digest("y"), T0) and full.horizon_ms == 0  # the undated one left: horizon stays
+
+
 def test_state_items_written_attribute_by_attribute_read_the_same():
     """Items written before the state became one MessagePack attribute (still in the table within their TTL), with
     ``top`` and ``tokens`` as JSON strings or, earlier, as a list and a map, read back the state a new item does;
-    so do items from before the visit rhythm, before event ids were digested, and from before detector v2."""
-    state = _full_state()
+    so do items from before the visit rhythm, before event ids were digested, and from before detector v2 (all of
+    them from before the duplicate window's times and horizon)."""
+    state = _full_state()._replace(recent_times=b"", id_horizon_ms=0)
     s = state.session
     assert s is not None
     assert from_item(_attribute_item(state)) == from_item(_attribute_item(state, json_rows=False)) == state

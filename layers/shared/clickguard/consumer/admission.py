@@ -13,7 +13,9 @@ Rules, applied per user in shard order:
   ``events.copy_key``) is among the user's last ``RECENT_EVENT_IDS`` distinct ones (``state.RecentIds``: one sliding
   window, carried through the batch event by event and kept in state) is skipped; producers that retry PutRecords
   create such copies under new sequence numbers. An id on a different event is no copy: some producers number
-  events per device or per session (Amplitude's ``event_id``).
+  events per device or per session (Amplitude's ``event_id``). So is an event with an id dated at or before the
+  window's horizon, older than every event the window remembers (``state.RecentIds``): a producer replaying from a
+  checkpoint. A late event (below) takes no place in the window.
 * Future times: an event time more than ``MAX_FUTURE_SKEW_MS`` after the record's arrival is clamped to arrival
   plus that skew (``timestamps.effective_time``, which the archive's transformation applies too, so the trainer
   reads the same times), so one bad clock cannot push a user's latest time ahead and make every later event look
@@ -98,17 +100,18 @@ def admit_one_by_one(
         seqs[rec.shard_id] = rec.seq
         done[user, rec.shard_id] = place
         ts = effective_time(ev.ts_ms, rec.arrival_ms)
+        prev = latest.get(user)
+        late = prev is not None and ts < prev - gap_ms
         if ev.event_id is not None:
             window = out.recent_ids.get(user)
             if window is None:
-                window = out.recent_ids[user] = RecentIds(state.recent_ids if state else b"")
-            if window.seen_or_add(event_digest(ev, ts)):
+                window = out.recent_ids[user] = _window(state)
+            if window.seen_or_add(event_digest(ev, ts), ts, late):
                 out.duplicate_ids += 1
                 continue
         if ts != ev.ts_ms:
             out.clamped += 1
-        prev = latest.get(user)
-        if prev is not None and ts < prev - gap_ms:
+        if late:
             out.late += 1
             continue
         if prev is None or ts > prev:
@@ -165,10 +168,12 @@ def _admit_rows(rows: _Rows, states: Mapping[str, UserState], gap_ms: int) -> Ad
     ts = rows.ts.copy()  # each row's ``effective_time``, vectorised
     clamp = (ts > rows.arrival + MAX_FUTURE_SKEW_MS) & (rows.arrival > 0)
     ts[clamp] = rows.arrival[clamp] + MAX_FUTURE_SKEW_MS
-    eligible = ok & ~_duplicates(rows, ts, ok, states, out)
+    # Lateness first, over every row the guard let through: a copy is dated at or before its original, so it never
+    # raises its user's running maximum, and the rows the duplicate rule drops change no verdict of this one.
+    late = ok & _late(rows, ts, ok, states, gap_ms)
+    eligible = ok & ~_duplicates(rows, ts, ok, late, states, out)
     out.clamped = int((clamp & eligible).sum())
-    late = eligible & _late(rows, ts, eligible, states, gap_ms)
-    out.late = int(late.sum())
+    out.late = int((late & eligible).sum())  # a late copy the window holds is counted as a copy
     applied = np.flatnonzero(eligible & ~late)
     out.applied, out.ts_ms = applied.tolist(), ts[applied].tolist()
     return out
@@ -206,7 +211,7 @@ def _touched(rows: _Rows, ok: np.ndarray, states: Mapping[str, UserState]) -> di
 
 
 def _duplicates(
-    rows: _Rows, ts: np.ndarray, ok: np.ndarray, states: Mapping[str, UserState], out: Admission
+    rows: _Rows, ts: np.ndarray, ok: np.ndarray, late: np.ndarray, states: Mapping[str, UserState], out: Admission
 ) -> np.ndarray:
     """Rows whose event id is in the user's window (carried row by row: only rows with an id cost Python work)."""
     dup = np.zeros(len(ok), dtype=bool)
@@ -217,11 +222,15 @@ def _duplicates(
         user = rows.users[rows.user[i]]
         window = out.recent_ids.get(user)
         if window is None:
-            state = states.get(user)
-            window = out.recent_ids[user] = RecentIds(state.recent_ids if state else b"")
-        dup[i] = window.seen_or_add(event_digest(rows.events[i], int(ts[i])))
+            window = out.recent_ids[user] = _window(states.get(user))
+        t = int(ts[i])
+        dup[i] = window.seen_or_add(event_digest(rows.events[i], t), t, bool(late[i]))
     out.duplicate_ids = int(dup.sum())
     return dup
+
+
+def _window(state: UserState | None) -> RecentIds:
+    return RecentIds(state.recent_ids, state.recent_times, state.id_horizon_ms) if state else RecentIds()
 
 
 def _late(

@@ -405,6 +405,8 @@ def next_states(
                 session=session,
                 seqs=trim_seqs(seqs),
                 recent_ids=window.packed() if window else (old.recent_ids if old else b""),
+                recent_times=window.packed_times() if window else (old.recent_times if old else b""),
+                id_horizon_ms=window.horizon_ms if window else (old.id_horizon_ms if old else 0),
                 last_flag=new_last.get(user) or (old.last_flag if old else None),
                 expires_at=max(last_ms // 1000 + ttl_s, old.expires_at if old else 0),  # never moves back
                 version=(old.version if old else 0) + 1,

@@ -5,7 +5,7 @@ Item layout (one per user, no personal data beyond the key)::
     user_key (S, partition key), expires_at (N, TTL), version (N: writes so far, the conditional mode's guard),
     state (B: MessagePack, the rest of ``consumer.state.UserState``)
 
-``state`` is one array, ``[format, session, seqs, recent_ids, last_flag]``:
+``state`` is one array, ``[format, session, seqs, recent_ids, last_flag, recent_times, id_horizon_ms]``:
 
 * ``format``: ``FORMAT``; an item of another format is refused with a message naming both;
 * ``session`` (nil when none): ``model.scoring.SessionState`` as an array in its fields' order, its ``top``
@@ -13,7 +13,10 @@ Item layout (one per user, no personal data beyond the key)::
 * ``seqs``: ``{shard: last applied sequence number}``, as decimal strings (up to 129 digits, past MessagePack's
   64-bit integers);
 * ``recent_ids``: the 8-byte digests of the last event ids, oldest first, concatenated;
-* ``last_flag`` (nil when none): ``consumer.state.LastFlag`` as a map of its fields.
+* ``last_flag`` (nil when none): ``consumer.state.LastFlag`` as a map of its fields;
+* ``recent_times``, ``id_horizon_ms``: the times of ``recent_ids``' events, 8-byte big-endian milliseconds, and the
+  duplicate window's horizon (``consumer.state.RecentIds``); absent from items written before 2026-11-30m (read as
+  no times and no horizon yet).
 
 Decoding is typed (msgspec builds the tuples and the flag in C and refuses a field of the wrong type). The format
 evolves as the attributes did: a field added with a default (at the end of an array, or to the flag's map) reads as
@@ -30,7 +33,7 @@ and a map; items from before detector v2 or the visit rhythm) are read by ``_fro
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 
@@ -46,9 +49,21 @@ VERSION = "version"
 STATE = "state"
 FORMAT = 1
 
-_STATE = tuple[int, SessionState | None, dict[str, str], bytes, LastFlag | None]
+
+class _Payload(NamedTuple):
+    """The ``state`` attribute's array; a field added at its end takes a default, so older items still read."""
+
+    format: int
+    session: SessionState | None
+    seqs: dict[str, str]
+    recent_ids: bytes
+    last_flag: LastFlag | None
+    recent_times: bytes = b""
+    id_horizon_ms: int = 0
+
+
 _encode = msgspec.msgpack.Encoder().encode
-_decode = msgspec.msgpack.Decoder(_STATE).decode
+_decode = msgspec.msgpack.Decoder(_Payload).decode
 
 
 class ItemFormatError(ValueError):
@@ -61,7 +76,9 @@ def _n(value: int | float) -> dict[str, str]:
 
 def to_item(state: UserState) -> dict[str, Any]:
     seqs = {shard: str(seq) for shard, seq in state.seqs.items()}
-    payload = (FORMAT, state.session, seqs, state.recent_ids, state.last_flag)
+    payload = _Payload(
+        FORMAT, state.session, seqs, state.recent_ids, state.last_flag, state.recent_times, state.id_horizon_ms
+    )
     return {
         KEY: {"S": state.user_key},
         TTL: _n(state.expires_at),
@@ -74,7 +91,7 @@ def from_item(item: dict[str, Any]) -> UserState:
     if STATE not in item:
         return _from_attributes(item)
     try:
-        fmt, session, seqs, recent, last_flag = _decode(item[STATE]["B"])
+        fmt, session, seqs, recent, last_flag, times, horizon_ms = _decode(item[STATE]["B"])
     except msgspec.DecodeError as exc:  # ValidationError included: a field of the wrong type
         raise ItemFormatError(f"the state item of {item[KEY]['S']!r} does not decode: {exc}") from exc
     if fmt != FORMAT:
@@ -87,6 +104,8 @@ def from_item(item: dict[str, Any]) -> UserState:
         last_flag,
         int(item[TTL]["N"]) if TTL in item else 0,
         int(item[VERSION]["N"]) if VERSION in item else 0,
+        times,
+        horizon_ms,
     )
 
 
