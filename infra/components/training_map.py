@@ -250,7 +250,13 @@ class TrainingRun(Construct):
             .otherwise(to_map)
         )
         log_group = logs.LogGroup(
-            self, "Logs", retention=logs.RetentionDays[config.log_retention_name], removal_policy=self.removal_policy
+            self,
+            "Logs",
+            # Under /aws/vendedlogs/: Step Functions then adds no entry per log group to the account's CloudWatch Logs
+            # resource policy, whose 5,120 characters a busy account fills (and the deploy fails).
+            log_group_name=f"/aws/vendedlogs/states/{Stack.of(self).stack_name}-training",
+            retention=logs.RetentionDays[config.log_retention_name],
+            removal_policy=self.removal_policy,
         )
         machine = sfn.StateMachine(
             self,

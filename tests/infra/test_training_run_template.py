@@ -161,3 +161,13 @@ def test_the_state_machine_reads_no_object_of_the_data_bucket_outside_its_runs(s
     denies = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
     assert len(denies) == 1 and denies[0]["Action"] == "s3:GetObject"
     assert f"/{settings.TRAINING_RUNS_PREFIX}*" in json.dumps(denies[0]["NotResource"])
+
+
+def test_the_state_machine_logs_under_vendedlogs(synth_aws):
+    """A log group elsewhere adds an entry to the account's CloudWatch Logs resource policy (5,120 characters in
+    all), which a busy account fills, failing the deploy (a deploy review's finding)."""
+    (machine,) = synth_aws.resources("AWS::StepFunctions::StateMachine").values()
+    destination = machine["Properties"]["LoggingConfiguration"]["Destinations"][0]
+    group_id = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+    group = synth_aws.resources("AWS::Logs::LogGroup")[group_id]
+    assert group["Properties"]["LogGroupName"] == f"/aws/vendedlogs/states/{synth_aws.stack_name}-training"

@@ -333,3 +333,10 @@ def test_a_line_of_delimited_values_is_told_it_needs_a_header():
 
     with pytest.raises(RejectedRecord, match="a row of delimited values"):
         parse_record(b"1,2268318,2520377,pv,1511544070")
+
+
+def test_a_model_parameter_given_to_a_stack_s_training_is_refused_not_ignored(capsys):
+    """``train --local --alert-budget 0.1`` trained with the stack's 0.02, saying nothing."""
+    _fails(capsys, ["train", "--local", "--alert-budget", "0.1", "--mean-quantile", "0.99"],
+           "--mean-quantile, --alert-budget: the model's parameters for --input files",
+           "mean_bits_quantile, alert_budget")  # fmt: skip

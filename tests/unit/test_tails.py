@@ -95,7 +95,11 @@ def test_budget_threshold_flags_the_budget_share():
         t = threshold_for_budget(s, budget)
         assert np.sum(s > t) == int(np.floor(budget * len(s)))
     ties = np.array([0.0] * 90 + [1.0] * 10)
-    assert np.sum(ties > threshold_for_budget(ties, 0.05)) <= 5  # ties at the cut: at most the budget
+    assert np.sum(ties > threshold_for_budget(ties, 0.05)) == 0  # 10 tied for 5 places: 0 is as near as 10
+    window = np.array([0.0] * 256 + [3.0] * 5 + [4.0])  # 262 users, 2%: 5 places; 1 above a tie of 5
+    assert np.sum(window > threshold_for_budget(window, 0.02)) == 6  # 6 is nearer 5 than 1 (a tester's window)
+    three = np.array([0.0] * 90 + [1.0] * 4 + [2.0] * 6)
+    assert np.sum(three > threshold_for_budget(three, 0.05)) == 6  # 6 (1 over) is nearer 5 than 10
     assert threshold_for_budget(np.array([]), 0.02) == float("inf")
 
 

@@ -86,7 +86,18 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default=settings.DEFAULT_TARGET_PRECISION,
         help="with labels: the held-out precision the cut must reach",
     )
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, model_defaults={dest: p.get_default(dest) for dest in MODEL_OPTIONS})
+
+
+# The model's parameters on the command line: they shape a model trained from --input files; a stack's trainer reads
+# its own (its CDK context), so given with --local or --stack they would be ignored.
+# Option's dest -> the CDK context key of the same parameter.
+MODEL_OPTIONS = {
+    "min_sessions": "min_sessions", "max_states": "max_states", "min_token_count": "min_token_count",
+    "smoothing": "smoothing", "session_gap_seconds": "session_gap_seconds", "min_events": "min_events",
+    "mean_quantile": "mean_bits_quantile", "total_quantile": "total_bits_quantile",
+    "max_user_share": "max_user_share", "alert_budget": "alert_budget", "target_precision": "target_precision",
+}  # fmt: skip
 
 
 def ranged(name: str) -> Callable[[str], float]:
@@ -118,6 +129,13 @@ def run(args: argparse.Namespace) -> int:
         fail("--field-mapping reads --input files; a stack's archive is canonical already (its field_mapping)")
     if args.labels is not None and not args.input:
         fail("--labels goes with --input files; a stack reads its reviewers' decisions from its labels/ prefix")
+    given = [d for d in MODEL_OPTIONS if getattr(args, d) != args.model_defaults[d]]
+    if given and not args.input:
+        options = ", ".join("--" + d.replace("_", "-") for d in given)
+        fail(
+            f"{options}: the model's parameters for --input files; a stack's trainer reads its own (the CDK context"
+            f" keys {', '.join(MODEL_OPTIONS[d] for d in given)}: see README, Configuration)"
+        )
     if not args.input:
         target.refuse_local_endpoint(args)
         return run_on_stack(args)

@@ -1,7 +1,8 @@
 """Detector v2's operating point (issue 10): where the cut goes, from what a fraud team can read and trust.
 
-* No labels: an alert budget. The cut flags ``budget`` of the window's users (``tails.threshold_for_budget``): the
-  queue a small review team can read (2% = 20 flags a day per 1,000 active users).
+* No labels: an alert budget. The cut flags ``budget`` of the window's users (``tails.threshold_for_budget``; a tie
+  across its last place all or none, whichever is nearer): the queue a small review team can read (2% = 20 flags a
+  day per 1,000 active users).
 * Labels (reviewers' blocks in the window): a target precision. The cut is the lowest at which the users it flags
   are abusers with a precision whose lower confidence bound (Wilson score interval, one-sided, ``Z``) is at least
   ``target``, measured on scores the supervised part did not learn from (out-of-fold, see ``detector.fit``), and

@@ -251,9 +251,11 @@ def fit_robust(
 
 
 def threshold_for_budget(scores: np.ndarray, budget: float) -> float:
-    """The cut ``t`` for the rule ``score > t`` that flags at most ``budget`` share of ``scores`` (exactly
-    ``floor(budget * n)`` rows when no scores tie at the cut): the ``(k + 1)``-th highest score, ``k = floor(budget
-    * n)``. With ``k = 0`` it is the highest score (nothing flagged)."""
+    """The cut ``t`` for the rule ``score > t`` whose flags come nearest ``k = floor(budget * n)`` of ``scores``:
+    exactly ``k`` when no scores tie at the cut (the ``(k + 1)``-th highest score). Scores tied across the ``k``-th
+    place are flagged all or none, whichever count is nearer ``k`` (none when both are as near): a block of users
+    alike to the last bit (every signal at its table's end, as a window's few bots are) was left out whole, and a
+    budget of 5 flagged 1 user beside 5 tied credential stuffers (a tester's window). With ``k = 0``, nothing."""
     if not 0.0 <= budget <= 1.0:
         raise ValueError("budget must be in [0, 1]")
     s = np.sort(np.asarray(scores, dtype=np.float64))[::-1]
@@ -262,4 +264,11 @@ def threshold_for_budget(scores: np.ndarray, budget: float) -> float:
     k = int(np.floor(budget * len(s) + 1e-9))
     if k >= len(s):
         return float("-inf")
-    return float(s[k])
+    at = float(s[k])
+    if k == 0:
+        return at
+    above = int(np.searchsorted(-s, -at, side="left"))  # flagged with the cut at the tie: those strictly above
+    upto = int(np.searchsorted(-s, -at, side="right"))  # flagged with the cut just below it: the tie too
+    if upto - k < k - above and upto < len(s):
+        return float(s[upto])
+    return at
