@@ -58,3 +58,15 @@ def test_a_reader_that_leaves_deletes_nothing_and_hides_nothing(aws, monkeypatch
             args.func(args)
         attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         assert (attrs["ApproximateNumberOfMessages"], attrs["ApproximateNumberOfMessagesNotVisible"]) == ("3", "0")
+
+
+def test_the_table_lines_up_under_wide_characters():
+    from clickguard.cli.flags_cmd import cells, table
+
+    rows = [
+        ["2019-01-02", "ユーザー", "1.00", "", "", "", "", "", ""],
+        ["2019-01-02", "u1", "2.00", "", "", "", "", "", ""],
+    ]
+    lines = table(rows).splitlines()
+    assert cells("ユーザー") == 8 and cells("e\u0301") == 1
+    assert lines[1].index("1.00") - lines[2].index("2.00") == len("ユーザー") - cells("ユーザー")  # columns line up

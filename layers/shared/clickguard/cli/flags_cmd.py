@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import unicodedata
 
 from clickguard.cli import target
 from clickguard.cli.common import eprint, fail, positive_int
@@ -64,10 +65,22 @@ def _num(value: object) -> str:
 
 
 def table(rows: list[list[str]]) -> str:
-    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(COLUMNS)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths, strict=True))]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
+    widths = [max(cells(c), *(cells(r[i]) for r in rows)) for i, c in enumerate(COLUMNS)]
+    lines = ["  ".join(pad(c, w) for c, w in zip(COLUMNS, widths, strict=True))]
+    lines += ["  ".join(pad(v, w) for v, w in zip(r, widths, strict=True)) for r in rows]
     return "\n".join(lines)
+
+
+def cells(text: str) -> int:
+    """Terminal columns ``text`` takes: East Asian wide and full-width characters (katakana, most emoji) take two,
+    combining marks none (a user key in Japanese pushed every later column out of line)."""
+    if text.isascii():
+        return len(text)
+    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def pad(text: str, width: int) -> str:
+    return text + " " * (width - cells(text))
 
 
 def show(messages: list[FlagMessage], as_json: bool) -> None:
