@@ -11,6 +11,7 @@ Prints the layer directory. ``infra`` calls ``build_layer()`` directly.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import shutil
 import subprocess
@@ -104,11 +105,21 @@ def _copy_package(target: Path) -> None:
 
 
 def build_layer(stub: bool = False, force: bool = False) -> Path:
-    """Return the layer directory (containing ``python/``), building it only if its inputs changed."""
+    """Return the layer directory (containing ``python/``), building it only if its inputs changed. One process
+    builds at a time (a lock file): two test workers that both found no layer built it side by side, and the second
+    replaced the directory the first was already copying into a CDK asset (ENOENT in CI)."""
     out = BUILD_ROOT / (("stub-" if stub else "") + input_hash(stub))
     if out.is_dir() and not force:
         return out
     BUILD_ROOT.mkdir(parents=True, exist_ok=True)
+    with (BUILD_ROOT / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if out.is_dir() and not force:  # built while this process waited
+            return out
+        return _build(out, stub)
+
+
+def _build(out: Path, stub: bool) -> Path:
     # Build beside the final directory and rename: a half-built layer (pip interrupted) is never reused.
     staging = Path(tempfile.mkdtemp(prefix=".building-", dir=BUILD_ROOT))
     try:

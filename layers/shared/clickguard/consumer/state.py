@@ -14,7 +14,8 @@ from clickguard.events import Event, copy_key
 from clickguard.model.scoring import SessionState
 
 # Producer retries of PutRecords duplicate an event under a new sequence number, usually seconds and a few events
-# after the original. A user's last 128 distinct events with ids are kept, as 8-byte digests: 1 KiB at most per item.
+# after the original. A user's last 128 distinct events with ids are kept, as 8-byte digests with their 8-byte
+# times: 2 KiB at most per item.
 RECENT_EVENT_IDS = 128
 ID_DIGEST_BYTES = 8
 _TIME_BYTES = 8
