@@ -40,3 +40,10 @@ def test_local_and_stack_name_the_store(aws, tmp_path, monkeypatch, capsys):
     _fails(capsys, ["models", "list", "--local"], "--local: no running local stack")
     _fails(capsys, ["models", "list", "--stack", "nope", "--region", "us-east-1"], "--stack nope")
     _fails(capsys, ["models", "list", "--local", "--store", "d"], "not allowed with argument")
+
+
+def test_score_names_a_bucket_that_does_not_exist(aws, tmp_path, capsys):
+    events = tmp_path / "e.ndjson"
+    events.write_text('{"user_id": "u", "event_type": "view", "timestamp": 1763700000}\n')
+    argv = ["score", "--events", str(events), "--model", "s3://no-such-bucket", "--out", str(tmp_path / "s.csv")]
+    _fails(capsys, [*argv, "--region", "us-east-1"], "s3://no-such-bucket", "NoSuchBucket")

@@ -24,6 +24,7 @@ from clickguard.cli.common import (
     output_file,
     read_events,
     read_labels_file,
+    storage_errors,
     writing,
 )
 from clickguard.consumer.offline import UserScore, score_floor, score_users
@@ -108,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
         check_labels("--labels", args.labels, table, set(cols.users), evaluating=True)
     store = _store(args)
     try:
-        model = artifact.load_latest(store)
+        with storage_errors(store.describe()):
+            model = artifact.load_latest(store)
     except artifact.NoModelPublished:
         fail(f"no model published in {store.describe()}")
     except artifact.ModelArtifactError as exc:
