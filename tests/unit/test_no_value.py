@@ -66,7 +66,9 @@ def test_every_path_reads_a_no_value_text_as_the_reference_does(record):
 
 @pytest.mark.parametrize("marker", MARKERS)
 def test_a_no_value_text_is_absent_and_the_field_s_other_names_are_read(marker):
-    assert verdict(parse_record, json.dumps({**BASE, "user_id": marker}).encode()) == "missing_user_key"
+    no_session = {k: v for k, v in BASE.items() if k != "session_id"}
+    assert verdict(parse_record, json.dumps({**no_session, "user_id": marker}).encode()) == "missing_user_key"
+    assert parse_record(json.dumps({**BASE, "user_id": marker}).encode()).user_key == "session:s1"  # its visitor
     assert verdict(parse_record, json.dumps({**BASE, "event_type": marker}).encode()) == "missing_event_type"
     ev = parse_record(json.dumps({**BASE, "user_id": marker, "userId": "u9", "session_id": marker}).encode())
     assert (ev.user_key, ev.session_id) == ("u9", None)
@@ -83,7 +85,7 @@ def test_a_mapping_s_fallback_path_is_taken_past_an_na():
     assert item.result.user_key == "1"
 
 
-def test_a_csv_export_s_na_cells_are_no_users(tmp_path):
+def test_a_csv_export_s_na_cells_are_no_users_but_their_sessions_visitors(tmp_path):
     path = tmp_path / "views.csv"
     path.write_text(
         "sessionId;userId;event;timestamp\n1;NA;view;2016-05-09 10:00:00\n2;\\N;view;2016-05-09 10:00:05\n"
@@ -92,4 +94,4 @@ def test_a_csv_export_s_na_cells_are_no_users(tmp_path):
     cols = EventColumns()
     with path.open("rb") as fh:
         cols.add_lines(event_lines(fh, path))
-    assert cols.users == ["7"] and dict(cols.rejected) == {"missing_user_key": 2}
+    assert cols.users == ["session:1", "session:2", "7"] and not cols.rejected  # each anonymous session its visitor

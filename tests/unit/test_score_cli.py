@@ -15,6 +15,7 @@ from clickguard.consumer.offline import UserScore, score_users
 from clickguard.events import parse_record
 from clickguard.model import artifact, detector
 from clickguard.model.model import ModelParams
+from clickguard.sim.catalog import is_abnormal
 from clickguard.sim.generator import simulate
 from clickguard.sim.output import ndjson_lines
 from clickguard.sim.population import SimConfig
@@ -194,3 +195,27 @@ def test_columns_in_time_order_are_a_stable_sort_and_themselves_when_in_order():
     ordered = cols.in_time_order()
     assert (ordered.users, ordered.ts_ms) == (["b", "d", "a", "c"], [1, 2, 3, 3])  # a before c: the file's order
     assert ordered.in_time_order() is ordered
+
+
+def test_anonymous_sessions_are_scored_as_their_visitors_and_labels_naming_sessions_find_them(tmp_path, days, capsys):
+    """Events that name a session and no user (guests, anonymous visitors) are their sessions' visitors; a labels
+    file that names the sessions judges them (it named no user of the events)."""
+    guests = []
+    for line in map(_b, ndjson_lines(days[0])):
+        record = json.loads(line)
+        record["session_id"], record["user_id"] = f"g-{record['user_id']}", ""
+        guests.append(json.dumps(record) + "\n")
+    events, models, out = tmp_path / "guests.ndjson", tmp_path / "models", tmp_path / "scores.csv"
+    events.write_text("".join(guests))
+    labels = tmp_path / "labels.csv"
+    labels.write_text("session,label\n" + "".join(f"g-{u},{lab}\n" for u, lab in days[0].labels.items()))
+    assert main(["train", "-i", str(events), "-o", str(models), "--min-sessions", "10"]) == 0
+    capsys.readouterr()
+    argv = ["score", "--events", str(events), "--model", str(models), "--out", str(out), "--labels", str(labels)]
+    assert main(argv) == 0
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert {r["user_key"] for r in rows} == {f"session:g-{u}" for u in days[0].labels}
+    err = capsys.readouterr().err
+    quality = json.loads(err[err.index("\n{") :])
+    assert quality["labelled_users_scored"] == len(rows) and quality["labelled_users_not_in_events"] == 0
+    assert quality["abusers"] == sum(map(is_abnormal, days[0].labels.values())) > 0

@@ -188,6 +188,8 @@ def _parse_canonical(obj: Mapping[str, Any]) -> Event:
         user, kind, sid, eid = map(names.named, ("user_id", "event_type", "session_id", "event_id"))
         ts = _aliased_time(names)
         outcome = _aliased_outcome(names) if outcome is None else outcome
+        if user is None and kind is not None and ts is not None:
+            user = visitor_of_session(sid)
     else:  # the canonical names: the other fields by theirs alone, as the typed fast path (``jsonfast``) reads them
         sid, eid = (None if no_value(v := get(name)) else v for name in ("session_id", "event_id"))
         # ... but the outcome under an alias too: the notebook's logs say ``status``, and a canonical record's
@@ -635,6 +637,21 @@ def token_of(event_type: Any, outcome: Any) -> str:
 # A numeric session id of -1 is "no session": Amplitude's export writes it for the events it keeps outside any
 # session. Read as an id, it made those events one session of their own, cutting the user's real one around them.
 NO_SESSION = -1
+
+
+# An event of nobody signed in (a guest's, an anonymous visitor's: eventsim's logged-out pages, Diginetica's "NA"
+# users, YooChoose's sessions, which name no user at all) is its session's: a bot seldom signs in, and its events were
+# all ``missing_user_key``. The prefix keeps a session apart from a user whose id is the same number.
+VISITOR_PREFIX = "session:"
+
+
+def visitor_of_session(sid: Any) -> str | None:
+    """The user key of an event that names no user but a session (``VISITOR_PREFIX`` and the session id); None when
+    it names no session either."""
+    if sid is None or sid == NO_SESSION or no_value(sid) or type(sid) not in (str, int):
+        return None
+    text = str(sid).strip()
+    return VISITOR_PREFIX + text if text else None
 
 
 def copy_key(event_id: str, ts_ms: int, token: str) -> str:

@@ -249,12 +249,14 @@ def read_labels_file(option: str, path: Path) -> LabelTable:
     return table
 
 
-def check_labels(option: str, path: Path, table: LabelTable, users: Collection[str], *, evaluating: bool) -> None:
-    """Labels that can tell nothing about these events are a CLI error (``LabelTable.refusal``); so are, for an
-    evaluation, labels of no abuser among the events' users: no recall, no average precision to measure (the
-    report said 1.0 and NaN)."""
+def check_labels(option: str, path: Path, table: LabelTable, users: Collection[str], *, evaluating: bool) -> LabelTable:
+    """The labels under the events' keys (``LabelTable.for_users``); labels that can tell nothing about these events
+    are a CLI error (``LabelTable.refusal``); so are, for an evaluation, labels of no abuser among the events' users:
+    no recall, no average precision to measure (the report said 1.0 and NaN)."""
+    table = table.for_users(users)
     if why := table.refusal(users, evaluating=evaluating) or (evaluating and _no_abuser(table, users)):
         fail(f"{option} {path}: {why}")
+    return table
 
 
 def _no_abuser(table: LabelTable, users: Collection[str]) -> str:

@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         table = read_labels_file("--labels", Path(args.labels))
         train_cols = read_events("--day1", [Path(args.day1)], UserKeySource.SESSION_USER_ID, takes_mapping=False)
         score_cols = read_events("--day2", [Path(args.day2)], UserKeySource.SESSION_USER_ID, takes_mapping=False)
-        check_labels("--labels", Path(args.labels), table, set(score_cols.users), evaluating=True)
+        table = check_labels("--labels", Path(args.labels), table, set(score_cols.users), evaluating=True)
         truth = table.by_user
         title = f"clickguard report: {Path(args.day1).name} -> {Path(args.day2).name}"
         exclude = _blocked(args.labels_day1, train_cols.users) if args.labels_day1 else []
@@ -128,5 +128,5 @@ def finite(value: Any) -> Any:
 def _blocked(path: str, users: list[str]) -> list[str]:
     """Day 1's block list: the abusers of its labels file, which must tell something about day 1's events."""
     table = read_labels_file("--labels-day1", Path(path))
-    check_labels("--labels-day1", Path(path), table, set(users), evaluating=False)
+    table = check_labels("--labels-day1", Path(path), table, set(users), evaluating=False)
     return sorted(u for u, label in table.by_user.items() if is_abnormal(label))

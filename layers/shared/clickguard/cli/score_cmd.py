@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     table = read_labels_file("--labels", args.labels) if args.labels else None
     cols = _read(args.events, args.field_mapping)
     if table is not None:
-        check_labels("--labels", args.labels, table, set(cols.users), evaluating=True)
+        table = check_labels("--labels", args.labels, table, set(cols.users), evaluating=True)
     store = _store(args)
     try:
         with storage_errors(store.describe()):

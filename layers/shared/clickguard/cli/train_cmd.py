@@ -141,14 +141,14 @@ def run(args: argparse.Namespace) -> int:
         return run_on_stack(args)
     params = params_from_args(args)
     table = read_labels_file("--labels", Path(args.labels)) if args.labels else None
-    labels = table.by_user if table else {}
-    blocked = frozenset(user for user, label in labels.items() if is_abnormal(label))
     store = open_store(args.out, args.endpoint_url, args.region)
     if not args.out.startswith("s3://"):
         output_dir("--out", Path(args.out))
     cols = read_events("--input", list(map(Path, args.input)), UserKeySource(args.user_key), args.field_mapping)
     if table is not None:
-        check_labels("--labels", Path(args.labels), table, set(cols.users), evaluating=False)
+        table = check_labels("--labels", Path(args.labels), table, set(cols.users), evaluating=False)
+    labels = table.by_user if table else {}
+    blocked = frozenset(user for user, label in labels.items() if is_abnormal(label))
     start, end = format_ms(min(cols.ts_ms)), format_ms(max(cols.ts_ms) + 1)
     try:
         with writing("--out", args.out):

@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from clickguard.events import VISITOR_PREFIX
 from clickguard.field_names import ALIASES, loose
 from clickguard.files import header_delimiter, open_binary
 from clickguard.sim.catalog import BENIGN_EXAMPLES, is_abnormal
@@ -79,6 +80,15 @@ class LabelTable(NamedTuple):
     by_user: dict[str, str]  # user -> label, as the file spells it
     column: str  # the header's name of the column the labels were read from
     user_column: str  # and of the users' column
+
+    def for_users(self, users: Collection[str]) -> LabelTable:
+        """The labels under the events' keys: a label naming a session that the events know only as its visitor's
+        (``events.VISITOR_PREFIX``: an anonymous session's events) is that visitor's."""
+        by_user = {
+            u if u in users or (visitor := VISITOR_PREFIX + u) not in users else visitor: label
+            for u, label in self.by_user.items()
+        }
+        return self._replace(by_user=by_user)
 
     def refusal(self, users: Collection[str], *, evaluating: bool) -> str | None:
         """Why these labels can tell nothing about events of ``users`` (None: they can): they name none of them
