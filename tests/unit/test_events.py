@@ -540,10 +540,10 @@ def test_flat_json_of_common_producers_is_read_under_their_field_names(record, e
         # PostHog's event; Snowplow's enriched event as its Analytics SDKs write JSON; Amplitude's export (no user id)
         ({"event": "$pageview", "distinct_id": "ph-1", "timestamp": "2019-01-02T00:01:16Z",
           "properties": {"$current_url": "https://x.example/y", "$ip": "203.0.113.9"}},
-         ("ph-1", "$pageview", 1546387276000, None)),
+         ("ph-1", "/y", 1546387276000, None)),  # a page view's page (since 12-01)
         ({"event": "$autocapture", "distinct_id": "ph-2", "timestamp": "2019-01-02T00:01:16Z",
           "properties": {"distinct_id": "ph-2", "$session_id": "x", "$ip": "203.0.113.9"}},  # Mixpanel's shape
-         ("ph-2", "$autocapture", 1546387276000, None)),
+         ("ph-2", "$autocapture", 1546387276000, "x")),
         ({"app_id": "web", "domain_userid": "d-1", "domain_sessionid": "s-1", "event_name": "page_view",
           "derived_tstamp": "2019-01-02 00:01:16.000", "user_ipaddress": "203.0.113.9"},
          ("d-1", "page_view", 1546387276000, "s-1")),

@@ -33,7 +33,7 @@ from typing import Any, NamedTuple, NoReturn
 import numpy as np
 
 from clickguard import settings
-from clickguard.field_names import NO_VALUE, OUTCOME_ALIASES, RecordNames, no_value
+from clickguard.field_names import NO_VALUE, OUTCOME_ALIASES, RecordNames, loose, no_value
 from clickguard.pages import is_static_file, page_of
 from clickguard.rejections import Reason, RejectedRecord
 from clickguard.timestamps import MAX_MS, MAX_S, MIN_MS, MIN_S, parse_timestamp
@@ -186,6 +186,10 @@ def _parse_canonical(obj: Mapping[str, Any]) -> Event:
             raise RejectedRecord(Reason.MISSING_USER_KEY, "an access log line's parts: its user is its client address")
         names = RecordNames(obj)
         user, kind, sid, eid = map(names.named, ("user_id", "event_type", "session_id", "event_id"))
+        # Amplitude's export names a visitor by ``amplitude_id`` before and after signing in, by ``user_id`` (often an
+        # e-mail) only after: read by ``user_id`` first, one person was two users, the second keyed by an e-mail.
+        user = merged if present(merged := get("amplitude_id")) else user
+        kind = specific_action(kind, obj, get("properties"))  # PostHog's page in its properties
         ts = _aliased_time(names)
         outcome = _aliased_outcome(names) if outcome is None else outcome
         if user is None and kind is not None and ts is not None:
@@ -198,6 +202,47 @@ def _parse_canonical(obj: Mapping[str, Any]) -> Event:
     return canonical_event(user, kind, outcome, ts, sid, eid, net)
 
 
+# What analytics tools call every page view, compared loosely: read as the action, every page is one state and a
+# scraper's walk through a catalogue looks like a person's. Such an event's action is the page it viewed, where the
+# record names it (a path or a URL, read as ``page_of`` reads one), as for GA4's rows and Segment's pages.
+PAGE_VIEWS = frozenset(
+    map(loose, ("page_view", "pageview", "$pageview", "$mp_web_page_view", "page viewed", "loaded a page"))
+)
+_PAGE_FIELDS = (
+    "page_urlpath", "page_path", "pagePath", "$pathname", "pathname", "$current_url", "current_url", "page_location",
+    "page_url", "pageUrl", "location", "url", "uri", "path",
+)  # fmt: skip
+# Snowplow's structured event ("struct", named "event"): what was done is its ``se_action``, else ``se_category``.
+_STRUCTURED = frozenset(("struct", "event"))
+_STRUCTURED_FIELDS = ("se_action", "se_category")
+
+
+def specific_action(kind: Any, *field_sets: Any) -> Any:
+    """The action of an event whose name says only what kind of event it is (a page view, a structured event):
+    the page or the action the first of ``field_sets`` (mappings; others are passed over) names for it, else
+    ``kind``."""
+    if type(kind) is not str:
+        return kind
+    names: tuple[str, ...]
+    if kind in _STRUCTURED:
+        names, wanted = _STRUCTURED_FIELDS, _is_name
+    elif loose(kind) in PAGE_VIEWS:
+        names, wanted = _PAGE_FIELDS, _is_page
+    else:
+        return kind
+    found = (v for fields in field_sets if type(fields) is dict for name in names if wanted(v := fields.get(name)))
+    return next(found, kind)
+
+
+def _is_name(value: Any) -> bool:
+    return type(value) is str and present(value)
+
+
+def _is_page(value: Any) -> bool:
+    return type(value) is str and value.startswith(_PAGES)
+
+
+_PAGES = ("/", "http://", "https://")  # a path or a URL: never a place ("location": "Bakersfield, CA")
 _REQUIRED = ("user_id", "event_type", "timestamp")
 # An access log line in parts, as the Kinesis Agent's LOGTOJSON names them (``decoding.access_log`` reads them): no
 # alias of a user may be read from such a record, since the decoder reads it as the line, its client the user.
@@ -531,12 +576,14 @@ def _parse_pinpoint(obj: Mapping[str, Any], client: Mapping[str, Any]) -> Event:
 def _parse_mixpanel(obj: Mapping[str, Any], props: Mapping[str, Any]) -> Event:
     """A Mixpanel event (its import API's and raw export's shape): the user key is ``properties.distinct_id``, the
     action ``event``, the time ``properties.time`` (epoch seconds or milliseconds), the event id
-    ``properties.$insert_id`` (Mixpanel's own deduplication key). The other properties (``ip``, ``$city``, the
-    device's: personal data) are never read. PostHog's events have this shape too, their time at the top level
-    (``timestamp``), read when ``properties.time`` is absent."""
+    ``properties.$insert_id`` (Mixpanel's own deduplication key); a page view's action its page
+    (``properties.$current_url``, ``specific_action``). The other properties (``ip``, ``$city``, the device's:
+    personal data) are never read. PostHog's events have this shape too, their time at the top level
+    (``timestamp``), read when ``properties.time`` is absent, their session ``properties.$session_id``."""
     time = props.get("time")
     time = obj.get("timestamp") if time is None else time
-    return canonical_event(props["distinct_id"], obj["event"], None, time, None, props.get("$insert_id"))
+    action = specific_action(obj["event"], props)  # $mp_web_page_view, PostHog's $pageview: its $current_url
+    return canonical_event(props["distinct_id"], action, None, time, props.get("$session_id"), props.get("$insert_id"))
 
 
 def _parse_ga4(obj: Mapping[str, Any], params: list[Any]) -> Event:
@@ -546,9 +593,7 @@ def _parse_ga4(obj: Mapping[str, Any], params: list[Any]) -> Event:
     (microseconds); the session its ``ga_session_id`` param. The other params, the device, geo and traffic source
     are never read."""
     values = {p.get("key"): _ga4_value(p.get("value")) for p in params if type(p) is dict}
-    action, page = obj["event_name"], values.get("page_location")
-    if action == "page_view" and type(page) is str and page:
-        action = page
+    action = specific_action(obj["event_name"], values)
     user = obj.get("user_id") or obj["user_pseudo_id"]
     return canonical_event(user, action, None, obj.get("event_timestamp"), values.get("ga_session_id"), None)
 

@@ -34,12 +34,14 @@ from typing import Any, NamedTuple
 ALIASES: dict[str, tuple[str, ...]] = {
     "user_id": (
         "userId", "user_pseudo_id", "user", "userid", "user_key", "username", "user_name", "userName",
-        "visitorid", "visitor_id", "visitorId",
+        "visitorid", "visitor_id", "visitorId", "partyId",  # Divolte's party: its visitor cookie
         "customer_id", "customerId", "client_id", "clientId", "account_id", "accountId", "member_id", "uid",
         "distinct_id", "domain_userid", "amplitude_id", "anonymous_id", "anonymousId",  # PostHog, Snowplow, Amplitude
     ),
     "event_type": (
-        "event_name", "eventType", "event", "action", "eventName", "event_action", "eventAction", "activity",
+        # A hit's action before its name: in the category / action / name scheme (Matomo, Universal Analytics) the
+        # name is a free-text label (an e-mail, a video title) and the action what was done
+        "event_name", "eventType", "event", "action", "event_action", "eventAction", "eventName", "activity",
         "page", "path", "url", "page_url", "request",  # a page view's page: read as the page it names (a path
         # before a URL: Segment's pages table holds both, and the URL's scheme and host would name it apart)
         "routeKey", "resourcePath",  # API Gateway's access log: the route an API request took
@@ -52,6 +54,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     ),
     "session_id": (
         "sessionId", "user_session", "session", "session_key", "sessionid", "visit_id", "visitId", "domain_sessionid",
+        "ga_session_id",  # GA4's export, its event_params flattened (UNNEST) into columns
     ),
     "event_id": ("eventId", "insert_id", "$insert_id", "messageId", "message_id", "event_uuid"),
 }  # fmt: skip
@@ -164,7 +167,7 @@ class RecordNames:
             if (ws := self._words.get(key) or words(key)) and rule.says(ws):
                 if type(value) is dict and rule.nested:
                     value = _nested_id(value)  # a user record: {"user": {"id": 42, "email": ...}} is user 42
-                elif type(value) not in rule.types:
+                elif type(value) not in rule.types or (not rule.numbers and type(value) is str and value.isdigit()):
                     continue
                 if usable(value):
                     yield value
@@ -308,11 +311,14 @@ class _WordRule(NamedTuple):
     says: Callable[[tuple[str, ...]], bool]
     types: tuple[type, ...]
     nested: bool = False  # a record under the name (``user``: {...}) gives its id
+    numbers: bool = True  # a text of digits may be the field (an id may; an action guessed by its name may not)
 
 
 _WORD_RULES = {
     "user_id": _WordRule(_says_user, (str, int), nested=True),
-    "event_type": _WordRule(_says_action, (str,)),
+    # A counter under an action word (Trivago's ``step`` 1, 2, 3 before its ``action_type``) is no action: read as
+    # one, every session was the same walk of numbers.
+    "event_type": _WordRule(_says_action, (str,), numbers=False),
     "timestamp": _WordRule(_says_time, (str, int, float)),
 }
 _NESTED = frozenset(field for field, rule in _WORD_RULES.items() if rule.nested)
