@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from clickguard.training.dataset import EventColumns
 
 TYPES = ["view_item", "search", "view_item", "view_item", "chat", "add_favourite", "login", "purchase"]
 
@@ -46,3 +51,15 @@ def file_results(body: bytes, name: str) -> list[object]:
         [item] = Decoder().items(line)
         out.append(item.result.reason if isinstance(item.result, RejectedRecord) else item.result)
     return out
+
+
+def file_columns(path: Path, text: str) -> EventColumns:
+    """``text`` written to ``path`` and read as the trainer reads an event file."""
+    from clickguard.files import event_lines
+    from clickguard.training.dataset import EventColumns
+
+    path.write_text(text)
+    cols = EventColumns()
+    with path.open("rb") as fh:
+        cols.add_lines(event_lines(fh, path))
+    return cols

@@ -13,9 +13,9 @@ from clickguard.decoding import DecodeConfig, Decoder, jsonfast
 from clickguard.decoding.mapping import FieldMapping
 from clickguard.events import Event, parse_record
 from clickguard.field_names import NO_VALUE
-from clickguard.files import event_lines
 from clickguard.rejections import RejectedRecord
 from clickguard.training.dataset import EventColumns
+from tests.factories import file_columns
 
 BASE = {"user_id": "u1", "event_type": "view", "timestamp": 1_546_387_276_000, "session_id": "s1", "event_id": "e1"}
 ALIAS = {
@@ -86,12 +86,9 @@ def test_a_mapping_s_fallback_path_is_taken_past_an_na():
 
 
 def test_a_csv_export_s_na_cells_are_no_users_but_their_sessions_visitors(tmp_path):
-    path = tmp_path / "views.csv"
-    path.write_text(
+    cols = file_columns(
+        tmp_path / "views.csv",
         "sessionId;userId;event;timestamp\n1;NA;view;2016-05-09 10:00:00\n2;\\N;view;2016-05-09 10:00:05\n"
-        "3;7;view;2016-05-09 10:00:09\n"
+        "3;7;view;2016-05-09 10:00:09\n",
     )
-    cols = EventColumns()
-    with path.open("rb") as fh:
-        cols.add_lines(event_lines(fh, path))
     assert cols.users == ["session:1", "session:2", "7"] and not cols.rejected  # each anonymous session its visitor

@@ -9,9 +9,9 @@ import pytest
 
 from clickguard.decoding import DecodeConfig, Decoder, jsonfast
 from clickguard.events import NO_SESSION, VISITOR_PREFIX, Event, parse_record
-from clickguard.files import event_lines
 from clickguard.rejections import Reason, RejectedRecord
 from clickguard.training.dataset import EventColumns
+from tests.factories import file_columns
 
 # eventsim's (and Sparkify's) logged-out page view: an empty userId, a numeric sessionId.
 GUEST = {"ts": 1538352117000, "userId": "", "sessionId": 29, "page": "Home", "auth": "Logged Out", "status": 200}
@@ -64,13 +64,10 @@ def test_every_decoding_path_gives_the_visitor():
 
 def test_a_csv_of_sessions_without_users_is_one_visitor_per_session(tmp_path):
     """A click log that names sessions and no users (YooChoose's, with a header row): each session its visitor."""
-    path = tmp_path / "clicks.csv"
-    path.write_text(
+    cols = file_columns(
+        tmp_path / "clicks.csv",
         "session_id,timestamp,event_type,category\n"
         "1,2014-04-07T10:51:09.277Z,item-214536502,0\n1,2014-04-07T10:54:09.868Z,item-214536500,0\n"
-        "2,2014-04-07T13:56:37.614Z,item-214662742,0\n"
+        "2,2014-04-07T13:56:37.614Z,item-214662742,0\n",
     )
-    cols = EventColumns()
-    with path.open("rb") as fh:
-        cols.add_lines(event_lines(fh, path))
     assert cols.users == ["session:1", "session:1", "session:2"] and not cols.rejected

@@ -9,8 +9,7 @@ import json
 import pytest
 
 from clickguard.events import parse_record
-from clickguard.files import event_lines
-from clickguard.training.dataset import EventColumns
+from tests.factories import file_columns
 
 T = 1_538_352_000
 
@@ -68,14 +67,11 @@ def test_amplitude_s_merged_identity_keys_one_person_before_and_after_signing_in
 
 def test_a_counter_under_an_action_word_is_passed_over_for_the_action(tmp_path):
     """Trivago's RecSys 2019 log: ``step`` (1, 2, 3) comes before ``action_type``."""
-    path = tmp_path / "train.csv"
-    path.write_text(
+    cols = file_columns(
+        tmp_path / "train.csv",
         "user_id,session_id,timestamp,step,action_type,reference\n"
-        "U1,s1,1541030408,1,search for poi,Newtown\nU1,s1,1541030409,2,interaction item image,666856\n"
+        "U1,s1,1541030408,1,search for poi,Newtown\nU1,s1,1541030409,2,interaction item image,666856\n",
     )
-    cols = EventColumns()
-    with path.open("rb") as fh:
-        cols.add_lines(event_lines(fh, path))
     assert cols.tokens == ["search for poi", "interaction item image"]
     # an action named as such may be a number (an event code)
     assert event({"userId": "u", "event": "101", "ts": T})[1] == "101"
