@@ -219,3 +219,32 @@ def test_anonymous_sessions_are_scored_as_their_visitors_and_labels_naming_sessi
     quality = json.loads(err[err.index("\n{") :])
     assert quality["labelled_users_scored"] == len(rows) and quality["labelled_users_not_in_events"] == 0
     assert quality["abusers"] == sum(map(is_abnormal, days[0].labels.values())) > 0
+
+
+def test_the_summary_counts_copies_and_static_files_apart_and_warns_of_actions_the_model_never_saw(
+    tmp_path, days, capsys
+):
+    events, models = tmp_path / "day1.ndjson", tmp_path / "models"
+    lines = [json.loads(_b(x)) for x in ndjson_lines(days[0])]
+    copy = {**lines[0], "event_id": "e-1"}
+    static = {**lines[1], "event_type": "/img/logo.png"}
+    events.write_text("".join(json.dumps(r) + "\n" for r in [*lines, copy, copy, static]))
+    assert main(["train", "-i", str(events), "-o", str(models), "--min-sessions", "10"]) == 0
+    capsys.readouterr()
+    out = tmp_path / "scores.csv"
+    assert main(["score", "--events", str(events), "--model", str(models), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert ", 0 rejected, 1 copies dropped" in err and ", 1 static_file left out (no user action)" in err
+    assert "warning" not in err
+    renamed = tmp_path / "renamed.ndjson"  # the same events under actions the model never saw
+    renamed.write_text("".join(json.dumps({**r, "event_type": "x-" + r["event_type"]}) + "\n" for r in lines))
+    assert main(["score", "--events", str(renamed), "--model", str(models), "--out", str(out)]) == 0
+    assert "warning: 100% of the events' actions are not among the model's" in capsys.readouterr().err
+
+
+def test_labels_find_the_events_keys_of_a_session_s_visitor_and_of_an_id_written_as_a_whole_float():
+    from clickguard.sim.output import LabelTable
+
+    table = LabelTable({"1300.0": "bot", "s-9": "bot", "u1": "human", "12.5": "bot"}, "label", "user")
+    got = table.for_users({"1300", "session:s-9", "u1", "12"}).by_user
+    assert got == {"1300": "bot", "session:s-9": "bot", "u1": "human", "12.5": "bot"}

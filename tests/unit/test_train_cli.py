@@ -174,6 +174,9 @@ def test_a_truncated_or_foreign_zst_file_is_a_cli_error_not_a_shorter_file(tmp_p
         ("clicks.xlsx", b"PK\x03\x04\x14\x00\x06\x00", "an Excel workbook is one): export the sheet as CSV"),
         ("clicks.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00", "an Excel 97-2003 workbook"),
         ("clicks.csv.gz", None, "a Parquet file"),  # the same inside gzip
+        ("two.tar.gz", None, "a tar archive: extract the files"),
+        ("two.tar", None, "a tar archive: extract the files"),
+        ("two.ndjson.bz2", None, "bzip2-compressed: decompress it"),
     ],
 )
 def test_a_workbook_or_columnar_file_is_named_with_what_to_do_not_every_line_rejected(
@@ -181,9 +184,27 @@ def test_a_workbook_or_columnar_file_is_named_with_what_to_do_not_every_line_rej
 ):
     path = tmp_path / name
     path.write_bytes(gzip.compress(b"PAR1\x15\x04" + bytes(64)) if head is None else head + bytes(64))
+    if name.startswith("two."):  # a real archive, by the standard library's own writers
+        path.write_bytes(_archive(tmp_path, name))
     with pytest.raises(SystemExit) as info:
         main(["train", "-i", str(path), "-o", str(tmp_path / "m")])
     assert info.value.code == 2 and says in capsys.readouterr().err
+
+
+def _archive(tmp_path, name: str) -> bytes:
+    """Two event files in a tar (gzipped for .tar.gz), or one file in bzip2."""
+    import bz2
+    import tarfile
+
+    body = ndjson(ordinary_events(5, seed=1))
+    if name.endswith(".bz2"):
+        return bz2.compress(body)
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz" if name.endswith(".gz") else "w") as tar:
+        for member in ("a.json", "b.json"):
+            (tmp_path / member).write_bytes(body)
+            tar.add(tmp_path / member, arcname=member)
+    return out.getvalue()
 
 
 def test_a_file_of_another_shape_trains_and_scores_through_a_field_mapping_as_the_canonical_file_does(tmp_path, capsys):
@@ -592,11 +613,14 @@ def test_labels_that_can_tell_nothing_about_the_window_are_refused_with_why(
     ("body", "needle"),
     [
         (b"", "the file is empty: no event to read"),
+        (b"user_id,event_type,timestamp\r\n", "only a header row ('user_id,event_type,timestamp'): no event under it"),
         # an unquoted cell holding the separator shifts every later cell under the wrong name
         (b"user_agent,user_id,event_type,timestamp\nMozilla/5.0 (X11, Linux),u1,view,2025-11-20T00:00:00Z\n",
          "1 rows have more cells than the header (4): quote the cells that hold the separator"),
         (b"user_id,event_type,timestamp\nu1,view,10/11/2025 13:00\n",
          "the first bad_timestamp: ambiguous date '10/11/2025 13:00': month/day or day/month?"),
+        (b"user_id,event_type,time\nu1,view,1\n",  # a generator's counter, named time
+         "the first bad_timestamp: timestamp '1' is outside 1990-2100"),
     ],
 )  # fmt: skip
 def test_a_file_with_no_valid_event_says_why_as_far_as_its_lines_tell(tmp_path, capsys, body, needle):
@@ -626,3 +650,19 @@ def test_a_few_ragged_csv_rows_among_good_ones_are_named_on_stderr(tmp_path, cap
     assert (
         "1 rows have more cells than the header (4): quote the cells that hold the separator; those rows' cells" in err
     )
+
+
+def test_a_window_too_small_says_which_lines_were_rejected_and_the_summary_counts_copies(tmp_path, capsys):
+    events = ordinary_events(30, seed=3)
+    bad = [{**e, "timestamp": "2018-10-01T00:0:00"} for e in ordinary_events(60, seed=4)]  # a generator's minutes
+    path = tmp_path / "events.ndjson"
+    path.write_bytes(ndjson(events + bad))
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "-i", str(path), "-o", str(tmp_path / "m"), "--min-sessions", "1000"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "not publishing: " in err
+    assert f"these were rejected: bad_timestamp {len(bad):,} (the first: " in err
+    copies = [{**e, "event_id": f"e{i}"} for i, e in enumerate(events)]
+    path.write_bytes(ndjson(copies + copies[:5]))
+    code, out = run(capsys, "train", "-i", str(path), "-o", str(tmp_path / "m"), "--min-sessions", "1")
+    assert code == 0 and json.loads(out.out)["duplicates_dropped"] == 5

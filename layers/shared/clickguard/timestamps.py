@@ -56,7 +56,8 @@ def parse_timestamp(value: Any) -> int:
     else:
         raise RejectedRecord(Reason.BAD_TIMESTAMP, f"timestamp is a {kind.__name__}")
     if not MIN_MS <= ms <= MAX_MS:
-        raise RejectedRecord(Reason.BAD_TIMESTAMP, "timestamp outside 1990-2100")
+        # the value, cut short (a counter under a time's name: a generator's "time": "1"), never a payload
+        raise RejectedRecord(Reason.BAD_TIMESTAMP, f"timestamp {str(value)[:24]!a} is outside 1990-2100")
     return ms
 
 

@@ -328,6 +328,9 @@ def no_events(
     """Files with no valid event: why, as far as their rejections and their first lines tell."""
     where = ", ".join(map(str, paths))
     if not cols.lines:
+        header = next(filter(None, map(_first_line, paths)), "")
+        if header:  # a delimited file's header row, and no row under it
+            fail(f"{option} {where}: only a header row ({header[:80]!r}): no event under it to read")
         fail(f"{option} {where}: {'the file is' if len(paths) == 1 else 'the files are'} empty: no event to read")
     top = cols.rejected.most_common(1)[0][0] if cols.rejected else None
     hint = "; events need user_id, event_type and timestamp" if mapping is None else ""
@@ -340,6 +343,17 @@ def no_events(
     said = f"; the first {top}: {detail}" if detail else ""
     lines = f"{cols.lines} line{'' if cols.lines == 1 else 's'}"
     fail(f"{option} {where}: no valid event in {lines} (rejected: {dict(cols.rejected) or 'none'}{said}{hint})")
+
+
+def _first_line(path: Path) -> str:
+    """A file's first line, decompressed, stripped ("" for an empty file, a pipe read once already, an error)."""
+    if not path.is_file():
+        return ""
+    try:
+        with open_binary(path) as fh:
+            return fh.readline(4096).decode("utf-8", "replace").strip().lstrip("\ufeff")
+    except (OSError, EOFError):
+        return ""
 
 
 def ragged_rows(path: Path) -> str:

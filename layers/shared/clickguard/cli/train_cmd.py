@@ -33,6 +33,7 @@ from clickguard.events import UserKeySource
 from clickguard.model.model import ModelParams
 from clickguard.sim.catalog import is_abnormal, label_reading
 from clickguard.timestamps import format_ms
+from clickguard.training.dataset import EventColumns
 from clickguard.training.job import fit_and_publish
 from clickguard.training.pipeline import InsufficientData
 
@@ -157,13 +158,14 @@ def run(args: argparse.Namespace) -> int:
                 min_sessions=args.min_sessions, exclude_users=blocked,
             )  # fmt: skip
     except InsufficientData as exc:
-        fail(f"not publishing: {exc}")
+        fail(f"not publishing: {exc}{_rejected_note(cols)}")
     summary = {
         "version": model.version,
         "published_to": store.describe(),
         "latest": outcome.latest,
         "latest_note": outcome.reason,
         "events": model.stats["events"],
+        "duplicates_dropped": model.stats.get("duplicates_dropped", 0),  # an event id again, on the same event
         "rejected": model.stats["rejected"],
         "rejected_first": first_rejections(cols),  # why, in each reason's first detail (no payload)
         "sessions": model.stats["sessions"],
@@ -183,6 +185,16 @@ def run(args: argparse.Namespace) -> int:
         }
     print(json.dumps(summary, indent=2))
     return 0
+
+
+def _rejected_note(cols: EventColumns) -> str:
+    """What else the refusal should say: lines the events lost to rejections (a file of unreadable times looked
+    like a window too small), with each reason's first detail."""
+    firsts = first_rejections(cols)
+    if not firsts:
+        return ""
+    counts = ", ".join(f"{reason} {cols.rejected[reason]:,} (the first: {detail})" for reason, detail in firsts.items())
+    return f"; of {cols.lines:,} lines, these were rejected: {counts}"
 
 
 def params_from_args(args: argparse.Namespace) -> ModelParams:

@@ -6,6 +6,7 @@ import csv
 import io
 import itertools
 import json
+import re
 from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -83,12 +84,9 @@ class LabelTable(NamedTuple):
 
     def for_users(self, users: Collection[str]) -> LabelTable:
         """The labels under the events' keys: a label naming a session that the events know only as its visitor's
-        (``events.VISITOR_PREFIX``: an anonymous session's events) is that visitor's."""
-        by_user = {
-            u if u in users or (visitor := VISITOR_PREFIX + u) not in users else visitor: label
-            for u, label in self.by_user.items()
-        }
-        return self._replace(by_user=by_user)
+        (``events.VISITOR_PREFIX``: an anonymous session's events) is that visitor's; an id written as a whole float
+        (pandas writes an id column with a gap as ``1300.0``) is the integer the events read it as."""
+        return self._replace(by_user={_event_key(u, users): label for u, label in self.by_user.items()})
 
     def refusal(self, users: Collection[str], *, evaluating: bool) -> str | None:
         """Why these labels can tell nothing about events of ``users`` (None: they can): they name none of them
@@ -111,6 +109,17 @@ class LabelTable(NamedTuple):
             f"{self.column!r}: {', '.join(map(repr, words[:5]))}{' ...' if len(words) > 5 else ''}); good users are "
             f"labelled with a word that names them ({', '.join(BENIGN_EXAMPLES)}, ...)"
         )
+
+
+_WHOLE_FLOAT = re.compile(r"-?[0-9]+\.0+")
+
+
+def _event_key(user: str, users: Collection[str]) -> str:
+    """The key the events hold for a labels file's ``user`` (``LabelTable.for_users``); ``user`` when none."""
+    if user in users:
+        return user
+    whole = user[: user.index(".")] if _WHOLE_FLOAT.fullmatch(user) else user
+    return next((key for key in (whole, VISITOR_PREFIX + whole) if key in users), user)
 
 
 def _examples(ids: Collection[str], n: int = 2) -> str:
