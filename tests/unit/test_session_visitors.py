@@ -71,3 +71,21 @@ def test_a_csv_of_sessions_without_users_is_one_visitor_per_session(tmp_path):
         "2,2014-04-07T13:56:37.614Z,item-214662742,0\n",
     )
     assert cols.users == ["session:1", "session:1", "session:2"] and not cols.rejected
+
+
+def test_a_session_document_that_names_no_user_is_its_visitor_s_events(tmp_path):
+    """OTTO's sessions (``{"session": ..., "events": [{"aid", "ts", "type"}]}``): each event its session's visitor's,
+    on the stream and in a file."""
+    doc = {"session": 577, "events": [{"aid": 59625, "ts": 1538352001422, "type": "clicks"},
+                                      {"aid": 59784, "ts": 1538352166379, "type": "carts"}]}  # fmt: skip
+    items = Decoder(DecodeConfig()).items(json.dumps(doc).encode())
+    events = [item.result for item in items]
+    assert [(e.user_key, e.token, e.ts_ms, e.session_id) for e in events] == [
+        ("session:577", "clicks", 1538352001422, "577"),
+        ("session:577", "carts", 1538352166379, "577"),
+    ]
+    cols = file_columns(tmp_path / "train.jsonl", json.dumps(doc) + "\n")
+    assert cols.users == ["session:577"] * 2 and cols.tokens == ["clicks", "carts"]
+    # a wrapper that names neither (an HTTP API's batch) is still each of its events'
+    batch = Decoder(DecodeConfig()).items(json.dumps({"batch": doc["events"], "sentAt": "x"}).encode())
+    assert [item.result.reason.value for item in batch] == ["missing_user_key"] * 2

@@ -92,10 +92,10 @@ _RECORD_OF_EVENTS = frozenset({Reason.MISSING_USER_KEY, Reason.RECORD_TOO_LARGE}
 # The verdicts a GA4 Measurement Protocol body gets as one event: it names no action of its own, and an app stream's
 # none of the user names either (``wrappers.measurement_protocol``).
 _MEASUREMENT_VERDICTS = frozenset({Reason.MISSING_EVENT_TYPE, Reason.MISSING_USER_KEY})
-# The verdicts a session object (``wrappers.shared_field_events``: a user, no action, one list of its events) gets as
-# one event: no action of its own; too large for one event, as a long session's (a bot's) is, since each of its events
-# is capped as an event.
-_SESSION_VERDICTS = frozenset({Reason.MISSING_EVENT_TYPE, Reason.RECORD_TOO_LARGE})
+# The verdicts a session object (``wrappers.shared_field_events``: a user or a session, no action, one list of its
+# events) gets as one event: no action of its own (no user either, when it names only a session); too large for one
+# event, as a long session's (a bot's) is, since each of its events is capped as an event.
+_SESSION_VERDICTS = frozenset({Reason.MISSING_EVENT_TYPE, Reason.RECORD_TOO_LARGE, Reason.MISSING_USER_KEY})
 # Keys of the envelopes and shapes read when a record names no user at its top (``_object``).
 _ENVELOPE_MARKERS = (
     b'"log"', b'"message"', b'"metadata"', b'"body"', b'"request"', b'"detail-type"', b'"aws:dynamodb"',

@@ -29,6 +29,8 @@ def wrapped_events(value: Any) -> list[Any] | None:
     """The events ``value`` wraps, or None when it is not a wrapper."""
     if not isinstance(value, dict) or any(k in value for k in _USER_HOLDERS) or has(value, "user_id"):
         return None
+    if has(value, "session_id"):  # a session's events, sharing it (``shared_field_events``)
+        return None
     lists = [v for v in value.values() if isinstance(v, list)]
     if len(lists) != 1 or not lists[0] or not all(isinstance(item, dict) for item in lists[0]):
         return None
@@ -218,13 +220,16 @@ _LOOKED_AT = 8
 
 
 def shared_field_events(value: Any) -> list[dict[str, Any]] | None:
-    """The events of an object that names a user but no action, and holds one list of objects (a session as some
-    generators and SDKs write it: ``{"user_id": ..., "session_id": ..., "events": [{"type": ..., "ts": ...}]}``):
+    """The events of an object that names a user (or only a session) but no action, and holds one list of objects (a
+    session as some generators, SDKs and data sets write it: ``{"user_id": ..., "session_id": ..., "events":
+    [{"type": ..., "ts": ...}]}``; OTTO's ``{"session": ..., "events": [...]}``):
     each item an event of its own, taking from the object what it lacks (the user, the session, the time: the object's
     other fields are never read). Empty lists do not count, and of several lists of objects, the one whose items
     name an action (Matomo's visit holds ``actionDetails`` and ``pluginsIcons``; GA360's session ``hits`` and
     ``customDimensions``). None when ``value`` is no such object."""
-    if not isinstance(value, dict) or not has(value, "user_id") or has(value, "event_type"):
+    if not isinstance(value, dict) or has(value, "event_type"):
+        return None
+    if not has(value, "user_id") and not has(value, "session_id"):  # OTTO's sessions name no user: their visitors'
         return None
     lists = [v for v in value.values() if isinstance(v, list) and v and all(isinstance(item, dict) for item in v)]
     if len(lists) > 1:  # beside the events, a list of other records: the one whose items say what was done
