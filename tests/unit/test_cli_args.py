@@ -161,3 +161,10 @@ def test_demo_refuses_labels_that_can_tell_nothing_about_its_events_before_the_e
     argv = ["demo", "--out", str(tmp_path / "out"), "--events-day1", str(events), "--events-day2", str(events)]
     _fails([*argv, option, str(labels)], capsys, f"{labels}: {needle}")
     assert not (tmp_path / "out" / "stack").exists()  # the emulator never started
+
+
+def test_no_valid_event_names_a_spreadsheet_s_spaced_column_names(tmp_path, capsys):
+    f = tmp_path / "e-shop.csv"
+    f.write_text("year;month;day;order;session ID;page 1 (main category)\n2008;4;1;1;1;1\n")
+    _fails(["train", "--input", str(f), "--out", str(tmp_path / "m")], capsys,
+           "fields: year, month, day, order, session ID, page 1 (main category))")  # fmt: skip

@@ -390,7 +390,9 @@ def no_header(path: Path) -> bool:
     return bool(first) and header_delimiter(first) is None
 
 
-_FIELD_NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_$.-]{0,40}")  # what a mapping path names (never an email or a value)
+# What a mapping path names (never an e-mail or a value); spreadsheet headers' spaces and brackets too ("session ID",
+# "page 1 (main category)": UCI's e-shop clothing export listed none of them).
+_FIELD_NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_$.() /-]{0,40}")
 _SHOWN_FIELDS = 16
 
 
