@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 
 from clickguard.cli.main import main
@@ -168,3 +170,36 @@ def test_no_valid_event_names_a_spreadsheet_s_spaced_column_names(tmp_path, caps
     f.write_text("year;month;day;order;session ID;page 1 (main category)\n2008;4;1;1;1;1\n")
     _fails(["train", "--input", str(f), "--out", str(tmp_path / "m")], capsys,
            "fields: year, month, day, order, session ID, page 1 (main category))")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("argv", "usage", "needle"),
+    [
+        (["flags", "--local", "--mxa", "5"], "usage: clickguard flags ", "unrecognized arguments: --mxa 5"),
+        (["score", "--events", "F", "--modle", "m1", "--out", "x.csv"], "usage: clickguard score ", "--modle m1"),
+        (["review", "lst", "--bogus"], "usage: clickguard review ", "invalid choice: 'lst'"),
+        (["models", "list", "--store", "d", "--bogus"], "usage: clickguard models ", "unrecognized arguments: --bogus"),
+    ],
+)
+def test_an_unknown_option_is_named_by_the_subcommand_with_its_usage_before_a_missing_one(argv, usage, needle, capsys):
+    err = _fails(argv, capsys, usage, needle)
+    assert "usage: clickguard [-h] COMMAND" not in err and "is required" not in err, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "unknown"),
+    [
+        (["score", "--event", "e.ndjson", "--model", "m", "--out", "-"], "--event e.ndjson"),
+        (["produce", "--simul", "--stream", "s"], "--simul"),
+        (["local", "stats", "--work", "w"], "--work w"),
+    ],
+)
+def test_an_option_is_never_taken_by_a_prefix_of_its_name(argv, unknown, capsys):
+    _fails(argv, capsys, f"unrecognized arguments: {unknown}")
+
+
+def test_every_subcommand_refuses_abbreviations():
+    from clickguard.cli.main import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert {name: p.allow_abbrev for name, p in sub.choices.items()} == dict.fromkeys(sub.choices, False)

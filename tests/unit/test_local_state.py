@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
@@ -61,7 +62,7 @@ def test_a_stale_state_file_is_said_to_be_stale_by_every_local_command(tmp_path,
 
 def test_local_up_refuses_a_second_stack_in_a_directory_whose_stack_runs(tmp_path, monkeypatch, capsys, listening):
     _state(tmp_path, monkeypatch, listening, os.getpid())
-    _fails(["local", "up"], capsys, "a local stack already runs from this directory (process")
+    _fails(["local", "up"], capsys, f"a local stack already runs from {tmp_path} (process")
     assert state_file.read() is not None  # the running stack's file is left as it is
 
 
@@ -70,7 +71,7 @@ def test_local_down_removes_a_stale_file_and_says_when_there_is_no_stack(tmp_pat
     assert main(["local", "down"]) == 0
     assert "its stack was not running (its process" in capsys.readouterr().err
     assert state_file.read() is None
-    _fails(["local", "down"], capsys, "no local stack runs from this directory")
+    _fails(["local", "down"], capsys, f"no local stack runs from {tmp_path} (.clickguard-local.json not found there)")
 
 
 @pytest.mark.parametrize(
@@ -101,3 +102,60 @@ def test_a_taken_port_is_refused_with_status_2_and_leaves_nothing_behind(tmp_pat
     with socket.create_server(("127.0.0.1", 0)) as taken:
         _fails(["local", "up", "--port", str(taken.getsockname()[1])], capsys, "cannot serve the emulator there")
     assert not list(tmp_path.glob("clickguard-local-*")) and state_file.read() is None
+
+
+def _workdir_state(tmp_path, monkeypatch, endpoint: str, pid: int):
+    """A stack started with ``--workdir`` W, asked about from another directory."""
+    workdir, elsewhere = tmp_path / "w", tmp_path / "elsewhere"
+    workdir.mkdir()
+    elsewhere.mkdir()
+    (workdir / "lambda-output.ndjson").touch()
+    state = {"endpoint_url": endpoint, "stack": "cg-local", "pid": pid, "region": "us-east-1",
+             "handler_output": str(workdir / "lambda-output.ndjson")}  # fmt: skip
+    state_file.write(state, state_file.in_dir(workdir))
+    monkeypatch.chdir(elsewhere)
+    return workdir
+
+
+def test_local_stats_with_workdir_finds_the_stack_from_another_directory(tmp_path, monkeypatch, capsys, listening):
+    workdir = _workdir_state(tmp_path, monkeypatch, listening, os.getpid())
+    assert main(["local", "stats", "--workdir", str(workdir)]) == 0
+    assert json.loads(capsys.readouterr().out)["output"] == str(workdir / "lambda-output.ndjson")
+
+
+def test_local_down_with_workdir_finds_the_stack_from_another_directory(tmp_path, monkeypatch, capsys, listening):
+    workdir = _workdir_state(tmp_path, monkeypatch, listening, _dead_pid())
+    assert main(["local", "down", "--workdir", str(workdir)]) == 0
+    assert "its stack was not running" in capsys.readouterr().err
+    assert state_file.read(state_file.in_dir(workdir)) is None
+
+
+@pytest.mark.parametrize("action", ["stats", "down"])
+def test_no_stack_names_the_directory_looked_in(tmp_path, monkeypatch, capsys, action):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "w").mkdir()
+    _fails(["local", action, "--workdir", "w"], capsys, f".clickguard-local.json not found in {tmp_path / 'w'}"
+           if action == "stats" else f"no local stack runs from {tmp_path / 'w'}")  # fmt: skip
+    _fails(["local", action], capsys, str(tmp_path))
+
+
+def test_a_stack_keeps_its_state_file_here_and_in_its_workdir_and_removes_both(tmp_path, monkeypatch, listening):
+    from clickguard.local.runtime import LocalRuntime
+    from clickguard.local.stack import DeployedStack
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "w").mkdir()
+    rt = LocalRuntime("w")
+    rt.stack, rt.emulator.endpoint_url = DeployedStack("cg-local", {}, {"Resources": {}}), listening
+    rt.score_server = SimpleNamespace(url=f"{listening}/score", stop=lambda: None)
+    rt.write_state_file()
+    here, there = state_file.read(), state_file.read(tmp_path / "w" / state_file.PATH.name)
+    assert here is not None and here == there
+    rt.stop()
+    assert not (tmp_path / state_file.PATH.name).exists() and not (tmp_path / "w" / state_file.PATH.name).exists()
+
+
+def test_local_up_refuses_a_workdir_whose_stack_runs(tmp_path, monkeypatch, capsys, listening):
+    """Two stacks in one workdir would write one assembly and one output file."""
+    workdir = _workdir_state(tmp_path, monkeypatch, listening, os.getpid())
+    _fails(["local", "up", "--workdir", str(workdir)], capsys, f"a local stack already runs from {workdir} (process")

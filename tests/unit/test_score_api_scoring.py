@@ -209,6 +209,14 @@ def test_a_session_shorter_than_min_events_has_no_score_yet_and_says_so():
     assert answer["signals"], "the signals of a short session still explain it"
 
 
+def test_a_session_without_a_score_has_no_reasons():
+    """Reasons are the signals past 1% of a score: a session too short to have one has none, though its signals are
+    listed (a tester's answer gave ["peak_mean_bits"], every signal's value null and its bits 0)."""
+    status, answer = ask(FakeSessions(), "u1", user_events("u1")[:1])
+    assert status == 200 and answer["score"] is None and answer["empty"]["reason"] == "too_short"
+    assert answer["signals"] and answer["reasons"] == [] and answer["decision"]["reasons"] == []
+
+
 def test_a_short_session_of_a_user_on_a_timer_is_judged_on_the_visit_rhythm():
     """One event an hour, all in one UTC day: from the user's ``min_events``-th gap between visits its one-event
     session has a score, and the answer gives no ``empty`` reason."""

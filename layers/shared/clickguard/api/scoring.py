@@ -115,6 +115,7 @@ def score_user(request: ScoreRequest, stored: UserState | None, rule: Rule, now_
     applied = applied_columns(recs, request.events, adm)
     result = score_batch(rule.table, rule.gap_ms, applied.events, {user: prior})
     session = result.final.get(user, prior)
+    score = _score(session, rule.table)
     signals = tuple(explain(session, rule.table)) if session else ()
     if adm.applied:
         decision = _decide_events(result, applied, prior, stored, rule)
@@ -125,9 +126,10 @@ def score_user(request: ScoreRequest, stored: UserState | None, rule: Rule, now_
         stored=stored,
         stored_score=_score(prior, rule.table),
         session=session,
-        score=_score(session, rule.table),
+        score=score,
         signals=signals,
-        reasons=reasons(list(signals)) if signals else (),
+        # the signals past 1% of a score: a session too short to have one is explained, but has no reason
+        reasons=reasons(list(signals)) if np.isfinite(score) else (),
         decision=decision,
         events=_counts(len(request.events), adm),
         allowed=rule.allow.entry(user),

@@ -3,7 +3,8 @@
 
 Prints the endpoint (and the AWS CLI's settings for it) so the AWS CLI or boto3 can be pointed at it; other
 ``clickguard`` commands find it through ``--local`` (the state file ``.clickguard-local.json`` in the current
-directory, ``local.state_file``). One stack per directory.
+directory, ``local.state_file``), ``local stats`` and ``local down`` also through ``--workdir`` (a copy there). One
+stack per directory, and per workdir.
 """
 
 from __future__ import annotations
@@ -60,22 +61,27 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="SECONDS",
         help="stop after this long (default: until Ctrl-C or 'clickguard local down')",
     )
-    p.add_argument("--workdir", default=None, help="where to keep the synthesized assembly")
+    p.add_argument(
+        "--workdir",
+        default=None,
+        help="up: where to keep the synthesized assembly, the functions' output and a copy of the state file;"
+        " down, stats: the stack's workdir, to find it from another directory",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.action == "down":
-        return down()
+        return down(args.workdir)
     if args.action == "stats":
-        return stats()
+        return stats(args.workdir)
     if not 0 <= args.port < 65536:
         fail(f"--port {args.port}: must be 0..65535")
     if args.archive_every <= 0:
         fail(f"--archive-every {args.archive_every}: must be > 0")
     if args.duration < 0 or args.train_every < 0:
         fail(f"--for {args.duration:g} / --train-every {args.train_every:g}: must be >= 0 (0: never)")
-    _refuse_a_running_stack()
+    _refuse_a_running_stack(args.workdir)
     return up(args)
 
 
@@ -104,6 +110,8 @@ def _run_stack(args: argparse.Namespace, stop: threading.Event, archive_now: thr
             rt = running.enter_context(LocalRuntime(args.workdir, port=args.port))
         except OSError as exc:  # the port is taken, or not ours to bind
             fail(f"--port {args.port}: cannot serve the emulator there ({exc.strerror or exc})")
+        except KeyboardInterrupt:  # the runtime stopped what it had started (``LocalRuntime.__enter__``)
+            raise KeyboardInterrupt("interrupted while the stack started: nothing is left running") from None
         try:
             rt.start_polling()
             rt.write_state_file()
@@ -142,7 +150,10 @@ def _print_handles(rt: LocalRuntime) -> None:
     print(f"buckets    data={h.data_bucket} models={h.model_bucket}")
     print(f"table      {h.table_name}")
     print(f"score api  POST {rt.score_url} (the function URL's stand-in; see README: The score API)")
-    print(f"state file {state_file.PATH} (other commands: --local; stop: clickguard local down)")
+    here, *there = rt.state_files
+    print(f"state file {here} (other commands: --local; stop: clickguard local down)")
+    for copy in there:
+        print(f"           {copy} (from another directory: local stats/down --workdir {copy.parent})")
     print(f"aws cli    export {CLI_ENV}  # the emulator's credentials and region: no AWS account")
     print(
         "try: aws --endpoint-url "
@@ -162,26 +173,28 @@ CLI_ENV = (
 )
 
 
-def _refuse_a_running_stack() -> None:
-    """One stack per directory: a second one would take over the state file, and the first run on unfound."""
-    try:
-        current = state_file.read()
-    except ValueError as exc:
-        fail(f"{exc}: move it away first")
-    if current is None:
-        return
-    why_not = state_file.liveness(current)
-    if why_not is None:
-        fail(
-            f"a local stack already runs from this directory (process {current.get('pid', '?')}, endpoint "
-            f"{current['endpoint_url']}): stop it with 'clickguard local down', or start another elsewhere"
-        )
-    eprint(f"replacing {state_file.PATH}, left by a stack that stopped without removing it ({why_not})")
+def _refuse_a_running_stack(workdir: str | None) -> None:
+    """One stack per directory and per workdir: a second one would take over the state file, and the first run on
+    unfound (in a workdir, both would write one assembly and one output file)."""
+    for path in state_file.places(workdir):
+        try:
+            current = state_file.read(path)
+        except ValueError as exc:
+            fail(f"{exc}: move it away first")
+        if current is None:
+            continue
+        why_not = state_file.liveness(current)
+        if why_not is None:
+            fail(
+                f"a local stack already runs from {path.parent} (process {current.get('pid', '?')}, endpoint "
+                f"{current['endpoint_url']}): stop it with 'clickguard local down', or start another elsewhere"
+            )
+        eprint(f"replacing {path}, left by a stack that stopped without removing it ({why_not})")
 
 
-def stats() -> int:
+def stats(workdir: str | None) -> int:
     """What the running stack's functions counted (their CloudWatch metrics, summed): where every record went."""
-    output = local_state("local stats").get("handler_output")
+    output = local_state("local stats", workdir).get("handler_output")
     if not isinstance(output, str):
         fail("the local stack does not say where its functions' output is: restart it with this release")
     counted = totals(Path(output))
@@ -200,25 +213,27 @@ def _consumer_line(counted: dict[str, Any]) -> str:
     return ", ".join(f"{name} {n:,}" for name, n in list(_consumer(counted).items())[:6])
 
 
-def down(timeout_s: float = 60.0) -> int:
-    """Stop the stack started from this directory (``SIGTERM``, as Ctrl-C would) and wait until it has."""
+def down(workdir: str | None, timeout_s: float = 60.0) -> int:
+    """Stop the stack started from this directory, or given ``workdir`` (``SIGTERM``, as Ctrl-C would), and wait
+    until it has."""
+    path = state_file.in_dir(workdir)
     try:
-        current = state_file.read()
+        current = state_file.read(path)
     except ValueError as exc:
         fail(str(exc))
     if current is None:
-        fail(f"no local stack runs from this directory ({state_file.PATH} not found here)")
+        fail(f"no local stack runs from {path.parent.absolute()} ({path.name} not found there)")
     why_not = state_file.liveness(current)
     pid = current.get("pid")
     if why_not is not None or not isinstance(pid, int):
-        state_file.PATH.unlink(missing_ok=True)
-        eprint(f"removed {state_file.PATH}: its stack was not running ({why_not or 'no process id'})")
+        path.unlink(missing_ok=True)
+        eprint(f"removed {path}: its stack was not running ({why_not or 'no process id'})")
         return 0
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
-    while (state_file.PATH.exists() or not _exited(pid)) and time.monotonic() < deadline:
+    while (path.exists() or not _exited(pid)) and time.monotonic() < deadline:
         time.sleep(0.2)
-    if state_file.PATH.exists() or not _exited(pid):
+    if path.exists() or not _exited(pid):
         fail(f"the stack (process {pid}) did not stop within {timeout_s:g} s")
     eprint(f"stopped the local stack (process {pid})")
     return 0

@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from clickguard.cli.common import fail, model_store, storage_errors
+from clickguard.cli.common import eprint, fail, model_store, storage_errors
 from clickguard.model import artifact
-from clickguard.store.blobs import BlobStore
+from clickguard.store.blobs import BlobStore, LocalDirStore
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,12 +40,17 @@ def _act(args: argparse.Namespace, store: BlobStore) -> int:
     except artifact.NoModelPublished:
         current = None
     if args.action == "list":
-        for version in artifact.list_versions(store):
+        versions = artifact.list_versions(store)
+        if not versions and _not_there(store):
+            fail(_no_model(store))
+        for version in versions:
             print(("* " if version == current else "  ") + version)
+        if not versions:  # an answer still, as an empty flag queue's: a stack before its first training
+            eprint(_no_model(store))
         return 0
     if args.action == "show":
         if current is None:
-            fail(f"no model published in {store.describe()}")
+            fail(_no_model(store))
         model = artifact.load_latest(store)
         print(
             json.dumps(
@@ -69,3 +74,12 @@ def _act(args: argparse.Namespace, store: BlobStore) -> int:
         fail(str(exc))
     print(f"latest.json now points at {pointer['version']} (was {current})")
     return 0
+
+
+def _no_model(store: BlobStore) -> str:
+    return f"no model published in {store.describe()}" + (" (no such directory)" if _not_there(store) else "")
+
+
+def _not_there(store: BlobStore) -> bool:
+    """A store directory that does not exist: a typo, which read as a store without a model listed nothing."""
+    return isinstance(store, LocalDirStore) and not store.root.is_dir()

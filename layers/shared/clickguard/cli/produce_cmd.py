@@ -123,8 +123,10 @@ class Progress:
 
     def __init__(self, total: int, enabled: bool) -> None:
         self.total, self.enabled, self.start, self.drawn = total, enabled, time.monotonic(), 0.0
+        self.stats = PutStats()  # the put's own, from its first batch on: what Ctrl-C had put
 
     def __call__(self, stats: PutStats, final: bool = False) -> None:
+        self.stats = stats
         now = time.monotonic()
         if not self.enabled or (not final and now - self.drawn < 0.1):
             return
@@ -173,6 +175,8 @@ def run(args: argparse.Namespace) -> int:
             backoff=producer_backoff(args.max_attempts),
             on_progress=progress,
         )
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(interrupted(progress.stats.records, len(entries), read, args.shift_time)) from None
     except PutFailed as exc:
         fail(f"stream {tgt.stream_name}: {exc}")
     except Exception as exc:
@@ -182,6 +186,23 @@ def run(args: argparse.Namespace) -> int:
     summary = {"stream": tgt.stream_name, "source": source_name, "format": args.format, "events": events_in}
     print(json.dumps({**summary, **_put_stats(stats, seconds, rejected)}, indent=2))
     return 0
+
+
+def interrupted(put: int, total: int, read: list[tuple[dict[str, Any], list[Event]]], shifted: bool) -> str:
+    """Ctrl-C's line: how much is on the stream, and what putting the same input again does there (the consumer
+    drops an event as a copy by its ``event_id``, time and action; without an id, only as late, past the session
+    gap: ``consumer.admission``)."""
+    lacking = sum(ev.event_id is None for _, events in read for ev in events)
+    if shifted:
+        again = "putting it again with --shift-time puts them again at new times, which are new events"
+    elif lacking:
+        again = (
+            f"putting it again puts them again: the consumer drops a copy by its event_id, which {lacking:,} of its"
+            " events lack (those within a session gap of their user's latest event would count twice)"
+        )
+    else:
+        again = "putting it again, the consumer drops those already put as copies (each event carries an event_id)"
+    return f"interrupted after {put:,} of {total:,} records put; {again}"
 
 
 def read_entries(

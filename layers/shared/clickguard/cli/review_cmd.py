@@ -203,6 +203,7 @@ def _interactive(
     decided = {Verdict.BLOCK: 0, Verdict.ALLOW: 0}
     skipped: list[FlagMessage] = []
     done = 0  # messages dealt with (decided or skipped); the rest is released when the reviewer stops
+    interrupted = False
     try:
         for i, m in enumerate(messages, 1):
             print(f"\n[{i}/{len(messages)}] " + "\n".join(explain(m.body, m.raw)), flush=True)
@@ -215,13 +216,22 @@ def _interactive(
                 decided[answer] += 1
                 continue
             skipped.append(m)
+    except _Interrupted:
+        interrupted = True
     finally:
         _release(tgt, skipped + messages[done:])
-    eprint(
+    summary = (
         f"decided {sum(decided.values())} ({decided[Verdict.BLOCK]} block, {decided[Verdict.ALLOW]} allow), "
         f"skipped {len(skipped)}, {len(messages) - done} not reached: {len(skipped) + len(messages) - done} left open"
     )
+    if interrupted:
+        raise KeyboardInterrupt(summary)  # ``main`` prints it, with the status of a Ctrl-C
+    eprint(summary)
     return 0
+
+
+class _Interrupted(Exception):
+    """Ctrl-C at a prompt: the session ends as at [q]uit, with a Ctrl-C's status."""
 
 
 def _read(ask: Callable[[str], str], prompt: str) -> str | None:
@@ -230,6 +240,9 @@ def _read(ask: Callable[[str], str], prompt: str) -> str | None:
         return ask(prompt).strip()
     except EOFError:
         return None
+    except KeyboardInterrupt:
+        print(flush=True)  # the summary on a line of its own, not after the prompt
+        raise _Interrupted from None
 
 
 def _choose(ask: Callable[[str], str], *, decidable: bool) -> Verdict | str:

@@ -87,23 +87,23 @@ def from_stack(
     )
 
 
-def local_state(option: str = "--local") -> dict[str, Any]:
-    """The state file of the stack ``clickguard local up`` runs from this directory; a CLI error naming ``option``
-    when there is none, or when its stack stopped without removing it."""
+def local_state(option: str = "--local", workdir: str | None = None) -> dict[str, Any]:
+    """The state file of the stack ``clickguard local up`` runs from this directory (or was given ``workdir``); a CLI
+    error naming ``option`` and the directory when there is none, or when its stack stopped without removing it."""
     from clickguard.local import state_file
 
+    path = state_file.in_dir(workdir)
     try:
-        state = state_file.read()
+        state = state_file.read(path)
     except ValueError as exc:
         fail(f"{option}: {exc}")
     if state is None:
-        fail(
-            f"{option}: no running local stack ({state_file.PATH} not found here); start one with "
-            "'clickguard local up' in this directory"
-        )
+        start = f"'clickguard local up --workdir {workdir}'" if workdir else "'clickguard local up' in this directory"
+        fail(f"{option}: no running local stack ({path.name} not found in {path.parent.absolute()}); start one with "
+             f"{start}")  # fmt: skip
     if why_not := state_file.liveness(state):
         fail(
-            f"{option}: the local stack of {state_file.PATH} is not running ({why_not}): it stopped without removing "
+            f"{option}: the local stack of {path} is not running ({why_not}): it stopped without removing "
             "the file; start one with 'clickguard local up' (it replaces the file), or remove the file"
         )
     return state

@@ -100,6 +100,7 @@ class LocalRuntime:
         self, workdir: str | os.PathLike[str] | None = None, port: int = 0, context: dict[str, Any] | None = None
     ) -> None:
         self.workdir = workdir
+        self.state_files = state_file.places(workdir)  # written by ``write_state_file``, removed by ``stop``
         self._scratch: Path | None = None  # the temporary workdir made when none was given; removed by stop()
         self.context = context
         self.emulator = Emulator(port)
@@ -216,12 +217,13 @@ class LocalRuntime:
         if self._scratch is not None:  # a run without a workdir leaves nothing behind (the CI disk filled up once)
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
-        try:
-            mine = (state_file.read() or {}).get("endpoint_url") == self.emulator.endpoint_url
-        except ValueError:
-            mine = False
-        if mine:
-            state_file.PATH.unlink(missing_ok=True)
+        for path in self.state_files:
+            try:
+                mine = (state_file.read(path) or {}).get("endpoint_url") == self.emulator.endpoint_url
+            except ValueError:
+                mine = False
+            if mine:
+                path.unlink(missing_ok=True)
 
     def __enter__(self) -> LocalRuntime:
         try:
@@ -280,7 +282,7 @@ class LocalRuntime:
         env = self.function_env or {}
         return float(env.get(settings.ENV_MODEL_REFRESH_SECONDS, settings.DEFAULT_MODEL_REFRESH_SECONDS))
 
-    def write_state_file(self, archived_at: float = 0.0) -> Path:
+    def write_state_file(self, archived_at: float = 0.0) -> list[Path]:
         """What other CLI processes read to find this stack (``state_file``); ``archived_at``: when the stream was
         last archived (epoch seconds), which ``train --local`` waits on."""
         assert self.stack is not None
@@ -294,7 +296,7 @@ class LocalRuntime:
             "archived_at": archived_at,
             "handler_output": str(self.output.path) if self.output else None,  # ``local stats`` sums its metrics
         }
-        return state_file.write(state)
+        return [state_file.write(state, path) for path in self.state_files]
 
     # --- the managed parts ----------------------------------------------------------------------------------------
     def start_polling(self, interval_s: float = 0.2) -> None:

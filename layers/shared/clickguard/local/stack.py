@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,11 +73,28 @@ def synth_local(
     this virtualenv's packages, so the Lambda layer's Linux/arm64 wheels would never be loaded."""
     os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    _quiet_jsii_exit()  # before the import, which starts the child
     from infra.app import build_app
 
     app, stack = build_app(context={**LOCAL_CONTEXT, **(context or {}), "stage": stage}, outdir=str(outdir))
     app.synth()
     return Path(outdir), stack.stack_name
+
+
+def _quiet_jsii_exit() -> None:
+    """jsii stops its node child at exit by writing to it, and a Ctrl-C in the terminal has ended that child first
+    (one process group): the write's BrokenPipeError traceback came after the command's last line. That error alone
+    is dropped; every other goes to the hook there was."""
+    previous = sys.unraisablehook
+    if getattr(previous, "__name__", "") == "drop_jsii_closed_pipe":  # once per process
+        return
+
+    def drop_jsii_closed_pipe(unraisable: sys.UnraisableHookArgs) -> None:
+        from_jsii = str(getattr(unraisable.object, "__module__", "")).startswith("jsii.")
+        if not (from_jsii and isinstance(unraisable.exc_value, BrokenPipeError)):
+            previous(unraisable)
+
+    sys.unraisablehook = drop_jsii_closed_pipe
 
 
 def deploy(

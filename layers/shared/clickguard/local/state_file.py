@@ -1,5 +1,6 @@
 """The running ``clickguard local up``, as other CLI processes find it: ``.clickguard-local.json`` in the directory
-it was started in (its endpoint, stack, process id and when it last archived the stream).
+it was started in (its endpoint, stack, process id and when it last archived the stream), and in its ``--workdir``
+when given one, where ``local stats`` and ``local down`` find it from another directory (``places``).
 
 A stack that died without removing the file (its terminal closed, a ``kill -9``) leaves a stale file: ``liveness``
 tells it apart, so a command says so at once instead of retrying a closed port for seconds and printing a
@@ -23,6 +24,19 @@ from clickguard import settings
 
 PATH = Path(settings.LOCAL_STATE_FILE)
 ARCHIVE_SIGNAL = signal.SIGUSR1
+
+
+def in_dir(directory: str | os.PathLike[str] | None) -> Path:
+    """The state file in ``directory`` (a stack's ``--workdir``), as an absolute path; None: the current directory's."""
+    return PATH if directory is None else Path(os.path.abspath(Path(directory) / PATH.name))
+
+
+def places(workdir: str | os.PathLike[str] | None) -> list[Path]:
+    """Where a stack started here with ``workdir`` writes its state file, as absolute paths (the same stack's, however
+    the directory changes): here, for every ``--local`` command, and in its workdir too."""
+    here = Path(os.path.abspath(PATH))
+    there = here if workdir is None else in_dir(workdir)
+    return [here] if there == here else [here, there]
 
 
 def read(path: Path = PATH) -> dict[str, Any] | None:
