@@ -14,7 +14,7 @@ import pytest
 from clickguard.decoding import DecodeConfig, Decoder, Format
 from clickguard.decoding.access_log import client_address, parse_line
 from clickguard.events import Event
-from clickguard.rejections import Reason, RejectedRecord
+from clickguard.rejections import SKIPPED, Reason, RejectedRecord
 
 T = 1728568536000  # 10/Oct/2024:13:55:36 +0000
 UA = "Mozilla/5.0 (PII-Agent)"
@@ -108,3 +108,50 @@ def test_a_named_user_wins_over_the_address_and_the_format_can_be_switched_off()
     with pytest.raises(RejectedRecord) as exc:
         without.decode(json.dumps(anonymous).encode())
     assert exc.value.reason is Reason.MISSING_USER_KEY
+
+
+CADDY = {"level": "info", "ts": T / 1000, "logger": "http.log.access.log0", "msg": "handled request",
+         "request": {"remote_ip": "10.0.1.17", "client_ip": "81.2.3.4", "proto": "HTTP/2.0", "method": "POST",
+                     "host": "shop.example.org", "uri": "/login?next=/a", "headers": {"User-Agent": [UA]}},
+         "user_id": "", "duration": 0.02, "size": 10, "status": 401}  # fmt: skip
+
+
+@pytest.mark.parametrize("login", ["", "carol@example.net"])
+def test_a_caddy_record_is_its_client_s_request_never_its_login_or_headers(login):
+    got = Decoder().decode(json.dumps({**CADDY, "user_id": login}).encode())
+    assert isinstance(got, Event) and (got.user_key, got.token, got.ts_ms) == ("81.2.3.4", "POST /login#fail", T)
+    assert UA not in repr(got) and "carol" not in repr(got)
+
+
+def test_a_web_server_s_authenticated_user_is_never_the_user():
+    """nginx's ``remote_user`` (HTTP auth's login): one client was two users, one of them named by an e-mail."""
+    record = {"time_local": "10/Oct/2024:13:55:36 +0000", "remote_addr": "185.92.52.191",
+              "remote_user": "carol@example.net", "request": "GET /cart HTTP/1.1", "status": "200"}  # fmt: skip
+    got = Decoder().decode(json.dumps(record).encode())
+    assert isinstance(got, Event) and got.user_key == "185.92.52.191" and "carol" not in repr(got)
+
+
+def test_a_traefik_record_is_timed_at_its_request_s_start():
+    record = {
+        "ClientHost": "203.0.113.8",
+        "RequestMethod": "GET",
+        "RequestPath": "/ws",
+        "DownstreamStatus": 101,
+        "Duration": 600_000_000_000,
+        "StartUTC": "2024-10-10T13:55:36.250Z",
+        "time": "2024-10-10T15:05:36+01:00",
+    }
+    assert Decoder().decode(json.dumps(record).encode()).ts_ms == T + 250
+
+
+@pytest.mark.parametrize("status", ["408", "400"])
+def test_a_connection_that_sent_no_request_is_skipped_not_a_failed_request(status):
+    line = f'203.0.113.7 - - [10/Oct/2024:13:55:36 +0000] "-" {status} 0 "-" "-"'.encode()
+    with pytest.raises(RejectedRecord) as exc:
+        parse_line(line)
+    assert exc.value.reason is Reason.NO_REQUEST and Reason.NO_REQUEST in SKIPPED
+    record = {"time_local": "10/Oct/2024:13:55:36 +0000", "remote_addr": "203.0.113.7", "request": "-",
+              "status": status}  # fmt: skip
+    with pytest.raises(RejectedRecord) as exc:
+        Decoder().decode(json.dumps(record).encode())
+    assert exc.value.reason is Reason.NO_REQUEST

@@ -184,6 +184,8 @@ def _parse_canonical(obj: Mapping[str, Any]) -> Event:
         # The Kinesis Agent's LOGTOJSON line (its ADDEC2METADATA adds an accountId): the decoder reads it as the line.
         if user is None and all(map(obj.__contains__, ACCESS_LOG_PARTS)):
             raise RejectedRecord(Reason.MISSING_USER_KEY, "an access log line's parts: its user is its client address")
+        if is_caddy_access(obj):  # its user_id is the request's authenticated login, never read
+            raise RejectedRecord(Reason.MISSING_USER_KEY, "a Caddy access log record: its user is its client address")
         names = RecordNames(obj)
         user, kind, sid, eid = map(names.named, ("user_id", "event_type", "session_id", "event_id"))
         # Amplitude's export names a visitor by ``amplitude_id`` before and after signing in, by ``user_id`` (often an
@@ -244,6 +246,15 @@ def _is_page(value: Any) -> bool:
 
 _PAGES = ("/", "http://", "https://")  # a path or a URL: never a place ("location": "Bakersfield, CA")
 _REQUIRED = ("user_id", "event_type", "timestamp")
+
+
+def is_caddy_access(obj: Mapping[str, Any]) -> bool:
+    """Caddy's structured access log record (``"logger": "http.log.access..."``, the request's parts under
+    ``request``), which ``decoding.access_log.json_request`` reads."""
+    logger = obj.get("logger")
+    return type(logger) is str and logger.startswith("http.log.access") and type(obj.get("request")) is dict
+
+
 # An access log line in parts, as the Kinesis Agent's LOGTOJSON names them (``decoding.access_log`` reads them): no
 # alias of a user may be read from such a record, since the decoder reads it as the line, its client the user.
 ACCESS_LOG_PARTS = ("host", "datetime", "request", "response")

@@ -41,11 +41,12 @@ class Reason(enum.StrEnum):
     BAD_ACCESS_LOG = "bad_access_log"  # a line of an access log record that is not a common or combined log line
     BAD_BASE64 = "bad_base64"  # base64 text of a record (AWS CLI v1's --data) whose whole does not decode
     STATIC_FILE = "static_file"  # a page's image, script, stylesheet or font: its browser's doing, not its user's
+    NO_REQUEST = "no_request"  # an access log's "-": a connection closed before it sent a request (a preconnect)
 
 
 # Records that hold no user action: counted by reason (metrics, the trainer's report) but neither sunk nor logged one
 # by one. A web server's log is mostly static files; a sink object and a log line each would cost more than the rest.
-SKIPPED: frozenset[Reason] = frozenset({Reason.STATIC_FILE})
+SKIPPED: frozenset[Reason] = frozenset({Reason.STATIC_FILE, Reason.NO_REQUEST})
 
 
 class RejectedRecord(ValueError):

@@ -13,8 +13,10 @@ What is read, and nothing else:
   as a canonical event's user id is;
 * the event type is the requested page (``pages.page_of``: no query string, identifiers as ``*``), prefixed by its
   method when that is not GET (``POST /login``, ``HEAD /``); a request line that is not ``METHOD target
-  [HTTP/x]`` (a TLS handshake sent to the HTTP port, a bare ``-``) is the action ``(bad request)``, which scanners
-  make;
+  [HTTP/x]`` (a TLS handshake sent to the HTTP port) is the action ``(bad request)``, which scanners make; a bare
+  ``-`` is a connection closed before it sent any request (``no_request``, counted and skipped: browsers open
+  connections ahead of need and close the unused ones, which Apache logs as ``"-" 408`` and nginx as ``"-" 400``;
+  read as failed requests they made people look like scanners);
 * the outcome is the status: a failure from 400 (``events.token_of``);
 * the time is ``%t`` (the common log format's time).
 
@@ -39,7 +41,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from clickguard.decoding.jsonfast import utf8
-from clickguard.events import ACCESS_LOG_PARTS, Event, token_of, user_key_of
+from clickguard.events import ACCESS_LOG_PARTS, Event, is_caddy_access, token_of, user_key_of
 from clickguard.field_names import RecordNames, loose_keys
 from clickguard.pages import request_action
 from clickguard.rejections import Reason, RejectedRecord
@@ -161,6 +163,8 @@ _STATUS = re.compile(r"\d{3}")
 
 
 def _action(request: str) -> str:
+    if request.strip() == "-":
+        raise RejectedRecord(Reason.NO_REQUEST, "a connection that sent no request (a browser's preconnect)")
     parsed = _REQUEST.fullmatch(request.replace('\\"', '"') if "\\" in request else request)  # Apache's \" escape
     if parsed is None:
         return BAD_REQUEST
@@ -176,8 +180,18 @@ _HTTP_STATUS = ("status", "statuscode", "httpstatus", "responsecode", "responses
                 "originstatus", "scstatus", "elbstatuscode", "code")  # fmt: skip  # code: Fluent Bit's nginx parser
 _METHOD = ("requestmethod", "method", "httpmethod", "csmethod")
 _TARGET = ("requesturi", "uri", "requestpath", "path", "url", "csuristem", "request")
-# The request's own time where no name reads as the event's (a request's start is its time: ``start_time``).
-_REQUEST_TIME = ("starttime", "startutc", "requesttime", "msec", "timestamp", "date")
+# The request's own time where no name reads as the event's (a request's start is its time: ``start_time``); a start
+# wins over the event's time (Traefik's ``time`` is the request's end). Not nginx's ``request_time``: a duration.
+_REQUEST_START = ("startutc", "starttime")
+_REQUEST_TIME = ("requesttime", "msec", "timestamp", "date")
+# Caddy's request parts that say who asked for what: never its headers (the user agent, cookies).
+_CADDY_PARTS = ("client_ip", "remote_ip", "method", "uri")
+
+
+def _caddy_request(request: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: request[name] for name in _CADDY_PARTS if name in request}
+
+
 _ADDRESS = re.compile(
     r"(\d{1,3}(?:\.\d{1,3}){3})(?::\d{1,5})?"  # IPv4, maybe with its port
     r"|\[([0-9a-fA-F:.]+)\](?::\d{1,5})?"  # IPv6 in brackets, maybe with its port
@@ -188,7 +202,12 @@ _ADDRESS = re.compile(
 def json_request(obj: Mapping[str, Any]) -> dict[str, Any] | None:
     """A JSON access log record as an event's fields: the user its client address (the first of a forwarded chain,
     without its port), the action its method and page as a request line (``POST /login``), the rest as it is; None
-    unless the record holds both an HTTP status (100-599) and a client address. Only those fields are read."""
+    unless the record holds both an HTTP status (100-599) and a client address. Only those fields are read. Caddy's
+    record keeps the request's parts under ``request`` (its ``client_ip``, the client behind Caddy's trusted
+    proxies, before its peer ``remote_ip``; its headers never read); a Traefik record's time is its request's start
+    (``StartUTC``: its ``time`` is when the request ended, a long one's far later)."""
+    if is_caddy_access(obj):
+        obj = {**{k: v for k, v in obj.items() if k != "request"}, **_caddy_request(obj["request"])}
     by_loose = loose_keys(obj)
     status = next((obj[by_loose[n]] for n in _HTTP_STATUS if n in by_loose), None)
     code = status if type(status) is int else int(status) if type(status) is str and _STATUS.fullmatch(status) else 0
@@ -196,7 +215,10 @@ def json_request(obj: Mapping[str, Any]) -> dict[str, Any] | None:
     if not 100 <= code <= 599 or address is None:
         return None
     fields = {**obj, "user_id": address, "outcome": code}
-    if RecordNames(obj).named("timestamp") is None:
+    start = next((obj[by_loose[n]] for n in _REQUEST_START if n in by_loose), None)
+    if start is not None:
+        fields["timestamp"] = start
+    elif RecordNames(obj).named("timestamp") is None:
         fields["timestamp"] = next((obj[by_loose[n]] for n in _REQUEST_TIME if n in by_loose), None)
     method = next((obj[by_loose[n]] for n in _METHOD if n in by_loose), None)
     target = next((obj[by_loose[n]] for n in _TARGET if n in by_loose), None)
