@@ -622,3 +622,26 @@ def test_a_mixpanel_event_is_its_distinct_ids_action_and_its_properties_are_neve
     assert D.decode(line(seconds)).ts_ms == 1601412131000
     assert reason(D, line({"event": "x", "properties": {"distinct_id": "u", "time": None}})) is Reason.MISSING_TIMESTAMP
     assert reason(D, line({"event": ["x"], "properties": {"distinct_id": "u", "time": 1}})) is Reason.BAD_TYPE
+
+
+# HAProxy's HTTP log (``option httplog``, its documented example's fields) and syslog's framing of any access log line
+# (RFC 3164's header as rsyslog writes it to a file; rsyslog's high-precision ISO time with a priority).
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('Mar 30 18:00:00 lb haproxy[1234]: 81.2.3.4:51234 [30/Mar/2024:18:00:00.123] fe~ be_shop/srv1 0/0/1/20/21 '
+         '200 10 - - ---- 12/12/3/1/0 0/0 "GET /cart?id=5 HTTP/1.1"', ("81.2.3.4", "/cart", 1711821600123)),
+        ('2001:db8::7:51234 [30/Mar/2024:18:00:01.500] fe be/srv1 0/0/1/20/21 401 10 - - ---- 1/1/1/1/0 0/0 '
+         '{shop.example|Mozilla/5.0 (PII)} "POST /login HTTP/1.1"', ("2001:db8::7", "POST /login#fail", 1711821601500)),
+        ('10.0.1.2:33317 [06/Feb/2009:12:14:14.655] http-in static/srv1 10/0/30/69/109 -1 2750 - - CD-- 1/1/1/1/0 0/0 '
+         '"GET /index.html HTTP/1.1"', ("10.0.1.2", "/index.html", 1233922454655)),  # -1: no response
+        ('Mar 30 18:00:00 web1 nginx: ' + COMBINED, ("203.0.113.7", "/product/*", 1763700000000)),
+        ('<134>2024-03-30T18:00:02.000000+00:00 web1 nginx[77]: ' + COMBINED, ("203.0.113.7", "/product/*",
+                                                                               1763700000000)),
+    ],
+)  # fmt: skip
+def test_haproxy_s_log_and_syslog_framed_lines_are_their_requests(text, expected):
+    assert detect(text.encode()) is Format.ACCESS_LOG
+    event = D.decode(text.encode())
+    assert (event.user_key, event.token, event.ts_ms) == expected
+    assert "PII" not in repr(event) and "a@b.c" not in repr(event) and "Mozilla" not in repr(event)

@@ -62,18 +62,47 @@ _LINE = re.compile(
 _REQUEST = re.compile(r"([A-Z][A-Z_-]{0,15}) (\S+)(?: HTTP/\d(?:\.\d)?)?")
 
 
+# A line as syslog frames it (rsyslog or syslog-ng writing a server's or HAProxy's log to a file): an optional
+# priority, the time (RFC 3164's ``Mar 30 18:00:00``, or rsyslog's high-precision ISO time), the host, the program
+# and its pid. Every line of such a log was ``not_json``.
+_SYSLOG = re.compile(
+    rb"[ \r\n]*(?:<[0-9]{1,3}>)?(?:[A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2}|[0-9]{4}-[0-9]{2}-[0-9]{2}T\S+)"
+    rb" \S+ [^ :\[]+(?:\[[0-9]+\])?: "
+)
+# HAProxy's HTTP log format (``option httplog``): ``client:port [accept date] frontend backend/server timers status
+# bytes ... "request"``; the accept date in the proxy's local time, without its zone (read as UTC, as a naive time
+# is), to the millisecond.
+_HAPROXY = re.compile(
+    r"(\S+):\d+ \[(\d{2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2})(?:\.(\d{3}))?\] \S+ \S+ \S+ (-1|\d{3}) .*?"
+    r'"([^"\\]*(?:\\.[^"\\]*)*)"\s*',
+    re.DOTALL,
+)
+_HAPROXY_PREFIX = re.compile(rb"\S+:[0-9]+ \[[0-9]{2}/[A-Za-z]{3}/[0-9]{4}:[0-9:.]+\] ")
+
+
 def looks_like(data: bytes) -> bool:
-    """The record starts as an access log line does (host, identity, user, ``[time]``, a quote): cheap, and no JSON,
-    KPL, compressed or Snowplow record starts so."""
-    return _PREFIX.match(data) is not None
+    """The record starts as an access log line does (host, identity, user, ``[time]``, a quote; or HAProxy's client,
+    port and ``[accept date]``), maybe framed by syslog: cheap, and no JSON, KPL, compressed or Snowplow record
+    starts so."""
+    if (framed := _SYSLOG.match(data)) is not None:
+        data = data[framed.end() :]
+    return _PREFIX.match(data) is not None or _HAPROXY_PREFIX.match(data) is not None
 
 
 def parse_line(line: bytes) -> Event:
-    """One access log line -> ``Event``; ``bad_access_log`` when it is not a common or combined log line."""
-    match = _LINE.fullmatch(utf8(line).strip())
-    if match is None:
-        raise RejectedRecord(Reason.BAD_ACCESS_LOG, "not a common or combined log line")
-    return _event(*match.groups())  # host, time, request, status, forwarded-for (nginx's main format) or None
+    """One access log line -> ``Event``; ``bad_access_log`` when it is not a common, combined or HAProxy log line."""
+    if (framed := _SYSLOG.match(line)) is not None:
+        line = line[framed.end() :]
+    text = utf8(line).strip()
+    match = _LINE.fullmatch(text)
+    if match is not None:
+        return _event(*match.groups())  # host, time, request, status, forwarded-for (nginx's main format) or None
+    proxied = _HAPROXY.fullmatch(text)
+    if proxied is None:
+        raise RejectedRecord(Reason.BAD_ACCESS_LOG, "not a common, combined or HAProxy log line")
+    client, time, ms, status, request = proxied.groups()
+    event = _event(client, f"{time} +0000", request, "000" if status == "-1" else status)  # -1: no response
+    return event._replace(ts_ms=event.ts_ms + int(ms or 0))
 
 
 AGENT_FIELDS = ACCESS_LOG_PARTS
