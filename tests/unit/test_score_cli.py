@@ -160,6 +160,9 @@ def test_label_quality_ranks_the_labelled_users_and_judges_the_flags():
     assert (got["flagged"], got["precision"], got["recall"]) == (2, 0.5, round(1 / 3, 4))
     assert (got["labelled_users_scored"], got["abusers"], got["users_not_labelled"]) == (4, 3, 1)
     assert (got["labelled_users_not_in_events"], got["labelled_abusers_not_in_events"]) == (1, 1)  # "gone", a bot
+    # counting "gone" as missed: ranked last, below every scored user (hits at 1, 3, 4, 5 of 4), and not caught
+    assert got["average_precision_all_labelled"] == round((1 + 2 / 3 + 3 / 4 + 4 / 5) / 4, 4)
+    assert got["recall_all_labelled"] == round(1 / 4, 4)
     assert got["labels_read_as"] == {"benign": ["human"], "abnormal": ["1", "bot", "scraper"]}
 
 
@@ -248,3 +251,23 @@ def test_labels_find_the_events_keys_of_a_session_s_visitor_and_of_an_id_written
     table = LabelTable({"1300.0": "bot", "s-9": "bot", "u1": "human", "12.5": "bot"}, "label", "user")
     got = table.for_users({"1300", "session:s-9", "u1", "12"}).by_user
     assert got == {"1300": "bot", "session:s-9": "bot", "u1": "human", "12.5": "bot"}
+
+
+def test_label_quality_counts_the_labelled_abusers_with_no_event_as_missed():
+    """A client that fetched only static files has no event and no score: the headline figures leave it out (and
+    count it), the all-labelled ones rank it last, tied with every other such abuser, and count it as not caught."""
+    from clickguard.cli.score_cmd import label_quality
+    from clickguard.consumer.offline import UserScore
+
+    scores = [UserScore("a", 9.0, True, (), 3, 1, ()), UserScore("b", float("-inf"), False, (), 1, 1, ())]
+    got = label_quality(scores, {"a": "bot", "b": "human", "img1": "bot", "img2": "bot", "gone": "human"})
+    assert (got["abusers"], got["labelled_abusers_not_in_events"]) == (1, 2)
+    assert (got["average_precision"], got["recall"]) == (1.0, 1.0)
+    # a, b, then img1 and img2 tied last (one threshold): 1/3 of recall at precision 1, 2/3 at 3/4
+    assert got["average_precision_all_labelled"] == round(1 / 3 + 2 / 3 * 3 / 4, 4)
+    assert got["recall_all_labelled"] == round(1 / 3, 4)
+    nobody = label_quality(scores, {"a": "human", "b": "human", "img1": "bot"})  # no scored abuser
+    assert (nobody["average_precision"], nobody["recall"]) == (None, None)
+    assert (nobody["average_precision_all_labelled"], nobody["recall_all_labelled"]) == (round(1 / 3, 4), 0.0)
+    none = label_quality(scores, {"a": "human", "b": "human"})
+    assert (none["average_precision_all_labelled"], none["recall_all_labelled"]) == (None, None)

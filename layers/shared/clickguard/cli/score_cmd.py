@@ -170,24 +170,31 @@ def run(args: argparse.Namespace) -> int:
 
 def label_quality(scores: list[UserScore], labels: dict[str, str]) -> dict[str, Any]:
     """How the scores rank the labelled users (average precision, unjudged users last, as in the CSV) and how right
-    the flag decisions are (precision, recall); users the labels do not know are left out, and counted."""
+    the flag decisions are (precision, recall); users the labels do not know are left out, and counted. Labelled
+    abusers with no event (``labelled_abusers_not_in_events``: the file has none of their events, or none that is an
+    event, as a client asking only for static files) are not among ``abusers``; the ``_all_labelled`` figures count
+    them as missed: ranked last, below every scored user (tied among themselves), and never caught."""
     known = [s for s in scores if s.user_key in labels]
     truth = [is_abnormal(labels[s.user_key]) for s in known]
     floor = score_floor(scores)
     ranking = [s.score if math.isfinite(s.score) else floor for s in known]
     abusers, flagged = sum(truth), sum(s.flagged for s in known)
     caught = sum(s.flagged and bad for s, bad in zip(known, truth, strict=True))
+    missing = set(labels) - {s.user_key for s in known}
+    unscored = sum(is_abnormal(labels[u]) for u in missing)
+    everyone = abusers + unscored
+    ranked_all = average_precision(truth + [True] * unscored, ranking + [floor - 1.0] * unscored)
     return {
         "labelled_users_scored": len(known),
         "abusers": abusers,
         "users_not_labelled": len(scores) - len(known),
-        "labelled_users_not_in_events": len(missing := set(labels) - {s.user_key for s in known}),
-        # Not among "abusers" (the file has none of their events, or none that is an event: a client asking only for
-        # static files); with them counted as missed, recall would be caught / (abusers + these).
-        "labelled_abusers_not_in_events": sum(is_abnormal(labels[u]) for u in missing),
+        "labelled_users_not_in_events": len(missing),
+        "labelled_abusers_not_in_events": unscored,
         "average_precision": round(average_precision(truth, ranking), 4) if abusers else None,
+        "average_precision_all_labelled": round(ranked_all, 4) if everyone else None,
         "flagged": flagged,
         "precision": round(caught / flagged, 4) if flagged else None,
         "recall": round(caught / abusers, 4) if abusers else None,
+        "recall_all_labelled": round(caught / everyone, 4) if everyone else None,
         "labels_read_as": label_reading(labels.values()),
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import ipaddress
 import itertools
 import json
 import re
@@ -85,8 +86,16 @@ class LabelTable(NamedTuple):
     def for_users(self, users: Collection[str]) -> LabelTable:
         """The labels under the events' keys: a label naming a session that the events know only as its visitor's
         (``events.VISITOR_PREFIX``: an anonymous session's events) is that visitor's; an id written as a whole float
-        (pandas writes an id column with a gap as ``1300.0``) is the integer the events read it as."""
-        return self._replace(by_user={_event_key(u, users): label for u, label in self.by_user.items()})
+        (pandas writes an id column with a gap as ``1300.0``) is the integer the events read it as; an IP address
+        (a web log's client) is written as the events key it (``_address``: ``::ffff:176.200.159.30`` is
+        ``176.200.159.30``, ``2001:DB8:0:0:0:0:0:1`` is ``2001:db8::1``, ``[2001:db8::1]:443`` and
+        ``203.0.113.9:51234`` lose their port). A key the events hold as written wins over another spelling of it."""
+        by_user: dict[str, str] = {}
+        for user, label in self.by_user.items():
+            key = _event_key(user, users)
+            if key == user or key not in by_user:
+                by_user[key] = label
+        return self._replace(by_user=by_user)
 
     def refusal(self, users: Collection[str], *, evaluating: bool) -> str | None:
         """Why these labels can tell nothing about events of ``users`` (None: they can): they name none of them
@@ -119,7 +128,36 @@ def _event_key(user: str, users: Collection[str]) -> str:
     if user in users:
         return user
     whole = user[: user.index(".")] if _WHOLE_FLOAT.fullmatch(user) else user
-    return next((key for key in (whole, VISITOR_PREFIX + whole) if key in users), user)
+    key = next((key for key in (whole, VISITOR_PREFIX + whole) if key in users), None)
+    if key is None and (address := _address(user)) is not None and address in users:
+        key = address
+    return user if key is None else key
+
+
+_PORT = re.compile(r":[0-9]{1,5}")
+
+
+def _address(text: str) -> str | None:
+    """``text`` as an access log's client key writes its IP address (``access_log.client_address``: an IPv4-mapped
+    IPv6 address is its IPv4 one, IPv6 lower-case and compressed, no zone), in brackets or not, with a port or not
+    (``[2001:db8::1]:443``, ``203.0.113.9:51234``, as a load balancer writes its client); None when no address."""
+    host, port = text, ""
+    if host.startswith("["):
+        host, bracket, port = host[1:].partition("]")
+        if not bracket:
+            return None
+    elif host.count(":") == 1:  # IPv4 and its port (an IPv6 address has two colons or more)
+        host, colon, number = host.partition(":")
+        port = colon + number
+    if port and (_PORT.fullmatch(port) is None or int(port[1:]) > 65535):
+        return None
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])  # a zone (%eth0, %25eth0 in a URL) is the server's
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ip)
 
 
 def _examples(ids: Collection[str], n: int = 2) -> str:
