@@ -84,16 +84,22 @@ def looks_like(data: bytes) -> bool:
     """The record starts as an access log line does (host, identity, user, ``[time]``, a quote; or HAProxy's client,
     port and ``[accept date]``), maybe framed by syslog: cheap, and no JSON, KPL, compressed or Snowplow record
     starts so."""
-    if (framed := _SYSLOG.match(data)) is not None:
-        data = data[framed.end() :]
+    data = _unframed(data)
     return _PREFIX.match(data) is not None or _HAPROXY_PREFIX.match(data) is not None
+
+
+def _unframed(data: bytes) -> bytes:
+    """``data`` without a syslog header. Looked for only where one may start (a priority's ``<``, a month's capital,
+    a year's dash): a client address starts with a digit, and the pattern cost 0.46 us a line."""
+    if data[:1] == b"<" or data[:1].isupper() or data[4:5] == b"-":
+        framed = _SYSLOG.match(data)
+        return data if framed is None else data[framed.end() :]
+    return data
 
 
 def parse_line(line: bytes) -> Event:
     """One access log line -> ``Event``; ``bad_access_log`` when it is not a common, combined or HAProxy log line."""
-    if (framed := _SYSLOG.match(line)) is not None:
-        line = line[framed.end() :]
-    text = utf8(line).strip()
+    text = utf8(_unframed(line)).strip()
     match = _LINE.fullmatch(text)
     if match is not None:
         return _event(*match.groups())  # host, time, request, status, forwarded-for (nginx's main format) or None
