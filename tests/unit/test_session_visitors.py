@@ -89,3 +89,18 @@ def test_a_session_document_that_names_no_user_is_its_visitor_s_events(tmp_path)
     # a wrapper that names neither (an HTTP API's batch) is still each of its events'
     batch = Decoder(DecodeConfig()).items(json.dumps({"batch": doc["events"], "sentAt": "x"}).encode())
     assert [item.result.reason.value for item in batch] == ["missing_user_key"] * 2
+
+
+def test_a_field_mapping_s_session_keys_an_event_that_names_no_user():
+    from clickguard.decoding.mapping import FieldMapping
+
+    mapping = FieldMapping.parse(json.dumps({"user_key": "who", "event_type": "what", "time": "when",
+                                             "session_id": "visit.id"}))  # fmt: skip
+    decoder = Decoder(DecodeConfig(mapping=mapping))
+    guest = {"who": "NA", "what": "view", "when": 1538352117000, "visit": {"id": "v9"}}
+    assert decoder.decode(json.dumps(guest).encode()).user_key == "session:v9"
+    assert decoder.decode(json.dumps({**guest, "who": "u7"}).encode()).user_key == "u7"
+    nobody = {k: v for k, v in guest.items() if k != "visit"}
+    with pytest.raises(RejectedRecord) as exc:
+        decoder.decode(json.dumps(nobody).encode())
+    assert exc.value.reason is Reason.MISSING_USER_KEY

@@ -27,7 +27,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from clickguard.events import FAIL_SUFFIX, Event, friend_key, opt_id, parse_amount, present, token_of, user_key_of
+from clickguard.events import (
+    FAIL_SUFFIX,
+    Event,
+    friend_key,
+    opt_id,
+    parse_amount,
+    present,
+    token_of,
+    user_key_of,
+    visitor_of_session,
+)
 from clickguard.timestamps import parse_timestamp
 
 Path = tuple[str, ...]
@@ -98,13 +108,18 @@ class FieldMapping:
         return {name: cell for name, cell in zip(self.tsv_columns, cells, strict=True) if cell not in _EMPTY_CELLS}
 
     def applies(self, obj: Mapping[str, Any]) -> bool:
-        return _first(obj, self.user_key) is not None
+        """The record names a user, or a session whose visitor it is (``events.visitor_of_session``)."""
+        return _first(obj, self.user_key) is not None or self._session(obj) is not None
+
+    def _session(self, obj: Mapping[str, Any]) -> Any:
+        return _first(obj, self.session_id) if self.session_id else None
 
     def event(self, obj: Mapping[str, Any]) -> Event:
         """The mapped fields of ``obj`` -> ``Event``, with every format's field rules (reasons as for canonical)."""
         amount = parse_amount(_first(obj, self.amount)) if self.amount else None
         friend = friend_key(_first(obj, self.friend_id)) if self.friend_id else None
-        user_key = user_key_of(_first(obj, self.user_key))
+        user = _first(obj, self.user_key)
+        user_key = user_key_of(user if user is not None else visitor_of_session(self._session(obj)))
         outcome = _first(obj, self.outcome) if self.outcome else None
         if self.failure_values:
             token = token_of(_first(obj, self.event_type), None)
@@ -113,7 +128,7 @@ class FieldMapping:
         else:  # the canonical outcome's rules: words, booleans, HTTP statuses
             token = token_of(_first(obj, self.event_type), outcome)
         ts_ms = parse_timestamp(_first(obj, self.time))
-        sid = opt_id(_first(obj, self.session_id), "session_id") if self.session_id else None
+        sid = opt_id(self._session(obj), "session_id")
         eid = opt_id(_first(obj, self.event_id), "event_id") if self.event_id else None
         return Event(user_key, token, ts_ms, sid, eid, amount, friend)
 
