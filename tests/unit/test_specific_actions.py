@@ -73,5 +73,7 @@ def test_a_counter_under_an_action_word_is_passed_over_for_the_action(tmp_path):
         "U1,s1,1541030408,1,search for poi,Newtown\nU1,s1,1541030409,2,interaction item image,666856\n",
     )
     assert cols.tokens == ["search for poi", "interaction item image"]
-    # an action named as such may be a number (an event code)
+    # an action named as such may be a number (an event code), and so may one guessed by its name, alone
     assert event({"userId": "u", "event": "101", "ts": T})[1] == "101"
+    alone = file_columns(tmp_path / "pages.csv", "user_id,timestamp,page_id\nU1,1541030408,17\n")
+    assert alone.tokens == ["17"]

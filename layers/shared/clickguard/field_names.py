@@ -169,15 +169,20 @@ class RecordNames:
         if rule is None:
             return
         nested = [k for k in obj if k in _KNOWN and type(obj[k]) is dict] if rule.nested else []
+        numbers = []
         for key in (*others, *nested):
             value = obj[key]
             if (ws := self._words.get(key) or words(key)) and rule.says(ws):
                 if type(value) is dict and rule.nested:
                     value = _nested_id(value)  # a user record: {"user": {"id": 42, "email": ...}} is user 42
-                elif type(value) not in rule.types or (not rule.numbers and type(value) is str and value.isdigit()):
+                elif type(value) not in rule.types:
+                    continue
+                elif not rule.numbers and type(value) is str and value.isdigit():
+                    numbers.append(value)  # after every name that holds words: a counter, or a page's number
                     continue
                 if usable(value):
                     yield value
+        yield from numbers
 
     def _other_keys(self) -> list[str]:
         if self._others is None:
@@ -334,13 +339,14 @@ class _WordRule(NamedTuple):
     says: Callable[[tuple[str, ...]], bool]
     types: tuple[type, ...]
     nested: bool = False  # a record under the name (``user``: {...}) gives its id
-    numbers: bool = True  # a text of digits may be the field (an id may; an action guessed by its name may not)
+    numbers: bool = True  # a text of digits is the field as soon as any (an id); else only when no word is
 
 
 _WORD_RULES = {
     "user_id": _WordRule(_says_user, (str, int), nested=True),
-    # A counter under an action word (Trivago's ``step`` 1, 2, 3 before its ``action_type``) is no action: read as
-    # one, every session was the same walk of numbers.
+    # A counter under an action word (Trivago's ``step`` 1, 2, 3 before its ``action_type``) is read after every
+    # name that holds words: read first, every session was the same walk of numbers. Alone (a ``page_id`` of
+    # numbers), it is still the action.
     "event_type": _WordRule(_says_action, (str,), numbers=False),
     "timestamp": _WordRule(_says_time, (str, int, float)),
 }
