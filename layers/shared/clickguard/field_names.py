@@ -243,11 +243,10 @@ def _vocabulary(text: str) -> frozenset[str]:
 
 
 # Whose it is when it is not the acting user's, or what it is instead of an identity (personal data included).
-# ``remote`` and ``auth``: a web server's authenticated user (nginx's ``remote_user``, Caddy's), a login and
-# personal data, never the client an access log is keyed by.
+# ``remote``: a web server's authenticated user (nginx's and Apache's ``remote_user``), a login and personal data,
+# never the client an access log is keyed by.
 _NOT_THE_USER = _vocabulary(
-    "agent ip address email mail phone name type token password secret session event device age segment remote auth"
-    " authenticated"
+    "agent ip address email mail phone name type token password secret session event device age segment remote"
     " group count is has referrer referer referring friend parent target recipient receiver sender seller"
     " merchant owner invited inviter invitee other previous prev next new old"
 )
