@@ -666,3 +666,21 @@ def test_a_window_too_small_says_which_lines_were_rejected_and_the_summary_count
     path.write_bytes(ndjson(copies + copies[:5]))
     code, out = run(capsys, "train", "-i", str(path), "-o", str(tmp_path / "m"), "--min-sessions", "1")
     assert code == 0 and json.loads(out.out)["duplicates_dropped"] == 5
+
+
+def test_a_log_whose_events_come_mostly_from_one_private_address_is_told_of_a_proxy_in_front(tmp_path, capsys):
+    """A custom nginx format that puts X-Forwarded-For elsewhere than after the user agent: every client behind the
+    load balancer was its address, one user, silently."""
+    lines = [
+        f'10.0.0.2 - - [30/Mar/2024:18:{i // 60:02d}:{i % 60:02d} +0000] "GET /p/{i % 7} HTTP/1.1" 200 10 "-" "x" '
+        f'rt=0.1 xff="81.2.3.{i % 50}"\n'
+        for i in range(300)
+    ]
+    path = tmp_path / "access.log"
+    path.write_text("".join(lines))
+    main(["train", "-i", str(path), "-o", str(tmp_path / "m"), "--min-sessions", "1"])
+    err = capsys.readouterr().err
+    assert "300 of 300 of the events come from one private address: a load balancer or proxy in front" in err
+    path.write_text("".join(line.replace("10.0.0.2", f"81.2.4.{i % 9}") for i, line in enumerate(lines)))
+    main(["train", "-i", str(path), "-o", str(tmp_path / "m2"), "--min-sessions", "1"])
+    assert "private address" not in capsys.readouterr().err

@@ -9,6 +9,7 @@ import os
 import re
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,7 @@ import numpy as np
 
 from clickguard import settings
 from clickguard.decoding import DecodeConfig, Decoder
+from clickguard.decoding.access_log import is_private_address
 from clickguard.decoding.mapping import FieldMapping
 from clickguard.events import UserKeySource
 from clickguard.files import delimiter, event_lines, header_delimiter, open_binary
@@ -313,7 +315,29 @@ def read_events(
             f"{option}: every event is timed at midnight: a date without a time of day? Each day's events then read as"
             " one instant, and the pace and timing signals as a machine's; map a time that has its hour"
         )
+    if (proxy := proxy_in_front(cols.users)) is not None:
+        eprint(
+            f"{option}: {proxy} of the events come from one private address: a load balancer or proxy in front of the"
+            " server? Its clients are then one user. The forwarded client is read from an access log line's"
+            " X-Forwarded-For right after the user agent (nginx's main format), or a JSON log's x_forwarded_for"
+        )
     return ordered
+
+
+# Past this share of a file's events from one private address, the file is most likely a server's log behind a proxy
+# whose forwarded clients were not read (a custom log format that puts X-Forwarded-For elsewhere): one user of all.
+PROXY_SHARE = 0.5
+
+
+def proxy_in_front(users: list[str]) -> str | None:
+    """``"N of M"`` when one private, loopback or link-local address holds more than ``PROXY_SHARE`` of ``users``
+    (one per event), else None."""
+    if len(users) < 100:
+        return None
+    top, n = Counter(users).most_common(1)[0]
+    if n <= PROXY_SHARE * len(users) or not is_private_address(top):
+        return None
+    return f"{n:,} of {len(users):,}"
 
 
 def first_rejections(cols: EventColumns) -> dict[str, str]:

@@ -174,6 +174,12 @@ def client_address(remote: str, forwarded: str | None = None) -> str:
     return str(ip) if ip is not None else remote
 
 
+def is_private_address(text: str) -> bool:
+    """A client key that is a private, loopback or link-local address (``_is_proxy``): a proxy's, not a client's."""
+    ip = _canonical(text)
+    return ip is not None and _is_proxy(ip)
+
+
 def _is_proxy(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     """A private (RFC 1918, unique local), loopback or link-local address. Not the shared address space of carrier
     NAT (100.64.0.0/10): many clients behind one, not a proxy of the site's."""
