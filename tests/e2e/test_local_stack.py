@@ -194,7 +194,7 @@ def test_local_up_is_one_per_directory_trains_right_after_produce_and_stops_with
         monkeypatch.chdir(tmp_path)
         with pytest.raises(SystemExit) as exc:
             main(["local", "up"])
-        assert exc.value.code == 2 and "a local stack already runs from this directory" in capsys.readouterr().err
+        assert exc.value.code == 2 and f"a local stack already runs from {tmp_path} (process" in capsys.readouterr().err
         assert main(["produce", "--local", "--simulate", "--day", "1", "--users", "200"]) == 0
         capsys.readouterr()
         assert main(["train", "--local"]) == 0
