@@ -192,7 +192,7 @@ def _parse_canonical(obj: Mapping[str, Any]) -> Event:
         # e-mail) only after: read by ``user_id`` first, one person was two users, the second keyed by an e-mail.
         user = merged if present(merged := get("amplitude_id")) else user
         kind = specific_action(kind, obj, get("properties"))  # PostHog's page in its properties
-        ts = _aliased_time(names)
+        ts = aliased_time(names)
         outcome = _aliased_outcome(names) if outcome is None else outcome
         if user is None and kind is not None and ts is not None:
             user = visitor_of_session(sid)
@@ -260,7 +260,7 @@ def is_caddy_access(obj: Mapping[str, Any]) -> bool:
 ACCESS_LOG_PARTS = ("host", "datetime", "request", "response")
 
 
-def _aliased_time(names: RecordNames) -> Any:
+def aliased_time(names: RecordNames) -> Any:
     """The first of the record's times (``field_names``: its names, best first) that reads as one, in epoch
     milliseconds; else the first found, whose rejection ``canonical_event`` then reports; None when there is none.
     A value that is no time (a page number under ``time``, a duration under ``load_time``) is another field of that

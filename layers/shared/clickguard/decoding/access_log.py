@@ -41,7 +41,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from clickguard.decoding.jsonfast import utf8
-from clickguard.events import ACCESS_LOG_PARTS, Event, is_caddy_access, token_of, user_key_of
+from clickguard.events import ACCESS_LOG_PARTS, Event, aliased_time, is_caddy_access, token_of, user_key_of
 from clickguard.field_names import RecordNames, loose_keys
 from clickguard.pages import request_action
 from clickguard.rejections import Reason, RejectedRecord
@@ -257,10 +257,11 @@ def json_request(obj: Mapping[str, Any]) -> dict[str, Any] | None:
         return None
     fields = {**obj, "user_id": address, "outcome": code}
     start = next((obj[by_loose[n]] for n in _REQUEST_START if n in by_loose), None)
-    if start is not None:
-        fields["timestamp"] = start
-    elif RecordNames(obj).named("timestamp") is None:
-        fields["timestamp"] = next((obj[by_loose[n]] for n in _REQUEST_TIME if n in by_loose), None)
+    if start is None:  # the time found as the event's is read once, here: the fields then read as a canonical event's
+        start = aliased_time(RecordNames(obj))
+    if start is None:
+        start = next((obj[by_loose[n]] for n in _REQUEST_TIME if n in by_loose), None)
+    fields["timestamp"] = start
     method = next((obj[by_loose[n]] for n in _METHOD if n in by_loose), None)
     target = next((obj[by_loose[n]] for n in _TARGET if n in by_loose), None)
     if isinstance(target, str) and target.startswith("/"):
