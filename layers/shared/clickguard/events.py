@@ -188,9 +188,6 @@ def _parse_canonical(obj: Mapping[str, Any]) -> Event:
             raise RejectedRecord(Reason.MISSING_USER_KEY, "a Caddy access log record: its user is its client address")
         names = RecordNames(obj)
         user, kind, sid, eid = map(names.named, ("user_id", "event_type", "session_id", "event_id"))
-        # Amplitude's export names a visitor by ``amplitude_id`` before and after signing in, by ``user_id`` (often an
-        # e-mail) only after: read by ``user_id`` first, one person was two users, the second keyed by an e-mail.
-        user = merged if present(merged := get("amplitude_id")) else user
         kind = specific_action(kind, obj, get("properties"))  # PostHog's page in its properties
         ts = aliased_time(names)
         outcome = _aliased_outcome(names) if outcome is None else outcome
