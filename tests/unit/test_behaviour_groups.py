@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from clickguard.model import group_fit
+from clickguard.model import group_fit, groups
 from clickguard.model.group_fit import WindowSessions, dp_means, fit_groups, measure_limit
 from clickguard.model.groups import (
     Groups,
@@ -41,6 +41,18 @@ def test_divergence_is_the_symmetric_kl_in_bits_of_the_smoothed_profiles():
     assert np.allclose(space.divergence(prof, c), brute, atol=1e-12)
     assert np.allclose(p.sum(axis=1), 1.0) and (p > 0).all()
     assert np.allclose(np.diag(space.divergence(prof, p)), 0.0, atol=1e-12)  # a profile to itself
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 10_000])
+def test_divergence_in_chunks_of_whole_rows_is_the_same_to_the_bit(monkeypatch, chunk):
+    rng = np.random.default_rng(4)
+    prof = random_profiles(rng)
+    g = rng.random(12) + 0.01
+    c = rng.random((3, 12)) + 0.01
+    c /= c.sum(axis=1, keepdims=True)
+    whole = Space(g / g.sum(), 8.0).divergence(prof, c)
+    monkeypatch.setattr(groups, "_CHUNK_ENTRIES", chunk)
+    assert Space(g / g.sum(), 8.0).divergence(prof, c).tobytes() == whole.tobytes()
 
 
 def test_short_sessions_stay_near_the_background_and_long_ones_move_away():

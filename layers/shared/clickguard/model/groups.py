@@ -63,6 +63,19 @@ class Profiles:
         return Profiles(pick[self.rows][keep][order], self.tokens[keep][order], self.bits[keep][order], len(rows))
 
 
+# Entries of a chunk of ``Space.divergence``: six (entries, K) float64 temporaries of about 1 MB per group each.
+_CHUNK_ENTRIES = 131_072
+
+
+def _whole_rows(first: np.ndarray, entries: int, size: int) -> list[tuple[int, int]]:
+    """``[lo, hi)`` ranges of entries, each of whole rows (``first``: each row's first entry) and about ``size``
+    entries (one row of more is a range of its own)."""
+    if entries == 0:
+        return []
+    cuts = np.unique(first[np.searchsorted(first, np.arange(0, entries, size), side="right") - 1]).tolist()
+    return list(zip(cuts, [*cuts[1:], entries], strict=True))
+
+
 @dataclass(frozen=True)
 class _EntryTerms:
     """What ``Space.divergence`` computes of a set of profiles whatever the centroids: per row the smoothing share
@@ -149,12 +162,14 @@ class Space:
         kl_cg = (centroids * (lc - lg)).sum(axis=1)
         e = self._entry_terms(prof)
         out = e.own[:, None] + e.s[:, None] * kl_gc[None, :] + kl_cg[None, :]
-        if len(prof.rows):
-            t = prof.tokens
+        # Whole rows at a time: the (entries, K) temporaries of a window at once were its training's peak memory.
+        for lo, hi in _whole_rows(e.first, len(prof.rows), _CHUNK_ENTRIES):
+            t, first = prof.tokens[lo:hi], e.first[(e.first >= lo) & (e.first < hi)] - lo
             c = centroids[:, t].T  # (entries, K)
             lct = lc[:, t].T
-            corr = (e.p[:, None] - c) * (e.log_p[:, None] - lct) - (e.q[:, None] - c) * (e.log_q[:, None] - lct)
-            out[prof.rows[e.first]] += np.add.reduceat(corr, e.first, axis=0)
+            p, log_p, q, log_q = (x[lo:hi, None] for x in (e.p, e.log_p, e.q, e.log_q))
+            corr = (p - c) * (log_p - lct) - (q - c) * (log_q - lct)
+            out[prof.rows[lo + first]] += np.add.reduceat(corr, first, axis=0)
         clipped: np.ndarray = np.maximum(out, 0.0)  # rounding can leave -1e-16 on an exact match
         return clipped
 
