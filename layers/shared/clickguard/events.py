@@ -35,7 +35,7 @@ import numpy as np
 from clickguard import settings
 from clickguard.field_names import NO_VALUE, OUTCOME_ALIASES, RecordNames, loose, no_value
 from clickguard.pages import is_static_file, page_of
-from clickguard.rejections import Reason, RejectedRecord
+from clickguard.rejections import Reason, RejectedRecord, shown
 from clickguard.timestamps import MAX_MS, MAX_S, MIN_MS, MIN_S, parse_timestamp
 
 FAIL_SUFFIX = "#fail"
@@ -482,7 +482,7 @@ def parse_amount(value: Any) -> float | None:
     if kind is str:
         text = value.strip()
         if not _DECIMAL.fullmatch(text):
-            raise RejectedRecord(Reason.BAD_AMOUNT, f"amount {text[:24]!a} is not a decimal number")
+            raise RejectedRecord(Reason.BAD_AMOUNT, f"amount {shown(text)} is not a decimal number")
         return float(text)
     if kind is int or kind is float:
         try:
@@ -557,7 +557,7 @@ def _parse_segment(obj: Mapping[str, Any]) -> Event:
     if kind not in _SEGMENT_ACTIONS:
         if kind in _SEGMENT_OTHERS:
             raise RejectedRecord(Reason.IGNORED_MESSAGE_TYPE, f"a {kind} message is no user action")
-        raise RejectedRecord(Reason.MISSING_EVENT_TYPE, f"message type {str(kind)[:32]!a} is not track/page/screen")
+        raise RejectedRecord(Reason.MISSING_EVENT_TYPE, f"message type {shown(kind)} is not track/page/screen")
     user = obj.get("userId")
     user_key = user_key_of(user if present(user) else obj.get("anonymousId"))
     action = obj.get("event") if kind == "track" else obj.get("name")
@@ -684,7 +684,7 @@ def token_of(event_type: Any, outcome: Any) -> str:
         return name + FAIL_SUFFIX
     if _is_http_status(norm):  # web logs
         return name + FAIL_SUFFIX if norm >= "400" else name
-    raise RejectedRecord(Reason.UNKNOWN_OUTCOME, f"outcome {norm[:32]!a} is neither success nor fail")
+    raise RejectedRecord(Reason.UNKNOWN_OUTCOME, f"outcome {shown(norm)} is neither success nor fail")
 
 
 # A numeric session id of -1 is "no session": Amplitude's export writes it for the events it keeps outside any

@@ -96,6 +96,13 @@ def container_kind(head: bytes) -> str | None:
     return next((kind for magic, kind in _CONTAINERS if head.startswith(magic)), None)
 
 
+def utf16_without_bom(head: bytes) -> bool:
+    """Whether ``head`` reads as UTF-16 text with no byte-order mark (``open_binary`` reads it as UTF-8): a NUL in
+    every other byte of mostly Latin text, as neither UTF-8 nor UTF-16's other half holds them."""
+    half = len(head) // 2
+    return half >= 2 and max(head[0::2].count(0), head[1::2].count(0)) * 4 >= half * 3
+
+
 class _Utf16File(io.RawIOBase):
     """UTF-16 text (its byte-order mark first) as UTF-8 bytes; a lone surrogate reaches the decoder as UTF-8's
     ``surrogatepass`` bytes, so its line alone is rejected (``not_utf8``), as a byte that is not UTF-8 is."""
@@ -187,17 +194,20 @@ class _ZstdFile(io.RawIOBase):
 _DELIMITERS = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
 
 
-# A header's cell: a name (spaces, digits and brackets inside allowed: "page 1 (main category)"), never a number or
-# a time, as a data row holds (digits, or a date with its separators); and the separators a header may use: a comma,
-# a semicolon (spreadsheets where the comma is the decimal mark write it), a tab, a pipe.
-_HEADER_CELL = re.compile(r"[A-Za-z_$@][\w$@.\-() /]*")
+# A header's cell: a name (spaces, digits and brackets inside allowed: "page 1 (main category)"), in any script's
+# letters ("ユーザーID", "Üser ID": read as a row of data, such a file's error had blamed its missing header), never a
+# number or a time, as a data row holds (digits, or a date with its separators); and the separators a header may
+# use: a comma, a semicolon (spreadsheets where the comma is the decimal mark write it), a tab, a pipe.
+_HEADER_CELL = re.compile(r"(?:[^\W\d]|[$@])[\w$@.\-() /]*")
 _SEPARATORS = (",", ";", "\t", "|")
+# A text line's end: LF, CRLF, or an old Mac's lone CR (which a binary ``readline`` does not end a line at).
+_LINE_END = re.compile("\r\n?|\n")
 
 
 def header_delimiter(first: bytes) -> str | None:
     """The separator of a header row (names only, at least two), the one that splits it into the most names; None
     when the line is no header (JSON, a log line, a row of data)."""
-    line = first.decode("utf-8", "surrogateescape").strip("\r\n")
+    line = _LINE_END.split(first.decode("utf-8", "surrogateescape"), maxsplit=1)[0]
     if line.lstrip()[:1] in ("[", "{"):  # JSON: a one-line document may be longer than any CSV cell may be
         return None
     best, cells = None, 1
@@ -217,20 +227,25 @@ def delimiter(path: str | Path) -> str | None:
     return _DELIMITERS.get(Path(name).suffix)
 
 
-def event_lines(fh: BinaryFile | IO[bytes], path: str | Path, sep: str | None = "") -> Iterator[bytes]:
+def event_lines(
+    fh: BinaryFile | IO[bytes], path: str | Path, sep: str | None = "", notes: list[str] | None = None
+) -> Iterator[bytes]:
     """The file's events as lines for the decoder: an NDJSON file's own lines; a CSV or TSV file's rows
     (``delimiter``), each as the JSON object of its non-empty cells under the header's names, which the decoder then
     reads as any flat JSON event (the canonical names, their aliases, or a field mapping). A cell's text stays text:
     the decoder reads numbers and times in text as it does in JSON strings. A byte that is not UTF-8 reaches the
-    decoder as it was, so its row alone is rejected (``not_utf8``, as a JSON line is); ``csv.Error`` (a cell past
-    the csv module's size limit) is raised. A header tells the separator (``header_delimiter``); a TSV file has one
+    decoder as it was, so its row alone is rejected (``not_utf8``, as a JSON line is); a header that does not parse
+    raises ``csv.Error``, one naming a column twice ``BadHeader``. Lines end in LF, CRLF or a lone CR (an old Mac's).
+    A header tells the separator (``header_delimiter``); a TSV file has one
     only if its first line reads as one, else (Snowplow's enriched events, a field mapping's ``tsv_columns``) its
     lines are events as they are. ``sep`` overrides the name's verdict (None: NDJSON). A JSON document spread over
-    lines (an exported array, pretty-printed) is read whole (``_json_lines``)."""
+    lines (an exported array, pretty-printed) is read whole (``_json_lines``). ``notes`` gets what a user should be
+    told of the file's rows (``_rows``: a stray quote's, by its line)."""
     sniff = sep == ""
     sep = delimiter(path) if sniff else sep
+    notes = [] if notes is None else notes
     if sep is None:
-        yield from _json_lines(fh, sniff)
+        yield from _json_lines(fh, notes if sniff else None)
         return
     first = fh.readline()
     found = header_delimiter(first)
@@ -238,16 +253,86 @@ def event_lines(fh: BinaryFile | IO[bytes], path: str | Path, sep: str | None = 
         yield first
         yield from fh
         return
-    yield from _rows(first, fh, found or sep)  # the header tells the separator: a .csv of semicolons, say
+    yield from _rows(first, fh, found or sep, notes)  # the header tells the separator: a .csv of semicolons, say
 
 
-def _rows(first: bytes, fh: BinaryFile | IO[bytes], sep: str) -> Iterator[bytes]:
-    """A delimited file's rows under its header ``first``, each as the JSON object of its non-empty cells."""
+class BadHeader(csv.Error):
+    """A delimited file's header that cannot say which column a name means (a name given twice)."""
+
+
+class _Taken:
+    """Text lines as the csv reader takes them, those of the record it is reading kept (``taken``): where a record
+    began, and what a quoted cell of it swallowed."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines, self.taken = lines, list[str]()
+
+    def __iter__(self) -> _Taken:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.taken.append(line)
+        return line
+
+    def record(self) -> list[str]:
+        """The lines of the record just read, the next one's begun."""
+        taken, self.taken = self.taken, []
+        return taken
+
+
+def _rows(first: bytes, fh: BinaryFile | IO[bytes], sep: str, notes: list[str]) -> Iterator[bytes]:
+    """A delimited file's rows under its header ``first``, each as the JSON object of its non-empty cells. A row
+    whose quoted cell ran over whole rows (a stray ``"``: the csv module reads a quoted cell across lines, to the
+    next quote or the file's end, or past its cell limit) yields its lines as they are, each rejected, and is noted
+    by its line, rather than the rows it swallowed lost unsaid."""
     text = io.TextIOWrapper(fh, encoding="utf-8", errors="surrogateescape", newline="")
-    lines = itertools.chain([first.decode("utf-8", "surrogateescape")], text)
-    for row in csv.DictReader(lines, delimiter=sep):
-        cells = {name: value for name, value in row.items() if name and isinstance(value, str) and value}
-        yield _row_json(cells)
+    lines = _Taken(itertools.chain(io.StringIO(first.decode("utf-8", "surrogateescape"), newline=""), text))
+    reader = csv.reader(lines, delimiter=sep)
+    names = _names(next(reader, []))
+    at = len(lines.record()) + 1  # the line the next record begins on
+    while True:
+        try:
+            cells: list[str] | None = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:  # a cell past the csv module's limit: the reader goes on at the next line
+            cells = None
+        taken = lines.record()
+        if cells is None or _swallowed(taken, sep, len(names)):
+            notes.append(_stray_quote(at, len(taken), cells is None))
+            yield from (line.encode("utf-8", "surrogateescape") for line in taken)
+        elif cells:  # not a blank line
+            yield _row_json({name: value for name, value in zip(names, cells, strict=False) if name and value})
+        at += len(taken)
+
+
+def _names(header: list[str]) -> list[str]:
+    """A header's column names; a name given twice is refused (the last column of it had silently won)."""
+    seen = set()
+    for name in filter(None, header):
+        if name in seen:
+            raise BadHeader(f"the header names the column {name!r} twice: rename or drop one")
+        seen.add(name)
+    return header
+
+
+def _swallowed(taken: list[str], sep: str, width: int) -> bool:
+    """Whether a record over several lines is a stray quote's: its quote still open at the file's end (a ``"`` line
+    after it would close it, not start a record of its own), or a line inside its cell that is a whole row."""
+    if len(taken) < 2:
+        return False
+    if sum(1 for _ in csv.reader([*taken, '"\n'], delimiter=sep)) == 1:
+        return True
+    return width > 1 and any(len(next(csv.reader([line], delimiter=sep), [])) >= width for line in taken[1:-1])
+
+
+def _stray_quote(at: int, lines: int, past_limit: bool) -> str:
+    how = f"past the csv module's cell limit ({csv.field_size_limit():,} chars)" if past_limit else "over whole rows"
+    return (
+        f'line {at}: a quoted cell runs {how}, a stray quote (")? Its {lines} line{"s" * (lines != 1)} '
+        "(from that one on) are rejected, not read as rows"
+    )
 
 
 def _row_json(cells: dict[str, str]) -> bytes:
@@ -260,15 +345,15 @@ def _row_json(cells: dict[str, str]) -> bytes:
     return json.dumps(cells, ensure_ascii=False).encode("utf-8", "surrogateescape")
 
 
-def _json_lines(fh: BinaryFile | IO[bytes], sniff: bool = True) -> Iterator[bytes]:
+def _json_lines(fh: BinaryFile | IO[bytes], notes: list[str] | None) -> Iterator[bytes]:
     """NDJSON's lines as they are. A file that is one JSON document is read whole, each event of it on a line of its
     own: one written over many lines (an array or an object with indentation, as exports and ``json.dump(...,
     indent=2)`` write them: its first line opens a value it does not close), or a file of one line. An array's
     items are its events; so are the items of an object's one list of objects (a wrapper, ``{"events": [...]}``);
     any other object is one event. A document that does not parse yields its lines, each rejected with its reason.
     A W3C extended log or a load balancer's access log (told by its first line) yields its requests in the Kinesis
-    Agent's LOGTOJSON shape (``w3c_log``, ``lb_log``). With ``sniff``, a file whose first line is a header row
-    (``header_delimiter``: a ``.txt`` export, a CSV under another name) is read as a delimited file."""
+    Agent's LOGTOJSON shape (``w3c_log``, ``lb_log``). Given ``notes`` (``_rows``'), a file whose first line is a
+    header row (``header_delimiter``: a ``.txt`` export, a CSV under another name) is read as a delimited file."""
     first = fh.readline()
     while first and not first.strip():  # blank lines ahead of a document
         first = fh.readline()
@@ -278,9 +363,8 @@ def _json_lines(fh: BinaryFile | IO[bytes], sniff: bool = True) -> Iterator[byte
     if lb_log.is_lb(first):  # an Application or Classic Load Balancer's access log
         yield from lb_log.agent_objects(itertools.chain([first], fh))
         return
-    sep = header_delimiter(first) if sniff else None
-    if sep is not None:
-        yield from _rows(first, fh, sep)
+    if notes is not None and (sep := header_delimiter(first)) is not None:
+        yield from _rows(first, fh, sep, notes)
         return
     if first.lstrip()[:1] not in (b"[", b"{"):
         yield first
@@ -313,7 +397,17 @@ def _json_lines(fh: BinaryFile | IO[bytes], sniff: bool = True) -> Iterator[byte
             yield from body.splitlines()
             return
     for doc in docs:
-        yield from map(msgspec.json.encode, _items(doc))
+        yield from map(_encoded, _items(doc))
+
+
+def _encoded(item: object) -> bytes:
+    """An event of a document as a line; one holding a lone surrogate (a ``"\\ud800"`` escape), which msgspec will
+    not encode, escaped as JSON wrote it, so the decoder gives it the verdict its NDJSON line gets (``bad_unicode``
+    where it reads the string), not the whole file a traceback."""
+    try:
+        return msgspec.json.encode(item)
+    except UnicodeEncodeError:
+        return json.dumps(item).encode()
 
 
 _SPACE = re.compile(r"\s+")

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import enum
 import functools
+import ipaddress
 import re
+from collections import Counter
 from collections.abc import Iterator
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from clickguard.rejections import Reason, RejectedRecord
+from clickguard.rejections import Reason, RejectedRecord, shown
 
 # Times before 1990 or after 2100 are almost always mistakes: a unit misread (seconds as ms or the reverse), a
 # relative count, a zero date (1970, 0001). 1990 predates the web, so the public logs of the 1990s (NASA-HTTP and
@@ -42,7 +45,7 @@ def parse_timestamp(value: Any) -> int:
         try:
             ms = _scaled_ms(value)
         except (ValueError, OverflowError):  # NaN or +-inf (1e400 decodes to inf)
-            raise RejectedRecord(Reason.BAD_NUMBER, f"timestamp is {value!r}") from None
+            raise RejectedRecord(Reason.BAD_NUMBER, f"timestamp is {shown(value)}") from None
     elif kind is str:
         text = value.strip()
         try:
@@ -57,7 +60,7 @@ def parse_timestamp(value: Any) -> int:
         raise RejectedRecord(Reason.BAD_TIMESTAMP, f"timestamp is a {kind.__name__}")
     if not MIN_MS <= ms <= MAX_MS:
         # the value, cut short (a counter under a time's name: a generator's "time": "1"), never a payload
-        raise RejectedRecord(Reason.BAD_TIMESTAMP, f"timestamp {str(value)[:24]!a} is outside 1990-2100")
+        raise RejectedRecord(Reason.BAD_TIMESTAMP, f"timestamp {_shown_time(value)} is outside 1990-2100")
     return ms
 
 
@@ -77,10 +80,36 @@ def time_if_missing(ts_ms: int) -> Iterator[None]:
         _TIME_IF_MISSING.reset(token)
 
 
+def _shown_time(value: object, limit: int = 24) -> str:
+    """A time that did not read, as its rejection quotes it: as written when it looks like a time (digits, a date's
+    and a clock's separators, a month's or a zone's few letters), so a user sees which day or unit was misread;
+    else its shape (``rejections.shown``): an e-mail, an address or a user agent under a time's name."""
+    text = str(value)[:limit]
+    if _TIME_LIKE.fullmatch(text) and sum(map(str.isalpha, text)) <= _TIME_LETTERS and not _is_address(text):
+        return ascii(text)
+    return shown(value, limit)
+
+
+_TIME_LIKE = re.compile(r"[0-9A-Za-z /:.,+\-]*[0-9][0-9A-Za-z /:.,+\-]*")
+_TIME_LETTERS = 12  # "Thu, 10 Oct 2024 20:55:36 GMT" has 9
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return text.count(".") == 3 and text.replace(".", "").isdigit()  # an IPv4 address's spelling, out of range
+    return True
+
+
 def _unparseable(text: str) -> str:
-    if _SLASH_DATE.match(text):  # none of the forms read has one: said here, off the path of the times that parse
-        return f"ambiguous date {text[:24]!a}: month/day or day/month? Write ISO 8601 (2024-10-02T13:55:36Z) or epoch"
-    return f"unparseable timestamp {text[:40]!a}"
+    slashed = _SLASH_DATE.match(text)  # said here, off the path of the times that parse
+    if slashed and _DATE_ORDER.get() is None and all(1 <= int(n) <= 12 for n in slashed.groups()):
+        return (
+            f"ambiguous date {_shown_time(text)}: month/day or day/month? Write ISO 8601 (2024-10-02T13:55:36Z) or "
+            "epoch"
+        )
+    return f"unparseable timestamp {_shown_time(text, 40)}"
 
 
 def _scaled_ms(value: int | float) -> int:
@@ -102,7 +131,7 @@ def _text_time(text: str) -> datetime:
     """ISO 8601 first (what nearly every producer writes), but for the common log format's time, which no ISO time
     is (a ``/`` third: tried first, without an ISO attempt's exception); then the other forms. ``ValueError`` if
     none."""
-    if text[2:3] == "/":  # 10/Oct/2024:13:55:36 -0700 (English month names, whatever the locale)
+    if text[2:3] == "/" and not text[3:4].isdigit():  # 10/Oct/2024:13:55:36 -0700 (English months, any locale)
         return _clf_time(text)
     try:
         return datetime.fromisoformat(text)
@@ -110,6 +139,8 @@ def _text_time(text: str) -> datetime:
         pass
     if text[4:5] == "-":
         return _iso_variant(text.upper())
+    if slashed := _SLASH_TIME.fullmatch(text):  # 21/11/2026 03:13:07, 11/21/2026 3:13 PM
+        return _slash_time(*slashed.groups())
     if text[4:5] == "/":  # 2024/10/10 13:55:36: Go's log package, nginx's error log
         return _iso_variant(text.replace("/", "-", 2).upper())
     if dotted := _DOTTED_DATE.fullmatch(text):  # 02.10.2024 13:55: day first, as German and Russian write it
@@ -123,8 +154,63 @@ def _text_time(text: str) -> datetime:
     raise ValueError("not a time")
 
 
-# 10/2/2024: month first in the US, day first elsewhere; a file holds either, and a row cannot tell which.
-_SLASH_DATE = re.compile(r"\d{1,2}/\d{1,2}/\d{2,4}(?:$|[ T,])")
+# 10/2/2024: month first in the US, day first elsewhere. A date whose first number passes 12 is day first, whose
+# second does month first; one of two numbers up to 12 reads only in the order declared (``date_order``: a file's
+# reader infers it from the file's other dates, a deployment names it), never guessed.
+_SLASH_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/\d{2,4}(?:$|[ T,])")
+_SLASH_TIME = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T](\d{1,2})(:\d\d(?::\d\d(?:\.\d+)?)?)(?: ?([AaPp][Mm]))?)?")
+
+
+class DateOrder(enum.StrEnum):
+    DAY_FIRST = "day_first"
+    MONTH_FIRST = "month_first"
+
+
+_DATE_ORDER: ContextVar[DateOrder | None] = ContextVar("date_order", default=None)
+_SEEN_ORDERS: ContextVar[Counter[DateOrder] | None] = ContextVar("seen_orders", default=None)
+
+
+@contextlib.contextmanager
+def date_order(order: DateOrder | None) -> Iterator[None]:
+    """Within the block a date of two numbers up to 12 (``5/6/2024``) reads in ``order``, and one that cannot
+    (``11/21/2024`` day first) is unparseable; None: as outside any block."""
+    token = _DATE_ORDER.set(order)
+    try:
+        yield
+    finally:
+        _DATE_ORDER.reset(token)
+
+
+@contextlib.contextmanager
+def seen_date_orders() -> Iterator[Counter[DateOrder]]:
+    """Counts, within the block, the dates read in the order they told themselves (``21/11``: day first): what a
+    file's reader infers its ambiguous dates' order from."""
+    seen: Counter[DateOrder] = Counter()
+    token = _SEEN_ORDERS.set(seen)
+    try:
+        yield seen
+    finally:
+        _SEEN_ORDERS.reset(token)
+
+
+def _slash_time(first: str, second: str, year: str, hour: str | None, rest: str | None, half: str | None) -> datetime:
+    a, b = int(first), int(second)
+    order = _DATE_ORDER.get()
+    if order is None:
+        order = DateOrder.DAY_FIRST if a > 12 >= b else DateOrder.MONTH_FIRST if b > 12 >= a else None
+        if order is None:
+            raise ValueError("an ambiguous date")
+        if (seen := _SEEN_ORDERS.get()) is not None:
+            seen[order] += 1
+    day, month = (a, b) if order is DateOrder.DAY_FIRST else (b, a)
+    clock = int(hour or 0)
+    if half is not None:
+        if not 1 <= clock <= 12:
+            raise ValueError("no such 12-hour time")
+        clock = clock % 12 + (12 if half.upper() == "PM" else 0)
+    return datetime.fromisoformat(f"{year}-{month:02d}-{day:02d} {clock:02d}{rest or ':00'}")
+
+
 # d.m.yyyy, then h:mm[:ss[.fraction]]
 _DOTTED_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})(?:[ T](\d{1,2})(:\d\d(?::\d\d(?:\.\d+)?)?))?")
 _JS_DATE = re.compile(

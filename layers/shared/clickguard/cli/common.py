@@ -23,12 +23,12 @@ from clickguard.decoding import DecodeConfig, Decoder
 from clickguard.decoding.access_log import is_private_address
 from clickguard.decoding.mapping import FieldMapping
 from clickguard.events import UserKeySource
-from clickguard.files import delimiter, event_lines, header_delimiter, open_binary
+from clickguard.files import BadHeader, delimiter, event_lines, header_delimiter, open_binary, utf16_without_bom
 from clickguard.rejections import SKIPPED, Reason
 from clickguard.sim.catalog import is_abnormal
 from clickguard.sim.output import LabelTable, read_label_table
 from clickguard.store.blobs import BlobStore, LocalDirStore, S3Store
-from clickguard.timestamps import DAY_MS
+from clickguard.timestamps import DAY_MS, date_order, seen_date_orders
 from clickguard.training.dataset import EventColumns
 
 
@@ -295,13 +295,7 @@ def read_events(
         path = input_file(option, given)
         if twin := next((p for p in paths[:k] if _same_file(path, p)), None):
             fail(f"{option} {given}: the same file as {option} {twin}: its events would count twice; give it once")
-        try:
-            with open_binary(path) as fh:
-                cols.add_lines(event_lines(fh, path), source, decoder)
-        except (OSError, EOFError) as exc:
-            fail_unreadable(option, path, exc)
-        except csv.Error as exc:
-            fail(f"{option} {path}: not CSV ({exc})")
+        _add_dated_file(option, path, cols, source, decoder)
     if not len(cols):
         no_events(option, paths, cols, mapping, takes_mapping)
     for path in paths if cols.rejected else ():
@@ -322,6 +316,43 @@ def read_events(
             " X-Forwarded-For right after the user agent (nginx's main format), or a JSON log's x_forwarded_for"
         )
     return ordered
+
+
+def _add_dated_file(
+    option: str, path: Path, cols: EventColumns, source: UserKeySource, decoder: Decoder | None
+) -> None:
+    """``_add_file``, its dates of two numbers up to 12 (``5/6/2024``, refused as ambiguous alone) read again in the
+    order its other dates told (``21/11/2026``: day first), when they told one; a file of both orders keeps them
+    refused."""
+    scratch = EventColumns()
+    with seen_date_orders() as seen:
+        _add_file(option, path, scratch, source, decoder)
+    told = [order for order, n in seen.items() if n]
+    if len(told) == 1 and scratch.rejected[Reason.BAD_TIMESTAMP.value]:
+        eprint(
+            f"{option} {path}: its dates are read {told[0].value.replace('_', ' ')}, as {seen[told[0]]:,} of them tell"
+        )
+        scratch = EventColumns()
+        with date_order(told[0]):
+            _add_file(option, path, scratch, source, decoder)
+    cols.absorb(scratch)
+
+
+def _add_file(option: str, path: Path, cols: EventColumns, source: UserKeySource, decoder: Decoder | None) -> None:
+    """One file's events into ``cols``, what its rows' reading noted (``files.event_lines``: a stray quote) said."""
+    notes: list[str] = []
+    unexplained = Reason.NOT_JSON.value not in cols.first_detail
+    try:
+        with open_binary(path) as fh:
+            cols.add_lines(event_lines(fh, path, notes=notes), source, decoder)
+    except (OSError, EOFError) as exc:
+        fail_unreadable(option, path, exc)
+    except csv.Error as exc:
+        fail(f"{option} {path}: {exc}" if isinstance(exc, BadHeader) else f"{option} {path}: not CSV ({exc})")
+    for note in notes:
+        eprint(f"{option} {path}: {note}")
+    if notes and unexplained:  # its not_json lines are a stray quote's, not lines that want "a header line"
+        cols.first_detail[Reason.NOT_JSON.value] = notes[0]
 
 
 # Past this share of a file's events from one private address, the file is most likely a server's log behind a proxy
@@ -353,6 +384,8 @@ def no_events(
     where = ", ".join(map(str, paths))
     if not cols.lines:
         header = next(filter(None, map(_first_line, paths)), "")
+        if header[:1] in ("[", "{"):  # "[]", '{"events": []}'
+            fail(f"{option} {where}: a JSON document of no event ({header[:80]!r}: an empty array): no event to read")
         if header:  # a delimited file's header row, and no row under it
             fail(f"{option} {where}: only a header row ({header[:80]!r}): no event under it to read")
         fail(f"{option} {where}: {'the file is' if len(paths) == 1 else 'the files are'} empty: no event to read")
@@ -363,6 +396,8 @@ def no_events(
     hint += f"; {ragged}" if (ragged := ragged_rows(paths[0])) else ""
     if top == Reason.BAD_ACCESS_LOG:  # a log read as one: its first "fields" would be the reader's, not the file's
         hint = ""
+    if utf16_without_bom(_first_bytes(paths[0])):  # its names and values read with a NUL in every other byte
+        hint = "; the file looks like UTF-16 text without its byte-order mark: save it as UTF-8, or UTF-16 with a BOM"
     detail = cols.first_detail.get(top or "", "")
     said = f"; the first {top}: {detail}" if detail else ""
     lines = f"{cols.lines} line{'' if cols.lines == 1 else 's'}"
@@ -371,13 +406,18 @@ def no_events(
 
 def _first_line(path: Path) -> str:
     """A file's first line, decompressed, stripped ("" for an empty file, a pipe read once already, an error)."""
+    return _first_bytes(path).decode("utf-8", "replace").strip().lstrip("\ufeff")
+
+
+def _first_bytes(path: Path) -> bytes:
+    """A file's first line, decompressed, as it is (b"" for an empty file, a pipe read once already, an error)."""
     if not path.is_file():
-        return ""
+        return b""
     try:
         with open_binary(path) as fh:
-            return fh.readline(4096).decode("utf-8", "replace").strip().lstrip("\ufeff")
+            return fh.readline(4096)
     except (OSError, EOFError):
-        return ""
+        return b""
 
 
 def ragged_rows(path: Path) -> str:
@@ -416,7 +456,7 @@ def no_header(path: Path) -> bool:
 
 # What a mapping path names (never an e-mail or a value); spreadsheet headers' spaces and brackets too ("session ID",
 # "page 1 (main category)": UCI's e-shop clothing export listed none of them).
-_FIELD_NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_$.() /-]{0,40}")
+_FIELD_NAME = re.compile(r"(?:[^\W\d]|[$])[\w$.() /-]{0,40}")  # in any script: "ユーザーID", "Üser ID"
 _SHOWN_FIELDS = 16
 
 

@@ -9,6 +9,7 @@ import unicodedata
 
 from clickguard.cli import target
 from clickguard.cli.common import eprint, fail, positive_int
+from clickguard.review.explain import clean
 from clickguard.store.flag_reader import FlagMessage, delete, receive, release
 
 COLUMNS = (
@@ -47,7 +48,7 @@ def row(msg: FlagMessage) -> list[str]:
         surprising = f"{first[0]} -> {first[1]} ({float(first[2]):.1f} b)"
     else:
         surprising = ""
-    return [
+    cells = [
         str(b.get("flagged_at", "")),
         str(b.get("user_key", b.get("user_id", "?"))),
         _num(b.get("score")),
@@ -58,6 +59,7 @@ def row(msg: FlagMessage) -> list[str]:
         str(b.get("transitions", "")),
         surprising if msg.body is not None else f"(not JSON: {msg.raw[:40]!r})",
     ]
+    return list(map(clean, cells))  # the senders' text: an escape sequence in a user id must not reach the terminal
 
 
 def _num(value: object) -> str:

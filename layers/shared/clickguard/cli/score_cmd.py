@@ -9,6 +9,7 @@ import argparse
 import csv
 import json
 import math
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -120,15 +121,29 @@ def _write(scores: list[UserScore], out: Path) -> None:
 
 
 # The CSV's text columns: a user id comes from the stream, so an attacker's ``=HYPERLINK(...)`` would be a formula to
-# a spreadsheet. OWASP's advice: such a cell starts with a quote. The numbers (a score may be negative) stay numbers.
+# a spreadsheet. The numbers (a score may be negative) stay numbers.
 _TEXT_COLUMNS = [UserScore.CSV_FIELDS.index(name) for name in ("user_key", "reasons")]
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_ESCAPED = str.maketrans({"\\": "\\\\", "\0": "\\0"})
+
+
+def inert(cell: str) -> str:
+    """A text cell of scores.csv, as a spreadsheet shows it rather than runs it (OWASP's advice against CSV
+    injection), and as a reader can undo. A cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a CR (but a
+    plain number: ``-1``, ``-12.5``), that starts with ``'``, or that holds a NUL (which spreadsheets and many CSV
+    readers cut a cell at) is written after a ``'``, its backslashes doubled and its NULs as ``\\0``; any other cell
+    as it is. A reader undoes it: a cell that starts with ``'`` drops it, then reads ``\\\\`` as ``\\`` and
+    ``\\0`` as a NUL."""
+    guarded = cell.startswith(_FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(cell)
+    if not (guarded or cell.startswith("'") or "\0" in cell):
+        return cell
+    return "'" + cell.translate(_ESCAPED)
 
 
 def _inert(row: list[str]) -> list[str]:
     for i in _TEXT_COLUMNS:
-        if row[i].startswith(_FORMULA_STARTS):
-            row[i] = "'" + row[i]
+        row[i] = inert(row[i])
     return row
 
 

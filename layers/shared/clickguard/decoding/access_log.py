@@ -44,7 +44,7 @@ from clickguard.decoding.jsonfast import utf8
 from clickguard.events import ACCESS_LOG_PARTS, Event, aliased_time, is_caddy_access, token_of, user_key_of
 from clickguard.field_names import RecordNames, loose_keys
 from clickguard.pages import request_action
-from clickguard.rejections import Reason, RejectedRecord
+from clickguard.rejections import Reason, RejectedRecord, shown
 from clickguard.timestamps import parse_timestamp
 
 BAD_REQUEST = "(bad request)"
@@ -137,7 +137,7 @@ def parse_fields(obj: Mapping[str, Any]) -> Event:
         )
     if not _STATUS.fullmatch(status):  # a Classic Load Balancer's TCP listener logs '-': a connection, no request
         raise RejectedRecord(
-            Reason.BAD_ACCESS_LOG, f"an access log entry whose status {status[:8]!a} is no HTTP status"
+            Reason.BAD_ACCESS_LOG, f"an access log entry whose status {shown(status, 8)} is no HTTP status"
         )
     forwarded = obj.get("forwarded")
     return _event(host, time, request, status, forwarded if isinstance(forwarded, str) else None)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from clickguard.rejections import Reason, RejectedRecord
+from clickguard.rejections import Reason, RejectedRecord, shown
 
 DATA_MESSAGE = "DATA_MESSAGE"
 CONTROL_MESSAGE = "CONTROL_MESSAGE"
@@ -28,7 +28,7 @@ def log_messages(obj: Mapping[str, Any]) -> list[tuple[str, int | None]]:
     if kind == CONTROL_MESSAGE:
         raise RejectedRecord(Reason.CONTROL_MESSAGE, "a CloudWatch Logs control message holds no events")
     if kind != DATA_MESSAGE:
-        raise RejectedRecord(Reason.NOT_OBJECT, f"CloudWatch Logs messageType {str(kind)[:32]!a} is not DATA_MESSAGE")
+        raise RejectedRecord(Reason.NOT_OBJECT, f"CloudWatch Logs messageType {shown(kind)} is not DATA_MESSAGE")
     log_events = obj.get("logEvents")
     if not isinstance(log_events, list):
         raise RejectedRecord(Reason.BAD_TYPE, "logEvents is not a list")

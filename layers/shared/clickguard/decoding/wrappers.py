@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from clickguard.field_names import RecordNames, has
-from clickguard.rejections import Reason, RejectedRecord
+from clickguard.rejections import Reason, RejectedRecord, shown
 
 # Where the producers' own shapes keep an event's user (Mixpanel's ``properties.distinct_id``, Pinpoint's
 # ``client.client_id``), beside the flat names (``field_names``).
@@ -69,7 +69,7 @@ def dynamodb_insert(value: Any) -> dict[str, Any] | None:
     image = change.get("NewImage")
     if value.get("eventName") != "INSERT" or not isinstance(image, dict):
         raise RejectedRecord(
-            Reason.IGNORED_MESSAGE_TYPE, f"a DynamoDB {str(value.get('eventName'))[:10]!a} is no user action"
+            Reason.IGNORED_MESSAGE_TYPE, f"a DynamoDB {shown(value.get('eventName'))} is no user action"
         )
     item = {name: _plain(attr) for name, attr in image.items()}
     for field, fallback in (
@@ -97,10 +97,10 @@ def dms_row(value: Any) -> dict[str, Any] | None:
     if not isinstance(meta, dict) or "record-type" not in meta or "operation" not in meta:
         return None
     if meta["record-type"] != "data":
-        detail = f"a DMS {str(meta['record-type'])[:10]!a} record ({str(meta['operation'])[:20]!a})"
+        detail = f"a DMS {shown(meta['record-type'])} record ({shown(meta['operation'])})"
         raise RejectedRecord(Reason.CONTROL_MESSAGE, detail)
     if meta["operation"] not in _DMS_ADDED:
-        raise RejectedRecord(Reason.IGNORED_MESSAGE_TYPE, f"a DMS {str(meta['operation'])[:10]!a} is no user action")
+        raise RejectedRecord(Reason.IGNORED_MESSAGE_TYPE, f"a DMS {shown(meta['operation'])} is no user action")
     row = value.get("data")
     if not isinstance(row, dict):
         raise RejectedRecord(Reason.NOT_OBJECT, "a DMS record whose data is not an object")

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from decimal import Context, Decimal, InvalidOperation
 
+from clickguard.rejections import shown
+
 # Far beyond any purchase (10**28 in currency units: a public test suite of the challenge flags 50100000000000.83),
 # within DynamoDB's 38-digit numbers, and a bound on what one hostile line can make the exact arithmetic handle.
 MAX_CENTS = 10**30
@@ -32,7 +34,7 @@ class BadAmount(ValueError):
     value (a count key); the message quotes a cut of the value."""
 
     def __init__(self, reason: str, text: str = "") -> None:
-        super().__init__(f"amount {text[:24]!a} {reason}" if text else f"amount {reason}")
+        super().__init__(f"amount {shown(text)} {reason}" if text else f"amount {reason}")
         self.reason = reason
 
 

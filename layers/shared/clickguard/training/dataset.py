@@ -49,6 +49,15 @@ class EventColumns:
     def __len__(self) -> int:
         return len(self.users)
 
+    def absorb(self, other: EventColumns) -> None:
+        """``other``'s events after these, its lines and rejections counted with these."""
+        for name in ("users", "tokens", "ts_ms", "session_ids", "event_ids"):
+            getattr(self, name).extend(getattr(other, name))
+        self.rejected.update(other.rejected)
+        self.lines += other.lines
+        for reason, detail in other.first_detail.items():
+            self.first_detail.setdefault(reason, detail)
+
     def subset(self, keep: list[int]) -> EventColumns:
         """The events at ``keep`` (in that order), with the same line and rejection counts; self if all kept."""
         return self if len(keep) == len(self) else self._take(keep)

@@ -1,0 +1,52 @@
+"""A file's dates written with slashes (``cli.common.read_events``): a date of two numbers up to 12 (``5/11/2026``)
+reads in the order the file's other dates tell (``21/11/2026``: day first), as a person reading the file would; a
+file whose dates tell both orders keeps those refused as ambiguous."""
+
+from __future__ import annotations
+
+import pytest
+
+from clickguard.cli.common import CliError, read_events
+from clickguard.events import UserKeySource
+from clickguard.timestamps import parse_timestamp
+
+
+def write(tmp_path, days, month="11"):
+    rows = ["user_id,event_type,timestamp"]
+    for i, day in enumerate(days):
+        rows += [f"u{i},view,{day}/{month}/2026 03:1{k}:07" for k in range(3)]
+    path = tmp_path / "events.csv"
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_the_ambiguous_dates_of_a_file_read_in_the_order_its_other_dates_tell(tmp_path, capsys):
+    cols = read_events("--input", [write(tmp_path, ["21", "05", "12"])], UserKeySource.SESSION_USER_ID)
+    assert not cols.rejected and len(cols) == 9
+    assert min(cols.ts_ms) == parse_timestamp("2026-11-05T03:10:07Z")
+    assert "its dates are read day first, as 3 of them tell" in capsys.readouterr().err
+
+
+def test_month_first_is_told_as_well(tmp_path):
+    rows = "user_id,event_type,timestamp\nu1,view,11/21/2026 3:10 PM\nu1,view,11/05/2026 3:11 PM\n"
+    (path := tmp_path / "us.csv").write_text(rows)
+    cols = read_events("--input", [path], UserKeySource.SESSION_USER_ID)
+    assert sorted(cols.ts_ms) == [parse_timestamp("2026-11-05T15:11:00Z"), parse_timestamp("2026-11-21T15:10:00Z")]
+
+
+@pytest.mark.parametrize("days", [["05", "12"], ["21"]])
+def test_with_no_order_told_or_none_needed_nothing_is_read_twice(tmp_path, capsys, days):
+    path = write(tmp_path, days)
+    if days == ["21"]:
+        assert len(read_events("--input", [path], UserKeySource.SESSION_USER_ID)) == 3
+        assert "dates are read" not in capsys.readouterr().err
+    else:
+        with pytest.raises(CliError, match="ambiguous date '05/11/2026 03:10:07'"):
+            read_events("--input", [path], UserKeySource.SESSION_USER_ID)
+
+
+def test_a_file_of_both_orders_keeps_its_ambiguous_dates_refused(tmp_path):
+    rows = "user_id,event_type,timestamp\nu1,view,21/11/2026\nu1,view,11/22/2026\nu1,view,05/06/2026\n"
+    (path := tmp_path / "both.csv").write_text(rows)
+    cols = read_events("--input", [path], UserKeySource.SESSION_USER_ID)
+    assert len(cols) == 2 and cols.rejected["bad_timestamp"] == 1
