@@ -8,21 +8,8 @@ import json
 import pytest
 
 from clickguard.cli.main import main
+from tests.cli_support import cli_fails
 from tests.factories import ordinary_events
-
-
-def _fails(capsys, argv, *needles, absent=()):
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exc:
-        main([str(a) for a in argv])
-    err = capsys.readouterr().err
-    assert exc.value.code == 2, err
-    for needle in needles:
-        assert needle in err, err
-    for needle in absent:
-        assert needle not in err, err
-    return err
-
 
 ROWS = "u1,view,2019-01-01T00:00:00Z\nu1,search,2019-01-01T00:00:01Z\n"
 
@@ -32,32 +19,32 @@ def test_a_header_of_names_no_alias_knows_is_listed_not_called_a_row_of_data(tmp
     path = tmp_path / "e.csv"
     path.write_text(header + "\n" + ROWS, encoding="utf-8")
     names = ", ".join(header.split(","))
-    _fails(capsys, ["train", "-i", path, "-o", tmp_path / "m"], "--field-mapping", names, absent=["row of data"])
+    cli_fails(capsys, ["train", "-i", path, "-o", tmp_path / "m"], "--field-mapping", names, absent=["row of data"])
 
 
 def test_utf16_without_its_byte_order_mark_is_said_to_be(tmp_path, capsys):
     path = tmp_path / "e.csv"
     path.write_bytes(("user_id,event_type,timestamp\n" + ROWS).encode("utf-16-le"))
-    _fails(capsys, ["train", "-i", path, "-o", tmp_path / "m"], "UTF-16", absent=["row of data"])
+    cli_fails(capsys, ["train", "-i", path, "-o", tmp_path / "m"], "UTF-16", absent=["row of data"])
 
 
 @pytest.mark.parametrize("body", ["[]", " [] \n", "[][]", "[\n]\n"])
 def test_an_empty_json_array_is_called_one_not_a_header_row(tmp_path, capsys, body):
     path = tmp_path / "e.json"
     path.write_text(body)
-    _fails(capsys, ["train", "-i", path, "-o", tmp_path / "m"], "an empty array", absent=["header"])
+    cli_fails(capsys, ["train", "-i", path, "-o", tmp_path / "m"], "an empty array", absent=["header"])
 
 
 def test_a_header_row_alone_is_still_called_one(tmp_path, capsys):
     path = tmp_path / "e.csv"
     path.write_text("user_id,event_type,timestamp\n")
-    _fails(capsys, ["train", "-i", path, "-o", tmp_path / "m"], "only a header row")
+    cli_fails(capsys, ["train", "-i", path, "-o", tmp_path / "m"], "only a header row")
 
 
 def test_a_column_named_twice_is_an_error_naming_it(tmp_path, capsys):
     path = tmp_path / "e.csv"
     path.write_text("user_id,user_id,event_type,timestamp\nA,B,view,2019-01-01T00:00:00Z\n")
-    _fails(capsys, ["train", "-i", path, "-o", tmp_path / "m"], "'user_id' twice", absent=["not CSV"])
+    cli_fails(capsys, ["train", "-i", path, "-o", tmp_path / "m"], "'user_id' twice", absent=["not CSV"])
 
 
 def test_a_stray_quote_is_named_by_its_line_and_its_lines_counted_rejected(tmp_path, capsys):

@@ -19,6 +19,7 @@ import pytest
 from clickguard.cli.main import main
 from clickguard.rejections import Reason
 from clickguard.sim.population import Population, SimConfig
+from tests.cli_support import cli_fails
 from tests.factories import file_results, ndjson, ordinary_events
 
 DEEP = b"[" * 100_000 + b"]" * 100_000  # past msgspec's recursion limit (the decoder's depth scan rejects it first)
@@ -38,17 +39,6 @@ def store(events, tmp_path_factory):
     out = tmp_path_factory.mktemp("store")
     assert main(["train", "-i", str(events), "-o", str(out), *TRAIN]) == 0
     return out
-
-
-def _fails(capsys, argv, *needles):
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exc:
-        main([str(a) for a in argv])
-    err = capsys.readouterr().err
-    assert exc.value.code == 2, err
-    for needle in needles:
-        assert needle in err, err
-    return err
 
 
 def _cli(*argv, **kwargs):
@@ -79,7 +69,7 @@ def test_a_json_document_nested_too_deep_is_rejected_not_raised():
 
 def test_train_on_a_file_of_only_a_line_nested_too_deep_says_too_deep(tmp_path, capsys):
     (tmp_path / "deep.ndjson").write_bytes(DEEP + b"\n")
-    _fails(capsys, ["train", "-i", tmp_path / "deep.ndjson", "-o", tmp_path / "m"], "no valid event", "too_deep")
+    cli_fails(capsys, ["train", "-i", tmp_path / "deep.ndjson", "-o", tmp_path / "m"], "no valid event", "too_deep")
 
 
 # 2. Outputs that cannot be written: said before the work where it can be, else when the write fails
@@ -99,16 +89,16 @@ def test_an_output_that_cannot_be_written_is_refused_before_the_work(events, tmp
     # NO_MODEL: an empty store, which would be the error were the output checked only after the work
     subst = {"EVENTS": str(events), "NO_MODEL": str(tmp_path)}
     out = argv[-1]
-    _fails(capsys, [subst.get(a, a) for a in argv], f"--out {out}: cannot write in /proc")
+    cli_fails(capsys, [subst.get(a, a) for a in argv], f"--out {out}: cannot write in /proc")
 
 
 def test_report_to_an_existing_directory_is_refused_before_the_work(tmp_path, capsys):
-    _fails(capsys, ["report", "--users", "10", "--out", tmp_path], f"--out {tmp_path}: a directory")
+    cli_fails(capsys, ["report", "--users", "10", "--out", tmp_path], f"--out {tmp_path}: a directory")
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
 def test_a_full_disk_when_writing_is_an_error_naming_the_output(events, store, capsys):
-    _fails(capsys, ["score", "--events", events, "--model", store, "--out", "/dev/full"],
+    cli_fails(capsys, ["score", "--events", events, "--model", store, "--out", "/dev/full"],
            "--out /dev/full: cannot write it (No space left on device)")  # fmt: skip
 
 
@@ -129,20 +119,20 @@ def test_score_to_a_reader_that_left_ends_quietly_with_status_1(events, store):
 
 def test_score_refuses_labels_of_a_header_only(events, store, tmp_path, capsys):
     (tmp_path / "labels.csv").write_text("user_id,user_type\n")
-    _fails(capsys, ["score", "--events", events, "--model", store, "--out", tmp_path / "o.csv", "--labels",
+    cli_fails(capsys, ["score", "--events", events, "--model", store, "--out", tmp_path / "o.csv", "--labels",
                     tmp_path / "labels.csv"], "no user in it (a header only)")  # fmt: skip
     assert not (tmp_path / "o.csv").exists()
 
 
 def test_score_refuses_labels_of_no_abuser_among_the_events_users(events, store, tmp_path, capsys):
     (tmp_path / "labels.csv").write_text("user_id,user_type\nuser-1,normal\nuser-2,human\n")
-    _fails(capsys, ["score", "--events", events, "--model", store, "--out", tmp_path / "o.csv", "--labels",
+    cli_fails(capsys, ["score", "--events", events, "--model", store, "--out", tmp_path / "o.csv", "--labels",
                     tmp_path / "labels.csv"], "no labelled user of the events reads as an abuser")  # fmt: skip
 
 
 def test_report_refuses_labels_of_no_abuser(events, tmp_path, capsys):
     (tmp_path / "labels.csv").write_text("user_id,user_type\nuser-1,normal\n")
-    _fails(capsys, ["report", "--day1", events, "--day2", events, "--labels", tmp_path / "labels.csv", "--out",
+    cli_fails(capsys, ["report", "--day1", events, "--day2", events, "--labels", tmp_path / "labels.csv", "--out",
                     tmp_path / "r.html"], "no labelled user of the events reads as an abuser")  # fmt: skip
 
 
@@ -183,7 +173,7 @@ def test_simulate_300_days_of_10_users_writes_every_day_and_the_manifest(tmp_pat
     ],
 )
 def test_an_argument_out_of_range_names_the_option_and_the_range(tmp_path, capsys, argv, needle):
-    _fails(capsys, [tmp_path / "out" if a == "OUT" else a for a in argv], needle)
+    cli_fails(capsys, [tmp_path / "out" if a == "OUT" else a for a in argv], needle)
 
 
 # 7. An output that is an input is refused, and the input kept
@@ -192,7 +182,7 @@ def test_an_argument_out_of_range_names_the_option_and_the_range(tmp_path, capsy
 def test_score_refuses_to_write_over_its_events_file(events, store, tmp_path, capsys):
     copy = tmp_path / "same.ndjson"
     copy.write_bytes(events.read_bytes())
-    _fails(capsys, ["score", "--events", copy, "--model", store, "--out", copy], "the same file as the input")
+    cli_fails(capsys, ["score", "--events", copy, "--model", store, "--out", copy], "the same file as the input")
     assert copy.read_bytes() == events.read_bytes()
 
 
@@ -201,7 +191,7 @@ def test_the_same_events_file_given_twice_is_refused_not_counted_twice(events, s
     tester's score went from 12.1 to 17.0, with a sub-second reason that was not there)."""
     link = tmp_path / "again.ndjson"
     link.symlink_to(events)
-    _fails(capsys, ["score", "--events", events, "--events", link, "--model", store, "--out", tmp_path / "s.csv"],
+    cli_fails(capsys, ["score", "--events", events, "--events", link, "--model", store, "--out", tmp_path / "s.csv"],
            f"--events {link}: the same file as --events {events}")  # fmt: skip
 
 
@@ -209,7 +199,7 @@ def test_report_refuses_to_write_over_an_input(events, tmp_path, capsys):
     copy = tmp_path / "day1.ndjson"
     copy.write_bytes(events.read_bytes())
     (tmp_path / "labels.csv").write_text("user_id,user_type\nuser-1,bot\nuser-2,normal\n")
-    _fails(capsys, ["report", "--day1", copy, "--day2", events, "--labels", tmp_path / "labels.csv", "--out", copy],
+    cli_fails(capsys, ["report", "--day1", copy, "--day2", events, "--labels", tmp_path / "labels.csv", "--out", copy],
            f"--out {copy}: the same file as the input")  # fmt: skip
     assert copy.read_bytes() == events.read_bytes()
 
@@ -222,7 +212,7 @@ def test_a_directory_given_as_an_input_is_called_a_directory(events, store, tmp_
     files = {"--events": events, "--labels": None}
     argv = ["score", "--model", store, "--out", tmp_path / "o.csv"]
     argv += [x for opt, path in (files | {option: tmp_path}).items() if path for x in (opt, path)]
-    _fails(capsys, argv, f"{option} {tmp_path}: a directory, not a file")
+    cli_fails(capsys, argv, f"{option} {tmp_path}: a directory, not a file")
 
 
 def _piped(body: bytes) -> str:
@@ -263,7 +253,7 @@ def test_score_reads_events_from_standard_input_as_dash(events, store, tmp_path)
 def test_the_demo_which_reads_its_files_twice_refuses_a_pipe_by_name(events, capsys):
     piped = _piped(b"")
     try:
-        _fails(capsys, ["demo", "--events-day1", piped, "--events-day2", events],
+        cli_fails(capsys, ["demo", "--events-day1", piped, "--events-day2", events],
                f"--events-day1 {piped}: not a regular file (a pipe?)")  # fmt: skip
     finally:
         os.close(int(piped.rsplit("/", 1)[1]))
@@ -310,7 +300,7 @@ def test_a_csv_without_its_header_row_is_told_so_not_its_values_as_names(events,
     path = tmp_path / "export.csv"
     path.write_text(_csv_rows(events, header=False))
     flag = "-i" if argv[0] == "train" else "--input"
-    err = _fails(capsys, [*(a.format(tmp=tmp_path) for a in argv), flag, path], "first line is a row of data")
+    err = cli_fails(capsys, [*(a.format(tmp=tmp_path) for a in argv), flag, path], "first line is a row of data")
     assert "first event's fields" not in err
     path.write_text(_csv_rows(events, header=True))  # the same rows under a header read
     if argv[0] == "train":
@@ -337,6 +327,6 @@ def test_a_line_of_delimited_values_is_told_it_needs_a_header():
 
 def test_a_model_parameter_given_to_a_stack_s_training_is_refused_not_ignored(capsys):
     """``train --local --alert-budget 0.1`` trained with the stack's 0.02, saying nothing."""
-    _fails(capsys, ["train", "--local", "--alert-budget", "0.1", "--mean-quantile", "0.99"],
+    cli_fails(capsys, ["train", "--local", "--alert-budget", "0.1", "--mean-quantile", "0.99"],
            "--mean-quantile, --alert-budget: the model's parameters for --input files",
            "mean_bits_quantile, alert_budget")  # fmt: skip
