@@ -209,7 +209,7 @@ PAGE_VIEWS = frozenset(
 )
 _PAGE_FIELDS = (
     "page_urlpath", "page_path", "pagePath", "$pathname", "pathname", "$current_url", "current_url", "page_location",
-    "page_url", "pageUrl", "location", "url", "uri", "path",
+    "page_url", "pageUrl", "page_url_path", "location", "url", "uri", "path",
 )  # fmt: skip
 # Snowplow's structured event ("struct", named "event"): what was done is its ``se_action``, else ``se_category``.
 _STRUCTURED = frozenset(("struct", "event"))
@@ -261,8 +261,9 @@ def aliased_time(names: RecordNames) -> Any:
     """The first of the record's times (``field_names``: its names, best first) that reads as one, in epoch
     milliseconds; else the first found, whose rejection ``canonical_event`` then reports; None when there is none.
     A value that is no time (a page number under ``time``, a duration under ``load_time``) is another field of that
-    name, passed over. A time of day alone (``10:00:05``) is read on the day a field named for a date holds
-    (``date``, ``event_date``: ``RecordNames.date``)."""
+    name, passed over; when none reads and none is under a time's name or alias, the record has no time. A time of
+    day alone (``10:00:05``) is read on the day a field named for a date holds (``date``, ``event_date``:
+    ``RecordNames.date``)."""
     first = names.named("timestamp")
     if first is None:
         return None
@@ -280,7 +281,9 @@ def aliased_time(names: RecordNames) -> Any:
             return parse_timestamp(f"{day.strip()} {first.strip()}")
         except RejectedRecord:
             pass
-    return first
+    # Found only by its name's words (Confluent's shoe_clickstream ``view_time``: seconds spent on a page), a value
+    # that is no time says the name was no time: the record has none (on the stream, its arrival's), not a bad one.
+    return first if names.by_name("timestamp") else None
 
 
 _TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?")

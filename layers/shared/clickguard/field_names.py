@@ -141,6 +141,14 @@ class RecordNames:
                 yield value
         yield from self._other_values(field)
 
+    def by_name(self, field: str) -> bool:
+        """``field`` is under its canonical name or an alias (rounds 1 and 2), not only a name's words (round 3)."""
+        obj = self.obj
+        if not no_value(obj.get(field)) or any(usable(obj.get(alias)) for alias in ALIASES[field]):
+            return True
+        self._other_keys()
+        return any((key := self._loose.get(name)) is not None and usable(obj[key]) for name in _LOOSE_ALIASES[field])
+
     def other_outcome_values(self) -> Iterator[Any]:
         """Values under the outcome's aliases spelled loosely (``Status``, ``STATUS_CODE``, and ``Outcome``: in
         another scheme's spelling it is read as an alias is); those spelled as written are ``OUTCOME_ALIASES``."""
@@ -179,6 +187,9 @@ class RecordNames:
                     continue
                 elif not rule.numbers and type(value) is str and value.isdigit():
                     numbers.append(value)  # after every name that holds words: a counter, or a page's number
+                    continue
+                elif rule.nested and type(value) is str and "@" in value:
+                    numbers.append(value)  # an e-mail, after any other id the record offers: personal data as a key
                     continue
                 if usable(value):
                     yield value
@@ -250,6 +261,8 @@ _NOT_THE_USER = _vocabulary(
     " group count is has referrer referer referring friend parent target recipient receiver sender seller"
     " merchant owner invited inviter invitee other previous prev next new old"
 )
+# What a user belongs to, between a user's word and an id (``player_team_id``): that unit's id, not the user's.
+_UNITS = _vocabulary("team org organization organisation company tenant store shop app account group club")
 # Not ``account`` (an AWS event's ``account`` is the AWS account), ``client`` (an app's platform name) or ``profile``:
 # as bare words they name other things too often; ``account_id`` and ``client_id`` are aliases above.
 _USERS = _vocabulary(
@@ -285,7 +298,11 @@ _TIMES = _vocabulary("timestamp tstamp time datetime ts epoch")
 def _says_user(name_words: tuple[str, ...]) -> bool:
     ws = _head_tail(name_words, _USERS, _USER_TAILS)
     last, before = ws[-1], ws[-2] if len(ws) > 1 else ""
-    return _NOT_THE_USER.isdisjoint(ws) and (last in _USERS or (last in _USER_TAILS and before in _USERS))
+    # user_id, customer_ref; and fake-web-events' user_custom_id, user_domain_id: the user's word first
+    return _NOT_THE_USER.isdisjoint(ws) and (
+        last in _USERS
+        or (last in _USER_TAILS and (before in _USERS or (len(ws) == 3 and ws[0] in _USERS and before not in _UNITS)))
+    )
 
 
 @lru_cache(maxsize=_NAMES_CACHED)

@@ -88,6 +88,21 @@ def _read(paths: list[Path], mapping: FieldMapping | None) -> tuple[EventColumns
 UNKNOWN_ACTIONS_WARNING = 0.5
 
 
+def rare_actions_note(model: Model) -> str | None:
+    """What to say of a model that read most of its own training window's actions as OTHER (each seen fewer than
+    ``min_token_count`` times: one-off pages, ids or slugs in URLs that ``pages.page_of`` keeps), or None. Such a
+    model has a few states, and an unknown action in a file scored by it is no sign of another export."""
+    share = float(model.stats.get("other_share", 0.0))
+    if share <= UNKNOWN_ACTIONS_WARNING:
+        return None
+    distinct = int(model.stats.get("distinct_tokens", 0))
+    return (
+        f"{share:.0%} of the training window's actions were each seen fewer than {model.params.min_token_count} "
+        f"times and read as one state, OTHER ({distinct:,} distinct actions, {model.n_states} states kept): one-off "
+        "pages (ids or slugs in URLs)? The transitions say little; map a coarser event type (--field-mapping)"
+    )
+
+
 def unknown_actions(model: Model, cols: EventColumns) -> tuple[float, list[str]]:
     """The share of events whose action is not among the model's states, and the commonest such actions."""
     known = frozenset(model.tokens)
@@ -168,7 +183,9 @@ def run(args: argparse.Namespace) -> int:
     _write(scores, args.out)
     print(_summary(scores, model, cols, copies), file=sys.stderr)
     share, examples = unknown_actions(model, cols)
-    if share > UNKNOWN_ACTIONS_WARNING:
+    if share > UNKNOWN_ACTIONS_WARNING and (rare := rare_actions_note(model)) is not None:
+        print(f"warning: {share:.0%} of the events' actions are OTHER to the model, as {rare}", file=sys.stderr)
+    elif share > UNKNOWN_ACTIONS_WARNING:
         print(
             f"warning: {share:.0%} of the events' actions are not among the model's {model.n_states} states "
             f"(the commonest: {', '.join(map(repr, examples))}): were these events exported or mapped the way the "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from clickguard.cli.common import (
     read_labels_file,
     writing,
 )
+from clickguard.cli.score_cmd import rare_actions_note
 from clickguard.events import UserKeySource
 from clickguard.model.model import ModelParams
 from clickguard.sim.catalog import is_abnormal, label_reading
@@ -184,6 +186,8 @@ def run(args: argparse.Namespace) -> int:
             "read_as": label_reading(labels.values()),
         }
     print(json.dumps(summary, indent=2))
+    if (rare := rare_actions_note(model)) is not None:
+        print(f"warning: {rare}", file=sys.stderr)
     return 0
 
 
