@@ -25,6 +25,7 @@ from clickguard.consumer.config import KeepPayloads, StateWrites
 from clickguard.decoding import Format, MissingTime, parse_formats
 from clickguard.decoding.mapping import FieldMapping
 from clickguard.events import UserKeySource
+from clickguard.timestamps import DateOrder
 from infra.schedule import cron_problem
 
 STACK_NAME_PREFIX = "clickguard"
@@ -174,6 +175,7 @@ class StackConfig:
     field_mapping: str | None = None  # JSON, clickguard.decoding.mapping; validated here and at cold start
     max_decompressed_bytes: int = settings.DEFAULT_MAX_DECOMPRESSED_BYTES
     missing_time: str = MissingTime.ARRIVAL.value
+    date_order: str = DateOrder.TOLD.value
     flag_cooldown_seconds: int = settings.DEFAULT_FLAG_COOLDOWN_SECONDS
     campaign_min_users: int = settings.DEFAULT_CAMPAIGN_MIN_USERS
     campaign_growth: float = settings.DEFAULT_CAMPAIGN_GROWTH
@@ -296,6 +298,7 @@ class StackConfig:
             settings.ENV_MAX_DECOMPRESSED_BYTES: str(self.max_decompressed_bytes),
             settings.ENV_USER_KEY_SOURCE: self.user_key_source,
             settings.ENV_MISSING_TIME: self.missing_time,
+            settings.ENV_DATE_ORDER: self.date_order,
         }
         if self.field_mapping:
             env[settings.ENV_FIELD_MAPPING] = self.field_mapping
@@ -357,6 +360,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "stream_mode": ("on-demand", "provisioned"),
     "user_key_source": tuple(s.value for s in UserKeySource),
     "missing_time": tuple(m.value for m in MissingTime),
+    "date_order": tuple(o.value for o in DateOrder),
     "keep_rejected_payloads": tuple(k.value for k in KeepPayloads),
     "state_writes": tuple(w.value for w in StateWrites),
     "removal_policy": ("retain", "destroy"),

@@ -52,3 +52,13 @@ def test_the_id_of_what_a_user_belongs_to_is_not_the_user(name):
 def test_a_page_view_s_page_under_page_url_path():
     record = {"uid": "u1", "event": "pageview", "page_url_path": "/c/shoes", "ts": "2026-11-19T00:00:00Z"}
     assert parse_record(json.dumps(record)).token == "/c/shoes"
+
+
+def test_round_3_reads_the_words_of_a_record_s_first_256_other_keys_only():
+    filler = {f"k{i}": 1 for i in range(300)}
+    late = {**filler, "customer_ref": "c1", "event_type": "view", "timestamp": "2026-11-19T00:00:00Z"}
+    with pytest.raises(RejectedRecord) as exc:  # thousands of keys cost ~10 us each to read by their words
+        parse_record(json.dumps(late))
+    assert exc.value.reason is Reason.MISSING_USER_KEY
+    assert parse_record(json.dumps({**late, "userId": "u7"})).user_key == "u7"  # an alias, wherever it is
+    assert parse_record(json.dumps({"customer_ref": "c1", **late})).user_key == "c1"

@@ -5,8 +5,14 @@ every one of their events was ``bad_timestamp``."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from clickguard import settings
+from clickguard.decoding import DecodeConfig, Decoder
+from clickguard.decoding.records import decode_config_from_env
+from clickguard.envconfig import ConfigError
 from clickguard.events import parse_record
 from clickguard.rejections import Reason, RejectedRecord
 from clickguard.timestamps import DateOrder, date_order, format_ms, parse_timestamp, seen_date_orders
@@ -54,3 +60,25 @@ def test_the_orders_dates_told_are_counted_for_a_file_s_reader():
     assert parse_record(b'{"user_id": "u", "event_type": "v", "timestamp": "21/11/2026 03:13"}').ts_ms == (
         parse_timestamp("2026-11-21T03:13:00Z")
     )
+
+
+def test_a_deployment_s_date_order_reads_the_stream_s_ambiguous_dates_and_the_file_s_too():
+    record = json.dumps({"user_id": "u1", "event_type": "view", "timestamp": "05/06/2024 10:00"}).encode()
+    (refused,) = Decoder().items(record)
+    assert isinstance(refused.result, RejectedRecord) and "set date_order" in refused.result.detail
+    for order, iso in (
+        (DateOrder.DAY_FIRST, "2024-06-05T10:00:00.000Z"),
+        (DateOrder.MONTH_FIRST, "2024-05-06T10:00:00.000Z"),
+    ):
+        decoder = Decoder(DecodeConfig(date_order=order))
+        assert format_ms(decoder.items(record)[0].result.ts_ms) == iso
+        assert [format_ms(e.ts_ms) for e in decoder.decode_many([record, record])] == [iso, iso]  # the batch path
+    assert parse_timestamp("21/11/2026") == parse_timestamp("2026-11-21T00:00:00Z")  # outside: as before
+
+
+def test_the_setting_is_read_from_the_environment_and_a_wrong_one_refused():
+    env = {settings.ENV_DATE_ORDER: "day_first"}
+    assert decode_config_from_env(env).date_order is DateOrder.DAY_FIRST
+    assert decode_config_from_env({}).date_order is DateOrder.TOLD
+    with pytest.raises(ConfigError, match="CLICKGUARD_DATE_ORDER='dmy' must be one of"):
+        decode_config_from_env({settings.ENV_DATE_ORDER: "dmy"})

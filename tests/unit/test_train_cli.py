@@ -75,7 +75,10 @@ def test_train_from_file_then_list_show_and_rollback(tmp_path, events_file, caps
         (["train", "-i", "EVENTS", "-o", "x", "--min-sessions", "zero"], "'zero' is not an integer"),
         (["train", "-i", "EVENTS", "-o", "x", "--smoothing", "0"], "smoothing=0.0 (need 1e-09 <= smoothing <= 1000)"),
         (["train", "-i", "EVENTS", "-o", "x", "--max-user-share", "0"], "0.0 must be in [1e-06, 1]"),
-        (["train", "-i", "EVENTS", "-o", "x", "--min-sessions", "100000"], "fewer than the minimum of 100000"),
+        (
+            ["train", "-i", "EVENTS", "-o", "x", "--min-sessions", "100000"],
+            "fewer than the minimum of 100000 (--min-sessions N publishes from fewer)",
+        ),
         (["train", "-i", "EVENTS", "-o", "s3://"], "give s3://BUCKET"),
         (["models", "rollback", "--store", "OUT"], "rollback needs --to VERSION"),
         (["models", "rollback", "--store", "OUT", "--to", "v0"], "no model version 'v0'"),

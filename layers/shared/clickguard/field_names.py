@@ -178,7 +178,7 @@ class RecordNames:
             return
         nested = [k for k in obj if k in _KNOWN and type(obj[k]) is dict] if rule.nested else []
         numbers = []
-        for key in (*others, *nested):
+        for key in (*others[:_WORDED_KEYS], *nested):
             value = obj[key]
             if (ws := self._words.get(key) or words(key)) and rule.says(ws):
                 if type(value) is dict and rule.nested:
@@ -205,11 +205,18 @@ class RecordNames:
         return self._others
 
 
+# Keys whose words round 3 reads, in the record's order: an event's own fields come first and are far fewer (Snowplow's
+# JSON has 131 in all); a record of thousands of keys cost about 10 us a key (a tester's 4,000 took 37 ms), the
+# price of a batch of them a denial of service.
+_WORDED_KEYS = 256
+
+
 @lru_cache(maxsize=256)
 def _other_names(keys: tuple[Any, ...]) -> tuple[list[str], dict[str, str], dict[str, tuple[str, ...]]]:
     """The keys no alias names, their loose spellings (``loose_keys``) and their words; shared, never changed."""
     others = [k for k in keys if k not in _KNOWN]  # JSON: str keys
-    return others, loose_keys(others), {key: words(key) for key in others if isinstance(key, str)}
+    worded = {key: words(key) for key in others[:_WORDED_KEYS] if isinstance(key, str)}
+    return others, loose_keys(others), worded
 
 
 def loose_keys(keys: Iterable[Any]) -> dict[str, str]:

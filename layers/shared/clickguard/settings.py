@@ -45,6 +45,8 @@ DEFAULT_MAX_DECOMPRESSED_BYTES = 8 * 1024 * 1024
 MAX_DECOMPRESSED_BYTES_RANGE = (64 * 1024, 64 * 1024 * 1024)
 # A record with no time at all: ``arrival`` times it by its arrival on the stream, ``reject`` rejects it.
 ENV_MISSING_TIME = "CLICKGUARD_MISSING_TIME"
+# A date of slashes with two numbers up to 12 (5/6/2024): ``told`` refuses it, ``day_first`` / ``month_first`` read it.
+ENV_DATE_ORDER = "CLICKGUARD_DATE_ORDER"
 # The Firehose transformation that writes the archive with the consumer's decoder (lambdas/archive_transform).
 ARCHIVE_TRANSFORM_SERVICE = "clickguard-archive-transform"
 ARCHIVE_TRANSFORM_ASSET_DIR = "lambdas/archive_transform"

@@ -107,7 +107,7 @@ def _unparseable(text: str) -> str:
     if slashed and _DATE_ORDER.get() is None and all(1 <= int(n) <= 12 for n in slashed.groups()):
         return (
             f"ambiguous date {_shown_time(text)}: month/day or day/month? Write ISO 8601 (2024-10-02T13:55:36Z) or "
-            "epoch"
+            "epoch, or set date_order"
         )
     return f"unparseable timestamp {_shown_time(text, 40)}"
 
@@ -162,6 +162,10 @@ _SLASH_TIME = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T](\d{1,2})(:\d\d(?::
 
 
 class DateOrder(enum.StrEnum):
+    """How a date of slashes reads: ``told``, only in the order it tells (``21/11``, ``11/21``); or always day or
+    month first (the stream's ``date_order`` setting, a file's order as its dates told it)."""
+
+    TOLD = "told"
     DAY_FIRST = "day_first"
     MONTH_FIRST = "month_first"
 
@@ -174,7 +178,7 @@ _SEEN_ORDERS: ContextVar[Counter[DateOrder] | None] = ContextVar("seen_orders", 
 def date_order(order: DateOrder | None) -> Iterator[None]:
     """Within the block a date of two numbers up to 12 (``5/6/2024``) reads in ``order``, and one that cannot
     (``11/21/2024`` day first) is unparseable; None: as outside any block."""
-    token = _DATE_ORDER.set(order)
+    token = _DATE_ORDER.set(None if order is DateOrder.TOLD else order)
     try:
         yield
     finally:

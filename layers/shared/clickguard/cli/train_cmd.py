@@ -160,7 +160,8 @@ def run(args: argparse.Namespace) -> int:
                 min_sessions=args.min_sessions, exclude_users=blocked,
             )  # fmt: skip
     except InsufficientData as exc:
-        fail(f"not publishing: {exc}{_rejected_note(cols)}")
+        lower = " (--min-sessions N publishes from fewer)" if exc.min_sessions else ""
+        fail(f"not publishing: {exc}{lower}{_rejected_note(cols)}")
     summary = {
         "version": model.version,
         "published_to": store.describe(),

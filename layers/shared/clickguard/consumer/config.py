@@ -16,6 +16,7 @@ from clickguard.envconfig import ConfigError, choice, number, required, user_key
 from clickguard.events import UserKeySource
 from clickguard.network.config import NetworkConfig
 from clickguard.rejections import Reason
+from clickguard.timestamps import DateOrder
 
 __all__ = ["ConfigError", "ConsumerConfig", "KeepPayloads", "StateWrites"]
 
@@ -67,6 +68,7 @@ class ConsumerConfig:
     max_decompressed_bytes: int = settings.DEFAULT_MAX_DECOMPRESSED_BYTES
     fast_json: bool = True  # msgspec; False only to measure the standard-library path beside it (bench/)
     missing_time: MissingTime = MissingTime.ARRIVAL
+    date_order: DateOrder = DateOrder.TOLD
     campaign: CampaignConfig = field(default_factory=CampaignConfig)  # the campaign alert (consumer.campaign)
     network: NetworkConfig | None = None  # seed 003's rule (consumer.network_step); None: no network table
 
@@ -79,6 +81,7 @@ class ConsumerConfig:
             self.max_decompressed_bytes,
             self.fast_json,
             missing_time=self.missing_time,
+            date_order=self.date_order,
         )
 
     @classmethod
@@ -113,6 +116,7 @@ class ConsumerConfig:
             field_mapping=decoding.mapping,
             max_decompressed_bytes=decoding.max_decompressed_bytes,
             missing_time=decoding.missing_time,
+            date_order=decoding.date_order,
             campaign=CampaignConfig.from_env(env),
             network=network,
         )

@@ -34,12 +34,13 @@ from __future__ import annotations
 
 import codecs
 import enum
+import functools
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from clickguard import settings
 from clickguard.decoding import access_log, base64_text, clickstream, cloudwatch, compressed, jsonfast, kpl, snowplow
@@ -57,7 +58,7 @@ from clickguard.decoding.wrappers import (
 from clickguard.envconfig import ConfigError, choice, number, user_key_source
 from clickguard.events import DECODER, Event, UserKeySource, decode_json, parse_object, parse_record
 from clickguard.rejections import Reason, RejectedRecord
-from clickguard.timestamps import parse_timestamp, time_if_missing
+from clickguard.timestamps import DateOrder, date_order, parse_timestamp, time_if_missing
 
 
 class Format(enum.StrEnum):
@@ -125,6 +126,7 @@ class DecodeConfig:
     fast_json: bool = True
     max_event_bytes: int = field(default=settings.MAX_RECORD_BYTES)
     missing_time: MissingTime = MissingTime.ARRIVAL
+    date_order: DateOrder = DateOrder.TOLD
 
 
 class Item(NamedTuple):
@@ -147,6 +149,9 @@ class Decoder:
         self._plain = Format.JSON in config.formats and config.mapping is None
         self._hot = self._plain
         self._parse = jsonfast.parse_json if config.fast_json else parse_record
+        if config.date_order is not DateOrder.TOLD:  # its public calls read dates in that order; else untouched
+            for name in ("decode", "decode_many", "items", "decode_at"):
+                setattr(self, name, _in_date_order(getattr(self, name), config.date_order))
 
     def decode(self, data: bytes) -> Event | list[Item]:
         """The record's event, or the list of its parts' events and rejections; raises ``RejectedRecord``."""
@@ -532,6 +537,18 @@ class Decoder:
         return self._object(obj)
 
 
+_T = TypeVar("_T")
+
+
+def _in_date_order(method: Callable[..., _T], order: DateOrder) -> Callable[..., _T]:
+    @functools.wraps(method)
+    def run(*args: Any, **kwargs: Any) -> _T:
+        with date_order(order):
+            return method(*args, **kwargs)
+
+    return run
+
+
 def lacks_time(result: Event | list[Item] | RejectedRecord) -> bool:
     """A record rejected, whole or in a part, for having no time at all."""
     if isinstance(result, RejectedRecord):
@@ -577,7 +594,8 @@ def decode_config_from_env(env: Mapping[str, str]) -> DecodeConfig:
         raise ConfigError(f"environment variable {settings.ENV_MAX_DECOMPRESSED_BYTES}={cap} must be <= {high}")
     source = user_key_source(env, settings.ENV_USER_KEY_SOURCE)
     missing_time = choice(env, settings.ENV_MISSING_TIME, MissingTime, MissingTime.ARRIVAL)
-    return DecodeConfig(formats, source, mapping, cap, missing_time=missing_time)
+    order = choice(env, settings.ENV_DATE_ORDER, DateOrder, DateOrder.TOLD)
+    return DecodeConfig(formats, source, mapping, cap, missing_time=missing_time, date_order=order)
 
 
 def _logged_line(obj: Mapping[str, Any]) -> str | None:

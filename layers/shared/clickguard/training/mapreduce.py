@@ -224,7 +224,7 @@ def _on_counts(state: RunState, results: Sequence[dict[str, Any]]) -> dict[str, 
     sessions = sum(int(r["sessions"]) for r in results)
     if sessions < state.spec.min_sessions:
         raise InsufficientData(
-            f"{sessions} sessions in the window, fewer than the minimum of {state.spec.min_sessions}"
+            f"{sessions} sessions in the window, fewer than the minimum of {state.spec.min_sessions}", min_sessions=True
         )
     state.tokens, state.counts = list(tokens), counts.reshape(v, v)
     transitions = int(state.counts.sum())

@@ -39,7 +39,12 @@ from clickguard.training.dataset import EventColumns
 
 
 class InsufficientData(Exception):
-    """The window holds too little data to publish a trustworthy model; the previous model stays."""
+    """The window holds too little data to publish a trustworthy model; the previous model stays. ``min_sessions``:
+    the refusal is the sessions' minimum, which a caller may lower."""
+
+    def __init__(self, message: str, *, min_sessions: bool = False) -> None:
+        super().__init__(message)
+        self.min_sessions = min_sessions
 
 
 @dataclass(frozen=True)
@@ -368,7 +373,9 @@ def _train(
     tokens = build_vocabulary(token_counts(events), params.max_states, params.min_token_count)
     moves = split_sessions(events, index_of(tokens), params.gap_ms)
     if moves.n_sessions < min_sessions:
-        raise InsufficientData(f"{moves.n_sessions} sessions in the window, fewer than the minimum of {min_sessions}")
+        raise InsufficientData(
+            f"{moves.n_sessions} sessions in the window, fewer than the minimum of {min_sessions}", min_sessions=True
+        )
     counts = count_transitions(moves.prev, moves.states, len(tokens))
     model, sess = fit_markov(window, events, moves, tokens, counts, params, when)
     refit = RobustRefit(counts, 0, 0)
