@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 
 from clickguard.cli.common import CliError, read_events
+from clickguard.cli.main import main
 from clickguard.events import UserKeySource
-from clickguard.timestamps import parse_timestamp
+from clickguard.timestamps import DateOrder, format_ms, parse_timestamp
 
 
 def write(tmp_path, days, month="11"):
@@ -50,3 +51,21 @@ def test_a_file_of_both_orders_keeps_its_ambiguous_dates_refused(tmp_path):
     (path := tmp_path / "both.csv").write_text(rows)
     cols = read_events("--input", [path], UserKeySource.SESSION_USER_ID)
     assert len(cols) == 2 and cols.rejected["bad_timestamp"] == 1
+
+
+def test_a_file_that_tells_no_order_reads_in_the_one_the_other_files_tell(tmp_path, capsys):
+    (tmp_path / "a").mkdir()
+    told, untold = write(tmp_path / "a", ["21", "22"]), write(tmp_path, ["05", "06"])
+    cols = read_events("--events", [told, untold], UserKeySource.SESSION_USER_ID)
+    assert not cols.rejected and len(cols) == 12
+    assert "its dates are read day first, as the other files' dates tell" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("order", "iso"), [("day_first", "2026-11-05"), ("month_first", "2026-05-11")])
+def test_the_date_order_option_reads_a_file_no_date_of_which_tells(tmp_path, capsys, order, iso):
+    path = write(tmp_path, ["05", "06"])
+    cols = read_events("--input", [path], UserKeySource.SESSION_USER_ID, order=DateOrder(order))
+    assert format_ms(min(cols.ts_ms))[:10] == iso and not cols.rejected
+    with pytest.raises(SystemExit):
+        main(["train", "-i", str(path), "-o", str(tmp_path / "m"), "--date-order", "sideways"])
+    assert "--date-order" in capsys.readouterr().err

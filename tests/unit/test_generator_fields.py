@@ -62,3 +62,24 @@ def test_round_3_reads_the_words_of_a_record_s_first_256_other_keys_only():
     assert exc.value.reason is Reason.MISSING_USER_KEY
     assert parse_record(json.dumps({**late, "userId": "u7"})).user_key == "u7"  # an alias, wherever it is
     assert parse_record(json.dumps({"customer_ref": "c1", **late})).user_key == "c1"
+
+
+def test_an_ambiguous_date_under_a_guessed_name_is_a_bad_time_not_none():
+    with pytest.raises(RejectedRecord) as exc:
+        parse_record(json.dumps({"user_id": "u1", "event_type": "view", "visit_time": "05/11/2026 10:00:00"}))
+    assert exc.value.reason is Reason.BAD_TIMESTAMP and "ambiguous date" in exc.value.detail
+
+
+@pytest.mark.parametrize(
+    ("record", "user"),
+    [
+        ({"player_guild_id": "G", "playerId": "U"}, "U"),  # what the user belongs to, never the user
+        ({"user_role_id": "R", "customer_ref": "U"}, "U"),
+        ({"user_cart_id": "C", "visitor": "U"}, "U"),
+        ({"user_unique_id": "U", "team": "T"}, "U"),  # which of the user's ids
+        ({"user_external_id": "U"}, "U"),
+    ],
+)
+def test_a_middle_word_names_which_of_the_user_s_ids_or_it_is_not_the_user(record, user):
+    record = {**record, "event_type": "view", "timestamp": "2026-11-19T00:00:00Z"}
+    assert parse_record(json.dumps(record)).user_key == user

@@ -30,7 +30,16 @@ def test_a_value_that_may_be_personal_data_never_reaches_a_detail(field, value):
 
 @pytest.mark.parametrize(
     ("value", "detail"),
-    [("pending", "'pending'"), ("1", "'1'"), (EMAIL, "'aaaaa.aaa@aaaaaaa.aaa'"), (ADDRESS, "'999.99.999.99'")],
+    [
+        ("pending", "'pending'"),
+        ("1", "'1'"),
+        ("-12.5", "'-12.5'"),
+        ("123456", "'123456'"),
+        ("4111111111111111", "'9999999999999999'"),  # a card's number: longer than a counter or a status
+        ("+14155552671", "'+99999999999'"),
+        (EMAIL, "'aaaaa.aaa@aaaaaaa.aaa'"),
+        (ADDRESS, "'999.99.999.99'"),
+    ],
 )
 def test_a_word_or_a_number_is_quoted_and_anything_else_by_its_shape(value, detail):
     assert shown(value) == detail

@@ -46,6 +46,12 @@ def test_control_characters_from_the_message_are_escaped():
     assert clean("x" * 300, 10) == "x" * 7 + "..."
 
 
+def test_bidirectional_overrides_are_escaped_so_an_id_reads_as_it_is():
+    assert clean("abc\u202egnp.exe") == "abc\\u202egnp.exe"  # shown as "abcexe.png" on a terminal
+    assert clean("a\u2066b\u200fc\u061c") == "a\\u2066b\\u200fc\\u061c"
+    assert clean("ユーザー é") == "ユーザー é"  # letters of any script stay
+
+
 def test_a_message_that_is_not_json_shows_its_start():
     assert explain(None, "garbage\x00body") == ["(not a JSON object: garbage\\x00body)"]
 

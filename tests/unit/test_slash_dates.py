@@ -82,3 +82,9 @@ def test_the_setting_is_read_from_the_environment_and_a_wrong_one_refused():
     assert decode_config_from_env({}).date_order is DateOrder.TOLD
     with pytest.raises(ConfigError, match="CLICKGUARD_DATE_ORDER='dmy' must be one of"):
         decode_config_from_env({settings.ENV_DATE_ORDER: "dmy"})
+
+
+@pytest.mark.parametrize("value", ["1/1/2024", "12/12/2024 10:00", "05/05/2026"])
+def test_a_date_whose_day_is_its_month_reads_either_way(value):
+    day = value.split("/")[0]
+    assert format_ms(parse_timestamp(value))[5:10] == f"{int(day):02d}-{int(day):02d}"

@@ -261,7 +261,8 @@ def aliased_time(names: RecordNames) -> Any:
     """The first of the record's times (``field_names``: its names, best first) that reads as one, in epoch
     milliseconds; else the first found, whose rejection ``canonical_event`` then reports; None when there is none.
     A value that is no time (a page number under ``time``, a duration under ``load_time``) is another field of that
-    name, passed over; when none reads and none is under a time's name or alias, the record has no time. A time of
+    name, passed over; when none reads, and the first is a number none of whose names is a time's name or alias, the
+    record has no time. A time of
     day alone (``10:00:05``) is read on the day a field named for a date holds (``date``, ``event_date``:
     ``RecordNames.date``)."""
     first = names.named("timestamp")
@@ -281,9 +282,15 @@ def aliased_time(names: RecordNames) -> Any:
             return parse_timestamp(f"{day.strip()} {first.strip()}")
         except RejectedRecord:
             pass
-    # Found only by its name's words (Confluent's shoe_clickstream ``view_time``: seconds spent on a page), a value
-    # that is no time says the name was no time: the record has none (on the stream, its arrival's), not a bad one.
-    return first if names.by_name("timestamp") else None
+    # Found only by its name's words, a number that is no time (Confluent's shoe_clickstream ``view_time``: seconds
+    # spent on a page) says the name was no time: the record has none (on the stream, its arrival's), not a bad one.
+    # A text keeps its verdict (an ambiguous date is a time misread, not none).
+    return None if _is_number(first) and not names.by_name("timestamp") else first
+
+
+def _is_number(value: Any) -> bool:
+    kind = type(value)
+    return kind is int or kind is float or (kind is str and value.strip().replace(".", "", 1).isdigit())
 
 
 _TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?")

@@ -268,8 +268,11 @@ _NOT_THE_USER = _vocabulary(
     " group count is has referrer referer referring friend parent target recipient receiver sender seller"
     " merchant owner invited inviter invitee other previous prev next new old"
 )
-# What a user belongs to, between a user's word and an id (``player_team_id``): that unit's id, not the user's.
-_UNITS = _vocabulary("team org organization organisation company tenant store shop app account group club")
+# Which of the user's ids, between a user's word and an id word (fake-web-events' ``user_domain_id``): never what the
+# user belongs to or holds (``player_guild_id``, ``user_role_id``, ``user_cart_id``), the user's id for none of them.
+_KINDS_OF_ID = _vocabulary(
+    "domain custom unique internal external global public hashed anon anonymous pseudo pseudonymous canonical primary"
+)
 # Not ``account`` (an AWS event's ``account`` is the AWS account), ``client`` (an app's platform name) or ``profile``:
 # as bare words they name other things too often; ``account_id`` and ``client_id`` are aliases above.
 _USERS = _vocabulary(
@@ -308,7 +311,7 @@ def _says_user(name_words: tuple[str, ...]) -> bool:
     # user_id, customer_ref; and fake-web-events' user_custom_id, user_domain_id: the user's word first
     return _NOT_THE_USER.isdisjoint(ws) and (
         last in _USERS
-        or (last in _USER_TAILS and (before in _USERS or (len(ws) == 3 and ws[0] in _USERS and before not in _UNITS)))
+        or (last in _USER_TAILS and (before in _USERS or (len(ws) == 3 and ws[0] in _USERS and before in _KINDS_OF_ID)))
     )
 
 

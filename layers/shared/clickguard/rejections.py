@@ -52,18 +52,21 @@ SKIPPED: frozenset[Reason] = frozenset({Reason.STATIC_FILE, Reason.NO_REQUEST})
 
 
 def shown(value: object, limit: int = 24) -> str:
-    """A record's value as a rejection's detail may quote it: a short word or a number as it is (``'pending'``,
-    ``'identify'``: what a producer's enumerations hold; ``'1'``: a counter under a time's name); anything else as
-    its shape, letters ``a``/``A``, digits ``9``, other characters ``?``, punctuation and spaces kept
+    """A record's value as a rejection's detail may quote it: a short word or a number of up to six digits as it is
+    (``'pending'``, ``'identify'``: what a producer's enumerations hold; ``'1'``: a counter); anything else as its
+    shape, letters ``a``/``A``, digits ``9``, other characters ``?``, punctuation and spaces kept
     (``'aaaaa@aaaaaaa.aaa'``, ``'999.99.999.99'``), so a format is still told and an e-mail, an address or a user
     agent in a wrong field never reaches the sink or a log (a time has its own, ``timestamps._shown_time``)."""
     text = str(value)[:limit]
-    if _WORD.fullmatch(text):
+    if _WORD.fullmatch(text) or (_NUMBER.fullmatch(text) and sum(map(str.isdigit, text)) <= _NUMBER_DIGITS):
         return ascii(text)
     return ascii("".join(c if c in _KEPT else "?" for c in text.translate(_SHAPE)))
 
 
-_WORD = re.compile(r"[A-Za-z][A-Za-z_-]{0,23}|[-+]?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
+_WORD = re.compile(r"[A-Za-z][A-Za-z_-]{0,23}")
+_NUMBER = re.compile(r"[-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?")
+# Digits of a number quoted as it is (a counter, a status, an amount): a longer one may be a card's, a phone's.
+_NUMBER_DIGITS = 6
 _SHAPE = str.maketrans(string.ascii_lowercase + string.ascii_uppercase + string.digits, "a" * 26 + "A" * 26 + "9" * 10)
 _KEPT = frozenset("aA9" + string.punctuation + " ")
 

@@ -104,7 +104,8 @@ def _is_address(text: str) -> bool:
 
 def _unparseable(text: str) -> str:
     slashed = _SLASH_DATE.match(text)  # said here, off the path of the times that parse
-    if slashed and _DATE_ORDER.get() is None and all(1 <= int(n) <= 12 for n in slashed.groups()):
+    first, second = map(int, slashed.groups()) if slashed else (0, 0)
+    if _DATE_ORDER.get() is None and 1 <= first <= 12 and 1 <= second <= 12 and first != second:
         return (
             f"ambiguous date {_shown_time(text)}: month/day or day/month? Write ISO 8601 (2024-10-02T13:55:36Z) or "
             "epoch, or set date_order"
@@ -200,7 +201,9 @@ def seen_date_orders() -> Iterator[Counter[DateOrder]]:
 def _slash_time(first: str, second: str, year: str, hour: str | None, rest: str | None, half: str | None) -> datetime:
     a, b = int(first), int(second)
     order = _DATE_ORDER.get()
-    if order is None:
+    if order is None and a == b:  # 1/1/2024: the same day either way
+        order = DateOrder.DAY_FIRST
+    elif order is None:
         order = DateOrder.DAY_FIRST if a > 12 >= b else DateOrder.MONTH_FIRST if b > 12 >= a else None
         if order is None:
             raise ValueError("an ambiguous date")

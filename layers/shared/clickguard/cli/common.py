@@ -28,7 +28,7 @@ from clickguard.rejections import SKIPPED, Reason
 from clickguard.sim.catalog import is_abnormal
 from clickguard.sim.output import LabelTable, read_label_table
 from clickguard.store.blobs import BlobStore, LocalDirStore, S3Store
-from clickguard.timestamps import DAY_MS, date_order, seen_date_orders
+from clickguard.timestamps import DAY_MS, DateOrder, date_order, seen_date_orders
 from clickguard.training.dataset import EventColumns
 
 
@@ -281,6 +281,7 @@ def read_events(
     mapping: FieldMapping | None = None,
     *,
     takes_mapping: bool = True,
+    order: DateOrder | None = None,
 ) -> EventColumns:
     """Every event of NDJSON or CSV files (.gz too; ``files.event_lines``), through the consumer's decoder (with
     ``mapping`` when given), in the order they happened; a file that cannot be read, or files with no valid event,
@@ -288,14 +289,18 @@ def read_events(
 
     A file's lines are not a stream's arrival order: an export written newest first (``ORDER BY time DESC``) read as
     it stands would have the consumer's late-event rule drop all but each session's last event (scored on the
-    simulator's day 2 reversed: AP 0.36 instead of 0.95, ten times the flags)."""
+    simulator's day 2 reversed: AP 0.36 instead of 0.95, ten times the flags).
+
+    Dates of slashes of two numbers up to 12 (``5/6/2024``) read in ``order`` (``--date-order``), else in the
+    order each file's own dates tell, else the order all the files' dates tell (``_dated_files``)."""
     decoder = Decoder(DecodeConfig(user_key_source=source, mapping=mapping)) if mapping is not None else None
-    cols = EventColumns()
+    files = []
     for k, given in enumerate(paths):
         path = input_file(option, given)
         if twin := next((p for p in paths[:k] if _same_file(path, p)), None):
             fail(f"{option} {given}: the same file as {option} {twin}: its events would count twice; give it once")
-        _add_dated_file(option, path, cols, source, decoder)
+        files.append(path)
+    cols = _dated_files(option, files, source, decoder, order)
     if not len(cols):
         no_events(option, paths, cols, mapping, takes_mapping)
     for path in paths if cols.rejected else ():
@@ -318,24 +323,46 @@ def read_events(
     return ordered
 
 
-def _add_dated_file(
-    option: str, path: Path, cols: EventColumns, source: UserKeySource, decoder: Decoder | None
-) -> None:
-    """``_add_file``, its dates of two numbers up to 12 (``5/6/2024``, refused as ambiguous alone) read again in the
-    order its other dates told (``21/11/2026``: day first), when they told one; a file of both orders keeps them
-    refused."""
+def _dated_files(
+    option: str, paths: list[Path], source: UserKeySource, decoder: Decoder | None, order: DateOrder | None
+) -> EventColumns:
+    """The files' events (``_add_file``), read in ``order`` when given; else a file whose dates of two numbers up to
+    12 were refused as ambiguous is read again in the order its own other dates told (``21/11/2026``: day first),
+    or, telling none, in the one all the files' dates told; dates that told both orders leave them refused."""
+    cols = EventColumns()
+    if order is not None:
+        with date_order(order):
+            for path in paths:
+                _add_file(option, path, cols, source, decoder)
+        return cols
+    reads = [_read_dated(option, path, source, decoder) for path in paths]
+    everyone = {o for _, seen in reads for o, n in seen.items() if n}
+    for path, (scratch, seen) in zip(paths, reads, strict=True):
+        told = [o for o, n in seen.items() if n] or list(everyone)
+        if len(told) == 1 and scratch.rejected[Reason.BAD_TIMESTAMP.value]:
+            how = f"as {seen[told[0]]:,} of them tell" if seen[told[0]] else "as the other files' dates tell"
+            eprint(f"{option} {path}: its dates are read {told[0].value.replace('_', ' ')}, {how}")
+            scratch = EventColumns()
+            with date_order(told[0]):
+                _add_file(option, path, scratch, source, decoder)
+        cols.absorb(scratch)
+    return cols
+
+
+def _read_dated(
+    option: str, path: Path, source: UserKeySource, decoder: Decoder | None
+) -> tuple[EventColumns, Counter[DateOrder]]:
     scratch = EventColumns()
     with seen_date_orders() as seen:
         _add_file(option, path, scratch, source, decoder)
-    told = [order for order, n in seen.items() if n]
-    if len(told) == 1 and scratch.rejected[Reason.BAD_TIMESTAMP.value]:
-        eprint(
-            f"{option} {path}: its dates are read {told[0].value.replace('_', ' ')}, as {seen[told[0]]:,} of them tell"
-        )
-        scratch = EventColumns()
-        with date_order(told[0]):
-            _add_file(option, path, scratch, source, decoder)
-    cols.absorb(scratch)
+    return scratch, seen
+
+
+DATE_ORDERS = tuple(o.value for o in DateOrder)
+DATE_ORDER_HELP = (
+    "how a date of slashes with two numbers up to 12 (5/6/2024) reads: day_first or month_first (told: refused as "
+    "ambiguous); by default in the order the files' other dates tell (21/11/2026: day first), else refused"
+)
 
 
 def _add_file(option: str, path: Path, cols: EventColumns, source: UserKeySource, decoder: Decoder | None) -> None:

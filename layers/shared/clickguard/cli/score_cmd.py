@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from clickguard.cli.common import (
+    DATE_ORDER_HELP,
+    DATE_ORDERS,
     EVENT_FILE_FORMS,
     FIELD_MAPPING_HELP,
     check_labels,
@@ -38,6 +40,7 @@ from clickguard.model.ports import BlobStore
 from clickguard.rejections import SKIPPED, Reason
 from clickguard.sim.catalog import is_abnormal, label_reading
 from clickguard.sim.quality import average_precision
+from clickguard.timestamps import DateOrder
 from clickguard.training.dataset import EventColumns
 from clickguard.training.pipeline import deduplicate
 
@@ -56,6 +59,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         " in train)",
     )
     p.add_argument("--field-mapping", type=field_mapping, help=FIELD_MAPPING_HELP)
+    p.add_argument("--date-order", choices=DATE_ORDERS, help=DATE_ORDER_HELP)
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--model", help="directory or s3://BUCKET holding models/ (the published latest.json)")
     where.add_argument("--local", action="store_true", help="the model of the running local stack")
@@ -75,9 +79,9 @@ def _store(args: argparse.Namespace) -> BlobStore:
     return model_store(args, args.model)
 
 
-def _read(paths: list[Path], mapping: FieldMapping | None) -> tuple[EventColumns, int]:
+def _read(paths: list[Path], mapping: FieldMapping | None, order: DateOrder | None) -> tuple[EventColumns, int]:
     """The files' events, copies dropped (``deduplicate``), and how many copies were."""
-    cols = read_events("--events", paths, UserKeySource.SESSION_USER_ID, mapping)
+    cols = read_events("--events", paths, UserKeySource.SESSION_USER_ID, mapping, order=order)
     unique = deduplicate(cols)
     return unique, len(cols) - len(unique)
 
@@ -165,7 +169,7 @@ def _inert(row: list[str]) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     output_file("--out", Path(args.out), [*args.events, args.labels], kind="CSV file")
     table = read_labels_file("--labels", args.labels) if args.labels else None
-    cols, copies = _read(args.events, args.field_mapping)
+    cols, copies = _read(args.events, args.field_mapping, args.date_order and DateOrder(args.date_order))
     if table is not None:
         table = check_labels("--labels", args.labels, table, set(cols.users), evaluating=True)
     store = _store(args)

@@ -15,6 +15,8 @@ from typing import Any
 from clickguard import settings
 from clickguard.cli import target
 from clickguard.cli.common import (
+    DATE_ORDER_HELP,
+    DATE_ORDERS,
     EVENT_FILE_FORMS,
     FIELD_MAPPING_HELP,
     check_labels,
@@ -34,7 +36,7 @@ from clickguard.cli.score_cmd import rare_actions_note
 from clickguard.events import UserKeySource
 from clickguard.model.model import ModelParams
 from clickguard.sim.catalog import is_abnormal, label_reading
-from clickguard.timestamps import format_ms
+from clickguard.timestamps import DateOrder, format_ms
 from clickguard.training.dataset import EventColumns
 from clickguard.training.job import fit_and_publish
 from clickguard.training.pipeline import InsufficientData
@@ -57,6 +59,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--region", default=None)
     p.add_argument("--user-key", choices=[s.value for s in UserKeySource], default=UserKeySource.SESSION_USER_ID)
     p.add_argument("--field-mapping", type=field_mapping, help=f"with --input: {FIELD_MAPPING_HELP}")
+    p.add_argument("--date-order", choices=DATE_ORDERS, help=f"with --input: {DATE_ORDER_HELP}")
     p.add_argument(
         "--labels",
         help="with --input: the users reviewers judged (CSV: user_id,user_type, or the names labelled data sets use;"
@@ -147,7 +150,13 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(args.out, args.endpoint_url, args.region)
     if not args.out.startswith("s3://"):
         output_dir("--out", Path(args.out))
-    cols = read_events("--input", list(map(Path, args.input)), UserKeySource(args.user_key), args.field_mapping)
+    cols = read_events(
+        "--input",
+        list(map(Path, args.input)),
+        UserKeySource(args.user_key),
+        args.field_mapping,
+        order=args.date_order and DateOrder(args.date_order),
+    )
     if table is not None:
         table = check_labels("--labels", Path(args.labels), table, set(cols.users), evaluating=False)
     labels = table.by_user if table else {}

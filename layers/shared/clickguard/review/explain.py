@@ -16,7 +16,9 @@ from typing import Any
 from clickguard.review.strength import flag_strength
 
 MAX_SIGNALS = 8
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Control characters, and the bidirectional marks and overrides that reorder what a terminal shows after them (an id
+# "abc\u202egnp.exe" shows as "abcexe.png"): a reviewer reads the id as it is.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 # Message kinds other than a session flag (``consumer.buckets.KIND``, ``network.flags.RULE``; a test holds them equal).
@@ -25,10 +27,15 @@ PURCHASE_KIND = "network_purchase"
 
 
 def clean(value: object, limit: int = 200) -> str:
-    """Printable: control characters as ``\\xNN``, cut to ``limit`` characters."""
-    text = str(value)
-    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    """Printable: control characters as ``\\xNN``, bidirectional ones as ``\\uNNNN``, cut to ``limit``
+    characters."""
+    text = _CONTROL.sub(_escaped, str(value))
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def explain(flag: Mapping[str, Any] | None, raw: str = "") -> list[str]:
