@@ -4,6 +4,10 @@ file whose dates tell both orders keeps those refused as ambiguous."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
+
 import pytest
 
 from clickguard.cli.common import CliError, read_events
@@ -69,3 +73,23 @@ def test_the_date_order_option_reads_a_file_no_date_of_which_tells(tmp_path, cap
     with pytest.raises(SystemExit):
         main(["train", "-i", str(path), "-o", str(tmp_path / "m"), "--date-order", "sideways"])
     assert "--date-order" in capsys.readouterr().err
+
+
+def test_a_pipe_is_read_once_and_told_how_to_read_its_ambiguous_dates(tmp_path, capsys):
+    fifo = tmp_path / "events.pipe"
+    os.mkfifo(fifo)
+    body = "user_id,event_type,timestamp\nu1,view,21/11/2026 03:10:07\nu1,view,05/11/2026 03:10:07\n"
+    writer = threading.Thread(target=fifo.write_text, args=(body,))
+    writer.start()
+    unblock = threading.Timer(3.0, _end_of_file, args=(fifo,))  # a second read would wait for a writer forever
+    unblock.start()
+    cols = read_events("--input", [fifo], UserKeySource.SESSION_USER_ID)
+    unblock.cancel()
+    writer.join()
+    assert len(cols) == 1 and cols.rejected["bad_timestamp"] == 1  # not the file's every event lost to a re-read
+    assert "--date-order day_first reads them" in capsys.readouterr().err
+
+
+def _end_of_file(fifo):
+    with contextlib.suppress(OSError):  # nobody reading: nothing to end
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # a reader waiting on the pipe reads its end

@@ -339,7 +339,9 @@ def _dated_files(
     everyone = {o for _, seen in reads for o, n in seen.items() if n}
     for path, (scratch, seen) in zip(paths, reads, strict=True):
         told = [o for o, n in seen.items() if n] or list(everyone)
-        if len(told) == 1 and scratch.rejected[Reason.BAD_TIMESTAMP.value]:
+        if len(told) == 1 and scratch.rejected[Reason.BAD_TIMESTAMP.value] and not path.is_file():  # a pipe: read once
+            eprint(f"{option} {path}: its dates like 5/6/2024 are refused; --date-order {told[0].value} reads them")
+        elif len(told) == 1 and scratch.rejected[Reason.BAD_TIMESTAMP.value]:
             how = f"as {seen[told[0]]:,} of them tell" if seen[told[0]] else "as the other files' dates tell"
             eprint(f"{option} {path}: its dates are read {told[0].value.replace('_', ' ')}, {how}")
             scratch = EventColumns()
