@@ -262,9 +262,8 @@ def aliased_time(names: RecordNames) -> Any:
     milliseconds; else the first found, whose rejection ``canonical_event`` then reports; None when there is none.
     A value that is no time (a page number under ``time``, a duration under ``load_time``) is another field of that
     name, passed over; when none reads, and the first is a number none of whose names is a time's name or alias, the
-    record has no time. A time of
-    day alone (``10:00:05``) is read on the day a field named for a date holds (``date``, ``event_date``:
-    ``RecordNames.date``)."""
+    record has no time. A time of day alone (``10:00:05``) is read on the day a field named for a date holds
+    (``date``, ``event_date``: ``RecordNames.date``)."""
     first = names.named("timestamp")
     if first is None:
         return None

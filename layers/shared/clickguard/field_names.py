@@ -177,7 +177,7 @@ class RecordNames:
         if rule is None:
             return
         nested = [k for k in obj if k in _KNOWN and type(obj[k]) is dict] if rule.nested else []
-        numbers = []
+        last = []  # read after every other: a counter of digits, an e-mail
         for key in (*others[:_WORDED_KEYS], *nested):
             value = obj[key]
             if (ws := self._words.get(key) or words(key)) and rule.says(ws):
@@ -186,14 +186,14 @@ class RecordNames:
                 elif type(value) not in rule.types:
                     continue
                 elif not rule.numbers and type(value) is str and value.isdigit():
-                    numbers.append(value)  # after every name that holds words: a counter, or a page's number
+                    last.append(value)  # after every name that holds words: a counter, or a page's number
                     continue
                 elif rule.nested and type(value) is str and "@" in value:
-                    numbers.append(value)  # an e-mail, after any other id the record offers: personal data as a key
+                    last.append(value)  # an e-mail, after any other id the record offers: personal data as a key
                     continue
                 if usable(value):
                     yield value
-        yield from numbers
+        yield from last
 
     def _other_keys(self) -> list[str]:
         if self._others is None:
