@@ -300,7 +300,8 @@ def test_no_model_keeps_state_then_a_new_model_is_picked_up_without_redeploy(wor
         assert mod.lambda_handler({"Records": recs[:200]}, Ctx()) == {"batchItemFailures": []}
         assert queue_flags(world) == [] and len(table_states(world)) > 0
         assert all(s.session.total_ubits == 0 for s in table_states(world).values())
-        assert '"RecordsUnscored":[200.0]' in capsys.readouterr().out
+        printed = capsys.readouterr().out
+        assert '"RecordsUnscored":[200.0]' in printed and '"EventsApplied":[200.0]' in printed
         assert "no model" in caplog.text
         artifact.publish(S3Store(world["s3"], BUCKET), make_model("v2"))
         assert mod.lambda_handler({"Records": recs[200:]}, Ctx()) == {"batchItemFailures": []}
