@@ -243,6 +243,10 @@ def test_the_summary_counts_copies_and_static_files_apart_and_warns_of_actions_t
     renamed.write_text("".join(json.dumps({**r, "event_type": "x-" + r["event_type"]}) + "\n" for r in lines))
     assert main(["score", "--events", str(renamed), "--model", str(models), "--out", str(out)]) == 0
     assert "warning: 100% of the events' actions are not among the model's" in capsys.readouterr().err
+    some = [{**r, "event_type": "x-" + r["event_type"]} if i % 5 < 2 else r for i, r in enumerate(lines)]
+    renamed.write_text("".join(json.dumps(r) + "\n" for r in some))  # 40%: a share of page views read as one action
+    assert main(["score", "--events", str(renamed), "--model", str(models), "--out", str(out)]) == 0
+    assert "% of the events' actions are not among the model's" in capsys.readouterr().err
 
 
 def test_labels_find_the_events_keys_of_a_session_s_visitor_and_of_an_id_written_as_a_whole_float():

@@ -193,6 +193,9 @@ def _parse_canonical(obj: Mapping[str, Any]) -> Event:
         outcome = _aliased_outcome(names) if outcome is None else outcome
         if user is None and kind is not None and ts is not None:
             user = visitor_of_session(sid)
+        elif user is None and visitor_of_session(sid) is not None:  # the verdict wrappers are looked for by; the why
+            lacks = "event type" if kind is None else "time"
+            raise RejectedRecord(Reason.MISSING_USER_KEY, f"no user id, and no {lacks} for its session's visitor")
     else:  # the canonical names: the other fields by theirs alone, as the typed fast path (``jsonfast``) reads them
         sid, eid = (None if no_value(v := get(name)) else v for name in ("session_id", "event_id"))
         # ... but the outcome under an alias too: the notebook's logs say ``status``, and a canonical record's
@@ -230,7 +233,16 @@ def specific_action(kind: Any, *field_sets: Any) -> Any:
     else:
         return kind
     found = (v for fields in field_sets if type(fields) is dict for name in names if wanted(v := fields.get(name)))
-    return next(found, kind)
+    return next(found, None) or _flattened(field_sets[0], names, wanted) or kind
+
+
+def _flattened(obj: Any, names: tuple[str, ...], wanted: Callable[[Any], bool]) -> Any:
+    """The first of ``names`` that ``obj`` holds as a flattened export's column (``properties.$current_url``, as
+    PostHog's CSV export and ``pandas.json_normalize`` write a nested field): read as the nested field would be."""
+    if type(obj) is not dict:
+        return None
+    last = {key.rsplit(".", 1)[1]: v for key, v in obj.items() if type(key) is str and "." in key}
+    return next((v for name in names if wanted(v := last.get(name))), None)
 
 
 def _is_name(value: Any) -> bool:

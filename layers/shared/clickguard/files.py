@@ -86,6 +86,12 @@ _CONTAINERS = (
 # was lost in the header before it and the command succeeded (a tester's two files: 2 events short, 3 not_json).
 _TAR_MAGIC_AT, _TAR_MAGIC = 257, b"ustar"
 _TAR = "a tar archive: extract the files (tar xzf) and give them one by one"
+# Markup, whose indented lines had been read as Snowplow's tab-separated events (``bad_tsv``) or as not_json.
+_XML = (
+    "an XML document (an XES event log?): export its events as CSV or NDJSON first (pm4py.read_xes(path) reads "
+    "it as a table; to_csv(out) writes it)"
+)
+_HTML = "an HTML page, not an export of events: was a download's error page saved in its place?"
 _CONTAINER_HEAD = max(_TAR_MAGIC_AT + len(_TAR_MAGIC), *(len(magic) for magic, _ in _CONTAINERS))
 
 
@@ -93,6 +99,8 @@ def container_kind(head: bytes) -> str | None:
     """What a file whose first bytes are ``head`` is, when it is a container of tables rather than text."""
     if head[_TAR_MAGIC_AT : _TAR_MAGIC_AT + len(_TAR_MAGIC)] == _TAR_MAGIC:
         return _TAR
+    if (markup := head.lstrip(b"\xef\xbb\xbf \t\r\n")[:9].lower()).startswith((b"<?xml", b"<!doctype", b"<html")):
+        return _HTML if markup.startswith((b"<!doctype", b"<html")) else _XML
     return next((kind for magic, kind in _CONTAINERS if head.startswith(magic)), None)
 
 
@@ -194,11 +202,12 @@ class _ZstdFile(io.RawIOBase):
 _DELIMITERS = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
 
 
-# A header's cell: a name (spaces, digits and brackets inside allowed: "page 1 (main category)"), in any script's
-# letters ("ユーザーID", "Üser ID": read as a row of data, such a file's error had blamed its missing header), never a
-# number or a time, as a data row holds (digits, or a date with its separators); and the separators a header may
-# use: a comma, a semicolon (spreadsheets where the comma is the decimal mark write it), a tab, a pipe.
-_HEADER_CELL = re.compile(r"(?:[^\W\d]|[$@])[\w$@.\-() /]*")
+# A header's cell: a name (spaces, digits, brackets and colons inside allowed: "page 1 (main category)", the XES
+# names process-mining tools export, "case:concept:name"), in any script's letters ("ユーザーID", "Üser ID": read as a
+# row of data, such a file's error had blamed its missing header), never a number or a time, as a data row holds
+# (digits, or a date with its separators); and the separators a header may use: a comma, a semicolon (spreadsheets
+# where the comma is the decimal mark write it), a tab, a pipe.
+_HEADER_CELL = re.compile(r"(?:[^\W\d]|[$@])[\w$@.:\-() /]*")
 _SEPARATORS = (",", ";", "\t", "|")
 # A text line's end: LF, CRLF, or an old Mac's lone CR (which a binary ``readline`` does not end a line at).
 _LINE_END = re.compile("\r\n?|\n")

@@ -304,6 +304,8 @@ def read_events(
     if not len(cols):
         no_events(option, paths, cols, mapping, takes_mapping)
     for path in paths if cols.rejected else ():
+        if no_header(path):  # a split export's later part, say: its rows were read under its first row's cells
+            eprint(f"{option} {path}: its first line is a row of data, not a header{NO_HEADER_ADVICE}")
         if ragged := ragged_rows(path):
             print(f"{option} {path}: {ragged}; those rows' cells were read under the wrong names", file=sys.stderr)
     ordered = cols.in_time_order()
@@ -485,8 +487,15 @@ def no_header(path: Path) -> bool:
 
 # What a mapping path names (never an e-mail or a value); spreadsheet headers' spaces and brackets too ("session ID",
 # "page 1 (main category)": UCI's e-shop clothing export listed none of them).
-_FIELD_NAME = re.compile(r"(?:[^\W\d]|[$])[\w$.() /-]{0,40}")  # in any script: "ユーザーID", "Üser ID"
+_FIELD_NAME = re.compile(r"(?:[^\W\d]|[$])[\w$.:() /-]{0,40}")  # in any script: "ユーザーID", "Üser ID"
 _SHOWN_FIELDS = 16
+
+
+NO_HEADER_ADVICE = (
+    ": its cells were read as the columns' names, its rows under them rejected; add a header line naming them"
+    " (user_id,event_type,timestamp, or the file's own names with --field-mapping; a later part of a split file:"
+    " the first part's header line)"
+)
 
 
 def first_fields(path: Path) -> str:
@@ -496,18 +505,18 @@ def first_fields(path: Path) -> str:
     if not path.is_file():  # a pipe was read once already (and a FIFO's open would wait)
         return ""
     if no_header(path):
-        return (
-            "; the file's first line is a row of data, not a header: its cells were read as the columns' names;"
-            " add a header line naming them (user_id,event_type,timestamp, or the file's own names with"
-            " --field-mapping)"
-        )
+        return f"; the file's first line is a row of data, not a header{NO_HEADER_ADVICE}"
     try:
         with open_binary(path) as fh:
-            first = next((line for line in event_lines(fh, path) if line.strip()), b"")
-        obj = msgspec.json.decode(first)
-    except (OSError, EOFError, csv.Error, msgspec.DecodeError, RecursionError):
+            first = next((line for line in fh if line.strip()), b"")
+            if (sep := header_delimiter(first)) is not None:  # every column, not only the first row's filled cells
+                obj: object = next(csv.reader([first.decode("utf-8", "replace")], delimiter=sep))
+            else:
+                fh.seek(0)
+                obj = msgspec.json.decode(next((line for line in event_lines(fh, path) if line.strip()), b""))
+    except (OSError, EOFError, csv.Error, msgspec.DecodeError, RecursionError, StopIteration):
         return ""
-    names = [k for k in obj if _FIELD_NAME.fullmatch(k)] if isinstance(obj, dict) else []
+    names = [k.strip() for k in obj if _FIELD_NAME.fullmatch(k.strip())] if isinstance(obj, dict | list) else []
     if not names:
         return ""
     more = f" and {len(names) - _SHOWN_FIELDS} more" if len(names) > _SHOWN_FIELDS else ""

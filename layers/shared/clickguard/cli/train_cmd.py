@@ -34,7 +34,7 @@ from clickguard.cli.common import (
 )
 from clickguard.cli.score_cmd import rare_actions_note
 from clickguard.events import UserKeySource
-from clickguard.model.model import ModelParams
+from clickguard.model.model import Model, ModelParams
 from clickguard.sim.catalog import is_abnormal, label_reading
 from clickguard.timestamps import DateOrder, format_ms
 from clickguard.training.dataset import EventColumns
@@ -198,7 +198,27 @@ def run(args: argparse.Namespace) -> int:
     print(json.dumps(summary, indent=2))
     if (rare := rare_actions_note(model)) is not None:
         print(f"warning: {rare}", file=sys.stderr)
+    if blocked and (budgeted := budget_note(model)) is not None:
+        eprint(f"note: {budgeted}")
     return 0
+
+
+def budget_note(model: Model) -> str | None:
+    """Why a model trained with labels flags by the alert budget (no cut showed the target precision), or None
+    when it flags by precision: only ``stats.detector.operating`` said so, and a tester took the cut for the
+    labels'."""
+    operating = (model.stats.get("detector") or {}).get("operating") or {}
+    if operating.get("rule") != "budget" or not operating.get("labelled_users"):
+        return None
+    at = operating.get("validated_precision")
+    return (
+        f"no cut flagging at most {operating['max_share']:.0%} of the users showed precision "
+        f"{operating['target_precision']:g} on the labelled users' held-out scores"
+        + (f" (the budget's cut: {at:.2f})" if at is not None else "")
+        + f", so the alert budget ({operating['budget']:.1%} of the users) sets the cut. Users the labels do not"
+        " name count as normal there: a partial block list understates precision (--alert-budget sets another"
+        " budget, --target-precision another target)"
+    )
 
 
 def _rejected_note(cols: EventColumns) -> str:

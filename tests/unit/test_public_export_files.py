@@ -1,0 +1,154 @@
+"""Public datasets' exports as a team has them (a tester's samples, written from each dataset's published schema):
+PostHog's CSV export with its nested fields flattened into dotted columns, process-mining CSVs whose names hold
+colons, an XES (XML) log, a split export's later part without its header, a session's events with no action, a
+model trained with a partial block list that falls back to the alert budget."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from clickguard import files
+from clickguard.cli.main import main
+from clickguard.events import parse_object
+from clickguard.files import header_delimiter
+from clickguard.rejections import Reason, RejectedRecord
+from tests.cli_support import cli_fails
+
+T0 = "2024-01-01T12:07:04.167Z"
+
+
+# 1. A flattened export's nested page: PostHog's CSV writes ``properties.$current_url`` as a column of its own
+
+
+def test_a_page_view_reads_its_page_from_a_flattened_column_as_from_the_nested_field():
+    nested = {"event": "$pageview", "distinct_id": "d1", "timestamp": T0,
+              "properties": {"$current_url": "https://shop.example/basket.html"}}  # fmt: skip
+    flat = {"event": "$pageview", "distinct_id": "d1", "timestamp": T0,
+            "properties.$current_url": "https://shop.example/basket.html"}  # fmt: skip
+    assert parse_object(flat).token == parse_object(nested).token == "/basket.html"
+    context = {**flat, "properties.$current_url": "", "context.page.path": "/cart/55"}  # another name, another level
+    assert parse_object(context).token == "/cart/*"
+    plain = {"event": "$pageview", "distinct_id": "d1", "timestamp": T0, "properties.$browser": "Chrome"}
+    assert parse_object(plain).token == "$pageview"  # no page anywhere: the kind of event stays the action
+
+
+def test_a_posthog_csv_export_scores_as_its_jsonl_export_does(tmp_path, capsys):
+    rows = []
+    for u in range(40):
+        for i, page in enumerate(["/", "/products", "/products/12", "/basket.html", "/checkout"][: 2 + u % 4]):
+            rows.append((f"e{u}-{i}", "$pageview", f"https://shop.example{page}", f"s{u}", f"d{u}",
+                         f"2024-01-01T{10 + u % 8:02d}:{i:02d}:0{u % 10}Z"))  # fmt: skip
+    jsonl, csv_ = tmp_path / "export.jsonl", tmp_path / "export.csv"
+    nested = [{"uuid": e, "event": k, "properties": {"$current_url": p, "$session_id": s}, "distinct_id": d,
+               "timestamp": t} for e, k, p, s, d, t in rows]  # fmt: skip
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in nested))
+    header = "uuid,event,properties.$current_url,properties.$session_id,distinct_id,timestamp\n"
+    csv_.write_text(header + "".join(",".join(r) + "\n" for r in rows))
+    assert main(["train", "-i", str(jsonl), "-o", str(tmp_path / "m"), "--min-sessions", "10"]) == 0
+    read = {}
+    for name, path in (("jsonl", jsonl), ("csv", csv_)):
+        capsys.readouterr()
+        argv = ["score", "--events", str(path), "--model", str(tmp_path / "m"), "--out", str(tmp_path / name)]
+        assert main(argv) == 0
+        assert "warning" not in capsys.readouterr().err
+        read[name] = (tmp_path / name).read_text()
+    assert read["csv"] == read["jsonl"]
+
+
+# 2. A session's events with no action: said so, under the verdict a wrapper of events is looked for by
+
+
+@pytest.mark.parametrize(
+    ("record", "lacks"),
+    [({"session_id": "1", "timestamp": T0, "item_id": "214536502", "category": "0"}, "no event type"),
+     ({"session_id": "1", "event_type": "view", "page": "3"}, "no time")],
+)  # fmt: skip
+def test_a_session_s_event_without_an_action_or_a_time_says_which_it_lacks(record, lacks):
+    with pytest.raises(RejectedRecord) as exc:
+        parse_object(record)
+    assert exc.value.reason == Reason.MISSING_USER_KEY and f"{lacks} for its session's visitor" in exc.value.detail
+    with pytest.raises(RejectedRecord) as exc:  # no session either: no user, as before
+        parse_object({"timestamp": T0, "item_id": "214536502"})
+    assert exc.value.detail == "no user id (or device token) in the record"
+
+
+# 3. Names with colons: process mining's XES attributes as pm4py writes them to CSV
+
+
+def test_a_header_whose_names_hold_colons_is_a_header_and_its_columns_are_listed(tmp_path, capsys):
+    assert header_delimiter(b"case:concept:name,concept:name,time:timestamp\n") == ","
+    assert header_delimiter(b"case-1,A_SUBMITTED,2011-10-01 00:38:44\n") is None
+    path = tmp_path / "bpi.csv"
+    path.write_text("case:concept:name,concept:name,org:resource,time:timestamp\n"
+                    "173688,A_SUBMITTED,112,2011-10-01 00:38:44.546+02:00\n")  # fmt: skip
+    cli_fails(capsys, ["train", "-i", path, "-o", tmp_path / "m"],
+              "case:concept:name, concept:name, org:resource, time:timestamp", absent=["row of data"])  # fmt: skip
+
+
+def test_a_header_s_every_column_is_listed_not_only_those_its_first_row_fills(tmp_path, capsys):
+    path = tmp_path / "coveo.csv"
+    path.write_text("session_id_hash,event_type,product_action,product_sku_hash,server_timestamp_epoch_ms\n"
+                    "00f9,pageview,,,1550885210881\n")  # fmt: skip
+    cli_fails(capsys, ["train", "-i", path, "-o", tmp_path / "m"], "product_action, product_sku_hash")
+
+
+# 4. Markup: an XES log, an error page saved in an export's place
+
+
+@pytest.mark.parametrize(
+    ("head", "said"),
+    [(b'<?xml version="1.0" encoding="UTF-8" ?>\n<log xes.version="1.0">\n\t<trace>\n', "an XES event log"),
+     (b"\xef\xbb\xbf\n  <?XML version='1.0'?><log/>", "an XES event log"),
+     (b"<!DOCTYPE html>\n<html><body>403 Forbidden</body></html>\n", "an HTML page"),
+     (b"<HTML>\n<head><title>Error</title>", "an HTML page")],
+)  # fmt: skip
+def test_markup_is_named_with_what_to_do_not_read_as_tab_separated_events(tmp_path, capsys, head, said):
+    assert said in (files.container_kind(head) or "")
+    path = tmp_path / "log.xes"
+    path.write_bytes(head + b'\t\t<string key="concept:name" value="A"/>\n')
+    cli_fails(capsys, ["train", "-i", path, "-o", tmp_path / "m"], said, absent=["bad_tsv", "Snowplow"])
+
+
+def test_a_json_or_csv_file_is_no_markup():
+    for head in (b'{"user_id": "<html>"}\n', b"user_id,event_type\n<html>,view\n", b"[]"):
+        assert files.container_kind(head) is None
+
+
+# 5. A split export: its later part has no header, and says so by its name
+
+
+def test_a_later_part_of_a_split_export_without_its_header_is_named(tmp_path, capsys):
+    header = "event_time,event_type,product_id,user_id,user_session\n"
+    rows = [f"2019-10-01 00:{i // 60:02d}:{i % 60:02d} UTC,view,{1000 + i % 9},{i % 30},s{i % 30}\n"
+            for i in range(600)]  # fmt: skip
+    first, second = tmp_path / "part_aa.csv", tmp_path / "part_ab.csv"
+    first.write_text(header + "".join(rows[:300]))
+    second.write_text("".join(rows[300:]))
+    assert main(["train", "-i", str(first), "-i", str(second), "-o", str(tmp_path / "m"), "--min-sessions", "5"]) == 0
+    err = capsys.readouterr().err
+    assert f"{second}: its first line is a row of data, not a header" in err and "split file" in err
+    assert f"{first}: its first line" not in err
+
+
+# 6. Labels whose held-out precision cannot reach the target: the budget sets the cut, and the summary says so
+
+
+def test_training_with_labels_that_cannot_show_the_target_precision_says_the_budget_sets_the_cut(tmp_path, capsys):
+    from tests.factories import ordinary_events
+
+    events = tmp_path / "e.ndjson"
+    events.write_text("".join(json.dumps(e) + "\n" for e in ordinary_events(120, seed=3)))
+    users = sorted({json.loads(line)["user_id"] for line in events.read_text().splitlines()})
+    labels = tmp_path / "labels.csv"
+    labels.write_text("user_id,label\n" + "".join(f"{u},blocked\n" for u in users[::9]))  # ordinary users: no signal
+    assert main(["train", "-i", str(events), "-o", str(tmp_path / "m"), "--labels", str(labels),
+                 "--target-precision", "0.99"]) == 0  # fmt: skip
+    captured = capsys.readouterr()
+    operating = json.loads(captured.out)["detector"]["operating"]
+    assert operating["rule"] == "budget", operating
+    assert "note: no cut flagging at most 25% of the users showed precision 0.99" in captured.err
+    assert "the alert budget (2.0% of the users) sets the cut" in captured.err
+    assert main(["train", "-i", str(events), "-o", str(tmp_path / "m2")]) == 0  # no labels: nothing to say
+    assert "note:" not in capsys.readouterr().err
