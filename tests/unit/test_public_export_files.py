@@ -5,6 +5,7 @@ model trained with a partial block list that falls back to the alert budget."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -152,3 +153,89 @@ def test_training_with_labels_that_cannot_show_the_target_precision_says_the_bud
     assert "the alert budget (2.0% of the users) sets the cut" in captured.err
     assert main(["train", "-i", str(events), "-o", str(tmp_path / "m2")]) == 0  # no labels: nothing to say
     assert "note:" not in capsys.readouterr().err
+
+
+# 7. A headerless CSV named by --columns (Taobao's UserBehavior.csv: user, item, category, behaviour, epoch seconds)
+
+
+def _taobao(n: int) -> str:
+    kinds = ["pv", "pv", "pv", "cart", "fav", "buy"]
+    return "".join(f"{100 + i % 40},{2523410 + i},{4690421 + i % 7},{kinds[i % 6]},{1511539888 + 37 * i}\n"
+                   for i in range(n))  # fmt: skip
+
+
+def test_columns_name_a_headerless_file_s_rows_and_its_first_line_is_a_row_too():
+    body = _taobao(3).encode()
+    rows = [json.loads(r) for r in files.event_lines(io.BytesIO(body), "ub.csv", columns=("user_id", "", "c", "x"))]
+    assert [r["user_id"] for r in rows] == ["100", "101", "102"]  # the first line read, not taken for a header
+    assert rows[0] == {
+        "user_id": "100",
+        "c": "4690421",
+        "x": "pv",
+    }  # an unnamed column is left unread, as past the names
+    notes: list[str] = []
+    headed = b"user_id,item,kind,timestamp\nu1,1,view,1511539888\n"
+    rows = list(files.event_lines(io.BytesIO(headed), "h.csv", notes=notes, columns=("a", "b", "c", "d")))
+    assert [json.loads(r) for r in rows] == [{"user_id": "u1", "item": "1", "kind": "view", "timestamp": "1511539888"}]
+    assert notes == ["its first line is a header: read under it, not under --columns"]
+
+
+def test_train_and_score_read_a_headerless_file_by_columns_as_the_same_file_with_a_header(tmp_path, capsys):
+    names = "user_id,item_id,category_id,event_type,timestamp"
+    bare, headed = tmp_path / "UserBehavior.csv", tmp_path / "headed.csv"
+    bare.write_text(_taobao(3000))
+    headed.write_text(names + "\n" + _taobao(3000))
+    out = {}
+    for name, argv in (("bare", ["-i", str(bare), "--columns", names]), ("headed", ["-i", str(headed)])):
+        assert main(["train", *argv, "-o", str(tmp_path / name), "--min-sessions", "5"]) == 0
+        out[name] = json.loads(capsys.readouterr().out)
+        scored = str(tmp_path / f"{name}-scores.csv")
+        score = ["score", "--events", *argv[1:], "--model", str(tmp_path / name), "--out", scored]
+        assert main(score) == 0
+    assert out["bare"]["version"] == out["headed"]["version"] and out["bare"]["events"] == 3000
+    assert (tmp_path / "bare-scores.csv").read_text() == (tmp_path / "headed-scores.csv").read_text()
+    err = cli_fails(capsys, ["train", "-i", bare, "-o", tmp_path / "m"], "--columns", "row of data")
+    assert "user_id,item_id,event_type,timestamp" in err
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [("user_id", "separated by commas"), (",,", "separated by commas"), ("a,b,a", "names the column 'a' twice")],
+)
+def test_bad_columns_are_refused_saying_why(tmp_path, capsys, given, said):
+    cli_fails(capsys, ["train", "-i", tmp_path / "e.csv", "--columns", given, "-o", tmp_path / "m"], said)
+
+
+# 8. Which columns were read, said when they are not the canonical names
+
+
+def test_train_and_score_say_which_columns_they_read_when_the_names_were_guessed(tmp_path, capsys):
+    rr = tmp_path / "events.csv"  # Retailrocket's events.csv
+    rr.write_text("timestamp,visitorid,event,itemid,transactionid\n" + "".join(
+        f"{1433221332117 + 61_000 * i},{257597 + i % 25},{['view', 'addtocart', 'view'][i % 3]},{355908 + i},\n"
+        for i in range(900)))  # fmt: skip
+    assert main(["train", "-i", str(rr), "-o", str(tmp_path / "m"), "--min-sessions", "5"]) == 0
+    said = "read user <- 'visitorid', action <- 'event', time <- 'timestamp' (epoch milliseconds)"
+    assert f"--input {rr}: {said}" in capsys.readouterr().err
+    assert main(["score", "--events", str(rr), "--model", str(tmp_path / "m"), "--out", str(tmp_path / "s.csv")]) == 0
+    assert f"--events {rr}: {said}" in capsys.readouterr().err
+    eshop = tmp_path / "eshop.csv"  # UCI's e-shop clothing 2008, a time added: a session id of 1 is also a day of 1
+    rows = [
+        f"2008;4;1;{1 + i % 3};{1 + i // 3};{1 + (i + 1) % 4};{1 + i % 5};{1207000000 + 40 * i}\n" for i in range(600)
+    ]
+    eshop.write_text("year;month;day;order;session ID;page 1 (main category);page;timestamp\n" + "".join(rows))
+    assert main(["train", "-i", str(eshop), "-o", str(tmp_path / "m2"), "--min-sessions", "5"]) == 0
+    err = capsys.readouterr().err
+    assert (
+        "read user <- 'session ID' (a session: its visitor), action <- 'page', time <- 'timestamp' (epoch seconds)"
+        in err
+    )
+
+
+def test_canonical_names_are_not_said(tmp_path, capsys):
+    path = tmp_path / "e.csv"
+    path.write_text(
+        "user_id,event_type,timestamp\n" + "".join(f"u{i % 20},view,{1763700000 + 30 * i}\n" for i in range(400))
+    )
+    assert main(["train", "-i", str(path), "-o", str(tmp_path / "m"), "--min-sessions", "5"]) == 0
+    assert " read user <- " not in capsys.readouterr().err

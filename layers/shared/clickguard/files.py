@@ -11,7 +11,7 @@ import io
 import itertools
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -237,7 +237,11 @@ def delimiter(path: str | Path) -> str | None:
 
 
 def event_lines(
-    fh: BinaryFile | IO[bytes], path: str | Path, sep: str | None = "", notes: list[str] | None = None
+    fh: BinaryFile | IO[bytes],
+    path: str | Path,
+    sep: str | None = "",
+    notes: list[str] | None = None,
+    columns: Sequence[str] = (),
 ) -> Iterator[bytes]:
     """The file's events as lines for the decoder: an NDJSON file's own lines; a CSV or TSV file's rows
     (``delimiter``), each as the JSON object of its non-empty cells under the header's names, which the decoder then
@@ -249,7 +253,9 @@ def event_lines(
     only if its first line reads as one, else (Snowplow's enriched events, a field mapping's ``tsv_columns``) its
     lines are events as they are. ``sep`` overrides the name's verdict (None: NDJSON). A JSON document spread over
     lines (an exported array, pretty-printed) is read whole (``_json_lines``). ``notes`` gets what a user should be
-    told of the file's rows (``_rows``: a stray quote's, by its line)."""
+    told of the file's rows (``_rows``: a stray quote's, by its line). ``columns`` names the columns of a delimited
+    file whose first line is no header (Taobao's ``UserBehavior.csv``, a split export's later part): its first line
+    is then a row like the others; a file with a header of its own is read under it, and noted."""
     sniff = sep == ""
     sep = delimiter(path) if sniff else sep
     notes = [] if notes is None else notes
@@ -258,6 +264,11 @@ def event_lines(
         return
     first = fh.readline()
     found = header_delimiter(first)
+    if columns and found is None:
+        yield from _rows(first, fh, sep, notes, list(_names(list(columns))))
+        return
+    if columns:
+        notes.append("its first line is a header: read under it, not under --columns")
     if sep == "\t" and found is None:  # no header: Snowplow's lines, a mapping's tsv_columns
         yield first
         yield from fh
@@ -290,16 +301,19 @@ class _Taken:
         return taken
 
 
-def _rows(first: bytes, fh: BinaryFile | IO[bytes], sep: str, notes: list[str]) -> Iterator[bytes]:
-    """A delimited file's rows under its header ``first``, each as the JSON object of its non-empty cells. A row
+def _rows(
+    first: bytes, fh: BinaryFile | IO[bytes], sep: str, notes: list[str], named: list[str] | None = None
+) -> Iterator[bytes]:
+    """A delimited file's rows under its header ``first`` (or under ``named``, ``first`` a row like the others),
+    each as the JSON object of its non-empty cells. A row
     whose quoted cell ran over whole rows (a stray ``"``: the csv module reads a quoted cell across lines, to the
     next quote or the file's end, or past its cell limit) yields its lines as they are, each rejected, and is noted
     by its line, rather than the rows it swallowed lost unsaid."""
     text = io.TextIOWrapper(fh, encoding="utf-8", errors="surrogateescape", newline="")
     lines = _Taken(itertools.chain(io.StringIO(first.decode("utf-8", "surrogateescape"), newline=""), text))
     reader = csv.reader(lines, delimiter=sep)
-    names = _names(next(reader, []))
-    at = len(lines.record()) + 1  # the line the next record begins on
+    names = named if named is not None else _names(next(reader, []))
+    at = (len(lines.record()) if named is None else 0) + 1  # the line the next record begins on
     while True:
         try:
             cells: list[str] | None = next(reader)

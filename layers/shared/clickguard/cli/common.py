@@ -236,6 +236,25 @@ FIELD_MAPPING_HELP = (
 )
 
 
+def column_names(text: str) -> tuple[str, ...]:
+    """An argument type: the comma-separated names of a headerless file's columns (``--columns``), as a header
+    row would give them; an empty one is a column left unread (``a,,c``)."""
+    names = tuple(name.strip() for name in text.split(","))
+    given = [name for name in names if name]
+    if len(names) < 2 or not given:
+        raise argparse.ArgumentTypeError(f"{text!r}: name the file's columns in order, separated by commas")
+    if len(set(given)) < len(given):
+        twice = next(name for name in given if given.count(name) > 1)
+        raise argparse.ArgumentTypeError(f"{text!r} names the column {twice!r} twice")
+    return names
+
+
+COLUMNS_HELP = (
+    "the names of a CSV or TSV file's columns, in order, when its first line is a row of data, not a header"
+    " (e.g. user_id,item_id,category_id,event_type,timestamp); a file with a header is read under its own"
+)
+
+
 def read_labels_file(option: str, path: Path) -> LabelTable:
     """A labels file (``sim.output.read_label_table``), or a CLI error that says why it cannot be read; a file of
     no user (a header only) tells nothing, and is refused before the events are read."""
@@ -282,6 +301,7 @@ def read_events(
     *,
     takes_mapping: bool = True,
     order: DateOrder | None = None,
+    columns: tuple[str, ...] = (),
 ) -> EventColumns:
     """Every event of NDJSON or CSV files (.gz too; ``files.event_lines``), through the consumer's decoder (with
     ``mapping`` when given), in the order they happened; a file that cannot be read, or files with no valid event,
@@ -292,7 +312,8 @@ def read_events(
     simulator's day 2 reversed: AP 0.36 instead of 0.95, ten times the flags).
 
     Dates of slashes of two numbers up to 12 (``5/6/2024``) read in ``order`` (``--date-order``), else in the
-    order each file's own dates tell, else the order all the files' dates tell (``_dated_files``)."""
+    order each file's own dates tell, else the order all the files' dates tell (``_dated_files``). ``columns``
+    (``--columns``) names the columns of delimited files that have no header row."""
     decoder = Decoder(DecodeConfig(user_key_source=source, mapping=mapping)) if mapping is not None else None
     files = []
     for k, given in enumerate(paths):
@@ -300,11 +321,13 @@ def read_events(
         if twin := next((p for p in paths[:k] if _same_file(path, p)), None):
             fail(f"{option} {given}: the same file as {option} {twin}: its events would count twice; give it once")
         files.append(path)
-    cols = _dated_files(option, files, source, decoder, order)
+    cols = _dated_files(option, files, source, decoder, order, columns)
     if not len(cols):
         no_events(option, paths, cols, mapping, takes_mapping)
     for path in paths if cols.rejected else ():
-        if no_header(path):  # a split export's later part, say: its rows were read under its first row's cells
+        if (
+            no_header(path) and not columns
+        ):  # a split export's later part, say: its rows were read under its first row's cells
             eprint(f"{option} {path}: its first line is a row of data, not a header{NO_HEADER_ADVICE}")
         if ragged := ragged_rows(path):
             print(f"{option} {path}: {ragged}; those rows' cells were read under the wrong names", file=sys.stderr)
@@ -326,7 +349,12 @@ def read_events(
 
 
 def _dated_files(
-    option: str, paths: list[Path], source: UserKeySource, decoder: Decoder | None, order: DateOrder | None
+    option: str,
+    paths: list[Path],
+    source: UserKeySource,
+    decoder: Decoder | None,
+    order: DateOrder | None,
+    columns: tuple[str, ...] = (),
 ) -> EventColumns:
     """The files' events (``_add_file``), read in ``order`` when given; else a file whose dates of two numbers up to
     12 were refused as ambiguous is read again in the order its own other dates told (``21/11/2026``: day first),
@@ -335,9 +363,9 @@ def _dated_files(
     if order is not None:
         with date_order(order):
             for path in paths:
-                _add_file(option, path, cols, source, decoder)
+                _add_file(option, path, cols, source, decoder, columns)
         return cols
-    reads = [_read_dated(option, path, source, decoder) for path in paths]
+    reads = [_read_dated(option, path, source, decoder, columns) for path in paths]
     everyone = {o for _, seen in reads for o, n in seen.items() if n}
     for path, (scratch, seen) in zip(paths, reads, strict=True):
         told = [o for o, n in seen.items() if n] or list(everyone)
@@ -348,17 +376,17 @@ def _dated_files(
             eprint(f"{option} {path}: its dates are read {told[0].value.replace('_', ' ')}, {how}")
             scratch = EventColumns()
             with date_order(told[0]):
-                _add_file(option, path, scratch, source, decoder)
+                _add_file(option, path, scratch, source, decoder, columns)
         cols.absorb(scratch)
     return cols
 
 
 def _read_dated(
-    option: str, path: Path, source: UserKeySource, decoder: Decoder | None
+    option: str, path: Path, source: UserKeySource, decoder: Decoder | None, columns: tuple[str, ...]
 ) -> tuple[EventColumns, Counter[DateOrder]]:
     scratch = EventColumns()
     with seen_date_orders() as seen:
-        _add_file(option, path, scratch, source, decoder)
+        _add_file(option, path, scratch, source, decoder, columns)
     return scratch, seen
 
 
@@ -369,13 +397,20 @@ DATE_ORDER_HELP = (
 )
 
 
-def _add_file(option: str, path: Path, cols: EventColumns, source: UserKeySource, decoder: Decoder | None) -> None:
+def _add_file(
+    option: str,
+    path: Path,
+    cols: EventColumns,
+    source: UserKeySource,
+    decoder: Decoder | None,
+    columns: tuple[str, ...] = (),
+) -> None:
     """One file's events into ``cols``, what its rows' reading noted (``files.event_lines``: a stray quote) said."""
     notes: list[str] = []
     unexplained = Reason.NOT_JSON.value not in cols.first_detail
     try:
         with open_binary(path) as fh:
-            cols.add_lines(event_lines(fh, path, notes=notes), source, decoder)
+            cols.add_lines(event_lines(fh, path, notes=notes, columns=columns), source, decoder)
     except (OSError, EOFError) as exc:
         fail_unreadable(option, path, exc)
     except csv.Error as exc:
@@ -492,9 +527,9 @@ _SHOWN_FIELDS = 16
 
 
 NO_HEADER_ADVICE = (
-    ": its cells were read as the columns' names, its rows under them rejected; add a header line naming them"
-    " (user_id,event_type,timestamp, or the file's own names with --field-mapping; a later part of a split file:"
-    " the first part's header line)"
+    ": its cells were read as the columns' names, its rows under them rejected; name them with --columns (e.g."
+    " --columns user_id,item_id,event_type,timestamp; the file's own names with --field-mapping), or add a header"
+    " line (a later part of a split file: the first part's)"
 )
 
 

@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from clickguard.cli.common import (
+    COLUMNS_HELP,
     DATE_ORDER_HELP,
     DATE_ORDERS,
     EVENT_FILE_FORMS,
     FIELD_MAPPING_HELP,
     check_labels,
+    column_names,
     fail,
     field_mapping,
     first_rejections,
@@ -31,8 +33,8 @@ from clickguard.cli.common import (
     storage_errors,
     writing,
 )
+from clickguard.cli.read_as import fields_read
 from clickguard.consumer.offline import UserScore, score_floor, score_users
-from clickguard.decoding.mapping import FieldMapping
 from clickguard.events import UserKeySource
 from clickguard.model import artifact
 from clickguard.model.model import Model
@@ -60,6 +62,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--field-mapping", type=field_mapping, help=FIELD_MAPPING_HELP)
     p.add_argument("--date-order", choices=DATE_ORDERS, help=DATE_ORDER_HELP)
+    p.add_argument("--columns", type=column_names, default=(), help=COLUMNS_HELP)
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--model", help="directory or s3://BUCKET holding models/ (the published latest.json)")
     where.add_argument("--local", action="store_true", help="the model of the running local stack")
@@ -79,9 +82,11 @@ def _store(args: argparse.Namespace) -> BlobStore:
     return model_store(args, args.model)
 
 
-def _read(paths: list[Path], mapping: FieldMapping | None, order: DateOrder | None) -> tuple[EventColumns, int]:
+def _read(args: argparse.Namespace) -> tuple[EventColumns, int]:
     """The files' events, copies dropped (``deduplicate``), and how many copies were."""
-    cols = read_events("--events", paths, UserKeySource.SESSION_USER_ID, mapping, order=order)
+    order = args.date_order and DateOrder(args.date_order)
+    source = UserKeySource.SESSION_USER_ID
+    cols = read_events("--events", args.events, source, args.field_mapping, order=order, columns=args.columns)
     unique = deduplicate(cols)
     return unique, len(cols) - len(unique)
 
@@ -174,7 +179,7 @@ def _inert(row: list[str]) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     output_file("--out", Path(args.out), [*args.events, args.labels], kind="CSV file")
     table = read_labels_file("--labels", args.labels) if args.labels else None
-    cols, copies = _read(args.events, args.field_mapping, args.date_order and DateOrder(args.date_order))
+    cols, copies = _read(args)
     if table is not None:
         table = check_labels("--labels", args.labels, table, set(cols.users), evaluating=True)
     store = _store(args)
@@ -191,6 +196,8 @@ def run(args: argparse.Namespace) -> int:
         fail(f"the published model cannot score: {exc}")
     _write(scores, args.out)
     print(_summary(scores, model, cols, copies), file=sys.stderr)
+    if read := fields_read(args.events[0], UserKeySource.SESSION_USER_ID, args.field_mapping, args.columns):
+        print(f"--events {args.events[0]}: read {read}", file=sys.stderr)
     share, examples = unknown_actions(model, cols)
     if share > UNKNOWN_ACTIONS_WARNING and (rare := rare_actions_note(model)) is not None:
         print(f"warning: {share:.0%} of the events' actions are OTHER to the model, as {rare}", file=sys.stderr)

@@ -15,11 +15,13 @@ from typing import Any
 from clickguard import settings
 from clickguard.cli import target
 from clickguard.cli.common import (
+    COLUMNS_HELP,
     DATE_ORDER_HELP,
     DATE_ORDERS,
     EVENT_FILE_FORMS,
     FIELD_MAPPING_HELP,
     check_labels,
+    column_names,
     eprint,
     fail,
     field_mapping,
@@ -32,6 +34,7 @@ from clickguard.cli.common import (
     read_labels_file,
     writing,
 )
+from clickguard.cli.read_as import fields_read
 from clickguard.cli.score_cmd import rare_actions_note
 from clickguard.events import UserKeySource
 from clickguard.model.model import Model, ModelParams
@@ -60,6 +63,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--user-key", choices=[s.value for s in UserKeySource], default=UserKeySource.SESSION_USER_ID)
     p.add_argument("--field-mapping", type=field_mapping, help=f"with --input: {FIELD_MAPPING_HELP}")
     p.add_argument("--date-order", choices=DATE_ORDERS, help=f"with --input: {DATE_ORDER_HELP}")
+    p.add_argument("--columns", type=column_names, default=(), help=f"with --input: {COLUMNS_HELP}")
     p.add_argument(
         "--labels",
         help="with --input: the users reviewers judged (CSV: user_id,user_type, or the names labelled data sets use;"
@@ -156,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
         UserKeySource(args.user_key),
         args.field_mapping,
         order=args.date_order and DateOrder(args.date_order),
+        columns=args.columns,
     )
     if table is not None:
         table = check_labels("--labels", Path(args.labels), table, set(cols.users), evaluating=False)
@@ -198,6 +203,9 @@ def run(args: argparse.Namespace) -> int:
     print(json.dumps(summary, indent=2))
     if (rare := rare_actions_note(model)) is not None:
         print(f"warning: {rare}", file=sys.stderr)
+    first = Path(args.input[0])
+    if (read := fields_read(first, UserKeySource(args.user_key), args.field_mapping, args.columns)) is not None:
+        eprint(f"--input {first}: read {read}")
     if blocked and (budgeted := budget_note(model)) is not None:
         eprint(f"note: {budgeted}")
     return 0
