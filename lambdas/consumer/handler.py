@@ -89,6 +89,7 @@ def record_metrics(out: BatchOutcome, dynamodb_calls: int, seconds: float) -> No
         ) as per_reason:
             per_reason.add_dimension(name="service", value=SERVICE)
             per_reason.add_dimension(name="reason", value=reason)
+    add(settings.METRIC_EVENTS_IN, MetricUnit.Count, out.events_in)
     add(settings.METRIC_EVENTS_APPLIED, MetricUnit.Count, out.applied)
     add(settings.METRIC_RECORDS_UNSCORED, MetricUnit.Count, out.unscored)
     add(settings.METRIC_RECORDS_INTERNAL_ERROR, MetricUnit.Count, len(out.internal_errors))

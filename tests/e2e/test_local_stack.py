@@ -207,7 +207,7 @@ def test_local_up_is_one_per_directory_trains_right_after_produce_and_stops_with
             counted["rejected_by_reason"].values()
         )
         gone = sum(consumer[n] for n in ("RecordsRejected", "RecordsReplayed", "DuplicateEventIds", "LateRecords"))
-        assert consumer["EventsApplied"] > 0 and consumer["EventsApplied"] + gone == consumer["RecordsIn"], consumer
+        assert consumer["EventsApplied"] > 0 and consumer["EventsApplied"] + gone == consumer["EventsIn"], consumer
         pid = json.loads((tmp_path / ".clickguard-local.json").read_text())["pid"]
         assert main(["local", "down"]) == 0
         assert "stopped the local stack" in capsys.readouterr().err

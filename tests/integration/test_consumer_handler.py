@@ -302,6 +302,7 @@ def test_no_model_keeps_state_then_a_new_model_is_picked_up_without_redeploy(wor
         assert all(s.session.total_ubits == 0 for s in table_states(world).values())
         printed = capsys.readouterr().out
         assert '"RecordsUnscored":[200.0]' in printed and '"EventsApplied":[200.0]' in printed
+        assert '"EventsIn":[200.0]' in printed
         assert "no model" in caplog.text
         artifact.publish(S3Store(world["s3"], BUCKET), make_model("v2"))
         assert mod.lambda_handler({"Records": recs[200:]}, Ctx()) == {"batchItemFailures": []}

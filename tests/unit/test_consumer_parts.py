@@ -17,6 +17,7 @@ from clickguard.consumer.flags import flag_id
 from clickguard.consumer.kinesis_event import SEQ_DIGITS, decode_event, lambda_event, pad_seq
 from clickguard.consumer.rule import allows
 from clickguard.consumer.state import (
+    AT_HORIZON_IDS,
     ID_DIGEST_BYTES,
     RECENT_EVENT_IDS,
     LastFlag,
@@ -135,9 +136,22 @@ def test_the_duplicate_window_slides_by_distinct_ids_and_vouches_back_to_its_hor
     assert window.seen_or_add(id_digest(ids[-1]), T0 + RECENT_EVENT_IDS) and window.seen_or_add(
         id_digest(ids[1]), T0 + 1
     )
-    # the oldest slid out, but a copy of it is dated at the horizon: still a copy, whatever its id
-    assert window.horizon_ms == T0 and window.seen_or_add(id_digest(ids[0]), T0)
+    # the oldest slid out: an event dated before the horizon is a copy, whatever its id; at it, a burst's next event
+    assert window.horizon_ms == T0 and window.seen_or_add(id_digest("older"), T0 - 1)
     assert not window.seen_or_add(id_digest("new"), T0 + 1)  # after the horizon: a new event
+
+
+def test_a_burst_of_more_distinct_ids_than_the_window_in_one_instant_drops_none():
+    """A bot's 300 events of distinct ids in one whole second: 171 were dropped as copies when an event dated at
+    the horizon was one."""
+    window = RecentIds()
+    assert not any(window.seen_or_add(id_digest(f"b{i}"), T0) for i in range(3 * RECENT_EVENT_IDS))
+    assert window.horizon_ms == T0 and window.seen_or_add(id_digest(f"b{3 * RECENT_EVENT_IDS - 1}"), T0)
+    assert window.seen_or_add(id_digest("b0"), T0)  # let go of at the horizon's time, still told a copy
+    stored = RecentIds(window.packed(), window.packed_times(), window.horizon_ms, window.packed_at_horizon())
+    assert stored.seen_or_add(id_digest("b1"), T0) and not stored.seen_or_add(id_digest("b-new"), T0)
+    past = RecentIds()  # past AT_HORIZON_IDS ids at one instant, the horizon's time is all copies again
+    assert sum(past.seen_or_add(id_digest(f"p{i}"), T0) for i in range(RECENT_EVENT_IDS + AT_HORIZON_IDS + 50)) == 50
 
 
 def test_a_producer_replaying_a_busy_user_s_day_applies_no_copy():
@@ -149,7 +163,7 @@ def test_a_producer_replaying_a_busy_user_s_day_applies_no_copy():
     session = SessionState(None, "view", T0, T0 + 199_000, 199, 0)
     window = first.recent_ids["a"]
     stored = UserState("a", session, first.touched["a"], window.packed(), None, 0, 0, window.packed_times(),
-                       window.horizon_ms)  # fmt: skip
+                       window.horizon_ms, window.packed_at_horizon())  # fmt: skip
     again = admit(to_records([{}] * 200, seq0=SEQ0 + 10**6), day, {"a": stored}, 1_800_000)
     assert (again.applied, again.duplicate_ids) == ([], 200)
 

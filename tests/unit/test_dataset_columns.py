@@ -18,11 +18,17 @@ from clickguard.training.dataset import EventColumns
 MAX_USER = cg_settings.MAX_USER_KEY_CHARS
 KEYS = st.one_of(
     st.sampled_from(["u1", "u2", "alice", " padded", "tab\t", "caf\u00e9", "", "x" * MAX_USER, "x" * (MAX_USER + 1)]),
+    st.sampled_from(["nul\x00", "\x00", "esc\x1b[2J", "del\x7f", "c1\x9b", "zwj\u200d"]),
     st.integers(-5, 5),
     st.text(min_size=0, max_size=6),
 )
 URLS = ["/product/12", "/search?q=a@b.c", "https://shop.example/c/7/a?x=1", "/" + "7/" * 60, "/a?" + "q" * 140, "what?"]
-TYPES = st.one_of(st.sampled_from(["view", "login", " search", "buy ", "", "t" * 129, *URLS]), st.integers(0, 3))
+TYPES = st.one_of(
+    st.sampled_from(
+        ["view", "login", " search", "buy ", "", "t" * 129, "vi\x07ew", "tab\tbed", "a@b.c", "go a@b", *URLS]
+    ),
+    st.integers(0, 3),
+)
 OUTCOMES = st.one_of(
     st.none(), st.sampled_from(["success", "fail", "ok", "failure", "error", "FAIL", " ok", "failed", "maybe"])
 )

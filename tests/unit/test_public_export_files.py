@@ -101,6 +101,8 @@ def test_a_header_s_every_column_is_listed_not_only_those_its_first_row_fills(tm
 @pytest.mark.parametrize(
     ("head", "said"),
     [(b'<?xml version="1.0" encoding="UTF-8" ?>\n<log xes.version="1.0">\n\t<trace>\n', "an XES event log"),
+     (b'<log xes.version="1.0" xmlns="http://www.xes-standard.org/">\n\t<trace>\n', "an XES event log"),
+     (b'<table border="1" class="dataframe">\n  <thead>\n', "an HTML page"),
      (b"\xef\xbb\xbf\n  <?XML version='1.0'?><log/>", "an XES event log"),
      (b"<!DOCTYPE html>\n<html><body>403 Forbidden</body></html>\n", "an HTML page"),
      (b"<HTML>\n<head><title>Error</title>", "an HTML page")],
@@ -113,7 +115,7 @@ def test_markup_is_named_with_what_to_do_not_read_as_tab_separated_events(tmp_pa
 
 
 def test_a_json_or_csv_file_is_no_markup():
-    for head in (b'{"user_id": "<html>"}\n', b"user_id,event_type\n<html>,view\n", b"[]"):
+    for head in (b'{"user_id": "<html>"}\n', b"user_id,event_type\n<html>,view\n", b"[]", b"<34>Oct 11 22:14:15 h"):
         assert files.container_kind(head) is None
 
 
@@ -177,7 +179,10 @@ def test_columns_name_a_headerless_file_s_rows_and_its_first_line_is_a_row_too()
     headed = b"user_id,item,kind,timestamp\nu1,1,view,1511539888\n"
     rows = list(files.event_lines(io.BytesIO(headed), "h.csv", notes=notes, columns=("a", "b", "c", "d")))
     assert [json.loads(r) for r in rows] == [{"user_id": "u1", "item": "1", "kind": "view", "timestamp": "1511539888"}]
-    assert notes == ["its first line is a header: read under it, not under --columns"]
+    assert notes == []  # the CLI says so, once a file (below)
+    semicolons = _taobao(2).replace(",", ";").encode()  # a spreadsheet's, where the comma is the decimal mark
+    rows = [json.loads(r) for r in files.event_lines(io.BytesIO(semicolons), "ub.csv", columns=tuple("abcde"))]
+    assert [r["a"] for r in rows] == ["100", "101"] and rows[0]["d"] == "pv"
 
 
 def test_train_and_score_read_a_headerless_file_by_columns_as_the_same_file_with_a_header(tmp_path, capsys):
@@ -196,6 +201,37 @@ def test_train_and_score_read_a_headerless_file_by_columns_as_the_same_file_with
     assert (tmp_path / "bare-scores.csv").read_text() == (tmp_path / "headed-scores.csv").read_text()
     err = cli_fails(capsys, ["train", "-i", bare, "-o", tmp_path / "m"], "--columns", "row of data")
     assert "user_id,item_id,event_type,timestamp" in err
+
+
+def test_columns_read_a_dat_file_and_say_once_when_a_file_has_a_header_of_its_own(tmp_path, capsys):
+    names = "user_id,item_id,category_id,event_type,timestamp"
+    dat, headed = tmp_path / "clicks.dat", tmp_path / "headed.csv"
+    dat.write_text(_taobao(1500))
+    headed.write_text(names + "\n" + _taobao(1500).replace("\n100,", "\n900,"))
+    argv = ["train", "-i", str(dat), "-i", str(headed), "--columns", names, "-o", str(tmp_path / "m")]
+    assert main([*argv, "--min-sessions", "5"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["events"] == 3000 and json.loads(out)["rejected"] == {}
+    assert err.count("its first line is a header: read under it, not under --columns") == 1
+    assert f"{headed}: its first line is a header" in err
+
+
+def test_a_file_read_under_columns_that_yields_nothing_lists_the_columns_not_advice_to_name_them(tmp_path, capsys):
+    path = tmp_path / "ub.csv"
+    path.write_text(_taobao(20))
+    argv = ["train", "-i", path, "--columns", "user_id,,timestamp", "-o", tmp_path / "m"]
+    said = "its columns as --columns named them: user_id, timestamp"
+    err = cli_fails(capsys, argv, said, absent=["name them with --columns"])
+    assert "row of data" not in err
+
+
+@pytest.mark.parametrize(
+    "first",
+    ["fe80::1c2b:3aff:fe4d:5e6f,login,Tue Jan 01 00:22:32 2019\n", "alice,login,Thu Oct 10 20:55:36 UTC 2024\n",
+     "user:7,view,2024-01-01T10:00:00Z\n"],
+)  # fmt: skip
+def test_a_row_whose_cells_hold_colons_of_times_or_addresses_is_no_header(first):
+    assert header_delimiter(first.encode()) is None
 
 
 @pytest.mark.parametrize(

@@ -95,7 +95,9 @@ def test_budget_threshold_flags_the_budget_share():
         t = threshold_for_budget(s, budget)
         assert np.sum(s > t) == int(np.floor(budget * len(s)))
     ties = np.array([0.0] * 90 + [1.0] * 10)
-    assert np.sum(ties > threshold_for_budget(ties, 0.05)) == 0  # 10 tied for 5 places: 0 is as near as 10
+    assert np.sum(ties > threshold_for_budget(ties, 0.05)) == 10  # 10 tied at the top for 5 places: all, never none
+    lower = np.array([0.0] * 80 + [1.0] * 16 + [2.0] * 4)  # 4 above a tie of 16 for 5 places: 4 is nearer than 20
+    assert np.sum(lower > threshold_for_budget(lower, 0.05)) == 4
     window = np.array([0.0] * 256 + [3.0] * 5 + [4.0])  # 262 users, 2%: 5 places; 1 above a tie of 5
     assert np.sum(window > threshold_for_budget(window, 0.02)) == 6  # 6 is nearer 5 than 1 (a tester's window)
     three = np.array([0.0] * 90 + [1.0] * 4 + [2.0] * 6)

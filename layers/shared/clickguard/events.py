@@ -368,12 +368,15 @@ def canonical_event(
         and event_type not in NO_VALUE
         and user.isascii()
         and event_type.isascii()
+        and user.isprintable()  # for ASCII: no C0 control or DEL (``_printable``)
+        and event_type.isprintable()
         and not user[0].isspace()
         and not user[-1].isspace()
         and not event_type[0].isspace()
         and not event_type[-1].isspace()
         and "/" not in event_type  # maybe a URL: token_of templates it (``page_of``)
         and "?" not in event_type  # a query string: token_of drops it
+        and "@" not in event_type  # an e-mail in it: token_of templates it
         and (outcome is None or (type(outcome) is str and outcome in _SUFFIX))
     ):
         token = event_type + _SUFFIX[outcome]
@@ -428,21 +431,22 @@ _NONE = type(None)
 
 
 def _plain_keys(values: list[Any], cap: int) -> str | None:
-    """The values joined when every one is a str of 1 to ``cap`` ASCII characters with no space at either end
-    (``str.strip`` strips what ``str.isspace`` calls space), else None."""
+    """The values joined when every one is a str of 1 to ``cap`` printable ASCII characters with no space at either
+    end (``str.strip`` strips what ``str.isspace`` calls space), else None."""
     if not values:
         return ""
     if set(map(type, values)) != {str} or min(map(len, values)) == 0 or max(map(len, values)) > cap:
         return None
     joined = "".join(values)
-    return joined if joined.isascii() and list(map(str.strip, values)) == values else None
+    plain = joined.isascii() and joined.isprintable()  # no control character: ``_printable``'s verdict otherwise
+    return joined if plain and list(map(str.strip, values)) == values else None
 
 
 def _pages(types: list[str], joined: str) -> list[str] | None:
-    """``page_of`` of each type (a cached call) when some may be a URL (``joined``: the types' text holds a ``/``;
-    a page is never longer than its URL); None when one is a static file (its event's own verdict is
-    ``static_file``)."""
-    if "/" not in joined and "?" not in joined:
+    """``page_of`` of each type (a cached call) when some may be a URL or hold an e-mail (``joined``: the types' text
+    holds a ``/``, a ``?`` or an ``@``; a page is never longer than its URL); None when one is a static file (its
+    event's own verdict is ``static_file``)."""
+    if "/" not in joined and "?" not in joined and "@" not in joined:
         return types
     pages = list(map(page_of, types))
     return None if any(map(is_static_file, pages)) or not all(pages) else pages  # "?q=x" is no action: its verdict
@@ -682,7 +686,20 @@ def user_key_of(value: Any) -> str:
         raise RejectedRecord(Reason.EMPTY_USER_KEY, "user id is empty")
     if len(key) > _MAX_USER:
         raise RejectedRecord(Reason.USER_KEY_TOO_LONG, f"user key has {len(key)} chars > {_MAX_USER}")
-    return _utf8(key, "user id")
+    return _printable(_utf8(key, "user id"), "user id")
+
+
+def _printable(text: str, field: str) -> str:
+    """``text`` unless it holds a control character (C0, DEL, C1): ``control_character``. ``isprintable`` answers
+    in C for nearly every text; a text it calls unprintable for another reason (an emoji's zero-width joiner, a
+    no-break space) is looked at again for controls."""
+    if not text.isprintable() and (control := _CONTROL.search(text)) is not None:
+        code = ord(control.group())
+        raise RejectedRecord(Reason.CONTROL_CHARACTER, f"{field} holds the control character U+{code:04X}")
+    return text
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def token_of(event_type: Any, outcome: Any) -> str:
@@ -695,7 +712,7 @@ def token_of(event_type: Any, outcome: Any) -> str:
         raise RejectedRecord(Reason.MISSING_EVENT_TYPE, "event_type is empty")
     if len(name) > _MAX_TYPE:
         raise RejectedRecord(Reason.EVENT_TYPE_TOO_LONG, f"event_type has {len(name)} chars > {_MAX_TYPE}")
-    name = _utf8(name, "event_type")
+    name = _printable(_utf8(name, "event_type"), "event_type")
     if no_value(outcome):
         return name
     norm = ("true" if outcome else "false") if type(outcome) is bool else _as_text(outcome, "outcome").strip().lower()

@@ -5,6 +5,7 @@ ends inside one is an error, not a shorter file)."""
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import gzip
 import io
@@ -92,6 +93,9 @@ _XML = (
     "it as a table; to_csv(out) writes it)"
 )
 _HTML = "an HTML page, not an export of events: was a download's error page saved in its place?"
+# A tag, a declaration or a processing instruction first (a syslog line's "<34>" is none).
+_MARKUP = re.compile(rb"<[a-z!?]")
+_HTML_STARTS = (b"<!doctype", b"<html", b"<head", b"<body", b"<table", b"<div", b"<!--")
 _CONTAINER_HEAD = max(_TAR_MAGIC_AT + len(_TAR_MAGIC), *(len(magic) for magic, _ in _CONTAINERS))
 
 
@@ -99,8 +103,8 @@ def container_kind(head: bytes) -> str | None:
     """What a file whose first bytes are ``head`` is, when it is a container of tables rather than text."""
     if head[_TAR_MAGIC_AT : _TAR_MAGIC_AT + len(_TAR_MAGIC)] == _TAR_MAGIC:
         return _TAR
-    if (markup := head.lstrip(b"\xef\xbb\xbf \t\r\n")[:9].lower()).startswith((b"<?xml", b"<!doctype", b"<html")):
-        return _HTML if markup.startswith((b"<!doctype", b"<html")) else _XML
+    if _MARKUP.match(markup := head.lstrip(b"\xef\xbb\xbf \t\r\n")[:12].lower()):
+        return _HTML if markup.startswith(_HTML_STARTS) else _XML
     return next((kind for magic, kind in _CONTAINERS if head.startswith(magic)), None)
 
 
@@ -202,12 +206,13 @@ class _ZstdFile(io.RawIOBase):
 _DELIMITERS = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
 
 
-# A header's cell: a name (spaces, digits, brackets and colons inside allowed: "page 1 (main category)", the XES
-# names process-mining tools export, "case:concept:name"), in any script's letters ("ユーザーID", "Üser ID": read as a
+# A header's cell: a name (spaces, digits and brackets inside allowed: "page 1 (main category)"; a colon between
+# letters: the XES names process-mining tools export, "case:concept:name", never a time's "00:22:32" or an IPv6
+# address's "fe80::1"), in any script's letters ("ユーザーID", "Üser ID": read as a
 # row of data, such a file's error had blamed its missing header), never a number or a time, as a data row holds
 # (digits, or a date with its separators); and the separators a header may use: a comma, a semicolon (spreadsheets
 # where the comma is the decimal mark write it), a tab, a pipe.
-_HEADER_CELL = re.compile(r"(?:[^\W\d]|[$@])[\w$@.:\-() /]*")
+_HEADER_CELL = re.compile(r"(?:[^\W\d]|[$@])(?:[\w$@.\-() /]|(?<=[^\W\d_]):(?=[^\W\d_]))*")
 _SEPARATORS = (",", ";", "\t", "|")
 # A text line's end: LF, CRLF, or an old Mac's lone CR (which a binary ``readline`` does not end a line at).
 _LINE_END = re.compile("\r\n?|\n")
@@ -255,7 +260,8 @@ def event_lines(
     lines (an exported array, pretty-printed) is read whole (``_json_lines``). ``notes`` gets what a user should be
     told of the file's rows (``_rows``: a stray quote's, by its line). ``columns`` names the columns of a delimited
     file whose first line is no header (Taobao's ``UserBehavior.csv``, a split export's later part): its first line
-    is then a row like the others; a file with a header of its own is read under it, and noted."""
+    is then a row like the others, its separator the one that splits it into that many cells; a file with a header
+    of its own is read under it."""
     sniff = sep == ""
     sep = delimiter(path) if sniff else sep
     notes = [] if notes is None else notes
@@ -265,15 +271,25 @@ def event_lines(
     first = fh.readline()
     found = header_delimiter(first)
     if columns and found is None:
-        yield from _rows(first, fh, sep, notes, list(_names(list(columns))))
+        yield from _rows(first, fh, _separator(first, len(columns), sep), notes, list(_names(list(columns))))
         return
-    if columns:
-        notes.append("its first line is a header: read under it, not under --columns")
     if sep == "\t" and found is None:  # no header: Snowplow's lines, a mapping's tsv_columns
         yield first
         yield from fh
         return
     yield from _rows(first, fh, found or sep, notes)  # the header tells the separator: a .csv of semicolons, say
+
+
+def _separator(first: bytes, width: int, named: str) -> str:
+    """The separator of a headerless file's rows, given the number of its columns: the one that splits its first
+    row into that many cells (a ``.csv`` of semicolons, as spreadsheets write where the comma is the decimal mark),
+    else the one its name says."""
+    line = _LINE_END.split(first.decode("utf-8", "surrogateescape"), maxsplit=1)[0]
+    for sep in (named, *_SEPARATORS):
+        with contextlib.suppress(csv.Error):
+            if len(next(csv.reader([line], delimiter=sep), [])) == width:
+                return sep
+    return named
 
 
 class BadHeader(csv.Error):

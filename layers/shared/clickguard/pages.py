@@ -34,14 +34,17 @@ def page_of(name: str) -> str:
     An HTTP request line (``GET /product/123?ref=mail HTTP/1.1``, as a web log's JSON or a clickstream generator
     names its event) is the page it requests, prefixed by its method when that is not GET (``request_action``).
     Any other name loses its query string too (``search?q=someone@example.com`` is ``search``: the model's
-    vocabulary is published, and a query's email would have been in it); the rest (``what?``) is returned as it is."""
+    vocabulary is published, and a query's email would have been in it), and each word of it that holds an ``@``
+    is ``*``, as a path's segment is (``login jane@example.com`` is ``login *``: a tester's event types that were
+    e-mails sat in the published model's vocabulary); the rest (``what?``) is returned as it is."""
     if name[:1] != "/":
         line = _REQUEST_LINE.fullmatch(name) if " " in name[:17] else None
         if line is not None:
             return request_action(*line.groups())
         if "://" not in name[:12]:
             action, _, query = name.partition("?")
-            return action if query else name  # "what?" asks no query
+            action = action if query else name  # "what?" asks no query
+            return _AT_WORD.sub("*", action) if "@" in action else action
         return _templated(_path_of(name.split("?", 1)[0]))
     return _templated(name.split("?", 1)[0])
 
@@ -143,6 +146,7 @@ def _part(match: re.Match[str]) -> str:
 
 
 _PART = re.compile(r"[^.:]+")
+_AT_WORD = re.compile(r"[^\s@]*@\S*")
 _DECODINGS = 3
 _ESCAPE = re.compile(rb"%[0-9A-Fa-f]{2}")
 _DELIMITER = re.compile(r"([/#])")

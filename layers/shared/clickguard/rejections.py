@@ -44,6 +44,9 @@ class Reason(enum.StrEnum):
     BAD_BASE64 = "bad_base64"  # base64 text of a record (AWS CLI v1's --data) whose whole does not decode
     STATIC_FILE = "static_file"  # a page's image, script, stylesheet or font: its browser's doing, not its user's
     NO_REQUEST = "no_request"  # an access log's "-": a connection closed before it sent a request (a preconnect)
+    # A user key or action holding a control character (C0, DEL, C1: NUL, ESC, BEL...): no id or action is written
+    # so, and kept it reached scores.csv, the report and a reviewer's terminal raw, or merged ids ("a\x00" and "a").
+    CONTROL_CHARACTER = "control_character"
 
 
 # Records that hold no user action: counted by reason (metrics, the trainer's report) but neither sunk nor logged one

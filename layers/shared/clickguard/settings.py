@@ -150,6 +150,7 @@ TRAINING_SHARD_SERVICE = "clickguard-training-shard"
 METRIC_RECORDS_IN = "RecordsIn"
 METRIC_RECORDS_REJECTED = "RecordsRejected"  # also emitted per reason with a ``reason`` dimension
 METRIC_RECORDS_UNSCORED = "RecordsUnscored"
+METRIC_EVENTS_IN = "EventsIn"  # the records' events and rejected parts: applied + rejected + replayed + copies + late
 METRIC_EVENTS_APPLIED = "EventsApplied"  # events past decoding and admission: into the users' sessions and scores
 METRIC_RECORDS_INTERNAL_ERROR = "RecordsInternalError"  # a record the consumer failed on (a bug): kept in the sink
 METRIC_RECORDS_CLAMPED = "RecordsClamped"  # event times clamped to arrival + the allowed skew

@@ -135,9 +135,13 @@ def _text_time(text: str) -> datetime:
     if text[2:3] == "/" and not text[3:4].isdigit():  # 10/Oct/2024:13:55:36 -0700 (English months, any locale)
         return _clf_time(text)
     try:
-        return datetime.fromisoformat(text)
+        dt = datetime.fromisoformat(text)
     except ValueError:
         pass
+    else:  # CPython reads a fraction after the hour or the minute as one of a second: refused, never misread
+        if dt.microsecond and not dt.second and _PART_OF_AN_HOUR.search(text):
+            raise ValueError("a fraction of an hour or a minute")
+        return dt
     if text[4:5] == "-":
         return _iso_variant(text.upper())
     if slashed := _SLASH_TIME.fullmatch(text):  # 21/11/2026 03:13:07, 11/21/2026 3:13 PM
@@ -155,6 +159,9 @@ def _text_time(text: str) -> datetime:
     raise ValueError("not a time")
 
 
+# ISO 8601's decimal hour or minute (``T12.5``, ``T12:30.5``, ``T1230,5``), which ``fromisoformat`` reads as
+# ``12:00:00.5`` and ``12:30:00.5``; a fraction of a second always follows the seconds.
+_PART_OF_AN_HOUR = re.compile(r"[Tt ]\d\d(?::?\d\d)?[.,]\d")
 # 10/2/2024: month first in the US, day first elsewhere. A date whose first number passes 12 is day first, whose
 # second does month first; one of two numbers up to 12 reads only in the order declared (``date_order``: a file's
 # reader infers it from the file's other dates, a deployment names it), never guessed.
@@ -240,6 +247,8 @@ def _mail_time(text: str) -> datetime:
     last = text.rsplit(None, 1)[-1]
     if dt.tzinfo is None and not (last.isdigit() or ":" in last or text.endswith("-0000")):  # ends in a year or time
         raise ValueError("a zone it does not know")
+    if dt.tzinfo is None and any(word.lower() not in _DATE_WORDS for word in _WORD.findall(text)):
+        raise ValueError("a zone it does not know")  # date(1)'s ``... 20:55:36 CEST 2024``: the parser ignored it
     return dt
 
 
@@ -309,6 +318,18 @@ def _clf_time(text: str) -> datetime:
 
 _CLF = re.compile(r"(\d\d)/([A-Za-z]{3})/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)")
 _MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+# The words a mail or date(1) time may hold besides a zone: weekdays and months, short and whole (English, as the
+# formats are whatever the locale).
+_DATE_WORDS = frozenset(
+    [
+        *("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"),
+        *("mon", "tue", "wed", "thu", "fri", "sat", "sun"),
+        *("january", "february", "march", "april", "june", "july", "august", "september", "october", "november"),
+        "december",
+        *_MONTHS,
+    ]
+)
+_WORD = re.compile(r"[A-Za-z]+")
 
 
 # An event dated more than this after its record reached the stream is read at arrival plus this: a clock that runs

@@ -321,9 +321,12 @@ def read_events(
         if twin := next((p for p in paths[:k] if _same_file(path, p)), None):
             fail(f"{option} {given}: the same file as {option} {twin}: its events would count twice; give it once")
         files.append(path)
+    for path in files if columns else ():
+        if header_delimiter(_first_bytes(path)) is not None:
+            eprint(f"{option} {path}: its first line is a header: read under it, not under --columns")
     cols = _dated_files(option, files, source, decoder, order, columns)
     if not len(cols):
-        no_events(option, paths, cols, mapping, takes_mapping)
+        no_events(option, paths, cols, mapping, takes_mapping, columns)
     for path in paths if cols.rejected else ():
         if (
             no_header(path) and not columns
@@ -408,9 +411,10 @@ def _add_file(
     """One file's events into ``cols``, what its rows' reading noted (``files.event_lines``: a stray quote) said."""
     notes: list[str] = []
     unexplained = Reason.NOT_JSON.value not in cols.first_detail
+    sep = "," if columns and delimiter(path) is None and _first_bytes(path).lstrip()[:1] not in (b"{", b"[") else ""
     try:
-        with open_binary(path) as fh:
-            cols.add_lines(event_lines(fh, path, notes=notes, columns=columns), source, decoder)
+        with open_binary(path) as fh:  # a .dat or .txt file named by --columns: delimited, whatever its name
+            cols.add_lines(event_lines(fh, path, sep, notes, columns), source, decoder)
     except (OSError, EOFError) as exc:
         fail_unreadable(option, path, exc)
     except csv.Error as exc:
@@ -444,7 +448,12 @@ def first_rejections(cols: EventColumns) -> dict[str, str]:
 
 
 def no_events(
-    option: str, paths: list[Path], cols: EventColumns, mapping: FieldMapping | None, takes_mapping: bool
+    option: str,
+    paths: list[Path],
+    cols: EventColumns,
+    mapping: FieldMapping | None,
+    takes_mapping: bool,
+    columns: tuple[str, ...] = (),
 ) -> NoReturn:
     """Files with no valid event: why, as far as their rejections and their first lines tell."""
     where = ", ".join(map(str, paths))
@@ -458,7 +467,7 @@ def no_events(
     top = cols.rejected.most_common(1)[0][0] if cols.rejected else None
     hint = "; events need user_id, event_type and timestamp" if mapping is None else ""
     hint += ", or --field-mapping" if hint and takes_mapping else ""
-    hint += first_fields(paths[0]) if takes_mapping else ""
+    hint += first_fields(paths[0], columns) if takes_mapping else ""
     hint += f"; {ragged}" if (ragged := ragged_rows(paths[0])) else ""
     if top == Reason.BAD_ACCESS_LOG:  # a log read as one: its first "fields" would be the reader's, not the file's
         hint = ""
@@ -522,7 +531,9 @@ def no_header(path: Path) -> bool:
 
 # What a mapping path names (never an e-mail or a value); spreadsheet headers' spaces and brackets too ("session ID",
 # "page 1 (main category)": UCI's e-shop clothing export listed none of them).
-_FIELD_NAME = re.compile(r"(?:[^\W\d]|[$])[\w$.:() /-]{0,40}")  # in any script: "ユーザーID", "Üser ID"
+_FIELD_NAME = re.compile(
+    r"(?:[^\W\d]|[$])(?:[\w$.() /-]|(?<=[^\W\d_]):(?=[^\W\d_])){0,40}"
+)  # in any script: "ユーザーID", "Üser ID"
 _SHOWN_FIELDS = 16
 
 
@@ -533,12 +544,14 @@ NO_HEADER_ADVICE = (
 )
 
 
-def first_fields(path: Path) -> str:
+def first_fields(path: Path, columns: tuple[str, ...] = ()) -> str:
     """``; its first event's fields: a, b, ...``: the top-level names of the file's first line (a CSV file's header),
     to write a ``--field-mapping`` from; only names that look like field names, never their values. A CSV file whose
     first line is a row of data (no header: its cells were read as the names) is told so instead."""
     if not path.is_file():  # a pipe was read once already (and a FIFO's open would wait)
         return ""
+    if columns:  # its names are the user's: what they named, not advice to name them
+        return f"; its columns as --columns named them: {', '.join(filter(None, columns))}"
     if no_header(path):
         return f"; the file's first line is a row of data, not a header{NO_HEADER_ADVICE}"
     try:

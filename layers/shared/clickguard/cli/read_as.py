@@ -5,6 +5,8 @@ user) is the worst kind of misreading, and reading ``model.json``'s vocabulary w
 from __future__ import annotations
 
 import itertools
+from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,72 +20,100 @@ from clickguard.pages import page_of
 from clickguard.rejections import RejectedRecord
 from clickguard.timestamps import parse_timestamp
 
-_LOOKED_AT = 200  # lines read for a first event of one flat object: past them, the file is not such a file
+_LOOKED_AT = 2_000  # lines read for events of one object each: past them, the file is not such a file
+_EVENTS = 200  # events whose fields are matched: enough to see a field that keys only some (Amplitude's user_id)
+_DEPTH = 4  # levels of nested objects whose fields are named by their dotted paths (properties.distinct_id)
 _CANONICAL = {"user": "user_id", "action": "event_type", "time": "timestamp"}
-
-
-def fields_read(
-    path: Path, source: UserKeySource, mapping: FieldMapping | None, columns: tuple[str, ...] = ()
-) -> str | None:
-    """``user <- 'visitorid', action <- 'event', time <- 'timestamp' (epoch milliseconds)``: the top-level fields of
-    the file's first event whose values the decoder's event holds, or None when they are the canonical names, or
-    the file's first events are no flat objects (a log line, an envelope: read by their format, not by names)."""
-    if not path.is_file():  # a pipe was read once already
-        return None
-    decoder = Decoder(DecodeConfig(user_key_source=source, mapping=mapping))
-    try:
-        with open_binary(path) as fh:
-            for line in itertools.islice(event_lines(fh, path, columns=columns), _LOOKED_AT):
-                found = _first_event(decoder, line)
-                if found is not None:
-                    return _said(*found)
-    except (OSError, EOFError, ValueError):  # csv.Error is a ValueError's kin: the read itself said why
-        return None
-    return None
-
-
-def _first_event(decoder: Decoder, line: bytes) -> tuple[dict[str, Any], Event] | None:
-    try:
-        obj = msgspec.json.decode(line)
-        event = decoder.decode(line)
-    except (msgspec.DecodeError, RejectedRecord, RecursionError):
-        return None
-    return (obj, event) if isinstance(obj, dict) and isinstance(event, Event) else None
-
-
-def _said(obj: dict[str, Any], event: Event) -> str | None:
-    fields = {
-        "user": _keys(obj, "user", lambda v: v in (event.user_key, event.user_key.removeprefix(VISITOR_PREFIX))),
-        "action": _keys(obj, "action", lambda v: event.token.removesuffix(FAIL_SUFFIX) in (v, page_of(v))),
-        "time": _keys(obj, "time", lambda v: _time(v) == event.ts_ms, raw=True),
-    }
-    if all(names[:1] == [_CANONICAL[what]] for what, names in fields.items()):
-        return None
-    said = [f"{what} <- {' or '.join(map(repr, names)) if names else '(by shape)'}" for what, names in fields.items()]
-    if event.user_key.startswith(VISITOR_PREFIX):
-        said[0] += " (a session: its visitor)"
-    if unit := _unit(obj, fields["time"], event.ts_ms):
-        said[2] += f" ({unit})"
-    return ", ".join(said)
-
-
-def _keys(obj: dict[str, Any], what: str, matches: Any, raw: bool = False) -> list[str]:
-    """The keys whose value (as text, stripped, unless ``raw``) ``matches``; of several, those whose name says
-    ``what`` they hold, when any does (a session id of 1 is also the row's day and order of 1)."""
-    found = [
-        key
-        for key, value in obj.items()
-        if type(value) in (str, int, float) and matches(value if raw else str(value).strip())
-    ]
-    named = [key for key in found if any(word in key.lower() for word in _WORDS[what])]
-    return named or found
-
-
+_BY_SHAPE = "(by shape)"
+# Words a field's name holds when it holds what is matched: of several fields of equal values (a session id of 1
+# is also the row's day and order of 1), those are named.
 _WORDS = {
     "user": ("user", "session", "visitor", "client", "customer", "distinct", "id"),
     "action": ("event", "action", "type", "page", "url", "path", "name", "activity", "behavio"),
     "time": ("time", "date", "ts", "when"),
 }
+
+
+def fields_read(
+    path: Path, source: UserKeySource, mapping: FieldMapping | None, columns: tuple[str, ...] = ()
+) -> str | None:
+    """``user <- 'visitorid', action <- 'event', time <- 'timestamp' (epoch milliseconds)``: the fields (a nested
+    one by its dotted path) whose values the decoder's events hold, over the file's first events, each with its
+    count when several did (``user <- 'user_id' (139 of 200) or 'amplitude_id' (61 of 200)``); None when they are
+    the canonical names, or the file's first events are no objects of one event each (a log line, an envelope:
+    read by their format, not by names)."""
+    if not path.is_file():  # a pipe was read once already
+        return None
+    decoder = Decoder(DecodeConfig(user_key_source=source, mapping=mapping))
+    try:
+        with open_binary(path) as fh:
+            read = list(itertools.islice(_events(decoder, event_lines(fh, path, columns=columns)), _EVENTS))
+    except (OSError, EOFError, ValueError):  # csv.Error is a ValueError's kin: the read itself said why
+        return None
+    candidates = [(fields := _flat(obj), event, _matched(fields, event)) for obj, event in read]
+    tally: dict[str, Counter[str]] = {}
+    for what in _CANONICAL:  # of fields that hold the same value in some events, the one that holds it in most
+        seen = Counter(key for _, _, matched in candidates for key in matched[what])
+        tally[what] = Counter(max(matched[what], key=seen.__getitem__, default=_BY_SHAPE) for *_, matched in candidates)
+    time_key = tally["time"].most_common(1)[0][0] if read else _BY_SHAPE
+    units = Counter(_unit(fields.get(time_key), event.ts_ms) for fields, event, _ in candidates)
+    visitors = sum(event.user_key.startswith(VISITOR_PREFIX) for event in (e for _, e in read))
+    return _said(tally, units, visitors)
+
+
+def _events(decoder: Decoder, lines: Iterator[bytes]) -> Iterator[tuple[dict[str, Any], Event]]:
+    for line in itertools.islice(lines, _LOOKED_AT):
+        try:
+            obj = msgspec.json.decode(line)
+            event = decoder.decode(line)
+        except (msgspec.DecodeError, RejectedRecord, RecursionError):
+            continue
+        if isinstance(obj, dict) and isinstance(event, Event):
+            yield obj, event
+
+
+def _flat(obj: dict[str, Any], prefix: str = "", depth: int = 0) -> dict[str, Any]:
+    """An object's scalar fields under their dotted paths (``properties.distinct_id``)."""
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        if isinstance(value, dict) and depth < _DEPTH:
+            out.update(_flat(value, f"{prefix}{key}.", depth + 1))
+        elif type(value) in (str, int, float):
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _matched(fields: dict[str, Any], event: Event) -> dict[str, list[str]]:
+    """For the user, the action and the time, the fields that hold the event's value."""
+    action = event.token.removesuffix(FAIL_SUFFIX)
+    return {
+        "user": _key(fields, "user", lambda v: v in (event.user_key, event.user_key.removeprefix(VISITOR_PREFIX))),
+        "action": _key(fields, "action", lambda v: action in (v, page_of(v))),
+        "time": _key(fields, "time", lambda v: _time(v) == event.ts_ms, raw=True),
+    }
+
+
+def _key(fields: dict[str, Any], what: str, matches: Callable[[Any], bool], raw: bool = False) -> list[str]:
+    """The fields whose value (as text, stripped, unless ``raw``) ``matches``; of several, those whose name says
+    ``what`` they hold, when any does."""
+    found = [key for key, value in fields.items() if matches(value if raw else str(value).strip())]
+    return [key for key in found if any(word in key.lower() for word in _WORDS[what])] or found
+
+
+def _said(tally: dict[str, Counter[str]], units: Counter[str], visitors: int) -> str | None:
+    n = sum(tally["time"].values())
+    if not n or all(list(keys) == [_CANONICAL[what]] for what, keys in tally.items()):
+        return None
+    said = []
+    for what, keys in tally.items():
+        named = [f"{k!r}" if k != _BY_SHAPE else k for k, _ in keys.most_common()]
+        counts = [f" ({c} of {n})" for _, c in keys.most_common()] if len(keys) > 1 else [""]
+        said.append(f"{what} <- " + " or ".join(map(str.__add__, named, counts)))
+    if visitors:
+        said[0] += " (a session: its visitor)" if visitors == n else f" ({visitors} of {n} a session's visitor)"
+    if (unit := units.most_common(1)[0][0]) and len(units) == 1:
+        said[2] += f" ({unit})"
+    return ", ".join(said)
 
 
 def _time(value: Any) -> int | None:
@@ -96,15 +126,12 @@ def _time(value: Any) -> int | None:
 _UNITS = ((1000, "epoch seconds"), (1, "epoch milliseconds"), (1e-3, "epoch microseconds"), (1e-6, "epoch nanoseconds"))
 
 
-def _unit(obj: dict[str, Any], keys: list[str], ts_ms: int) -> str | None:
-    """How the time's number was read (its text said it otherwise)."""
-    value: Any = obj[keys[0]] if keys else None
+def _unit(value: Any, ts_ms: int) -> str:
+    """How a time's number was read ("" for a text time, or none)."""
     if type(value) not in (int, float, str):
-        return None
+        return ""
     try:
         number = float(value)
     except ValueError:
-        return None
-    if number <= 0:
-        return None
-    return next((name for scale, name in _UNITS if abs(number * scale - ts_ms) < 1000), None)
+        return ""
+    return next((name for scale, name in _UNITS if number > 0 and abs(number * scale - ts_ms) < 1000), "")

@@ -162,6 +162,9 @@ def run(args: argparse.Namespace) -> int:
         order=args.date_order and DateOrder(args.date_order),
         columns=args.columns,
     )
+    first = Path(args.input[0])
+    if (read := fields_read(first, UserKeySource(args.user_key), args.field_mapping, args.columns)) is not None:
+        eprint(f"--input {first}: read {read}")  # before any refusal to publish: what was read is why, often
     if table is not None:
         table = check_labels("--labels", Path(args.labels), table, set(cols.users), evaluating=False)
     labels = table.by_user if table else {}
@@ -203,9 +206,6 @@ def run(args: argparse.Namespace) -> int:
     print(json.dumps(summary, indent=2))
     if (rare := rare_actions_note(model)) is not None:
         print(f"warning: {rare}", file=sys.stderr)
-    first = Path(args.input[0])
-    if (read := fields_read(first, UserKeySource(args.user_key), args.field_mapping, args.columns)) is not None:
-        eprint(f"--input {first}: read {read}")
     if blocked and (budgeted := budget_note(model)) is not None:
         eprint(f"note: {budgeted}")
     return 0

@@ -230,7 +230,9 @@ def _duplicates(
 
 
 def _window(state: UserState | None) -> RecentIds:
-    return RecentIds(state.recent_ids, state.recent_times, state.id_horizon_ms) if state else RecentIds()
+    if state is None:
+        return RecentIds()
+    return RecentIds(state.recent_ids, state.recent_times, state.id_horizon_ms, state.horizon_ids)
 
 
 def _late(

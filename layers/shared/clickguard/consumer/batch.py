@@ -99,6 +99,7 @@ class InternalError:
 class BatchOutcome:
     failures: list[str] = field(default_factory=list)  # at most one sequence number: the checkpoint
     records_in: int = 0
+    events_in: int = 0  # the records' events and rejected parts (a KPL aggregate, a gzip payload: several a record)
     rejected: Counter[str] = field(default_factory=Counter)
     rejected_log: list[tuple[str, str]] = field(default_factory=list)  # (sequence number, reason)
     internal_errors: list[InternalError] = field(default_factory=list)
@@ -249,6 +250,7 @@ def _sink_internal_error(rec: KinesisRecord, deps: Deps, config: ConsumerConfig,
         error = _describe(rec, exc)
         out.internal_errors.append(error)
         out.rejected[Reason.INTERNAL_ERROR.value] += 1
+        out.events_in += 1  # the record, whatever it held, is one rejection
         out.rejected_log.append((rec.seq_str, Reason.INTERNAL_ERROR.value))
         entry = RejectedEntry(rec, Reason.INTERNAL_ERROR, f"{error.error_type} (error id {error.error_id})")
         try:
@@ -274,6 +276,7 @@ def run_batch(records: Sequence[KinesisRecord], deps: Deps, config: ConsumerConf
     if not records:
         return out
     parsed = parse_all(records, config)
+    out.events_in = len(parsed.events) + len(parsed.rejected)
     out.timed_by_arrival = parsed.timed_by_arrival
     failing = store_rejected(parsed.rejected, deps, out)
     failing.extend(network_rule(parsed, deps, config, out))
@@ -407,6 +410,7 @@ def next_states(
                 recent_ids=window.packed() if window else (old.recent_ids if old else b""),
                 recent_times=window.packed_times() if window else (old.recent_times if old else b""),
                 id_horizon_ms=window.horizon_ms if window else (old.id_horizon_ms if old else 0),
+                horizon_ids=window.packed_at_horizon() if window else (old.horizon_ids if old else b""),
                 last_flag=new_last.get(user) or (old.last_flag if old else None),
                 expires_at=max(last_ms // 1000 + ttl_s, old.expires_at if old else 0),  # never moves back
                 version=(old.version if old else 0) + 1,

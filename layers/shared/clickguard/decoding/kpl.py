@@ -84,6 +84,8 @@ def deaggregate_columns(data: bytes) -> tuple[list[str], list[bytes]]:
     except UnicodeDecodeError:
         raise RejectedRecord(Reason.KPL_MALFORMED, "a partition key is not UTF-8") from None
     records = message.records
+    if not records:  # an aggregate of nothing: counted in RecordsIn, it had been under no reason
+        raise RejectedRecord(Reason.KPL_MALFORMED, "an aggregate of no records")
     indices = list(map(_INDEX, records))
     if indices and max(indices) >= len(keys):
         raise RejectedRecord(Reason.KPL_MALFORMED, "a partition key index is outside the key table")

@@ -468,8 +468,18 @@ class Decoder:
             try:
                 out.append(Item(self._one_json(line)))
             except RejectedRecord as exc:
-                out.append(Item(exc, None, line))
+                out.extend(self._line_items(line, exc))
         return out
+
+    def _line_items(self, line: bytes, verdict: RejectedRecord) -> list[Item]:
+        """An NDJSON line that is no event as it stands, read as a record of it alone would be (a log shipper's
+        ``{"log": "{...}"}``, Vector's and Filebeat's ``message``: one per record was read, several lines of them
+        in one record were each ``missing_user_key``); ``verdict`` when it is none of those shapes."""
+        try:
+            got = self._several(line, verdict)
+        except RejectedRecord as exc:
+            return [Item(exc, None, line)]
+        return got if isinstance(got, list) else [Item(got)]
 
     def _access_lines(self, data: bytes) -> Event | list[Item]:
         return self._per_line(data, access_log.parse_line)

@@ -255,7 +255,9 @@ def threshold_for_budget(scores: np.ndarray, budget: float) -> float:
     exactly ``k`` when no scores tie at the cut (the ``(k + 1)``-th highest score). Scores tied across the ``k``-th
     place are flagged all or none, whichever count is nearer ``k`` (none when both are as near): a block of users
     alike to the last bit (every signal at its table's end, as a window's few bots are) was left out whole, and a
-    budget of 5 flagged 1 user beside 5 tied credential stuffers (a tester's window). With ``k = 0``, nothing."""
+    budget of 5 flagged 1 user beside 5 tied credential stuffers (a tester's window). A tie at the very top is
+    flagged whole however far past ``k``: "none" there is a cut above every score, which no user can pass (a
+    window's bots alike to the last bit left every later bot like them unflagged). With ``k = 0``, nothing."""
     if not 0.0 <= budget <= 1.0:
         raise ValueError("budget must be in [0, 1]")
     s = np.sort(np.asarray(scores, dtype=np.float64))[::-1]
@@ -269,6 +271,6 @@ def threshold_for_budget(scores: np.ndarray, budget: float) -> float:
         return at
     above = int(np.searchsorted(-s, -at, side="left"))  # flagged with the cut at the tie: those strictly above
     upto = int(np.searchsorted(-s, -at, side="right"))  # flagged with the cut just below it: the tie too
-    if upto - k < k - above and upto < len(s):
+    if (upto - k < k - above or above == 0) and upto < len(s):  # a top tie past the budget: all, never nobody
         return float(s[upto])
     return at

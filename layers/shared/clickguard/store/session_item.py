@@ -5,7 +5,8 @@ Item layout (one per user, no personal data beyond the key)::
     user_key (S, partition key), expires_at (N, TTL), version (N: writes so far, the conditional mode's guard),
     state (B: MessagePack, the rest of ``consumer.state.UserState``)
 
-``state`` is one array, ``[format, session, seqs, recent_ids, last_flag, recent_times, id_horizon_ms]``:
+``state`` is one array, ``[format, session, seqs, recent_ids, last_flag, recent_times, id_horizon_ms,
+horizon_ids]``:
 
 * ``format``: ``FORMAT``; an item of another format is refused with a message naming both;
 * ``session`` (nil when none): ``model.scoring.SessionState`` as an array in its fields' order, its ``top``
@@ -16,7 +17,9 @@ Item layout (one per user, no personal data beyond the key)::
 * ``last_flag`` (nil when none): ``consumer.state.LastFlag`` as a map of its fields;
 * ``recent_times``, ``id_horizon_ms``: the times of ``recent_ids``' events, 8-byte big-endian milliseconds, and the
   duplicate window's horizon (``consumer.state.RecentIds``); absent from items written before 2026-11-30m (read as
-  no times and no horizon yet).
+  no times and no horizon yet);
+* ``horizon_ids``: the digests of the ids the window let go of at the horizon's very time, concatenated (absent
+  before 2026-12-01: none).
 
 Decoding is typed (msgspec builds the tuples and the flag in C and refuses a field of the wrong type). The format
 evolves as the attributes did: a field added with a default (at the end of an array, or to the flag's map) reads as
@@ -60,6 +63,7 @@ class _Payload(NamedTuple):
     last_flag: LastFlag | None
     recent_times: bytes = b""
     id_horizon_ms: int = 0
+    horizon_ids: bytes = b""
 
 
 _encode = msgspec.msgpack.Encoder().encode
@@ -77,8 +81,9 @@ def _n(value: int | float) -> dict[str, str]:
 def to_item(state: UserState) -> dict[str, Any]:
     seqs = {shard: str(seq) for shard, seq in state.seqs.items()}
     payload = _Payload(
-        FORMAT, state.session, seqs, state.recent_ids, state.last_flag, state.recent_times, state.id_horizon_ms
-    )
+        FORMAT, state.session, seqs, state.recent_ids, state.last_flag, state.recent_times, state.id_horizon_ms,
+        state.horizon_ids,
+    )  # fmt: skip
     return {
         KEY: {"S": state.user_key},
         TTL: _n(state.expires_at),
@@ -91,7 +96,7 @@ def from_item(item: dict[str, Any]) -> UserState:
     if STATE not in item:
         return _from_attributes(item)
     try:
-        fmt, session, seqs, recent, last_flag, times, horizon_ms = _decode(item[STATE]["B"])
+        fmt, session, seqs, recent, last_flag, times, horizon_ms, horizon_ids = _decode(item[STATE]["B"])
     except msgspec.DecodeError as exc:  # ValidationError included: a field of the wrong type
         raise ItemFormatError(f"the state item of {item[KEY]['S']!r} does not decode: {exc}") from exc
     if fmt != FORMAT:
@@ -106,6 +111,7 @@ def from_item(item: dict[str, Any]) -> UserState:
         int(item[VERSION]["N"]) if VERSION in item else 0,
         times,
         horizon_ms,
+        horizon_ids,
     )
 
 
