@@ -275,3 +275,13 @@ def test_canonical_names_are_not_said(tmp_path, capsys):
     )
     assert main(["train", "-i", str(path), "-o", str(tmp_path / "m"), "--min-sessions", "5"]) == 0
     assert " read user <- " not in capsys.readouterr().err
+
+
+def test_a_row_of_more_or_fewer_cells_than_columns_names_is_said(tmp_path, capsys):
+    path = tmp_path / "ub.csv"
+    path.write_text(_taobao(600))
+    argv = ["train", "-i", str(path), "-o", str(tmp_path / "m"), "--min-sessions", "5", "--columns"]
+    assert main([*argv, "user_id,item_id,category_id,event_type,timestamp,extra"]) == 0
+    assert "its first row has 5 cells, --columns names 6: the last names get no cell" in capsys.readouterr().err
+    assert main([*argv, "user_id,item_id,category_id,event_type,timestamp"]) == 0
+    assert "cells, --columns names" not in capsys.readouterr().err

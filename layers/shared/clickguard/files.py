@@ -280,6 +280,15 @@ def event_lines(
     yield from _rows(first, fh, found or sep, notes)  # the header tells the separator: a .csv of semicolons, say
 
 
+def row_width(first: bytes, columns: Sequence[str], named: str) -> int:
+    """The cells of a headerless file's first row, split as ``event_lines`` splits it under ``columns`` (``named``:
+    the separator its name says)."""
+    line = _LINE_END.split(first.decode("utf-8", "surrogateescape"), maxsplit=1)[0]
+    with contextlib.suppress(csv.Error):
+        return len(next(csv.reader([line], delimiter=_separator(first, len(columns), named)), []))
+    return 0
+
+
 def _separator(first: bytes, width: int, named: str) -> str:
     """The separator of a headerless file's rows, given the number of its columns: the one that splits its first
     row into that many cells (a ``.csv`` of semicolons, as spreadsheets write where the comma is the decimal mark),

@@ -23,7 +23,15 @@ from clickguard.decoding import DecodeConfig, Decoder
 from clickguard.decoding.access_log import is_private_address
 from clickguard.decoding.mapping import FieldMapping
 from clickguard.events import UserKeySource
-from clickguard.files import BadHeader, delimiter, event_lines, header_delimiter, open_binary, utf16_without_bom
+from clickguard.files import (
+    BadHeader,
+    delimiter,
+    event_lines,
+    header_delimiter,
+    open_binary,
+    row_width,
+    utf16_without_bom,
+)
 from clickguard.rejections import SKIPPED, Reason
 from clickguard.sim.catalog import is_abnormal
 from clickguard.sim.output import LabelTable, read_label_table
@@ -322,8 +330,8 @@ def read_events(
             fail(f"{option} {given}: the same file as {option} {twin}: its events would count twice; give it once")
         files.append(path)
     for path in files if columns else ():
-        if header_delimiter(_first_bytes(path)) is not None:
-            eprint(f"{option} {path}: its first line is a header: read under it, not under --columns")
+        if note := _columns_note(path, columns):
+            eprint(f"{option} {path}: {note}")
     cols = _dated_files(option, files, source, decoder, order, columns)
     if not len(cols):
         no_events(option, paths, cols, mapping, takes_mapping, columns)
@@ -349,6 +357,21 @@ def read_events(
             " X-Forwarded-For right after the user agent (nginx's main format), or a JSON log's x_forwarded_for"
         )
     return ordered
+
+
+def _columns_note(path: Path, columns: tuple[str, ...]) -> str:
+    """What to say of a file read with ``--columns`` ("" when nothing): a header of its own, which wins, or a first
+    row of another number of cells than the names."""
+    first = _first_bytes(path)
+    if header_delimiter(first) is not None:
+        return "its first line is a header: read under it, not under --columns"
+    if first.lstrip()[:1] in (b"{", b"[", b""):
+        return ""
+    width = row_width(first, columns, delimiter(path) or ",")
+    if width == len(columns):
+        return ""
+    more = "the last left unread" if width > len(columns) else "the last names get no cell"
+    return f"its first row has {width} cells, --columns names {len(columns)}: {more}"
 
 
 def _dated_files(
